@@ -1,0 +1,21 @@
+# Chooses the GEMM library. Both come from Debian packages: libblis-dev (OpenMP build, shares the
+# engine's OpenMP thread pool) and libopenblas-dev (pthreads build). `symphony bench gemm`
+# measures them on the training shapes; README records the figures behind the default.
+add_library(symphony_blas INTERFACE)
+if(SYMPHONY_BLAS STREQUAL "blis")
+  find_library(BLIS_LIBRARY NAMES blis PATHS /usr/lib/x86_64-linux-gnu/blis-openmp NO_DEFAULT_PATH)
+  if(NOT BLIS_LIBRARY)
+    find_library(BLIS_LIBRARY NAMES blis REQUIRED)
+  endif()
+  target_include_directories(symphony_blas INTERFACE /usr/include/x86_64-linux-gnu/blis-openmp)
+  target_link_libraries(symphony_blas INTERFACE ${BLIS_LIBRARY})
+  target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_BLIS=1)
+elseif(SYMPHONY_BLAS STREQUAL "openblas")
+  find_library(OPENBLAS_LIBRARY NAMES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-pthread
+               NO_DEFAULT_PATH REQUIRED)
+  target_include_directories(symphony_blas INTERFACE /usr/include/x86_64-linux-gnu/openblas-pthread)
+  target_link_libraries(symphony_blas INTERFACE ${OPENBLAS_LIBRARY})
+  target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_OPENBLAS=1)
+else()
+  message(FATAL_ERROR "SYMPHONY_BLAS must be blis or openblas, got '${SYMPHONY_BLAS}'")
+endif()

@@ -1,0 +1,11 @@
+# symphony_add_test(tests/kernels/rmsnorm_test.cc) -> executable kernels_rmsnorm_test, one ctest.
+function(symphony_add_test source)
+  file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR}/tests ${source})
+  string(REGEX REPLACE "\\.cc$" "" rel ${rel})
+  string(REPLACE "/" "_" name ${rel})
+  add_executable(${name} ${source})
+  target_compile_options(${name} PRIVATE ${SYMPHONY_WARNINGS})
+  target_link_libraries(${name} PRIVATE symphony_testkit GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2")
+endfunction()

@@ -1,0 +1,31 @@
+#include <cblas.h>
+
+#include "kernels/gemm.h"
+
+namespace symphony::cpu {
+
+void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
+          View c) {
+  const int64_t m = c.dim(0), n = c.dim(1);
+  const int64_t k = trans_a == Trans::kNo ? a.dim(1) : a.dim(0);
+  if (k == 0) {
+    // BLAS leaves C untouched for k = 0; the contract says beta = 0 overwrites it.
+    float* cf = c.f32();
+    for (int64_t i = 0; i < m * n; ++i) cf[i] = beta == 0.0 ? 0.f : float(beta) * cf[i];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a == Trans::kNo ? CblasNoTrans : CblasTrans,
+              trans_b == Trans::kNo ? CblasNoTrans : CblasTrans, int(m), int(n), int(k),
+              float(alpha), a.f32(), int(a.dim(1)), b.f32(), int(b.dim(1)), float(beta), c.f32(),
+              int(n));
+}
+
+const char* blas_name() {
+#if defined(SYMPHONY_BLAS_BLIS)
+  return "BLIS (OpenMP)";
+#else
+  return "OpenBLAS (pthreads)";
+#endif
+}
+
+}  // namespace symphony::cpu
