@@ -1,0 +1,49 @@
+#pragma once
+// Causal grouped-query self-attention, scale 1/sqrt(Dh). Query head h reads key/value head
+// h / (H / Hkv). Query row i (0-based within its sequence) attends to key rows
+// j <= i + (kv_len - q_len): with q_len == kv_len that is plain causal training attention;
+// with q_len < kv_len the queries are the newest tokens of a KV cache (generation).
+//
+// The fast kernel tiles queries and keys and keeps an online softmax (running max and sum per
+// row), so no (T, T) score matrix is ever held; backward recomputes the scores tile by tile
+// from the saved logsumexp.
+//
+// q, out, dout, dq: (B*q_len, H*Dh);  k, v, dk, dv: (B*kv_len, Hkv*Dh);  lse: (B*q_len, H).
+// Backward overwrites dq, dk, dv. All views share one dtype.
+
+#include <cstdint>
+
+#include "tensor/exec.h"
+#include "tensor/view.h"
+
+namespace symphony {
+
+struct AttentionShape {
+  int64_t batch = 1;
+  int64_t q_len = 1;
+  int64_t kv_len = 1;
+  int64_t heads = 1;
+  int64_t kv_heads = 1;
+  int64_t head_dim = 1;
+};
+
+void attention_forward(const Exec& ex, const AttentionShape& s, ConstView q, ConstView k,
+                       ConstView v, View out, View lse);
+void attention_backward(const Exec& ex, const AttentionShape& s, ConstView q, ConstView k,
+                        ConstView v, ConstView out, ConstView lse, ConstView dout, View dq,
+                        View dk, View dv);
+
+namespace ref {
+void attention_forward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View out,
+                       View lse);
+void attention_backward(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
+                        ConstView out, ConstView lse, ConstView dout, View dq, View dk, View dv);
+}  // namespace ref
+namespace cpu {
+void attention_forward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View out,
+                       View lse);
+void attention_backward(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
+                        ConstView out, ConstView lse, ConstView dout, View dq, View dk, View dv);
+}  // namespace cpu
+
+}  // namespace symphony

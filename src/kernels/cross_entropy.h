@@ -1,0 +1,38 @@
+#pragma once
+// LM head fused with softmax cross-entropy. logits = h · W^T are produced `chunk` rows at a time
+// into `scratch`, so the (N, V) logits never exist at once.
+//   loss_sum = sum over rows n with targets[n] >= 0 of  logsumexp(logits[n]) - logits[n, t_n]
+//   with gradients (when dh is not empty), for g = grad_scale:
+//     dlogits[n] = g * (softmax(logits[n]) - onehot(t_n))     (zero for ignored rows)
+//     dh  = dlogits · W            (overwritten)
+//     dw += dlogits^T · h          (accumulated)
+// h: (N, D); w: (V, D); targets: N ids, negative = ignored; dh: (N, D) or empty for eval;
+// dw: (V, D) or empty; scratch: (chunk, V), chunk >= 1, dtype of h.
+
+#include <cstdint>
+#include <span>
+
+#include "tensor/exec.h"
+#include "tensor/view.h"
+
+namespace symphony {
+
+struct CrossEntropyResult {
+  double loss_sum = 0;   // summed over counted rows
+  int64_t count = 0;     // rows with a target >= 0
+};
+
+CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView w,
+                                         std::span<const int32_t> targets, double grad_scale,
+                                         View scratch, View dh, View dw);
+
+namespace ref {
+CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
+                                         double grad_scale, View dh, View dw);
+}  // namespace ref
+namespace cpu {
+CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
+                                         double grad_scale, View scratch, View dh, View dw);
+}  // namespace cpu
+
+}  // namespace symphony

@@ -1,0 +1,35 @@
+#pragma once
+// Rotary position embedding (RoPE), Hugging Face "rotate_half" convention: within each head the
+// pair (i, i + Dh/2) is rotated by angle pos * theta^(-2i/Dh), i in [0, Dh/2).
+//   forward:  x' = x*cos + rotate_half(x)*sin, applied in place.
+//   backward: the inverse rotation (angle -> -angle) applied in place to the gradient.
+// x: (N, heads*Dh) rows of tokens; row n sits at position pos_offset + n % seq_len.
+// table: (max_pos, Dh) from rope_table(): columns [0, Dh/2) cos, [Dh/2, Dh) sin, dtype of x.
+// REQUIRES: Dh even; pos_offset + seq_len <= max_pos.
+
+#include "tensor/buffer.h"
+#include "tensor/exec.h"
+#include "tensor/view.h"
+
+namespace symphony {
+
+Buffer rope_table(DType dtype, int64_t max_pos, int64_t head_dim, double theta);
+
+void rope_forward(const Exec& ex, View x, ConstView table, int64_t head_dim, int64_t seq_len,
+                  int64_t pos_offset);
+void rope_backward(const Exec& ex, View dx, ConstView table, int64_t head_dim, int64_t seq_len,
+                   int64_t pos_offset);
+
+namespace ref {
+void rope_forward(View x, ConstView table, int64_t head_dim, int64_t seq_len, int64_t pos_offset);
+void rope_backward(View dx, ConstView table, int64_t head_dim, int64_t seq_len,
+                   int64_t pos_offset);
+}  // namespace ref
+
+namespace cpu {
+void rope_forward(View x, ConstView table, int64_t head_dim, int64_t seq_len, int64_t pos_offset);
+void rope_backward(View dx, ConstView table, int64_t head_dim, int64_t seq_len,
+                   int64_t pos_offset);
+}  // namespace cpu
+
+}  // namespace symphony

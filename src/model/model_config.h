@@ -1,0 +1,69 @@
+#pragma once
+// Architecture of a decoder-only MoE transformer. Field names follow Hugging Face configs
+// (Qwen3-MoE / DeepSeek-V3 / Mixtral). Loaded from the [model] section of a run config.
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace symphony {
+
+enum class BalanceMode : uint8_t {
+  kNone,
+  kAuxLoss,     // Switch/GShard auxiliary loss (router_aux_loss_coef)
+  kBiasUpdate,  // DeepSeek-V3 auxiliary-loss-free: per-expert selection bias, sign updates
+};
+
+struct ModelConfig {
+  int64_t vocab_size = 8192;
+  int64_t hidden_size = 512;
+  int64_t num_hidden_layers = 8;
+  int64_t num_attention_heads = 8;
+  int64_t num_key_value_heads = 8;   // grouped-query attention: heads share K/V in groups
+  int64_t head_dim = 64;
+  int64_t max_position_embeddings = 4096;
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  bool qk_norm = false;              // Qwen3-style RMSNorm on each query and key head
+  bool tie_word_embeddings = true;   // LM head shares the embedding matrix
+  double initializer_range = 0.02;   // std of the normal init of every matrix (see model/init.h)
+
+  // Feed-forward. Layers [0, first_k_dense_replace) are dense SwiGLU of intermediate_size;
+  // later layers are MoE when num_experts > 0, dense otherwise.
+  int64_t intermediate_size = 1536;
+  int64_t first_k_dense_replace = 0;
+  int64_t num_experts = 0;           // routed experts; 0 = a dense model
+  int64_t num_experts_per_tok = 2;   // top-k
+  int64_t moe_intermediate_size = 768;
+  int64_t n_shared_experts = 0;      // always-on experts of moe_intermediate_size each
+  bool norm_topk_prob = true;        // renormalise the top-k weights to sum to 1
+
+  // Load balancing; each term is switchable.
+  double router_aux_loss_coef = 0.01;  // Switch/GShard aux loss; 0 disables
+  double router_z_loss_coef = 0.0;     // mean(logsumexp(logits)^2); 0 disables
+  double bias_update_rate = 0.0;       // aux-loss-free balancing step size; 0 disables
+  double capacity_factor = 0.0;        // 0 = dropless; else capacity = ceil(cf * N * K / E)
+
+  // Helpers derived from the fields above.
+  bool is_moe_layer(int64_t layer) const {
+    return num_experts > 0 && layer >= first_k_dense_replace;
+  }
+  int64_t q_dim() const { return num_attention_heads * head_dim; }
+  int64_t kv_dim() const { return num_key_value_heads * head_dim; }
+
+  // Checks every constraint between fields; the message names the offending key as
+  // "model.<key>".
+  Status validate() const;
+};
+
+// Parameter counts. `active` counts what one token touches: top-k routed plus shared experts.
+struct ParamCounts {
+  int64_t total = 0;
+  int64_t active = 0;
+  int64_t embedding = 0;   // input embedding (and the LM head when untied is counted in total)
+  int64_t per_layer_attention = 0;
+};
+ParamCounts count_params(const ModelConfig& config);
+
+}  // namespace symphony

@@ -1,0 +1,45 @@
+#pragma once
+// Training, optimizer and data settings: the [train], [optim] and [data] sections of a run config.
+
+#include <cstdint>
+#include <string>
+
+namespace symphony {
+
+enum class LrDecay : uint8_t { kCosine, kLinear, kConstant };
+
+struct OptimConfig {
+  double lr = 3e-4;            // peak learning rate, reached after warmup_steps
+  double min_lr_ratio = 0.1;   // final lr = lr * min_lr_ratio
+  int64_t warmup_steps = 100;  // linear warmup from 0
+  LrDecay decay = LrDecay::kCosine;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;   // decoupled (AdamW); never applied to norms
+  double grad_clip = 1.0;      // global L2 norm clip; 0 disables
+};
+
+enum class Recompute : uint8_t { kNone, kFull };
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  int64_t seq_len = 256;
+  int64_t micro_batch_size = 8;
+  int64_t global_batch_tokens = 0;  // 0 = one micro-batch; else a multiple of micro-batch tokens
+  uint64_t seed = 1234;
+  Recompute recompute = Recompute::kNone;
+  int64_t eval_every = 100;          // 0 disables eval
+  int64_t eval_batches = 8;
+  int64_t log_every = 1;
+  std::string run_dir = "runs/default";
+};
+
+struct DataConfig {
+  std::string train_path;          // token file (see docs/token_file_format.md)
+  std::string val_path;            // empty: hold out val_fraction of train_path
+  double val_fraction = 0.05;
+  std::string tokenizer_path;      // tokenizer used to decode samples and prompts
+};
+
+}  // namespace symphony
