@@ -36,6 +36,7 @@ class Buffer {
   float* f32() { return data<float>(); }
   const float* f32() const { return data<float>(); }
 
+  bool empty() const { return data_ == nullptr; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return shape_.numel(); }

@@ -1,0 +1,115 @@
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/simd.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/gemm.h"
+
+namespace symphony::cpu {
+namespace {
+
+// exp(x) for x <= 0 within about 2 ulp, written so that `omp simd` loops vectorise it (libm's
+// expf has no vector variant without -ffast-math). Cephes range reduction x = n*ln2 + r,
+// |r| <= ln2/2, a degree-6 polynomial for exp(r), and 2^n built in the exponent bits.
+// Inputs below -87 are clamped (exp(-87) ~ 1.6e-38 is negligible next to the row's max term of 1);
+// NaN propagates.
+inline float exp_nonpositive(float x) {
+  x = x < -87.f ? -87.f : x;
+  x = x > 0.f ? 0.f : x;
+  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding and subtracting rounds to integer
+  float n = (x * 1.44269504088896341f + kRound) - kRound;
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return y * std::bit_cast<float>(bits);
+}
+
+constexpr int64_t kSumBlock = 256;
+
+// One row of logits: returns logsumexp(row) - row[t] and, when `grad`, overwrites the row with
+// g * (softmax(row) - onehot(t)). Ignored rows (t < 0) return 0 and become zeros under `grad`.
+SYM_VECTORIZED double row_loss(float* row, int64_t vocab, int32_t t, float g, bool grad) {
+  if (t < 0) {
+    if (grad) std::fill(row, row + vocab, 0.f);
+    return 0.0;
+  }
+  float top = row[0];
+#pragma omp simd reduction(max : top)
+  for (int64_t v = 0; v < vocab; ++v) top = row[v] > top ? row[v] : top;
+  const double target_logit = row[t];
+  // Float partial sums over blocks (so the loop vectorises), added up in double.
+  double sum = 0.0;
+  for (int64_t b = 0; b < vocab; b += kSumBlock) {
+    const int64_t b_end = std::min(b + kSumBlock, vocab);
+    float part = 0.f;
+    if (grad) {
+#pragma omp simd reduction(+ : part)
+      for (int64_t v = b; v < b_end; ++v) {
+        float e = exp_nonpositive(row[v] - top);
+        row[v] = e;
+        part += e;
+      }
+    } else {
+#pragma omp simd reduction(+ : part)
+      for (int64_t v = b; v < b_end; ++v) part += exp_nonpositive(row[v] - top);
+    }
+    sum += double(part);
+  }
+  if (grad) {
+    const float scale = float(double(g) / sum);
+#pragma omp simd
+    for (int64_t v = 0; v < vocab; ++v) row[v] *= scale;
+    row[t] -= g;
+  }
+  return double(top) + std::log(sum) - target_logit;
+}
+
+// The per-row pass over one chunk of logits, in parallel; row losses land in `losses`.
+void chunk_rows(float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float g,
+                bool grad, double* losses) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r)
+    losses[r] = row_loss(logits + r * vocab, vocab, targets[r], g, grad);
+}
+
+}  // namespace
+
+CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
+                                         double grad_scale, View scratch, View dh, View dw) {
+  const int64_t n_rows = h.dim(0), vocab = w.dim(0), chunk = scratch.dim(0);
+  const bool grad = !dh.empty();
+  thread_local std::vector<double> row_losses;
+  row_losses.resize(static_cast<size_t>(std::min(chunk, std::max<int64_t>(n_rows, 1))));
+  double* losses = row_losses.data();  // the caller's thread_local, shared with the team
+  CrossEntropyResult result;
+  for (int64_t begin = 0; begin < n_rows; begin += chunk) {
+    const int64_t end = std::min(begin + chunk, n_rows), rows = end - begin;
+    ConstView h_chunk = h.rows(begin, end);
+    View logits = scratch.rows(0, rows);
+    // The BLAS is multithreaded itself, so the GEMMs run between the parallel regions.
+    gemm(Trans::kNo, Trans::kYes, 1.0, h_chunk, w, 0.0, logits);
+    chunk_rows(logits.f32(), rows, vocab, targets.data() + begin, float(grad_scale), grad, losses);
+    // Summed in row order: the loss does not depend on the thread count.
+    for (int64_t r = 0; r < rows; ++r) {
+      if (targets[begin + r] < 0) continue;
+      result.loss_sum += losses[r];
+      result.count += 1;
+    }
+    if (!grad) continue;
+    gemm(Trans::kNo, Trans::kNo, 1.0, logits, w, 0.0, dh.rows(begin, end));
+    if (!dw.empty()) gemm(Trans::kYes, Trans::kNo, 1.0, logits, h_chunk, 1.0, dw);
+  }
+  return result;
+}
+
+}  // namespace symphony::cpu

@@ -1,0 +1,154 @@
+#include "model/attention_block.h"
+
+#include <cstring>
+
+#include "kernels/elementwise.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "model/linear.h"
+
+namespace symphony {
+namespace {
+Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
+}  // namespace
+
+AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, DType dtype)
+    : h(act(dtype, {rows, c.hidden_size})),
+      inv_rms(act(dtype, {rows})),
+      q_raw(c.qk_norm ? act(dtype, {rows, c.q_dim()}) : Buffer()),
+      k_raw(c.qk_norm ? act(dtype, {rows, c.kv_dim()}) : Buffer()),
+      q_inv(c.qk_norm ? act(dtype, {rows * c.num_attention_heads}) : Buffer()),
+      k_inv(c.qk_norm ? act(dtype, {rows * c.num_key_value_heads}) : Buffer()),
+      q(act(dtype, {rows, c.q_dim()})),
+      k(act(dtype, {rows, c.kv_dim()})),
+      v(act(dtype, {rows, c.kv_dim()})),
+      out(act(dtype, {rows, c.q_dim()})),
+      lse(act(dtype, {rows, c.num_attention_heads})) {}
+
+AttentionScratch::AttentionScratch(const ModelConfig& c, int64_t rows, DType dtype)
+    : dh(act(dtype, {rows, c.hidden_size})),
+      dq(act(dtype, {rows, c.q_dim()})),
+      dk(act(dtype, {rows, c.kv_dim()})),
+      dv(act(dtype, {rows, c.kv_dim()})),
+      dout(act(dtype, {rows, c.q_dim()})) {}
+
+AttentionBlock::AttentionBlock(const ModelConfig& config, const std::string& prefix,
+                               ParamStore& store)
+    : config_(config) {
+  const int64_t d = config.hidden_size;
+  norm_ = store.add(prefix + ".input_layernorm.weight", {d}, Decay::kNo);
+  q_ = store.add(prefix + ".self_attn.q_proj.weight", {config.q_dim(), d}, Decay::kYes);
+  k_ = store.add(prefix + ".self_attn.k_proj.weight", {config.kv_dim(), d}, Decay::kYes);
+  v_ = store.add(prefix + ".self_attn.v_proj.weight", {config.kv_dim(), d}, Decay::kYes);
+  o_ = store.add(prefix + ".self_attn.o_proj.weight", {d, config.q_dim()}, Decay::kYes);
+  if (config.qk_norm) {
+    q_norm_ = store.add(prefix + ".self_attn.q_norm.weight", {config.head_dim}, Decay::kNo);
+    k_norm_ = store.add(prefix + ".self_attn.k_norm.weight", {config.head_dim}, Decay::kNo);
+  }
+}
+
+void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, ConstView x,
+                             int64_t n, int64_t seq_len, int64_t pos_offset,
+                             AttentionActs& a) const {
+  const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
+                kv_heads = config_.num_key_value_heads;
+  View h = a.h.view().rows(0, n);
+  rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
+  View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
+  if (config_.qk_norm) {
+    View q_raw = a.q_raw.view().rows(0, n), k_raw = a.k_raw.view().rows(0, n);
+    linear_forward(ex, h, store.param(q_), q_raw);
+    linear_forward(ex, h, store.param(k_), k_raw);
+    rmsnorm_forward(ex, q_raw.reshape({n * heads, dh}), store.param(q_norm_), config_.rms_norm_eps,
+                    q.reshape({n * heads, dh}), a.q_inv.view().rows(0, n * heads));
+    rmsnorm_forward(ex, k_raw.reshape({n * kv_heads, dh}), store.param(k_norm_),
+                    config_.rms_norm_eps, k.reshape({n * kv_heads, dh}),
+                    a.k_inv.view().rows(0, n * kv_heads));
+  } else {
+    linear_forward(ex, h, store.param(q_), q);
+    linear_forward(ex, h, store.param(k_), k);
+  }
+  linear_forward(ex, h, store.param(v_), v);
+  rope_forward(ex, q, rope, dh, seq_len, pos_offset);
+  rope_forward(ex, k, rope, dh, seq_len, pos_offset);
+}
+
+void AttentionBlock::forward(const Exec& ex, const ParamStore& store, ConstView rope,
+                             const BatchShape& shape, ConstView x, AttentionActs& a,
+                             View x_out) const {
+  const int64_t n = shape.rows();
+  project(ex, store, rope, x, n, shape.seq_len, 0, a);
+  AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, config_.num_attention_heads,
+                   config_.num_key_value_heads, config_.head_dim};
+  View out = a.out.view().rows(0, n);
+  attention_forward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
+                    out, a.lse.view().rows(0, n));
+  linear_forward(ex, out, store.param(o_), x_out);
+  add(ex, x_out, x, x_out);
+}
+
+void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
+                              const BatchShape& shape, ConstView x, AttentionActs& a,
+                              AttentionScratch& sc, ConstView dx_out, View dx) const {
+  const int64_t n = shape.rows();
+  const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
+                kv_heads = config_.num_key_value_heads;
+  ConstView out = a.out.view().rows(0, n);
+  View dout = sc.dout.view().rows(0, n);
+  linear_backward_weight(ex, out, dx_out, store.grad(o_));
+  linear_backward_input(ex, store.param(o_), dx_out, dout, Accumulate::kNo);
+
+  View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
+  AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, heads, kv_heads, dh};
+  attention_backward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
+                     out, a.lse.view().rows(0, n), dout, dq, dk, dv);
+  rope_backward(ex, dq, rope, dh, shape.seq_len, 0);
+  rope_backward(ex, dk, rope, dh, shape.seq_len, 0);
+
+  ConstView h = a.h.view().rows(0, n);
+  View dh_view = sc.dh.view().rows(0, n);
+  if (config_.qk_norm) {
+    // dq and dk become gradients of the raw projections, in place.
+    rmsnorm_backward(ex, a.q_raw.view().rows(0, n).reshape({n * heads, dh}),
+                     store.param(q_norm_), a.q_inv.view().rows(0, n * heads),
+                     dq.reshape({n * heads, dh}), dq.reshape({n * heads, dh}),
+                     store.grad(q_norm_));
+    rmsnorm_backward(ex, a.k_raw.view().rows(0, n).reshape({n * kv_heads, dh}),
+                     store.param(k_norm_), a.k_inv.view().rows(0, n * kv_heads),
+                     dk.reshape({n * kv_heads, dh}), dk.reshape({n * kv_heads, dh}),
+                     store.grad(k_norm_));
+  }
+  linear_backward_weight(ex, h, dq, store.grad(q_));
+  linear_backward_weight(ex, h, dk, store.grad(k_));
+  linear_backward_weight(ex, h, dv, store.grad(v_));
+  linear_backward_input(ex, store.param(q_), dq, dh_view, Accumulate::kNo);
+  linear_backward_input(ex, store.param(k_), dk, dh_view, Accumulate::kYes);
+  linear_backward_input(ex, store.param(v_), dv, dh_view, Accumulate::kYes);
+  // The norm's input gradient replaces dh in place, then joins the residual gradient.
+  rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, n), dh_view, dh_view,
+                   store.grad(norm_));
+  add(ex, dx_out, dh_view, dx);
+}
+
+void AttentionBlock::forward_cached(const Exec& ex, const ParamStore& store, ConstView rope,
+                                    ConstView x, AttentionActs& a, KvCache& cache,
+                                    View x_out) const {
+  const int64_t n = x.dim(0);
+  const int64_t past = cache.length;
+  SYM_CHECK(past + n <= cache.k.shape()[0], "KV cache full: {} + {} > {}", past, n,
+            cache.k.shape()[0]);
+  project(ex, store, rope, x, n, /*seq_len=*/n, past, a);
+  const int64_t kv_bytes = n * config_.kv_dim() * dtype_bytes(a.k.dtype());
+  std::memcpy(cache.k.view().rows(past, past + n).raw(), a.k.view().raw(), size_t(kv_bytes));
+  std::memcpy(cache.v.view().rows(past, past + n).raw(), a.v.view().raw(), size_t(kv_bytes));
+  cache.length = past + n;
+  AttentionShape s{1, n, past + n, config_.num_attention_heads, config_.num_key_value_heads,
+                   config_.head_dim};
+  View out = a.out.view().rows(0, n);
+  attention_forward(ex, s, a.q.view().rows(0, n), cache.k.view().rows(0, past + n),
+                    cache.v.view().rows(0, past + n), out, a.lse.view().rows(0, n));
+  linear_forward(ex, out, store.param(o_), x_out);
+  add(ex, x_out, x, x_out);
+}
+
+}  // namespace symphony

@@ -1,0 +1,42 @@
+#include "model/mlp.h"
+
+#include "kernels/swiglu.h"
+
+namespace symphony {
+
+void swiglu_mlp_forward(const Exec& ex, ConstView x, const SwigluWeights& w, const SwigluActs& acts,
+                        View y) {
+  linear_forward(ex, x, w.gate, acts.g);
+  linear_forward(ex, x, w.up, acts.u);
+  swiglu_forward(ex, acts.g, acts.u, acts.a);
+  linear_forward(ex, acts.a, w.down, y);
+}
+
+void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
+                         const SwigluActs& acts, ConstView dy, const SwigluGrads& grads, View dx,
+                         Accumulate acc) {
+  linear_backward_weight(ex, acts.a, dy, grads.down);
+  // `a` is no longer needed: it receives da, then g and u receive dg and du in place.
+  linear_backward_input(ex, w.down, dy, acts.a, Accumulate::kNo);
+  swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
+  linear_backward_weight(ex, x, acts.g, grads.gate);
+  linear_backward_weight(ex, x, acts.u, grads.up);
+  linear_backward_input(ex, w.gate, acts.g, dx, acc);
+  linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
+}
+
+DenseMlp::DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store)
+    : width_(width),
+      gate_(store.add(prefix + ".gate_proj.weight", {width, hidden}, Decay::kYes)),
+      up_(store.add(prefix + ".up_proj.weight", {width, hidden}, Decay::kYes)),
+      down_(store.add(prefix + ".down_proj.weight", {hidden, width}, Decay::kYes)) {}
+
+SwigluWeights DenseMlp::weights(const ParamStore& store) const {
+  return {store.param(gate_), store.param(up_), store.param(down_)};
+}
+
+SwigluGrads DenseMlp::grads(ParamStore& store) const {
+  return {store.grad(gate_), store.grad(up_), store.grad(down_)};
+}
+
+}  // namespace symphony

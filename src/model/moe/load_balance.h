@@ -1,0 +1,29 @@
+#pragma once
+// Router load-balancing terms, each switchable by its coefficient (model/model_config.h):
+//  - Switch/GShard auxiliary loss:  L_aux = coef * E * sum_e f_e * P_e, where
+//    f_e = (assignments routed to e) / (N*K) and P_e = mean_n probs[n, e].
+//    f is treated as a constant (it is a count), so dL/dprobs[n, e] = coef * E * f_e / N.
+//  - Router z-loss (ST-MoE):  L_z = coef * mean_n logsumexp(logits[n, :])^2,
+//    dL/dlogits[n, e] = coef * 2 * lse_n * softmax(logits[n])_e / N.
+//  - Auxiliary-loss-free balancing (DeepSeek-V3): bias_e += rate * sign(mean load - load_e)
+//    after each optimizer step; the bias changes only which experts are selected.
+
+#include <cstdint>
+#include <span>
+
+#include "tensor/view.h"
+
+namespace symphony {
+
+// Returns L_aux and writes dprobs = scale * dL_aux/dprobs (overwrites; zeros when coef is 0).
+// routed: [expert] assignment counts of this micro-batch.
+double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
+                                 double coef, double scale, View dprobs);
+
+// Returns L_z; when dlogits is not empty adds scale * dL_z/dlogits to it.
+double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits);
+
+// One aux-loss-free update: bias_e += rate * sign(mean(load) - load_e).
+void update_balance_bias(std::span<const int64_t> load, double rate, View bias);
+
+}  // namespace symphony

@@ -1,0 +1,255 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/elementwise.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "model/moe/load_balance.h"
+
+namespace symphony {
+namespace {
+constexpr int64_t kCrossEntropyChunkRows = 256;
+Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
+}  // namespace
+
+struct Transformer::Layer {
+  AttentionBlock attn;
+  ParamId post_norm;
+  std::unique_ptr<DenseMlp> mlp;
+  std::unique_ptr<MoeBlock> moe;
+
+  Layer(const ModelConfig& c, int64_t index, ParamStore& store)
+      : attn(c, "model.layers." + std::to_string(index), store) {
+    std::string prefix = "model.layers." + std::to_string(index);
+    post_norm = store.add(prefix + ".post_attention_layernorm.weight", {c.hidden_size}, Decay::kNo);
+    if (c.is_moe_layer(index))
+      moe = std::make_unique<MoeBlock>(c, prefix, store);
+    else
+      mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size, store);
+  }
+};
+
+struct Transformer::LayerActs {
+  AttentionActs attn;
+  Buffer x_mid, h2, inv2;
+  SwigluActBuffers mlp;
+  MoeActs moe;
+
+  LayerActs(const ModelConfig& c, bool is_moe, int64_t rows, DType dtype)
+      : attn(c, rows, dtype),
+        x_mid(act(dtype, {rows, c.hidden_size})),
+        h2(act(dtype, {rows, c.hidden_size})),
+        inv2(act(dtype, {rows})) {
+    if (is_moe)
+      moe = MoeActs(c, rows, dtype);
+    else
+      mlp = SwigluActBuffers(dtype, rows, c.intermediate_size);
+  }
+};
+
+Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
+                         RecomputeMode recompute)
+    : config_(config), dtype_(dtype), max_shape_(max_shape), recompute_(recompute),
+      params_(dtype) {
+  const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
+  const int64_t num_layers = config.num_hidden_layers;
+  embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
+  for (int64_t l = 0; l < num_layers; ++l)
+    layers_.push_back(std::make_unique<Layer>(config, l, params_));
+  final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);
+  if (!config.tie_word_embeddings) lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes);
+  params_.allocate();
+
+  // Full recomputation keeps one set of activations, sized for the largest layer kind.
+  bool any_moe = false, any_dense = false;
+  for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
+  if (recompute == RecomputeMode::kFull) {
+    auto shared = std::make_unique<LayerActs>(config, any_moe, n, dtype);
+    if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, config.intermediate_size);
+    acts_.push_back(std::move(shared));
+  } else {
+    for (int64_t l = 0; l < num_layers; ++l)
+      acts_.push_back(std::make_unique<LayerActs>(config, config.is_moe_layer(l), n, dtype));
+  }
+  rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.head_dim,
+                     config.rope_theta);
+  residual_ = act(dtype, {num_layers + 1, n, d});
+  final_h_ = act(dtype, {n, d});
+  final_inv_ = act(dtype, {n});
+  dres_ = act(dtype, {n, d});
+  dh_ = act(dtype, {n, d});
+  ce_scratch_ = act(dtype, {std::min(n, kCrossEntropyChunkRows), v});
+  if (recompute == RecomputeMode::kFull) layer_out_scratch_ = act(dtype, {n, d});
+  attn_scratch_ = AttentionScratch(config, n, dtype);
+  bias_.resize(size_t(num_layers));
+  moe_stats_.resize(size_t(num_layers));
+  scratch_stats_.resize(size_t(num_layers));
+  for (int64_t l = 0; l < num_layers; ++l) {
+    if (config.is_moe_layer(l)) bias_[size_t(l)] = Buffer(dtype, {config.num_experts});
+  }
+  reset_moe_stats();
+}
+
+Transformer::~Transformer() = default;
+
+void Transformer::reset_moe_stats() {
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    int64_t e = config_.is_moe_layer(l) ? config_.num_experts : 0;
+    moe_stats_[size_t(l)].reset(e);
+    scratch_stats_[size_t(l)].reset(e);
+  }
+}
+
+View Transformer::balance_bias(int64_t layer) { return bias_[size_t(layer)].view(); }
+
+void Transformer::update_balance_bias(double rate) {
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l)
+    if (config_.is_moe_layer(l))
+      symphony::update_balance_bias(moe_stats_[size_t(l)].routed, rate, bias_[size_t(l)].view());
+}
+
+Transformer::LayerActs& Transformer::acts_for(int64_t l) {
+  return *acts_[recompute_ == RecomputeMode::kFull ? 0 : size_t(l)];
+}
+
+ConstView Transformer::lm_head_weight() const {
+  return params_.param(config_.tie_word_embeddings ? embed_ : lm_head_);
+}
+
+View Transformer::lm_head_grad() { return params_.grad(config_.tie_word_embeddings ? embed_ : lm_head_); }
+
+void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
+                                LayerActs& a, const LossScales& scales, View x_out,
+                                MoeStats& stats) {
+  const Layer& layer = *layers_[size_t(l)];
+  const int64_t n = shape.rows();
+  View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
+  layer.attn.forward(ex, params_, rope_.view(), shape, x, a.attn, x_mid);
+  rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
+                  a.inv2.view().rows(0, n));
+  if (layer.moe)
+    layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, scales, a.moe, x_out, stats);
+  else
+    swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), x_out);
+  add(ex, x_out, x_mid, x_out);
+}
+
+void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
+                                 LayerActs& a, const LossScales& scales, View dres) {
+  const Layer& layer = *layers_[size_t(l)];
+  const int64_t n = shape.rows();
+  View dh2 = dh_.view().rows(0, n);
+  ConstView h2 = a.h2.view().rows(0, n);
+  if (layer.moe)
+    layer.moe->backward(ex, params_, h2, dres, scales, a.moe, dh2);
+  else
+    swiglu_mlp_backward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), dres,
+                        layer.mlp->grads(params_), dh2, Accumulate::kNo);
+  rmsnorm_backward(ex, a.x_mid.view().rows(0, n), params_.param(layer.post_norm),
+                   a.inv2.view().rows(0, n), dh2, dh2, params_.grad(layer.post_norm));
+  add(ex, dres, dh2, dres);
+  layer.attn.backward(ex, params_, rope_.view(), shape, x, a.attn, attn_scratch_, dres, dres);
+}
+
+void Transformer::forward_layers(const Exec& ex, const BatchShape& shape,
+                                 std::span<const int32_t> tokens, const LossScales& scales,
+                                 std::vector<MoeStats>* stats) {
+  const int64_t n = shape.rows(), d = config_.hidden_size;
+  SYM_CHECK(shape.batch <= max_shape_.batch && shape.seq_len <= max_shape_.seq_len,
+            "batch shape ({}, {}) exceeds the model's ({}, {})", shape.batch, shape.seq_len,
+            max_shape_.batch, max_shape_.seq_len);
+  SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
+  auto residual = [&](int64_t l) {
+    return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
+  };
+  embedding_forward(ex, params_.param(embed_), tokens, residual(0));
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    MoeStats& s = (stats ? *stats : scratch_stats_)[size_t(l)];
+    layer_forward(ex, l, shape, residual(l), acts_for(l), scales, residual(l + 1), s);
+  }
+  rmsnorm_forward(ex, residual(config_.num_hidden_layers), params_.param(final_norm_),
+                  config_.rms_norm_eps, final_h_.view().rows(0, n), final_inv_.view().rows(0, n));
+}
+
+CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
+                                                 std::span<const int32_t> tokens,
+                                                 std::span<const int32_t> targets,
+                                                 const LossScales& scales) {
+  const int64_t n = shape.rows(), d = config_.hidden_size;
+  SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
+  forward_layers(ex, shape, tokens, scales, &moe_stats_);
+  View dres = dres_.view().rows(0, n);
+  View dh = dh_.view().rows(0, n);
+  CrossEntropyResult ce =
+      lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets,
+                            scales.token, ce_scratch_.view(), dh, lm_head_grad());
+  const int64_t last = config_.num_hidden_layers;
+  auto residual = [&](int64_t l) {
+    return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
+  };
+  rmsnorm_backward(ex, residual(last), params_.param(final_norm_), final_inv_.view().rows(0, n),
+                   dh, dres, params_.grad(final_norm_));
+  for (int64_t l = last - 1; l >= 0; --l) {
+    LayerActs& a = acts_for(l);
+    if (recompute_ == RecomputeMode::kFull)
+      layer_forward(ex, l, shape, residual(l), a, scales, layer_out_scratch_.view().rows(0, n),
+                    scratch_stats_[size_t(l)]);
+    layer_backward(ex, l, shape, residual(l), a, scales, dres);
+  }
+  embedding_backward(ex, tokens, dres, params_.grad(embed_));
+  return ce;
+}
+
+CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape,
+                                         std::span<const int32_t> tokens,
+                                         std::span<const int32_t> targets) {
+  const int64_t n = shape.rows();
+  forward_layers(ex, shape, tokens, LossScales{}, nullptr);
+  return lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets, 1.0,
+                               ce_scratch_.view(), View(), View());
+}
+
+std::vector<KvCache> Transformer::make_kv_caches() const {
+  std::vector<KvCache> caches(size_t(config_.num_hidden_layers));
+  for (KvCache& c : caches) {
+    c.k = Buffer(dtype_, {max_shape_.seq_len, config_.kv_dim()}, MemoryCategory::kActivations);
+    c.v = Buffer(dtype_, {max_shape_.seq_len, config_.kv_dim()}, MemoryCategory::kActivations);
+  }
+  return caches;
+}
+
+void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
+                         std::vector<KvCache>& caches, View logits) {
+  const int64_t n = int64_t(tokens.size()), d = config_.hidden_size;
+  SYM_CHECK(max_shape_.batch == 1 && n >= 1 && n <= max_shape_.seq_len,
+            "decode: {} tokens for a model shaped ({}, {})", n, max_shape_.batch,
+            max_shape_.seq_len);
+  View x = residual_.view().rows(0, 1).reshape({max_shape_.rows(), d}).rows(0, n);
+  View y = residual_.view().rows(1, 2).reshape({max_shape_.rows(), d}).rows(0, n);
+  embedding_forward(ex, params_.param(embed_), tokens, x);
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    const Layer& layer = *layers_[size_t(l)];
+    LayerActs& a = acts_for(l);
+    View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
+    layer.attn.forward_cached(ex, params_, rope_.view(), x, a.attn, caches[size_t(l)], x_mid);
+    rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
+                    a.inv2.view().rows(0, n));
+    if (layer.moe)
+      layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, a.moe, y,
+                         scratch_stats_[size_t(l)]);
+    else
+      swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), y);
+    add(ex, y, x_mid, y);
+    std::swap(x, y);
+  }
+  View h_last = final_h_.view().rows(0, 1);
+  rmsnorm_forward(ex, x.rows(n - 1, n), params_.param(final_norm_), config_.rms_norm_eps, h_last,
+                  final_inv_.view().rows(0, 1));
+  linear_forward(ex, h_last, lm_head_weight(), logits.reshape({1, config_.vocab_size}));
+}
+
+}  // namespace symphony

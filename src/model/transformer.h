@@ -1,0 +1,97 @@
+#pragma once
+// Decoder-only MoE transformer with explicit forward and backward:
+//   x0 = embed(tokens);  x_{l+1} = layer_l(x_l);  loss = CE(lm_head(RMSNorm(x_L)), targets)
+//   layer: x_mid = x + Attention(RMSNorm(x));  x_out = x_mid + FFN(RMSNorm(x_mid))
+//   FFN = dense SwiGLU for layers < first_k_dense_replace (or all layers of a dense model),
+//         MoE otherwise.
+// All memory is allocated at construction for a maximum batch shape: parameters and gradients
+// (ParamStore), the residual stream of every layer, and saved activations — one set per layer,
+// or a single shared set with full recomputation, where backward re-runs each layer's forward
+// from its saved input. A training step allocates nothing.
+// Thread-safety: none; one Transformer per training process.
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/cross_entropy.h"
+#include "model/attention_block.h"
+#include "model/batch_shape.h"
+#include "model/mlp.h"
+#include "model/moe/moe_block.h"
+#include "model/param_store.h"
+
+namespace symphony {
+
+enum class RecomputeMode : uint8_t { kNone, kFull };
+
+class Transformer {
+ public:
+  Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute);
+  ~Transformer();
+
+  const ModelConfig& config() const { return config_; }
+  ParamStore& params() { return params_; }
+  const ParamStore& params() const { return params_; }
+  BatchShape max_shape() const { return max_shape_; }
+
+  // Forward and backward of one micro-batch; gradients are added to params().grad.
+  // tokens, targets: shape.rows() ids; target < 0 is ignored. Returns the summed CE loss.
+  CrossEntropyResult forward_backward(const Exec& ex, const BatchShape& shape,
+                                      std::span<const int32_t> tokens,
+                                      std::span<const int32_t> targets, const LossScales& scales);
+  // Forward only (evaluation). Router statistics are not recorded.
+  CrossEntropyResult evaluate(const Exec& ex, const BatchShape& shape,
+                              std::span<const int32_t> tokens, std::span<const int32_t> targets);
+
+  // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.
+  const std::vector<MoeStats>& moe_stats() const { return moe_stats_; }
+  void reset_moe_stats();
+  // Aux-loss-free balancing: nudges each MoE layer's selection bias by the step's loads.
+  void update_balance_bias(double rate);
+  // Selection bias of MoE layer `layer` (E values; empty view for dense layers).
+  View balance_bias(int64_t layer);
+
+  // Incremental decoding for one sequence: feeds `tokens` (the next positions after what the
+  // caches hold) and writes the logits of the last one into `logits` (V).
+  // REQUIRES: max_shape().batch == 1 and cache length + tokens.size() <= max_shape().seq_len.
+  void decode(const Exec& ex, std::span<const int32_t> tokens, std::vector<KvCache>& caches,
+              View logits);
+  std::vector<KvCache> make_kv_caches() const;
+
+ private:
+  struct Layer;
+  struct LayerActs;
+
+  void layer_forward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
+                     LayerActs& acts, const LossScales& scales, View x_out, MoeStats& stats);
+  void layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
+                      LayerActs& acts, const LossScales& scales, View dres);
+  LayerActs& acts_for(int64_t l);
+  ConstView lm_head_weight() const;
+  View lm_head_grad();
+  // Embedding + every layer; leaves the final hidden states in residual_[L].
+  void forward_layers(const Exec& ex, const BatchShape& shape, std::span<const int32_t> tokens,
+                      const LossScales& scales, std::vector<MoeStats>* stats);
+
+  ModelConfig config_;
+  DType dtype_;
+  BatchShape max_shape_;
+  RecomputeMode recompute_;
+  ParamStore params_;
+  ParamId embed_, final_norm_, lm_head_ = -1;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (recompute)
+  Buffer rope_;
+  Buffer residual_;            // (L + 1, N, D): the input of every layer, then the output
+  Buffer final_h_, final_inv_;  // RMSNorm(x_L) (N, D) and its inverse RMS (N)
+  Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
+  Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
+  Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
+  AttentionScratch attn_scratch_;
+  std::vector<Buffer> bias_;   // [layer] selection bias (E) of MoE layers
+  std::vector<MoeStats> moe_stats_;
+  std::vector<MoeStats> scratch_stats_;  // receives stats of recomputed and eval forwards
+};
+
+}  // namespace symphony

@@ -1,0 +1,166 @@
+#include "kernels/cross_entropy.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <vector>
+
+#include "testkit/tensor_testing.h"
+
+namespace symphony {
+namespace {
+
+using testkit::random_buffer;
+
+// Targets in [0, V) from `seed`, with every `ignore_every`-th row ignored (-1).
+std::vector<int32_t> make_targets(int64_t n, int64_t vocab, uint64_t seed, int64_t ignore_every) {
+  std::vector<int32_t> t(n);
+  for (int64_t i = 0; i < n; ++i)
+    t[i] = (ignore_every > 0 && i % ignore_every == 2)
+               ? -1
+               : int32_t(uniform_at(seed, uint64_t(i)) * double(vocab));
+  return t;
+}
+
+struct Case {
+  int64_t n, d, vocab, chunk, ignore_every;
+};
+
+TEST(CrossEntropy, CpuMatchesReference) {
+  for (auto c : {Case{37, 64, 1000, 8, 5}, Case{37, 64, 1000, 1, 3}, Case{37, 64, 1000, 64, 4},
+                 Case{5, 17, 17, 2, 0}, Case{16, 33, 250, 16, 2}}) {
+    SCOPED_TRACE(fmt::format("N={} D={} V={} chunk={}", c.n, c.d, c.vocab, c.chunk));
+    uint64_t seed = uint64_t(c.n * 100000 + c.vocab * 10 + c.chunk);
+    Buffer h = random_buffer(DType::kF32, {c.n, c.d}, seed);
+    Buffer w = random_buffer(DType::kF32, {c.vocab, c.d}, seed + 1, -0.5, 0.5);
+    std::vector<int32_t> targets = make_targets(c.n, c.vocab, seed + 2, c.ignore_every);
+    int64_t counted = 0;
+    for (int32_t t : targets) counted += t >= 0;
+    const double scale = 1.0 / double(counted);
+
+    Buffer dh_ref = random_buffer(DType::kF32, {c.n, c.d}, seed + 3);  // overwritten
+    Buffer dh = random_buffer(DType::kF32, {c.n, c.d}, seed + 4);
+    Buffer dw_ref = random_buffer(DType::kF32, {c.vocab, c.d}, seed + 5);  // accumulated into
+    Buffer dw = testkit::convert(dw_ref.view(), DType::kF32);
+    Buffer scratch(DType::kF32, {c.chunk, c.vocab});
+
+    CrossEntropyResult want = ref::lm_head_cross_entropy(h.view(), w.view(), targets, scale,
+                                                         dh_ref.view(), dw_ref.view());
+    CrossEntropyResult got = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, scale,
+                                                        scratch.view(), dh.view(), dw.view());
+    EXPECT_EQ(got.count, counted);
+    EXPECT_EQ(want.count, counted);
+    EXPECT_NEAR(got.loss_sum, want.loss_sum, 1e-5 * std::abs(want.loss_sum));
+    EXPECT_TENSOR_NEAR(dh.view(), dh_ref.view(), (testkit::Tolerance{1e-6, 1e-3}));
+    EXPECT_TENSOR_NEAR(dw.view(), dw_ref.view(), (testkit::Tolerance{1e-6, 1e-4}));
+    for (int64_t i = 0; i < c.n; ++i) {
+      if (targets[i] >= 0) continue;
+      for (int64_t j = 0; j < c.d; ++j) EXPECT_EQ(dh.f32()[i * c.d + j], 0.f) << "row " << i;
+    }
+
+    // The dispatcher picks the same kernels.
+    Buffer dh2(DType::kF32, {c.n, c.d});
+    Buffer dw2(DType::kF32, {c.vocab, c.d});
+    CrossEntropyResult via = lm_head_cross_entropy(Exec::cpu(), h.view(), w.view(), targets, scale,
+                                                   scratch.view(), dh2.view(), dw2.view());
+    EXPECT_EQ(via.loss_sum, got.loss_sum);
+    CrossEntropyResult via_ref = lm_head_cross_entropy(Exec::reference(), h.view(), w.view(),
+                                                       targets, scale, View(), View(), View());
+    EXPECT_EQ(via_ref.loss_sum, want.loss_sum);
+  }
+}
+
+TEST(CrossEntropy, EvalModeGivesTheSameLoss) {
+  const int64_t n = 37, d = 32, vocab = 1000, chunk = 8;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 21);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 22, -0.5, 0.5);
+  std::vector<int32_t> targets = make_targets(n, vocab, 23, 6);
+  Buffer scratch(DType::kF32, {chunk, vocab});
+  Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
+  CrossEntropyResult train = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0,
+                                                        scratch.view(), dh.view(), dw.view());
+  CrossEntropyResult eval =
+      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
+  CrossEntropyResult eval_ref =
+      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, View(), View());
+  EXPECT_EQ(eval.count, train.count);
+  EXPECT_NEAR(eval.loss_sum, train.loss_sum, 1e-6 * std::abs(train.loss_sum));
+  EXPECT_EQ(eval_ref.count, train.count);
+  EXPECT_NEAR(eval.loss_sum, eval_ref.loss_sum, 1e-5 * std::abs(eval_ref.loss_sum));
+}
+
+TEST(CrossEntropy, CpuIsDeterministic) {
+  const int64_t n = 37, d = 48, vocab = 300, chunk = 8;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 31);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 32, -0.5, 0.5);
+  std::vector<int32_t> targets = make_targets(n, vocab, 33, 4);
+  Buffer scratch(DType::kF32, {chunk, vocab});
+  Buffer dh_a(DType::kF32, {n, d}), dw_a(DType::kF32, {vocab, d});
+  Buffer dh_b(DType::kF32, {n, d}), dw_b(DType::kF32, {vocab, d});
+  CrossEntropyResult a = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 0.5,
+                                                    scratch.view(), dh_a.view(), dw_a.view());
+  CrossEntropyResult b = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 0.5,
+                                                    scratch.view(), dh_b.view(), dw_b.view());
+  EXPECT_EQ(a.loss_sum, b.loss_sum);
+  EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
+  EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
+  CrossEntropyResult c =
+      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
+  CrossEntropyResult e =
+      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
+  EXPECT_EQ(c.loss_sum, e.loss_sum);
+}
+
+TEST(CrossEntropy, ReferenceGradientsMatchFiniteDifferences) {
+  const int64_t n = 5, d = 4, vocab = 7;
+  Buffer h = random_buffer(DType::kF64, {n, d}, 41);
+  Buffer w = random_buffer(DType::kF64, {vocab, d}, 42);
+  std::vector<int32_t> targets = {3, -1, 0, 6, 2};
+  auto loss = [&] {
+    return ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, View(), View()).loss_sum;
+  };
+  Buffer dh(DType::kF64, {n, d}), dw(DType::kF64, {vocab, d});
+  CrossEntropyResult r =
+      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, dh.view(), dw.view());
+  EXPECT_EQ(r.count, 4);
+  EXPECT_EQ(r.loss_sum, loss());
+  const double step = 1e-6;
+  for (auto [param, grad] : {std::pair{&h, &dh}, std::pair{&w, &dw}}) {
+    for (int64_t i = 0; i < param->numel(); ++i) {
+      double saved = param->data<double>()[i];
+      param->data<double>()[i] = saved + step;
+      double up = loss();
+      param->data<double>()[i] = saved - step;
+      double down = loss();
+      param->data<double>()[i] = saved;
+      EXPECT_NEAR(grad->data<double>()[i], (up - down) / (2 * step), 1e-7) << "element " << i;
+    }
+  }
+  for (int64_t j = 0; j < d; ++j) EXPECT_EQ(dh.data<double>()[1 * d + j], 0.0);
+}
+
+// Logits of several hundred: a naive exp would overflow; both kernels must stay finite and agree.
+TEST(CrossEntropy, LargeLogitsStayFinite) {
+  const int64_t n = 9, d = 8, vocab = 40, chunk = 4;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 51, -10.0, 10.0);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 52, -5.0, 5.0);
+  std::vector<int32_t> targets = make_targets(n, vocab, 53, 4);
+  Buffer scratch(DType::kF32, {chunk, vocab});
+  Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
+  Buffer dh_ref(DType::kF32, {n, d}), dw_ref(DType::kF32, {vocab, d});
+  CrossEntropyResult want =
+      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, dh_ref.view(), dw_ref.view());
+  CrossEntropyResult got = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0,
+                                                      scratch.view(), dh.view(), dw.view());
+  ASSERT_TRUE(std::isfinite(got.loss_sum));
+  ASSERT_TRUE(std::isfinite(want.loss_sum));
+  EXPECT_GT(want.loss_sum, 100.0);  // the targets are random, so far from the row maxima
+  EXPECT_NEAR(got.loss_sum, want.loss_sum, 1e-5 * std::abs(want.loss_sum));
+  for (int64_t i = 0; i < dh.numel(); ++i) ASSERT_TRUE(std::isfinite(dh.f32()[i])) << i;
+  for (int64_t i = 0; i < dw.numel(); ++i) ASSERT_TRUE(std::isfinite(dw.f32()[i])) << i;
+  EXPECT_TENSOR_NEAR(dh.view(), dh_ref.view(), (testkit::Tolerance{1e-3, 1e-3}));
+  EXPECT_TENSOR_NEAR(dw.view(), dw_ref.view(), (testkit::Tolerance{1e-3, 1e-3}));
+}
+
+}  // namespace
+}  // namespace symphony

@@ -1,0 +1,147 @@
+#include "model/model_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "config/run_config.h"
+
+namespace symphony {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelConfig preset_model(const char* name) {
+  Result<RunConfig> r = load_run_config(name, {});
+  EXPECT_TRUE(r.has_value()) << name << ": " << r.error().message();
+  return r.has_value() ? r->model : ModelConfig{};
+}
+
+void expect_within(double value, double expected, double relative) {
+  EXPECT_LE(std::abs(value - expected), relative * expected)
+      << value << " is not within " << relative * 100 << "% of " << expected;
+}
+
+TEST(CountParams, BenchDenseSmallByHand) {
+  const int64_t V = 8192, D = 512, L = 8, F = 1536;
+  const int64_t embedding = V * D;               // tied with the LM head
+  const int64_t attention = 4 * D * D;           // q, k, v, o with 8 x 64 = D
+  const int64_t mlp = 3 * D * F;                 // gate, up, down
+  const int64_t norms = 2 * D;                   // before attention and before the MLP
+  const int64_t expected = embedding + L * (attention + mlp + norms) + D;  // + final norm
+  ASSERT_EQ(expected, 31'465'984);
+
+  const ParamCounts counts = count_params(preset_model("bench-dense-small"));
+  EXPECT_EQ(counts.total, expected);
+  EXPECT_EQ(counts.active, expected);
+  EXPECT_EQ(counts.embedding, embedding);
+  EXPECT_EQ(counts.per_layer_attention, attention);
+}
+
+TEST(CountParams, BenchMoeSmallActivatesAsManyMlpParamsAsTheDenseOne) {
+  const ParamCounts dense = count_params(preset_model("bench-dense-small"));
+  const ParamCounts moe = count_params(preset_model("bench-moe-small"));
+  const int64_t D = 512, L = 8, E = 8, K = 2, F = 768;
+  const int64_t router = E * D;
+  EXPECT_EQ(moe.active, dense.active + L * router);
+  EXPECT_EQ(moe.total, moe.active + L * (E - K) * 3 * D * F);
+  EXPECT_EQ(moe.total, 88'121'856);
+}
+
+TEST(CountParams, TinyByHand) {
+  const int64_t V = 512, D = 128, Dh = 32, H = 4, Hkv = 2, F = 384, E = 8, K = 2, Fe = 64;
+  const int64_t attention = D * H * Dh + 2 * D * Hkv * Dh + H * Dh * D + 2 * Dh;  // + QK-norm
+  const int64_t layer_common = attention + 2 * D;
+  const int64_t dense_layer = layer_common + 3 * D * F;
+  const int64_t expert = 3 * D * Fe;
+  const int64_t moe_layer_total = layer_common + E * D + E * expert + 1 * expert;  // + shared
+  const int64_t moe_layer_active = layer_common + E * D + K * expert + 1 * expert;
+  const int64_t outside = 2 * V * D + D;  // untied embedding and LM head, final norm
+
+  const ParamCounts counts = count_params(preset_model("tiny"));
+  EXPECT_EQ(counts.per_layer_attention, attention);
+  EXPECT_EQ(counts.total, outside + dense_layer + 3 * moe_layer_total);
+  EXPECT_EQ(counts.active, outside + dense_layer + 3 * moe_layer_active);
+  EXPECT_EQ(counts.total, 1'143'168);
+}
+
+TEST(CountParams, MixtralMatchesThePublishedSize) {
+  const ParamCounts counts = count_params(preset_model("mixtral-8x7b"));
+  expect_within(static_cast<double>(counts.total), 46.7e9, 0.01);
+  expect_within(static_cast<double>(counts.active), 12.9e9, 0.01);
+}
+
+TEST(CountParams, Qwen3MoeMatchesThePublishedSize) {
+  const ParamCounts small = count_params(preset_model("qwen3-30b-a3b"));
+  expect_within(static_cast<double>(small.total), 30.5e9, 0.02);
+  expect_within(static_cast<double>(small.active), 3.3e9, 0.02);
+  const ParamCounts large = count_params(preset_model("qwen3-235b-a22b"));
+  expect_within(static_cast<double>(large.total), 235e9, 0.01);
+  expect_within(static_cast<double>(large.active), 22e9, 0.02);
+}
+
+TEST(CountParams, MlaApproximationsAddOnlyAttention) {
+  // Attention here is plain multi-head (see configs/deepseek-v3-671b.toml); replacing it with
+  // MLA's 187,107,328 parameters per layer recovers DeepSeek-V3's published 671B / 37B.
+  const ModelConfig deepseek = preset_model("deepseek-v3-671b");
+  const ParamCounts counts = count_params(deepseek);
+  const int64_t mla_per_layer = 7168 * 1536 + 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 +
+                                512 * 128 * 256 + 128 * 128 * 7168;
+  ASSERT_EQ(mla_per_layer, 187'107'328);
+  const int64_t excess = deepseek.num_hidden_layers * (counts.per_layer_attention - mla_per_layer);
+  expect_within(static_cast<double>(counts.total - excess), 671e9, 0.01);
+  expect_within(static_cast<double>(counts.active - excess), 37e9, 0.02);
+}
+
+TEST(CountParams, DenseModelIsAllActive) {
+  ModelConfig config;
+  config.num_experts = 0;
+  const ParamCounts counts = count_params(config);
+  EXPECT_EQ(counts.total, counts.active);
+  config.tie_word_embeddings = false;
+  EXPECT_EQ(count_params(config).total, counts.total + config.vocab_size * config.hidden_size);
+}
+
+TEST(ModelConfigValidate, DefaultsAreValid) { EXPECT_TRUE(ModelConfig{}.validate().is_ok()); }
+
+TEST(ModelConfigValidate, NamesTheKeyAndValues) {
+  ModelConfig config;
+  config.num_experts = 4;
+  config.num_experts_per_tok = 5;
+  EXPECT_THAT(config.validate().message(),
+              HasSubstr("model.num_experts_per_tok = 5 must be in [1, model.num_experts = 4]"));
+
+  config = ModelConfig{};
+  config.num_attention_heads = 12;
+  config.num_key_value_heads = 8;
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.num_attention_heads = 12"));
+
+  config = ModelConfig{};
+  config.vocab_size = -1;
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.vocab_size = -1 must be positive"));
+
+  config = ModelConfig{};
+  config.rope_theta = std::nan("");
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.rope_theta"));
+}
+
+TEST(ModelConfigValidate, IntermediateSizeMattersOnlyWithDenseLayers) {
+  ModelConfig config;
+  config.num_experts = 4;
+  config.first_k_dense_replace = 0;
+  config.intermediate_size = 0;
+  EXPECT_TRUE(config.validate().is_ok());
+  config.first_k_dense_replace = 1;
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.intermediate_size = 0"));
+}
+
+TEST(ModelConfigValidate, TopKIsIgnoredForDenseModels) {
+  ModelConfig config;
+  config.num_experts = 0;
+  config.num_experts_per_tok = 0;
+  EXPECT_TRUE(config.validate().is_ok());
+}
+
+}  // namespace
+}  // namespace symphony

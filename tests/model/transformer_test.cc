@@ -1,0 +1,189 @@
+#include "model/transformer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/rng.h"
+#include "model/init.h"
+#include "testkit/tensor_testing.h"
+
+namespace symphony {
+namespace {
+
+ModelConfig grad_check_config() {
+  ModelConfig c;
+  c.vocab_size = 11;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.qk_norm = true;
+  c.tie_word_embeddings = false;
+  c.intermediate_size = 12;
+  c.first_k_dense_replace = 1;
+  c.num_experts = 4;
+  c.num_experts_per_tok = 2;
+  c.moe_intermediate_size = 6;
+  c.n_shared_experts = 1;
+  c.router_aux_loss_coef = 0.05;
+  c.router_z_loss_coef = 0.01;
+  c.initializer_range = 0.5;  // large enough that every term has a visible gradient
+  return c;
+}
+
+struct Batch {
+  BatchShape shape;
+  std::vector<int32_t> tokens, targets;
+};
+
+Batch random_batch(const ModelConfig& c, BatchShape shape, uint64_t seed) {
+  Batch b{shape, {}, {}};
+  Rng rng(seed);
+  for (int64_t i = 0; i < shape.rows(); ++i) {
+    b.tokens.push_back(int32_t(rng.next_u64() % uint64_t(c.vocab_size)));
+    b.targets.push_back(int32_t(rng.next_u64() % uint64_t(c.vocab_size)));
+  }
+  b.targets[1] = -1;  // an ignored position
+  return b;
+}
+
+// Total objective of one micro-batch: mean CE + router losses.
+double objective(Transformer& model, const Exec& ex, const Batch& b, const LossScales& scales) {
+  model.reset_moe_stats();
+  model.params().zero_grads();
+  CrossEntropyResult ce = model.forward_backward(ex, b.shape, b.tokens, b.targets, scales);
+  double total = ce.loss_sum * scales.token;
+  for (const MoeStats& s : model.moe_stats()) total += scales.aux * (s.aux_loss + s.z_loss);
+  return total;
+}
+
+void check_gradients(const ModelConfig& config, RecomputeMode recompute) {
+  BatchShape shape{2, 5};
+  Transformer model(config, DType::kF64, shape, recompute);
+  init_params(config, 7, model.params());
+  Batch b = random_batch(config, shape, 99);
+  LossScales scales{1.0 / 9.0, 1.0};
+  Exec ex = Exec::reference();
+  objective(model, ex, b, scales);
+  std::vector<double> analytic(model.params().all_grads().data<double>(),
+                               model.params().all_grads().data<double>() + model.params().numel());
+  View params = model.params().all_params();
+  const double h = 1e-5;
+  int checked = 0;
+  for (const ParamInfo& info : model.params().infos()) {
+    const int64_t n = info.shape.numel();
+    // Up to 6 elements spread over each tensor.
+    for (int64_t j = 0; j < std::min<int64_t>(n, 6); ++j) {
+      int64_t i = info.offset + (j * 7919) % n;
+      double saved = params.data<double>()[i];
+      params.data<double>()[i] = saved + h;
+      double up = objective(model, ex, b, scales);
+      params.data<double>()[i] = saved - h;
+      double down = objective(model, ex, b, scales);
+      params.data<double>()[i] = saved;
+      double numeric = (up - down) / (2 * h);
+      double want = analytic[size_t(i)];
+      EXPECT_NEAR(want, numeric, 1e-6 + 1e-5 * std::abs(numeric))
+          << info.name << " element " << (i - info.offset);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 40);
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferences) {
+  check_gradients(grad_check_config(), RecomputeMode::kNone);
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferencesTiedDenseNoQkNorm) {
+  ModelConfig c = grad_check_config();
+  c.tie_word_embeddings = true;
+  c.qk_norm = false;
+  c.num_experts = 0;
+  c.num_key_value_heads = 2;
+  check_gradients(c, RecomputeMode::kNone);
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferencesWithCapacityDropsAndRecompute) {
+  ModelConfig c = grad_check_config();
+  c.first_k_dense_replace = 0;
+  c.capacity_factor = 1.0;
+  c.norm_topk_prob = false;
+  c.n_shared_experts = 0;
+  check_gradients(c, RecomputeMode::kFull);
+}
+
+TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
+  ModelConfig c = grad_check_config();
+  c.hidden_size = 32;
+  c.head_dim = 8;
+  BatchShape shape{2, 16};
+  Batch b = random_batch(c, shape, 5);
+  std::vector<std::vector<float>> grads;
+  for (RecomputeMode mode : {RecomputeMode::kNone, RecomputeMode::kFull}) {
+    Transformer model(c, DType::kF32, shape, mode);
+    init_params(c, 3, model.params());
+    model.forward_backward(Exec::cpu(), shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0});
+    ConstView g = model.params().all_grads();
+    grads.emplace_back(g.f32(), g.f32() + g.numel());
+  }
+  EXPECT_EQ(grads[0], grads[1]);
+}
+
+TEST(Transformer, FastKernelsMatchReferenceKernels) {
+  ModelConfig c = grad_check_config();
+  c.hidden_size = 32;
+  c.head_dim = 8;
+  c.initializer_range = 0.1;
+  BatchShape shape{2, 16};
+  Batch b = random_batch(c, shape, 5);
+  std::vector<Buffer> grads;
+  std::vector<double> losses;
+  for (Exec ex : {Exec::cpu(), Exec::reference()}) {
+    Transformer model(c, DType::kF32, shape, RecomputeMode::kNone);
+    init_params(c, 3, model.params());
+    losses.push_back(
+        model.forward_backward(ex, shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0}).loss_sum);
+    grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+  }
+  EXPECT_NEAR(losses[0], losses[1], 1e-4 * std::abs(losses[1]));
+  EXPECT_TENSOR_NEAR(grads[0].view(), grads[1].view(), (testkit::Tolerance{1e-5, 2e-3}));
+}
+
+TEST(Transformer, DecodeMatchesFullForward) {
+  ModelConfig c = grad_check_config();
+  c.hidden_size = 32;
+  c.head_dim = 8;
+  const int64_t t = 9;
+  Batch b = random_batch(c, {1, t}, 17);
+  // Logits of the last position from a full forward (evaluate's fused head gives only the loss,
+  // so compare through decode of the whole prompt against prompt-then-one-token decoding).
+  Transformer model(c, DType::kF64, {1, t}, RecomputeMode::kFull);
+  init_params(c, 3, model.params());
+  Buffer full(DType::kF64, {c.vocab_size}), incremental(DType::kF64, {c.vocab_size});
+  std::vector<KvCache> caches = model.make_kv_caches();
+  model.decode(Exec::reference(), b.tokens, caches, full.view());
+  std::vector<KvCache> caches2 = model.make_kv_caches();
+  std::span<const int32_t> all(b.tokens);
+  model.decode(Exec::reference(), all.subspan(0, t - 3), caches2, incremental.view());
+  model.decode(Exec::reference(), all.subspan(t - 3, 2), caches2, incremental.view());
+  model.decode(Exec::reference(), all.subspan(t - 1, 1), caches2, incremental.view());
+  EXPECT_TENSOR_NEAR(incremental.view(), full.view(), (testkit::Tolerance{1e-10, 1e-9}));
+  // And decode agrees with the training forward: the CE of the last target from logits.
+  double mx = -1e300, sum = 0;
+  for (int64_t v = 0; v < c.vocab_size; ++v) mx = std::max(mx, full.data<double>()[v]);
+  for (int64_t v = 0; v < c.vocab_size; ++v) sum += std::exp(full.data<double>()[v] - mx);
+  int32_t target = b.targets[size_t(t - 1)];
+  double want = mx + std::log(sum) - full.data<double>()[target];
+  std::vector<int32_t> only_last(size_t(t), -1);
+  only_last[size_t(t - 1)] = target;
+  CrossEntropyResult ce = model.evaluate(Exec::reference(), {1, t}, b.tokens, only_last);
+  EXPECT_EQ(ce.count, 1);
+  EXPECT_NEAR(ce.loss_sum, want, 1e-10);
+}
+
+}  // namespace
+}  // namespace symphony
