@@ -38,12 +38,17 @@ constexpr int64_t kNR = 16;  // microkernel columns
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// exp(x) for x <= 88, accurate to about 2 ulp; below -87.3 it returns ~1e-38 rather than 0.
-// Written with plain arithmetic and bit casts so loops calling it vectorise (libm's expf does
-// not without -ffast-math). Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
-// polynomial for e^r (Cephes expf) and 2^n built in the exponent bits.
+// exp(x) for x <= 88 (the callers pass x <= 0), relative error below 1e-7; below -87.3 it
+// returns ~1e-38 rather than 0. Written with plain arithmetic and bit casts so loops calling it
+// vectorise (libm's expf does not without -ffast-math). Range reduction x = n ln2 + r,
+// |r| <= ln2/2, then a degree-6 polynomial for e^r (Cephes expf) and 2^n built in the exponent
+// bits. The lower clamp is a bitwise select: written as std::max, GCC turns it into a branch
+// that the AVX2 clone's loops do not vectorise through.
 inline float fast_exp(float x) {
-  x = std::min(std::max(x, -87.33654f), 88.0f);
+  constexpr float kLowest = -87.33654f;  // exp(kLowest) is the smallest normal float
+  const int32_t below = -static_cast<int32_t>(x < kLowest);  // all ones where x < kLowest
+  x = std::bit_cast<float>((std::bit_cast<int32_t>(x) & ~below) |
+                           (std::bit_cast<int32_t>(kLowest) & below));
   // (t + 1.5 * 2^23) - 1.5 * 2^23 rounds t to the nearest integer.
   const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -158,13 +163,16 @@ SYM_VECTORIZED void online_softmax(float* s, int64_t mq, int64_t nq, int64_t nco
     for (int64_t c = 0; c < vis; ++c) mx = std::max(mx, sr[c]);
     const float alpha = m[r] == -std::numeric_limits<float>::infinity() ? 0.f
                                                                        : std::exp(m[r] - mx);
+    // Masked columns are cleared by a loop of their own: a `c < vis` select inside the exp
+    // loop makes GCC split that loop and lose its vectorisation.
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < ncols; ++c) {
-      const float p = c < vis ? fast_exp(sr[c] - mx) : 0.f;
+    for (int64_t c = 0; c < vis; ++c) {
+      const float p = fast_exp(sr[c] - mx);
       sr[c] = p;
       sum += p;
     }
+    for (int64_t c = vis; c < ncols; ++c) sr[c] = 0.f;
     m[r] = mx;
     l[r] = l[r] * alpha + sum;
     if (alpha != 1.f) {
@@ -184,13 +192,17 @@ SYM_VECTORIZED void probs_and_dscores(float* s, float* dp, int64_t mq, int64_t n
     float* sr = s + r * kBK;
     float* dr = dp + r * kBK;
     const int64_t vis = visible(r, nq, first_visible, nk);
-    const float row_lse = vis > 0 ? lse[r] : 0.f;
+    const float row_lse = vis > 0 ? lse[r] : 0.f;  // padding rows have no lse or D
     const float row_d = vis > 0 ? D[r] : 0.f;
 #pragma omp simd
-    for (int64_t c = 0; c < ncols; ++c) {
-      const float p = c < vis ? fast_exp(sr[c] - row_lse) : 0.f;
+    for (int64_t c = 0; c < vis; ++c) {
+      const float p = fast_exp(sr[c] - row_lse);
       sr[c] = p;
-      dr[c] = c < vis ? p * (dr[c] - row_d) : 0.f;
+      dr[c] = p * (dr[c] - row_d);
+    }
+    for (int64_t c = vis; c < ncols; ++c) {
+      sr[c] = 0.f;
+      dr[c] = 0.f;
     }
   }
 }

@@ -49,8 +49,9 @@ Status ModelConfig::validate() const {
   if (head_dim % 2 != 0) return Error::invalid("model.head_dim = {} must be even", head_dim);
 
   if (first_k_dense_replace < 0 || first_k_dense_replace > num_hidden_layers) {
-    return Error::invalid("model.first_k_dense_replace = {} must be in [0, model.num_hidden_layers = {}]",
-                          first_k_dense_replace, num_hidden_layers);
+    return Error::invalid(
+        "model.first_k_dense_replace = {} must be in [0, model.num_hidden_layers = {}]",
+        first_k_dense_replace, num_hidden_layers);
   }
   if (num_experts < 0) return Error::invalid("model.num_experts = {} must be >= 0", num_experts);
 
@@ -90,9 +91,9 @@ ParamCounts count_params(const ModelConfig& config) {
 
   ParamCounts counts;
   counts.embedding = config.vocab_size * d;
-  counts.per_layer_attention = d * config.q_dim()       // q
+  counts.per_layer_attention = d * config.q_dim()         // q
                                + 2 * d * config.kv_dim()  // k, v
-                               + config.q_dim() * d;     // o
+                               + config.q_dim() * d;      // o
   if (config.qk_norm) counts.per_layer_attention += 2 * config.head_dim;
 
   const int64_t lm_head = config.tie_word_embeddings ? 0 : config.vocab_size * d;

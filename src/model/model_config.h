@@ -58,12 +58,20 @@ struct ModelConfig {
 };
 
 // Parameter counts. `active` counts what one token touches: top-k routed plus shared experts.
+// total = V*D embedding + V*D LM head (untied only) + D final norm + for each layer:
+//   2*D (two RMSNorms) + per_layer_attention + a feed-forward block of
+//     dense layer: 3*D*intermediate_size (SwiGLU gate, up, down)
+//     MoE layer:   E*D router + (E + n_shared_experts) * 3*D*moe_intermediate_size
+// active is the same with num_experts_per_tok in place of E in the expert term (the router counts
+// in full: every token evaluates it). See docs/presets.md for the presets' counts.
 struct ParamCounts {
   int64_t total = 0;
   int64_t active = 0;
   int64_t embedding = 0;   // input embedding (and the LM head when untied is counted in total)
-  int64_t per_layer_attention = 0;
+  int64_t per_layer_attention = 0;  // q (D x H*Dh), k, v (D x Hkv*Dh), o (H*Dh x D), + 2*Dh
+                                    // with qk_norm
 };
+// REQUIRES: config.validate() is ok (counts of an invalid config are meaningless, not an error).
 ParamCounts count_params(const ModelConfig& config);
 
 }  // namespace symphony

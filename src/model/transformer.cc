@@ -12,7 +12,6 @@
 
 namespace symphony {
 namespace {
-constexpr int64_t kCrossEntropyChunkRows = 256;
 Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
 }  // namespace
 
@@ -95,6 +94,17 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
 }
 
 Transformer::~Transformer() = default;
+
+int64_t Transformer::param_numel(const ModelConfig& config) {
+  // Declares the same tensors, in the same order, as the constructor; nothing is allocated.
+  ParamStore store(DType::kF32);
+  const int64_t d = config.hidden_size, v = config.vocab_size;
+  store.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) Layer layer(config, l, store);
+  store.add("model.norm.weight", {d}, Decay::kNo);
+  if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes);
+  return store.numel();
+}
 
 void Transformer::reset_moe_stats() {
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {

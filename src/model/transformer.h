@@ -27,6 +27,9 @@ enum class RecomputeMode : uint8_t { kNone, kFull };
 
 class Transformer {
  public:
+  // Rows of logits the fused LM-head loss holds at once.
+  static constexpr int64_t kCrossEntropyChunkRows = 256;
+
   Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute);
   ~Transformer();
 
@@ -58,6 +61,10 @@ class Transformer {
   void decode(const Exec& ex, std::span<const int32_t> tokens, std::vector<KvCache>& caches,
               View logits);
   std::vector<KvCache> make_kv_caches() const;
+
+  // Elements of the flat parameter buffer this config needs (alignment padding included),
+  // computed without allocating; model/memory_plan.h builds on it.
+  static int64_t param_numel(const ModelConfig& config);
 
  private:
   struct Layer;

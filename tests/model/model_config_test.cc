@@ -25,10 +25,10 @@ void expect_within(double value, double expected, double relative) {
 
 TEST(CountParams, BenchDenseSmallByHand) {
   const int64_t V = 8192, D = 512, L = 8, F = 1536;
-  const int64_t embedding = V * D;               // tied with the LM head
-  const int64_t attention = 4 * D * D;           // q, k, v, o with 8 x 64 = D
-  const int64_t mlp = 3 * D * F;                 // gate, up, down
-  const int64_t norms = 2 * D;                   // before attention and before the MLP
+  const int64_t embedding = V * D;      // tied with the LM head
+  const int64_t attention = 4 * D * D;  // q, k, v, o with 8 x 64 = D
+  const int64_t mlp = 3 * D * F;        // gate, up, down
+  const int64_t norms = 2 * D;          // before attention and before the MLP
   const int64_t expected = embedding + L * (attention + mlp + norms) + D;  // + final norm
   ASSERT_EQ(expected, 31'465'984);
 
@@ -86,8 +86,8 @@ TEST(CountParams, MlaApproximationsAddOnlyAttention) {
   // MLA's 187,107,328 parameters per layer recovers DeepSeek-V3's published 671B / 37B.
   const ModelConfig deepseek = preset_model("deepseek-v3-671b");
   const ParamCounts counts = count_params(deepseek);
-  const int64_t mla_per_layer = 7168 * 1536 + 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 +
-                                512 * 128 * 256 + 128 * 128 * 7168;
+  const int64_t mla_per_layer =
+      7168 * 1536 + 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 + 512 * 128 * 256 + 128 * 128 * 7168;
   ASSERT_EQ(mla_per_layer, 187'107'328);
   const int64_t excess = deepseek.num_hidden_layers * (counts.per_layer_attention - mla_per_layer);
   expect_within(static_cast<double>(counts.total - excess), 671e9, 0.01);

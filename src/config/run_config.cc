@@ -1,0 +1,160 @@
+#include "config/run_config.h"
+
+#include <fmt/ranges.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "config/overrides.h"
+#include "config/presets.h"
+#include "config/toml_loader.h"
+
+namespace symphony {
+
+namespace {
+
+bool is_finite_positive(double v) { return v > 0.0 && std::isfinite(v); }
+bool is_finite_non_negative(double v) { return v >= 0.0 && std::isfinite(v); }
+bool in_unit_interval_open_right(double v) { return v >= 0.0 && v < 1.0; }
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return Error::not_found("{}: no such file", path);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::io("{}: cannot open: {}", path, std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Error::io("{}: read failed: {}", path, std::strerror(errno));
+  return text.str();
+}
+
+bool names_a_file(std::string_view preset_or_path) {
+  return preset_or_path.ends_with(".toml") || preset_or_path.find('/') != std::string_view::npos;
+}
+
+}  // namespace
+
+Status validate(const TrainConfig& train) {
+  if (train.steps <= 0) return Error::invalid("train.steps = {} must be positive", train.steps);
+  if (train.seq_len <= 0) {
+    return Error::invalid("train.seq_len = {} must be positive", train.seq_len);
+  }
+  if (train.micro_batch_size <= 0) {
+    return Error::invalid("train.micro_batch_size = {} must be positive", train.micro_batch_size);
+  }
+  const int64_t micro_batch_tokens = train.micro_batch_size * train.seq_len;
+  if (train.global_batch_tokens < 0 || train.global_batch_tokens % micro_batch_tokens != 0) {
+    return Error::invalid(
+        "train.global_batch_tokens = {} must be 0 or a multiple of train.micro_batch_size * "
+        "train.seq_len = {} * {} = {}",
+        train.global_batch_tokens, train.micro_batch_size, train.seq_len, micro_batch_tokens);
+  }
+  // TOML integers are signed 64-bit; a larger seed could not be saved and read back.
+  if (train.seed > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Error::invalid("train.seed = {} must be at most 2^63 - 1", train.seed);
+  }
+  if (train.eval_every < 0) {
+    return Error::invalid("train.eval_every = {} must be >= 0 (0 disables eval)", train.eval_every);
+  }
+  if (train.eval_every > 0 && train.eval_batches <= 0) {
+    return Error::invalid("train.eval_batches = {} must be positive when train.eval_every = {}",
+                          train.eval_batches, train.eval_every);
+  }
+  if (train.log_every <= 0) {
+    return Error::invalid("train.log_every = {} must be positive", train.log_every);
+  }
+  if (train.run_dir.empty()) return Error::invalid("train.run_dir must not be empty");
+  return Status::ok();
+}
+
+Status validate(const OptimConfig& optim) {
+  if (!is_finite_positive(optim.lr)) {
+    return Error::invalid("optim.lr = {} must be a positive finite number", optim.lr);
+  }
+  if (!(optim.min_lr_ratio >= 0.0 && optim.min_lr_ratio <= 1.0)) {
+    return Error::invalid("optim.min_lr_ratio = {} must be in [0, 1]", optim.min_lr_ratio);
+  }
+  if (optim.warmup_steps < 0) {
+    return Error::invalid("optim.warmup_steps = {} must be >= 0", optim.warmup_steps);
+  }
+  if (!in_unit_interval_open_right(optim.beta1)) {
+    return Error::invalid("optim.beta1 = {} must be in [0, 1)", optim.beta1);
+  }
+  if (!in_unit_interval_open_right(optim.beta2)) {
+    return Error::invalid("optim.beta2 = {} must be in [0, 1)", optim.beta2);
+  }
+  if (!is_finite_positive(optim.eps)) {
+    return Error::invalid("optim.eps = {} must be a positive finite number", optim.eps);
+  }
+  if (!is_finite_non_negative(optim.weight_decay)) {
+    return Error::invalid("optim.weight_decay = {} must be a finite number >= 0",
+                          optim.weight_decay);
+  }
+  if (!is_finite_non_negative(optim.grad_clip)) {
+    return Error::invalid("optim.grad_clip = {} must be a finite number >= 0 (0 disables)",
+                          optim.grad_clip);
+  }
+  return Status::ok();
+}
+
+Status validate(const DataConfig& data) {
+  if (!in_unit_interval_open_right(data.val_fraction)) {
+    return Error::invalid("data.val_fraction = {} must be in [0, 1)", data.val_fraction);
+  }
+  return Status::ok();
+}
+
+Status validate(const RunConfig& config) {
+  SYM_TRY(config.model.validate());
+  SYM_TRY(validate(config.train));
+  SYM_TRY(validate(config.optim));
+  SYM_TRY(validate(config.data));
+  if (config.train.seq_len > config.model.max_position_embeddings) {
+    return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
+                          config.train.seq_len, config.model.max_position_embeddings);
+  }
+  if (config.optim.warmup_steps > config.train.steps) {
+    return Error::invalid("optim.warmup_steps = {} exceeds train.steps = {}",
+                          config.optim.warmup_steps, config.train.steps);
+  }
+  return Status::ok();
+}
+
+Result<RunConfig> parse_run_config(std::string_view toml_text, std::string_view source_name,
+                                   std::span<const std::string> overrides) {
+  SYM_TRY_ASSIGN(toml::table root, parse_toml(toml_text, source_name));
+  SYM_TRY(apply_overrides(root, overrides));
+  SYM_TRY_ASSIGN(RunConfig config, run_config_from_toml(root, source_name));
+  SYM_TRY(validate(config).with_context("{}", source_name));
+  return config;
+}
+
+Result<RunConfig> load_run_config(std::string_view preset_or_path,
+                                  std::span<const std::string> overrides) {
+  const std::string name(preset_or_path);
+  if (!names_a_file(preset_or_path)) {
+    if (std::optional<std::string_view> text = find_preset(preset_or_path)) {
+      // Errors point at the file the preset was built from.
+      SYM_TRY_ASSIGN(RunConfig config,
+                     parse_run_config(*text, fmt::format("configs/{}.toml", name), overrides));
+      config.source = name;
+      return config;
+    }
+  }
+  std::error_code ec;
+  if (!names_a_file(preset_or_path) && !std::filesystem::exists(name, ec)) {
+    return Error::not_found("no preset or file named '{}'; the presets are: {}", name,
+                            fmt::join(list_presets(), ", "));
+  }
+  SYM_TRY_ASSIGN(std::string text, read_text_file(name));
+  return parse_run_config(text, name, overrides);
+}
+
+}  // namespace symphony

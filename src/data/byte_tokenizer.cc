@@ -1,0 +1,24 @@
+#include "data/byte_tokenizer.h"
+
+namespace symphony {
+
+std::vector<int32_t> ByteTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> tokens(text.size());
+  for (size_t i = 0; i < text.size(); ++i) tokens[i] = static_cast<unsigned char>(text[i]);
+  return tokens;
+}
+
+std::string ByteTokenizer::decode(std::span<const int32_t> tokens) const {
+  std::string text;
+  text.reserve(tokens.size());
+  for (int32_t token : tokens) {
+    if (token >= 0 && token < 256) {
+      text.push_back(static_cast<char>(static_cast<unsigned char>(token)));
+    } else if (token == kEotToken) {
+      text.append("\n\n");
+    }
+  }
+  return text;
+}
+
+}  // namespace symphony

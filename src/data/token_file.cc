@@ -1,0 +1,371 @@
+#include "data/token_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "core/check.h"
+
+namespace symphony {
+namespace {
+
+// The payload is stored little-endian and decoded with memcpy, which is only a decode on a
+// little-endian host.
+static_assert(std::endian::native == std::endian::little, "token files assume a little-endian host");
+
+constexpr size_t kWriteBufferBytes = size_t{1} << 20;
+constexpr int64_t kMaxVocabTwoBytes = int64_t{1} << 16;
+constexpr int64_t kMaxVocabFourBytes = int64_t{1} << 31;
+
+struct Header {
+  uint32_t version = 0;
+  uint32_t token_bytes = 0;
+  uint64_t num_tokens = 0;
+  uint64_t vocab_size = 0;
+  uint64_t eot_token = 0;
+  uint64_t checksum = 0;
+};
+
+template <typename T>
+void store(std::byte* at, T value) {
+  std::memcpy(at, &value, sizeof(T));
+}
+
+template <typename T>
+T load(const std::byte* at) {
+  T value;
+  std::memcpy(&value, at, sizeof(T));
+  return value;
+}
+
+void encode_header(const Header& h, std::byte* out) {
+  std::memset(out, 0, kTokenFileHeaderBytes);
+  std::memcpy(out, kTokenFileMagic, sizeof(kTokenFileMagic));
+  store(out + 8, h.version);
+  store(out + 12, h.token_bytes);
+  store(out + 16, h.num_tokens);
+  store(out + 24, h.vocab_size);
+  store(out + 32, h.eot_token);
+  store(out + 40, h.checksum);
+}
+
+Header decode_header(const std::byte* in) {
+  Header h;
+  h.version = load<uint32_t>(in + 8);
+  h.token_bytes = load<uint32_t>(in + 12);
+  h.num_tokens = load<uint64_t>(in + 16);
+  h.vocab_size = load<uint64_t>(in + 24);
+  h.eot_token = load<uint64_t>(in + 32);
+  h.checksum = load<uint64_t>(in + 40);
+  return h;
+}
+
+Status os_error(const std::string& what, const std::filesystem::path& path, int err) {
+  std::string message = fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
+  if (err == ENOENT) return Status(ErrorCode::kNotFound, std::move(message));
+  return Status(ErrorCode::kIo, std::move(message));
+}
+
+int64_t max_vocab_for(int token_bytes) {
+  return token_bytes == 2 ? kMaxVocabTwoBytes : kMaxVocabFourBytes;
+}
+
+Status write_all(int fd, const std::byte* data, size_t bytes, const std::filesystem::path& path) {
+  while (bytes > 0) {
+    ssize_t n = ::write(fd, data, bytes);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error("writing", path, errno);
+    }
+    data += n;
+    bytes -= static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+// Makes a completed rename durable: the new directory entry survives a crash.
+Status fsync_directory(const std::filesystem::path& file) {
+  std::filesystem::path dir = file.parent_path();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return os_error("opening directory", dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return os_error("syncing directory", dir, err);
+  return Status::ok();
+}
+
+}  // namespace
+
+uint64_t fnv1a64(std::span<const std::byte> bytes, uint64_t state) {
+  for (std::byte b : bytes) state = (state ^ static_cast<uint64_t>(b)) * 0x100000001b3ull;
+  return state;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TokenFileWriter
+
+Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& path,
+                                                TokenFileMeta meta) {
+  if (meta.token_bytes == 0) meta.token_bytes = meta.vocab_size <= kMaxVocabTwoBytes ? 2 : 4;
+  if (meta.token_bytes != 2 && meta.token_bytes != 4)
+    return Error::invalid("{}: token_bytes is {}, expected 2 or 4", path.string(), meta.token_bytes);
+  if (meta.vocab_size <= 0 || meta.vocab_size > max_vocab_for(meta.token_bytes))
+    return Error::invalid("{}: vocab_size {} does not fit {}-byte tokens", path.string(),
+                          meta.vocab_size, meta.token_bytes);
+  if (meta.eot_token < 0 || meta.eot_token >= meta.vocab_size)
+    return Error::invalid("{}: eot_token {} is outside [0, vocab_size {})", path.string(),
+                          meta.eot_token, meta.vocab_size);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return os_error("creating", tmp, errno);
+  TokenFileWriter writer(path, meta, fd);
+  // Reserve the header; close() fills it in once the count and checksum are known.
+  std::byte zeros[kTokenFileHeaderBytes] = {};
+  Status status = write_all(fd, zeros, sizeof(zeros), tmp);
+  if (!status.is_ok()) return status;
+  return writer;
+}
+
+TokenFileWriter::TokenFileWriter(std::filesystem::path path, TokenFileMeta meta, int fd)
+    : path_(std::move(path)), meta_(meta), fd_(fd) {
+  tmp_path_ = path_;
+  tmp_path_ += ".tmp";
+  buffer_.reserve(kWriteBufferBytes + kWriteBufferBytes / 8);
+}
+
+TokenFileWriter::TokenFileWriter(TokenFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      tmp_path_(std::move(other.tmp_path_)),
+      meta_(other.meta_),
+      fd_(std::exchange(other.fd_, -1)),
+      num_tokens_(other.num_tokens_),
+      checksum_(other.checksum_),
+      buffer_(std::move(other.buffer_)) {}
+
+TokenFileWriter& TokenFileWriter::operator=(TokenFileWriter&& other) noexcept {
+  if (this != &other) {
+    abandon();
+    path_ = std::move(other.path_);
+    tmp_path_ = std::move(other.tmp_path_);
+    meta_ = other.meta_;
+    fd_ = std::exchange(other.fd_, -1);
+    num_tokens_ = other.num_tokens_;
+    checksum_ = other.checksum_;
+    buffer_ = std::move(other.buffer_);
+  }
+  return *this;
+}
+
+TokenFileWriter::~TokenFileWriter() { abandon(); }
+
+void TokenFileWriter::abandon() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+  ::unlink(tmp_path_.c_str());
+}
+
+Status TokenFileWriter::append(std::span<const int32_t> tokens) {
+  SYM_CHECK(fd_ >= 0, "append to a closed token file {}", path_.string());
+  const size_t width = static_cast<size_t>(meta_.token_bytes);
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= meta_.vocab_size)
+      return Error::invalid("{}: token {} at index {} is outside [0, vocab_size {})",
+                            path_.string(), token, num_tokens_, meta_.vocab_size);
+    size_t at = buffer_.size();
+    buffer_.resize(at + width);
+    if (width == 2) {
+      store(buffer_.data() + at, static_cast<uint16_t>(token));
+    } else {
+      store(buffer_.data() + at, static_cast<uint32_t>(token));
+    }
+    ++num_tokens_;
+    if (buffer_.size() >= kWriteBufferBytes) SYM_TRY(flush_buffer());
+  }
+  return Status::ok();
+}
+
+Status TokenFileWriter::flush_buffer() {
+  checksum_ = fnv1a64(buffer_, checksum_);
+  Status status = write_all(fd_, buffer_.data(), buffer_.size(), tmp_path_);
+  buffer_.clear();
+  return status;
+}
+
+Status TokenFileWriter::close() {
+  SYM_CHECK(fd_ >= 0, "token file {} closed twice", path_.string());
+  Status status = flush_buffer();
+  if (status.is_ok()) {
+    Header h;
+    h.version = kTokenFileVersion;
+    h.token_bytes = static_cast<uint32_t>(meta_.token_bytes);
+    h.num_tokens = static_cast<uint64_t>(num_tokens_);
+    h.vocab_size = static_cast<uint64_t>(meta_.vocab_size);
+    h.eot_token = static_cast<uint64_t>(meta_.eot_token);
+    h.checksum = checksum_;
+    std::byte header[kTokenFileHeaderBytes];
+    encode_header(h, header);
+    if (::pwrite(fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header)))
+      status = os_error("writing header of", tmp_path_, errno);
+  }
+  if (status.is_ok() && ::fsync(fd_) != 0) status = os_error("syncing", tmp_path_, errno);
+  if (!status.is_ok()) {
+    abandon();
+    return status;
+  }
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
+    status = os_error("closing", tmp_path_, errno);
+  } else if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    status = os_error(fmt::format("renaming {} to", tmp_path_.string()), path_, errno);
+  }
+  if (!status.is_ok()) {
+    ::unlink(tmp_path_.c_str());
+    return status;
+  }
+  return fsync_directory(path_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TokenFile
+
+Result<TokenFile> TokenFile::open(const std::filesystem::path& path, ChecksumCheck check) {
+  const std::string name = path.string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return os_error("opening token file", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return os_error("inspecting token file", path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error::invalid("{}: not a regular file", name);
+  }
+  const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
+  if (file_bytes < static_cast<uint64_t>(kTokenFileHeaderBytes)) {
+    ::close(fd);
+    return Error::corrupt("{}: {} bytes, shorter than the {}-byte token file header", name,
+                          file_bytes, kTokenFileHeaderBytes);
+  }
+  void* map = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  int map_err = errno;
+  ::close(fd);  // the mapping keeps the file open
+  if (map == MAP_FAILED) return os_error("mapping token file", path, map_err);
+
+  TokenFile file;
+  file.path_ = path;
+  file.map_ = static_cast<const std::byte*>(map);
+  file.map_bytes_ = file_bytes;
+  file.payload_ = file.map_ + kTokenFileHeaderBytes;
+
+  // From here on `file` owns the mapping, so every early return unmaps it.
+  if (std::memcmp(file.map_, kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
+    return Error::corrupt("{}: bad magic, not a Symphony token file", name);
+  const Header h = decode_header(file.map_);
+  if (h.version != kTokenFileVersion)
+    return Error::corrupt("{}: format version {}, this build reads version {}", name, h.version,
+                          kTokenFileVersion);
+  if (h.token_bytes != 2 && h.token_bytes != 4)
+    return Error::corrupt("{}: token_bytes is {}, expected 2 or 4", name, h.token_bytes);
+  const uint64_t payload_bytes = file_bytes - kTokenFileHeaderBytes;
+  if (h.num_tokens > payload_bytes / h.token_bytes ||
+      h.num_tokens * h.token_bytes != payload_bytes)
+    return Error::corrupt(
+        "{}: file is {} bytes but the header promises {} + {} tokens * {} bytes (truncated or "
+        "overlong)",
+        name, file_bytes, kTokenFileHeaderBytes, h.num_tokens, h.token_bytes);
+  const int width = static_cast<int>(h.token_bytes);
+  if (h.vocab_size == 0 || h.vocab_size > static_cast<uint64_t>(max_vocab_for(width)))
+    return Error::corrupt("{}: vocab_size {} does not fit {}-byte tokens", name, h.vocab_size,
+                          width);
+  if (h.eot_token >= h.vocab_size)
+    return Error::corrupt("{}: eot_token {} is not below vocab_size {}", name, h.eot_token,
+                          h.vocab_size);
+  file.num_tokens_ = static_cast<int64_t>(h.num_tokens);
+  file.vocab_size_ = static_cast<int64_t>(h.vocab_size);
+  file.eot_token_ = static_cast<int32_t>(h.eot_token);
+  file.token_bytes_ = width;
+  file.checksum_ = h.checksum;
+
+  if (check == ChecksumCheck::kVerify) {
+    const uint64_t actual = fnv1a64({file.payload_, payload_bytes});
+    if (actual != h.checksum)
+      return Error::corrupt("{}: checksum mismatch: header says {:016x}, payload hashes to {:016x}",
+                            name, h.checksum, actual);
+    for (int64_t i = 0; i < file.num_tokens_; ++i) {
+      int32_t token = file.at(i);
+      if (token < 0 || token >= file.vocab_size_)
+        return Error::corrupt("{}: token {} at index {} is not below vocab_size {}", name, token,
+                              i, file.vocab_size_);
+    }
+  }
+  return file;
+}
+
+TokenFile::TokenFile(TokenFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      map_(std::exchange(other.map_, nullptr)),
+      map_bytes_(std::exchange(other.map_bytes_, 0)),
+      payload_(std::exchange(other.payload_, nullptr)),
+      num_tokens_(std::exchange(other.num_tokens_, 0)),
+      vocab_size_(other.vocab_size_),
+      eot_token_(other.eot_token_),
+      token_bytes_(other.token_bytes_),
+      checksum_(other.checksum_) {}
+
+TokenFile& TokenFile::operator=(TokenFile&& other) noexcept {
+  if (this != &other) {
+    unmap();
+    path_ = std::move(other.path_);
+    map_ = std::exchange(other.map_, nullptr);
+    map_bytes_ = std::exchange(other.map_bytes_, 0);
+    payload_ = std::exchange(other.payload_, nullptr);
+    num_tokens_ = std::exchange(other.num_tokens_, 0);
+    vocab_size_ = other.vocab_size_;
+    eot_token_ = other.eot_token_;
+    token_bytes_ = other.token_bytes_;
+    checksum_ = other.checksum_;
+  }
+  return *this;
+}
+
+TokenFile::~TokenFile() { unmap(); }
+
+void TokenFile::unmap() {
+  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
+  map_ = nullptr;
+  payload_ = nullptr;
+}
+
+int32_t TokenFile::at(int64_t i) const {
+  SYM_DCHECK(i >= 0 && i < num_tokens_, "token index {} outside [0, {}) in {}", i, num_tokens_,
+             path_.string());
+  if (token_bytes_ == 2) return load<uint16_t>(payload_ + i * 2);
+  return static_cast<int32_t>(load<uint32_t>(payload_ + i * 4));
+}
+
+void TokenFile::read(int64_t begin, std::span<int32_t> out) const {
+  const int64_t count = static_cast<int64_t>(out.size());
+  SYM_CHECK(begin >= 0 && count <= num_tokens_ - begin, "reading tokens [{}, {}) of {} in {}",
+            begin, begin + count, num_tokens_, path_.string());
+  if (token_bytes_ == 4) {
+    std::memcpy(out.data(), payload_ + begin * 4, out.size() * 4);
+    return;
+  }
+  const std::byte* src = payload_ + begin * 2;
+  for (int64_t i = 0; i < count; ++i) out[i] = load<uint16_t>(src + i * 2);
+}
+
+}  // namespace symphony

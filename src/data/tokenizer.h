@@ -1,0 +1,38 @@
+#pragma once
+// The tokenizer interface shared by data preparation, sampling prompts and decoding generations.
+// Implementations: ByteTokenizer (data/byte_tokenizer.h). load_tokenizer() turns a spec string
+// from a config or the command line into one of them.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace symphony {
+
+// Maps text to token ids and back. encode() never emits eot_token: callers insert it between
+// documents. decode() of any id sequence succeeds; ids the tokenizer does not know are skipped.
+// Thread-safety: all methods are const and may run concurrently.
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  virtual std::string decode(std::span<const int32_t> tokens) const = 0;
+  // The embedding rows a model needs; may exceed the number of ids in use (padding).
+  virtual int64_t vocab_size() const = 0;
+  virtual int32_t eot_token() const = 0;
+  // A spec that load_tokenizer() accepts to rebuild this tokenizer, e.g. "bytes"; recorded in
+  // dataset manifests.
+  virtual std::string name() const = 0;
+};
+
+// Builds the tokenizer a spec names. Specs: "bytes" (ByteTokenizer).
+// Failure: an unknown spec is kInvalidArgument listing the available ones.
+Result<std::unique_ptr<Tokenizer>> load_tokenizer(std::string_view spec);
+
+}  // namespace symphony

@@ -1,0 +1,26 @@
+#pragma once
+// Bytes a single training process allocates, by category, computed from the config alone (for
+// `symphony train --dry-run` and the planner). The same shapes the constructors allocate:
+// tests/model/memory_plan_test.cc checks the plan against the measured allocation exactly.
+
+#include <cstdint>
+
+#include "model/batch_shape.h"
+#include "model/model_config.h"
+#include "model/transformer.h"
+
+namespace symphony {
+
+struct MemoryPlan {
+  int64_t weights = 0;
+  int64_t grads = 0;
+  int64_t optimizer = 0;    // AdamW first and second moments
+  int64_t activations = 0;  // saved activations, residual stream, gradient scratch
+  int64_t other = 0;        // RoPE table, selection biases
+  int64_t total() const { return weights + grads + optimizer + activations + other; }
+};
+
+MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
+                                RecomputeMode recompute);
+
+}  // namespace symphony

@@ -1,0 +1,69 @@
+#include "train/model_file.h"
+
+#include <cstring>
+#include <string>
+
+#include "checkpoint/safetensors.h"
+
+namespace symphony {
+namespace {
+
+constexpr const char* kConfigKey = "symphony.config";
+
+std::string bias_name(int64_t layer) {
+  return "model.layers." + std::to_string(layer) + ".mlp.gate.e_score_correction_bias";
+}
+
+std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.begin() + s.ndim}; }
+
+Status load_tensor(const SafetensorsFile& file, const std::string& name, View dst) {
+  Result<SafetensorsTensor> t = file.get(name);
+  if (!t.has_value()) return t.error();
+  if (t->dtype != "F32" || t->shape != dims_of(dst.shape()))
+    return Error::corrupt("{}: tensor {} is {} {}, the config expects F32 with {} elements",
+                          file.path().string(), name, t->dtype, t->numel(), dst.numel());
+  std::memcpy(dst.raw(), t->data, size_t(t->bytes));
+  return Status::ok();
+}
+
+}  // namespace
+
+Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
+                       Transformer& model) {
+  SYM_CHECK(model.params().dtype() == DType::kF32, "model files hold f32 weights");
+  std::vector<TensorRecord> records;
+  for (ParamId id = 0; id < ParamId(model.params().infos().size()); ++id) {
+    const ParamInfo& info = model.params().info(id);
+    ConstView v = model.params().param(id);
+    records.push_back({info.name, "F32", dims_of(info.shape), v.raw(), v.bytes()});
+  }
+  for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
+    if (!config.model.is_moe_layer(l)) continue;
+    View b = model.balance_bias(l);
+    records.push_back({bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
+  }
+  return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
+}
+
+Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
+                                    RecomputeMode recompute) {
+  SYM_TRY_ASSIGN(SafetensorsFile file, SafetensorsFile::open(path));
+  auto it = file.metadata().find(kConfigKey);
+  if (it == file.metadata().end())
+    return Error::corrupt("{}: no '{}' metadata; not a Symphony model file", path.string(),
+                          kConfigKey);
+  Result<RunConfig> config = parse_run_config(it->second, path.string() + " [symphony.config]");
+  if (!config.has_value()) return config.error();
+  LoadedModel loaded{std::move(config).value(), nullptr};
+  loaded.model =
+      std::make_unique<Transformer>(loaded.config.model, DType::kF32, max_shape, recompute);
+  ParamStore& params = loaded.model->params();
+  for (ParamId id = 0; id < ParamId(params.infos().size()); ++id)
+    SYM_TRY(load_tensor(file, params.info(id).name, params.param(id)));
+  for (int64_t l = 0; l < loaded.config.model.num_hidden_layers; ++l)
+    if (loaded.config.model.is_moe_layer(l))
+      SYM_TRY(load_tensor(file, bias_name(l), loaded.model->balance_bias(l)));
+  return loaded;
+}
+
+}  // namespace symphony

@@ -1,0 +1,30 @@
+#pragma once
+// A trained model in one safetensors file: every parameter under its Hugging Face name (routed
+// experts as stacked (E, ...) tensors), each MoE layer's selection bias as
+// "model.layers.<l>.mlp.gate.e_score_correction_bias" (DeepSeek-V3's name), and the resolved run
+// config as TOML in the metadata key "symphony.config". Full training checkpoints (optimizer
+// state, data position) are a separate, sharded format.
+
+#include <filesystem>
+#include <memory>
+
+#include "config/run_config.h"
+#include "core/status.h"
+#include "model/transformer.h"
+
+namespace symphony {
+
+Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
+                       Transformer& model);
+
+struct LoadedModel {
+  RunConfig config;
+  std::unique_ptr<Transformer> model;
+};
+
+// Reads the config from the file, builds a Transformer for `max_shape` and loads every tensor.
+// Errors name the file and the tensor: missing, unexpected shape or dtype, corrupt file.
+Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
+                                    RecomputeMode recompute);
+
+}  // namespace symphony

@@ -1,0 +1,192 @@
+#include "train/trainer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "core/timer.h"
+#include "data/batch_sampler.h"
+#include "data/token_file.h"
+#include "model/init.h"
+#include "model/transformer.h"
+#include "monitor/flops.h"
+#include "monitor/loss_plot.h"
+#include "monitor/metrics_log.h"
+#include "monitor/progress_bar.h"
+#include "optim/adamw.h"
+#include "optim/grad_norm.h"
+#include "optim/lr_schedule.h"
+#include "tensor/memory_stats.h"
+#include "train/model_file.h"
+
+namespace symphony {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Error::io("{}: cannot write", path.string());
+  return Status::ok();
+}
+
+nlohmann::json memory_record() {
+  MemorySnapshot m = memory_stats_snapshot();
+  nlohmann::json peak;
+  for (int i = 0; i < kNumMemoryCategories; ++i)
+    peak[std::string(memory_category_name(MemoryCategory(i)))] = m.peak_bytes[size_t(i)];
+  peak["total"] = m.total_peak_bytes;
+  return peak;
+}
+
+// Router balance of one step: per MoE layer the max/mean load ratio and dropped fraction.
+void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann::json& record) {
+  nlohmann::json layers = nlohmann::json::array();
+  double aux = 0, z = 0, worst = 0;
+  int64_t dropped = 0, slots = 0;
+  const ModelConfig& c = model.config();
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    if (!c.is_moe_layer(l)) continue;
+    const MoeStats& s = model.moe_stats()[size_t(l)];
+    aux += s.aux_loss / double(micro_batches);
+    z += s.z_loss / double(micro_batches);
+    worst = std::max(worst, s.max_over_mean());
+    dropped += s.dropped;
+    slots += s.tokens * c.num_experts_per_tok;
+    layers.push_back({{"layer", l}, {"load", s.routed}, {"max_over_mean", s.max_over_mean()},
+                      {"dropped", s.dropped}});
+  }
+  if (layers.empty()) return;
+  record["aux_loss"] = aux;
+  record["z_loss"] = z;
+  record["max_over_mean_load"] = worst;
+  record["dropped_fraction"] = slots ? double(dropped) / double(slots) : 0.0;
+  record["moe_layers"] = std::move(layers);
+}
+
+}  // namespace
+
+Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) {
+  const TrainConfig& tc = config.train;
+  const ModelConfig& mc = config.model;
+  const Exec& ex = options.exec;
+  const BatchShape shape{tc.micro_batch_size, tc.seq_len};
+  const int64_t micro_tokens = shape.rows();
+  const int64_t micro_batches = tc.global_batch_tokens > 0 ? tc.global_batch_tokens / micro_tokens : 1;
+
+  SYM_TRY_ASSIGN(TokenFile train_file, TokenFile::open(config.data.train_path));
+  if (train_file.vocab_size() > mc.vocab_size)
+    return Error::invalid("{}: token ids reach {} but model.vocab_size is {}",
+                          config.data.train_path, train_file.vocab_size(), mc.vocab_size);
+  SYM_TRY_ASSIGN(BatchSampler sampler,
+                 BatchSampler::create(train_file, tc.seq_len, tc.micro_batch_size, tc.seed));
+  std::optional<TokenFile> val_file;
+  std::optional<EvalSampler> eval_sampler;
+  if (tc.eval_every > 0) {
+    if (config.data.val_path.empty())
+      return Error::invalid("data.val_path is empty but train.eval_every is {}; set a held-out "
+                            "token file or train.eval_every = 0", tc.eval_every);
+    SYM_TRY_ASSIGN(TokenFile vf, TokenFile::open(config.data.val_path));
+    val_file.emplace(std::move(vf));
+    SYM_TRY_ASSIGN(EvalSampler es, EvalSampler::create(*val_file, tc.seq_len, tc.micro_batch_size));
+    eval_sampler.emplace(std::move(es));
+  }
+
+  std::error_code ec;
+  fs::create_directories(tc.run_dir, ec);
+  if (ec) return Error::io("{}: cannot create run directory: {}", tc.run_dir, ec.message());
+  const fs::path run_dir(tc.run_dir);
+  SYM_TRY(write_text_file(run_dir / "config.toml", to_toml(config)));
+  SYM_TRY_ASSIGN(MetricsLog metrics, MetricsLog::open(run_dir / "metrics.jsonl"));
+
+  Transformer model(mc, DType::kF32, shape,
+                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
+  init_params(mc, tc.seed, model.params());
+  AdamW optimizer(config.optim, model.params());
+  const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
+
+  std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
+  std::vector<int32_t> targets(static_cast<size_t>(micro_tokens));
+  std::optional<ProgressBar> bar;
+  if (options.progress == ProgressOutput::kBar) bar.emplace(tc.steps, options.log);
+  TrainResult result;
+  PlotSeries train_series{"train loss", {}, ""}, eval_series{"eval loss", {}, ""};
+  double timed_s = 0;
+  int64_t timed_steps = 0;
+
+  auto evaluate = [&](int64_t step) -> Status {
+    eval_sampler->reset();
+    double loss_sum = 0;
+    int64_t count = 0;
+    int64_t batches = std::min(tc.eval_batches, eval_sampler->num_batches());
+    for (int64_t b = 0; b < batches; ++b) {
+      eval_sampler->next(inputs, targets);
+      CrossEntropyResult ce = model.evaluate(ex, shape, inputs, targets);
+      loss_sum += ce.loss_sum;
+      count += ce.count;
+    }
+    double loss = count ? loss_sum / double(count) : std::nan("");
+    result.eval_losses.push_back(loss);
+    eval_series.points.push_back({double(step), loss});
+    return metrics.write({{"step", step}, {"eval_loss", loss}, {"eval_tokens", count}});
+  };
+
+  for (int64_t step = 0; step < tc.steps; ++step) {
+    Timer step_timer;
+    model.params().zero_grads();
+    model.reset_moe_stats();
+    LossScales scales{1.0 / double(micro_batches * micro_tokens), 1.0 / double(micro_batches)};
+    double loss_sum = 0;
+    int64_t count = 0;
+    for (int64_t m = 0; m < micro_batches; ++m) {
+      sampler.next(inputs, targets);
+      CrossEntropyResult ce = model.forward_backward(ex, shape, inputs, targets, scales);
+      loss_sum += ce.loss_sum;
+      count += ce.count;
+    }
+    const double norm = grad_norm_local(model.params().all_grads());
+    const double lr = learning_rate(config.optim, step, tc.steps);
+    optimizer.step(ex, model.params(), lr, grad_clip_factor(norm, config.optim.grad_clip));
+    if (mc.bias_update_rate > 0) model.update_balance_bias(mc.bias_update_rate);
+    const double step_s = step_timer.elapsed_s();
+    if (step > 0 || tc.steps == 1) timed_s += step_s, ++timed_steps;
+
+    const double loss = loss_sum / double(count);
+    if (!std::isfinite(loss))
+      return Error::internal("step {}: loss is {} (lr {}, grad norm {}); lower optim.lr or enable "
+                             "optim.grad_clip", step, loss, lr, norm);
+    const double tokens_per_s = double(micro_batches * micro_tokens) / step_s;
+    result.losses.push_back(loss);
+    train_series.points.push_back({double(step + 1), loss});
+    nlohmann::json record = {{"step", step + 1},
+                             {"loss", loss},
+                             {"lr", lr},
+                             {"grad_norm", norm},
+                             {"tokens", (step + 1) * micro_batches * micro_tokens},
+                             {"tokens_per_s", tokens_per_s},
+                             {"gflops", flops_per_token * tokens_per_s * 1e-9},
+                             {"step_time_s", step_s}};
+    add_router_stats(model, micro_batches, record);
+    if (step == 0 || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
+    SYM_TRY(metrics.write(record));
+    if (bar) bar->update(step + 1, loss, tokens_per_s);
+    if (eval_sampler && ((step + 1) % tc.eval_every == 0 || step + 1 == tc.steps))
+      SYM_TRY(evaluate(step + 1));
+  }
+  if (bar) bar->finish();
+  result.steps = tc.steps;
+  result.tokens_per_s =
+      timed_s > 0 ? double(timed_steps * micro_batches * micro_tokens) / timed_s : 0.0;
+  result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
+  SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
+                              "loss (" + config.source + ")"));
+  SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
+  return result;
+}
+
+}  // namespace symphony

@@ -1,0 +1,37 @@
+#pragma once
+// The training loop: composes the data samplers, the model, the optimizer and the monitors;
+// owns none of their internals.
+//   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
+//   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
+// The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
+// step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights).
+
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "config/run_config.h"
+#include "core/status.h"
+#include "tensor/exec.h"
+
+namespace symphony {
+
+enum class ProgressOutput : uint8_t { kBar, kNone };
+
+struct TrainOptions {
+  Exec exec = Exec::cpu();
+  ProgressOutput progress = ProgressOutput::kBar;
+  std::FILE* log = stderr;  // progress bar and evaluation lines
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  std::vector<double> losses;       // [step] mean cross-entropy of the step's global batch
+  std::vector<double> eval_losses;  // one per evaluation
+  double tokens_per_s = 0;          // over the whole run, first step excluded when possible
+  double gflops = 0;                // achieved model GFLOP/s at that rate
+};
+
+Result<TrainResult> train(const RunConfig& config, const TrainOptions& options);
+
+}  // namespace symphony

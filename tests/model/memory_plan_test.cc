@@ -1,0 +1,70 @@
+#include "model/memory_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "optim/adamw.h"
+#include "tensor/memory_stats.h"
+
+namespace symphony {
+namespace {
+
+int64_t current(const MemorySnapshot& s, MemoryCategory c) {
+  return s.current_bytes[size_t(c)];
+}
+
+void expect_plan_matches_allocation(const ModelConfig& c, BatchShape shape, RecomputeMode mode) {
+  MemoryPlan plan = plan_training_memory(c, DType::kF32, shape, mode);
+  MemorySnapshot before = memory_stats_snapshot();
+  Transformer model(c, DType::kF32, shape, mode);
+  AdamW optimizer(OptimConfig{}, model.params());
+  MemorySnapshot after = memory_stats_snapshot();
+  auto grown = [&](MemoryCategory cat) { return current(after, cat) - current(before, cat); };
+  EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
+  EXPECT_EQ(grown(MemoryCategory::kGrads), plan.grads);
+  EXPECT_EQ(grown(MemoryCategory::kOptimizer), plan.optimizer);
+  EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations);
+  EXPECT_EQ(grown(MemoryCategory::kOther), plan.other);
+}
+
+ModelConfig small_moe() {
+  ModelConfig c;
+  c.vocab_size = 300;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.qk_norm = true;
+  c.intermediate_size = 48;
+  c.first_k_dense_replace = 1;
+  c.num_experts = 4;
+  c.num_experts_per_tok = 2;
+  c.moe_intermediate_size = 16;
+  c.n_shared_experts = 1;
+  c.tie_word_embeddings = false;
+  return c;
+}
+
+TEST(MemoryPlan, MatchesAllocationExactly) {
+  for (RecomputeMode mode : {RecomputeMode::kNone, RecomputeMode::kFull}) {
+    SCOPED_TRACE(int(mode));
+    expect_plan_matches_allocation(small_moe(), {2, 300}, mode);
+    ModelConfig dense = small_moe();
+    dense.num_experts = 0;
+    dense.qk_norm = false;
+    dense.tie_word_embeddings = true;
+    expect_plan_matches_allocation(dense, {3, 20}, mode);
+  }
+}
+
+TEST(MemoryPlan, RecomputeSavesActivations) {
+  ModelConfig c = small_moe();
+  c.num_hidden_layers = 8;
+  MemoryPlan none = plan_training_memory(c, DType::kF32, {4, 128}, RecomputeMode::kNone);
+  MemoryPlan full = plan_training_memory(c, DType::kF32, {4, 128}, RecomputeMode::kFull);
+  EXPECT_LT(full.activations * 2, none.activations);
+  EXPECT_EQ(full.weights, none.weights);
+}
+
+}  // namespace
+}  // namespace symphony

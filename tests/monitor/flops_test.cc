@@ -1,0 +1,40 @@
+#include "monitor/flops.h"
+
+#include <gtest/gtest.h>
+
+namespace symphony {
+namespace {
+
+TEST(Flops, DenseModelByHand) {
+  ModelConfig c;
+  c.vocab_size = 100;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.intermediate_size = 16;
+  c.num_experts = 0;
+  // head 800; per layer q 64 + o 64 + k 32 + v 32 + mlp 384 = 576
+  EXPECT_EQ(active_matmul_params(c), 800 + 2 * 576);
+  EXPECT_DOUBLE_EQ(training_flops_per_token(c, 3), 6.0 * 1952 + 6.0 * 8 * 4 * 2);
+}
+
+TEST(Flops, MoeCountsOnlyActiveExperts) {
+  ModelConfig c;
+  c.vocab_size = 10;
+  c.hidden_size = 4;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 1;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.num_experts = 8;
+  c.num_experts_per_tok = 2;
+  c.n_shared_experts = 1;
+  c.moe_intermediate_size = 5;
+  // head 40; attention 4 * 16 = 64; router 32; 3 experts * 3 * 4 * 5 = 180
+  EXPECT_EQ(active_matmul_params(c), 40 + 64 + 32 + 180);
+}
+
+}  // namespace
+}  // namespace symphony
