@@ -1,6 +1,10 @@
-# Chooses the GEMM library. Both come from Debian packages: libblis-dev (OpenMP build, shares the
-# engine's OpenMP thread pool) and libopenblas-dev (pthreads build). `symphony bench gemm`
-# measures them on the training shapes; README records the figures behind the default.
+# Chooses the GEMM library, all from Debian packages:
+#   openblas-openmp  libopenblas-openmp-dev: OpenBLAS threaded with OpenMP, so BLAS and the
+#                    engine's own kernels share one thread pool (no two pools spinning for cores)
+#   openblas         libopenblas-pthread-dev: OpenBLAS with its own pthreads pool
+#   blis             libblis-dev (OpenMP build)
+# `symphony bench train` / `symphony bench gemm` measure them; README records the figures behind
+# the default.
 add_library(symphony_blas INTERFACE)
 if(SYMPHONY_BLAS STREQUAL "blis")
   find_library(BLIS_LIBRARY NAMES blis PATHS /usr/lib/x86_64-linux-gnu/blis-openmp NO_DEFAULT_PATH)
@@ -10,6 +14,12 @@ if(SYMPHONY_BLAS STREQUAL "blis")
   target_include_directories(symphony_blas INTERFACE /usr/include/x86_64-linux-gnu/blis-openmp)
   target_link_libraries(symphony_blas INTERFACE ${BLIS_LIBRARY})
   target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_BLIS=1)
+elseif(SYMPHONY_BLAS STREQUAL "openblas-openmp")
+  find_library(OPENBLAS_LIBRARY NAMES openblas blas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp
+               NO_DEFAULT_PATH REQUIRED)
+  target_include_directories(symphony_blas INTERFACE /usr/include/x86_64-linux-gnu/openblas-openmp)
+  target_link_libraries(symphony_blas INTERFACE ${OPENBLAS_LIBRARY})
+  target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_OPENBLAS_OPENMP=1)
 elseif(SYMPHONY_BLAS STREQUAL "openblas")
   find_library(OPENBLAS_LIBRARY NAMES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-pthread
                NO_DEFAULT_PATH REQUIRED)
@@ -17,5 +27,6 @@ elseif(SYMPHONY_BLAS STREQUAL "openblas")
   target_link_libraries(symphony_blas INTERFACE ${OPENBLAS_LIBRARY})
   target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_OPENBLAS=1)
 else()
-  message(FATAL_ERROR "SYMPHONY_BLAS must be blis or openblas, got '${SYMPHONY_BLAS}'")
+  message(FATAL_ERROR
+          "SYMPHONY_BLAS must be openblas-openmp, openblas or blis, got '${SYMPHONY_BLAS}'")
 endif()

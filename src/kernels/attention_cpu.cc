@@ -3,8 +3,9 @@
 // (O(tile * Dh) floats), so no (T, T) matrix exists. Tiles wholly above the causal diagonal are
 // skipped.
 //
-// Forward: one task per (batch, head, query tile) keeps a running max m and sum l per row:
-//   m' = max(m, rowmax(S)),  P = exp(S - m'),  l' = l e^(m - m') + rowsum(P),  O' = O e^(m - m') + P V
+// Forward: one task per (batch, head, query tile) keeps a running max m and sum l per query:
+//   m' = max(m, rowmax(S)),  P = exp(S - m'),
+//   l' = l e^(m - m') + rowsum(P),  O' = O e^(m - m') + P V,
 // and finishes with out = O / l, lse = m + log l.
 // Backward recomputes P = exp(S - lse) tile by tile, in two passes: one task per
 // (batch, kv head, key tile) owns those rows of dk and dv (summing over the query heads of the
@@ -12,16 +13,23 @@
 // element is written by one task in a fixed order, so results do not depend on the thread count
 // or the schedule.
 //
+// Layouts: a task packs its own tile once and the other side's tiles once per pair. Tasks that
+// own a query tile (forward, dq) hold it transposed and compute the transposed scores
+// S^T = K Q^T (keys as rows), so per pair they only copy key and value rows, and the softmax
+// statistics of the queries run along vector lanes. The dk/dv task holds its key tile
+// transposed and computes S = Q K^T.
+//
 // The small products run a 4 x 16 register-blocked microkernel; 16 columns are two AVX2 vectors.
-// Packed tiles pad Dh to a multiple of 16 and the key count to a multiple of 16 (score columns)
-// with zeros, and row counts to a multiple of 4. A BLAS sgemm is not used: on 64 x 64 x 64 tiles
-// a single-threaded BLIS call ran at about a quarter of the microkernel's speed, and the
-// multithreaded gemm may not be called from inside the parallel region.
+// Packed tiles pad Dh and the score columns to multiples of 16 with zeros, and row counts to
+// multiples of 4. A BLAS sgemm is not used: on 64 x 64 x 64 tiles a single-threaded BLIS call
+// ran at about a quarter of the microkernel's speed, and the multithreaded gemm may not be
+// called from inside the parallel region.
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -31,10 +39,12 @@
 namespace symphony::cpu {
 namespace {
 
-constexpr int64_t kBQ = 64;  // query rows per tile
-constexpr int64_t kBK = 64;  // key rows per tile; also the row stride of score tiles
-constexpr int64_t kMR = 4;   // microkernel rows
-constexpr int64_t kNR = 16;  // microkernel columns
+constexpr int64_t kBQ = 64;    // query rows per tile
+constexpr int64_t kBK = 64;    // key rows per tile
+constexpr int64_t kMR = 4;     // microkernel rows
+constexpr int64_t kNR = 16;    // microkernel columns
+constexpr int64_t kLanes = 8;  // partial results kept by the reductions (one AVX2 vector)
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -102,108 +112,157 @@ SYM_VECTORIZED void tile_matmul(int64_t m, int64_t n, int64_t kdim, const float*
 // dst (rows_pad x dp) = scale * src (rows x dh, row stride ld), zero-padded.
 SYM_VECTORIZED void pack_rows(const float* src, int64_t ld, int64_t rows, int64_t dh, float scale,
                               float* dst, int64_t rows_pad, int64_t dp) {
-  for (int64_t r = 0; r < rows_pad; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * ld;
     float* d = dst + r * dp;
-    if (r < rows) {
-      const float* s = src + r * ld;
 #pragma omp simd
-      for (int64_t c = 0; c < dh; ++c) d[c] = scale * s[c];
-      for (int64_t c = dh; c < dp; ++c) d[c] = 0.f;
-    } else {
-#pragma omp simd
-      for (int64_t c = 0; c < dp; ++c) d[c] = 0.f;
-    }
+    for (int64_t c = 0; c < dh; ++c) d[c] = scale * s[c];
+    for (int64_t c = dh; c < dp; ++c) d[c] = 0.f;
   }
+  for (int64_t i = rows * dp; i < rows_pad * dp; ++i) dst[i] = 0.f;
 }
 
-// dst (dh x kBK) = src^T for src (rows x dh, row stride ld); columns [rows, cols_pad) are zero.
+// dst (dh x cols_pad, row stride ldd) = scale * src^T for src (rows x dh, row stride ld);
+// columns [rows, cols_pad) are zero. Goes through 8 x 8 blocks held in a local array, which
+// GCC transposes with vector shuffles: about twice as fast as scattering single floats.
 SYM_VECTORIZED void pack_transposed(const float* src, int64_t ld, int64_t rows, int64_t dh,
-                                    float* dst, int64_t cols_pad) {
-  for (int64_t j = 0; j < rows; ++j) {
-    const float* s = src + j * ld;
-    for (int64_t c = 0; c < dh; ++c) dst[c * kBK + j] = s[c];
+                                    float scale, float* dst, int64_t ldd, int64_t cols_pad) {
+  int64_t j = 0;
+  for (; j + 8 <= rows; j += 8) {
+    int64_t c = 0;
+    for (; c + 8 <= dh; c += 8) {
+      float blk[8][8];
+      for (int64_t r = 0; r < 8; ++r)
+        for (int64_t x = 0; x < 8; ++x) blk[r][x] = src[(j + r) * ld + c + x];
+      for (int64_t x = 0; x < 8; ++x)
+        for (int64_t r = 0; r < 8; ++r) dst[(c + x) * ldd + j + r] = scale * blk[r][x];
+    }
+    for (; c < dh; ++c)
+      for (int64_t r = 0; r < 8; ++r) dst[c * ldd + j + r] = scale * src[(j + r) * ld + c];
   }
+  for (; j < rows; ++j)
+    for (int64_t c = 0; c < dh; ++c) dst[c * ldd + j] = scale * src[j * ld + c];
   for (int64_t c = 0; c < dh; ++c)
-    for (int64_t j = rows; j < cols_pad; ++j) dst[c * kBK + j] = 0.f;
+    for (int64_t jj = rows; jj < cols_pad; ++jj) dst[c * ldd + jj] = 0.f;
 }
 
+// dot keeps kLanes partial results in a fixed-size array, which GCC holds in a
+// register; `omp simd reduction` would zero a stack array through a memset call on every call.
 SYM_VECTORIZED float dot(const float* a, const float* b, int64_t n) {
+  float part[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+#pragma omp simd
+    for (int64_t l = 0; l < kLanes; ++l) part[l] += a[i + l] * b[i + l];
   float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  for (; i < n; ++i) acc += a[i] * b[i];
+  for (int64_t l = 0; l < kLanes; ++l) acc += part[l];
   return acc;
 }
 
 SYM_VECTORIZED void zero(float* x, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] = 0.f;
 }
 
-// Visible keys of tile row r: row r sees tile columns [0, first_visible + r), clamped to
-// [0, nk]; padding rows (r >= nq) see none.
-inline int64_t visible(int64_t r, int64_t nq, int64_t first_visible, int64_t nk) {
-  return r < nq ? std::clamp(first_visible + r, int64_t{0}, nk) : 0;
+// Causal mask inside a tile pair, with fv = i0 + offset - j0 + 1 for query tile row 0 at i0 and
+// key tile row 0 at j0: tile query i sees tile key j iff j < fv + i, i.e. i >= j - fv + 1.
+//   Keys visible to query i: [0, clamp(fv + i, 0, nk)).
+//   Queries that see key j:  [clamp(j - fv + 1, 0, ncols), ncols).
+inline int64_t visible_keys(int64_t i, int64_t fv, int64_t nk) {
+  return std::clamp(fv + i, int64_t{0}, nk);
+}
+inline int64_t first_query(int64_t j, int64_t fv, int64_t ncols) {
+  return std::clamp(j - fv + 1, int64_t{0}, ncols);
 }
 
-// One key tile of the forward online softmax. Turns the scores s (mq x kBK, columns < ncols
-// computed) into P = exp(s - m') with masked and padding entries 0, and rescales the running
-// sums l and outputs o (mq x dp) of every row whose max moved.
-SYM_VECTORIZED void online_softmax(float* s, int64_t mq, int64_t nq, int64_t ncols,
-                                   int64_t first_visible, int64_t nk, float* m, float* l, float* o,
-                                   int64_t dp) {
-  for (int64_t r = 0; r < mq; ++r) {
-    float* sr = s + r * kBK;
-    const int64_t vis = visible(r, nq, first_visible, nk);
-    if (vis == 0) {
-      for (int64_t c = 0; c < ncols; ++c) sr[c] = 0.f;
-      continue;
-    }
-    float mx = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t c = 0; c < vis; ++c) mx = std::max(mx, sr[c]);
-    const float alpha = m[r] == -std::numeric_limits<float>::infinity() ? 0.f
-                                                                       : std::exp(m[r] - mx);
-    // Masked columns are cleared by a loop of their own: a `c < vis` select inside the exp
-    // loop makes GCC split that loop and lose its vectorisation.
-    float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < vis; ++c) {
-      const float p = fast_exp(sr[c] - mx);
-      sr[c] = p;
-      sum += p;
-    }
-    for (int64_t c = vis; c < ncols; ++c) sr[c] = 0.f;
-    m[r] = mx;
-    l[r] = l[r] * alpha + sum;
-    if (alpha != 1.f) {
-      float* orow = o + r * dp;
+// Forward, one key tile, on transposed scores st (nk x ncols, row stride kBQ; query i is column
+// i). Updates the running max m and sum l of each query column, turns st into P^T with masked
+// entries 0, and leaves in alpha the factor e^(m - m') by which the caller rescales O.
+SYM_VECTORIZED void online_softmax_t(float* st, int64_t nk, int64_t ncols, int64_t fv, float* m,
+                                     float* l, float* alpha) {
+  // alpha holds the new max until the end.
+  for (int64_t i = 0; i < ncols; ++i) alpha[i] = m[i];
+  for (int64_t j = 0; j < nk; ++j) {
+    const float* sj = st + j * kBQ;
 #pragma omp simd
-      for (int64_t d = 0; d < dp; ++d) orow[d] *= alpha;
+    for (int64_t i = first_query(j, fv, ncols); i < ncols; ++i)
+      alpha[i] = std::max(alpha[i], sj[i]);
+  }
+  // Every query sees key 0 of the first key tile, so the new max is finite for all columns.
+#pragma omp simd
+  for (int64_t i = 0; i < ncols; ++i) {
+    const float new_max = alpha[i];
+    alpha[i] = fast_exp(m[i] - new_max);  // m = -inf on the first tile gives ~1e-38, times l = 0
+    m[i] = new_max;
+    l[i] *= alpha[i];
+  }
+  for (int64_t j = 0; j < nk; ++j) {
+    float* sj = st + j * kBQ;
+    const int64_t first = first_query(j, fv, ncols);
+    for (int64_t i = 0; i < first; ++i) sj[i] = 0.f;
+#pragma omp simd
+    for (int64_t i = first; i < ncols; ++i) {
+      const float p = fast_exp(sj[i] - m[i]);
+      sj[i] = p;
+      l[i] += p;
     }
   }
 }
 
-// Backward: s (scores) becomes P = exp(s - lse) and dp (dO V^T) becomes dS = P (dp - D), both
-// zero at masked and padding entries.
+// Backward on transposed tiles st (scores) and dpt (dO V^T), nk x ncols with row stride kBQ:
+// st becomes P^T = exp(S^T - lse) and dpt becomes dS^T = P^T (dP^T - D), masked entries 0.
+// lse and D are per query column.
+SYM_VECTORIZED void probs_and_dscores_t(float* st, float* dpt, int64_t nk, int64_t ncols,
+                                        int64_t fv, const float* lse, const float* D) {
+  for (int64_t j = 0; j < nk; ++j) {
+    float* sj = st + j * kBQ;
+    float* dj = dpt + j * kBQ;
+    const int64_t first = first_query(j, fv, ncols);
+    for (int64_t i = 0; i < first; ++i) {
+      sj[i] = 0.f;
+      dj[i] = 0.f;
+    }
+#pragma omp simd
+    for (int64_t i = first; i < ncols; ++i) {
+      const float p = fast_exp(sj[i] - lse[i]);
+      sj[i] = p;
+      dj[i] = p * (dj[i] - D[i]);
+    }
+  }
+}
+
+// The same on untransposed tiles s and dp (mq x ncols, row stride kBK; query r is row r), with
+// lse and D per row; rows r >= nq are padding and become 0.
 SYM_VECTORIZED void probs_and_dscores(float* s, float* dp, int64_t mq, int64_t nq, int64_t ncols,
-                                      int64_t first_visible, int64_t nk, const float* lse,
-                                      const float* D) {
+                                      int64_t fv, int64_t nk, const float* lse, const float* D) {
   for (int64_t r = 0; r < mq; ++r) {
     float* sr = s + r * kBK;
     float* dr = dp + r * kBK;
-    const int64_t vis = visible(r, nq, first_visible, nk);
-    const float row_lse = vis > 0 ? lse[r] : 0.f;  // padding rows have no lse or D
-    const float row_d = vis > 0 ? D[r] : 0.f;
+    const int64_t vis = r < nq ? visible_keys(r, fv, nk) : 0;
+    if (vis > 0) {
+      const float row_lse = lse[r], row_d = D[r];
 #pragma omp simd
-    for (int64_t c = 0; c < vis; ++c) {
-      const float p = fast_exp(sr[c] - row_lse);
-      sr[c] = p;
-      dr[c] = p * (dr[c] - row_d);
+      for (int64_t c = 0; c < vis; ++c) {
+        const float p = fast_exp(sr[c] - row_lse);
+        sr[c] = p;
+        dr[c] = p * (dr[c] - row_d);
+      }
     }
     for (int64_t c = vis; c < ncols; ++c) {
       sr[c] = 0.f;
       dr[c] = 0.f;
     }
+  }
+}
+
+// o (rows x dp) row i *= alpha[i].
+SYM_VECTORIZED void scale_rows(float* o, int64_t rows, int64_t dp, const float* alpha) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float a = alpha[i];
+    if (a == 1.f) continue;
+    float* oi = o + i * dp;
+#pragma omp simd
+    for (int64_t d = 0; d < dp; ++d) oi[d] *= a;
   }
 }
 
@@ -229,66 +288,71 @@ struct Plan {
   int64_t q_at(int64_t b, int64_t i, int64_t h) const { return ((b * Tq + i) * H + h) * Dh; }
   int64_t kv_at(int64_t b, int64_t j, int64_t g) const { return ((b * Tk + j) * Hkv + g) * Dh; }
   int64_t lse_at(int64_t b, int64_t i, int64_t h) const { return (b * Tq + i) * H + h; }
+  int64_t q_ld() const { return H * Dh; }
+  int64_t kv_ld() const { return Hkv * Dh; }
   // Key tiles [0, n) hold every key visible to query rows [i0, i0 + nq).
   int64_t key_tiles_for(int64_t i0, int64_t nq) const { return (i0 + nq - 1 + offset) / kBK + 1; }
   // The first query tile with a row that sees key j0.
-  int64_t first_query_tile_for(int64_t j0) const {
-    return std::max<int64_t>(0, j0 - offset) / kBQ;
-  }
+  int64_t first_query_tile_for(int64_t j0) const { return std::max<int64_t>(0, j0 - offset) / kBQ; }
+  int64_t first_visible(int64_t i0, int64_t j0) const { return i0 + offset - j0 + 1; }
 };
 
-// Per-thread tiles, each 64-byte aligned. Sized for the largest use (backward).
+// Per-thread tiles, each 64-byte aligned: a tile of each kind, whichever pass uses it.
 struct Scratch {
   std::vector<float> mem;
-  float *q, *dout, *kt, *vt, *k, *v, *s, *dp, *acc, *acc2, *row_a, *row_b;
+  float* q;      // query tile, scaled: rows (kBQ x Dp) or transposed (Dp x kBQ)
+  float* dout;   // dO tile, laid out as q
+  float* k;      // key tile: rows (kBK x Dp) or transposed (Dp x kBK)
+  float* v;      // value tile, laid out as k
+  float* s;      // scores, then P (kBQ * kBK)
+  float* dp;     // dO V^T, then dS (kBQ * kBK)
+  float* acc;    // O or dq (kBQ x Dp), or dk (kBK x Dp)
+  float* acc2;   // dv (kBK x Dp)
+  float* row_a;  // per query: running max m, or lse
+  float* row_b;  // per query: running sum l, or D
+  float* row_c;  // per query: rescale factor
 
   explicit Scratch(int64_t dp_cols) {
-    const int64_t tile_qd = kBQ * dp_cols, tile_kd = kBK * dp_cols, tile_qk = kBQ * kBK;
-    const int64_t sizes[] = {tile_qd, tile_qd, tile_kd, tile_kd, tile_kd, tile_kd,
-                             tile_qk, tile_qk, std::max(tile_qd, tile_kd), tile_kd,
-                             round_up(kBQ, 16), round_up(kBQ, 16)};
+    const int64_t tile_d = std::max(kBQ, kBK) * dp_cols, tile_qk = kBQ * kBK;
+    const int64_t sizes[] = {tile_d, tile_d, tile_d, tile_d, tile_qk, tile_qk,
+                             tile_d, tile_d, kBQ,    kBQ,    kBQ};
+    float** slots[] = {&q, &dout, &k, &v, &s, &dp, &acc, &acc2, &row_a, &row_b, &row_c};
     int64_t total = 16;
     for (int64_t n : sizes) total += round_up(n, 16);
     mem.assign(static_cast<size_t>(total), 0.f);
-    auto addr = reinterpret_cast<uintptr_t>(mem.data());
+    const auto addr = reinterpret_cast<uintptr_t>(mem.data());
     float* p = mem.data() + (round_up(int64_t(addr), 64) - int64_t(addr)) / 4;
-    float** slots[] = {&q, &dout, &kt, &vt, &k, &v, &s, &dp, &acc, &acc2, &row_a, &row_b};
-    for (int i = 0; i < 12; ++i) {
+    for (size_t i = 0; i < std::size(sizes); ++i) {
       *slots[i] = p;
       p += round_up(sizes[i], 16);
     }
   }
 };
 
-// Packs query tile (b, h, qt): q scaled into sc.q; with `grads`, also dO into sc.dout and the
-// per-row lse into sc.row_a and D = rowsum(dO * O) into sc.row_b.
-void load_query_tile(const Plan& P, Scratch& sc, const float* q, const float* out,
-                     const float* lse, const float* dout, int64_t b, int64_t h, int64_t i0,
-                     int64_t nq, bool grads) {
-  const int64_t mq = round_up(nq, kMR);
-  pack_rows(q + P.q_at(b, i0, h), P.H * P.Dh, nq, P.Dh, P.scale, sc.q, mq, P.Dp);
-  if (!grads) return;
-  pack_rows(dout + P.q_at(b, i0, h), P.H * P.Dh, nq, P.Dh, 1.f, sc.dout, mq, P.Dp);
+// Fills sc.row_a with lse and sc.row_b with D = rowsum(dO * O) for query rows [i0, i0 + nq) of
+// head h, and zeros up to ncols.
+void load_lse_and_d(const Plan& P, Scratch& sc, const float* out, const float* lse,
+                    const float* dout, int64_t b, int64_t h, int64_t i0, int64_t nq,
+                    int64_t ncols) {
   for (int64_t r = 0; r < nq; ++r) {
     sc.row_a[r] = lse[P.lse_at(b, i0 + r, h)];
     sc.row_b[r] = dot(dout + P.q_at(b, i0 + r, h), out + P.q_at(b, i0 + r, h), P.Dh);
   }
+  for (int64_t r = nq; r < ncols; ++r) sc.row_a[r] = sc.row_b[r] = 0.f;
 }
 
-// For packed query tile rows and key tile (b, g, j0): S = (scale Q) K^T into sc.s and
-// dP = dO V^T into sc.dp, then P and dS in place. sc.kt and sc.vt must hold the key tile.
-void scores_and_dscores(const Plan& P, Scratch& sc, int64_t i0, int64_t nq, int64_t j0,
-                        int64_t nk) {
-  const int64_t mq = round_up(nq, kMR), ncols = round_up(nk, kNR);
-  tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.kt, kBK, sc.s, kBK, false);
-  tile_matmul(mq, ncols, P.Dh, sc.dout, P.Dp, 1, sc.vt, kBK, sc.dp, kBK, false);
-  probs_and_dscores(sc.s, sc.dp, mq, nq, ncols, i0 + P.offset - j0 + 1, nk, sc.row_a, sc.row_b);
+// Copies key and value rows [j0, j0 + nk) of kv head g into sc.k and sc.v (mk x Dp).
+void load_kv_rows(const Plan& P, Scratch& sc, const float* k, const float* v, int64_t b, int64_t g,
+                  int64_t j0, int64_t nk) {
+  const int64_t mk = round_up(nk, kMR);
+  pack_rows(k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, mk, P.Dp);
+  pack_rows(v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, mk, P.Dp);
 }
 
 }  // namespace
 
-void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv,
-                       View outv, View lsev) {
+void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv, View outv,
+                       View lsev) {
   const Plan P(s);
   const float* q = qv.f32();
   const float* k = kv.f32();
@@ -303,30 +367,32 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
-      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
-      load_query_tile(P, sc, q, nullptr, nullptr, nullptr, b, h, i0, nq, false);
+      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
+      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
+      pack_transposed(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
       float* m = sc.row_a;
       float* l = sc.row_b;
-      for (int64_t r = 0; r < mq; ++r) {
-        m[r] = -std::numeric_limits<float>::infinity();
-        l[r] = 0.f;
+      for (int64_t i = 0; i < ncols; ++i) {
+        m[i] = kNegInf;
+        l[i] = 0.f;
       }
       zero(sc.acc, mq * P.Dp);
       const int64_t key_tiles = P.key_tiles_for(i0, nq);
       for (int64_t kt = 0; kt < key_tiles; ++kt) {
-        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), ncols = round_up(nk, kNR);
-        pack_transposed(k + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, sc.kt, ncols);
-        pack_rows(v + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, 1.f, sc.v, nk, P.Dp);
-        tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.kt, kBK, sc.s, kBK, false);
-        online_softmax(sc.s, mq, nq, ncols, i0 + P.offset - j0 + 1, nk, m, l, sc.acc, P.Dp);
-        tile_matmul(mq, P.Dp, nk, sc.s, kBK, 1, sc.v, P.Dp, sc.acc, P.Dp, true);
+        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
+        load_kv_rows(P, sc, k, v, b, g, j0, nk);
+        // S^T = K (scale Q)^T, then P^T; O = O * alpha + P V.
+        tile_matmul(mk, ncols, P.Dh, sc.k, P.Dp, 1, sc.q, kBQ, sc.s, kBQ, false);
+        online_softmax_t(sc.s, nk, ncols, P.first_visible(i0, j0), m, l, sc.row_c);
+        scale_rows(sc.acc, mq, P.Dp, sc.row_c);
+        tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, sc.v, P.Dp, sc.acc, P.Dp, true);
       }
-      for (int64_t r = 0; r < nq; ++r) {
-        const float inv = 1.f / l[r];
-        float* orow = out + P.q_at(b, i0 + r, h);
-        const float* arow = sc.acc + r * P.Dp;
+      for (int64_t i = 0; i < nq; ++i) {
+        const float inv = 1.f / l[i];
+        float* orow = out + P.q_at(b, i0 + i, h);
+        const float* arow = sc.acc + i * P.Dp;
         for (int64_t d = 0; d < P.Dh; ++d) orow[d] = arow[d] * inv;
-        lse[P.lse_at(b, i0 + r, h)] = m[r] + std::log(l[r]);
+        lse[P.lse_at(b, i0 + i, h)] = m[i] + std::log(l[i]);
       }
     }
   }
@@ -346,7 +412,7 @@ void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, Con
   float* dk = dkv.f32();
   float* dv = dvv.f32();
 
-  // Pass 1: dk and dv, one task per (batch, kv head, key tile).
+  // Pass 1: dk and dv, one task per (batch, kv head, key tile), untransposed scores.
   const int64_t bg = P.B * P.Hkv, kv_tasks = bg * P.nkt;
 #pragma omp parallel
   {
@@ -355,21 +421,26 @@ void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, Con
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < kv_tasks; ++t) {
       const int64_t kt = t / bg, b = (t % bg) / P.Hkv, g = t % P.Hkv;
-      const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-      const int64_t ncols = round_up(nk, kNR);
-      pack_transposed(k + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, sc.kt, ncols);
-      pack_transposed(v + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, sc.vt, ncols);
+      const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0);
+      const int64_t mk = round_up(nk, kMR), ncols = round_up(nk, kNR);
+      pack_transposed(k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, kBK, ncols);
+      pack_transposed(v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, kBK, ncols);
       float* dk_acc = sc.acc;
       float* dv_acc = sc.acc2;
       zero(dk_acc, mk * P.Dp);
       zero(dv_acc, mk * P.Dp);
       for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
         for (int64_t qt = P.first_query_tile_for(j0); qt < P.nqt; ++qt) {
-          const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
-          load_query_tile(P, sc, q, out, lse, dout, b, h, i0, nq, true);
-          scores_and_dscores(P, sc, i0, nq, j0, nk);
-          // dv += P^T dO and dk += dS^T (scale Q): the transposed tiles are read with row
-          // stride 1 and k stride kBK.
+          const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
+          pack_rows(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, mq, P.Dp);
+          pack_rows(dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, mq, P.Dp);
+          load_lse_and_d(P, sc, out, lse, dout, b, h, i0, nq, nq);
+          // S = (scale Q) K^T and dP = dO V^T, then P and dS.
+          tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.k, kBK, sc.s, kBK, false);
+          tile_matmul(mq, ncols, P.Dh, sc.dout, P.Dp, 1, sc.v, kBK, sc.dp, kBK, false);
+          probs_and_dscores(sc.s, sc.dp, mq, nq, ncols, P.first_visible(i0, j0), nk, sc.row_a,
+                            sc.row_b);
+          // dv += P^T dO and dk += dS^T (scale Q), reading P and dS transposed.
           tile_matmul(mk, P.Dp, nq, sc.s, 1, kBK, sc.dout, P.Dp, dv_acc, P.Dp, true);
           tile_matmul(mk, P.Dp, nq, sc.dp, 1, kBK, sc.q, P.Dp, dk_acc, P.Dp, true);
         }
@@ -385,7 +456,7 @@ void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, Con
     }
   }
 
-  // Pass 2: dq = scale dS K, one task per (batch, head, query tile).
+  // Pass 2: dq = scale dS K, one task per (batch, head, query tile), transposed scores.
   const int64_t bh = P.B * P.H, q_tasks = bh * P.nqt;
 #pragma omp parallel
   {
@@ -393,21 +464,25 @@ void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, Con
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < q_tasks; ++t) {
       const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
-      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
-      load_query_tile(P, sc, q, out, lse, dout, b, h, i0, nq, true);
+      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
+      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
+      pack_transposed(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
+      pack_transposed(dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
+      load_lse_and_d(P, sc, out, lse, dout, b, h, i0, nq, ncols);
       zero(sc.acc, mq * P.Dp);
       const int64_t key_tiles = P.key_tiles_for(i0, nq);
       for (int64_t kt = 0; kt < key_tiles; ++kt) {
-        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), ncols = round_up(nk, kNR);
-        pack_transposed(k + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, sc.kt, ncols);
-        pack_transposed(v + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, sc.vt, ncols);
-        pack_rows(k + P.kv_at(b, j0, g), P.Hkv * P.Dh, nk, P.Dh, 1.f, sc.k, nk, P.Dp);
-        scores_and_dscores(P, sc, i0, nq, j0, nk);
-        tile_matmul(mq, P.Dp, nk, sc.dp, kBK, 1, sc.k, P.Dp, sc.acc, P.Dp, true);
+        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
+        load_kv_rows(P, sc, k, v, b, g, j0, nk);
+        // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
+        tile_matmul(mk, ncols, P.Dh, sc.k, P.Dp, 1, sc.q, kBQ, sc.s, kBQ, false);
+        tile_matmul(mk, ncols, P.Dh, sc.v, P.Dp, 1, sc.dout, kBQ, sc.dp, kBQ, false);
+        probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
+        tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, sc.k, P.Dp, sc.acc, P.Dp, true);
       }
-      for (int64_t r = 0; r < nq; ++r) {
-        float* dqr = dq + P.q_at(b, i0 + r, h);
-        const float* arow = sc.acc + r * P.Dp;
+      for (int64_t i = 0; i < nq; ++i) {
+        float* dqr = dq + P.q_at(b, i0 + i, h);
+        const float* arow = sc.acc + i * P.Dp;
         for (int64_t d = 0; d < P.Dh; ++d) dqr[d] = arow[d] * P.scale;
       }
     }

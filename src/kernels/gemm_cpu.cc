@@ -23,6 +23,8 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
 const char* blas_name() {
 #if defined(SYMPHONY_BLAS_BLIS)
   return "BLIS (OpenMP)";
+#elif defined(SYMPHONY_BLAS_OPENBLAS_OPENMP)
+  return "OpenBLAS (OpenMP)";
 #else
   return "OpenBLAS (pthreads)";
 #endif

@@ -16,11 +16,9 @@
 #include "monitor/loss_plot.h"
 #include "monitor/metrics_log.h"
 #include "monitor/progress_bar.h"
-#include "optim/adamw.h"
-#include "optim/grad_norm.h"
-#include "optim/lr_schedule.h"
 #include "tensor/memory_stats.h"
 #include "train/model_file.h"
+#include "train/train_step.h"
 
 namespace symphony {
 namespace {
@@ -77,7 +75,6 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const Exec& ex = options.exec;
   const BatchShape shape{tc.micro_batch_size, tc.seq_len};
   const int64_t micro_tokens = shape.rows();
-  const int64_t micro_batches = tc.global_batch_tokens > 0 ? tc.global_batch_tokens / micro_tokens : 1;
 
   SYM_TRY_ASSIGN(TokenFile train_file, TokenFile::open(config.data.train_path));
   if (train_file.vocab_size() > mc.vocab_size)
@@ -107,8 +104,12 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   Transformer model(mc, DType::kF32, shape,
                     tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
   init_params(mc, tc.seed, model.params());
-  AdamW optimizer(config.optim, model.params());
+  TrainStep train_step(tc, config.optim, model);
+  const int64_t micro_batches = train_step.micro_batches();
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
+  const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
+    sampler.next(in, tgt);
+  };
 
   std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
   std::vector<int32_t> targets(static_cast<size_t>(micro_tokens));
@@ -117,7 +118,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   TrainResult result;
   PlotSeries train_series{"train loss", {}, ""}, eval_series{"eval loss", {}, ""};
   double timed_s = 0;
-  int64_t timed_steps = 0;
+  int64_t timed_tokens = 0;
 
   auto evaluate = [&](int64_t step) -> Status {
     eval_sampler->reset();
@@ -138,50 +139,34 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
 
   for (int64_t step = 0; step < tc.steps; ++step) {
     Timer step_timer;
-    model.params().zero_grads();
-    model.reset_moe_stats();
-    LossScales scales{1.0 / double(micro_batches * micro_tokens), 1.0 / double(micro_batches)};
-    double loss_sum = 0;
-    int64_t count = 0;
-    for (int64_t m = 0; m < micro_batches; ++m) {
-      sampler.next(inputs, targets);
-      CrossEntropyResult ce = model.forward_backward(ex, shape, inputs, targets, scales);
-      loss_sum += ce.loss_sum;
-      count += ce.count;
-    }
-    const double norm = grad_norm_local(model.params().all_grads());
-    const double lr = learning_rate(config.optim, step, tc.steps);
-    optimizer.step(ex, model.params(), lr, grad_clip_factor(norm, config.optim.grad_clip));
-    if (mc.bias_update_rate > 0) model.update_balance_bias(mc.bias_update_rate);
+    const StepResult r = train_step.run(ex, step, next_batch);
     const double step_s = step_timer.elapsed_s();
-    if (step > 0 || tc.steps == 1) timed_s += step_s, ++timed_steps;
-
-    const double loss = loss_sum / double(count);
-    if (!std::isfinite(loss))
+    // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
+    if (step > 0 || tc.steps == 1) timed_s += step_s, timed_tokens += r.tokens;
+    if (!std::isfinite(r.loss))
       return Error::internal("step {}: loss is {} (lr {}, grad norm {}); lower optim.lr or enable "
-                             "optim.grad_clip", step, loss, lr, norm);
-    const double tokens_per_s = double(micro_batches * micro_tokens) / step_s;
-    result.losses.push_back(loss);
-    train_series.points.push_back({double(step + 1), loss});
+                             "optim.grad_clip", step + 1, r.loss, r.lr, r.grad_norm);
+    const double tokens_per_s = double(r.tokens) / step_s;
+    result.losses.push_back(r.loss);
+    train_series.points.push_back({double(step + 1), r.loss});
     nlohmann::json record = {{"step", step + 1},
-                             {"loss", loss},
-                             {"lr", lr},
-                             {"grad_norm", norm},
-                             {"tokens", (step + 1) * micro_batches * micro_tokens},
+                             {"loss", r.loss},
+                             {"lr", r.lr},
+                             {"grad_norm", r.grad_norm},
+                             {"tokens", (step + 1) * r.tokens},
                              {"tokens_per_s", tokens_per_s},
                              {"gflops", flops_per_token * tokens_per_s * 1e-9},
                              {"step_time_s", step_s}};
     add_router_stats(model, micro_batches, record);
     if (step == 0 || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
     SYM_TRY(metrics.write(record));
-    if (bar) bar->update(step + 1, loss, tokens_per_s);
+    if (bar) bar->update(step + 1, r.loss, tokens_per_s);
     if (eval_sampler && ((step + 1) % tc.eval_every == 0 || step + 1 == tc.steps))
       SYM_TRY(evaluate(step + 1));
   }
   if (bar) bar->finish();
   result.steps = tc.steps;
-  result.tokens_per_s =
-      timed_s > 0 ? double(timed_steps * micro_batches * micro_tokens) / timed_s : 0.0;
+  result.tokens_per_s = timed_s > 0 ? double(timed_tokens) / timed_s : 0.0;
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
                               "loss (" + config.source + ")"));

@@ -1,0 +1,28 @@
+#pragma once
+// Ceilings of this machine, measured in the same process that is being judged against them:
+//  - FMA peak: fp32 fused multiply-adds on independent registers (AVX2 when the CPU has it),
+//    on every OpenMP thread, counted as 2 FLOPs each.
+//  - SGEMM ceiling: the best GFLOP/s of the linked BLAS over a set of shapes (square, and the
+//    training shapes passed in).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace symphony {
+
+struct GemmShape {
+  int64_t m, n, k;
+  std::string label;
+};
+
+struct GemmRate {
+  GemmShape shape;
+  double gflops = 0;
+};
+
+double measure_fma_peak_gflops(double seconds = 0.5);
+// Runs each shape repeatedly for about `seconds` and reports its rate.
+std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double seconds = 0.3);
+
+}  // namespace symphony

@@ -1,0 +1,109 @@
+// symphony bench train [CONFIG] [--steps N] [--warmup N] [--set k=v]... [--json]
+// symphony bench gemm   [CONFIG]
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/machine_peak.h"
+#include "bench/train_bench.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "kernels/gemm.h"
+#include "monitor/flops.h"
+
+namespace symphony::cli {
+namespace {
+
+struct BenchArgs {
+  std::string config = "bench-moe-small";
+  std::vector<std::string> overrides;
+  int64_t steps = 5;
+  int64_t warmup = 2;
+  bool json = false;
+};
+
+// The projections of one training step: forward x·W^T has shape (rows, out, in).
+std::vector<GemmShape> model_gemm_shapes(const RunConfig& c) {
+  const ModelConfig& m = c.model;
+  const int64_t n = c.train.micro_batch_size * c.train.seq_len;
+  std::vector<GemmShape> shapes = {{2048, 2048, 2048, "square 2048"},
+                                   {n, m.q_dim(), m.hidden_size, "q/o projection"},
+                                   {n, m.vocab_size, m.hidden_size, "lm head"}};
+  if (m.num_experts > 0) {
+    int64_t rows = n * m.num_experts_per_tok / m.num_experts;
+    shapes.push_back({rows, m.moe_intermediate_size, m.hidden_size, "expert up (mean rows)"});
+  }
+  if (m.num_experts == 0 || m.first_k_dense_replace > 0)
+    shapes.push_back({n, m.intermediate_size, m.hidden_size, "dense mlp up"});
+  return shapes;
+}
+
+int run_gemm(const BenchArgs& args) {
+  Result<RunConfig> c = load_run_config(args.config, args.overrides);
+  if (!c.has_value()) return report(c.error());
+  fmt::print("BLAS {} on {} threads\n", cpu::blas_name(), omp_get_max_threads());
+  fmt::print("FMA peak {:.1f} GFLOP/s\n", measure_fma_peak_gflops());
+  for (const GemmRate& r : measure_sgemm(model_gemm_shapes(*c)))
+    fmt::print("  {:<24} {:>6} x {:>6} x {:>6}  {:8.1f} GFLOP/s\n", r.shape.label, r.shape.m,
+               r.shape.n, r.shape.k, r.gflops);
+  return kExitOk;
+}
+
+int run_train_bench(const BenchArgs& args) {
+  Result<RunConfig> c = load_run_config(args.config, args.overrides);
+  if (!c.has_value()) return report(c.error());
+  const double fma_peak = measure_fma_peak_gflops();
+  double sgemm_ceiling = 0;
+  for (const GemmRate& r : measure_sgemm(model_gemm_shapes(*c)))
+    sgemm_ceiling = std::max(sgemm_ceiling, r.gflops);
+  TrainBenchResult r = bench_train(*c, Exec::cpu(), args.warmup, args.steps);
+  const ParamCounts counts = count_params(c->model);
+  nlohmann::json out = {{"config", c->source},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"step_time_s", r.step_time_s},
+                        {"gflops", r.gflops},
+                        {"flops_per_token", r.flops_per_token},
+                        {"sgemm_ceiling_gflops", sgemm_ceiling},
+                        {"fma_peak_gflops", fma_peak},
+                        {"fraction_of_sgemm", r.gflops / sgemm_ceiling},
+                        {"fraction_of_fma_peak", r.gflops / fma_peak},
+                        {"params_total", counts.total},
+                        {"params_active", counts.active},
+                        {"threads", omp_get_max_threads()},
+                        {"blas", cpu::blas_name()}};
+  if (args.json) {
+    fmt::print("{}\n", out.dump());
+    return kExitOk;
+  }
+  fmt::print("{}: {} params ({} active), {} tokens/step, BLAS {}, {} threads\n", c->source,
+             human_count(double(counts.total)), human_count(double(counts.active)),
+             r.tokens_per_step, cpu::blas_name(), omp_get_max_threads());
+  fmt::print("  tokens/s        {:10.1f}   (median step {:.3f} s)\n", r.tokens_per_s, r.step_time_s);
+  fmt::print("  model GFLOP/s   {:10.1f}   ({:.3e} FLOPs/token)\n", r.gflops, r.flops_per_token);
+  fmt::print("  SGEMM ceiling   {:10.1f}   -> {:.1f}% achieved\n", sgemm_ceiling,
+             100 * r.gflops / sgemm_ceiling);
+  fmt::print("  FMA peak        {:10.1f}   -> {:.1f}% achieved\n", fma_peak, 100 * r.gflops / fma_peak);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  CLI::App* train = bench->add_subcommand("train", "Training-step throughput on random tokens");
+  CLI::App* gemm_cmd = bench->add_subcommand("gemm", "SGEMM rates on a model's shapes, FMA peak");
+  for (CLI::App* cmd : {train, gemm_cmd}) {
+    cmd->add_option("config", args->config, "Preset or TOML file")->capture_default_str();
+    cmd->add_option("--set", args->overrides, "Override a config value")->take_all();
+  }
+  train->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
+  train->add_option("--warmup", args->warmup, "Untimed steps first")->capture_default_str();
+  train->add_flag("--json", args->json, "One JSON line");
+  train->callback([args, exit_code] { *exit_code = run_train_bench(*args); });
+  gemm_cmd->callback([args, exit_code] { *exit_code = run_gemm(*args); });
+}
+
+}  // namespace symphony::cli

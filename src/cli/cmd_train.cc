@@ -1,0 +1,86 @@
+// symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "config/run_config.h"
+#include "model/memory_plan.h"
+#include "monitor/flops.h"
+#include "train/trainer.h"
+
+namespace symphony::cli {
+namespace {
+
+struct TrainArgs {
+  std::string config = "tiny";
+  std::vector<std::string> overrides;
+  bool dry_run = false;
+  std::string kernels = "fast";
+  bool quiet = false;
+};
+
+void print_dry_run(const RunConfig& c) {
+  const ParamCounts counts = count_params(c.model);
+  const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
+  const RecomputeMode mode =
+      c.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
+  const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, mode);
+  fmt::print("config        {}\n", c.source);
+  fmt::print("parameters    {} total, {} active per token ({})\n", human_count(double(counts.total)),
+             human_count(double(counts.active)), counts.total);
+  fmt::print("flops/token   {:.3e} (training, model FLOPs)\n",
+             training_flops_per_token(c.model, c.train.seq_len));
+  fmt::print("memory of one process (fp32, micro-batch {} x {}, recompute {}):\n", shape.batch,
+             shape.seq_len, mode == RecomputeMode::kFull ? "full" : "none");
+  fmt::print("  weights      {:>12}\n", human_bytes(double(plan.weights)));
+  fmt::print("  gradients    {:>12}\n", human_bytes(double(plan.grads)));
+  fmt::print("  optimizer    {:>12}\n", human_bytes(double(plan.optimizer)));
+  fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
+  fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
+  fmt::print("  total        {:>12}\n", human_bytes(double(plan.total())));
+}
+
+int run_train(const TrainArgs& args) {
+  Result<RunConfig> config = load_run_config(args.config, args.overrides);
+  if (!config.has_value()) return report(config.error());
+  if (args.dry_run) {
+    print_dry_run(*config);
+    return kExitOk;
+  }
+  TrainOptions options;
+  options.exec = args.kernels == "ref" ? Exec::reference() : Exec::cpu();
+  options.progress = args.quiet ? ProgressOutput::kNone : ProgressOutput::kBar;
+  const ParamCounts counts = count_params(config->model);
+  fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}\n", config->source,
+             human_count(double(counts.total)), human_count(double(counts.active)),
+             config->train.steps, config->train.run_dir);
+  Result<TrainResult> result = train(*config, options);
+  if (!result.has_value()) return report(result.error());
+  fmt::print(stderr, "done: final loss {:.4f}", result->losses.back());
+  if (!result->eval_losses.empty()) fmt::print(stderr, ", eval loss {:.4f}", result->eval_losses.back());
+  fmt::print(stderr, ", {:.0f} tokens/s, {:.1f} GFLOP/s\n", result->tokens_per_s, result->gflops);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model from a TOML config or preset");
+  cmd->add_option("config", args->config, "Preset name (see `symphony presets`) or TOML file")
+      ->capture_default_str();
+  cmd->add_option("--set", args->overrides, "Override a config value: section.key=value")
+      ->take_all();
+  cmd->add_flag("--dry-run", args->dry_run,
+                "Print parameter counts and per-process memory without allocating");
+  cmd->add_option("--kernels", args->kernels, "Kernel implementation")
+      ->check(CLI::IsMember({"fast", "ref"}))
+      ->capture_default_str();
+  cmd->add_flag("--quiet", args->quiet, "No progress bar");
+  cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
+}
+
+}  // namespace symphony::cli

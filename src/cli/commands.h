@@ -1,0 +1,13 @@
+#pragma once
+// Each subcommand registers itself on the app and sets `*exit_code` when it runs.
+#include <CLI/CLI.hpp>
+
+namespace symphony::cli {
+
+void add_train_command(CLI::App& app, int* exit_code);
+void add_generate_command(CLI::App& app, int* exit_code);
+void add_data_command(CLI::App& app, int* exit_code);
+void add_bench_command(CLI::App& app, int* exit_code);
+void add_presets_command(CLI::App& app, int* exit_code);
+
+}  // namespace symphony::cli
