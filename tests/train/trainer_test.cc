@@ -1,0 +1,133 @@
+#include "train/trainer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/rng.h"
+#include "data/token_file.h"
+#include "monitor/metrics_log.h"
+#include "train/model_file.h"
+
+namespace symphony {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A token stream with structure to learn: each token picks its successor from 3 candidates
+// determined by the token itself, so the best achievable loss is about ln 3 = 1.1 nats while a
+// fresh model starts near ln 64 = 4.2.
+void write_markov_tokens(const fs::path& path, int64_t count, uint64_t seed) {
+  auto writer = TokenFileWriter::create(path, TokenFileMeta{64, 63, 0});
+  ASSERT_TRUE(writer.has_value()) << writer.error().message();
+  Rng rng(seed);
+  std::vector<int32_t> tokens;
+  int32_t t = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    tokens.push_back(t);
+    int32_t choice = int32_t(rng.next_u64() % 3);
+    t = int32_t((t * 7 + 1 + choice * 13) % 63);
+  }
+  ASSERT_TRUE(writer->append(tokens).is_ok());
+  ASSERT_TRUE(writer->close().is_ok());
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("symphony_trainer_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    write_markov_tokens(dir_ / "train.tok", 40000, 1);
+    write_markov_tokens(dir_ / "val.tok", 4000, 2);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunConfig tiny_config(const std::string& run_name, int64_t steps) {
+    std::vector<std::string> overrides = {
+        "train.steps=" + std::to_string(steps),
+        "optim.warmup_steps=" + std::to_string(std::min<int64_t>(steps, 5)),
+        "train.eval_every=20",
+        "train.eval_batches=2",
+        "train.global_batch_tokens=512",
+        "data.train_path=\"" + (dir_ / "train.tok").string() + "\"",
+        "data.val_path=\"" + (dir_ / "val.tok").string() + "\"",
+        "train.run_dir=\"" + (dir_ / run_name).string() + "\""};
+    Result<RunConfig> c = load_run_config("tiny", overrides);
+    EXPECT_TRUE(c.has_value()) << c.error().message();
+    return *c;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TrainerTest, LossFallsAndRunDirectoryIsComplete) {
+  RunConfig c = tiny_config("run", 60);
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_EQ(r->losses.size(), 60u);
+  double first = (r->losses[0] + r->losses[1] + r->losses[2]) / 3;
+  double last = (r->losses[57] + r->losses[58] + r->losses[59]) / 3;
+  EXPECT_GT(first, 3.5);
+  EXPECT_LT(last, first - 1.5) << "first " << first << " last " << last;
+  ASSERT_EQ(r->eval_losses.size(), 3u);
+  EXPECT_LT(r->eval_losses.back(), r->eval_losses.front());
+
+  for (const char* f : {"config.toml", "metrics.jsonl", "loss.svg", "model.safetensors"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  auto records = read_metrics_log(dir_ / "run" / "metrics.jsonl");
+  ASSERT_TRUE(records.has_value());
+  const nlohmann::json& step1 = records->front();
+  for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "gflops",
+                          "max_over_mean_load", "aux_loss", "dropped_fraction", "moe_layers"})
+    EXPECT_TRUE(step1.contains(key)) << key;
+
+  // The saved model reproduces the final eval loss.
+  Result<LoadedModel> loaded =
+      load_model_file(dir_ / "run" / "model.safetensors", {4, 64}, RecomputeMode::kNone);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  EXPECT_EQ(loaded->config.model.hidden_size, c.model.hidden_size);
+}
+
+TEST_F(TrainerTest, SameSeedGivesBitwiseIdenticalLosses) {
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> a = train(tiny_config("a", 12), options);
+  Result<TrainResult> b = train(tiny_config("b", 12), options);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(a->losses, b->losses);
+  RunConfig other = tiny_config("c", 12);
+  other.train.seed = 99;
+  Result<TrainResult> c = train(other, options);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_NE(a->losses, c->losses);
+}
+
+TEST_F(TrainerTest, MissingDataFileIsNamed) {
+  RunConfig c = tiny_config("run", 2);
+  c.data.train_path = (dir_ / "nope.tok").string();
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), HasSubstr("nope.tok"));
+}
+
+TEST_F(TrainerTest, VocabularyLargerThanModelIsRejected) {
+  RunConfig c = tiny_config("run", 2);
+  c.model.vocab_size = 32;
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), HasSubstr("model.vocab_size"));
+}
+
+}  // namespace
+}  // namespace symphony
