@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/file_io.h"
+
 namespace symphony {
 namespace {
 
@@ -35,39 +37,6 @@ constexpr DTypeInfo kDTypes[] = {
     {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
     {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8},
 };
-
-Status os_error(const std::string& what, const std::filesystem::path& path, int err) {
-  std::string message = fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
-  if (err == ENOENT) return Status(ErrorCode::kNotFound, std::move(message));
-  return Status(ErrorCode::kIo, std::move(message));
-}
-
-Status write_all(int fd, const void* data, size_t bytes, const std::filesystem::path& path) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    ssize_t n = ::write(fd, p, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return os_error("writing", path, errno);
-    }
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return Status::ok();
-}
-
-// Makes a completed rename durable: the new directory entry survives a crash.
-Status fsync_directory(const std::filesystem::path& file) {
-  std::filesystem::path dir = file.parent_path();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return os_error("opening directory", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return os_error("syncing directory", dir, err);
-  return Status::ok();
-}
 
 // product(shape) * element_bytes, or -1 when a dimension is negative or the product overflows.
 int64_t shape_bytes(const std::vector<int64_t>& shape, int64_t element_bytes) {
@@ -204,10 +173,8 @@ Status write_safetensors(const std::filesystem::path& path,
   std::vector<size_t> order;
   SYM_TRY_ASSIGN(std::string header, encode_header(tensors, metadata, path, order));
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return os_error("creating", tmp, errno);
+  SYM_TRY_ASSIGN(const int fd, create_temp_file(path));
+  const std::filesystem::path tmp = temp_path_for(path);
   unsigned char length[kLengthBytes];
   const uint64_t header_bytes = header.size();
   std::memcpy(length, &header_bytes, sizeof(length));
@@ -217,15 +184,11 @@ Status write_safetensors(const std::filesystem::path& path,
     if (!status.is_ok()) break;
     status = write_all(fd, tensors[i].data, static_cast<size_t>(tensors[i].bytes), tmp);
   }
-  if (status.is_ok() && ::fsync(fd) != 0) status = os_error("syncing", tmp, errno);
-  if (::close(fd) != 0 && status.is_ok()) status = os_error("closing", tmp, errno);
-  if (status.is_ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    status = os_error(fmt::format("renaming {} to", tmp.string()), path, errno);
   if (!status.is_ok()) {
-    ::unlink(tmp.c_str());
+    discard_temp_file(fd, path);
     return status;
   }
-  return fsync_directory(path);
+  return commit_temp_file(fd, path);
 }
 
 Result<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {

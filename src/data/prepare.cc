@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "data/token_file.h"
 #include "data/tokenizer.h"
@@ -128,30 +128,6 @@ Status read_file(const fs::path& path, std::string& out) {
 
 std::string hex64(uint64_t value) { return fmt::format("{:016x}", value); }
 
-// Writes `text` to `path` through a temporary file, so readers never see a partial manifest.
-Status write_text_file(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error::io("creating {}: {}", tmp.string(), std::strerror(errno));
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return Error::io("writing {}: {}", tmp.string(), std::strerror(errno));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Error::io("renaming {} to {}: {}", tmp.string(), path.string(), ec.message());
-  }
-  return Status::ok();
-}
-
 Result<std::string> manifest_text(const PrepareOptions& options, const Tokenizer& tokenizer,
                                   const PrepareStats& stats, const nlohmann::ordered_json& files) {
   try {
@@ -247,7 +223,7 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
   stats.val_checksum = val.checksum();
 
   SYM_TRY_ASSIGN(std::string manifest, manifest_text(options, *tokenizer, stats, files));
-  SYM_TRY(write_text_file(stats.manifest_path, manifest));
+  SYM_TRY(write_file_atomic(stats.manifest_path, manifest));
   return stats;
 }
 

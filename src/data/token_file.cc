@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/file_io.h"
 
 namespace symphony {
 namespace {
@@ -66,40 +67,8 @@ Header decode_header(const std::byte* in) {
   return h;
 }
 
-Status os_error(const std::string& what, const std::filesystem::path& path, int err) {
-  std::string message = fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
-  if (err == ENOENT) return Status(ErrorCode::kNotFound, std::move(message));
-  return Status(ErrorCode::kIo, std::move(message));
-}
-
 int64_t max_vocab_for(int token_bytes) {
   return token_bytes == 2 ? kMaxVocabTwoBytes : kMaxVocabFourBytes;
-}
-
-Status write_all(int fd, const std::byte* data, size_t bytes, const std::filesystem::path& path) {
-  while (bytes > 0) {
-    ssize_t n = ::write(fd, data, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return os_error("writing", path, errno);
-    }
-    data += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return Status::ok();
-}
-
-// Makes a completed rename durable: the new directory entry survives a crash.
-Status fsync_directory(const std::filesystem::path& file) {
-  std::filesystem::path dir = file.parent_path();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return os_error("opening directory", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return os_error("syncing directory", dir, err);
-  return Status::ok();
 }
 
 }  // namespace
@@ -123,22 +92,17 @@ Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& pat
   if (meta.eot_token < 0 || meta.eot_token >= meta.vocab_size)
     return Error::invalid("{}: eot_token {} is outside [0, vocab_size {})", path.string(),
                           meta.eot_token, meta.vocab_size);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return os_error("creating", tmp, errno);
+  SYM_TRY_ASSIGN(const int fd, create_temp_file(path));
   TokenFileWriter writer(path, meta, fd);
   // Reserve the header; close() fills it in once the count and checksum are known.
   std::byte zeros[kTokenFileHeaderBytes] = {};
-  Status status = write_all(fd, zeros, sizeof(zeros), tmp);
+  Status status = write_all(fd, zeros, sizeof(zeros), writer.tmp_path_);
   if (!status.is_ok()) return status;
   return writer;
 }
 
 TokenFileWriter::TokenFileWriter(std::filesystem::path path, TokenFileMeta meta, int fd)
-    : path_(std::move(path)), meta_(meta), fd_(fd) {
-  tmp_path_ = path_;
-  tmp_path_ += ".tmp";
+    : path_(std::move(path)), tmp_path_(temp_path_for(path_)), meta_(meta), fd_(fd) {
   buffer_.reserve(kWriteBufferBytes + kWriteBufferBytes / 8);
 }
 
@@ -169,9 +133,7 @@ TokenFileWriter::~TokenFileWriter() { abandon(); }
 
 void TokenFileWriter::abandon() {
   if (fd_ < 0) return;
-  ::close(fd_);
-  fd_ = -1;
-  ::unlink(tmp_path_.c_str());
+  discard_temp_file(std::exchange(fd_, -1), path_);
 }
 
 Status TokenFileWriter::append(std::span<const int32_t> tokens) {
@@ -217,23 +179,11 @@ Status TokenFileWriter::close() {
     if (::pwrite(fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header)))
       status = os_error("writing header of", tmp_path_, errno);
   }
-  if (status.is_ok() && ::fsync(fd_) != 0) status = os_error("syncing", tmp_path_, errno);
   if (!status.is_ok()) {
     abandon();
     return status;
   }
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) {
-    status = os_error("closing", tmp_path_, errno);
-  } else if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    status = os_error(fmt::format("renaming {} to", tmp_path_.string()), path_, errno);
-  }
-  if (!status.is_ok()) {
-    ::unlink(tmp_path_.c_str());
-    return status;
-  }
-  return fsync_directory(path_);
+  return commit_temp_file(std::exchange(fd_, -1), path_);
 }
 
 // ---------------------------------------------------------------------------------------------

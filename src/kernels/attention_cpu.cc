@@ -26,7 +26,6 @@
 // called from inside the parallel region.
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -35,6 +34,7 @@
 
 #include "core/simd.h"
 #include "kernels/attention.h"
+#include "kernels/fast_exp.h"
 
 namespace symphony::cpu {
 namespace {
@@ -47,31 +47,6 @@ constexpr int64_t kLanes = 8;  // partial results kept by the reductions (one AV
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// exp(x) for x <= 88 (the callers pass x <= 0), relative error below 1e-7; below -87.3 it
-// returns ~1e-38 rather than 0. Written with plain arithmetic and bit casts so loops calling it
-// vectorise (libm's expf does not without -ffast-math). Range reduction x = n ln2 + r,
-// |r| <= ln2/2, then a degree-6 polynomial for e^r (Cephes expf) and 2^n built in the exponent
-// bits. The lower clamp is a bitwise select: written as std::max, GCC turns it into a branch
-// that the AVX2 clone's loops do not vectorise through.
-inline float fast_exp(float x) {
-  constexpr float kLowest = -87.33654f;  // exp(kLowest) is the smallest normal float
-  const int32_t below = -static_cast<int32_t>(x < kLowest);  // all ones where x < kLowest
-  x = std::bit_cast<float>((std::bit_cast<int32_t>(x) & ~below) |
-                           (std::bit_cast<int32_t>(kLowest) & below));
-  // (t + 1.5 * 2^23) - 1.5 * 2^23 rounds t to the nearest integer.
-  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const float two_n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  return p * two_n;
-}
 
 // C[4 x 16] (+)= sum_k A(r, k) B[k, 0:16], A(r, k) = a[r * a_rs + k * a_ks]. The 64 sums live in
 // eight AVX2 registers for the whole k loop.
@@ -192,7 +167,8 @@ SYM_VECTORIZED void online_softmax_t(float* st, int64_t nk, int64_t ncols, int64
 #pragma omp simd
   for (int64_t i = 0; i < ncols; ++i) {
     const float new_max = alpha[i];
-    alpha[i] = fast_exp(m[i] - new_max);  // m = -inf on the first tile gives ~1e-38, times l = 0
+    // m = -inf on the first tile gives ~1e-38, times l = 0.
+    alpha[i] = exp_nonpositive(m[i] - new_max);
     m[i] = new_max;
     l[i] *= alpha[i];
   }
@@ -202,7 +178,7 @@ SYM_VECTORIZED void online_softmax_t(float* st, int64_t nk, int64_t ncols, int64
     for (int64_t i = 0; i < first; ++i) sj[i] = 0.f;
 #pragma omp simd
     for (int64_t i = first; i < ncols; ++i) {
-      const float p = fast_exp(sj[i] - m[i]);
+      const float p = exp_nonpositive(sj[i] - m[i]);
       sj[i] = p;
       l[i] += p;
     }
@@ -224,7 +200,7 @@ SYM_VECTORIZED void probs_and_dscores_t(float* st, float* dpt, int64_t nk, int64
     }
 #pragma omp simd
     for (int64_t i = first; i < ncols; ++i) {
-      const float p = fast_exp(sj[i] - lse[i]);
+      const float p = exp_nonpositive(sj[i] - lse[i]);
       sj[i] = p;
       dj[i] = p * (dj[i] - D[i]);
     }
@@ -243,7 +219,7 @@ SYM_VECTORIZED void probs_and_dscores(float* s, float* dp, int64_t mq, int64_t n
       const float row_lse = lse[r], row_d = D[r];
 #pragma omp simd
       for (int64_t c = 0; c < vis; ++c) {
-        const float p = fast_exp(sr[c] - row_lse);
+        const float p = exp_nonpositive(sr[c] - row_lse);
         sr[c] = p;
         dr[c] = p * (dr[c] - row_d);
       }

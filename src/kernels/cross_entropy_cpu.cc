@@ -1,38 +1,15 @@
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "core/simd.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/fast_exp.h"
 #include "kernels/gemm.h"
 
 namespace symphony::cpu {
 namespace {
-
-// exp(x) for x <= 0 within about 2 ulp, written so that `omp simd` loops vectorise it (libm's
-// expf has no vector variant without -ffast-math). Cephes range reduction x = n*ln2 + r,
-// |r| <= ln2/2, a degree-6 polynomial for exp(r), and 2^n built in the exponent bits.
-// Inputs below -87 are clamped (exp(-87) ~ 1.6e-38 is negligible next to the row's max term of 1);
-// NaN propagates.
-inline float exp_nonpositive(float x) {
-  x = x < -87.f ? -87.f : x;
-  x = x > 0.f ? 0.f : x;
-  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding and subtracting rounds to integer
-  float n = (x * 1.44269504088896341f + kRound) - kRound;
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return y * std::bit_cast<float>(bits);
-}
 
 constexpr int64_t kSumBlock = 256;
 

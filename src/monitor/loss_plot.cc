@@ -1,13 +1,12 @@
 #include "monitor/loss_plot.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
+
+#include "core/file_io.h"
 
 namespace symphony {
 namespace {
@@ -202,27 +201,7 @@ std::string render_loss_plot_svg(const std::vector<PlotSeries>& series, std::str
 
 Status write_loss_plot_svg(const std::filesystem::path& path,
                            const std::vector<PlotSeries>& series, std::string_view title) {
-  const std::string svg = render_loss_plot_svg(series, title);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error::io("creating {}: {}", tmp.string(), std::strerror(errno));
-    out.write(svg.data(), static_cast<std::streamsize>(svg.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      return Error::io("writing {}: {}", tmp.string(), std::strerror(errno));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return Error::io("renaming {} to {}: {}", tmp.string(), path.string(), ec.message());
-  }
-  return Status::ok();
+  return write_file_atomic(path, render_loss_plot_svg(series, title));
 }
 
 }  // namespace symphony

@@ -5,17 +5,13 @@
 #include <fstream>
 #include <string>
 
+#include "core/file_io.h"
+
 namespace symphony {
 
 Result<MetricsLog> MetricsLog::open(const std::filesystem::path& path) {
   std::FILE* file = std::fopen(path.c_str(), "a");
-  if (file == nullptr) {
-    const int err = errno;
-    const std::string message =
-        fmt::format("opening metrics log {}: {}", path.string(), std::strerror(err));
-    if (err == ENOENT) return Status(ErrorCode::kNotFound, message);
-    return Status(ErrorCode::kIo, message);
-  }
+  if (file == nullptr) return os_error("opening metrics log", path, errno);
   return MetricsLog(path, file);
 }
 
@@ -38,13 +34,7 @@ Status MetricsLog::write(const nlohmann::json& record) {
 
 Result<std::vector<nlohmann::json>> read_metrics_log(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    const std::string message =
-        fmt::format("opening metrics log {}: {}", path.string(), std::strerror(err));
-    if (err == ENOENT) return Status(ErrorCode::kNotFound, message);
-    return Status(ErrorCode::kIo, message);
-  }
+  if (!in) return os_error("opening metrics log", path, errno);
   std::vector<nlohmann::json> records;
   std::string line;
   int64_t line_number = 0;

@@ -2,11 +2,11 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"
 #include "core/timer.h"
 #include "data/batch_sampler.h"
 #include "data/token_file.h"
@@ -24,14 +24,6 @@ namespace symphony {
 namespace {
 
 namespace fs = std::filesystem;
-
-Status write_text_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Error::io("{}: cannot write", path.string());
-  return Status::ok();
-}
 
 nlohmann::json memory_record() {
   MemorySnapshot m = memory_stats_snapshot();
@@ -98,7 +90,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   fs::create_directories(tc.run_dir, ec);
   if (ec) return Error::io("{}: cannot create run directory: {}", tc.run_dir, ec.message());
   const fs::path run_dir(tc.run_dir);
-  SYM_TRY(write_text_file(run_dir / "config.toml", to_toml(config)));
+  SYM_TRY(write_file_atomic(run_dir / "config.toml", to_toml(config)));
   SYM_TRY_ASSIGN(MetricsLog metrics, MetricsLog::open(run_dir / "metrics.jsonl"));
 
   Transformer model(mc, DType::kF32, shape,
