@@ -1,11 +1,30 @@
 #include <cblas.h>
 
+#include <cstdlib>
+
 #include "kernels/gemm.h"
 
 namespace symphony::cpu {
+namespace {
+
+// BLIS 0.9 picks its kernels from a table of known CPUs and falls back to slow generic C kernels
+// on newer AMD parts (e.g. AVX-512 EPYC), measured at a sixth of the zen kernels' rate. Any CPU
+// with AVX2 and FMA runs the zen kernels correctly, so select them unless the user already chose
+// (BLIS reads BLIS_ARCH_TYPE once, at its lazy initialisation inside the first call).
+bool configure_blas() {
+#if defined(SYMPHONY_BLAS_BLIS) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    setenv("BLIS_ARCH_TYPE", "zen", /*overwrite=*/0);
+#endif
+  return true;
+}
+
+}  // namespace
 
 void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
           View c) {
+  static const bool configured = configure_blas();
+  (void)configured;
   const int64_t m = c.dim(0), n = c.dim(1);
   const int64_t k = trans_a == Trans::kNo ? a.dim(1) : a.dim(0);
   if (k == 0) {
