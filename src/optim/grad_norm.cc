@@ -32,16 +32,19 @@ double sum_squares_f64(const double* x, int64_t n) {
 double grad_norm_local(ConstView grads) {
   const int64_t n = grads.numel();
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  std::vector<double> partial(size_t(blocks), 0.0);
+  // Reused across steps so the training step does not allocate; shared with the team by pointer.
+  thread_local std::vector<double> partial_storage;
+  partial_storage.assign(size_t(blocks), 0.0);
+  double* partial = partial_storage.data();
   const bool is_f64 = grads.dtype() == DType::kF64;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     int64_t begin = b * kBlock, len = std::min(kBlock, n - begin);
-    partial[size_t(b)] = is_f64 ? sum_squares_f64(grads.data<double>() + begin, len)
-                                : sum_squares_f32(grads.f32() + begin, len);
+    partial[b] = is_f64 ? sum_squares_f64(grads.data<double>() + begin, len)
+                        : sum_squares_f32(grads.f32() + begin, len);
   }
   double total = 0;
-  for (double p : partial) total += p;
+  for (int64_t b = 0; b < blocks; ++b) total += partial[b];
   return std::sqrt(total);
 }
 
