@@ -1,5 +1,11 @@
 #include "data/byte_tokenizer.h"
 
+#include <fmt/format.h>
+
+#include <string>
+
+#include "data/token_file.h"
+
 namespace symphony {
 
 std::vector<int32_t> ByteTokenizer::encode(std::string_view text) const {
@@ -19,6 +25,12 @@ std::string ByteTokenizer::decode(std::span<const int32_t> tokens) const {
     }
   }
   return text;
+}
+
+std::string ByteTokenizer::fingerprint() const {
+  // Everything that defines the mapping, hashed the same way as token file payloads.
+  const std::string definition = fmt::format("bytes:v1:vocab={}:eot={}", kVocabSize, kEotToken);
+  return fmt::format("{:016x}", fnv1a64(std::as_bytes(std::span(definition))));
 }
 
 }  // namespace symphony

@@ -20,6 +20,7 @@ class ByteTokenizer final : public Tokenizer {
   int64_t vocab_size() const override { return kVocabSize; }
   int32_t eot_token() const override { return kEotToken; }
   std::string name() const override { return kName; }
+  std::string fingerprint() const override;
 };
 
 }  // namespace symphony

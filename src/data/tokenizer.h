@@ -29,6 +29,10 @@ class Tokenizer {
   // A spec that load_tokenizer() accepts to rebuild this tokenizer, e.g. "bytes"; recorded in
   // dataset manifests.
   virtual std::string name() const = 0;
+  // 16 lowercase hex digits identifying the exact mapping (vocabulary, merges, special tokens,
+  // pre-tokenisation): two tokenizers with equal fingerprints encode every text identically.
+  // Dataset manifests record it so a run can refuse data made with another tokenizer.
+  virtual std::string fingerprint() const = 0;
 };
 
 // Builds the tokenizer a spec names. Specs: "bytes" (ByteTokenizer).
