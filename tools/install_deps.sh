@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   libblis-dev libopenblas-openmp-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  openmpi-bin libopenmpi-dev
   python3 python3-torch python3-numpy
 )
 missing=()
