@@ -9,6 +9,7 @@
 #include "config/run_config.h"
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
+#include "parallel/runtime.h"
 #include "train/trainer.h"
 
 namespace symphony::cli {
@@ -50,15 +51,31 @@ int run_train(const TrainArgs& args) {
     print_dry_run(*config);
     return kExitOk;
   }
+  // Under mpirun or srun: MPI; otherwise one process.
+  RuntimeOptions runtime_options;
+  runtime_options.timeout_s = config->parallel.timeout_s;
+  Result<std::unique_ptr<Runtime>> runtime = start_runtime(runtime_options);
+  if (!runtime.has_value()) return report(runtime.error());
+  Comm& world = (*runtime)->world();
+  const bool leader = world.rank() == 0;
   TrainOptions options;
   options.exec = args.kernels == "ref" ? Exec::reference() : Exec::cpu();
   options.progress = args.quiet ? ProgressOutput::kNone : ProgressOutput::kBar;
+  options.world = &world;
   const ParamCounts counts = count_params(config->model);
-  fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}\n", config->source,
-             human_count(double(counts.total)), human_count(double(counts.active)),
-             config->train.steps, config->train.run_dir);
+  if (leader)
+    fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}{}\n",
+               config->source, human_count(double(counts.total)),
+               human_count(double(counts.active)), config->train.steps, config->train.run_dir,
+               world.size() > 1 ? fmt::format(" on {} ranks", world.size()) : "");
   Result<TrainResult> result = train(*config, options);
-  if (!result.has_value()) return report(result.error());
+  if (!result.has_value()) {
+    if (!(*runtime)->distributed()) return report(result.error());
+    // Peers may be waiting in a collective this rank will never join: end the whole job.
+    const int code = report(result.error().with_context("rank {}", world.rank()));
+    (*runtime)->abort(code);
+  }
+  if (!leader) return kExitOk;
   fmt::print(stderr, "done: final loss {:.4f}", result->losses.back());
   if (!result->eval_losses.empty()) fmt::print(stderr, ", eval loss {:.4f}", result->eval_losses.back());
   fmt::print(stderr, ", {:.0f} tokens/s, {:.1f} GFLOP/s\n", result->tokens_per_s, result->gflops);

@@ -1,5 +1,7 @@
 #include "config/run_config.h"
 
+#include <algorithm>
+
 #include <fmt/ranges.h>
 
 #include <cerrno>
@@ -111,11 +113,37 @@ Status validate(const DataConfig& data) {
   return Status::ok();
 }
 
+Status validate(const ParallelConfig& parallel) {
+  // Sizes against the world are checked when the run starts (ParallelLayout::create); here what
+  // the config alone decides.
+  // Probing with a world that fits the other axes leaves the per-key checks (sizes >= 1, order,
+  // zero_stage) to ParallelLayout, the one place that knows them.
+  ParallelConfig probe = parallel;
+  probe.dp = std::max<int64_t>(parallel.dp, 1);
+  int64_t world = probe.dp;
+  for (int64_t size : {probe.pp, probe.cp, probe.ep, probe.tp}) world *= std::max<int64_t>(size, 1);
+  if (world > (int64_t(1) << 24))
+    return Error::invalid("parallel: pp*dp*cp*ep*tp = {} ranks is beyond any cluster", world);
+  Result<ParallelLayout> layout = ParallelLayout::create(probe, int(world));
+  if (!layout) return layout.error();
+  if (!(parallel.bucket_mb > 0))
+    return Error::invalid("parallel.bucket_mb = {} must be positive", parallel.bucket_mb);
+  if (!(parallel.timeout_s > 0))
+    return Error::invalid("parallel.timeout_s = {} must be positive", parallel.timeout_s);
+  for (auto [name, size] : {std::pair{"tp", parallel.tp}, {"pp", parallel.pp}, {"cp", parallel.cp},
+                            {"ep", parallel.ep}})
+    if (size > 1)
+      return Error::invalid("parallel.{} = {}: this build trains with data parallelism (dp) and "
+                            "ZeRO only; set parallel.{} = 1", name, size, name);
+  return Status::ok();
+}
+
 Status validate(const RunConfig& config) {
   SYM_TRY(config.model.validate());
   SYM_TRY(validate(config.train));
   SYM_TRY(validate(config.optim));
   SYM_TRY(validate(config.data));
+  SYM_TRY(validate(config.parallel));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
                           config.train.seq_len, config.model.max_position_embeddings);

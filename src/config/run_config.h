@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "model/model_config.h"
+#include "parallel/layout.h"
 #include "train/train_config.h"
 
 namespace symphony {
@@ -22,6 +23,7 @@ struct RunConfig {
   TrainConfig train;
   OptimConfig optim;
   DataConfig data;
+  ParallelConfig parallel;
   std::string source;  // the file path or preset name this config was loaded from
 };
 
@@ -50,6 +52,7 @@ std::string to_toml(const RunConfig& config);
 Status validate(const TrainConfig& train);
 Status validate(const OptimConfig& optim);
 Status validate(const DataConfig& data);
+Status validate(const ParallelConfig& parallel);
 
 // Every section's checks plus those between sections (train.seq_len against
 // model.max_position_embeddings, optim.warmup_steps against train.steps).

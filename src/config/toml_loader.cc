@@ -87,6 +87,18 @@ const Field<DataConfig> kDataFields[] = {
     {"tokenizer_path", &DataConfig::tokenizer_path},
 };
 
+const Field<ParallelConfig> kParallelFields[] = {
+    {"dp", &ParallelConfig::dp},
+    {"tp", &ParallelConfig::tp},
+    {"pp", &ParallelConfig::pp},
+    {"ep", &ParallelConfig::ep},
+    {"cp", &ParallelConfig::cp},
+    {"order", &ParallelConfig::order},
+    {"zero_stage", &ParallelConfig::zero_stage},
+    {"bucket_mb", &ParallelConfig::bucket_mb},
+    {"timeout_s", &ParallelConfig::timeout_s},
+};
+
 // Calls fn(section_name, fields, member_of_RunConfig) for each section, in file order.
 template <typename Fn>
 Status for_each_section(Fn&& fn) {
@@ -94,6 +106,7 @@ Status for_each_section(Fn&& fn) {
   SYM_TRY(fn(std::string_view("train"), std::span(kTrainFields), &RunConfig::train));
   SYM_TRY(fn(std::string_view("optim"), std::span(kOptimFields), &RunConfig::optim));
   SYM_TRY(fn(std::string_view("data"), std::span(kDataFields), &RunConfig::data));
+  SYM_TRY(fn(std::string_view("parallel"), std::span(kParallelFields), &RunConfig::parallel));
   return Status::ok();
 }
 

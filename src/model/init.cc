@@ -28,9 +28,13 @@ void fill(View v, const ParamInfo& info, uint64_t seed, double std_dev) {
 }  // namespace
 
 void init_params(const ModelConfig& config, uint64_t seed, ParamStore& store) {
+  for (int u = 0; u < store.num_units(); ++u) init_unit_params(config, seed, store, u);
+}
+
+void init_unit_params(const ModelConfig& config, uint64_t seed, ParamStore& store, int unit) {
   const double base = config.initializer_range;
   const double scaled = base / std::sqrt(2.0 * double(config.num_hidden_layers));
-  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+  for (ParamId id = store.unit(unit).first; id < store.unit(unit).end; ++id) {
     const ParamInfo& info = store.info(id);
     bool residual_out = ends_with(info.name, "o_proj.weight") ||
                         ends_with(info.name, "down_proj.weight") ||

@@ -16,5 +16,8 @@
 namespace symphony {
 
 void init_params(const ModelConfig& config, uint64_t seed, ParamStore& store);
+// The tensors of one unit only (the same values init_params gives them). REQUIRES: the unit's
+// weights are resident.
+void init_unit_params(const ModelConfig& config, uint64_t seed, ParamStore& store, int unit);
 
 }  // namespace symphony

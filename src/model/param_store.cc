@@ -2,19 +2,47 @@
 
 namespace symphony {
 
+void ParamStore::begin_unit() {
+  SYM_CHECK(!allocated_, "ParamStore::begin_unit() after allocate()");
+  if (units_.empty() || units_.back().end > units_.back().first)
+    units_.push_back(ParamUnit{ParamId(infos_.size()), ParamId(infos_.size()), numel_, 0});
+}
+
 ParamId ParamStore::add(std::string name, Shape shape, Decay decay) {
-  SYM_CHECK(weights_.empty(), "ParamStore::add({}) after allocate()", name);
-  ParamInfo info{std::move(name), shape, numel_, decay};
+  SYM_CHECK(!allocated_, "ParamStore::add({}) after allocate()", name);
+  if (units_.empty()) begin_unit();
+  ParamInfo info{std::move(name), shape, numel_, decay, int(units_.size()) - 1};
   // Align every tensor to 16 floats (64 bytes) so rows of vectorised kernels start aligned.
-  numel_ += (shape.numel() + 15) / 16 * 16;
+  const int64_t padded = (shape.numel() + 15) / 16 * 16;
+  numel_ += padded;
+  units_.back().end += 1;
+  units_.back().numel += padded;
   infos_.push_back(std::move(info));
   return static_cast<ParamId>(infos_.size() - 1);
 }
 
-void ParamStore::allocate() {
-  SYM_CHECK(weights_.empty(), "ParamStore::allocate() called twice");
-  weights_ = Buffer(dtype_, {numel_}, MemoryCategory::kWeights);
-  grads_ = Buffer(dtype_, {numel_}, MemoryCategory::kGrads);
+void ParamStore::allocate(ParamResidency residency) {
+  SYM_CHECK(!allocated_, "ParamStore::allocate() called twice");
+  allocated_ = true;
+  residency_ = residency;
+  if (residency.weights == Residency::kFull)
+    weights_ = Buffer(dtype_, {numel_}, MemoryCategory::kWeights);
+  else
+    bound_weights_.assign(units_.size(), nullptr);
+  if (residency.grads == Residency::kFull)
+    grads_ = Buffer(dtype_, {numel_}, MemoryCategory::kGrads);
+  else
+    bound_grads_.assign(units_.size(), nullptr);
+}
+
+void ParamStore::bind_unit_weights(int u, void* data) {
+  SYM_CHECK(residency_.weights == Residency::kWindowed, "binding unit {} of full weights", u);
+  bound_weights_[size_t(u)] = data;
+}
+
+void ParamStore::bind_unit_grads(int u, void* data) {
+  SYM_CHECK(residency_.grads == Residency::kWindowed, "binding unit {} of full gradients", u);
+  bound_grads_[size_t(u)] = data;
 }
 
 ParamId ParamStore::find(const std::string& name) const {
@@ -23,14 +51,18 @@ ParamId ParamStore::find(const std::string& name) const {
   return -1;
 }
 
-View ParamStore::slice(Buffer& b, ParamId id) {
+View ParamStore::slice(const Buffer& b, const std::vector<void*>& bound, ParamId id) const {
   const ParamInfo& p = info(id);
-  return b.view().rows(p.offset, p.offset + p.shape.numel()).reshape(p.shape);
-}
-
-ConstView ParamStore::slice(const Buffer& b, ParamId id) const {
-  const ParamInfo& p = info(id);
-  return b.view().rows(p.offset, p.offset + p.shape.numel()).reshape(p.shape);
+  if (bound.empty()) {
+    SYM_CHECK(!b.empty(), "tensor {} read before allocate()", p.name);
+    // A const store hands out ConstView (the const overloads convert).
+    Buffer& mutable_b = const_cast<Buffer&>(b);
+    return mutable_b.view().rows(p.offset, p.offset + p.shape.numel()).reshape(p.shape);
+  }
+  void* base = bound[size_t(p.unit)];
+  SYM_CHECK(base != nullptr, "tensor {} used while its unit {} is not resident", p.name, p.unit);
+  const int64_t rel = p.offset - unit(p.unit).offset;
+  return View(static_cast<char*>(base) + rel * dtype_bytes(dtype_), dtype_, p.shape);
 }
 
 }  // namespace symphony

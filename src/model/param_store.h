@@ -6,6 +6,12 @@
 // Two phases: modules call add() in their constructors to declare tensors (name, shape, whether
 // weight decay applies) and keep the returned ParamId; allocate() then reserves the memory once.
 // Names follow Hugging Face conventions ("model.layers.0.self_attn.q_proj.weight").
+//
+// Units: begin_unit() groups the tensors added after it into a contiguous unit (the embedding,
+// one decoder layer, the final norm with the LM head). Sharded layouts (parallel/zero.h) gather,
+// reduce and free memory unit by unit. With Residency::kWindowed a buffer is not allocated at
+// all: each unit's storage is bound from outside (bind_unit_weights / bind_unit_grads) while the
+// unit is in use, and param()/grad() of an unbound unit is a checked error.
 
 #include <cstdint>
 #include <string>
@@ -24,25 +30,56 @@ struct ParamInfo {
   Shape shape;
   int64_t offset = 0;  // elements from the start of the flat buffers
   Decay decay = Decay::kYes;
+  int unit = 0;        // the unit it belongs to
+};
+
+struct ParamUnit {
+  ParamId first = 0, end = 0;  // tensors [first, end)
+  int64_t offset = 0;          // elements from the start of the flat buffers
+  int64_t numel = 0;           // elements, alignment padding included
+};
+
+enum class Residency : uint8_t {
+  kFull,      // one buffer for every unit, allocated once
+  kWindowed,  // no buffer: units are bound while in use
+};
+struct ParamResidency {
+  Residency weights = Residency::kFull;
+  Residency grads = Residency::kFull;
 };
 
 class ParamStore {
  public:
   explicit ParamStore(DType dtype) : dtype_(dtype) {}
 
+  // Starts a new unit; tensors added before the first call form unit 0.
+  void begin_unit();
   ParamId add(std::string name, Shape shape, Decay decay);
-  void allocate();  // REQUIRES: called once, after every add()
+  void allocate(ParamResidency residency = {});  // REQUIRES: called once, after every add()
 
-  View param(ParamId id) { return slice(weights_, id); }
-  ConstView param(ParamId id) const { return slice(weights_, id); }
-  View grad(ParamId id) { return slice(grads_, id); }
-  ConstView grad(ParamId id) const { return slice(grads_, id); }
+  const std::vector<ParamUnit>& units() const { return units_; }
+  const ParamUnit& unit(int u) const { return units_[size_t(u)]; }
+  int num_units() const { return int(units_.size()); }
+  ParamResidency residency() const { return residency_; }
+  // Where unit u's weights / gradients live now (unit(u).numel elements), or nullptr when it is
+  // not resident. REQUIRES: the matching residency is kWindowed.
+  void bind_unit_weights(int u, void* data);
+  void bind_unit_grads(int u, void* data);
 
+  View param(ParamId id) { return slice(weights_, bound_weights_, id); }
+  ConstView param(ParamId id) const { return slice(weights_, bound_weights_, id); }
+  View grad(ParamId id) { return slice(grads_, bound_grads_, id); }
+  ConstView grad(ParamId id) const { return slice(grads_, bound_grads_, id); }
+
+  // REQUIRES for the all_* views and zero_grads(): the residency is kFull.
   View all_params() { return weights_.view(); }
   View all_grads() { return grads_.view(); }
   ConstView all_params() const { return weights_.view(); }
   ConstView all_grads() const { return grads_.view(); }
   void zero_grads() { grads_.zero(); }
+  // The unit's slice of a full buffer. REQUIRES: that buffer's residency is kFull.
+  View unit_params(int u) { return weights_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
+  View unit_grads(int u) { return grads_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
 
   const std::vector<ParamInfo>& infos() const { return infos_; }
   const ParamInfo& info(ParamId id) const { return infos_[static_cast<size_t>(id)]; }
@@ -52,14 +89,17 @@ class ParamStore {
   ParamId find(const std::string& name) const;
 
  private:
-  View slice(Buffer& b, ParamId id);
-  ConstView slice(const Buffer& b, ParamId id) const;
+  View slice(const Buffer& b, const std::vector<void*>& bound, ParamId id) const;
 
   DType dtype_;
   std::vector<ParamInfo> infos_;  // [ParamId]
   int64_t numel_ = 0;
+  std::vector<ParamUnit> units_;
+  ParamResidency residency_;
+  bool allocated_ = false;
   Buffer weights_;
   Buffer grads_;
+  std::vector<void*> bound_weights_, bound_grads_;  // [unit] when windowed
 };
 
 }  // namespace symphony

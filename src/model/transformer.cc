@@ -51,17 +51,22 @@ struct Transformer::LayerActs {
 };
 
 Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
-                         RecomputeMode recompute)
+                         RecomputeMode recompute, ParamResidency residency)
     : config_(config), dtype_(dtype), max_shape_(max_shape), recompute_(recompute),
       params_(dtype) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
+  // Units (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
+  params_.begin_unit();
   embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
-  for (int64_t l = 0; l < num_layers; ++l)
+  for (int64_t l = 0; l < num_layers; ++l) {
+    params_.begin_unit();
     layers_.push_back(std::make_unique<Layer>(config, l, params_));
+  }
+  params_.begin_unit();
   final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);
   if (!config.tie_word_embeddings) lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes);
-  params_.allocate();
+  params_.allocate(residency);
 
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
   bool any_moe = false, any_dense = false;
@@ -176,13 +181,20 @@ void Transformer::forward_layers(const Exec& ex, const BatchShape& shape,
   auto residual = [&](int64_t l) {
     return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
   };
+  hook_before_forward(0);
   embedding_forward(ex, params_.param(embed_), tokens, residual(0));
+  hook_after_forward(0);
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     MoeStats& s = (stats ? *stats : scratch_stats_)[size_t(l)];
+    hook_before_forward(int(l) + 1);
     layer_forward(ex, l, shape, residual(l), acts_for(l), scales, residual(l + 1), s);
+    hook_after_forward(int(l) + 1);
   }
+  const int last_unit = int(config_.num_hidden_layers) + 1;
+  hook_before_forward(last_unit);
   rmsnorm_forward(ex, residual(config_.num_hidden_layers), params_.param(final_norm_),
                   config_.rms_norm_eps, final_h_.view().rows(0, n), final_inv_.view().rows(0, n));
+  hook_after_forward(last_unit);
 }
 
 CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
@@ -194,23 +206,31 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
   forward_layers(ex, shape, tokens, scales, &moe_stats_);
   View dres = dres_.view().rows(0, n);
   View dh = dh_.view().rows(0, n);
+  const int64_t last = config_.num_hidden_layers;
+  const int last_unit = int(last) + 1;
+  hook_before_backward(last_unit);
+  if (config_.tie_word_embeddings) hook_before_backward(0);  // the LM head is the embedding
   CrossEntropyResult ce =
       lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets,
                             scales.token, ce_scratch_.view(), dh, lm_head_grad());
-  const int64_t last = config_.num_hidden_layers;
   auto residual = [&](int64_t l) {
     return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
   };
   rmsnorm_backward(ex, residual(last), params_.param(final_norm_), final_inv_.view().rows(0, n),
                    dh, dres, params_.grad(final_norm_));
+  hook_after_backward(last_unit);
   for (int64_t l = last - 1; l >= 0; --l) {
     LayerActs& a = acts_for(l);
+    hook_before_backward(int(l) + 1);
     if (recompute_ == RecomputeMode::kFull)
       layer_forward(ex, l, shape, residual(l), a, scales, layer_out_scratch_.view().rows(0, n),
                     scratch_stats_[size_t(l)]);
     layer_backward(ex, l, shape, residual(l), a, scales, dres);
+    hook_after_backward(int(l) + 1);
   }
+  if (!config_.tie_word_embeddings) hook_before_backward(0);
   embedding_backward(ex, tokens, dres, params_.grad(embed_));
+  hook_after_backward(0);
   return ce;
 }
 
@@ -219,8 +239,11 @@ CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape
                                          std::span<const int32_t> targets) {
   const int64_t n = shape.rows();
   forward_layers(ex, shape, tokens, LossScales{}, nullptr);
-  return lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets, 1.0,
-                               ce_scratch_.view(), View(), View());
+  hook_before_forward(lm_head_unit());
+  CrossEntropyResult ce = lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(),
+                                                targets, 1.0, ce_scratch_.view(), View(), View());
+  hook_after_forward(lm_head_unit());
+  return ce;
 }
 
 std::vector<KvCache> Transformer::make_kv_caches() const {

@@ -20,6 +20,7 @@
 #include "model/mlp.h"
 #include "model/moe/moe_block.h"
 #include "model/param_store.h"
+#include "model/unit_hooks.h"
 
 namespace symphony {
 
@@ -30,7 +31,8 @@ class Transformer {
   // Rows of logits the fused LM-head loss holds at once.
   static constexpr int64_t kCrossEntropyChunkRows = 256;
 
-  Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute);
+  Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute,
+              ParamResidency residency = {});
   ~Transformer();
 
   const ModelConfig& config() const { return config_; }
@@ -49,6 +51,13 @@ class Transformer {
 
   // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.
   const std::vector<MoeStats>& moe_stats() const { return moe_stats_; }
+  // Mutable, so data parallelism can sum them over replicas before the balance-bias update.
+  std::vector<MoeStats>& moe_stats() { return moe_stats_; }
+  // Called around every use of a parameter unit by forward_backward() and evaluate(); nullptr
+  // (the default) for none. Not called by decode(). The hooks must outlive their use.
+  void set_unit_hooks(UnitHooks* hooks) { hooks_ = hooks; }
+  // The unit holding the LM head weight (units: model/unit_hooks.h).
+  int lm_head_unit() const { return config_.tie_word_embeddings ? 0 : int(config_.num_hidden_layers) + 1; }
   void reset_moe_stats();
   // Aux-loss-free balancing: nudges each MoE layer's selection bias by the step's loads.
   void update_balance_bias(double rate);
@@ -81,8 +90,14 @@ class Transformer {
   void forward_layers(const Exec& ex, const BatchShape& shape, std::span<const int32_t> tokens,
                       const LossScales& scales, std::vector<MoeStats>* stats);
 
+  void hook_before_forward(int unit) { if (hooks_) hooks_->before_forward(unit); }
+  void hook_after_forward(int unit) { if (hooks_) hooks_->after_forward(unit); }
+  void hook_before_backward(int unit) { if (hooks_) hooks_->before_backward(unit); }
+  void hook_after_backward(int unit) { if (hooks_) hooks_->after_backward(unit); }
+
   ModelConfig config_;
   DType dtype_;
+  UnitHooks* hooks_ = nullptr;
   BatchShape max_shape_;
   RecomputeMode recompute_;
   ParamStore params_;

@@ -2,6 +2,9 @@
 // One optimizer step over a global batch of micro-batches: zero grads -> forward + backward of
 // each micro-batch (gradients summed) -> global grad norm and clip factor -> AdamW at the
 // scheduled learning rate -> aux-loss-free bias update. Shared by the trainer and the benchmark.
+// Under data parallelism (parallel/zero.h) each rank runs this on its own micro-batches: the
+// global batch is dp * micro_batches() micro-batches, gradients and router statistics are summed
+// over the dp group, and every rank returns the same StepResult.
 
 #include <cstdint>
 #include <functional>
@@ -9,6 +12,7 @@
 
 #include "model/transformer.h"
 #include "optim/adamw.h"
+#include "parallel/zero.h"
 #include "train/train_config.h"
 
 namespace symphony {
@@ -20,23 +24,29 @@ struct StepResult {
   double loss = 0;       // mean cross-entropy over the global batch
   double grad_norm = 0;  // before clipping
   double lr = 0;
-  int64_t tokens = 0;    // tokens processed
+  int64_t tokens = 0;    // tokens processed by all ranks
 };
 
 class TrainStep {
  public:
-  TrainStep(const TrainConfig& train, const OptimConfig& optim, Transformer& model);
+  // REQUIRES: train.global_batch_tokens (when set) is a multiple of dp.comm().size() micro-batches
+  // (validated with the config).
+  TrainStep(const TrainConfig& train, const OptimConfig& optim, Transformer& model,
+            DataParallel& dp);
 
+  // Micro-batches this rank runs per step.
   int64_t micro_batches() const { return micro_batches_; }
-  StepResult run(const Exec& ex, int64_t step, const BatchSource& next_batch);
-  AdamW& optimizer() { return optimizer_; }
+  // Failure: a communication error or timeout of the dp group.
+  Result<StepResult> run(const Exec& ex, int64_t step, const BatchSource& next_batch);
+  AdamW& optimizer() { return dp_.optimizer(); }
 
  private:
   TrainConfig train_;
   OptimConfig optim_;
   Transformer& model_;
-  AdamW optimizer_;
+  DataParallel& dp_;
   int64_t micro_batches_;
+  std::vector<int64_t> stats_scratch_;  // router statistics packed for one all-reduce
   std::vector<int32_t> inputs_, targets_;
 };
 

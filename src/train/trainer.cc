@@ -12,6 +12,10 @@
 #include "data/token_file.h"
 #include "model/init.h"
 #include "model/transformer.h"
+#include "parallel/comm.h"
+#include "parallel/layout.h"
+#include "parallel/mesh.h"
+#include "parallel/zero.h"
 #include "monitor/flops.h"
 #include "monitor/loss_plot.h"
 #include "monitor/metrics_log.h"
@@ -68,12 +72,34 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const BatchShape shape{tc.micro_batch_size, tc.seq_len};
   const int64_t micro_tokens = shape.rows();
 
+  // The world, the layout and the data-parallel group. One process without a launcher runs the
+  // same path over SelfComm.
+  std::unique_ptr<Comm> self_world;
+  Comm* world = options.world;
+  if (world == nullptr) {
+    self_world = make_self_comm("world");
+    world = self_world.get();
+  }
+  SYM_TRY_ASSIGN(ParallelLayout layout, ParallelLayout::create(config.parallel, world->size()));
+  SYM_TRY_ASSIGN(DeviceMesh mesh, DeviceMesh::create(layout, *world));
+  Comm& dp_comm = mesh.group(Axis::kData);
+  const int64_t dp_size = dp_comm.size(), dp_rank = dp_comm.rank();
+  const bool leader = world->rank() == 0;  // writes the run directory and prints progress
+  if (tc.global_batch_tokens > 0 && tc.global_batch_tokens % (micro_tokens * dp_size) != 0)
+    return Error::invalid(
+        "train.global_batch_tokens = {} is not a multiple of dp * micro_batch_size * seq_len = "
+        "{} * {} * {} = {}", tc.global_batch_tokens, dp_size, tc.micro_batch_size, tc.seq_len,
+        micro_tokens * dp_size);
+
   SYM_TRY_ASSIGN(TokenFile train_file, TokenFile::open(config.data.train_path));
   if (train_file.vocab_size() > mc.vocab_size)
     return Error::invalid("{}: token ids reach {} but model.vocab_size is {}",
                           config.data.train_path, train_file.vocab_size(), mc.vocab_size);
-  SYM_TRY_ASSIGN(BatchSampler sampler,
-                 BatchSampler::create(train_file, tc.seq_len, tc.micro_batch_size, tc.seed));
+  // Each draw takes dp micro-batches of consecutive windows and rank r keeps the r-th: the union
+  // over ranks of a step's micro-batches is exactly what one process with the same global batch
+  // sees.
+  SYM_TRY_ASSIGN(BatchSampler sampler, BatchSampler::create(train_file, tc.seq_len,
+                                                            tc.micro_batch_size * dp_size, tc.seed));
   std::optional<TokenFile> val_file;
   std::optional<EvalSampler> eval_sampler;
   if (tc.eval_every > 0) {
@@ -86,52 +112,75 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     eval_sampler.emplace(std::move(es));
   }
 
-  std::error_code ec;
-  fs::create_directories(tc.run_dir, ec);
-  if (ec) return Error::io("{}: cannot create run directory: {}", tc.run_dir, ec.message());
   const fs::path run_dir(tc.run_dir);
-  SYM_TRY(write_file_atomic(run_dir / "config.toml", to_toml(config)));
-  SYM_TRY_ASSIGN(MetricsLog metrics, MetricsLog::open(run_dir / "metrics.jsonl"));
+  std::optional<MetricsLog> metrics;
+  if (leader) {
+    std::error_code ec;
+    fs::create_directories(tc.run_dir, ec);
+    if (ec) return Error::io("{}: cannot create run directory: {}", tc.run_dir, ec.message());
+    SYM_TRY(write_file_atomic(run_dir / "config.toml", to_toml(config)));
+    SYM_TRY_ASSIGN(MetricsLog log, MetricsLog::open(run_dir / "metrics.jsonl"));
+    metrics.emplace(std::move(log));
+  }
+  auto write_metrics = [&](const nlohmann::json& record) -> Status {
+    return metrics ? metrics->write(record) : Status::ok();
+  };
 
+  const ZeroStage zero = layout.zero_stage();
   Transformer model(mc, DType::kF32, shape,
-                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
-  init_params(mc, tc.seed, model.params());
-  TrainStep train_step(tc, config.optim, model);
-  const int64_t micro_batches = train_step.micro_batches();
+                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone,
+                    DataParallel::residency_for(zero));
+  DataParallel data_parallel(zero, dp_comm, model, config.optim, config.parallel.bucket_mb);
+  data_parallel.init_params(mc, tc.seed);
+  TrainStep train_step(tc, config.optim, model, data_parallel);
+  const int64_t micro_batches = train_step.micro_batches() * dp_size;  // of the global batch
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
+  std::vector<int32_t> global_inputs(size_t(micro_tokens * dp_size));
+  std::vector<int32_t> global_targets(size_t(micro_tokens * dp_size));
   const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
-    sampler.next(in, tgt);
+    sampler.next(global_inputs, global_targets);
+    const auto mine = size_t(dp_rank * micro_tokens);
+    std::copy_n(global_inputs.begin() + std::ptrdiff_t(mine), in.size(), in.begin());
+    std::copy_n(global_targets.begin() + std::ptrdiff_t(mine), tgt.size(), tgt.begin());
   };
 
   std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
   std::vector<int32_t> targets(static_cast<size_t>(micro_tokens));
   std::optional<ProgressBar> bar;
-  if (options.progress == ProgressOutput::kBar) bar.emplace(tc.steps, options.log);
+  if (options.progress == ProgressOutput::kBar && leader) bar.emplace(tc.steps, options.log);
   TrainResult result;
   PlotSeries train_series{"train loss", {}, ""}, eval_series{"eval loss", {}, ""};
   double timed_s = 0;
   int64_t timed_tokens = 0;
 
+  // Batch b of the evaluation goes to dp rank b % dp. Under ZeRO-3 evaluating gathers weights
+  // (collectives), so a rank without a batch in the last round evaluates one and ignores it.
   auto evaluate = [&](int64_t step) -> Status {
     eval_sampler->reset();
-    double loss_sum = 0;
-    int64_t count = 0;
-    int64_t batches = std::min(tc.eval_batches, eval_sampler->num_batches());
-    for (int64_t b = 0; b < batches; ++b) {
-      eval_sampler->next(inputs, targets);
-      CrossEntropyResult ce = model.evaluate(ex, shape, inputs, targets);
-      loss_sum += ce.loss_sum;
-      count += ce.count;
+    double sums[2] = {0, 0};  // loss sum, count
+    const int64_t batches = std::min(tc.eval_batches, eval_sampler->num_batches());
+    const int64_t rounds = (batches + dp_size - 1) / dp_size;
+    for (int64_t round = 0; round < rounds; ++round) {
+      for (int64_t r = 0; r < dp_size; ++r) {
+        const int64_t b = round * dp_size + r;
+        if (b < batches) eval_sampler->next(inputs, targets);
+        if (r != dp_rank) continue;
+        if (b >= batches && zero != ZeroStage::kParameters) continue;
+        CrossEntropyResult ce = model.evaluate(ex, shape, inputs, targets);
+        SYM_TRY(data_parallel.hook_status());
+        if (b < batches) sums[0] += ce.loss_sum, sums[1] += double(ce.count);
+      }
     }
-    double loss = count ? loss_sum / double(count) : std::nan("");
+    SYM_TRY(dp_comm.all_reduce(std::span<double>(sums)));
+    double loss = sums[1] > 0 ? sums[0] / sums[1] : std::nan("");
     result.eval_losses.push_back(loss);
     eval_series.points.push_back({double(step), loss});
-    return metrics.write({{"step", step}, {"eval_loss", loss}, {"eval_tokens", count}});
+    return write_metrics({{"step", step}, {"eval_loss", loss}, {"eval_tokens", int64_t(sums[1])}});
   };
 
   for (int64_t step = 0; step < tc.steps; ++step) {
     Timer step_timer;
-    const StepResult r = train_step.run(ex, step, next_batch);
+    SYM_TRY_ASSIGN(const StepResult r, train_step.run(ex, step, next_batch));
     const double step_s = step_timer.elapsed_s();
     // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
     if (step > 0 || tc.steps == 1) timed_s += step_s, timed_tokens += r.tokens;
@@ -150,8 +199,9 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                              {"gflops", flops_per_token * tokens_per_s * 1e-9},
                              {"step_time_s", step_s}};
     add_router_stats(model, micro_batches, record);
+    if (step == 0) record["layout"] = layout.describe();
     if (step == 0 || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
-    SYM_TRY(metrics.write(record));
+    SYM_TRY(write_metrics(record));
     if (bar) bar->update(step + 1, r.loss, tokens_per_s);
     if (eval_sampler && ((step + 1) % tc.eval_every == 0 || step + 1 == tc.steps))
       SYM_TRY(evaluate(step + 1));
@@ -160,9 +210,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   result.steps = tc.steps;
   result.tokens_per_s = timed_s > 0 ? double(timed_tokens) / timed_s : 0.0;
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
-  SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
-                              "loss (" + config.source + ")"));
-  SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
+  // Stage 3 holds a shard of the weights: gather them all (collective) for the model file.
+  SYM_TRY(data_parallel.gather_full_weights());
+  if (leader) {
+    SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
+                                "loss (" + config.source + ")"));
+    SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
+  }
+  data_parallel.release_full_weights();
   return result;
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/run_config.h"
 #include "core/status.h"
+#include "parallel/comm.h"
 #include "tensor/exec.h"
 
 namespace symphony {
@@ -22,6 +23,9 @@ struct TrainOptions {
   Exec exec = Exec::cpu();
   ProgressOutput progress = ProgressOutput::kBar;
   std::FILE* log = stderr;  // progress bar and evaluation lines
+  // The ranks training together (parallel/runtime.h); nullptr for one process. Every rank calls
+  // train() with the same config; rank 0 writes the run directory and prints progress.
+  Comm* world = nullptr;
 };
 
 struct TrainResult {
@@ -32,6 +36,8 @@ struct TrainResult {
   double gflops = 0;                // achieved model GFLOP/s at that rate
 };
 
+// Failure: bad data or config (named), a non-finite loss, or a communication error or timeout
+// (then the caller should abort the job: peers may be stuck in a collective).
 Result<TrainResult> train(const RunConfig& config, const TrainOptions& options);
 
 }  // namespace symphony
