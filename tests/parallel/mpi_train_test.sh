@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end multi-rank runs of `symphony train` under mpirun:
+#   1. two ranks with ZeRO-3 train and write the run directory;
+#   2. a hung rank (SIGSTOP) is caught by the watchdog: the job ends non-zero within the timeout
+#      and the error names the rank that did not arrive;
+#   3. a killed rank (SIGKILL) ends the whole job non-zero.
+# Usage: mpi_train_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
+set -euo pipefail
+exe=$1 work=$2 mpirun=$3
+rm -rf "$work" && mkdir -p "$work/text"
+# Some real text to train on: the repository's own documentation, repeated.
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+for i in 1 2 3 4 5 6 7 8; do cat "$src_dir"/README.md "$src_dir"/docs/*.md > "$work/text/doc$i.txt"; done
+"$exe" data prepare --input "$work/text" --out "$work/data" > /dev/null
+common=(--set data.train_path="$work/data/train.tok" --set data.val_path="$work/data/val.tok"
+        --set train.seq_len=32 --set train.micro_batch_size=2 --set optim.warmup_steps=0
+        --set train.eval_every=0 --quiet)
+launch=("$mpirun" --oversubscribe -np 2)
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# 1. A short ZeRO-3 run.
+"${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=4 --set parallel.zero_stage=3 \
+  --set train.run_dir="$work/run-zero3" > "$work/zero3.log" 2>&1 || { cat "$work/zero3.log"; fail "2-rank ZeRO-3 run"; }
+grep -q '"layout":"dp=2 zero=3"' "$work/run-zero3/metrics.jsonl" || fail "metrics.jsonl lacks the layout"
+[ -s "$work/run-zero3/model.safetensors" ] || fail "no model file"
+echo "ok: 2-rank ZeRO-3 run"
+
+# The pid of world rank $1 of the running job whose run directory is $2.
+rank_pid() {
+  for p in $(pgrep -f "$2" || true); do
+    if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
+
+# Starts a long run in the background; waits until it has logged a step.
+start_long_run() {
+  local run=$1
+  "${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=100000 \
+    --set parallel.timeout_s=3 --set train.run_dir="$run" > "$run.log" 2>&1 &
+  job=$!
+  for _ in $(seq 1 300); do
+    [ -s "$run/metrics.jsonl" ] && return 0
+    sleep 0.1
+  done
+  cat "$run.log"; fail "the run did not start"
+}
+
+# Waits up to $1 seconds for the background job; sets status.
+wait_job() {
+  for _ in $(seq 1 $(($1 * 10))); do
+    if ! kill -0 "$job" 2>/dev/null; then
+      set +e; wait "$job"; status=$?; set -e
+      return 0
+    fi
+    sleep 0.1
+  done
+  kill -9 "$job" 2>/dev/null || true
+  fail "the job still runs after $1 s"
+}
+
+# 2. Hang rank 1.
+start_long_run "$work/run-hang"
+pid=$(rank_pid 1 "$work/run-hang") || fail "rank 1 not found"
+kill -STOP "$pid"
+wait_job 60
+kill -9 "$pid" 2>/dev/null || true
+[ "$status" -ne 0 ] || fail "the job exited 0 with a hung rank"
+grep -q "watchdog" "$work/run-hang.log" || { cat "$work/run-hang.log"; fail "no watchdog error"; }
+grep -q "ranks that did not arrive: 1" "$work/run-hang.log" || { cat "$work/run-hang.log"; fail "the error does not name rank 1"; }
+echo "ok: hung rank named by the watchdog, job exited $status"
+
+# 3. Kill rank 1.
+start_long_run "$work/run-kill"
+pid=$(rank_pid 1 "$work/run-kill") || fail "rank 1 not found"
+kill -9 "$pid"
+wait_job 60
+[ "$status" -ne 0 ] || fail "the job exited 0 with a killed rank"
+echo "ok: killed rank ended the job, exit $status"
