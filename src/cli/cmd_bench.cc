@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/comm_bench.h"
 #include "bench/machine_peak.h"
+#include "parallel/runtime.h"
 #include "bench/train_bench.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -87,6 +89,38 @@ int run_train_bench(const BenchArgs& args) {
   return kExitOk;
 }
 
+struct CommBenchArgs {
+  int64_t min_bytes = 1024;
+  int64_t max_bytes = int64_t(256) << 20;
+  int64_t step = 4;
+};
+
+// Run under mpirun (or srun) with the ranks to measure; one process measures only copies.
+int run_comm_bench(const CommBenchArgs& args) {
+  if (args.min_bytes < 4 || args.max_bytes < args.min_bytes || args.step < 2)
+    return report(Error::invalid("--min-bytes {} --max-bytes {} --step {}: need 4 <= min <= max "
+                                 "and step >= 2", args.min_bytes, args.max_bytes, args.step));
+  Result<std::unique_ptr<Runtime>> runtime = start_runtime(RuntimeOptions{});
+  if (!runtime.has_value()) return report(runtime.error());
+  Comm& world = (*runtime)->world();
+  Result<std::vector<CommBenchRow>> rows =
+      bench_collectives(world, args.min_bytes, args.max_bytes, args.step);
+  if (!rows.has_value()) {
+    const int code = report(rows.error());
+    (*runtime)->abort(code);
+  }
+  if (world.rank() != 0) return kExitOk;
+  const double copy = memcpy_bandwidth_gbs(std::min<int64_t>(args.max_bytes, int64_t(256) << 20));
+  fmt::print("{} ranks ({}); memcpy bandwidth of one rank: {:.1f} GB/s\n", world.size(),
+             (*runtime)->distributed() ? "MPI" : "one process, no launcher", copy);
+  fmt::print("{:<15} {:>12} {:>6} {:>12} {:>12} {:>12}\n", "op", "bytes", "iters", "time_us",
+             "algbw_GB/s", "busbw_GB/s");
+  for (const CommBenchRow& r : *rows)
+    fmt::print("{:<15} {:>12} {:>6} {:>12.1f} {:>12.2f} {:>12.2f}\n", r.op, r.bytes, r.iterations,
+               r.time_s * 1e6, r.algbw_gbs, r.busbw_gbs);
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, int* exit_code) {
@@ -104,6 +138,14 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   train->add_flag("--json", args->json, "One JSON line");
   train->callback([args, exit_code] { *exit_code = run_train_bench(*args); });
   gemm_cmd->callback([args, exit_code] { *exit_code = run_gemm(*args); });
+
+  auto comm_args = std::make_shared<CommBenchArgs>();
+  CLI::App* comm_cmd = bench->add_subcommand(
+      "comm", "Collective time and bandwidth over message sizes (run under mpirun)");
+  comm_cmd->add_option("--min-bytes", comm_args->min_bytes, "Smallest message")->capture_default_str();
+  comm_cmd->add_option("--max-bytes", comm_args->max_bytes, "Largest message")->capture_default_str();
+  comm_cmd->add_option("--step", comm_args->step, "Size factor between rows")->capture_default_str();
+  comm_cmd->callback([comm_args, exit_code] { *exit_code = run_comm_bench(*comm_args); });
 }
 
 }  // namespace symphony::cli

@@ -171,11 +171,14 @@ class MpiEngine {
       if (progressed) {
         idle_rounds = 0;
       } else if (!inflight_.empty()) {
-        // Spin briefly for low latency, then sleep in growing steps so a waiting rank leaves the
-        // core to the ranks still computing.
+        // Non-blocking collectives advance only inside MPI_Test, so the thread keeps testing;
+        // it yields the core between tests so ranks still computing are not starved, and only
+        // after a long quiet spell sleeps briefly.
         ++idle_rounds;
-        if (idle_rounds > 200)
-          std::this_thread::sleep_for(std::chrono::microseconds(std::min(20 * (idle_rounds - 200), 500)));
+        if (idle_rounds > 20000)
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        else if (idle_rounds > 64)
+          std::this_thread::yield();
       }
     }
     if (!poisoned_.load() && diag_request_ != MPI_REQUEST_NULL) {
