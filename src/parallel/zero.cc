@@ -5,14 +5,17 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/timer.h"
 #include "model/init.h"
 #include "optim/grad_norm.h"
 
 namespace symphony {
 
 namespace {
-constexpr int kWeightSlots = 3;  // unit in use, the prefetched next one, the tied embedding
-constexpr int kGradSlots = 3;    // unit being computed, one reducing, the tied embedding
+// Weight slots: the unit in use and the prefetched next one, plus the embedding when it is also
+// the LM head (held through the whole backward pass). Gradient slots: the unit being computed and
+// the one reducing, plus the tied embedding.
+int slots_needed(const ModelConfig& config) { return config.tie_word_embeddings ? 3 : 2; }
 constexpr int64_t kAlign = 16;   // floats: slices start 64-byte aligned
 }  // namespace
 
@@ -56,12 +59,12 @@ DataParallel::DataParallel(ZeroStage stage, Comm& dp, Transformer& model,
   if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients)
     gather_scratch_ = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kCommunication);
   if (stage >= ZeroStage::kParameters) {
-    weight_slots_.resize(kWeightSlots);
+    weight_slots_.resize(size_t(slots_needed(model.config())));
     for (WeightSlot& slot : weight_slots_)
       slot.data = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kWeights);
   }
   if (stage >= ZeroStage::kGradients) {
-    grad_slots_.resize(kGradSlots);
+    grad_slots_.resize(size_t(slots_needed(model.config())));
     for (GradSlot& slot : grad_slots_) {
       slot.data = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kGrads);
       slot.reduced = Buffer(DType::kF32, {max_slice}, MemoryCategory::kCommunication);
@@ -307,6 +310,7 @@ void DataParallel::finish_reduction(GradSlot& slot) {
 // ---------------------------------------------------------------------------------------------
 
 Status DataParallel::end_backward() {
+  Timer wait;
   if (stage_ <= ZeroStage::kOptimizer) {
     if (last_micro_batch_)
       for (Bucket& b : buckets_) {
@@ -319,6 +323,7 @@ Status DataParallel::end_backward() {
     for (GradSlot& slot : grad_slots_)
       if (slot.reducing) finish_reduction(slot);
   }
+  exposed_comm_s_ = wait.elapsed_s();
   return hook_status_;
 }
 

@@ -79,6 +79,9 @@ class DataParallel final : public UnitHooks {
   // Status of the collectives started inside hooks (which cannot return one); end_backward()
   // and optimizer_step() report it too.
   const Status& hook_status() const { return hook_status_; }
+  // Seconds the last end_backward() spent waiting for gradient communication still in flight
+  // after backward finished: the part of it not hidden behind computation.
+  double exposed_comm_s() const { return exposed_comm_s_; }
 
   void before_forward(int unit) override;
   void after_forward(int unit) override;
@@ -146,6 +149,7 @@ class DataParallel final : public UnitHooks {
   bool backward_phase_ = false;
   int64_t use_clock_ = 0;
   Status hook_status_;
+  double exposed_comm_s_ = 0;
 };
 
 }  // namespace symphony

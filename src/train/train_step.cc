@@ -38,6 +38,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
     sums[1] += double(ce.count);
   }
   SYM_TRY(dp_.end_backward());
+  const double exposed_comm_s = dp_.exposed_comm_s();
   if (ranks > 1) {
     SYM_TRY(dp_.comm().all_reduce(std::span<double>(sums)));
     // Router statistics of the whole global batch: the balance-bias update and the reports see
@@ -70,6 +71,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
     model_.update_balance_bias(model_.config().bias_update_rate);
   r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
   r.tokens = global_micro_batches * micro_tokens;
+  r.exposed_comm_s = exposed_comm_s;
   return r;
 }
 

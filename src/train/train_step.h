@@ -25,6 +25,7 @@ struct StepResult {
   double grad_norm = 0;  // before clipping
   double lr = 0;
   int64_t tokens = 0;    // tokens processed by all ranks
+  double exposed_comm_s = 0;  // gradient communication not hidden behind backward
 };
 
 class TrainStep {

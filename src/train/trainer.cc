@@ -198,6 +198,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                              {"tokens_per_s", tokens_per_s},
                              {"gflops", flops_per_token * tokens_per_s * 1e-9},
                              {"step_time_s", step_s}};
+    if (dp_size > 1) record["exposed_comm_s"] = r.exposed_comm_s;
     add_router_stats(model, micro_batches, record);
     if (step == 0) record["layout"] = layout.describe();
     if (step == 0 || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
