@@ -1,6 +1,7 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
+#include "parallel/zero.h"
 #include "train/trainer.h"
 
 namespace symphony::cli {
@@ -42,6 +44,21 @@ void print_dry_run(const RunConfig& c) {
   fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
   fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
   fmt::print("  total        {:>12}\n", human_bytes(double(plan.total())));
+  // Per rank of a data-parallel layout: the sharded state replaces weights, gradients and
+  // moments; activations and the rest are those of one process.
+  const int dp = int(std::max<int64_t>(c.parallel.dp, 1));
+  const ZeroStage stage = ZeroStage(c.parallel.zero_stage);
+  if (dp == 1 && stage == ZeroStage::kNone) return;
+  const ShardedMemory sharded = DataParallel::plan_memory(c.model, dp, stage);
+  fmt::print("memory of each rank with dp = {}, zero_stage = {}:\n", dp, int(stage));
+  fmt::print("  weights      {:>12}\n", human_bytes(double(sharded.weights)));
+  fmt::print("  gradients    {:>12}\n", human_bytes(double(sharded.grads)));
+  fmt::print("  optimizer    {:>12}\n", human_bytes(double(sharded.optimizer)));
+  fmt::print("  comm buffers {:>12}\n", human_bytes(double(sharded.communication)));
+  fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
+  fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
+  fmt::print("  total        {:>12}\n",
+             human_bytes(double(sharded.total() + plan.activations + plan.other)));
 }
 
 int run_train(const TrainArgs& args) {

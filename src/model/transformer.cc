@@ -100,15 +100,29 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
 
 Transformer::~Transformer() = default;
 
-int64_t Transformer::param_numel(const ModelConfig& config) {
-  // Declares the same tensors, in the same order, as the constructor; nothing is allocated.
+std::vector<int64_t> Transformer::unit_numels(const ModelConfig& config) {
+  // Declares the same tensors and units, in the same order, as the constructor; nothing is
+  // allocated.
   ParamStore store(DType::kF32);
   const int64_t d = config.hidden_size, v = config.vocab_size;
+  store.begin_unit();
   store.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l) Layer layer(config, l, store);
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    store.begin_unit();
+    Layer layer(config, l, store);
+  }
+  store.begin_unit();
   store.add("model.norm.weight", {d}, Decay::kNo);
   if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes);
-  return store.numel();
+  std::vector<int64_t> numels;
+  for (const ParamUnit& unit : store.units()) numels.push_back(unit.numel);
+  return numels;
+}
+
+int64_t Transformer::param_numel(const ModelConfig& config) {
+  int64_t total = 0;
+  for (int64_t n : unit_numels(config)) total += n;
+  return total;
 }
 
 void Transformer::reset_moe_stats() {

@@ -74,6 +74,8 @@ class Transformer {
   // Elements of the flat parameter buffer this config needs (alignment padding included),
   // computed without allocating; model/memory_plan.h builds on it.
   static int64_t param_numel(const ModelConfig& config);
+  // Elements of each parameter unit (model/unit_hooks.h), in unit order, without allocating.
+  static std::vector<int64_t> unit_numels(const ModelConfig& config);
 
  private:
   struct Layer;

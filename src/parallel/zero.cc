@@ -26,6 +26,30 @@ ParamResidency DataParallel::residency_for(ZeroStage stage) {
   return r;
 }
 
+int64_t DataParallel::slice_numel(int64_t numel, int64_t dp) {
+  return ((numel + dp - 1) / dp + kAlign - 1) / kAlign * kAlign;
+}
+
+ShardedMemory DataParallel::plan_memory(const ModelConfig& config, int dp, ZeroStage stage) {
+  const int64_t b = 4;  // f32
+  int64_t params = 0, shard = 0, max_slice = 0, max_padded = 0;
+  for (int64_t n : Transformer::unit_numels(config)) {
+    const int64_t s = slice_numel(n, dp);
+    params += n;
+    shard += s;
+    max_slice = std::max(max_slice, s);
+    max_padded = std::max(max_padded, s * dp);
+  }
+  const int64_t slots = slots_needed(config);
+  ShardedMemory m;
+  m.weights = stage >= ZeroStage::kParameters ? (shard + slots * max_padded) * b : params * b;
+  m.grads = stage >= ZeroStage::kGradients ? (shard + slots * max_padded) * b : params * b;
+  m.optimizer = 2 * (stage == ZeroStage::kNone ? params : shard) * b;
+  if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients) m.communication += max_padded * b;
+  if (stage >= ZeroStage::kGradients) m.communication += slots * max_slice * b;
+  return m;
+}
+
 DataParallel::DataParallel(ZeroStage stage, Comm& dp, Transformer& model,
                            const OptimConfig& optim, double bucket_mb)
     : stage_(stage), dp_(dp), model_(model), store_(model.params()) {
@@ -38,8 +62,7 @@ DataParallel::DataParallel(ZeroStage stage, Comm& dp, Transformer& model,
   const int units = store_.num_units();
   int64_t max_slice = 0;
   for (int u = 0; u < units; ++u) {
-    const int64_t n = store_.unit(u).numel;
-    const int64_t s = ((n + p - 1) / p + kAlign - 1) / kAlign * kAlign;
+    const int64_t s = slice_numel(store_.unit(u).numel, p);
     unit_slice_.push_back(s);
     unit_shard_offset_.push_back(shard_numel_);
     shard_numel_ += s;

@@ -43,8 +43,22 @@
 
 namespace symphony {
 
+// Bytes one rank's DataParallel state allocates, by category: the model's weight and gradient
+// buffers (full or windowed), the shards, the unit slots and communication buffers, and the AdamW
+// moments. Computed from the config alone, the same way the constructors allocate;
+// tests/parallel/data_parallel_mpi_test.cc checks it against the measured allocation.
+struct ShardedMemory {
+  int64_t weights = 0;
+  int64_t grads = 0;
+  int64_t optimizer = 0;
+  int64_t communication = 0;
+  int64_t total() const { return weights + grads + optimizer + communication; }
+};
+
 class DataParallel final : public UnitHooks {
  public:
+  static ShardedMemory plan_memory(const ModelConfig& config, int dp, ZeroStage stage);
+
   // The storage the model must be constructed with for `stage`.
   static ParamResidency residency_for(ZeroStage stage);
 
@@ -110,6 +124,8 @@ class DataParallel final : public UnitHooks {
     CommHandle handle;
   };
 
+  // Elements per rank of a unit of `numel` elements: ceil(numel / dp), 16-float aligned.
+  static int64_t slice_numel(int64_t numel, int64_t dp);
   int64_t slice(int unit) const { return unit_slice_[size_t(unit)]; }
   void note(Status s);
   // Stage 0/1.

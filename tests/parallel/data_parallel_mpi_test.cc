@@ -12,6 +12,7 @@
 #include "model/transformer.h"
 #include "parallel/comm.h"
 #include "parallel/zero.h"
+#include "tensor/memory_stats.h"
 #include "testkit/mpi_world.h"
 #include "train/train_step.h"
 
@@ -128,6 +129,47 @@ TEST_P(DataParallelTest, MatchesOneProcessAndIsBitwiseRepeatable) {
 INSTANTIATE_TEST_SUITE_P(Stages, DataParallelTest,
                          testing::Combine(testing::Values("moe", "dense"),
                                           testing::Values(0, 1, 2, 3)));
+
+int64_t current_bytes(MemoryCategory c) {
+  return memory_stats_snapshot().current_bytes[size_t(c)];
+}
+
+TEST(DataParallel, PlannedMemoryMatchesAllocationExactly) {
+  Comm& world = testkit::world();
+  for (const char* kind : {"moe", "dense"}) {
+    const RunConfig c = config_for(kind);
+    for (int stage = 0; stage <= 3; ++stage) {
+      SCOPED_TRACE(testing::Message() << kind << " zero=" << stage);
+      const MemorySnapshot before = memory_stats_snapshot();
+      Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
+                        RecomputeMode::kNone, DataParallel::residency_for(ZeroStage(stage)));
+      DataParallel dp(ZeroStage(stage), world, model, c.optim, 25);
+      auto grown = [&](MemoryCategory cat) {
+        return current_bytes(cat) - before.current_bytes[size_t(cat)];
+      };
+      const ShardedMemory plan = DataParallel::plan_memory(c.model, world.size(), ZeroStage(stage));
+      EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
+      EXPECT_EQ(grown(MemoryCategory::kGrads), plan.grads);
+      EXPECT_EQ(grown(MemoryCategory::kOptimizer), plan.optimizer);
+      EXPECT_EQ(grown(MemoryCategory::kCommunication), plan.communication);
+    }
+  }
+}
+
+TEST(DataParallel, ZeroThreeStateIsAboutOneOverRanks) {
+  // A deeper model, so the two gathered units are a small part of it.
+  RunConfig c = config_for("dense");
+  c.model.num_hidden_layers = 24;
+  const int n = testkit::world().size();
+  const ShardedMemory zero0 = DataParallel::plan_memory(c.model, n, ZeroStage::kNone);
+  const ShardedMemory zero3 = DataParallel::plan_memory(c.model, n, ZeroStage::kParameters);
+  const double ratio = double(zero3.weights + zero3.grads + zero3.optimizer) /
+                       double(zero0.weights + zero0.grads + zero0.optimizer);
+  if (testkit::world().rank() == 0)
+    std::printf("  24-layer dense, %d ranks: ZeRO-3 weight+grad+optimizer bytes = %.3f of stage 0's\n",
+                n, ratio);
+  EXPECT_LE(ratio, 1.0 / n + 0.15);
+}
 
 TEST(DataParallel, ShardedStateShrinksWithRanks) {
   Comm& world = testkit::world();
