@@ -124,12 +124,22 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
       per_mb += m.sum_layers(r.first, r.last, [&](const LayerCosts& lc) {
         return saved_elems(lc, l.recompute, overload, c.hidden_size);
       });
-      if (r.last > r.first && l.recompute == Recompute::kFull)
-        for (const LayerCosts* lc : {&m.layer(r.first), &m.layer(r.last - 1)})
-          working = std::max(working, saved_elems(*lc, Recompute::kNone, overload, c.hidden_size));
+      if (r.last > r.first && l.recompute == Recompute::kFull) {
+        // The layer being recomputed, plus its output: one working set sized at start-up for
+        // every kind of layer the stage holds (a stage with dense and MoE layers needs both FFN
+        // parts).
+        const LayerCosts &a = m.layer(r.first), &z = m.layer(r.last - 1);
+        double w = saved_elems(a, Recompute::kNone, overload, c.hidden_size);
+        if (a.moe != z.moe) w += z.act_ffn + (overload - 1.0) * z.act_routed;
+        working = std::max(working, w + double(c.hidden_size));
+      }
     }
     b.in_flight_microbatches = in_flight(l, micro, s);
-    b.activations = (per_mb * b.in_flight_microbatches + working) * tokens / tp * act_b;
+    // Backward scratch of one layer and the final norm's output, alive once.
+    const double scratch =
+        std::max(m.dense.backward_scratch, m.moe.backward_scratch) + double(c.hidden_size);
+    b.activations =
+        (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
     if (s == l.pp - 1) {
       // Logits in the activation precision plus their fp32 softmax, for the rows alive at once.
       const double rows = o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens))

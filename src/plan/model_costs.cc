@@ -34,7 +34,8 @@ void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
   l.ffn_flops = 2.0 * double(l.router_params + l.shared_expert_params + l.active_routed_params);
   // residual, norm out, router logits and probabilities, K dispatched copies in and out, the
   // experts' gate/up/act, the shared experts' gate/up/act and output.
-  l.act_ffn = double(2 * d + 2 * e + 2 * k * d + 3 * k * fm + (ns > 0 ? 3 * ns * fm + d : 0));
+  l.act_ffn = double(2 * d + 2 * e + k + 2 * k * d + 3 * k * fm + (ns > 0 ? 3 * ns * fm + d : 0));
+  l.backward_scratch += double(2 * e + k);  // router logit and probability gradients
   l.act_selective_saving += double(d + k * fm + ns * fm);
   l.act_routed = double(2 * k * d + 3 * k * fm);
   // norm, residual add, router softmax, permute and unpermute of K copies, SwiGLU of K routed
@@ -49,9 +50,13 @@ void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
   l.attn_params = matmul + (c.qk_norm ? 2 * c.head_dim : 0);
   l.attn_proj_flops = 2.0 * double(matmul);
   l.attn_core_flops = causal_core_flops(h, c.head_dim, c.head_dim, seq_len);
-  (void)hkv;
-  // residual in, norm out, q, k, v, attention out, log-sum-exp per head
-  l.act_attn = double(2 * d + q + 2 * kv + q + h);
+  // residual in, norm out, q, k, v, attention out, log-sum-exp per head; with QK-norm also the
+  // un-normalised q and k and their inverse RMS.
+  l.act_attn = double(2 * d + q + 2 * kv + q + h) +
+               (c.qk_norm ? double(q + kv + h + hkv) : 0.0);
+  // Backward scratch of one layer: residual and hidden gradients, the attention input gradient
+  // and the q, k, v gradients (transient: one layer at a time, not per micro-batch).
+  l.backward_scratch = double(3 * d + 2 * q + 2 * kv);
   l.act_selective_saving += double(d);
   l.elementwise_elems += double(3 * d + 2 * (q + kv) + 3 * d);  // norm, RoPE on q and k, residual
 }

@@ -42,6 +42,7 @@ struct LayerCosts {
   double act_attn = 0;                // residual in, norm out, q, k, v, attention out, lse
   double act_ffn = 0;                 // residual, norm out, SwiGLU gate/up/act (+ expert copies)
   double act_selective_saving = 0;    // what recomputing norms and activation functions drops
+  double backward_scratch = 0;        // transient gradient buffers of one layer's backward
   double act_routed = 0;              // the part of act_ffn that scales with routed tokens
   // Elementwise traffic per token, forward, in elements read + written (norms, residual adds,
   // RoPE, SwiGLU, router softmax, permutation): the memory-bound part of a layer.
