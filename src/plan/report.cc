@@ -133,9 +133,9 @@ std::string format_search(const PlanContext& ctx, const SearchResult& r, Detail 
                    "step", "TFLOP/s", "MFU", "lost to the best by");
   for (size_t i = 0; i < r.top.size(); ++i) {
     const RankedLayout& x = r.top[i];
-    const std::string why =
-        i == 0 ? "best"
-               : fmt::format("+{:.1f}% {}", 100 * x.slowdown, loss_reason_name(x.reason));
+    std::string why = "best";
+    if (i > 0 && x.reason == LossReason::kNone) why = "ties, needs more memory";
+    else if (i > 0) why = fmt::format("+{:.1f}% {}", 100 * x.slowdown, loss_reason_name(x.reason));
     s += fmt::format(" {:>2}  {:<58} {:>9} {:>9} {:>7.0f} {:>5.1f}%  {}\n", i + 1,
                      short_layout(x.eval.layout), gib(x.eval.memory.total()),
                      seconds(x.eval.time.step_s), x.eval.model_tflops_per_gpu, 100 * x.eval.mfu,
