@@ -21,8 +21,8 @@
 //   GPipe, 1F1B   (m + pp - 1) t              interleaved  (m + (pp - 1) / vpp) t
 //   ZB-H1         m t + (pp - 1)(F + B - W)   DualPipe     m t + (pp/2 - 1)(F + 2B - 3W)
 // Data parallel: gradients reduced over dp * cp (experts over dp * cp * tp / ep), overlapped with
-// the last micro-batch's backward; ZeRO-1/2 add a parameter all-gather overlapped with the next
-// forward; ZeRO-3 gathers parameters twice and reduce-scatters gradients every micro-batch,
+// the last micro-batch's backward (ZeRO-2: every micro-batch's, as it keeps no full gradient);
+// ZeRO-1/2 add a parameter all-gather overlapped with the next forward; ZeRO-3 gathers parameters twice and reduce-scatters gradients every micro-batch,
 // overlapped with that micro-batch's compute. Then the optimizer step reads and writes its
 // shard of the state once.
 #include <algorithm>
@@ -266,7 +266,10 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
                         reduce_scatter(expert_g, p.expert * sb.grad).time_s;
       const double ag = all_gather(dense_g, p.dense * gather_b).time_s +
                         all_gather(expert_g, p.expert * gather_b).time_s;
-      exposed = std::max(0.0, rs - bwd_window) + std::max(0.0, ag - fwd_window);
+      // ZeRO-2 keeps no full gradient to accumulate into, so every micro-batch reduce-scatters
+      // its gradients; ZeRO-1 accumulates and reduces once.
+      const double reductions = l.zero == 2 ? mm : 1.0;
+      exposed = reductions * std::max(0.0, rs - bwd_window) + std::max(0.0, ag - fwd_window);
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     } else {
       const double per_mb = 2.0 * (all_gather(dense_g, p.dense * gather_b).time_s +
