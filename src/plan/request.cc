@@ -85,15 +85,22 @@ Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& spac
     std::string gpus_hint = "more GPUs";
     if (have > other) {
       const double factor = state / (have - other);
+      const double node = double(ctx.cluster.gpus_per_node);
+      const double gpus = std::ceil(double(ctx.cluster.num_gpus) * factor / node) * node;
       gpus_hint = fmt::format("roughly {}x the GPUs (about {})", std::ceil(factor * 10) / 10,
-                              int64_t(std::ceil(double(ctx.cluster.num_gpus) * factor)));
+                              int64_t(gpus));
     }
+    // Model state shrinks with more GPUs; activations with shorter sequences.
+    const std::string advice =
+        state >= other ? fmt::format("use {} or an accelerator with more memory", gpus_hint)
+                       : fmt::format("use a shorter --seq-len, {} or an accelerator with more "
+                                     "memory",
+                                     gpus_hint);
     return Error::invalid(
         "the model fits in no layout on {} x {}: the leanest ({}) needs {:.1f} GiB per GPU, "
-        "{:.1f} GiB of it model state, against {:.1f} GiB; use {}, an accelerator with more "
-        "memory, a shorter --seq-len or a smaller --global-batch-tokens",
+        "{:.1f} GiB of it model state, against {:.1f} GiB; {}",
         ctx.cluster.num_gpus, ctx.cluster.accelerator.name, r.smallest.layout.to_string(),
-        need / (1 << 30), state / (1 << 30), have / (1 << 30), gpus_hint);
+        need / (1 << 30), state / (1 << 30), have / (1 << 30), advice);
   }
   return r;
 }
