@@ -118,6 +118,17 @@ struct StageParams {
 };
 StageParams stage_params(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
 
+// Stages holding the same numbers of dense and MoE layers, and equally first or last, hold the
+// same parameters and take the same time; the memory and time models visit the first stage of
+// each kind only (the first has the most micro-batches in flight). At most a handful of kinds
+// exist, whatever pp is, which keeps a search of thousands of GPUs fast.
+struct StageSet {
+  static constexpr int kMax = 16;
+  int64_t stages[kMax] = {};
+  int count = 0;
+};
+StageSet representative_stages(const ModelCosts& model, const PlanLayout& layout);
+
 // Bytes per parameter, gradients and optimizer state for a precision.
 struct StateBytes {
   double weight = 2, grad = 4, optimizer = 12;

@@ -16,6 +16,7 @@
 // capped at m.
 #include <algorithm>
 
+#include "core/check.h"
 #include "plan/evaluation.h"
 
 namespace symphony::plan {
@@ -55,6 +56,34 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
     else if (!first) p.dense += double(m.embedding_params) / tp;  // tied copy on the last stage
   }
   return p;
+}
+
+StageSet representative_stages(const ModelCosts& m, const PlanLayout& l) {
+  struct Kind {
+    int64_t dense = 0, moe = 0;
+    bool first = false, last = false;
+    bool operator==(const Kind&) const = default;
+  };
+  Kind kinds[StageSet::kMax];
+  StageSet set;
+  for (int64_t s = 0; s < l.pp; ++s) {
+    Kind k;
+    k.first = s == 0;
+    k.last = s == l.pp - 1;
+    for (int64_t v = 0; v < l.vpp; ++v) {
+      LayerRange r = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      const int64_t dense = std::max<int64_t>(0, std::min(r.last, m.num_dense_layers) - r.first);
+      k.dense += dense;
+      k.moe += r.last - r.first - dense;
+    }
+    bool seen = false;
+    for (int i = 0; i < set.count && !seen; ++i) seen = kinds[i] == k;
+    if (seen) continue;
+    SYM_CHECK(set.count < StageSet::kMax, "more than {} kinds of pipeline stage", StageSet::kMax);
+    kinds[set.count] = k;
+    set.stages[set.count++] = s;
+  }
+  return set;
 }
 
 namespace {
@@ -104,7 +133,9 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
   const double copies = l.schedule == Schedule::kDualPipe ? 2.0 : 1.0;
 
   MemoryBreakdown best;
-  for (int64_t s = 0; s < l.pp; ++s) {
+  const StageSet stages = representative_stages(m, l);
+  for (int i = 0; i < stages.count; ++i) {
+    const int64_t s = stages.stages[i];
     const StageParams p = stage_params(m, l, s);
     MemoryBreakdown b;
     b.stage = int(s);
@@ -156,7 +187,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     if (l.dp * l.cp > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;  // buckets
     b.reserved = o.reserved_bytes;
     b.fragmentation = o.fragmentation * (b.total() - b.reserved);
-    if (s == 0 || b.total() > best.total()) best = b;
+    if (i == 0 || b.total() > best.total()) best = b;
   }
   return best;
 }

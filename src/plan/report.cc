@@ -109,7 +109,8 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   time_row("compute", t.compute - t.recompute, "GEMM/attention/elementwise roofline");
   time_row("recompute", t.recompute, "");
   time_row("tensor parallel", t.tp_comm,
-           fmt::format("exposed, {:.0f}% overlapped", 100 * ctx.options.tp_overlap));
+           fmt::format("exposed, {:.0f}% overlapped, {}", 100 * ctx.options.tp_overlap,
+                       algorithm_name(t.tp_algorithm)));
   time_row("expert all-to-all", t.ep_comm,
            fmt::format("intra-node part {}, inter-node part {}", seconds(t.ep_comm_intra),
                        seconds(t.ep_comm_inter)));
@@ -129,14 +130,14 @@ std::string format_search(const PlanContext& ctx, const SearchResult& r, Detail 
   s += fmt::format("searched {} valid layouts in {:.2f} s: {} fit, {} out of memory\n",
                    r.evaluated, r.seconds, r.fitting, r.out_of_memory);
   if (r.top.empty()) return s;
-  s += fmt::format("\n {:>2}  {:<58} {:>9} {:>9} {:>7} {:>6}  {}\n", "#", "layout", "memory",
+  s += fmt::format("\n {:>2}  {:<64} {:>9} {:>9} {:>7} {:>6}  {}\n", "#", "layout", "memory",
                    "step", "TFLOP/s", "MFU", "lost to the best by");
   for (size_t i = 0; i < r.top.size(); ++i) {
     const RankedLayout& x = r.top[i];
     std::string why = "best";
     if (i > 0 && x.reason == LossReason::kNone) why = "ties, needs more memory";
     else if (i > 0) why = fmt::format("+{:.1f}% {}", 100 * x.slowdown, loss_reason_name(x.reason));
-    s += fmt::format(" {:>2}  {:<58} {:>9} {:>9} {:>7.0f} {:>5.1f}%  {}\n", i + 1,
+    s += fmt::format(" {:>2}  {:<64} {:>9} {:>9} {:>7.0f} {:>5.1f}%  {}\n", i + 1,
                      short_layout(x.eval.layout), gib(x.eval.memory.total()),
                      seconds(x.eval.time.step_s), x.eval.model_tflops_per_gpu, 100 * x.eval.mfu,
                      why);

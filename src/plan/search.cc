@@ -118,36 +118,64 @@ std::vector<PlanLayout> enumerate_layouts(const PlanContext& ctx, const SearchSp
 SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, int64_t top_k) {
   const auto start = std::chrono::steady_clock::now();
   SearchResult result;
-  std::vector<Evaluation> fitting;
+  // What ranking and loss attribution need of each fitting layout; the top K are evaluated again
+  // in full at the end. Keeping full Evaluations of every layout would cost more memory traffic
+  // than the evaluations themselves.
+  struct Fitting {
+    PlanLayout layout;
+    double step_s, bubble, communication, compute, optimizer, memory;
+  };
+  std::vector<Fitting> fitting;
   const double capacity = ctx.cluster.accelerator.memory_bytes;
   for_each_layout(ctx, space, [&](const PlanLayout& l) {
     ++result.evaluated;
-    Evaluation e;
-    e.layout = l;
-    e.memory = plan_memory(ctx, l);
-    e.fits = e.memory.total() <= capacity;
-    if (!result.has_smallest || e.memory.total() < result.smallest.memory.total()) {
-      result.smallest = e;
+    const MemoryBreakdown memory = plan_memory(ctx, l);
+    const double total = memory.total();
+    if (!result.has_smallest || total < result.smallest.memory.total()) {
+      result.smallest.layout = l;
+      result.smallest.memory = memory;
+      result.smallest.fits = total <= capacity;
       result.has_smallest = true;
     }
-    if (!e.fits) {
+    if (total > capacity) {
       ++result.out_of_memory;
       return;
     }
-    fitting.push_back(evaluate(ctx, l));
+    const TimeBreakdown t = plan_step_time(ctx, l);
+    fitting.push_back({l, t.step_s, t.bubble, t.communication(), t.compute, t.optimizer, total});
   });
   result.fitting = int64_t(fitting.size());
   if (!fitting.empty()) {
     // Ties (GPipe against 1F1B) go to the layout needing less memory.
-    auto faster = [](const Evaluation& a, const Evaluation& b) {
-      if (a.time.step_s != b.time.step_s) return a.time.step_s < b.time.step_s;
-      return a.memory.total() < b.memory.total();
+    auto faster = [](const Fitting& a, const Fitting& b) {
+      if (a.step_s != b.step_s) return a.step_s < b.step_s;
+      return a.memory < b.memory;
     };
     const size_t k = std::min<size_t>(size_t(std::max<int64_t>(top_k, 1)), fitting.size());
     std::partial_sort(fitting.begin(), fitting.begin() + ptrdiff_t(k), fitting.end(), faster);
-    const Evaluation best = fitting.front();
+    const Evaluation best = evaluate(ctx, fitting.front().layout);
     for (size_t i = 0; i < fitting.size(); ++i) {
-      RankedLayout r = rank_against(best, fitting[i]);
+      const Fitting& f = fitting[i];
+      if (i < k) {
+        result.top.push_back(rank_against(best, evaluate(ctx, f.layout)));
+        continue;
+      }
+      Evaluation e;
+      e.fits = true;
+      e.time.step_s = f.step_s;
+      e.time.bubble = f.bubble;
+      e.time.tp_comm = f.communication;
+      e.time.compute = f.compute;
+      e.time.optimizer = f.optimizer;
+      switch (rank_against(best, e).reason) {
+        case LossReason::kBubble: ++result.lost_to_bubble; break;
+        case LossReason::kCommunication: ++result.lost_to_communication; break;
+        case LossReason::kCompute: ++result.lost_to_compute; break;
+        case LossReason::kOptimizer: ++result.lost_to_optimizer; break;
+        default: break;
+      }
+    }
+    for (const RankedLayout& r : result.top) {
       switch (r.reason) {
         case LossReason::kBubble: ++result.lost_to_bubble; break;
         case LossReason::kCommunication: ++result.lost_to_communication; break;
@@ -155,9 +183,8 @@ SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, in
         case LossReason::kOptimizer: ++result.lost_to_optimizer; break;
         default: break;
       }
-      if (i < k) result.top.push_back(r);
     }
-    if (result.smallest.fits) result.smallest = evaluate(ctx, result.smallest.layout);
+    result.smallest = evaluate(ctx, result.smallest.layout);
   }
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -102,8 +102,6 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   if (l.recompute == Recompute::kFull) lt.recompute = lt.fwd;
   if (l.recompute == Recompute::kSelective) lt.recompute = 0.5 * ew_f;
 
-  const int64_t gpn = ctx.cluster.gpus_per_node;
-  (void)gpn;
   if (l.tp > 1) {
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp, 1);
     const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
@@ -197,8 +195,9 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   const double p2p = l.pp > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
 
   StageTime slowest;
-  int64_t slowest_stage = 0;
-  for (int64_t s = 0; s < l.pp; ++s) {
+  const StageSet stages = representative_stages(m, l);
+  for (int i = 0; i < stages.count; ++i) {
+    const int64_t s = stages.stages[i];
     StageTime st;
     for (int64_t v = 0; v < l.vpp; ++v) {
       LayerRange lr = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
@@ -209,12 +208,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     if (s == l.pp - 1) add_scaled(st.sum, head, 1.0);
     // Each virtual stage sends activations forward and gradients back; DualPipe hides them.
     if (l.pp > 1 && l.schedule != Schedule::kDualPipe) st.pp_comm = 2.0 * double(l.vpp) * p2p;
-    if (s == 0 || st.total() > slowest.total()) {
-      slowest = st;
-      slowest_stage = s;
-    }
+    if (i == 0 || st.total() > slowest.total()) slowest = st;
   }
-  (void)slowest_stage;
 
   const double tmb = slowest.total();
   const double F = slowest.f(), B = slowest.b(), W = slowest.w();
@@ -242,7 +237,7 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   tb.cp_comm = mm * (slowest.sum.cp_fwd + slowest.sum.cp_bwd);
   tb.pp_comm = mm * slowest.pp_comm;
   tb.bubble = pipeline - mm * tmb;
-  if (l.tp > 1) tb.tp_algorithm = Algorithm::kRing;
+  if (l.tp > 1) tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp, 1), 1.0).algorithm;
 
   // Data parallel and ZeRO, on the stage holding the most parameters.
   const StateBytes sb = state_bytes(l.precision);
@@ -250,8 +245,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   const CommGroup dense_g = make_group(ctx.cluster, ctx.eff, l.dp * l.cp, l.tp);
   const CommGroup expert_g = make_group(ctx.cluster, ctx.eff, l.expert_dp(), l.ep);
   double dp_exposed = 0, opt_params = 0;
-  for (int64_t s = 0; s < l.pp; ++s) {
-    const StageParams p = stage_params(m, l, s);
+  for (int i = 0; i < stages.count; ++i) {
+    const StageParams p = stage_params(m, l, stages.stages[i]);
     double exposed = 0;
     const double overlap = ctx.options.dp_overlap;
     const double bwd_window = overlap * (slowest.b() + slowest.w());
