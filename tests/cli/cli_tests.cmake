@@ -54,3 +54,6 @@ symphony_add_cli_test(plan_bad_layout_value 2 "ep=5 does not divide num_experts 
                       plan --model kimi-k2-1t --cluster h100 --layout tp=8,pp=8,ep=5)
 symphony_add_cli_test(plan_missing_calibration 2 "no-such-cal\\.toml"
                       plan --model kimi-k2-1t --cluster h100 --calibrate no-such-cal.toml)
+symphony_add_cli_test(plan_calibrate 0 "h100_measured\\.toml: GEMM 75%, attention 40%, HBM 90%"
+                      plan --model kimi-k2-1t --cluster h100 --gpus 4096 --top 1
+                      --calibrate ${CMAKE_SOURCE_DIR}/tests/plan/data/h100_measured.toml)
