@@ -112,8 +112,8 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
            fmt::format("exposed, {:.0f}% overlapped, {}", 100 * ctx.options.tp_overlap,
                        algorithm_name(t.tp_algorithm)));
   time_row("expert all-to-all", t.ep_comm,
-           fmt::format("intra-node part {}, inter-node part {}", seconds(t.ep_comm_intra),
-                       seconds(t.ep_comm_inter)));
+           fmt::format("before overlap: intra-node part {}, inter-node part {}",
+                       seconds(t.ep_comm_intra), seconds(t.ep_comm_inter)));
   time_row("context parallel", t.cp_comm, "ring exchange not hidden by attention");
   time_row("pipeline sends", t.pp_comm, "");
   time_row("pipeline bubble", t.bubble, std::string(schedule_name(e.layout.schedule)));

@@ -90,6 +90,31 @@ TEST(MemoryModel, TensorAndSequenceParallelismSplitActivations) {
   EXPECT_NEAR(plan_memory(ctx, l8).activations, plan_memory(ctx, l1).activations / 8, 1);
 }
 
+TEST(MemoryModel, RepresentativeStagesCoverEveryStage) {
+  PlanContext ctx = context("kimi-k2-1t", "h100", 2048, 4096, 4096 * 4096);  // 1 dense + 60 MoE
+  for (int64_t pp : {1, 2, 7, 16, 32, 61}) {
+    for (int64_t vpp : {1, 2}) {
+      if (pp * vpp > 61) continue;
+      PlanLayout l;
+      l.pp = pp;
+      l.vpp = vpp;
+      const StageSet set = representative_stages(ctx.model, l);
+      ASSERT_GE(set.count, 1);
+      EXPECT_EQ(set.stages[0], 0);
+      for (int64_t s = 0; s < pp; ++s) {
+        const StageParams p = stage_params(ctx.model, l, s);
+        bool matched = false;
+        for (int i = 0; i < set.count; ++i) {
+          const StageParams q = stage_params(ctx.model, l, set.stages[i]);
+          matched |= p.dense == q.dense && p.expert == q.expert && p.layers == q.layers &&
+                     set.stages[i] <= s;
+        }
+        EXPECT_TRUE(matched) << "pp=" << pp << " vpp=" << vpp << " stage " << s;
+      }
+    }
+  }
+}
+
 // The engine's exact single-process accounting (model/memory_plan.h) against the planner with
 // fp32 state and one process: the layouts the engine runs today.
 TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
