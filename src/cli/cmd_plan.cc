@@ -23,6 +23,8 @@ struct PlanArgs {
   std::string layout;
   std::string tokens = "15e12";
   std::string precision = "bf16";
+  int64_t gpus = 0;
+  CLI::Option* gpus_option = nullptr;
   int64_t top = 5;
   bool explain = false;
   bool json = false;
@@ -72,6 +74,7 @@ int run_plan(PlanArgs& a) {
   Result<double> tokens = parse_tokens(a.tokens);
   if (!tokens) return report(tokens.error());
   a.request.train_tokens = *tokens;
+  if (a.gpus_option != nullptr && a.gpus_option->count() > 0) a.request.num_gpus = a.gpus;
   if (a.pue > 0) a.request.pue = a.pue;
   if (a.energy_price >= 0) a.request.energy_usd_per_kwh = a.energy_price;
   if (a.gpu_hour_price >= 0) a.request.gpu_hour_usd = a.gpu_hour_price;
@@ -116,7 +119,7 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--model", a->request.model, "Model preset (see `symphony presets`) or TOML");
   cmd->add_option("--cluster", a->request.cluster,
                   "Cluster preset (see --list-clusters) or cluster TOML (docs/plan.md)");
-  cmd->add_option("--gpus", a->request.num_gpus, "Number of GPUs (default: the cluster's)");
+  a->gpus_option = cmd->add_option("--gpus", a->gpus, "Number of GPUs (default: the cluster's)");
   cmd->add_option("--seq-len", a->request.seq_len, "Tokens per sequence (default: the config's)");
   cmd->add_option("--global-batch-tokens", a->request.global_batch_tokens,
                   "Tokens per optimizer step (default: the config's)");

@@ -107,7 +107,7 @@ ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims) {
     l->act_attn = double(2 * d + dims.q_lora_rank + dims.kv_lora_rank + dims.qk_rope_head_dim +
                          2 * h * qk + 2 * h * dims.v_head_dim + h);
     // Selective recomputation also recomputes the up-projections from the latents (DeepSeek-V3
-    // section 3.3): q, k and v are not kept.
+    // section 3.2.3): q, k and v are not kept.
     l->act_selective_saving = double(d + 2 * h * qk + h * dims.v_head_dim) +
                               (l->act_selective_saving - double(d));
   }

@@ -18,7 +18,8 @@ std::string billions(double n) {
 
 std::string seconds(double s) {
   if (s >= 1.0) return fmt::format("{:.3f} s", s);
-  return fmt::format("{:.1f} ms", s * 1e3);
+  if (s >= 1e-3 || s == 0.0) return fmt::format("{:.1f} ms", s * 1e3);
+  return fmt::format("{:.1f} us", s * 1e6);
 }
 
 std::string short_layout(const PlanLayout& l) {

@@ -9,9 +9,9 @@ namespace symphony::plan {
 Result<PlanContext> make_plan_context(const PlanRequest& q) {
   SYM_TRY_ASSIGN(RunConfig run, load_run_config(q.model, {}));
   SYM_TRY_ASSIGN(Cluster cluster, load_cluster(q.cluster));
-  if (q.num_gpus == 0)
-    return Error::invalid("--gpus 0: a plan needs at least one GPU");
-  if (q.num_gpus > 0) cluster.num_gpus = q.num_gpus;
+  if (q.num_gpus && *q.num_gpus <= 0)
+    return Error::invalid("--gpus {}: a plan needs at least one GPU", *q.num_gpus);
+  if (q.num_gpus) cluster.num_gpus = *q.num_gpus;
   if (q.pue) cluster.pue = *q.pue;
   if (q.energy_usd_per_kwh) cluster.energy_usd_per_kwh = *q.energy_usd_per_kwh;
   if (q.gpu_hour_usd) cluster.gpu_hour_usd = *q.gpu_hour_usd;
@@ -19,8 +19,11 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
 
   PlanContext ctx;
   ctx.batch.seq_len = q.seq_len > 0 ? q.seq_len : run.train.seq_len;
+  // The run config's global batch; 0 there means one micro-batch per step.
   ctx.batch.global_batch_tokens =
-      q.global_batch_tokens > 0 ? q.global_batch_tokens : run.train.global_batch_tokens;
+      q.global_batch_tokens > 0   ? q.global_batch_tokens
+      : run.train.global_batch_tokens > 0 ? run.train.global_batch_tokens
+                                          : run.train.micro_batch_size * ctx.batch.seq_len;
   if (ctx.batch.seq_len > run.model.max_position_embeddings)
     return Error::invalid("--seq-len {} exceeds the model's max_position_embeddings {}",
                           ctx.batch.seq_len, run.model.max_position_embeddings);

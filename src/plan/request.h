@@ -13,7 +13,7 @@ namespace symphony::plan {
 struct PlanRequest {
   std::string model;                    // preset name or run-config .toml
   std::string cluster;                  // cluster preset name or cluster .toml
-  int64_t num_gpus = -1;                // < 0: the cluster's own count
+  std::optional<int64_t> num_gpus;      // unset: the cluster's own count
   int64_t seq_len = 0;                  // 0: the run config's train.seq_len
   int64_t global_batch_tokens = 0;      // 0: the run config's train.global_batch_tokens
   double train_tokens = 15e12;
