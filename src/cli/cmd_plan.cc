@@ -47,9 +47,13 @@ int run_validate(bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const plan::ValidationRow& r : rows)
-      out.push_back({{"name", r.run.name}, {"cluster", r.run.cluster}, {"gpus", r.run.gpus},
-                     {"layout", r.layout}, {"published_tflops", r.run.published_tflops},
-                     {"predicted_tflops", r.predicted_tflops}, {"error", r.relative_error},
+      out.push_back({{"name", r.run.name},
+                     {"cluster", r.run.cluster},
+                     {"gpus", r.run.gpus},
+                     {"layout", r.layout},
+                     {"published_tflops", r.run.published_tflops},
+                     {"predicted_tflops", r.predicted_tflops},
+                     {"error", r.relative_error},
                      {"source", r.run.source}});
     fmt::print("{}\n", out.dump(2));
     return kExitOk;

@@ -51,8 +51,7 @@ const std::vector<Key>& keys() {
        [](Cluster& c) -> void* { return &c.inter_bw; }},
       {"network", "latency_us", Key::kReal, 1e-6,
        [](Cluster& c) -> void* { return &c.inter_latency_s; }},
-      {"topology", "kind", Key::kTopology, 1,
-       [](Cluster& c) -> void* { return &c.topology.kind; }},
+      {"topology", "kind", Key::kTopology, 1, [](Cluster& c) -> void* { return &c.topology.kind; }},
       {"topology", "group_gpus", Key::kCount, 1,
        [](Cluster& c) -> void* { return &c.topology.group_gpus; }},
       {"topology", "oversubscription", Key::kReal, 1,
@@ -147,8 +146,8 @@ Status Cluster::validate() const {
     return Error::invalid("cluster.gpus_per_node must be positive (got {})", gpus_per_node);
   if (num_gpus > gpus_per_node && num_gpus % gpus_per_node != 0)
     return Error::invalid(
-        "cluster.num_gpus {} is not a whole number of {}-GPU nodes; use a multiple of {}",
-        num_gpus, gpus_per_node, gpus_per_node);
+        "cluster.num_gpus {} is not a whole number of {}-GPU nodes; use a multiple of {}", num_gpus,
+        gpus_per_node, gpus_per_node);
   SYM_TRY(positive(accelerator.peak_bf16_flops, "accelerator.peak_bf16_tflops"));
   SYM_TRY(positive(accelerator.peak_fp32_flops, "accelerator.peak_fp32_tflops"));
   SYM_TRY(positive(accelerator.memory_bytes, "accelerator.memory_gib"));
@@ -221,8 +220,8 @@ std::vector<std::string> list_cluster_presets() {
 }
 
 Result<Cluster> load_cluster(std::string_view preset_or_path) {
-  const bool is_path = preset_or_path.ends_with(".toml") ||
-                       preset_or_path.find('/') != std::string_view::npos;
+  const bool is_path =
+      preset_or_path.ends_with(".toml") || preset_or_path.find('/') != std::string_view::npos;
   if (!is_path) {
     for (const ClusterPreset& p : cluster_presets())
       if (p.name == preset_or_path) return parse_cluster(p.toml_text, p.name);

@@ -17,13 +17,13 @@
 namespace symphony::plan {
 
 struct Accelerator {
-  std::string name;             // "H100 SXM 80GB"
-  double peak_bf16_flops = 0;   // dense bf16/fp16 tensor-core FLOP/s
-  double peak_fp8_flops = 0;    // 0 when the accelerator has no fp8 tensor cores
-  double peak_fp32_flops = 0;   // the fp32 GEMM rate the engine's fp32 path would get (TF32)
-  double memory_bytes = 0;      // HBM capacity
-  double memory_bw = 0;         // HBM bytes/s
-  double power_w = 0;           // board power (TDP)
+  std::string name;            // "H100 SXM 80GB"
+  double peak_bf16_flops = 0;  // dense bf16/fp16 tensor-core FLOP/s
+  double peak_fp8_flops = 0;   // 0 when the accelerator has no fp8 tensor cores
+  double peak_fp32_flops = 0;  // the fp32 GEMM rate the engine's fp32 path would get (TF32)
+  double memory_bytes = 0;     // HBM capacity
+  double memory_bw = 0;        // HBM bytes/s
+  double power_w = 0;          // board power (TDP)
 };
 
 enum class TopologyKind : uint8_t { kFatTree, kDragonfly, kTorus3d };
@@ -36,30 +36,30 @@ enum class TopologyKind : uint8_t { kFatTree, kDragonfly, kTorus3d };
 // ring uses and all-to-all by the bisection.
 struct Topology {
   TopologyKind kind = TopologyKind::kFatTree;
-  int64_t group_gpus = 1024;         // fat-tree leaf group / dragonfly group size
-  double oversubscription = 1.0;     // fat tree: bandwidth divisor above the leaf group (>= 1)
-  double global_bw_fraction = 1.0;   // dragonfly: inter-group share of injection bandwidth
-  double extra_hop_latency_s = 1e-6; // added per level crossed (spine / global link)
-  double link_bw = 0;                // torus: bytes/s per link per direction
+  int64_t group_gpus = 1024;          // fat-tree leaf group / dragonfly group size
+  double oversubscription = 1.0;      // fat tree: bandwidth divisor above the leaf group (>= 1)
+  double global_bw_fraction = 1.0;    // dragonfly: inter-group share of injection bandwidth
+  double extra_hop_latency_s = 1e-6;  // added per level crossed (spine / global link)
+  double link_bw = 0;                 // torus: bytes/s per link per direction
 };
 
 struct Cluster {
-  std::string name;                 // preset name or file path
+  std::string name;  // preset name or file path
   std::string description;
   Accelerator accelerator;
   int64_t num_gpus = 0;
   int64_t gpus_per_node = 8;
-  double intra_bw = 0;              // NVLink/NVSwitch (or mesh) bytes/s per GPU, one direction
+  double intra_bw = 0;  // NVLink/NVSwitch (or mesh) bytes/s per GPU, one direction
   double intra_latency_s = 0;
-  std::string network;              // "InfiniBand NDR", "RoCE", "Ethernet"
-  double inter_bw = 0;              // NIC bytes/s per GPU, one direction
+  std::string network;  // "InfiniBand NDR", "RoCE", "Ethernet"
+  double inter_bw = 0;  // NIC bytes/s per GPU, one direction
   double inter_latency_s = 0;
   Topology topology;
   // Energy and price.
-  double server_w_per_gpu = 0;      // whole-server wall power divided by its GPUs (GPU included)
-  double pue = 1.2;                 // facility power usage effectiveness
+  double server_w_per_gpu = 0;  // whole-server wall power divided by its GPUs (GPU included)
+  double pue = 1.2;             // facility power usage effectiveness
   double energy_usd_per_kwh = 0.10;
-  double gpu_hour_usd = 2.0;        // rental price of one GPU-hour
+  double gpu_hour_usd = 2.0;  // rental price of one GPU-hour
 
   int64_t num_nodes() const { return num_gpus / gpus_per_node; }
   // Checks every field; messages name the key as "cluster.<key>" (or "accelerator.<key>", ...).

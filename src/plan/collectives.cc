@@ -36,8 +36,8 @@ CommGroup make_group(const Cluster& c, const Efficiency& eff, int64_t size, int6
     case TopologyKind::kDragonfly: {
       // A ring that leaves the leaf (or dragonfly group) pushes all of its bytes through the
       // oversubscribed level; an all-to-all pushes the share addressed outside the group.
-      const double slowdown = t.kind == TopologyKind::kFatTree ? t.oversubscription
-                                                               : 1.0 / t.global_bw_fraction;
+      const double slowdown =
+          t.kind == TopologyKind::kFatTree ? t.oversubscription : 1.0 / t.global_bw_fraction;
       if (span > double(t.group_gpus)) {
         const double outside = 1.0 - double(t.group_gpus) / span;
         g.inter_bw = base / slowdown;
@@ -88,10 +88,9 @@ CollectiveCost all_reduce(const CommGroup& g, double bytes) {
   if (g.local > 1) {
     const double hier =
         2.0 * ring_reduce_scatter_s(g.local, bytes, g.intra_bw, g.intra_latency_s) +
-        std::min(ring_all_reduce_s(g.nodes, bytes / double(g.local), g.inter_bw,
-                                   g.inter_latency_s),
-                 tree_all_reduce_s(g.nodes, bytes / double(g.local), g.inter_bw,
-                                   g.inter_latency_s));
+        std::min(
+            ring_all_reduce_s(g.nodes, bytes / double(g.local), g.inter_bw, g.inter_latency_s),
+            tree_all_reduce_s(g.nodes, bytes / double(g.local), g.inter_bw, g.inter_latency_s));
     if (hier < best.time_s) best = {hier, Algorithm::kHierarchical};
   }
   return best;
@@ -100,8 +99,7 @@ CollectiveCost all_reduce(const CommGroup& g, double bytes) {
 CollectiveCost reduce_scatter(const CommGroup& g, double bytes) {
   if (g.size <= 1 || bytes <= 0) return {};
   if (g.nodes <= 1)
-    return {ring_reduce_scatter_s(g.size, bytes, g.intra_bw, g.intra_latency_s),
-            Algorithm::kRing};
+    return {ring_reduce_scatter_s(g.size, bytes, g.intra_bw, g.intra_latency_s), Algorithm::kRing};
   CollectiveCost best{ring_reduce_scatter_s(g.size, bytes, g.inter_bw, g.inter_latency_s),
                       Algorithm::kRing};
   if (g.local > 1) {

@@ -28,13 +28,13 @@ namespace symphony::plan {
 // Where the ranks of one group sit: `size` ranks with consecutive members `stride` ranks apart.
 struct CommGroup {
   int64_t size = 1;
-  int64_t local = 1;          // members per node
-  int64_t nodes = 1;          // nodes the group spans
-  double inter_bw = 0;        // achieved per-GPU bandwidth between the group's nodes
+  int64_t local = 1;    // members per node
+  int64_t nodes = 1;    // nodes the group spans
+  double inter_bw = 0;  // achieved per-GPU bandwidth between the group's nodes
   double inter_latency_s = 0;
-  double intra_bw = 0;        // achieved per-GPU bandwidth inside a node
+  double intra_bw = 0;  // achieved per-GPU bandwidth inside a node
   double intra_latency_s = 0;
-  double a2a_inter_bw = 0;    // per-GPU inter-node bandwidth for all-to-all traffic
+  double a2a_inter_bw = 0;  // per-GPU inter-node bandwidth for all-to-all traffic
 };
 
 CommGroup make_group(const Cluster& cluster, const Efficiency& eff, int64_t size, int64_t stride);

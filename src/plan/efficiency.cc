@@ -52,16 +52,15 @@ Result<Efficiency> parse_calibration(std::string_view text, std::string_view sou
       const int line = int(value.source().begin.line);
       std::optional<double> v = value.value<double>();
       if (!v || *v <= 0)
-        return Error::invalid("{}:{}: calibration.{} must be a positive number", source, line,
-                              key);
+        return Error::invalid("{}:{}: calibration.{} must be a positive number", source, line, key);
       auto ratio = [&](double measured, double peak, double& field,
                        std::string_view peak_key) -> Status {
         if (peak <= 0)
           return Error::invalid("{}:{}: calibration.{} given, but the cluster has no {}", source,
                                 line, key, peak_key);
         if (measured > peak * 1.0001)
-          return Error::invalid("{}:{}: calibration.{} = {} exceeds the datasheet {} of {}",
-                                source, line, key, *v, peak_key, peak / (measured / *v));
+          return Error::invalid("{}:{}: calibration.{} = {} exceeds the datasheet {} of {}", source,
+                                line, key, *v, peak_key, peak / (measured / *v));
         field = measured / peak;
         return Status::ok();
       };

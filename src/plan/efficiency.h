@@ -13,14 +13,14 @@
 namespace symphony::plan {
 
 struct Efficiency {
-  std::string source;        // "datasheet defaults for H100-class" or the calibration file
-  double gemm = 0.7;         // large bf16 GEMMs, fraction of peak_bf16_flops
-  double gemm_fp8 = 0.55;    // large fp8 GEMMs (with scaling), fraction of peak_fp8_flops
-  double gemm_fp32 = 0.7;    // fp32 GEMMs, fraction of peak_fp32_flops
-  double attention = 0.5;    // fused (flash) attention, fraction of the GEMM peak
-  double memory = 0.8;       // elementwise kernels, fraction of memory_bw
-  double intra_link = 0.8;   // collective bus bandwidth over intra_bw
-  double inter_link = 0.85;  // collective bus bandwidth over inter_bw
+  std::string source;            // "datasheet defaults for H100-class" or the calibration file
+  double gemm = 0.7;             // large bf16 GEMMs, fraction of peak_bf16_flops
+  double gemm_fp8 = 0.55;        // large fp8 GEMMs (with scaling), fraction of peak_fp8_flops
+  double gemm_fp32 = 0.7;        // fp32 GEMMs, fraction of peak_fp32_flops
+  double attention = 0.5;        // fused (flash) attention, fraction of the GEMM peak
+  double memory = 0.8;           // elementwise kernels, fraction of memory_bw
+  double intra_link = 0.8;       // collective bus bandwidth over intra_bw
+  double inter_link = 0.85;      // collective bus bandwidth over inter_bw
   double step_overhead_s = 0.0;  // fixed per-step host and launch time outside the model
 };
 
@@ -39,8 +39,7 @@ Efficiency default_efficiency(const Accelerator& accelerator);
 //   step_overhead_ms = 20        # optional
 // Keys left out keep `base`'s values. Errors name the file, line and key; a rate above the
 // datasheet peak is an error (it would mean the cluster description is wrong).
-Result<Efficiency> load_calibration(std::string_view path, const Cluster& cluster,
-                                    Efficiency base);
+Result<Efficiency> load_calibration(std::string_view path, const Cluster& cluster, Efficiency base);
 Result<Efficiency> parse_calibration(std::string_view toml_text, std::string_view source,
                                      const Cluster& cluster, Efficiency base);
 

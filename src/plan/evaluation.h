@@ -26,10 +26,10 @@ struct PlanOptions {
   double tp_overlap = 0.5;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes
   // (bucketed, as PyTorch DDP/FSDP and Megatron-Core do), or run after them (Megatron-LM 2021).
-  double dp_overlap = 1.0;  // 1: overlapped within the compute windows; 0: fully exposed
-  double fragmentation = 0.05;        // allocator margin over the accounted bytes
+  double dp_overlap = 1.0;      // 1: overlapped within the compute windows; 0: fully exposed
+  double fragmentation = 0.05;  // allocator margin over the accounted bytes
   double reserved_bytes = 2.0 * (1u << 30);  // CUDA context, cuBLAS workspace, NCCL buffers
-  int64_t loss_chunk_tokens = 0;      // rows of logits alive at once; 0 = the whole micro-batch
+  int64_t loss_chunk_tokens = 0;  // rows of logits alive at once; 0 = the whole micro-batch
   int64_t train_tokens = 15'000'000'000'000;  // D, for time to train, GPU-hours and energy
 };
 
@@ -44,15 +44,15 @@ struct PlanContext {
 
 // Bytes per GPU on the busiest pipeline stage.
 struct MemoryBreakdown {
-  int stage = 0;                // which stage needs the most
+  int stage = 0;  // which stage needs the most
   double weights = 0;
   double grads = 0;
-  double optimizer = 0;         // master weights and AdamW moments
-  double activations = 0;       // saved for backward, over the in-flight micro-batches
-  double logits = 0;            // LM head output and loss (last stage)
-  double moe_buffers = 0;       // expert dispatch send/receive buffers
-  double comm_buffers = 0;      // gathered sequence-parallel activations, gradient buckets
-  double reserved = 0;          // runtime context and workspaces
+  double optimizer = 0;     // master weights and AdamW moments
+  double activations = 0;   // saved for backward, over the in-flight micro-batches
+  double logits = 0;        // LM head output and loss (last stage)
+  double moe_buffers = 0;   // expert dispatch send/receive buffers
+  double comm_buffers = 0;  // gathered sequence-parallel activations, gradient buckets
+  double reserved = 0;      // runtime context and workspaces
   double fragmentation = 0;
   double in_flight_microbatches = 0;
   double total() const {
@@ -91,15 +91,15 @@ struct Evaluation {
   bool fits = false;
   int64_t microbatches = 0;
   double tokens_per_s = 0;
-  double model_tflops_per_gpu = 0;   // model FLOPs (no recomputation) per second per GPU / 1e12
+  double model_tflops_per_gpu = 0;     // model FLOPs (no recomputation) per second per GPU / 1e12
   double hardware_tflops_per_gpu = 0;  // including recomputation
-  double mfu = 0;                    // model FLOP/s over the bf16 peak
-  double hfu = 0;                    // hardware FLOP/s over the bf16 peak
-  double train_days = 0;             // for options.train_tokens
+  double mfu = 0;                      // model FLOP/s over the bf16 peak
+  double hfu = 0;                      // hardware FLOP/s over the bf16 peak
+  double train_days = 0;               // for options.train_tokens
   double gpu_hours = 0;
-  double energy_mwh = 0;             // server power x PUE
+  double energy_mwh = 0;  // server power x PUE
   double energy_usd = 0;
-  double rental_usd = 0;             // gpu_hours x gpu_hour_usd
+  double rental_usd = 0;  // gpu_hours x gpu_hour_usd
 };
 
 // REQUIRES: check_layout(layout, ...) is ok for ctx.

@@ -99,28 +99,39 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
       if (z > 3) return Error::invalid("--layout field zero={} must be 0, 1, 2 or 3", z);
       l.zero = int(z);
     } else if (key == "recompute") {
-      if (value == "none") l.recompute = Recompute::kNone;
-      else if (value == "selective") l.recompute = Recompute::kSelective;
-      else if (value == "full") l.recompute = Recompute::kFull;
+      if (value == "none")
+        l.recompute = Recompute::kNone;
+      else if (value == "selective")
+        l.recompute = Recompute::kSelective;
+      else if (value == "full")
+        l.recompute = Recompute::kFull;
       else
         return Error::invalid("--layout field recompute='{}' must be none, selective or full",
                               value);
     } else if (key == "schedule") {
       schedule_given = true;
-      if (value == "gpipe") l.schedule = Schedule::kGpipe;
-      else if (value == "1f1b") l.schedule = Schedule::k1F1B;
-      else if (value == "interleaved") l.schedule = Schedule::kInterleaved;
-      else if (value == "zb") l.schedule = Schedule::kZeroBubble;
-      else if (value == "dualpipe") l.schedule = Schedule::kDualPipe;
+      if (value == "gpipe")
+        l.schedule = Schedule::kGpipe;
+      else if (value == "1f1b")
+        l.schedule = Schedule::k1F1B;
+      else if (value == "interleaved")
+        l.schedule = Schedule::kInterleaved;
+      else if (value == "zb")
+        l.schedule = Schedule::kZeroBubble;
+      else if (value == "dualpipe")
+        l.schedule = Schedule::kDualPipe;
       else
         return Error::invalid(
-            "--layout field schedule='{}' must be gpipe, 1f1b, interleaved, zb or dualpipe",
-            value);
+            "--layout field schedule='{}' must be gpipe, 1f1b, interleaved, zb or dualpipe", value);
     } else if (key == "precision") {
-      if (value == "fp32") l.precision = Precision::kFp32;
-      else if (value == "bf16") l.precision = Precision::kBf16;
-      else if (value == "fp8") l.precision = Precision::kFp8;
-      else return Error::invalid("--layout field precision='{}' must be fp32, bf16 or fp8", value);
+      if (value == "fp32")
+        l.precision = Precision::kFp32;
+      else if (value == "bf16")
+        l.precision = Precision::kBf16;
+      else if (value == "fp8")
+        l.precision = Precision::kFp8;
+      else
+        return Error::invalid("--layout field precision='{}' must be fp32, bf16 or fp8", value);
     } else {
       return Error::invalid("--layout field '{}' is unknown; the fields are {}", key, kFields);
     }
@@ -129,15 +140,20 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
   return l;
 }
 
-Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b,
-                    int64_t num_gpus, int64_t gpus_per_node, TpPlacement tp_placement) {
+Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b, int64_t num_gpus,
+                    int64_t gpus_per_node, TpPlacement tp_placement) {
   const ModelConfig& c = m.config;
-  for (auto [name, v] : {std::pair{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"ep", l.ep},
-                         {"cp", l.cp}, {"vpp", l.vpp}, {"mbs", l.mbs}})
+  for (auto [name, v] : {std::pair{"dp", l.dp},
+                         {"tp", l.tp},
+                         {"pp", l.pp},
+                         {"ep", l.ep},
+                         {"cp", l.cp},
+                         {"vpp", l.vpp},
+                         {"mbs", l.mbs}})
     if (v < 1) return Error::invalid("--layout field {}={} must be at least 1", name, v);
   if (l.world() != num_gpus)
-    return Error::invalid("dp*cp*tp*pp = {}*{}*{}*{} = {} GPUs, but the cluster has {}", l.dp,
-                          l.cp, l.tp, l.pp, l.world(), num_gpus);
+    return Error::invalid("dp*cp*tp*pp = {}*{}*{}*{} = {} GPUs, but the cluster has {}", l.dp, l.cp,
+                          l.tp, l.pp, l.world(), num_gpus);
   if (c.num_attention_heads % l.tp != 0)
     return Error::invalid("tp={} does not divide num_attention_heads {}", l.tp,
                           c.num_attention_heads);
@@ -145,8 +161,7 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
     return Error::invalid("tp={} does not divide num_key_value_heads {}", l.tp,
                           c.num_key_value_heads);
   if (m.num_dense_layers > 0 && c.intermediate_size % l.tp != 0)
-    return Error::invalid("tp={} does not divide intermediate_size {}", l.tp,
-                          c.intermediate_size);
+    return Error::invalid("tp={} does not divide intermediate_size {}", l.tp, c.intermediate_size);
   if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % l.tp != 0)
     return Error::invalid("tp={} does not divide the shared experts' moe_intermediate_size {}",
                           l.tp, c.moe_intermediate_size);
@@ -171,8 +186,8 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
   if (l.schedule == Schedule::kDualPipe && l.pp % 2 != 0)
     return Error::invalid("schedule=dualpipe needs an even pp (got pp={})", l.pp);
   if (l.cp > 1 && b.seq_len % (2 * l.cp) != 0)
-    return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks",
-                          l.cp, b.seq_len);
+    return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks", l.cp,
+                          b.seq_len);
   if (b.global_batch_tokens % b.seq_len != 0)
     return Error::invalid("global batch of {} tokens is not a whole number of {}-token sequences",
                           b.global_batch_tokens, b.seq_len);
@@ -181,8 +196,8 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
                           l.mbs, b.sequences());
   const int64_t micro = num_microbatches(l, b);
   if (l.schedule == Schedule::kInterleaved && micro % l.pp != 0)
-    return Error::invalid("schedule=interleaved needs micro-batches ({}) divisible by pp={}",
-                          micro, l.pp);
+    return Error::invalid("schedule=interleaved needs micro-batches ({}) divisible by pp={}", micro,
+                          l.pp);
   if (l.schedule == Schedule::kDualPipe && micro < 2 * l.pp)
     return Error::invalid("schedule=dualpipe needs at least 2*pp = {} micro-batches (got {})",
                           2 * l.pp, micro);

@@ -37,13 +37,14 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
   for (int64_t v = 0; v < l.vpp; ++v) {
     LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp + stage);
     p.layers += r.last - r.first;
-    p.dense += m.sum_layers(r.first, r.last, [](const LayerCosts& c) { return double(c.dense_params()); });
+    p.dense +=
+        m.sum_layers(r.first, r.last, [](const LayerCosts& c) { return double(c.dense_params()); });
     p.expert += m.sum_layers(r.first, r.last,
                              [](const LayerCosts& c) { return double(c.routed_expert_params); });
     if (r.last > r.first) {
       for (const LayerCosts* c : {&m.layer(r.first), &m.layer(r.last - 1)})
-        p.largest_layer =
-            std::max(p.largest_layer, double(c->dense_params()) / tp + double(c->routed_expert_params) / ep);
+        p.largest_layer = std::max(
+            p.largest_layer, double(c->dense_params()) / tp + double(c->routed_expert_params) / ep);
     }
   }
   p.dense /= tp;
@@ -52,8 +53,10 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
   if (first) p.dense += double(m.embedding_params) / tp;
   if (last) {
     p.dense += double(m.final_norm_params);
-    if (m.lm_head_params > 0) p.dense += double(m.lm_head_params) / tp;
-    else if (!first) p.dense += double(m.embedding_params) / tp;  // tied copy on the last stage
+    if (m.lm_head_params > 0)
+      p.dense += double(m.lm_head_params) / tp;
+    else if (!first)
+      p.dense += double(m.embedding_params) / tp;  // tied copy on the last stage
   }
   return p;
 }
@@ -107,8 +110,7 @@ double in_flight(const PlanLayout& l, int64_t micro, int64_t stage) {
 // Saved activation elements per token of one layer under a recompute mode (before the tp split).
 double saved_elems(const LayerCosts& c, Recompute r, double moe_overload, int64_t hidden) {
   switch (r) {
-    case Recompute::kNone:
-      return c.act_attn + c.act_ffn + (moe_overload - 1.0) * c.act_routed;
+    case Recompute::kNone: return c.act_attn + c.act_ffn + (moe_overload - 1.0) * c.act_routed;
     case Recompute::kSelective:
       return c.act_attn + c.act_ffn - c.act_selective_saving + (moe_overload - 1.0) * c.act_routed;
     case Recompute::kFull: return double(hidden);
@@ -169,19 +171,18 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     // Backward scratch of one layer and the final norm's output, alive once.
     const double scratch =
         std::max(m.dense.backward_scratch, m.moe.backward_scratch) + double(c.hidden_size);
-    b.activations =
-        (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
+    b.activations = (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
     if (s == l.pp - 1) {
       // Logits in the activation precision plus their fp32 softmax, for the rows alive at once.
-      const double rows = o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens))
-                                                  : tokens;
+      const double rows =
+          o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens)) : tokens;
       const double per_elem = l.precision == Precision::kFp32 ? 4.0 : act_b + 4.0;
       b.logits = rows * double(c.vocab_size) / tp * per_elem;
     }
     if (c.num_experts > 0 && m.num_layers > m.num_dense_layers) {
       // Dispatch send and receive buffers of one MoE layer: K copies of each local token.
-      b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) *
-                      double(c.hidden_size) * act_b * overload;
+      b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) * double(c.hidden_size) *
+                      act_b * overload;
     }
     if (l.tp > 1) b.comm_buffers += 2.0 * tokens * double(c.hidden_size) * act_b;
     if (l.dp * l.cp > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;  // buckets

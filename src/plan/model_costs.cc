@@ -21,7 +21,7 @@ void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
     l.ffn_flops = 2.0 * double(l.dense_ffn_params);
     // residual, norm out, gate, up, act
     l.act_ffn = double(2 * d + 3 * f);
-    l.act_selective_saving += double(d + f);  // norm out and act are recomputed
+    l.act_selective_saving += double(d + f);               // norm out and act are recomputed
     l.elementwise_elems += double(3 * d + 3 * d + 3 * f);  // norm, residual add, SwiGLU
     return;
   }
@@ -52,8 +52,7 @@ void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
   l.attn_core_flops = causal_core_flops(h, c.head_dim, c.head_dim, seq_len);
   // residual in, norm out, q, k, v, attention out, log-sum-exp per head; with QK-norm also the
   // un-normalised q and k and their inverse RMS.
-  l.act_attn = double(2 * d + q + 2 * kv + q + h) +
-               (c.qk_norm ? double(q + kv + h + hkv) : 0.0);
+  l.act_attn = double(2 * d + q + 2 * kv + q + h) + (c.qk_norm ? double(q + kv + h + hkv) : 0.0);
   // Backward scratch of one layer: residual and hidden gradients, the attention input gradient
   // and the q, k, v gradients (transient: one layer at a time, not per micro-batch).
   l.backward_scratch = double(3 * d + 2 * q + 2 * kv);
@@ -108,8 +107,8 @@ ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims) {
                          2 * h * qk + 2 * h * dims.v_head_dim + h);
     // Selective recomputation also recomputes the up-projections from the latents (DeepSeek-V3
     // section 3.2.3): q, k and v are not kept.
-    l->act_selective_saving = double(d + 2 * h * qk + h * dims.v_head_dim) +
-                              (l->act_selective_saving - double(d));
+    l->act_selective_saving =
+        double(d + 2 * h * qk + h * dims.v_head_dim) + (l->act_selective_saving - double(d));
   }
   return m;
 }

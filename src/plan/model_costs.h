@@ -27,23 +27,23 @@ struct MlaDims {
 // One transformer layer's costs per token, unsplit.
 struct LayerCosts {
   // Parameters.
-  int64_t attn_params = 0;            // projections (+ QK-norm / MLA latent norms)
-  int64_t norm_params = 0;            // the two RMSNorms
-  int64_t dense_ffn_params = 0;       // dense SwiGLU, 0 in a MoE layer
-  int64_t router_params = 0;          // E * D
-  int64_t shared_expert_params = 0;   // n_shared * 3 * D * moe_intermediate_size
-  int64_t routed_expert_params = 0;   // E * 3 * D * moe_intermediate_size (all experts)
-  int64_t active_routed_params = 0;   // K * 3 * D * moe_intermediate_size
+  int64_t attn_params = 0;           // projections (+ QK-norm / MLA latent norms)
+  int64_t norm_params = 0;           // the two RMSNorms
+  int64_t dense_ffn_params = 0;      // dense SwiGLU, 0 in a MoE layer
+  int64_t router_params = 0;         // E * D
+  int64_t shared_expert_params = 0;  // n_shared * 3 * D * moe_intermediate_size
+  int64_t routed_expert_params = 0;  // E * 3 * D * moe_intermediate_size (all experts)
+  int64_t active_routed_params = 0;  // K * 3 * D * moe_intermediate_size
   // Forward FLOPs per token.
-  double attn_proj_flops = 0;         // 2 * attention matmul parameters
-  double attn_core_flops = 0;         // QK^T and PV, causal mean over the sequence
-  double ffn_flops = 0;               // dense SwiGLU, or router + K routed + shared experts
+  double attn_proj_flops = 0;  // 2 * attention matmul parameters
+  double attn_core_flops = 0;  // QK^T and PV, causal mean over the sequence
+  double ffn_flops = 0;        // dense SwiGLU, or router + K routed + shared experts
   // Saved activation elements per token (before any tensor/sequence split).
-  double act_attn = 0;                // residual in, norm out, q, k, v, attention out, lse
-  double act_ffn = 0;                 // residual, norm out, SwiGLU gate/up/act (+ expert copies)
-  double act_selective_saving = 0;    // what recomputing norms and activation functions drops
-  double backward_scratch = 0;        // transient gradient buffers of one layer's backward
-  double act_routed = 0;              // the part of act_ffn that scales with routed tokens
+  double act_attn = 0;              // residual in, norm out, q, k, v, attention out, lse
+  double act_ffn = 0;               // residual, norm out, SwiGLU gate/up/act (+ expert copies)
+  double act_selective_saving = 0;  // what recomputing norms and activation functions drops
+  double backward_scratch = 0;      // transient gradient buffers of one layer's backward
+  double act_routed = 0;            // the part of act_ffn that scales with routed tokens
   // Elementwise traffic per token, forward, in elements read + written (norms, residual adds,
   // RoPE, SwiGLU, router softmax, permutation): the memory-bound part of a layer.
   double elementwise_elems = 0;
@@ -53,7 +53,9 @@ struct LayerCosts {
     return attn_params + norm_params + dense_ffn_params + router_params + shared_expert_params +
            routed_expert_params;
   }
-  int64_t active_params() const { return total_params() - routed_expert_params + active_routed_params; }
+  int64_t active_params() const {
+    return total_params() - routed_expert_params + active_routed_params;
+  }
   // Parameters that tensor parallelism splits and data parallelism replicates (all but the
   // routed experts, which expert parallelism splits).
   int64_t dense_params() const { return total_params() - routed_expert_params; }
@@ -64,15 +66,15 @@ struct ModelCosts {
   ModelConfig config;
   int64_t seq_len = 0;
   int64_t num_layers = 0;
-  int64_t num_dense_layers = 0;       // layers [0, num_dense_layers) use `dense`
-  LayerCosts dense;                   // a dense-FFN layer
-  LayerCosts moe;                     // a MoE layer (unused when the model has no experts)
-  int64_t embedding_params = 0;       // V * D
-  int64_t lm_head_params = 0;         // V * D when untied, else 0 (shares the embedding)
+  int64_t num_dense_layers = 0;  // layers [0, num_dense_layers) use `dense`
+  LayerCosts dense;              // a dense-FFN layer
+  LayerCosts moe;                // a MoE layer (unused when the model has no experts)
+  int64_t embedding_params = 0;  // V * D
+  int64_t lm_head_params = 0;    // V * D when untied, else 0 (shares the embedding)
   int64_t final_norm_params = 0;
-  double lm_head_flops = 0;           // forward, per token: 2 * V * D
-  double kv_elems_per_token = 0;      // K and V of one token and layer: what context
-                                      // parallelism passes around its ring
+  double lm_head_flops = 0;       // forward, per token: 2 * V * D
+  double kv_elems_per_token = 0;  // K and V of one token and layer: what context
+                                  // parallelism passes around its ring
   bool mla = false;
 
   const LayerCosts& layer(int64_t index) const { return index < num_dense_layers ? dense : moe; }

@@ -23,9 +23,9 @@ std::string seconds(double s) {
 }
 
 std::string short_layout(const PlanLayout& l) {
-  std::string s = fmt::format("dp={} tp={} pp={} ep={} cp={} zero={} mbs={} {} {}", l.dp, l.tp,
-                              l.pp, l.ep, l.cp, l.zero, l.mbs, recompute_name(l.recompute),
-                              schedule_name(l.schedule));
+  std::string s =
+      fmt::format("dp={} tp={} pp={} ep={} cp={} zero={} mbs={} {} {}", l.dp, l.tp, l.pp, l.ep,
+                  l.cp, l.zero, l.mbs, recompute_name(l.recompute), schedule_name(l.schedule));
   if (l.vpp > 1) s += fmt::format(" vpp={}", l.vpp);
   return s;
 }
@@ -44,17 +44,19 @@ std::string format_context(const PlanContext& ctx) {
                    m.config.num_experts > 0 ? "MoE" : "dense", billions(double(m.total_params())),
                    billions(double(m.active_params())), m.model_flops_per_token() / 1e9,
                    m.mla ? " (MLA attention)" : "");
-  s += fmt::format("cluster  {}: {} x {} ({} per node, {:.0f} GB/s intra-node; {} {:.0f} GB/s "
-                   "per GPU, {})\n",
-                   c.name, c.num_gpus, c.accelerator.name, c.gpus_per_node, c.intra_bw / 1e9,
-                   c.network, c.inter_bw / 1e9, topology_name(c.topology.kind));
+  s += fmt::format(
+      "cluster  {}: {} x {} ({} per node, {:.0f} GB/s intra-node; {} {:.0f} GB/s "
+      "per GPU, {})\n",
+      c.name, c.num_gpus, c.accelerator.name, c.gpus_per_node, c.intra_bw / 1e9, c.network,
+      c.inter_bw / 1e9, topology_name(c.topology.kind));
   s += fmt::format("batch    {} tokens per step = {} sequences of {}; training on {} tokens\n",
                    ctx.batch.global_batch_tokens, ctx.batch.sequences(), ctx.batch.seq_len,
                    billions(double(ctx.options.train_tokens)));
-  s += fmt::format("rates    {}: GEMM {:.0f}%, attention {:.0f}%, HBM {:.0f}%, intra-node {:.0f}%, "
-                   "network {:.0f}% of datasheet\n",
-                   ctx.eff.source, 100 * ctx.eff.gemm, 100 * ctx.eff.attention,
-                   100 * ctx.eff.memory, 100 * ctx.eff.intra_link, 100 * ctx.eff.inter_link);
+  s += fmt::format(
+      "rates    {}: GEMM {:.0f}%, attention {:.0f}%, HBM {:.0f}%, intra-node {:.0f}%, "
+      "network {:.0f}% of datasheet\n",
+      ctx.eff.source, 100 * ctx.eff.gemm, 100 * ctx.eff.attention, 100 * ctx.eff.memory,
+      100 * ctx.eff.intra_link, 100 * ctx.eff.inter_link);
   return s;
 }
 
@@ -64,18 +66,17 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   s += fmt::format("layout   {}\n", e.layout.to_string());
   s += fmt::format("memory   {} of {} per GPU{}\n", gib(e.memory.total()),
                    gib(c.accelerator.memory_bytes), e.fits ? "" : "  (OUT OF MEMORY)");
-  s += fmt::format("step     {} ({} micro-batches): {:.0f} tokens/s, {:.0f} TFLOP/s per GPU, "
-                   "MFU {:.1f}%{}\n",
-                   seconds(e.time.step_s), e.microbatches, e.tokens_per_s, e.model_tflops_per_gpu,
-                   100 * e.mfu,
-                   e.layout.recompute == Recompute::kFull
-                       ? fmt::format(", HFU {:.1f}%", 100 * e.hfu)
-                       : std::string());
-  s += fmt::format("training {} tokens: {:.1f} days, {:.2f}M GPU-hours, {:.1f} MWh at PUE {:.2f} "
-                   "(${:.2f}M energy at ${:.3f}/kWh; ${:.1f}M at ${:.2f}/GPU-hour)\n",
-                   billions(double(ctx.options.train_tokens)), e.train_days, e.gpu_hours / 1e6,
-                   e.energy_mwh, c.pue, e.energy_usd / 1e6, c.energy_usd_per_kwh,
-                   e.rental_usd / 1e6, c.gpu_hour_usd);
+  s += fmt::format(
+      "step     {} ({} micro-batches): {:.0f} tokens/s, {:.0f} TFLOP/s per GPU, "
+      "MFU {:.1f}%{}\n",
+      seconds(e.time.step_s), e.microbatches, e.tokens_per_s, e.model_tflops_per_gpu, 100 * e.mfu,
+      e.layout.recompute == Recompute::kFull ? fmt::format(", HFU {:.1f}%", 100 * e.hfu)
+                                             : std::string());
+  s += fmt::format(
+      "training {} tokens: {:.1f} days, {:.2f}M GPU-hours, {:.1f} MWh at PUE {:.2f} "
+      "(${:.2f}M energy at ${:.3f}/kWh; ${:.1f}M at ${:.2f}/GPU-hour)\n",
+      billions(double(ctx.options.train_tokens)), e.train_days, e.gpu_hours / 1e6, e.energy_mwh,
+      c.pue, e.energy_usd / 1e6, c.energy_usd_per_kwh, e.rental_usd / 1e6, c.gpu_hour_usd);
   if (detail == Detail::kSummary) return s;
 
   const MemoryBreakdown& m = e.memory;
@@ -85,12 +86,13 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
     s += fmt::format("  {:<22} {:>10}  {}  {}\n", name, gib(v), percent(v, mt), note);
   };
   const StateBytes sb = state_bytes(e.layout.precision);
-  mem_row("weights", m.weights, fmt::format("{} B/param{}", sb.weight,
-                                            e.layout.zero == 3 ? ", ZeRO-3 sharded + 2 layers gathered" : ""));
-  mem_row("gradients", m.grads, fmt::format("{} B/param{}", sb.grad,
-                                            e.layout.zero >= 2 ? ", ZeRO sharded" : ""));
-  mem_row("optimizer", m.optimizer, fmt::format("{} B/param{}", sb.optimizer,
-                                                e.layout.zero >= 1 ? ", ZeRO sharded" : ""));
+  mem_row("weights", m.weights,
+          fmt::format("{} B/param{}", sb.weight,
+                      e.layout.zero == 3 ? ", ZeRO-3 sharded + 2 layers gathered" : ""));
+  mem_row("gradients", m.grads,
+          fmt::format("{} B/param{}", sb.grad, e.layout.zero >= 2 ? ", ZeRO sharded" : ""));
+  mem_row("optimizer", m.optimizer,
+          fmt::format("{} B/param{}", sb.optimizer, e.layout.zero >= 1 ? ", ZeRO sharded" : ""));
   mem_row("activations", m.activations,
           fmt::format("{:.1f} micro-batches in flight, recompute {}", m.in_flight_microbatches,
                       recompute_name(e.layout.recompute)));
@@ -118,8 +120,7 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   time_row("context parallel", t.cp_comm, "ring exchange not hidden by attention");
   time_row("pipeline sends", t.pp_comm, "");
   time_row("pipeline bubble", t.bubble, std::string(schedule_name(e.layout.schedule)));
-  time_row("data parallel", t.dp_comm,
-           fmt::format("exposed, {}", algorithm_name(t.dp_algorithm)));
+  time_row("data parallel", t.dp_comm, fmt::format("exposed, {}", algorithm_name(t.dp_algorithm)));
   time_row("optimizer", t.optimizer, "");
   if (t.overhead > 0) time_row("fixed overhead", t.overhead, "calibration");
   time_row("step", t.step_s, "");
@@ -128,16 +129,18 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
 
 std::string format_search(const PlanContext& ctx, const SearchResult& r, Detail detail) {
   std::string s;
-  s += fmt::format("searched {} valid layouts in {:.2f} s: {} fit, {} out of memory\n",
-                   r.evaluated, r.seconds, r.fitting, r.out_of_memory);
+  s += fmt::format("searched {} valid layouts in {:.2f} s: {} fit, {} out of memory\n", r.evaluated,
+                   r.seconds, r.fitting, r.out_of_memory);
   if (r.top.empty()) return s;
   s += fmt::format("\n {:>2}  {:<64} {:>9} {:>9} {:>7} {:>6}  {}\n", "#", "layout", "memory",
                    "step", "TFLOP/s", "MFU", "lost to the best by");
   for (size_t i = 0; i < r.top.size(); ++i) {
     const RankedLayout& x = r.top[i];
     std::string why = "best";
-    if (i > 0 && x.reason == LossReason::kNone) why = "ties, needs more memory";
-    else if (i > 0) why = fmt::format("+{:.1f}% {}", 100 * x.slowdown, loss_reason_name(x.reason));
+    if (i > 0 && x.reason == LossReason::kNone)
+      why = "ties, needs more memory";
+    else if (i > 0)
+      why = fmt::format("+{:.1f}% {}", 100 * x.slowdown, loss_reason_name(x.reason));
     s += fmt::format(" {:>2}  {:<64} {:>9} {:>9} {:>7.0f} {:>5.1f}%  {}\n", i + 1,
                      short_layout(x.eval.layout), gib(x.eval.memory.total()),
                      seconds(x.eval.time.step_s), x.eval.model_tflops_per_gpu, 100 * x.eval.mfu,
@@ -147,8 +150,8 @@ std::string format_search(const PlanContext& ctx, const SearchResult& r, Detail 
       "\nlosers: {} out of memory; of the {} slower layouts, {} lost mostly to the pipeline "
       "bubble, {} to communication, {} to compute (recomputation, small GEMMs), {} to the "
       "optimizer step\n",
-      r.out_of_memory, r.fitting > 0 ? r.fitting - 1 : 0, r.lost_to_bubble,
-      r.lost_to_communication, r.lost_to_compute, r.lost_to_optimizer);
+      r.out_of_memory, r.fitting > 0 ? r.fitting - 1 : 0, r.lost_to_bubble, r.lost_to_communication,
+      r.lost_to_compute, r.lost_to_optimizer);
   s += "\nbest layout:\n";
   s += format_evaluation(ctx, r.top.front().eval, detail);
   return s;
@@ -191,23 +194,46 @@ nlohmann::json evaluation_json(const Evaluation& e) {
   const TimeBreakdown& t = e.time;
   return {
       {"layout",
-       {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"ep", l.ep}, {"cp", l.cp}, {"zero", l.zero},
-        {"vpp", l.vpp}, {"mbs", l.mbs}, {"recompute", recompute_name(l.recompute)},
-        {"schedule", schedule_name(l.schedule)}, {"precision", precision_name(l.precision)},
+       {{"dp", l.dp},
+        {"tp", l.tp},
+        {"pp", l.pp},
+        {"ep", l.ep},
+        {"cp", l.cp},
+        {"zero", l.zero},
+        {"vpp", l.vpp},
+        {"mbs", l.mbs},
+        {"recompute", recompute_name(l.recompute)},
+        {"schedule", schedule_name(l.schedule)},
+        {"precision", precision_name(l.precision)},
         {"text", l.to_string()}}},
       {"fits", e.fits},
       {"microbatches", e.microbatches},
       {"memory_bytes",
-       {{"stage", m.stage}, {"weights", m.weights}, {"grads", m.grads},
-        {"optimizer", m.optimizer}, {"activations", m.activations}, {"logits", m.logits},
-        {"moe_buffers", m.moe_buffers}, {"comm_buffers", m.comm_buffers},
-        {"reserved", m.reserved}, {"fragmentation", m.fragmentation}, {"total", m.total()}}},
+       {{"stage", m.stage},
+        {"weights", m.weights},
+        {"grads", m.grads},
+        {"optimizer", m.optimizer},
+        {"activations", m.activations},
+        {"logits", m.logits},
+        {"moe_buffers", m.moe_buffers},
+        {"comm_buffers", m.comm_buffers},
+        {"reserved", m.reserved},
+        {"fragmentation", m.fragmentation},
+        {"total", m.total()}}},
       {"time_s",
-       {{"compute", t.compute}, {"recompute", t.recompute}, {"tp_comm", t.tp_comm},
-        {"ep_comm", t.ep_comm}, {"ep_comm_intra", t.ep_comm_intra},
-        {"ep_comm_inter", t.ep_comm_inter}, {"cp_comm", t.cp_comm}, {"pp_comm", t.pp_comm},
-        {"bubble", t.bubble}, {"dp_comm", t.dp_comm}, {"optimizer", t.optimizer},
-        {"overhead", t.overhead}, {"step", t.step_s}}},
+       {{"compute", t.compute},
+        {"recompute", t.recompute},
+        {"tp_comm", t.tp_comm},
+        {"ep_comm", t.ep_comm},
+        {"ep_comm_intra", t.ep_comm_intra},
+        {"ep_comm_inter", t.ep_comm_inter},
+        {"cp_comm", t.cp_comm},
+        {"pp_comm", t.pp_comm},
+        {"bubble", t.bubble},
+        {"dp_comm", t.dp_comm},
+        {"optimizer", t.optimizer},
+        {"overhead", t.overhead},
+        {"step", t.step_s}}},
       {"tokens_per_s", e.tokens_per_s},
       {"model_tflops_per_gpu", e.model_tflops_per_gpu},
       {"hardware_tflops_per_gpu", e.hardware_tflops_per_gpu},

@@ -3,7 +3,6 @@
 // and JSON carry the same numbers; docs/plan.md describes every field.
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "plan/evaluation.h"

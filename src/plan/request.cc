@@ -20,10 +20,10 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
   PlanContext ctx;
   ctx.batch.seq_len = q.seq_len > 0 ? q.seq_len : run.train.seq_len;
   // The run config's global batch; 0 there means one micro-batch per step.
-  ctx.batch.global_batch_tokens =
-      q.global_batch_tokens > 0   ? q.global_batch_tokens
-      : run.train.global_batch_tokens > 0 ? run.train.global_batch_tokens
-                                          : run.train.micro_batch_size * ctx.batch.seq_len;
+  ctx.batch.global_batch_tokens = q.global_batch_tokens > 0 ? q.global_batch_tokens
+                                  : run.train.global_batch_tokens > 0
+                                      ? run.train.global_batch_tokens
+                                      : run.train.micro_batch_size * ctx.batch.seq_len;
   if (ctx.batch.seq_len > run.model.max_position_embeddings)
     return Error::invalid("--seq-len {} exceeds the model's max_position_embeddings {}",
                           ctx.batch.seq_len, run.model.max_position_embeddings);
@@ -54,9 +54,10 @@ Result<Evaluation> plan_layout(const PlanContext& ctx, std::string_view text, Pr
   if (l.dp == 0) {
     const int64_t rest = l.tp * l.pp * l.cp;
     if (rest == 0 || ctx.cluster.num_gpus % rest != 0)
-      return Error::invalid("--layout: tp*pp*cp = {} does not divide the {} GPUs; set dp or "
-                            "change --gpus",
-                            rest, ctx.cluster.num_gpus);
+      return Error::invalid(
+          "--layout: tp*pp*cp = {} does not divide the {} GPUs; set dp or "
+          "change --gpus",
+          rest, ctx.cluster.num_gpus);
     l.dp = ctx.cluster.num_gpus / rest;
   }
   SYM_TRY(check_layout(l, ctx.model, ctx.batch, ctx.cluster.num_gpus, ctx.cluster.gpus_per_node,
@@ -82,8 +83,8 @@ Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& spac
         ctx.model.num_layers);
   if (r.fitting == 0) {
     const double need = r.smallest.memory.total(), have = ctx.cluster.accelerator.memory_bytes;
-    const double state = r.smallest.memory.weights + r.smallest.memory.grads +
-                         r.smallest.memory.optimizer;
+    const double state =
+        r.smallest.memory.weights + r.smallest.memory.grads + r.smallest.memory.optimizer;
     const double other = need - state;
     std::string gpus_hint = "more GPUs";
     if (have > other) {
@@ -96,9 +97,10 @@ Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& spac
     // Model state shrinks with more GPUs; activations with shorter sequences.
     const std::string advice =
         state >= other ? fmt::format("use {} or an accelerator with more memory", gpus_hint)
-                       : fmt::format("use a shorter --seq-len, {} or an accelerator with more "
-                                     "memory",
-                                     gpus_hint);
+                       : fmt::format(
+                             "use a shorter --seq-len, {} or an accelerator with more "
+                             "memory",
+                             gpus_hint);
     return Error::invalid(
         "the model fits in no layout on {} x {}: the leanest ({}) needs {:.1f} GiB per GPU, "
         "{:.1f} GiB of it model state, against {:.1f} GiB; {}",

@@ -11,15 +11,15 @@
 namespace symphony::plan {
 
 struct PlanRequest {
-  std::string model;                    // preset name or run-config .toml
-  std::string cluster;                  // cluster preset name or cluster .toml
-  std::optional<int64_t> num_gpus;      // unset: the cluster's own count
-  int64_t seq_len = 0;                  // 0: the run config's train.seq_len
-  int64_t global_batch_tokens = 0;      // 0: the run config's train.global_batch_tokens
+  std::string model;                // preset name or run-config .toml
+  std::string cluster;              // cluster preset name or cluster .toml
+  std::optional<int64_t> num_gpus;  // unset: the cluster's own count
+  int64_t seq_len = 0;              // 0: the run config's train.seq_len
+  int64_t global_batch_tokens = 0;  // 0: the run config's train.global_batch_tokens
   double train_tokens = 15e12;
-  std::string calibration_path;         // empty: default efficiencies
+  std::string calibration_path;  // empty: default efficiencies
   std::optional<double> pue, energy_usd_per_kwh, gpu_hour_usd;
-  bool mla = false;                     // plan MLA attention (DeepSeek-V3 / Kimi K2 dimensions)
+  bool mla = false;  // plan MLA attention (DeepSeek-V3 / Kimi K2 dimensions)
   PlanOptions options;
 };
 

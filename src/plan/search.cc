@@ -186,8 +186,7 @@ SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, in
     }
     result.smallest = evaluate(ctx, result.smallest.layout);
   }
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

@@ -13,7 +13,14 @@
 namespace symphony::plan {
 
 // Why a layout is slower than the best one: the component of its step time that grew most.
-enum class LossReason : uint8_t { kNone, kOutOfMemory, kBubble, kCommunication, kCompute, kOptimizer };
+enum class LossReason : uint8_t {
+  kNone,
+  kOutOfMemory,
+  kBubble,
+  kCommunication,
+  kCompute,
+  kOptimizer
+};
 std::string_view loss_reason_name(LossReason r);
 
 struct RankedLayout {
@@ -31,15 +38,14 @@ struct SearchSpace {
 };
 
 struct SearchResult {
-  std::vector<RankedLayout> top;         // the fastest layouts that fit, best first
-  int64_t evaluated = 0;                 // valid layouts considered
+  std::vector<RankedLayout> top;  // the fastest layouts that fit, best first
+  int64_t evaluated = 0;          // valid layouts considered
   int64_t out_of_memory = 0;
   int64_t fitting = 0;
-  int64_t lost_to_bubble = 0, lost_to_communication = 0, lost_to_compute = 0,
-          lost_to_optimizer = 0;
+  int64_t lost_to_bubble = 0, lost_to_communication = 0, lost_to_compute = 0, lost_to_optimizer = 0;
   bool has_smallest = false;
-  Evaluation smallest;                   // the layout needing the least memory (fits or not)
-  double seconds = 0;                    // wall time of the search
+  Evaluation smallest;  // the layout needing the least memory (fits or not)
+  double seconds = 0;   // wall time of the search
 };
 
 // Searches ctx.cluster.num_gpus GPUs. REQUIRES: ctx.cluster.validate() is ok.

@@ -22,9 +22,9 @@
 //   ZB-H1         m t + (pp - 1)(F + B - W)   DualPipe     m t + (pp/2 - 1)(F + 2B - 3W)
 // Data parallel: gradients reduced over dp * cp (experts over dp * cp * tp / ep), overlapped with
 // the last micro-batch's backward (ZeRO-2: every micro-batch's, as it keeps no full gradient);
-// ZeRO-1/2 add a parameter all-gather overlapped with the next forward; ZeRO-3 gathers parameters twice and reduce-scatters gradients every micro-batch,
-// overlapped with that micro-batch's compute. Then the optimizer step reads and writes its
-// shard of the state once.
+// ZeRO-1/2 add a parameter all-gather overlapped with the next forward; ZeRO-3 gathers
+// parameters twice and reduce-scatters gradients every micro-batch, overlapped with that
+// micro-batch's compute. Then the optimizer step reads and writes its shard of the state once.
 #include <algorithm>
 #include <cmath>
 
@@ -35,14 +35,14 @@ namespace {
 
 // Time of one layer for one micro-batch on one GPU, split the way the pipeline schedules need.
 struct LayerTime {
-  double fwd = 0;         // F: forward compute
-  double bwd_input = 0;   // B: input-gradient compute (attention and elementwise backward)
-  double bwd_weight = 0;  // W: weight-gradient GEMMs
-  double recompute = 0;   // extra forward work (counted into B)
-  double tp_fwd = 0, tp_bwd = 0;   // exposed tensor-parallel communication
-  double ep_fwd = 0, ep_bwd = 0;   // exposed expert all-to-all
+  double fwd = 0;                 // F: forward compute
+  double bwd_input = 0;           // B: input-gradient compute (attention and elementwise backward)
+  double bwd_weight = 0;          // W: weight-gradient GEMMs
+  double recompute = 0;           // extra forward work (counted into B)
+  double tp_fwd = 0, tp_bwd = 0;  // exposed tensor-parallel communication
+  double ep_fwd = 0, ep_bwd = 0;  // exposed expert all-to-all
   double ep_intra = 0, ep_inter = 0;
-  double cp_fwd = 0, cp_bwd = 0;   // exposed context-parallel exchange
+  double cp_fwd = 0, cp_bwd = 0;  // exposed context-parallel exchange
   double compute() const { return fwd + bwd_input + bwd_weight + recompute; }
   double comm() const { return tp_fwd + tp_bwd + ep_fwd + ep_bwd + cp_fwd + cp_bwd; }
 };
@@ -78,12 +78,14 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   const ModelConfig& c = m.config;
   const double t = double(l.tp);
   const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp);
-  const double w_b = l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
+  const double w_b =
+      l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
   const double act_b = activation_bytes(l.precision);
   LayerTime lt;
 
   // Dense projections (attention, dense FFN or router + shared experts), split by tp.
-  const double dense_flops = n * (lc.attn_proj_flops + lc.ffn_flops - 2.0 * double(lc.active_routed_params)) / t;
+  const double dense_flops =
+      n * (lc.attn_proj_flops + lc.ffn_flops - 2.0 * double(lc.active_routed_params)) / t;
   const double dense_bytes = double(lc.dense_params()) / t * w_b;
   const double dense_f = roofline(dense_flops, dense_bytes, r.gemm, r.hbm);
   // Routed experts: each GPU runs its E/ep experts on the K copies of its n/t tokens it receives.
@@ -141,7 +143,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
 
 // One stage's time for one micro-batch.
 struct StageTime {
-  LayerTime sum;     // the layers, plus the LM head on the last stage
+  LayerTime sum;  // the layers, plus the LM head on the last stage
   double pp_comm = 0;
   double f() const { return sum.fwd + sum.tp_fwd + sum.ep_fwd + sum.cp_fwd; }
   double b() const { return sum.bwd_input + sum.recompute + sum.tp_bwd + sum.ep_bwd + sum.cp_bwd; }
@@ -182,16 +184,15 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   LayerTime head;
   {
     const double w_b = l.precision == Precision::kFp32 ? 4.0 : 2.0;
-    const double f = roofline(n * m.lm_head_flops / t, double(m.embedding_params) / t * w_b,
-                              l.precision == Precision::kFp8 ? rates(ctx, Precision::kBf16).gemm : r.gemm,
-                              r.hbm);
+    const double f = roofline(
+        n * m.lm_head_flops / t, double(m.embedding_params) / t * w_b,
+        l.precision == Precision::kFp8 ? rates(ctx, Precision::kBf16).gemm : r.gemm, r.hbm);
     const double loss = n * double(c.vocab_size) / t * 3.0 * 4.0 / r.hbm;  // fp32 softmax
     head.fwd = f + loss;
     head.bwd_input = f + loss;
     head.bwd_weight = f;
   }
-  const CommGroup pp_group =
-      make_group(ctx.cluster, ctx.eff, l.pp, l.tp * l.cp * l.dp);
+  const CommGroup pp_group = make_group(ctx.cluster, ctx.eff, l.pp, l.tp * l.cp * l.dp);
   const double p2p = l.pp > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
 
   StageTime slowest;
@@ -201,7 +202,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     StageTime st;
     for (int64_t v = 0; v < l.vpp; ++v) {
       LayerRange lr = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
-      const int64_t n_dense = std::max<int64_t>(0, std::min(lr.last, m.num_dense_layers) - lr.first);
+      const int64_t n_dense =
+          std::max<int64_t>(0, std::min(lr.last, m.num_dense_layers) - lr.first);
       add_scaled(st.sum, dense, double(n_dense));
       add_scaled(st.sum, moe, double(lr.last - lr.first - n_dense));
     }
@@ -220,7 +222,9 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       case Schedule::kGpipe:
       case Schedule::k1F1B: pipeline = (mm + pp - 1.0) * tmb; break;
       case Schedule::kInterleaved: pipeline = (mm + (pp - 1.0) / double(l.vpp)) * tmb; break;
-      case Schedule::kZeroBubble: pipeline = mm * tmb + (pp - 1.0) * std::max(0.0, F + B - W); break;
+      case Schedule::kZeroBubble:
+        pipeline = mm * tmb + (pp - 1.0) * std::max(0.0, F + B - W);
+        break;
       case Schedule::kDualPipe:
         pipeline = mm * tmb + (pp / 2.0 - 1.0) * std::max(0.0, F + 2.0 * B - 3.0 * W);
         break;
@@ -237,7 +241,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   tb.cp_comm = mm * (slowest.sum.cp_fwd + slowest.sum.cp_bwd);
   tb.pp_comm = mm * slowest.pp_comm;
   tb.bubble = pipeline - mm * tmb;
-  if (l.tp > 1) tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp, 1), 1.0).algorithm;
+  if (l.tp > 1)
+    tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp, 1), 1.0).algorithm;
 
   // Data parallel and ZeRO, on the stage holding the most parameters.
   const StateBytes sb = state_bytes(l.precision);
@@ -275,8 +280,9 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     }
     dp_exposed = std::max(dp_exposed, exposed);
-    const double shard = l.zero >= 1 ? p.dense / double(l.dp * l.cp) + p.expert / double(l.expert_dp())
-                                     : p.dense + p.expert;
+    const double shard = l.zero >= 1
+                             ? p.dense / double(l.dp * l.cp) + p.expert / double(l.expert_dp())
+                             : p.dense + p.expert;
     opt_params = std::max(opt_params, shard);
   }
   tb.dp_comm = dp_exposed;
@@ -303,7 +309,8 @@ Evaluation evaluate(const PlanContext& ctx, const PlanLayout& l) {
   const double model_flops = m.model_flops_per_token() * tokens;
   double hardware_flops = model_flops;
   if (l.recompute == Recompute::kFull)
-    hardware_flops += tokens * m.sum_layers(0, m.num_layers, [](const LayerCosts& c) { return c.fwd_flops(); });
+    hardware_flops +=
+        tokens * m.sum_layers(0, m.num_layers, [](const LayerCosts& c) { return c.fwd_flops(); });
   e.model_tflops_per_gpu = model_flops / step / gpus / 1e12;
   e.hardware_tflops_per_gpu = hardware_flops / step / gpus / 1e12;
   const double peak = ctx.cluster.accelerator.peak_bf16_flops;

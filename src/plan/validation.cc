@@ -206,8 +206,8 @@ ValidationRow predict_run(const ValidationRun& run) {
     if (l.tp != run.tp || l.pp != run.pp || l.cp != run.cp || l.ep != run.ep) continue;
     if (run.zero && l.zero != *run.zero) continue;
     if (run.recompute && l.recompute != *run.recompute) continue;
-    if (l.pp > 1 && std::find(run.schedules.begin(), run.schedules.end(), l.schedule) ==
-                        run.schedules.end())
+    if (l.pp > 1 &&
+        std::find(run.schedules.begin(), run.schedules.end(), l.schedule) == run.schedules.end())
       continue;
     Evaluation e = evaluate(ctx, l);
     if (!best_any || e.memory.total() < best_any->memory.total()) best_any = e;

@@ -27,7 +27,7 @@ struct ValidationRun {
   std::string name;
   ModelConfig model;
   bool mla = false;
-  std::string cluster;        // cluster preset
+  std::string cluster;  // cluster preset
   int64_t gpus = 0;
   int64_t seq_len = 0;
   int64_t global_batch_tokens = 0;
@@ -35,7 +35,7 @@ struct ValidationRun {
   int64_t tp = 1, pp = 1, cp = 1, ep = 1;
   std::optional<int> zero;
   std::optional<Recompute> recompute;
-  std::vector<Schedule> schedules;  // the schedules the run's framework offered
+  std::vector<Schedule> schedules;               // the schedules the run's framework offered
   double tp_overlap = PlanOptions{}.tp_overlap;  // what the run's framework could hide
   double dp_overlap = PlanOptions{}.dp_overlap;
   Precision precision = Precision::kBf16;
@@ -47,11 +47,11 @@ struct ValidationRun {
 
 struct ValidationRow {
   ValidationRun run;
-  std::string layout;           // the full layout the prediction used
+  std::string layout;  // the full layout the prediction used
   double predicted_tflops = 0;
-  double relative_error = 0;    // predicted / published - 1
-  bool fits = false;            // whether the planner's memory model fits the layout
-  double memory_bytes = 0;      // its predicted memory per GPU
+  double relative_error = 0;  // predicted / published - 1
+  bool fits = false;          // whether the planner's memory model fits the layout
+  double memory_bytes = 0;    // its predicted memory per GPU
 };
 
 std::vector<ValidationRun> validation_runs();

@@ -41,8 +41,8 @@ TEST(Cluster, UnknownPresetListsTheAvailableOnes) {
 }
 
 TEST(Cluster, UnknownKeyNamesLineAndKey) {
-  Result<Cluster> c = parse_cluster("[cluster]\nnum_gpus = 16\n[network]\nbandwith_gb_s = 50\n",
-                                    "my.toml");
+  Result<Cluster> c =
+      parse_cluster("[cluster]\nnum_gpus = 16\n[network]\nbandwith_gb_s = 50\n", "my.toml");
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message(), HasSubstr("my.toml:4"));
   EXPECT_THAT(c.error().message(), HasSubstr("network.bandwith_gb_s"));

@@ -89,10 +89,10 @@ TEST(Collectives, TorusAllToAllIsBisectionBound) {
   c.topology.kind = TopologyKind::kTorus3d;
   c.topology.link_bw = 100e9;
   const Efficiency e = unit_efficiency();
-  CommGroup small = make_group(c, e, 8, 8);      // 8 nodes: cube of side 2
-  CommGroup large = make_group(c, e, 512, 8);    // 512 nodes: cube of side 8
+  CommGroup small = make_group(c, e, 8, 8);    // 8 nodes: cube of side 2
+  CommGroup large = make_group(c, e, 512, 8);  // 512 nodes: cube of side 8
   EXPECT_DOUBLE_EQ(small.inter_bw, 200e9);
-  EXPECT_DOUBLE_EQ(small.a2a_inter_bw, 200e9);        // min(2 link, 8 link / 2)
+  EXPECT_DOUBLE_EQ(small.a2a_inter_bw, 200e9);  // min(2 link, 8 link / 2)
   EXPECT_DOUBLE_EQ(large.a2a_inter_bw, 8 * 100e9 / 8);
 }
 

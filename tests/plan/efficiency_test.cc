@@ -33,7 +33,8 @@ TEST(Efficiency, CalibrationErrorsNameFileLineAndKey) {
   EXPECT_THAT(error("[calibration]\ngemm_tflop = 200\n"),
               HasSubstr("cal.toml:2: unknown key calibration.gemm_tflop"));
   EXPECT_THAT(error("[calibration]\ngemm_tflops = 400\n"), HasSubstr("exceeds the datasheet"));
-  EXPECT_THAT(error("[calibration]\ngemm_fp8_tflops = 100\n"), HasSubstr("no accelerator.peak_fp8"));
+  EXPECT_THAT(error("[calibration]\ngemm_fp8_tflops = 100\n"),
+              HasSubstr("no accelerator.peak_fp8"));
   EXPECT_THAT(error("[calibration]\ngemm_tflops = -1\n"), HasSubstr("positive"));
   EXPECT_THAT(load_calibration("/no/such.toml", *c, base).error().message(),
               HasSubstr("/no/such.toml"));

@@ -17,8 +17,8 @@ ModelCosts preset_costs(const char* name, int64_t seq_len) {
 }
 
 TEST(Layout, ParseRoundTrips) {
-  Result<PlanLayout> l = parse_layout(
-      "dp=8,tp=4,pp=2,ep=8,cp=2,zero=1,vpp=2,mbs=2,recompute=selective,precision=fp8");
+  Result<PlanLayout> l =
+      parse_layout("dp=8,tp=4,pp=2,ep=8,cp=2,zero=1,vpp=2,mbs=2,recompute=selective,precision=fp8");
   ASSERT_TRUE(l.has_value()) << l.error().message();
   EXPECT_EQ(l->schedule, Schedule::kInterleaved);  // vpp > 1 implies it
   Result<PlanLayout> again = parse_layout(l->to_string());
@@ -50,13 +50,13 @@ TEST(Layout, CheckNamesTheViolatedConstraint) {
   EXPECT_THAT(check("dp=32,tp=3,pp=1", 96), HasSubstr("tp=3 does not divide num_attention_heads"));
   EXPECT_THAT(check("dp=4,tp=16,pp=4", 256), HasSubstr("num_key_value_heads 8"));
   Result<PlanLayout> wide = parse_layout("dp=4,tp=16,pp=4");
-  EXPECT_THAT(check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8,
-                           TpPlacement::kWithinNode)
-                  .message(),
-              HasSubstr("--tp-across-nodes"));
-  EXPECT_TRUE(check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8,
-                           TpPlacement::kAnywhere)
-                  .is_ok());
+  EXPECT_THAT(
+      check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8, TpPlacement::kWithinNode)
+          .message(),
+      HasSubstr("--tp-across-nodes"));
+  EXPECT_TRUE(
+      check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8, TpPlacement::kAnywhere)
+          .is_ok());
   EXPECT_THAT(check("dp=32,tp=8,ep=16", 256), HasSubstr("ep=16 does not divide num_experts 8"));
   EXPECT_THAT(check("dp=1,tp=8,pp=64,cp=1", 512), HasSubstr("exceeds the 32 layers"));
   EXPECT_THAT(check("dp=512,tp=1", 512), HasSubstr("does not divide the global batch"));

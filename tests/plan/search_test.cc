@@ -55,9 +55,9 @@ TEST(Search, EveryLayoutIsValidAndTheTopIsSorted) {
     }
   }
   // Every slower layout has a reason (ties with the best have none).
-  EXPECT_LE(r->lost_to_bubble + r->lost_to_communication + r->lost_to_compute +
-                r->lost_to_optimizer,
-            r->fitting - 1);
+  EXPECT_LE(
+      r->lost_to_bubble + r->lost_to_communication + r->lost_to_compute + r->lost_to_optimizer,
+      r->fitting - 1);
   EXPECT_GT(r->lost_to_bubble, 0);
   EXPECT_GT(r->lost_to_communication, 0);
 }
