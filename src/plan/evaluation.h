@@ -51,6 +51,9 @@ struct MemoryBreakdown {
   double activations = 0;   // saved for backward, over the in-flight micro-batches
   double logits = 0;        // LM head output and loss (last stage)
   double moe_buffers = 0;   // expert dispatch send/receive buffers
+  // Not in total(): the receive buffer a dropless layer would need if every token of the expert
+  // group chose this GPU's experts (each token sends at most min(K, E/ep) copies to one GPU).
+  double moe_buffers_worst_case = 0;
   double comm_buffers = 0;  // gathered sequence-parallel activations, gradient buckets
   double reserved = 0;      // runtime context and workspaces
   double fragmentation = 0;

@@ -183,6 +183,9 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
       // Dispatch send and receive buffers of one MoE layer: K copies of each local token.
       b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) * double(c.hidden_size) *
                       act_b * overload;
+      const double per_gpu = double(std::min(c.num_experts_per_tok, c.num_experts / l.ep));
+      b.moe_buffers_worst_case =
+          double(l.ep) * tokens / tp * per_gpu * double(c.hidden_size) * act_b;
     }
     if (l.tp > 1) b.comm_buffers += 2.0 * tokens * double(c.hidden_size) * act_b;
     if (l.dp * l.cp > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;  // buckets

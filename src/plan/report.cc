@@ -97,7 +97,11 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
           fmt::format("{:.1f} micro-batches in flight, recompute {}", m.in_flight_microbatches,
                       recompute_name(e.layout.recompute)));
   mem_row("logits and loss", m.logits, "last stage");
-  mem_row("expert buffers", m.moe_buffers, "dispatch send + receive");
+  mem_row("expert buffers", m.moe_buffers,
+          m.moe_buffers > 0
+              ? fmt::format("dispatch send + receive; dropless worst case {} to receive",
+                            gib(m.moe_buffers_worst_case))
+              : std::string());
   mem_row("comm buffers", m.comm_buffers, "sequence-parallel gather, gradient buckets");
   mem_row("runtime reserve", m.reserved, "context, workspaces");
   mem_row("fragmentation", m.fragmentation,
@@ -216,6 +220,7 @@ nlohmann::json evaluation_json(const Evaluation& e) {
         {"activations", m.activations},
         {"logits", m.logits},
         {"moe_buffers", m.moe_buffers},
+        {"moe_buffers_worst_case", m.moe_buffers_worst_case},
         {"comm_buffers", m.comm_buffers},
         {"reserved", m.reserved},
         {"fragmentation", m.fragmentation},

@@ -90,6 +90,20 @@ TEST(MemoryModel, TensorAndSequenceParallelismSplitActivations) {
   EXPECT_NEAR(plan_memory(ctx, l8).activations, plan_memory(ctx, l1).activations / 8, 1);
 }
 
+TEST(MemoryModel, ExpertBuffersByCapacityFactorAndDroplessWorstCase) {
+  PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // K 8 of 384
+  PlanLayout l;
+  l.dp = 4, l.tp = 2, l.pp = 32, l.ep = 8;
+  const double n = 4096.0 / 2, d = 7168;
+  ctx.options.moe_overload = 1.5;
+  MemoryBreakdown m = plan_memory(ctx, l);
+  EXPECT_DOUBLE_EQ(m.moe_buffers, 2.0 * n * 8 * d * 2 * 1.5);
+  // All 8 ranks' tokens choosing this GPU's 48 experts: min(K, E/ep) = 8 copies each.
+  EXPECT_DOUBLE_EQ(m.moe_buffers_worst_case, 8 * n * 8 * d * 2);
+  ctx.model.config.capacity_factor = 1.25;  // a capacity factor replaces the overload
+  EXPECT_DOUBLE_EQ(plan_memory(ctx, l).moe_buffers, 2.0 * n * 8 * d * 2 * 1.25);
+}
+
 TEST(MemoryModel, RepresentativeStagesCoverEveryStage) {
   PlanContext ctx = context("kimi-k2-1t", "h100", 2048, 4096, 4096 * 4096);  // 1 dense + 60 MoE
   for (int64_t pp : {1, 2, 7, 16, 32, 61}) {
