@@ -31,7 +31,8 @@ struct PlanArgs {
   bool validate = false;
   bool list_clusters = false;
   bool tp_across_nodes = false;
-  double pue = 0, energy_price = -1, gpu_hour_price = -1;
+  double pue = 0, energy_price = 0, gpu_hour_price = 0;
+  CLI::Option *pue_option = nullptr, *energy_option = nullptr, *gpu_hour_option = nullptr;
 };
 
 Result<double> parse_tokens(const std::string& text) {
@@ -79,9 +80,9 @@ int run_plan(PlanArgs& a) {
   if (!tokens) return report(tokens.error());
   a.request.train_tokens = *tokens;
   if (a.gpus_option != nullptr && a.gpus_option->count() > 0) a.request.num_gpus = a.gpus;
-  if (a.pue > 0) a.request.pue = a.pue;
-  if (a.energy_price >= 0) a.request.energy_usd_per_kwh = a.energy_price;
-  if (a.gpu_hour_price >= 0) a.request.gpu_hour_usd = a.gpu_hour_price;
+  if (a.pue_option->count() > 0) a.request.pue = a.pue;
+  if (a.energy_option->count() > 0) a.request.energy_usd_per_kwh = a.energy_price;
+  if (a.gpu_hour_option->count() > 0) a.request.gpu_hour_usd = a.gpu_hour_price;
   a.request.options.tp_placement =
       a.tp_across_nodes ? plan::TpPlacement::kAnywhere : plan::TpPlacement::kWithinNode;
   if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
@@ -143,10 +144,12 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--mla", a->request.mla,
                 "Plan Multi-head Latent Attention (DeepSeek-V3 / Kimi K2 dimensions) in place of "
                 "the preset's attention");
-  cmd->add_option("--pue", a->pue, "Power usage effectiveness (default: the cluster's)");
-  cmd->add_option("--energy-price", a->energy_price, "USD per kWh (default: the cluster's)");
-  cmd->add_option("--gpu-hour-price", a->gpu_hour_price,
-                  "USD per GPU-hour (default: the cluster's)");
+  a->pue_option =
+      cmd->add_option("--pue", a->pue, "Power usage effectiveness (default: the cluster's)");
+  a->energy_option =
+      cmd->add_option("--energy-price", a->energy_price, "USD per kWh (default: the cluster's)");
+  a->gpu_hour_option = cmd->add_option("--gpu-hour-price", a->gpu_hour_price,
+                                       "USD per GPU-hour (default: the cluster's)");
   cmd->add_flag("--tp-across-nodes", a->tp_across_nodes, "Let tensor parallelism span nodes");
   cmd->add_option("--moe-overload", a->request.options.moe_overload,
                   "Routed tokens per GPU over the mean, for dropless expert buffers")

@@ -35,6 +35,9 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
         ctx.batch.global_batch_tokens, ctx.batch.seq_len);
   if (!(q.train_tokens > 0) || !std::isfinite(q.train_tokens))
     return Error::invalid("--tokens must be positive (got {})", q.train_tokens);
+  if (!(q.options.moe_overload >= 1.0))
+    return Error::invalid("--moe-overload {} must be at least 1 (the balanced mean)",
+                          q.options.moe_overload);
   ctx.model = model_costs(run.model, ctx.batch.seq_len);
   if (q.mla) ctx.model = with_mla(ctx.model, MlaDims{});
   ctx.options = q.options;
