@@ -39,3 +39,31 @@ symphony_add_cli_test(bad_rank_order 2 "unknown axis 'xp'"
                       train tiny --dry-run --set parallel.order=tp,cp,ep,dp,xp)
 symphony_add_cli_test(comm_bench_one_process 0 "all_reduce +1024"
                       bench comm --max-bytes 4096)
+
+# symphony plan
+symphony_add_cli_test(plan_search 0 "searched [0-9]+ valid layouts.*best layout"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --top 3)
+symphony_add_cli_test(plan_layout_explain 0 "MWh.*expert all-to-all.*pipeline bubble"
+                      plan --model kimi-k2-1t --cluster h800 --gpus 2048
+                      --layout tp=2,pp=16,ep=16,cp=2,zero=2,schedule=dualpipe --explain)
+symphony_add_cli_test(plan_json 0 "\"model_tflops_per_gpu\""
+                      plan --model qwen3-30b-a3b --cluster a100-80gb --gpus 32 --json --top 2)
+symphony_add_cli_test(plan_validate 0 "Llama 3 405B, 16K GPUs"
+                      plan --validate)
+symphony_add_cli_test(plan_unknown_cluster 2 "no cluster preset named 'h1000'; the cluster presets are: a100-40gb"
+                      plan --model kimi-k2-1t --cluster h1000)
+symphony_add_cli_test(plan_unknown_model 2 "no-such-model"
+                      plan --model no-such-model --cluster h100)
+symphony_add_cli_test(plan_zero_gpus 2 "at least one GPU"
+                      plan --model kimi-k2-1t --cluster h100 --gpus 0)
+symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*the GPUs"
+                      plan --model kimi-k2-1t --cluster h100 --gpus 16)
+symphony_add_cli_test(plan_bad_layout_field 2 "--layout field 'tpp' is unknown"
+                      plan --model kimi-k2-1t --cluster h100 --layout tpp=8)
+symphony_add_cli_test(plan_bad_layout_value 2 "ep=5 does not divide num_experts 384"
+                      plan --model kimi-k2-1t --cluster h100 --layout tp=8,pp=8,ep=5)
+symphony_add_cli_test(plan_missing_calibration 2 "no-such-cal\\.toml"
+                      plan --model kimi-k2-1t --cluster h100 --calibrate no-such-cal.toml)
+symphony_add_cli_test(plan_calibrate 0 "h100_measured\\.toml: GEMM 75%, attention 40%, HBM 90%"
+                      plan --model kimi-k2-1t --cluster h100 --gpus 4096 --top 1
+                      --calibrate ${CMAKE_SOURCE_DIR}/tests/plan/data/h100_measured.toml)

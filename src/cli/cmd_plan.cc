@@ -1,0 +1,167 @@
+// symphony plan --model PRESET|config.toml --cluster PRESET|cluster.toml [--gpus N]
+//               [--seq-len T] [--global-batch-tokens B] [--tokens D] [--layout k=v,...]
+//               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P] [--mla]
+//               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
+//               [--moe-overload F] [--tp-overlap F]
+// symphony plan --validate [--json]
+// symphony plan --list-clusters
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "plan/report.h"
+#include "plan/request.h"
+#include "plan/validation.h"
+
+namespace symphony::cli {
+namespace {
+
+struct PlanArgs {
+  plan::PlanRequest request;
+  std::string layout;
+  std::string tokens = "15e12";
+  std::string precision = "bf16";
+  int64_t gpus = 0;
+  CLI::Option* gpus_option = nullptr;
+  int64_t top = 5;
+  bool explain = false;
+  bool json = false;
+  bool validate = false;
+  bool list_clusters = false;
+  bool tp_across_nodes = false;
+  double pue = 0, energy_price = 0, gpu_hour_price = 0;
+  CLI::Option *pue_option = nullptr, *energy_option = nullptr, *gpu_hour_option = nullptr;
+};
+
+Result<double> parse_tokens(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(v > 0))
+    return Error::invalid("--tokens '{}' is not a positive number (e.g. 15e12)", text);
+  return v;
+}
+
+int run_validate(bool json) {
+  const std::vector<plan::ValidationRow> rows = plan::run_validation();
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const plan::ValidationRow& r : rows)
+      out.push_back({{"name", r.run.name},
+                     {"cluster", r.run.cluster},
+                     {"gpus", r.run.gpus},
+                     {"layout", r.layout},
+                     {"published_tflops", r.run.published_tflops},
+                     {"predicted_tflops", r.predicted_tflops},
+                     {"error", r.relative_error},
+                     {"source", r.run.source}});
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  fmt::print("{}", plan::format_validation_table(rows));
+  return kExitOk;
+}
+
+int run_plan(PlanArgs& a) {
+  if (a.list_clusters) {
+    for (const std::string& name : plan::list_cluster_presets()) {
+      Result<plan::Cluster> c = plan::load_cluster(name);
+      if (!c) return report(c.error());
+      fmt::print("{:<16} {:>6} x {:<18} {}\n", name, c->num_gpus, c->accelerator.name,
+                 c->description);
+    }
+    return kExitOk;
+  }
+  if (a.validate) return run_validate(a.json);
+  if (a.request.model.empty() || a.request.cluster.empty())
+    return report(Error::invalid("plan needs --model and --cluster (or --validate)"));
+  Result<double> tokens = parse_tokens(a.tokens);
+  if (!tokens) return report(tokens.error());
+  a.request.train_tokens = *tokens;
+  if (a.gpus_option != nullptr && a.gpus_option->count() > 0) a.request.num_gpus = a.gpus;
+  if (a.pue_option->count() > 0) a.request.pue = a.pue;
+  if (a.energy_option->count() > 0) a.request.energy_usd_per_kwh = a.energy_price;
+  if (a.gpu_hour_option->count() > 0) a.request.gpu_hour_usd = a.gpu_hour_price;
+  a.request.options.tp_placement =
+      a.tp_across_nodes ? plan::TpPlacement::kAnywhere : plan::TpPlacement::kWithinNode;
+  if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
+  Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
+  if (!ctx) return report(ctx.error());
+  const plan::Precision precision = a.precision == "fp8"    ? plan::Precision::kFp8
+                                    : a.precision == "fp32" ? plan::Precision::kFp32
+                                                            : plan::Precision::kBf16;
+  const plan::Detail detail = a.explain ? plan::Detail::kExplain : plan::Detail::kSummary;
+  if (!a.layout.empty()) {
+    Result<plan::Evaluation> e = plan::plan_layout(*ctx, a.layout, precision);
+    if (!e) return report(e.error());
+    if (a.json) {
+      nlohmann::json out = plan::context_json(*ctx);
+      out["evaluation"] = plan::evaluation_json(*e);
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("{}\n{}", plan::format_context(*ctx), plan::format_evaluation(*ctx, *e, detail));
+    }
+    return kExitOk;
+  }
+  plan::SearchSpace space;
+  space.precision = precision;
+  Result<plan::SearchResult> r = plan::plan_search(*ctx, space, a.top);
+  if (!r) return report(r.error());
+  if (a.json)
+    fmt::print("{}\n", plan::search_json(*ctx, *r).dump(2));
+  else
+    fmt::print("{}\n{}", plan::format_context(*ctx), plan::format_search(*ctx, *r, detail));
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_plan_command(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<PlanArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "plan", "Search or evaluate parallel layouts: memory, step time, MFU, energy and cost");
+  cmd->add_option("--model", a->request.model, "Model preset (see `symphony presets`) or TOML");
+  cmd->add_option("--cluster", a->request.cluster,
+                  "Cluster preset (see --list-clusters) or cluster TOML (docs/plan.md)");
+  a->gpus_option = cmd->add_option("--gpus", a->gpus, "Number of GPUs (default: the cluster's)");
+  cmd->add_option("--seq-len", a->request.seq_len, "Tokens per sequence (default: the config's)");
+  cmd->add_option("--global-batch-tokens", a->request.global_batch_tokens,
+                  "Tokens per optimizer step (default: the config's)");
+  cmd->add_option("--tokens", a->tokens, "Training tokens D for time, GPU-hours and energy")
+      ->capture_default_str();
+  cmd->add_option("--layout", a->layout,
+                  "Evaluate one layout: dp=,tp=,pp=,ep=,cp=,zero=,vpp=,mbs=,recompute=,"
+                  "schedule=,precision=");
+  cmd->add_option("--top", a->top, "Layouts to list")->capture_default_str();
+  cmd->add_flag("--explain", a->explain, "Memory and time breakdowns of the best layout");
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->add_option("--calibrate", a->request.calibration_path,
+                  "TOML of measured GEMM and collective rates (docs/plan.md)");
+  cmd->add_option("--precision", a->precision, "Training precision for the search")
+      ->check(CLI::IsMember({"bf16", "fp8", "fp32"}))
+      ->capture_default_str();
+  cmd->add_flag("--mla", a->request.mla,
+                "Plan Multi-head Latent Attention (DeepSeek-V3 / Kimi K2 dimensions) in place of "
+                "the preset's attention");
+  a->pue_option =
+      cmd->add_option("--pue", a->pue, "Power usage effectiveness (default: the cluster's)");
+  a->energy_option =
+      cmd->add_option("--energy-price", a->energy_price, "USD per kWh (default: the cluster's)");
+  a->gpu_hour_option = cmd->add_option("--gpu-hour-price", a->gpu_hour_price,
+                                       "USD per GPU-hour (default: the cluster's)");
+  cmd->add_flag("--tp-across-nodes", a->tp_across_nodes, "Let tensor parallelism span nodes");
+  cmd->add_option("--moe-overload", a->request.options.moe_overload,
+                  "Routed tokens per GPU over the mean, for dropless expert buffers")
+      ->capture_default_str();
+  cmd->add_option("--tp-overlap", a->request.options.tp_overlap,
+                  "Fraction of tensor-parallel communication hidden behind GEMMs")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag("--validate", a->validate,
+                "Print predicted against published throughput of documented training runs");
+  cmd->add_flag("--list-clusters", a->list_clusters, "List the cluster presets");
+  cmd->callback([a, exit_code] { *exit_code = run_plan(*a); });
+}
+
+}  // namespace symphony::cli

@@ -1,0 +1,143 @@
+#pragma once
+// Evaluates one layout: memory per GPU (plan/memory_model.cc) and time per step
+// (plan/step_time.cc), then throughput, utilisation, time to train, energy and cost. The
+// formulas are stated beside each computation and collected in docs/plan.md.
+
+#include <cstdint>
+#include <string>
+
+#include "plan/cluster.h"
+#include "plan/collectives.h"
+#include "plan/efficiency.h"
+#include "plan/layout.h"
+#include "plan/model_costs.h"
+
+namespace symphony::plan {
+
+// Modelling choices that are not part of a layout.
+struct PlanOptions {
+  TpPlacement tp_placement = TpPlacement::kWithinNode;
+  // Routed tokens a GPU receives over the balanced mean, for sizing expert buffers and saved
+  // expert activations when the model is dropless (capacity_factor 0); with a capacity factor
+  // that factor is used instead.
+  double moe_overload = 1.25;
+  // Fraction of tensor-parallel communication hidden behind GEMMs (Megatron-LM's
+  // --tp-comm-overlap splits GEMMs into chunks that overlap the collectives).
+  double tp_overlap = 0.5;
+  // Whether gradient reduction and parameter gathering overlap the backward and forward passes
+  // (bucketed, as PyTorch DDP/FSDP and Megatron-Core do), or run after them (Megatron-LM 2021).
+  double dp_overlap = 1.0;      // 1: overlapped within the compute windows; 0: fully exposed
+  double fragmentation = 0.05;  // allocator margin over the accounted bytes
+  double reserved_bytes = 2.0 * (1u << 30);  // CUDA context, cuBLAS workspace, NCCL buffers
+  int64_t loss_chunk_tokens = 0;  // rows of logits alive at once; 0 = the whole micro-batch
+  int64_t train_tokens = 15'000'000'000'000;  // D, for time to train, GPU-hours and energy
+};
+
+// Everything a layout is evaluated against.
+struct PlanContext {
+  ModelCosts model;
+  Cluster cluster;
+  Efficiency eff;
+  BatchSpec batch;
+  PlanOptions options;
+};
+
+// Bytes per GPU on the busiest pipeline stage.
+struct MemoryBreakdown {
+  int stage = 0;  // which stage needs the most
+  double weights = 0;
+  double grads = 0;
+  double optimizer = 0;     // master weights and AdamW moments
+  double activations = 0;   // saved for backward, over the in-flight micro-batches
+  double logits = 0;        // LM head output and loss (last stage)
+  double moe_buffers = 0;   // expert dispatch send/receive buffers
+  // Not in total(): the receive buffer a dropless layer would need if every token of the expert
+  // group chose this GPU's experts (each token sends at most min(K, E/ep) copies to one GPU).
+  double moe_buffers_worst_case = 0;
+  double comm_buffers = 0;  // gathered sequence-parallel activations, gradient buckets
+  double reserved = 0;      // runtime context and workspaces
+  double fragmentation = 0;
+  double in_flight_microbatches = 0;
+  double total() const {
+    return weights + grads + optimizer + activations + logits + moe_buffers + comm_buffers +
+           reserved + fragmentation;
+  }
+  // What the engine's own accounting counts (model/memory_plan.h): no runtime reserve, no
+  // allocator margin, no communication buffers.
+  double accounted() const { return weights + grads + optimizer + activations + logits; }
+};
+
+// Seconds per training step, by cause. step_s is their sum.
+struct TimeBreakdown {
+  double compute = 0;        // GEMMs, attention and elementwise work of every micro-batch
+  double recompute = 0;      // the part of compute spent recomputing activations
+  double tp_comm = 0;        // exposed tensor/sequence-parallel collectives
+  double ep_comm = 0;        // exposed expert all-to-all
+  double ep_comm_intra = 0;  //   of which the intra-node part would take (unhidden) this long
+  double ep_comm_inter = 0;  //   and the inter-node part this long
+  double cp_comm = 0;        // exposed context-parallel ring exchange
+  double pp_comm = 0;        // pipeline sends
+  double bubble = 0;         // pipeline fill and drain
+  double dp_comm = 0;        // exposed data-parallel / ZeRO collectives
+  double optimizer = 0;      // the optimizer step
+  double overhead = 0;       // fixed per-step time from calibration
+  double step_s = 0;
+  Algorithm dp_algorithm = Algorithm::kNone;
+  Algorithm tp_algorithm = Algorithm::kNone;
+  double communication() const { return tp_comm + ep_comm + cp_comm + pp_comm + dp_comm; }
+};
+
+struct Evaluation {
+  PlanLayout layout;
+  MemoryBreakdown memory;
+  TimeBreakdown time;
+  bool fits = false;
+  int64_t microbatches = 0;
+  double tokens_per_s = 0;
+  double model_tflops_per_gpu = 0;     // model FLOPs (no recomputation) per second per GPU / 1e12
+  double hardware_tflops_per_gpu = 0;  // including recomputation
+  double mfu = 0;                      // model FLOP/s over the bf16 peak
+  double hfu = 0;                      // hardware FLOP/s over the bf16 peak
+  double train_days = 0;               // for options.train_tokens
+  double gpu_hours = 0;
+  double energy_mwh = 0;  // server power x PUE
+  double energy_usd = 0;
+  double rental_usd = 0;  // gpu_hours x gpu_hour_usd
+};
+
+// REQUIRES: check_layout(layout, ...) is ok for ctx.
+MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& layout);
+TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& layout);
+Evaluation evaluate(const PlanContext& ctx, const PlanLayout& layout);
+
+// Parameters one GPU of pipeline stage `stage` holds before ZeRO sharding: dense ones split by
+// tp (the embedding on the first stage, the LM head on the last, a tied embedding on both when
+// pp > 1), routed experts split by ep.
+struct StageParams {
+  double dense = 0;
+  double expert = 0;
+  double largest_layer = 0;  // the biggest layer's parameters on this GPU (ZeRO-3 prefetch)
+  int64_t layers = 0;
+};
+StageParams stage_params(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
+
+// Stages holding the same numbers of dense and MoE layers, and equally first or last, hold the
+// same parameters and take the same time; the memory and time models visit the first stage of
+// each kind only (the first has the most micro-batches in flight). At most a handful of kinds
+// exist, whatever pp is, which keeps a search of thousands of GPUs fast.
+struct StageSet {
+  static constexpr int kMax = 16;
+  int64_t stages[kMax] = {};
+  int count = 0;
+};
+StageSet representative_stages(const ModelCosts& model, const PlanLayout& layout);
+
+// Bytes per parameter, gradients and optimizer state for a precision.
+struct StateBytes {
+  double weight = 2, grad = 4, optimizer = 12;
+};
+StateBytes state_bytes(Precision p);
+// Bytes per activation element.
+inline double activation_bytes(Precision p) { return p == Precision::kFp32 ? 4.0 : 2.0; }
+
+}  // namespace symphony::plan

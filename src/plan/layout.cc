@@ -1,0 +1,226 @@
+#include "plan/layout.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <vector>
+
+namespace symphony::plan {
+namespace {
+
+constexpr std::string_view kFields =
+    "dp, tp, pp, ep, cp, zero, vpp, mbs, recompute, schedule, precision";
+
+Result<int64_t> parse_count(std::string_view key, std::string_view value) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || end != value.data() + value.size() || v < 0)
+    return Error::invalid("--layout field {}='{}' is not a non-negative integer", key, value);
+  return v;
+}
+
+}  // namespace
+
+std::string_view recompute_name(Recompute r) {
+  switch (r) {
+    case Recompute::kNone: return "none";
+    case Recompute::kSelective: return "selective";
+    case Recompute::kFull: return "full";
+  }
+  return "?";
+}
+
+std::string_view schedule_name(Schedule s) {
+  switch (s) {
+    case Schedule::kGpipe: return "gpipe";
+    case Schedule::k1F1B: return "1f1b";
+    case Schedule::kInterleaved: return "interleaved";
+    case Schedule::kZeroBubble: return "zb";
+    case Schedule::kDualPipe: return "dualpipe";
+  }
+  return "?";
+}
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp8: return "fp8";
+  }
+  return "?";
+}
+
+std::string PlanLayout::to_string() const {
+  return fmt::format(
+      "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",
+      dp, tp, pp, ep, cp, zero, vpp, mbs, recompute_name(recompute), schedule_name(schedule),
+      precision_name(precision));
+}
+
+Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
+  l.dp = 0;
+  bool schedule_given = false;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) {
+      if (comma == text.size()) break;
+      continue;
+    }
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos)
+      return Error::invalid("--layout item '{}' is not key=value; the fields are {}", item,
+                            kFields);
+    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    auto count_field = [&](int64_t& field) -> Status {
+      SYM_TRY_ASSIGN(field, parse_count(key, value));
+      return Status::ok();
+    };
+    if (key == "dp") {
+      SYM_TRY(count_field(l.dp));
+    } else if (key == "tp") {
+      SYM_TRY(count_field(l.tp));
+    } else if (key == "pp") {
+      SYM_TRY(count_field(l.pp));
+    } else if (key == "ep") {
+      SYM_TRY(count_field(l.ep));
+    } else if (key == "cp") {
+      SYM_TRY(count_field(l.cp));
+    } else if (key == "vpp") {
+      SYM_TRY(count_field(l.vpp));
+    } else if (key == "mbs") {
+      SYM_TRY(count_field(l.mbs));
+    } else if (key == "zero") {
+      int64_t z = 0;
+      SYM_TRY_ASSIGN(z, parse_count(key, value));
+      if (z > 3) return Error::invalid("--layout field zero={} must be 0, 1, 2 or 3", z);
+      l.zero = int(z);
+    } else if (key == "recompute") {
+      if (value == "none")
+        l.recompute = Recompute::kNone;
+      else if (value == "selective")
+        l.recompute = Recompute::kSelective;
+      else if (value == "full")
+        l.recompute = Recompute::kFull;
+      else
+        return Error::invalid("--layout field recompute='{}' must be none, selective or full",
+                              value);
+    } else if (key == "schedule") {
+      schedule_given = true;
+      if (value == "gpipe")
+        l.schedule = Schedule::kGpipe;
+      else if (value == "1f1b")
+        l.schedule = Schedule::k1F1B;
+      else if (value == "interleaved")
+        l.schedule = Schedule::kInterleaved;
+      else if (value == "zb")
+        l.schedule = Schedule::kZeroBubble;
+      else if (value == "dualpipe")
+        l.schedule = Schedule::kDualPipe;
+      else
+        return Error::invalid(
+            "--layout field schedule='{}' must be gpipe, 1f1b, interleaved, zb or dualpipe", value);
+    } else if (key == "precision") {
+      if (value == "fp32")
+        l.precision = Precision::kFp32;
+      else if (value == "bf16")
+        l.precision = Precision::kBf16;
+      else if (value == "fp8")
+        l.precision = Precision::kFp8;
+      else
+        return Error::invalid("--layout field precision='{}' must be fp32, bf16 or fp8", value);
+    } else {
+      return Error::invalid("--layout field '{}' is unknown; the fields are {}", key, kFields);
+    }
+  }
+  if (!schedule_given && l.vpp > 1) l.schedule = Schedule::kInterleaved;
+  return l;
+}
+
+Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b, int64_t num_gpus,
+                    int64_t gpus_per_node, TpPlacement tp_placement) {
+  const ModelConfig& c = m.config;
+  for (auto [name, v] : {std::pair{"dp", l.dp},
+                         {"tp", l.tp},
+                         {"pp", l.pp},
+                         {"ep", l.ep},
+                         {"cp", l.cp},
+                         {"vpp", l.vpp},
+                         {"mbs", l.mbs}})
+    if (v < 1) return Error::invalid("--layout field {}={} must be at least 1", name, v);
+  if (l.world() != num_gpus)
+    return Error::invalid("dp*cp*tp*pp = {}*{}*{}*{} = {} GPUs, but the cluster has {}", l.dp, l.cp,
+                          l.tp, l.pp, l.world(), num_gpus);
+  if (c.num_attention_heads % l.tp != 0)
+    return Error::invalid("tp={} does not divide num_attention_heads {}", l.tp,
+                          c.num_attention_heads);
+  if (c.num_key_value_heads % l.tp != 0)
+    return Error::invalid("tp={} does not divide num_key_value_heads {}", l.tp,
+                          c.num_key_value_heads);
+  if (m.num_dense_layers > 0 && c.intermediate_size % l.tp != 0)
+    return Error::invalid("tp={} does not divide intermediate_size {}", l.tp, c.intermediate_size);
+  if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % l.tp != 0)
+    return Error::invalid("tp={} does not divide the shared experts' moe_intermediate_size {}",
+                          l.tp, c.moe_intermediate_size);
+  if (tp_placement == TpPlacement::kWithinNode && l.tp > gpus_per_node)
+    return Error::invalid(
+        "tp={} spans more than one {}-GPU node; lower tp or allow it with --tp-across-nodes", l.tp,
+        gpus_per_node);
+  if (c.num_experts == 0 && l.ep != 1)
+    return Error::invalid("ep={} needs a model with experts; this one is dense (use ep=1)", l.ep);
+  if (c.num_experts > 0 && c.num_experts % l.ep != 0)
+    return Error::invalid("ep={} does not divide num_experts {}", l.ep, c.num_experts);
+  if ((l.dp * l.cp * l.tp) % l.ep != 0)
+    return Error::invalid("ep={} does not divide dp*cp*tp = {}", l.ep, l.dp * l.cp * l.tp);
+  if (l.pp * l.vpp > m.num_layers)
+    return Error::invalid("pp*vpp = {}*{} exceeds the {} layers", l.pp, l.vpp, m.num_layers);
+  if (l.vpp > 1 && l.schedule != Schedule::kInterleaved)
+    return Error::invalid("vpp={} needs schedule=interleaved", l.vpp);
+  if (l.schedule == Schedule::kInterleaved && l.vpp < 2)
+    return Error::invalid("schedule=interleaved needs vpp of at least 2");
+  if (l.pp == 1 && l.schedule != Schedule::k1F1B)
+    return Error::invalid("schedule={} needs pp > 1", schedule_name(l.schedule));
+  if (l.schedule == Schedule::kDualPipe && l.pp % 2 != 0)
+    return Error::invalid("schedule=dualpipe needs an even pp (got pp={})", l.pp);
+  if (l.cp > 1 && b.seq_len % (2 * l.cp) != 0)
+    return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks", l.cp,
+                          b.seq_len);
+  if (b.global_batch_tokens % b.seq_len != 0)
+    return Error::invalid("global batch of {} tokens is not a whole number of {}-token sequences",
+                          b.global_batch_tokens, b.seq_len);
+  if (b.sequences() % (l.dp * l.mbs) != 0)
+    return Error::invalid("dp*mbs = {}*{} does not divide the global batch of {} sequences", l.dp,
+                          l.mbs, b.sequences());
+  const int64_t micro = num_microbatches(l, b);
+  if (l.schedule == Schedule::kInterleaved && micro % l.pp != 0)
+    return Error::invalid("schedule=interleaved needs micro-batches ({}) divisible by pp={}", micro,
+                          l.pp);
+  if (l.schedule == Schedule::kDualPipe && micro < 2 * l.pp)
+    return Error::invalid("schedule=dualpipe needs at least 2*pp = {} micro-batches (got {})",
+                          2 * l.pp, micro);
+  if (l.zero > 0 && l.dp * l.cp == 1 && l.expert_dp() == 1)
+    return Error::invalid("zero={} needs data parallel ranks to shard over (dp*cp = 1)", l.zero);
+  return Status::ok();
+}
+
+LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk) {
+  const int64_t base = layers / virtual_stages, extra = layers % virtual_stages;
+  LayerRange r;
+  r.first = chunk * base + std::min(chunk, extra);
+  r.last = r.first + base + (chunk < extra ? 1 : 0);
+  return r;
+}
+
+int64_t layers_in_stage(int64_t layers, int64_t pp, int64_t vpp, int64_t stage) {
+  int64_t n = 0;
+  for (int64_t v = 0; v < vpp; ++v) {
+    LayerRange r = virtual_stage_layers(layers, pp * vpp, v * pp + stage);
+    n += r.last - r.first;
+  }
+  return n;
+}
+
+}  // namespace symphony::plan

@@ -1,0 +1,199 @@
+// Memory per GPU of a layout (declared in plan/evaluation.h).
+//
+// Model state per GPU, for P_d dense and P_e expert parameters on the GPU (stage_params) and
+// bytes per parameter w, g, o (weights, gradients, optimizer: fp32 4/4/8; bf16 and fp8 2/4/12,
+// fp8 adding a 1-byte weight copy), sharded by ZeRO over N_d = dp * cp (dense) and
+// N_e = dp * cp * tp / ep (experts) ranks (Rajbhandari et al. 2020):
+//   stage 0: (w + g + o) P           stage 1: (w + g) P + o P / N
+//   stage 2: w P + (g + o) P / N     stage 3: (w + g + o) P / N + two layers' gathered weights
+// Activations per micro-batch and layer: the saved elements per token of plan/model_costs.h
+// times tokens per GPU mbs * T / cp, divided by tp (sequence parallelism splits everything
+// tensor parallelism does not; Korthikanti et al. 2022). Selective recomputation drops the
+// norm outputs and activation-function outputs; full recomputation keeps only each layer's input
+// plus one layer's working set. Flash attention never stores the T x T scores.
+// In-flight micro-batches on stage s: GPipe m; 1F1B and ZB-H1 pp - s; interleaved
+// pp - s + (pp - 1) / vpp (Narayanan et al. 2021); DualPipe pp + 1 (DeepSeek-V3 report), each
+// capped at m.
+#include <algorithm>
+
+#include "core/check.h"
+#include "plan/evaluation.h"
+
+namespace symphony::plan {
+
+StateBytes state_bytes(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return {4, 4, 8};
+    case Precision::kBf16: return {2, 4, 12};
+    case Precision::kFp8: return {3, 4, 12};
+  }
+  return {};
+}
+
+StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage) {
+  StageParams p;
+  const double tp = double(l.tp), ep = double(l.ep);
+  const int64_t virtual_stages = l.pp * l.vpp;
+  for (int64_t v = 0; v < l.vpp; ++v) {
+    LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp + stage);
+    p.layers += r.last - r.first;
+    p.dense +=
+        m.sum_layers(r.first, r.last, [](const LayerCosts& c) { return double(c.dense_params()); });
+    p.expert += m.sum_layers(r.first, r.last,
+                             [](const LayerCosts& c) { return double(c.routed_expert_params); });
+    if (r.last > r.first) {
+      for (const LayerCosts* c : {&m.layer(r.first), &m.layer(r.last - 1)})
+        p.largest_layer = std::max(
+            p.largest_layer, double(c->dense_params()) / tp + double(c->routed_expert_params) / ep);
+    }
+  }
+  p.dense /= tp;
+  p.expert /= ep;
+  const bool first = stage == 0, last = stage == l.pp - 1;
+  if (first) p.dense += double(m.embedding_params) / tp;
+  if (last) {
+    p.dense += double(m.final_norm_params);
+    if (m.lm_head_params > 0)
+      p.dense += double(m.lm_head_params) / tp;
+    else if (!first)
+      p.dense += double(m.embedding_params) / tp;  // tied copy on the last stage
+  }
+  return p;
+}
+
+StageSet representative_stages(const ModelCosts& m, const PlanLayout& l) {
+  struct Kind {
+    int64_t dense = 0, moe = 0;
+    bool first = false, last = false;
+    bool operator==(const Kind&) const = default;
+  };
+  Kind kinds[StageSet::kMax];
+  StageSet set;
+  for (int64_t s = 0; s < l.pp; ++s) {
+    Kind k;
+    k.first = s == 0;
+    k.last = s == l.pp - 1;
+    for (int64_t v = 0; v < l.vpp; ++v) {
+      LayerRange r = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      const int64_t dense = std::max<int64_t>(0, std::min(r.last, m.num_dense_layers) - r.first);
+      k.dense += dense;
+      k.moe += r.last - r.first - dense;
+    }
+    bool seen = false;
+    for (int i = 0; i < set.count && !seen; ++i) seen = kinds[i] == k;
+    if (seen) continue;
+    SYM_CHECK(set.count < StageSet::kMax, "more than {} kinds of pipeline stage", StageSet::kMax);
+    kinds[set.count] = k;
+    set.stages[set.count++] = s;
+  }
+  return set;
+}
+
+namespace {
+
+double in_flight(const PlanLayout& l, int64_t micro, int64_t stage) {
+  double f = 1;
+  if (l.pp > 1) {
+    switch (l.schedule) {
+      case Schedule::kGpipe: f = double(micro); break;
+      case Schedule::k1F1B:
+      case Schedule::kZeroBubble: f = double(l.pp - stage); break;
+      case Schedule::kInterleaved:
+        f = double(l.pp - stage) + double(l.pp - 1) / double(l.vpp);
+        break;
+      case Schedule::kDualPipe: f = double(l.pp + 1); break;
+    }
+  }
+  return std::min(f, double(micro));
+}
+
+// Saved activation elements per token of one layer under a recompute mode (before the tp split).
+double saved_elems(const LayerCosts& c, Recompute r, double moe_overload, int64_t hidden) {
+  switch (r) {
+    case Recompute::kNone: return c.act_attn + c.act_ffn + (moe_overload - 1.0) * c.act_routed;
+    case Recompute::kSelective:
+      return c.act_attn + c.act_ffn - c.act_selective_saving + (moe_overload - 1.0) * c.act_routed;
+    case Recompute::kFull: return double(hidden);
+  }
+  return 0;
+}
+
+}  // namespace
+
+MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
+  const ModelCosts& m = ctx.model;
+  const ModelConfig& c = m.config;
+  const PlanOptions& o = ctx.options;
+  const StateBytes sb = state_bytes(l.precision);
+  const double act_b = activation_bytes(l.precision);
+  const double tp = double(l.tp);
+  const double tokens = double(l.mbs * ctx.batch.seq_len) / double(l.cp);  // per GPU, pre-SP
+  const int64_t micro = num_microbatches(l, ctx.batch);
+  const double overload =
+      c.num_experts == 0 ? 1.0 : (c.capacity_factor > 0 ? c.capacity_factor : o.moe_overload);
+  const double n_dense = double(l.dp * l.cp), n_expert = double(l.expert_dp());
+  const double copies = l.schedule == Schedule::kDualPipe ? 2.0 : 1.0;
+
+  MemoryBreakdown best;
+  const StageSet stages = representative_stages(m, l);
+  for (int i = 0; i < stages.count; ++i) {
+    const int64_t s = stages.stages[i];
+    const StageParams p = stage_params(m, l, s);
+    MemoryBreakdown b;
+    b.stage = int(s);
+    auto sharded = [&](double bytes_per_param, int min_stage) {
+      const double dense = p.dense * bytes_per_param, expert = p.expert * bytes_per_param;
+      return l.zero >= min_stage ? dense / n_dense + expert / n_expert : dense + expert;
+    };
+    b.weights = copies * sharded(sb.weight, 3);
+    if (l.zero == 3) b.weights += 2.0 * p.largest_layer * sb.weight;
+    b.grads = copies * sharded(sb.grad, 2);
+    b.optimizer = sharded(sb.optimizer, 1);
+
+    // Activations of the stage's layers for one micro-batch, times the micro-batches in flight.
+    double per_mb = 0, working = 0;
+    for (int64_t v = 0; v < l.vpp; ++v) {
+      LayerRange r = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      per_mb += m.sum_layers(r.first, r.last, [&](const LayerCosts& lc) {
+        return saved_elems(lc, l.recompute, overload, c.hidden_size);
+      });
+      if (r.last > r.first && l.recompute == Recompute::kFull) {
+        // The layer being recomputed, plus its output: one working set sized at start-up for
+        // every kind of layer the stage holds (a stage with dense and MoE layers needs both FFN
+        // parts).
+        const LayerCosts &a = m.layer(r.first), &z = m.layer(r.last - 1);
+        double w = saved_elems(a, Recompute::kNone, overload, c.hidden_size);
+        if (a.moe != z.moe) w += z.act_ffn + (overload - 1.0) * z.act_routed;
+        working = std::max(working, w + double(c.hidden_size));
+      }
+    }
+    b.in_flight_microbatches = in_flight(l, micro, s);
+    // Backward scratch of one layer and the final norm's output, alive once.
+    const double scratch =
+        std::max(m.dense.backward_scratch, m.moe.backward_scratch) + double(c.hidden_size);
+    b.activations = (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
+    if (s == l.pp - 1) {
+      // Logits in the activation precision plus their fp32 softmax, for the rows alive at once.
+      const double rows =
+          o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens)) : tokens;
+      const double per_elem = l.precision == Precision::kFp32 ? 4.0 : act_b + 4.0;
+      b.logits = rows * double(c.vocab_size) / tp * per_elem;
+    }
+    if (c.num_experts > 0 && m.num_layers > m.num_dense_layers) {
+      // Dispatch send and receive buffers of one MoE layer: K copies of each local token.
+      b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) * double(c.hidden_size) *
+                      act_b * overload;
+      const double per_gpu = double(std::min(c.num_experts_per_tok, c.num_experts / l.ep));
+      b.moe_buffers_worst_case =
+          double(l.ep) * tokens / tp * per_gpu * double(c.hidden_size) * act_b;
+    }
+    if (l.tp > 1) b.comm_buffers += 2.0 * tokens * double(c.hidden_size) * act_b;
+    if (l.dp * l.cp > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;  // buckets
+    b.reserved = o.reserved_bytes;
+    b.fragmentation = o.fragmentation * (b.total() - b.reserved);
+    if (i == 0 || b.total() > best.total()) best = b;
+  }
+  return best;
+}
+
+}  // namespace symphony::plan

@@ -1,0 +1,133 @@
+#include "plan/model_costs.h"
+
+#include <algorithm>
+
+namespace symphony::plan {
+namespace {
+
+// Attention core, forward, per token: QK^T (2 * H * dqk per key) and PV (2 * H * dv per key).
+// A causal query at position i sees i + 1 keys: (T + 1) / 2 on average.
+double causal_core_flops(int64_t heads, int64_t qk_dim, int64_t v_dim, int64_t seq_len) {
+  return 2.0 * double(heads) * double(qk_dim + v_dim) * double(seq_len + 1) / 2.0;
+}
+
+void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
+  const int64_t d = c.hidden_size;
+  l.moe = moe;
+  l.norm_params = 2 * d;
+  if (!moe) {
+    const int64_t f = c.intermediate_size;
+    l.dense_ffn_params = 3 * d * f;
+    l.ffn_flops = 2.0 * double(l.dense_ffn_params);
+    // residual, norm out, gate, up, act
+    l.act_ffn = double(2 * d + 3 * f);
+    l.act_selective_saving += double(d + f);               // norm out and act are recomputed
+    l.elementwise_elems += double(3 * d + 3 * d + 3 * f);  // norm, residual add, SwiGLU
+    return;
+  }
+  const int64_t e = c.num_experts, k = c.num_experts_per_tok, fm = c.moe_intermediate_size;
+  const int64_t ns = c.n_shared_experts;
+  l.router_params = e * d;
+  l.shared_expert_params = ns * 3 * d * fm;
+  l.routed_expert_params = e * 3 * d * fm;
+  l.active_routed_params = k * 3 * d * fm;
+  l.ffn_flops = 2.0 * double(l.router_params + l.shared_expert_params + l.active_routed_params);
+  // residual, norm out, router logits and probabilities, K dispatched copies in and out, the
+  // experts' gate/up/act, the shared experts' gate/up/act and output.
+  l.act_ffn = double(2 * d + 2 * e + k + 2 * k * d + 3 * k * fm + (ns > 0 ? 3 * ns * fm + d : 0));
+  l.backward_scratch += double(2 * e + k);  // router logit and probability gradients
+  l.act_selective_saving += double(d + k * fm + ns * fm);
+  l.act_routed = double(2 * k * d + 3 * k * fm);
+  // norm, residual add, router softmax, permute and unpermute of K copies, SwiGLU of K routed
+  // and the shared experts, the weighted combine.
+  l.elementwise_elems += double(3 * d + 3 * d + 3 * e + 4 * k * d + 3 * (k + ns) * fm + 2 * k * d);
+}
+
+void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
+  const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
+  const int64_t q = c.q_dim(), kv = c.kv_dim();
+  const int64_t matmul = 2 * d * q + 2 * d * kv;
+  l.attn_params = matmul + (c.qk_norm ? 2 * c.head_dim : 0);
+  l.attn_proj_flops = 2.0 * double(matmul);
+  l.attn_core_flops = causal_core_flops(h, c.head_dim, c.head_dim, seq_len);
+  // residual in, norm out, q, k, v, attention out, log-sum-exp per head; with QK-norm also the
+  // un-normalised q and k and their inverse RMS.
+  l.act_attn = double(2 * d + q + 2 * kv + q + h) + (c.qk_norm ? double(q + kv + h + hkv) : 0.0);
+  // Backward scratch of one layer: residual and hidden gradients, the attention input gradient
+  // and the q, k, v gradients (transient: one layer at a time, not per micro-batch).
+  l.backward_scratch = double(3 * d + 2 * q + 2 * kv);
+  l.act_selective_saving += double(d);
+  l.elementwise_elems += double(3 * d + 2 * (q + kv) + 3 * d);  // norm, RoPE on q and k, residual
+}
+
+}  // namespace
+
+ModelCosts model_costs(const ModelConfig& c, int64_t seq_len) {
+  ModelCosts m;
+  m.config = c;
+  m.seq_len = seq_len;
+  m.num_layers = c.num_hidden_layers;
+  m.num_dense_layers =
+      c.num_experts > 0 ? std::min(c.first_k_dense_replace, c.num_hidden_layers) : m.num_layers;
+  fill_attention(c, seq_len, m.dense);
+  fill_ffn(c, false, m.dense);
+  if (c.num_experts > 0) {
+    fill_attention(c, seq_len, m.moe);
+    fill_ffn(c, true, m.moe);
+  } else {
+    m.moe = m.dense;
+  }
+  m.embedding_params = c.vocab_size * c.hidden_size;
+  m.lm_head_params = c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size;
+  m.final_norm_params = c.hidden_size;
+  m.lm_head_flops = 2.0 * double(c.vocab_size * c.hidden_size);
+  m.kv_elems_per_token = double(2 * c.kv_dim());
+  return m;
+}
+
+ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims) {
+  ModelCosts m = costs;
+  m.mla = true;
+  const ModelConfig& c = costs.config;
+  const int64_t d = c.hidden_size, h = c.num_attention_heads;
+  const int64_t qk = dims.qk_nope_head_dim + dims.qk_rope_head_dim;
+  // q_a, q_b, kv_a (latent + shared rope key), kv_b (k_nope and v per head), o; plus the two
+  // latent RMSNorms.
+  const int64_t matmul = d * dims.q_lora_rank + dims.q_lora_rank * h * qk +
+                         d * (dims.kv_lora_rank + dims.qk_rope_head_dim) +
+                         dims.kv_lora_rank * h * (dims.qk_nope_head_dim + dims.v_head_dim) +
+                         h * dims.v_head_dim * d;
+  m.kv_elems_per_token = double(h * (qk + dims.v_head_dim));
+  for (LayerCosts* l : {&m.dense, &m.moe}) {
+    l->attn_params = matmul + dims.q_lora_rank + dims.kv_lora_rank;
+    l->attn_proj_flops = 2.0 * double(matmul);
+    l->attn_core_flops = causal_core_flops(h, qk, dims.v_head_dim, costs.seq_len);
+    // residual in, norm out, q and kv latents, q, k, v, attention out, lse
+    l->act_attn = double(2 * d + dims.q_lora_rank + dims.kv_lora_rank + dims.qk_rope_head_dim +
+                         2 * h * qk + 2 * h * dims.v_head_dim + h);
+    // Selective recomputation also recomputes the up-projections from the latents (DeepSeek-V3
+    // section 3.2.3): q, k and v are not kept.
+    l->act_selective_saving =
+        double(d + 2 * h * qk + h * dims.v_head_dim) + (l->act_selective_saving - double(d));
+  }
+  return m;
+}
+
+int64_t ModelCosts::total_params() const {
+  int64_t layers = 0;
+  for (int64_t i = 0; i < num_layers; ++i) layers += layer(i).total_params();
+  return layers + embedding_params + lm_head_params + final_norm_params;
+}
+
+int64_t ModelCosts::active_params() const {
+  int64_t layers = 0;
+  for (int64_t i = 0; i < num_layers; ++i) layers += layer(i).active_params();
+  return layers + embedding_params + lm_head_params + final_norm_params;
+}
+
+double ModelCosts::model_flops_per_token() const {
+  return 3.0 * (sum_layers(0, num_layers, [](const LayerCosts& l) { return l.fwd_flops(); }) +
+                lm_head_flops);
+}
+
+}  // namespace symphony::plan

@@ -1,0 +1,98 @@
+#pragma once
+// What one token costs a model, layer by layer: parameters (total and active), forward FLOPs of
+// each operation class, and the activation elements a layer saves for its backward pass. The
+// planner divides these by the layout's parallel axes; nothing here knows about GPUs.
+//
+// Parameter counts equal count_params (model/model_config.h) and model FLOPs equal
+// training_flops_per_token (monitor/flops.h) for every ModelConfig; tests/plan/model_costs_test.cc
+// checks both. MLA (DeepSeek-V2/V3, Kimi K2) is not implemented by the engine, whose presets
+// approximate it with multi-head attention (docs/presets.md); `with_mla` replaces the attention
+// costs with MLA's for planning.
+
+#include <cstdint>
+
+#include "model/model_config.h"
+
+namespace symphony::plan {
+
+// Multi-head Latent Attention dimensions (Hugging Face DeepSeek-V3 config names).
+struct MlaDims {
+  int64_t q_lora_rank = 1536;
+  int64_t kv_lora_rank = 512;
+  int64_t qk_nope_head_dim = 128;
+  int64_t qk_rope_head_dim = 64;
+  int64_t v_head_dim = 128;
+};
+
+// One transformer layer's costs per token, unsplit.
+struct LayerCosts {
+  // Parameters.
+  int64_t attn_params = 0;           // projections (+ QK-norm / MLA latent norms)
+  int64_t norm_params = 0;           // the two RMSNorms
+  int64_t dense_ffn_params = 0;      // dense SwiGLU, 0 in a MoE layer
+  int64_t router_params = 0;         // E * D
+  int64_t shared_expert_params = 0;  // n_shared * 3 * D * moe_intermediate_size
+  int64_t routed_expert_params = 0;  // E * 3 * D * moe_intermediate_size (all experts)
+  int64_t active_routed_params = 0;  // K * 3 * D * moe_intermediate_size
+  // Forward FLOPs per token.
+  double attn_proj_flops = 0;  // 2 * attention matmul parameters
+  double attn_core_flops = 0;  // QK^T and PV, causal mean over the sequence
+  double ffn_flops = 0;        // dense SwiGLU, or router + K routed + shared experts
+  // Saved activation elements per token (before any tensor/sequence split).
+  double act_attn = 0;              // residual in, norm out, q, k, v, attention out, lse
+  double act_ffn = 0;               // residual, norm out, SwiGLU gate/up/act (+ expert copies)
+  double act_selective_saving = 0;  // what recomputing norms and activation functions drops
+  double backward_scratch = 0;      // transient gradient buffers of one layer's backward
+  double act_routed = 0;            // the part of act_ffn that scales with routed tokens
+  // Elementwise traffic per token, forward, in elements read + written (norms, residual adds,
+  // RoPE, SwiGLU, router softmax, permutation): the memory-bound part of a layer.
+  double elementwise_elems = 0;
+  bool moe = false;
+
+  int64_t total_params() const {
+    return attn_params + norm_params + dense_ffn_params + router_params + shared_expert_params +
+           routed_expert_params;
+  }
+  int64_t active_params() const {
+    return total_params() - routed_expert_params + active_routed_params;
+  }
+  // Parameters that tensor parallelism splits and data parallelism replicates (all but the
+  // routed experts, which expert parallelism splits).
+  int64_t dense_params() const { return total_params() - routed_expert_params; }
+  double fwd_flops() const { return attn_proj_flops + attn_core_flops + ffn_flops; }
+};
+
+struct ModelCosts {
+  ModelConfig config;
+  int64_t seq_len = 0;
+  int64_t num_layers = 0;
+  int64_t num_dense_layers = 0;  // layers [0, num_dense_layers) use `dense`
+  LayerCosts dense;              // a dense-FFN layer
+  LayerCosts moe;                // a MoE layer (unused when the model has no experts)
+  int64_t embedding_params = 0;  // V * D
+  int64_t lm_head_params = 0;    // V * D when untied, else 0 (shares the embedding)
+  int64_t final_norm_params = 0;
+  double lm_head_flops = 0;       // forward, per token: 2 * V * D
+  double kv_elems_per_token = 0;  // K and V of one token and layer: what context
+                                  // parallelism passes around its ring
+  bool mla = false;
+
+  const LayerCosts& layer(int64_t index) const { return index < num_dense_layers ? dense : moe; }
+  int64_t total_params() const;
+  int64_t active_params() const;
+  // Model FLOPs of one training token (forward + backward = 3x forward), PaLM's MFU numerator.
+  double model_flops_per_token() const;
+  // Layers [first, last): sum of one layer quantity.
+  template <typename F>
+  double sum_layers(int64_t first, int64_t last, F f) const {
+    const int64_t dense_n = std::max<int64_t>(0, std::min(last, num_dense_layers) - first);
+    return double(dense_n) * f(dense) + double(last - first - dense_n) * f(moe);
+  }
+};
+
+// REQUIRES: config.validate() is ok; seq_len >= 1.
+ModelCosts model_costs(const ModelConfig& config, int64_t seq_len);
+// The same model with MLA attention of `dims` in place of the config's attention.
+ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims);
+
+}  // namespace symphony::plan

@@ -1,0 +1,116 @@
+#include "plan/request.h"
+
+#include <cmath>
+
+#include "config/run_config.h"
+
+namespace symphony::plan {
+
+Result<PlanContext> make_plan_context(const PlanRequest& q) {
+  SYM_TRY_ASSIGN(RunConfig run, load_run_config(q.model, {}));
+  SYM_TRY_ASSIGN(Cluster cluster, load_cluster(q.cluster));
+  if (q.num_gpus && *q.num_gpus <= 0)
+    return Error::invalid("--gpus {}: a plan needs at least one GPU", *q.num_gpus);
+  if (q.num_gpus) cluster.num_gpus = *q.num_gpus;
+  if (q.pue) cluster.pue = *q.pue;
+  if (q.energy_usd_per_kwh) cluster.energy_usd_per_kwh = *q.energy_usd_per_kwh;
+  if (q.gpu_hour_usd) cluster.gpu_hour_usd = *q.gpu_hour_usd;
+  SYM_TRY(cluster.validate().with_context("cluster {}", cluster.name));
+
+  PlanContext ctx;
+  ctx.batch.seq_len = q.seq_len > 0 ? q.seq_len : run.train.seq_len;
+  // The run config's global batch; 0 there means one micro-batch per step.
+  ctx.batch.global_batch_tokens = q.global_batch_tokens > 0 ? q.global_batch_tokens
+                                  : run.train.global_batch_tokens > 0
+                                      ? run.train.global_batch_tokens
+                                      : run.train.micro_batch_size * ctx.batch.seq_len;
+  if (ctx.batch.seq_len > run.model.max_position_embeddings)
+    return Error::invalid("--seq-len {} exceeds the model's max_position_embeddings {}",
+                          ctx.batch.seq_len, run.model.max_position_embeddings);
+  if (ctx.batch.global_batch_tokens % ctx.batch.seq_len != 0 ||
+      ctx.batch.global_batch_tokens < ctx.batch.seq_len)
+    return Error::invalid(
+        "--global-batch-tokens {} is not a whole, positive number of {}-token sequences; use a "
+        "multiple of --seq-len",
+        ctx.batch.global_batch_tokens, ctx.batch.seq_len);
+  if (!(q.train_tokens > 0) || !std::isfinite(q.train_tokens))
+    return Error::invalid("--tokens must be positive (got {})", q.train_tokens);
+  if (!(q.options.moe_overload >= 1.0))
+    return Error::invalid("--moe-overload {} must be at least 1 (the balanced mean)",
+                          q.options.moe_overload);
+  ctx.model = model_costs(run.model, ctx.batch.seq_len);
+  if (q.mla) ctx.model = with_mla(ctx.model, MlaDims{});
+  ctx.options = q.options;
+  ctx.options.train_tokens = int64_t(q.train_tokens);
+  ctx.eff = default_efficiency(cluster.accelerator);
+  if (!q.calibration_path.empty()) {
+    SYM_TRY_ASSIGN(ctx.eff, load_calibration(q.calibration_path, cluster, ctx.eff));
+  }
+  ctx.cluster = std::move(cluster);
+  return ctx;
+}
+
+Result<Evaluation> plan_layout(const PlanContext& ctx, std::string_view text, Precision precision) {
+  PlanLayout defaults;
+  defaults.precision = precision;
+  SYM_TRY_ASSIGN(PlanLayout l, parse_layout(text, defaults));
+  if (l.dp == 0) {
+    const int64_t rest = l.tp * l.pp * l.cp;
+    if (rest == 0 || ctx.cluster.num_gpus % rest != 0)
+      return Error::invalid(
+          "--layout: tp*pp*cp = {} does not divide the {} GPUs; set dp or "
+          "change --gpus",
+          rest, ctx.cluster.num_gpus);
+    l.dp = ctx.cluster.num_gpus / rest;
+  }
+  SYM_TRY(check_layout(l, ctx.model, ctx.batch, ctx.cluster.num_gpus, ctx.cluster.gpus_per_node,
+                       ctx.options.tp_placement)
+              .with_context("--layout {}", text));
+  if (l.precision == Precision::kFp8 && ctx.cluster.accelerator.peak_fp8_flops <= 0)
+    return Error::invalid("--layout precision=fp8: the {} has no fp8 tensor cores; use bf16",
+                          ctx.cluster.accelerator.name);
+  return evaluate(ctx, l);
+}
+
+Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& space, int64_t top_k) {
+  if (space.precision == Precision::kFp8 && ctx.cluster.accelerator.peak_fp8_flops <= 0)
+    return Error::invalid("--precision fp8: the {} has no fp8 tensor cores; use bf16",
+                          ctx.cluster.accelerator.name);
+  SearchResult r = search_layouts(ctx, space, top_k);
+  if (r.evaluated == 0)
+    return Error::invalid(
+        "no valid layout for {} GPUs: the batch of {} sequences, {} heads and {} layers admit no "
+        "factorisation dp*cp*tp*pp; use a GPU count that divides the batch (a power of two) or a "
+        "larger --global-batch-tokens",
+        ctx.cluster.num_gpus, ctx.batch.sequences(), ctx.model.config.num_attention_heads,
+        ctx.model.num_layers);
+  if (r.fitting == 0) {
+    const double need = r.smallest.memory.total(), have = ctx.cluster.accelerator.memory_bytes;
+    const double state =
+        r.smallest.memory.weights + r.smallest.memory.grads + r.smallest.memory.optimizer;
+    const double other = need - state;
+    std::string gpus_hint = "more GPUs";
+    if (have > other) {
+      const double factor = state / (have - other);
+      const double node = double(ctx.cluster.gpus_per_node);
+      const double gpus = std::ceil(double(ctx.cluster.num_gpus) * factor / node) * node;
+      gpus_hint = fmt::format("roughly {}x the GPUs (about {})", std::ceil(factor * 10) / 10,
+                              int64_t(gpus));
+    }
+    // Model state shrinks with more GPUs; activations with shorter sequences.
+    const std::string advice =
+        state >= other ? fmt::format("use {} or an accelerator with more memory", gpus_hint)
+                       : fmt::format(
+                             "use a shorter --seq-len, {} or an accelerator with more "
+                             "memory",
+                             gpus_hint);
+    return Error::invalid(
+        "the model fits in no layout on {} x {}: the leanest ({}) needs {:.1f} GiB per GPU, "
+        "{:.1f} GiB of it model state, against {:.1f} GiB; {}",
+        ctx.cluster.num_gpus, ctx.cluster.accelerator.name, r.smallest.layout.to_string(),
+        need / (1 << 30), state / (1 << 30), have / (1 << 30), advice);
+  }
+  return r;
+}
+
+}  // namespace symphony::plan

@@ -1,0 +1,328 @@
+// Time per training step of a layout (declared in plan/evaluation.h).
+//
+// Per micro-batch and GPU, each layer costs (tokens per GPU n = mbs * T / cp, split t = tp):
+//   GEMMs      forward  max(F_gemm / (peak * eff.gemm), weight bytes / (HBM * eff.memory)),
+//              backward twice that (input and weight gradients), a roofline per operation
+//              class: dense projections, and routed experts (whose rows per expert shrink with
+//              fine-grained experts until they are weight-bandwidth bound)
+//   attention  forward F_core / (peak * eff.attention); backward 2.5x (FlashAttention-2's five
+//              matmuls against two)
+//   elementwise  forward elements * bytes / (HBM * eff.memory); backward 2x
+//   recompute  full: the forward again; selective: the norms and activation functions again
+// Communication per layer and micro-batch (Megatron-LM with sequence parallelism):
+//   tensor parallel   4 all-gathers/reduce-scatters of n * D forward, 4 backward, 4 more when
+//                     the forward is recomputed; a fraction options.tp_overlap is hidden
+//   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
+//                     again when recomputing); exposed, except under DualPipe where it overlaps
+//                     the other direction's computation
+//   context parallel  cp - 1 ring steps passing K and V, overlapped with the attention blocks
+// Pipeline: for F, B, W (forward, input-gradient, weight-gradient time of one micro-batch on the
+// slowest stage, t = F + B + W) and m micro-batches,
+//   GPipe, 1F1B   (m + pp - 1) t              interleaved  (m + (pp - 1) / vpp) t
+//   ZB-H1         m t + (pp - 1)(F + B - W)   DualPipe     m t + (pp/2 - 1)(F + 2B - 3W)
+// Data parallel: gradients reduced over dp * cp (experts over dp * cp * tp / ep), overlapped with
+// the last micro-batch's backward (ZeRO-2: every micro-batch's, as it keeps no full gradient);
+// ZeRO-1/2 add a parameter all-gather overlapped with the next forward; ZeRO-3 gathers
+// parameters twice and reduce-scatters gradients every micro-batch, overlapped with that
+// micro-batch's compute. Then the optimizer step reads and writes its shard of the state once.
+#include <algorithm>
+#include <cmath>
+
+#include "plan/evaluation.h"
+
+namespace symphony::plan {
+namespace {
+
+// Time of one layer for one micro-batch on one GPU, split the way the pipeline schedules need.
+struct LayerTime {
+  double fwd = 0;                 // F: forward compute
+  double bwd_input = 0;           // B: input-gradient compute (attention and elementwise backward)
+  double bwd_weight = 0;          // W: weight-gradient GEMMs
+  double recompute = 0;           // extra forward work (counted into B)
+  double tp_fwd = 0, tp_bwd = 0;  // exposed tensor-parallel communication
+  double ep_fwd = 0, ep_bwd = 0;  // exposed expert all-to-all
+  double ep_intra = 0, ep_inter = 0;
+  double cp_fwd = 0, cp_bwd = 0;  // exposed context-parallel exchange
+  double compute() const { return fwd + bwd_input + bwd_weight + recompute; }
+  double comm() const { return tp_fwd + tp_bwd + ep_fwd + ep_bwd + cp_fwd + cp_bwd; }
+};
+
+struct Rates {
+  double gemm = 0;       // FLOP/s of the layout's GEMM precision
+  double attention = 0;  // FLOP/s of fused attention
+  double hbm = 0;        // achieved bytes/s
+};
+
+Rates rates(const PlanContext& ctx, Precision p) {
+  const Accelerator& a = ctx.cluster.accelerator;
+  const Efficiency& e = ctx.eff;
+  Rates r;
+  switch (p) {
+    case Precision::kFp32: r.gemm = a.peak_fp32_flops * e.gemm_fp32; break;
+    case Precision::kBf16: r.gemm = a.peak_bf16_flops * e.gemm; break;
+    case Precision::kFp8: r.gemm = a.peak_fp8_flops * e.gemm_fp8; break;
+  }
+  const double attention_peak = p == Precision::kFp32 ? a.peak_fp32_flops : a.peak_bf16_flops;
+  r.attention = attention_peak * e.attention;
+  r.hbm = a.memory_bw * e.memory;
+  return r;
+}
+
+double roofline(double flops, double bytes, double flop_rate, double byte_rate) {
+  return std::max(flops / flop_rate, bytes / byte_rate);
+}
+
+LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCosts& lc,
+                     const Rates& r) {
+  const ModelCosts& m = ctx.model;
+  const ModelConfig& c = m.config;
+  const double t = double(l.tp);
+  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp);
+  const double w_b =
+      l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
+  const double act_b = activation_bytes(l.precision);
+  LayerTime lt;
+
+  // Dense projections (attention, dense FFN or router + shared experts), split by tp.
+  const double dense_flops =
+      n * (lc.attn_proj_flops + lc.ffn_flops - 2.0 * double(lc.active_routed_params)) / t;
+  const double dense_bytes = double(lc.dense_params()) / t * w_b;
+  const double dense_f = roofline(dense_flops, dense_bytes, r.gemm, r.hbm);
+  // Routed experts: each GPU runs its E/ep experts on the K copies of its n/t tokens it receives.
+  double expert_f = 0;
+  if (lc.moe) {
+    const double flops = n / t * 2.0 * double(lc.active_routed_params);
+    const double bytes = double(lc.routed_expert_params) / double(l.ep) * w_b;
+    expert_f = roofline(flops, bytes, r.gemm, r.hbm);
+  }
+  const double core_f = n * lc.attn_core_flops / t / r.attention;
+  const double ew_f = n / t * lc.elementwise_elems * act_b / r.hbm;
+
+  lt.fwd = dense_f + expert_f + core_f + ew_f;
+  lt.bwd_weight = dense_f + expert_f;
+  lt.bwd_input = dense_f + expert_f + 2.5 * core_f + 2.0 * ew_f;
+  if (l.recompute == Recompute::kFull) lt.recompute = lt.fwd;
+  if (l.recompute == Recompute::kSelective) lt.recompute = 0.5 * ew_f;
+
+  if (l.tp > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp, 1);
+    const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
+    const double hidden = 1.0 - ctx.options.tp_overlap;
+    lt.tp_fwd = 4.0 * one * hidden;
+    lt.tp_bwd = (4.0 + (l.recompute == Recompute::kFull ? 4.0 : 0.0)) * one * hidden;
+  }
+  if (lc.moe && l.ep > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep, 1);
+    // fp8 training dispatches in fp8 and combines in bf16 (DeepSeek-V3).
+    const double a2a_b = l.precision == Precision::kFp8 ? 1.5 : act_b;
+    const double bytes = n / t * double(c.num_experts_per_tok) * double(c.hidden_size) * a2a_b;
+    const double one = all_to_all(g, bytes).time_s;
+    const double p = double(g.size);
+    lt.ep_intra = double(g.local - 1) / p * bytes / g.intra_bw;
+    lt.ep_inter = double(g.size - g.local) / p * bytes / g.a2a_inter_bw;
+    double fwd = 2.0 * one, bwd = (2.0 + (l.recompute == Recompute::kFull ? 2.0 : 0.0)) * one;
+    lt.ep_intra *= 4.0;
+    lt.ep_inter *= 4.0;
+    if (l.schedule == Schedule::kDualPipe) {
+      // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
+      fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
+      bwd = std::max(0.0, bwd - lt.fwd);
+    }
+    lt.ep_fwd = fwd;
+    lt.ep_bwd = bwd;
+  }
+  if (l.cp > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.cp, l.tp);
+    const double step = send_recv_s(g, n / t * m.kv_elems_per_token * act_b);
+    const double ring = double(l.cp - 1) * step;
+    lt.cp_fwd = std::max(0.0, ring - core_f);
+    lt.cp_bwd = std::max(0.0, 2.0 * ring - 2.5 * core_f);
+  }
+  return lt;
+}
+
+// One stage's time for one micro-batch.
+struct StageTime {
+  LayerTime sum;  // the layers, plus the LM head on the last stage
+  double pp_comm = 0;
+  double f() const { return sum.fwd + sum.tp_fwd + sum.ep_fwd + sum.cp_fwd; }
+  double b() const { return sum.bwd_input + sum.recompute + sum.tp_bwd + sum.ep_bwd + sum.cp_bwd; }
+  double w() const { return sum.bwd_weight; }
+  double total() const { return f() + b() + w() + pp_comm; }
+};
+
+void add_scaled(LayerTime& into, const LayerTime& x, double k) {
+  into.fwd += k * x.fwd;
+  into.bwd_input += k * x.bwd_input;
+  into.bwd_weight += k * x.bwd_weight;
+  into.recompute += k * x.recompute;
+  into.tp_fwd += k * x.tp_fwd;
+  into.tp_bwd += k * x.tp_bwd;
+  into.ep_fwd += k * x.ep_fwd;
+  into.ep_bwd += k * x.ep_bwd;
+  into.ep_intra += k * x.ep_intra;
+  into.ep_inter += k * x.ep_inter;
+  into.cp_fwd += k * x.cp_fwd;
+  into.cp_bwd += k * x.cp_bwd;
+}
+
+}  // namespace
+
+TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
+  const ModelCosts& m = ctx.model;
+  const ModelConfig& c = m.config;
+  const Rates r = rates(ctx, l.precision);
+  const double t = double(l.tp);
+  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp);
+  const double act_b = activation_bytes(l.precision);
+  const int64_t micro = num_microbatches(l, ctx.batch);
+
+  const LayerTime dense = layer_time(ctx, l, m.dense, r);
+  const LayerTime moe = m.num_layers > m.num_dense_layers ? layer_time(ctx, l, m.moe, r) : dense;
+
+  // LM head GEMM and loss on the last stage.
+  LayerTime head;
+  {
+    const double w_b = l.precision == Precision::kFp32 ? 4.0 : 2.0;
+    const double f = roofline(
+        n * m.lm_head_flops / t, double(m.embedding_params) / t * w_b,
+        l.precision == Precision::kFp8 ? rates(ctx, Precision::kBf16).gemm : r.gemm, r.hbm);
+    const double loss = n * double(c.vocab_size) / t * 3.0 * 4.0 / r.hbm;  // fp32 softmax
+    head.fwd = f + loss;
+    head.bwd_input = f + loss;
+    head.bwd_weight = f;
+  }
+  const CommGroup pp_group = make_group(ctx.cluster, ctx.eff, l.pp, l.tp * l.cp * l.dp);
+  const double p2p = l.pp > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
+
+  StageTime slowest;
+  const StageSet stages = representative_stages(m, l);
+  for (int i = 0; i < stages.count; ++i) {
+    const int64_t s = stages.stages[i];
+    StageTime st;
+    for (int64_t v = 0; v < l.vpp; ++v) {
+      LayerRange lr = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      const int64_t n_dense =
+          std::max<int64_t>(0, std::min(lr.last, m.num_dense_layers) - lr.first);
+      add_scaled(st.sum, dense, double(n_dense));
+      add_scaled(st.sum, moe, double(lr.last - lr.first - n_dense));
+    }
+    if (s == l.pp - 1) add_scaled(st.sum, head, 1.0);
+    // Each virtual stage sends activations forward and gradients back; DualPipe hides them.
+    if (l.pp > 1 && l.schedule != Schedule::kDualPipe) st.pp_comm = 2.0 * double(l.vpp) * p2p;
+    if (i == 0 || st.total() > slowest.total()) slowest = st;
+  }
+
+  const double tmb = slowest.total();
+  const double F = slowest.f(), B = slowest.b(), W = slowest.w();
+  const double mm = double(micro), pp = double(l.pp);
+  double pipeline = mm * tmb;
+  if (l.pp > 1) {
+    switch (l.schedule) {
+      case Schedule::kGpipe:
+      case Schedule::k1F1B: pipeline = (mm + pp - 1.0) * tmb; break;
+      case Schedule::kInterleaved: pipeline = (mm + (pp - 1.0) / double(l.vpp)) * tmb; break;
+      case Schedule::kZeroBubble:
+        pipeline = mm * tmb + (pp - 1.0) * std::max(0.0, F + B - W);
+        break;
+      case Schedule::kDualPipe:
+        pipeline = mm * tmb + (pp / 2.0 - 1.0) * std::max(0.0, F + 2.0 * B - 3.0 * W);
+        break;
+    }
+  }
+
+  TimeBreakdown tb;
+  tb.compute = mm * slowest.sum.compute();
+  tb.recompute = mm * slowest.sum.recompute;
+  tb.tp_comm = mm * (slowest.sum.tp_fwd + slowest.sum.tp_bwd);
+  tb.ep_comm = mm * (slowest.sum.ep_fwd + slowest.sum.ep_bwd);
+  tb.ep_comm_intra = mm * slowest.sum.ep_intra;
+  tb.ep_comm_inter = mm * slowest.sum.ep_inter;
+  tb.cp_comm = mm * (slowest.sum.cp_fwd + slowest.sum.cp_bwd);
+  tb.pp_comm = mm * slowest.pp_comm;
+  tb.bubble = pipeline - mm * tmb;
+  if (l.tp > 1)
+    tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp, 1), 1.0).algorithm;
+
+  // Data parallel and ZeRO, on the stage holding the most parameters.
+  const StateBytes sb = state_bytes(l.precision);
+  const double gather_b = l.precision == Precision::kFp32 ? 4.0 : 2.0;
+  const CommGroup dense_g = make_group(ctx.cluster, ctx.eff, l.dp * l.cp, l.tp);
+  const CommGroup expert_g = make_group(ctx.cluster, ctx.eff, l.expert_dp(), l.ep);
+  double dp_exposed = 0, opt_params = 0;
+  for (int i = 0; i < stages.count; ++i) {
+    const StageParams p = stage_params(m, l, stages.stages[i]);
+    double exposed = 0;
+    const double overlap = ctx.options.dp_overlap;
+    const double bwd_window = overlap * (slowest.b() + slowest.w());
+    const double fwd_window = overlap * slowest.f();
+    if (l.zero == 0) {
+      CollectiveCost d = all_reduce(dense_g, p.dense * sb.grad);
+      CollectiveCost e = all_reduce(expert_g, p.expert * sb.grad);
+      exposed = std::max(0.0, d.time_s + e.time_s - bwd_window);
+      if (d.algorithm != Algorithm::kNone) tb.dp_algorithm = d.algorithm;
+    } else if (l.zero < 3) {
+      const double rs = reduce_scatter(dense_g, p.dense * sb.grad).time_s +
+                        reduce_scatter(expert_g, p.expert * sb.grad).time_s;
+      const double ag = all_gather(dense_g, p.dense * gather_b).time_s +
+                        all_gather(expert_g, p.expert * gather_b).time_s;
+      // ZeRO-2 keeps no full gradient to accumulate into, so every micro-batch reduce-scatters
+      // its gradients; ZeRO-1 accumulates and reduces once.
+      const double reductions = l.zero == 2 ? mm : 1.0;
+      exposed = reductions * std::max(0.0, rs - bwd_window) + std::max(0.0, ag - fwd_window);
+      tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
+    } else {
+      const double per_mb = 2.0 * (all_gather(dense_g, p.dense * gather_b).time_s +
+                                   all_gather(expert_g, p.expert * gather_b).time_s) +
+                            reduce_scatter(dense_g, p.dense * sb.grad).time_s +
+                            reduce_scatter(expert_g, p.expert * sb.grad).time_s;
+      exposed = mm * std::max(0.0, per_mb - overlap * tmb);
+      tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
+    }
+    dp_exposed = std::max(dp_exposed, exposed);
+    const double shard = l.zero >= 1
+                             ? p.dense / double(l.dp * l.cp) + p.expert / double(l.expert_dp())
+                             : p.dense + p.expert;
+    opt_params = std::max(opt_params, shard);
+  }
+  tb.dp_comm = dp_exposed;
+  // AdamW reads weights, gradient and moments and writes them back (plus the bf16 copy).
+  const double opt_bytes = l.precision == Precision::kFp32 ? 28.0 : 30.0;
+  tb.optimizer = opt_params * opt_bytes / r.hbm;
+  tb.overhead = ctx.eff.step_overhead_s;
+  tb.step_s = pipeline + tb.dp_comm + tb.optimizer + tb.overhead;
+  return tb;
+}
+
+Evaluation evaluate(const PlanContext& ctx, const PlanLayout& l) {
+  Evaluation e;
+  e.layout = l;
+  e.microbatches = num_microbatches(l, ctx.batch);
+  e.memory = plan_memory(ctx, l);
+  e.fits = e.memory.total() <= ctx.cluster.accelerator.memory_bytes;
+  e.time = plan_step_time(ctx, l);
+  const ModelCosts& m = ctx.model;
+  const double tokens = double(ctx.batch.global_batch_tokens);
+  const double gpus = double(l.world());
+  const double step = e.time.step_s;
+  e.tokens_per_s = tokens / step;
+  const double model_flops = m.model_flops_per_token() * tokens;
+  double hardware_flops = model_flops;
+  if (l.recompute == Recompute::kFull)
+    hardware_flops +=
+        tokens * m.sum_layers(0, m.num_layers, [](const LayerCosts& c) { return c.fwd_flops(); });
+  e.model_tflops_per_gpu = model_flops / step / gpus / 1e12;
+  e.hardware_tflops_per_gpu = hardware_flops / step / gpus / 1e12;
+  const double peak = ctx.cluster.accelerator.peak_bf16_flops;
+  e.mfu = e.model_tflops_per_gpu * 1e12 / peak;
+  e.hfu = e.hardware_tflops_per_gpu * 1e12 / peak;
+  const double train_s = double(ctx.options.train_tokens) / e.tokens_per_s;
+  e.train_days = train_s / 86400.0;
+  e.gpu_hours = gpus * train_s / 3600.0;
+  e.energy_mwh = gpus * ctx.cluster.server_w_per_gpu * ctx.cluster.pue * train_s / 3600.0 / 1e6;
+  e.energy_usd = e.energy_mwh * 1000.0 * ctx.cluster.energy_usd_per_kwh;
+  e.rental_usd = e.gpu_hours * ctx.cluster.gpu_hour_usd;
+  return e;
+}
+
+}  // namespace symphony::plan

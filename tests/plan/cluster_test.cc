@@ -1,0 +1,96 @@
+#include "plan/cluster.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace symphony::plan {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Cluster, EveryPresetLoadsAndValidates) {
+  EXPECT_GE(cluster_presets().size(), 9u);
+  for (const std::string& name : list_cluster_presets()) {
+    SCOPED_TRACE(name);
+    Result<Cluster> c = load_cluster(name);
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    EXPECT_TRUE(c->validate().is_ok());
+    EXPECT_GT(c->accelerator.peak_bf16_flops, 1e14);
+    EXPECT_EQ(c->num_gpus % c->gpus_per_node, 0);
+  }
+}
+
+TEST(Cluster, DatasheetFiguresInBytesPerSecond) {
+  Result<Cluster> h100 = load_cluster("h100");
+  ASSERT_TRUE(h100.has_value());
+  EXPECT_DOUBLE_EQ(h100->accelerator.peak_bf16_flops, 989.4e12);
+  EXPECT_DOUBLE_EQ(h100->intra_bw, 450e9);
+  EXPECT_DOUBLE_EQ(h100->inter_bw, 50e9);
+  EXPECT_DOUBLE_EQ(h100->accelerator.memory_bytes, 80.0 * (1u << 30));
+  Result<Cluster> h800 = load_cluster("h800");
+  ASSERT_TRUE(h800.has_value());
+  EXPECT_DOUBLE_EQ(h800->intra_bw, 200e9);  // the cut NVLink
+  EXPECT_EQ(h800->accelerator.peak_fp8_flops, h100->accelerator.peak_fp8_flops);
+}
+
+TEST(Cluster, UnknownPresetListsTheAvailableOnes) {
+  Result<Cluster> c = load_cluster("h1000");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("h1000"));
+  EXPECT_THAT(c.error().message(), HasSubstr("h100, h100-dragonfly"));
+}
+
+TEST(Cluster, UnknownKeyNamesLineAndKey) {
+  Result<Cluster> c =
+      parse_cluster("[cluster]\nnum_gpus = 16\n[network]\nbandwith_gb_s = 50\n", "my.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("my.toml:4"));
+  EXPECT_THAT(c.error().message(), HasSubstr("network.bandwith_gb_s"));
+}
+
+TEST(Cluster, CustomTorusCluster) {
+  const char* text = R"(
+[cluster]
+num_gpus = 512
+gpus_per_node = 4
+[accelerator]
+name = "custom"
+peak_bf16_tflops = 400
+peak_fp32_tflops = 100
+memory_gib = 96
+memory_bw_tb_s = 2.4
+power_w = 500
+[intra_node]
+bandwidth_gb_s = 100
+latency_us = 2
+[network]
+kind = "torus links"
+bandwidth_gb_s = 45
+latency_us = 3
+[topology]
+kind = "torus3d"
+link_bandwidth_gb_s = 45
+)";
+  Result<Cluster> c = parse_cluster(text, "torus.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->topology.kind, TopologyKind::kTorus3d);
+  EXPECT_DOUBLE_EQ(c->server_w_per_gpu, 500);  // defaults to the GPU's own power
+  EXPECT_EQ(c->num_nodes(), 128);
+}
+
+TEST(Cluster, BadValuesSayWhatToChange) {
+  Result<Cluster> c = load_cluster("h100");
+  ASSERT_TRUE(c.has_value());
+  Cluster zero = *c;
+  zero.num_gpus = 0;
+  EXPECT_THAT(zero.validate().message(), HasSubstr("at least one GPU"));
+  Cluster ragged = *c;
+  ragged.num_gpus = 12;
+  EXPECT_THAT(ragged.validate().message(), HasSubstr("multiple of 8"));
+  Result<Cluster> topo = parse_cluster("[topology]\nkind = \"ring\"\n", "t.toml");
+  ASSERT_FALSE(topo.has_value());
+  EXPECT_THAT(topo.error().message(), HasSubstr("fat_tree, dragonfly or torus3d"));
+}
+
+}  // namespace
+}  // namespace symphony::plan

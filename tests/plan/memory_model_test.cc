@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "config/run_config.h"
+#include "model/memory_plan.h"
+#include "plan/evaluation.h"
+
+namespace symphony::plan {
+namespace {
+
+PlanContext context(const std::string& model, const std::string& cluster, int64_t gpus,
+                    int64_t seq_len, int64_t batch_tokens) {
+  Result<RunConfig> run = load_run_config(model, {});
+  EXPECT_TRUE(run.has_value());
+  Result<Cluster> c = load_cluster(cluster);
+  EXPECT_TRUE(c.has_value());
+  PlanContext ctx;
+  ctx.cluster = *c;
+  ctx.cluster.num_gpus = gpus;
+  ctx.eff = default_efficiency(ctx.cluster.accelerator);
+  ctx.batch = {seq_len, batch_tokens};
+  ctx.model = model_costs(run->model, seq_len);
+  return ctx;
+}
+
+PlanLayout layout(int64_t dp, int64_t tp, int64_t pp, int64_t ep, int zero) {
+  PlanLayout l;
+  l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.zero = zero;
+  return l;
+}
+
+TEST(MemoryModel, ZeroStagesShardModelState) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 64 * 4096);
+  const double n = 64;
+  MemoryBreakdown z0 = plan_memory(ctx, layout(64, 1, 1, 1, 0));
+  MemoryBreakdown z1 = plan_memory(ctx, layout(64, 1, 1, 1, 1));
+  MemoryBreakdown z2 = plan_memory(ctx, layout(64, 1, 1, 1, 2));
+  MemoryBreakdown z3 = plan_memory(ctx, layout(64, 1, 1, 1, 3));
+  const double params = double(ctx.model.total_params());
+  EXPECT_NEAR(z0.weights, 2 * params, 1);
+  EXPECT_NEAR(z0.grads, 4 * params, 1);
+  EXPECT_NEAR(z0.optimizer, 12 * params, 1);
+  EXPECT_NEAR(z1.optimizer, z0.optimizer / n, 1);
+  EXPECT_DOUBLE_EQ(z1.grads, z0.grads);
+  EXPECT_NEAR(z2.grads, z0.grads / n, 1);
+  EXPECT_DOUBLE_EQ(z2.weights, z0.weights);
+  // ZeRO-3: every state is 1/N, plus two layers of gathered weights.
+  const double state0 = z0.weights + z0.grads + z0.optimizer;
+  const double state3 = z3.weights + z3.grads + z3.optimizer;
+  const double gathered = 2.0 * 2.0 * double(ctx.model.moe.total_params());
+  EXPECT_NEAR(state3, state0 / n + gathered, 1e3);
+}
+
+TEST(MemoryModel, ExpertParallelismSplitsOnlyExperts) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 64 * 4096);
+  MemoryBreakdown ep1 = plan_memory(ctx, layout(64, 1, 1, 1, 0));
+  MemoryBreakdown ep8 = plan_memory(ctx, layout(64, 1, 1, 8, 0));
+  const double experts = double(ctx.model.moe.routed_expert_params * ctx.model.num_layers);
+  EXPECT_NEAR(ep1.weights - ep8.weights, 2.0 * experts * (1.0 - 1.0 / 8.0), 1);
+}
+
+TEST(MemoryModel, RecomputationAndPipelineInFlight) {
+  PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 1024 * 4096);
+  PlanLayout l = layout(8, 4, 8, 8, 1);
+  MemoryBreakdown none = plan_memory(ctx, l);
+  l.recompute = Recompute::kSelective;
+  MemoryBreakdown selective = plan_memory(ctx, l);
+  l.recompute = Recompute::kFull;
+  MemoryBreakdown full = plan_memory(ctx, l);
+  EXPECT_LT(selective.activations, none.activations);
+  EXPECT_LT(full.activations, selective.activations / 4);
+  // 1F1B keeps pp micro-batches in flight on the first stage; GPipe all of them.
+  l.recompute = Recompute::kNone;
+  EXPECT_EQ(none.stage, 0);
+  EXPECT_DOUBLE_EQ(none.in_flight_microbatches, 8);
+  l.schedule = Schedule::kGpipe;
+  MemoryBreakdown gpipe = plan_memory(ctx, l);
+  EXPECT_DOUBLE_EQ(gpipe.in_flight_microbatches, 128);
+  EXPECT_GT(gpipe.activations, 10 * none.activations);
+  // Interleaving: pp + (pp - 1) / vpp.
+  l.schedule = Schedule::kInterleaved;
+  l.vpp = 2;
+  EXPECT_DOUBLE_EQ(plan_memory(ctx, l).in_flight_microbatches, 8 + 7.0 / 2.0);
+}
+
+TEST(MemoryModel, TensorAndSequenceParallelismSplitActivations) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 8, 4096, 8 * 4096);
+  PlanLayout l1 = layout(8, 1, 1, 1, 0), l8 = layout(1, 8, 1, 1, 0);
+  EXPECT_NEAR(plan_memory(ctx, l8).activations, plan_memory(ctx, l1).activations / 8, 1);
+}
+
+TEST(MemoryModel, ExpertBuffersByCapacityFactorAndDroplessWorstCase) {
+  PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // K 8 of 384
+  PlanLayout l;
+  l.dp = 4, l.tp = 2, l.pp = 32, l.ep = 8;
+  const double n = 4096.0 / 2, d = 7168;
+  ctx.options.moe_overload = 1.5;
+  MemoryBreakdown m = plan_memory(ctx, l);
+  EXPECT_DOUBLE_EQ(m.moe_buffers, 2.0 * n * 8 * d * 2 * 1.5);
+  // All 8 ranks' tokens choosing this GPU's 48 experts: min(K, E/ep) = 8 copies each.
+  EXPECT_DOUBLE_EQ(m.moe_buffers_worst_case, 8 * n * 8 * d * 2);
+  ctx.model.config.capacity_factor = 1.25;  // a capacity factor replaces the overload
+  EXPECT_DOUBLE_EQ(plan_memory(ctx, l).moe_buffers, 2.0 * n * 8 * d * 2 * 1.25);
+}
+
+TEST(MemoryModel, RepresentativeStagesCoverEveryStage) {
+  PlanContext ctx = context("kimi-k2-1t", "h100", 2048, 4096, 4096 * 4096);  // 1 dense + 60 MoE
+  for (int64_t pp : {1, 2, 7, 16, 32, 61}) {
+    for (int64_t vpp : {1, 2}) {
+      if (pp * vpp > 61) continue;
+      PlanLayout l;
+      l.pp = pp;
+      l.vpp = vpp;
+      const StageSet set = representative_stages(ctx.model, l);
+      ASSERT_GE(set.count, 1);
+      EXPECT_EQ(set.stages[0], 0);
+      for (int64_t s = 0; s < pp; ++s) {
+        const StageParams p = stage_params(ctx.model, l, s);
+        bool matched = false;
+        for (int i = 0; i < set.count; ++i) {
+          const StageParams q = stage_params(ctx.model, l, set.stages[i]);
+          matched |= p.dense == q.dense && p.expert == q.expert && p.layers == q.layers &&
+                     set.stages[i] <= s;
+        }
+        EXPECT_TRUE(matched) << "pp=" << pp << " vpp=" << vpp << " stage " << s;
+      }
+    }
+  }
+}
+
+// The engine's exact single-process accounting (model/memory_plan.h) against the planner with
+// fp32 state and one process: the layouts the engine runs today.
+TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
+  struct Case {
+    const char* model;
+    int64_t batch, seq_len;
+    Recompute planner;
+    RecomputeMode engine;
+  };
+  const Case cases[] = {
+      {"tiny", 4, 256, Recompute::kNone, RecomputeMode::kNone},
+      {"tiny", 4, 256, Recompute::kFull, RecomputeMode::kFull},
+      {"small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
+      {"bench-dense-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kFull, RecomputeMode::kFull},
+      {"mixtral-8x7b", 1, 4096, Recompute::kFull, RecomputeMode::kFull},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(fmt::format("{} {}x{} recompute {}", k.model, k.batch, k.seq_len,
+                             recompute_name(k.planner)));
+    PlanContext ctx = context(k.model, "h100", 1, k.seq_len, k.batch * k.seq_len);
+    ctx.options.reserved_bytes = 0;
+    ctx.options.fragmentation = 0;
+    ctx.options.moe_overload = 1.0;  // the engine's buffers hold what this batch routes
+    ctx.options.loss_chunk_tokens = Transformer::kCrossEntropyChunkRows;
+    PlanLayout l;
+    l.mbs = k.batch;
+    l.precision = Precision::kFp32;
+    l.recompute = k.planner;
+    const MemoryBreakdown planned = plan_memory(ctx, l);
+    const MemoryPlan engine =
+        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.engine);
+    EXPECT_DOUBLE_EQ(planned.weights, double(engine.weights));
+    EXPECT_DOUBLE_EQ(planned.grads, double(engine.grads));
+    EXPECT_DOUBLE_EQ(planned.optimizer, double(engine.optimizer));
+    const double ratio = planned.accounted() / double(engine.total());
+    EXPECT_NEAR(ratio, 1.0, 0.10) << "planner " << planned.accounted() << " engine "
+                                  << engine.total();
+  }
+}
+
+}  // namespace
+}  // namespace symphony::plan

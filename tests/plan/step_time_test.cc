@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "config/run_config.h"
+#include "plan/evaluation.h"
+
+namespace symphony::plan {
+namespace {
+
+PlanContext context(const std::string& model, const std::string& cluster, int64_t gpus,
+                    int64_t seq_len, int64_t batch_tokens) {
+  Result<RunConfig> run = load_run_config(model, {});
+  EXPECT_TRUE(run.has_value());
+  Result<Cluster> c = load_cluster(cluster);
+  EXPECT_TRUE(c.has_value());
+  PlanContext ctx;
+  ctx.cluster = *c;
+  ctx.cluster.num_gpus = gpus;
+  ctx.eff = default_efficiency(ctx.cluster.accelerator);
+  ctx.batch = {seq_len, batch_tokens};
+  ctx.model = model_costs(run->model, seq_len);
+  return ctx;
+}
+
+PlanLayout parse(const char* text) {
+  Result<PlanLayout> l = parse_layout(text);
+  EXPECT_TRUE(l.has_value());
+  return *l;
+}
+
+TEST(StepTime, PipelineBubblePerSchedule) {
+  PlanContext ctx = context("qwen3-235b-a22b", "h100", 512, 4096, 1024 * 4096);
+  PlanLayout l = parse("dp=16,tp=4,pp=8,ep=16,mbs=1,zero=1");  // m = 64
+  const TimeBreakdown one = plan_step_time(ctx, l);
+  const double tmb = (one.step_s - one.bubble - one.dp_comm - one.optimizer) / 64.0;
+  // 1F1B: (pp - 1) micro-batch times.
+  EXPECT_NEAR(one.bubble, 7.0 * tmb, 1e-9 * one.step_s);
+  l.schedule = Schedule::kInterleaved;
+  l.vpp = 2;
+  const TimeBreakdown inter = plan_step_time(ctx, l);
+  EXPECT_LT(inter.bubble, one.bubble * 0.6);
+  l.schedule = Schedule::kZeroBubble;
+  l.vpp = 1;
+  const TimeBreakdown zb = plan_step_time(ctx, l);
+  // ZB-H1 fills the bubble with weight-gradient work: (pp - 1)(F + B - W) < (pp - 1)(F + B + W).
+  EXPECT_LT(zb.bubble, one.bubble);
+  EXPECT_GT(zb.bubble, 0);
+  l.schedule = Schedule::kGpipe;
+  EXPECT_DOUBLE_EQ(plan_step_time(ctx, l).step_s, one.step_s);
+}
+
+TEST(StepTime, RecomputationCostsAForwardPass) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  PlanLayout l = parse("dp=8,tp=8,ep=8,mbs=1");
+  const Evaluation none = evaluate(ctx, l);
+  l.recompute = Recompute::kFull;
+  const Evaluation full = evaluate(ctx, l);
+  // One more forward on top of forward + backward (about 2x forward): about a quarter.
+  EXPECT_GT(full.time.recompute, 0.20 * full.time.compute);
+  EXPECT_LT(full.time.recompute, 0.35 * full.time.compute);
+  // MFU counts model FLOPs only, HFU the recomputation too.
+  EXPECT_NEAR(full.hfu / full.mfu, 1.0 + 1.0 / 3.0, 0.02);
+  EXPECT_DOUBLE_EQ(none.hfu, none.mfu);
+  EXPECT_LT(full.tokens_per_s, none.tokens_per_s);
+}
+
+TEST(StepTime, DataParallelOverlapHidesGradientReduction) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 256, 4096, 512 * 4096);
+  PlanLayout l = parse("dp=32,tp=8,ep=8,mbs=1");
+  const double hidden = plan_step_time(ctx, l).dp_comm;
+  ctx.options.dp_overlap = 0;
+  const double exposed = plan_step_time(ctx, l).dp_comm;
+  EXPECT_GT(exposed, 0);
+  EXPECT_LT(hidden, exposed);
+}
+
+TEST(StepTime, ExpertAllToAllCrossesNodesWhenEpDoes) {
+  PlanContext ctx = context("qwen3-30b-a3b", "h100", 64, 4096, 256 * 4096);
+  const TimeBreakdown in_node = plan_step_time(ctx, parse("dp=64,ep=8"));
+  const TimeBreakdown across = plan_step_time(ctx, parse("dp=64,ep=64"));
+  EXPECT_EQ(in_node.ep_comm_inter, 0);
+  EXPECT_GT(in_node.ep_comm_intra, 0);
+  EXPECT_GT(across.ep_comm_inter, across.ep_comm_intra);
+  EXPECT_GT(across.ep_comm, in_node.ep_comm);
+}
+
+TEST(StepTime, ThroughputEnergyAndCostFollowFromStepTime) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  ctx.options.train_tokens = 1'000'000'000'000;
+  const Evaluation e = evaluate(ctx, parse("dp=8,tp=8,ep=8,mbs=1,recompute=full"));
+  EXPECT_NEAR(e.tokens_per_s, 256.0 * 4096 / e.time.step_s, 1e-6 * e.tokens_per_s);
+  const double seconds = 1e12 / e.tokens_per_s;
+  EXPECT_NEAR(e.gpu_hours, 64 * seconds / 3600, 1e-6 * e.gpu_hours);
+  EXPECT_NEAR(e.energy_mwh, e.gpu_hours * 1275 * 1.2 / 1e6, 1e-6 * e.energy_mwh);
+  EXPECT_NEAR(e.rental_usd, 2.0 * e.gpu_hours, 1e-6 * e.rental_usd);
+  EXPECT_GT(e.mfu, 0.05);
+  EXPECT_LT(e.mfu, 0.75);
+  ctx.cluster.pue = 1.5;
+  EXPECT_NEAR(evaluate(ctx, e.layout).energy_mwh / e.energy_mwh, 1.5 / 1.2, 1e-9);
+}
+
+TEST(StepTime, MoreGpusShortenTheStep) {
+  PlanContext small = context("qwen3-235b-a22b", "h100", 256, 4096, 1024 * 4096);
+  PlanContext large = context("qwen3-235b-a22b", "h100", 1024, 4096, 1024 * 4096);
+  const double t256 = plan_step_time(small, parse("dp=8,tp=4,pp=8,ep=8,zero=1")).step_s;
+  const double t1024 = plan_step_time(large, parse("dp=32,tp=4,pp=8,ep=8,zero=1")).step_s;
+  EXPECT_LT(t1024, t256 / 2.5);
+}
+
+}  // namespace
+}  // namespace symphony::plan
