@@ -1,0 +1,45 @@
+#pragma once
+// A bounded cache of pre-token -> token ids, so that words repeated in a text are merged once.
+// Open addressing over flat arrays; when it holds max_entries words it is emptied and refills,
+// which keeps memory bounded (about 40 bytes per entry plus the words and ids) without eviction
+// bookkeeping. Thread-safety: none; use one per thread.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace symphony {
+
+class WordCache {
+ public:
+  explicit WordCache(size_t max_entries = size_t{1} << 16);
+
+  // Appends the cached ids of `word` to `out` and returns true, or returns false.
+  bool find(std::string_view word, std::vector<int32_t>& out) const;
+  // Remembers ids[0..n) for `word`. REQUIRES: word is not cached; word.size() <= 65535.
+  void insert(std::string_view word, const int32_t* ids, size_t n);
+  size_t size() const { return used_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty
+    uint32_t word_offset = 0;
+    uint32_t ids_offset = 0;
+    uint16_t word_bytes = 0;
+    uint16_t num_ids = 0;
+  };
+  void clear();
+
+  size_t max_entries_;
+  std::vector<Slot> slots_;
+  uint64_t mask_;
+  std::string words_;
+  std::vector<int32_t> ids_;
+  size_t used_ = 0;
+};
+
+// A 64-bit hash of a short string, never 0.
+uint64_t hash_word(std::string_view word);
+
+}  // namespace symphony
