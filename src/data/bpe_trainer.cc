@@ -1,6 +1,7 @@
 #include "data/bpe_trainer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -99,61 +100,79 @@ void prune(ShardedCounts& table, const BpeTrainOptions& options, BpeTrainStats& 
   stats.pruned_words += dropped;
 }
 
-// Reads a file in blocks of about block_bytes that end at a safe split point (or at the end of
-// the file; or anywhere when a block holds no safe point, which only blurs the counts there).
-class BlockReader {
+// Reads a file in pieces of at most max_bytes that end at a safe split point or at the end of
+// the file.
+class PieceReader {
  public:
-  BlockReader(const fs::path& path, size_t block_bytes) : path_(path), block_bytes_(block_bytes) {}
-  ~BlockReader() {
+  explicit PieceReader(fs::path path) : path_(std::move(path)) {}
+  ~PieceReader() {
     if (fd_ >= 0) ::close(fd_);
   }
-  BlockReader(const BlockReader&) = delete;
-  BlockReader& operator=(const BlockReader&) = delete;
+  PieceReader(const PieceReader&) = delete;
+  PieceReader& operator=(const PieceReader&) = delete;
 
   Status open() {
     fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return os_error("opening", path_, errno);
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) size_hint_ = size_t(st.st_size);
     return Status::ok();
   }
 
-  // Fills `block`; sets `done` when the file is exhausted (block may still hold the last text).
-  Status next(std::string& block, bool& done) {
-    block.swap(carry_);
-    carry_.clear();
+  // Appends the next piece to `out` (nothing when `out` holds text and no safe split point is in
+  // reach); sets `done` when the file is exhausted.
+  Status append_next(std::string& out, size_t max_bytes, bool& done) {
+    std::string& piece = carry_;
     done = false;
-    while (block.size() < block_bytes_ && !eof_) {
-      const size_t old = block.size();
-      block.resize(block_bytes_);
-      const ssize_t n = ::read(fd_, block.data() + old, block_bytes_ - old);
+    while (piece.size() < max_bytes && !eof_) {
+      const size_t old = piece.size();
+      // Regular files: read what is left (no zero-filling beyond it); pipes: 1 MiB at a time.
+      const size_t want = std::min(max_bytes - old, size_hint_ > read_ ? size_hint_ - read_ + 1
+                                                                       : size_t{1} << 20);
+      piece.resize(old + want);
+      const ssize_t n = ::read(fd_, piece.data() + old, want);
       if (n < 0 && errno == EINTR) {
-        block.resize(old);
+        piece.resize(old);
         continue;
       }
       if (n < 0) return os_error("reading", path_, errno);
-      block.resize(old + size_t(n));
+      piece.resize(old + size_t(n));
+      read_ += size_t(n);
       if (n == 0) eof_ = true;
     }
+    size_t cut = piece.size();
     if (eof_) {
       done = true;
-      return Status::ok();
-    }
-    // Cut at the last safe split point in the second half of the block.
-    for (size_t pos = block.size() - 1; pos > block.size() / 2; --pos) {
-      if (is_safe_split(block, pos)) {
-        carry_.assign(block, pos);
-        block.resize(pos);
-        break;
+    } else {
+      // The last safe split point; with none, nothing goes into a block that already holds text,
+      // and an empty block takes the whole piece (one blurred cut rather than unbounded memory).
+      size_t pos = piece.size() - 1;
+      while (pos > 0 && !is_safe_split(piece, pos)) --pos;
+      if (pos > 0) {
+        cut = pos;
+      } else if (!out.empty()) {
+        cut = 0;
       }
     }
+    out.append(piece, 0, cut);
+    piece.erase(0, cut);
     return Status::ok();
   }
 
  private:
   fs::path path_;
-  size_t block_bytes_;
   int fd_ = -1;
+  size_t size_hint_ = 0;
+  size_t read_ = 0;
   bool eof_ = false;
   std::string carry_;
+};
+
+// The text one thread counts in a batch: pieces of one or more files, counted separately so that
+// no pre-token spans two files.
+struct Block {
+  std::string text;
+  std::vector<size_t> ends;  // [piece] end offset in text
 };
 
 Result<std::vector<fs::path>> expand_inputs(std::span<const fs::path> inputs) {
@@ -198,32 +217,44 @@ Result<WordCounts> count_bpe_words(std::span<const fs::path> inputs,
   std::vector<ShardedCounts> local(static_cast<size_t>(threads));
   std::vector<BlockCounts> local_stats(static_cast<size_t>(threads));
   ShardedCounts table;
-  std::vector<std::string> blocks(static_cast<size_t>(threads));
+  std::vector<Block> blocks(static_cast<size_t>(threads));
   size_t file_index = 0;
-  std::unique_ptr<BlockReader> reader;
-  bool more = !files.empty();
-  while (more) {
-    // Read a batch of up to `threads` blocks, then count them in parallel.
+  std::unique_ptr<PieceReader> reader;
+  while (file_index < files.size()) {
+    // Fill up to `threads` blocks of about block_bytes each, then count them in parallel.
     size_t filled = 0;
-    while (filled < blocks.size() && more) {
-      if (!reader) {
-        reader = std::make_unique<BlockReader>(files[file_index], options.block_bytes);
-        SYM_TRY(reader->open());
-        ++stats.files;
-      }
-      bool done = false;
-      SYM_TRY(reader->next(blocks[filled], done));
-      stats.input_bytes += int64_t(blocks[filled].size());
-      if (!blocks[filled].empty()) ++filled;
-      if (done) {
-        reader.reset();
-        more = ++file_index < files.size();
+    for (; filled < blocks.size() && file_index < files.size(); ++filled) {
+      Block& block = blocks[filled];
+      block.text.clear();
+      block.ends.clear();
+      while (block.text.size() < options.block_bytes && file_index < files.size()) {
+        if (!reader) {
+          reader = std::make_unique<PieceReader>(files[file_index]);
+          SYM_TRY(reader->open());
+          ++stats.files;
+        }
+        bool done = false;
+        const size_t before = block.text.size();
+        SYM_TRY(reader->append_next(block.text, options.block_bytes - before, done));
+        stats.input_bytes += int64_t(block.text.size() - before);
+        if (block.text.size() > before) block.ends.push_back(block.text.size());
+        if (done) {
+          reader.reset();
+          ++file_index;
+        } else if (block.text.size() == before) {
+          break;  // the block is full up to the next safe split point
+        }
       }
     }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (size_t b = 0; b < filled; ++b) {
       const auto t = size_t(omp_get_thread_num());
-      count_text(blocks[b], options, local[t], local_stats[t]);
+      size_t begin = 0;
+      for (size_t end : blocks[b].ends) {
+        count_text(std::string_view(blocks[b].text).substr(begin, end - begin), options, local[t],
+                   local_stats[t]);
+        begin = end;
+      }
     }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (size_t s = 0; s < kShards; ++s) {

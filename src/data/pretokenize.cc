@@ -58,9 +58,9 @@ size_t pretoken_end(std::string_view text, size_t pos) {
 size_t next_safe_split(std::string_view text, size_t from) {
   if (from == 0) from = 1;
   while (from < text.size()) {
-    const void* nl = std::memchr(text.data() + from - 1, '\n', text.size() - from);
+    const void* nl = std::memchr(text.data() + from, '\n', text.size() - from);
     if (nl == nullptr) return text.size();
-    const size_t pos = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+    const auto pos = static_cast<size_t>(static_cast<const char*>(nl) - text.data());
     if (is_safe_split(text, pos)) return pos;
     from = pos + 1;
   }

@@ -14,13 +14,15 @@ namespace symphony {
 // Calling it from 0, then from each returned end, cuts `text` exactly as the regex does.
 size_t pretoken_end(std::string_view text, size_t pos);
 
-// True when a pre-token always starts at text[pos], whatever comes before pos: text[pos - 1] is
-// '\n' and text[pos] is an ASCII character that is not white space. Text cut at such positions
-// pre-tokenises piecewise exactly as it does whole, so threads can take the pieces.
+// True when a pre-token always starts at text[pos], whatever comes before or after: text[pos] is
+// '\n' and text[pos - 1] an ASCII character that is not white space. No pre-token holds white
+// space after a non-space character, so the one holding text[pos - 1] ends there, and matching
+// restarts at pos exactly as at the start of a text. Text cut at such positions pre-tokenises
+// piecewise exactly as it does whole, so threads can take the pieces.
 // REQUIRES: 0 < pos < text.size().
 inline bool is_safe_split(std::string_view text, size_t pos) {
-  const auto c = static_cast<unsigned char>(text[pos]);
-  return text[pos - 1] == '\n' && c < 0x80 && c != ' ' && (c < '\t' || c > '\r');
+  const auto c = static_cast<unsigned char>(text[pos - 1]);
+  return text[pos] == '\n' && c < 0x80 && c != ' ' && (c < '\t' || c > '\r');
 }
 
 // The first safe split position at or after `from`, or text.size() when there is none.
