@@ -44,7 +44,8 @@ Result<std::unique_ptr<Tokenizer>> load_tokenizer(std::string_view spec) {
   }
   if (fs::exists(path, ec)) return make_bpe(load_tokenizer_json(path), text);
   return Error::invalid(
-      "unknown tokenizer '{}'; expected '{}', a tokenizer.json file, a directory holding "
+      "unknown tokenizer '{}' (no such file or directory); available: {}, a tokenizer.json "
+      "file, a directory holding "
       "tokenizer.json or GPT-2's encoder.json + vocab.bpe, or ENCODER_JSON,VOCAB_BPE",
       spec, ByteTokenizer::kName);
 }
