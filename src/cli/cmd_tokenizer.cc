@@ -1,5 +1,7 @@
 // symphony tokenizer train|encode|decode: trains a byte-level BPE and runs tokenizers on files.
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -40,17 +43,31 @@ struct RunArgs {
   int threads = 0;
 };
 
+// Reads a whole file ("-": stdin). Regular files are read straight into a string of their size.
 Result<std::string> read_input(const std::string& name) {
-  std::FILE* f = name == "-" ? stdin : std::fopen(name.c_str(), "rb");
-  if (f == nullptr) return os_error("opening", name, errno);
+  const bool is_stdin = name == "-";
+  const std::string shown = is_stdin ? "<stdin>" : name;
+  const int fd = is_stdin ? 0 : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return os_error("opening", shown, errno);
+  struct stat st {};
+  size_t size_hint = 1 << 20;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size_hint = size_t(st.st_size) + 1;
   std::string text;
-  char buffer[1 << 16];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) text.append(buffer, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  if (f != stdin) std::fclose(f);
-  if (failed) return os_error("reading", name, err);
+  size_t used = 0;
+  for (;;) {
+    if (text.size() - used < size_hint / 4 + 1) text.resize(std::max(text.size() * 2, size_hint));
+    const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      if (!is_stdin) ::close(fd);
+      return os_error("reading", shown, err);
+    }
+    if (n == 0) break;
+    used += size_t(n);
+  }
+  if (!is_stdin) ::close(fd);
+  text.resize(used);
   return text;
 }
 

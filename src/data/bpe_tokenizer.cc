@@ -80,7 +80,7 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokenMod
   const bool can_split = !(mode == SpecialTokenMode::kMatch && specials_contain_newline_);
   if (threads <= 1 || text.size() < kParallelMinBytes || !can_split) {
     std::vector<int32_t> out;
-    out.reserve(text.size() / 4);
+    out.reserve(text.size() / 3);
     WordCache cache;
     BpeWordScratch scratch;
     encode_segment(text, mode, cache, scratch, out);
@@ -103,7 +103,7 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokenMod
     for (int64_t c = 0; c < num_chunks; ++c) {
       const size_t begin = cuts[size_t(c)], end = cuts[size_t(c) + 1];
       std::vector<int32_t>& part = parts[size_t(c)];
-      part.reserve((end - begin) / 4);
+      part.reserve((end - begin) / 3);
       encode_segment(text.substr(begin, end - begin), mode, cache, scratch, part);
     }
   }

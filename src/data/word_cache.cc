@@ -28,11 +28,30 @@ uint64_t hash_word(std::string_view word) {
   return h == 0 ? 1 : h;
 }
 
+namespace {
+
+// Byte comparison without a library call: cached words are short.
+bool same_bytes(const char* a, const char* b, size_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+  }
+  for (; n > 0; ++a, ++b, --n) {
+    if (*a != *b) return false;
+  }
+  return true;
+}
+
+// The table starts small, so that encoding a short text does not pay for a large one.
+constexpr size_t kInitialSlots = 1024;
+
+}  // namespace
+
 WordCache::WordCache(size_t max_entries) : max_entries_(max_entries) {
-  size_t capacity = 16;
-  while (capacity < max_entries * 2) capacity *= 2;
-  slots_.resize(capacity);
-  mask_ = capacity - 1;
+  slots_.resize(kInitialSlots);
+  mask_ = kInitialSlots - 1;
 }
 
 bool WordCache::find(std::string_view word, std::vector<int32_t>& out) const {
@@ -41,8 +60,9 @@ bool WordCache::find(std::string_view word, std::vector<int32_t>& out) const {
     const Slot& s = slots_[i];
     if (s.hash == 0) return false;
     if (s.hash == h && s.word_bytes == word.size() &&
-        std::memcmp(words_.data() + s.word_offset, word.data(), word.size()) == 0) {
-      out.insert(out.end(), ids_.begin() + s.ids_offset, ids_.begin() + s.ids_offset + s.num_ids);
+        same_bytes(words_.data() + s.word_offset, word.data(), word.size())) {
+      const int32_t* ids = ids_.data() + s.ids_offset;
+      for (uint32_t k = 0; k < s.num_ids; ++k) out.push_back(ids[k]);
       return true;
     }
   }
@@ -51,6 +71,7 @@ bool WordCache::find(std::string_view word, std::vector<int32_t>& out) const {
 void WordCache::insert(std::string_view word, const int32_t* ids, size_t n) {
   // Offsets are 32-bit: start over well before they could overflow.
   if (used_ >= max_entries_ || words_.size() > (1u << 30) || ids_.size() > (1u << 30)) clear();
+  if (2 * (used_ + 1) > slots_.size()) grow();
   const uint64_t h = hash_word(word);
   uint64_t i = h & mask_;
   while (slots_[i].hash != 0) i = (i + 1) & mask_;
@@ -59,6 +80,18 @@ void WordCache::insert(std::string_view word, const int32_t* ids, size_t n) {
   words_.append(word);
   ids_.insert(ids_.end(), ids, ids + n);
   ++used_;
+}
+
+void WordCache::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  mask_ = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.hash == 0) continue;
+    uint64_t i = s.hash & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
 }
 
 void WordCache::clear() {

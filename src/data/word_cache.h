@@ -1,8 +1,8 @@
 #pragma once
 // A bounded cache of pre-token -> token ids, so that words repeated in a text are merged once.
 // Open addressing over flat arrays; when it holds max_entries words it is emptied and refills,
-// which keeps memory bounded (about 40 bytes per entry plus the words and ids) without eviction
-// bookkeeping. Thread-safety: none; use one per thread.
+// which keeps memory bounded (at most 48 bytes of table per entry plus the words and ids) without
+// eviction bookkeeping. The table starts at 1024 slots and doubles as it fills. Thread-safety: none; use one per thread.
 
 #include <cstdint>
 #include <string>
@@ -29,6 +29,7 @@ class WordCache {
     uint16_t word_bytes = 0;
     uint16_t num_ids = 0;
   };
+  void grow();
   void clear();
 
   size_t max_entries_;
