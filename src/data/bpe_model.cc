@@ -73,7 +73,7 @@ Result<BpeModel> BpeModel::create(std::vector<std::string> tokens,
   m.pair_table_.assign(capacity, PairSlot{});
   m.pair_mask_ = capacity - 1;
   const auto num_vocab = static_cast<int32_t>(m.tokens_.size());
-  std::vector<int64_t> created_at(m.tokens_.size(), -1);  // [id] rank of the first merge making it
+  std::vector<int64_t> last_made_at(m.tokens_.size(), -1);  // [id] last rank whose merge makes it
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto [left, right] = merges[rank];
     for (int32_t part : {left, right}) {
@@ -89,9 +89,7 @@ Result<BpeModel> BpeModel::create(std::vector<std::string> tokens,
                             shown(m.tokens_[size_t(left)]), shown(m.tokens_[size_t(right)]),
                             shown(merged));
     }
-    if (created_at[size_t(left)] >= int64_t(rank) || created_at[size_t(right)] >= int64_t(rank))
-      m.merges_ordered_ = false;
-    if (created_at[size_t(result)] < 0) created_at[size_t(result)] = int64_t(rank);
+    last_made_at[size_t(result)] = int64_t(rank);
     const uint64_t key = pair_key(left, right);
     for (uint64_t slot = pair_hash(key) & m.pair_mask_;; slot = (slot + 1) & m.pair_mask_) {
       PairSlot& s = m.pair_table_[slot];
@@ -102,10 +100,16 @@ Result<BpeModel> BpeModel::create(std::vector<std::string> tokens,
       }
     }
   }
-  // A merge whose part is only created by a later merge can fire in GPT-2's loop but not before
-  // its part exists; created_at < rank for both parts guarantees the heap order is equivalent.
-  for (int b = 0; b < 256; ++b) {
-    if (created_at[size_t(m.byte_tokens_[b])] >= 0) m.merges_ordered_ = false;
+  // Ordered: every part of a merge is a byte, or made only by earlier merges. Then a merge's
+  // result only takes part in later merges, and the heap of encode_word_heap() merges in GPT-2's
+  // order. (A token made at two ranks, one of them after a merge using it, breaks this.)
+  std::vector<uint8_t> is_byte(m.tokens_.size(), 0);  // [id]
+  for (int b = 0; b < 256; ++b) is_byte[size_t(m.byte_tokens_[b])] = 1;
+  for (size_t rank = 0; rank < merges.size() && m.merges_ordered_; ++rank) {
+    for (int32_t part : {merges[rank].first, merges[rank].second}) {
+      const int64_t made = last_made_at[size_t(part)];
+      if (!is_byte[size_t(part)] && (made < 0 || made >= int64_t(rank))) m.merges_ordered_ = false;
+    }
   }
   m.merges_ = std::move(merges);
   return m;

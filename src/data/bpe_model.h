@@ -62,6 +62,8 @@ class BpeModel {
   // The id of the token with these bytes, or -1 (specials are not searched).
   int32_t find_token(std::string_view bytes) const;
   bool is_special(int32_t id) const;
+  // True when each merge's parts are bytes or results of earlier merges (see encode_word()).
+  bool merges_ordered() const { return merges_ordered_; }
 
   static constexpr size_t kLongWordBytes = 64;
 

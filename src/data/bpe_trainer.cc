@@ -346,9 +346,10 @@ class Merger {
     pairs_.erase(it);
     merged_key_ = key;
     touched_.clear();
+    ++merges_done_;
     for (uint32_t w : holders) {
-      if (last_merge_[w] == merged) continue;  // listed twice
-      last_merge_[w] = merged;
+      if (last_merge_[w] == merges_done_) continue;  // listed twice
+      last_merge_[w] = merges_done_;
       std::vector<int32_t>& s = words_[w];
       const int64_t weight = weights_[w];
       size_t j = 0;
@@ -398,11 +399,12 @@ class Merger {
 
   std::vector<std::vector<int32_t>> words_;  // [word] symbol ids
   std::vector<int64_t> weights_;             // [word] occurrences in the corpus
-  std::vector<int32_t> last_merge_;          // [word] the last merged id applied to it
+  std::vector<int64_t> last_merge_;          // [word] the number of the last merge applied to it
   std::unordered_map<uint64_t, PairInfo> pairs_;
   std::vector<HeapEntry> heap_;
   std::vector<uint64_t> touched_;
   uint64_t merged_key_ = ~0ull;
+  int64_t merges_done_ = 0;
 };
 
 }  // namespace
@@ -425,17 +427,19 @@ Result<BpeModel> train_bpe_from_counts(const WordCounts& counts, const BpeTrainO
   }
   std::vector<std::string> tokens(256);
   for (int b = 0; b < 256; ++b) tokens[size_t(b)] = std::string(1, static_cast<char>(b));
+  std::unordered_map<std::string, int32_t> ids;  // bytes -> id of the merged tokens
   std::vector<std::pair<int32_t, int32_t>> merges;
-  const int64_t max_merges = options.vocab_size - 256 - num_specials;
+  const int64_t max_tokens = options.vocab_size - num_specials;
   Merger merger(counts);
-  while (int64_t(merges.size()) < max_merges) {
+  while (int64_t(tokens.size()) < max_tokens) {
     const HeapEntry best = merger.pop_best();
     if (best.count < std::max<int64_t>(options.min_pair_count, 1)) break;
     const auto a = int32_t(best.key >> 32), b = int32_t(best.key & 0xffffffffu);
-    const auto merged = int32_t(tokens.size());
-    tokens.push_back(tokens[size_t(a)] + tokens[size_t(b)]);
+    // Two pairs can spell the same bytes ("ab" "c" and "a" "bc"): both merges make one token.
+    auto [it, is_new] = ids.emplace(tokens[size_t(a)] + tokens[size_t(b)], int32_t(tokens.size()));
+    if (is_new) tokens.push_back(it->first);
     merges.emplace_back(a, b);
-    merger.merge(best.key, merged);
+    merger.merge(best.key, it->second);
   }
   stats.merges = int64_t(merges.size());
   std::vector<SpecialToken> specials;

@@ -31,11 +31,19 @@ namespace detail {
 // The BMP table: class of each code point U+0000..U+FFFF.
 const CharClass* bmp_class_table();
 Utf8Char utf8_multibyte_char_at(std::string_view text, size_t pos);
+
+// ASCII, inline for the hot loop; a test checks it against ICU.
+constexpr CharClass ascii_class(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return CharClass::kLetter;
+  if (c >= '0' && c <= '9') return CharClass::kNumber;
+  if (c == ' ' || (c >= '\t' && c <= '\r')) return CharClass::kSpace;
+  return CharClass::kOther;
+}
 }  // namespace detail
 
 inline Utf8Char utf8_char_at(std::string_view text, size_t pos) {
   const auto c = static_cast<unsigned char>(text[pos]);
-  if (c < 0x80) return {detail::bmp_class_table()[c], 1};
+  if (c < 0x80) return {detail::ascii_class(c), 1};
   return detail::utf8_multibyte_char_at(text, pos);
 }
 

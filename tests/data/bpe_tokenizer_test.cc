@@ -68,6 +68,28 @@ TEST(BpeTokenizer, EncodeWordMatchesReference) {
   }
 }
 
+TEST(BpeTokenizer, MergeUsingALaterTokenFollowsGpt2Order) {
+  // Rank 0 merges "ab" + "c", but "ab" only exists from rank 1: the heap order would differ from
+  // GPT-2's loop, so long words must take the loop too.
+  std::vector<std::string> tokens(256);
+  for (int b = 0; b < 256; ++b) tokens[size_t(b)] = std::string(1, char(b));
+  tokens.push_back("ab");   // 256
+  tokens.push_back("abc");  // 257
+  tokens.push_back("ca");   // 258
+  Result<BpeModel> model = BpeModel::create(tokens, {{256, 'c'}, {'a', 'b'}, {'c', 'a'}}, {});
+  ASSERT_TRUE(model.has_value()) << model.error().message();
+  EXPECT_FALSE(model->merges_ordered());
+  EXPECT_TRUE(testkit::train_sample_bpe(450).merges_ordered());
+  BpeWordScratch scratch;
+  for (size_t repeats : {2, 30}) {  // 6 and 90 bytes: both sides of kLongWordBytes
+    std::string word;
+    for (size_t i = 0; i < repeats; ++i) word += "abc";
+    std::vector<int32_t> fast;
+    model->encode_word(word, scratch, fast);
+    EXPECT_EQ(fast, ref::bpe_encode_word(*model, word));
+  }
+}
+
 TEST(BpeTokenizer, ThreadsGiveTheSameTokens) {
   auto tokenizer = sample_tokenizer();
   // Over kParallelMinBytes, with lines of varied shapes so chunks cut at many places.

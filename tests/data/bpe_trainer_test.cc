@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/rng.h"
 #include "data/bpe_tokenizer.h"
 #include "testkit/bpe_testing.h"
 
@@ -50,6 +51,27 @@ TEST(BpeTrainer, ToyCorpusMerges) {
   auto tokenizer = std::move(BpeTokenizer::create(*model, "").value());
   EXPECT_EQ(tokenizer->encode("hugs"), std::vector<int32_t>{261});
   EXPECT_EQ(tokenizer->encode("bun"), (std::vector<int32_t>{'b', 257}));
+}
+
+// Long words over three letters: merges build on merges many levels deep, every pair is merged,
+// and every word still decodes to itself.
+TEST(BpeTrainer, TrainsDenseSmallAlphabets) {
+  Rng rng(3);
+  WordCounts counts;
+  for (int i = 0; i < 400; ++i) {
+    std::string word;
+    for (size_t n = 2 + rng.next_u64() % 12; word.size() < n;) word += char('a' + rng.next_u64() % 3);
+    counts.emplace_back(word, int64_t(1 + rng.next_u64() % 50));
+  }
+  BpeTrainOptions options;
+  options.vocab_size = 1500;
+  options.min_pair_count = 1;
+  BpeTrainStats stats;
+  Result<BpeModel> model = train_bpe_from_counts(counts, options, stats);
+  ASSERT_TRUE(model.has_value()) << model.error().message();
+  EXPECT_GT(stats.merges, 500);
+  auto tokenizer = std::move(BpeTokenizer::create(*model, "").value());
+  for (const auto& [word, count] : counts) EXPECT_EQ(tokenizer->decode(tokenizer->encode(word)), word);
 }
 
 TEST(BpeTrainer, MinPairCountStopsEarly) {

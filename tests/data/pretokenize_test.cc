@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "data/unicode_class.h"
 #include "testkit/bpe_testing.h"
 
 namespace symphony {
@@ -61,6 +62,19 @@ TEST(Pretokenize, UnicodeClasses) {
                           " \xf0\x9f\x98\x80!"));
   // U+3000 IDEOGRAPHIC SPACE is white space, U+00A0 too.
   EXPECT_THAT(pieces("a\xe3\x80\x80\xc2\xa0" "b"), ElementsAre("a", "\xe3\x80\x80", "\xc2\xa0", "b"));
+}
+
+TEST(UnicodeClass, AsciiFastPathAgreesWithIcu) {
+  for (int c = 0; c < 128; ++c) {
+    EXPECT_EQ(utf8_char_at(std::string(1, char(c)), 0).cls, char_class(char32_t(c))) << c;
+  }
+  EXPECT_EQ(char_class(U'\u00e9'), CharClass::kLetter);
+  EXPECT_EQ(char_class(U'\u0663'), CharClass::kNumber);   // ARABIC-INDIC DIGIT THREE
+  EXPECT_EQ(char_class(U'\u2167'), CharClass::kNumber);   // ROMAN NUMERAL EIGHT (Nl)
+  EXPECT_EQ(char_class(U'\u0085'), CharClass::kSpace);    // NEXT LINE: Unicode White_Space
+  EXPECT_EQ(char_class(U'\u200b'), CharClass::kOther);    // ZERO WIDTH SPACE is not
+  EXPECT_EQ(char_class(U'\U0001d400'), CharClass::kLetter);  // MATHEMATICAL BOLD CAPITAL A
+  EXPECT_EQ(char_class(U'\U0001f600'), CharClass::kOther);   // an emoji (So)
 }
 
 TEST(Pretokenize, InvalidUtf8BytesArePunctuation) {
