@@ -55,7 +55,7 @@ Result<std::string> read_input(const std::string& name) {
   std::string text;
   size_t used = 0;
   for (;;) {
-    if (text.size() - used < size_hint / 4 + 1) text.resize(std::max(text.size() * 2, size_hint));
+    if (used == text.size()) text.resize(std::max(text.size() * 2, size_hint));
     const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -76,6 +76,44 @@ Status write_output(const std::string& name, std::string_view bytes) {
   if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout))
     return os_error("writing", "<stdout>", errno);
   return Status::ok();
+}
+
+// Writes the ids separated by spaces and ending in a newline, formatted 1 MiB at a time.
+Status write_ids(const std::string& name, const std::vector<int32_t>& tokens) {
+  const bool to_stdout = name == "-";
+  int fd = 1;
+  if (!to_stdout) {
+    SYM_TRY_ASSIGN(fd, create_temp_file(name));
+  }
+  const std::string shown = to_stdout ? "<stdout>" : temp_path_for(name).string();
+  constexpr size_t kFlushBytes = size_t{1} << 20;
+  std::vector<char> buffer(kFlushBytes + 16);
+  char* p = buffer.data();
+  Status status;
+  for (size_t i = 0; i < tokens.size() && status.is_ok(); ++i) {
+    // Digits written backwards into a small array, then copied: no library call per id.
+    char digits[12];
+    int n = 0;
+    auto v = static_cast<uint32_t>(tokens[i]);
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    while (n > 0) *p++ = digits[--n];
+    *p++ = i + 1 < tokens.size() ? ' ' : '\n';
+    if (size_t(p - buffer.data()) >= kFlushBytes) {
+      status = write_all(fd, buffer.data(), size_t(p - buffer.data()), shown);
+      p = buffer.data();
+    }
+  }
+  if (tokens.empty()) *p++ = '\n';
+  if (status.is_ok()) status = write_all(fd, buffer.data(), size_t(p - buffer.data()), shown);
+  if (to_stdout) return status;
+  if (!status.is_ok()) {
+    discard_temp_file(fd, name);
+    return status;
+  }
+  return commit_temp_file(fd, name);
 }
 
 int run_train(const TrainArgs& args) {
@@ -120,15 +158,7 @@ int run_encode(const RunArgs& args) {
     tokens = (*tokenizer)->encode(*text);
   }
   const double s = timer.elapsed_s();
-  std::string out;
-  out.reserve(tokens.size() * 6);
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (i > 0) out.push_back(' ');
-    fmt::format_int id(tokens[i]);
-    out.append(id.data(), id.size());
-  }
-  out.push_back('\n');
-  if (Status st = write_output(args.output, out); !st.is_ok()) return report(st);
+  if (Status st = write_ids(args.output, tokens); !st.is_ok()) return report(st);
   std::fprintf(stderr, "%zu bytes -> %zu tokens (%.3f bytes/token) in %.3f s: %.1f MB/s\n",
                text->size(), tokens.size(), double(text->size()) / double(std::max<size_t>(tokens.size(), 1)),
                s, double(text->size()) / 1e6 / std::max(s, 1e-9));

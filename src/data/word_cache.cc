@@ -54,17 +54,30 @@ WordCache::WordCache(size_t max_entries) : max_entries_(max_entries) {
   mask_ = kInitialSlots - 1;
 }
 
+namespace {
+
+uint64_t word_head(std::string_view word) {
+  uint64_t head = 0;
+  std::memcpy(&head, word.data(), std::min<size_t>(word.size(), 8));
+  return head;
+}
+
+}  // namespace
+
 bool WordCache::find(std::string_view word, std::vector<int32_t>& out) const {
   const uint64_t h = hash_word(word);
+  const uint64_t head = word_head(word);
   for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
     const Slot& s = slots_[i];
     if (s.hash == 0) return false;
-    if (s.hash == h && s.word_bytes == word.size() &&
-        same_bytes(words_.data() + s.word_offset, word.data(), word.size())) {
-      const int32_t* ids = ids_.data() + s.ids_offset;
-      for (uint32_t k = 0; k < s.num_ids; ++k) out.push_back(ids[k]);
-      return true;
+    if (s.hash != h || s.word_bytes != word.size() || s.head != head) continue;
+    if (word.size() > 8 &&
+        !same_bytes(words_.data() + s.word_offset, word.data() + 8, word.size() - 8)) {
+      continue;
     }
+    const int32_t* ids = s.num_ids <= 4 ? s.ids : ids_.data() + s.ids[0];
+    for (uint32_t k = 0; k < s.num_ids; ++k) out.push_back(ids[k]);
+    return true;
   }
 }
 
@@ -75,10 +88,22 @@ void WordCache::insert(std::string_view word, const int32_t* ids, size_t n) {
   const uint64_t h = hash_word(word);
   uint64_t i = h & mask_;
   while (slots_[i].hash != 0) i = (i + 1) & mask_;
-  slots_[i] = Slot{h, static_cast<uint32_t>(words_.size()), static_cast<uint32_t>(ids_.size()),
-                   static_cast<uint16_t>(word.size()), static_cast<uint16_t>(n)};
-  words_.append(word);
-  ids_.insert(ids_.end(), ids, ids + n);
+  Slot& s = slots_[i];
+  s = Slot{};
+  s.hash = h;
+  s.head = word_head(word);
+  s.word_bytes = static_cast<uint16_t>(word.size());
+  s.num_ids = static_cast<uint16_t>(n);
+  if (word.size() > 8) {
+    s.word_offset = static_cast<uint32_t>(words_.size());
+    words_.append(word.substr(8));
+  }
+  if (n <= 4) {
+    std::copy(ids, ids + n, s.ids);
+  } else {
+    s.ids[0] = static_cast<int32_t>(ids_.size());
+    ids_.insert(ids_.end(), ids, ids + n);
+  }
   ++used_;
 }
 
