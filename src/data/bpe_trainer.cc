@@ -20,15 +20,99 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct WordHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return hash_word(s); }
+// Word -> count, open addressing over flat arrays; one hash per word, computed by the caller.
+// A slot holds the word's first 8 bytes, so most English words are compared without touching
+// the arena of longer words' tails.
+class CountTable {
+ public:
+  CountTable() { reset(256); }
+
+  void add(std::string_view word, uint64_t hash, int64_t count) {
+    if (2 * (used_ + 1) > slots_.size()) grow();
+    const uint64_t head = word_head(word);
+    for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.hash == 0) {
+        s = Slot{hash, head, count, static_cast<uint32_t>(tails_.size()),
+                 static_cast<uint32_t>(word.size())};
+        if (word.size() > 8) tails_.append(word.substr(8));
+        ++used_;
+        return;
+      }
+      if (s.hash == hash && s.bytes == word.size() && s.head == head &&
+          (word.size() <= 8 || tails_.compare(s.tail_offset, word.size() - 8, word.substr(8)) == 0)) {
+        s.count += count;
+        return;
+      }
+    }
+  }
+
+  size_t size() const { return used_; }
+
+  // Calls f(word, hash, count) for every entry.
+  template <typename F>
+  void for_each(F&& f) const {
+    std::string word;
+    for (const Slot& s : slots_) {
+      if (s.hash == 0) continue;
+      word.assign(reinterpret_cast<const char*>(&s.head), std::min<size_t>(s.bytes, 8));
+      if (s.bytes > 8) word.append(tails_, s.tail_offset, s.bytes - 8);
+      f(std::string_view(word), s.hash, s.count);
+    }
+  }
+
+  void clear() { reset(256); }
+
+  // Keeps the entries whose count is above `threshold`; returns how many were dropped.
+  size_t drop_at_most(int64_t threshold) {
+    CountTable kept;
+    for_each([&](std::string_view w, uint64_t h, int64_t c) {
+      if (c > threshold) kept.add(w, h, c);
+    });
+    const size_t dropped = used_ - kept.used_;
+    *this = std::move(kept);
+    return dropped;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty (hash_word never returns 0)
+    uint64_t head = 0;  // the first 8 bytes, zero-padded
+    int64_t count = 0;
+    uint32_t tail_offset = 0;  // bytes after the first 8, in tails_
+    uint32_t bytes = 0;
+  };
+
+  static uint64_t word_head(std::string_view word) {
+    uint64_t head = 0;
+    std::memcpy(&head, word.data(), std::min<size_t>(word.size(), 8));
+    return head;
+  }
+
+  void reset(size_t capacity) {
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    tails_.clear();
+    used_ = 0;
+  }
+
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.hash == 0) continue;
+      uint64_t i = s.hash & mask_;
+      while (slots_[i].hash != 0) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  std::string tails_;
+  size_t used_ = 0;
 };
-struct WordEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-using CountMap = std::unordered_map<std::string, int64_t, WordHash, WordEq>;
 
 // The count table is split by the top bits of the word hash, so that merging per-thread tables
 // into it runs in parallel, one shard per task.
@@ -37,10 +121,10 @@ constexpr size_t kShards = size_t{1} << kShardBits;
 size_t shard_of(uint64_t hash) { return size_t(hash >> (64 - kShardBits)); }
 
 struct ShardedCounts {
-  std::vector<CountMap> shards = std::vector<CountMap>(kShards);
+  std::vector<CountTable> shards = std::vector<CountTable>(kShards);
   size_t size() const {
     size_t n = 0;
-    for (const CountMap& m : shards) n += m.size();
+    for (const CountTable& m : shards) n += m.size();
     return n;
   }
 };
@@ -69,13 +153,8 @@ void count_text(std::string_view text, const BpeTrainOptions& options, ShardedCo
         ++block.long_words;
         continue;
       }
-      CountMap& shard = counts.shards[shard_of(hash_word(word))];
-      auto it = shard.find(word);
-      if (it != shard.end()) {
-        ++it->second;
-      } else {
-        shard.emplace(std::string(word), 1);
-      }
+      const uint64_t hash = hash_word(word);
+      counts.shards[shard_of(hash)].add(word, hash, 1);
     }
     pos = stop + skip;
   }
@@ -85,17 +164,15 @@ void count_text(std::string_view text, const BpeTrainOptions& options, ShardedCo
 void prune(ShardedCounts& table, const BpeTrainOptions& options, BpeTrainStats& stats) {
   std::vector<int64_t> counts;
   counts.reserve(table.size());
-  for (const CountMap& m : table.shards)
-    for (const auto& [word, count] : m) counts.push_back(count);
+  for (const CountTable& m : table.shards)
+    m.for_each([&](std::string_view, uint64_t, int64_t count) { counts.push_back(count); });
   const size_t keep = size_t(options.max_words / 2);
   // Every word with a count <= the threshold goes: the keep-th largest count's value.
   std::nth_element(counts.begin(), counts.begin() + std::ptrdiff_t(keep), counts.end(),
                    std::greater<>());
   const int64_t threshold = counts[keep];
   int64_t dropped = 0;
-  for (CountMap& m : table.shards) {
-    dropped += int64_t(std::erase_if(m, [&](const auto& kv) { return kv.second <= threshold; }));
-  }
+  for (CountTable& m : table.shards) dropped += int64_t(m.drop_at_most(threshold));
   stats.prunings += 1;
   stats.pruned_words += dropped;
 }
@@ -204,8 +281,8 @@ WordCounts count_bpe_words(std::string_view text, const BpeTrainOptions& options
   BlockCounts block;
   count_text(text, options, counts, block);
   WordCounts out;
-  for (CountMap& m : counts.shards)
-    for (auto& [word, count] : m) out.emplace_back(word, count);
+  for (const CountTable& m : counts.shards)
+    m.for_each([&](std::string_view w, uint64_t, int64_t c) { out.emplace_back(w, c); });
   return out;
 }
 
@@ -258,9 +335,9 @@ Result<WordCounts> count_bpe_words(std::span<const fs::path> inputs,
     }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (size_t s = 0; s < kShards; ++s) {
-      CountMap& into = table.shards[s];
+      CountTable& into = table.shards[s];
       for (ShardedCounts& l : local) {
-        for (auto& [word, count] : l.shards[s]) into[word] += count;
+        l.shards[s].for_each([&](std::string_view w, uint64_t h, int64_t c) { into.add(w, h, c); });
         l.shards[s].clear();
       }
     }
@@ -272,8 +349,8 @@ Result<WordCounts> count_bpe_words(std::span<const fs::path> inputs,
   }
   WordCounts out;
   out.reserve(table.size());
-  for (CountMap& m : table.shards) {
-    for (auto& [word, count] : m) out.emplace_back(word, count);
+  for (CountTable& m : table.shards) {
+    m.for_each([&](std::string_view w, uint64_t, int64_t c) { out.emplace_back(w, c); });
     m.clear();
   }
   stats.distinct_words = int64_t(out.size());
