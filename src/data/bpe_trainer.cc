@@ -13,7 +13,7 @@
 #include "core/file_io.h"
 #include "core/timer.h"
 #include "data/pretokenize.h"
-#include "data/word_cache.h"
+#include "data/word_table.h"
 
 namespace symphony {
 namespace {
@@ -83,12 +83,6 @@ class CountTable {
     uint32_t bytes = 0;
   };
 
-  static uint64_t word_head(std::string_view word) {
-    uint64_t head = 0;
-    std::memcpy(&head, word.data(), std::min<size_t>(word.size(), 8));
-    return head;
-  }
-
   void reset(size_t capacity) {
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
@@ -96,17 +90,7 @@ class CountTable {
     used_ = 0;
   }
 
-  void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    mask_ = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.hash == 0) continue;
-      uint64_t i = s.hash & mask_;
-      while (slots_[i].hash != 0) i = (i + 1) & mask_;
-      slots_[i] = s;
-    }
-  }
+  void grow() { grow_word_table(slots_, mask_); }
 
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;

@@ -54,16 +54,6 @@ WordCache::WordCache(size_t max_entries) : max_entries_(max_entries) {
   mask_ = kInitialSlots - 1;
 }
 
-namespace {
-
-uint64_t word_head(std::string_view word) {
-  uint64_t head = 0;
-  std::memcpy(&head, word.data(), std::min<size_t>(word.size(), 8));
-  return head;
-}
-
-}  // namespace
-
 bool WordCache::find(std::string_view word, std::vector<int32_t>& out) const {
   const uint64_t h = hash_word(word);
   const uint64_t head = word_head(word);
@@ -107,17 +97,7 @@ void WordCache::insert(std::string_view word, const int32_t* ids, size_t n) {
   ++used_;
 }
 
-void WordCache::grow() {
-  std::vector<Slot> old(slots_.size() * 2);
-  old.swap(slots_);
-  mask_ = slots_.size() - 1;
-  for (const Slot& s : old) {
-    if (s.hash == 0) continue;
-    uint64_t i = s.hash & mask_;
-    while (slots_[i].hash != 0) i = (i + 1) & mask_;
-    slots_[i] = s;
-  }
-}
+void WordCache::grow() { grow_word_table(slots_, mask_); }
 
 void WordCache::clear() {
   std::fill(slots_.begin(), slots_.end(), Slot{});

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "data/word_table.h"
+
 namespace symphony {
 
 class WordCache {
@@ -43,8 +45,5 @@ class WordCache {
   std::vector<int32_t> ids_;
   size_t used_ = 0;
 };
-
-// A 64-bit hash of a short string, never 0.
-uint64_t hash_word(std::string_view word);
 
 }  // namespace symphony
