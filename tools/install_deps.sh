@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libblis-dev libopenblas-openmp-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
   openmpi-bin libopenmpi-dev
   python3 python3-torch python3-numpy
+  sentencepiece
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 #pragma once
 // The tokenizer interface shared by data preparation, sampling prompts and decoding generations.
-// Implementations: ByteTokenizer (data/byte_tokenizer.h). load_tokenizer() turns a spec string
-// from a config or the command line into one of them.
+// Implementations: ByteTokenizer (data/byte_tokenizer.h) and BpeTokenizer (data/bpe_tokenizer.h).
+// load_tokenizer() turns a spec string from a config or the command line into one of them.
 
 #include <cstdint>
 #include <memory>
@@ -35,8 +35,15 @@ class Tokenizer {
   virtual std::string fingerprint() const = 0;
 };
 
-// Builds the tokenizer a spec names. Specs: "bytes" (ByteTokenizer).
-// Failure: an unknown spec is kInvalidArgument listing the available ones.
+// Builds the tokenizer a spec names. Specs:
+//   "bytes"                     ByteTokenizer
+//   PATH                        a Hugging Face tokenizer.json holding a byte-level BPE
+//   DIR                         a directory holding tokenizer.json, or GPT-2's encoder.json and
+//                               vocab.bpe
+//   ENCODER_JSON,VOCAB_BPE      GPT-2's two files
+// The spec is kept as the tokenizer's name(). Failure: a spec that is none of these is
+// kInvalidArgument listing the forms; a file that does not load gives its loader's error, which
+// names the file (data/tokenizer_json.h).
 Result<std::unique_ptr<Tokenizer>> load_tokenizer(std::string_view spec);
 
 }  // namespace symphony
