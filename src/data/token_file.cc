@@ -78,12 +78,14 @@ uint64_t fnv1a64(std::span<const std::byte> bytes, uint64_t state) {
   return state;
 }
 
+int token_bytes_for_vocab(int64_t vocab_size) { return vocab_size <= kMaxVocabTwoBytes ? 2 : 4; }
+
 // ---------------------------------------------------------------------------------------------
 // TokenFileWriter
 
 Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& path,
                                                 TokenFileMeta meta) {
-  if (meta.token_bytes == 0) meta.token_bytes = meta.vocab_size <= kMaxVocabTwoBytes ? 2 : 4;
+  if (meta.token_bytes == 0) meta.token_bytes = token_bytes_for_vocab(meta.vocab_size);
   if (meta.token_bytes != 2 && meta.token_bytes != 4)
     return Error::invalid("{}: token_bytes is {}, expected 2 or 4", path.string(), meta.token_bytes);
   if (meta.vocab_size <= 0 || meta.vocab_size > max_vocab_for(meta.token_bytes))

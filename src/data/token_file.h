@@ -22,6 +22,9 @@ inline constexpr int64_t kTokenFileHeaderBytes = 64;
 inline constexpr uint64_t kFnv1a64Init = 0xcbf29ce484222325ull;
 uint64_t fnv1a64(std::span<const std::byte> bytes, uint64_t state = kFnv1a64Init);
 
+// The token width a writer chooses for a vocabulary: 2 bytes when vocab_size <= 65536, else 4.
+int token_bytes_for_vocab(int64_t vocab_size);
+
 // What a token file says about its tokens. token_bytes = 0 lets the writer choose: 2 when
 // vocab_size <= 65536, else 4.
 struct TokenFileMeta {

@@ -8,8 +8,6 @@
 
 #include "core/file_io.h"
 #include "core/timer.h"
-#include "data/batch_sampler.h"
-#include "data/token_file.h"
 #include "model/init.h"
 #include "model/transformer.h"
 #include "monitor/flops.h"
@@ -18,6 +16,7 @@
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
 #include "train/model_file.h"
+#include "train/train_data.h"
 #include "train/train_step.h"
 
 namespace symphony {
@@ -68,23 +67,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const BatchShape shape{tc.micro_batch_size, tc.seq_len};
   const int64_t micro_tokens = shape.rows();
 
-  SYM_TRY_ASSIGN(TokenFile train_file, TokenFile::open(config.data.train_path));
-  if (train_file.vocab_size() > mc.vocab_size)
-    return Error::invalid("{}: token ids reach {} but model.vocab_size is {}",
-                          config.data.train_path, train_file.vocab_size(), mc.vocab_size);
-  SYM_TRY_ASSIGN(BatchSampler sampler,
-                 BatchSampler::create(train_file, tc.seq_len, tc.micro_batch_size, tc.seed));
-  std::optional<TokenFile> val_file;
-  std::optional<EvalSampler> eval_sampler;
-  if (tc.eval_every > 0) {
-    if (config.data.val_path.empty())
-      return Error::invalid("data.val_path is empty but train.eval_every is {}; set a held-out "
-                            "token file or train.eval_every = 0", tc.eval_every);
-    SYM_TRY_ASSIGN(TokenFile vf, TokenFile::open(config.data.val_path));
-    val_file.emplace(std::move(vf));
-    SYM_TRY_ASSIGN(EvalSampler es, EvalSampler::create(*val_file, tc.seq_len, tc.micro_batch_size));
-    eval_sampler.emplace(std::move(es));
-  }
+  SYM_TRY_ASSIGN(std::unique_ptr<TrainData> data,
+                 open_train_data(config, DataParallelRank{options.dp_rank, options.dp_size}));
+  DataLoader& loader = *data->loader;
+  if (options.loader_state) SYM_TRY(loader.set_state(*options.loader_state));
+  std::optional<EvalSampler>& eval_sampler = data->eval;
 
   std::error_code ec;
   fs::create_directories(tc.run_dir, ec);
@@ -100,7 +87,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const int64_t micro_batches = train_step.micro_batches();
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
   const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
-    sampler.next(in, tgt);
+    loader.next(in, tgt);
   };
 
   std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
@@ -158,6 +145,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   }
   if (bar) bar->finish();
   result.steps = tc.steps;
+  result.loader_state = loader.state();
   result.tokens_per_s = timed_s > 0 ? double(timed_tokens) / timed_s : 0.0;
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},

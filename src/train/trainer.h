@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "config/run_config.h"
 #include "core/status.h"
+#include "data/sample_stream.h"
 #include "tensor/exec.h"
 
 namespace symphony {
@@ -22,6 +24,11 @@ struct TrainOptions {
   Exec exec = Exec::cpu();
   ProgressOutput progress = ProgressOutput::kBar;
   std::FILE* log = stderr;  // progress bar and evaluation lines
+  // This process's slice of the data order (data/data_loader.h); one process is rank 0 of 1.
+  int dp_rank = 0;
+  int dp_size = 1;
+  // Where the data loader starts (e.g. from a checkpoint); absent: the start of the order.
+  std::optional<LoaderState> loader_state;
 };
 
 struct TrainResult {
@@ -30,6 +37,7 @@ struct TrainResult {
   std::vector<double> eval_losses;  // one per evaluation
   double tokens_per_s = 0;          // over the whole run, first step excluded when possible
   double gflops = 0;                // achieved model GFLOP/s at that rate
+  LoaderState loader_state;         // where the data loader stands after the last step
 };
 
 Result<TrainResult> train(const RunConfig& config, const TrainOptions& options);
