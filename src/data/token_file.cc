@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -105,7 +106,7 @@ Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& pat
 
 TokenFileWriter::TokenFileWriter(std::filesystem::path path, TokenFileMeta meta, int fd)
     : path_(std::move(path)), tmp_path_(temp_path_for(path_)), meta_(meta), fd_(fd) {
-  buffer_.reserve(kWriteBufferBytes + kWriteBufferBytes / 8);
+  buffer_.reserve(kWriteBufferBytes);
 }
 
 TokenFileWriter::TokenFileWriter(TokenFileWriter&& other) noexcept
@@ -140,20 +141,30 @@ void TokenFileWriter::abandon() {
 
 Status TokenFileWriter::append(std::span<const int32_t> tokens) {
   SYM_CHECK(fd_ >= 0, "append to a closed token file {}", path_.string());
-  const size_t width = static_cast<size_t>(meta_.token_bytes);
-  for (int32_t token : tokens) {
-    if (token < 0 || token >= meta_.vocab_size)
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= meta_.vocab_size)
       return Error::invalid("{}: token {} at index {} is outside [0, vocab_size {})",
-                            path_.string(), token, num_tokens_, meta_.vocab_size);
-    size_t at = buffer_.size();
-    buffer_.resize(at + width);
+                            path_.string(), tokens[i], num_tokens_ + int64_t(i),
+                            meta_.vocab_size);
+  }
+  // Encode in runs that fill the buffer, growing it once per run rather than once per token.
+  const size_t width = static_cast<size_t>(meta_.token_bytes);
+  const size_t capacity_tokens = kWriteBufferBytes / width;
+  size_t done = 0;
+  while (done < tokens.size()) {
+    const size_t used_tokens = buffer_.size() / width;
+    const size_t n = std::min(tokens.size() - done, capacity_tokens - used_tokens);
+    const size_t at = buffer_.size();
+    buffer_.resize(at + n * width);
+    std::byte* out = buffer_.data() + at;
     if (width == 2) {
-      store(buffer_.data() + at, static_cast<uint16_t>(token));
+      for (size_t i = 0; i < n; ++i) store(out + 2 * i, static_cast<uint16_t>(tokens[done + i]));
     } else {
-      store(buffer_.data() + at, static_cast<uint32_t>(token));
+      std::memcpy(out, tokens.data() + done, n * 4);
     }
-    ++num_tokens_;
-    if (buffer_.size() >= kWriteBufferBytes) SYM_TRY(flush_buffer());
+    done += n;
+    num_tokens_ += static_cast<int64_t>(n);
+    if (buffer_.size() >= capacity_tokens * width) SYM_TRY(flush_buffer());
   }
   return Status::ok();
 }
