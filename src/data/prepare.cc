@@ -99,6 +99,15 @@ void read_inputs(const std::vector<InputFile>& files, const DocumentReaderOption
   }
 }
 
+// Files a previous prepare wrote into out_dir: never inputs, even when an input directory holds
+// the output directory's files (--input DIR --out DIR).
+bool is_dataset_file(const fs::path& file, const fs::path& out_dir) {
+  std::error_code ec;
+  if (!fs::equivalent(file.parent_path(), out_dir, ec)) return false;
+  const std::string name = file.filename().string();
+  return name == kManifestFileName || name.ends_with(".tok") || name.ends_with(".idx");
+}
+
 Status validate_options(const PrepareOptions& o) {
   if (!(o.val_fraction >= 0.0 && o.val_fraction <= 1.0))
     return Error::invalid("val_fraction is {}, expected a value in [0, 1]", o.val_fraction);
@@ -174,6 +183,9 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) return Error::io("creating output directory {}: {}", out_dir.string(), ec.message());
+  std::erase_if(inputs, [&](const InputFile& f) { return is_dataset_file(f.path, out_dir); });
+  if (inputs.empty())
+    return Error::not_found("the inputs hold only the dataset files of {}", out_dir.string());
   StagingDir staging(out_dir / fmt::format(".prepare-{}", ::getpid()));
   fs::remove_all(staging.path(), ec);
   fs::create_directory(staging.path(), ec);

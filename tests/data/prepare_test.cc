@@ -147,6 +147,15 @@ TEST(PrepareDataset, CountsTokensSplitsDeterministicallyAndWritesTheManifest) {
   ASSERT_TRUE(prepare_dataset(options).has_value());
   EXPECT_NE(testkit::read_file_bytes(dir / "out1" / "train-00000.tok"),
             testkit::read_file_bytes(dir / "out3" / "train-00000.tok"));
+
+  // Preparing a directory into itself twice does not read the first run's shards as text.
+  options.inputs = {corpus.string()};
+  options.output_dir = corpus.string();
+  auto first = prepare_dataset(options);
+  auto second = prepare_dataset(options);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(second->files, first->files);
+  EXPECT_EQ(second->train_tokens, first->train_tokens);
 }
 
 // A mixed corpus: text files (one long enough to be cut into pieces), JSONL, gzip and zstd.
