@@ -41,17 +41,14 @@ Result<DocumentReader> DocumentReader::open(const InputFile& file,
 
 Result<bool> DocumentReader::fill() {
   if (at_end_) return false;
-  const size_t old = buffer_.size();
-  buffer_.resize(old + kReadChunkBytes);
-  Result<size_t> n = reader_.read(std::span(buffer_.data() + old, kReadChunkBytes));
-  if (!n.has_value()) {
-    buffer_.resize(old);
-    return n.error();
-  }
-  buffer_.resize(old + *n);
-  text_bytes_ += static_cast<int64_t>(*n);
-  if (*n == 0) at_end_ = true;
-  return *n > 0;
+  // Read into a buffer kept for the whole file and append what came: growing buffer_ by a whole
+  // chunk first would zero-fill far more than a small file holds.
+  if (chunk_.empty()) chunk_.resize(kReadChunkBytes);
+  SYM_TRY_ASSIGN(const size_t n, reader_.read(chunk_));
+  buffer_.append(chunk_.data(), n);
+  text_bytes_ += static_cast<int64_t>(n);
+  if (n == 0) at_end_ = true;
+  return n > 0;
 }
 
 Result<std::optional<DocumentPiece>> DocumentReader::next() {

@@ -66,6 +66,7 @@ class DocumentReader {
   InputFile file_;
   DocumentReaderOptions options_;
   CompressedReader reader_;
+  std::vector<char> chunk_;  // one read
   std::string buffer_;      // bytes read and not yet handed out
   size_t buffer_pos_ = 0;   // JSONL: start of the next line in buffer_
   bool at_end_ = false;     // the reader has no more bytes
