@@ -57,6 +57,8 @@ class DataLoader {
   // without interruption would return. Fails as SampleStream::set_state does.
   Status set_state(const LoaderState& state);
 
+  // The schedule behind the loader. While prefetching, only its queries that do not depend on the
+  // state (source_of, num_windows, num_sources, seq_len) may be called.
   const SampleStream& stream() const { return stream_; }
   const LoaderOptions& options() const { return options_; }
 

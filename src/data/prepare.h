@@ -10,7 +10,9 @@
 // Pipeline: a reader thread streams documents (data/document_reader.h) in input order -> a pool
 // of `threads` tokenizing workers -> the calling thread writes the results back in input order.
 // The output is therefore byte-identical whatever the thread count, and memory is bounded by
-// (4 * threads + 4) document pieces whatever the input size.
+// (4 * threads + 4) document pieces whatever the input size: a text document is cut into pieces
+// of at most max_piece_bytes, a JSONL document is one piece (its line is held whole). The
+// manifest's list of inputs grows with the number of files.
 
 #include <cstdint>
 #include <functional>
