@@ -1,8 +1,5 @@
 #include "data/doc_index.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 
 namespace symphony {
 namespace {
@@ -119,39 +117,26 @@ Status DocIndexWriter::close(int64_t num_tokens) {
 
 Result<DocIndex> DocIndex::open(const std::filesystem::path& path, ChecksumCheck check) {
   const std::string name = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("opening document index", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return os_error("inspecting document index", path, err);
-  }
-  const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
-  if (file_bytes < static_cast<uint64_t>(kDocIndexHeaderBytes)) {
-    ::close(fd);
+  SYM_TRY_ASSIGN(MappedFile map, MappedFile::open(path, "document index"));
+  const uint64_t file_bytes = map.size();
+  if (file_bytes < static_cast<uint64_t>(kDocIndexHeaderBytes))
     return Error::corrupt("{}: {} bytes, shorter than the {}-byte document index header", name,
                           file_bytes, kDocIndexHeaderBytes);
-  }
-  void* map = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-  int map_err = errno;
-  ::close(fd);
-  if (map == MAP_FAILED) return os_error("mapping document index", path, map_err);
   DocIndex index;
   index.path_ = path;
-  index.map_ = static_cast<const std::byte*>(map);
-  index.map_bytes_ = file_bytes;
+  index.map_ = std::move(map);
+  const std::byte* header = index.map_.data();
 
-  if (std::memcmp(index.map_, kDocIndexMagic, sizeof(kDocIndexMagic)) != 0)
+  if (std::memcmp(header, kDocIndexMagic, sizeof(kDocIndexMagic)) != 0)
     return Error::corrupt("{}: bad magic, not a Symphony document index", name);
   uint32_t version;
-  std::memcpy(&version, index.map_ + 8, sizeof(version));
+  std::memcpy(&version, header + 8, sizeof(version));
   if (version != kDocIndexVersion)
     return Error::corrupt("{}: document index version {}, this build reads version {}", name,
                           version, kDocIndexVersion);
-  const uint64_t docs = load_u64(index.map_ + 16);
-  const uint64_t tokens = load_u64(index.map_ + 24);
-  index.checksum_ = load_u64(index.map_ + 32);
+  const uint64_t docs = load_u64(header + 16);
+  const uint64_t tokens = load_u64(header + 24);
+  index.checksum_ = load_u64(header + 32);
   const uint64_t body = file_bytes - kDocIndexHeaderBytes;
   if (docs > body / 8 || docs * 8 != body)
     return Error::corrupt("{}: file is {} bytes but the header promises {} + {} offsets * 8 bytes "
@@ -161,7 +146,7 @@ Result<DocIndex> DocIndex::open(const std::filesystem::path& path, ChecksumCheck
   index.num_documents_ = static_cast<int64_t>(docs);
   index.num_tokens_ = static_cast<int64_t>(tokens);
   if (check == ChecksumCheck::kVerify) {
-    const uint64_t actual = fnv1a64({index.map_ + kDocIndexHeaderBytes, body});
+    const uint64_t actual = fnv1a64({header + kDocIndexHeaderBytes, body});
     if (actual != index.checksum_)
       return Error::corrupt("{}: checksum mismatch: header says {:016x}, offsets hash to {:016x}",
                             name, index.checksum_, actual);
@@ -178,37 +163,9 @@ Result<DocIndex> DocIndex::open(const std::filesystem::path& path, ChecksumCheck
   return index;
 }
 
-DocIndex::DocIndex(DocIndex&& other) noexcept
-    : path_(std::move(other.path_)),
-      map_(std::exchange(other.map_, nullptr)),
-      map_bytes_(std::exchange(other.map_bytes_, 0)),
-      num_documents_(std::exchange(other.num_documents_, 0)),
-      num_tokens_(other.num_tokens_),
-      checksum_(other.checksum_) {}
-
-DocIndex& DocIndex::operator=(DocIndex&& other) noexcept {
-  if (this != &other) {
-    unmap();
-    path_ = std::move(other.path_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_bytes_ = std::exchange(other.map_bytes_, 0);
-    num_documents_ = std::exchange(other.num_documents_, 0);
-    num_tokens_ = other.num_tokens_;
-    checksum_ = other.checksum_;
-  }
-  return *this;
-}
-
-DocIndex::~DocIndex() { unmap(); }
-
-void DocIndex::unmap() {
-  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
-  map_ = nullptr;
-}
-
 int64_t DocIndex::document_start(int64_t d) const {
   SYM_DCHECK(d >= 0 && d < num_documents_, "document {} outside [0, {})", d, num_documents_);
-  return static_cast<int64_t>(load_u64(map_ + kDocIndexHeaderBytes + d * 8));
+  return static_cast<int64_t>(load_u64(map_.data() + kDocIndexHeaderBytes + d * 8));
 }
 
 int64_t DocIndex::document_of(int64_t token) const {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "core/status.h"
 #include "data/token_file.h"
 
@@ -61,11 +62,10 @@ class DocIndex {
   static Result<DocIndex> open(const std::filesystem::path& path,
                                ChecksumCheck check = ChecksumCheck::kVerify);
 
-  DocIndex(DocIndex&& other) noexcept;
-  DocIndex& operator=(DocIndex&& other) noexcept;
+  DocIndex(DocIndex&& other) noexcept = default;
+  DocIndex& operator=(DocIndex&& other) noexcept = default;
   DocIndex(const DocIndex&) = delete;
   DocIndex& operator=(const DocIndex&) = delete;
-  ~DocIndex();
 
   int64_t num_documents() const { return num_documents_; }
   int64_t num_tokens() const { return num_tokens_; }  // of the shard it indexes
@@ -79,11 +79,9 @@ class DocIndex {
 
  private:
   DocIndex() = default;
-  void unmap();
 
   std::filesystem::path path_;
-  const std::byte* map_ = nullptr;
-  size_t map_bytes_ = 0;
+  MappedFile map_;  // whole file, header included
   int64_t num_documents_ = 0;
   int64_t num_tokens_ = 0;
   uint64_t checksum_ = 0;

@@ -1,8 +1,5 @@
 #include "data/token_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 
 namespace symphony {
 namespace {
@@ -204,39 +202,19 @@ Status TokenFileWriter::close() {
 
 Result<TokenFile> TokenFile::open(const std::filesystem::path& path, ChecksumCheck check) {
   const std::string name = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("opening token file", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return os_error("inspecting token file", path, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error::invalid("{}: not a regular file", name);
-  }
-  const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
-  if (file_bytes < static_cast<uint64_t>(kTokenFileHeaderBytes)) {
-    ::close(fd);
+  SYM_TRY_ASSIGN(MappedFile map, MappedFile::open(path, "token file"));
+  const uint64_t file_bytes = map.size();
+  if (file_bytes < static_cast<uint64_t>(kTokenFileHeaderBytes))
     return Error::corrupt("{}: {} bytes, shorter than the {}-byte token file header", name,
                           file_bytes, kTokenFileHeaderBytes);
-  }
-  void* map = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-  int map_err = errno;
-  ::close(fd);  // the mapping keeps the file open
-  if (map == MAP_FAILED) return os_error("mapping token file", path, map_err);
 
   TokenFile file;
   file.path_ = path;
-  file.map_ = static_cast<const std::byte*>(map);
-  file.map_bytes_ = file_bytes;
-  file.payload_ = file.map_ + kTokenFileHeaderBytes;
-
-  // From here on `file` owns the mapping, so every early return unmaps it.
-  if (std::memcmp(file.map_, kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
+  file.map_ = std::move(map);
+  file.payload_ = file.map_.data() + kTokenFileHeaderBytes;
+  if (std::memcmp(file.map_.data(), kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
     return Error::corrupt("{}: bad magic, not a Symphony token file", name);
-  const Header h = decode_header(file.map_);
+  const Header h = decode_header(file.map_.data());
   if (h.version != kTokenFileVersion)
     return Error::corrupt("{}: format version {}, this build reads version {}", name, h.version,
                           kTokenFileVersion);
@@ -275,41 +253,6 @@ Result<TokenFile> TokenFile::open(const std::filesystem::path& path, ChecksumChe
     }
   }
   return file;
-}
-
-TokenFile::TokenFile(TokenFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      map_(std::exchange(other.map_, nullptr)),
-      map_bytes_(std::exchange(other.map_bytes_, 0)),
-      payload_(std::exchange(other.payload_, nullptr)),
-      num_tokens_(std::exchange(other.num_tokens_, 0)),
-      vocab_size_(other.vocab_size_),
-      eot_token_(other.eot_token_),
-      token_bytes_(other.token_bytes_),
-      checksum_(other.checksum_) {}
-
-TokenFile& TokenFile::operator=(TokenFile&& other) noexcept {
-  if (this != &other) {
-    unmap();
-    path_ = std::move(other.path_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_bytes_ = std::exchange(other.map_bytes_, 0);
-    payload_ = std::exchange(other.payload_, nullptr);
-    num_tokens_ = std::exchange(other.num_tokens_, 0);
-    vocab_size_ = other.vocab_size_;
-    eot_token_ = other.eot_token_;
-    token_bytes_ = other.token_bytes_;
-    checksum_ = other.checksum_;
-  }
-  return *this;
-}
-
-TokenFile::~TokenFile() { unmap(); }
-
-void TokenFile::unmap() {
-  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
-  map_ = nullptr;
-  payload_ = nullptr;
 }
 
 int32_t TokenFile::at(int64_t i) const {

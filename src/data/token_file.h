@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "core/status.h"
 
 namespace symphony {
@@ -86,11 +87,10 @@ class TokenFile {
   static Result<TokenFile> open(const std::filesystem::path& path,
                                 ChecksumCheck check = ChecksumCheck::kVerify);
 
-  TokenFile(TokenFile&& other) noexcept;
-  TokenFile& operator=(TokenFile&& other) noexcept;
+  TokenFile(TokenFile&& other) noexcept = default;
+  TokenFile& operator=(TokenFile&& other) noexcept = default;
   TokenFile(const TokenFile&) = delete;
   TokenFile& operator=(const TokenFile&) = delete;
-  ~TokenFile();
 
   int64_t size() const { return num_tokens_; }  // number of tokens
   // REQUIRES: 0 <= i < size().
@@ -106,11 +106,9 @@ class TokenFile {
 
  private:
   TokenFile() = default;
-  void unmap();
 
   std::filesystem::path path_;
-  const std::byte* map_ = nullptr;  // whole file, header included
-  size_t map_bytes_ = 0;
+  MappedFile map_;                  // whole file, header included
   const std::byte* payload_ = nullptr;
   int64_t num_tokens_ = 0;
   int64_t vocab_size_ = 0;
