@@ -76,6 +76,19 @@ struct CompressedReader::State {
     return Status::ok();
   }
 
+  // Makes compressed input available: true when there is some, false at the end of the file
+  // (an error when the file ends inside a gzip member or zstd frame).
+  Result<bool> ensure_input() {
+    while (input_pos == input_len) {
+      if (eof) {
+        if (member_open) return truncated();
+        return false;
+      }
+      SYM_TRY(refill());
+    }
+    return true;
+  }
+
   Status truncated() const {
     return Error::corrupt("{}: truncated {} data: the file ends inside a {} after {} bytes",
                           path.string(), compression_name(compression),
@@ -86,11 +99,8 @@ struct CompressedReader::State {
   Result<size_t> read_plain(std::span<char> out) {
     size_t produced = 0;
     while (produced == 0) {
-      if (input_pos == input_len) {
-        if (eof) return size_t{0};
-        SYM_TRY(refill());
-        continue;
-      }
+      SYM_TRY_ASSIGN(const bool more, ensure_input());
+      if (!more) break;
       produced = std::min(out.size(), input_len - input_pos);
       std::memcpy(out.data(), input.data() + input_pos, produced);
       input_pos += produced;
@@ -103,14 +113,8 @@ struct CompressedReader::State {
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
     zs.avail_out = static_cast<uInt>(out.size());
     while (zs.avail_out == out.size()) {
-      if (input_pos == input_len) {
-        if (eof) {
-          if (member_open) return truncated();
-          break;
-        }
-        SYM_TRY(refill());
-        continue;
-      }
+      SYM_TRY_ASSIGN(const bool more, ensure_input());
+      if (!more) break;
       if (!member_open) {
         // A new member starts here: gzip members may be concatenated.
         if (inflateReset(&zs) != Z_OK) return Error::internal("{}: inflateReset failed", path.string());
@@ -137,14 +141,8 @@ struct CompressedReader::State {
   Result<size_t> read_zstd(std::span<char> out) {
     ZSTD_outBuffer ob{out.data(), out.size(), 0};
     while (ob.pos == 0) {
-      if (input_pos == input_len) {
-        if (eof) {
-          if (member_open) return truncated();
-          break;
-        }
-        SYM_TRY(refill());
-        continue;
-      }
+      SYM_TRY_ASSIGN(const bool more, ensure_input());
+      if (!more) break;
       ZSTD_inBuffer ib{input.data(), input_len, input_pos};
       const size_t rc = ZSTD_decompressStream(zstd, &ob, &ib);
       consumed += static_cast<int64_t>(ib.pos - input_pos);
