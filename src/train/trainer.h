@@ -1,6 +1,6 @@
 #pragma once
-// The training loop: composes the data samplers, the model, the optimizer and the monitors;
-// owns none of their internals.
+// The training loop: composes the data loader (train/train_data.h), the model, the optimizer and
+// the monitors; owns none of their internals.
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
