@@ -110,6 +110,26 @@ Status validate(const DataConfig& data) {
   if (!in_unit_interval_open_right(data.val_fraction)) {
     return Error::invalid("data.val_fraction = {} must be in [0, 1)", data.val_fraction);
   }
+  if (!data.datasets.empty() && (!data.train_path.empty() || !data.val_path.empty())) {
+    return Error::invalid("data.datasets and data.train_path / data.val_path are both set; name "
+                          "the training data one way only");
+  }
+  for (size_t i = 0; i < data.datasets.size(); ++i) {
+    if (data.datasets[i].empty()) return Error::invalid("data.datasets[{}] is empty", i);
+  }
+  if (!data.weights.empty() && data.weights.size() != data.datasets.size()) {
+    return Error::invalid("data.weights has {} entries but data.datasets has {}; give one weight "
+                          "per dataset or none", data.weights.size(), data.datasets.size());
+  }
+  for (size_t i = 0; i < data.weights.size(); ++i) {
+    if (!is_finite_positive(data.weights[i])) {
+      return Error::invalid("data.weights[{}] = {} must be a positive finite number", i,
+                            data.weights[i]);
+    }
+  }
+  if (data.prefetch_depth > 64) {
+    return Error::invalid("data.prefetch_depth = {} must be at most 64", data.prefetch_depth);
+  }
   return Status::ok();
 }
 

@@ -21,7 +21,8 @@ namespace {
 
 template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
-                               std::string S::*, LrDecay S::*, Recompute S::*>;
+                               std::string S::*, LrDecay S::*, Recompute S::*,
+                               std::vector<std::string> S::*, std::vector<double> S::*>;
 
 template <typename S>
 struct Field {
@@ -81,6 +82,9 @@ const Field<OptimConfig> kOptimFields[] = {
 };
 
 const Field<DataConfig> kDataFields[] = {
+    {"datasets", &DataConfig::datasets},
+    {"weights", &DataConfig::weights},
+    {"prefetch_depth", &DataConfig::prefetch_depth},
     {"train_path", &DataConfig::train_path},
     {"val_path", &DataConfig::val_path},
     {"val_fraction", &DataConfig::val_fraction},
@@ -268,6 +272,23 @@ Status read_value(const Site& site, std::string& out) {
   return Status::ok();
 }
 
+// Arrays: each element is read as a value of its own, so errors name the element's position.
+template <typename T>
+Status read_value(const Site& site, std::vector<T>& out) {
+  const toml::array* array = site.node.as_array();
+  if (array == nullptr) return type_error(site, "an array");
+  std::vector<T> values;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string key = fmt::format("{}[{}]", site.key, i);
+    const Site element{site.section, key, *array->get(i), site.fallback_location};
+    T value{};
+    SYM_TRY(read_value(element, value));
+    values.push_back(std::move(value));
+  }
+  out = std::move(values);
+  return Status::ok();
+}
+
 template <typename E>
 Status read_enum(const Site& site, E& out) {
   std::vector<std::string_view> names;
@@ -341,6 +362,13 @@ std::string format_value(double v) {
   std::string text = fmt::format("{}", v);
   if (text.find_first_of(".eE") == std::string::npos) text += ".0";  // keep it a TOML float
   return text;
+}
+
+template <typename T>
+std::string format_value(const std::vector<T>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + format_value(values[i]);
+  return out + "]";
 }
 
 template <typename E>

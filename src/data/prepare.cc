@@ -1,20 +1,20 @@
 #include "data/prepare.h"
 
-#include <fcntl.h>
-#include <glob.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <unordered_set>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "core/file_io.h"
 #include "core/rng.h"
-#include "data/token_file.h"
+#include "core/timer.h"
+#include "data/dataset_manifest.h"
+#include "data/input_files.h"
+#include "data/ordered_work_pool.h"
+#include "data/shard_set_writer.h"
 #include "data/tokenizer.h"
 
 namespace symphony {
@@ -22,208 +22,275 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_glob_pattern(const std::string& input) {
-  return input.find_first_of("*?[") != std::string::npos;
+constexpr size_t kMaxWarnings = 20;
+
+// A piece of a document on its way from the reader to a worker.
+struct Piece {
+  std::string text;
+  bool first = true;
+  bool last = true;
+};
+
+// A tokenized piece on its way from a worker to the writer.
+struct Tokens {
+  std::vector<int32_t> tokens;  // end-of-text appended when the piece ends its document
+  int64_t text_bytes = 0;
+  bool first = true;
+  bool last = true;
+};
+
+// What the reader thread learns about the inputs; read by the writer after the reader finished.
+struct ReaderReport {
+  Status status;
+  std::vector<InputEntry> inputs;
+  int64_t empty_documents = 0;
+  int64_t bad_lines = 0;
+  int64_t text_bytes = 0;
+  std::vector<std::string> warnings;
+  int64_t suppressed_warnings = 0;
+
+  void warn(std::string message) {
+    if (warnings.size() < kMaxWarnings) warnings.push_back(std::move(message));
+    else ++suppressed_warnings;
+  }
+};
+
+// Streams every document piece of every input into the pool, in order.
+void read_inputs(const std::vector<InputFile>& files, const DocumentReaderOptions& reader_options,
+                 OrderedWorkPool<Piece, Tokens>& pool, ReaderReport& report) {
+  for (const InputFile& file : files) {
+    Result<DocumentReader> reader = DocumentReader::open(file, reader_options);
+    if (!reader.has_value()) {
+      report.status = reader.error();
+      return;
+    }
+    while (true) {
+      Result<std::optional<DocumentPiece>> piece = reader->next();
+      if (!piece.has_value()) {
+        report.status = piece.error();
+        return;
+      }
+      if (!piece->has_value()) break;
+      DocumentPiece& p = **piece;
+      if (!pool.submit(Piece{std::move(p.text), p.first, p.last})) return;  // cancelled
+    }
+    InputEntry entry{file.path.string(),
+                     std::string(input_format_name(file.format)),
+                     std::string(compression_name(file.compression)),
+                     file.bytes,
+                     reader->text_bytes(),
+                     reader->documents(),
+                     reader->empty_documents(),
+                     reader->bad_lines()};
+    report.empty_documents += entry.empty_documents;
+    report.bad_lines += entry.bad_lines;
+    report.text_bytes += entry.text_bytes;
+    if (file.format == InputFormat::kText && entry.empty_documents > 0)
+      report.warn(fmt::format("{}: empty file, no document", file.path.string()));
+    else if (entry.empty_documents > 0)
+      report.warn(fmt::format("{}: {} empty documents skipped", file.path.string(),
+                              entry.empty_documents));
+    for (const std::string& example : reader->bad_line_examples())
+      report.warn("skipped " + example);
+    if (entry.bad_lines > static_cast<int64_t>(reader->bad_line_examples().size()))
+      report.warn(fmt::format("{}: {} bad lines skipped in all", file.path.string(),
+                              entry.bad_lines));
+    report.inputs.push_back(std::move(entry));
+  }
 }
 
-bool is_hidden(const fs::path& path) {
-  const std::string name = path.filename().string();
-  return !name.empty() && name[0] == '.';
-}
-
-Status add_directory(const fs::path& dir, std::vector<fs::path>& files) {
-  std::vector<fs::path> found;
+// Files a previous prepare wrote into out_dir: never inputs, even when an input directory holds
+// the output directory's files (--input DIR --out DIR).
+bool is_dataset_file(const fs::path& file, const fs::path& out_dir) {
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, ec), end;
-  if (ec) return Error::io("listing {}: {}", dir.string(), ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return Error::io("listing {}: {}", dir.string(), ec.message());
-    if (is_hidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec)) found.push_back(it->path());
-  }
-  if (ec) return Error::io("listing {}: {}", dir.string(), ec.message());
-  std::sort(found.begin(), found.end());
-  files.insert(files.end(), found.begin(), found.end());
+  if (!fs::equivalent(file.parent_path(), out_dir, ec)) return false;
+  const std::string name = file.filename().string();
+  return name == kManifestFileName || name.ends_with(".tok") || name.ends_with(".idx");
+}
+
+Status validate_options(const PrepareOptions& o) {
+  if (!(o.val_fraction >= 0.0 && o.val_fraction <= 1.0))
+    return Error::invalid("val_fraction is {}, expected a value in [0, 1]", o.val_fraction);
+  if (o.output_dir.empty()) return Error::invalid("no output directory given");
+  if (o.threads < 1) return Error::invalid("threads is {}, expected at least 1", o.threads);
+  if (o.shard_tokens < 1)
+    return Error::invalid("shard_tokens is {}, expected at least 1", o.shard_tokens);
+  if (o.max_piece_bytes < 1)
+    return Error::invalid("max_piece_bytes is {}, expected at least 1", o.max_piece_bytes);
+  if (o.text_field.empty()) return Error::invalid("the JSONL text field name is empty");
   return Status::ok();
 }
 
-Status add_path(const fs::path& path, std::vector<fs::path>& files) {
-  std::error_code ec;
-  fs::file_status status = fs::status(path, ec);
-  if (fs::is_directory(status)) return add_directory(path, files);
-  if (fs::is_regular_file(status)) {
-    files.push_back(path);
-    return Status::ok();
-  }
-  if (!fs::exists(status)) return Error::not_found("input {} does not exist", path.string());
-  return Error::invalid("input {} is neither a file nor a directory", path.string());
-}
-
-Status add_glob(const std::string& pattern, std::vector<fs::path>& files) {
-  glob_t matches{};
-  int rc = ::glob(pattern.c_str(), 0, nullptr, &matches);
-  std::vector<fs::path> found;
-  if (rc == 0) {
-    for (size_t i = 0; i < matches.gl_pathc; ++i) found.emplace_back(matches.gl_pathv[i]);
-  }
-  ::globfree(&matches);
-  if (rc == GLOB_NOMATCH || (rc == 0 && found.empty()))
-    return Error::not_found("input pattern {} matches no files", pattern);
-  if (rc != 0) return Error::io("expanding input pattern {}: glob error {}", pattern, rc);
-  std::sort(found.begin(), found.end());
-  for (const fs::path& path : found) SYM_TRY(add_path(path, files));
-  return Status::ok();
-}
-
-// The ordered, de-duplicated list of input files.
-Result<std::vector<fs::path>> list_input_files(const std::vector<std::string>& inputs) {
-  if (inputs.empty()) return Error::invalid("no inputs given");
-  std::vector<fs::path> files;
-  for (const std::string& input : inputs) {
+// Removes the staging directory unless released: a failed prepare leaves nothing behind.
+class StagingDir {
+ public:
+  explicit StagingDir(fs::path path) : path_(std::move(path)) {}
+  ~StagingDir() {
     std::error_code ec;
-    if (is_glob_pattern(input) && !fs::exists(input, ec)) {
-      SYM_TRY(add_glob(input, files));
-    } else {
-      SYM_TRY(add_path(input, files));
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Moves the finished files from staging into out_dir and commits the manifest.
+Status commit_dataset(const fs::path& staging, const fs::path& out_dir,
+                      const DatasetManifest& manifest) {
+  // The shards the current dataset (if any) uses, to remove those the new one does not reuse.
+  std::set<std::string> old_files;
+  if (Result<DatasetManifest> old = read_manifest(out_dir); old.has_value()) {
+    for (const SplitEntry* s : {&old->train, &old->val}) {
+      for (const ShardEntry& shard : s->shards) {
+        old_files.insert(shard.path);
+        old_files.insert(shard.index_path);
+      }
     }
   }
-  std::vector<fs::path> unique;
-  std::unordered_set<std::string> seen;
-  for (fs::path& file : files) {
+  std::set<std::string> new_files;
+  for (const SplitEntry* s : {&manifest.train, &manifest.val}) {
+    for (const ShardEntry& shard : s->shards) {
+      for (const std::string& name : {shard.path, shard.index_path}) {
+        std::error_code ec;
+        fs::rename(staging / name, out_dir / name, ec);
+        if (ec)
+          return Error::io("renaming {} to {}: {}", (staging / name).string(),
+                           (out_dir / name).string(), ec.message());
+        new_files.insert(name);
+      }
+    }
+  }
+  SYM_TRY(fsync_directory(out_dir / kManifestFileName));
+  SYM_TRY(write_file_atomic(out_dir / kManifestFileName, manifest_to_json(manifest)));
+  for (const std::string& name : old_files) {
+    if (new_files.count(name) > 0) continue;
     std::error_code ec;
-    fs::path key = fs::weakly_canonical(file, ec);
-    if (seen.insert(ec ? file.string() : key.string()).second) unique.push_back(std::move(file));
+    fs::remove(out_dir / name, ec);  // a leftover is harmless: no manifest names it
   }
-  if (unique.empty()) {
-    std::string listed;
-    for (const std::string& input : inputs) listed += (listed.empty() ? "" : ", ") + input;
-    return Error::not_found("no input files found in: {}", listed);
-  }
-  return unique;
-}
-
-// Reads a whole file into `out`, reusing its capacity.
-Status read_file(const fs::path& path, std::string& out) {
-  out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::io("reading {}: {}", path.string(), std::strerror(errno));
-  char chunk[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Error::io("reading {}: {}", path.string(), std::strerror(err));
-    }
-    if (n == 0) break;
-    out.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(fd);
   return Status::ok();
-}
-
-std::string hex64(uint64_t value) { return fmt::format("{:016x}", value); }
-
-Result<std::string> manifest_text(const PrepareOptions& options, const Tokenizer& tokenizer,
-                                  const PrepareStats& stats, const nlohmann::ordered_json& files) {
-  try {
-    nlohmann::ordered_json manifest = {
-        {"format", "symphony-dataset"},
-        {"version", 1},
-        {"tokenizer",
-         {{"name", tokenizer.name()},
-          {"vocab_size", tokenizer.vocab_size()},
-          {"eot_token", tokenizer.eot_token()}}},
-        {"split", {{"seed", options.seed}, {"val_fraction", options.val_fraction}}},
-        {"input_files", stats.files},
-        {"empty_files", stats.empty_files},
-        {"input_bytes", stats.input_bytes},
-        {"train",
-         {{"path", "train.tok"},
-          {"documents", stats.train_documents},
-          {"tokens", stats.train_tokens},
-          {"fnv1a64", hex64(stats.train_checksum)}}},
-        {"val",
-         {{"path", "val.tok"},
-          {"documents", stats.val_documents},
-          {"tokens", stats.val_tokens},
-          {"fnv1a64", hex64(stats.val_checksum)}}},
-        {"files", files},
-    };
-    // Paths need not be valid UTF-8; replace what JSON cannot hold rather than fail.
-    return manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  } catch (const nlohmann::ordered_json::exception& e) {
-    return Error::internal("building the dataset manifest: {}", e.what());
-  }
 }
 
 }  // namespace
 
 Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
-  if (!(options.val_fraction >= 0.0 && options.val_fraction <= 1.0))
-    return Error::invalid("val_fraction is {}, expected a value in [0, 1]", options.val_fraction);
-  if (options.output_dir.empty()) return Error::invalid("no output directory given");
+  Timer timer;
+  SYM_TRY(validate_options(options));
   SYM_TRY_ASSIGN(std::unique_ptr<Tokenizer> tokenizer, load_tokenizer(options.tokenizer));
-  SYM_TRY_ASSIGN(std::vector<fs::path> inputs, list_input_files(options.inputs));
+  SYM_TRY_ASSIGN(std::vector<InputFile> inputs, list_input_files(options.inputs));
 
   const fs::path out_dir = options.output_dir;
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) return Error::io("creating output directory {}: {}", out_dir.string(), ec.message());
-
-  PrepareStats stats;
-  stats.tokenizer = tokenizer->name();
-  stats.train_path = (out_dir / "train.tok").string();
-  stats.val_path = (out_dir / "val.tok").string();
-  stats.manifest_path = (out_dir / "manifest.json").string();
+  std::erase_if(inputs, [&](const InputFile& f) { return is_dataset_file(f.path, out_dir); });
+  if (inputs.empty())
+    return Error::not_found("the inputs hold only the dataset files of {}", out_dir.string());
+  StagingDir staging(out_dir / fmt::format(".prepare-{}", ::getpid()));
+  fs::remove_all(staging.path(), ec);
+  fs::create_directory(staging.path(), ec);
+  if (ec)
+    return Error::io("creating staging directory {}: {}", staging.path().string(), ec.message());
 
   const TokenFileMeta meta{.vocab_size = tokenizer->vocab_size(),
                            .eot_token = tokenizer->eot_token()};
-  SYM_TRY_ASSIGN(TokenFileWriter train, TokenFileWriter::create(stats.train_path, meta));
-  SYM_TRY_ASSIGN(TokenFileWriter val, TokenFileWriter::create(stats.val_path, meta));
+  ShardSetWriter train(staging.path(), Split::kTrain, meta, options.shard_tokens);
+  ShardSetWriter val(staging.path(), Split::kVal, meta, options.shard_tokens);
 
+  const Tokenizer& tok = *tokenizer;
+  const int32_t eot = tok.eot_token();
+  OrderedWorkPool<Piece, Tokens> pool(
+      options.threads, 4 * int64_t{options.threads} + 4, [&tok, eot](Piece&& piece) {
+        Tokens out{tok.encode(piece.text), static_cast<int64_t>(piece.text.size()), piece.first,
+                   piece.last};
+        if (piece.last) out.tokens.push_back(eot);
+        return out;
+      });
+
+  const DocumentReaderOptions reader_options{options.text_field, options.bad_lines,
+                                             options.max_piece_bytes};
+  ReaderReport report;
+  std::thread reader([&] {
+    read_inputs(inputs, reader_options, pool, report);
+    pool.close();
+  });
+
+  // The writer: results arrive in input order.
   const uint64_t split_key = key_for(options.seed, "data.split");
-  const int32_t eot = tokenizer->eot_token();
-  nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  std::string text;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const fs::path& path = inputs[i];
-    SYM_TRY(read_file(path, text));
-    ++stats.files;
-    stats.input_bytes += static_cast<int64_t>(text.size());
-    nlohmann::ordered_json entry = {{"path", path.string()},
-                            {"bytes", text.size()},
-                            {"fnv1a64", hex64(fnv1a64(std::as_bytes(std::span(text))))}};
-    if (text.empty()) {
-      ++stats.empty_files;
-      entry["split"] = "empty";
-      entry["tokens"] = 0;
-      files.push_back(std::move(entry));
-      continue;
+  PrepareProgress progress;
+  Timer since_progress;
+  ShardSetWriter* current = nullptr;
+  Status status;
+  while (std::optional<Tokens> piece = pool.take()) {
+    if (piece->first) {
+      const bool to_val = uniform_at(split_key, uint64_t(progress.documents)) < options.val_fraction;
+      current = to_val ? &val : &train;
+      status = current->begin_document();
+      ++progress.documents;
     }
-    const bool to_val = uniform_at(split_key, i) < options.val_fraction;
-    TokenFileWriter& writer = to_val ? val : train;
-    std::vector<int32_t> tokens = tokenizer->encode(text);
-    tokens.push_back(eot);
-    SYM_TRY(writer.append(tokens).with_context("tokenizing {}", path.string()));
-    const int64_t count = static_cast<int64_t>(tokens.size());
-    (to_val ? stats.val_documents : stats.train_documents) += 1;
-    (to_val ? stats.val_tokens : stats.train_tokens) += count;
-    entry["split"] = to_val ? "val" : "train";
-    entry["tokens"] = count;
-    files.push_back(std::move(entry));
+    if (status.is_ok()) status = current->append(piece->tokens);
+    if (status.is_ok() && piece->last) status = current->end_document();
+    if (!status.is_ok()) break;
+    progress.text_bytes += piece->text_bytes;
+    progress.tokens += static_cast<int64_t>(piece->tokens.size());
+    if (options.on_progress && since_progress.elapsed_s() >= options.progress_interval_s) {
+      progress.elapsed_s = timer.elapsed_s();
+      options.on_progress(progress);
+      since_progress.reset();
+    }
   }
-  SYM_TRY(train.close());
-  SYM_TRY(val.close());
-  stats.train_checksum = train.checksum();
-  stats.val_checksum = val.checksum();
+  if (!status.is_ok()) pool.cancel();
+  reader.join();
+  SYM_TRY(status.with_context("writing {}", staging.path().string()));
+  SYM_TRY(report.status);
+  if (progress.documents == 0)
+    return Error::invalid("no documents in the inputs ({} files, {} empty documents, {} bad "
+                          "lines): nothing to prepare", inputs.size(), report.empty_documents,
+                          report.bad_lines);
+  SYM_TRY(train.finish());
+  SYM_TRY(val.finish());
 
-  SYM_TRY_ASSIGN(std::string manifest, manifest_text(options, *tokenizer, stats, files));
-  SYM_TRY(write_file_atomic(stats.manifest_path, manifest));
+  DatasetManifest manifest;
+  manifest.tokenizer_name = tok.name();
+  manifest.tokenizer_fingerprint = tok.fingerprint();
+  manifest.vocab_size = tok.vocab_size();
+  manifest.eot_token = eot;
+  manifest.token_bytes = token_bytes_for_vocab(meta.vocab_size);
+  manifest.seed = options.seed;
+  manifest.val_fraction = options.val_fraction;
+  manifest.text_field = options.text_field;
+  manifest.shard_tokens = options.shard_tokens;
+  manifest.input_bytes = report.text_bytes;
+  manifest.empty_documents = report.empty_documents;
+  manifest.bad_lines = report.bad_lines;
+  manifest.train = train.entry();
+  manifest.val = val.entry();
+  manifest.inputs = std::move(report.inputs);
+  SYM_TRY(commit_dataset(staging.path(), out_dir, manifest));
+
+  PrepareStats stats;
+  stats.tokenizer = tok.name();
+  stats.files = static_cast<int64_t>(inputs.size());
+  for (const InputFile& f : inputs) stats.compressed_bytes += f.bytes;
+  stats.input_bytes = report.text_bytes;
+  stats.empty_documents = report.empty_documents;
+  stats.bad_lines = report.bad_lines;
+  stats.train_documents = manifest.train.documents;
+  stats.val_documents = manifest.val.documents;
+  stats.train_tokens = manifest.train.tokens;
+  stats.val_tokens = manifest.val.tokens;
+  stats.train_shards = static_cast<int64_t>(manifest.train.shards.size());
+  stats.val_shards = static_cast<int64_t>(manifest.val.shards.size());
+  stats.token_bytes = manifest.token_bytes;
+  stats.manifest_path = (out_dir / kManifestFileName).string();
+  stats.warnings = std::move(report.warnings);
+  if (report.suppressed_warnings > 0)
+    stats.warnings.push_back(fmt::format("... and {} more warnings", report.suppressed_warnings));
+  stats.elapsed_s = timer.elapsed_s();
+  if (options.on_progress) {
+    progress.elapsed_s = stats.elapsed_s;
+    options.on_progress(progress);
+  }
   return stats;
 }
 

@@ -1,53 +1,84 @@
 #pragma once
-// Turns a set of text files into the train and validation token files a run reads.
+// Turns text (plain files, directories, globs, JSONL; optionally gzip or zstd) into a prepared
+// dataset directory (docs/dataset_format.md):
+//   train-NNNNN.tok + train-NNNNN.idx   token shards and their document indexes
+//   val-NNNNN.tok + val-NNNNN.idx
+//   manifest.json                       tokenizer name and fingerprint, split settings, counts,
+//                                       per-shard sizes and checksums, every input file
+// Each document is followed by the tokenizer's end-of-text token.
 //
-// Output, in options.output_dir:
-//   train.tok, val.tok   token files (docs/token_file_format.md); each document is followed by
-//                        the tokenizer's end-of-text token
-//   manifest.json        the tokenizer spec, split settings, counts, token file checksums, and
-//                        every input file with its size, checksum and split
+// Pipeline: a reader thread streams documents (data/document_reader.h) in input order -> a pool
+// of `threads` tokenizing workers -> the calling thread writes the results back in input order.
+// The output is therefore byte-identical whatever the thread count, and memory is bounded by
+// (4 * threads + 4) document pieces whatever the input size: a text document is cut into pieces
+// of at most max_piece_bytes, a JSONL document is one piece (its line is held whole). The
+// manifest's list of inputs grows with the number of files.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "data/document_reader.h"
 
 namespace symphony {
 
+struct PrepareProgress {
+  int64_t text_bytes = 0;  // decompressed input bytes tokenized so far
+  int64_t documents = 0;
+  int64_t tokens = 0;
+  double elapsed_s = 0;
+};
+
 struct PrepareOptions {
-  // Each entry is a file, a directory (searched recursively; hidden entries are skipped) or a
-  // glob pattern (`*`, `?`, `[...]`). Files are ordered by entry, then by path within an entry;
-  // a file named twice is read once. Each file is one document.
+  // Files, directories or globs; see list_input_files() (data/input_files.h) for the order and
+  // classify_input() for how each file's format and compression are chosen.
   std::vector<std::string> inputs;
-  std::string output_dir;        // created if missing
+  std::string output_dir;           // created if missing
   std::string tokenizer = "bytes";  // a load_tokenizer() spec
-  double val_fraction = 0.05;    // expected share of documents in val.tok, in [0, 1]
-  uint64_t seed = 1234;          // with the document index, decides each document's split
+  double val_fraction = 0.05;       // expected share of documents in the val split, in [0, 1]
+  uint64_t seed = 1234;             // with the document's position, decides its split
+  std::string text_field = "text";  // JSONL key holding the text
+  BadLines bad_lines = BadLines::kFail;
+  int threads = 1;                  // tokenizing workers, >= 1
+  int64_t shard_tokens = int64_t{1} << 27;  // target shard size, >= 1
+  int64_t max_piece_bytes = int64_t{8} << 20;  // see DocumentReaderOptions
+  // Called on the calling thread about every progress_interval_s, and once at the end.
+  std::function<void(const PrepareProgress&)> on_progress;
+  double progress_interval_s = 1.0;
 };
 
 struct PrepareStats {
-  std::string tokenizer;          // Tokenizer::name()
-  int64_t files = 0;              // input files found, empty ones included
-  int64_t empty_files = 0;        // skipped: no document
-  int64_t input_bytes = 0;
+  std::string tokenizer;            // Tokenizer::name()
+  int64_t files = 0;                // input files read
+  int64_t compressed_bytes = 0;     // input bytes on disk
+  int64_t input_bytes = 0;          // decompressed
+  int64_t empty_documents = 0;      // empty text files and JSONL texts: skipped
+  int64_t bad_lines = 0;            // JSONL lines skipped with BadLines::kSkip
   int64_t train_documents = 0;
   int64_t val_documents = 0;
-  int64_t train_tokens = 0;       // end-of-text tokens included
+  int64_t train_tokens = 0;         // end-of-text tokens included
   int64_t val_tokens = 0;
-  uint64_t train_checksum = 0;    // FNV-1a 64 of each token file's payload
-  uint64_t val_checksum = 0;
-  std::string train_path;
-  std::string val_path;
+  int64_t train_shards = 0;
+  int64_t val_shards = 0;
+  int token_bytes = 0;
+  double elapsed_s = 0;
   std::string manifest_path;
+  // Empty files and the first skipped lines, each naming the file (and line); capped.
+  std::vector<std::string> warnings;
 };
 
-// Reads one document at a time, so memory beyond the file list is one document and its tokens.
-// The document from file i of the ordered list goes to val.tok when
-// uniform_at(key_for(seed, "data.split"), i) < val_fraction, else to train.tok: the split depends
-// only on the file order, the seed and val_fraction. Empty files give no document. Prints nothing.
-// Failure: an input that does not exist or matches nothing, an empty input set, an unreadable
-// file, or a failed write is a Status naming the path; no output file is left half-written.
+// The i-th document (0-based over all inputs, empty documents not counted) goes to the val split
+// when uniform_at(key_for(seed, "data.split"), i) < val_fraction: the split depends only on the
+// input order, the seed and val_fraction.
+// Atomicity: everything is written under output_dir/.prepare-<pid>/ first; only when all of it is
+// complete are the shards renamed into output_dir, then manifest.json replaced (the commit), then
+// shards the old manifest listed and the new one does not removed. A failed prepare leaves an
+// existing dataset in output_dir as it was and removes its own temporary files.
+// Failure: bad options (kInvalidArgument), missing inputs (kNotFound), unreadable, corrupt or
+// truncated input (naming the file), a bad JSONL line under BadLines::kFail (naming file:line),
+// inputs without any document, a failed write (naming the file).
 Result<PrepareStats> prepare_dataset(const PrepareOptions& options);
 
 }  // namespace symphony

@@ -1,10 +1,8 @@
 #include "data/token_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -12,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 
 namespace symphony {
 namespace {
@@ -78,12 +77,14 @@ uint64_t fnv1a64(std::span<const std::byte> bytes, uint64_t state) {
   return state;
 }
 
+int token_bytes_for_vocab(int64_t vocab_size) { return vocab_size <= kMaxVocabTwoBytes ? 2 : 4; }
+
 // ---------------------------------------------------------------------------------------------
 // TokenFileWriter
 
 Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& path,
                                                 TokenFileMeta meta) {
-  if (meta.token_bytes == 0) meta.token_bytes = meta.vocab_size <= kMaxVocabTwoBytes ? 2 : 4;
+  if (meta.token_bytes == 0) meta.token_bytes = token_bytes_for_vocab(meta.vocab_size);
   if (meta.token_bytes != 2 && meta.token_bytes != 4)
     return Error::invalid("{}: token_bytes is {}, expected 2 or 4", path.string(), meta.token_bytes);
   if (meta.vocab_size <= 0 || meta.vocab_size > max_vocab_for(meta.token_bytes))
@@ -103,7 +104,7 @@ Result<TokenFileWriter> TokenFileWriter::create(const std::filesystem::path& pat
 
 TokenFileWriter::TokenFileWriter(std::filesystem::path path, TokenFileMeta meta, int fd)
     : path_(std::move(path)), tmp_path_(temp_path_for(path_)), meta_(meta), fd_(fd) {
-  buffer_.reserve(kWriteBufferBytes + kWriteBufferBytes / 8);
+  buffer_.reserve(kWriteBufferBytes);
 }
 
 TokenFileWriter::TokenFileWriter(TokenFileWriter&& other) noexcept
@@ -138,20 +139,30 @@ void TokenFileWriter::abandon() {
 
 Status TokenFileWriter::append(std::span<const int32_t> tokens) {
   SYM_CHECK(fd_ >= 0, "append to a closed token file {}", path_.string());
-  const size_t width = static_cast<size_t>(meta_.token_bytes);
-  for (int32_t token : tokens) {
-    if (token < 0 || token >= meta_.vocab_size)
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= meta_.vocab_size)
       return Error::invalid("{}: token {} at index {} is outside [0, vocab_size {})",
-                            path_.string(), token, num_tokens_, meta_.vocab_size);
-    size_t at = buffer_.size();
-    buffer_.resize(at + width);
+                            path_.string(), tokens[i], num_tokens_ + int64_t(i),
+                            meta_.vocab_size);
+  }
+  // Encode in runs that fill the buffer, growing it once per run rather than once per token.
+  const size_t width = static_cast<size_t>(meta_.token_bytes);
+  const size_t capacity_tokens = kWriteBufferBytes / width;
+  size_t done = 0;
+  while (done < tokens.size()) {
+    const size_t used_tokens = buffer_.size() / width;
+    const size_t n = std::min(tokens.size() - done, capacity_tokens - used_tokens);
+    const size_t at = buffer_.size();
+    buffer_.resize(at + n * width);
+    std::byte* out = buffer_.data() + at;
     if (width == 2) {
-      store(buffer_.data() + at, static_cast<uint16_t>(token));
+      for (size_t i = 0; i < n; ++i) store(out + 2 * i, static_cast<uint16_t>(tokens[done + i]));
     } else {
-      store(buffer_.data() + at, static_cast<uint32_t>(token));
+      std::memcpy(out, tokens.data() + done, n * 4);
     }
-    ++num_tokens_;
-    if (buffer_.size() >= kWriteBufferBytes) SYM_TRY(flush_buffer());
+    done += n;
+    num_tokens_ += static_cast<int64_t>(n);
+    if (buffer_.size() >= capacity_tokens * width) SYM_TRY(flush_buffer());
   }
   return Status::ok();
 }
@@ -191,39 +202,19 @@ Status TokenFileWriter::close() {
 
 Result<TokenFile> TokenFile::open(const std::filesystem::path& path, ChecksumCheck check) {
   const std::string name = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("opening token file", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return os_error("inspecting token file", path, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error::invalid("{}: not a regular file", name);
-  }
-  const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
-  if (file_bytes < static_cast<uint64_t>(kTokenFileHeaderBytes)) {
-    ::close(fd);
+  SYM_TRY_ASSIGN(MappedFile map, MappedFile::open(path, "token file"));
+  const uint64_t file_bytes = map.size();
+  if (file_bytes < static_cast<uint64_t>(kTokenFileHeaderBytes))
     return Error::corrupt("{}: {} bytes, shorter than the {}-byte token file header", name,
                           file_bytes, kTokenFileHeaderBytes);
-  }
-  void* map = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-  int map_err = errno;
-  ::close(fd);  // the mapping keeps the file open
-  if (map == MAP_FAILED) return os_error("mapping token file", path, map_err);
 
   TokenFile file;
   file.path_ = path;
-  file.map_ = static_cast<const std::byte*>(map);
-  file.map_bytes_ = file_bytes;
-  file.payload_ = file.map_ + kTokenFileHeaderBytes;
-
-  // From here on `file` owns the mapping, so every early return unmaps it.
-  if (std::memcmp(file.map_, kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
+  file.map_ = std::move(map);
+  file.payload_ = file.map_.data() + kTokenFileHeaderBytes;
+  if (std::memcmp(file.map_.data(), kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
     return Error::corrupt("{}: bad magic, not a Symphony token file", name);
-  const Header h = decode_header(file.map_);
+  const Header h = decode_header(file.map_.data());
   if (h.version != kTokenFileVersion)
     return Error::corrupt("{}: format version {}, this build reads version {}", name, h.version,
                           kTokenFileVersion);
@@ -262,41 +253,6 @@ Result<TokenFile> TokenFile::open(const std::filesystem::path& path, ChecksumChe
     }
   }
   return file;
-}
-
-TokenFile::TokenFile(TokenFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      map_(std::exchange(other.map_, nullptr)),
-      map_bytes_(std::exchange(other.map_bytes_, 0)),
-      payload_(std::exchange(other.payload_, nullptr)),
-      num_tokens_(std::exchange(other.num_tokens_, 0)),
-      vocab_size_(other.vocab_size_),
-      eot_token_(other.eot_token_),
-      token_bytes_(other.token_bytes_),
-      checksum_(other.checksum_) {}
-
-TokenFile& TokenFile::operator=(TokenFile&& other) noexcept {
-  if (this != &other) {
-    unmap();
-    path_ = std::move(other.path_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_bytes_ = std::exchange(other.map_bytes_, 0);
-    payload_ = std::exchange(other.payload_, nullptr);
-    num_tokens_ = std::exchange(other.num_tokens_, 0);
-    vocab_size_ = other.vocab_size_;
-    eot_token_ = other.eot_token_;
-    token_bytes_ = other.token_bytes_;
-    checksum_ = other.checksum_;
-  }
-  return *this;
-}
-
-TokenFile::~TokenFile() { unmap(); }
-
-void TokenFile::unmap() {
-  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
-  map_ = nullptr;
-  payload_ = nullptr;
 }
 
 int32_t TokenFile::at(int64_t i) const {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "core/status.h"
 
 namespace symphony {
@@ -21,6 +22,9 @@ inline constexpr int64_t kTokenFileHeaderBytes = 64;
 // fnv1a64(b, fnv1a64(a)) == fnv1a64(a ++ b).
 inline constexpr uint64_t kFnv1a64Init = 0xcbf29ce484222325ull;
 uint64_t fnv1a64(std::span<const std::byte> bytes, uint64_t state = kFnv1a64Init);
+
+// The token width a writer chooses for a vocabulary: 2 bytes when vocab_size <= 65536, else 4.
+int token_bytes_for_vocab(int64_t vocab_size);
 
 // What a token file says about its tokens. token_bytes = 0 lets the writer choose: 2 when
 // vocab_size <= 65536, else 4.
@@ -83,11 +87,10 @@ class TokenFile {
   static Result<TokenFile> open(const std::filesystem::path& path,
                                 ChecksumCheck check = ChecksumCheck::kVerify);
 
-  TokenFile(TokenFile&& other) noexcept;
-  TokenFile& operator=(TokenFile&& other) noexcept;
+  TokenFile(TokenFile&& other) noexcept = default;
+  TokenFile& operator=(TokenFile&& other) noexcept = default;
   TokenFile(const TokenFile&) = delete;
   TokenFile& operator=(const TokenFile&) = delete;
-  ~TokenFile();
 
   int64_t size() const { return num_tokens_; }  // number of tokens
   // REQUIRES: 0 <= i < size().
@@ -103,11 +106,9 @@ class TokenFile {
 
  private:
   TokenFile() = default;
-  void unmap();
 
   std::filesystem::path path_;
-  const std::byte* map_ = nullptr;  // whole file, header included
-  size_t map_bytes_ = 0;
+  MappedFile map_;                  // whole file, header included
   const std::byte* payload_ = nullptr;
   int64_t num_tokens_ = 0;
   int64_t vocab_size_ = 0;

@@ -8,8 +8,6 @@
 
 #include "core/file_io.h"
 #include "core/timer.h"
-#include "data/batch_sampler.h"
-#include "data/token_file.h"
 #include "model/init.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
@@ -22,6 +20,7 @@
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
 #include "train/model_file.h"
+#include "train/train_data.h"
 #include "train/train_step.h"
 
 namespace symphony {
@@ -91,26 +90,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
         "{} * {} * {} = {}", tc.global_batch_tokens, dp_size, tc.micro_batch_size, tc.seq_len,
         micro_tokens * dp_size);
 
-  SYM_TRY_ASSIGN(TokenFile train_file, TokenFile::open(config.data.train_path));
-  if (train_file.vocab_size() > mc.vocab_size)
-    return Error::invalid("{}: token ids reach {} but model.vocab_size is {}",
-                          config.data.train_path, train_file.vocab_size(), mc.vocab_size);
-  // Each draw takes dp micro-batches of consecutive windows and rank r keeps the r-th: the union
-  // over ranks of a step's micro-batches is exactly what one process with the same global batch
-  // sees.
-  SYM_TRY_ASSIGN(BatchSampler sampler, BatchSampler::create(train_file, tc.seq_len,
-                                                            tc.micro_batch_size * dp_size, tc.seed));
-  std::optional<TokenFile> val_file;
-  std::optional<EvalSampler> eval_sampler;
-  if (tc.eval_every > 0) {
-    if (config.data.val_path.empty())
-      return Error::invalid("data.val_path is empty but train.eval_every is {}; set a held-out "
-                            "token file or train.eval_every = 0", tc.eval_every);
-    SYM_TRY_ASSIGN(TokenFile vf, TokenFile::open(config.data.val_path));
-    val_file.emplace(std::move(vf));
-    SYM_TRY_ASSIGN(EvalSampler es, EvalSampler::create(*val_file, tc.seq_len, tc.micro_batch_size));
-    eval_sampler.emplace(std::move(es));
-  }
+  SYM_TRY_ASSIGN(std::unique_ptr<TrainData> data,
+                 open_train_data(config, DataParallelRank{dp_rank, dp_size}));
+  DataLoader& loader = *data->loader;
+  if (options.loader_state) SYM_TRY(loader.set_state(*options.loader_state));
+  std::optional<EvalSampler>& eval_sampler = data->eval;
 
   const fs::path run_dir(tc.run_dir);
   std::optional<MetricsLog> metrics;
@@ -135,13 +119,8 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   TrainStep train_step(tc, config.optim, model, data_parallel);
   const int64_t micro_batches = train_step.micro_batches() * dp_size;  // of the global batch
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
-  std::vector<int32_t> global_inputs(size_t(micro_tokens * dp_size));
-  std::vector<int32_t> global_targets(size_t(micro_tokens * dp_size));
   const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
-    sampler.next(global_inputs, global_targets);
-    const auto mine = size_t(dp_rank * micro_tokens);
-    std::copy_n(global_inputs.begin() + std::ptrdiff_t(mine), in.size(), in.begin());
-    std::copy_n(global_targets.begin() + std::ptrdiff_t(mine), tgt.size(), tgt.begin());
+    loader.next(in, tgt);
   };
 
   std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
@@ -209,6 +188,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   }
   if (bar) bar->finish();
   result.steps = tc.steps;
+  result.loader_state = loader.state();
   result.tokens_per_s = timed_s > 0 ? double(timed_tokens) / timed_s : 0.0;
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   // Stage 3 holds a shard of the weights: gather them all (collective) for the model file.

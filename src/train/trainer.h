@@ -1,6 +1,6 @@
 #pragma once
-// The training loop: composes the data samplers, the model, the optimizer and the monitors;
-// owns none of their internals.
+// The training loop: composes the data loader (train/train_data.h), the model, the optimizer and
+// the monitors; owns none of their internals.
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "config/run_config.h"
 #include "core/status.h"
 #include "parallel/comm.h"
+#include "data/sample_stream.h"
 #include "tensor/exec.h"
 
 namespace symphony {
@@ -26,6 +28,8 @@ struct TrainOptions {
   // The ranks training together (parallel/runtime.h); nullptr for one process. Every rank calls
   // train() with the same config; rank 0 writes the run directory and prints progress.
   Comm* world = nullptr;
+  // Where the data loader starts (e.g. from a checkpoint); absent: the start of the order.
+  std::optional<LoaderState> loader_state;
 };
 
 struct TrainResult {
@@ -34,6 +38,7 @@ struct TrainResult {
   std::vector<double> eval_losses;  // one per evaluation
   double tokens_per_s = 0;          // over the whole run, first step excluded when possible
   double gflops = 0;                // achieved model GFLOP/s at that rate
+  LoaderState loader_state;         // where the data loader stands after the last step
 };
 
 // Failure: bad data or config (named), a non-finite loss, or a communication error or timeout

@@ -29,6 +29,19 @@ symphony_add_cli_test(presets 0 "bench-moe-small +88\\.12M params"
                       presets)
 symphony_add_cli_test(bad_flag 2 "--no-such-flag"
                       train tiny --no-such-flag)
+symphony_add_cli_test(data_prepare_jsonl 0 "train: [0-9]+ documents.*manifest .*cli_data_ok/manifest\\.json"
+                      data prepare --input ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/docs.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_data_ok --threads 2 --val-fraction 0)
+symphony_add_cli_test(data_prepare_broken_json 2 "bad_lines\\.jsonl:2: broken JSON"
+                      data prepare --input ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/bad_lines.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_data_bad)
+symphony_add_cli_test(data_prepare_skip_bad_lines 0 "skipped: 0 empty documents, 2 bad lines"
+                      data prepare --input ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/bad_lines.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_data_skip --skip-bad-lines)
+symphony_add_cli_test(data_prepare_text_field 2 "docs\\.jsonl:1: no \"body\" field"
+                      data prepare --input ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/docs.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_data_field --text-field body)
+
 symphony_add_cli_test(dry_run_zero3 0 "memory of each rank with dp = 4, zero_stage = 3"
                       train tiny --dry-run --set parallel.dp=4 --set parallel.zero_stage=3)
 symphony_add_cli_test(bad_zero_stage 2 "parallel\\.zero_stage = 5"

@@ -84,8 +84,9 @@ TEST(Presets, SmallReadsItsData) {
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->model.vocab_size, 320);
   EXPECT_EQ(r->optim.decay, LrDecay::kCosine);
-  EXPECT_EQ(r->data.train_path, "data/brown/train.tok");
-  EXPECT_EQ(r->data.val_path, "data/brown/val.tok");
+  EXPECT_EQ(r->data.datasets, std::vector<std::string>{"data/brown"});
+  EXPECT_TRUE(r->data.train_path.empty());
+  EXPECT_EQ(r->data.prefetch_depth, 2);
   EXPECT_EQ(r->train.run_dir, "runs/small");
 }
 
@@ -211,6 +212,8 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   config.train.seed = 9223372036854775807ULL;
   config.train.run_dir = "runs/\"quoted\" \\ back\tslash\nnewline é";
   config.data.tokenizer_path = "";
+  config.data.datasets = {"data/a \"b\"", "c"};
+  config.data.weights = {0.1 + 0.2, 3.0};
   ASSERT_TRUE(validate(config).is_ok());
 
   const std::string text = to_toml(config);
@@ -225,6 +228,8 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   EXPECT_EQ(r->train.recompute, Recompute::kFull);
   EXPECT_EQ(r->train.seed, config.train.seed);
   EXPECT_EQ(r->train.run_dir, config.train.run_dir);
+  EXPECT_EQ(r->data.datasets, config.data.datasets);
+  EXPECT_EQ(r->data.weights, config.data.weights);
   EXPECT_EQ(to_toml(*r), text);
 }
 
@@ -232,7 +237,8 @@ TEST(ToToml, WritesEveryKey) {
   const std::string text = to_toml(RunConfig{});
   for (const char* key :
        {"[model]", "vocab_size =", "capacity_factor =", "[train]", "seed =", "run_dir =", "[optim]",
-        "decay = \"cosine\"", "grad_clip =", "[data]", "tokenizer_path ="}) {
+        "decay = \"cosine\"", "grad_clip =", "[data]", "datasets = []", "weights = []",
+        "prefetch_depth = 2", "tokenizer_path ="}) {
     EXPECT_THAT(text, HasSubstr(key));
   }
 }
@@ -292,6 +298,12 @@ TEST(TomlErrors, WrongTypesNameKeyTypeAndLine) {
            Case{"[data]\ntrain_path = 3\n", "data.train_path: expected a string, got integer 3"},
            Case{"[train]\nseed = [1]\n",
                 "train.seed: expected a non-negative integer, got an array"},
+           Case{"[data]\ndatasets = \"data/brown\"\n",
+                "test.toml:2: data.datasets: expected an array, got string"},
+           Case{"[data]\ndatasets = [\"a\", 3]\n",
+                "data.datasets[1]: expected a string, got integer 3"},
+           Case{"[data]\ndatasets = [\"a\"]\nweights = [1, \"x\"]\n",
+                "data.weights[1]: expected a number, got string"},
        }) {
     SCOPED_TRACE(c.text);
     EXPECT_THAT(parse_error(c.text), HasSubstr(c.expected));
@@ -368,6 +380,25 @@ TEST(EditDistance, CountsInsertionsDeletionsSubstitutions) {
   EXPECT_EQ(edit_distance("hiden_size", "hidden_size"), 1);
   EXPECT_EQ(edit_distance("lr", "rl"), 2);
   EXPECT_EQ(edit_distance("abc", ""), 3);
+}
+
+TEST(DataConfig, DatasetsWeightsAndPrefetchAreValidated) {
+  Result<RunConfig> ok = parse_run_config(
+      "[data]\ndatasets = [\"a\", \"b\"]\nweights = [3, 1.5]\nprefetch_depth = 0\n", "test.toml");
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  EXPECT_EQ(ok->data.datasets, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ok->data.weights, (std::vector<double>{3.0, 1.5}));
+  EXPECT_EQ(ok->data.prefetch_depth, 0);
+  EXPECT_THAT(parse_error("[data]\ndatasets = [\"a\", \"b\"]\nweights = [1]\n"),
+              HasSubstr("data.weights has 1 entries but data.datasets has 2"));
+  EXPECT_THAT(parse_error("[data]\ndatasets = [\"a\"]\nweights = [0]\n"),
+              HasSubstr("data.weights[0] = 0 must be a positive finite number"));
+  EXPECT_THAT(parse_error("[data]\ndatasets = [\"a\"]\ntrain_path = \"x.tok\"\n"),
+              HasSubstr("data.datasets and data.train_path"));
+  EXPECT_THAT(parse_error("[data]\ndatasets = [\"\"]\n"), HasSubstr("data.datasets[0] is empty"));
+  EXPECT_THAT(parse_error("[data]\nprefetch_depth = 1000\n"), HasSubstr("data.prefetch_depth"));
+  // Overrides take TOML arrays too.
+  EXPECT_EQ(tiny_error({"data.datasets=[\"x\", \"y\"]", "data.weights=[1, 2]"}), "");
 }
 
 }  // namespace

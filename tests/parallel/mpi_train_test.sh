@@ -12,7 +12,7 @@ rm -rf "$work" && mkdir -p "$work/text"
 src_dir=$(cd "$(dirname "$0")/../.." && pwd)
 for i in 1 2 3 4 5 6 7 8; do cat "$src_dir"/README.md "$src_dir"/docs/*.md > "$work/text/doc$i.txt"; done
 "$exe" data prepare --input "$work/text" --out "$work/data" > /dev/null
-common=(--set data.train_path="$work/data/train.tok" --set data.val_path="$work/data/val.tok"
+common=(--set "data.datasets=[\"$work/data\"]"
         --set train.seq_len=32 --set train.micro_batch_size=2 --set optim.warmup_steps=0
         --set train.eval_every=0 --quiet)
 launch=("$mpirun" --oversubscribe -np 2)

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/rng.h"
+#include "data/prepare.h"
 #include "data/token_file.h"
 #include "monitor/metrics_log.h"
 #include "train/model_file.h"
@@ -127,6 +129,62 @@ TEST_F(TrainerTest, VocabularyLargerThanModelIsRejected) {
   Result<TrainResult> r = train(c, options);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message(), HasSubstr("model.vocab_size"));
+}
+
+// A prepared dataset directory (byte tokenizer) as the training data, given by data.datasets.
+TEST_F(TrainerTest, TrainsFromPreparedDatasetsAndReportsTheLoaderState) {
+  for (int i = 0; i < 40; ++i) {
+    std::ofstream(dir_ / fmt::format("text{:02d}.txt", i))
+        << fmt::format("Document {} says: the quick brown fox jumps over the lazy dog {} times.\n",
+                       i, i * 7);
+  }
+  PrepareOptions prepare;
+  prepare.inputs = {(dir_ / "text*.txt").string()};
+  prepare.output_dir = (dir_ / "ds").string();
+  prepare.val_fraction = 0.2;
+  auto stats = prepare_dataset(prepare);
+  ASSERT_TRUE(stats.has_value()) << stats.error().message();
+
+  std::vector<std::string> overrides = {
+      "train.steps=4", "optim.warmup_steps=1", "train.eval_every=2", "train.eval_batches=1",
+      "train.seq_len=16", "train.global_batch_tokens=128", "data.tokenizer_path=\"bytes\"",
+      "data.datasets=[\"" + (dir_ / "ds").string() + "\", \"" + (dir_ / "ds").string() + "\"]",
+      "data.weights=[1.0, 2.0]", "data.prefetch_depth=3",
+      "train.run_dir=\"" + (dir_ / "run").string() + "\""};
+  Result<RunConfig> c = load_run_config("tiny", overrides);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(*c, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->eval_losses.size(), 2u);
+  // 4 steps of 2 micro-batches of 4 samples, spread over the two blended sources.
+  EXPECT_EQ(r->loader_state.samples, 32);
+  ASSERT_EQ(r->loader_state.sources.size(), 2u);
+
+  // Starting from a saved loader state continues the order; a state of another shape is refused.
+  options.loader_state = r->loader_state;
+  c->train.run_dir = (dir_ / "run2").string();
+  Result<TrainResult> resumed = train(*c, options);
+  ASSERT_TRUE(resumed.has_value()) << resumed.error().message();
+  EXPECT_EQ(resumed->loader_state.samples, 64);
+  options.loader_state = LoaderState{0, {{0, 0}}};
+  Result<TrainResult> bad = train(*c, options);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message(), HasSubstr("loader state has 1 sources"));
+}
+
+TEST_F(TrainerTest, DatasetDirectoryWithoutManifestIsNamed) {
+  RunConfig c = tiny_config("run", 2);
+  c.data.train_path.clear();
+  c.data.val_path.clear();
+  c.data.datasets = {(dir_ / "nothing_here").string()};
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), HasSubstr("nothing_here"));
+  EXPECT_THAT(r.error().message(), HasSubstr("symphony data prepare"));
 }
 
 }  // namespace
