@@ -3,6 +3,7 @@
 // The C API only: the deprecated C++ bindings would need libmpi_cxx.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
+#include <malloc.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -563,7 +564,22 @@ class MpiRuntime final : public Runtime {
 
 }  // namespace
 
+// The MPI library allocates and frees a scratch buffer of the message's size inside every large
+// reduction. glibc would hand that memory back to the kernel on each free and fault it in again on
+// the next call, which costs more than the reduction itself where page faults are slow (a 64 MiB
+// all-reduce of two ranks: 190 ms against 16 ms with the memory kept). Serving every allocation,
+// the progress thread's included, from the one main heap (a thread's own heap cannot hold such a
+// buffer, and an mmap'ed one is unmapped on free), growing it in large steps and never trimming it
+// keeps the scratch memory mapped between calls; freed memory is reused, not returned.
+static void keep_scratch_memory_mapped() {
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TOP_PAD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
 Result<std::unique_ptr<Runtime>> start_mpi_runtime(const RuntimeOptions& options) {
+  keep_scratch_memory_mapped();
   int provided = 0;
   const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
   if (rc != MPI_SUCCESS)

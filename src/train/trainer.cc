@@ -91,7 +91,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
         micro_tokens * dp_size);
 
   SYM_TRY_ASSIGN(std::unique_ptr<TrainData> data,
-                 open_train_data(config, DataParallelRank{dp_rank, dp_size}));
+                 open_train_data(config, DataParallelRank{int(dp_rank), int(dp_size)}));
   DataLoader& loader = *data->loader;
   if (options.loader_state) SYM_TRY(loader.set_state(*options.loader_state));
   std::optional<EvalSampler>& eval_sampler = data->eval;
