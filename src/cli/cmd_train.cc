@@ -1,7 +1,10 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
+//                [--resume auto|PATH] [--stop-at-step N]
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -23,7 +26,25 @@ struct TrainArgs {
   bool dry_run = false;
   std::string kernels = "fast";
   bool quiet = false;
+  std::string resume;
+  int64_t stop_at_step = 0;
 };
+
+// SIGTERM (Slurm's warning before it kills a job, mpirun's forwarding) and SIGINT ask the trainer
+// to save a checkpoint and stop at the end of the current step. A second SIGINT kills.
+std::atomic<bool> g_stop_requested{false};
+extern "C" void request_stop(int signal) {
+  if (signal == SIGINT && g_stop_requested.load()) std::_Exit(130);
+  g_stop_requested.store(true);
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
 
 void print_dry_run(const RunConfig& c) {
   const ParamCounts counts = count_params(c.model);
@@ -79,6 +100,10 @@ int run_train(const TrainArgs& args) {
   options.exec = args.kernels == "ref" ? Exec::reference() : Exec::cpu();
   options.progress = args.quiet ? ProgressOutput::kNone : ProgressOutput::kBar;
   options.world = &world;
+  options.resume = args.resume;
+  options.stop_at_step = args.stop_at_step;
+  install_stop_handlers();
+  options.stop = &g_stop_requested;
   const ParamCounts counts = count_params(config->model);
   if (leader)
     fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}{}\n",
@@ -93,6 +118,16 @@ int run_train(const TrainArgs& args) {
     (*runtime)->abort(code);
   }
   if (!leader) return kExitOk;
+  if (result->stopped) {
+    fmt::print(stderr, "stopped after step {}; saved {}; continue with --resume auto\n",
+               result->steps, result->checkpoint);
+    return kExitOk;
+  }
+  if (result->losses.empty()) {
+    fmt::print(stderr, "nothing to do: the checkpoint is already at train.steps = {}\n",
+               result->steps);
+    return kExitOk;
+  }
   fmt::print(stderr, "done: final loss {:.4f}", result->losses.back());
   if (!result->eval_losses.empty()) fmt::print(stderr, ", eval loss {:.4f}", result->eval_losses.back());
   fmt::print(stderr, ", {:.0f} tokens/s, {:.1f} GFLOP/s\n", result->tokens_per_s, result->gflops);
@@ -114,6 +149,12 @@ void add_train_command(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"fast", "ref"}))
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress bar");
+  cmd->add_option("--resume", args->resume,
+                  "Resume from a checkpoint: 'auto' (the newest valid one in checkpoint.dir, or "
+                  "a fresh start when there is none), a step directory or a checkpoint directory");
+  cmd->add_option("--stop-at-step", args->stop_at_step,
+                  "Save a checkpoint and stop after this step, as on SIGTERM")
+      ->check(CLI::PositiveNumber);
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 

@@ -158,12 +158,24 @@ Status validate(const ParallelConfig& parallel) {
   return Status::ok();
 }
 
+Status validate(const CheckpointConfig& checkpoint) {
+  if (checkpoint.every < 0)
+    return Error::invalid("checkpoint.every = {} must be 0 (off) or positive", checkpoint.every);
+  if (checkpoint.keep_last < 1)
+    return Error::invalid("checkpoint.keep_last = {} must be at least 1", checkpoint.keep_last);
+  if (checkpoint.keep_every < 0)
+    return Error::invalid("checkpoint.keep_every = {} must be 0 (off) or positive",
+                          checkpoint.keep_every);
+  return Status::ok();
+}
+
 Status validate(const RunConfig& config) {
   SYM_TRY(config.model.validate());
   SYM_TRY(validate(config.train));
   SYM_TRY(validate(config.optim));
   SYM_TRY(validate(config.data));
   SYM_TRY(validate(config.parallel));
+  SYM_TRY(validate(config.checkpoint));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
                           config.train.seq_len, config.model.max_position_embeddings);

@@ -24,6 +24,7 @@ struct RunConfig {
   OptimConfig optim;
   DataConfig data;
   ParallelConfig parallel;
+  CheckpointConfig checkpoint;
   std::string source;  // the file path or preset name this config was loaded from
 };
 
@@ -53,6 +54,7 @@ Status validate(const TrainConfig& train);
 Status validate(const OptimConfig& optim);
 Status validate(const DataConfig& data);
 Status validate(const ParallelConfig& parallel);
+Status validate(const CheckpointConfig& checkpoint);
 
 // Every section's checks plus those between sections (train.seq_len against
 // model.max_position_embeddings, optim.warmup_steps against train.steps).

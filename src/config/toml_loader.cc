@@ -103,6 +103,14 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"timeout_s", &ParallelConfig::timeout_s},
 };
 
+const Field<CheckpointConfig> kCheckpointFields[] = {
+    {"dir", &CheckpointConfig::dir},
+    {"every", &CheckpointConfig::every},
+    {"keep_last", &CheckpointConfig::keep_last},
+    {"keep_every", &CheckpointConfig::keep_every},
+    {"async", &CheckpointConfig::async},
+};
+
 // Calls fn(section_name, fields, member_of_RunConfig) for each section, in file order.
 template <typename Fn>
 Status for_each_section(Fn&& fn) {
@@ -111,6 +119,7 @@ Status for_each_section(Fn&& fn) {
   SYM_TRY(fn(std::string_view("optim"), std::span(kOptimFields), &RunConfig::optim));
   SYM_TRY(fn(std::string_view("data"), std::span(kDataFields), &RunConfig::data));
   SYM_TRY(fn(std::string_view("parallel"), std::span(kParallelFields), &RunConfig::parallel));
+  SYM_TRY(fn(std::string_view("checkpoint"), std::span(kCheckpointFields), &RunConfig::checkpoint));
   return Status::ok();
 }
 

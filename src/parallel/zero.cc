@@ -163,6 +163,44 @@ void DataParallel::init_params(const ModelConfig& config, uint64_t seed) {
   }
 }
 
+std::vector<StateSlice> DataParallel::saved_slices() {
+  std::vector<StateSlice> slices;
+  const int64_t r = dp_.rank();
+  for (int u = 0; u < store_.num_units(); ++u) {
+    const ParamUnit& unit = store_.unit(u);
+    const int64_t lo = r * slice(u), hi = std::min(lo + slice(u), unit.numel);
+    if (lo >= hi) continue;
+    StateSlice s;
+    s.offset = unit.offset + lo;
+    s.numel = hi - lo;
+    const int64_t shard_at = unit_shard_offset_[size_t(u)];
+    // Stage 0 keeps full moments laid out like the parameters; the others keep the shard.
+    const int64_t state_at = stage_ == ZeroStage::kNone ? s.offset : shard_at;
+    s.weights = stage_ >= ZeroStage::kParameters ? shard_weights_.f32() + shard_at
+                                                 : store_.all_params().f32() + s.offset;
+    s.exp_avg = optimizer_->exp_avg().f32() + state_at;
+    s.exp_avg_sq = optimizer_->exp_avg_sq().f32() + state_at;
+    slices.push_back(s);
+  }
+  return slices;
+}
+
+std::vector<StateSlice> DataParallel::held_slices() {
+  if (stage_ != ZeroStage::kNone) return saved_slices();
+  std::vector<StateSlice> slices;
+  for (int u = 0; u < store_.num_units(); ++u) {
+    const ParamUnit& unit = store_.unit(u);
+    StateSlice s;
+    s.offset = unit.offset;
+    s.numel = unit.numel;
+    s.weights = store_.all_params().f32() + unit.offset;
+    s.exp_avg = optimizer_->exp_avg().f32() + unit.offset;
+    s.exp_avg_sq = optimizer_->exp_avg_sq().f32() + unit.offset;
+    slices.push_back(s);
+  }
+  return slices;
+}
+
 void DataParallel::begin_step() {
   if (stage_ <= ZeroStage::kOptimizer) {
     store_.zero_grads();

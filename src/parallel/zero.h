@@ -55,6 +55,16 @@ struct ShardedMemory {
   int64_t total() const { return weights + grads + optimizer + communication; }
 };
 
+// A contiguous run of the flat parameter space (ParamStore offsets) and where this rank keeps its
+// weights and AdamW moments. Checkpoints save and load the training state through these.
+struct StateSlice {
+  int64_t offset = 0;  // first element, in ParamStore::info(id).offset coordinates
+  int64_t numel = 0;
+  float* weights = nullptr;
+  float* exp_avg = nullptr;
+  float* exp_avg_sq = nullptr;
+};
+
 class DataParallel final : public UnitHooks {
  public:
   static ShardedMemory plan_memory(const ModelConfig& config, int dp, ZeroStage stage);
@@ -85,6 +95,15 @@ class DataParallel final : public UnitHooks {
   // release_full_weights(). Other stages: nothing to do. Collective.
   Status gather_full_weights();
   void release_full_weights();
+
+  // This rank's part of the state to save: slice r of every unit (see "Shards" above), at every
+  // stage, so the ranks of a group write disjoint parts that cover everything.
+  std::vector<StateSlice> saved_slices();
+  // The state this rank holds and must be loaded: every unit whole at stage 0, else the slices
+  // it owns. Stages 0-2 also hold every weight in the ParamStore (weights_replicated()), which a
+  // load fills whole.
+  std::vector<StateSlice> held_slices();
+  bool weights_replicated() const { return stage_ < ZeroStage::kParameters; }
 
   ZeroStage stage() const { return stage_; }
   Comm& comm() { return dp_; }

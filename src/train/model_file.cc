@@ -6,13 +6,14 @@
 #include "checkpoint/safetensors.h"
 
 namespace symphony {
+
+std::string balance_bias_name(int64_t layer) {
+  return "model.layers." + std::to_string(layer) + ".mlp.gate.e_score_correction_bias";
+}
+
 namespace {
 
 constexpr const char* kConfigKey = "symphony.config";
-
-std::string bias_name(int64_t layer) {
-  return "model.layers." + std::to_string(layer) + ".mlp.gate.e_score_correction_bias";
-}
 
 std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.begin() + s.ndim}; }
 
@@ -40,7 +41,7 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
   for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
     if (!config.model.is_moe_layer(l)) continue;
     View b = model.balance_bias(l);
-    records.push_back({bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
+    records.push_back({balance_bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
   }
   return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
 }
@@ -62,7 +63,7 @@ Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShap
     SYM_TRY(load_tensor(file, params.info(id).name, params.param(id)));
   for (int64_t l = 0; l < loaded.config.model.num_hidden_layers; ++l)
     if (loaded.config.model.is_moe_layer(l))
-      SYM_TRY(load_tensor(file, bias_name(l), loaded.model->balance_bias(l)));
+      SYM_TRY(load_tensor(file, balance_bias_name(l), loaded.model->balance_bias(l)));
   return loaded;
 }
 

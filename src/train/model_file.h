@@ -7,12 +7,16 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "config/run_config.h"
 #include "core/status.h"
 #include "model/transformer.h"
 
 namespace symphony {
+
+// The name of MoE layer `layer`'s selection bias in model files and checkpoints.
+std::string balance_bias_name(int64_t layer);
 
 Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
                        Transformer& model);

@@ -1,5 +1,6 @@
 #pragma once
-// Training, optimizer and data settings: the [train], [optim] and [data] sections of a run config.
+// Training, optimizer, data and checkpoint settings: the [train], [optim], [data] and
+// [checkpoint] sections of a run config.
 
 #include <cstdint>
 #include <string>
@@ -48,6 +49,15 @@ struct DataConfig {
   double val_fraction = 0.05;
   std::string tokenizer_path;      // tokenizer used to decode samples and prompts; when set, the
                                    // trainer refuses datasets prepared with another tokenizer
+};
+
+// Checkpoints (docs/checkpoints.md): the [checkpoint] section.
+struct CheckpointConfig {
+  std::string dir;         // "": <train.run_dir>/checkpoints
+  int64_t every = 0;       // save every N steps and at the end; 0: only on SIGTERM/SIGINT
+  int64_t keep_last = 3;   // newest checkpoints kept
+  int64_t keep_every = 0;  // also keep steps that are multiples of this; 0: none
+  bool async = true;       // write in a background thread while training goes on
 };
 
 }  // namespace symphony

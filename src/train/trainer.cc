@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/checkpoint_dir.h"
+#include "checkpoint/checkpointer.h"
 #include "core/file_io.h"
 #include "core/timer.h"
 #include "model/init.h"
@@ -97,6 +99,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   std::optional<EvalSampler>& eval_sampler = data->eval;
 
   const fs::path run_dir(tc.run_dir);
+  std::string result_checkpoint;
   std::optional<MetricsLog> metrics;
   if (leader) {
     std::error_code ec;
@@ -116,6 +119,55 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                     DataParallel::residency_for(zero));
   DataParallel data_parallel(zero, dp_comm, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
+
+  // Checkpoints: resume, then save every checkpoint.every steps, at the end and when stopped.
+  const fs::path checkpoint_dir =
+      config.checkpoint.dir.empty() ? run_dir / "checkpoints" : fs::path(config.checkpoint.dir);
+  const std::string config_toml = to_toml(config);
+  int64_t first_step = 0;
+  if (!options.resume.empty()) {
+    auto warn = [&](const std::string& message) { fmt::print(options.log, "warning: {}\n", message); };
+    SYM_TRY_ASSIGN(std::optional<ResumePoint> point,
+                   resume_from(options.resume, checkpoint_dir, config_toml, *world, model,
+                               data_parallel, warn));
+    if (point) {
+      first_step = point->manifest.step;
+      SYM_TRY(loader.set_state(point->manifest.loader));
+      if (leader)
+        fmt::print(options.log, "resuming from {} (step {}, saved as {})\n",
+                   point->step_dir.string(), first_step, point->manifest.layout.description);
+    } else if (leader) {
+      fmt::print(options.log, "no checkpoint in {}; starting from step 0\n",
+                 checkpoint_dir.string());
+    }
+  }
+  if (leader) SYM_TRY(remove_stale_temp_dirs(checkpoint_dir));
+  Checkpointer checkpointer({checkpoint_dir, config.checkpoint.async, config.checkpoint.keep_last,
+                             config.checkpoint.keep_every},
+                            *world);
+  std::string tokenizer_fingerprint;
+  if (!data->train.empty()) tokenizer_fingerprint = data->train[0]->tokenizer_fingerprint();
+  auto save_checkpoint = [&](int64_t steps_done, double lr, int64_t step_tokens) -> Status {
+    CheckpointManifest header;
+    header.step = steps_done;
+    header.tokens_seen = steps_done * step_tokens;
+    header.optimizer_steps = data_parallel.optimizer().steps_taken();
+    header.lr = lr;
+    header.seed = tc.seed;
+    header.loader = loader.state();
+    header.tokenizer_fingerprint = tokenizer_fingerprint;
+    header.config_toml = config_toml;
+    header.layout = {world->size(), int(dp_size), int(zero), layout.describe()};
+    return checkpointer.save(std::move(header), model, data_parallel);
+  };
+  auto log_commits = [&](int64_t before) -> Status {
+    if (checkpointer.last_committed_step() == before) return Status::ok();
+    result_checkpoint = (checkpoint_dir / step_dir_name(checkpointer.last_committed_step())).string();
+    return write_metrics({{"step", checkpointer.last_committed_step()},
+                          {"checkpoint", result_checkpoint},
+                          {"checkpoint_write_s", checkpointer.last_times().write_s}});
+  };
+
   TrainStep train_step(tc, config.optim, model, data_parallel);
   const int64_t micro_batches = train_step.micro_batches() * dp_size;  // of the global batch
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
@@ -157,12 +209,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     return write_metrics({{"step", step}, {"eval_loss", loss}, {"eval_tokens", int64_t(sums[1])}});
   };
 
-  for (int64_t step = 0; step < tc.steps; ++step) {
+  const int64_t every = config.checkpoint.every;
+  bool stopped = false;
+  for (int64_t step = first_step; step < tc.steps && !stopped; ++step) {
     Timer step_timer;
     SYM_TRY_ASSIGN(const StepResult r, train_step.run(ex, step, next_batch));
     const double step_s = step_timer.elapsed_s();
     // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
-    if (step > 0 || tc.steps == 1) timed_s += step_s, timed_tokens += r.tokens;
+    if (step > first_step || tc.steps - first_step == 1) timed_s += step_s, timed_tokens += r.tokens;
     if (!std::isfinite(r.loss))
       return Error::internal("step {}: loss is {} (lr {}, grad norm {}); lower optim.lr or enable "
                              "optim.grad_clip", step + 1, r.loss, r.lr, r.grad_norm);
@@ -180,15 +234,40 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     if (dp_size > 1) record["exposed_comm_s"] = r.exposed_comm_s;
     add_router_stats(model, micro_batches, record);
     if (step == 0) record["layout"] = layout.describe();
-    if (step == 0 || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
+    if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
+    // A stop request reaches every rank at the same step.
+    if (options.stop != nullptr) {
+      int32_t stop = options.stop->load() ? 1 : 0;
+      SYM_TRY(world->all_reduce(std::span<int32_t>(&stop, 1), ReduceOp::kMax));
+      stopped = stop != 0;
+    }
+    if (options.stop_at_step > 0 && step + 1 == options.stop_at_step && step + 1 < tc.steps)
+      stopped = true;
+    const int64_t committed_before = checkpointer.last_committed_step();
+    SYM_TRY(checkpointer.poll());
+    if (stopped || (every > 0 && ((step + 1) % every == 0 || step + 1 == tc.steps))) {
+      SYM_TRY(save_checkpoint(step + 1, r.lr, r.tokens));
+      record["checkpoint_stall_s"] = checkpointer.last_times().stall_s;
+      if (stopped || step + 1 == tc.steps) SYM_TRY(checkpointer.wait());
+    }
     SYM_TRY(write_metrics(record));
+    SYM_TRY(log_commits(committed_before));
     if (bar) bar->update(step + 1, r.loss, tokens_per_s);
     if (eval_sampler && ((step + 1) % tc.eval_every == 0 || step + 1 == tc.steps))
       SYM_TRY(evaluate(step + 1));
   }
   if (bar) bar->finish();
-  result.steps = tc.steps;
+  {
+    const int64_t committed_before = checkpointer.last_committed_step();
+    SYM_TRY(checkpointer.wait());
+    SYM_TRY(log_commits(committed_before));
+  }
+  result.first_step = first_step;
+  result.stopped = stopped;
+  result.checkpoint = result_checkpoint;
+  result.steps = first_step + int64_t(result.losses.size());
   result.loader_state = loader.state();
+  if (stopped) return result;
   result.tokens_per_s = timed_s > 0 ? double(timed_tokens) / timed_s : 0.0;
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   // Stage 3 holds a shard of the weights: gather them all (collective) for the model file.

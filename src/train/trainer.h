@@ -4,11 +4,14 @@
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
-// step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights).
+// step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights), and
+// checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "config/run_config.h"
@@ -28,8 +31,16 @@ struct TrainOptions {
   // The ranks training together (parallel/runtime.h); nullptr for one process. Every rank calls
   // train() with the same config; rank 0 writes the run directory and prints progress.
   Comm* world = nullptr;
-  // Where the data loader starts (e.g. from a checkpoint); absent: the start of the order.
+  // Where the data loader starts; absent: the start of the order (or the resumed checkpoint's).
   std::optional<LoaderState> loader_state;
+  // The checkpoint to resume from (checkpoint/checkpointer.h resume_from): "" for none, "auto"
+  // for the newest valid one in the run's checkpoint directory, or a path.
+  std::string resume;
+  // When it becomes true (a SIGTERM or SIGINT handler sets it), every rank stops at the end of
+  // the current step, a checkpoint is saved and train() returns with `stopped` set.
+  const std::atomic<bool>* stop = nullptr;
+  // When positive, stop the same way after this step (a job of a fixed length; tests of resume).
+  int64_t stop_at_step = 0;
 };
 
 struct TrainResult {
@@ -39,6 +50,9 @@ struct TrainResult {
   double tokens_per_s = 0;          // over the whole run, first step excluded when possible
   double gflops = 0;                // achieved model GFLOP/s at that rate
   LoaderState loader_state;         // where the data loader stands after the last step
+  int64_t first_step = 0;           // steps already done when the run started (resumed)
+  bool stopped = false;             // ended early: TrainOptions::stop or stop_at_step
+  std::string checkpoint;           // the newest checkpoint it committed, "" for none
 };
 
 // Failure: bad data or config (named), a non-finite loss, or a communication error or timeout

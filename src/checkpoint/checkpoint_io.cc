@@ -1,0 +1,294 @@
+#include "checkpoint/checkpoint_io.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/safetensors.h"
+#include "core/checksum.h"
+#include "core/file_io.h"
+#include "train/model_file.h"
+
+namespace symphony {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.begin() + s.ndim}; }
+
+std::string rank_listing_name(int rank) { return fmt::format("rank-{:05d}.json", rank); }
+
+void add_piece(RankSnapshot::File& file, const std::string& tensor, std::vector<int64_t> shape,
+               int64_t begin, int64_t end, const float* data) {
+  RankSnapshot::Piece piece{tensor, std::move(shape), begin, end, int64_t(file.data.size())};
+  file.data.insert(file.data.end(), data, data + (end - begin));
+  file.pieces.push_back(std::move(piece));
+}
+
+std::string piece_key(const std::string& tensor, int64_t begin) {
+  return fmt::format("{}@{}", tensor, begin);
+}
+
+// One read of a load: elements [begin, end) of a checkpoint tensor into dst.
+struct Read {
+  std::string tensor;
+  std::vector<int64_t> shape;  // what this model expects
+  int64_t begin = 0, end = 0;
+  float* dst = nullptr;
+};
+
+// Every read a load into this rank's layout performs.
+std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
+  ParamStore& store = model.params();
+  std::vector<Read> reads;
+  const std::vector<StateSlice> slices = data_parallel.held_slices();
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    const std::vector<int64_t> shape = dims_of(info.shape);
+    const int64_t n = info.shape.numel();
+    if (data_parallel.weights_replicated())
+      reads.push_back({info.name, shape, 0, n, store.param(id).f32()});
+    for (const StateSlice& s : slices) {
+      const int64_t a = std::max(s.offset, info.offset);
+      const int64_t b = std::min(s.offset + s.numel, info.offset + n);
+      if (a >= b) continue;
+      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
+      if (!data_parallel.weights_replicated())
+        reads.push_back({info.name, shape, begin, end, s.weights + at});
+      reads.push_back({"exp_avg." + info.name, shape, begin, end, s.exp_avg + at});
+      reads.push_back({"exp_avg_sq." + info.name, shape, begin, end, s.exp_avg_sq + at});
+    }
+  }
+  const ModelConfig& mc = model.config();
+  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
+    if (!mc.is_moe_layer(l)) continue;
+    View bias = model.balance_bias(l);
+    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
+  }
+  return reads;
+}
+
+Result<const CheckpointTensor*> find_tensor(const CheckpointManifest& manifest, const Read& read,
+                                            const fs::path& step_dir) {
+  const CheckpointTensor* t = manifest.find(read.tensor);
+  if (t == nullptr)
+    return Error::invalid("{}: the checkpoint has no tensor {}; it was saved from another model",
+                          step_dir.string(), read.tensor);
+  if (t->shape != read.shape || t->dtype != "F32")
+    return Error::invalid("{}: tensor {} is {} [{}] in the checkpoint but this model's is F32 [{}]",
+                          step_dir.string(), read.tensor, t->dtype, fmt::join(t->shape, ", "),
+                          fmt::join(read.shape, ", "));
+  return t;
+}
+
+// Calls fn(piece, overlap_begin, overlap_end) for each piece of t overlapping [begin, end).
+void for_each_overlap(const CheckpointTensor& t, int64_t begin, int64_t end,
+                      const std::function<void(const TensorPiece&, int64_t, int64_t)>& fn) {
+  for (const TensorPiece& p : t.pieces) {
+    const int64_t a = std::max(begin, p.begin), b = std::min(end, p.end);
+    if (a < b) fn(p, a, b);
+  }
+}
+
+Result<std::string> read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return os_error("opening", path, errno);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return os_error("reading", path, errno);
+  return text.str();
+}
+
+}  // namespace
+
+int64_t RankSnapshot::bytes() const {
+  int64_t n = 0;
+  for (const File& f : files) n += int64_t(f.data.size() * sizeof(float));
+  return n;
+}
+
+RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank) {
+  ParamStore& store = model.params();
+  RankSnapshot snap;
+  snap.rank = rank;
+  snap.files.resize(2);
+  RankSnapshot::File& weights = snap.files[0];
+  RankSnapshot::File& moments = snap.files[1];
+  weights.name = fmt::format("model-rank{:05d}.safetensors", rank);
+  moments.name = fmt::format("optim-rank{:05d}.safetensors", rank);
+  const std::vector<StateSlice> slices = data_parallel.saved_slices();
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    const int64_t n = info.shape.numel();
+    const std::vector<int64_t> shape = dims_of(info.shape);
+    for (const StateSlice& s : slices) {
+      const int64_t a = std::max(s.offset, info.offset);
+      const int64_t b = std::min(s.offset + s.numel, info.offset + n);
+      if (a >= b) continue;
+      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
+      add_piece(weights, info.name, shape, begin, end, s.weights + at);
+      add_piece(moments, "exp_avg." + info.name, shape, begin, end, s.exp_avg + at);
+      add_piece(moments, "exp_avg_sq." + info.name, shape, begin, end, s.exp_avg_sq + at);
+    }
+  }
+  if (rank == 0) {
+    const ModelConfig& mc = model.config();
+    for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
+      if (!mc.is_moe_layer(l)) continue;
+      View bias = model.balance_bias(l);
+      add_piece(weights, balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32());
+    }
+  }
+  return snap;
+}
+
+Status write_rank_files(const RankSnapshot& snapshot, const fs::path& dir) {
+  json listing = {{"rank", snapshot.rank}, {"files", json::array()}, {"tensors", json::object()}};
+  std::vector<fs::path> written;
+  auto fail = [&](Status s) {
+    std::error_code ec;
+    for (const fs::path& p : written) fs::remove(p, ec);
+    return s;
+  };
+  for (const RankSnapshot::File& file : snapshot.files) {
+    std::vector<TensorRecord> records;
+    records.reserve(file.pieces.size());
+    for (const RankSnapshot::Piece& p : file.pieces) {
+      records.push_back({piece_key(p.tensor, p.begin), "F32", {p.end - p.begin},
+                         file.data.data() + p.at, (p.end - p.begin) * int64_t(sizeof(float))});
+      json& t = listing["tensors"][p.tensor];
+      t["shape"] = p.shape;
+      t["pieces"].push_back(
+          {{"file", file.name}, {"key", piece_key(p.tensor, p.begin)}, {"begin", p.begin},
+           {"end", p.end}});
+    }
+    const fs::path path = dir / file.name;
+    Status s = write_safetensors(path, records, {{"format", "symphony-checkpoint-shard"}});
+    if (!s.is_ok()) return fail(std::move(s));
+    written.push_back(path);
+    Result<FileChecksum> sum = checksum_file(path);
+    if (!sum.has_value()) return fail(sum.error());
+    listing["files"].push_back(
+        {{"name", file.name}, {"bytes", sum->bytes}, {"xxh3", checksum_hex(sum->xxh3)}});
+  }
+  Status s = write_file_atomic(dir / rank_listing_name(snapshot.rank), listing.dump());
+  if (!s.is_ok()) return fail(std::move(s));
+  return Status::ok();
+}
+
+Status assemble_manifest(const fs::path& dir, int world, CheckpointManifest& manifest) {
+  std::map<std::string, CheckpointTensor> tensors;
+  manifest.files.clear();
+  for (int r = 0; r < world; ++r) {
+    const fs::path path = dir / rank_listing_name(r);
+    SYM_TRY_ASSIGN(std::string text, read_text(path));
+    try {
+      const json listing = json::parse(text);
+      for (const json& f : listing.at("files"))
+        manifest.files.push_back({f.at("name").get<std::string>(), f.at("bytes").get<int64_t>(),
+                                  f.at("xxh3").get<std::string>()});
+      for (auto& [name, t] : listing.at("tensors").items()) {
+        CheckpointTensor& tensor = tensors[name];
+        tensor.name = name;
+        tensor.shape = t.at("shape").get<std::vector<int64_t>>();
+        for (const json& p : t.at("pieces"))
+          tensor.pieces.push_back({p.at("file").get<std::string>(), p.at("key").get<std::string>(),
+                                   p.at("begin").get<int64_t>(), p.at("end").get<int64_t>()});
+      }
+    } catch (const json::exception& e) {
+      return Error::corrupt("{}: malformed rank listing: {}", path.string(), e.what());
+    }
+  }
+  manifest.tensors.clear();
+  for (auto& [name, t] : tensors) {
+    std::sort(t.pieces.begin(), t.pieces.end(),
+              [](const TensorPiece& a, const TensorPiece& b) { return a.begin < b.begin; });
+    manifest.tensors.push_back(std::move(t));
+  }
+  std::error_code ec;
+  for (int r = 0; r < world; ++r) fs::remove(dir / rank_listing_name(r), ec);
+  return Status::ok();
+}
+
+Status verify_checkpoint_files(const CheckpointManifest& manifest, const fs::path& step_dir,
+                               const std::vector<std::string>& files) {
+  for (const std::string& name : files) {
+    auto it = std::find_if(manifest.files.begin(), manifest.files.end(),
+                           [&](const CheckpointFile& f) { return f.name == name; });
+    if (it == manifest.files.end())
+      return Error::corrupt("{}: the manifest does not list {}", step_dir.string(), name);
+    const fs::path path = step_dir / name;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Error::not_found("{}: missing shard", path.string());
+    SYM_TRY_ASSIGN(FileChecksum sum, checksum_file(path));
+    if (sum.bytes != it->bytes)
+      return Error::corrupt("{}: {} bytes, the manifest says {} (truncated or replaced)",
+                            path.string(), sum.bytes, it->bytes);
+    if (checksum_hex(sum.xxh3) != it->xxh3)
+      return Error::corrupt("{}: checksum {} does not match the manifest's {} (corrupt)",
+                            path.string(), checksum_hex(sum.xxh3), it->xxh3);
+  }
+  return Status::ok();
+}
+
+std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transformer& model,
+                                      DataParallel& data_parallel) {
+  std::set<std::string> files;
+  for (const Read& read : plan_reads(model, data_parallel)) {
+    const CheckpointTensor* t = manifest.find(read.tensor);
+    if (t == nullptr) continue;  // reported by the load
+    for_each_overlap(*t, read.begin, read.end,
+                     [&](const TensorPiece& p, int64_t, int64_t) { files.insert(p.file); });
+  }
+  return {files.begin(), files.end()};
+}
+
+Status load_rank_state(const CheckpointManifest& manifest, const fs::path& step_dir,
+                       Transformer& model, DataParallel& data_parallel) {
+  std::map<std::string, SafetensorsFile> open_files;
+  for (const Read& read : plan_reads(model, data_parallel)) {
+    SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
+    Status status;
+    for_each_overlap(*t, read.begin, read.end, [&](const TensorPiece& p, int64_t a, int64_t b) {
+      if (!status.is_ok()) return;
+      auto it = open_files.find(p.file);
+      if (it == open_files.end()) {
+        Result<SafetensorsFile> file = SafetensorsFile::open(step_dir / p.file);
+        if (!file.has_value()) {
+          status = file.error();
+          return;
+        }
+        it = open_files.emplace(p.file, std::move(file).value()).first;
+      }
+      Result<SafetensorsTensor> piece = it->second.get(p.key);
+      if (!piece.has_value()) {
+        status = piece.error();
+        return;
+      }
+      if (piece->dtype != "F32" || piece->numel() != p.end - p.begin) {
+        status = Error::corrupt("{}: piece {} is {} with {} elements, the manifest says F32 "
+                                "with {}", (step_dir / p.file).string(), p.key, piece->dtype,
+                                piece->numel(), p.end - p.begin);
+        return;
+      }
+      std::memcpy(read.dst + (a - read.begin), piece->data + (a - p.begin) * int64_t(sizeof(float)),
+                  size_t(b - a) * sizeof(float));
+    });
+    SYM_TRY(status);
+  }
+  data_parallel.optimizer().set_steps_taken(manifest.optimizer_steps);
+  return Status::ok();
+}
+
+}  // namespace symphony

@@ -1,0 +1,73 @@
+#pragma once
+// Saving and loading one rank's part of the training state as tensor pieces
+// (checkpoint/checkpoint_manifest.h), in three steps that let the writing happen off the training
+// thread:
+//   snapshot_rank_state   copies this rank's pieces to host memory (training may then go on);
+//   write_rank_files      writes them into the step's temporary directory: two safetensors
+//                         files and a rank-NNNNN.json listing their pieces, sizes and checksums;
+//   assemble_manifest     (one rank, once every rank has written) merges the rank listings into
+//                         the manifest.
+// load_rank_state reads, from a checkpoint saved under any layout, exactly the pieces this rank
+// holds under its own layout.
+//
+// What is saved: every parameter under its Hugging Face name, AdamW's moments as
+// "exp_avg.<name>" and "exp_avg_sq.<name>", and the MoE selection biases
+// (train/model_file.h's balance_bias_name), which every rank holds identically; rank 0 saves
+// them.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint_manifest.h"
+#include "core/status.h"
+#include "model/transformer.h"
+#include "parallel/zero.h"
+
+namespace symphony {
+
+struct RankSnapshot {
+  struct Piece {
+    std::string tensor;
+    std::vector<int64_t> shape;  // the whole tensor's
+    int64_t begin = 0, end = 0;  // elements of the tensor
+    int64_t at = 0;              // where its data starts in the file's data vector
+  };
+  struct File {
+    std::string name;  // "model-rank00000.safetensors"
+    std::vector<Piece> pieces;
+    std::vector<float> data;
+  };
+  int rank = 0;
+  std::vector<File> files;
+  int64_t bytes() const;
+};
+
+RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank);
+
+// Writes the snapshot's files and rank-NNNNN.json into `dir`, each file atomically and fsynced.
+// Failure: kIo naming the file (a full disk included); what was written is removed.
+Status write_rank_files(const RankSnapshot& snapshot, const std::filesystem::path& dir);
+
+// Reads rank-00000.json ... rank-(world-1).json from `dir` into `manifest`'s tensors and files
+// and removes them. Failure: kCorrupt/kNotFound naming a missing or malformed listing.
+Status assemble_manifest(const std::filesystem::path& dir, int world, CheckpointManifest& manifest);
+
+// Verifies the size and checksum of every file of `manifest` this rank's load would read (all of
+// them with `all`). Failure: kCorrupt naming the file and what differs, kNotFound for a missing one.
+Status verify_checkpoint_files(const CheckpointManifest& manifest,
+                               const std::filesystem::path& step_dir,
+                               const std::vector<std::string>& files);
+// The files a load into this layout reads.
+std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transformer& model,
+                                      DataParallel& data_parallel);
+
+// Fills this rank's weights, moments and selection biases from the checkpoint in `step_dir`, and
+// sets the optimizer's step counter. REQUIRES: the checkpoint's files were verified.
+// Failure: kInvalidArgument when a tensor is missing or has another shape (a different model),
+// naming the tensor and both shapes; kCorrupt for a file that does not hold a listed piece.
+Status load_rank_state(const CheckpointManifest& manifest, const std::filesystem::path& step_dir,
+                       Transformer& model, DataParallel& data_parallel);
+
+}  // namespace symphony

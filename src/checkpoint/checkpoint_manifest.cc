@@ -1,0 +1,185 @@
+#include "checkpoint/checkpoint_manifest.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+
+namespace symphony {
+
+using nlohmann::json;
+
+int64_t CheckpointTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+const CheckpointTensor* CheckpointManifest::find(const std::string& name) const {
+  for (const CheckpointTensor& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string manifest_to_json(const CheckpointManifest& m) {
+  json sources = json::array();
+  for (const SamplerState& s : m.loader.sources)
+    sources.push_back({{"epoch", s.epoch}, {"position", s.position}});
+  json tensors = json::object();
+  for (const CheckpointTensor& t : m.tensors) {
+    json pieces = json::array();
+    for (const TensorPiece& p : t.pieces)
+      pieces.push_back({{"file", p.file}, {"key", p.key}, {"begin", p.begin}, {"end", p.end}});
+    tensors[t.name] = {{"shape", t.shape}, {"dtype", t.dtype}, {"pieces", std::move(pieces)}};
+  }
+  json files = json::array();
+  for (const CheckpointFile& f : m.files)
+    files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"xxh3", f.xxh3}});
+  json j = {{"format", "symphony-checkpoint"},
+            {"format_version", m.format_version},
+            {"step", m.step},
+            {"tokens_seen", m.tokens_seen},
+            {"optimizer_steps", m.optimizer_steps},
+            {"lr", m.lr},
+            {"seed", m.seed},
+            {"loader_state", {{"samples", m.loader.samples}, {"sources", std::move(sources)}}},
+            {"tokenizer_fingerprint", m.tokenizer_fingerprint},
+            {"layout",
+             {{"world", m.layout.world},
+              {"dp", m.layout.dp},
+              {"zero_stage", m.layout.zero_stage},
+              {"description", m.layout.description}}},
+            {"config", m.config_toml},
+            {"files", std::move(files)},
+            {"tensors", std::move(tensors)}};
+  return j.dump(1) + "\n";
+}
+
+namespace {
+
+// Reads j[key] as T, with an error naming the manifest and the field.
+template <typename T>
+Status get(const json& j, const char* key, T& out, const std::filesystem::path& path,
+           const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end())
+    return Error::corrupt("{}: {}{} is missing", path.string(), where, key);
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    return Error::corrupt("{}: {}{} has the wrong type ({})", path.string(), where, key,
+                          it->type_name());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<CheckpointManifest> manifest_from_json(std::string_view text,
+                                              const std::filesystem::path& path) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Error::corrupt("{}: not valid JSON: {}", path.string(), e.what());
+  }
+  if (!j.is_object() || j.value("format", "") != "symphony-checkpoint")
+    return Error::corrupt("{}: not a Symphony checkpoint manifest (no \"format\": "
+                          "\"symphony-checkpoint\")", path.string());
+  CheckpointManifest m;
+  SYM_TRY(get(j, "format_version", m.format_version, path, ""));
+  if (m.format_version != 1)
+    return Error::corrupt("{}: format_version {} is not supported by this build (1)",
+                          path.string(), m.format_version);
+  SYM_TRY(get(j, "step", m.step, path, ""));
+  SYM_TRY(get(j, "tokens_seen", m.tokens_seen, path, ""));
+  SYM_TRY(get(j, "optimizer_steps", m.optimizer_steps, path, ""));
+  SYM_TRY(get(j, "lr", m.lr, path, ""));
+  SYM_TRY(get(j, "seed", m.seed, path, ""));
+  SYM_TRY(get(j, "tokenizer_fingerprint", m.tokenizer_fingerprint, path, ""));
+  SYM_TRY(get(j, "config", m.config_toml, path, ""));
+  json loader, layout, files, tensors;
+  SYM_TRY(get(j, "loader_state", loader, path, ""));
+  SYM_TRY(get(loader, "samples", m.loader.samples, path, "loader_state."));
+  json sources;
+  SYM_TRY(get(loader, "sources", sources, path, "loader_state."));
+  for (const json& s : sources) {
+    SamplerState state;
+    SYM_TRY(get(s, "epoch", state.epoch, path, "loader_state.sources[]."));
+    SYM_TRY(get(s, "position", state.position, path, "loader_state.sources[]."));
+    m.loader.sources.push_back(state);
+  }
+  SYM_TRY(get(j, "layout", layout, path, ""));
+  SYM_TRY(get(layout, "world", m.layout.world, path, "layout."));
+  SYM_TRY(get(layout, "dp", m.layout.dp, path, "layout."));
+  SYM_TRY(get(layout, "zero_stage", m.layout.zero_stage, path, "layout."));
+  SYM_TRY(get(layout, "description", m.layout.description, path, "layout."));
+  SYM_TRY(get(j, "files", files, path, ""));
+  std::set<std::string> file_names;
+  for (const json& f : files) {
+    CheckpointFile file;
+    SYM_TRY(get(f, "name", file.name, path, "files[]."));
+    SYM_TRY(get(f, "bytes", file.bytes, path, "files[]."));
+    SYM_TRY(get(f, "xxh3", file.xxh3, path, "files[]."));
+    if (file.name.find('/') != std::string::npos || file.name.starts_with("."))
+      return Error::corrupt("{}: file name '{}' is not a plain name", path.string(), file.name);
+    file_names.insert(file.name);
+    m.files.push_back(std::move(file));
+  }
+  SYM_TRY(get(j, "tensors", tensors, path, ""));
+  if (!tensors.is_object()) return Error::corrupt("{}: tensors is not an object", path.string());
+  for (auto& [name, t] : tensors.items()) {
+    CheckpointTensor tensor;
+    tensor.name = name;
+    const std::string where = "tensors[\"" + name + "\"].";
+    SYM_TRY(get(t, "shape", tensor.shape, path, where));
+    SYM_TRY(get(t, "dtype", tensor.dtype, path, where));
+    json pieces;
+    SYM_TRY(get(t, "pieces", pieces, path, where));
+    for (const json& p : pieces) {
+      TensorPiece piece;
+      SYM_TRY(get(p, "file", piece.file, path, where + "pieces[]."));
+      SYM_TRY(get(p, "key", piece.key, path, where + "pieces[]."));
+      SYM_TRY(get(p, "begin", piece.begin, path, where + "pieces[]."));
+      SYM_TRY(get(p, "end", piece.end, path, where + "pieces[]."));
+      if (!file_names.count(piece.file))
+        return Error::corrupt("{}: tensor {} has a piece in {}, which the manifest does not list",
+                              path.string(), name, piece.file);
+      tensor.pieces.push_back(std::move(piece));
+    }
+    // The pieces must tile [0, numel) exactly.
+    std::vector<TensorPiece> sorted = tensor.pieces;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const TensorPiece& a, const TensorPiece& b) { return a.begin < b.begin; });
+    int64_t at = 0;
+    for (const TensorPiece& p : sorted) {
+      if (p.begin != at || p.end <= p.begin)
+        return Error::corrupt("{}: the pieces of tensor {} do not cover its {} elements exactly "
+                              "once (a gap or overlap at element {})", path.string(), name,
+                              tensor.numel(), at);
+      at = p.end;
+    }
+    if (at != tensor.numel())
+      return Error::corrupt("{}: the pieces of tensor {} cover {} of its {} elements",
+                            path.string(), name, at, tensor.numel());
+    m.tensors.push_back(std::move(tensor));
+  }
+  return m;
+}
+
+Result<CheckpointManifest> read_checkpoint_manifest(const std::filesystem::path& step_dir) {
+  const std::filesystem::path path = step_dir / "manifest.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return os_error("opening", path, errno);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return os_error("reading", path, errno);
+  return manifest_from_json(text.str(), path);
+}
+
+}  // namespace symphony

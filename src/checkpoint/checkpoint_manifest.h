@@ -1,0 +1,76 @@
+#pragma once
+// manifest.json of a checkpoint step directory (docs/checkpoints.md): what the training state
+// was, how it was laid out, and where every part of every tensor is.
+//
+//   step-00000100/
+//     manifest.json                     this file, written last
+//     model-rank00000.safetensors       rank 0's pieces of the weights (and buffers)
+//     optim-rank00000.safetensors       rank 0's pieces of the AdamW moments
+//     ... one pair per rank that held state
+//
+// A tensor is stored as pieces: 1-D runs [begin, end) of its row-major elements, each under its
+// own key in one file. Together the pieces of a tensor cover it exactly once, whatever layout
+// saved it, so any layout can load any checkpoint by reading the pieces it needs.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "data/sample_stream.h"
+
+namespace symphony {
+
+struct TensorPiece {
+  std::string file;  // file name inside the step directory
+  std::string key;   // safetensors key of the 1-D piece
+  int64_t begin = 0, end = 0;
+};
+
+struct CheckpointTensor {
+  std::string name;           // "model.layers.0.mlp.gate.weight", "exp_avg.<name>", ...
+  std::vector<int64_t> shape;
+  std::string dtype = "F32";  // safetensors dtype string
+  std::vector<TensorPiece> pieces;
+  int64_t numel() const;
+};
+
+struct CheckpointFile {
+  std::string name;
+  int64_t bytes = 0;
+  std::string xxh3;  // 16 hex digits (core/checksum.h)
+};
+
+struct SavedLayout {
+  int world = 1;
+  int dp = 1;
+  int zero_stage = 0;
+  std::string description;  // ParallelLayout::describe()
+};
+
+struct CheckpointManifest {
+  int format_version = 1;
+  int64_t step = 0;             // optimizer steps completed
+  int64_t tokens_seen = 0;
+  int64_t optimizer_steps = 0;  // AdamW's bias-correction counter
+  double lr = 0;                // the learning rate of the last step taken
+  uint64_t seed = 0;            // train.seed; training draws no other random numbers
+  LoaderState loader;
+  std::string tokenizer_fingerprint;  // of the training data, "" when unknown
+  std::string config_toml;      // the resolved run config it was saved with
+  SavedLayout layout;
+  std::vector<CheckpointTensor> tensors;
+  std::vector<CheckpointFile> files;
+
+  const CheckpointTensor* find(const std::string& name) const;
+};
+
+std::string manifest_to_json(const CheckpointManifest& manifest);
+// Failure: kCorrupt naming `path` and the field for malformed JSON, a missing or mistyped field,
+// pieces that do not cover a tensor exactly once or name a file the manifest does not list.
+Result<CheckpointManifest> manifest_from_json(std::string_view json,
+                                              const std::filesystem::path& path);
+Result<CheckpointManifest> read_checkpoint_manifest(const std::filesystem::path& step_dir);
+
+}  // namespace symphony

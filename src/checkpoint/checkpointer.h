@@ -1,0 +1,100 @@
+#pragma once
+// Checkpointer: saves the training state of every rank into one step directory
+// (checkpoint/checkpoint_dir.h), asynchronously when asked, and finds and loads the newest valid
+// checkpoint to resume from.
+//
+// Save protocol (every rank calls the same methods at the same steps):
+//   save()  snapshots this rank's state to host memory (the only stall of an asynchronous save),
+//           then writes it into the step's temporary directory, in a background thread when
+//           async (training goes on) or before returning.
+//   poll()  at every step end while a save is pending: one small all-reduce tells whether every
+//           rank has written; then rank 0 writes the manifest and commits the directory (rename,
+//           `latest`, retention). A rank whose writing failed makes every rank's poll() fail.
+//   wait()  blocks until the pending save is committed (end of training, preemption).
+// Thread-safety: the training thread only; the background writer touches only its snapshot.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "checkpoint/checkpoint_io.h"
+#include "checkpoint/checkpoint_manifest.h"
+#include "core/status.h"
+#include "model/transformer.h"
+#include "parallel/comm.h"
+#include "parallel/zero.h"
+
+namespace symphony {
+
+struct CheckpointerOptions {
+  std::filesystem::path dir;
+  bool async = true;
+  int64_t keep_last = 3;
+  int64_t keep_every = 0;
+};
+
+struct SaveTimes {
+  double stall_s = 0;  // the training thread's time inside save()
+  double write_s = 0;  // writing this rank's files, wherever it ran
+};
+
+class Checkpointer {
+ public:
+  Checkpointer(CheckpointerOptions options, Comm& world);
+  ~Checkpointer();  // waits for a background write, without committing it
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // `header` holds everything but tensors and files. Waits for an earlier pending save first.
+  // Saving a step that already has a checkpoint does nothing.
+  Status save(CheckpointManifest header, Transformer& model, DataParallel& data_parallel);
+  Status poll();
+  Status wait();
+  bool pending() const { return pending_.has_value(); }
+  // The newest committed step, -1 before the first.
+  int64_t last_committed_step() const { return last_committed_; }
+  const SaveTimes& last_times() const { return times_; }
+  const std::filesystem::path& dir() const { return options_.dir; }
+
+ private:
+  struct Pending {
+    CheckpointManifest header;
+    std::future<Status> written;
+  };
+  Status finish(bool block);
+
+  CheckpointerOptions options_;
+  Comm& world_;
+  std::optional<Pending> pending_;
+  std::optional<Status> written_;        // this rank's write result, once known
+  std::shared_ptr<double> write_s_;      // set by the writer
+  int64_t last_committed_ = -1;
+  SaveTimes times_;
+};
+
+struct ResumePoint {
+  std::filesystem::path step_dir;
+  CheckpointManifest manifest;
+};
+
+// Finds what `spec` names and loads it into this rank's state. `spec`: "auto" for the newest
+// valid checkpoint under `dir` (none there: nullopt, a fresh start), or a step directory, or a
+// checkpoint directory (its newest valid one). With "auto" or a checkpoint directory, a
+// checkpoint whose manifest or files fail verification on any rank is reported through `warn`
+// and the next older one tried. A checkpoint of another model config is an error naming the first
+// differing key. Collective over `world`.
+Result<std::optional<ResumePoint>> resume_from(const std::string& spec,
+                                               const std::filesystem::path& dir,
+                                               const std::string& config_toml, Comm& world,
+                                               Transformer& model, DataParallel& data_parallel,
+                                               const std::function<void(const std::string&)>& warn);
+
+// "" when the [model] sections of two config TOML texts agree, else the first key that differs
+// with both values, e.g. "model.hidden_size = 64 in the checkpoint, 128 here".
+std::string model_config_difference(const std::string& saved_toml, const std::string& current_toml);
+
+}  // namespace symphony
