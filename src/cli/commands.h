@@ -11,5 +11,6 @@ void add_bench_command(CLI::App& app, int* exit_code);
 void add_presets_command(CLI::App& app, int* exit_code);
 void add_plan_command(CLI::App& app, int* exit_code);
 void add_tokenizer_command(CLI::App& app, int* exit_code);
+void add_ckpt_command(CLI::App& app, int* exit_code);
 
 }  // namespace symphony::cli

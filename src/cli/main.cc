@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   symphony::cli::add_presets_command(app, &exit_code);
   symphony::cli::add_plan_command(app, &exit_code);
   symphony::cli::add_tokenizer_command(app, &exit_code);
+  symphony::cli::add_ckpt_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
