@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/rng.h"
 #include "data/prepare.h"
 #include "data/token_file.h"
 #include "monitor/metrics_log.h"
+#include "testkit/markov_tokens.h"
 #include "train/model_file.h"
 
 namespace symphony {
@@ -18,23 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A token stream with structure to learn: each token picks its successor from 3 candidates
-// determined by the token itself, so the best achievable loss is about ln 3 = 1.1 nats while a
-// fresh model starts near ln 64 = 4.2.
-void write_markov_tokens(const fs::path& path, int64_t count, uint64_t seed) {
-  auto writer = TokenFileWriter::create(path, TokenFileMeta{64, 63, 0});
-  ASSERT_TRUE(writer.has_value()) << writer.error().message();
-  Rng rng(seed);
-  std::vector<int32_t> tokens;
-  int32_t t = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    tokens.push_back(t);
-    int32_t choice = int32_t(rng.next_u64() % 3);
-    t = int32_t((t * 7 + 1 + choice * 13) % 63);
-  }
-  ASSERT_TRUE(writer->append(tokens).is_ok());
-  ASSERT_TRUE(writer->close().is_ok());
-}
+using testkit::write_markov_tokens;
 
 class TrainerTest : public ::testing::Test {
  protected:
