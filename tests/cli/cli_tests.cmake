@@ -80,3 +80,9 @@ symphony_add_cli_test(plan_missing_calibration 2 "no-such-cal\\.toml"
 symphony_add_cli_test(plan_calibrate 0 "h100_measured\\.toml: GEMM 75%, attention 40%, HBM 90%"
                       plan --model kimi-k2-1t --cluster h100 --gpus 4096 --top 1
                       --calibrate ${CMAKE_SOURCE_DIR}/tests/plan/data/h100_measured.toml)
+
+# checkpoints
+symphony_add_cli_test(ckpt_inspect_missing 2 "no-such-run: no such directory"
+                      ckpt inspect no-such-run)
+symphony_add_cli_test(bad_keep_last 2 "checkpoint\\.keep_last = 0 must be at least 1"
+                      train tiny --dry-run --set checkpoint.keep_last=0)

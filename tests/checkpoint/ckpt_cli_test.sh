@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Checkpoints of real `symphony train` processes:
+#   1. kill -9 at several moments of a run that saves every step: the newest checkpoint left
+#      verifies, and --resume auto finishes the run;
+#   2. SIGTERM: the run saves a checkpoint, says so and exits 0; resuming continues from it;
+#   3. a write failure while saving (file size limit, as on a full disk): the run fails naming
+#      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
+#   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout.
+# Usage: ckpt_cli_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
+set -euo pipefail
+exe=$1 work=$2 mpirun=$3
+rm -rf "$work" && mkdir -p "$work/text"
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+for i in 1 2 3 4; do cat "$src_dir"/README.md "$src_dir"/docs/*.md > "$work/text/doc$i.txt"; done
+"$exe" data prepare --input "$work/text" --out "$work/data" > /dev/null
+common=(--set "data.datasets=[\"$work/data\"]" --set train.seq_len=32 --set train.micro_batch_size=2
+        --set train.global_batch_tokens=128 --set optim.warmup_steps=0 --set train.eval_every=0
+        --quiet)
+fail() { echo "FAIL: $*"; exit 1; }
+newest() { ls -d "$1"/step-* 2>/dev/null | sort | tail -1; }
+
+# 1. kill -9 during a run that checkpoints every step.
+for delay in 0.7 1.3 2.1; do
+  run="$work/kill-$delay"
+  "$exe" train tiny "${common[@]}" --set train.steps=100000 --set checkpoint.every=1 \
+    --set checkpoint.keep_last=2 --set train.run_dir="$run" > "$run.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -e "$run/checkpoints/latest" ] && break; sleep 0.1; done
+  sleep "$delay"
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  last=$(newest "$run/checkpoints")
+  [ -n "$last" ] || fail "kill at +$delay s: no checkpoint"
+  "$exe" ckpt inspect "$last" > "$run.inspect" || { cat "$run.inspect"; fail "kill at +$delay s: $last does not verify"; }
+  step=$(basename "$last" | sed 's/step-0*//')
+  "$exe" train tiny "${common[@]}" --set train.steps=$((step + 2)) --set checkpoint.every=1 \
+    --set checkpoint.keep_last=2 --set train.run_dir="$run" --resume auto > "$run.resume.log" 2>&1 \
+    || { cat "$run.resume.log"; fail "kill at +$delay s: resume failed"; }
+  grep -q "resuming from .*step-0*$step (step $step" "$run.resume.log" || { cat "$run.resume.log"; fail "did not resume from step $step"; }
+  echo "ok: killed at +$delay s after the first save; step $step verified and resumed"
+done
+
+# 2. SIGTERM saves and exits cleanly.
+run="$work/term"
+"$exe" train tiny "${common[@]}" --set train.steps=100000 --set train.run_dir="$run" > "$run.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$run/metrics.jsonl" ] && break; sleep 0.1; done
+kill -TERM "$pid"
+status=0; wait "$pid" || status=$?
+[ "$status" = 0 ] || { cat "$run.log"; fail "SIGTERM: exit status $status"; }
+grep -q "stopped after step .*continue with --resume auto" "$run.log" || { cat "$run.log"; fail "SIGTERM: no message"; }
+last=$(newest "$run/checkpoints")
+"$exe" ckpt inspect "$last" > /dev/null || fail "SIGTERM checkpoint does not verify"
+echo "ok: SIGTERM saved $(basename "$last") and exited 0"
+
+# 3. A failed write leaves the previous checkpoint usable.
+run="$work/full"
+"$exe" train tiny "${common[@]}" --set train.steps=6 --set checkpoint.every=2 --stop-at-step 2 \
+  --set train.run_dir="$run" > "$run.log" 2>&1 || fail "first part of the write-failure run"
+status=0
+( trap '' XFSZ; ulimit -f 4096; exec "$exe" train tiny "${common[@]}" --set train.steps=6 \
+    --set checkpoint.every=2 --set train.run_dir="$run" --resume auto ) > "$run.fail.log" 2>&1 || status=$?
+[ "$status" != 0 ] || fail "a save beyond the file size limit succeeded"
+grep -q "rank00000.safetensors.tmp: File too large" "$run.fail.log" || { cat "$run.fail.log"; fail "the error does not name the file"; }
+[ "$(ls -d "$run"/checkpoints/step-* | xargs -n1 basename | tr '\n' ' ')" = "step-00000002 " ] \
+  || { ls -la "$run/checkpoints"; fail "the failed save left a step directory"; }
+"$exe" ckpt inspect "$run/checkpoints/step-00000002" > /dev/null || fail "the earlier checkpoint no longer verifies"
+"$exe" train tiny "${common[@]}" --set train.steps=6 --set checkpoint.every=2 --set train.run_dir="$run" \
+  --resume auto > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "resume after the failed save"; }
+echo "ok: a failed save named the file and kept step-00000002 usable"
+
+# 4. Two ranks save, one process resumes.
+run="$work/ranks"
+"$mpirun" --oversubscribe -np 2 "$exe" train tiny "${common[@]}" --set train.steps=6 \
+  --set parallel.zero_stage=2 --stop-at-step 3 --set train.run_dir="$run" > "$run.log" 2>&1 \
+  || { cat "$run.log"; fail "2-rank run"; }
+"$exe" ckpt inspect "$run" > "$run.inspect" || { cat "$run.inspect"; fail "inspect of the 2-rank checkpoint"; }
+grep -q "dp=2 zero=2 (2 ranks)" "$run.inspect" || { cat "$run.inspect"; fail "inspect does not report the layout"; }
+grep -q "optim-rank00001.safetensors .*checksum ok" "$run.inspect" || fail "rank 1's file not verified"
+"$exe" train tiny "${common[@]}" --set train.steps=6 --set train.run_dir="$run" --resume auto \
+  > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "one process resuming a 2-rank checkpoint"; }
+grep -q "saved as dp=2 zero=2" "$run.resume.log" || fail "did not resume the 2-rank checkpoint"
+echo "ok: a 2-rank ZeRO-2 checkpoint resumed in one process"
