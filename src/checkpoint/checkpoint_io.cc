@@ -29,11 +29,11 @@ std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.be
 
 std::string rank_listing_name(int rank) { return fmt::format("rank-{:05d}.json", rank); }
 
-void add_piece(RankSnapshot::File& file, const std::string& tensor, std::vector<int64_t> shape,
-               int64_t begin, int64_t end, const float* data) {
-  RankSnapshot::Piece piece{tensor, std::move(shape), begin, end, int64_t(file.data.size())};
-  file.data.insert(file.data.end(), data, data + (end - begin));
-  file.pieces.push_back(std::move(piece));
+// Appends the piece's description; its data is copied by copy_pieces() once every piece is known.
+void add_piece(RankSnapshot::File& file, int64_t& size, const std::string& tensor,
+               std::vector<int64_t> shape, int64_t begin, int64_t end) {
+  file.pieces.push_back({tensor, std::move(shape), begin, end, size});
+  size += end - begin;
 }
 
 std::string piece_key(const std::string& tensor, int64_t begin) {
@@ -118,15 +118,20 @@ int64_t RankSnapshot::bytes() const {
   return n;
 }
 
-RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank) {
+void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank,
+                         RankSnapshot& snap) {
   ParamStore& store = model.params();
-  RankSnapshot snap;
   snap.rank = rank;
   snap.files.resize(2);
   RankSnapshot::File& weights = snap.files[0];
   RankSnapshot::File& moments = snap.files[1];
   weights.name = fmt::format("model-rank{:05d}.safetensors", rank);
   moments.name = fmt::format("optim-rank{:05d}.safetensors", rank);
+  weights.pieces.clear();
+  moments.pieces.clear();
+  // First the pieces and where each one's data comes from, then one copy into buffers sized once.
+  std::vector<const float*> weight_src, moment_src;
+  int64_t weight_size = 0, moment_size = 0;
   const std::vector<StateSlice> slices = data_parallel.saved_slices();
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
@@ -137,9 +142,12 @@ RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
       const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
-      add_piece(weights, info.name, shape, begin, end, s.weights + at);
-      add_piece(moments, "exp_avg." + info.name, shape, begin, end, s.exp_avg + at);
-      add_piece(moments, "exp_avg_sq." + info.name, shape, begin, end, s.exp_avg_sq + at);
+      add_piece(weights, weight_size, info.name, shape, begin, end);
+      weight_src.push_back(s.weights + at);
+      add_piece(moments, moment_size, "exp_avg." + info.name, shape, begin, end);
+      moment_src.push_back(s.exp_avg + at);
+      add_piece(moments, moment_size, "exp_avg_sq." + info.name, shape, begin, end);
+      moment_src.push_back(s.exp_avg_sq + at);
     }
   }
   if (rank == 0) {
@@ -147,10 +155,22 @@ RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel
     for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
       if (!mc.is_moe_layer(l)) continue;
       View bias = model.balance_bias(l);
-      add_piece(weights, balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32());
+      add_piece(weights, weight_size, balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel());
+      weight_src.push_back(bias.f32());
     }
   }
-  return snap;
+  weights.data.resize(size_t(weight_size));
+  moments.data.resize(size_t(moment_size));
+  auto copy = [](RankSnapshot::File& file, const std::vector<const float*>& src) {
+    const int64_t n = int64_t(file.pieces.size());
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < n; ++i) {
+      const RankSnapshot::Piece& p = file.pieces[size_t(i)];
+      std::memcpy(file.data.data() + p.at, src[size_t(i)], size_t(p.end - p.begin) * sizeof(float));
+    }
+  };
+  copy(weights, weight_src);
+  copy(moments, moment_src);
 }
 
 Status write_rank_files(const RankSnapshot& snapshot, const fs::path& dir) {

@@ -44,7 +44,10 @@ struct RankSnapshot {
   int64_t bytes() const;
 };
 
-RankSnapshot snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank);
+// Fills `snapshot` (whose buffers are reused: after the first save, a snapshot allocates and
+// faults in no memory) with this rank's pieces.
+void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int rank,
+                         RankSnapshot& snapshot);
 
 // Writes the snapshot's files and rank-NNNNN.json into `dir`, each file atomically and fsynced.
 // Failure: kIo naming the file (a full disk included); what was written is removed.

@@ -31,8 +31,10 @@ Status Checkpointer::save(CheckpointManifest header, Transformer& model,
   const fs::path tmp = temp_step_dir(options_.dir, header.step);
   fs::create_directories(tmp, ec);
   if (ec) return Error::io("creating checkpoint directory {}: {}", tmp.string(), ec.message());
-  auto snapshot = std::make_shared<RankSnapshot>(
-      snapshot_rank_state(model, data_parallel, world_.rank()));
+  // The snapshot buffers are reused from save to save (no writer holds them after wait()).
+  if (!snapshot_) snapshot_ = std::make_shared<RankSnapshot>();
+  snapshot_rank_state(model, data_parallel, world_.rank(), *snapshot_);
+  std::shared_ptr<const RankSnapshot> snapshot = snapshot_;
   auto write_s = std::make_shared<double>(0);
   auto write = [snapshot, tmp, write_s]() {
     Timer timer;

@@ -72,6 +72,7 @@ class Checkpointer {
   std::optional<Pending> pending_;
   std::optional<Status> written_;        // this rank's write result, once known
   std::shared_ptr<double> write_s_;      // set by the writer
+  std::shared_ptr<RankSnapshot> snapshot_;  // host copy of this rank's state, reused
   int64_t last_committed_ = -1;
   SaveTimes times_;
 };
