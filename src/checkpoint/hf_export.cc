@@ -9,6 +9,7 @@
 #include "checkpoint/hf_tokenizer.h"
 #include "core/file_io.h"
 #include "data/tokenizer_json.h"
+#include "train/model_file.h"
 
 namespace symphony {
 namespace {
@@ -27,11 +28,11 @@ Status check_selection_bias(const ModelConfig& c, Transformer& model) {
     for (int64_t e = 0; e < b.numel(); ++e) max_abs = std::max(max_abs, std::fabs(double(v[e])));
     if (max_abs != 0)
       return Error::invalid(
-          "model.layers.{}.mlp.gate.e_score_correction_bias is non-zero (max |b| = {:.3g}): the "
+          "{} is non-zero (max |b| = {:.3g}): the "
           "aux-loss-free selection bias changes which experts are chosen, and only deepseek_v3 "
           "(which needs MLA attention) has it; only models trained with "
           "model.bias_update_rate = 0 can be exported",
-          l, max_abs);
+          balance_bias_name(l), max_abs);
   }
   return Status::ok();
 }
