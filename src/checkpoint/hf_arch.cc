@@ -54,8 +54,8 @@ Result<HfArch> choose_hf_arch(const ModelConfig& c) {
 Result<HfArch> hf_arch_from_model_type(std::string_view model_type, std::string_view source) {
   for (HfArch arch : {HfArch::kQwen3Moe, HfArch::kMixtral, HfArch::kQwen3, HfArch::kLlama})
     if (hf_model_type(arch) == model_type) return arch;
-  return Error::invalid("{}: model_type \"{}\" is not supported; supported: {}", source,
-                        model_type, hf_supported_model_types());
+  return Error::invalid("{}: model_type \"{}\" is not supported; supported: {}", source, model_type,
+                        hf_supported_model_types());
 }
 
 }  // namespace symphony

@@ -26,7 +26,8 @@ class FieldReader {
   Result<double> number(const char* key, std::optional<double> fallback) const {
     if (!has(key)) return missing<double>(key, fallback);
     const Json& v = j_.at(key);
-    if (!v.is_number()) return Error::invalid("{}: {} = {} is not a number", source_, key, v.dump());
+    if (!v.is_number())
+      return Error::invalid("{}: {} = {} is not a number", source_, key, v.dump());
     return v.get<double>();
   }
   Result<bool> boolean(const char* key, bool fallback) const {
@@ -39,7 +40,8 @@ class FieldReader {
   Result<std::string> string(const char* key, std::optional<std::string> fallback) const {
     if (!has(key)) return missing<std::string>(key, fallback);
     const Json& v = j_.at(key);
-    if (!v.is_string()) return Error::invalid("{}: {} = {} is not a string", source_, key, v.dump());
+    if (!v.is_string())
+      return Error::invalid("{}: {} = {} is not a string", source_, key, v.dump());
     return v.get<std::string>();
   }
   // Refuses a field that is present with a value other than null / `off`.
@@ -77,8 +79,8 @@ HfDefaults hf_defaults(HfArch arch) {
 // rope_theta is top-level in transformers 4.x configs and inside "rope_parameters" in 5.x.
 Result<double> read_rope_theta(const Json& j, const FieldReader& f, HfArch arch,
                                const std::string& source) {
-  SYM_TRY(f.require_off("rope_scaling", Json(nullptr),
-                        "Symphony computes plain RoPE without scaling"));
+  SYM_TRY(
+      f.require_off("rope_scaling", Json(nullptr), "Symphony computes plain RoPE without scaling"));
   if (f.has("rope_parameters")) {
     const Json& p = j.at("rope_parameters");
     FieldReader rope(p, source + " rope_parameters");
@@ -95,8 +97,7 @@ Result<double> read_rope_theta(const Json& j, const FieldReader& f, HfArch arch,
 Result<int64_t> read_first_dense_layers(const Json& j, const FieldReader& f, int64_t layers,
                                         const std::string& source) {
   SYM_TRY_ASSIGN(const int64_t step, f.integer("decoder_sparse_step", 1));
-  if (step < 1)
-    return Error::invalid("{}: decoder_sparse_step = {} must be >= 1", source, step);
+  if (step < 1) return Error::invalid("{}: decoder_sparse_step = {} must be >= 1", source, step);
   std::set<int64_t> mlp_only;
   if (f.has("mlp_only_layers")) {
     const Json& list = j.at("mlp_only_layers");
@@ -118,8 +119,7 @@ Result<int64_t> read_first_dense_layers(const Json& j, const FieldReader& f, int
       return Error::invalid(
           "{}: layer {} is dense (mlp_only_layers = {}, decoder_sparse_step = {}) after sparse "
           "layer {}; Symphony supports dense layers only as the first k layers",
-          source, l, f.has("mlp_only_layers") ? j.at("mlp_only_layers").dump() : "[]", step,
-          k);
+          source, l, f.has("mlp_only_layers") ? j.at("mlp_only_layers").dump() : "[]", step, k);
   return k;
 }
 
@@ -158,9 +158,7 @@ std::string hf_config_json_text(const ModelConfig& c, HfArch arch,
       j["sliding_window"] = nullptr;
       j["max_window_layers"] = c.num_hidden_layers;
       break;
-    case HfArch::kMixtral:
-      j["sliding_window"] = nullptr;
-      break;
+    case HfArch::kMixtral: j["sliding_window"] = nullptr; break;
   }
   if (arch == HfArch::kQwen3Moe) {
     j["num_experts"] = c.num_experts;
@@ -219,8 +217,10 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text, std::string_vi
 
   SYM_TRY_ASSIGN(const std::string act, f.string("hidden_act", "silu"));
   if (act != "silu")
-    return Error::invalid("{}: hidden_act = \"{}\" is not supported: Symphony's feed-forward is "
-                          "SwiGLU (silu)", source, act);
+    return Error::invalid(
+        "{}: hidden_act = \"{}\" is not supported: Symphony's feed-forward is "
+        "SwiGLU (silu)",
+        source, act);
   SYM_TRY(f.require_off("attention_bias", Json(false), "Symphony's projections have no bias"));
   SYM_TRY(f.require_off("mlp_bias", Json(false), "Symphony's projections have no bias"));
 
@@ -247,14 +247,17 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text, std::string_vi
   if (qwen) {
     SYM_TRY_ASSIGN(const bool sliding, f.boolean("use_sliding_window", false));
     if (sliding)
-      return Error::invalid("{}: use_sliding_window = true is not supported: Symphony's "
-                            "attention is full causal", source);
+      return Error::invalid(
+          "{}: use_sliding_window = true is not supported: Symphony's "
+          "attention is full causal",
+          source);
   } else if (f.has("sliding_window")) {
     SYM_TRY_ASSIGN(const int64_t window, f.integer("sliding_window", std::nullopt));
     if (window < c.max_position_embeddings)
-      return Error::invalid("{}: sliding_window = {} is shorter than max_position_embeddings = "
-                            "{}: Symphony's attention is full causal", source, window,
-                            c.max_position_embeddings);
+      return Error::invalid(
+          "{}: sliding_window = {} is shorter than max_position_embeddings = "
+          "{}: Symphony's attention is full causal",
+          source, window, c.max_position_embeddings);
   }
 
   c.router_aux_loss_coef = 0.0;

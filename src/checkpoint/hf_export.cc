@@ -60,16 +60,18 @@ Result<HfExportReport> export_hf(const RunConfig& config, Transformer& model, co
 
   // Resolve the tokenizer before writing anything.
   std::string spec = options.tokenizer;
-  if (spec.empty()) spec = config.data.tokenizer_path.empty() ? "bytes" : config.data.tokenizer_path;
+  if (spec.empty())
+    spec = config.data.tokenizer_path.empty() ? "bytes" : config.data.tokenizer_path;
   std::optional<BpeModel> bpe;
   std::optional<int32_t> eos;
   if (spec != "none") {
     SYM_TRY_ASSIGN(std::unique_ptr<Tokenizer> tokenizer, load_tokenizer(spec));
     SYM_TRY_ASSIGN(BpeModel m, bpe_model_for_hf(*tokenizer));
     if (m.id_limit() > c.vocab_size)
-      return Error::invalid("tokenizer '{}' uses ids up to {}, beyond model.vocab_size = {}: it is "
-                            "not this model's tokenizer (pass --tokenizer SPEC or none)",
-                            spec, m.id_limit() - 1, c.vocab_size);
+      return Error::invalid(
+          "tokenizer '{}' uses ids up to {}, beyond model.vocab_size = {}: it is "
+          "not this model's tokenizer (pass --tokenizer SPEC or none)",
+          spec, m.id_limit() - 1, c.vocab_size);
     eos = tokenizer->eot_token();
     report.notes.push_back(
         spec == "bytes"
@@ -100,8 +102,8 @@ Result<HfExportReport> export_hf(const RunConfig& config, Transformer& model, co
   SYM_TRY_ASSIGN(report.files, write_hf_weights(staging, records, options.max_shard_bytes));
   SYM_TRY(write_file_atomic(staging / "config.json", hf_config_json_text(c, report.arch, eos)));
   report.files.push_back("config.json");
-  SYM_TRY(write_file_atomic(staging / "generation_config.json",
-                            hf_generation_config_json_text(eos)));
+  SYM_TRY(
+      write_file_atomic(staging / "generation_config.json", hf_generation_config_json_text(eos)));
   report.files.push_back("generation_config.json");
   if (bpe.has_value()) {
     SYM_TRY(save_tokenizer_json(*bpe, staging / "tokenizer.json"));

@@ -84,7 +84,7 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 // Tensors a transformers checkpoint may hold that carry no weights of the model.
 bool ignorable(const std::string& name, const ModelConfig& c) {
-  if (name.ends_with(".rotary_emb.inv_freq")) return true;     // older Llama checkpoints
+  if (name.ends_with(".rotary_emb.inv_freq")) return true;   // older Llama checkpoints
   return c.tie_word_embeddings && name == "lm_head.weight";  // tied: transformers ignores it
 }
 
@@ -124,9 +124,10 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
       report.notes.push_back(fmt::format("ignored tensor \"{}\"", name));
       continue;
     }
-    return Error::corrupt("{}: tensor \"{}\" is not part of a {} model as config.json describes "
-                          "it; Symphony would drop it and compute different logits",
-                          weights.file_of(name).string(), name, hf_model_type(hf.arch));
+    return Error::corrupt(
+        "{}: tensor \"{}\" is not part of a {} model as config.json describes "
+        "it; Symphony would drop it and compute different logits",
+        weights.file_of(name).string(), name, hf_model_type(hf.arch));
   }
   for (int64_t l = 0; l < rc.model.num_hidden_layers; ++l)
     if (rc.model.is_moe_layer(l)) {
@@ -147,11 +148,14 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
       rc.data.tokenizer_path = dst.string();
       report.notes.push_back(fmt::format("tokenizer: {}", dst.string()));
     } else {
-      report.notes.push_back(fmt::format("tokenizer.json not used ({}); pass --tokenizer to "
-                                         "symphony generate", tokenizer.error().message()));
+      report.notes.push_back(
+          fmt::format("tokenizer.json not used ({}); pass --tokenizer to "
+                      "symphony generate",
+                      tokenizer.error().message()));
     }
   } else {
-    report.notes.push_back("no tokenizer.json in the source; pass --tokenizer to symphony generate");
+    report.notes.push_back(
+        "no tokenizer.json in the source; pass --tokenizer to symphony generate");
   }
   SYM_TRY(save_model_file(out / "model.safetensors", rc, model));
   SYM_TRY(write_file_atomic(out / "config.toml", to_toml(rc)));

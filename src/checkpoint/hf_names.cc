@@ -34,22 +34,24 @@ std::vector<HfTensorMap> hf_tensor_map(const ParamStore& params, HfArch arch) {
               "{}: shared experts have no {} name", name, hf_model_type(arch));
     const size_t experts_at = name.find(".mlp.experts.");
     if (experts_at != std::string::npos) {
-      SYM_CHECK(hf_arch_is_moe(arch) && info.shape.ndim == 3, "{}: not a stacked expert tensor "
-                "of a {} model", name, hf_model_type(arch));
+      SYM_CHECK(hf_arch_is_moe(arch) && info.shape.ndim == 3,
+                "{}: not a stacked expert tensor "
+                "of a {} model",
+                name, hf_model_type(arch));
       const std::string layer = name.substr(0, experts_at);
       const std::string proj = name.substr(experts_at + std::string_view(".mlp.experts.").size());
       for (int64_t e = 0; e < info.shape.dims[0]; ++e)
-        out.push_back({expert_name(arch, layer, e, proj), {info.shape.dims[1], info.shape.dims[2]},
-                       id, e});
+        out.push_back(
+            {expert_name(arch, layer, e, proj), {info.shape.dims[1], info.shape.dims[2]}, id, e});
       continue;
     }
     std::string hf_name = name;
     if (arch == HfArch::kMixtral && ends_with(name, ".mlp.gate.weight"))
       hf_name = name.substr(0, name.size() - std::string_view(".mlp.gate.weight").size()) +
                 ".block_sparse_moe.gate.weight";
-    SYM_CHECK(arch != HfArch::kMixtral || name.find(".mlp.") == std::string::npos ||
-                  hf_name != name,
-              "{}: dense feed-forward tensors have no mixtral name", name);
+    SYM_CHECK(
+        arch != HfArch::kMixtral || name.find(".mlp.") == std::string::npos || hf_name != name,
+        "{}: dense feed-forward tensors have no mixtral name", name);
     out.push_back({std::move(hf_name), dims_of(info.shape), id, -1});
   }
   return out;

@@ -123,8 +123,8 @@ Result<SafetensorsTensor> HfWeights::get(const std::string& name) const {
 
 Result<int64_t> parse_shard_size(std::string_view text) {
   size_t digits = 0;
-  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) ||
-                                  text[digits] == '.'))
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.'))
     ++digits;
   const std::string number(text.substr(0, digits));
   std::string unit(text.substr(digits));
@@ -137,10 +137,16 @@ Result<int64_t> parse_shard_size(std::string_view text) {
   } catch (const std::exception&) {
     value = -1;
   }
-  const std::map<std::string, double> units = {
-      {"", 1},           {"B", 1},          {"KB", 1e3},          {"MB", 1e6},
-      {"GB", 1e9},       {"TB", 1e12},      {"KIB", 1024.0},      {"MIB", 1048576.0},
-      {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
+  const std::map<std::string, double> units = {{"", 1},
+                                               {"B", 1},
+                                               {"KB", 1e3},
+                                               {"MB", 1e6},
+                                               {"GB", 1e9},
+                                               {"TB", 1e12},
+                                               {"KIB", 1024.0},
+                                               {"MIB", 1048576.0},
+                                               {"GIB", 1073741824.0},
+                                               {"TIB", 1099511627776.0}};
   auto u = units.find(unit);
   if (value <= 0 || u == units.end() || !std::isfinite(value * u->second) ||
       value * u->second < 1 || value * u->second > 9e18)

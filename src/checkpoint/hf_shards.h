@@ -45,9 +45,9 @@ class HfWeights {
   std::filesystem::path file_of(const std::string& name) const;
 
  private:
-  std::filesystem::path source_;                 // the index or the single file
+  std::filesystem::path source_;  // the index or the single file
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
-  std::map<std::string, size_t> file_of_name_;   // tensor name -> index into files_
+  std::map<std::string, size_t> file_of_name_;  // tensor name -> index into files_
 };
 
 // Parses a shard size: a byte count, or a number with a unit (B, KB, MB, GB, TB powers of 1000;

@@ -10,8 +10,7 @@ Result<BpeModel> bpe_model_for_hf(const Tokenizer& tokenizer) {
   if (dynamic_cast<const ByteTokenizer*>(&tokenizer) != nullptr) {
     std::vector<std::string> tokens;
     for (int b = 0; b < 256; ++b) tokens.emplace_back(1, char(b));
-    return BpeModel::create(std::move(tokens), {},
-                            {{"<|endoftext|>", ByteTokenizer::kEotToken}});
+    return BpeModel::create(std::move(tokens), {}, {{"<|endoftext|>", ByteTokenizer::kEotToken}});
   }
   return Error::invalid("tokenizer '{}' has no tokenizer.json form", tokenizer.name());
 }

@@ -32,9 +32,9 @@ int run_export_hf(const ExportHfArgs& args) {
   options.max_shard_bytes = *shard;
   Result<LoadedModel> loaded = load_model_for_export(args.source);
   if (!loaded.has_value()) return report(loaded.error());
-  Result<HfExportReport> exported =
-      export_hf(loaded->config, *loaded->model, args.out, options);
-  if (!exported.has_value()) return report(exported.error().with_context("exporting {}", args.source));
+  Result<HfExportReport> exported = export_hf(loaded->config, *loaded->model, args.out, options);
+  if (!exported.has_value())
+    return report(exported.error().with_context("exporting {}", args.source));
   fmt::print("exported {} as {}: {} tensors, {}\n", args.source, hf_model_type(exported->arch),
              exported->tensors, human_bytes(double(exported->tensor_bytes)));
   for (const std::string& note : exported->notes) fmt::print("  note: {}\n", note);
@@ -50,7 +50,8 @@ struct ImportHfArgs {
 
 int run_import_hf(const ImportHfArgs& args) {
   Result<HfImportReport> imported = import_hf(args.source, args.out);
-  if (!imported.has_value()) return report(imported.error().with_context("importing {}", args.source));
+  if (!imported.has_value())
+    return report(imported.error().with_context("importing {}", args.source));
   const ParamCounts counts = count_params(imported->config.model);
   fmt::print("imported {} ({}): {} tensors, {} parameters\n", args.source,
              hf_model_type(imported->arch), imported->tensors, human_count(double(counts.total)));

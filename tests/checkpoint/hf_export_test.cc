@@ -62,8 +62,8 @@ TEST(HfExport, Qwen3MoeHasOneTensorPerExpertUnderTransformersNames) {
   ASSERT_TRUE(ours.has_value());
   for (int64_t e = 0; e < 4; ++e)
     for (const char* proj : {"gate_proj", "up_proj", "down_proj"})
-      expect_same_bytes(*hf, fmt::format("model.layers.2.mlp.experts.{}.{}.weight", e, proj),
-                        *ours, fmt::format("model.layers.2.mlp.experts.{}", proj), e);
+      expect_same_bytes(*hf, fmt::format("model.layers.2.mlp.experts.{}.{}.weight", e, proj), *ours,
+                        fmt::format("model.layers.2.mlp.experts.{}", proj), e);
   expect_same_bytes(*hf, "model.layers.1.mlp.gate.weight", *ours, "model.layers.1.mlp.gate.weight");
   expect_same_bytes(*hf, "model.layers.0.mlp.down_proj.weight", *ours,
                     "model.layers.0.mlp.down_proj.weight");
@@ -190,7 +190,8 @@ TEST(HfExport, SourcesAreModelFilesOrRunDirectories) {
   fs::create_directories(dir / "empty_run");
   Result<LoadedModel> empty = load_model_for_export(dir / "empty_run");
   ASSERT_FALSE(empty.has_value());
-  EXPECT_THAT(empty.error().message(), HasSubstr("empty_run: a directory without model.safetensors"));
+  EXPECT_THAT(empty.error().message(),
+              HasSubstr("empty_run: a directory without model.safetensors"));
 }
 
 }  // namespace

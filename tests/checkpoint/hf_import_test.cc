@@ -172,7 +172,8 @@ TEST(HfImport, MissingExtraAndMisshapenTensorsAreNamed) {
   r = import_hf(dir2 / "hf", dir2 / "back");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
-  EXPECT_THAT(r.error().message(), HasSubstr("\"model.layers.0.self_attn.q_proj.bias\" is not part"));
+  EXPECT_THAT(r.error().message(),
+              HasSubstr("\"model.layers.0.self_attn.q_proj.bias\" is not part"));
 
   patch_config(dir2, {{"moe_intermediate_size", 8}});
   r = import_hf(dir2 / "hf", dir2 / "back");

@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "testkit/temp_dir.h"
@@ -23,8 +23,8 @@ struct Tensors {
     const int64_t sizes[] = {100, 100, 300, 50};
     for (int i = 0; i < 4; ++i) data.emplace_back(size_t(sizes[i]), float(i));
     for (int i = 0; i < 4; ++i)
-      records.push_back({fmt::format("t{}", i), "F32", {sizes[i]}, data[size_t(i)].data(),
-                         sizes[i] * 4});
+      records.push_back(
+          {fmt::format("t{}", i), "F32", {sizes[i]}, data[size_t(i)].data(), sizes[i] * 4});
   }
 };
 
@@ -62,10 +62,9 @@ TEST(HfShards, AboveTheLimitShardsInOrderWithAnIndex) {
   // 1000-byte shards: t0+t1 (800), t2 alone (1200, larger than a shard), t3.
   Result<std::vector<std::string>> files = write_hf_weights(dir.path(), t.records, 1000);
   ASSERT_TRUE(files.has_value()) << files.error().message();
-  EXPECT_THAT(*files, ElementsAre("model-00001-of-00003.safetensors",
-                                  "model-00002-of-00003.safetensors",
-                                  "model-00003-of-00003.safetensors",
-                                  "model.safetensors.index.json"));
+  EXPECT_THAT(*files,
+              ElementsAre("model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                          "model-00003-of-00003.safetensors", "model.safetensors.index.json"));
   const nlohmann::json index =
       nlohmann::json::parse(testkit::read_file_bytes(dir / "model.safetensors.index.json"));
   EXPECT_EQ(index["metadata"]["total_size"], 2200);

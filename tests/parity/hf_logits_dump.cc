@@ -95,7 +95,8 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
   if (!make_config(name, config.model)) {
     fmt::print(stderr,
                "hf_logits_dump: unknown config \"{}\" (qwen3, llama, qwen3_moe, mixtral, shared, "
-               "bias)\n", name);
+               "bias)\n",
+               name);
     return 2;
   }
   config.train.seq_len = 32;
@@ -135,7 +136,10 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
   }
   const std::vector<TensorRecord> records = {
       {"tokens", "I32", {kTokens}, tokens.data(), int64_t(tokens.size() * sizeof(int32_t))},
-      {"logits", "F32", {kTokens, c.vocab_size}, logits.data(),
+      {"logits",
+       "F32",
+       {kTokens, c.vocab_size},
+       logits.data(),
        int64_t(logits.size() * sizeof(float))}};
   if (Status s = write_safetensors(dir / "logits.safetensors", records, {{"config", name}});
       !s.is_ok()) {

@@ -22,8 +22,10 @@ ModelConfig hf_test_config(HfArch arch) {
   c.num_experts_per_tok = 2;
   c.qk_norm = arch == HfArch::kQwen3Moe || arch == HfArch::kQwen3;
   c.tie_word_embeddings = arch == HfArch::kMixtral || arch == HfArch::kLlama;
-  if (hf_arch_is_moe(arch)) c.num_experts = 4;
-  else c.num_experts = 0;
+  if (hf_arch_is_moe(arch))
+    c.num_experts = 4;
+  else
+    c.num_experts = 0;
   if (arch == HfArch::kQwen3Moe) {
     c.first_k_dense_replace = 1;
     c.norm_topk_prob = false;
