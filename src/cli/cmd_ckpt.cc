@@ -98,6 +98,7 @@ void add_ckpt_command(CLI::App& app, int* exit_code) {
       ->required();
   inspect->add_flag("--no-verify", args->no_verify, "Skip reading the files for their checksums");
   inspect->callback([args, exit_code] { *exit_code = run_inspect(*args); });
+  add_ckpt_hf_commands(*ckpt, exit_code);
 }
 
 }  // namespace symphony::cli

@@ -12,5 +12,7 @@ void add_presets_command(CLI::App& app, int* exit_code);
 void add_plan_command(CLI::App& app, int* exit_code);
 void add_tokenizer_command(CLI::App& app, int* exit_code);
 void add_ckpt_command(CLI::App& app, int* exit_code);
+// export-hf and import-hf (cmd_ckpt_hf.cc), added to the `ckpt` command.
+void add_ckpt_hf_commands(CLI::App& ckpt, int* exit_code);
 
 }  // namespace symphony::cli

@@ -86,3 +86,52 @@ symphony_add_cli_test(ckpt_inspect_missing 2 "no-such-run: no such directory"
                       ckpt inspect no-such-run)
 symphony_add_cli_test(bad_keep_last 2 "checkpoint\\.keep_last = 0 must be at least 1"
                       train tiny --dry-run --set checkpoint.keep_last=0)
+
+# symphony ckpt export-hf / import-hf. The cli_hf_models fixture writes tiny model files with
+# hf_logits_dump (tests/parity/hf_parity_tests.cmake): mixtral exports, shared and bias are refused.
+set(SYMPHONY_CLI_HF ${CMAKE_CURRENT_BINARY_DIR}/cli_hf)
+add_test(NAME cli_hf_models
+         COMMAND sh -c "rm -rf '${SYMPHONY_CLI_HF}' && for c in mixtral shared bias; do '$<TARGET_FILE:hf_logits_dump>' $c '${SYMPHONY_CLI_HF}' || exit 1; done")
+set_tests_properties(cli_hf_models PROPERTIES FIXTURES_SETUP cli_hf_models)
+symphony_add_cli_test(ckpt_export_hf 0 "exported .* as mixtral: 40 tensors.*mixtral_hf/tokenizer\\.json"
+                      ckpt export-hf ${SYMPHONY_CLI_HF}/mixtral ${SYMPHONY_CLI_HF}/mixtral_hf)
+symphony_add_cli_test(ckpt_import_hf 0 "imported .* \\(mixtral\\): 40 tensors.*mixtral_back/config\\.toml"
+                      ckpt import-hf ${SYMPHONY_CLI_HF}/mixtral_hf ${SYMPHONY_CLI_HF}/mixtral_back)
+symphony_add_cli_test(ckpt_generate_imported 0 "^Hi"
+                      generate ${SYMPHONY_CLI_HF}/mixtral_back --prompt Hi --max-new-tokens 4
+                      --temperature 0)
+symphony_add_cli_test(ckpt_export_hf_shared_experts 2
+                      "model\\.n_shared_experts = 1: no Hugging Face architecture"
+                      ckpt export-hf ${SYMPHONY_CLI_HF}/shared/model.safetensors ${SYMPHONY_CLI_HF}/shared_hf)
+symphony_add_cli_test(ckpt_export_hf_selection_bias 2
+                      "model\\.layers\\.1\\.mlp\\.gate\\.e_score_correction_bias is non-zero"
+                      ckpt export-hf ${SYMPHONY_CLI_HF}/bias ${SYMPHONY_CLI_HF}/bias_hf)
+symphony_add_cli_test(ckpt_export_hf_output_not_empty 2 "mixtral: exists and is not an empty directory"
+                      ckpt export-hf ${SYMPHONY_CLI_HF}/mixtral ${SYMPHONY_CLI_HF}/mixtral)
+symphony_add_cli_test(ckpt_export_hf_bad_shard_size 2 "--max-shard-size: shard size '12XB'"
+                      ckpt export-hf ${SYMPHONY_CLI_HF}/mixtral ${SYMPHONY_CLI_HF}/x --max-shard-size 12XB)
+set_tests_properties(cli_ckpt_export_hf cli_ckpt_export_hf_shared_experts
+                     cli_ckpt_export_hf_selection_bias cli_ckpt_export_hf_output_not_empty
+                     cli_ckpt_export_hf_bad_shard_size PROPERTIES FIXTURES_REQUIRED cli_hf_models)
+set_tests_properties(cli_ckpt_export_hf PROPERTIES FIXTURES_SETUP cli_hf_exported)
+set_tests_properties(cli_ckpt_import_hf PROPERTIES FIXTURES_REQUIRED cli_hf_exported
+                     FIXTURES_SETUP cli_hf_imported)
+set_tests_properties(cli_ckpt_generate_imported PROPERTIES FIXTURES_REQUIRED cli_hf_imported)
+symphony_add_cli_test(ckpt_export_hf_missing_source 2 "no-such-run: no such file or directory"
+                      ckpt export-hf ${CMAKE_CURRENT_BINARY_DIR}/no-such-run ${SYMPHONY_CLI_HF}/y)
+set(SYMPHONY_CLI_HF_FIXTURES ${CMAKE_SOURCE_DIR}/tests/cli/fixtures)
+symphony_add_cli_test(ckpt_import_hf_unsupported_model_type 2
+                      "hf_gpt2/config\\.json: model_type \"gpt2\" is not supported; supported: qwen3_moe, mixtral, qwen3, llama"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_gpt2 ${SYMPHONY_CLI_HF}/gpt2)
+symphony_add_cli_test(ckpt_import_hf_rope_scaling 2
+                      "hf_rope_scaling/config\\.json: rope_scaling = .* is not supported"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_rope_scaling ${SYMPHONY_CLI_HF}/rope)
+symphony_add_cli_test(ckpt_import_hf_no_weights 2
+                      "hf_no_weights: holds neither model\\.safetensors nor model\\.safetensors\\.index\\.json"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_no_weights ${SYMPHONY_CLI_HF}/none)
+symphony_add_cli_test(ckpt_import_hf_missing_tensor 2
+                      "hf_missing_tensor/model\\.safetensors: no tensor named \"model\\.layers\\.0\\.mlp\\.down_proj\\.weight\""
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_missing_tensor ${SYMPHONY_CLI_HF}/missing)
+symphony_add_cli_test(ckpt_import_hf_wrong_shape 2
+                      "hf_wrong_shape/model\\.safetensors: tensor \"model\\.layers\\.0\\.mlp\\.gate_proj\\.weight\" has shape \\[4, 4\\], config\\.json implies \\[8, 4\\]"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_wrong_shape ${SYMPHONY_CLI_HF}/shape)

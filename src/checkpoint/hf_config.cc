@@ -1,0 +1,294 @@
+#include "checkpoint/hf_config.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+namespace symphony {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Reads typed fields of one config.json object; every error names the file and the field.
+class FieldReader {
+ public:
+  FieldReader(const Json& j, std::string_view source) : j_(j), source_(source) {}
+
+  bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+
+  Result<int64_t> integer(const char* key, std::optional<int64_t> fallback) const {
+    if (!has(key)) return missing<int64_t>(key, fallback);
+    const Json& v = j_.at(key);
+    if (!v.is_number_integer())
+      return Error::invalid("{}: {} = {} is not an integer", source_, key, v.dump());
+    return v.get<int64_t>();
+  }
+  Result<double> number(const char* key, std::optional<double> fallback) const {
+    if (!has(key)) return missing<double>(key, fallback);
+    const Json& v = j_.at(key);
+    if (!v.is_number())
+      return Error::invalid("{}: {} = {} is not a number", source_, key, v.dump());
+    return v.get<double>();
+  }
+  Result<bool> boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const Json& v = j_.at(key);
+    if (!v.is_boolean())
+      return Error::invalid("{}: {} = {} is not true or false", source_, key, v.dump());
+    return v.get<bool>();
+  }
+  Result<std::string> string(const char* key, std::optional<std::string> fallback) const {
+    if (!has(key)) return missing<std::string>(key, fallback);
+    const Json& v = j_.at(key);
+    if (!v.is_string())
+      return Error::invalid("{}: {} = {} is not a string", source_, key, v.dump());
+    return v.get<std::string>();
+  }
+  // Refuses a field that is present with a value other than null / `off`.
+  Status require_off(const char* key, const Json& off, std::string_view why) const {
+    if (!has(key) || j_.at(key) == off) return Status::ok();
+    return Error::invalid("{}: {} = {} is not supported: {}", source_, key, j_.at(key).dump(), why);
+  }
+
+ private:
+  template <typename T>
+  Result<T> missing(const char* key, const std::optional<T>& fallback) const {
+    if (fallback.has_value()) return *fallback;
+    return Error::invalid("{}: missing field {}", source_, key);
+  }
+  const Json& j_;
+  std::string source_;
+};
+
+// transformers' defaults for the fields a config.json may omit, by model_type.
+struct HfDefaults {
+  int64_t max_position_embeddings;
+  double rope_theta;
+  double rms_norm_eps;
+};
+HfDefaults hf_defaults(HfArch arch) {
+  switch (arch) {
+    case HfArch::kQwen3Moe: return {32768, 10000.0, 1e-6};
+    case HfArch::kMixtral: return {4096 * 32, 1e6, 1e-5};
+    case HfArch::kQwen3: return {32768, 10000.0, 1e-6};
+    case HfArch::kLlama: return {2048, 10000.0, 1e-6};
+  }
+  return {2048, 10000.0, 1e-6};
+}
+
+// rope_theta is top-level in transformers 4.x configs and inside "rope_parameters" in 5.x.
+Result<double> read_rope_theta(const Json& j, const FieldReader& f, HfArch arch,
+                               const std::string& source) {
+  SYM_TRY(
+      f.require_off("rope_scaling", Json(nullptr), "Symphony computes plain RoPE without scaling"));
+  if (f.has("rope_parameters")) {
+    const Json& p = j.at("rope_parameters");
+    FieldReader rope(p, source + " rope_parameters");
+    if (!p.is_object())
+      return Error::invalid("{}: rope_parameters = {} is not an object", source, p.dump());
+    SYM_TRY(rope.require_off("rope_type", Json("default"),
+                             "Symphony computes plain RoPE without scaling"));
+    if (rope.has("rope_theta")) return rope.number("rope_theta", std::nullopt);
+  }
+  return f.number("rope_theta", hf_defaults(arch).rope_theta);
+}
+
+// Layers [0, k) dense, [k, L) sparse, as Symphony builds them; anything else is refused.
+Result<int64_t> read_first_dense_layers(const Json& j, const FieldReader& f, int64_t layers,
+                                        const std::string& source) {
+  SYM_TRY_ASSIGN(const int64_t step, f.integer("decoder_sparse_step", 1));
+  if (step < 1) return Error::invalid("{}: decoder_sparse_step = {} must be >= 1", source, step);
+  std::set<int64_t> mlp_only;
+  if (f.has("mlp_only_layers")) {
+    const Json& list = j.at("mlp_only_layers");
+    if (!list.is_array())
+      return Error::invalid("{}: mlp_only_layers = {} is not a list", source, list.dump());
+    for (const Json& l : list) {
+      if (!l.is_number_integer())
+        return Error::invalid("{}: mlp_only_layers entry {} is not an integer", source, l.dump());
+      mlp_only.insert(l.get<int64_t>());
+    }
+  }
+  std::vector<bool> dense(static_cast<size_t>(layers), false);
+  for (int64_t l = 0; l < layers; ++l)
+    dense[size_t(l)] = mlp_only.count(l) != 0 || (l + 1) % step != 0;
+  int64_t k = 0;
+  while (k < layers && dense[size_t(k)]) ++k;
+  for (int64_t l = k; l < layers; ++l)
+    if (dense[size_t(l)])
+      return Error::invalid(
+          "{}: layer {} is dense (mlp_only_layers = {}, decoder_sparse_step = {}) after sparse "
+          "layer {}; Symphony supports dense layers only as the first k layers",
+          source, l, f.has("mlp_only_layers") ? j.at("mlp_only_layers").dump() : "[]", step, k);
+  return k;
+}
+
+}  // namespace
+
+std::string hf_config_json_text(const ModelConfig& c, HfArch arch,
+                                std::optional<int32_t> eos_token_id) {
+  Json j;
+  j["architectures"] = {std::string(hf_architecture_class(arch))};
+  j["model_type"] = std::string(hf_model_type(arch));
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  // Mixtral's intermediate_size is the width of each expert.
+  j["intermediate_size"] = arch == HfArch::kMixtral ? c.moe_intermediate_size : c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rope_theta"] = c.rope_theta;
+  j["rope_scaling"] = nullptr;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["initializer_range"] = c.initializer_range;
+  j["attention_bias"] = false;
+  j["attention_dropout"] = 0.0;
+  switch (arch) {
+    case HfArch::kLlama:
+      j["mlp_bias"] = false;
+      j["pretraining_tp"] = 1;
+      break;
+    case HfArch::kQwen3:
+    case HfArch::kQwen3Moe:
+      j["use_sliding_window"] = false;
+      j["sliding_window"] = nullptr;
+      j["max_window_layers"] = c.num_hidden_layers;
+      break;
+    case HfArch::kMixtral: j["sliding_window"] = nullptr; break;
+  }
+  if (arch == HfArch::kQwen3Moe) {
+    j["num_experts"] = c.num_experts;
+    j["num_experts_per_tok"] = c.num_experts_per_tok;
+    j["moe_intermediate_size"] = c.moe_intermediate_size;
+    j["norm_topk_prob"] = c.norm_topk_prob;
+    j["decoder_sparse_step"] = 1;
+    std::vector<int64_t> dense;
+    for (int64_t l = 0; l < c.first_k_dense_replace; ++l) dense.push_back(l);
+    j["mlp_only_layers"] = dense;
+    j["router_aux_loss_coef"] = c.router_aux_loss_coef;
+    j["output_router_logits"] = false;
+  }
+  if (arch == HfArch::kMixtral) {
+    j["num_local_experts"] = c.num_experts;
+    j["num_experts_per_tok"] = c.num_experts_per_tok;
+    j["router_aux_loss_coef"] = c.router_aux_loss_coef;
+    j["router_jitter_noise"] = 0.0;
+    j["output_router_logits"] = false;
+  }
+  if (eos_token_id.has_value()) {
+    j["bos_token_id"] = *eos_token_id;
+    j["eos_token_id"] = *eos_token_id;
+  }
+  j["use_cache"] = true;
+  j["torch_dtype"] = "float32";
+  return j.dump(2) + "\n";
+}
+
+std::string hf_generation_config_json_text(std::optional<int32_t> eos_token_id) {
+  Json j;
+  j["_from_model_config"] = true;
+  if (eos_token_id.has_value()) {
+    j["bos_token_id"] = *eos_token_id;
+    j["eos_token_id"] = *eos_token_id;
+  }
+  return j.dump(2) + "\n";
+}
+
+Result<HfModelConfig> parse_hf_config(std::string_view json_text, std::string_view source_view) {
+  const std::string source(source_view);
+  Json j;
+  try {
+    j = Json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    return Error::invalid("{}: invalid JSON: {}", source, e.what());
+  }
+  if (!j.is_object()) return Error::invalid("{}: not a JSON object", source);
+  const FieldReader f(j, source);
+  SYM_TRY_ASSIGN(const std::string model_type, f.string("model_type", std::nullopt));
+  HfModelConfig out;
+  SYM_TRY_ASSIGN(out.arch, hf_arch_from_model_type(model_type, source));
+  const HfArch arch = out.arch;
+  const HfDefaults defaults = hf_defaults(arch);
+  ModelConfig& c = out.model;
+
+  SYM_TRY_ASSIGN(const std::string act, f.string("hidden_act", "silu"));
+  if (act != "silu")
+    return Error::invalid(
+        "{}: hidden_act = \"{}\" is not supported: Symphony's feed-forward is "
+        "SwiGLU (silu)",
+        source, act);
+  SYM_TRY(f.require_off("attention_bias", Json(false), "Symphony's projections have no bias"));
+  SYM_TRY(f.require_off("mlp_bias", Json(false), "Symphony's projections have no bias"));
+
+  SYM_TRY_ASSIGN(c.vocab_size, f.integer("vocab_size", std::nullopt));
+  SYM_TRY_ASSIGN(c.hidden_size, f.integer("hidden_size", std::nullopt));
+  SYM_TRY_ASSIGN(c.num_hidden_layers, f.integer("num_hidden_layers", std::nullopt));
+  SYM_TRY_ASSIGN(c.num_attention_heads, f.integer("num_attention_heads", std::nullopt));
+  SYM_TRY_ASSIGN(c.num_key_value_heads, f.integer("num_key_value_heads", c.num_attention_heads));
+  const bool qwen = arch == HfArch::kQwen3 || arch == HfArch::kQwen3Moe;
+  std::optional<int64_t> head_dim_default;
+  if (!qwen && c.num_attention_heads > 0) head_dim_default = c.hidden_size / c.num_attention_heads;
+  SYM_TRY_ASSIGN(c.head_dim, f.integer("head_dim", head_dim_default));
+  SYM_TRY_ASSIGN(c.max_position_embeddings,
+                 f.integer("max_position_embeddings", defaults.max_position_embeddings));
+  SYM_TRY_ASSIGN(c.rope_theta, read_rope_theta(j, f, arch, source));
+  SYM_TRY_ASSIGN(c.rms_norm_eps, f.number("rms_norm_eps", defaults.rms_norm_eps));
+  SYM_TRY_ASSIGN(c.tie_word_embeddings, f.boolean("tie_word_embeddings", false));
+  SYM_TRY_ASSIGN(c.initializer_range, f.number("initializer_range", 0.02));
+  c.qk_norm = qwen;
+  SYM_TRY_ASSIGN(c.intermediate_size, f.integer("intermediate_size", std::nullopt));
+
+  // Sliding windows: Qwen3 switches them on with use_sliding_window; Mixtral whenever
+  // sliding_window is set. A window covering every position is plain causal attention.
+  if (qwen) {
+    SYM_TRY_ASSIGN(const bool sliding, f.boolean("use_sliding_window", false));
+    if (sliding)
+      return Error::invalid(
+          "{}: use_sliding_window = true is not supported: Symphony's "
+          "attention is full causal",
+          source);
+  } else if (f.has("sliding_window")) {
+    SYM_TRY_ASSIGN(const int64_t window, f.integer("sliding_window", std::nullopt));
+    if (window < c.max_position_embeddings)
+      return Error::invalid(
+          "{}: sliding_window = {} is shorter than max_position_embeddings = "
+          "{}: Symphony's attention is full causal",
+          source, window, c.max_position_embeddings);
+  }
+
+  c.router_aux_loss_coef = 0.0;
+  c.router_z_loss_coef = 0.0;
+  c.bias_update_rate = 0.0;
+  c.capacity_factor = 0.0;
+  c.n_shared_experts = 0;
+  c.first_k_dense_replace = 0;
+  if (arch == HfArch::kQwen3Moe) {
+    SYM_TRY_ASSIGN(c.num_experts, f.integer("num_experts", 128));
+    SYM_TRY_ASSIGN(c.num_experts_per_tok, f.integer("num_experts_per_tok", 8));
+    SYM_TRY_ASSIGN(c.moe_intermediate_size, f.integer("moe_intermediate_size", 768));
+    SYM_TRY_ASSIGN(c.norm_topk_prob, f.boolean("norm_topk_prob", false));
+    SYM_TRY_ASSIGN(c.router_aux_loss_coef, f.number("router_aux_loss_coef", 0.001));
+    if (c.num_experts > 0) {
+      SYM_TRY_ASSIGN(c.first_k_dense_replace,
+                     read_first_dense_layers(j, f, c.num_hidden_layers, source));
+    }
+  } else if (arch == HfArch::kMixtral) {
+    SYM_TRY_ASSIGN(c.num_experts, f.integer("num_local_experts", 8));
+    SYM_TRY_ASSIGN(c.num_experts_per_tok, f.integer("num_experts_per_tok", 2));
+    SYM_TRY_ASSIGN(c.router_aux_loss_coef, f.number("router_aux_loss_coef", 0.001));
+    c.moe_intermediate_size = c.intermediate_size;
+    c.norm_topk_prob = true;
+    if (c.num_experts == 0)
+      return Error::invalid("{}: num_local_experts = 0: a mixtral model has experts", source);
+  } else {
+    c.num_experts = 0;
+  }
+  if (Status s = c.validate(); !s.is_ok()) return s.with_context("{}", source);
+  return out;
+}
+
+}  // namespace symphony

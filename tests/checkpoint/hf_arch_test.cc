@@ -1,0 +1,85 @@
+#include "checkpoint/hf_arch.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace symphony {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelConfig moe_config() {
+  ModelConfig c;
+  c.num_experts = 8;
+  c.num_experts_per_tok = 2;
+  c.qk_norm = true;
+  return c;
+}
+
+HfArch arch_of(const ModelConfig& c) {
+  Result<HfArch> arch = choose_hf_arch(c);
+  EXPECT_TRUE(arch.has_value()) << arch.error().message();
+  return arch.has_value() ? *arch : HfArch::kLlama;
+}
+
+TEST(HfArch, DenseModelsAreQwen3WithQkNormAndLlamaWithout) {
+  ModelConfig c;
+  c.num_experts = 0;
+  c.qk_norm = true;
+  EXPECT_EQ(arch_of(c), HfArch::kQwen3);
+  c.qk_norm = false;
+  EXPECT_EQ(arch_of(c), HfArch::kLlama);
+}
+
+TEST(HfArch, MoeWithQkNormIsQwen3MoeWithDenseLayersAndEitherTopkNorm) {
+  ModelConfig c = moe_config();
+  EXPECT_EQ(arch_of(c), HfArch::kQwen3Moe);
+  c.first_k_dense_replace = 2;
+  c.norm_topk_prob = false;
+  EXPECT_EQ(arch_of(c), HfArch::kQwen3Moe);
+}
+
+TEST(HfArch, MoeWithoutQkNormIsMixtral) {
+  ModelConfig c = moe_config();
+  c.qk_norm = false;
+  EXPECT_EQ(arch_of(c), HfArch::kMixtral);
+}
+
+TEST(HfArch, SharedExpertsAreRefused) {
+  ModelConfig c = moe_config();
+  c.n_shared_experts = 1;
+  Result<HfArch> arch = choose_hf_arch(c);
+  ASSERT_FALSE(arch.has_value());
+  EXPECT_EQ(arch.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(arch.error().message(), HasSubstr("model.n_shared_experts = 1"));
+  EXPECT_THAT(arch.error().message(), HasSubstr("model.n_shared_experts = 0"));
+}
+
+TEST(HfArch, MixtralCannotHaveDenseLayersOrUnnormalisedWeights) {
+  ModelConfig c = moe_config();
+  c.qk_norm = false;
+  c.first_k_dense_replace = 1;
+  Result<HfArch> arch = choose_hf_arch(c);
+  ASSERT_FALSE(arch.has_value());
+  EXPECT_THAT(arch.error().message(), HasSubstr("model.first_k_dense_replace = 1"));
+  c.first_k_dense_replace = 0;
+  c.norm_topk_prob = false;
+  arch = choose_hf_arch(c);
+  ASSERT_FALSE(arch.has_value());
+  EXPECT_THAT(arch.error().message(), HasSubstr("model.norm_topk_prob = false"));
+}
+
+TEST(HfArch, ModelTypesRoundTripAndUnknownOnesNameTheSource) {
+  for (HfArch arch : {HfArch::kQwen3Moe, HfArch::kMixtral, HfArch::kQwen3, HfArch::kLlama}) {
+    Result<HfArch> back = hf_arch_from_model_type(hf_model_type(arch), "x");
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, arch);
+  }
+  Result<HfArch> bad = hf_arch_from_model_type("deepseek_v3", "dir/config.json");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message(), HasSubstr("dir/config.json: model_type \"deepseek_v3\""));
+  EXPECT_THAT(bad.error().message(), HasSubstr("qwen3_moe, mixtral, qwen3, llama"));
+}
+
+}  // namespace
+}  // namespace symphony
