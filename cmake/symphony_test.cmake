@@ -7,7 +7,10 @@ function(symphony_add_test source)
   target_compile_options(${name} PRIVATE ${SYMPHONY_WARNINGS})
   target_link_libraries(${name} PRIVATE symphony_testkit GTest::gtest_main)
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE")
+  # Two threads each: ctest -j2 must not run two of them at once, or BLIS's spinning thread
+  # barriers wait on descheduled threads and a one-minute test takes ten.
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE"
+                       PROCESSORS 2)
 endfunction()
 
 # symphony_add_mpi_test(tests/parallel/comm_test.cc NP 1 2 4) -> executable parallel_comm_test,

@@ -274,10 +274,13 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
   return {files.begin(), files.end()};
 }
 
-Status load_rank_state(const CheckpointManifest& manifest, const fs::path& step_dir,
-                       Transformer& model, DataParallel& data_parallel) {
+namespace {
+
+// Performs `reads`, opening each file once. REQUIRES: the files were verified.
+Status perform_reads(const CheckpointManifest& manifest, const fs::path& step_dir,
+                     const std::vector<Read>& reads) {
   std::map<std::string, SafetensorsFile> open_files;
-  for (const Read& read : plan_reads(model, data_parallel)) {
+  for (const Read& read : reads) {
     SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
     Status status;
     for_each_overlap(*t, read.begin, read.end, [&](const TensorPiece& p, int64_t a, int64_t b) {
@@ -307,8 +310,45 @@ Status load_rank_state(const CheckpointManifest& manifest, const fs::path& step_
     });
     SYM_TRY(status);
   }
+  return Status::ok();
+}
+
+// Whole weights and selection biases of a model with full weight storage.
+std::vector<Read> weight_reads(Transformer& model) {
+  ParamStore& store = model.params();
+  std::vector<Read> reads;
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    reads.push_back({info.name, dims_of(info.shape), 0, info.shape.numel(), store.param(id).f32()});
+  }
+  const ModelConfig& mc = model.config();
+  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
+    if (!mc.is_moe_layer(l)) continue;
+    View bias = model.balance_bias(l);
+    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
+  }
+  return reads;
+}
+
+}  // namespace
+
+Status load_rank_state(const CheckpointManifest& manifest, const fs::path& step_dir,
+                       Transformer& model, DataParallel& data_parallel) {
+  SYM_TRY(perform_reads(manifest, step_dir, plan_reads(model, data_parallel)));
   data_parallel.optimizer().set_steps_taken(manifest.optimizer_steps);
   return Status::ok();
+}
+
+Status load_checkpoint_weights(const CheckpointManifest& manifest, const fs::path& step_dir,
+                               Transformer& model) {
+  const std::vector<Read> reads = weight_reads(model);
+  std::set<std::string> files;
+  for (const Read& read : reads) {
+    SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
+    for (const TensorPiece& p : t->pieces) files.insert(p.file);
+  }
+  SYM_TRY(verify_checkpoint_files(manifest, step_dir, {files.begin(), files.end()}));
+  return perform_reads(manifest, step_dir, reads);
 }
 
 }  // namespace symphony

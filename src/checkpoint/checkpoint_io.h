@@ -73,4 +73,9 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
 Status load_rank_state(const CheckpointManifest& manifest, const std::filesystem::path& step_dir,
                        Transformer& model, DataParallel& data_parallel);
 
+// Fills every weight and selection bias of `model` (full weight storage, e.g. one process for
+// export or generation) from the checkpoint, after verifying the files that hold them.
+Status load_checkpoint_weights(const CheckpointManifest& manifest,
+                               const std::filesystem::path& step_dir, Transformer& model);
+
 }  // namespace symphony

@@ -5,7 +5,8 @@
 #   2. SIGTERM: the run saves a checkpoint, says so and exits 0; resuming continues from it;
 #   3. a write failure while saving (file size limit, as on a full disk): the run fails naming
 #      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
-#   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout.
+#   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout;
+#   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file.
 # Usage: ckpt_cli_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
 set -euo pipefail
 exe=$1 work=$2 mpirun=$3
@@ -81,3 +82,15 @@ grep -q "optim-rank00001.safetensors .*checksum ok" "$run.inspect" || fail "rank
   > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "one process resuming a 2-rank checkpoint"; }
 grep -q "saved as dp=2 zero=2" "$run.resume.log" || fail "did not resume the 2-rank checkpoint"
 echo "ok: a 2-rank ZeRO-2 checkpoint resumed in one process"
+
+# 5. Hugging Face export from a checkpoint equals export from the model file of the same weights.
+run="$work/export"
+"$exe" train tiny "${common[@]}" --set train.steps=2 --set checkpoint.every=2 \
+  --set model.n_shared_experts=0 --set train.run_dir="$run" > "$run.log" 2>&1 || { cat "$run.log"; fail "export run"; }
+"$exe" ckpt export-hf "$run/checkpoints/step-00000002" "$work/hf-from-ckpt" > /dev/null \
+  || fail "export-hf from a checkpoint step directory"
+"$exe" ckpt export-hf "$run/model.safetensors" "$work/hf-from-model" > /dev/null || fail "export-hf from the model file"
+grep -q '"model_type": "qwen3_moe"' "$work/hf-from-ckpt/config.json" || fail "exported config.json"
+cmp "$work/hf-from-ckpt/model.safetensors" "$work/hf-from-model/model.safetensors" \
+  || fail "export from the checkpoint differs from export from the model file"
+echo "ok: export-hf from a checkpoint matches export from the model file"
