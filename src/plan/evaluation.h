@@ -116,7 +116,14 @@ Evaluation evaluate(const PlanContext& ctx, const PlanLayout& layout);
 struct StageParams {
   double dense = 0;
   double expert = 0;
-  double largest_layer = 0;  // the biggest layer's parameters on this GPU (ZeRO-3 prefetch)
+  double largest_layer = 0;  // the biggest layer's parameters on this GPU
+  // The biggest unit ZeRO-2/3 gathers or reduces whole: a layer, or the embedding or LM head
+  // where this stage holds them.
+  double largest_unit = 0;
+  // Units held whole at once under ZeRO-2/3: the one in use and the next (prefetch or
+  // reduce-scatter in flight), plus a tied embedding kept from the first layer to the head when
+  // one stage holds both.
+  int64_t unit_buffers = 2;
   int64_t layers = 0;
 };
 StageParams stage_params(const ModelCosts& model, const PlanLayout& layout, int64_t stage);

@@ -49,14 +49,19 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
   }
   p.dense /= tp;
   p.expert /= ep;
+  p.largest_unit = p.largest_layer;
   const bool first = stage == 0, last = stage == l.pp - 1;
-  if (first) p.dense += double(m.embedding_params) / tp;
+  if (first) {
+    p.dense += double(m.embedding_params) / tp;
+    p.largest_unit = std::max(p.largest_unit, double(m.embedding_params) / tp);
+  }
   if (last) {
     p.dense += double(m.final_norm_params);
-    if (m.lm_head_params > 0)
-      p.dense += double(m.lm_head_params) / tp;
-    else if (!first)
-      p.dense += double(m.embedding_params) / tp;  // tied copy on the last stage
+    const double head = m.lm_head_params > 0 ? double(m.lm_head_params) / tp
+                                             : double(m.embedding_params) / tp;
+    if (m.lm_head_params > 0 || !first) p.dense += head;  // else the embedding, counted above
+    p.largest_unit = std::max(p.largest_unit, head + double(m.final_norm_params));
+    if (first && m.lm_head_params == 0) p.unit_buffers = 3;
   }
   return p;
 }
@@ -146,8 +151,9 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
       return l.zero >= min_stage ? dense / n_dense + expert / n_expert : dense + expert;
     };
     b.weights = copies * sharded(sb.weight, 3);
-    if (l.zero == 3) b.weights += 2.0 * p.largest_layer * sb.weight;
+    if (l.zero == 3) b.weights += double(p.unit_buffers) * p.largest_unit * sb.weight;
     b.grads = copies * sharded(sb.grad, 2);
+    if (l.zero >= 2) b.grads += double(p.unit_buffers) * p.largest_unit * sb.grad;
     b.optimizer = sharded(sb.optimizer, 1);
 
     // Activations of the stage's layers for one micro-batch, times the micro-batches in flight.

@@ -191,7 +191,7 @@ TEST(HfExport, SourcesAreModelFilesOrRunDirectories) {
   Result<LoadedModel> empty = load_model_for_export(dir / "empty_run");
   ASSERT_FALSE(empty.has_value());
   EXPECT_THAT(empty.error().message(),
-              HasSubstr("empty_run: a directory without model.safetensors"));
+              HasSubstr("empty_run: holds no model.safetensors and no checkpoint"));
 }
 
 }  // namespace
