@@ -48,6 +48,16 @@ struct Read {
   float* dst = nullptr;
 };
 
+// The MoE selection biases, which every rank holds whole.
+void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
+  const ModelConfig& mc = model.config();
+  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
+    if (!mc.is_moe_layer(l)) continue;
+    View bias = model.balance_bias(l);
+    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
+  }
+}
+
 // Every read a load into this rank's layout performs.
 std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
   ParamStore& store = model.params();
@@ -70,12 +80,7 @@ std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
       reads.push_back({"exp_avg_sq." + info.name, shape, begin, end, s.exp_avg_sq + at});
     }
   }
-  const ModelConfig& mc = model.config();
-  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
-    if (!mc.is_moe_layer(l)) continue;
-    View bias = model.balance_bias(l);
-    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
-  }
+  add_bias_reads(model, reads);
   return reads;
 }
 
@@ -321,12 +326,7 @@ std::vector<Read> weight_reads(Transformer& model) {
     const ParamInfo& info = store.info(id);
     reads.push_back({info.name, dims_of(info.shape), 0, info.shape.numel(), store.param(id).f32()});
   }
-  const ModelConfig& mc = model.config();
-  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
-    if (!mc.is_moe_layer(l)) continue;
-    View bias = model.balance_bias(l);
-    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
-  }
+  add_bias_reads(model, reads);
   return reads;
 }
 
