@@ -2,6 +2,7 @@
 // resumes under another (another ZeRO stage on the same ranks, or one process alone), and the
 // resumed run's losses match one process trained without interruption within 1e-5 relative.
 // Runs under mpirun -np {1,2,4}.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -101,9 +102,8 @@ TEST_F(ReshardTest, EverySavedStageResumesUnderAnotherStageAndAlone) {
   const std::vector<double> want = reference();
   const std::pair<int, int> cases[] = {{3, 0}, {0, 2}, {1, 3}, {2, 1}};
   for (auto [saved, loaded] : cases) {
-    SCOPED_TRACE("saved with zero " + std::to_string(saved) + ", loaded with zero " +
-                 std::to_string(loaded));
-    const std::string run_name = "z" + std::to_string(saved) + "_z" + std::to_string(loaded);
+    SCOPED_TRACE(fmt::format("saved with zero {}, loaded with zero {}", saved, loaded));
+    const std::string run_name = fmt::format("z{}_z{}", saved, loaded);
     const std::vector<double> first = run(world, config(run_name, saved), "", kStopAt);
     expect_close(first, want, 0, kStopAt);
     const fs::path step_dir = root_ / run_name / "checkpoints" / "step-00000003";
