@@ -124,13 +124,22 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const fs::path checkpoint_dir =
       config.checkpoint.dir.empty() ? run_dir / "checkpoints" : fs::path(config.checkpoint.dir);
   const std::string config_toml = to_toml(config);
+  std::string tokenizer_fingerprint;
+  if (!data->train.empty()) tokenizer_fingerprint = data->train[0]->tokenizer_fingerprint();
   int64_t first_step = 0;
   if (!options.resume.empty()) {
-    auto warn = [&](const std::string& message) { fmt::print(options.log, "warning: {}\n", message); };
+    auto warn = [&](const std::string& message) {
+      fmt::print(options.log, "warning: {}\n", message);
+    };
     SYM_TRY_ASSIGN(std::optional<ResumePoint> point,
                    resume_from(options.resume, checkpoint_dir, config_toml, *world, model,
                                data_parallel, warn));
     if (point) {
+      const std::string& saved = point->manifest.tokenizer_fingerprint;
+      if (!saved.empty() && !tokenizer_fingerprint.empty() && saved != tokenizer_fingerprint)
+        return Error::invalid("{} was trained on data of tokenizer {}, but the data now was "
+                              "prepared with tokenizer {}; resume with the same data",
+                              point->step_dir.string(), saved, tokenizer_fingerprint);
       first_step = point->manifest.step;
       SYM_TRY(loader.set_state(point->manifest.loader));
       if (leader)
@@ -145,8 +154,6 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   Checkpointer checkpointer({checkpoint_dir, config.checkpoint.async, config.checkpoint.keep_last,
                              config.checkpoint.keep_every},
                             *world);
-  std::string tokenizer_fingerprint;
-  if (!data->train.empty()) tokenizer_fingerprint = data->train[0]->tokenizer_fingerprint();
   auto save_checkpoint = [&](int64_t steps_done, double lr, int64_t step_tokens) -> Status {
     CheckpointManifest header;
     header.step = steps_done;

@@ -6,7 +6,8 @@
 #   3. a write failure while saving (file size limit, as on a full disk): the run fails naming
 #      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
 #   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout;
-#   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file.
+#   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file;
+#   6. resuming on data prepared with another tokenizer is refused.
 # Usage: ckpt_cli_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
 set -euo pipefail
 exe=$1 work=$2 mpirun=$3
@@ -94,3 +95,16 @@ grep -q '"model_type": "qwen3_moe"' "$work/hf-from-ckpt/config.json" || fail "ex
 cmp "$work/hf-from-ckpt/model.safetensors" "$work/hf-from-model/model.safetensors" \
   || fail "export from the checkpoint differs from export from the model file"
 echo "ok: export-hf from a checkpoint matches export from the model file"
+
+# 6. Resuming on data prepared with another tokenizer is refused, naming both fingerprints.
+"$exe" tokenizer train --input "$work/text" --vocab-size 400 --out "$work/bpe.json" > /dev/null 2>&1 \
+  || fail "tokenizer train"
+"$exe" data prepare --input "$work/text" --tokenizer "$work/bpe.json" --out "$work/data-bpe" > /dev/null \
+  || fail "data prepare with the BPE tokenizer"
+status=0
+"$exe" train tiny "${common[@]}" --set "data.datasets=[\"$work/data-bpe\"]" --set train.steps=100000 \
+  --set train.run_dir="$work/term" --resume auto > "$work/tokenizer.log" 2>&1 || status=$?
+[ "$status" = 2 ] || { cat "$work/tokenizer.log"; fail "resume on another tokenizer's data: status $status"; }
+grep -q "was trained on data of tokenizer .* but the data now was prepared with tokenizer" "$work/tokenizer.log" \
+  || { cat "$work/tokenizer.log"; fail "no tokenizer mismatch message"; }
+echo "ok: resuming on another tokenizer's data is refused"
