@@ -54,16 +54,19 @@ double measure_fma_peak_gflops(double seconds) {
 std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double seconds) {
   std::vector<GemmRate> rates;
   for (const GemmShape& s : shapes) {
-    Buffer a(DType::kF32, {s.m, s.k}), b(DType::kF32, {s.n, s.k}), c(DType::kF32, {s.m, s.n});
+    Buffer a(DType::kF32, s.trans_a ? Shape{s.k, s.m} : Shape{s.m, s.k});
+    Buffer b(DType::kF32, s.trans_b ? Shape{s.n, s.k} : Shape{s.k, s.n});
+    Buffer c(DType::kF32, {s.m, s.n});
+    const Trans ta = s.trans_a ? Trans::kYes : Trans::kNo, tb = s.trans_b ? Trans::kYes : Trans::kNo;
     for (int64_t i = 0; i < a.numel(); ++i) a.f32()[i] = float(i % 7) * 0.01f;
     for (int64_t i = 0; i < b.numel(); ++i) b.f32()[i] = float(i % 5) * 0.01f;
     const Exec ex = Exec::cpu();
-    gemm(ex, Trans::kNo, Trans::kYes, 1.0, a.view(), b.view(), 0.0, c.view());  // warm up
+    gemm(ex, ta, tb, 1.0, a.view(), b.view(), 0.0, c.view());  // warm up
     double best = 0;
     Timer total;
     while (total.elapsed_s() < seconds) {
       Timer t;
-      gemm(ex, Trans::kNo, Trans::kYes, 1.0, a.view(), b.view(), 0.0, c.view());
+      gemm(ex, ta, tb, 1.0, a.view(), b.view(), 0.0, c.view());
       best = std::max(best, 2.0 * double(s.m * s.n * s.k) / t.elapsed_s() * 1e-9);
     }
     rates.push_back({s, best});

@@ -11,9 +11,12 @@
 
 namespace symphony {
 
+// C (m x n) = op(A) · op(B) with inner dimension k; the default is the forward x·W^T of a linear
+// layer (A not transposed, B transposed).
 struct GemmShape {
   int64_t m, n, k;
   std::string label;
+  bool trans_a = false, trans_b = true;
 };
 
 struct GemmRate {

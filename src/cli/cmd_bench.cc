@@ -46,9 +46,18 @@ int run_gemm(const BenchArgs& args) {
   if (!c.has_value()) return report(c.error());
   fmt::print("BLAS {} on {} threads\n", cpu::blas_name(), omp_get_max_threads());
   fmt::print("FMA peak {:.1f} GFLOP/s\n", measure_fma_peak_gflops());
-  for (const GemmRate& r : measure_sgemm(model_gemm_shapes(*c)))
-    fmt::print("  {:<24} {:>6} x {:>6} x {:>6}  {:8.1f} GFLOP/s\n", r.shape.label, r.shape.m,
-               r.shape.n, r.shape.k, r.gflops);
+  // Each projection as training runs it: forward y = x·W^T, backward dx = dy·W and dW = dy^T·x.
+  std::vector<GemmShape> shapes;
+  for (const GemmShape& f : model_gemm_shapes(*c)) {
+    shapes.push_back(f);
+    if (f.label.starts_with("square")) continue;
+    shapes.push_back({f.m, f.k, f.n, f.label + " dx", false, false});
+    shapes.push_back({f.n, f.k, f.m, f.label + " dW", true, false});
+  }
+  for (const GemmRate& r : measure_sgemm(shapes))
+    fmt::print("  {:<28} {}{} {:>6} x {:>6} x {:>6}  {:8.1f} GFLOP/s\n", r.shape.label,
+               r.shape.trans_a ? 'T' : 'N', r.shape.trans_b ? 'T' : 'N', r.shape.m, r.shape.n,
+               r.shape.k, r.gflops);
   return kExitOk;
 }
 

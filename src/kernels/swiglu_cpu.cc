@@ -1,13 +1,29 @@
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
 #include "core/simd.h"
+#include "kernels/fast_exp.h"
 #include "kernels/swiglu.h"
-#include "kernels/swiglu_math.h"
 
 namespace symphony::cpu {
 namespace {
 
+// sigmoid(g) from one exponential of a non-positive argument, e = e^-|g|: 1 / (1 + e) for g >= 0,
+// e / (1 + e) below. libm's expf would keep the loops scalar (see fast_exp.h); this vectorises.
+// The formulas are those of swiglu_math.h: silu = g s, silu' = s (1 + g (1 - s)).
+// The choice of numerator is a bitwise select: written as a conditional, it stops the vectoriser.
+inline float sigmoid(float g) {
+  const float e = exp_nonpositive(-std::fabs(g));
+  const int32_t negative = -static_cast<int32_t>(g < 0.f);  // all ones where g < 0
+  const float numerator = std::bit_cast<float>((std::bit_cast<int32_t>(e) & negative) |
+                                               (std::bit_cast<int32_t>(1.f) & ~negative));
+  return numerator / (1.f + e);
+}
+
 SYM_VECTORIZED void forward_row(const float* gate, const float* up, float* h, int64_t cols) {
 #pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) h[c] = silu(gate[c]) * up[c];
+  for (int64_t c = 0; c < cols; ++c) h[c] = gate[c] * sigmoid(gate[c]) * up[c];
 }
 
 // Loads every input of element c before storing either output, so dgate/dup may alias gate/up.
@@ -16,8 +32,9 @@ SYM_VECTORIZED void backward_row(const float* gate, const float* up, const float
 #pragma omp simd
   for (int64_t c = 0; c < cols; ++c) {
     const float g = gate[c], u = up[c], d = dh[c];
-    dgate[c] = d * u * silu_grad(g);
-    dup[c] = d * silu(g);
+    const float s = sigmoid(g);
+    dgate[c] = d * u * (s * (1.f + g * (1.f - s)));
+    dup[c] = d * (g * s);
   }
 }
 

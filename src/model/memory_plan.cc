@@ -47,7 +47,7 @@ MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape sh
   acts += (layers + 1) * n * d;                                // residual stream
   acts += n * d + n;                                           // final_h, final_inv
   acts += 2 * n * d;                                           // dres, dh
-  acts += std::min(n, Transformer::kCrossEntropyChunkRows) * c.vocab_size;           // cross-entropy chunk
+  acts += std::min(n, Transformer::cross_entropy_chunk_rows(c.vocab_size)) * c.vocab_size;  // loss chunk
   acts += n * d + 2 * n * c.q_dim() + 2 * n * c.kv_dim();      // attention gradient scratch
   plan.activations = acts * b;
 

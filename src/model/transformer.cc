@@ -86,7 +86,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   final_inv_ = act(dtype, {n});
   dres_ = act(dtype, {n, d});
   dh_ = act(dtype, {n, d});
-  ce_scratch_ = act(dtype, {std::min(n, kCrossEntropyChunkRows), v});
+  ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v)), v});
   if (recompute == RecomputeMode::kFull) layer_out_scratch_ = act(dtype, {n, d});
   attn_scratch_ = AttentionScratch(config, n, dtype);
   bias_.resize(size_t(num_layers));

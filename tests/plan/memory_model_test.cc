@@ -158,7 +158,8 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
     ctx.options.reserved_bytes = 0;
     ctx.options.fragmentation = 0;
     ctx.options.moe_overload = 1.0;  // the engine's buffers hold what this batch routes
-    ctx.options.loss_chunk_tokens = Transformer::kCrossEntropyChunkRows;
+    ctx.options.loss_chunk_tokens =
+        Transformer::cross_entropy_chunk_rows(ctx.model.config.vocab_size);
     PlanLayout l;
     l.mbs = k.batch;
     l.precision = Precision::kFp32;
