@@ -19,11 +19,11 @@
 // statistics of the queries run along vector lanes. The dk/dv task holds its key tile
 // transposed and computes S = Q K^T.
 //
-// The small products run a 4 x 16 register-blocked microkernel; 16 columns are two AVX2 vectors.
-// Packed tiles pad Dh and the score columns to multiples of 16 with zeros, and row counts to
-// multiples of 4. A BLAS sgemm is not used: on 64 x 64 x 64 tiles a single-threaded BLIS call
-// ran at about a quarter of the microkernel's speed, and the multithreaded gemm may not be
-// called from inside the parallel region.
+// The small products run on register-blocked microkernels (kernels/tile_matmul.h: AVX-512 or
+// AVX2). Packed tiles pad Dh and the score columns to multiples of kTileCols with zeros, and row
+// counts to multiples of kTileRows. A BLAS sgemm is not used: on 64 x 64 x 64 tiles a
+// single-threaded BLIS call ran at about a quarter of the microkernel's speed, and the
+// multithreaded gemm may not be called from inside the parallel region.
 
 #include <algorithm>
 #include <cmath>
@@ -35,54 +35,19 @@
 #include "core/simd.h"
 #include "kernels/attention.h"
 #include "kernels/fast_exp.h"
+#include "kernels/tile_matmul.h"
 
 namespace symphony::cpu {
 namespace {
 
 constexpr int64_t kBQ = 64;    // query rows per tile
 constexpr int64_t kBK = 64;    // key rows per tile
-constexpr int64_t kMR = 4;     // microkernel rows
-constexpr int64_t kNR = 16;    // microkernel columns
+constexpr int64_t kMR = kTileRows;
+constexpr int64_t kNR = kTileCols;
 constexpr int64_t kLanes = 8;  // partial results kept by the reductions (one AVX2 vector)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// C[4 x 16] (+)= sum_k A(r, k) B[k, 0:16], A(r, k) = a[r * a_rs + k * a_ks]. The 64 sums live in
-// eight AVX2 registers for the whole k loop.
-inline void kernel_4x16(int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks, const float* b,
-                        int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  float acc[kMR][kNR] = {};
-  for (int64_t k = 0; k < kdim; ++k) {
-    const float* bk = b + k * ldb;
-    const float* ak = a + k * a_ks;
-    for (int64_t r = 0; r < kMR; ++r) {
-      const float ar = ak[r * a_rs];
-#pragma omp simd
-      for (int64_t j = 0; j < kNR; ++j) acc[r][j] += ar * bk[j];
-    }
-  }
-  for (int64_t r = 0; r < kMR; ++r) {
-    float* cr = c + r * ldc;
-    if (accumulate) {
-#pragma omp simd
-      for (int64_t j = 0; j < kNR; ++j) cr[j] += acc[r][j];
-    } else {
-#pragma omp simd
-      for (int64_t j = 0; j < kNR; ++j) cr[j] = acc[r][j];
-    }
-  }
-}
-
-// C (m x n) (+)= A (m x kdim) B (kdim x n), with A(r, k) = a[r * a_rs + k * a_ks] so that A may be
-// a transposed tile. m must be a multiple of kMR and n of kNR.
-SYM_VECTORIZED void tile_matmul(int64_t m, int64_t n, int64_t kdim, const float* a, int64_t a_rs,
-                                int64_t a_ks, const float* b, int64_t ldb, float* c, int64_t ldc,
-                                bool accumulate) {
-  for (int64_t i = 0; i < m; i += kMR)
-    for (int64_t j = 0; j < n; j += kNR)
-      kernel_4x16(kdim, a + i * a_rs, a_rs, a_ks, b + j, ldb, c + i * ldc + j, ldc, accumulate);
-}
 
 // dst (rows_pad x dp) = scale * src (rows x dh, row stride ld), zero-padded.
 SYM_VECTORIZED void pack_rows(const float* src, int64_t ld, int64_t rows, int64_t dh, float scale,
