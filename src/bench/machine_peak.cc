@@ -13,6 +13,9 @@ namespace symphony {
 namespace avx2 {
 float fma_loop(int64_t iterations);
 }
+namespace avx512 {
+float fma_loop(int64_t iterations);
+}
 
 namespace {
 // Portable fallback: 8-wide scalar accumulators the compiler can keep in registers.
@@ -25,8 +28,10 @@ float fma_loop_portable(int64_t iterations) {
 }  // namespace
 
 double measure_fma_peak_gflops(double seconds) {
+  // The widest FMA the CPU has: AVX-512 (16 lanes), AVX2 (8), or the portable loop.
+  const bool has_avx512 = __builtin_cpu_supports("avx512f");
   const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const double flops_per_iteration = has_avx2 ? 10 * 8 * 2 : 8 * 2;
+  const double flops_per_iteration = has_avx512 ? 12 * 16 * 2 : has_avx2 ? 10 * 8 * 2 : 8 * 2;
   int64_t iterations = 1 << 20;
   double best = 0;
   float sink = 0;
@@ -38,7 +43,9 @@ double measure_fma_peak_gflops(double seconds) {
     {
 #pragma omp single
       threads = omp_get_num_threads();
-      float r = has_avx2 ? avx2::fma_loop(iterations) : fma_loop_portable(iterations);
+      float r = has_avx512 ? avx512::fma_loop(iterations)
+                : has_avx2   ? avx2::fma_loop(iterations)
+                             : fma_loop_portable(iterations);
 #pragma omp atomic
       sink += r;
     }

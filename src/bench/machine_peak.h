@@ -1,7 +1,7 @@
 #pragma once
 // Ceilings of this machine, measured in the same process that is being judged against them:
-//  - FMA peak: fp32 fused multiply-adds on independent registers (AVX2 when the CPU has it),
-//    on every OpenMP thread, counted as 2 FLOPs each.
+//  - FMA peak: fp32 fused multiply-adds on independent registers (AVX-512 or AVX2, the widest the
+//    CPU has) on every OpenMP thread, counted as 2 FLOPs each.
 //  - SGEMM ceiling: the best GFLOP/s of the linked BLAS over a set of shapes (square, and the
 //    training shapes passed in).
 
