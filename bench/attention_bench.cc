@@ -6,10 +6,13 @@
 #include <benchmark/benchmark.h>
 
 #include "kernels/attention.h"
+#include "bench_fill.h"
 #include "tensor/buffer.h"
 
 namespace symphony {
 namespace {
+
+using bench::filled;
 
 struct Inputs {
   AttentionShape s;
@@ -27,18 +30,6 @@ struct Inputs {
     dq = Buffer(DType::kF32, {nq, qd});
     dk = Buffer(DType::kF32, {nkv, kvd});
     dv = Buffer(DType::kF32, {nkv, kvd});
-  }
-  // Deterministic values in [-1, 1) without pulling in a test RNG.
-  static Buffer filled(Shape shape, uint32_t salt) {
-    Buffer b(DType::kF32, shape);
-    uint32_t x = 2463534242u * salt;
-    for (int64_t i = 0; i < b.numel(); ++i) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      b.f32()[i] = float(x) * (2.f / 4294967296.f) - 1.f;
-    }
-    return b;
   }
   void forward() {
     cpu::attention_forward(s, q.view(), k.view(), v.view(), out.view(), lse.view());

@@ -7,23 +7,14 @@
 
 #include <vector>
 
+#include "bench_fill.h"
 #include "kernels/cross_entropy.h"
 #include "tensor/buffer.h"
 
 namespace symphony {
 namespace {
 
-Buffer filled(Shape shape, uint32_t salt, float scale) {
-  Buffer b(DType::kF32, shape);
-  uint32_t x = 2463534242u * salt;
-  for (int64_t i = 0; i < b.numel(); ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b.f32()[i] = scale * (float(x) * (2.f / 4294967296.f) - 1.f);
-  }
-  return b;
-}
+using bench::filled;
 
 void BM_LmHeadCrossEntropy(benchmark::State& state) {
   const int64_t n = state.range(0), v = state.range(1), d = state.range(2), chunk = state.range(3);

@@ -64,7 +64,8 @@ std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double
     Buffer a(DType::kF32, s.trans_a ? Shape{s.k, s.m} : Shape{s.m, s.k});
     Buffer b(DType::kF32, s.trans_b ? Shape{s.n, s.k} : Shape{s.k, s.n});
     Buffer c(DType::kF32, {s.m, s.n});
-    const Trans ta = s.trans_a ? Trans::kYes : Trans::kNo, tb = s.trans_b ? Trans::kYes : Trans::kNo;
+    const Trans ta = s.trans_a ? Trans::kYes : Trans::kNo;
+    const Trans tb = s.trans_b ? Trans::kYes : Trans::kNo;
     for (int64_t i = 0; i < a.numel(); ++i) a.f32()[i] = float(i % 7) * 0.01f;
     for (int64_t i = 0; i < b.numel(); ++i) b.f32()[i] = float(i % 5) * 0.01f;
     const Exec ex = Exec::cpu();

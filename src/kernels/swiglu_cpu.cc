@@ -5,13 +5,13 @@
 #include "core/simd.h"
 #include "kernels/fast_exp.h"
 #include "kernels/swiglu.h"
+#include "kernels/swiglu_math.h"
 
 namespace symphony::cpu {
 namespace {
 
 // sigmoid(g) from one exponential of a non-positive argument, e = e^-|g|: 1 / (1 + e) for g >= 0,
 // e / (1 + e) below. libm's expf would keep the loops scalar (see fast_exp.h); this vectorises.
-// The formulas are those of swiglu_math.h: silu = g s, silu' = s (1 + g (1 - s)).
 // The choice of numerator is a bitwise select: written as a conditional, it stops the vectoriser.
 inline float sigmoid(float g) {
   const float e = exp_nonpositive(-std::fabs(g));
@@ -23,7 +23,7 @@ inline float sigmoid(float g) {
 
 SYM_VECTORIZED void forward_row(const float* gate, const float* up, float* h, int64_t cols) {
 #pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) h[c] = gate[c] * sigmoid(gate[c]) * up[c];
+  for (int64_t c = 0; c < cols; ++c) h[c] = silu_from_sigmoid(gate[c], sigmoid(gate[c])) * up[c];
 }
 
 // Loads every input of element c before storing either output, so dgate/dup may alias gate/up.
@@ -33,8 +33,8 @@ SYM_VECTORIZED void backward_row(const float* gate, const float* up, const float
   for (int64_t c = 0; c < cols; ++c) {
     const float g = gate[c], u = up[c], d = dh[c];
     const float s = sigmoid(g);
-    dgate[c] = d * u * (s * (1.f + g * (1.f - s)));
-    dup[c] = d * (g * s);
+    dgate[c] = d * u * silu_grad_from_sigmoid(g, s);
+    dup[c] = d * silu_from_sigmoid(g, s);
   }
 }
 

@@ -37,7 +37,8 @@ template <int MR>
 inline void row_block(int64_t n, int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks,
                       const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   int64_t j = 0;
-  for (; j + 32 <= n; j += 32) kernel<MR, 2>(kdim, a, a_rs, a_ks, b + j, ldb, c + j, ldc, accumulate);
+  for (; j + 32 <= n; j += 32)
+    kernel<MR, 2>(kdim, a, a_rs, a_ks, b + j, ldb, c + j, ldc, accumulate);
   for (; j < n; j += 16) kernel<MR, 1>(kdim, a, a_rs, a_ks, b + j, ldb, c + j, ldc, accumulate);
 }
 
