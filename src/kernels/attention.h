@@ -42,8 +42,12 @@ void attention_backward(const AttentionShape& s, ConstView q, ConstView k, Const
 namespace cpu {
 void attention_forward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View out,
                        View lse);
+// The backward pass's schedules (attention_cpu.cc) give bitwise equal results; kAuto picks one
+// from the shape and the thread count.
+enum class AttentionBackwardPasses : uint8_t { kAuto, kOne, kTwo };
 void attention_backward(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
-                        ConstView out, ConstView lse, ConstView dout, View dq, View dk, View dv);
+                        ConstView out, ConstView lse, ConstView dout, View dq, View dk, View dv,
+                        AttentionBackwardPasses passes = AttentionBackwardPasses::kAuto);
 }  // namespace cpu
 
 }  // namespace symphony

@@ -7,11 +7,18 @@
 //   m' = max(m, rowmax(S)),  P = exp(S - m'),
 //   l' = l e^(m - m') + rowsum(P),  O' = O e^(m - m') + P V,
 // and finishes with out = O / l, lse = m + log l.
-// Backward recomputes P = exp(S - lse) tile by tile, in two passes: one task per
-// (batch, kv head, key tile) owns those rows of dk and dv (summing over the query heads of the
-// group), then one task per (batch, head, query tile) owns those rows of dq. Every output
-// element is written by one task in a fixed order, so results do not depend on the thread count
-// or the schedule.
+// Backward recomputes P = exp(S - lse) tile by tile, on one of two schedules:
+//  - one pass: one task per (batch, kv head) walks its key tiles, owns those rows of dk and dv
+//    (summing over the query heads of the group) and accumulates the group's dq in per-thread
+//    scratch. Five products per tile pair (S, dP, dv, dk, dq). Taken when there are enough
+//    (batch, kv head) pairs to share among the threads and the group's dq fits in 4 MiB.
+//  - two passes: one task per (batch, kv head, key tile) owns those rows of dk and dv, then one
+//    task per (batch, head, query tile) owns those rows of dq. Seven products per tile pair (S
+//    and dP are recomputed for dq), but many more tasks, for long sequences on few heads.
+// Both compute every score, probability and tile product with the same operations in the same
+// order, and sum each output element's tile contributions in key or query tile order, so they
+// agree bitwise; every output element is written by one task in a fixed order, so results
+// depend neither on the thread count nor on the schedule.
 //
 // Layouts: a task packs its own tile once and the other side's tiles once per pair. Tasks that
 // own a query tile (forward, dq) hold it transposed and compute the transposed scores
@@ -19,11 +26,16 @@
 // statistics of the queries run along vector lanes. The dk/dv task holds its key tile
 // transposed and computes S = Q K^T.
 //
+// Where Dh is already a multiple of kTileCols, rows that need no zero padding are read in place
+// (rows_operand) instead of being copied.
+//
 // The small products run on register-blocked microkernels (kernels/tile_matmul.h: AVX-512 or
 // AVX2). Packed tiles pad Dh and the score columns to multiples of kTileCols with zeros, and row
 // counts to multiples of kTileRows. A BLAS sgemm is not used: on 64 x 64 x 64 tiles a
 // single-threaded BLIS call ran at about a quarter of the microkernel's speed, and the
 // multithreaded gemm may not be called from inside the parallel region.
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -245,6 +257,7 @@ struct Scratch {
   float* dout;   // dO tile, laid out as q
   float* k;      // key tile: rows (kBK x Dp) or transposed (Dp x kBK)
   float* v;      // value tile, laid out as k
+  float* k_rows; // key rows (kBK x Dp) where the key tile is held transposed
   float* s;      // scores, then P (kBQ * kBK)
   float* dp;     // dO V^T, then dS (kBQ * kBK)
   float* acc;    // O or dq (kBQ x Dp), or dk (kBK x Dp)
@@ -255,9 +268,10 @@ struct Scratch {
 
   explicit Scratch(int64_t dp_cols) {
     const int64_t tile_d = std::max(kBQ, kBK) * dp_cols, tile_qk = kBQ * kBK;
-    const int64_t sizes[] = {tile_d, tile_d, tile_d, tile_d, tile_qk, tile_qk,
-                             tile_d, tile_d, kBQ,    kBQ,    kBQ};
-    float** slots[] = {&q, &dout, &k, &v, &s, &dp, &acc, &acc2, &row_a, &row_b, &row_c};
+    const int64_t sizes[] = {tile_d, tile_d, tile_d, tile_d, tile_d, tile_qk,
+                             tile_qk, tile_d, tile_d, kBQ,    kBQ,    kBQ};
+    float** slots[] = {&q,  &dout, &k,   &v,     &k_rows, &s,
+                       &dp, &acc,  &acc2, &row_a, &row_b, &row_c};
     int64_t total = 16;
     for (int64_t n : sizes) total += round_up(n, 16);
     mem.assign(static_cast<size_t>(total), 0.f);
@@ -270,24 +284,197 @@ struct Scratch {
   }
 };
 
-// Fills sc.row_a with lse and sc.row_b with D = rowsum(dO * O) for query rows [i0, i0 + nq) of
-// head h, and zeros up to ncols.
-void load_lse_and_d(const Plan& P, Scratch& sc, const float* out, const float* lse,
-                    const float* dout, int64_t b, int64_t h, int64_t i0, int64_t nq,
-                    int64_t ncols) {
+// A tile operand of `rows` rows of Dh floats at src (row stride ld), read as `rows_pad` rows:
+// src itself when no zero padding is needed (Dh == Dp and rows == rows_pad), else a padded copy
+// in dst (row stride Dp). An A operand is read as a multiple of kMR rows, a B operand as its
+// k rows exactly.
+struct Rows {
+  const float* p;
+  int64_t ld;
+};
+Rows rows_operand(const Plan& P, const float* src, int64_t ld, int64_t rows, int64_t rows_pad,
+                  float* dst) {
+  if (P.Dh == P.Dp && rows == rows_pad) return {src, ld};
+  pack_rows(src, ld, rows, P.Dh, 1.f, dst, rows_pad, P.Dp);
+  return {dst, P.Dp};
+}
+
+// D = rowsum(dO * O) for every query row and head, laid out as lse.
+std::vector<float> row_dots(const Plan& P, const float* out, const float* dout) {
+  std::vector<float> d(static_cast<size_t>(P.B * P.Tq * P.H));
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < P.B * P.Tq; ++r)
+    for (int64_t h = 0; h < P.H; ++h)
+      d[size_t(r * P.H + h)] = dot(dout + r * P.q_ld() + h * P.Dh, out + r * P.q_ld() + h * P.Dh,
+                                   P.Dh);
+  return d;
+}
+
+// Fills sc.row_a with lse and sc.row_b with D for query rows [i0, i0 + nq) of head h, and zeros
+// up to ncols.
+void load_lse_and_d(const Plan& P, Scratch& sc, const float* lse, const float* d, int64_t b,
+                    int64_t h, int64_t i0, int64_t nq, int64_t ncols) {
   for (int64_t r = 0; r < nq; ++r) {
     sc.row_a[r] = lse[P.lse_at(b, i0 + r, h)];
-    sc.row_b[r] = dot(dout + P.q_at(b, i0 + r, h), out + P.q_at(b, i0 + r, h), P.Dh);
+    sc.row_b[r] = d[P.lse_at(b, i0 + r, h)];
   }
   for (int64_t r = nq; r < ncols; ++r) sc.row_a[r] = sc.row_b[r] = 0.f;
 }
 
-// Copies key and value rows [j0, j0 + nk) of kv head g into sc.k and sc.v (mk x Dp).
-void load_kv_rows(const Plan& P, Scratch& sc, const float* k, const float* v, int64_t b, int64_t g,
-                  int64_t j0, int64_t nk) {
-  const int64_t mk = round_up(nk, kMR);
-  pack_rows(k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, mk, P.Dp);
-  pack_rows(v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, mk, P.Dp);
+// The backward pass's inputs and outputs; d is row_dots().
+struct BackwardArgs {
+  const float *q, *k, *v, *lse, *dout, *d;
+  float *dq, *dk, *dv;
+};
+
+// The products of one (query tile, key tile) pair that give dv and dk, on untransposed scores:
+// sc.q holds the scaled query rows, sc.k and sc.v the transposed key tile. Leaves dS in sc.dp.
+void dkdv_pair(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b, int64_t h,
+               int64_t i0, int64_t j0, Rows dout, float* dk_acc, float* dv_acc) {
+  const int64_t nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
+  const int64_t nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR), ncols = round_up(nk, kNR);
+  load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, nq);
+  // S = (scale Q) K^T and dP = dO V^T, then P and dS.
+  tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.k, kBK, sc.s, kBK, false);
+  tile_matmul(mq, ncols, P.Dh, dout.p, dout.ld, 1, sc.v, kBK, sc.dp, kBK, false);
+  probs_and_dscores(sc.s, sc.dp, mq, nq, ncols, P.first_visible(i0, j0), nk, sc.row_a, sc.row_b);
+  // dv += P^T dO and dk += dS^T (scale Q), reading P and dS transposed.
+  tile_matmul(mk, P.Dp, nq, sc.s, 1, kBK, dout.p, dout.ld, dv_acc, P.Dp, true);
+  tile_matmul(mk, P.Dp, nq, sc.dp, 1, kBK, sc.q, P.Dp, dk_acc, P.Dp, true);
+}
+
+// Loads key tile [j0, j0 + nk) of kv head g transposed into sc.k and sc.v, and zeros the dk and
+// dv accumulators.
+void begin_key_tile(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b, int64_t g,
+                    int64_t j0) {
+  const int64_t nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR), ncols = round_up(nk, kNR);
+  pack_transposed(x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, kBK, ncols);
+  pack_transposed(x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, kBK, ncols);
+  zero(sc.acc, mk * P.Dp);
+  zero(sc.acc2, mk * P.Dp);
+}
+
+// Writes the dk and dv accumulators of key tile [j0, j0 + nk) of kv head g.
+void end_key_tile(const Plan& P, const Scratch& sc, const BackwardArgs& x, int64_t b, int64_t g,
+                  int64_t j0) {
+  const int64_t nk = std::min(kBK, P.Tk - j0);
+  for (int64_t r = 0; r < nk; ++r) {
+    float* dkr = x.dk + P.kv_at(b, j0 + r, g);
+    float* dvr = x.dv + P.kv_at(b, j0 + r, g);
+    for (int64_t c = 0; c < P.Dh; ++c) {
+      dkr[c] = sc.acc[r * P.Dp + c];
+      dvr[c] = sc.acc2[r * P.Dp + c];
+    }
+  }
+}
+
+// Query tile qt of head h as untransposed rows: sc.q = scale Q, and dO in place or in sc.dout.
+Rows load_query_rows(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b, int64_t h,
+                     int64_t i0) {
+  const int64_t nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
+  pack_rows(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, mq, P.Dp);
+  return rows_operand(P, x.dout + P.q_at(b, i0, h), P.q_ld(), nq, mq, sc.dout);
+}
+
+void backward_one_pass(const Plan& P, const BackwardArgs& x) {
+  const int64_t tasks = P.B * P.Hkv, head_rows = P.nqt * kBQ;
+#pragma omp parallel
+  {
+    Scratch sc(P.Dp);
+    // dq of the group's query heads, (group, head_rows, Dp).
+    std::vector<float> dq_acc(static_cast<size_t>(P.group * head_rows * P.Dp));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t b = t / P.Hkv, g = t % P.Hkv;
+      zero(dq_acc.data(), int64_t(dq_acc.size()));
+      for (int64_t kt = 0; kt < P.nkt; ++kt) {
+        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0);
+        begin_key_tile(P, sc, x, b, g, j0);
+        const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.k_rows);
+        for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
+          float* dq_head = dq_acc.data() + (h - g * P.group) * head_rows * P.Dp;
+          for (int64_t qt = P.first_query_tile_for(j0); qt < P.nqt; ++qt) {
+            const int64_t i0 = qt * kBQ, mq = round_up(std::min(kBQ, P.Tq - i0), kMR);
+            const Rows dout = load_query_rows(P, sc, x, b, h, i0);
+            dkdv_pair(P, sc, x, b, h, i0, j0, dout, sc.acc, sc.acc2);
+            // dq += dS K (scaled when written).
+            tile_matmul(mq, P.Dp, nk, sc.dp, kBK, 1, k_rows.p, k_rows.ld, dq_head + i0 * P.Dp,
+                        P.Dp, true);
+          }
+        }
+        end_key_tile(P, sc, x, b, g, j0);
+      }
+      for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
+        const float* dq_head = dq_acc.data() + (h - g * P.group) * head_rows * P.Dp;
+        for (int64_t i = 0; i < P.Tq; ++i) {
+          float* dqr = x.dq + P.q_at(b, i, h);
+          for (int64_t c = 0; c < P.Dh; ++c) dqr[c] = dq_head[i * P.Dp + c] * P.scale;
+        }
+      }
+    }
+  }
+}
+
+void backward_two_passes(const Plan& P, const BackwardArgs& x) {
+  // Pass 1: dk and dv, one task per (batch, kv head, key tile), untransposed scores.
+  const int64_t bg = P.B * P.Hkv, kv_tasks = bg * P.nkt;
+#pragma omp parallel
+  {
+    Scratch sc(P.Dp);
+    // Early key tiles are seen by the most query tiles: run them first.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < kv_tasks; ++t) {
+      const int64_t kt = t / bg, b = (t % bg) / P.Hkv, g = t % P.Hkv, j0 = kt * kBK;
+      begin_key_tile(P, sc, x, b, g, j0);
+      for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
+        for (int64_t qt = P.first_query_tile_for(j0); qt < P.nqt; ++qt) {
+          const Rows dout = load_query_rows(P, sc, x, b, h, qt * kBQ);
+          dkdv_pair(P, sc, x, b, h, qt * kBQ, j0, dout, sc.acc, sc.acc2);
+        }
+      }
+      end_key_tile(P, sc, x, b, g, j0);
+    }
+  }
+
+  // Pass 2: dq = scale dS K, one task per (batch, head, query tile), transposed scores.
+  const int64_t bh = P.B * P.H, q_tasks = bh * P.nqt;
+#pragma omp parallel
+  {
+    Scratch sc(P.Dp);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < q_tasks; ++t) {
+      const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
+      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
+      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
+      pack_transposed(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
+      pack_transposed(x.dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
+      load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, ncols);
+      zero(sc.acc, mq * P.Dp);
+      const int64_t key_tiles = P.key_tiles_for(i0, nq);
+      for (int64_t kt = 0; kt < key_tiles; ++kt) {
+        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
+        const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
+        const Rows v_rows = rows_operand(P, x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.v);
+        // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
+        tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
+        tile_matmul(mk, ncols, P.Dh, v_rows.p, v_rows.ld, 1, sc.dout, kBQ, sc.dp, kBQ, false);
+        probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
+        tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, k_rows.p, k_rows.ld, sc.acc, P.Dp, true);
+      }
+      for (int64_t i = 0; i < nq; ++i) {
+        float* dqr = x.dq + P.q_at(b, i0 + i, h);
+        const float* arow = sc.acc + i * P.Dp;
+        for (int64_t c = 0; c < P.Dh; ++c) dqr[c] = arow[c] * P.scale;
+      }
+    }
+  }
+}
+
+bool use_one_pass(const Plan& P, AttentionBackwardPasses passes) {
+  if (passes != AttentionBackwardPasses::kAuto) return passes == AttentionBackwardPasses::kOne;
+  const int64_t tasks = P.B * P.Hkv, threads = omp_get_max_threads();
+  const bool dq_fits = P.group * P.nqt * kBQ * P.Dp <= (int64_t(1) << 20);
+  return dq_fits && tasks >= threads && (tasks % threads == 0 || tasks >= 4 * threads);
 }
 
 }  // namespace
@@ -321,12 +508,13 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
       const int64_t key_tiles = P.key_tiles_for(i0, nq);
       for (int64_t kt = 0; kt < key_tiles; ++kt) {
         const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-        load_kv_rows(P, sc, k, v, b, g, j0, nk);
+        const Rows k_rows = rows_operand(P, k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
+        const Rows v_rows = rows_operand(P, v + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.v);
         // S^T = K (scale Q)^T, then P^T; O = O * alpha + P V.
-        tile_matmul(mk, ncols, P.Dh, sc.k, P.Dp, 1, sc.q, kBQ, sc.s, kBQ, false);
+        tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
         online_softmax_t(sc.s, nk, ncols, P.first_visible(i0, j0), m, l, sc.row_c);
         scale_rows(sc.acc, mq, P.Dp, sc.row_c);
-        tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, sc.v, P.Dp, sc.acc, P.Dp, true);
+        tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dp, true);
       }
       for (int64_t i = 0; i < nq; ++i) {
         const float inv = 1.f / l[i];
@@ -341,93 +529,15 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
 
 void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv,
                         ConstView outv, ConstView lsev, ConstView doutv, View dqv, View dkv,
-                        View dvv) {
+                        View dvv, AttentionBackwardPasses passes) {
   const Plan P(s);
-  const float* q = qv.f32();
-  const float* k = kv.f32();
-  const float* v = vv.f32();
-  const float* out = outv.f32();
-  const float* lse = lsev.f32();
-  const float* dout = doutv.f32();
-  float* dq = dqv.f32();
-  float* dk = dkv.f32();
-  float* dv = dvv.f32();
-
-  // Pass 1: dk and dv, one task per (batch, kv head, key tile), untransposed scores.
-  const int64_t bg = P.B * P.Hkv, kv_tasks = bg * P.nkt;
-#pragma omp parallel
-  {
-    Scratch sc(P.Dp);
-    // Early key tiles are seen by the most query tiles: run them first.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < kv_tasks; ++t) {
-      const int64_t kt = t / bg, b = (t % bg) / P.Hkv, g = t % P.Hkv;
-      const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0);
-      const int64_t mk = round_up(nk, kMR), ncols = round_up(nk, kNR);
-      pack_transposed(k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, kBK, ncols);
-      pack_transposed(v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, kBK, ncols);
-      float* dk_acc = sc.acc;
-      float* dv_acc = sc.acc2;
-      zero(dk_acc, mk * P.Dp);
-      zero(dv_acc, mk * P.Dp);
-      for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
-        for (int64_t qt = P.first_query_tile_for(j0); qt < P.nqt; ++qt) {
-          const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
-          pack_rows(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, mq, P.Dp);
-          pack_rows(dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, mq, P.Dp);
-          load_lse_and_d(P, sc, out, lse, dout, b, h, i0, nq, nq);
-          // S = (scale Q) K^T and dP = dO V^T, then P and dS.
-          tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.k, kBK, sc.s, kBK, false);
-          tile_matmul(mq, ncols, P.Dh, sc.dout, P.Dp, 1, sc.v, kBK, sc.dp, kBK, false);
-          probs_and_dscores(sc.s, sc.dp, mq, nq, ncols, P.first_visible(i0, j0), nk, sc.row_a,
-                            sc.row_b);
-          // dv += P^T dO and dk += dS^T (scale Q), reading P and dS transposed.
-          tile_matmul(mk, P.Dp, nq, sc.s, 1, kBK, sc.dout, P.Dp, dv_acc, P.Dp, true);
-          tile_matmul(mk, P.Dp, nq, sc.dp, 1, kBK, sc.q, P.Dp, dk_acc, P.Dp, true);
-        }
-      }
-      for (int64_t r = 0; r < nk; ++r) {
-        float* dkr = dk + P.kv_at(b, j0 + r, g);
-        float* dvr = dv + P.kv_at(b, j0 + r, g);
-        for (int64_t d = 0; d < P.Dh; ++d) {
-          dkr[d] = dk_acc[r * P.Dp + d];
-          dvr[d] = dv_acc[r * P.Dp + d];
-        }
-      }
-    }
-  }
-
-  // Pass 2: dq = scale dS K, one task per (batch, head, query tile), transposed scores.
-  const int64_t bh = P.B * P.H, q_tasks = bh * P.nqt;
-#pragma omp parallel
-  {
-    Scratch sc(P.Dp);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < q_tasks; ++t) {
-      const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
-      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
-      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
-      pack_transposed(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
-      pack_transposed(dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
-      load_lse_and_d(P, sc, out, lse, dout, b, h, i0, nq, ncols);
-      zero(sc.acc, mq * P.Dp);
-      const int64_t key_tiles = P.key_tiles_for(i0, nq);
-      for (int64_t kt = 0; kt < key_tiles; ++kt) {
-        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-        load_kv_rows(P, sc, k, v, b, g, j0, nk);
-        // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
-        tile_matmul(mk, ncols, P.Dh, sc.k, P.Dp, 1, sc.q, kBQ, sc.s, kBQ, false);
-        tile_matmul(mk, ncols, P.Dh, sc.v, P.Dp, 1, sc.dout, kBQ, sc.dp, kBQ, false);
-        probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
-        tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, sc.k, P.Dp, sc.acc, P.Dp, true);
-      }
-      for (int64_t i = 0; i < nq; ++i) {
-        float* dqr = dq + P.q_at(b, i0 + i, h);
-        const float* arow = sc.acc + i * P.Dp;
-        for (int64_t d = 0; d < P.Dh; ++d) dqr[d] = arow[d] * P.scale;
-      }
-    }
-  }
+  const std::vector<float> d = row_dots(P, outv.f32(), doutv.f32());
+  const BackwardArgs x{qv.f32(),    kv.f32(),  vv.f32(),  lsev.f32(), doutv.f32(),
+                       d.data(),    dqv.f32(), dkv.f32(), dvv.f32()};
+  if (use_one_pass(P, passes))
+    backward_one_pass(P, x);
+  else
+    backward_two_passes(P, x);
 }
 
 }  // namespace symphony::cpu

@@ -65,11 +65,22 @@ void ref_backward(Case& c) {
   ref::attention_backward(c.s, c.q.view(), c.k.view(), c.v.view(), c.out.view(), c.lse.view(),
                           c.dout.view(), c.dq.view(), c.dk.view(), c.dv.view());
 }
+using Passes = cpu::AttentionBackwardPasses;
+
 // Runs the fast kernels on c's inputs, writing into `o`'s outputs.
-void cpu_forward_backward(const Case& c, Case& o) {
+void cpu_forward_backward(const Case& c, Case& o, Passes passes = Passes::kAuto) {
   cpu::attention_forward(c.s, c.q.view(), c.k.view(), c.v.view(), o.out.view(), o.lse.view());
   cpu::attention_backward(c.s, c.q.view(), c.k.view(), c.v.view(), o.out.view(), o.lse.view(),
-                          c.dout.view(), o.dq.view(), o.dk.view(), o.dv.view());
+                          c.dout.view(), o.dq.view(), o.dk.view(), o.dv.view(), passes);
+}
+
+void expect_same_bits(const Case& a, const Case& b) {
+  for (auto [x, y] : {std::pair{&a.out, &b.out},
+                      {&a.lse, &b.lse},
+                      {&a.dq, &b.dq},
+                      {&a.dk, &b.dk},
+                      {&a.dv, &b.dv}})
+    EXPECT_EQ(std::memcmp(x->f32(), y->f32(), size_t(x->bytes())), 0);
 }
 
 constexpr testkit::Tolerance kOutTol{1e-5, 1e-4};
@@ -80,13 +91,18 @@ void expect_cpu_matches_ref(const AttentionShape& s, uint64_t seed, double qk_ra
   Case c = Case::random(s, DType::kF32, seed, qk_range);
   ref_forward(c);
   ref_backward(c);
-  Case o = c.outputs_like();
-  cpu_forward_backward(c, o);
-  EXPECT_TENSOR_NEAR(o.out.view(), c.out.view(), kOutTol);
-  EXPECT_TENSOR_NEAR(o.lse.view(), c.lse.view(), kOutTol);
-  EXPECT_TENSOR_NEAR(o.dq.view(), c.dq.view(), kGradTol);
-  EXPECT_TENSOR_NEAR(o.dk.view(), c.dk.view(), kGradTol);
-  EXPECT_TENSOR_NEAR(o.dv.view(), c.dv.view(), kGradTol);
+  // Both backward schedules match the reference, and each other bit for bit.
+  Case one = c.outputs_like(), two = c.outputs_like();
+  cpu_forward_backward(c, one, Passes::kOne);
+  cpu_forward_backward(c, two, Passes::kTwo);
+  for (const Case* o : {&one, &two}) {
+    EXPECT_TENSOR_NEAR(o->out.view(), c.out.view(), kOutTol);
+    EXPECT_TENSOR_NEAR(o->lse.view(), c.lse.view(), kOutTol);
+    EXPECT_TENSOR_NEAR(o->dq.view(), c.dq.view(), kGradTol);
+    EXPECT_TENSOR_NEAR(o->dk.view(), c.dk.view(), kGradTol);
+    EXPECT_TENSOR_NEAR(o->dv.view(), c.dv.view(), kGradTol);
+  }
+  expect_same_bits(one, two);
 }
 
 TEST(Attention, CpuMatchesReference) {
@@ -127,7 +143,8 @@ TEST(Attention, CpuMatchesReferenceWithLargeScores) {
 }
 
 // Each output element is produced by one task in a fixed order, so the fast kernel gives the
-// same bits on every run and for every thread count.
+// same bits on every run and for every thread count (which also picks the backward schedule:
+// with one thread, one pass).
 TEST(Attention, CpuIsDeterministicAcrossThreadCounts) {
   const AttentionShape s{
       .batch = 2, .q_len = 150, .kv_len = 150, .heads = 4, .kv_heads = 2, .head_dim = 24};
@@ -139,14 +156,7 @@ TEST(Attention, CpuIsDeterministicAcrossThreadCounts) {
   omp_set_num_threads(1);
   cpu_forward_backward(c, one);
   omp_set_num_threads(threads);
-  for (const Case* other : {&b, &one}) {
-    for (auto [x, y] : {std::pair{&a.out, &other->out},
-                        {&a.lse, &other->lse},
-                        {&a.dq, &other->dq},
-                        {&a.dk, &other->dk},
-                        {&a.dv, &other->dv}})
-      EXPECT_EQ(std::memcmp(x->f32(), y->f32(), size_t(x->bytes())), 0);
-  }
+  for (const Case* other : {&b, &one}) expect_same_bits(a, *other);
 }
 
 // One query and one key: out = v and lse = q.k / sqrt(Dh). Checks the reference itself.
