@@ -3,6 +3,7 @@
 #                    engine's own kernels share one thread pool (no two pools spinning for cores)
 #   openblas         libopenblas-pthread-dev: OpenBLAS with its own pthreads pool
 #   blis             libblis-dev (OpenMP build)
+#   onednn           libdnnl-dev: oneDNN's dnnl_sgemm (JIT kernels, OpenMP runtime)
 # `symphony bench train` / `symphony bench gemm` measure them; README records the figures behind
 # the default.
 add_library(symphony_blas INTERFACE)
@@ -14,6 +15,12 @@ if(SYMPHONY_BLAS STREQUAL "blis")
   target_include_directories(symphony_blas INTERFACE /usr/include/x86_64-linux-gnu/blis-openmp)
   target_link_libraries(symphony_blas INTERFACE ${BLIS_LIBRARY})
   target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_BLIS=1)
+elseif(SYMPHONY_BLAS STREQUAL "onednn")
+  find_library(DNNL_LIBRARY NAMES dnnl REQUIRED)
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h REQUIRED)
+  target_include_directories(symphony_blas SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
+  target_link_libraries(symphony_blas INTERFACE ${DNNL_LIBRARY})
+  target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_ONEDNN=1)
 elseif(SYMPHONY_BLAS STREQUAL "openblas-openmp")
   find_library(OPENBLAS_LIBRARY NAMES openblas blas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp
                NO_DEFAULT_PATH REQUIRED)
@@ -28,5 +35,5 @@ elseif(SYMPHONY_BLAS STREQUAL "openblas")
   target_compile_definitions(symphony_blas INTERFACE SYMPHONY_BLAS_OPENBLAS=1)
 else()
   message(FATAL_ERROR
-          "SYMPHONY_BLAS must be openblas-openmp, openblas or blis, got '${SYMPHONY_BLAS}'")
+          "SYMPHONY_BLAS must be blis, onednn, openblas-openmp or openblas, got '${SYMPHONY_BLAS}'")
 endif()

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libblis-dev libopenblas-openmp-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libdnnl-dev libblis-dev libopenblas-openmp-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
   openmpi-bin libopenmpi-dev

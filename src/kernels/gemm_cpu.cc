@@ -1,4 +1,8 @@
+#if defined(SYMPHONY_BLAS_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#else
 #include <cblas.h>
+#endif
 
 #include <cstdlib>
 
@@ -33,15 +37,24 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
     for (int64_t i = 0; i < m * n; ++i) cf[i] = beta == 0.0 ? 0.f : float(beta) * cf[i];
     return;
   }
+#if defined(SYMPHONY_BLAS_ONEDNN)
+  const dnnl_status_t status =
+      dnnl_sgemm(trans_a == Trans::kNo ? 'N' : 'T', trans_b == Trans::kNo ? 'N' : 'T', m, n, k,
+                 float(alpha), a.f32(), a.dim(1), b.f32(), b.dim(1), float(beta), c.f32(), n);
+  SYM_CHECK(status == dnnl_success, "dnnl_sgemm failed with status {}", int(status));
+#else
   cblas_sgemm(CblasRowMajor, trans_a == Trans::kNo ? CblasNoTrans : CblasTrans,
               trans_b == Trans::kNo ? CblasNoTrans : CblasTrans, int(m), int(n), int(k),
               float(alpha), a.f32(), int(a.dim(1)), b.f32(), int(b.dim(1)), float(beta), c.f32(),
               int(n));
+#endif
 }
 
 const char* blas_name() {
 #if defined(SYMPHONY_BLAS_BLIS)
   return "BLIS (OpenMP)";
+#elif defined(SYMPHONY_BLAS_ONEDNN)
+  return "oneDNN (OpenMP)";
 #elif defined(SYMPHONY_BLAS_OPENBLAS_OPENMP)
   return "OpenBLAS (OpenMP)";
 #else
