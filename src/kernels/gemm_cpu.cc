@@ -4,7 +4,9 @@
 #include <cblas.h>
 #endif
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "kernels/gemm.h"
 
@@ -23,6 +25,29 @@ bool configure_blas() {
   return true;
 }
 
+#if defined(SYMPHONY_BLAS_ONEDNN)
+// oneDNN 2.6 runs A·B^T 15-20% slower than A·B where B has few rows (on 2 AVX-512 cores,
+// 2048 x 512 x 512: 350 against 420 GFLOP/s; from 1536 rows up both run alike). There, when A
+// has enough rows for the copy to be cheap (N·K copies against M·N·K multiply-adds), B is
+// transposed into a per-thread workspace (N·K floats, kept between calls) and the product runs
+// as A·(B^T).
+constexpr int64_t kTransposeMaxRowsB = 1024;
+constexpr int64_t kTransposeMinRowsA = 512;
+
+// dst (k x n) = src^T for src (n x k), in 32 x 32 blocks that stay in L1.
+void transpose(const float* src, int64_t n, int64_t k, float* dst) {
+  constexpr int64_t kBlock = 32;
+  const int64_t row_blocks = (n + kBlock - 1) / kBlock, col_blocks = (k + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < row_blocks * col_blocks; ++blk) {
+    const int64_t i0 = blk / col_blocks * kBlock, j0 = blk % col_blocks * kBlock;
+    const int64_t i1 = std::min(i0 + kBlock, n), j1 = std::min(j0 + kBlock, k);
+    for (int64_t j = j0; j < j1; ++j)
+      for (int64_t i = i0; i < i1; ++i) dst[j * n + i] = src[i * k + j];
+  }
+}
+#endif
+
 }  // namespace
 
 void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
@@ -38,9 +63,20 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
     return;
   }
 #if defined(SYMPHONY_BLAS_ONEDNN)
+  const float* b_data = b.f32();
+  int64_t ldb = b.dim(1);
+  if (trans_a == Trans::kNo && trans_b == Trans::kYes && n <= kTransposeMaxRowsB &&
+      m >= kTransposeMinRowsA) {
+    thread_local std::vector<float> b_transposed;
+    b_transposed.resize(static_cast<size_t>(n * k));
+    transpose(b.f32(), n, k, b_transposed.data());
+    trans_b = Trans::kNo;
+    b_data = b_transposed.data();
+    ldb = n;
+  }
   const dnnl_status_t status =
       dnnl_sgemm(trans_a == Trans::kNo ? 'N' : 'T', trans_b == Trans::kNo ? 'N' : 'T', m, n, k,
-                 float(alpha), a.f32(), a.dim(1), b.f32(), b.dim(1), float(beta), c.f32(), n);
+                 float(alpha), a.f32(), a.dim(1), b_data, ldb, float(beta), c.f32(), n);
   SYM_CHECK(status == dnnl_success, "dnnl_sgemm failed with status {}", int(status));
 #else
   cblas_sgemm(CblasRowMajor, trans_a == Trans::kNo ? CblasNoTrans : CblasTrans,
