@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
 steps=${2:-5}
-bin=build/symphony
+bin=${SYMPHONY_BIN:-build/symphony}
 [ -x "$bin" ] || tools/build.sh
 printf '%-20s %12s %12s %8s %10s %10s\n' preset symphony_tok/s torch_tok/s ratio gflops sgemm_frac
 for preset in bench-dense-small bench-moe-small; do

@@ -112,6 +112,17 @@ SYM_VECTORIZED float dot(const float* a, const float* b, int64_t n) {
   return acc;
 }
 
+// dst (rows x cols, row stride ldd) = scale * src (row stride lds).
+SYM_VECTORIZED void copy_rows(const float* src, int64_t lds, int64_t rows, int64_t cols,
+                              float scale, float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;
+    float* d = dst + r * ldd;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) d[c] = scale * s[c];
+  }
+}
+
 SYM_VECTORIZED void zero(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.f;
 }
@@ -358,14 +369,8 @@ void begin_key_tile(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b
 void end_key_tile(const Plan& P, const Scratch& sc, const BackwardArgs& x, int64_t b, int64_t g,
                   int64_t j0) {
   const int64_t nk = std::min(kBK, P.Tk - j0);
-  for (int64_t r = 0; r < nk; ++r) {
-    float* dkr = x.dk + P.kv_at(b, j0 + r, g);
-    float* dvr = x.dv + P.kv_at(b, j0 + r, g);
-    for (int64_t c = 0; c < P.Dh; ++c) {
-      dkr[c] = sc.acc[r * P.Dp + c];
-      dvr[c] = sc.acc2[r * P.Dp + c];
-    }
-  }
+  copy_rows(sc.acc, P.Dp, nk, P.Dh, 1.f, x.dk + P.kv_at(b, j0, g), P.kv_ld());
+  copy_rows(sc.acc2, P.Dp, nk, P.Dh, 1.f, x.dv + P.kv_at(b, j0, g), P.kv_ld());
 }
 
 // Query tile qt of head h as untransposed rows: sc.q = scale Q, and dO in place or in sc.dout.
@@ -405,11 +410,8 @@ void backward_one_pass(const Plan& P, const BackwardArgs& x) {
         end_key_tile(P, sc, x, b, g, j0);
       }
       for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
-        const float* dq_head = dq_acc.data() + (h - g * P.group) * head_rows * P.Dp;
-        for (int64_t i = 0; i < P.Tq; ++i) {
-          float* dqr = x.dq + P.q_at(b, i, h);
-          for (int64_t c = 0; c < P.Dh; ++c) dqr[c] = dq_head[i * P.Dp + c] * P.scale;
-        }
+        copy_rows(dq_acc.data() + (h - g * P.group) * head_rows * P.Dp, P.Dp, P.Tq, P.Dh,
+                  P.scale, x.dq + P.q_at(b, 0, h), P.q_ld());
       }
     }
   }
@@ -461,11 +463,7 @@ void backward_two_passes(const Plan& P, const BackwardArgs& x) {
         probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
         tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, k_rows.p, k_rows.ld, sc.acc, P.Dp, true);
       }
-      for (int64_t i = 0; i < nq; ++i) {
-        float* dqr = x.dq + P.q_at(b, i0 + i, h);
-        const float* arow = sc.acc + i * P.Dp;
-        for (int64_t c = 0; c < P.Dh; ++c) dqr[c] = arow[c] * P.scale;
-      }
+      copy_rows(sc.acc, P.Dp, nq, P.Dh, P.scale, x.dq + P.q_at(b, i0, h), P.q_ld());
     }
   }
 }
@@ -517,10 +515,8 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
         tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dp, true);
       }
       for (int64_t i = 0; i < nq; ++i) {
-        const float inv = 1.f / l[i];
-        float* orow = out + P.q_at(b, i0 + i, h);
-        const float* arow = sc.acc + i * P.Dp;
-        for (int64_t d = 0; d < P.Dh; ++d) orow[d] = arow[d] * inv;
+        copy_rows(sc.acc + i * P.Dp, P.Dp, 1, P.Dh, 1.f / l[i], out + P.q_at(b, i0 + i, h),
+                  P.q_ld());
         lse[P.lse_at(b, i0 + i, h)] = m[i] + std::log(l[i]);
       }
     }
