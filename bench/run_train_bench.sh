@@ -4,6 +4,7 @@
 # Usage: bench/run_train_bench.sh [THREADS] [STEPS]
 # PEER_ENV (optional) is prepended to the peer's command, e.g. to preload tcmalloc or choose its
 # BLAS: PEER_ENV="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4" (see bench/peers/README.md).
+# SYMPHONY_BIN (optional) is the engine binary to measure (default build/symphony).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
