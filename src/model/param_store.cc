@@ -1,5 +1,8 @@
 #include "model/param_store.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace symphony {
 
 void ParamStore::begin_unit() {
@@ -43,6 +46,16 @@ void ParamStore::bind_unit_weights(int u, void* data) {
 void ParamStore::bind_unit_grads(int u, void* data) {
   SYM_CHECK(residency_.grads == Residency::kWindowed, "binding unit {} of full gradients", u);
   bound_grads_[size_t(u)] = data;
+}
+
+void ParamStore::zero_grads() {
+  // Hundreds of MB for large models: every thread clears a share of the pages.
+  char* base = static_cast<char*>(grads_.view().raw());
+  const int64_t bytes = grads_.bytes();
+  constexpr int64_t kChunk = int64_t(1) << 20;
+#pragma omp parallel for schedule(static)
+  for (int64_t begin = 0; begin < bytes; begin += kChunk)
+    std::memset(base + begin, 0, size_t(std::min(kChunk, bytes - begin)));
 }
 
 ParamId ParamStore::find(const std::string& name) const {

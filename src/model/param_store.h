@@ -76,7 +76,7 @@ class ParamStore {
   View all_grads() { return grads_.view(); }
   ConstView all_params() const { return weights_.view(); }
   ConstView all_grads() const { return grads_.view(); }
-  void zero_grads() { grads_.zero(); }
+  void zero_grads();
   // The unit's slice of a full buffer. REQUIRES: that buffer's residency is kFull.
   View unit_params(int u) { return weights_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
   View unit_grads(int u) { return grads_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
