@@ -11,7 +11,8 @@ threads=${1:-2}
 steps=${2:-5}
 bin=${SYMPHONY_BIN:-build/symphony}
 [ -x "$bin" ] || tools/build.sh
-printf '%-20s %12s %12s %8s %10s %10s\n' preset symphony_tok/s torch_tok/s ratio gflops sgemm_frac
+printf '%-20s %12s %12s %8s %10s %10s %10s\n' preset symphony_tok/s torch_tok/s ratio gflops \
+  sgemm_frac probed
 for preset in bench-dense-small bench-moe-small; do
   ours=$(OMP_NUM_THREADS=$threads "$bin" bench train "$preset" --steps "$steps" --warmup 2 --json)
   peer=$(env ${PEER_ENV:-} OMP_NUM_THREADS=$threads /usr/bin/python3 bench/peers/torch_train.py \
@@ -21,6 +22,6 @@ import json, sys
 preset, ours, peer = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 print(f"{preset:<20} {ours['tokens_per_s']:12.1f} {peer['tokens_per_s']:12.1f} "
       f"{ours['tokens_per_s'] / peer['tokens_per_s']:8.2f} {ours['gflops']:10.1f} "
-      f"{ours['fraction_of_sgemm']:10.2f}")
+      f"{ours['fraction_of_sgemm']:10.2f} {ours['fraction_of_sgemm_probed']:10.2f}")
 PY
 done

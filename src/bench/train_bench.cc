@@ -15,7 +15,7 @@
 namespace symphony {
 
 TrainBenchResult bench_train(const RunConfig& config, const Exec& ex, int64_t warmup_steps,
-                             int64_t timed_steps) {
+                             int64_t timed_steps, const std::function<void()>& after_step) {
   const TrainConfig& tc = config.train;
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
                     tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
@@ -35,11 +35,15 @@ TrainBenchResult bench_train(const RunConfig& config, const Exec& ex, int64_t wa
     Timer t;
     // One process: no communication, so the step cannot fail.
     StepResult sr = *step.run(ex, s, random_batch);
-    if (s >= warmup_steps) times.push_back(t.elapsed_s());
+    if (s >= warmup_steps) {
+      times.push_back(t.elapsed_s());
+      if (after_step) after_step();
+    }
     if (s == 0) r.first_loss = sr.loss;
     r.last_loss = sr.loss;
     r.tokens_per_step = sr.tokens;
   }
+  r.step_times_s = times;
   std::sort(times.begin(), times.end());
   r.step_time_s = times.empty() ? 0 : times[times.size() / 2];
   r.tokens_per_s = r.step_time_s > 0 ? double(r.tokens_per_step) / r.step_time_s : 0;
