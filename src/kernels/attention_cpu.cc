@@ -261,6 +261,22 @@ struct Plan {
   int64_t first_visible(int64_t i0, int64_t j0) const { return i0 + offset - j0 + 1; }
 };
 
+// Task t of a loop over (batch, head, query tile): the last query tiles (which see the most key
+// tiles) come first, to balance the load.
+struct QueryTile {
+  int64_t b, h, g, i0, nq, mq, ncols;
+  QueryTile(const Plan& P, int64_t t) {
+    const int64_t bh = P.B * P.H, qt = P.nqt - 1 - t / bh;
+    b = (t % bh) / P.H;
+    h = t % P.H;
+    g = h / P.group;
+    i0 = qt * kBQ;
+    nq = std::min(kBQ, P.Tq - i0);
+    mq = round_up(nq, kMR);
+    ncols = round_up(nq, kNR);
+  }
+};
+
 // Per-thread tiles, each 64-byte aligned: a tile of each kind, whichever pass uses it.
 struct Scratch {
   std::vector<float> mem;
@@ -294,6 +310,19 @@ struct Scratch {
     }
   }
 };
+
+// Runs fn(scratch, task) for every (batch, head, query tile) task on the OpenMP threads, each
+// thread with its own scratch.
+template <typename Fn>
+void for_each_query_tile(const Plan& P, Fn fn) {
+  const int64_t tasks = P.B * P.H * P.nqt;
+#pragma omp parallel
+  {
+    Scratch sc(P.Dp);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) fn(sc, QueryTile(P, t));
+  }
+}
 
 // A tile operand of `rows` rows of Dh floats at src (row stride ld), read as `rows_pad` rows:
 // src itself when no zero padding is needed (Dh == Dp and rows == rows_pad), else a padded copy
@@ -439,33 +468,26 @@ void backward_two_passes(const Plan& P, const BackwardArgs& x) {
   }
 
   // Pass 2: dq = scale dS K, one task per (batch, head, query tile), transposed scores.
-  const int64_t bh = P.B * P.H, q_tasks = bh * P.nqt;
-#pragma omp parallel
-  {
-    Scratch sc(P.Dp);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < q_tasks; ++t) {
-      const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
-      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
-      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
-      pack_transposed(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
-      pack_transposed(x.dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
-      load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, ncols);
-      zero(sc.acc, mq * P.Dp);
-      const int64_t key_tiles = P.key_tiles_for(i0, nq);
-      for (int64_t kt = 0; kt < key_tiles; ++kt) {
-        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-        const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
-        const Rows v_rows = rows_operand(P, x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.v);
-        // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
-        tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
-        tile_matmul(mk, ncols, P.Dh, v_rows.p, v_rows.ld, 1, sc.dout, kBQ, sc.dp, kBQ, false);
-        probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
-        tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, k_rows.p, k_rows.ld, sc.acc, P.Dp, true);
-      }
-      copy_rows(sc.acc, P.Dp, nq, P.Dh, P.scale, x.dq + P.q_at(b, i0, h), P.q_ld());
+  for_each_query_tile(P, [&](Scratch& sc, const QueryTile& task) {
+    const int64_t b = task.b, h = task.h, g = task.g, i0 = task.i0, nq = task.nq;
+    const int64_t mq = task.mq, ncols = task.ncols;
+    pack_transposed(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
+    pack_transposed(x.dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
+    load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, ncols);
+    zero(sc.acc, mq * P.Dp);
+    const int64_t key_tiles = P.key_tiles_for(i0, nq);
+    for (int64_t kt = 0; kt < key_tiles; ++kt) {
+      const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
+      const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
+      const Rows v_rows = rows_operand(P, x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.v);
+      // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
+      tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
+      tile_matmul(mk, ncols, P.Dh, v_rows.p, v_rows.ld, 1, sc.dout, kBQ, sc.dp, kBQ, false);
+      probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
+      tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, k_rows.p, k_rows.ld, sc.acc, P.Dp, true);
     }
-  }
+    copy_rows(sc.acc, P.Dp, nq, P.Dh, P.scale, x.dq + P.q_at(b, i0, h), P.q_ld());
+  });
 }
 
 bool use_one_pass(const Plan& P, AttentionBackwardPasses passes) {
@@ -485,42 +507,34 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
   const float* v = vv.f32();
   float* out = outv.f32();
   float* lse = lsev.f32();
-  const int64_t bh = P.B * P.H, tasks = bh * P.nqt;
-#pragma omp parallel
-  {
-    Scratch sc(P.Dp);
-    // Tasks run from the last query tile (most key tiles) to the first, to balance the load.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t qt = P.nqt - 1 - t / bh, b = (t % bh) / P.H, h = t % P.H, g = h / P.group;
-      const int64_t i0 = qt * kBQ, nq = std::min(kBQ, P.Tq - i0);
-      const int64_t mq = round_up(nq, kMR), ncols = round_up(nq, kNR);
-      pack_transposed(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
-      float* m = sc.row_a;
-      float* l = sc.row_b;
-      for (int64_t i = 0; i < ncols; ++i) {
-        m[i] = kNegInf;
-        l[i] = 0.f;
-      }
-      zero(sc.acc, mq * P.Dp);
-      const int64_t key_tiles = P.key_tiles_for(i0, nq);
-      for (int64_t kt = 0; kt < key_tiles; ++kt) {
-        const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-        const Rows k_rows = rows_operand(P, k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
-        const Rows v_rows = rows_operand(P, v + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.v);
-        // S^T = K (scale Q)^T, then P^T; O = O * alpha + P V.
-        tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
-        online_softmax_t(sc.s, nk, ncols, P.first_visible(i0, j0), m, l, sc.row_c);
-        scale_rows(sc.acc, mq, P.Dp, sc.row_c);
-        tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dp, true);
-      }
-      for (int64_t i = 0; i < nq; ++i) {
-        copy_rows(sc.acc + i * P.Dp, P.Dp, 1, P.Dh, 1.f / l[i], out + P.q_at(b, i0 + i, h),
-                  P.q_ld());
-        lse[P.lse_at(b, i0 + i, h)] = m[i] + std::log(l[i]);
-      }
+  for_each_query_tile(P, [&](Scratch& sc, const QueryTile& task) {
+    const int64_t b = task.b, h = task.h, g = task.g, i0 = task.i0, nq = task.nq;
+    const int64_t mq = task.mq, ncols = task.ncols;
+    pack_transposed(q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
+    float* m = sc.row_a;
+    float* l = sc.row_b;
+    for (int64_t i = 0; i < ncols; ++i) {
+      m[i] = kNegInf;
+      l[i] = 0.f;
     }
-  }
+    zero(sc.acc, mq * P.Dp);
+    const int64_t key_tiles = P.key_tiles_for(i0, nq);
+    for (int64_t kt = 0; kt < key_tiles; ++kt) {
+      const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
+      const Rows k_rows = rows_operand(P, k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
+      const Rows v_rows = rows_operand(P, v + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.v);
+      // S^T = K (scale Q)^T, then P^T; O = O * alpha + P V.
+      tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
+      online_softmax_t(sc.s, nk, ncols, P.first_visible(i0, j0), m, l, sc.row_c);
+      scale_rows(sc.acc, mq, P.Dp, sc.row_c);
+      tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dp, true);
+    }
+    for (int64_t i = 0; i < nq; ++i) {
+      copy_rows(sc.acc + i * P.Dp, P.Dp, 1, P.Dh, 1.f / l[i], out + P.q_at(b, i0 + i, h),
+                P.q_ld());
+      lse[P.lse_at(b, i0 + i, h)] = m[i] + std::log(l[i]);
+    }
+  });
 }
 
 void attention_backward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv,
