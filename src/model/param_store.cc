@@ -49,6 +49,7 @@ void ParamStore::bind_unit_grads(int u, void* data) {
 }
 
 void ParamStore::zero_grads() {
+  if (grads_.empty()) return;  // windowed: nothing resident
   // Hundreds of MB for large models: every thread clears a share of the pages.
   char* base = static_cast<char*>(grads_.view().raw());
   const int64_t bytes = grads_.bytes();
