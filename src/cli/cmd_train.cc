@@ -3,14 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <string>
 #include <vector>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "core/stop_signals.h"
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
@@ -29,22 +28,6 @@ struct TrainArgs {
   std::string resume;
   int64_t stop_at_step = 0;
 };
-
-// SIGTERM (Slurm's warning before it kills a job, mpirun's forwarding) and SIGINT ask the trainer
-// to save a checkpoint and stop at the end of the current step. A second SIGINT kills.
-std::atomic<bool> g_stop_requested{false};
-extern "C" void request_stop(int signal) {
-  if (signal == SIGINT && g_stop_requested.load()) std::_Exit(130);
-  g_stop_requested.store(true);
-}
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 void print_dry_run(const RunConfig& c) {
   const ParamCounts counts = count_params(c.model);
@@ -83,6 +66,10 @@ void print_dry_run(const RunConfig& c) {
 }
 
 int run_train(const TrainArgs& args) {
+  // SIGTERM (Slurm's warning before it kills a job), SIGUSR1 (what mpirun forwards to its ranks)
+  // and SIGINT ask the trainer to save a checkpoint and stop at the end of the current step. They
+  // are blocked here, before any thread exists, and received by StopSignals' own thread.
+  StopSignals stop_signals;
   Result<RunConfig> config = load_run_config(args.config, args.overrides);
   if (!config.has_value()) return report(config.error());
   if (args.dry_run) {
@@ -102,8 +89,7 @@ int run_train(const TrainArgs& args) {
   options.world = &world;
   options.resume = args.resume;
   options.stop_at_step = args.stop_at_step;
-  install_stop_handlers();
-  options.stop = &g_stop_requested;
+  options.stop = &stop_signals.requested();
   const ParamCounts counts = count_params(config->model);
   if (leader)
     fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}{}\n",

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -267,37 +268,57 @@ class MpiEngine {
     return served;
   }
 
-  // True when an operation timed out (the engine is then poisoned).
+  // The diagnosis (asking the peers how far they got) starts this long before the deadline, so
+  // the error comes when timeout_s is reached, not after it.
+  double diagnosis_lead_s() const { return std::clamp(timeout_s_ / 4, 0.05, 10.0); }
+
+  // True when an operation timed out (the engine is then poisoned). An operation that completes
+  // while its peers are being asked is not a timeout: the main loop then completes it as usual.
   bool check_deadlines() {
     const Clock::time_point now = Clock::now();
-    for (const Op& op : inflight_) {
+    for (Op& op : inflight_) {
       const double age_s = std::chrono::duration<double>(now - op.started_at).count();
-      if (age_s <= timeout_s_) continue;
-      poison(diagnose(op, age_s));
+      if (age_s <= timeout_s_ - diagnosis_lead_s()) continue;
+      std::optional<std::string> message = diagnose(op);
+      if (!message) return false;
+      poison(*message);
       return true;
     }
     return false;
   }
 
-  std::string diagnose(const Op& op, double age_s) {
+  // True once `op` has completed; leaves the request for test_inflight() to collect.
+  static bool op_completed(Op& op) {
+    int flag = 0;
+    return MPI_Request_get_status(op.request, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag;
+  }
+
+  // Asks every peer of the stalled group how many of its collectives it started, answering the
+  // peers' own questions meanwhile, until the deadline of `op`. Returns the watchdog's message, or
+  // nothing when `op` completed before its deadline.
+  std::optional<std::string> diagnose(Op& op) {
     const Group& g = groups_[size_t(op.group)];
     const int64_t id = op.group;
     std::vector<int> peers;
     for (int r : g.world_ranks)
       if (r != world_rank_) peers.push_back(r);
-    std::vector<int64_t> query(peers.size(), id);
     std::vector<int64_t> answers(peers.size() * 2, -1);
-    std::vector<MPI_Request> sends(peers.size()), recvs(peers.size());
+    std::vector<MPI_Request> recvs(peers.size());
     for (size_t i = 0; i < peers.size(); ++i) {
-      MPI_Isend(&query[i], 1, MPI_INT64_T, peers[i], kQueryTag, diag_, &sends[i]);
+      // The query is sent like a reply: its buffer lives until serve_queries() sees it delivered.
+      Reply query{MPI_REQUEST_NULL, std::make_unique<int64_t[]>(1)};
+      query.payload[0] = id;
+      MPI_Isend(query.payload.get(), 1, MPI_INT64_T, peers[i], kQueryTag, diag_, &query.request);
+      replies_.push_back(std::move(query));
       MPI_Irecv(&answers[2 * i], 2, MPI_INT64_T, peers[i], kReplyTag, diag_, &recvs[i]);
     }
     std::vector<bool> answered(peers.size(), false);
-    const double grace_s = std::clamp(timeout_s_ / 2, 1.0, 10.0);
-    const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                       std::chrono::duration<double>(grace_s));
+    const Clock::time_point deadline =
+        op.started_at +
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s_));
     size_t pending = peers.size();
-    while (pending > 0 && Clock::now() < until) {
+    bool completed = false;
+    while (Clock::now() < deadline) {
       for (size_t i = 0; i < peers.size(); ++i) {
         if (answered[i]) continue;
         int flag = 0;
@@ -305,8 +326,35 @@ class MpiEngine {
         if (flag) answered[i] = true, --pending;
       }
       serve_queries();  // peers diagnosing the same stall ask us too
+      if (op_completed(op)) {
+        completed = true;
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    // After a completion every peer is alive and answers soon: collect the answers, so none is
+    // left to be matched by a later diagnosis. Answers still missing after that are abandoned (a
+    // dead or stopped peer never sends one).
+    const Clock::time_point drain_until =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(completed ? diagnosis_lead_s() : 0.0));
+    while (pending > 0 && Clock::now() < drain_until) {
+      for (size_t i = 0; i < peers.size(); ++i) {
+        if (answered[i]) continue;
+        int flag = 0;
+        MPI_Test(&recvs[i], &flag, MPI_STATUS_IGNORE);
+        if (flag) answered[i] = true, --pending;
+      }
+      serve_queries();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (size_t i = 0; i < peers.size(); ++i) {
+      if (answered[i]) continue;
+      MPI_Cancel(&recvs[i]);
+      MPI_Wait(&recvs[i], MPI_STATUS_IGNORE);
+    }
+    if (completed) return std::nullopt;
+    const double age_s = std::chrono::duration<double>(Clock::now() - op.started_at).count();
     std::vector<int> arrived{world_rank_}, behind, silent;
     std::string behind_detail;
     for (size_t i = 0; i < peers.size(); ++i) {

@@ -242,11 +242,12 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     add_router_stats(model, micro_batches, record);
     if (step == 0) record["layout"] = layout.describe();
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
-    // A stop request reaches every rank at the same step.
+    // A stop request reaches every rank at the same step. One after the last step changes
+    // nothing: the run ends normally, final checkpoint and model file included.
     if (options.stop != nullptr) {
       int32_t stop = options.stop->load() ? 1 : 0;
       SYM_TRY(world->all_reduce(std::span<int32_t>(&stop, 1), ReduceOp::kMax));
-      stopped = stop != 0;
+      stopped = stop != 0 && step + 1 < tc.steps;
     }
     if (options.stop_at_step > 0 && step + 1 == options.stop_at_step && step + 1 < tc.steps)
       stopped = true;

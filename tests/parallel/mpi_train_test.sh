@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end multi-rank runs of `symphony train` under mpirun:
 #   1. two ranks with ZeRO-3 train and write the run directory;
-#   2. a hung rank (SIGSTOP) is caught by the watchdog: the job ends non-zero within the timeout
-#      and the error names the rank that did not arrive;
+#   2. a hung rank (SIGSTOP) is caught by the watchdog: the job ends non-zero, the error comes
+#      when the timeout is reached and names the rank that did not arrive;
 #   3. a killed rank (SIGKILL) ends the whole job non-zero.
 # Usage: mpi_train_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
 set -euo pipefail
@@ -71,6 +71,8 @@ kill -9 "$pid" 2>/dev/null || true
 [ "$status" -ne 0 ] || fail "the job exited 0 with a hung rank"
 grep -q "watchdog" "$work/run-hang.log" || { cat "$work/run-hang.log"; fail "no watchdog error"; }
 grep -q "ranks that did not arrive: 1" "$work/run-hang.log" || { cat "$work/run-hang.log"; fail "the error does not name rank 1"; }
+# The error comes when parallel.timeout_s is reached, the diagnosis included.
+grep -q "did not complete within 3 s" "$work/run-hang.log" || { cat "$work/run-hang.log"; fail "the watchdog fired later than parallel.timeout_s"; }
 echo "ok: hung rank named by the watchdog, job exited $status"
 
 # 3. Kill rank 1.
