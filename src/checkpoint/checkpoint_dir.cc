@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "checkpoint/checkpoint_manifest.h"
 #include "core/file_io.h"
 
 namespace symphony {
@@ -20,9 +21,12 @@ fs::path temp_step_dir(const fs::path& dir, int64_t step) {
 
 namespace {
 
-// The step of "step-NNNNNNNN" (eight or more digits), or -1.
+constexpr const char* kInvalidPrefix = ".invalid-";
+constexpr const char* kReplacedPrefix = ".replaced-";
+
+// The step of "step-NNNNNNNN" (eight to eighteen digits), or -1.
 int64_t parse_step(const std::string& name) {
-  if (!name.starts_with("step-") || name.size() < 13) return -1;
+  if (!name.starts_with("step-") || name.size() < 13 || name.size() > 23) return -1;
   int64_t step = 0;
   for (char c : name.substr(5)) {
     if (c < '0' || c > '9') return -1;
@@ -42,7 +46,29 @@ Status remove_dir(const fs::path& path) {
   return Status::ok();
 }
 
+bool is_moved_aside_name(const std::string& name) {
+  return name.starts_with(std::string(kInvalidPrefix) + "step-") ||
+         name.starts_with(std::string(kReplacedPrefix) + "step-");
+}
+
 }  // namespace
+
+std::optional<int64_t> step_of_dir_name(const std::string& name) {
+  std::string step_name = name;
+  if (is_moved_aside_name(name)) {
+    // ".invalid-step-NNNNNNNN-K": drop the prefix and "-K".
+    const size_t prefix = name.starts_with(kInvalidPrefix) ? std::string(kInvalidPrefix).size()
+                                                           : std::string(kReplacedPrefix).size();
+    const size_t dash = name.rfind('-');
+    if (dash <= prefix + 4 || dash + 1 == name.size() ||
+        name.find_first_not_of("0123456789", dash + 1) != std::string::npos)
+      return std::nullopt;
+    step_name = name.substr(prefix, dash - prefix);
+  }
+  const int64_t step = parse_step(step_name);
+  if (step < 0) return std::nullopt;
+  return step;
+}
 
 std::vector<StepDir> list_step_dirs(const fs::path& dir) {
   std::vector<StepDir> steps;
@@ -56,13 +82,51 @@ std::vector<StepDir> list_step_dirs(const fs::path& dir) {
   return steps;
 }
 
-Status commit_step_dir(const fs::path& dir, int64_t step) {
+std::vector<fs::path> list_moved_aside_dirs(const fs::path& dir) {
+  std::vector<fs::path> moved;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (is_moved_aside_name(it->path().filename().string())) moved.push_back(it->path());
+  std::sort(moved.begin(), moved.end());
+  return moved;
+}
+
+Result<fs::path> move_step_dir_aside(const fs::path& step_dir, AsideReason why) {
+  fs::path from = step_dir.lexically_normal();
+  if (!from.has_filename()) from = from.parent_path();
+  const char* prefix = why == AsideReason::kInvalid ? kInvalidPrefix : kReplacedPrefix;
+  for (int k = 1;; ++k) {
+    const fs::path to =
+        from.parent_path() / fmt::format("{}{}-{}", prefix, from.filename().string(), k);
+    // rename(2) would silently replace an empty directory under that name: never reuse one.
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(to, ec))) continue;
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return os_error(fmt::format("moving {} aside to", from.string()), to, errno);
+    SYM_TRY(fsync_directory(to));
+    return to;
+  }
+}
+
+Result<StepDirCommit> commit_step_dir(const fs::path& dir, int64_t step) {
   const fs::path from = temp_step_dir(dir, step), to = dir / step_dir_name(step);
   SYM_TRY(fsync_directory(from / "manifest.json"));
+  StepDirCommit outcome;
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(to, ec))) {
+    // Judged by its manifest alone: reading every file of the old checkpoint would cost as much
+    // as the save, and either way it leaves the name to the new, complete one.
+    Result<CheckpointManifest> old = read_checkpoint_manifest(to);
+    if (!old.has_value()) outcome.invalid_reason = old.error().message();
+    SYM_TRY_ASSIGN(outcome.moved_aside,
+                   move_step_dir_aside(to, old.has_value() ? AsideReason::kReplaced
+                                                           : AsideReason::kInvalid));
+  }
   if (::rename(from.c_str(), to.c_str()) != 0)
     return os_error(fmt::format("renaming {} to", from.string()), to, errno);
   SYM_TRY(fsync_directory(to));
-  return write_file_atomic(dir / "latest", step_dir_name(step) + "\n");
+  SYM_TRY(write_file_atomic(dir / "latest", step_dir_name(step) + "\n"));
+  return outcome;
 }
 
 Status apply_retention(const fs::path& dir, int64_t keep_last, int64_t keep_every) {

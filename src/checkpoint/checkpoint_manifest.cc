@@ -3,16 +3,35 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/checkpoint_dir.h"
+#include "core/checksum.h"
 #include "core/file_io.h"
 
 namespace symphony {
 
 using nlohmann::json;
+
+namespace {
+
+constexpr const char* kChecksumKey = "manifest_xxh3";
+
+// The checksum of a manifest's JSON without its checksum field: compact, keys sorted (the json
+// type keeps object keys ordered), strings as UTF-8 (invalid bytes replaced, as a reader sees
+// them), numbers as the shortest text that reads back to the same value. Parsing and dumping
+// again gives the same text, so a reader recomputes exactly what the writer hashed.
+std::string canonical_checksum(const json& j) {
+  const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return checksum_hex(xxh3_64(std::as_bytes(std::span(text.data(), text.size()))));
+}
+
+}  // namespace
 
 int64_t CheckpointTensor::numel() const {
   int64_t n = 1;
@@ -41,7 +60,7 @@ std::string manifest_to_json(const CheckpointManifest& m) {
   for (const CheckpointFile& f : m.files)
     files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"xxh3", f.xxh3}});
   json j = {{"format", "symphony-checkpoint"},
-            {"format_version", m.format_version},
+            {"format_version", kCheckpointFormatVersion},
             {"step", m.step},
             {"tokens_seen", m.tokens_seen},
             {"optimizer_steps", m.optimizer_steps},
@@ -57,7 +76,8 @@ std::string manifest_to_json(const CheckpointManifest& m) {
             {"config", m.config_toml},
             {"files", std::move(files)},
             {"tensors", std::move(tensors)}};
-  return j.dump(1) + "\n";
+  j[kChecksumKey] = canonical_checksum(j);
+  return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 namespace {
@@ -93,9 +113,25 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
                           "\"symphony-checkpoint\")", path.string());
   CheckpointManifest m;
   SYM_TRY(get(j, "format_version", m.format_version, path, ""));
-  if (m.format_version != 1)
-    return Error::corrupt("{}: format_version {} is not supported by this build (1)",
-                          path.string(), m.format_version);
+  if (m.format_version < 1 || m.format_version > kCheckpointFormatVersion)
+    return Error::corrupt("{}: format_version {} is not supported by this build (1 to {})",
+                          path.string(), m.format_version, kCheckpointFormatVersion);
+  // The checksum first: no field of an edited or damaged manifest is trusted, nor reported as if
+  // it were the problem. Version 1 manifests predate the field and are read without it.
+  if (auto it = j.find(kChecksumKey); it != j.end()) {
+    if (!it->is_string())
+      return Error::corrupt("{}: {} has the wrong type ({})", path.string(), kChecksumKey,
+                            it->type_name());
+    const std::string stored = it->get<std::string>();
+    j.erase(it);
+    const std::string actual = canonical_checksum(j);
+    if (actual != stored)
+      return Error::corrupt("{}: the manifest's content hashes to {} but its {} says {} (edited "
+                            "or corrupt)", path.string(), actual, kChecksumKey, stored);
+  } else if (m.format_version >= 2) {
+    return Error::corrupt("{}: {} is missing (format_version {} manifests carry their checksum)",
+                          path.string(), kChecksumKey, m.format_version);
+  }
   SYM_TRY(get(j, "step", m.step, path, ""));
   SYM_TRY(get(j, "tokens_seen", m.tokens_seen, path, ""));
   SYM_TRY(get(j, "optimizer_steps", m.optimizer_steps, path, ""));
@@ -179,7 +215,15 @@ Result<CheckpointManifest> read_checkpoint_manifest(const std::filesystem::path&
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return os_error("reading", path, errno);
-  return manifest_from_json(text.str(), path);
+  SYM_TRY_ASSIGN(CheckpointManifest m, manifest_from_json(text.str(), path));
+  // A manifest copied or edited into another step's directory would resume the wrong state.
+  std::filesystem::path name = step_dir.lexically_normal();
+  if (!name.has_filename()) name = name.parent_path();  // "step-00000060/"
+  const std::optional<int64_t> named = step_of_dir_name(name.filename().string());
+  if (named && *named != m.step)
+    return Error::corrupt("{}: step {} does not match the directory name {}", path.string(),
+                          m.step, name.filename().string());
+  return m;
 }
 
 }  // namespace symphony

@@ -8,6 +8,10 @@
 //     optim-rank00000.safetensors       rank 0's pieces of the AdamW moments
 //     ... one pair per rank that held state
 //
+// The manifest carries the XXH3-64 of its own canonical content (manifest_xxh3), so an edit or
+// a damaged byte is detected before anything in it is trusted; and read_checkpoint_manifest
+// refuses a manifest whose step is not the one its directory's name states.
+//
 // A tensor is stored as pieces: 1-D runs [begin, end) of its row-major elements, each under its
 // own key in one file. Together the pieces of a tensor cover it exactly once, whatever layout
 // saved it, so any layout can load any checkpoint by reading the pieces it needs.
@@ -49,8 +53,11 @@ struct SavedLayout {
   std::string description;  // ParallelLayout::describe()
 };
 
+// The version manifest_to_json writes. Version 1 manifests (no manifest_xxh3) are still read.
+constexpr int kCheckpointFormatVersion = 2;
+
 struct CheckpointManifest {
-  int format_version = 1;
+  int format_version = kCheckpointFormatVersion;  // as read; writing always writes the current
   int64_t step = 0;             // optimizer steps completed
   int64_t tokens_seen = 0;
   int64_t optimizer_steps = 0;  // AdamW's bias-correction counter
@@ -66,11 +73,19 @@ struct CheckpointManifest {
   const CheckpointTensor* find(const std::string& name) const;
 };
 
+// The manifest as JSON text, format_version kCheckpointFormatVersion, with manifest_xxh3: the
+// XXH3-64 (16 hex digits) of the compact, key-sorted JSON of every other field.
 std::string manifest_to_json(const CheckpointManifest& manifest);
-// Failure: kCorrupt naming `path` and the field for malformed JSON, a missing or mistyped field,
-// pieces that do not cover a tensor exactly once or name a file the manifest does not list.
+// Failure: kCorrupt naming `path` and the field for malformed JSON, an unsupported
+// format_version, a missing manifest_xxh3 (version 2) or one that does not match the content, a
+// missing or mistyped field, pieces that do not cover a tensor exactly once or name a file the
+// manifest does not list. Whitespace and key order do not matter; any change of a value does.
 Result<CheckpointManifest> manifest_from_json(std::string_view json,
                                               const std::filesystem::path& path);
+// Reads and checks step_dir/manifest.json as manifest_from_json does, and, when the directory's
+// name states a step (checkpoint/checkpoint_dir.h step_of_dir_name), that the manifest's step is
+// that one. Failure: kNotFound for a missing manifest, kIo for one the OS will not read, kCorrupt
+// as above or "step S does not match the directory name", each naming the manifest's path.
 Result<CheckpointManifest> read_checkpoint_manifest(const std::filesystem::path& step_dir);
 
 }  // namespace symphony

@@ -10,6 +10,8 @@
 //   poll()  at every step end while a save is pending: one small all-reduce tells whether every
 //           rank has written; then rank 0 writes the manifest and commits the directory (rename,
 //           `latest`, retention). A rank whose writing failed makes every rank's poll() fail.
+//           A directory already under the step's name is moved aside, not overwritten
+//           (checkpoint/checkpoint_dir.h commit_step_dir), and reported through `warn`.
 //   wait()  blocks until the pending save is committed (end of training, preemption).
 // Thread-safety: the training thread only; the background writer touches only its snapshot.
 
@@ -35,6 +37,8 @@ struct CheckpointerOptions {
   bool async = true;
   int64_t keep_last = 3;
   int64_t keep_every = 0;
+  // Told, on rank 0, about a directory moved aside by a commit; may be empty.
+  std::function<void(const std::string&)> warn;
 };
 
 struct SaveTimes {
@@ -50,7 +54,7 @@ class Checkpointer {
   Checkpointer& operator=(const Checkpointer&) = delete;
 
   // `header` holds everything but tensors and files. Waits for an earlier pending save first.
-  // Saving a step that already has a checkpoint does nothing.
+  // A step that already has a checkpoint is saved anew; the old one is moved aside at commit.
   Status save(CheckpointManifest header, Transformer& model, DataParallel& data_parallel);
   Status poll();
   Status wait();
@@ -83,11 +87,21 @@ struct ResumePoint {
 };
 
 // Finds what `spec` names and loads it into this rank's state. `spec`: "auto" for the newest
-// valid checkpoint under `dir` (none there: nullopt, a fresh start), or a step directory, or a
-// checkpoint directory (its newest valid one). With "auto" or a checkpoint directory, a
-// checkpoint whose manifest or files fail verification on any rank is reported through `warn`
-// and the next older one tried. A checkpoint of another model config is an error naming the first
-// differing key. Collective over `world`.
+// valid checkpoint under `dir` (none there: nullopt, a fresh start), or a step directory (a path
+// holding manifest.json or named step-NNNNNNNN), or a checkpoint directory (its newest valid
+// one).
+// Valid: the manifest is present, matches its own checksum, states the step its directory's name
+// states, and every file this rank reads has the size and checksum the manifest lists; the ranks
+// agree, and the first failing rank's reason is the one reported.
+// With "auto" or a checkpoint directory, an invalid checkpoint is reported through `warn` (on
+// rank 0) and the next older one tried. Inside `dir` itself (the run's own checkpoint directory,
+// which the run writes to) rank 0 also moves it aside to ".invalid-step-NNNNNNNN-K" (never
+// deleted) unless the OS refused to read it (kIo: left in place), and after a load points
+// `latest` at the checkpoint loaded; elsewhere nothing is renamed or written.
+// A step directory named explicitly is never moved: an invalid one is an error naming the path
+// and the reason (kCorrupt, or kNotFound for a missing manifest or file).
+// A checkpoint of another model config is an error naming the first differing key. Failure to
+// rename or write in `dir`: kIo naming the path. Collective over `world`.
 Result<std::optional<ResumePoint>> resume_from(const std::string& spec,
                                                const std::filesystem::path& dir,
                                                const std::string& config_toml, Comm& world,

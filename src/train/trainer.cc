@@ -127,10 +127,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   std::string tokenizer_fingerprint;
   if (!data->train.empty()) tokenizer_fingerprint = data->train[0]->tokenizer_fingerprint();
   int64_t first_step = 0;
+  auto warn = [&](const std::string& message) {
+    fmt::print(options.log, "warning: {}\n", message);
+  };
   if (!options.resume.empty()) {
-    auto warn = [&](const std::string& message) {
-      fmt::print(options.log, "warning: {}\n", message);
-    };
     SYM_TRY_ASSIGN(std::optional<ResumePoint> point,
                    resume_from(options.resume, checkpoint_dir, config_toml, *world, model,
                                data_parallel, warn));
@@ -152,7 +152,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   }
   if (leader) SYM_TRY(remove_stale_temp_dirs(checkpoint_dir));
   Checkpointer checkpointer({checkpoint_dir, config.checkpoint.async, config.checkpoint.keep_last,
-                             config.checkpoint.keep_every},
+                             config.checkpoint.keep_every, warn},
                             *world);
   auto save_checkpoint = [&](int64_t steps_done, double lr, int64_t step_tokens) -> Status {
     CheckpointManifest header;

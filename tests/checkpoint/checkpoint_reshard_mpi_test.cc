@@ -1,16 +1,20 @@
 // Resharding: a checkpoint saved by the ranks of one layout (dp = the world size, some ZeRO stage)
 // resumes under another (another ZeRO stage on the same ranks, or one process alone), and the
 // resumed run's losses match one process trained without interruption within 1e-5 relative.
-// Runs under mpirun -np {1,2,4}.
+// A checkpoint that only one rank finds corrupt is moved aside by rank 0 for every rank, and the
+// run falls back and saves that step again. Runs under mpirun -np {1,2,4}.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_dir.h"
 #include "checkpoint/checkpoint_manifest.h"
 #include "config/run_config.h"
 #include "parallel/comm.h"
@@ -46,22 +50,24 @@ class ReshardTest : public ::testing::Test {
   }
   void TearDown() override { EXPECT_TRUE(testkit::world().barrier().is_ok()); }
 
-  RunConfig config(const std::string& run, int zero_stage) {
+  RunConfig config(const std::string& run, int zero_stage, std::vector<std::string> extra = {}) {
     // A global batch every world size here (1, 2, 4) divides: 4 micro-batches of 4 x 64.
-    const std::vector<std::string> overrides = {
+    std::vector<std::string> overrides = {
         "train.steps=" + std::to_string(kSteps), "optim.warmup_steps=1", "train.eval_every=0",
         "train.global_batch_tokens=1024", "model.bias_update_rate=0.001",
         "data.train_path=\"" + (root_ / "train.tok").string() + "\"",
         "train.run_dir=\"" + (root_ / run).string() + "\"",
         "parallel.zero_stage=" + std::to_string(zero_stage)};
+    overrides.insert(overrides.end(), extra.begin(), extra.end());
     auto c = load_run_config("tiny", overrides);
     EXPECT_TRUE(c.has_value()) << c.error().message();
     return *c;
   }
 
   std::vector<double> run(Comm& world, const RunConfig& c, const std::string& resume,
-                          int64_t stop_at) {
+                          int64_t stop_at, std::FILE* log = stderr) {
     TrainOptions options;
+    options.log = log;
     options.progress = ProgressOutput::kNone;
     options.world = &world;
     options.resume = resume;
@@ -123,6 +129,38 @@ TEST_F(ReshardTest, EverySavedStageResumesUnderAnotherStageAndAlone) {
     }
     ASSERT_TRUE(world.barrier().is_ok());
   }
+}
+
+TEST_F(ReshardTest, CheckpointOneRankFindsCorruptIsMovedAsideByRankZero) {
+  Comm& world = testkit::world();
+  const std::vector<double> want = reference();
+  const RunConfig c =
+      config("corrupt_on_last_rank", 2, {"checkpoint.every=1", "checkpoint.keep_last=6"});
+  expect_close(run(world, c, "", 2), want, 0, 2);
+  // Under ZeRO-2 each rank reads the moments it saved, so only the last rank reads this file.
+  const fs::path checkpoints = root_ / "corrupt_on_last_rank" / "checkpoints";
+  const fs::path step2 = checkpoints / "step-00000002";
+  const std::string file = fmt::format("optim-rank{:05d}.safetensors", world.size() - 1);
+  if (world.rank() == 0) std::ofstream(step2 / file, std::ios::in | std::ios::out) << "garbage";
+  ASSERT_TRUE(world.barrier().is_ok());
+
+  const fs::path log_path = root_ / "corrupt_on_last_rank.log";
+  std::FILE* log = world.rank() == 0 ? std::fopen(log_path.c_str(), "w") : stderr;
+  expect_close(run(world, c, "auto", 0, log), want, 1);
+  if (world.rank() != 0) return;
+  std::fclose(log);
+  const std::string text = testkit::read_file_bytes(log_path);
+  const fs::path aside = checkpoints / ".invalid-step-00000002-1";
+  EXPECT_THAT(text, ::testing::HasSubstr("checkpoint " + step2.string() + " is invalid: " +
+                                         (step2 / file).string() + ": checksum"));
+  if (world.size() > 1) {
+    EXPECT_THAT(text, ::testing::HasSubstr(fmt::format("(on rank {})", world.size() - 1)));
+  }
+  EXPECT_THAT(text, ::testing::HasSubstr("moved it to " + aside.string()));
+  EXPECT_TRUE(fs::exists(aside / file));
+  auto saved = read_checkpoint_manifest(step2);
+  ASSERT_TRUE(saved.has_value()) << saved.error().message();
+  EXPECT_EQ(saved->layout.world, world.size());
 }
 
 }  // namespace

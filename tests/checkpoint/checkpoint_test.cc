@@ -1,6 +1,7 @@
 // Checkpoints of single-process training: exact resume, retention, verification and fallback,
-// refusal of another model's checkpoint. Multi-rank saving and resharding are in
-// checkpoint_reshard_mpi_test.cc; killed and signalled processes in ckpt_cli_test.sh.
+// invalid checkpoints moved aside and saved anew, refusal of another model's checkpoint.
+// Multi-rank saving and resharding are in checkpoint_reshard_mpi_test.cc; killed and signalled
+// processes in ckpt_cli_test.sh.
 #include "checkpoint/checkpointer.h"
 
 #include <gmock/gmock.h>
@@ -9,8 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <regex>
 
 #include "checkpoint/checkpoint_dir.h"
+#include "checkpoint/checkpoint_io.h"
 #include "checkpoint/checkpoint_manifest.h"
 #include "checkpoint/safetensors.h"
 #include "config/run_config.h"
@@ -76,6 +80,36 @@ class CheckpointTest : public ::testing::Test {
   void TearDown() override { std::fclose(log_); }
 };
 
+// Flips one byte in the middle of a file.
+void flip_middle_byte(const fs::path& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(0, std::ios::end);
+  const auto middle = f.tellg() / 2;
+  f.seekg(middle);
+  char byte = 0;
+  f.read(&byte, 1);
+  byte = char(byte ^ 0x5a);
+  f.seekp(middle);
+  f.write(&byte, 1);
+}
+
+// Replaces the first match of `pattern` in a text file; fails the test when there is none.
+void edit_file(const fs::path& path, const std::string& pattern, const std::string& replacement) {
+  const std::string text = testkit::read_file_bytes(path);
+  const std::regex re(pattern);
+  ASSERT_TRUE(std::regex_search(text, re)) << pattern << " not in " << path;
+  std::ofstream(path, std::ios::trunc | std::ios::binary)
+      << std::regex_replace(text, re, replacement, std::regex_constants::format_first_only);
+}
+
+// The manifest of `step_dir` and every file it lists, verified.
+Status verify_all(const fs::path& step_dir) {
+  SYM_TRY_ASSIGN(CheckpointManifest m, read_checkpoint_manifest(step_dir));
+  std::vector<std::string> files;
+  for (const CheckpointFile& f : m.files) files.push_back(f.name);
+  return verify_checkpoint_files(m, step_dir, files);
+}
+
 // Every tensor of two model files holds the same bytes.
 void expect_same_weights(const fs::path& a, const fs::path& b) {
   auto fa = SafetensorsFile::open(a);
@@ -128,32 +162,174 @@ TEST_F(CheckpointTest, RetentionKeepsTheNewestAndTheMultiples) {
   EXPECT_EQ(r->checkpoint, (dir / "step-00000007").string());
 }
 
-TEST_F(CheckpointTest, CorruptNewestFallsBackToThePreviousAndSaysWhy) {
+TEST_F(CheckpointTest, CorruptNewestIsMovedAsideAndSavedAgain) {
   const RunConfig c = config("corrupt", 6, {"checkpoint.every=2"});
   ASSERT_TRUE(run(c, "", 4).has_value());
-  const fs::path newest = dir_ / "corrupt" / "checkpoints" / "step-00000004";
-  {
-    // Flip one byte in the middle of the weights.
-    std::fstream f(newest / "model-rank00000.safetensors", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(0, std::ios::end);
-    const auto middle = f.tellg() / 2;
-    f.seekg(middle);
-    char byte = 0;
-    f.read(&byte, 1);
-    byte = char(byte ^ 0x5a);
-    f.seekp(middle);
-    f.write(&byte, 1);
-  }
+  const fs::path dir = dir_ / "corrupt" / "checkpoints";
+  const fs::path newest = dir / "step-00000004";
+  flip_middle_byte(newest / "model-rank00000.safetensors");
+
+  // Named explicitly, the corrupt checkpoint is an error, not a silent fallback, and stays.
+  auto explicit_dir = run(c, newest.string());
+  ASSERT_FALSE(explicit_dir.has_value());
+  EXPECT_EQ(explicit_dir.error().code(), ErrorCode::kCorrupt);
+  EXPECT_THAT(explicit_dir.error().message(), HasSubstr("cannot resume from " + newest.string()));
+  EXPECT_THAT(explicit_dir.error().message(), HasSubstr("does not match the manifest"));
+  EXPECT_TRUE(fs::exists(newest / "manifest.json"));
+
   auto r = run(c, "auto");
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->first_step, 2);
-  EXPECT_THAT(log_text(), HasSubstr("skipping checkpoint " + newest.string()));
+  const fs::path aside = dir / ".invalid-step-00000004-1";
+  EXPECT_THAT(log_text(), HasSubstr("warning: checkpoint " + newest.string() + " is invalid: "));
   EXPECT_THAT(log_text(), HasSubstr("model-rank00000.safetensors: checksum"));
+  EXPECT_THAT(log_text(), HasSubstr("moved it to " + aside.string() + "; trying the next older"));
+  // Kept as it was, and no longer in the way: the run saved step 4 again.
+  EXPECT_FALSE(verify_all(aside).is_ok());
+  EXPECT_THAT(steps_in(dir), ElementsAre(2, 4, 6));
+  EXPECT_TRUE(verify_all(newest).is_ok()) << verify_all(newest).message();
+  EXPECT_EQ(testkit::read_file_bytes(dir / "latest"), "step-00000006\n");
+}
 
-  // Named explicitly, the corrupt checkpoint is an error, not a silent fallback.
-  auto explicit_dir = run(c, newest.string());
-  ASSERT_FALSE(explicit_dir.has_value());
-  EXPECT_THAT(explicit_dir.error().message(), HasSubstr("does not match the manifest"));
+TEST_F(CheckpointTest, MissingManifestIsMovedAsideAndTheStepSavedAgain) {
+  const RunConfig c = config("no_manifest", 6, {"checkpoint.every=2"});
+  ASSERT_TRUE(run(c, "", 4).has_value());
+  const fs::path dir = dir_ / "no_manifest" / "checkpoints";
+  const fs::path step4 = dir / "step-00000004";
+  fs::remove(step4 / "manifest.json");
+
+  for (const std::string& named : {step4.string(), step4.string() + "/"}) {
+    auto r = run(c, named);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+    EXPECT_THAT(r.error().message(), HasSubstr("cannot resume from " + step4.string() + ": "));
+    EXPECT_THAT(r.error().message(), HasSubstr("manifest.json: No such file or directory"));
+    EXPECT_TRUE(fs::exists(step4 / "model-rank00000.safetensors"));
+  }
+
+  // Before, the save of step 4 failed here on renaming into the existing directory.
+  auto r = run(c, "auto");
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->first_step, 2);
+  const fs::path aside = dir / ".invalid-step-00000004-1";
+  EXPECT_THAT(log_text(), HasSubstr("warning: checkpoint " + step4.string() + " is invalid: "));
+  EXPECT_THAT(log_text(), HasSubstr("moved it to " + aside.string()));
+  EXPECT_TRUE(fs::exists(aside / "model-rank00000.safetensors"));
+  EXPECT_THAT(steps_in(dir), ElementsAre(2, 4, 6));
+  EXPECT_TRUE(verify_all(step4).is_ok()) << verify_all(step4).message();
+}
+
+TEST_F(CheckpointTest, EditedManifestIsMovedAsideOrRefusedWhenNamed) {
+  ASSERT_TRUE(run(config("edited", 6, {"checkpoint.every=2"}), "", 4).has_value());
+  struct Case {
+    const char* what;
+    std::function<void(const fs::path&)> edit;  // of a step directory
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"step 4 -> 2", [](const fs::path& d) {
+         edit_file(d / "manifest.json", "\"step\": 4,", "\"step\": 2,");
+       }, "manifest.json: the manifest's content hashes to"},
+      {"loader position", [](const fs::path& d) {
+         edit_file(d / "manifest.json", "\"position\": ([0-9]+)", "\"position\": 1$1");
+       }, "manifest.json: the manifest's content hashes to"},
+      {"step 999, checksum recomputed", [](const fs::path& d) {
+         auto m = read_checkpoint_manifest(d);
+         ASSERT_TRUE(m.has_value()) << m.error().message();
+         m->step = 999;
+         std::ofstream(d / "manifest.json", std::ios::trunc) << manifest_to_json(*m);
+       }, "manifest.json: step 999 does not match the directory name step-00000004"},
+  };
+  int i = 0;
+  for (const Case& e : cases) {
+    SCOPED_TRACE(e.what);
+    const std::string name = "edited" + std::to_string(i++);
+    const fs::path dir = dir_ / name / "checkpoints";
+    fs::create_directories(dir.parent_path());
+    fs::copy(dir_ / "edited" / "checkpoints", dir, fs::copy_options::recursive);
+    const fs::path step4 = dir / "step-00000004";
+    e.edit(step4);
+    const RunConfig c = config(name, 6, {"checkpoint.every=2"});
+
+    auto named = run(c, step4.string());
+    ASSERT_FALSE(named.has_value());
+    EXPECT_EQ(named.error().code(), ErrorCode::kCorrupt);
+    EXPECT_THAT(named.error().message(), HasSubstr("cannot resume from " + step4.string()));
+    EXPECT_THAT(named.error().message(), HasSubstr(e.reason));
+    EXPECT_TRUE(fs::exists(step4 / "manifest.json"));
+
+    auto r = run(c, "auto");
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(r->first_step, 2);
+    EXPECT_EQ(r->steps, 6);
+    EXPECT_THAT(log_text(), HasSubstr("checkpoint " + step4.string() + " is invalid: "));
+    EXPECT_THAT(log_text(), HasSubstr(e.reason));
+    EXPECT_THAT(log_text(),
+                HasSubstr("moved it to " + (dir / ".invalid-step-00000004-1").string()));
+    EXPECT_THAT(steps_in(dir), ElementsAre(2, 4, 6));
+    auto saved = read_checkpoint_manifest(step4);
+    ASSERT_TRUE(saved.has_value()) << saved.error().message();
+    EXPECT_EQ(saved->step, 4);
+  }
+}
+
+TEST_F(CheckpointTest, LatestNamingAMissingDirectoryDoesNotMatter) {
+  const fs::path dir = dir_ / "latest" / "checkpoints";
+  ASSERT_TRUE(run(config("latest", 4, {"checkpoint.every=2"})).has_value());
+  std::ofstream(dir / "latest", std::ios::trunc) << "step-00000099\n";
+  auto r = run(config("latest", 4, {"checkpoint.every=2"}), "auto");
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->first_step, 4);
+  EXPECT_TRUE(r->losses.empty());
+  EXPECT_EQ(testkit::read_file_bytes(dir / "latest"), "step-00000004\n");
+
+  // `latest` names the checkpoint that is moved aside: it then names the one resumed from.
+  fs::remove(dir / "step-00000004" / "manifest.json");
+  auto older = run(config("latest", 2, {"checkpoint.every=2"}), "auto");
+  ASSERT_TRUE(older.has_value()) << older.error().message();
+  EXPECT_EQ(older->first_step, 2);
+  EXPECT_EQ(testkit::read_file_bytes(dir / "latest"), "step-00000002\n");
+
+  // Everything moved aside: a fresh start that says what is there.
+  fs::remove(dir / "step-00000002" / "manifest.json");
+  auto none = run(config("latest", 2, {"checkpoint.every=2"}), "auto");
+  ASSERT_FALSE(none.has_value());
+  EXPECT_THAT(none.error().message(), HasSubstr("no valid checkpoint in " + dir.string()));
+  auto fresh = run(config("latest", 2, {"checkpoint.every=0"}), "auto");
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().message();
+  EXPECT_EQ(fresh->first_step, 0);
+  EXPECT_THAT(log_text(), HasSubstr("holds no step-* checkpoint, only 2 moved aside earlier"));
+}
+
+TEST_F(CheckpointTest, ResumingAnOlderStepReplacesTheNewerCheckpointsAndKeepsThem) {
+  const RunConfig c = config("older", 6, {"checkpoint.every=2"});
+  ASSERT_TRUE(run(c).has_value());
+  const fs::path dir = dir_ / "older" / "checkpoints";
+  const std::string old_manifest =
+      testkit::read_file_bytes(dir / "step-00000004" / "manifest.json");
+  // Invalid, but not moved by a resume that names another checkpoint: the commit moves it.
+  fs::remove(dir / "step-00000006" / "manifest.json");
+
+  auto r = run(c, (dir / "step-00000002").string());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->first_step, 2);
+  EXPECT_THAT(steps_in(dir), ElementsAre(2, 4, 6));
+  std::vector<std::string> moved;
+  for (const fs::path& p : list_moved_aside_dirs(dir)) moved.push_back(p.filename().string());
+  EXPECT_THAT(moved, ElementsAre(".invalid-step-00000006-1", ".replaced-step-00000004-1"));
+  EXPECT_THAT(log_text(), HasSubstr((dir / "step-00000004").string() +
+                                    " already held a checkpoint of step 4 (of an earlier run); "
+                                    "moved it to " + (dir / ".replaced-step-00000004-1").string()));
+  EXPECT_THAT(log_text(), HasSubstr((dir / "step-00000006").string() +
+                                    " held an invalid checkpoint ("));
+  EXPECT_THAT(log_text(), HasSubstr("moved it to " + (dir / ".invalid-step-00000006-1").string() +
+                                    " and saved step 6 in its place"));
+  EXPECT_EQ(testkit::read_file_bytes(dir / ".replaced-step-00000004-1" / "manifest.json"),
+            old_manifest);
+  for (int64_t step : {4, 6}) {
+    const fs::path d = dir / step_dir_name(step);
+    EXPECT_TRUE(verify_all(d).is_ok()) << verify_all(d).message();
+  }
 }
 
 TEST_F(CheckpointTest, TruncatedAndMissingFilesAreNamed) {
@@ -206,29 +382,6 @@ TEST_F(CheckpointTest, AutoWithoutCheckpointsStartsFresh) {
   auto bad = run(config("fresh", 2), (dir_ / "no_such_dir").string());
   ASSERT_FALSE(bad.has_value());
   EXPECT_THAT(bad.error().message(), HasSubstr("neither a checkpoint step directory"));
-}
-
-TEST(CheckpointManifestTest, PiecesMustCoverEachTensorOnce) {
-  CheckpointManifest m;
-  m.files = {{"a.safetensors", 10, "0000000000000000"}};
-  m.tensors = {{"w", {2, 3}, "F32", {{"a.safetensors", "w@0", 0, 4}, {"a.safetensors", "w@4", 4, 6}}}};
-  auto ok = manifest_from_json(manifest_to_json(m), "m.json");
-  ASSERT_TRUE(ok.has_value()) << ok.error().message();
-  EXPECT_EQ(ok->tensors[0].pieces.size(), 2u);
-
-  m.tensors[0].pieces[1].begin = 5;
-  auto gap = manifest_from_json(manifest_to_json(m), "m.json");
-  ASSERT_FALSE(gap.has_value());
-  EXPECT_THAT(gap.error().message(), HasSubstr("m.json: the pieces of tensor w do not cover"));
-
-  m.tensors[0].pieces[1] = {"b.safetensors", "w@4", 4, 6};
-  auto unlisted = manifest_from_json(manifest_to_json(m), "m.json");
-  ASSERT_FALSE(unlisted.has_value());
-  EXPECT_THAT(unlisted.error().message(), HasSubstr("b.safetensors, which the manifest does not list"));
-
-  auto junk = manifest_from_json("{\"format\": \"symphony-checkpoint\", \"format_version\": 1}", "m.json");
-  ASSERT_FALSE(junk.has_value());
-  EXPECT_THAT(junk.error().message(), HasSubstr("m.json: step is missing"));
 }
 
 TEST(ModelConfigDifferenceTest, NamesTheFirstDifferingKey) {

@@ -7,7 +7,11 @@
 #      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
 #   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout;
 #   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file;
-#   6. resuming on data prepared with another tokenizer is refused.
+#   6. resuming on data prepared with another tokenizer is refused;
+#   7. invalid checkpoints (manifest removed; step (4 -> 2, 4 -> 999) or loader position edited,
+#      failing the manifest's checksum; a manifest in another step's directory): --resume PATH
+#      exits 2 naming the path and the reason and moves nothing; --resume auto warns, moves the
+#      checkpoint aside, falls back, saves that step again and exits 0.
 # Usage: ckpt_cli_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
 set -euo pipefail
 exe=$1 work=$2 mpirun=$3
@@ -108,3 +112,48 @@ status=0
 grep -q "was trained on data of tokenizer .* but the data now was prepared with tokenizer" "$work/tokenizer.log" \
   || { cat "$work/tokenizer.log"; fail "no tokenizer mismatch message"; }
 echo "ok: resuming on another tokenizer's data is refused"
+
+# 7. Invalid checkpoints are refused when named, moved aside and saved again under --resume auto.
+base="$work/invalid-base"
+"$exe" train tiny "${common[@]}" --set train.steps=6 --set checkpoint.every=2 --stop-at-step 4 \
+  --set train.run_dir="$base" > "$base.log" 2>&1 || { cat "$base.log"; fail "invalid: first run"; }
+remove_manifest() { rm "$1/manifest.json"; }
+edit_step_4_to_2() { sed -i 's/^ "step": 4,$/ "step": 2,/' "$1/manifest.json"; grep -q '^ "step": 2,$' "$1/manifest.json"; }
+edit_step_4_to_999() { sed -i 's/^ "step": 4,$/ "step": 999,/' "$1/manifest.json"; grep -q '"step": 999,' "$1/manifest.json"; }
+edit_loader_position() {
+  local before; before=$(grep -m1 '"position": ' "$1/manifest.json")
+  sed -i -E '0,/"position": [0-9]+/s/"position": ([0-9]+)/"position": 1\1/' "$1/manifest.json"
+  [ "$(grep -m1 '"position": ' "$1/manifest.json")" != "$before" ]
+}
+rename_step_4_to_8() { mv "$(dirname "$1")/step-00000004" "$1"; }
+# check_invalid NAME STEP_DIR_NAME REASON_REGEX EDIT_FUNCTION
+check_invalid() {
+  local name=$1 target=$2 reason=$3 edit=$4
+  local run="$work/invalid-$name"
+  cp -a "$base" "$run"
+  local ckpt="$run/checkpoints" step_dir="$run/checkpoints/$target" status=0
+  "$edit" "$step_dir" || fail "$name: the edit did not apply"
+  "$exe" train tiny "${common[@]}" --set train.steps=6 --set checkpoint.every=2 --set train.run_dir="$run" \
+    --resume "$step_dir" > "$run.named.log" 2>&1 || status=$?
+  [ "$status" = 2 ] || { cat "$run.named.log"; fail "$name: --resume $step_dir: status $status, expected 2"; }
+  grep -q "symphony: error: cannot resume from $step_dir: .*$reason" "$run.named.log" \
+    || { cat "$run.named.log"; fail "$name: the error does not name the path and the reason"; }
+  [ -d "$step_dir" ] || fail "$name: a checkpoint named explicitly was moved"
+  status=0
+  "$exe" train tiny "${common[@]}" --set train.steps=6 --set checkpoint.every=2 --set train.run_dir="$run" \
+    --resume auto > "$run.auto.log" 2>&1 || status=$?
+  [ "$status" = 0 ] || { cat "$run.auto.log"; fail "$name: --resume auto: status $status"; }
+  grep -q "warning: checkpoint $step_dir is invalid: .*$reason.*; moved it to $ckpt/\.invalid-$target-1" "$run.auto.log" \
+    || { cat "$run.auto.log"; fail "$name: no warning naming the directory, the reason and where it went"; }
+  grep -q "resuming from $ckpt/step-00000002 (step 2," "$run.auto.log" || { cat "$run.auto.log"; fail "$name: did not fall back to step 2"; }
+  [ -d "$ckpt/.invalid-$target-1" ] || { ls -la "$ckpt"; fail "$name: not moved aside"; }
+  "$exe" ckpt inspect "$ckpt/step-00000004" > "$run.inspect" || { cat "$run.inspect"; fail "$name: step 4 was not saved again"; }
+  "$exe" ckpt inspect "$ckpt/step-00000006" > /dev/null || fail "$name: step 6 does not verify"
+  [ "$(cat "$ckpt/latest")" = step-00000006 ] || fail "$name: latest is $(cat "$ckpt/latest")"
+  echo "ok: $name: --resume PATH refused (exit 2), --resume auto moved it aside, fell back and saved step 4 again"
+}
+check_invalid manifest-removed step-00000004 "manifest.json: No such file or directory" remove_manifest
+check_invalid step-4-to-2 step-00000004 "the manifest's content hashes to .* but its manifest_xxh3 says" edit_step_4_to_2
+check_invalid step-4-to-999 step-00000004 "the manifest's content hashes to" edit_step_4_to_999
+check_invalid loader-position step-00000004 "the manifest's content hashes to" edit_loader_position
+check_invalid other-step-dir step-00000008 "step 4 does not match the directory name step-00000008" rename_step_4_to_8
