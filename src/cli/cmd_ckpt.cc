@@ -26,6 +26,11 @@ struct InspectArgs {
 Result<fs::path> resolve_step_dir(const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir / "manifest.json", ec)) return dir;
+  // A step directory without its manifest: say so rather than look for checkpoints inside it.
+  if (step_of_dir_name(dir.filename().string()).has_value() && fs::is_directory(dir, ec))
+    return Error::corrupt("{}: No such file; the checkpoint is incomplete or "
+                          "damaged (--resume auto moves such a directory aside)",
+                          (dir / "manifest.json").string());
   for (const fs::path& d : {dir, dir / "checkpoints"}) {
     std::vector<StepDir> steps = list_step_dirs(d);
     if (!steps.empty()) return steps.back().path;

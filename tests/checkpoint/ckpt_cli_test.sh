@@ -157,3 +157,11 @@ check_invalid step-4-to-2 step-00000004 "the manifest's content hashes to .* but
 check_invalid step-4-to-999 step-00000004 "the manifest's content hashes to" edit_step_4_to_999
 check_invalid loader-position step-00000004 "the manifest's content hashes to" edit_loader_position
 check_invalid other-step-dir step-00000008 "step 4 does not match the directory name step-00000008" rename_step_4_to_8
+
+# 8. `ckpt inspect` of a step directory without its manifest names the missing file.
+mkdir -p "$work/lone/step-00000007"
+status=0
+"$exe" ckpt inspect "$work/lone/step-00000007" > "$work/lone.log" 2>&1 || status=$?
+[ "$status" = 2 ] || { cat "$work/lone.log"; fail "inspect of a step directory without manifest: status $status"; }
+grep -q "step-00000007/manifest.json: No such file" "$work/lone.log" || { cat "$work/lone.log"; fail "inspect does not name the missing manifest"; }
+echo "ok: inspect names the missing manifest"
