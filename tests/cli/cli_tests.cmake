@@ -140,10 +140,12 @@ symphony_add_cli_test(ckpt_import_hf_wrong_shape 2
 # checkpoint, its model file and its Hugging Face export and re-import (tests/cli/eval_cli_test.sh).
 add_test(NAME cli_eval_end_to_end
          COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/eval_cli_test.sh $<TARGET_FILE:symphony>
-                 ${CMAKE_CURRENT_BINARY_DIR}/cli_eval)
-set_tests_properties(cli_eval_end_to_end PROPERTIES
-                     ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE" PROCESSORS 2)
+                 ${CMAKE_CURRENT_BINARY_DIR}/cli_eval ${SYMPHONY_MPIEXEC})
+set_tests_properties(cli_eval_end_to_end PROPERTIES ENVIRONMENT "${SYMPHONY_MPI_TEST_ENV}"
+                     PROCESSORS 2)
 symphony_add_cli_test(eval_missing_model 2 "no-such-run: no such file or directory"
+                      eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data ${CMAKE_SOURCE_DIR}/README.md)
+symphony_add_cli_test(eval_missing_data 2 "no-such-data: no such file or directory"
                       eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data ${CMAKE_CURRENT_BINARY_DIR}/no-such-data)
 symphony_add_cli_test(eval_bad_split 2 "--split: test not in"
                       eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data x --split test)

@@ -7,10 +7,12 @@
 #      with the run's evaluation settings, gives the run's last eval_loss from metrics.jsonl;
 #   3. the val split's text as a text file scores as the split; --max-tokens; text output;
 #   4. bad input (missing model or data, data of another tokenizer, --split with a text file) is
-#      exit status 2 with the path named.
-# Usage: eval_cli_test.sh SYMPHONY_EXE WORK_DIR
+#      exit status 2 with the path named;
+#   5. two ranks with ZeRO-3 evaluate 5 batches (in the last round one rank runs forward only to
+#      gather weights): one process's `symphony eval` gives the same loss.
+# Usage: eval_cli_test.sh SYMPHONY_EXE WORK_DIR MPIRUN
 set -euo pipefail
-exe=$1 work=$2
+exe=$1 work=$2 mpirun=$3
 rm -rf "$work" && mkdir -p "$work"
 src_dir=$(cd "$(dirname "$0")/../.." && pwd)
 cat "$src_dir"/README.md "$src_dir"/docs/*.md > "$work/input.txt"
@@ -97,3 +99,15 @@ expect_bad "$work/data-bpe/manifest.json: the dataset was prepared with tokenize
 expect_bad "$work/data/manifest.json: the dataset was prepared with tokenizer 'bytes'" \
   eval "$work/imported" --data "$work/data" --tokenizer "$work/bpe.json"
 echo "ok: bad input is exit status 2 naming the path"
+
+# 5. The evaluation of two ranks under ZeRO-3 is the evaluation of one process.
+"$mpirun" --oversubscribe -np 2 "$exe" train tiny "${data_set[@]}" --set train.steps=4 \
+  --set optim.warmup_steps=1 --set train.eval_batches=5 --set parallel.zero_stage=3 \
+  --set train.run_dir="$work/run-zero3" --quiet > "$work/zero3.log" 2>&1 \
+  || { cat "$work/zero3.log"; fail "2-rank ZeRO-3 run"; }
+last_eval=$(grep '"eval_loss"' "$work/run-zero3/metrics.jsonl" | tail -1)
+out=$("$exe" eval "$work/run-zero3" --data "$work/data" --batches 5 --json)
+close "$(json_field "$out" loss)" "$(json_field "$last_eval" eval_loss)" \
+  && [ "$(json_field "$out" tokens)" = "$(json_field "$last_eval" eval_tokens)" ] \
+  || fail "one process: $out; two ranks: $last_eval"
+echo "ok: eval in one process = the 2-rank ZeRO-3 run's eval_loss $(json_field "$last_eval" eval_loss)"
