@@ -90,8 +90,9 @@ bool ignorable(const std::string& name, const ModelConfig& c) {
 
 }  // namespace
 
-Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
-  HfImportReport report;
+Result<HfModel> read_hf_model(const fs::path& hf_dir) {
+  HfModel loaded;
+  HfImportReport& report = loaded.report;
   const fs::path config_path = hf_dir / "config.json";
   SYM_TRY_ASSIGN(const std::string config_text, read_text(config_path));
   SYM_TRY_ASSIGN(HfModelConfig hf, parse_hf_config(config_text, config_path.string()));
@@ -99,11 +100,12 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
   RunConfig& rc = report.config;
   rc.model = hf.model;
   rc.train.seq_len = std::min(rc.train.seq_len, rc.model.max_position_embeddings);
-  rc.train.run_dir = out.string();
   rc.source = config_path.string();
 
   SYM_TRY_ASSIGN(HfWeights weights, HfWeights::open(hf_dir));
-  Transformer model(rc.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+  loaded.model = std::make_unique<Transformer>(rc.model, DType::kF32, BatchShape{1, 1},
+                                               RecomputeMode::kFull);
+  Transformer& model = *loaded.model;
   std::set<std::string> used, converted;  // tensor names; dtypes converted to F32
   for (const HfTensorMap& m : hf_tensor_map(model.params(), hf.arch)) {
     SYM_TRY_ASSIGN(SafetensorsTensor t, weights.get(m.hf_name));
@@ -134,6 +136,15 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
       View b = model.balance_bias(l);
       std::memset(b.raw(), 0, size_t(b.bytes()));
     }
+  return loaded;
+}
+
+Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
+  SYM_TRY_ASSIGN(HfModel loaded, read_hf_model(hf_dir));
+  HfImportReport& report = loaded.report;
+  RunConfig& rc = report.config;
+  rc.train.run_dir = out.string();
+  Transformer& model = *loaded.model;
 
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -159,7 +170,7 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
   }
   SYM_TRY(save_model_file(out / "model.safetensors", rc, model));
   SYM_TRY(write_file_atomic(out / "config.toml", to_toml(rc)));
-  return report;
+  return std::move(report);
 }
 
 }  // namespace symphony

@@ -9,12 +9,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "checkpoint/hf_arch.h"
 #include "config/run_config.h"
 #include "core/status.h"
+#include "model/transformer.h"
 
 namespace symphony {
 
@@ -24,6 +26,16 @@ struct HfImportReport {
   int64_t tensors = 0;             // read from the source
   std::vector<std::string> notes;  // what the user should know (conversions, tokenizer)
 };
+
+// A Hugging Face model read into memory, for commands that use it without writing it out.
+struct HfModel {
+  HfImportReport report;               // report.config: model section from config.json
+  std::unique_ptr<Transformer> model;  // built for batch 1, sequence 1; selection biases zero
+};
+
+// Reads `hf_dir`'s config.json and weights, as import_hf does, without writing anything.
+// Failure: import_hf's, except those of writing.
+Result<HfModel> read_hf_model(const std::filesystem::path& hf_dir);
 
 // Reads `hf_dir` and writes `out` (created if needed; files in it are replaced atomically).
 // Tensors may be F32, BF16 or F16 (converted exactly to F32).

@@ -15,4 +15,10 @@ Result<BpeModel> bpe_model_for_hf(const Tokenizer& tokenizer) {
   return Error::invalid("tokenizer '{}' has no tokenizer.json form", tokenizer.name());
 }
 
+bool is_byte_tokenizer_for_hf(const Tokenizer& tokenizer) {
+  if (dynamic_cast<const BpeTokenizer*>(&tokenizer) == nullptr) return false;
+  Result<BpeModel> bytes = bpe_model_for_hf(ByteTokenizer());
+  return bytes.has_value() && tokenizer.fingerprint() == bpe_fingerprint(*bytes);
+}
+
 }  // namespace symphony

@@ -15,4 +15,10 @@ namespace symphony {
 // Failure: kInvalidArgument for a tokenizer of another kind.
 Result<BpeModel> bpe_model_for_hf(const Tokenizer& tokenizer);
 
+// Whether `tokenizer` is the byte tokenizer's tokenizer.json form above, read back (a
+// BpeTokenizer with exactly that model). It encodes as the byte tokenizer does, so a model
+// exported with it may be treated as the byte tokenizer's, the tokenizer it was trained with and
+// whose fingerprint its datasets record.
+bool is_byte_tokenizer_for_hf(const Tokenizer& tokenizer);
+
 }  // namespace symphony

@@ -71,6 +71,9 @@ void add_data_command(CLI::App& app, int* exit_code) {
                stats->train_tokens, stats->train_shards);
     fmt::print("val:   {} documents, {} tokens in {} shards\n", stats->val_documents,
                stats->val_tokens, stats->val_shards);
+    if (stats->split_unit == SplitUnit::kTokens)
+      fmt::print("split by tokens (too few documents to split by document): val is the last {} "
+                 "tokens\n", stats->val_tokens);
     fmt::print("{}-byte tokens, manifest {}\n", stats->token_bytes, stats->manifest_path);
   });
 }

@@ -6,6 +6,7 @@ namespace symphony::cli {
 
 void add_train_command(CLI::App& app, int* exit_code);
 void add_generate_command(CLI::App& app, int* exit_code);
+void add_eval_command(CLI::App& app, int* exit_code);
 void add_data_command(CLI::App& app, int* exit_code);
 void add_bench_command(CLI::App& app, int* exit_code);
 void add_presets_command(CLI::App& app, int* exit_code);

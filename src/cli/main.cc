@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   int exit_code = symphony::cli::kExitOk;
   symphony::cli::add_train_command(app, &exit_code);
   symphony::cli::add_generate_command(app, &exit_code);
+  symphony::cli::add_eval_command(app, &exit_code);
   symphony::cli::add_data_command(app, &exit_code);
   symphony::cli::add_bench_command(app, &exit_code);
   symphony::cli::add_presets_command(app, &exit_code);

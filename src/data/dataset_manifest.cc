@@ -103,6 +103,10 @@ struct Reader {
 
 std::string_view split_name(Split split) { return split == Split::kTrain ? "train" : "val"; }
 
+std::string_view split_unit_name(SplitUnit unit) {
+  return unit == SplitUnit::kDocuments ? "documents" : "tokens";
+}
+
 std::string manifest_to_json(const DatasetManifest& m) {
   Json inputs = Json::array();
   for (const InputEntry& in : m.inputs) {
@@ -124,7 +128,10 @@ std::string manifest_to_json(const DatasetManifest& m) {
         {"vocab_size", m.vocab_size},
         {"eot_token", m.eot_token}}},
       {"token_bytes", m.token_bytes},
-      {"split", {{"seed", m.seed}, {"val_fraction", m.val_fraction}}},
+      {"split",
+       {{"seed", m.seed},
+        {"val_fraction", m.val_fraction},
+        {"by", split_unit_name(m.split_unit)}}},
       {"text_field", m.text_field},
       {"shard_tokens", m.shard_tokens},
       {"input_bytes", m.input_bytes},
@@ -168,6 +175,16 @@ Result<DatasetManifest> parse_manifest(std::string_view text, std::string_view s
   SYM_TRY(r.integer(*split, "seed", "split", seed));
   m.seed = static_cast<uint64_t>(seed);
   SYM_TRY(r.number(*split, "val_fraction", "split", m.val_fraction));
+  // "by" is optional: manifests written before it existed split by documents.
+  if (split->contains("by")) {
+    std::string by;
+    SYM_TRY(r.string(*split, "by", "split", by));
+    if (by == split_unit_name(SplitUnit::kDocuments)) m.split_unit = SplitUnit::kDocuments;
+    else if (by == split_unit_name(SplitUnit::kTokens)) m.split_unit = SplitUnit::kTokens;
+    else
+      return Error::corrupt("{}: split.by is \"{}\", expected \"documents\" or \"tokens\"",
+                            source, by);
+  }
   SYM_TRY(r.string(root, "text_field", "the manifest", m.text_field));
   SYM_TRY(r.integer(root, "shard_tokens", "the manifest", m.shard_tokens));
   SYM_TRY(r.integer(root, "input_bytes", "the manifest", m.input_bytes));

@@ -19,6 +19,12 @@ inline constexpr std::string_view kManifestFileName = "manifest.json";
 enum class Split : uint8_t { kTrain, kVal };
 std::string_view split_name(Split split);  // "train" or "val"
 
+// How the val split was cut from the inputs (docs/dataset_format.md, "Documents"): whole
+// documents chosen by a keyed hash, or, when that leaves a split empty, the end of the token
+// stream cut at a token boundary.
+enum class SplitUnit : uint8_t { kDocuments, kTokens };
+std::string_view split_unit_name(SplitUnit unit);  // "documents" or "tokens"
+
 struct ShardEntry {
   std::string path;        // token file, relative to the dataset directory
   std::string index_path;  // its document index, relative to the dataset directory
@@ -53,6 +59,7 @@ struct DatasetManifest {
   int token_bytes = 0;       // 2 or 4
   uint64_t seed = 0;         // of the train/val split
   double val_fraction = 0;
+  SplitUnit split_unit = SplitUnit::kDocuments;
   std::string text_field;    // JSONL key
   int64_t shard_tokens = 0;  // a shard is closed at the first document end at or past this size
   int64_t input_bytes = 0;   // decompressed, all inputs

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -12,9 +14,11 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "data/dataset_manifest.h"
+#include "data/doc_index.h"
 #include "data/input_files.h"
 #include "data/ordered_work_pool.h"
 #include "data/shard_set_writer.h"
+#include "data/token_file.h"
 #include "data/tokenizer.h"
 
 namespace symphony {
@@ -171,6 +175,43 @@ Status commit_dataset(const fs::path& staging, const fs::path& out_dir,
   return Status::ok();
 }
 
+// The token split of prepare.h: `source` (one split's shards in `from_dir`, holding every
+// document in input order) is cut at token `cut`; [0, cut) goes to `train` and [cut, size) to
+// `val`. Document boundaries are kept, and the document holding the cut becomes two. The train
+// shards before the cut close where the source's did, as ShardSetWriter applies the same rule to
+// the same documents.
+Status split_stream_at(const fs::path& from_dir, const SplitEntry& source, int64_t cut,
+                       ShardSetWriter& train, ShardSetWriter& val) {
+  constexpr int64_t kChunkTokens = int64_t{1} << 20;  // bounds the memory of the copy
+  std::vector<int32_t> chunk;
+  int64_t shard_begin = 0;  // offset of the shard's first token in the stream
+  for (const ShardEntry& entry : source.shards) {
+    SYM_TRY_ASSIGN(TokenFile file, TokenFile::open(from_dir / entry.path, ChecksumCheck::kSkip));
+    SYM_TRY_ASSIGN(DocIndex index,
+                   DocIndex::open(from_dir / entry.index_path, ChecksumCheck::kSkip));
+    for (int64_t d = 0; d < index.num_documents(); ++d) {
+      const int64_t doc_end =
+          d + 1 < index.num_documents() ? index.document_start(d + 1) : file.size();
+      int64_t pos = index.document_start(d);
+      while (pos < doc_end) {
+        const bool to_train = shard_begin + pos < cut;
+        const int64_t end = to_train ? std::min(doc_end, cut - shard_begin) : doc_end;
+        ShardSetWriter& out = to_train ? train : val;
+        SYM_TRY(out.begin_document());
+        for (int64_t at = pos; at < end; at += kChunkTokens) {
+          chunk.resize(size_t(std::min(kChunkTokens, end - at)));
+          file.read(at, chunk);
+          SYM_TRY(out.append(chunk));
+        }
+        SYM_TRY(out.end_document());
+        pos = end;
+      }
+    }
+    shard_begin += file.size();
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
@@ -250,6 +291,30 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
   SYM_TRY(train.finish());
   SYM_TRY(val.finish());
 
+  // Too few documents for a document split: split the one non-empty split's stream by tokens.
+  fs::path shard_dir = staging.path();
+  SplitEntry train_entry = train.entry(), val_entry = val.entry();
+  SplitUnit split_unit = SplitUnit::kDocuments;
+  if (options.val_fraction > 0 && options.val_fraction < 1 &&
+      (train_entry.documents == 0 || val_entry.documents == 0)) {
+    const SplitEntry& source = train_entry.documents > 0 ? train_entry : val_entry;
+    const int64_t total = source.tokens;  // >= 2: a document has a token and end-of-text
+    const int64_t val_tokens = std::clamp<int64_t>(
+        std::llround(options.val_fraction * double(total)), 1, total - 1);
+    shard_dir = staging.path() / "by-tokens";
+    fs::create_directory(shard_dir, ec);
+    if (ec) return Error::io("creating {}: {}", shard_dir.string(), ec.message());
+    ShardSetWriter train_part(shard_dir, Split::kTrain, meta, options.shard_tokens);
+    ShardSetWriter val_part(shard_dir, Split::kVal, meta, options.shard_tokens);
+    SYM_TRY(split_stream_at(staging.path(), source, total - val_tokens, train_part, val_part)
+                .with_context("splitting {} by tokens", staging.path().string()));
+    SYM_TRY(train_part.finish());
+    SYM_TRY(val_part.finish());
+    train_entry = train_part.entry();
+    val_entry = val_part.entry();
+    split_unit = SplitUnit::kTokens;
+  }
+
   DatasetManifest manifest;
   manifest.tokenizer_name = tok.name();
   manifest.tokenizer_fingerprint = tok.fingerprint();
@@ -258,15 +323,16 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
   manifest.token_bytes = token_bytes_for_vocab(meta.vocab_size);
   manifest.seed = options.seed;
   manifest.val_fraction = options.val_fraction;
+  manifest.split_unit = split_unit;
   manifest.text_field = options.text_field;
   manifest.shard_tokens = options.shard_tokens;
   manifest.input_bytes = report.text_bytes;
   manifest.empty_documents = report.empty_documents;
   manifest.bad_lines = report.bad_lines;
-  manifest.train = train.entry();
-  manifest.val = val.entry();
+  manifest.train = std::move(train_entry);
+  manifest.val = std::move(val_entry);
   manifest.inputs = std::move(report.inputs);
-  SYM_TRY(commit_dataset(staging.path(), out_dir, manifest));
+  SYM_TRY(commit_dataset(shard_dir, out_dir, manifest));
 
   PrepareStats stats;
   stats.tokenizer = tok.name();
@@ -281,6 +347,7 @@ Result<PrepareStats> prepare_dataset(const PrepareOptions& options) {
   stats.val_tokens = manifest.val.tokens;
   stats.train_shards = static_cast<int64_t>(manifest.train.shards.size());
   stats.val_shards = static_cast<int64_t>(manifest.val.shards.size());
+  stats.split_unit = split_unit;
   stats.token_bytes = manifest.token_bytes;
   stats.manifest_path = (out_dir / kManifestFileName).string();
   stats.warnings = std::move(report.warnings);

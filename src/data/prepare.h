@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/dataset_manifest.h"
 #include "data/document_reader.h"
 
 namespace symphony {
@@ -37,7 +38,7 @@ struct PrepareOptions {
   std::vector<std::string> inputs;
   std::string output_dir;           // created if missing
   std::string tokenizer = "bytes";  // a load_tokenizer() spec
-  double val_fraction = 0.05;       // expected share of documents in the val split, in [0, 1]
+  double val_fraction = 0.05;       // share of documents (or tokens) in the val split, in [0, 1]
   uint64_t seed = 1234;             // with the document's position, decides its split
   std::string text_field = "text";  // JSONL key holding the text
   BadLines bad_lines = BadLines::kFail;
@@ -62,6 +63,7 @@ struct PrepareStats {
   int64_t val_tokens = 0;
   int64_t train_shards = 0;
   int64_t val_shards = 0;
+  SplitUnit split_unit = SplitUnit::kDocuments;  // kTokens: split within documents (see below)
   int token_bytes = 0;
   double elapsed_s = 0;
   std::string manifest_path;
@@ -72,6 +74,14 @@ struct PrepareStats {
 // The i-th document (0-based over all inputs, empty documents not counted) goes to the val split
 // when uniform_at(key_for(seed, "data.split"), i) < val_fraction: the split depends only on the
 // input order, the seed and val_fraction.
+// Too few documents for that (one text file, say): when 0 < val_fraction < 1 and the document
+// split leaves the train or the val split empty, the corpus is split by tokens instead. All
+// documents in input order form one stream of T tokens (end-of-text tokens included); its last
+// clamp(round(val_fraction * T), 1, T - 1) tokens go to val, the rest to train, cut at that token
+// boundary. A document the cut falls inside becomes two: the train part (without end-of-text)
+// and the val part. stats.split_unit and the manifest's split.by say which rule applied. The
+// re-split reads the written train (or val) shards back in chunks, so memory stays bounded and
+// the output stays byte-identical whatever the thread count.
 // Atomicity: everything is written under output_dir/.prepare-<pid>/ first; only when all of it is
 // complete are the shards renamed into output_dir, then manifest.json replaced (the commit), then
 // shards the old manifest listed and the new one does not removed. A failed prepare leaves an

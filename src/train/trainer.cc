@@ -21,6 +21,7 @@
 #include "monitor/metrics_log.h"
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
+#include "train/evaluator.h"
 #include "train/model_file.h"
 #include "train/train_data.h"
 #include "train/train_step.h"
@@ -182,8 +183,6 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     loader.next(in, tgt);
   };
 
-  std::vector<int32_t> inputs(static_cast<size_t>(micro_tokens));
-  std::vector<int32_t> targets(static_cast<size_t>(micro_tokens));
   std::optional<ProgressBar> bar;
   if (options.progress == ProgressOutput::kBar && leader) bar.emplace(tc.steps, options.log);
   TrainResult result;
@@ -192,28 +191,19 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   int64_t timed_tokens = 0;
 
   // Batch b of the evaluation goes to dp rank b % dp. Under ZeRO-3 evaluating gathers weights
-  // (collectives), so a rank without a batch in the last round evaluates one and ignores it.
+  // (collectives), so every rank runs forward in every round.
+  std::optional<Evaluator> evaluator;
+  if (eval_sampler)
+    evaluator.emplace(shape, std::min(tc.eval_batches, eval_sampler->num_batches()));
+  const EvalGroup eval_group{&dp_comm,
+                             zero == ZeroStage::kParameters ? EvalLockstep::kEveryRound
+                                                            : EvalLockstep::kOwnBatches,
+                             &data_parallel.hook_status()};
   auto evaluate = [&](int64_t step) -> Status {
-    eval_sampler->reset();
-    double sums[2] = {0, 0};  // loss sum, count
-    const int64_t batches = std::min(tc.eval_batches, eval_sampler->num_batches());
-    const int64_t rounds = (batches + dp_size - 1) / dp_size;
-    for (int64_t round = 0; round < rounds; ++round) {
-      for (int64_t r = 0; r < dp_size; ++r) {
-        const int64_t b = round * dp_size + r;
-        if (b < batches) eval_sampler->next(inputs, targets);
-        if (r != dp_rank) continue;
-        if (b >= batches && zero != ZeroStage::kParameters) continue;
-        CrossEntropyResult ce = model.evaluate(ex, shape, inputs, targets);
-        SYM_TRY(data_parallel.hook_status());
-        if (b < batches) sums[0] += ce.loss_sum, sums[1] += double(ce.count);
-      }
-    }
-    SYM_TRY(dp_comm.all_reduce(std::span<double>(sums)));
-    double loss = sums[1] > 0 ? sums[0] / sums[1] : std::nan("");
-    result.eval_losses.push_back(loss);
-    eval_series.points.push_back({double(step), loss});
-    return write_metrics({{"step", step}, {"eval_loss", loss}, {"eval_tokens", int64_t(sums[1])}});
+    SYM_TRY_ASSIGN(const EvalLoss e, evaluator->run(ex, model, *eval_sampler, eval_group));
+    result.eval_losses.push_back(e.loss);
+    eval_series.points.push_back({double(step), e.loss});
+    return write_metrics({{"step", step}, {"eval_loss", e.loss}, {"eval_tokens", e.tokens}});
   };
 
   const int64_t every = config.checkpoint.every;

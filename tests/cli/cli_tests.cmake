@@ -135,3 +135,17 @@ symphony_add_cli_test(ckpt_import_hf_missing_tensor 2
 symphony_add_cli_test(ckpt_import_hf_wrong_shape 2
                       "hf_wrong_shape/model\\.safetensors: tensor \"model\\.layers\\.0\\.mlp\\.gate_proj\\.weight\" has shape \\[4, 4\\], config\\.json implies \\[8, 4\\]"
                       ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_wrong_shape ${SYMPHONY_CLI_HF}/shape)
+
+# symphony eval: a one-file corpus trained with evaluation, then scored from the run, its
+# checkpoint, its model file and its Hugging Face export and re-import (tests/cli/eval_cli_test.sh).
+add_test(NAME cli_eval_end_to_end
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/eval_cli_test.sh $<TARGET_FILE:symphony>
+                 ${CMAKE_CURRENT_BINARY_DIR}/cli_eval ${SYMPHONY_MPIEXEC})
+set_tests_properties(cli_eval_end_to_end PROPERTIES ENVIRONMENT "${SYMPHONY_MPI_TEST_ENV}"
+                     PROCESSORS 2)
+symphony_add_cli_test(eval_missing_model 2 "no-such-run: no such file or directory"
+                      eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data ${CMAKE_SOURCE_DIR}/README.md)
+symphony_add_cli_test(eval_missing_data 2 "no-such-data: no such file or directory"
+                      eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data ${CMAKE_CURRENT_BINARY_DIR}/no-such-data)
+symphony_add_cli_test(eval_bad_split 2 "--split: test not in"
+                      eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data x --split test)

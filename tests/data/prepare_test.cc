@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
 #include "data/byte_tokenizer.h"
 #include "data/dataset_manifest.h"
 #include "data/doc_index.h"
@@ -424,6 +425,166 @@ TEST(PrepareDataset, ErrorsNameThePath) {
   auto no_threads = prepare_dataset(options);
   ASSERT_FALSE(no_threads.has_value());
   EXPECT_THAT(no_threads.error().message(), HasSubstr("threads"));
+}
+
+// A seed under which the document split of `documents` documents at `val_fraction` sends every
+// document to train (to_val false) or every one to val (to_val true).
+uint64_t seed_sending_all(int documents, double val_fraction, bool to_val) {
+  for (uint64_t seed = 1;; ++seed) {
+    const uint64_t key = key_for(seed, "data.split");
+    bool all = true;
+    for (int i = 0; i < documents; ++i)
+      all &= (uniform_at(key, uint64_t(i)) < val_fraction) == to_val;
+    if (all) return seed;
+  }
+}
+
+TEST(PrepareDataset, OneTextFileIsSplitByTokens) {
+  testkit::TempDir dir("prepare");
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += fmt::format("line {} of the only file\n", i);
+  dir.write("input.txt", text);
+  const int64_t total = int64_t(text.size()) + 1;  // bytes and end-of-text
+  const int64_t val_tokens = std::llround(0.1 * double(total));
+
+  std::map<std::string, std::string> first;
+  for (int threads : {1, 3}) {
+    SCOPED_TRACE(threads);
+    PrepareOptions options = options_for({dir / "input.txt"}, dir / fmt::format("out{}", threads));
+    options.val_fraction = 0.1;
+    options.threads = threads;
+    options.max_piece_bytes = 300;  // the file goes to the workers in pieces
+    auto stats = prepare_dataset(options);
+    ASSERT_TRUE(stats.has_value()) << stats.error().message();
+    EXPECT_EQ(stats->split_unit, SplitUnit::kTokens);
+    EXPECT_EQ(stats->val_tokens, val_tokens);
+    EXPECT_EQ(stats->train_tokens, total - val_tokens);
+    EXPECT_EQ(stats->train_documents, 1);
+    EXPECT_EQ(stats->val_documents, 1);
+
+    // The train split is the file's first bytes (no end-of-text), val the rest and end-of-text.
+    auto train = TokenDataset::open(options.output_dir, Split::kTrain);
+    auto val = TokenDataset::open(options.output_dir, Split::kVal);
+    ASSERT_TRUE(train.has_value()) << train.error().message();
+    ASSERT_TRUE(val.has_value()) << val.error().message();
+    ByteTokenizer bytes;
+    const std::vector<int32_t> train_tokens = read_all(*train);
+    const std::vector<int32_t> val_tokens_read = read_all(*val);
+    EXPECT_EQ(bytes.decode(train_tokens), text.substr(0, size_t(total - val_tokens)));
+    ASSERT_FALSE(val_tokens_read.empty());
+    EXPECT_EQ(val_tokens_read.back(), ByteTokenizer::kEotToken);
+    EXPECT_EQ(bytes.decode(std::span(val_tokens_read).first(val_tokens_read.size() - 1)),
+              text.substr(size_t(total - val_tokens)));
+    EXPECT_EQ(val->document_start(0), 0);
+
+    auto manifest = read_manifest(options.output_dir);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    EXPECT_EQ(manifest->split_unit, SplitUnit::kTokens);
+    auto json = nlohmann::json::parse(testkit::read_file_bytes(dir / fmt::format("out{}", threads) /
+                                                               "manifest.json"));
+    EXPECT_EQ(json["split"]["by"], "tokens");
+    // Only the committed files: no staging directory is left behind.
+    std::map<std::string, std::string> files = directory_bytes(options.output_dir);
+    EXPECT_EQ(files.size(), 5u);
+    int entries = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(options.output_dir)) ++entries;
+    EXPECT_EQ(entries, 5);
+    if (threads == 1) first = files;
+    else EXPECT_TRUE(files == first) << "outputs differ between 1 and " << threads << " threads";
+  }
+}
+
+TEST(PrepareDataset, FewDocumentsInOneSplitAreSplitByTokensKeepingShardsAndDocuments) {
+  testkit::TempDir dir("prepare");
+  const fs::path corpus = make_corpus(dir, 12);  // 12 documents "doc <i>\n", 7 or 8 tokens each
+  for (bool all_to_val : {false, true}) {
+    SCOPED_TRACE(all_to_val ? "every document went to val" : "every document went to train");
+    const double fraction = all_to_val ? 0.7 : 0.3;  // seeds for either are common
+    PrepareOptions options = options_for({corpus}, dir / (all_to_val ? "to_val" : "to_train"));
+    options.val_fraction = fraction;
+    options.seed = seed_sending_all(12, fraction, all_to_val);
+    options.shard_tokens = 20;
+    auto stats = prepare_dataset(options);
+    ASSERT_TRUE(stats.has_value()) << stats.error().message();
+    EXPECT_EQ(stats->split_unit, SplitUnit::kTokens);
+
+    // The same corpus without a val split: the stream the token split cuts.
+    PrepareOptions whole_options = options;
+    whole_options.val_fraction = 0;
+    whole_options.output_dir = (dir / (all_to_val ? "whole_v" : "whole_t")).string();
+    ASSERT_TRUE(prepare_dataset(whole_options).has_value());
+    auto whole = TokenDataset::open(whole_options.output_dir, Split::kTrain);
+    ASSERT_TRUE(whole.has_value());
+    const int64_t total = whole->size();
+    const int64_t val_size = std::llround(fraction * double(total));
+    EXPECT_EQ(stats->val_tokens, val_size);
+    EXPECT_EQ(stats->train_tokens, total - val_size);
+
+    auto train = TokenDataset::open(options.output_dir, Split::kTrain);
+    auto val = TokenDataset::open(options.output_dir, Split::kVal);
+    ASSERT_TRUE(train.has_value() && val.has_value());
+    std::vector<int32_t> joined = read_all(*train);
+    const std::vector<int32_t> val_read = read_all(*val);
+    joined.insert(joined.end(), val_read.begin(), val_read.end());
+    EXPECT_EQ(joined, read_all(*whole));
+    // Documents keep their boundaries; the one the cut falls in is counted in both splits.
+    const int64_t cut = total - val_size;
+    int64_t whole_docs_before_cut = 0;
+    bool cut_inside = true;
+    for (int64_t d = 0; d < whole->num_documents(); ++d) {
+      if (whole->document_start(d) < cut) ++whole_docs_before_cut;
+      if (whole->document_start(d) == cut) cut_inside = false;
+    }
+    EXPECT_EQ(train->num_documents(), whole_docs_before_cut);
+    EXPECT_EQ(train->num_documents() + val->num_documents(),
+              whole->num_documents() + (cut_inside ? 1 : 0));
+    for (int64_t d = 1; d < train->num_documents(); ++d)
+      EXPECT_EQ(train->document_start(d), whole->document_start(d));
+
+    // Train shards before the one holding the cut are those of the whole stream, byte for byte.
+    auto manifest = read_manifest(options.output_dir);
+    auto whole_manifest = read_manifest(whole_options.output_dir);
+    ASSERT_TRUE(manifest.has_value() && whole_manifest.has_value());
+    ASSERT_GT(manifest->train.shards.size(), 1u);
+    for (size_t i = 0; i + 1 < manifest->train.shards.size(); ++i) {
+      const std::string name = manifest->train.shards[i].path;
+      EXPECT_EQ(testkit::read_file_bytes(fs::path(options.output_dir) / name),
+                testkit::read_file_bytes(fs::path(whole_options.output_dir) / name))
+          << name;
+    }
+  }
+}
+
+TEST(PrepareDataset, NoTokenSplitWhenTheFractionAsksForAnEmptySplit) {
+  testkit::TempDir dir("prepare");
+  dir.write("input.txt", "a single document\n");
+  for (double fraction : {0.0, 1.0}) {
+    SCOPED_TRACE(fraction);
+    PrepareOptions options = options_for({dir / "input.txt"}, dir / fmt::format("out{}", fraction));
+    options.val_fraction = fraction;
+    auto stats = prepare_dataset(options);
+    ASSERT_TRUE(stats.has_value()) << stats.error().message();
+    EXPECT_EQ(stats->split_unit, SplitUnit::kDocuments);
+    EXPECT_EQ(stats->val_documents, fraction == 0.0 ? 0 : 1);
+    EXPECT_EQ(stats->train_documents, fraction == 0.0 ? 1 : 0);
+  }
+}
+
+TEST(PrepareDataset, ManifestsWithoutSplitByWereSplitByDocuments) {
+  testkit::TempDir dir("prepare");
+  dir.write("input.txt", "one document, split by tokens\n");
+  ASSERT_TRUE(prepare_dataset(options_for({dir / "input.txt"}, dir / "out")).has_value());
+  auto json = nlohmann::ordered_json::parse(testkit::read_file_bytes(dir / "out/manifest.json"));
+  ASSERT_EQ(json["split"]["by"], "tokens");
+  json["split"].erase("by");  // as written before the key existed
+  auto older = parse_manifest(json.dump(), "older");
+  ASSERT_TRUE(older.has_value()) << older.error().message();
+  EXPECT_EQ(older->split_unit, SplitUnit::kDocuments);
+  json["split"]["by"] = "pages";
+  auto bad = parse_manifest(json.dump(), "bad");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kCorrupt);
+  EXPECT_THAT(bad.error().message(), HasSubstr("bad: split.by is \"pages\""));
 }
 
 }  // namespace
