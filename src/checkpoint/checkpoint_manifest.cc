@@ -6,8 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/checked_math.h"
 #include "core/file_io.h"
 
 namespace symphony {
@@ -138,6 +140,13 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
     tensor.name = name;
     const std::string where = "tensors[\"" + name + "\"].";
     SYM_TRY(get(t, "shape", tensor.shape, path, where));
+    // numel() multiplies the dims: they must be non-negative and their product computable.
+    std::optional<int64_t> elements = 1;
+    for (int64_t d : tensor.shape)
+      if (elements) elements = d < 0 ? std::nullopt : checked_mul(*elements, d);
+    if (!elements)
+      return Error::corrupt("{}: tensor {} has shape [{}]: a negative dim or more than 2^63 "
+                            "elements", path.string(), name, fmt::join(tensor.shape, ", "));
     SYM_TRY(get(t, "dtype", tensor.dtype, path, where));
     json pieces;
     SYM_TRY(get(t, "pieces", pieces, path, where));
