@@ -103,7 +103,11 @@ Result<HfImportReport> import_hf(const fs::path& hf_dir, const fs::path& out) {
   rc.source = config_path.string();
 
   SYM_TRY_ASSIGN(HfWeights weights, HfWeights::open(hf_dir));
-  Transformer model(rc.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+  // Checked against the memory before anything is allocated: config.json may claim any size.
+  Result<std::unique_ptr<Transformer>> built =
+      Transformer::create(rc.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+  if (!built.has_value()) return built.error().with_context("{}", config_path.string());
+  Transformer& model = **built;
   std::set<std::string> used, converted;  // tensor names; dtypes converted to F32
   for (const HfTensorMap& m : hf_tensor_map(model.params(), hf.arch)) {
     SYM_TRY_ASSIGN(SafetensorsTensor t, weights.get(m.hf_name));
