@@ -8,9 +8,11 @@
 #include <span>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_dir.h"
+#include "core/checked_math.h"
 #include "core/checksum.h"
 #include "core/file_io.h"
 
@@ -174,6 +176,13 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
     tensor.name = name;
     const std::string where = "tensors[\"" + name + "\"].";
     SYM_TRY(get(t, "shape", tensor.shape, path, where));
+    // numel() multiplies the dims: they must be non-negative and their product computable.
+    std::optional<int64_t> elements = 1;
+    for (int64_t d : tensor.shape)
+      if (elements) elements = d < 0 ? std::nullopt : checked_mul(*elements, d);
+    if (!elements)
+      return Error::corrupt("{}: tensor {} has shape [{}]: a negative dim or more than 2^63 "
+                            "elements", path.string(), name, fmt::join(tensor.shape, ", "));
     SYM_TRY(get(t, "dtype", tensor.dtype, path, where));
     json pieces;
     SYM_TRY(get(t, "pieces", pieces, path, where));

@@ -17,8 +17,10 @@ Result<LoadedModel> load_checkpoint_model(const fs::path& step_dir) {
       manifest.config_toml, (step_dir / "manifest.json").string() + " [config]", {});
   if (!config.has_value()) return config.error();
   LoadedModel loaded{std::move(config).value(), nullptr};
-  loaded.model = std::make_unique<Transformer>(loaded.config.model, DType::kF32, BatchShape{1, 1},
-                                               RecomputeMode::kFull);
+  Result<std::unique_ptr<Transformer>> model = Transformer::create(
+      loaded.config.model, DType::kF32, BatchShape{1, 1}, RecomputeMode::kFull);
+  if (!model.has_value()) return model.error().with_context("{}", step_dir.string());
+  loaded.model = std::move(model).value();
   SYM_TRY(load_checkpoint_weights(manifest, step_dir, *loaded.model));
   return loaded;
 }

@@ -96,6 +96,8 @@ Result<double> read_rope_theta(const Json& j, const FieldReader& f, HfArch arch,
 // Layers [0, k) dense, [k, L) sparse, as Symphony builds them; anything else is refused.
 Result<int64_t> read_first_dense_layers(const Json& j, const FieldReader& f, int64_t layers,
                                         const std::string& source) {
+  // A layer count out of range is named by ModelConfig::validate(); no list is sized by it here.
+  if (layers < 1 || layers > kMaxHiddenLayers) return 0;
   SYM_TRY_ASSIGN(const int64_t step, f.integer("decoder_sparse_step", 1));
   if (step < 1) return Error::invalid("{}: decoder_sparse_step = {} must be >= 1", source, step);
   std::set<int64_t> mlp_only;

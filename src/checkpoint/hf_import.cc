@@ -103,8 +103,11 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   rc.source = config_path.string();
 
   SYM_TRY_ASSIGN(HfWeights weights, HfWeights::open(hf_dir));
-  loaded.model = std::make_unique<Transformer>(rc.model, DType::kF32, BatchShape{1, 1},
-                                               RecomputeMode::kFull);
+  // Checked against the memory before anything is allocated: config.json may claim any size.
+  Result<std::unique_ptr<Transformer>> built =
+      Transformer::create(rc.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+  if (!built.has_value()) return built.error().with_context("{}", config_path.string());
+  loaded.model = std::move(*built);
   Transformer& model = *loaded.model;
   std::set<std::string> used, converted;  // tensor names; dtypes converted to F32
   for (const HfTensorMap& m : hf_tensor_map(model.params(), hf.arch)) {

@@ -3,6 +3,7 @@
 // MODEL is a run directory (its model.safetensors) or a model file.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -35,8 +36,11 @@ int run_generate(GenerateArgs& args) {
   if (!tokenizer.has_value()) return report(tokenizer.error());
   std::vector<int32_t> prompt = (*tokenizer)->encode(args.prompt);
   if (prompt.empty()) prompt.push_back((*tokenizer)->eot_token());
-  const int64_t context = std::min<int64_t>(probe->config.model.max_position_embeddings,
-                                            int64_t(prompt.size()) + args.options.max_new_tokens + 1);
+  // max_position_embeddings is validated (at most 2^30), so capping the request by it first keeps
+  // the sum far from overflow whatever --max-new-tokens says.
+  const int64_t positions = probe->config.model.max_position_embeddings;
+  const int64_t context = std::min<int64_t>(
+      positions, int64_t(prompt.size()) + std::min(args.options.max_new_tokens, positions) + 1);
   if (int64_t(prompt.size()) >= context)
     return report(Error::invalid("prompt of {} tokens does not fit the model's {} positions",
                                  prompt.size(), probe->config.model.max_position_embeddings));

@@ -1,5 +1,5 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
-//                [--resume auto|PATH] [--stop-at-step N]
+//                [--resume auto|PATH] [--stop-at-step N] [--ignore-memory-check]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
 #include "parallel/zero.h"
+#include "train/memory_check.h"
 #include "train/trainer.h"
 
 namespace symphony::cli {
@@ -27,6 +28,7 @@ struct TrainArgs {
   bool quiet = false;
   std::string resume;
   int64_t stop_at_step = 0;
+  bool ignore_memory_check = false;
 };
 
 void print_dry_run(const RunConfig& c) {
@@ -83,6 +85,14 @@ int run_train(const TrainArgs& args) {
   if (!runtime.has_value()) return report(runtime.error());
   Comm& world = (*runtime)->world();
   const bool leader = world.rank() == 0;
+  if (!args.ignore_memory_check) {
+    if (Status fits = check_training_memory(*config, world.size(), "pass --ignore-memory-check");
+        !fits.is_ok()) {
+      const int code = report(fits);
+      if ((*runtime)->distributed()) (*runtime)->abort(code);
+      return code;
+    }
+  }
   TrainOptions options;
   options.exec = args.kernels == "ref" ? Exec::reference() : Exec::cpu();
   options.progress = args.quiet ? ProgressOutput::kNone : ProgressOutput::kBar;
@@ -141,6 +151,8 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--stop-at-step", args->stop_at_step,
                   "Save a checkpoint and stop after this step, as on SIGTERM")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--ignore-memory-check", args->ignore_memory_check,
+                "Start even when the run needs more memory than is available");
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 

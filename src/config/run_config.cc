@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "config/overrides.h"
+#include "core/checked_math.h"
+#include "model/memory_plan.h"
 #include "config/presets.h"
 #include "config/toml_loader.h"
 
@@ -51,7 +53,14 @@ Status validate(const TrainConfig& train) {
   if (train.micro_batch_size <= 0) {
     return Error::invalid("train.micro_batch_size = {} must be positive", train.micro_batch_size);
   }
-  const int64_t micro_batch_tokens = train.micro_batch_size * train.seq_len;
+  const std::optional<int64_t> tokens = checked_mul(train.micro_batch_size, train.seq_len);
+  if (!tokens || *tokens > kMaxMicroBatchTokens) {
+    return Error::invalid(
+        "train.micro_batch_size * train.seq_len = {} * {} = {} tokens per micro-batch exceeds the "
+        "limit of 2^32",
+        train.micro_batch_size, train.seq_len, tokens ? fmt::format("{}", *tokens) : "over 2^63");
+  }
+  const int64_t micro_batch_tokens = *tokens;
   if (train.global_batch_tokens < 0 || train.global_batch_tokens % micro_batch_tokens != 0) {
     return Error::invalid(
         "train.global_batch_tokens = {} must be 0 or a multiple of train.micro_batch_size * "
@@ -179,6 +188,17 @@ Status validate(const RunConfig& config) {
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
                           config.train.seq_len, config.model.max_position_embeddings);
+  }
+  // Every byte count of the run must be computable: the activations grow with the micro-batch.
+  const RecomputeMode recompute =
+      config.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
+  if (!plan_training_memory_checked(config.model, DType::kF32,
+                                    {config.train.micro_batch_size, config.train.seq_len},
+                                    recompute)) {
+    return Error::invalid(
+        "train.micro_batch_size = {}, train.seq_len = {}: the activations of a micro-batch of "
+        "this model overflow 64-bit byte counts",
+        config.train.micro_batch_size, config.train.seq_len);
   }
   if (config.optim.warmup_steps > config.train.steps) {
     return Error::invalid("optim.warmup_steps = {} exceeds train.steps = {}",

@@ -1,6 +1,7 @@
 #include "data/data_loader.h"
 
 #include "core/check.h"
+#include "core/checked_math.h"
 
 namespace symphony {
 
@@ -14,6 +15,10 @@ Result<std::unique_ptr<DataLoader>> DataLoader::create(std::vector<BlendSource> 
                           options.dp_size);
   if (options.prefetch_depth < 0)
     return Error::invalid("loader prefetch_depth {} must be >= 0", options.prefetch_depth);
+  // A draw covers every rank's micro-batch; its sample and token counts must be computable.
+  if (!checked_product({options.micro_batch_size, options.seq_len, options.dp_size}))
+    return Error::invalid("loader micro_batch_size {} x seq_len {} x dp_size {} overflows int64",
+                          options.micro_batch_size, options.seq_len, options.dp_size);
   SYM_TRY_ASSIGN(SampleStream stream,
                  SampleStream::create(std::move(sources), options.seq_len, options.seed));
   return std::unique_ptr<DataLoader>(new DataLoader(std::move(stream), options));

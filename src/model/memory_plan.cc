@@ -2,60 +2,89 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+#include "core/checked_math.h"
+
 namespace symphony {
 namespace {
 
 // Elements of one layer's saved activations (LayerActs in transformer.cc).
-int64_t layer_act_elems(const ModelConfig& c, int64_t n, bool moe, bool dense) {
+CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool dense) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
-  int64_t e = n * d + n;                                      // h, inv_rms
-  if (c.qk_norm) e += n * c.q_dim() + n * c.kv_dim() + n * h + n * hkv;
-  e += n * c.q_dim() + 2 * n * c.kv_dim() + n * c.q_dim() + n * h;  // q, k, v, out, lse
-  e += 2 * n * d + n;                                         // x_mid, h2, inv2
-  if (dense) e += 3 * n * c.intermediate_size;
+  const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
+  CheckedInt e = n * d + n;                                       // h, inv_rms
+  if (c.qk_norm) e += n * q_dim + n * kv_dim + n * h + n * hkv;
+  e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;            // q, k, v, out, lse
+  e += n * d * 2 + n;                                             // x_mid, h2, inv2
+  if (dense) e += n * c.intermediate_size * 3;
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
-    e += 2 * n * x + n * k;                                   // logits, probs, weights
-    e += 2 * n * k * d + 3 * n * k * c.moe_intermediate_size;  // xg, yg, expert acts
-    if (c.n_shared_experts > 0) e += 3 * n * c.n_shared_experts * c.moe_intermediate_size + n * d;
-    e += 2 * n * x + n * k;                                   // dprobs_aux, dlogits, dweights
+    e += n * x * 2 + n * k;                                       // logits, probs, weights
+    e += n * k * d * 2 + n * k * c.moe_intermediate_size * 3;     // xg, yg, expert acts
+    if (c.n_shared_experts > 0)
+      e += n * c.n_shared_experts * c.moe_intermediate_size * 3 + n * d;
+    e += n * x * 2 + n * k;                                       // dprobs_aux, dlogits, dweights
   }
   return e;
 }
 
 }  // namespace
 
-MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
-                                RecomputeMode recompute) {
-  const int64_t b = dtype_bytes(dtype), n = shape.rows(), d = c.hidden_size;
-  const int64_t layers = c.num_hidden_layers;
-  MemoryPlan plan;
+std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DType dtype,
+                                                       BatchShape shape,
+                                                       RecomputeMode recompute) {
+  const std::optional<ParamCounts> counts = count_params_checked(c);
+  if (!counts || counts->total > kMaxModelParams) return std::nullopt;
+  const int64_t b = dtype_bytes(dtype), d = c.hidden_size, layers = c.num_hidden_layers;
+  const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
+  const CheckedInt q_dim = CheckedInt(c.num_attention_heads) * c.head_dim;
+  const CheckedInt kv_dim = CheckedInt(c.num_key_value_heads) * c.head_dim;
+  // Bounded by kMaxModelParams, so the declarations below cannot overflow.
   const int64_t params = Transformer::param_numel(c);
-  plan.weights = params * b;
-  plan.grads = params * b;
-  plan.optimizer = 2 * params * b;
 
-  int64_t acts = 0;
+  // Layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
+  const int64_t moe_layers = c.num_experts > 0 ? layers - c.first_k_dense_replace : 0;
+  const int64_t dense_layers = layers - moe_layers;
+  CheckedInt acts = 0;
   if (recompute == RecomputeMode::kFull) {
-    bool any_moe = false, any_dense = false;
-    for (int64_t l = 0; l < layers; ++l) (c.is_moe_layer(l) ? any_moe : any_dense) = true;
+    // One shared set, sized for the largest layer kind.
+    const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
     acts += layer_act_elems(c, n, any_moe, any_dense || !any_moe) + n * d;  // + layer_out_scratch
   } else {
-    for (int64_t l = 0; l < layers; ++l)
-      acts += layer_act_elems(c, n, c.is_moe_layer(l), !c.is_moe_layer(l));
+    acts += layer_act_elems(c, n, true, false) * moe_layers;
+    acts += layer_act_elems(c, n, false, true) * dense_layers;
   }
-  acts += (layers + 1) * n * d;                                // residual stream
-  acts += n * d + n;                                           // final_h, final_inv
-  acts += 2 * n * d;                                           // dres, dh
-  acts += std::min(n, Transformer::cross_entropy_chunk_rows(c.vocab_size)) * c.vocab_size;  // loss chunk
-  acts += n * d + 2 * n * c.q_dim() + 2 * n * c.kv_dim();      // attention gradient scratch
-  plan.activations = acts * b;
+  acts += CheckedInt(layers + 1) * n * d;                        // residual stream
+  acts += n * d + n;                                             // final_h, final_inv
+  acts += n * d * 2;                                             // dres, dh
+  const int64_t chunk_rows =
+      std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(c.vocab_size));
+  acts += CheckedInt(chunk_rows) * c.vocab_size;                 // loss chunk
+  acts += n * d + n * q_dim * 2 + n * kv_dim * 2;                // attention gradient scratch
 
-  int64_t other = std::max<int64_t>(shape.seq_len, 1) * c.head_dim;  // RoPE table
-  for (int64_t l = 0; l < layers; ++l)
-    if (c.is_moe_layer(l)) other += c.num_experts;
-  plan.other = other * b;
+  // RoPE table and the selection bias of each MoE layer.
+  const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * c.head_dim +
+                           CheckedInt(c.num_experts) * moe_layers;
+
+  const CheckedInt weights = CheckedInt(params) * b;
+  const CheckedInt activations = acts * b, other_bytes = other * b;
+  const CheckedInt total = weights * 4 + activations + other_bytes;  // weights, grads, 2 moments
+  if (total.overflowed()) return std::nullopt;
+  MemoryPlan plan;
+  plan.weights = *weights.value();
+  plan.grads = plan.weights;
+  plan.optimizer = 2 * plan.weights;
+  plan.activations = *activations.value();
+  plan.other = *other_bytes.value();
   return plan;
+}
+
+MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
+                                RecomputeMode recompute) {
+  const std::optional<MemoryPlan> plan = plan_training_memory_checked(c, dtype, shape, recompute);
+  SYM_CHECK(plan.has_value(), "memory plan of a config whose sizes overflow int64 ({} x {} rows)",
+            shape.batch, shape.seq_len);
+  return *plan;
 }
 
 }  // namespace symphony

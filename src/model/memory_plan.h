@@ -4,6 +4,7 @@
 // tests/model/memory_plan_test.cc checks the plan against the measured allocation exactly.
 
 #include <cstdint>
+#include <optional>
 
 #include "model/batch_shape.h"
 #include "model/model_config.h"
@@ -20,7 +21,13 @@ struct MemoryPlan {
   int64_t total() const { return weights + grads + optimizer + activations + other; }
 };
 
+// REQUIRES: plan_training_memory_checked() of the same arguments has a value (true for a config
+// that passed RunConfig validation and its own batch shape).
 MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
                                 RecomputeMode recompute);
+// As plan_training_memory, or std::nullopt when some byte count overflows int64 (a batch shape or
+// sizes no machine holds). REQUIRES: config.validate() is ok; shape.batch, shape.seq_len >= 1.
+std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config, DType dtype,
+                                                       BatchShape shape, RecomputeMode recompute);
 
 }  // namespace symphony

@@ -2,12 +2,20 @@
 
 #include <cmath>
 
+#include "core/check.h"
+#include "core/checked_math.h"
+
 namespace symphony {
 
 namespace {
 
 Status require_positive(const char* key, int64_t value) {
   if (value <= 0) return Error::invalid("model.{} = {} must be positive", key, value);
+  return Status::ok();
+}
+
+Status require_at_most(const char* key, int64_t value, int64_t max) {
+  if (value > max) return Error::invalid("model.{} = {} must be at most {}", key, value, max);
   return Status::ok();
 }
 
@@ -39,6 +47,21 @@ Status ModelConfig::validate() const {
   SYM_TRY(require_positive("rope_theta", rope_theta));
   SYM_TRY(require_positive("rms_norm_eps", rms_norm_eps));
   SYM_TRY(require_positive("initializer_range", initializer_range));
+
+  // Each size alone first, so that an absurd value is named before any product of it is formed.
+  SYM_TRY(require_at_most("vocab_size", vocab_size, kMaxVocabSize));
+  SYM_TRY(require_at_most("hidden_size", hidden_size, kMaxHiddenSize));
+  SYM_TRY(require_at_most("num_hidden_layers", num_hidden_layers, kMaxHiddenLayers));
+  SYM_TRY(require_at_most("num_attention_heads", num_attention_heads, kMaxAttentionHeads));
+  SYM_TRY(require_at_most("num_key_value_heads", num_key_value_heads, kMaxAttentionHeads));
+  SYM_TRY(require_at_most("head_dim", head_dim, kMaxHeadDim));
+  SYM_TRY(require_at_most("max_position_embeddings", max_position_embeddings,
+                          kMaxPositionEmbeddings));
+  SYM_TRY(require_at_most("intermediate_size", intermediate_size, kMaxIntermediateSize));
+  SYM_TRY(require_at_most("moe_intermediate_size", moe_intermediate_size, kMaxIntermediateSize));
+  SYM_TRY(require_at_most("num_experts", num_experts, kMaxExperts));
+  SYM_TRY(require_at_most("num_experts_per_tok", num_experts_per_tok, kMaxExperts));
+  SYM_TRY(require_at_most("n_shared_experts", n_shared_experts, kMaxExperts));
 
   if (num_attention_heads % num_key_value_heads != 0) {
     return Error::invalid(
@@ -82,42 +105,66 @@ Status ModelConfig::validate() const {
         "model.capacity_factor = {} must be 0 (dropless) or >= 1 / model.num_experts_per_tok = {}",
         capacity_factor, 1.0 / static_cast<double>(num_experts_per_tok));
   }
+
+  // The sizes together: every byte and FLOP count downstream is a multiple of the parameter count
+  // or of a per-token width no larger than it.
+  const std::optional<ParamCounts> counts = count_params_checked(*this);
+  if (!counts || counts->total > kMaxModelParams) {
+    const std::string total =
+        counts ? fmt::format("{} parameters", counts->total) : "more than 2^63 parameters";
+    return Error::invalid(
+        "model: {} (model.vocab_size = {}, model.hidden_size = {}, model.num_hidden_layers = {}, "
+        "model.num_attention_heads = {} x model.head_dim = {}, model.intermediate_size = {}, "
+        "model.num_experts = {} x model.moe_intermediate_size = {}) exceed the limit of 2^56",
+        total, vocab_size, hidden_size, num_hidden_layers, num_attention_heads, head_dim,
+        intermediate_size, num_experts, moe_intermediate_size);
+  }
   return Status::ok();
 }
 
-ParamCounts count_params(const ModelConfig& config) {
-  const int64_t d = config.hidden_size;
-  const int64_t swiglu_per_width = 3 * d;  // gate, up (d x f) and down (f x d)
+std::optional<ParamCounts> count_params_checked(const ModelConfig& config) {
+  const CheckedInt d = config.hidden_size, v = config.vocab_size;
+  const CheckedInt q_dim = CheckedInt(config.num_attention_heads) * config.head_dim;
+  const CheckedInt kv_dim = CheckedInt(config.num_key_value_heads) * config.head_dim;
+  const CheckedInt swiglu_per_width = d * 3;  // gate, up (d x f) and down (f x d)
 
+  const CheckedInt embedding = v * d;
+  CheckedInt attention = d * q_dim         // q
+                         + d * kv_dim * 2  // k, v
+                         + q_dim * d;      // o
+  if (config.qk_norm) attention += CheckedInt(config.head_dim) * 2;
+  const CheckedInt lm_head = config.tie_word_embeddings ? CheckedInt(0) : v * d;
+  const CheckedInt outside = embedding + lm_head + d;  // + final norm
+
+  // Layers [0, first_k_dense_replace) are dense, the rest MoE, or all dense without experts: the
+  // layer kinds are counted in closed form, so the cost does not grow with the layer count.
+  const int64_t moe_layers =
+      config.num_experts > 0 ? config.num_hidden_layers - config.first_k_dense_replace : 0;
+  const int64_t dense_layers = config.num_hidden_layers - moe_layers;
+  const CheckedInt layer_common = d * 2 + attention;  // two RMSNorms and attention
+  const CheckedInt dense_layer = layer_common + swiglu_per_width * config.intermediate_size;
+  const CheckedInt expert = swiglu_per_width * config.moe_intermediate_size;
+  const CheckedInt moe_common = layer_common + CheckedInt(config.num_experts) * d  // router
+                                + CheckedInt(config.n_shared_experts) * expert;
+  const CheckedInt moe_total = moe_common + CheckedInt(config.num_experts) * expert;
+  const CheckedInt moe_active = moe_common + CheckedInt(config.num_experts_per_tok) * expert;
+
+  const CheckedInt dense_part = dense_layer * dense_layers;
+  const CheckedInt total = outside + dense_part + moe_total * moe_layers;
+  const CheckedInt active = outside + dense_part + moe_active * moe_layers;
+  if (total.overflowed() || active.overflowed() || attention.overflowed()) return std::nullopt;
   ParamCounts counts;
-  counts.embedding = config.vocab_size * d;
-  counts.per_layer_attention = d * config.q_dim()         // q
-                               + 2 * d * config.kv_dim()  // k, v
-                               + config.q_dim() * d;      // o
-  if (config.qk_norm) counts.per_layer_attention += 2 * config.head_dim;
-
-  const int64_t lm_head = config.tie_word_embeddings ? 0 : config.vocab_size * d;
-  const int64_t final_norm = d;
-  counts.total = counts.embedding + lm_head + final_norm;
-  counts.active = counts.total;
-
-  const int64_t expert = swiglu_per_width * config.moe_intermediate_size;
-  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
-    int64_t layer_total = 2 * d + counts.per_layer_attention;  // two RMSNorms and attention
-    int64_t layer_active = layer_total;
-    if (config.is_moe_layer(layer)) {
-      const int64_t router = config.num_experts * d;
-      const int64_t shared = config.n_shared_experts * expert;
-      layer_total += router + config.num_experts * expert + shared;
-      layer_active += router + config.num_experts_per_tok * expert + shared;
-    } else {
-      layer_total += swiglu_per_width * config.intermediate_size;
-      layer_active = layer_total;
-    }
-    counts.total += layer_total;
-    counts.active += layer_active;
-  }
+  counts.total = *total.value();
+  counts.active = *active.value();
+  counts.embedding = *embedding.value();
+  counts.per_layer_attention = *attention.value();
   return counts;
+}
+
+ParamCounts count_params(const ModelConfig& config) {
+  const std::optional<ParamCounts> counts = count_params_checked(config);
+  SYM_CHECK(counts.has_value(), "count_params of a config that fails validate()");
+  return *counts;
 }
 
 }  // namespace symphony

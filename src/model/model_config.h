@@ -3,6 +3,7 @@
 // (Qwen3-MoE / DeepSeek-V3 / Mixtral). Loaded from the [model] section of a run config.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -52,10 +53,25 @@ struct ModelConfig {
   int64_t q_dim() const { return num_attention_heads * head_dim; }
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
 
-  // Checks every constraint between fields; the message names the offending key as
-  // "model.<key>".
+  // Checks every constraint between fields and the upper bounds below; the message names the
+  // offending key as "model.<key>".
   Status validate() const;
 };
+
+// Upper bounds validate() enforces. Each is far beyond any model trained today; together with
+// kMaxModelParams they keep every element count, byte count and FLOP count derived from a valid
+// config computable in int64, so code after validation can multiply sizes without overflow.
+inline constexpr int64_t kMaxVocabSize = (int64_t(1) << 31) - 1;  // token ids are int32
+inline constexpr int64_t kMaxHiddenSize = int64_t(1) << 20;
+inline constexpr int64_t kMaxHiddenLayers = int64_t(1) << 16;
+inline constexpr int64_t kMaxAttentionHeads = int64_t(1) << 16;
+inline constexpr int64_t kMaxHeadDim = int64_t(1) << 16;
+inline constexpr int64_t kMaxPositionEmbeddings = int64_t(1) << 30;
+inline constexpr int64_t kMaxIntermediateSize = int64_t(1) << 24;  // also moe_intermediate_size
+inline constexpr int64_t kMaxExperts = int64_t(1) << 20;           // also n_shared_experts
+// Total parameters, alignment padding included: 16 bytes of f32 training state (weights,
+// gradients, two moments) per parameter stay below 2^63.
+inline constexpr int64_t kMaxModelParams = int64_t(1) << 56;
 
 // Parameter counts. `active` counts what one token touches: top-k routed plus shared experts.
 // total = V*D embedding + V*D LM head (untied only) + D final norm + for each layer:
@@ -73,5 +89,8 @@ struct ParamCounts {
 };
 // REQUIRES: config.validate() is ok (counts of an invalid config are meaningless, not an error).
 ParamCounts count_params(const ModelConfig& config);
+// As count_params, for any config whose fields are non-negative: std::nullopt when a count
+// overflows int64. validate() uses it to bound the model's size.
+std::optional<ParamCounts> count_params_checked(const ModelConfig& config);
 
 }  // namespace symphony

@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <string>
 
@@ -8,6 +10,7 @@
 #include "kernels/gemm.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "model/memory_plan.h"
 #include "model/moe/load_balance.h"
 
 namespace symphony {
@@ -100,7 +103,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
 
 Transformer::~Transformer() = default;
 
-std::vector<int64_t> Transformer::unit_numels(const ModelConfig& config) {
+ParamStore Transformer::declare_params(const ModelConfig& config) {
   // Declares the same tensors and units, in the same order, as the constructor; nothing is
   // allocated.
   ParamStore store(DType::kF32);
@@ -114,9 +117,76 @@ std::vector<int64_t> Transformer::unit_numels(const ModelConfig& config) {
   store.begin_unit();
   store.add("model.norm.weight", {d}, Decay::kNo);
   if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes);
+  return store;
+}
+
+std::vector<int64_t> Transformer::unit_numels(const ModelConfig& config) {
+  const ParamStore store = declare_params(config);
   std::vector<int64_t> numels;
   for (const ParamUnit& unit : store.units()) numels.push_back(unit.numel);
   return numels;
+}
+
+Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
+                                                         BatchShape max_shape,
+                                                         RecomputeMode recompute,
+                                                         ParamResidency residency) {
+  return create(config, dtype, max_shape, recompute, residency, read_host_memory());
+}
+
+Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
+                                                         BatchShape max_shape,
+                                                         RecomputeMode recompute,
+                                                         ParamResidency residency,
+                                                         const HostMemory& host) {
+  SYM_TRY(config.validate());
+  if (max_shape.batch < 1 || max_shape.seq_len < 1)
+    return Error::invalid("batch shape {} x {} must be positive", max_shape.batch,
+                          max_shape.seq_len);
+  const std::optional<MemoryPlan> plan =
+      plan_training_memory_checked(config, dtype, max_shape, recompute);
+  if (!plan)
+    return Error::invalid("the model's memory for a batch of {} x {} tokens overflows 64-bit byte "
+                          "counts (model.hidden_size = {}, model.num_hidden_layers = {}, "
+                          "model.vocab_size = {})",
+                          max_shape.batch, max_shape.seq_len, config.hidden_size,
+                          config.num_hidden_layers, config.vocab_size);
+  // What the constructor allocates: the plan without the optimizer's moments.
+  struct Category {
+    const char* name;
+    int64_t bytes;
+  };
+  const Category categories[] = {
+      {"weights", residency.weights == Residency::kFull ? plan->weights : 0},
+      {"gradients", residency.grads == Residency::kFull ? plan->grads : 0},
+      {"activations", plan->activations},
+      {"other", plan->other}};
+  int64_t needed = 0;  // bounded by the plan's total, which fits
+  const Category* largest = &categories[0];
+  for (const Category& c : categories) {
+    needed += c.bytes;
+    if (c.bytes > largest->bytes) largest = &c;
+  }
+  const std::optional<int64_t> available = host.available();
+  if (available && needed > *available) {
+    std::string why;
+    if (largest <= &categories[1]) {  // weights or gradients: the parameters
+      const ParamStore store = declare_params(config);
+      const ParamInfo* biggest = &store.info(0);
+      for (const ParamInfo& info : store.infos())
+        if (info.shape.numel() > biggest->shape.numel()) biggest = &info;
+      why = fmt::format("; the largest tensor is {} [{}]", biggest->name,
+                        fmt::join(biggest->shape.dims.begin(),
+                                  biggest->shape.dims.begin() + biggest->shape.ndim, ", "));
+    }
+    return Error::invalid(
+        "the model needs {} for {} parameters and a batch of {} x {} tokens ({} {} the "
+        "largest{}) but {} is available ({})",
+        format_bytes(needed), count_params(config).total, max_shape.batch, max_shape.seq_len,
+        largest->name, format_bytes(largest->bytes), why, format_bytes(*available),
+        host.describe_available());
+  }
+  return std::make_unique<Transformer>(config, dtype, max_shape, recompute, residency);
 }
 
 int64_t Transformer::param_numel(const ModelConfig& config) {

@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "core/host_memory.h"
 #include "kernels/cross_entropy.h"
 #include "model/attention_block.h"
 #include "model/batch_shape.h"
@@ -37,9 +38,26 @@ class Transformer {
     return vocab_size > 0 && kLogits / vocab_size > kMinRows ? kLogits / vocab_size : kMinRows;
   }
 
+  // Allocates everything for batches up to `max_shape`.
+  // REQUIRES: config.validate() is ok and the plan of model/memory_plan.h is computable for
+  // max_shape (plan_training_memory_checked); `create` checks both and the memory too.
   Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute,
               ParamResidency residency = {});
   ~Transformer();
+
+  // The constructor behind checks, for models whose config comes from a file: refuses
+  // (kInvalidArgument) a config that fails validate(), sizes whose byte counts overflow int64, and
+  // a model whose weights, gradients and activations (model/memory_plan.h; the resident ones under
+  // `residency`) exceed the memory available to this process (`host`, core/host_memory.h), before
+  // anything is allocated. The message names the bytes needed and available, the largest category
+  // and, for parameters, the largest tensor.
+  static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
+                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     ParamResidency residency = {});
+  static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
+                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     ParamResidency residency,
+                                                     const HostMemory& host);
 
   const ModelConfig& config() const { return config_; }
   ParamStore& params() { return params_; }
@@ -84,6 +102,9 @@ class Transformer {
   static std::vector<int64_t> unit_numels(const ModelConfig& config);
 
  private:
+  // A store holding the declarations (names, shapes, units) of every parameter, not allocated.
+  static ParamStore declare_params(const ModelConfig& config);
+
   struct Layer;
   struct LayerActs;
 

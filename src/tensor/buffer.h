@@ -40,7 +40,7 @@ class Buffer {
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return shape_.numel(); }
-  int64_t bytes() const { return numel() * dtype_bytes(dtype_); }
+  int64_t bytes() const { return shape_.bytes(dtype_bytes(dtype_)); }
   void zero() {
     if (data_) std::memset(data_, 0, static_cast<size_t>(bytes()));
   }

@@ -21,10 +21,21 @@ struct Shape {
     SYM_CHECK(list.size() <= 4, "at most 4 dims, got {}", list.size());
     for (int64_t d : list) dims[ndim++] = d;
   }
+  // The element count. A shape whose count overflows int64 is a bug (sizes from outside are
+  // validated before shapes are made of them) and stops the process with the shape named.
   int64_t numel() const {
     int64_t n = 1;
-    for (int i = 0; i < ndim; ++i) n *= dims[i];
+    for (int i = 0; i < ndim; ++i)
+      if (__builtin_mul_overflow(n, dims[i], &n)) [[unlikely]]
+        fatal_overflow();
     return n;
+  }
+  // numel() * element_bytes, checked the same way.
+  int64_t bytes(int64_t element_bytes) const {
+    int64_t b;
+    if (__builtin_mul_overflow(numel(), element_bytes, &b)) [[unlikely]]
+      fatal_overflow();
+    return b;
   }
   int64_t operator[](int i) const { return dims[i]; }
   bool operator==(const Shape& other) const {
@@ -32,6 +43,12 @@ struct Shape {
     for (int i = 0; i < ndim; ++i)
       if (dims[i] != other.dims[i]) return false;
     return true;
+  }
+
+ private:
+  [[noreturn]] void fatal_overflow() const {
+    fatal(fmt::format("the element count of shape [{}, {}, {}, {}] ({} dims) overflows int64",
+                      dims[0], dims[1], dims[2], dims[3], ndim));
   }
 };
 
@@ -54,7 +71,7 @@ class BasicView {
   int ndim() const { return shape_.ndim; }
   int64_t dim(int i) const { return shape_.dims[i < 0 ? shape_.ndim + i : i]; }
   int64_t numel() const { return shape_.numel(); }
-  int64_t bytes() const { return numel() * dtype_bytes(dtype_); }
+  int64_t bytes() const { return shape_.bytes(dtype_bytes(dtype_)); }
   bool empty() const { return data_ == nullptr; }
 
   template <typename T>

@@ -60,9 +60,11 @@ Result<SourceModel> load_source_model(const fs::path& path) {
 
 // The weights of `source` in a model built for `shape`. Full recomputation: forward keeps one
 // layer's activations instead of every layer's, and computes the same numbers.
-std::unique_ptr<Transformer> rebuild_for_shape(const ModelConfig& config, Transformer& source,
-                                               BatchShape shape) {
-  auto model = std::make_unique<Transformer>(config, DType::kF32, shape, RecomputeMode::kFull);
+// Failure: the model at that shape does not fit the memory available (nothing is allocated).
+Result<std::unique_ptr<Transformer>> rebuild_for_shape(const ModelConfig& config,
+                                                       Transformer& source, BatchShape shape) {
+  SYM_TRY_ASSIGN(std::unique_ptr<Transformer> model,
+                 Transformer::create(config, DType::kF32, shape, RecomputeMode::kFull));
   ParamStore& to = model->params();
   ParamStore& from = source.params();
   for (ParamId id = 0; id < ParamId(to.infos().size()); ++id) {
@@ -254,7 +256,8 @@ Result<EvalModelReport> evaluate_model(const EvalModelOptions& options) {
                                        "of {}: the batch repeats windows", sampler.num_windows(),
                                        shape.seq_len + 1, shape.batch));
 
-  const std::unique_ptr<Transformer> model = rebuild_for_shape(mc, *source.model, shape);
+  SYM_TRY_ASSIGN(const std::unique_ptr<Transformer> model,
+                 rebuild_for_shape(mc, *source.model, shape));
   source.model.reset();
   Evaluator evaluator(shape, batches);
   Timer timer;

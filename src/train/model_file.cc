@@ -56,8 +56,10 @@ Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShap
   Result<RunConfig> config = parse_run_config(it->second, path.string() + " [symphony.config]");
   if (!config.has_value()) return config.error();
   LoadedModel loaded{std::move(config).value(), nullptr};
-  loaded.model =
-      std::make_unique<Transformer>(loaded.config.model, DType::kF32, max_shape, recompute);
+  Result<std::unique_ptr<Transformer>> model =
+      Transformer::create(loaded.config.model, DType::kF32, max_shape, recompute);
+  if (!model.has_value()) return model.error().with_context("{}", path.string());
+  loaded.model = std::move(model).value();
   ParamStore& params = loaded.model->params();
   for (ParamId id = 0; id < ParamId(params.infos().size()); ++id)
     SYM_TRY(load_tensor(file, params.info(id).name, params.param(id)));

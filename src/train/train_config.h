@@ -24,10 +24,14 @@ struct OptimConfig {
 
 enum class Recompute : uint8_t { kNone, kFull };
 
+// Tokens of one micro-batch at most (validated): with the model's bounds (model_config.h) every
+// token count and byte count of a run stays computable in int64, dp ranks included.
+inline constexpr int64_t kMaxMicroBatchTokens = int64_t(1) << 32;
+
 struct TrainConfig {
   int64_t steps = 1000;
   int64_t seq_len = 256;
-  int64_t micro_batch_size = 8;
+  int64_t micro_batch_size = 8;     // micro_batch_size * seq_len <= kMaxMicroBatchTokens
   int64_t global_batch_tokens = 0;  // 0 = one micro-batch; else a multiple of micro-batch tokens
   uint64_t seed = 1234;
   Recompute recompute = Recompute::kNone;

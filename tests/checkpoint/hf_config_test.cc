@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -186,6 +187,30 @@ TEST(HfConfig, MixtralSlidingWindowIsAcceptedOnlyWhenItCoversEveryPosition) {
   Result<HfModelConfig> c = parse_hf_config(j.dump(), "config.json");
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message(), HasSubstr("sliding_window = 64"));
+}
+
+TEST(HfConfig, HugeSizesAreRefusedNamingTheFieldBeforeAnythingIsSizedByThem) {
+  const std::pair<Json, std::string> cases[] = {
+      {{{"num_hidden_layers", int64_t(1) << 62}},
+       "model.num_hidden_layers = 4611686018427387904 must be at most 65536"},
+      {{{"vocab_size", int64_t(1) << 40}}, "model.vocab_size = 1099511627776 must be at most"},
+      {{{"hidden_size", INT64_MAX}}, "model.hidden_size = 9223372036854775807 must be at most"},
+      {{{"num_experts", INT64_MAX}}, "model.num_experts = 9223372036854775807 must be at most"},
+      {{{"num_attention_heads", int64_t(1) << 40}, {"num_key_value_heads", 1}},
+       "model.num_attention_heads = 1099511627776 must be at most"},
+      {{{"hidden_size", 1 << 20},
+        {"num_hidden_layers", 1 << 16},
+        {"num_experts", 1 << 20},
+        {"moe_intermediate_size", 1 << 24}},
+       "model: more than 2^63 parameters"},
+  };
+  for (const auto& [patch, expected] : cases) {
+    SCOPED_TRACE(patch.dump());
+    Result<HfModelConfig> c = parse_hf_config(qwen3_moe_with(patch), "hf/config.json");
+    ASSERT_FALSE(c.has_value());
+    EXPECT_EQ(c.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(c.error().message(), HasSubstr("hf/config.json: " + expected));
+  }
 }
 
 }  // namespace

@@ -149,3 +149,61 @@ symphony_add_cli_test(eval_missing_data 2 "no-such-data: no such file or directo
                       eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data ${CMAKE_CURRENT_BINARY_DIR}/no-such-data)
 symphony_add_cli_test(eval_bad_split 2 "--split: test not in"
                       eval ${CMAKE_CURRENT_BINARY_DIR}/no-such-run --data x --split test)
+# Sizes beyond what int64 arithmetic or the machine holds: refused with the key or file named,
+# before anything is allocated. SYMPHONY_MEMORY_LIMIT (core/host_memory.h) rehearses a 24 GiB
+# machine, so the memory checks answer the same on any CI host.
+symphony_add_cli_test(train_huge_layers 2 "model\\.num_hidden_layers = 2147483648 must be at most 65536"
+                      train tiny --set model.num_hidden_layers=2147483648)
+symphony_add_cli_test(train_max_layers 2 "model\\.num_hidden_layers = 9223372036854775807 must be at most"
+                      train tiny --set model.num_hidden_layers=9223372036854775807)
+symphony_add_cli_test(train_max_experts 2 "model\\.num_experts = 9223372036854775807 must be at most"
+                      train tiny --set model.num_experts=9223372036854775807)
+symphony_add_cli_test(train_max_micro_batch 2
+                      "train\\.micro_batch_size \\* train\\.seq_len = 9223372036854775807 \\* 64 = over 2\\^63"
+                      train tiny --set train.micro_batch_size=9223372036854775807)
+set_tests_properties(cli_train_huge_layers cli_train_max_layers cli_train_max_experts
+                     cli_train_max_micro_batch PROPERTIES TIMEOUT 30)
+set(SYMPHONY_CLI_MEMORY_NEED
+    "train: the run needs [0-9.]+ [GT]iB per process \\((optimizer state|activations) [0-9.]+ [GT]iB the largest\\) but [0-9.]+ [KMG]iB is available \\(")
+symphony_add_cli_test(train_wide_deep_needs_memory 2
+                      "${SYMPHONY_CLI_MEMORY_NEED}.*train a smaller model.*or pass --ignore-memory-check"
+                      train tiny --set model.hidden_size=16384 --set model.num_hidden_layers=48)
+symphony_add_cli_test(train_vocab_needs_memory 2 "${SYMPHONY_CLI_MEMORY_NEED}.*model\\.vocab_size"
+                      train tiny --set model.vocab_size=8388608)
+symphony_add_cli_test(train_long_batch_needs_memory 2
+                      "${SYMPHONY_CLI_MEMORY_NEED}.*lower train\\.micro_batch_size or train\\.seq_len"
+                      train tiny --set model.max_position_embeddings=65536 --set train.seq_len=65536
+                      --set train.micro_batch_size=64)
+set_property(TEST cli_train_wide_deep_needs_memory cli_train_vocab_needs_memory
+             cli_train_long_batch_needs_memory APPEND PROPERTY ENVIRONMENT SYMPHONY_MEMORY_LIMIT=24G)
+# No machine holds 2^20-wide layers 4096 deep: refused from the real /proc and cgroup figures.
+symphony_add_cli_test(train_needs_more_than_any_machine 2
+                      "train: the run needs [0-9.]+ [TP]iB per process .* is available \\((MemAvailable|cgroup)"
+                      train tiny --set model.hidden_size=1048576 --set model.num_hidden_layers=4096)
+# --ignore-memory-check skips the check: the run goes on to open its data, and fails there.
+symphony_add_cli_test(train_memory_check_refuses 2 "but 1 B is available \\(SYMPHONY_MEMORY_LIMIT; "
+                      train tiny --set data.train_path=/does-not-exist.tok)
+symphony_add_cli_test(train_ignore_memory_check 2 "does-not-exist\\.tok"
+                      train tiny --set data.train_path=/does-not-exist.tok --ignore-memory-check)
+set_property(TEST cli_train_memory_check_refuses cli_train_ignore_memory_check APPEND PROPERTY
+             ENVIRONMENT SYMPHONY_MEMORY_LIMIT=1)
+
+symphony_add_cli_test(ckpt_import_hf_huge_layers 2
+                      "hf_huge_layers/config\\.json: model\\.num_hidden_layers = 4611686018427387904 must be at most 65536"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_huge_layers ${SYMPHONY_CLI_HF}/huge_layers)
+symphony_add_cli_test(ckpt_import_hf_huge_experts 2
+                      "hf_huge_experts/config\\.json: model: more than 2\\^63 parameters .*model\\.num_experts = 1048576"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_huge_experts ${SYMPHONY_CLI_HF}/huge_experts)
+symphony_add_cli_test(ckpt_import_hf_huge_sizes 2
+                      "hf_huge_sizes/config\\.json: the model needs [0-9.]+ PiB .*the largest tensor is model\\.embed_tokens\\.weight \\[2147483647, 1048576\\]\\) but .* is available"
+                      ckpt import-hf ${SYMPHONY_CLI_HF_FIXTURES}/hf_huge_sizes ${SYMPHONY_CLI_HF}/huge_sizes)
+symphony_add_cli_test(generate_huge_layers 2
+                      "model_huge_layers\\.safetensors \\[symphony\\.config\\]: model\\.num_hidden_layers = 2147483648 must be at most 65536"
+                      generate ${SYMPHONY_CLI_HF_FIXTURES}/model_huge_layers.safetensors --prompt Hi)
+symphony_add_cli_test(generate_huge_vocab 2
+                      "model_huge_vocab\\.safetensors: the model needs [0-9.]+ PiB .* but .* is available"
+                      generate ${SYMPHONY_CLI_HF_FIXTURES}/model_huge_vocab.safetensors --prompt Hi)
+symphony_add_cli_test(ckpt_export_hf_huge_vocab 2
+                      "model_huge_vocab\\.safetensors: the model needs [0-9.]+ PiB .* but .* is available"
+                      ckpt export-hf ${SYMPHONY_CLI_HF_FIXTURES}/model_huge_vocab.safetensors
+                      ${SYMPHONY_CLI_HF}/huge_vocab_hf)

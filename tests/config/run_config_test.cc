@@ -403,3 +403,33 @@ TEST(DataConfig, DatasetsWeightsAndPrefetchAreValidated) {
 
 }  // namespace
 }  // namespace symphony
+
+namespace symphony {
+namespace {
+
+TEST(Validate, SizesThatOverflowAreNamedNotComputed) {
+  EXPECT_THAT(tiny_error({"model.num_hidden_layers=2147483648"}),
+              HasSubstr("model.num_hidden_layers = 2147483648 must be at most 65536"));
+  EXPECT_THAT(tiny_error({"model.num_hidden_layers=9223372036854775807"}),
+              HasSubstr("model.num_hidden_layers = 9223372036854775807 must be at most 65536"));
+  EXPECT_THAT(tiny_error({"model.num_experts=9223372036854775807"}),
+              HasSubstr("model.num_experts = 9223372036854775807 must be at most 1048576"));
+  EXPECT_THAT(tiny_error({"train.micro_batch_size=9223372036854775807"}),
+              HasSubstr("train.micro_batch_size * train.seq_len = 9223372036854775807 * 64 = "
+                        "over 2^63 tokens per micro-batch exceeds the limit of 2^32"));
+  EXPECT_THAT(tiny_error({"train.micro_batch_size=67108864", "train.seq_len=128"}),
+              HasSubstr("= 8589934592 tokens per micro-batch exceeds the limit of 2^32"));
+}
+
+TEST(Validate, ActivationBytesMustBeComputable) {
+  // 2^32 tokens of a model with 2^32-wide attention: the activations overflow int64 bytes.
+  EXPECT_THAT(tiny_error({"train.micro_batch_size=16384", "train.seq_len=262144",
+                          "model.max_position_embeddings=262144",
+                          "model.num_attention_heads=65536", "model.num_key_value_heads=65536",
+                          "model.head_dim=65536"}),
+              HasSubstr("train.micro_batch_size = 16384, train.seq_len = 262144: the activations "
+                        "of a micro-batch of this model overflow 64-bit byte counts"));
+}
+
+}  // namespace
+}  // namespace symphony

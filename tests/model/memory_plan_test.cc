@@ -66,5 +66,30 @@ TEST(MemoryPlan, RecomputeSavesActivations) {
   EXPECT_EQ(full.weights, none.weights);
 }
 
+TEST(MemoryPlan, OverflowingShapesHaveNoPlan) {
+  const ModelConfig c = small_moe();
+  EXPECT_TRUE(plan_training_memory_checked(c, DType::kF32, {4, 128}, RecomputeMode::kNone));
+  // Rows that fit, bytes that do not; rows that do not fit.
+  EXPECT_FALSE(plan_training_memory_checked(c, DType::kF32, {int64_t(1) << 31, int64_t(1) << 31},
+                                            RecomputeMode::kFull));
+  EXPECT_FALSE(plan_training_memory_checked(c, DType::kF32, {int64_t(1) << 40, int64_t(1) << 40},
+                                            RecomputeMode::kNone));
+}
+
+TEST(MemoryPlan, CountsManyLayersInClosedForm) {
+  // The plan of 2^16 layers is the plan of 2 layers plus 2^16 - 2 more of the same kind.
+  ModelConfig c = small_moe();
+  const BatchShape shape{2, 16};
+  c.num_hidden_layers = 2;
+  const MemoryPlan two = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  c.num_hidden_layers = 3;
+  const MemoryPlan three = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  c.num_hidden_layers = kMaxHiddenLayers;
+  const MemoryPlan many = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  EXPECT_EQ(many.activations - two.activations,
+            (kMaxHiddenLayers - 2) * (three.activations - two.activations));
+  EXPECT_EQ(many.other - two.other, (kMaxHiddenLayers - 2) * (three.other - two.other));
+}
+
 }  // namespace
 }  // namespace symphony

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "config/run_config.h"
 
@@ -141,6 +142,75 @@ TEST(ModelConfigValidate, TopKIsIgnoredForDenseModels) {
   config.num_experts = 0;
   config.num_experts_per_tok = 0;
   EXPECT_TRUE(config.validate().is_ok());
+}
+
+TEST(ModelConfigValidate, BoundsEachSizeNamingTheKey) {
+  constexpr int64_t kHuge = std::numeric_limits<int64_t>::max();
+  struct Case {
+    int64_t ModelConfig::*field;
+    int64_t value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {&ModelConfig::num_hidden_layers, int64_t(1) << 31,
+       "model.num_hidden_layers = 2147483648 must be at most 65536"},
+      {&ModelConfig::num_hidden_layers, kHuge,
+       "model.num_hidden_layers = 9223372036854775807 must be at most 65536"},
+      {&ModelConfig::vocab_size, int64_t(1) << 31, "model.vocab_size = 2147483648 must be at most"},
+      {&ModelConfig::hidden_size, kHuge, "model.hidden_size = 9223372036854775807 must be at most"},
+      {&ModelConfig::num_attention_heads, kHuge, "model.num_attention_heads = 9223372036854775807"},
+      {&ModelConfig::head_dim, int64_t(1) << 40, "model.head_dim = 1099511627776 must be at most"},
+      {&ModelConfig::intermediate_size, kHuge, "model.intermediate_size = 9223372036854775807"},
+      {&ModelConfig::num_experts, kHuge,
+       "model.num_experts = 9223372036854775807 must be at most 1048576"},
+      {&ModelConfig::max_position_embeddings, kHuge, "model.max_position_embeddings = "},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    ModelConfig config;
+    config.*c.field = c.value;
+    EXPECT_THAT(config.validate().message(), HasSubstr(c.message));
+  }
+}
+
+TEST(ModelConfigValidate, BoundsTheParameterCount) {
+  // Every size within its own bound, their product beyond 2^63.
+  ModelConfig config;
+  config.hidden_size = kMaxHiddenSize;
+  config.num_hidden_layers = kMaxHiddenLayers;
+  config.num_experts = kMaxExperts;
+  config.moe_intermediate_size = kMaxIntermediateSize;
+  EXPECT_EQ(count_params_checked(config), std::nullopt);
+  const Status overflow = config.validate();
+  EXPECT_THAT(overflow.message(), HasSubstr("model: more than 2^63 parameters"));
+  EXPECT_THAT(overflow.message(), HasSubstr("model.num_experts = 1048576"));
+  EXPECT_THAT(overflow.message(), HasSubstr("exceed the limit of 2^56"));
+
+  // Computable, but beyond the limit.
+  config = ModelConfig{};
+  config.hidden_size = kMaxHiddenSize;
+  config.intermediate_size = kMaxIntermediateSize;
+  config.num_hidden_layers = 8192;  // 8192 * 3 * 2^44 > 2^56
+  ASSERT_TRUE(count_params_checked(config).has_value());
+  EXPECT_THAT(config.validate().message(), HasSubstr("parameters (model.vocab_size = 8192"));
+
+  // The largest configs of the presets are far inside.
+  EXPECT_TRUE(preset_model("kimi-k2-1t").validate().is_ok());
+}
+
+TEST(CountParams, EveryMoeLayerAddsTheSame) {
+  // tiny: layer 0 dense, layers 1-3 MoE.
+  ModelConfig config = preset_model("tiny");
+  ASSERT_EQ(config.num_hidden_layers, 4);
+  ASSERT_EQ(config.first_k_dense_replace, 1);
+  const int64_t four = count_params(config).total;
+  config.num_hidden_layers = 1;
+  const int64_t moe_layer = (four - count_params(config).total) / 3;
+  config.num_hidden_layers = 1004;
+  EXPECT_EQ(count_params(config).total, four + 1000 * moe_layer);
+  // The count is closed-form: the largest layer count costs no more than a small one.
+  config.num_hidden_layers = kMaxHiddenLayers;
+  EXPECT_EQ(count_params(config).total, four + (kMaxHiddenLayers - 4) * moe_layer);
 }
 
 }  // namespace

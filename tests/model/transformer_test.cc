@@ -1,12 +1,14 @@
 #include "model/transformer.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 
 #include <cmath>
 #include <vector>
 
 #include "core/rng.h"
 #include "model/init.h"
+#include "tensor/memory_stats.h"
 #include "testkit/tensor_testing.h"
 
 namespace symphony {
@@ -183,6 +185,64 @@ TEST(Transformer, DecodeMatchesFullForward) {
   CrossEntropyResult ce = model.evaluate(Exec::reference(), {1, t}, b.tokens, only_last);
   EXPECT_EQ(ce.count, 1);
   EXPECT_NEAR(ce.loss_sum, want, 1e-10);
+}
+
+TEST(TransformerCreate, RefusesAModelLargerThanTheMemoryBeforeAllocating) {
+  ModelConfig c = grad_check_config();
+  c.vocab_size = 100'000;
+  c.hidden_size = 64;
+  HostMemory host;
+  host.mem_available = int64_t(1) << 20;
+  const MemorySnapshot before = memory_stats_snapshot();
+  Result<std::unique_ptr<Transformer>> model =
+      Transformer::create(c, DType::kF32, {1, 1}, RecomputeMode::kFull, {}, host);
+  ASSERT_FALSE(model.has_value());
+  EXPECT_EQ(model.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(model.error().message(),
+              testing::MatchesRegex("the model needs [0-9.]+ MiB for [0-9]+ parameters and a batch "
+                                    "of 1 x 1 tokens \\(weights [0-9.]+ MiB the largest; the "
+                                    "largest tensor is model.embed_tokens.weight \\[100000, 64\\]\\) "
+                                    "but 1.0 MiB is available \\(MemAvailable; cgroup limit none\\)"));
+  EXPECT_EQ(memory_stats_snapshot().total_current_bytes, before.total_current_bytes);
+}
+
+TEST(TransformerCreate, NamesTheBatchWhenActivationsDominate) {
+  const ModelConfig c = grad_check_config();
+  HostMemory host;
+  host.mem_available = int64_t(64) << 20;
+  Result<std::unique_ptr<Transformer>> model =
+      Transformer::create(c, DType::kF32, {64, 4096}, RecomputeMode::kNone, {}, host);
+  ASSERT_FALSE(model.has_value());
+  EXPECT_THAT(model.error().message(),
+              testing::HasSubstr("a batch of 64 x 4096 tokens (activations "));
+  EXPECT_THAT(model.error().message(), testing::Not(testing::HasSubstr("largest tensor")));
+}
+
+TEST(TransformerCreate, BuildsWhatFitsOrWhenMemoryIsUnknown) {
+  const ModelConfig c = grad_check_config();
+  HostMemory host;
+  host.mem_available = int64_t(1) << 30;
+  Result<std::unique_ptr<Transformer>> model =
+      Transformer::create(c, DType::kF32, {2, 8}, RecomputeMode::kNone, {}, host);
+  ASSERT_TRUE(model.has_value()) << model.error().message();
+  EXPECT_EQ((*model)->params().numel(), Transformer::param_numel(c));
+  EXPECT_TRUE(Transformer::create(c, DType::kF32, {2, 8}, RecomputeMode::kNone, {}, HostMemory{})
+                  .has_value());
+}
+
+TEST(TransformerCreate, RefusesInvalidConfigsAndOverflowingShapes) {
+  ModelConfig c = grad_check_config();
+  const HostMemory unknown;
+  Result<std::unique_ptr<Transformer>> shape_overflow = Transformer::create(
+      c, DType::kF32, {int64_t(1) << 40, int64_t(1) << 20}, RecomputeMode::kNone, {}, unknown);
+  ASSERT_FALSE(shape_overflow.has_value());
+  EXPECT_THAT(shape_overflow.error().message(), testing::HasSubstr("overflows 64-bit byte counts"));
+  c.num_hidden_layers = int64_t(1) << 31;
+  Result<std::unique_ptr<Transformer>> invalid =
+      Transformer::create(c, DType::kF32, {1, 1}, RecomputeMode::kNone, {}, unknown);
+  ASSERT_FALSE(invalid.has_value());
+  EXPECT_THAT(invalid.error().message(),
+              testing::HasSubstr("model.num_hidden_layers = 2147483648 must be at most 65536"));
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+#pragma once
+// Whether a training run fits the machine, decided before anything is allocated: the bytes each
+// process will allocate (the memory plan that `symphony train --dry-run` prints) against the
+// memory available to the process (core/host_memory.h). A run that cannot fit is refused with
+// both figures and its largest category, instead of being killed by the OOM killer minutes in.
+
+#include <cstdint>
+#include <string_view>
+
+#include "config/run_config.h"
+#include "core/host_memory.h"
+#include "core/status.h"
+
+namespace symphony {
+
+// Bytes one training process allocates, by category: model/memory_plan.h's plan, with each rank's
+// sharded weights, gradients and moments (DataParallel::plan_memory) under data parallelism or
+// ZeRO. `dp` is the data-parallel group's size.
+struct ProcessMemory {
+  int64_t weights = 0;
+  int64_t grads = 0;
+  int64_t optimizer = 0;
+  int64_t communication = 0;
+  int64_t activations = 0;
+  int64_t other = 0;
+  int64_t total() const {
+    return weights + grads + optimizer + communication + activations + other;
+  }
+};
+// REQUIRES: validate(config) is ok; dp >= 1.
+ProcessMemory plan_process_memory(const RunConfig& config, int dp);
+
+// Refuses (kInvalidArgument) a run whose `processes_on_host` processes, each needing
+// plan_process_memory(), need more than host.available(), naming both figures, the largest
+// category and what to change; `override_hint` ends the message ("pass --ignore-memory-check").
+// Nothing is refused when the available memory is unknown. Errors of the parallel layout against
+// `world_size` are returned as ParallelLayout::create gives them.
+Status check_training_memory(const RunConfig& config, int world_size, int processes_on_host,
+                             const HostMemory& host, std::string_view override_hint);
+
+// As above, for this process: the memory read now (read_host_memory()) and the processes the MPI
+// launcher started on this host (OMPI_COMM_WORLD_LOCAL_SIZE from OpenMPI, MPI_LOCALNRANKS from
+// MPICH's Hydra; 1 when neither is set).
+Status check_training_memory(const RunConfig& config, int world_size,
+                             std::string_view override_hint);
+
+}  // namespace symphony

@@ -1,0 +1,96 @@
+#include "train/memory_check.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "model/memory_plan.h"
+#include "parallel/zero.h"
+
+namespace symphony {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kGiB = int64_t(1) << 30;
+
+RunConfig tiny(std::vector<std::string> overrides = {}) {
+  Result<RunConfig> r = load_run_config("tiny", overrides);
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+  return r.has_value() ? *r : RunConfig{};
+}
+
+HostMemory machine(int64_t available) {
+  HostMemory host;
+  host.mem_available = available;
+  host.mem_total = available;
+  return host;
+}
+
+TEST(PlanProcessMemory, OneProcessIsTheModelPlan) {
+  const RunConfig c = tiny();
+  const MemoryPlan plan = plan_training_memory(
+      c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len}, RecomputeMode::kNone);
+  const ProcessMemory m = plan_process_memory(c, 1);
+  EXPECT_EQ(m.weights, plan.weights);
+  EXPECT_EQ(m.grads, plan.grads);
+  EXPECT_EQ(m.optimizer, plan.optimizer);
+  EXPECT_EQ(m.communication, 0);
+  EXPECT_EQ(m.total(), plan.total());
+}
+
+TEST(PlanProcessMemory, RanksHoldTheirShardedState) {
+  const RunConfig c = tiny({"parallel.zero_stage=3"});
+  const ShardedMemory sharded = DataParallel::plan_memory(c.model, 4, ZeroStage::kParameters);
+  const ProcessMemory m = plan_process_memory(c, 4);
+  EXPECT_EQ(m.weights, sharded.weights);
+  EXPECT_EQ(m.optimizer, sharded.optimizer);
+  EXPECT_LT(m.optimizer, plan_process_memory(tiny(), 1).optimizer);
+}
+
+TEST(CheckTrainingMemory, PassesWhatFits) {
+  EXPECT_TRUE(check_training_memory(tiny(), 1, 1, machine(kGiB), "").is_ok());
+  // Unknown memory: nothing to compare with, nothing refused.
+  EXPECT_TRUE(check_training_memory(tiny(), 1, 1, HostMemory{}, "").is_ok());
+}
+
+TEST(CheckTrainingMemory, RefusesNamingBothFiguresAndTheLargestCategory) {
+  const RunConfig c = tiny({"model.max_position_embeddings=65536", "train.seq_len=65536",
+                            "train.micro_batch_size=64"});
+  const Status s = check_training_memory(c, 1, 1, machine(24 * kGiB), "pass --ignore-memory-check");
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  const ProcessMemory m = plan_process_memory(c, 1);
+  EXPECT_EQ(s.message(),
+            fmt::format("train: the run needs {} per process (activations {} the largest) but "
+                        "24.0 GiB is available (MemAvailable; cgroup limit none); lower "
+                        "train.micro_batch_size or train.seq_len, or set train.recompute = "
+                        "\"full\", or pass --ignore-memory-check",
+                        format_bytes(m.total()), format_bytes(m.activations)));
+  EXPECT_GT(m.activations, m.total() * 9 / 10);
+}
+
+TEST(CheckTrainingMemory, StateDominatedRunsAdviseASmallerModel) {
+  const RunConfig c = tiny({"model.vocab_size=8388608"});
+  const Status s = check_training_memory(c, 1, 1, machine(24 * kGiB), "");
+  EXPECT_THAT(s.message(), HasSubstr("(optimizer state "));
+  EXPECT_THAT(s.message(), HasSubstr("; train a smaller model (model.num_hidden_layers"));
+  EXPECT_THAT(s.message(), HasSubstr("parallel.zero_stage = 3"));
+}
+
+TEST(CheckTrainingMemory, CountsEveryProcessOnTheHost) {
+  const RunConfig c = tiny();
+  const int64_t one = plan_process_memory(c, 1).total();
+  EXPECT_TRUE(check_training_memory(c, 1, 1, machine(one * 3), "").is_ok());
+  const Status s = check_training_memory(c, 4, 4, machine(one * 3), "");
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_THAT(s.message(), HasSubstr("per process x 4 processes on this host = "));
+}
+
+TEST(CheckTrainingMemory, ReportsLayoutErrors) {
+  const RunConfig c = tiny({"parallel.dp=3"});
+  EXPECT_THAT(check_training_memory(c, 2, 1, machine(kGiB), "").message(),
+              HasSubstr("parallel.dp"));
+}
+
+}  // namespace
+}  // namespace symphony
