@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
+  clang-14 libclang-rt-14-dev libomp-14-dev llvm-14
   libdnnl-dev libblis-dev libopenblas-openmp-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev libzstd-dev libxxhash-dev

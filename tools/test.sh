@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: installs what is missing, builds, runs
-# every test (kernels, gradient checks, PyTorch parity, training, CLI).
+# every test (kernels, gradient checks, PyTorch parity, training, CLI), then the same tests built
+# with clang under AddressSanitizer and UndefinedBehaviorSanitizer, then each fuzz target briefly.
 # Usage (as root, from anywhere): tools/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,3 +10,12 @@ tools/build.sh
 # OMP_WAIT_POLICY=PASSIVE (set per test by CMake) keeps idle OpenMP threads from spinning when
 # tests share the cores.
 ctest --test-dir build --output-on-failure --timeout 1200
+
+# The sanitizer build: one clang build serves both the tests and the fuzz targets (fuzz/README.md),
+# which need clang's libFuzzer. Warnings are the GCC build's gate above; clang's extra ones are
+# shown here but do not fail it. Sanitizer options and suppressions: cmake/sanitizers.cmake.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang-14 \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DSYMPHONY_SANITIZE=address,undefined -DSYMPHONY_FUZZ=ON >/dev/null
+cmake --build build-asan -j "$(nproc)"
+ctest --test-dir build-asan --output-on-failure --timeout 1800
+fuzz/run_fuzzers.sh build-asan 20

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <span>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -84,6 +87,44 @@ std::string manifest_to_json(const CheckpointManifest& m) {
 
 namespace {
 
+// Whether `v` holds a T, which then goes to `out`. Stricter than nlohmann's get<T>(), which
+// converts between numbers and booleans and turns an out-of-range float into an integer by
+// undefined behaviour: an integer must be a JSON integer within T's range.
+template <typename T>
+bool read_json(const json& v, T& out) {
+  if constexpr (std::is_same_v<T, json>) {
+    out = v;
+    return true;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) return false;
+    out = v.get<std::string>();
+    return true;
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!v.is_number()) return false;
+    out = v.get<double>();
+    return true;
+  } else if constexpr (std::is_integral_v<T>) {
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) return false;
+      out = static_cast<T>(u);
+      return true;
+    }
+    if (!v.is_number_integer()) return false;
+    const auto i = v.get<int64_t>();
+    if (!std::in_range<T>(i)) return false;
+    out = static_cast<T>(i);
+    return true;
+  } else {  // std::vector<U>
+    if (!v.is_array()) return false;
+    T values(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!read_json(v[i], values[i])) return false;
+    out = std::move(values);
+    return true;
+  }
+}
+
 // Reads j[key] as T, with an error naming the manifest and the field.
 template <typename T>
 Status get(const json& j, const char* key, T& out, const std::filesystem::path& path,
@@ -91,11 +132,10 @@ Status get(const json& j, const char* key, T& out, const std::filesystem::path& 
   auto it = j.find(key);
   if (it == j.end())
     return Error::corrupt("{}: {}{} is missing", path.string(), where, key);
-  try {
-    out = it->get<T>();
-  } catch (const json::exception&) {
-    return Error::corrupt("{}: {}{} has the wrong type ({})", path.string(), where, key,
-                          it->type_name());
+  if (!read_json(*it, out)) {
+    const std::string found = it->is_number() ? "number " + it->dump() : it->type_name();
+    return Error::corrupt("{}: {}{} has the wrong type or range ({})", path.string(), where, key,
+                          found);
   }
   return Status::ok();
 }
@@ -107,10 +147,11 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     return Error::corrupt("{}: not valid JSON: {}", path.string(), e.what());
   }
-  if (!j.is_object() || j.value("format", "") != "symphony-checkpoint")
+  const auto format = j.find("format");  // end() unless j is an object
+  if (format == j.end() || *format != "symphony-checkpoint")
     return Error::corrupt("{}: not a Symphony checkpoint manifest (no \"format\": "
                           "\"symphony-checkpoint\")", path.string());
   CheckpointManifest m;

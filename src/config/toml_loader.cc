@@ -346,7 +346,10 @@ Status read_section(const toml::table& table, std::string_view section, const Fi
     return a.second->source().begin.line < b.second->source().begin.line;
   });
 
-  for (const auto& [key, node] : entries) {
+  for (const auto& entry : entries) {
+    // Not a structured binding: clang 14 (the sanitizer build) cannot capture one in a lambda.
+    const std::string_view key = entry.first;
+    const toml::node* node = entry.second;
     const auto field =
         std::find_if(fields.begin(), fields.end(), [&](const Field<S>& f) { return f.key == key; });
     if (field == fields.end()) return unknown_key_error(section, key, *node, fallback);

@@ -46,6 +46,29 @@ Result<Json> parse_json(std::string_view text, std::string_view source) {
   }
 }
 
+// Token ids are indices of tables as long as the largest id (data/bpe_model.h), so a file naming
+// id 2^30 would cost tens of gigabytes before any other check. 2^24 ids are far more than the
+// largest vocabularies in use (a few hundred thousand).
+constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
+bool is_token_id(const Json& value) {
+  return value.is_number_integer() && value.get<int64_t>() >= 0 &&
+         (value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(kMaxTokenId)
+                                     : value.get<int64_t>() <= kMaxTokenId);
+}
+
+// object[key] as a boolean, `fallback` when absent or null. nlohmann's value() would throw for
+// another type.
+Result<bool> read_flag(const Json& object, const char* key, bool fallback, std::string_view source,
+                       std::string_view field) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  if (!it->is_boolean())
+    return Error::corrupt("{}: {}.{} is {}, expected true or false", source, field, key,
+                          it->dump());
+  return it->get<bool>();
+}
+
 // The vocabulary of a file: byte-level token text -> id, checked and turned into raw bytes.
 struct FileVocab {
   std::unordered_map<std::string, int32_t> ids;  // token text as in the file -> id
@@ -55,10 +78,9 @@ struct FileVocab {
 Status add_vocab_entry(FileVocab& vocab, std::string_view source, std::string_view field,
                        const std::string& text, const Json& value,
                        const std::unordered_set<int32_t>& special_ids) {
-  if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
-      value.get<int64_t>() > (int64_t{1} << 30)) {
-    return Error::corrupt("{}: {}[\"{}\"] is {}, expected an id (a non-negative integer)", source,
-                          field, text, value.dump());
+  if (!is_token_id(value)) {
+    return Error::corrupt("{}: {}[\"{}\"] is {}, expected an id (an integer from 0 to {})", source,
+                          field, text, value.dump(), kMaxTokenId);
   }
   const auto id = value.get<int32_t>();
   vocab.ids[text] = id;
@@ -119,11 +141,14 @@ Status check_byte_level(const Json& step, std::string_view source, std::string_v
     return Error::invalid("{}: {}.type is \"{}\"; only ByteLevel (GPT-2 regex) is supported",
                           source, field, type);
   }
-  if (step.value("add_prefix_space", false) && field.starts_with("pre_tokenizer")) {
+  SYM_TRY_ASSIGN(const bool add_prefix_space,
+                 read_flag(step, "add_prefix_space", false, source, field));
+  SYM_TRY_ASSIGN(const bool use_regex, read_flag(step, "use_regex", true, source, field));
+  if (add_prefix_space && field.starts_with("pre_tokenizer")) {
     return Error::invalid("{}: {}.add_prefix_space is true; only false is supported", source,
                           field);
   }
-  if (!step.value("use_regex", true)) {
+  if (!use_regex) {
     return Error::invalid("{}: {}.use_regex is false; only GPT-2's regex is supported", source,
                           field);
   }
@@ -147,7 +172,8 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
       return Error::invalid("{}: model.{} is set; only byte-level BPE without it is supported",
                             source, key);
   }
-  if (model.value("ignore_merges", false))
+  SYM_TRY_ASSIGN(const bool ignore_merges, read_flag(model, "ignore_merges", false, source, "model"));
+  if (ignore_merges)
     return Error::invalid("{}: model.ignore_merges is true; only false is supported", source);
   if (root.contains("normalizer") && !root["normalizer"].is_null())
     return Error::invalid("{}: \"normalizer\" is set; only tokenizers without one are supported",
@@ -170,6 +196,9 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
         return Error::corrupt("{}: added_tokens[{}] needs an integer \"id\" and a string "
                               "\"content\"", source, i);
       }
+      if (!is_token_id(t["id"]))
+        return Error::corrupt("{}: added_tokens[{}].id is {}, expected an id (an integer from 0 "
+                              "to {})", source, i, t["id"].dump(), kMaxTokenId);
       specials.push_back({t["content"].get<std::string>(), t["id"].get<int32_t>()});
       special_ids.insert(specials.back().id);
     }
@@ -275,7 +304,8 @@ Result<BpeModel> load_gpt2_tokenizer(const fs::path& encoder_json, const fs::pat
     return Error::corrupt("{}: expected a JSON object of token: id", source);
   std::vector<SpecialToken> specials;
   std::unordered_set<int32_t> special_ids;
-  if (encoder.contains("<|endoftext|>") && encoder["<|endoftext|>"].is_number_integer()) {
+  // An id out of range is reported with the vocabulary below.
+  if (encoder.contains("<|endoftext|>") && is_token_id(encoder["<|endoftext|>"])) {
     specials.push_back({"<|endoftext|>", encoder["<|endoftext|>"].get<int32_t>()});
     special_ids.insert(specials.back().id);
   }

@@ -23,7 +23,8 @@ inline float exp_nonpositive(float x) {
   x = std::bit_cast<float>((std::bit_cast<int32_t>(x) & ~below) |
                            (std::bit_cast<int32_t>(kLowest) & below));
   constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding and subtracting rounds to integer
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  const float rounded = x * 1.44269504088896341f + kRound;
+  const float n = rounded - kRound;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -32,7 +33,10 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  const float two_n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  // n as an integer is in the low mantissa bits of `rounded`; static_cast<int32_t>(n) would be
+  // undefined behaviour for NaN.
+  const int32_t n_int = std::bit_cast<int32_t>(rounded) - std::bit_cast<int32_t>(kRound);
+  const float two_n = std::bit_cast<float>((n_int + 127) << 23);
   return p * two_n;
 }
 

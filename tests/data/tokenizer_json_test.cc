@@ -120,6 +120,38 @@ TEST(TokenizerJson, ErrorsNameTheFileAndTheField) {
   EXPECT_THAT(missing.error().message(), HasSubstr("/no/such/tokenizer.json"));
 }
 
+// Inputs the fuzz target found (fuzz/regressions/tokenizer_json): option flags of another type made
+// nlohmann throw, and an id near 2^30 or 2^31 allocated tables of tens of gigabytes.
+TEST(TokenizerJson, MistypedFlagsAndHugeIdsAreErrors) {
+  const Json good = Json::parse(tokenizer_json_text(testkit::train_sample_bpe(300)));
+  Json j = good;
+  j["model"]["ignore_merges"] = 0;
+  EXPECT_THAT(error_of(j.dump()),
+              HasSubstr("bad/tokenizer.json: model.ignore_merges is 0, expected true or false"));
+
+  j = good;
+  j["pre_tokenizer"]["add_prefix_space"] = "no";
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("pre_tokenizer.add_prefix_space is \"no\", expected"));
+
+  j = good;
+  j["decoder"]["use_regex"] = nullptr;  // null: the default
+  EXPECT_TRUE(parse_tokenizer_json(j.dump(), "null.json").has_value());
+  j["decoder"]["use_regex"] = 1;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("decoder.use_regex is 1, expected true or false"));
+
+  j = good;
+  j["model"]["vocab"]["zz"] = 1 << 30;
+  EXPECT_THAT(error_of(j.dump()),
+              HasSubstr("model.vocab[\"zz\"] is 1073741824, expected an id (an integer from 0 to "
+                        "16777215)"));
+
+  j = good;
+  j["added_tokens"][0]["id"] = (int64_t{1} << 31) - 1;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("added_tokens[0].id is 2147483647, expected an id"));
+  j["added_tokens"][0]["id"] = int64_t{1} << 40;  // once truncated to id 0
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("added_tokens[0].id is 1099511627776, expected an id"));
+}
+
 // GPT-2's two files, written from a small model: encoder.json (token: id) and vocab.bpe.
 fs::path write_gpt2_files(const BpeModel& model) {
   const fs::path dir = testkit::make_temp_dir("gpt2_files");
