@@ -29,6 +29,7 @@ foreach(source ${SYMPHONY_FUZZ_SOURCES})
   if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/fuzz/regressions/${name})
     list(PREPEND inputs ${CMAKE_SOURCE_DIR}/fuzz/regressions/${name})
   endif()
-  add_test(NAME fuzz_${name}_regressions COMMAND fuzz_${name} -runs=0 -rss_limit_mb=2048 ${inputs})
+  add_test(NAME fuzz_${name}_regressions
+           COMMAND fuzz_${name} -runs=0 -timeout=10 -rss_limit_mb=2048 ${inputs})
   set_tests_properties(fuzz_${name}_regressions PROPERTIES LABELS fuzz)
 endforeach()

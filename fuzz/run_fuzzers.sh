@@ -34,7 +34,8 @@ for name in "${targets[@]}"; do
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: so is memory beyond 2 GiB, and a
   # single allocation beyond it (libFuzzer's malloc limit defaults to the RSS limit).
   if "$build/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$artifacts/" -print_final_stats=1 "${inputs[@]}" >"$log" 2>&1; then
+      -dict="$root/fuzz/numbers.dict" -artifact_prefix="$artifacts/" -print_final_stats=1 \
+      "${inputs[@]}" >"$log" 2>&1; then
     echo "fuzz_$name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
       grep -o '[0-9]*$') inputs in $((SECONDS - start)) s, corpus $(ls "$corpus" | wc -l) files"
   else

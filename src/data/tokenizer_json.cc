@@ -46,15 +46,18 @@ Result<Json> parse_json(std::string_view text, std::string_view source) {
   }
 }
 
-// Token ids are indices of tables as long as the largest id (data/bpe_model.h), so a file naming
-// id 2^30 would cost tens of gigabytes before any other check. 2^24 ids are far more than the
-// largest vocabularies in use (a few hundred thousand).
-constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+// Ids index tables as long as the largest id (here, in data/bpe_model.h, and the model's
+// embedding), so a short file naming id 2^30 would cost tens of gigabytes. Files number their
+// tokens from 0 without large gaps; ids are refused from twice the number of tokens a file lists
+// (vocabulary entries and added tokens), plus 1024, upwards.
+int64_t token_id_limit(size_t tokens_listed) {
+  return 2 * static_cast<int64_t>(tokens_listed) + 1024;
+}
 
-bool is_token_id(const Json& value) {
-  return value.is_number_integer() && value.get<int64_t>() >= 0 &&
-         (value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(kMaxTokenId)
-                                     : value.get<int64_t>() <= kMaxTokenId);
+bool is_token_id(const Json& value, int64_t limit) {
+  if (!value.is_number_integer()) return false;
+  if (value.is_number_unsigned()) return value.get<uint64_t>() < static_cast<uint64_t>(limit);
+  return value.get<int64_t>() >= 0 && value.get<int64_t>() < limit;
 }
 
 // object[key] as a boolean, `fallback` when absent or null. nlohmann's value() would throw for
@@ -71,6 +74,7 @@ Result<bool> read_flag(const Json& object, const char* key, bool fallback, std::
 
 // The vocabulary of a file: byte-level token text -> id, checked and turned into raw bytes.
 struct FileVocab {
+  int64_t id_limit = 0;                          // token_id_limit() of the file
   std::unordered_map<std::string, int32_t> ids;  // token text as in the file -> id
   std::vector<std::string> tokens;               // [id] raw bytes
 };
@@ -78,9 +82,9 @@ struct FileVocab {
 Status add_vocab_entry(FileVocab& vocab, std::string_view source, std::string_view field,
                        const std::string& text, const Json& value,
                        const std::unordered_set<int32_t>& special_ids) {
-  if (!is_token_id(value)) {
-    return Error::corrupt("{}: {}[\"{}\"] is {}, expected an id (an integer from 0 to {})", source,
-                          field, text, value.dump(), kMaxTokenId);
+  if (!is_token_id(value, vocab.id_limit)) {
+    return Error::corrupt("{}: {}[\"{}\"] is {}, expected an id (an integer from 0 to {} for the "
+                          "tokens listed)", source, field, text, value.dump(), vocab.id_limit - 1);
   }
   const auto id = value.get<int32_t>();
   vocab.ids[text] = id;
@@ -172,7 +176,8 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
       return Error::invalid("{}: model.{} is set; only byte-level BPE without it is supported",
                             source, key);
   }
-  SYM_TRY_ASSIGN(const bool ignore_merges, read_flag(model, "ignore_merges", false, source, "model"));
+  SYM_TRY_ASSIGN(const bool ignore_merges,
+                 read_flag(model, "ignore_merges", false, source, "model"));
   if (ignore_merges)
     return Error::invalid("{}: model.ignore_merges is true; only false is supported", source);
   if (root.contains("normalizer") && !root["normalizer"].is_null())
@@ -184,11 +189,19 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
   if (root.contains("decoder") && !root["decoder"].is_null())
     SYM_TRY(check_byte_level(root["decoder"], source, "decoder"));
 
+  if (!model.contains("vocab") || !model["vocab"].is_object())
+    return Error::corrupt("{}: missing field model.vocab (an object of token: id)", source);
+  const bool has_added = root.contains("added_tokens") && !root["added_tokens"].is_null();
+  if (has_added && !root["added_tokens"].is_array())
+    return Error::corrupt("{}: added_tokens is not an array", source);
+  FileVocab vocab;
+  vocab.id_limit =
+      token_id_limit(model["vocab"].size() + (has_added ? root["added_tokens"].size() : 0));
+
   std::vector<SpecialToken> specials;
   std::unordered_set<int32_t> special_ids;
-  if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
+  if (has_added) {
     const Json& added = root["added_tokens"];
-    if (!added.is_array()) return Error::corrupt("{}: added_tokens is not an array", source);
     for (size_t i = 0; i < added.size(); ++i) {
       const Json& t = added[i];
       if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() ||
@@ -196,17 +209,15 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
         return Error::corrupt("{}: added_tokens[{}] needs an integer \"id\" and a string "
                               "\"content\"", source, i);
       }
-      if (!is_token_id(t["id"]))
+      if (!is_token_id(t["id"], vocab.id_limit))
         return Error::corrupt("{}: added_tokens[{}].id is {}, expected an id (an integer from 0 "
-                              "to {})", source, i, t["id"].dump(), kMaxTokenId);
+                              "to {} for the tokens listed)", source, i, t["id"].dump(),
+                              vocab.id_limit - 1);
       specials.push_back({t["content"].get<std::string>(), t["id"].get<int32_t>()});
       special_ids.insert(specials.back().id);
     }
   }
 
-  if (!model.contains("vocab") || !model["vocab"].is_object())
-    return Error::corrupt("{}: missing field model.vocab (an object of token: id)", source);
-  FileVocab vocab;
   for (const auto& [text, value] : model["vocab"].items()) {
     SYM_TRY(add_vocab_entry(vocab, source, "model.vocab", text, value, special_ids));
   }
@@ -304,12 +315,13 @@ Result<BpeModel> load_gpt2_tokenizer(const fs::path& encoder_json, const fs::pat
     return Error::corrupt("{}: expected a JSON object of token: id", source);
   std::vector<SpecialToken> specials;
   std::unordered_set<int32_t> special_ids;
+  FileVocab vocab;
+  vocab.id_limit = token_id_limit(encoder.size());
   // An id out of range is reported with the vocabulary below.
-  if (encoder.contains("<|endoftext|>") && is_token_id(encoder["<|endoftext|>"])) {
+  if (encoder.contains("<|endoftext|>") && is_token_id(encoder["<|endoftext|>"], vocab.id_limit)) {
     specials.push_back({"<|endoftext|>", encoder["<|endoftext|>"].get<int32_t>()});
     special_ids.insert(specials.back().id);
   }
-  FileVocab vocab;
   for (const auto& [text, value] : encoder.items()) {
     SYM_TRY(add_vocab_entry(vocab, source, "encoder", text, value, special_ids));
   }

@@ -7,8 +7,9 @@
 //    line); "<|endoftext|>" in encoder.json becomes the special token.
 // Tokens in these files are byte-level strings (data/byte_level.h).
 // Every error names the file and what is wrong in it: JSON syntax (with the byte offset), a
-// missing or mistyped field (by its JSON path), an id above 16,777,215 (2^24 - 1), a merge naming
-// a token not in the vocabulary, a pre-tokenizer or option this engine does not implement.
+// missing or mistyped field (by its JSON path), an id of twice the number of tokens listed plus
+// 1024 or more (ids number the tokens from 0 without large gaps), a merge naming a token not in
+// the vocabulary, a pre-tokenizer or option this engine does not implement.
 
 #include <filesystem>
 #include <string>

@@ -122,7 +122,7 @@ TEST(TokenizerJson, ErrorsNameTheFileAndTheField) {
 
 // Inputs the fuzz target found (fuzz/regressions/tokenizer_json): option flags of another type made
 // nlohmann throw, and an id near 2^30 or 2^31 allocated tables of tens of gigabytes.
-TEST(TokenizerJson, MistypedFlagsAndHugeIdsAreErrors) {
+TEST(TokenizerJson, MistypedFlagsAreErrors) {
   const Json good = Json::parse(tokenizer_json_text(testkit::train_sample_bpe(300)));
   Json j = good;
   j["model"]["ignore_merges"] = 0;
@@ -138,18 +138,36 @@ TEST(TokenizerJson, MistypedFlagsAndHugeIdsAreErrors) {
   EXPECT_TRUE(parse_tokenizer_json(j.dump(), "null.json").has_value());
   j["decoder"]["use_regex"] = 1;
   EXPECT_THAT(error_of(j.dump()), HasSubstr("decoder.use_regex is 1, expected true or false"));
+}
+
+TEST(TokenizerJson, IdsMayNotLeaveLargeGaps) {
+  const Json good = Json::parse(tokenizer_json_text(testkit::train_sample_bpe(300)));
+  // With one more added token, the file lists `listed` tokens; ids go up to twice that plus 1023.
+  const int64_t listed =
+      static_cast<int64_t>(good["model"]["vocab"].size() + good["added_tokens"].size()) + 1;
+  const int64_t limit = 2 * listed + 1024;
+  Json j = good;
+  j["added_tokens"].push_back({{"id", limit - 1}, {"content", "<|pad|>"}});
+  Result<BpeModel> gap = parse_tokenizer_json(j.dump(), "gap.json");
+  ASSERT_TRUE(gap.has_value()) << gap.error().message();
+  EXPECT_EQ(gap->id_limit(), limit);
+
+  j["added_tokens"].back()["id"] = limit;
+  EXPECT_THAT(error_of(j.dump()),
+              HasSubstr(fmt::format("added_tokens[1].id is {}, expected an id (an integer from 0 "
+                                    "to {} for the tokens listed)", limit, limit - 1)));
 
   j = good;
-  j["model"]["vocab"]["zz"] = 1 << 30;
-  EXPECT_THAT(error_of(j.dump()),
-              HasSubstr("model.vocab[\"zz\"] is 1073741824, expected an id (an integer from 0 to "
-                        "16777215)"));
+  j["model"]["vocab"]["zz"] = int64_t{1} << 30;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("model.vocab[\"zz\"] is 1073741824, expected an id"));
 
   j = good;
   j["added_tokens"][0]["id"] = (int64_t{1} << 31) - 1;
   EXPECT_THAT(error_of(j.dump()), HasSubstr("added_tokens[0].id is 2147483647, expected an id"));
   j["added_tokens"][0]["id"] = int64_t{1} << 40;  // once truncated to id 0
   EXPECT_THAT(error_of(j.dump()), HasSubstr("added_tokens[0].id is 1099511627776, expected an id"));
+  j["added_tokens"][0]["id"] = -1;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("added_tokens[0].id is -1, expected an id"));
 }
 
 // GPT-2's two files, written from a small model: encoder.json (token: id) and vocab.bpe.
