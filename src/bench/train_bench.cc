@@ -8,7 +8,7 @@
 #include "core/timer.h"
 #include "model/init.h"
 #include "parallel/comm.h"
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 #include "monitor/flops.h"
 #include "train/train_step.h"
 
@@ -19,8 +19,8 @@ TrainBenchResult bench_train(const RunConfig& config, const Exec& ex, int64_t wa
   const TrainConfig& tc = config.train;
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
                     tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
-  std::unique_ptr<Comm> self = make_self_comm();
-  DataParallel dp(ZeroStage::kNone, *self, model, config.optim, config.parallel.bucket_mb);
+  DeviceMesh mesh = DeviceMesh::single();
+  DataParallel dp(ZeroStage::kNone, mesh, model, config.optim, config.parallel.bucket_mb);
   dp.init_params(config.model, tc.seed);
   TrainStep step(tc, config.optim, model, dp);
   Rng rng(tc.seed);

@@ -58,6 +58,15 @@ void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
   }
 }
 
+// Where this rank's block of a tensor starts in the whole tensor's elements: blocks are runs of
+// it (sharded along dim 0 only, parallel/shard_spec.h), so pieces stay runs of the whole tensor.
+int64_t global_run(const ParamInfo& info) {
+  const int64_t start = info.global_run_start();
+  SYM_CHECK(start >= 0, "{}: a block that is not a run of the tensor cannot be saved as runs",
+            info.name);
+  return start;
+}
+
 // Every read a load into this rank's layout performs.
 std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
   ParamStore& store = model.params();
@@ -65,15 +74,15 @@ std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
   const std::vector<StateSlice> slices = data_parallel.held_slices();
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
-    const std::vector<int64_t> shape = dims_of(info.shape);
-    const int64_t n = info.shape.numel();
+    const std::vector<int64_t> shape = dims_of(info.global_shape);
+    const int64_t n = info.shape.numel(), g0 = global_run(info);
     if (data_parallel.weights_replicated())
-      reads.push_back({info.name, shape, 0, n, store.param(id).f32()});
+      reads.push_back({info.name, shape, g0, g0 + n, store.param(id).f32()});
     for (const StateSlice& s : slices) {
       const int64_t a = std::max(s.offset, info.offset);
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
-      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
+      const int64_t begin = g0 + a - info.offset, end = g0 + b - info.offset, at = a - s.offset;
       if (!data_parallel.weights_replicated())
         reads.push_back({info.name, shape, begin, end, s.weights + at});
       reads.push_back({"exp_avg." + info.name, shape, begin, end, s.exp_avg + at});
@@ -140,13 +149,13 @@ void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int ra
   const std::vector<StateSlice> slices = data_parallel.saved_slices();
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
-    const int64_t n = info.shape.numel();
-    const std::vector<int64_t> shape = dims_of(info.shape);
+    const int64_t n = info.shape.numel(), g0 = global_run(info);
+    const std::vector<int64_t> shape = dims_of(info.global_shape);
     for (const StateSlice& s : slices) {
       const int64_t a = std::max(s.offset, info.offset);
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
-      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
+      const int64_t begin = g0 + a - info.offset, end = g0 + b - info.offset, at = a - s.offset;
       add_piece(weights, weight_size, info.name, shape, begin, end);
       weight_src.push_back(s.weights + at);
       add_piece(moments, moment_size, "exp_avg." + info.name, shape, begin, end);

@@ -23,7 +23,7 @@
 #include "checkpoint/checkpoint_manifest.h"
 #include "core/status.h"
 #include "model/transformer.h"
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 
 namespace symphony {
 

@@ -12,8 +12,9 @@
 // a damaged byte is detected before anything in it is trusted; and read_checkpoint_manifest
 // refuses a manifest whose step is not the one its directory's name states.
 //
-// A tensor is stored as pieces: 1-D runs [begin, end) of its row-major elements, each under its
-// own key in one file. Together the pieces of a tensor cover it exactly once, whatever layout
+// A tensor is stored as pieces: 1-D runs [begin, end) of the whole (global) tensor's row-major
+// elements, each under its own key in one file. A rank holding one block of a sharded tensor
+// (parallel/shard_spec.h) saves runs of the global tensor too. Together the pieces of a tensor cover it exactly once, whatever layout
 // saved it, so any layout can load any checkpoint by reading the pieces it needs.
 
 #include <cstdint>
@@ -51,6 +52,7 @@ struct SavedLayout {
   int dp = 1;
   int zero_stage = 0;
   std::string description;  // ParallelLayout::describe()
+  int ep = 1;               // expert-parallel ranks (absent in older manifests: 1)
 };
 
 // The version manifest_to_json writes. Version 1 manifests (no manifest_xxh3) are still read.

@@ -28,7 +28,7 @@
 #include "core/status.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 
 namespace symphony {
 

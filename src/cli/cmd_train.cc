@@ -13,7 +13,7 @@
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
-#include "parallel/zero.h"
+#include "parallel/layout.h"
 #include "train/memory_check.h"
 #include "train/trainer.h"
 
@@ -50,21 +50,22 @@ void print_dry_run(const RunConfig& c) {
   fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
   fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
   fmt::print("  total        {:>12}\n", human_bytes(double(plan.total())));
-  // Per rank of a data-parallel layout: the sharded state replaces weights, gradients and
-  // moments; activations and the rest are those of one process.
-  const int dp = int(std::max<int64_t>(c.parallel.dp, 1));
-  const ZeroStage stage = ZeroStage(c.parallel.zero_stage);
-  if (dp == 1 && stage == ZeroStage::kNone) return;
-  const ShardedMemory sharded = DataParallel::plan_memory(c.model, dp, stage);
-  fmt::print("memory of each rank with dp = {}, zero_stage = {}:\n", dp, int(stage));
-  fmt::print("  weights      {:>12}\n", human_bytes(double(sharded.weights)));
-  fmt::print("  gradients    {:>12}\n", human_bytes(double(sharded.grads)));
-  fmt::print("  optimizer    {:>12}\n", human_bytes(double(sharded.optimizer)));
-  fmt::print("  comm buffers {:>12}\n", human_bytes(double(sharded.communication)));
-  fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
-  fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
-  fmt::print("  total        {:>12}\n",
-             human_bytes(double(sharded.total() + plan.activations + plan.other)));
+  // Per rank of the layout (dp taken as given, at least 1): the sharded state replaces weights,
+  // gradients and moments; expert parallelism also changes the activations.
+  ParallelConfig pc = c.parallel;
+  pc.dp = std::max<int64_t>(pc.dp, 1);
+  const int64_t world = pc.dp * pc.pp * pc.cp * pc.tp;
+  const Result<ParallelLayout> layout = ParallelLayout::create(pc, int(world));
+  if (!layout || (world == 1 && layout->zero_stage() == ZeroStage::kNone)) return;
+  const ProcessMemory m = plan_process_memory(c, *layout);
+  fmt::print("memory of each rank with {}:\n", layout->describe());
+  fmt::print("  weights      {:>12}\n", human_bytes(double(m.weights)));
+  fmt::print("  gradients    {:>12}\n", human_bytes(double(m.grads)));
+  fmt::print("  optimizer    {:>12}\n", human_bytes(double(m.optimizer)));
+  fmt::print("  comm buffers {:>12}\n", human_bytes(double(m.communication)));
+  fmt::print("  activations  {:>12}\n", human_bytes(double(m.activations)));
+  fmt::print("  other        {:>12}\n", human_bytes(double(m.other)));
+  fmt::print("  total        {:>12}\n", human_bytes(double(m.total())));
 }
 
 int run_train(const TrainArgs& args) {

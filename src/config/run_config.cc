@@ -146,13 +146,18 @@ Status validate(const ParallelConfig& parallel) {
   // Sizes against the world are checked when the run starts (ParallelLayout::create); here what
   // the config alone decides.
   // Probing with a world that fits the other axes leaves the per-key checks (sizes >= 1, order,
-  // zero_stage) to ParallelLayout, the one place that knows them.
+  // zero_stage, ep dividing dp*cp*tp when dp is given) to ParallelLayout, the one place that knows
+  // them.
   ParallelConfig probe = parallel;
-  probe.dp = std::max<int64_t>(parallel.dp, 1);
-  int64_t world = probe.dp;
-  for (int64_t size : {probe.pp, probe.cp, probe.ep, probe.tp}) world *= std::max<int64_t>(size, 1);
+  int64_t world = 1;
+  for (int64_t size : {parallel.pp, parallel.cp, parallel.tp}) world *= std::max<int64_t>(size, 1);
+  if (parallel.dp == 0) {
+    // dp is whatever the world leaves: probe with the smallest that could hold the expert axes.
+    probe.dp = std::max<int64_t>(parallel.ep, 1) * std::max<int64_t>(parallel.etp, 1);
+  }
+  world *= std::max<int64_t>(probe.dp, 1);
   if (world > (int64_t(1) << 24))
-    return Error::invalid("parallel: pp*dp*cp*ep*tp = {} ranks is beyond any cluster", world);
+    return Error::invalid("parallel: pp*dp*cp*tp = {} ranks is beyond any cluster", world);
   Result<ParallelLayout> layout = ParallelLayout::create(probe, int(world));
   if (!layout) return layout.error();
   if (!(parallel.bucket_mb > 0))
@@ -160,10 +165,23 @@ Status validate(const ParallelConfig& parallel) {
   if (!(parallel.timeout_s > 0))
     return Error::invalid("parallel.timeout_s = {} must be positive", parallel.timeout_s);
   for (auto [name, size] : {std::pair{"tp", parallel.tp}, {"pp", parallel.pp}, {"cp", parallel.cp},
-                            {"ep", parallel.ep}})
+                            {"etp", parallel.etp}})
     if (size > 1)
-      return Error::invalid("parallel.{} = {}: this build trains with data parallelism (dp) and "
-                            "ZeRO only; set parallel.{} = 1", name, size, name);
+      return Error::invalid("parallel.{} = {}: this build trains with data parallelism (dp), "
+                            "expert parallelism (ep) and ZeRO; set parallel.{} = 1", name, size,
+                            name);
+  return Status::ok();
+}
+
+// What the layout asks of the model: experts to spread, in equal blocks.
+Status validate_expert_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
+  if (parallel.ep <= 1) return Status::ok();
+  if (model.num_experts == 0)
+    return Error::invalid("parallel.ep = {}: the model is dense (model.num_experts = 0); expert "
+                          "parallelism needs routed experts", parallel.ep);
+  if (model.num_experts % parallel.ep != 0)
+    return Error::invalid("parallel.ep = {} does not divide model.num_experts = {}: every ep rank "
+                          "holds the same number of experts", parallel.ep, model.num_experts);
   return Status::ok();
 }
 
@@ -184,6 +202,7 @@ Status validate(const RunConfig& config) {
   SYM_TRY(validate(config.optim));
   SYM_TRY(validate(config.data));
   SYM_TRY(validate(config.parallel));
+  SYM_TRY(validate_expert_parallel(config.parallel, config.model));
   SYM_TRY(validate(config.checkpoint));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",

@@ -96,6 +96,7 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"tp", &ParallelConfig::tp},
     {"pp", &ParallelConfig::pp},
     {"ep", &ParallelConfig::ep},
+    {"etp", &ParallelConfig::etp},
     {"cp", &ParallelConfig::cp},
     {"order", &ParallelConfig::order},
     {"zero_stage", &ParallelConfig::zero_stage},

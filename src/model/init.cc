@@ -20,9 +20,17 @@ void fill(View v, const ParamInfo& info, uint64_t seed, double std_dev) {
     for (int64_t i = 0; i < n; ++i) p[i] = T(1);
     return;
   }
+  // Values are those of the whole tensor's element index, so a rank holding one block of a
+  // sharded tensor initialises it exactly as one process initialises that block.
   uint64_t key = key_for(seed, info.name.c_str());
+  const int64_t run_start = info.global_run_start();
+  if (run_start >= 0) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) p[i] = T(std_dev * normal_at(key, uint64_t(i)));
+    for (int64_t i = 0; i < n; ++i) p[i] = T(std_dev * normal_at(key, uint64_t(run_start + i)));
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) p[i] = T(std_dev * normal_at(key, uint64_t(info.global_index(i))));
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace symphony {
 namespace {
 
 // Elements of one layer's saved activations (LayerActs in transformer.cc).
-CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool dense) {
+CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool dense, int ep) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
   CheckedInt e = n * d + n;                                       // h, inv_rms
@@ -20,7 +20,9 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool de
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
     e += n * x * 2 + n * k;                                       // logits, probs, weights
-    e += n * k * d * 2 + n * k * c.moe_intermediate_size * 3;     // xg, yg, expert acts
+    e += n * k * d * 2;                                           // xg, yg
+    e += n * k * ep * c.moe_intermediate_size * 3;                // expert acts
+    if (ep > 1) e += n * k * ep * d * 3;                          // xr, xe, ye
     if (c.n_shared_experts > 0)
       e += n * c.n_shared_experts * c.moe_intermediate_size * 3 + n * d;
     e += n * x * 2 + n * k;                                       // dprobs_aux, dlogits, dweights
@@ -32,7 +34,8 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool de
 
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DType dtype,
                                                        BatchShape shape,
-                                                       RecomputeMode recompute) {
+                                                       RecomputeMode recompute,
+                                                       const ShardPlacement& placement) {
   const std::optional<ParamCounts> counts = count_params_checked(c);
   if (!counts || counts->total > kMaxModelParams) return std::nullopt;
   const int64_t b = dtype_bytes(dtype), d = c.hidden_size, layers = c.num_hidden_layers;
@@ -40,7 +43,8 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   const CheckedInt q_dim = CheckedInt(c.num_attention_heads) * c.head_dim;
   const CheckedInt kv_dim = CheckedInt(c.num_key_value_heads) * c.head_dim;
   // Bounded by kMaxModelParams, so the declarations below cannot overflow.
-  const int64_t params = Transformer::param_numel(c);
+  const int64_t params = Transformer::param_numel(c, placement);
+  const int ep = placement.size[int(Axis::kExpert)];
 
   // Layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
   const int64_t moe_layers = c.num_experts > 0 ? layers - c.first_k_dense_replace : 0;
@@ -49,10 +53,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   if (recompute == RecomputeMode::kFull) {
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
-    acts += layer_act_elems(c, n, any_moe, any_dense || !any_moe) + n * d;  // + layer_out_scratch
+    acts += layer_act_elems(c, n, any_moe, any_dense || !any_moe, ep) + n * d;  // + layer_out
   } else {
-    acts += layer_act_elems(c, n, true, false) * moe_layers;
-    acts += layer_act_elems(c, n, false, true) * dense_layers;
+    acts += layer_act_elems(c, n, true, false, ep) * moe_layers;
+    acts += layer_act_elems(c, n, false, true, ep) * dense_layers;
   }
   acts += CheckedInt(layers + 1) * n * d;                        // residual stream
   acts += n * d + n;                                             // final_h, final_inv
@@ -80,8 +84,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
 }
 
 MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
-                                RecomputeMode recompute) {
-  const std::optional<MemoryPlan> plan = plan_training_memory_checked(c, dtype, shape, recompute);
+                                RecomputeMode recompute, const ShardPlacement& placement) {
+  const std::optional<MemoryPlan> plan =
+      plan_training_memory_checked(c, dtype, shape, recompute, placement);
   SYM_CHECK(plan.has_value(), "memory plan of a config whose sizes overflow int64 ({} x {} rows)",
             shape.batch, shape.seq_len);
   return *plan;

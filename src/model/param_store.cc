@@ -5,16 +5,56 @@
 
 namespace symphony {
 
-void ParamStore::begin_unit() {
-  SYM_CHECK(!allocated_, "ParamStore::begin_unit() after allocate()");
-  if (units_.empty() || units_.back().end > units_.back().first)
-    units_.push_back(ParamUnit{ParamId(infos_.size()), ParamId(infos_.size()), numel_, 0});
+int64_t ParamInfo::global_run_start() const {
+  if (!shard.sharded()) return 0;
+  for (int d = 0; d < shard.dim; ++d)
+    if (global_shape.dims[size_t(d)] != 1) return -1;
+  int64_t inner = 1;
+  for (int d = shard.dim + 1; d < global_shape.ndim; ++d) inner *= global_shape.dims[size_t(d)];
+  return box_start * inner;
 }
 
-ParamId ParamStore::add(std::string name, Shape shape, Decay decay) {
+int64_t ParamInfo::global_index(int64_t i) const {
+  if (!shard.sharded()) return i;
+  int64_t inner = 1;
+  for (int d = shard.dim + 1; d < shape.ndim; ++d) inner *= shape.dims[size_t(d)];
+  const int64_t local_dim = shape.dims[size_t(shard.dim)];
+  const int64_t global_dim = global_shape.dims[size_t(shard.dim)];
+  const int64_t in = i % inner, rest = i / inner;
+  const int64_t mid = rest % local_dim, outer = rest / local_dim;
+  return (outer * global_dim + box_start + mid) * inner + in;
+}
+
+void ParamStore::begin_block() {
+  SYM_CHECK(!allocated_, "ParamStore::begin_block() after allocate()");
+  if (blocks_.empty() || blocks_.back().end_unit > blocks_.back().first_unit)
+    blocks_.push_back(ParamBlock{int(units_.size()), int(units_.size())});
+}
+
+ParamId ParamStore::add(std::string name, Shape global_shape, Decay decay, ShardSpec shard) {
   SYM_CHECK(!allocated_, "ParamStore::add({}) after allocate()", name);
-  if (units_.empty()) begin_unit();
-  ParamInfo info{std::move(name), shape, numel_, decay, int(units_.size()) - 1};
+  if (blocks_.empty()) begin_block();
+  const ReplicaGroup replicas = replica_group_of(shard);
+  ParamBlock& block = blocks_.back();
+  if (block.end_unit == block.first_unit || units_.back().replicas != replicas) {
+    units_.push_back(ParamUnit{ParamId(infos_.size()), ParamId(infos_.size()), numel_, 0,
+                               int(blocks_.size()) - 1, replicas});
+    block.end_unit = int(units_.size());
+  }
+  Shape shape = global_shape;
+  int64_t box_start = 0;
+  if (shard.sharded()) {
+    SYM_CHECK(shard.dim >= 0 && shard.dim < global_shape.ndim, "{}: shard dim {} of a {}-d tensor",
+              name, shard.dim, global_shape.ndim);
+    const int parts = placement_.blocks(shard);
+    const int64_t whole = global_shape.dims[size_t(shard.dim)];
+    SYM_CHECK(whole % parts == 0, "{}: dim {} of {} does not split into {} blocks over {}", name,
+              shard.dim, whole, parts, axis_name(shard.axis));
+    shape.dims[size_t(shard.dim)] = whole / parts;
+    box_start = int64_t(placement_.block(shard)) * (whole / parts);
+  }
+  ParamInfo info{std::move(name), shape,  global_shape,           shard, box_start, numel_, decay,
+                 int(units_.size()) - 1,  int(blocks_.size()) - 1};
   // Align every tensor to 16 floats (64 bytes) so rows of vectorised kernels start aligned.
   const int64_t padded = (shape.numel() + 15) / 16 * 16;
   numel_ += padded;

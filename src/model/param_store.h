@@ -7,16 +7,24 @@
 // weight decay applies) and keep the returned ParamId; allocate() then reserves the memory once.
 // Names follow Hugging Face conventions ("model.layers.0.self_attn.q_proj.weight").
 //
-// Units: begin_unit() groups the tensors added after it into a contiguous unit (the embedding,
-// one decoder layer, the final norm with the LM head). Sharded layouts (parallel/zero.h) gather,
-// reduce and free memory unit by unit. With Residency::kWindowed a buffer is not allocated at
-// all: each unit's storage is bound from outside (bind_unit_weights / bind_unit_grads) while the
-// unit is in use, and param()/grad() of an unbound unit is a checked error.
+// Sharding (parallel/shard_spec.h): each tensor is declared with its global shape and how it is
+// split over the mesh; the store holds this rank's block of it (`shape`), and everything that
+// reduces, shards, saves or plans a tensor reads the declaration.
+//
+// Blocks and units: begin_block() starts a block (the embedding, one decoder layer, the final
+// norm with the LM head), what the model announces to its hooks (model/unit_hooks.h). A block
+// is cut into units, contiguous runs of tensors with the same replica group: a MoE layer is a
+// dense unit (attention, norms, router, shared experts) and an expert unit. Sharded state
+// (zero/) gathers, reduces and frees memory unit by unit, each over its replica group. With
+// Residency::kWindowed a buffer is not allocated at all: each unit's storage is bound from
+// outside (bind_unit_weights / bind_unit_grads) while the unit is in use, and param()/grad() of an
+// unbound unit is a checked error.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "parallel/shard_spec.h"
 #include "tensor/buffer.h"
 
 namespace symphony {
@@ -27,16 +35,31 @@ enum class Decay : uint8_t { kNo, kYes };  // AdamW weight decay: matrices yes, 
 
 struct ParamInfo {
   std::string name;
-  Shape shape;
-  int64_t offset = 0;  // elements from the start of the flat buffers
+  Shape shape;             // this rank's block
+  Shape global_shape;      // the whole tensor
+  ShardSpec shard;
+  int64_t box_start = 0;   // where the block starts along shard.dim of the global tensor
+  int64_t offset = 0;      // elements from the start of the flat buffers
   Decay decay = Decay::kYes;
-  int unit = 0;        // the unit it belongs to
+  int unit = 0;            // the unit it belongs to
+  int block = 0;           // the block it belongs to
+  // Element offset of the block within the global row-major tensor when the block is one
+  // contiguous run of it (sharded along dim 0, or not at all); -1 otherwise.
+  int64_t global_run_start() const;
+  // The global row-major element index of local element `i` of the block.
+  int64_t global_index(int64_t i) const;
 };
 
 struct ParamUnit {
   ParamId first = 0, end = 0;  // tensors [first, end)
   int64_t offset = 0;          // elements from the start of the flat buffers
   int64_t numel = 0;           // elements, alignment padding included
+  int block = 0;
+  ReplicaGroup replicas = ReplicaGroup::kDense;
+};
+
+struct ParamBlock {
+  int first_unit = 0, end_unit = 0;  // units [first, end)
 };
 
 enum class Residency : uint8_t {
@@ -50,16 +73,23 @@ struct ParamResidency {
 
 class ParamStore {
  public:
-  explicit ParamStore(DType dtype) : dtype_(dtype) {}
+  explicit ParamStore(DType dtype, ShardPlacement placement = {})
+      : dtype_(dtype), placement_(placement) {}
 
-  // Starts a new unit; tensors added before the first call form unit 0.
-  void begin_unit();
-  ParamId add(std::string name, Shape shape, Decay decay);
+  // Starts a new block; tensors added before the first call form block 0.
+  void begin_block();
+  // Declares a tensor of `global_shape`, split by `shard`; the store keeps this rank's block.
+  // REQUIRES: the shard's axis size divides global_shape[shard.dim] (validated with the config).
+  ParamId add(std::string name, Shape global_shape, Decay decay, ShardSpec shard = {});
   void allocate(ParamResidency residency = {});  // REQUIRES: called once, after every add()
 
   const std::vector<ParamUnit>& units() const { return units_; }
   const ParamUnit& unit(int u) const { return units_[size_t(u)]; }
   int num_units() const { return int(units_.size()); }
+  const std::vector<ParamBlock>& blocks() const { return blocks_; }
+  const ParamBlock& block(int b) const { return blocks_[size_t(b)]; }
+  int num_blocks() const { return int(blocks_.size()); }
+  const ShardPlacement& placement() const { return placement_; }
   ParamResidency residency() const { return residency_; }
   // Where unit u's weights / gradients live now (unit(u).numel elements), or nullptr when it is
   // not resident. REQUIRES: the matching residency is kWindowed.
@@ -92,9 +122,11 @@ class ParamStore {
   View slice(const Buffer& b, const std::vector<void*>& bound, ParamId id) const;
 
   DType dtype_;
+  ShardPlacement placement_;
   std::vector<ParamInfo> infos_;  // [ParamId]
   int64_t numel_ = 0;
   std::vector<ParamUnit> units_;
+  std::vector<ParamBlock> blocks_;
   ParamResidency residency_;
   bool allocated_ = false;
   Buffer weights_;

@@ -24,12 +24,12 @@ struct Transformer::Layer {
   std::unique_ptr<DenseMlp> mlp;
   std::unique_ptr<MoeBlock> moe;
 
-  Layer(const ModelConfig& c, int64_t index, ParamStore& store)
+  Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel)
       : attn(c, "model.layers." + std::to_string(index), store) {
     std::string prefix = "model.layers." + std::to_string(index);
     post_norm = store.add(prefix + ".post_attention_layernorm.weight", {c.hidden_size}, Decay::kNo);
     if (c.is_moe_layer(index))
-      moe = std::make_unique<MoeBlock>(c, prefix, store);
+      moe = std::make_unique<MoeBlock>(c, prefix, store, parallel);
     else
       mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size, store);
   }
@@ -41,32 +41,34 @@ struct Transformer::LayerActs {
   SwigluActBuffers mlp;
   MoeActs moe;
 
-  LayerActs(const ModelConfig& c, bool is_moe, int64_t rows, DType dtype)
+  LayerActs(const ModelConfig& c, bool is_moe, int64_t rows, DType dtype, int expert_ranks)
       : attn(c, rows, dtype),
         x_mid(act(dtype, {rows, c.hidden_size})),
         h2(act(dtype, {rows, c.hidden_size})),
         inv2(act(dtype, {rows})) {
     if (is_moe)
-      moe = MoeActs(c, rows, dtype);
+      moe = MoeActs(c, rows, dtype, expert_ranks);
     else
       mlp = SwigluActBuffers(dtype, rows, c.intermediate_size);
   }
 };
 
 Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
-                         RecomputeMode recompute, ParamResidency residency)
-    : config_(config), dtype_(dtype), max_shape_(max_shape), recompute_(recompute),
-      params_(dtype) {
+                         RecomputeMode recompute, ParamResidency residency,
+                         const ModelParallel& parallel)
+    : config_(config), dtype_(dtype), expert_ranks_(parallel.expert_size()),
+      max_shape_(max_shape), recompute_(recompute), params_(dtype, parallel.placement) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
-  // Units (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
-  params_.begin_unit();
+  SYM_CHECK(expert_ranks_ == 1 || dtype == DType::kF32, "expert parallelism runs f32 models");
+  // Blocks (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
+  params_.begin_block();
   embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
   for (int64_t l = 0; l < num_layers; ++l) {
-    params_.begin_unit();
-    layers_.push_back(std::make_unique<Layer>(config, l, params_));
+    params_.begin_block();
+    layers_.push_back(std::make_unique<Layer>(config, l, params_, parallel));
   }
-  params_.begin_unit();
+  params_.begin_block();
   final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);
   if (!config.tie_word_embeddings) lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes);
   params_.allocate(residency);
@@ -75,12 +77,13 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   bool any_moe = false, any_dense = false;
   for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
   if (recompute == RecomputeMode::kFull) {
-    auto shared = std::make_unique<LayerActs>(config, any_moe, n, dtype);
+    auto shared = std::make_unique<LayerActs>(config, any_moe, n, dtype, expert_ranks_);
     if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, config.intermediate_size);
     acts_.push_back(std::move(shared));
   } else {
     for (int64_t l = 0; l < num_layers; ++l)
-      acts_.push_back(std::make_unique<LayerActs>(config, config.is_moe_layer(l), n, dtype));
+      acts_.push_back(
+          std::make_unique<LayerActs>(config, config.is_moe_layer(l), n, dtype, expert_ranks_));
   }
   rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.head_dim,
                      config.rope_theta);
@@ -103,28 +106,23 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
 
 Transformer::~Transformer() = default;
 
-ParamStore Transformer::declare_params(const ModelConfig& config) {
-  // Declares the same tensors and units, in the same order, as the constructor; nothing is
-  // allocated.
-  ParamStore store(DType::kF32);
+ParamStore Transformer::declare_params(const ModelConfig& config,
+                                       const ShardPlacement& placement) {
+  // Declares the same tensors, blocks and units, in the same order, as the constructor; nothing
+  // is allocated and no exchange is set up.
+  ParamStore store(DType::kF32, placement);
+  const ModelParallel declaration_only{placement, nullptr};
   const int64_t d = config.hidden_size, v = config.vocab_size;
-  store.begin_unit();
+  store.begin_block();
   store.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-    store.begin_unit();
-    Layer layer(config, l, store);
+    store.begin_block();
+    Layer layer(config, l, store, declaration_only);
   }
-  store.begin_unit();
+  store.begin_block();
   store.add("model.norm.weight", {d}, Decay::kNo);
   if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes);
   return store;
-}
-
-std::vector<int64_t> Transformer::unit_numels(const ModelConfig& config) {
-  const ParamStore store = declare_params(config);
-  std::vector<int64_t> numels;
-  for (const ParamUnit& unit : store.units()) numels.push_back(unit.numel);
-  return numels;
 }
 
 Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
@@ -139,12 +137,21 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
                                                          RecomputeMode recompute,
                                                          ParamResidency residency,
                                                          const HostMemory& host) {
+  return create(config, dtype, max_shape, recompute, residency, ModelParallel{}, host);
+}
+
+Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
+                                                         BatchShape max_shape,
+                                                         RecomputeMode recompute,
+                                                         ParamResidency residency,
+                                                         const ModelParallel& parallel,
+                                                         const HostMemory& host) {
   SYM_TRY(config.validate());
   if (max_shape.batch < 1 || max_shape.seq_len < 1)
     return Error::invalid("batch shape {} x {} must be positive", max_shape.batch,
                           max_shape.seq_len);
   const std::optional<MemoryPlan> plan =
-      plan_training_memory_checked(config, dtype, max_shape, recompute);
+      plan_training_memory_checked(config, dtype, max_shape, recompute, parallel.placement);
   if (!plan)
     return Error::invalid("the model's memory for a batch of {} x {} tokens overflows 64-bit byte "
                           "counts (model.hidden_size = {}, model.num_hidden_layers = {}, "
@@ -171,7 +178,7 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
   if (available && needed > *available) {
     std::string why;
     if (largest <= &categories[1]) {  // weights or gradients: the parameters
-      const ParamStore store = declare_params(config);
+      const ParamStore store = declare_params(config, parallel.placement);
       const ParamInfo* biggest = &store.info(0);
       for (const ParamInfo& info : store.infos())
         if (info.shape.numel() > biggest->shape.numel()) biggest = &info;
@@ -186,13 +193,11 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
         largest->name, format_bytes(largest->bytes), why, format_bytes(*available),
         host.describe_available());
   }
-  return std::make_unique<Transformer>(config, dtype, max_shape, recompute, residency);
+  return std::make_unique<Transformer>(config, dtype, max_shape, recompute, residency, parallel);
 }
 
-int64_t Transformer::param_numel(const ModelConfig& config) {
-  int64_t total = 0;
-  for (int64_t n : unit_numels(config)) total += n;
-  return total;
+int64_t Transformer::param_numel(const ModelConfig& config, const ShardPlacement& placement) {
+  return declare_params(config, placement).numel();
 }
 
 void Transformer::reset_moe_stats() {
@@ -231,20 +236,22 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
   rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                   a.inv2.view().rows(0, n));
   if (layer.moe)
-    layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, scales, a.moe, x_out, stats);
+    note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, scales, a.moe, x_out,
+                            stats));
   else
     swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), x_out);
   add(ex, x_out, x_mid, x_out);
 }
 
 void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
-                                 LayerActs& a, const LossScales& scales, View dres) {
+                                 LayerActs& a, const LossScales& scales, View dres,
+                                 MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
   const int64_t n = shape.rows();
   View dh2 = dh_.view().rows(0, n);
   ConstView h2 = a.h2.view().rows(0, n);
   if (layer.moe)
-    layer.moe->backward(ex, params_, h2, dres, scales, a.moe, dh2);
+    note(layer.moe->backward(ex, params_, h2, dres, scales, a.moe, dh2, stats));
   else
     swiglu_mlp_backward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), dres,
                         layer.mlp->grads(params_), dh2, Accumulate::kNo);
@@ -309,7 +316,7 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
     if (recompute_ == RecomputeMode::kFull)
       layer_forward(ex, l, shape, residual(l), a, scales, layer_out_scratch_.view().rows(0, n),
                     scratch_stats_[size_t(l)]);
-    layer_backward(ex, l, shape, residual(l), a, scales, dres);
+    layer_backward(ex, l, shape, residual(l), a, scales, dres, moe_stats_[size_t(l)]);
     hook_after_backward(int(l) + 1);
   }
   if (!config_.tie_word_embeddings) hook_before_backward(0);
@@ -323,10 +330,10 @@ CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape
                                          std::span<const int32_t> targets) {
   const int64_t n = shape.rows();
   forward_layers(ex, shape, tokens, LossScales{}, nullptr);
-  hook_before_forward(lm_head_unit());
+  hook_before_forward(lm_head_block());
   CrossEntropyResult ce = lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(),
                                                 targets, 1.0, ce_scratch_.view(), View(), View());
-  hook_after_forward(lm_head_unit());
+  hook_after_forward(lm_head_block());
   return ce;
 }
 
@@ -356,8 +363,8 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
     rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                     a.inv2.view().rows(0, n));
     if (layer.moe)
-      layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, a.moe, y,
-                         scratch_stats_[size_t(l)]);
+      note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, a.moe, y,
+                              scratch_stats_[size_t(l)]));
     else
       swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), y);
     add(ex, y, x_mid, y);

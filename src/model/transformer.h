@@ -19,6 +19,7 @@
 #include "model/attention_block.h"
 #include "model/batch_shape.h"
 #include "model/mlp.h"
+#include "model/model_parallel.h"
 #include "model/moe/moe_block.h"
 #include "model/param_store.h"
 #include "model/unit_hooks.h"
@@ -41,8 +42,10 @@ class Transformer {
   // Allocates everything for batches up to `max_shape`.
   // REQUIRES: config.validate() is ok and the plan of model/memory_plan.h is computable for
   // max_shape (plan_training_memory_checked); `create` checks both and the memory too.
+  // `parallel`: which blocks of sharded parameters this rank holds and its ep group
+  // (model/model_parallel.h); the default is one process holding everything.
   Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute,
-              ParamResidency residency = {});
+              ParamResidency residency = {}, const ModelParallel& parallel = {});
   ~Transformer();
 
   // The constructor behind checks, for models whose config comes from a file: refuses
@@ -58,6 +61,11 @@ class Transformer {
                                                      BatchShape max_shape, RecomputeMode recompute,
                                                      ParamResidency residency,
                                                      const HostMemory& host);
+  static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
+                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     ParamResidency residency,
+                                                     const ModelParallel& parallel,
+                                                     const HostMemory& host);
 
   const ModelConfig& config() const { return config_; }
   ParamStore& params() { return params_; }
@@ -66,6 +74,8 @@ class Transformer {
 
   // Forward and backward of one micro-batch; gradients are added to params().grad.
   // tokens, targets: shape.rows() ids; target < 0 is ignored. Returns the summed CE loss.
+  // Under expert parallelism both are collective over the ep group; a communication failure is
+  // kept in comm_status() (the caller checks it after each call).
   CrossEntropyResult forward_backward(const Exec& ex, const BatchShape& shape,
                                       std::span<const int32_t> tokens,
                                       std::span<const int32_t> targets, const LossScales& scales);
@@ -73,6 +83,8 @@ class Transformer {
   CrossEntropyResult evaluate(const Exec& ex, const BatchShape& shape,
                               std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
+  // The first communication failure of the expert exchange, or ok.
+  const Status& comm_status() const { return comm_status_; }
   // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.
   const std::vector<MoeStats>& moe_stats() const { return moe_stats_; }
   // Mutable, so data parallelism can sum them over replicas before the balance-bias update.
@@ -80,8 +92,8 @@ class Transformer {
   // Called around every use of a parameter unit by forward_backward() and evaluate(); nullptr
   // (the default) for none. Not called by decode(). The hooks must outlive their use.
   void set_unit_hooks(UnitHooks* hooks) { hooks_ = hooks; }
-  // The unit holding the LM head weight (units: model/unit_hooks.h).
-  int lm_head_unit() const { return config_.tie_word_embeddings ? 0 : int(config_.num_hidden_layers) + 1; }
+  // The block holding the LM head weight (blocks: model/unit_hooks.h).
+  int lm_head_block() const { return config_.tie_word_embeddings ? 0 : int(config_.num_hidden_layers) + 1; }
   void reset_moe_stats();
   // Aux-loss-free balancing: nudges each MoE layer's selection bias by the step's loads.
   void update_balance_bias(double rate);
@@ -95,15 +107,16 @@ class Transformer {
               View logits);
   std::vector<KvCache> make_kv_caches() const;
 
-  // Elements of the flat parameter buffer this config needs (alignment padding included),
-  // computed without allocating; model/memory_plan.h builds on it.
-  static int64_t param_numel(const ModelConfig& config);
-  // Elements of each parameter unit (model/unit_hooks.h), in unit order, without allocating.
-  static std::vector<int64_t> unit_numels(const ModelConfig& config);
+  // Elements of the flat parameter buffer this config needs on a rank at `placement` (alignment
+  // padding included), computed without allocating; model/memory_plan.h builds on it.
+  static int64_t param_numel(const ModelConfig& config, const ShardPlacement& placement = {});
+  // A store holding the declarations (names, shapes, sharding, blocks and units) of every
+  // parameter as a rank at `placement` holds them, not allocated. The planner, memory plans and
+  // sharded state read it.
+  static ParamStore declare_params(const ModelConfig& config,
+                                   const ShardPlacement& placement = {});
 
  private:
-  // A store holding the declarations (names, shapes, units) of every parameter, not allocated.
-  static ParamStore declare_params(const ModelConfig& config);
 
   struct Layer;
   struct LayerActs;
@@ -111,7 +124,10 @@ class Transformer {
   void layer_forward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
                      LayerActs& acts, const LossScales& scales, View x_out, MoeStats& stats);
   void layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
-                      LayerActs& acts, const LossScales& scales, View dres);
+                      LayerActs& acts, const LossScales& scales, View dres, MoeStats& stats);
+  void note(Status s) {
+    if (!s.is_ok() && comm_status_.is_ok()) comm_status_ = std::move(s);
+  }
   LayerActs& acts_for(int64_t l);
   ConstView lm_head_weight() const;
   View lm_head_grad();
@@ -126,7 +142,9 @@ class Transformer {
 
   ModelConfig config_;
   DType dtype_;
+  int expert_ranks_ = 1;
   UnitHooks* hooks_ = nullptr;
+  Status comm_status_;
   BatchShape max_shape_;
   RecomputeMode recompute_;
   ParamStore params_;

@@ -1,5 +1,6 @@
 #include "parallel/comm.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "core/check.h"
@@ -17,9 +18,14 @@ int64_t comm_dtype_bytes(CommDType dtype) {
   return 1;
 }
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 CommHandle CommHandle::completed(Status status) {
   auto state = std::make_shared<State>();
   state->done = true;
+  state->completed_s = steady_seconds();
   state->status = std::move(status);
   return CommHandle(std::move(state));
 }
@@ -29,6 +35,12 @@ Status CommHandle::wait() const {
   std::unique_lock<std::mutex> lock(state_->mutex);
   state_->cv.wait(lock, [&] { return state_->done; });
   return state_->status;
+}
+
+double CommHandle::completed_s() const {
+  if (!state_) return 0;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->completed_s;
 }
 
 bool CommHandle::done() const {
@@ -42,6 +54,7 @@ void complete_comm_handle(CommHandle::State& state, Status status) {
     std::lock_guard<std::mutex> lock(state.mutex);
     state.status = std::move(status);
     state.done = true;
+    state.completed_s = steady_seconds();
   }
   state.cv.notify_all();
 }

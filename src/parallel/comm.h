@@ -53,6 +53,7 @@ class CommHandle {
     std::condition_variable cv;
     bool done = false;
     Status status;
+    double completed_s = 0;  // steady_seconds() when it completed
   };
 
   CommHandle() = default;
@@ -62,10 +63,15 @@ class CommHandle {
   // Blocks until the operation finished; its outcome. Idempotent.
   Status wait() const;
   bool done() const;
+  // steady_seconds() at completion; 0 while it has not completed (or for a default handle).
+  double completed_s() const;
 
  private:
   std::shared_ptr<State> state_;
 };
+
+// Seconds of the monotonic clock (std::chrono::steady_clock), for timing communication.
+double steady_seconds();
 
 // Marks a handle's state complete and wakes its waiters.
 void complete_comm_handle(CommHandle::State& state, Status status);

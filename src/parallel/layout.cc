@@ -4,10 +4,13 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+
 namespace symphony {
 
 namespace {
-constexpr std::string_view kAxisNames[kNumAxes] = {"pp", "dp", "cp", "ep", "tp"};
+constexpr std::string_view kAxisNames[kNumAxes] = {"pp", "dp", "cp", "tp", "ep", "etp", "edp"};
+constexpr Axis kDenseAxes[] = {Axis::kPipeline, Axis::kData, Axis::kContext, Axis::kTensor};
 
 std::vector<std::string_view> split_commas(std::string_view s) {
   std::vector<std::string_view> parts;
@@ -25,51 +28,70 @@ std::vector<std::string_view> split_commas(std::string_view s) {
 }
 }  // namespace
 
-std::string_view axis_name(Axis axis) { return kAxisNames[int(axis)]; }
+std::string_view axis_name(Axis axis) {
+  return axis == Axis::kNone ? "none" : kAxisNames[int(axis)];
+}
+
+bool is_expert_axis(Axis axis) {
+  return axis == Axis::kExpert || axis == Axis::kExpertTensor || axis == Axis::kExpertData;
+}
 
 Result<ParallelLayout> ParallelLayout::create(const ParallelConfig& config, int world_size) {
   if (world_size < 1) return Error::invalid("world size {} is not positive", world_size);
-  const int64_t given[kNumAxes] = {config.pp, config.dp, config.cp, config.ep, config.tp};
-  int64_t others = 1;
-  for (int a = 0; a < kNumAxes; ++a) {
-    if (Axis(a) == Axis::kData) {
-      if (given[a] < 0) return Error::invalid("parallel.dp = {} is negative", given[a]);
-      continue;
-    }
-    if (given[a] < 1)
-      return Error::invalid("parallel.{} = {} must be at least 1", kAxisNames[a], given[a]);
-    others *= given[a];
-  }
+  const std::pair<const char*, int64_t> fixed[] = {
+      {"pp", config.pp}, {"cp", config.cp}, {"tp", config.tp}, {"ep", config.ep},
+      {"etp", config.etp}};
+  for (auto [name, value] : fixed)
+    if (value < 1) return Error::invalid("parallel.{} = {} must be at least 1", name, value);
+  if (config.dp < 0) return Error::invalid("parallel.dp = {} is negative", config.dp);
+  const int64_t others = config.pp * config.cp * config.tp;
   int64_t dp = config.dp;
   if (dp == 0) {
     if (world_size % others != 0)
-      return Error::invalid("the world has {} ranks, not a multiple of pp*cp*ep*tp = {}",
-                            world_size, others);
+      return Error::invalid("the world has {} ranks, not a multiple of pp*cp*tp = {}", world_size,
+                            others);
     dp = world_size / others;
   }
   if (dp * others != world_size)
     return Error::invalid(
-        "parallel: pp*dp*cp*ep*tp = {}*{}*{}*{}*{} = {} but the world has {} ranks; set the "
-        "sizes so their product is the number of ranks (parallel.dp = 0 takes what is left)",
-        config.pp, dp, config.cp, config.ep, config.tp, dp * others, world_size);
+        "parallel: pp*dp*cp*tp = {}*{}*{}*{} = {} but the world has {} ranks; set the sizes so "
+        "their product is the number of ranks (parallel.dp = 0 takes what is left)",
+        config.pp, dp, config.cp, config.tp, dp * others, world_size);
+  const int64_t stage_ranks = dp * config.cp * config.tp;
+  if (config.ep > stage_ranks || stage_ranks % (config.ep * config.etp) != 0)
+    return Error::invalid(
+        "parallel.ep = {} (with parallel.etp = {}): expert parallelism is carved out of the "
+        "dp*cp*tp = {} ranks of each pipeline stage, so ep * etp must divide {}",
+        config.ep, config.etp, stage_ranks, stage_ranks);
   if (config.zero_stage < 0 || config.zero_stage > 3)
     return Error::invalid("parallel.zero_stage = {} is not one of 0, 1, 2, 3", config.zero_stage);
 
   ParallelLayout layout;
   layout.world_size_ = world_size;
   layout.zero_ = ZeroStage(config.zero_stage);
-  for (int a = 0; a < kNumAxes; ++a) layout.sizes_[a] = int(Axis(a) == Axis::kData ? dp : given[a]);
+  layout.sizes_[int(Axis::kPipeline)] = int(config.pp);
+  layout.sizes_[int(Axis::kData)] = int(dp);
+  layout.sizes_[int(Axis::kContext)] = int(config.cp);
+  layout.sizes_[int(Axis::kTensor)] = int(config.tp);
+  layout.sizes_[int(Axis::kExpert)] = int(config.ep);
+  layout.sizes_[int(Axis::kExpertTensor)] = int(config.etp);
+  layout.sizes_[int(Axis::kExpertData)] = int(stage_ranks / (config.ep * config.etp));
 
   std::vector<std::string_view> names = split_commas(config.order);
   std::array<bool, kNumAxes> seen{};
-  if (names.size() != size_t(kNumAxes))
-    return Error::invalid("parallel.order = '{}' must list the five axes pp, dp, cp, ep, tp, "
-                          "innermost first, e.g. 'tp,cp,ep,dp,pp'", config.order);
-  int stride = 1;
+  if (std::find(names.begin(), names.end(), "ep") != names.end())
+    return Error::invalid("parallel.order = '{}' names ep: expert parallelism is not a separate "
+                          "world axis but folded over dp, cp and tp (docs/parallel.md); list the "
+                          "dense axes pp, dp, cp, tp, innermost first, e.g. 'tp,cp,dp,pp'",
+                          config.order);
+  if (names.size() != 4)
+    return Error::invalid("parallel.order = '{}' must list the four axes pp, dp, cp, tp, "
+                          "innermost first, e.g. 'tp,cp,dp,pp'", config.order);
+  int stride = 1, stage_stride = 1;
   for (std::string_view name : names) {
-    auto it = std::find(std::begin(kAxisNames), std::end(kAxisNames), name);
-    if (it == std::end(kAxisNames))
-      return Error::invalid("parallel.order = '{}': unknown axis '{}'; axes are pp, dp, cp, ep, tp",
+    auto it = std::find(std::begin(kAxisNames), std::begin(kAxisNames) + 4, name);
+    if (it == std::begin(kAxisNames) + 4)
+      return Error::invalid("parallel.order = '{}': unknown axis '{}'; axes are pp, dp, cp, tp",
                             config.order, name);
     const int a = int(it - std::begin(kAxisNames));
     if (seen[a])
@@ -77,31 +99,53 @@ Result<ParallelLayout> ParallelLayout::create(const ParallelConfig& config, int 
     seen[a] = true;
     layout.strides_[a] = stride;
     stride *= layout.sizes_[a];
+    if (Axis(a) != Axis::kPipeline) {
+      layout.stage_strides_[a] = stage_stride;
+      stage_stride *= layout.sizes_[a];
+    }
   }
   return layout;
 }
 
+int ParallelLayout::stage_position(const std::array<int, kNumAxes>& c) const {
+  int position = 0;
+  for (Axis a : kDenseAxes)
+    if (a != Axis::kPipeline) position += c[int(a)] * stage_strides_[int(a)];
+  return position;
+}
+
 std::array<int, kNumAxes> ParallelLayout::coords(int rank) const {
   std::array<int, kNumAxes> c{};
-  for (int a = 0; a < kNumAxes; ++a) c[a] = (rank / strides_[a]) % sizes_[a];
+  for (Axis a : kDenseAxes) c[int(a)] = (rank / strides_[int(a)]) % sizes_[int(a)];
+  // Expert axes over the stage's ranks: etp fastest, then ep, then edp.
+  const int inner = stage_position(c);
+  const int etp = sizes_[int(Axis::kExpertTensor)], ep = sizes_[int(Axis::kExpert)];
+  c[int(Axis::kExpertTensor)] = inner % etp;
+  c[int(Axis::kExpert)] = (inner / etp) % ep;
+  c[int(Axis::kExpertData)] = inner / (etp * ep);
   return c;
 }
 
-int ParallelLayout::rank_of(const std::array<int, kNumAxes>& c) const {
+int ParallelLayout::rank_of_dense(const std::array<int, kNumAxes>& c) const {
   int rank = 0;
-  for (int a = 0; a < kNumAxes; ++a) rank += c[a] * strides_[a];
+  for (Axis a : kDenseAxes) rank += c[int(a)] * strides_[int(a)];
   return rank;
 }
 
 std::vector<int> ParallelLayout::group_ranks(std::span<const Axis> axes, int rank) const {
+  bool dense = false, expert = false;
+  for (Axis axis : axes) {
+    SYM_CHECK(axis != Axis::kNone, "group over axis none");
+    if (is_expert_axis(axis)) expert = true;
+    else if (axis != Axis::kPipeline) dense = true;
+  }
+  SYM_CHECK(!(dense && expert), "a group mixes dense and expert axes");
   std::array<int, kNumAxes> base = coords(rank);
   int group_size = 1;
-  for (Axis axis : axes) {
-    base[int(axis)] = 0;
-    group_size *= sizes_[int(axis)];
-  }
+  for (Axis axis : axes) group_size *= sizes_[int(axis)];
   std::vector<int> ranks;
   ranks.reserve(size_t(group_size));
+  const int etp = sizes_[int(Axis::kExpertTensor)], ep = sizes_[int(Axis::kExpert)];
   for (int g = 0; g < group_size; ++g) {
     std::array<int, kNumAxes> c = base;
     int rest = g;
@@ -109,7 +153,14 @@ std::vector<int> ParallelLayout::group_ranks(std::span<const Axis> axes, int ran
       c[int(axis)] = rest % sizes_[int(axis)];
       rest /= sizes_[int(axis)];
     }
-    ranks.push_back(rank_of(c));
+    if (expert) {
+      // Back from expert coordinates to the stage position, then to the dense coordinates.
+      const int inner = c[int(Axis::kExpertTensor)] +
+                        etp * (c[int(Axis::kExpert)] + ep * c[int(Axis::kExpertData)]);
+      for (Axis a : kDenseAxes)
+        if (a != Axis::kPipeline) c[int(a)] = (inner / stage_strides_[int(a)]) % sizes_[int(a)];
+    }
+    ranks.push_back(rank_of_dense(c));
   }
   return ranks;
 }
@@ -127,7 +178,7 @@ int ParallelLayout::group_rank(std::span<const Axis> axes, int rank) const {
 std::string ParallelLayout::describe() const {
   std::string out;
   for (int a = 0; a < kNumAxes; ++a) {
-    if (sizes_[a] == 1) continue;
+    if (sizes_[a] == 1 || Axis(a) == Axis::kExpertData) continue;
     if (!out.empty()) out += ' ';
     out += fmt::format("{}={}", kAxisNames[a], sizes_[a]);
   }

@@ -21,6 +21,7 @@ Result<std::unique_ptr<Comm>> make_group(const ParallelLayout& layout, Comm& wor
     (void)alone;
     return make_self_comm(std::move(name));
   }
+  if (group_size == 1) return make_self_comm(std::move(name));
   int color = ranks[0];
   for (int r : ranks) color = std::min(color, r);
   return world.split(color, layout.group_rank(axes, world.rank()), std::move(name));
@@ -36,15 +37,27 @@ Result<DeviceMesh> DeviceMesh::create(const ParallelLayout& layout, Comm& world)
   mesh.world_ = &world;
   for (int a = 0; a < kNumAxes; ++a) {
     const Axis axis[] = {Axis(a)};
-    SYM_TRY_ASSIGN(mesh.groups_[a],
+    SYM_TRY_ASSIGN(mesh.groups_[size_t(a)],
                    make_group(layout, world, axis, std::string(axis_name(Axis(a)))));
   }
-  const Axis dp_cp[] = {Axis::kData, Axis::kContext};
-  const Axis dp_cp_ep[] = {Axis::kData, Axis::kContext, Axis::kExpert};
-  SYM_TRY_ASSIGN(mesh.combos_[int(AxisGroup::kDataContext)],
-                 make_group(layout, world, dp_cp, "dp_cp"));
-  SYM_TRY_ASSIGN(mesh.combos_[int(AxisGroup::kDataContextExpert)],
-                 make_group(layout, world, dp_cp_ep, "dp_cp_ep"));
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    SYM_TRY_ASSIGN(mesh.replicas_[g],
+                   make_group(layout, world, reduction_axes(ReplicaGroup(g)),
+                              std::string(replica_group_name(ReplicaGroup(g)))));
+  }
+  return mesh;
+}
+
+DeviceMesh DeviceMesh::single() {
+  DeviceMesh mesh;
+  Result<ParallelLayout> layout = ParallelLayout::create(ParallelConfig{}, 1);
+  SYM_CHECK(layout.has_value(), "{}", layout.error().message());
+  mesh.layout_ = *layout;
+  mesh.own_world_ = make_self_comm("world");
+  mesh.world_ = mesh.own_world_.get();
+  for (int a = 0; a < kNumAxes; ++a) mesh.groups_[a] = make_self_comm(std::string(axis_name(Axis(a))));
+  for (int g = 0; g < kNumReplicaGroups; ++g)
+    mesh.replicas_[g] = make_self_comm(std::string(replica_group_name(ReplicaGroup(g))));
   return mesh;
 }
 

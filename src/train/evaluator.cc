@@ -31,6 +31,7 @@ Result<EvalLoss> Evaluator::run(const Exec& ex, Transformer& model, EvalSampler&
       if (b >= batches_ && group.lockstep == EvalLockstep::kOwnBatches) continue;
       const CrossEntropyResult ce = model.evaluate(ex, shape_, inputs_, targets_);
       if (group.hook_status != nullptr) SYM_TRY(*group.hook_status);
+      SYM_TRY(model.comm_status());
       if (b < batches_) sums[0] += ce.loss_sum, sums[1] += double(ce.count);
     }
   }

@@ -11,7 +11,7 @@
 #include "core/checked_math.h"
 #include "model/memory_plan.h"
 #include "parallel/layout.h"
-#include "parallel/zero.h"
+#include "zero/shard_layout.h"
 
 namespace symphony {
 namespace {
@@ -46,15 +46,18 @@ std::string advice(const RunConfig& config, std::string_view largest) {
 
 }  // namespace
 
-ProcessMemory plan_process_memory(const RunConfig& config, int dp) {
+ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {
   const RecomputeMode recompute =
       config.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
-  const MemoryPlan plan = plan_training_memory(
-      config.model, DType::kF32, {config.train.micro_batch_size, config.train.seq_len}, recompute);
+  // Every rank holds equal blocks of the sharded parameters: rank 0 stands for all.
+  const ShardPlacement placement = ShardPlacement::of(layout, 0);
+  const MemoryPlan plan =
+      plan_training_memory(config.model, DType::kF32,
+                           {config.train.micro_batch_size, config.train.seq_len}, recompute,
+                           placement);
   // The sharded state replaces weights, gradients and moments; with one rank and no ZeRO it equals
   // the plan's.
-  const ShardedMemory sharded =
-      DataParallel::plan_memory(config.model, dp, ZeroStage(config.parallel.zero_stage));
+  const ShardedMemory sharded = plan_sharded_memory(config.model, placement, layout.zero_stage());
   ProcessMemory m;
   m.weights = sharded.weights;
   m.grads = sharded.grads;
@@ -70,7 +73,7 @@ Status check_training_memory(const RunConfig& config, int world_size, int proces
   SYM_TRY_ASSIGN(const ParallelLayout layout, ParallelLayout::create(config.parallel, world_size));
   const std::optional<int64_t> available = host.available();
   if (!available) return Status::ok();
-  const ProcessMemory m = plan_process_memory(config, layout.size(Axis::kData));
+  const ProcessMemory m = plan_process_memory(config, layout);
   const std::pair<const char*, int64_t> categories[] = {
       {"weights", m.weights},         {"gradients", m.grads},
       {"optimizer state", m.optimizer}, {"communication buffers", m.communication},

@@ -10,12 +10,13 @@
 #include "config/run_config.h"
 #include "core/host_memory.h"
 #include "core/status.h"
+#include "parallel/layout.h"
 
 namespace symphony {
 
 // Bytes one training process allocates, by category: model/memory_plan.h's plan, with each rank's
-// sharded weights, gradients and moments (DataParallel::plan_memory) under data parallelism or
-// ZeRO. `dp` is the data-parallel group's size.
+// sharded weights, gradients and moments (zero/shard_layout.h) under `layout`: its blocks of
+// expert-parallel parameters, ZeRO shards over each replica group.
 struct ProcessMemory {
   int64_t weights = 0;
   int64_t grads = 0;
@@ -27,8 +28,8 @@ struct ProcessMemory {
     return weights + grads + optimizer + communication + activations + other;
   }
 };
-// REQUIRES: validate(config) is ok; dp >= 1.
-ProcessMemory plan_process_memory(const RunConfig& config, int dp);
+// REQUIRES: validate(config) is ok and `layout` was made from config.parallel.
+ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout);
 
 // Refuses (kInvalidArgument) a run whose `processes_on_host` processes, each needing
 // plan_process_memory(), need more than host.available(), naming both figures, the largest

@@ -46,6 +46,36 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
   return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
 }
 
+Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
+                       Transformer& model, DeviceMesh& mesh) {
+  const ParamStore& store = model.params();
+  SYM_CHECK(store.dtype() == DType::kF32, "model files hold f32 weights");
+  std::vector<Buffer> gathered;  // the whole of each sharded tensor
+  std::vector<TensorRecord> records;
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    ConstView v = store.param(id);
+    if (!info.shard.sharded()) {
+      records.push_back({info.name, "F32", dims_of(info.shape), v.raw(), v.bytes()});
+      continue;
+    }
+    // Blocks along dim 0 are runs of the whole tensor in rank order: one all-gather joins them.
+    SYM_CHECK(info.global_run_start() >= 0, "{}: gathering a block that is not a run", info.name);
+    Comm& group = mesh.group(info.shard.axis);
+    gathered.emplace_back(DType::kF32, info.global_shape, MemoryCategory::kCommunication);
+    SYM_TRY(group.all_gather(v.raw(), gathered.back().view().raw(), v.numel(), CommDType::kF32));
+    records.push_back({info.name, "F32", dims_of(info.global_shape), gathered.back().view().raw(),
+                       gathered.back().bytes()});
+  }
+  if (mesh.world().rank() != 0) return Status::ok();
+  for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
+    if (!config.model.is_moe_layer(l)) continue;
+    View b = model.balance_bias(l);
+    records.push_back({balance_bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
+  }
+  return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
+}
+
 Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
                                     RecomputeMode recompute) {
   SYM_TRY_ASSIGN(SafetensorsFile file, SafetensorsFile::open(path));

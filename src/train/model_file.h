@@ -12,14 +12,22 @@
 #include "config/run_config.h"
 #include "core/status.h"
 #include "model/transformer.h"
+#include "parallel/mesh.h"
 
 namespace symphony {
 
 // The name of MoE layer `layer`'s selection bias in model files and checkpoints.
 std::string balance_bias_name(int64_t layer);
 
+// REQUIRES: the model holds every parameter whole (one process, or no sharded parameter).
 Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
                        Transformer& model);
+// Under a layout that shards parameters over mesh axes (expert parallelism): every rank at
+// position 0 of the expert replica group (edp) calls it; the blocks of each sharded parameter are
+// gathered over their axis and world rank 0 writes the file. Collective over those ranks.
+// REQUIRES: the model's own blocks are resident (full weights).
+Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
+                       Transformer& model, DeviceMesh& mesh);
 
 struct LoadedModel {
   RunConfig config;

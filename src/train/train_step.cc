@@ -34,11 +34,14 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
     next_batch(inputs_, targets_);
     dp_.begin_micro_batch(m + 1 == micro_batches_);
     CrossEntropyResult ce = model_.forward_backward(ex, shape, inputs_, targets_, scales);
+    SYM_TRY(model_.comm_status());
     sums[0] += ce.loss_sum;
     sums[1] += double(ce.count);
   }
   SYM_TRY(dp_.end_backward());
   const double exposed_comm_s = dp_.exposed_comm_s();
+  ExchangeTimes exchange;
+  for (const MoeStats& s : model_.moe_stats()) exchange.add(s.exchange);
   if (ranks > 1) {
     SYM_TRY(dp_.comm().all_reduce(std::span<double>(sums)));
     // Router statistics of the whole global batch: the balance-bias update and the reports see
@@ -72,6 +75,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
   r.tokens = global_micro_batches * micro_tokens;
   r.exposed_comm_s = exposed_comm_s;
+  r.exchange = exchange;
   return r;
 }
 

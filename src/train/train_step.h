@@ -2,9 +2,10 @@
 // One optimizer step over a global batch of micro-batches: zero grads -> forward + backward of
 // each micro-batch (gradients summed) -> global grad norm and clip factor -> AdamW at the
 // scheduled learning rate -> aux-loss-free bias update. Shared by the trainer and the benchmark.
-// Under data parallelism (parallel/zero.h) each rank runs this on its own micro-batches: the
-// global batch is dp * micro_batches() micro-batches, gradients and router statistics are summed
-// over the dp group, and every rank returns the same StepResult.
+// Under data parallelism (zero/data_parallel.h) each rank runs this on its own micro-batches: the
+// global batch is dp * micro_batches() micro-batches (dp x cp ranks, expert-parallel ones
+// included), gradients are summed over each parameter's replicas, router statistics over the data
+// ranks, and every rank returns the same StepResult (but its own exchange times).
 
 #include <cstdint>
 #include <functional>
@@ -12,7 +13,7 @@
 
 #include "model/transformer.h"
 #include "optim/adamw.h"
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 #include "train/train_config.h"
 
 namespace symphony {
@@ -26,6 +27,7 @@ struct StepResult {
   double lr = 0;
   int64_t tokens = 0;    // tokens processed by all ranks
   double exposed_comm_s = 0;  // gradient communication not hidden behind backward
+  ExchangeTimes exchange;     // expert-parallel all-to-all of this rank, every MoE layer
 };
 
 class TrainStep {

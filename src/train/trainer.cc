@@ -15,7 +15,7 @@
 #include "parallel/comm.h"
 #include "parallel/layout.h"
 #include "parallel/mesh.h"
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 #include "monitor/flops.h"
 #include "monitor/loss_plot.h"
 #include "monitor/metrics_log.h"
@@ -84,7 +84,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   }
   SYM_TRY_ASSIGN(ParallelLayout layout, ParallelLayout::create(config.parallel, world->size()));
   SYM_TRY_ASSIGN(DeviceMesh mesh, DeviceMesh::create(layout, *world));
-  Comm& dp_comm = mesh.group(Axis::kData);
+  // Every rank runs its own micro-batches: the dense data-parallel group (dp x cp). Expert
+  // parallelism is folded over it (parallel/layout.h).
+  Comm& dp_comm = mesh.replicas(ReplicaGroup::kDense);
+  const int expert_ranks = layout.size(Axis::kExpert);
   const int64_t dp_size = dp_comm.size(), dp_rank = dp_comm.rank();
   const bool leader = world->rank() == 0;  // writes the run directory and prints progress
   if (tc.global_batch_tokens > 0 && tc.global_batch_tokens % (micro_tokens * dp_size) != 0)
@@ -117,8 +120,8 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const ZeroStage zero = layout.zero_stage();
   Transformer model(mc, DType::kF32, shape,
                     tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone,
-                    DataParallel::residency_for(zero));
-  DataParallel data_parallel(zero, dp_comm, model, config.optim, config.parallel.bucket_mb);
+                    DataParallel::residency_for(zero), ModelParallel::of(mesh));
+  DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
 
   // Checkpoints: resume, then save every checkpoint.every steps, at the end and when stopped.
@@ -165,7 +168,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     header.loader = loader.state();
     header.tokenizer_fingerprint = tokenizer_fingerprint;
     header.config_toml = config_toml;
-    header.layout = {world->size(), int(dp_size), int(zero), layout.describe()};
+    header.layout = {world->size(), int(dp_size), int(zero), layout.describe(), expert_ranks};
     return checkpointer.save(std::move(header), model, data_parallel);
   };
   auto log_commits = [&](int64_t before) -> Status {
@@ -190,14 +193,16 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   double timed_s = 0;
   int64_t timed_tokens = 0;
 
-  // Batch b of the evaluation goes to dp rank b % dp. Under ZeRO-3 evaluating gathers weights
-  // (collectives), so every rank runs forward in every round.
+  // Batch b of the evaluation goes to dp rank b % dp. Under ZeRO-3 evaluating gathers weights and
+  // under expert parallelism it exchanges tokens (collectives), so every rank runs forward in
+  // every round.
   std::optional<Evaluator> evaluator;
   if (eval_sampler)
     evaluator.emplace(shape, std::min(tc.eval_batches, eval_sampler->num_batches()));
   const EvalGroup eval_group{&dp_comm,
-                             zero == ZeroStage::kParameters ? EvalLockstep::kEveryRound
-                                                            : EvalLockstep::kOwnBatches,
+                             zero == ZeroStage::kParameters || expert_ranks > 1
+                                 ? EvalLockstep::kEveryRound
+                                 : EvalLockstep::kOwnBatches,
                              &data_parallel.hook_status()};
   auto evaluate = [&](int64_t step) -> Status {
     SYM_TRY_ASSIGN(const EvalLoss e, evaluator->run(ex, model, *eval_sampler, eval_group));
@@ -229,6 +234,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                              {"gflops", flops_per_token * tokens_per_s * 1e-9},
                              {"step_time_s", step_s}};
     if (dp_size > 1) record["exposed_comm_s"] = r.exposed_comm_s;
+    if (expert_ranks > 1) {
+      record["all_to_all_s"] = r.exchange.in_flight_s;
+      record["all_to_all_hidden"] = r.exchange.hidden_fraction();
+    }
     add_router_stats(model, micro_batches, record);
     if (step == 0) record["layout"] = layout.describe();
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
@@ -270,9 +279,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   // Stage 3 holds a shard of the weights: gather them all (collective) for the model file.
   SYM_TRY(data_parallel.gather_full_weights());
-  if (leader) {
+  if (leader)
     SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
                                 "loss (" + config.source + ")"));
+  if (expert_ranks > 1) {
+    // The experts are spread over the leader's ep group: it gathers them for the file.
+    if (mesh.rank(Axis::kExpertData) == 0)
+      SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model, mesh));
+  } else if (leader) {
     SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
   }
   data_parallel.release_full_weights();

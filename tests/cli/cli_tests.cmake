@@ -42,14 +42,14 @@ symphony_add_cli_test(data_prepare_text_field 2 "docs\\.jsonl:1: no \"body\" fie
                       data prepare --input ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/docs.jsonl
                       --out ${CMAKE_CURRENT_BINARY_DIR}/cli_data_field --text-field body)
 
-symphony_add_cli_test(dry_run_zero3 0 "memory of each rank with dp = 4, zero_stage = 3"
+symphony_add_cli_test(dry_run_zero3 0 "memory of each rank with dp=4 zero=3"
                       train tiny --dry-run --set parallel.dp=4 --set parallel.zero_stage=3)
 symphony_add_cli_test(bad_zero_stage 2 "parallel\\.zero_stage = 5"
                       train tiny --dry-run --set parallel.zero_stage=5)
 symphony_add_cli_test(tensor_parallel_not_available 2 "parallel\\.tp = 2"
                       train tiny --dry-run --set parallel.tp=2)
 symphony_add_cli_test(bad_rank_order 2 "unknown axis 'xp'"
-                      train tiny --dry-run --set parallel.order=tp,cp,ep,dp,xp)
+                      train tiny --dry-run --set parallel.order=tp,cp,dp,xp)
 symphony_add_cli_test(comm_bench_one_process 0 "all_reduce +1024"
                       bench comm --max-bytes 4096)
 

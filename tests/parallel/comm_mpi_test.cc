@@ -138,7 +138,7 @@ TEST(DeviceMesh, GroupsMatchLayout) {
   int32_t expect = 0;
   for (int r = w.rank() % config.tp; r < w.size(); r += config.tp) expect += r;
   EXPECT_EQ(x, expect);
-  EXPECT_EQ(mesh->group(AxisGroup::kDataContext).size(), w.size() / config.tp);
+  EXPECT_EQ(mesh->replicas(ReplicaGroup::kDense).size(), w.size() / config.tp);
 }
 
 }  // namespace

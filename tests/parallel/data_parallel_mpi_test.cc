@@ -12,7 +12,8 @@
 #include "core/rng.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
-#include "parallel/zero.h"
+#include "parallel/mesh.h"
+#include "zero/data_parallel.h"
 #include "tensor/memory_stats.h"
 #include "testkit/mpi_world.h"
 #include "train/train_step.h"
@@ -57,6 +58,15 @@ void fill_micro_batch(const RunConfig& c, int64_t step, int64_t j, std::span<int
 
 // Losses of kSteps steps: `ranks` ranks of `comm` share each global batch of
 // ranks * kAccumulation micro-batches; this rank takes micro-batch a * ranks + rank.
+// The data-parallel layout of `comm`'s ranks.
+DeviceMesh data_parallel_mesh(Comm& comm) {
+  Result<ParallelLayout> layout = ParallelLayout::create(ParallelConfig{}, comm.size());
+  SYM_CHECK(layout.has_value(), "{}", layout.error().message());
+  Result<DeviceMesh> mesh = DeviceMesh::create(*layout, comm);
+  SYM_CHECK(mesh.has_value(), "{}", mesh.error().message());
+  return std::move(mesh).value();
+}
+
 std::vector<double> train_losses(const RunConfig& base, Comm& comm, ZeroStage stage) {
   RunConfig c = base;
   const int64_t ranks = comm.size();
@@ -66,7 +76,8 @@ std::vector<double> train_losses(const RunConfig& base, Comm& comm, ZeroStage st
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
                     RecomputeMode::kNone, DataParallel::residency_for(stage));
   // A small bucket so stage 0 and 1 overlap several all-reduces.
-  DataParallel dp(stage, comm, model, c.optim, /*bucket_mb=*/0.05);
+  DeviceMesh mesh = data_parallel_mesh(comm);
+  DataParallel dp(stage, mesh, model, c.optim, /*bucket_mb=*/0.05);
   dp.init_params(c.model, c.train.seed);
   TrainStep step(c.train, c.optim, model, dp);
   EXPECT_EQ(step.micro_batches(), kAccumulation);
@@ -92,8 +103,8 @@ std::vector<double> single_process_losses(const RunConfig& base, int64_t ranks) 
       c.train.micro_batch_size * c.train.seq_len * kAccumulation * ranks;
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
                     RecomputeMode::kNone);
-  std::unique_ptr<Comm> self = make_self_comm();
-  DataParallel dp(ZeroStage::kNone, *self, model, c.optim, 25);
+  DeviceMesh mesh = DeviceMesh::single();
+  DataParallel dp(ZeroStage::kNone, mesh, model, c.optim, 25);
   dp.init_params(c.model, c.train.seed);
   TrainStep step(c.train, c.optim, model, dp);
   std::vector<double> losses;
@@ -151,11 +162,13 @@ TEST(DataParallel, PlannedMemoryMatchesAllocationExactly) {
       const MemorySnapshot before = memory_stats_snapshot();
       Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
                         RecomputeMode::kNone, DataParallel::residency_for(ZeroStage(stage)));
-      DataParallel dp(ZeroStage(stage), world, model, c.optim, 25);
+      DeviceMesh mesh = data_parallel_mesh(world);
+      DataParallel dp(ZeroStage(stage), mesh, model, c.optim, 25);
       auto grown = [&](MemoryCategory cat) {
         return current_bytes(cat) - before.current_bytes[size_t(cat)];
       };
-      const ShardedMemory plan = DataParallel::plan_memory(c.model, world.size(), ZeroStage(stage));
+      const ShardedMemory plan = plan_sharded_memory(
+          c.model, ShardPlacement::of(mesh.layout(), world.rank()), ZeroStage(stage));
       EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
       EXPECT_EQ(grown(MemoryCategory::kGrads), plan.grads);
       EXPECT_EQ(grown(MemoryCategory::kOptimizer), plan.optimizer);
@@ -169,8 +182,10 @@ TEST(DataParallel, ZeroThreeStateIsAboutOneOverRanks) {
   RunConfig c = config_for("dense");
   c.model.num_hidden_layers = 24;
   const int n = testkit::world().size();
-  const ShardedMemory zero0 = DataParallel::plan_memory(c.model, n, ZeroStage::kNone);
-  const ShardedMemory zero3 = DataParallel::plan_memory(c.model, n, ZeroStage::kParameters);
+  const ParallelLayout layout = *ParallelLayout::create(ParallelConfig{}, n);
+  const ShardPlacement placement = ShardPlacement::of(layout, 0);
+  const ShardedMemory zero0 = plan_sharded_memory(c.model, placement, ZeroStage::kNone);
+  const ShardedMemory zero3 = plan_sharded_memory(c.model, placement, ZeroStage::kParameters);
   const double ratio = double(zero3.weights + zero3.grads + zero3.optimizer) /
                        double(zero0.weights + zero0.grads + zero0.optimizer);
   if (testkit::world().rank() == 0)
@@ -184,7 +199,8 @@ TEST(DataParallel, ShardedStateShrinksWithRanks) {
   const RunConfig c = config_for("moe");
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
                     RecomputeMode::kNone, DataParallel::residency_for(ZeroStage::kParameters));
-  DataParallel dp(ZeroStage::kParameters, world, model, c.optim, 25);
+  DeviceMesh mesh = data_parallel_mesh(world);
+  DataParallel dp(ZeroStage::kParameters, mesh, model, c.optim, 25);
   const int64_t full = model.params().numel();
   // Each unit is padded to a multiple of 16 * ranks: the shard is within that of full / ranks.
   EXPECT_LE(dp.shard_numel(), full / world.size() + 16 * model.params().num_units());

@@ -4,7 +4,7 @@
 
 #include "config/run_config.h"
 #include "model/memory_plan.h"
-#include "parallel/zero.h"
+#include "zero/shard_layout.h"
 #include "plan/evaluation.h"
 
 namespace symphony::plan {
@@ -193,8 +193,9 @@ TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
         l.mbs = 8;
         l.precision = Precision::kFp32;
         const MemoryBreakdown planned = plan_memory(ctx, l);
-        const ShardedMemory engine =
-            DataParallel::plan_memory(ctx.model.config, int(dp), ZeroStage(zero));
+        const ParallelLayout layout = *ParallelLayout::create(ParallelConfig{}, int(dp));
+        const ShardedMemory engine = plan_sharded_memory(
+            ctx.model.config, ShardPlacement::of(layout, 0), ZeroStage(zero));
         const double state = planned.weights + planned.grads + planned.optimizer;
         const double engine_state = double(engine.weights + engine.grads + engine.optimizer);
         EXPECT_NEAR(state / engine_state, 1.0, 0.10)

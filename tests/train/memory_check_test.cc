@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "model/memory_plan.h"
-#include "parallel/zero.h"
+#include "zero/shard_layout.h"
 
 namespace symphony {
 namespace {
@@ -26,11 +26,18 @@ HostMemory machine(int64_t available) {
   return host;
 }
 
+// dp ranks of data parallelism at ZeRO `zero`.
+ParallelLayout dp_layout(int dp, int zero = 0) {
+  ParallelConfig p;
+  p.zero_stage = zero;
+  return *ParallelLayout::create(p, dp);
+}
+
 TEST(PlanProcessMemory, OneProcessIsTheModelPlan) {
   const RunConfig c = tiny();
   const MemoryPlan plan = plan_training_memory(
       c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len}, RecomputeMode::kNone);
-  const ProcessMemory m = plan_process_memory(c, 1);
+  const ProcessMemory m = plan_process_memory(c, dp_layout(1));
   EXPECT_EQ(m.weights, plan.weights);
   EXPECT_EQ(m.grads, plan.grads);
   EXPECT_EQ(m.optimizer, plan.optimizer);
@@ -40,11 +47,12 @@ TEST(PlanProcessMemory, OneProcessIsTheModelPlan) {
 
 TEST(PlanProcessMemory, RanksHoldTheirShardedState) {
   const RunConfig c = tiny({"parallel.zero_stage=3"});
-  const ShardedMemory sharded = DataParallel::plan_memory(c.model, 4, ZeroStage::kParameters);
-  const ProcessMemory m = plan_process_memory(c, 4);
+  const ShardedMemory sharded =
+      plan_sharded_memory(c.model, ShardPlacement::of(dp_layout(4, 3), 0), ZeroStage::kParameters);
+  const ProcessMemory m = plan_process_memory(c, dp_layout(4, 3));
   EXPECT_EQ(m.weights, sharded.weights);
   EXPECT_EQ(m.optimizer, sharded.optimizer);
-  EXPECT_LT(m.optimizer, plan_process_memory(tiny(), 1).optimizer);
+  EXPECT_LT(m.optimizer, plan_process_memory(tiny(), dp_layout(1)).optimizer);
 }
 
 TEST(CheckTrainingMemory, PassesWhatFits) {
@@ -59,7 +67,7 @@ TEST(CheckTrainingMemory, RefusesNamingBothFiguresAndTheLargestCategory) {
   const Status s = check_training_memory(c, 1, 1, machine(24 * kGiB), "pass --ignore-memory-check");
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
-  const ProcessMemory m = plan_process_memory(c, 1);
+  const ProcessMemory m = plan_process_memory(c, dp_layout(1));
   EXPECT_EQ(s.message(),
             fmt::format("train: the run needs {} per process (activations {} the largest) but "
                         "24.0 GiB is available (MemAvailable; cgroup limit none); lower "
@@ -79,7 +87,7 @@ TEST(CheckTrainingMemory, StateDominatedRunsAdviseASmallerModel) {
 
 TEST(CheckTrainingMemory, CountsEveryProcessOnTheHost) {
   const RunConfig c = tiny();
-  const int64_t one = plan_process_memory(c, 1).total();
+  const int64_t one = plan_process_memory(c, dp_layout(1)).total();
   EXPECT_TRUE(check_training_memory(c, 1, 1, machine(one * 3), "").is_ok());
   const Status s = check_training_memory(c, 4, 4, machine(one * 3), "");
   ASSERT_FALSE(s.is_ok());

@@ -15,6 +15,12 @@ View expert_slice(View stacked, int64_t e) {
 ConstView expert_slice(ConstView stacked, int64_t e) {
   return stacked.rows(e, e + 1).reshape({stacked.dim(1), stacked.dim(2)});
 }
+void fill_zero(View v) {
+  if (v.dtype() == DType::kF64)
+    std::fill_n(v.data<double>(), v.numel(), 0.0);
+  else
+    std::fill_n(v.data<float>(), v.numel(), 0.f);
+}
 }  // namespace
 
 double MoeStats::max_over_mean() const {
@@ -24,112 +30,229 @@ double MoeStats::max_over_mean() const {
   return total == 0 ? 0 : double(mx) * double(routed.size()) / double(total);
 }
 
-MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype)
+int64_t MoeActs::expert_rows(const ModelConfig& c, int64_t rows, int expert_ranks) {
+  return rows * c.num_experts_per_tok * std::max(expert_ranks, 1);
+}
+
+MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ranks)
     : logits(act(dtype, {rows, c.num_experts})),
       probs(act(dtype, {rows, c.num_experts})),
       weights(act(dtype, {rows, c.num_experts_per_tok})),
       idx(size_t(rows * c.num_experts_per_tok)),
       xg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
       yg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
-      experts(dtype, rows * c.num_experts_per_tok, c.moe_intermediate_size),
+      experts(dtype, expert_rows(c, rows, expert_ranks), c.moe_intermediate_size),
       dprobs_aux(act(dtype, {rows, c.num_experts})),
       dweights(act(dtype, {rows, c.num_experts_per_tok})),
       dlogits(act(dtype, {rows, c.num_experts})) {
+  if (expert_ranks > 1) {
+    const int64_t r = expert_rows(c, rows, expert_ranks);
+    send_idx.resize(idx.size());
+    rows_by_position.resize(size_t(c.num_experts));
+    xr = act(dtype, {r, c.hidden_size});
+    xe = act(dtype, {r, c.hidden_size});
+    ye = act(dtype, {r, c.hidden_size});
+  }
   if (c.n_shared_experts > 0) {
     shared = SwigluActBuffers(dtype, rows, c.n_shared_experts * c.moe_intermediate_size);
     shared_out = act(dtype, {rows, c.hidden_size});
   }
 }
 
-MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store)
+MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store,
+                   const ModelParallel& parallel)
     : config_(config) {
   const int64_t d = config.hidden_size, e = config.num_experts, f = config.moe_intermediate_size;
   router_ = store.add(prefix + ".mlp.gate.weight", {e, d}, Decay::kYes);
-  gate_ = store.add(prefix + ".mlp.experts.gate_proj", {e, f, d}, Decay::kYes);
-  up_ = store.add(prefix + ".mlp.experts.up_proj", {e, f, d}, Decay::kYes);
-  down_ = store.add(prefix + ".mlp.experts.down_proj", {e, d, f}, Decay::kYes);
   if (config.n_shared_experts > 0)
     shared_ = std::make_unique<DenseMlp>(prefix + ".mlp.shared_experts", d,
                                          config.n_shared_experts * f, store);
+  // The routed experts last, so a MoE layer is one dense unit and one expert unit.
+  const ShardSpec by_expert{Axis::kExpert, 0};
+  gate_ = store.add(prefix + ".mlp.experts.gate_proj", {e, f, d}, Decay::kYes, by_expert);
+  up_ = store.add(prefix + ".mlp.experts.up_proj", {e, f, d}, Decay::kYes, by_expert);
+  down_ = store.add(prefix + ".mlp.experts.down_proj", {e, d, f}, Decay::kYes, by_expert);
+  expert_ranks_ = store.placement().blocks(by_expert);
+  if (expert_ranks_ > 1 && parallel.expert != nullptr) {
+    const int ep = expert_ranks_;
+    SYM_CHECK(parallel.expert->size() == ep && store.dtype() == DType::kF32,
+              "MoE layer {}: {} expert ranks need an ep group of that size and f32", prefix, ep);
+    exchange_ = std::make_unique<ExpertExchange>(*parallel.expert, e,
+                                                 ExpertExchange::chunks_for(e, ep));
+  }
+  offsets_scratch_.resize(size_t(e + 1));
 }
 
-SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t e) const {
-  return {expert_slice(store.param(gate_), e), expert_slice(store.param(up_), e),
-          expert_slice(store.param(down_), e)};
+SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t j) const {
+  return {expert_slice(store.param(gate_), j), expert_slice(store.param(up_), j),
+          expert_slice(store.param(down_), j)};
 }
 
-SwigluGrads MoeBlock::expert_grads(ParamStore& store, int64_t e) const {
-  return {expert_slice(store.grad(gate_), e), expert_slice(store.grad(up_), e),
-          expert_slice(store.grad(down_), e)};
+SwigluGrads MoeBlock::expert_grads(ParamStore& store, int64_t j) const {
+  return {expert_slice(store.grad(gate_), j), expert_slice(store.grad(up_), j),
+          expert_slice(store.grad(down_), j)};
 }
 
-void MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-                       const LossScales& scales, MoeActs& a, View y, MoeStats& stats) const {
+void MoeBlock::experts_forward(const Exec& ex, const ParamStore& store, int64_t first,
+                               int64_t last, std::span<const int64_t> offsets, ConstView x,
+                               SwigluActs acts, View y) const {
+  for (int64_t j = first; j < last; ++j) {
+    const int64_t begin = offsets[size_t(j)], end = offsets[size_t(j + 1)];
+    if (begin == end) continue;
+    swiglu_mlp_forward(ex, x.rows(begin, end), expert_weights(store, j), acts.rows(begin, end),
+                       y.rows(begin, end));
+  }
+}
+
+void MoeBlock::experts_backward(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
+                                std::span<const int64_t> offsets, View x, SwigluActs acts,
+                                View dy) const {
+  // dx overwrites x: the expert inputs are not needed after their weight gradients.
+  for (int64_t j = first; j < last; ++j) {
+    const int64_t begin = offsets[size_t(j)], end = offsets[size_t(j + 1)];
+    if (begin == end) continue;
+    swiglu_mlp_backward(ex, x.rows(begin, end), expert_weights(store, j), acts.rows(begin, end),
+                        dy.rows(begin, end), expert_grads(store, j), x.rows(begin, end),
+                        Accumulate::kNo);
+  }
+}
+
+// Under expert parallelism: the rows in a.xg (send order) travel to their experts, the shared
+// experts run meanwhile, each chunk's experts run as soon as its rows are in, and their outputs
+// travel back into a.yg while the next chunk computes.
+Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x,
+                                   MoeActs& a, int64_t n) {
+  ExpertExchange& xc = *exchange_;
+  const int64_t d = config_.hidden_size, per_chunk = xc.local_experts() / xc.chunks();
+  for (int64_t p = 0; p < config_.num_experts; ++p)
+    a.rows_by_position[size_t(p)] = a.plan.rows_of(p);
+  SYM_TRY(xc.exchange_counts(a.rows_by_position));
+  for (int c = 0; c < xc.chunks(); ++c) xc.dispatch_async(c, a.xg.f32(), a.xr.f32(), d);
+  if (shared_)
+    swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
+                       a.shared_out.view().rows(0, n));
+  const int64_t rows = xc.recv_rows();
+  View xr = a.xr.view().rows(0, rows), xe = a.xe.view().rows(0, rows);
+  View ye = a.ye.view().rows(0, rows);
+  const SwigluActs acts = a.experts.view(rows);
+  for (int c = 0; c < xc.chunks(); ++c) {
+    SYM_TRY(xc.wait(c));
+    const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
+    moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
+               xe.rows(begin, end));
+    experts_forward(ex, store, c * per_chunk, (c + 1) * per_chunk, xc.expert_offsets(), xe, acts,
+                    ye);
+    // The chunk's received rows are in xe now: xr's rows take the outputs back.
+    moe_gather(ex, ye, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
+               xr.rows(begin, end));
+    xc.combine_async(c, a.xr.f32(), a.yg.f32(), d);
+  }
+  for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
+  return Status::ok();
+}
+
+// The mirror image: output gradients in a.yg (send order) travel to the experts, the router's
+// and shared experts' backward run meanwhile (done by the caller before the waits), and the
+// input gradients come back into a.xg.
+void MoeBlock::exchanged_backward_start(MoeActs& a) {
+  ExpertExchange& xc = *exchange_;
+  for (int c = 0; c < xc.chunks(); ++c)
+    xc.dispatch_async(c, a.yg.f32(), a.xr.f32(), config_.hidden_size);
+}
+
+Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a) {
+  ExpertExchange& xc = *exchange_;
+  const int64_t d = config_.hidden_size, per_chunk = xc.local_experts() / xc.chunks();
+  const int64_t rows = xc.recv_rows();
+  View xr = a.xr.view().rows(0, rows), xe = a.xe.view().rows(0, rows);
+  View ye = a.ye.view().rows(0, rows);
+  const SwigluActs acts = a.experts.view(rows);
+  for (int c = 0; c < xc.chunks(); ++c) {
+    SYM_TRY(xc.wait(c));
+    const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
+    moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
+               ye.rows(begin, end));
+    experts_backward(ex, store, c * per_chunk, (c + 1) * per_chunk, xc.expert_offsets(), xe, acts,
+                     ye);
+    moe_gather(ex, xe, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
+               xr.rows(begin, end));
+    xc.combine_async(c, a.xr.f32(), a.xg.f32(), d);
+  }
+  for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
+  return Status::ok();
+}
+
+Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
+                         const LossScales& scales, MoeActs& a, View y, MoeStats& stats) {
   const int64_t n = x.dim(0), e_count = config_.num_experts, k = config_.num_experts_per_tok;
   const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
+  SYM_CHECK(expert_ranks_ == 1 || exchange_, "a MoE layer declared for {} expert ranks (no "
+            "exchange) cannot run", expert_ranks_);
   View logits = a.logits.view().rows(0, n), probs = a.probs.view().rows(0, n);
   View weights = a.weights.view().rows(0, n);
   std::span<int32_t> idx(a.idx.data(), size_t(n * k));
   linear_forward(ex, x, store.param(router_), logits);
   router_topk_forward(ex, logits, bias, norm, probs, idx, weights);
 
-  int64_t capacity = expert_capacity(config_.capacity_factor, n, k, e_count);
-  build_dispatch_plan(idx, n, e_count, k, capacity, a.plan);
+  // Rows grouped by expert; under expert parallelism by send position (parallel/expert_exchange.h)
+  const int64_t capacity = expert_capacity(config_.capacity_factor, n, k, e_count);
+  std::span<const int32_t> plan_idx = idx;
+  if (exchange_) {
+    for (size_t s = 0; s < idx.size(); ++s)
+      a.send_idx[s] = int32_t(exchange_->send_position(idx[s]));
+    plan_idx = std::span<const int32_t>(a.send_idx.data(), idx.size());
+  }
+  build_dispatch_plan(plan_idx, n, e_count, k, capacity, a.plan);
   const DispatchPlan& plan = a.plan;
   const int64_t rows = plan.kept_rows();
   View xg = a.xg.view().rows(0, rows), yg = a.yg.view().rows(0, rows);
   moe_gather(ex, x, plan.token_of_row, xg);
-  SwigluActs acts = a.experts.view(rows);
-  for (int64_t e = 0; e < e_count; ++e) {
-    int64_t begin = plan.offsets[size_t(e)], end = plan.offsets[size_t(e + 1)];
-    if (begin == end) continue;
-    swiglu_mlp_forward(ex, xg.rows(begin, end), expert_weights(store, e), acts.rows(begin, end),
-                       yg.rows(begin, end));
+  if (exchange_) {
+    SYM_TRY(exchanged_forward(ex, store, x, a, n));
+  } else {
+    experts_forward(ex, store, 0, e_count, plan.offsets, xg, a.experts.view(rows), yg);
+    if (shared_)
+      swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
+                         a.shared_out.view().rows(0, n));
   }
   moe_combine(ex, yg, weights, plan.row_of_slot, y);
-  if (shared_) {
-    View shared_out = a.shared_out.view().rows(0, n);
-    swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n), shared_out);
-    add(ex, y, shared_out, y);
-  }
+  if (shared_) add(ex, y, a.shared_out.view().rows(0, n), y);
 
-  stats.aux_loss += aux_loss_forward_backward(probs, plan.routed, k, config_.router_aux_loss_coef,
-                                              scales.aux, a.dprobs_aux.view().rows(0, n));
+  // Statistics by expert id (the plan counts by send position under expert parallelism).
+  std::vector<int64_t>& routed = offsets_scratch_;
+  for (int64_t e = 0; e < e_count; ++e)
+    routed[size_t(e)] = plan.routed[size_t(exchange_ ? exchange_->send_position(e) : e)];
+  std::span<const int64_t> routed_by_expert(routed.data(), size_t(e_count));
+  stats.aux_loss += aux_loss_forward_backward(probs, routed_by_expert, k,
+                                              config_.router_aux_loss_coef, scales.aux,
+                                              a.dprobs_aux.view().rows(0, n));
   stats.z_loss += z_loss_forward_backward(logits, config_.router_z_loss_coef, scales.aux, View());
-  for (int64_t e = 0; e < e_count; ++e) stats.routed[size_t(e)] += plan.routed[size_t(e)];
+  for (int64_t e = 0; e < e_count; ++e) stats.routed[size_t(e)] += routed_by_expert[size_t(e)];
   stats.dropped += plan.dropped;
   stats.tokens += n;
+  if (exchange_) stats.exchange.add(exchange_->take_times());
+  return Status::ok();
 }
 
-void MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
-                        const LossScales& scales, MoeActs& a, View dx) const {
-  const int64_t n = x.dim(0), e_count = config_.num_experts, k = config_.num_experts_per_tok;
+Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
+                          const LossScales& scales, MoeActs& a, View dx, MoeStats& stats) {
+  const int64_t n = x.dim(0), k = config_.num_experts_per_tok;
   const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
   const DispatchPlan& plan = a.plan;
   const int64_t rows = plan.kept_rows();
-  if (shared_) {
-    swiglu_mlp_backward(ex, x, shared_->weights(store), a.shared.view(n), dy,
-                        shared_->grads(store), dx, Accumulate::kNo);
-  } else {
-    if (dx.dtype() == DType::kF64)
-      std::fill_n(dx.data<double>(), dx.numel(), 0.0);
-    else
-      std::fill_n(dx.data<float>(), dx.numel(), 0.f);
-  }
   View weights = a.weights.view().rows(0, n), dweights = a.dweights.view().rows(0, n);
   View xg = a.xg.view().rows(0, rows), yg = a.yg.view().rows(0, rows);
   // yg becomes the gradient of the expert outputs, then xg the gradient of the expert inputs.
   moe_combine_backward(ex, dy, yg, weights, plan.row_of_slot, dweights, yg);
-  SwigluActs acts = a.experts.view(rows);
-  for (int64_t e = 0; e < e_count; ++e) {
-    int64_t begin = plan.offsets[size_t(e)], end = plan.offsets[size_t(e + 1)];
-    if (begin == end) continue;
-    swiglu_mlp_backward(ex, xg.rows(begin, end), expert_weights(store, e), acts.rows(begin, end),
-                        yg.rows(begin, end), expert_grads(store, e), xg.rows(begin, end),
-                        Accumulate::kNo);
-  }
-  moe_scatter_add(ex, xg, plan.row_of_slot, dx);
+  if (exchange_) exchanged_backward_start(a);
 
+  // What needs no expert output gradient: the shared experts and the router (overlapping the
+  // exchange under expert parallelism).
+  if (shared_)
+    swiglu_mlp_backward(ex, x, shared_->weights(store), a.shared.view(n), dy,
+                        shared_->grads(store), dx, Accumulate::kNo);
+  else
+    fill_zero(dx);
   View dlogits = a.dlogits.view().rows(0, n);
   ConstView dprobs_aux =
       config_.router_aux_loss_coef != 0 ? ConstView(a.dprobs_aux.view().rows(0, n)) : ConstView();
@@ -139,6 +262,16 @@ void MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstVie
                           dlogits);
   linear_backward_weight(ex, x, dlogits, store.grad(router_));
   linear_backward_input(ex, store.param(router_), dlogits, dx, Accumulate::kYes);
+
+  if (exchange_) {
+    SYM_TRY(exchanged_backward_finish(ex, store, a));
+    stats.exchange.add(exchange_->take_times());
+  } else {
+    experts_backward(ex, store, 0, config_.num_experts, plan.offsets, xg, a.experts.view(rows),
+                     yg);
+  }
+  moe_scatter_add(ex, xg, plan.row_of_slot, dx);
+  return Status::ok();
 }
 
 }  // namespace symphony

@@ -7,6 +7,13 @@
 // dropped. Parameters: "<prefix>.mlp.gate.weight" (E, D), stacked expert tensors
 // "<prefix>.mlp.experts.{gate,up}_proj" (E, F, D) and "<prefix>.mlp.experts.down_proj" (E, D, F),
 // and "<prefix>.mlp.shared_experts.*" (width n_shared_experts * F) when n_shared_experts > 0.
+//
+// Expert parallelism (parallel/expert_exchange.h): the stacked expert tensors are sharded along
+// dim 0 over the ep axis, so this rank holds experts [p*El, (p+1)*El). Routing stays local; the
+// grouped rows go to the experts' ranks by all-to-all-v, in two chunks when the local experts
+// split evenly, so one chunk's exchange runs while the other's experts compute (the shared
+// experts run while the first rows travel). The backward pass mirrors the exchange. Router
+// losses and statistics are those of this rank's tokens, exactly as one process computes them.
 
 #include <memory>
 #include <string>
@@ -14,7 +21,9 @@
 
 #include "kernels/router_topk.h"
 #include "model/mlp.h"
+#include "model/model_parallel.h"
 #include "model/moe/dispatch_plan.h"
+#include "parallel/expert_exchange.h"
 
 namespace symphony {
 
@@ -25,10 +34,12 @@ struct MoeStats {
   int64_t tokens = 0;
   double aux_loss = 0;          // summed over micro-batches
   double z_loss = 0;
+  ExchangeTimes exchange;       // expert-parallel all-to-all, this rank
   void reset(int64_t num_experts) {
     routed.assign(size_t(num_experts), 0);
     dropped = tokens = 0;
     aux_loss = z_loss = 0;
+    exchange = ExchangeTimes{};
   }
   // max over experts of routed / mean routed (1 = perfectly balanced).
   double max_over_mean() const;
@@ -37,14 +48,20 @@ struct MoeStats {
 struct MoeActs {
   Buffer logits, probs, weights;  // (N, E), (N, E), (N, K)
   std::vector<int32_t> idx;       // N*K
+  std::vector<int32_t> send_idx;  // N*K send positions of idx (expert parallel)
+  std::vector<int64_t> rows_by_position;  // [send position] (expert parallel)
   DispatchPlan plan;
-  Buffer xg, yg;                  // (N*K, D) grouped rows
-  SwigluActBuffers experts;       // (N*K, F)
+  Buffer xg, yg;                  // (N*K, D) grouped rows, in send order
+  Buffer xr, xe, ye;              // (R, D) expert parallel: received (source-major), expert-major
+                                  // input and output; R = ep * N*K, the most a rank can receive
+  SwigluActBuffers experts;       // (N*K, F), or (R, F) expert parallel
   SwigluActBuffers shared;        // (N, Fs)
   Buffer shared_out;              // (N, D)
   Buffer dprobs_aux, dweights, dlogits;  // (N, E), (N, K), (N, E)
   MoeActs() = default;
-  MoeActs(const ModelConfig& config, int64_t rows, DType dtype);
+  MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks);
+  // Rows of expert activations a rank may hold: N*K, times ep under expert parallelism.
+  static int64_t expert_rows(const ModelConfig& config, int64_t rows, int expert_ranks);
 };
 
 // Scales applied to losses of one micro-batch, so that the summed gradients of a step are those
@@ -56,22 +73,43 @@ struct LossScales {
 
 class MoeBlock {
  public:
-  MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store);
+  // The store's placement says which experts this rank holds. Without parallel.expert (a
+  // declaration for planning, model/transformer.h declare_params) a layer whose experts are
+  // spread over ranks can declare its parameters but not run.
+  MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store,
+           const ModelParallel& parallel = {});
 
-  // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats.
-  void forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-               const LossScales& scales, MoeActs& acts, View y, MoeStats& stats) const;
-  // dx = d(moe)/dx (overwritten). Consumes acts.
-  void backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
-                const LossScales& scales, MoeActs& acts, View dx) const;
+  // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats. Under expert
+  // parallelism every rank of the ep group must call it together (collective).
+  // Failure: a communication error of the exchange.
+  Status forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
+                 const LossScales& scales, MoeActs& acts, View y, MoeStats& stats);
+  // dx = d(moe)/dx (overwritten). Consumes acts. Collective like forward.
+  Status backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
+                  const LossScales& scales, MoeActs& acts, View dx, MoeStats& stats);
 
  private:
-  SwigluWeights expert_weights(const ParamStore& store, int64_t e) const;
-  SwigluGrads expert_grads(ParamStore& store, int64_t e) const;
+  // Local expert j (0 <= j < local experts) of this rank.
+  SwigluWeights expert_weights(const ParamStore& store, int64_t j) const;
+  SwigluGrads expert_grads(ParamStore& store, int64_t j) const;
+  // Expert GEMMs of local experts [first, last) over rows grouped by expert at `offsets`.
+  void experts_forward(const Exec& ex, const ParamStore& store, int64_t first, int64_t last,
+                       std::span<const int64_t> offsets, ConstView x, SwigluActs acts,
+                       View y) const;
+  void experts_backward(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
+                        std::span<const int64_t> offsets, View x, SwigluActs acts,
+                        View dy) const;
+  Status exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x, MoeActs& a,
+                           int64_t n);
+  void exchanged_backward_start(MoeActs& a);
+  Status exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a);
 
   ModelConfig config_;
   ParamId router_, gate_, up_, down_;
   std::unique_ptr<DenseMlp> shared_;
+  int expert_ranks_ = 1;
+  std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only
+  std::vector<int64_t> offsets_scratch_;      // [expert] routed rows by expert id
 };
 
 }  // namespace symphony

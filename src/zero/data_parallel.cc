@@ -1,6 +1,7 @@
-#include "parallel/zero.h"
+#include "zero/data_parallel.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -11,14 +12,6 @@
 
 namespace symphony {
 
-namespace {
-// Weight slots: the unit in use and the prefetched next one, plus the embedding when it is also
-// the LM head (held through the whole backward pass). Gradient slots: the unit being computed and
-// the one reducing, plus the tied embedding.
-int slots_needed(const ModelConfig& config) { return config.tie_word_embeddings ? 3 : 2; }
-constexpr int64_t kAlign = 16;   // floats: slices start 64-byte aligned
-}  // namespace
-
 ParamResidency DataParallel::residency_for(ZeroStage stage) {
   ParamResidency r;
   if (stage >= ZeroStage::kGradients) r.grads = Residency::kWindowed;
@@ -26,85 +19,68 @@ ParamResidency DataParallel::residency_for(ZeroStage stage) {
   return r;
 }
 
-int64_t DataParallel::slice_numel(int64_t numel, int64_t dp) {
-  return ((numel + dp - 1) / dp + kAlign - 1) / kAlign * kAlign;
-}
-
-ShardedMemory DataParallel::plan_memory(const ModelConfig& config, int dp, ZeroStage stage) {
-  const int64_t b = 4;  // f32
-  int64_t params = 0, shard = 0, max_slice = 0, max_padded = 0;
-  for (int64_t n : Transformer::unit_numels(config)) {
-    const int64_t s = slice_numel(n, dp);
-    params += n;
-    shard += s;
-    max_slice = std::max(max_slice, s);
-    max_padded = std::max(max_padded, s * dp);
-  }
-  const int64_t slots = slots_needed(config);
-  ShardedMemory m;
-  m.weights = stage >= ZeroStage::kParameters ? (shard + slots * max_padded) * b : params * b;
-  m.grads = stage >= ZeroStage::kGradients ? (shard + slots * max_padded) * b : params * b;
-  m.optimizer = 2 * (stage == ZeroStage::kNone ? params : shard) * b;
-  if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients) m.communication += max_padded * b;
-  if (stage >= ZeroStage::kGradients) m.communication += slots * max_slice * b;
-  return m;
-}
-
-DataParallel::DataParallel(ZeroStage stage, Comm& dp, Transformer& model,
+DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model,
                            const OptimConfig& optim, double bucket_mb)
-    : stage_(stage), dp_(dp), model_(model), store_(model.params()) {
+    : stage_(stage), mesh_(mesh), model_(model), store_(model.params()),
+      shards_(model.params(), ShardPlacement::of(mesh.layout(), mesh.world().rank())) {
   SYM_CHECK(store_.dtype() == DType::kF32, "data parallelism runs f32 parameters");
   const ParamResidency expected = residency_for(stage);
   SYM_CHECK(store_.residency().weights == expected.weights &&
                 store_.residency().grads == expected.grads,
             "the model was not built with DataParallel::residency_for(zero stage {})", int(stage));
-  const int64_t p = dp.size(), r = dp.rank();
+  for (Axis axis : {Axis::kExpert, Axis::kExpertTensor})
+    SYM_CHECK(store_.placement().size[int(axis)] == mesh.size(axis) &&
+                  store_.placement().coord[int(axis)] == mesh.rank(axis),
+              "the model was built for another {} placement than the mesh's", axis_name(axis));
+  for (int u = 0; u < store_.num_units(); ++u)
+    SYM_CHECK(comm_of(u).size() == shards_.group_size(u) && comm_of(u).rank() == shards_.group_rank(u),
+              "unit {}: the shard layout does not match the mesh's {} group", u,
+              comm_of(u).name());
   const int units = store_.num_units();
-  int64_t max_slice = 0;
-  for (int u = 0; u < units; ++u) {
-    const int64_t s = slice_numel(store_.unit(u).numel, p);
-    unit_slice_.push_back(s);
-    unit_shard_offset_.push_back(shard_numel_);
-    shard_numel_ += s;
-    max_slice = std::max(max_slice, s);
-    max_padded_unit_ = std::max(max_padded_unit_, s * p);
-  }
-
+  const int64_t shard_numel = shards_.shard_numel(), max_padded = shards_.max_padded();
   if (stage == ZeroStage::kNone) {
     optimizer_ = std::make_unique<AdamW>(optim, store_);
   } else {
-    optimizer_ = std::make_unique<AdamW>(optim, DType::kF32, shard_numel_);
+    optimizer_ = std::make_unique<AdamW>(optim, DType::kF32, shard_numel);
   }
   if (stage >= ZeroStage::kParameters)
-    shard_weights_ = Buffer(DType::kF32, {shard_numel_}, MemoryCategory::kWeights);
+    shard_weights_ = Buffer(DType::kF32, {shard_numel}, MemoryCategory::kWeights);
   if (stage >= ZeroStage::kGradients)
-    shard_grads_ = Buffer(DType::kF32, {shard_numel_}, MemoryCategory::kGrads);
+    shard_grads_ = Buffer(DType::kF32, {shard_numel}, MemoryCategory::kGrads);
   if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients)
-    gather_scratch_ = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kCommunication);
-  if (stage >= ZeroStage::kParameters) {
-    weight_slots_.resize(size_t(slots_needed(model.config())));
-    for (WeightSlot& slot : weight_slots_)
-      slot.data = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kWeights);
-  }
-  if (stage >= ZeroStage::kGradients) {
-    grad_slots_.resize(size_t(slots_needed(model.config())));
-    for (GradSlot& slot : grad_slots_) {
-      slot.data = Buffer(DType::kF32, {max_padded_unit_}, MemoryCategory::kGrads);
-      slot.reduced = Buffer(DType::kF32, {max_slice}, MemoryCategory::kCommunication);
+    gather_scratch_ = Buffer(DType::kF32, {max_padded}, MemoryCategory::kCommunication);
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    const ReplicaGroup group = ReplicaGroup(g);
+    for (int i = 0; i < shards_.slots(group, model.config()); ++i) {
+      if (stage >= ZeroStage::kParameters) {
+        weight_slots_.emplace_back();
+        weight_slots_.back().group = group;
+        weight_slots_.back().data =
+            Buffer(DType::kF32, {shards_.max_padded(group)}, MemoryCategory::kWeights);
+      }
+      if (stage >= ZeroStage::kGradients) {
+        grad_slots_.emplace_back();
+        GradSlot& slot = grad_slots_.back();
+        slot.group = group;
+        slot.data = Buffer(DType::kF32, {shards_.max_padded(group)}, MemoryCategory::kGrads);
+        slot.reduced =
+            Buffer(DType::kF32, {shards_.max_slice(group)}, MemoryCategory::kCommunication);
+      }
     }
   }
 
-  // This rank's part of every tensor: slice r of each unit, cut at tensor boundaries.
+  // This rank's part of every tensor: its slice of each unit, cut at tensor boundaries.
   if (stage != ZeroStage::kNone) {
     for (int u = 0; u < units; ++u) {
       const ParamUnit& unit = store_.unit(u);
-      const int64_t s = slice(u), lo = r * s, hi = lo + s;
+      const int64_t lo = shards_.owned_begin(u) - unit.offset;
+      const int64_t hi = shards_.owned_end(u) - unit.offset;
       for (ParamId id = unit.first; id < unit.end; ++id) {
         const ParamInfo& info = store_.info(id);
         const int64_t t0 = info.offset - unit.offset, t1 = t0 + info.shape.numel();
         const int64_t a = std::max(t0, lo), b = std::min(t1, hi);
         if (a >= b) continue;
-        const int64_t shard_at = unit_shard_offset_[size_t(u)] + (a - lo);
+        const int64_t shard_at = shards_.shard_offset(u) + (a - lo);
         AdamWSegment seg;
         seg.param = stage >= ZeroStage::kParameters
                         ? shard_weights_.view().rows(shard_at, shard_at + (b - a))
@@ -119,22 +95,28 @@ DataParallel::DataParallel(ZeroStage stage, Comm& dp, Transformer& model,
     }
   }
 
-  // Buckets from the LM head back, the order backward finishes units in.
+  // Buckets from the LM head back, the order backward finishes units in; one open bucket per
+  // replica group, since a bucket is reduced over one group.
   if (stage <= ZeroStage::kOptimizer) {
     const int64_t bucket_elems = std::max<int64_t>(1, int64_t(bucket_mb * 1024 * 1024 / 4));
     unit_bucket_.assign(size_t(units), 0);
-    int end = units;
-    int64_t elems = 0;
+    std::array<int, kNumReplicaGroups> open;
+    open.fill(-1);
+    std::array<int64_t, kNumReplicaGroups> elems{};
     for (int u = units - 1; u >= 0; --u) {
-      elems += store_.unit(u).numel;
-      if (elems >= bucket_elems || u == 0) {
-        buckets_.push_back(Bucket{u, end, 0, CommHandle()});
-        for (int v = u; v < end; ++v) unit_bucket_[size_t(v)] = int(buckets_.size()) - 1;
-        end = u;
-        elems = 0;
+      const int g = int(store_.unit(u).replicas);
+      if (open[size_t(g)] == -1) {
+        buckets_.push_back(Bucket{});
+        open[size_t(g)] = int(buckets_.size()) - 1;
+        elems[size_t(g)] = 0;
       }
+      buckets_[size_t(open[size_t(g)])].units.push_back(u);
+      unit_bucket_[size_t(u)] = open[size_t(g)];
+      elems[size_t(g)] += store_.unit(u).numel;
+      if (elems[size_t(g)] >= bucket_elems) open[size_t(g)] = -1;
     }
   }
+  norm_partial_.assign(kNumReplicaGroups, 0.0);
   model_.set_unit_hooks(this);
 }
 
@@ -149,31 +131,28 @@ void DataParallel::init_params(const ModelConfig& config, uint64_t seed) {
     symphony::init_params(config, seed, store_);
     return;
   }
-  // Each unit is initialised whole in a scratch slot (values depend only on the seed and the
-  // tensor name and index), and this rank keeps its slice.
-  Buffer& scratch = weight_slots_[0].data;
-  const int64_t r = dp_.rank();
+  // Each unit is initialised whole in a scratch slot (values depend only on the seed, the tensor
+  // name and the element's global index), and this rank keeps its slice.
   for (int u = 0; u < store_.num_units(); ++u) {
+    Buffer& scratch = scratch_slot(u).data;
     scratch.zero();
     store_.bind_unit_weights(u, scratch.f32());
     init_unit_params(config, seed, store_, u);
     store_.bind_unit_weights(u, nullptr);
-    std::memcpy(shard_weights_.f32() + unit_shard_offset_[size_t(u)], scratch.f32() + r * slice(u),
-                size_t(slice(u)) * sizeof(float));
+    std::memcpy(shard_weights_.f32() + shards_.shard_offset(u),
+                scratch.f32() + shards_.group_rank(u) * slice(u), size_t(slice(u)) * sizeof(float));
   }
 }
 
 std::vector<StateSlice> DataParallel::saved_slices() {
   std::vector<StateSlice> slices;
-  const int64_t r = dp_.rank();
   for (int u = 0; u < store_.num_units(); ++u) {
-    const ParamUnit& unit = store_.unit(u);
-    const int64_t lo = r * slice(u), hi = std::min(lo + slice(u), unit.numel);
-    if (lo >= hi) continue;
+    const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
+    if (begin >= end) continue;
     StateSlice s;
-    s.offset = unit.offset + lo;
-    s.numel = hi - lo;
-    const int64_t shard_at = unit_shard_offset_[size_t(u)];
+    s.offset = begin;
+    s.numel = end - begin;
+    const int64_t shard_at = shards_.shard_offset(u);
     // Stage 0 keeps full moments laid out like the parameters; the others keep the shard.
     const int64_t state_at = stage_ == ZeroStage::kNone ? s.offset : shard_at;
     s.weights = stage_ >= ZeroStage::kParameters ? shard_weights_.f32() + shard_at
@@ -204,7 +183,7 @@ std::vector<StateSlice> DataParallel::held_slices() {
 void DataParallel::begin_step() {
   if (stage_ <= ZeroStage::kOptimizer) {
     store_.zero_grads();
-    for (Bucket& b : buckets_) b.units_ready = 0, b.handle = CommHandle();
+    for (Bucket& b : buckets_) b.units_ready = 0, b.handles.clear();
   } else {
     shard_grads_.zero();
   }
@@ -212,33 +191,48 @@ void DataParallel::begin_step() {
 
 void DataParallel::begin_micro_batch(bool last) { last_micro_batch_ = last; }
 
-void DataParallel::before_forward(int unit) {
+void DataParallel::before_forward(int block) {
   if (stage_ < ZeroStage::kParameters) return;
   backward_phase_ = false;
-  acquire_weights(unit);
-  if (unit + 1 < store_.num_units()) prefetch_weights(unit + 1);
+  const ParamBlock& b = store_.block(block);
+  for (int u = b.first_unit; u < b.end_unit; ++u) acquire_weights(u);
+  if (block + 1 < store_.num_blocks()) {
+    const ParamBlock& next = store_.block(block + 1);
+    for (int u = next.first_unit; u < next.end_unit; ++u) prefetch_weights(u);
+  }
 }
 
-void DataParallel::after_forward(int unit) {
-  if (stage_ >= ZeroStage::kParameters) release_weights(unit);
+void DataParallel::after_forward(int block) {
+  if (stage_ < ZeroStage::kParameters) return;
+  const ParamBlock& b = store_.block(block);
+  for (int u = b.first_unit; u < b.end_unit; ++u) release_weights(u);
 }
 
-void DataParallel::before_backward(int unit) {
+void DataParallel::before_backward(int block) {
   backward_phase_ = true;
+  const ParamBlock& b = store_.block(block);
   if (stage_ >= ZeroStage::kParameters) {
-    acquire_weights(unit);
-    if (unit > 0) prefetch_weights(unit - 1);
+    for (int u = b.first_unit; u < b.end_unit; ++u) acquire_weights(u);
+    if (block > 0) {
+      const ParamBlock& prev = store_.block(block - 1);
+      for (int u = prev.first_unit; u < prev.end_unit; ++u) prefetch_weights(u);
+    }
   }
-  if (stage_ >= ZeroStage::kGradients) acquire_grads(unit);
+  if (stage_ >= ZeroStage::kGradients)
+    for (int u = b.first_unit; u < b.end_unit; ++u) acquire_grads(u);
 }
 
-void DataParallel::after_backward(int unit) {
-  if (stage_ <= ZeroStage::kOptimizer) {
-    if (last_micro_batch_) unit_grads_ready(unit);
-    return;
+void DataParallel::after_backward(int block) {
+  const ParamBlock& b = store_.block(block);
+  // Units from the last: the order buckets count them in.
+  for (int u = b.end_unit - 1; u >= b.first_unit; --u) {
+    if (stage_ <= ZeroStage::kOptimizer) {
+      if (last_micro_batch_) unit_grads_ready(u);
+      continue;
+    }
+    release_grads(u);
+    if (stage_ >= ZeroStage::kParameters) release_weights(u);
   }
-  release_grads(unit);
-  if (stage_ >= ZeroStage::kParameters) release_weights(unit);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,11 +240,21 @@ void DataParallel::after_backward(int unit) {
 
 void DataParallel::unit_grads_ready(int unit) {
   Bucket& b = buckets_[size_t(unit_bucket_[size_t(unit)])];
-  if (++b.units_ready < b.end_unit - b.first_unit) return;
-  const int64_t begin = store_.unit(b.first_unit).offset;
-  const int64_t end = store_.unit(b.end_unit - 1).offset + store_.unit(b.end_unit - 1).numel;
-  b.handle = dp_.all_reduce_async(store_.all_grads().data<float>() + begin, end - begin,
-                                  CommDType::kF32, ReduceOp::kSum);
+  if (++b.units_ready < int(b.units.size())) return;
+  // One all-reduce per run of units contiguous in memory (b.units runs from the head back).
+  Comm& comm = comm_of(b.units[0]);
+  float* grads = store_.all_grads().data<float>();
+  size_t i = 0;
+  while (i < b.units.size()) {
+    size_t j = i + 1;
+    while (j < b.units.size() && b.units[j] + 1 == b.units[j - 1]) ++j;
+    const ParamUnit& first = store_.unit(b.units[j - 1]);
+    const ParamUnit& last = store_.unit(b.units[i]);
+    const int64_t begin = first.offset, end = last.offset + last.numel;
+    b.handles.push_back(
+        comm.all_reduce_async(grads + begin, end - begin, CommDType::kF32, ReduceOp::kSum));
+    i = j;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,10 +266,16 @@ DataParallel::WeightSlot* DataParallel::find_weight_slot(int unit) {
   return nullptr;
 }
 
-DataParallel::WeightSlot& DataParallel::free_weight_slot() {
+DataParallel::WeightSlot& DataParallel::scratch_slot(int unit) {
+  for (WeightSlot& slot : weight_slots_)
+    if (slot.group == store_.unit(unit).replicas) return slot;
+  fatal(fmt::format("no weight slot for unit {}", unit));
+}
+
+DataParallel::WeightSlot& DataParallel::free_weight_slot(ReplicaGroup group) {
   WeightSlot* best = nullptr;
   for (WeightSlot& slot : weight_slots_) {
-    if (slot.users > 0) continue;
+    if (slot.users > 0 || slot.group != group) continue;
     if (best == nullptr || slot.unit == -1 || (best->unit != -1 && slot.last_use < best->last_use))
       best = &slot;
     if (slot.unit == -1) break;
@@ -283,14 +293,14 @@ void DataParallel::start_gather(WeightSlot& slot, int unit) {
   slot.unit = unit;
   slot.last_use = ++use_clock_;
   const int64_t s = slice(unit);
-  slot.gather = dp_.all_gather_async(shard_weights_.f32() + unit_shard_offset_[size_t(unit)],
-                                     slot.data.f32(), s, CommDType::kF32);
+  slot.gather = comm_of(unit).all_gather_async(shard_weights_.f32() + shards_.shard_offset(unit),
+                                               slot.data.f32(), s, CommDType::kF32);
 }
 
 void DataParallel::acquire_weights(int unit) {
   WeightSlot* slot = find_weight_slot(unit);
   if (slot == nullptr) {
-    slot = &free_weight_slot();
+    slot = &free_weight_slot(store_.unit(unit).replicas);
     start_gather(*slot, unit);
   }
   note(slot->gather.wait());
@@ -307,9 +317,10 @@ void DataParallel::release_weights(int unit) {
 
 void DataParallel::prefetch_weights(int unit) {
   if (find_weight_slot(unit) != nullptr) return;
+  const ReplicaGroup group = store_.unit(unit).replicas;
   for (const WeightSlot& slot : weight_slots_)
-    if (slot.users == 0) {
-      start_gather(free_weight_slot(), unit);
+    if (slot.users == 0 && slot.group == group) {
+      start_gather(free_weight_slot(group), unit);
       return;
     }
 }
@@ -323,15 +334,16 @@ void DataParallel::acquire_grads(int unit) {
       slot.users += 1;  // the tied embedding, already accumulating
       return;
     }
+  const ReplicaGroup group = store_.unit(unit).replicas;
   GradSlot* free = nullptr;
   for (GradSlot& slot : grad_slots_)
-    if (slot.unit == -1) {
+    if (slot.unit == -1 && slot.group == group) {
       free = &slot;
       break;
     }
   if (free == nullptr) {
     for (GradSlot& slot : grad_slots_)
-      if (slot.reducing) {
+      if (slot.reducing && slot.group == group) {
         finish_reduction(slot);
         free = &slot;
         break;
@@ -340,7 +352,7 @@ void DataParallel::acquire_grads(int unit) {
   SYM_CHECK(free != nullptr, "all {} gradient slots are accumulating", grad_slots_.size());
   free->unit = unit;
   free->users = 1;
-  std::memset(free->data.f32(), 0, size_t(slice(unit) * dp_.size()) * sizeof(float));
+  std::memset(free->data.f32(), 0, size_t(shards_.padded(unit)) * sizeof(float));
   store_.bind_unit_grads(unit, free->data.f32());
 }
 
@@ -350,8 +362,8 @@ void DataParallel::release_grads(int unit) {
     if (--slot.users > 0) return;
     store_.bind_unit_grads(unit, nullptr);
     slot.reducing = true;
-    slot.handle = dp_.reduce_scatter_async(slot.data.f32(), slot.reduced.f32(), slice(unit),
-                                           CommDType::kF32, ReduceOp::kSum);
+    slot.handle = comm_of(unit).reduce_scatter_async(slot.data.f32(), slot.reduced.f32(),
+                                                     slice(unit), CommDType::kF32, ReduceOp::kSum);
     return;
   }
   fatal(fmt::format("releasing gradients of unit {} not acquired", unit));
@@ -360,7 +372,7 @@ void DataParallel::release_grads(int unit) {
 void DataParallel::finish_reduction(GradSlot& slot) {
   note(slot.handle.wait());
   const int64_t s = slice(slot.unit);
-  float* dst = shard_grads_.f32() + unit_shard_offset_[size_t(slot.unit)];
+  float* dst = shard_grads_.f32() + shards_.shard_offset(slot.unit);
   const float* src = slot.reduced.f32();
   for (int64_t i = 0; i < s; ++i) dst[i] += src[i];
   slot.unit = -1;
@@ -375,9 +387,9 @@ Status DataParallel::end_backward() {
   if (stage_ <= ZeroStage::kOptimizer) {
     if (last_micro_batch_)
       for (Bucket& b : buckets_) {
-        SYM_CHECK(b.units_ready == b.end_unit - b.first_unit, "bucket of units [{}, {}) not ready",
-                  b.first_unit, b.end_unit);
-        note(b.handle.wait());
+        SYM_CHECK(b.units_ready == int(b.units.size()), "bucket of {} units: {} ready",
+                  b.units.size(), b.units_ready);
+        for (CommHandle& h : b.handles) note(h.wait());
       }
   } else {
     // Reductions in the order they started.
@@ -389,23 +401,40 @@ Status DataParallel::end_backward() {
 }
 
 Result<double> DataParallel::grad_norm() {
-  if (stage_ <= ZeroStage::kOptimizer) return grad_norm_local(store_.all_grads());
-  const double local = grad_norm_local(shard_grads_.view());
-  double sum_sq = local * local;
-  SYM_TRY(dp_.all_reduce(std::span(&sum_sq, 1)));
-  return std::sqrt(sum_sq);
+  // Each rank sums the squares of the slice it owns of every unit, so a replica group covers
+  // each of its blocks once; summing over the group and then over the axes its blocks differ on
+  // covers every parameter once. Identical on every rank.
+  std::fill(norm_partial_.begin(), norm_partial_.end(), 0.0);
+  for (int u = 0; u < store_.num_units(); ++u) {
+    const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
+    if (begin >= end) continue;
+    ConstView grads = stage_ <= ZeroStage::kOptimizer
+                          ? ConstView(store_.all_grads().rows(begin, end))
+                          : ConstView(shard_grads_.view().rows(
+                                shards_.shard_offset(u), shards_.shard_offset(u) + (end - begin)));
+    const double norm = grad_norm_local(grads);
+    norm_partial_[size_t(store_.unit(u).replicas)] += norm * norm;
+  }
+  double total = 0;
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    double sum_sq = norm_partial_[size_t(g)];
+    SYM_TRY(mesh_.replicas(ReplicaGroup(g)).all_reduce(std::span(&sum_sq, 1)));
+    for (Axis axis : block_axes(ReplicaGroup(g)))
+      SYM_TRY(mesh_.group(axis).all_reduce(std::span(&sum_sq, 1)));
+    total += sum_sq;
+  }
+  return std::sqrt(total);
 }
 
 Status DataParallel::all_gather_weights_into_full() {
-  const int64_t r = dp_.rank();
   float* scratch = gather_scratch_.f32();
   for (int u = 0; u < store_.num_units(); ++u) {
-    const int64_t n = store_.unit(u).numel, s = slice(u);
+    const int64_t n = store_.unit(u).numel, s = slice(u), r = shards_.group_rank(u);
     float* full = store_.unit_params(u).data<float>();
     const int64_t lo = std::min(r * s, n), hi = std::min(r * s + s, n);
     std::memset(scratch + r * s, 0, size_t(s) * sizeof(float));
     std::memcpy(scratch + r * s, full + lo, size_t(hi - lo) * sizeof(float));
-    SYM_TRY(dp_.all_gather(scratch + r * s, scratch, s, CommDType::kF32));
+    SYM_TRY(comm_of(u).all_gather(scratch + r * s, scratch, s, CommDType::kF32));
     std::memcpy(full, scratch, size_t(n) * sizeof(float));
   }
   return Status::ok();
@@ -440,11 +469,11 @@ Status DataParallel::gather_full_weights() {
   }
   SYM_TRY(hook_status_);
   full_weights_ = Buffer(DType::kF32, {store_.numel()}, MemoryCategory::kWeights);
-  Buffer& scratch = weight_slots_[0].data;
   for (int u = 0; u < store_.num_units(); ++u) {
+    Buffer& scratch = scratch_slot(u).data;
     const int64_t s = slice(u);
-    SYM_TRY(dp_.all_gather(shard_weights_.f32() + unit_shard_offset_[size_t(u)], scratch.f32(), s,
-                           CommDType::kF32));
+    SYM_TRY(comm_of(u).all_gather(shard_weights_.f32() + shards_.shard_offset(u), scratch.f32(),
+                                  s, CommDType::kF32));
     float* dst = full_weights_.f32() + store_.unit(u).offset;
     std::memcpy(dst, scratch.f32(), size_t(store_.unit(u).numel) * sizeof(float));
     store_.bind_unit_weights(u, dst);

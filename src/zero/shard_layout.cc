@@ -1,0 +1,93 @@
+#include "zero/shard_layout.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "model/transformer.h"
+
+namespace symphony {
+namespace {
+constexpr int64_t kAlign = 16;  // floats: slices start 64-byte aligned
+}  // namespace
+
+int replica_group_size(const ShardPlacement& p, ReplicaGroup group) {
+  int size = 1;
+  for (Axis a : reduction_axes(group)) size *= p.size[int(a)];
+  return size;
+}
+
+int replica_group_rank(const ShardPlacement& p, ReplicaGroup group) {
+  int position = 0, scale = 1;
+  for (Axis a : reduction_axes(group)) {
+    position += p.coord[int(a)] * scale;
+    scale *= p.size[int(a)];
+  }
+  return position;
+}
+
+ShardLayout::ShardLayout(const ParamStore& store, const ShardPlacement& placement)
+    : store_(&store) {
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    group_size_[size_t(g)] = replica_group_size(placement, ReplicaGroup(g));
+    group_rank_[size_t(g)] = replica_group_rank(placement, ReplicaGroup(g));
+  }
+  for (int u = 0; u < store.num_units(); ++u) {
+    const int64_t g = group_size(u), n = store.unit(u).numel;
+    const int64_t s = ((n + g - 1) / g + kAlign - 1) / kAlign * kAlign;
+    slice_.push_back(s);
+    shard_offset_.push_back(shard_numel_);
+    shard_numel_ += s;
+    max_slice_ = std::max(max_slice_, s);
+    max_padded_ = std::max(max_padded_, s * g);
+    const size_t r = size_t(store.unit(u).replicas);
+    group_max_slice_[r] = std::max(group_max_slice_[r], s);
+    group_max_padded_[r] = std::max(group_max_padded_[r], s * g);
+  }
+  for (const ParamBlock& b : store.blocks())
+    for (int u = b.first_unit + 1; u < b.end_unit; ++u)
+      for (int v = b.first_unit; v < u; ++v)
+        SYM_CHECK(store.unit(u).replicas != store.unit(v).replicas,
+                  "block of units {}..{} has two units of one replica group", b.first_unit,
+                  b.end_unit);
+}
+
+int64_t ShardLayout::owned_begin(int u) const {
+  const ParamUnit& unit = store_->unit(u);
+  return unit.offset + std::min(int64_t(group_rank(u)) * slice(u), unit.numel);
+}
+
+int64_t ShardLayout::owned_end(int u) const {
+  const ParamUnit& unit = store_->unit(u);
+  return unit.offset + std::min(int64_t(group_rank(u) + 1) * slice(u), unit.numel);
+}
+
+int ShardLayout::slots(ReplicaGroup g, const ModelConfig& config) const {
+  if (max_padded(g) == 0) return 0;
+  return 2 + (g == ReplicaGroup::kDense && config.tie_word_embeddings ? 1 : 0);
+}
+
+ShardedMemory ShardLayout::plan_memory(const ModelConfig& config, ZeroStage stage) const {
+  const int64_t b = 4;  // f32
+  const int64_t params = store_->numel();
+  int64_t slot_elems = 0, reduced_elems = 0;
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    slot_elems += slots(ReplicaGroup(g), config) * max_padded(ReplicaGroup(g));
+    reduced_elems += slots(ReplicaGroup(g), config) * max_slice(ReplicaGroup(g));
+  }
+  ShardedMemory m;
+  m.weights = stage >= ZeroStage::kParameters ? (shard_numel_ + slot_elems) * b : params * b;
+  m.grads = stage >= ZeroStage::kGradients ? (shard_numel_ + slot_elems) * b : params * b;
+  m.optimizer = 2 * (stage == ZeroStage::kNone ? params : shard_numel_) * b;
+  if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients)
+    m.communication += max_padded_ * b;
+  if (stage >= ZeroStage::kGradients) m.communication += reduced_elems * b;
+  return m;
+}
+
+ShardedMemory plan_sharded_memory(const ModelConfig& config, const ShardPlacement& placement,
+                                  ZeroStage stage) {
+  const ParamStore store = Transformer::declare_params(config, placement);
+  return ShardLayout(store, placement).plan_memory(config, stage);
+}
+
+}  // namespace symphony
