@@ -22,6 +22,7 @@ ExpertExchange::ExpertExchange(Comm& ep, int64_t num_experts, int chunks)
   send_begin_.assign(size_t(chunks + 1), 0);
   recv_begin_.assign(size_t(chunks + 1), 0);
   expert_begin_.assign(size_t(local_experts_ + 1), 0);
+  segment_begin_.assign(size_t(local_experts_ * ranks_ + 1), 0);
   elem_send_.assign(size_t(chunks * ranks_), 0);
   elem_recv_.assign(size_t(chunks * ranks_), 0);
   cursor_.assign(size_t(local_experts_ / chunks), 0);
@@ -70,7 +71,11 @@ Status ExpertExchange::exchange_counts(std::span<const int64_t> rows_by_position
   // experts, so expert-major order runs through the chunks in order too.
   for (int64_t j = 0; j < el; ++j) {
     int64_t rows = 0;
-    for (int q = 0; q < ranks_; ++q) rows += recv_counts_[size_t(q * el + j)];
+    for (int q = 0; q < ranks_; ++q) {
+      const size_t seg = size_t(j * ranks_ + q);
+      segment_begin_[seg + 1] = segment_begin_[seg] + recv_counts_[size_t(q * el + j)];
+      rows += recv_counts_[size_t(q * el + j)];
+    }
     expert_begin_[size_t(j + 1)] = expert_begin_[size_t(j)] + rows;
   }
   const int64_t total = recv_rows();

@@ -16,7 +16,10 @@
 // Received rows arrive source-major within a chunk ([source rank][local expert]); the experts
 // want them expert-major ([local expert][source rank]). to_expert_major / to_source_major are the
 // two row permutations (gather indices for kernels/moe_permute.h's moe_gather); both orders of a
-// chunk occupy the same row range [recv_begin(c), recv_begin(c + 1)).
+// chunk occupy the same row range [recv_begin(c), recv_begin(c + 1)). Within an expert the rows
+// stay in segments by source rank, each in the source's token order: an expert that runs its
+// GEMMs segment by segment computes, for each source's rows, what one process computes for that
+// micro-batch, so expert parallelism does not change the arithmetic.
 //
 // Timing: every exchange records how long it was in flight (issue to completion) and how long
 // the caller waited for it; their ratio is the fraction of all-to-all time hidden behind compute.
@@ -64,7 +67,10 @@ class ExpertExchange {
   int64_t recv_begin(int c) const { return recv_begin_[size_t(c)]; }
   // Rows of local expert j in expert-major order: [expert_begin(j), expert_begin(j + 1)).
   int64_t expert_begin(int64_t j) const { return expert_begin_[size_t(j)]; }
-  std::span<const int64_t> expert_offsets() const { return expert_begin_; }  // [j + 1]
+  // Rows of local expert j from source rank q, in expert-major order:
+  // [segment_offsets()[j * ranks + q], segment_offsets()[j * ranks + q + 1]).
+  std::span<const int64_t> segment_offsets() const { return segment_begin_; }
+  int ranks() const { return ranks_; }
   std::span<const int32_t> to_expert_major() const { return to_expert_major_; }
   std::span<const int32_t> to_source_major() const { return to_source_major_; }
 
@@ -93,6 +99,7 @@ class ExpertExchange {
   std::vector<int64_t> chunk_recv_rows_;            // [c * ep + rank]
   std::vector<int64_t> send_begin_, recv_begin_;    // [c + 1]
   std::vector<int64_t> expert_begin_;               // [j + 1]
+  std::vector<int64_t> segment_begin_;              // [j * ranks + q + 1]
   std::vector<int32_t> to_expert_major_, to_source_major_;
   std::vector<int64_t> cursor_;                     // [local expert of a chunk] scratch
   std::vector<int64_t> elem_send_, elem_recv_;      // [c * ep + rank] element counts

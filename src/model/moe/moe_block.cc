@@ -94,23 +94,26 @@ SwigluGrads MoeBlock::expert_grads(ParamStore& store, int64_t j) const {
 }
 
 void MoeBlock::experts_forward(const Exec& ex, const ParamStore& store, int64_t first,
-                               int64_t last, std::span<const int64_t> offsets, ConstView x,
-                               SwigluActs acts, View y) const {
-  for (int64_t j = first; j < last; ++j) {
-    const int64_t begin = offsets[size_t(j)], end = offsets[size_t(j + 1)];
+                               int64_t last, int64_t per_expert,
+                               std::span<const int64_t> offsets, ConstView x, SwigluActs acts,
+                               View y) const {
+  for (int64_t s = first; s < last; ++s) {
+    const int64_t begin = offsets[size_t(s)], end = offsets[size_t(s + 1)];
     if (begin == end) continue;
-    swiglu_mlp_forward(ex, x.rows(begin, end), expert_weights(store, j), acts.rows(begin, end),
-                       y.rows(begin, end));
+    swiglu_mlp_forward(ex, x.rows(begin, end), expert_weights(store, s / per_expert),
+                       acts.rows(begin, end), y.rows(begin, end));
   }
 }
 
 void MoeBlock::experts_backward(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
-                                std::span<const int64_t> offsets, View x, SwigluActs acts,
-                                View dy) const {
-  // dx overwrites x: the expert inputs are not needed after their weight gradients.
-  for (int64_t j = first; j < last; ++j) {
-    const int64_t begin = offsets[size_t(j)], end = offsets[size_t(j + 1)];
+                                int64_t per_expert, std::span<const int64_t> offsets, View x,
+                                SwigluActs acts, View dy) const {
+  // dx overwrites x: the expert inputs are not needed after their weight gradients. Weight
+  // gradients accumulate segment by segment, in source order.
+  for (int64_t s = first; s < last; ++s) {
+    const int64_t begin = offsets[size_t(s)], end = offsets[size_t(s + 1)];
     if (begin == end) continue;
+    const int64_t j = s / per_expert;
     swiglu_mlp_backward(ex, x.rows(begin, end), expert_weights(store, j), acts.rows(begin, end),
                         dy.rows(begin, end), expert_grads(store, j), x.rows(begin, end),
                         Accumulate::kNo);
@@ -140,8 +143,9 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
     const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
     moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
                xe.rows(begin, end));
-    experts_forward(ex, store, c * per_chunk, (c + 1) * per_chunk, xc.expert_offsets(), xe, acts,
-                    ye);
+    // Segment by segment (one per expert and source): the GEMMs one process runs.
+    experts_forward(ex, store, c * per_chunk * xc.ranks(), (c + 1) * per_chunk * xc.ranks(),
+                    xc.ranks(), xc.segment_offsets(), xe, acts, ye);
     // The chunk's received rows are in xe now: xr's rows take the outputs back.
     moe_gather(ex, ye, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
                xr.rows(begin, end));
@@ -172,8 +176,8 @@ Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, Mo
     const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
     moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
                ye.rows(begin, end));
-    experts_backward(ex, store, c * per_chunk, (c + 1) * per_chunk, xc.expert_offsets(), xe, acts,
-                     ye);
+    experts_backward(ex, store, c * per_chunk * xc.ranks(), (c + 1) * per_chunk * xc.ranks(),
+                     xc.ranks(), xc.segment_offsets(), xe, acts, ye);
     moe_gather(ex, xe, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
                xr.rows(begin, end));
     xc.combine_async(c, a.xr.f32(), a.xg.f32(), d);
@@ -210,7 +214,7 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   if (exchange_) {
     SYM_TRY(exchanged_forward(ex, store, x, a, n));
   } else {
-    experts_forward(ex, store, 0, e_count, plan.offsets, xg, a.experts.view(rows), yg);
+    experts_forward(ex, store, 0, e_count, 1, plan.offsets, xg, a.experts.view(rows), yg);
     if (shared_)
       swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                          a.shared_out.view().rows(0, n));
@@ -267,8 +271,8 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
     SYM_TRY(exchanged_backward_finish(ex, store, a));
     stats.exchange.add(exchange_->take_times());
   } else {
-    experts_backward(ex, store, 0, config_.num_experts, plan.offsets, xg, a.experts.view(rows),
-                     yg);
+    experts_backward(ex, store, 0, config_.num_experts, 1, plan.offsets, xg,
+                     a.experts.view(rows), yg);
   }
   moe_scatter_add(ex, xg, plan.row_of_slot, dx);
   return Status::ok();

@@ -92,13 +92,14 @@ class MoeBlock {
   // Local expert j (0 <= j < local experts) of this rank.
   SwigluWeights expert_weights(const ParamStore& store, int64_t j) const;
   SwigluGrads expert_grads(ParamStore& store, int64_t j) const;
-  // Expert GEMMs of local experts [first, last) over rows grouped by expert at `offsets`.
+  // Expert GEMMs over row segments [first, last): segment s holds rows
+  // [offsets[s], offsets[s + 1]) of local expert s / per_expert.
   void experts_forward(const Exec& ex, const ParamStore& store, int64_t first, int64_t last,
-                       std::span<const int64_t> offsets, ConstView x, SwigluActs acts,
-                       View y) const;
+                       int64_t per_expert, std::span<const int64_t> offsets, ConstView x,
+                       SwigluActs acts, View y) const;
   void experts_backward(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
-                        std::span<const int64_t> offsets, View x, SwigluActs acts,
-                        View dy) const;
+                        int64_t per_expert, std::span<const int64_t> offsets, View x,
+                        SwigluActs acts, View dy) const;
   Status exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x, MoeActs& a,
                            int64_t n);
   void exchanged_backward_start(MoeActs& a);
