@@ -6,42 +6,90 @@
 
 #include "core/rng.h"
 #include "core/timer.h"
-#include "model/init.h"
-#include "parallel/comm.h"
-#include "zero/data_parallel.h"
 #include "monitor/flops.h"
+#include "parallel/mesh.h"
+#include "tensor/memory_stats.h"
 #include "train/train_step.h"
+#include "zero/data_parallel.h"
 
 namespace symphony {
+namespace {
 
-TrainBenchResult bench_train(const RunConfig& config, const Exec& ex, int64_t warmup_steps,
-                             int64_t timed_steps, const std::function<void()>& after_step) {
+int64_t grown(const MemorySnapshot& before, MemoryCategory c) {
+  return memory_stats_snapshot().current_bytes[size_t(c)] - before.current_bytes[size_t(c)];
+}
+
+// The routed experts' share of this rank's state: their elements in the store, and in the
+// shard at ZeRO stages that shard a state.
+RankStateBytes expert_share(const DataParallel& dp, const ParamStore& store, RankStateBytes s) {
+  int64_t held = 0, owned = 0;
+  const ShardLayout& shards = dp.shards();
+  for (int u = 0; u < store.num_units(); ++u) {
+    if (store.unit(u).replicas != ReplicaGroup::kExpert) continue;
+    held += store.unit(u).numel;
+    owned += shards.slice(u);
+  }
+  const int64_t b = 4;
+  const ZeroStage z = dp.stage();
+  s.expert_weights = (z >= ZeroStage::kParameters ? owned : held) * b;
+  s.expert_grads = (z >= ZeroStage::kGradients ? owned : held) * b;
+  s.expert_optimizer = 2 * (z >= ZeroStage::kOptimizer ? owned : held) * b;
+  return s;
+}
+
+}  // namespace
+
+Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
+                                     int64_t warmup_steps, int64_t timed_steps,
+                                     const std::function<void()>& after_step, Comm* world) {
   const TrainConfig& tc = config.train;
-  Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
+  TrainBenchResult r;
   DeviceMesh mesh = DeviceMesh::single();
-  DataParallel dp(ZeroStage::kNone, mesh, model, config.optim, config.parallel.bucket_mb);
+  if (world != nullptr && world->size() > 1) {
+    SYM_TRY_ASSIGN(const ParallelLayout layout,
+                   ParallelLayout::create(config.parallel, world->size()));
+    SYM_TRY_ASSIGN(mesh, DeviceMesh::create(layout, *world));
+  }
+  const ZeroStage zero = mesh.layout().zero_stage();
+  r.layout = mesh.layout().describe();
+  const MemorySnapshot before = memory_stats_snapshot();
+  Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
+                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone,
+                    DataParallel::residency_for(zero), ModelParallel::of(mesh));
+  DataParallel dp(zero, mesh, model, config.optim, config.parallel.bucket_mb);
+  r.state.weights = grown(before, MemoryCategory::kWeights);
+  r.state.grads = grown(before, MemoryCategory::kGrads);
+  r.state.optimizer = grown(before, MemoryCategory::kOptimizer);
+  r.state.communication = grown(before, MemoryCategory::kCommunication);
+  r.state = expert_share(dp, model.params(), r.state);
   dp.init_params(config.model, tc.seed);
   TrainStep step(tc, config.optim, model, dp);
-  Rng rng(tc.seed);
+  // Each data rank draws its own tokens.
+  Rng rng(tc.seed ^ (uint64_t(dp.comm().rank()) << 32));
   const uint64_t vocab = uint64_t(config.model.vocab_size);
   BatchSource random_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
     for (size_t i = 0; i < in.size(); ++i) in[i] = int32_t(rng.next_u64() % vocab);
     for (size_t i = 0; i < tgt.size(); ++i) tgt[i] = int32_t(rng.next_u64() % vocab);
   };
-  TrainBenchResult r;
   std::vector<double> times;
   for (int64_t s = 0; s < warmup_steps + timed_steps; ++s) {
     Timer t;
-    // One process: no communication, so the step cannot fail.
-    StepResult sr = *step.run(ex, s, random_batch);
+    SYM_TRY_ASSIGN(const StepResult sr, step.run(ex, s, random_batch));
     if (s >= warmup_steps) {
       times.push_back(t.elapsed_s());
+      r.exchange.add(sr.exchange);
+      r.exposed_grad_comm_s += sr.exposed_comm_s;
       if (after_step) after_step();
     }
     if (s == 0) r.first_loss = sr.loss;
     r.last_loss = sr.loss;
     r.tokens_per_step = sr.tokens;
+  }
+  if (!times.empty()) {
+    const double n = double(times.size());
+    r.exchange.in_flight_s /= n;
+    r.exchange.exposed_s /= n;
+    r.exposed_grad_comm_s /= n;
   }
   r.step_times_s = times;
   std::sort(times.begin(), times.end());

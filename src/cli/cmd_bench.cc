@@ -1,4 +1,5 @@
 // symphony bench train [CONFIG] [--steps N] [--warmup N] [--set k=v]... [--json]
+//   (under mpirun: the config's parallel layout beside data parallelism and one process)
 // symphony bench gemm   [CONFIG]
 #include <fmt/format.h>
 #include <omp.h>
@@ -71,9 +72,91 @@ int run_gemm(const BenchArgs& args) {
   return kExitOk;
 }
 
+std::string mib(int64_t bytes) { return fmt::format("{:.1f}", double(bytes) / (1 << 20)); }
+
+// Under mpirun: the requested layout, data parallelism over the same ranks (when the layout is
+// not already that) and one process alone, measured in the same run; rank 0 prints them side by
+// side with the expert all-to-all time, the fraction of it hidden, and the state per rank.
+int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Runtime& runtime) {
+  Comm& world = runtime.world();
+  struct Row {
+    std::string name;
+    TrainBenchResult r;
+  };
+  std::vector<Row> rows;
+  auto measure = [&](const std::string& name, const RunConfig& c, Comm* group) -> Status {
+    SYM_TRY_ASSIGN(TrainBenchResult r, bench_train(c, Exec::cpu(), args.warmup, args.steps, {},
+                                                   group));
+    rows.push_back({name, std::move(r)});
+    return Status::ok();
+  };
+  Status s = measure("requested", config, &world);
+  const bool folded = config.parallel.ep > 1;
+  if (s.is_ok() && folded) {
+    RunConfig dp = config;
+    dp.parallel.ep = 1;
+    s = measure("data parallel", dp, &world);
+  }
+  // One process: rank 0 alone, the other ranks wait.
+  if (s.is_ok() && world.rank() == 0) s = measure("one process", config, nullptr);
+  if (!s.is_ok()) {
+    const int code = report(s);
+    runtime.abort(code);
+  }
+  if (Status b = world.barrier(); !b.is_ok()) runtime.abort(report(b));
+  if (world.rank() != 0) return kExitOk;
+  const ParamCounts counts = count_params(config.model);
+  const double dp_rate = folded ? rows[1].r.tokens_per_s : rows[0].r.tokens_per_s;
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Row& row : rows)
+      out.push_back({{"run", row.name}, {"layout", row.r.layout},
+                     {"tokens_per_s", row.r.tokens_per_s}, {"step_time_s", row.r.step_time_s},
+                     {"all_to_all_s", row.r.exchange.in_flight_s},
+                     {"all_to_all_exposed_s", row.r.exchange.exposed_s},
+                     {"all_to_all_hidden", row.r.exchange.hidden_fraction()},
+                     {"grad_comm_exposed_s", row.r.exposed_grad_comm_s},
+                     {"state_bytes", row.r.state.total()},
+                     {"expert_state_bytes", row.r.state.expert_total()},
+                     {"expert_weights_bytes", row.r.state.expert_weights},
+                     {"expert_grads_bytes", row.r.state.expert_grads},
+                     {"expert_optimizer_bytes", row.r.state.expert_optimizer}});
+    fmt::print("{}\n", nlohmann::json{{"config", config.source}, {"ranks", world.size()},
+                                      {"threads", omp_get_max_threads()}, {"runs", out}}.dump());
+    return kExitOk;
+  }
+  fmt::print("{}: {} params ({} active), {} ranks x {} threads, {} timed steps\n", config.source,
+             human_count(double(counts.total)), human_count(double(counts.active)), world.size(),
+             omp_get_max_threads(), args.steps);
+  fmt::print("{:<14} {:<16} {:>10} {:>7} {:>9} {:>12} {:>8} {:>11} {:>10} {:>12}\n", "run",
+             "layout", "tokens/s", "vs dp", "step s", "all-to-all s", "hidden", "grad comm s",
+             "state MiB", "experts MiB");
+  for (const Row& row : rows) {
+    const TrainBenchResult& r = row.r;
+    const bool exchanged = r.exchange.in_flight_s > 0;
+    fmt::print("{:<14} {:<16} {:>10.1f} {:>7.3f} {:>9.3f} {:>12} {:>8} {:>11.3f} {:>10} {:>12}\n",
+               row.name, r.layout, r.tokens_per_s, r.tokens_per_s / dp_rate, r.step_time_s,
+               exchanged ? fmt::format("{:.3f}", r.exchange.in_flight_s) : "-",
+               exchanged ? fmt::format("{:.1f}%", 100 * r.exchange.hidden_fraction()) : "-",
+               r.exposed_grad_comm_s, mib(r.state.total()), mib(r.state.expert_total()));
+  }
+  fmt::print("  all-to-all s: expert exchange in flight per step on rank 0; hidden: the part of it\n"
+             "  rank 0 did not wait for; grad comm s: gradient reduction rank 0 waited for after\n"
+             "  backward; state: weights, gradients, AdamW moments and comm buffers per rank;\n"
+             "  experts: the routed experts' weights, gradients and moments per rank.\n");
+  return kExitOk;
+}
+
 int run_train_bench(const BenchArgs& args) {
   Result<RunConfig> c = load_run_config(args.config, args.overrides);
   if (!c.has_value()) return report(c.error());
+  if (launched_by_mpi()) {
+    RuntimeOptions options;
+    options.timeout_s = c->parallel.timeout_s;
+    Result<std::unique_ptr<Runtime>> runtime = start_runtime(options);
+    if (!runtime.has_value()) return report(runtime.error());
+    if ((*runtime)->world().size() > 1) return run_parallel_train_bench(args, *c, **runtime);
+  }
   const double fma_peak = measure_fma_peak_gflops();
   GemmRate ceiling;
   for (const GemmRate& r : measure_sgemm(model_gemm_shapes(*c)))
@@ -82,9 +165,11 @@ int run_train_bench(const BenchArgs& args) {
   // The machine's speed may drift during the run (shared or virtual cores): the fastest shape is
   // probed again after each step, and each step is judged against the probe beside it.
   std::vector<double> probes;
-  TrainBenchResult r = bench_train(*c, Exec::cpu(), args.warmup, args.steps, [&] {
+  Result<TrainBenchResult> result = bench_train(*c, Exec::cpu(), args.warmup, args.steps, [&] {
     probes.push_back(measure_sgemm({ceiling.shape}, kProbeSeconds)[0].gflops);
   });
+  if (!result.has_value()) return report(result.error());
+  const TrainBenchResult& r = *result;
   std::vector<double> step_fractions;
   for (size_t i = 0; i < r.step_times_s.size(); ++i)
     step_fractions.push_back(r.flops_per_token * double(r.tokens_per_step) /

@@ -48,6 +48,18 @@ symphony_add_cli_test(bad_zero_stage 2 "parallel\\.zero_stage = 5"
                       train tiny --dry-run --set parallel.zero_stage=5)
 symphony_add_cli_test(tensor_parallel_not_available 2 "parallel\\.tp = 2"
                       train tiny --dry-run --set parallel.tp=2)
+symphony_add_cli_test(ep_not_dividing_experts 2 "parallel\\.ep = 3 does not divide model\\.num_experts = 8"
+                      train tiny --dry-run --set parallel.ep=3)
+symphony_add_cli_test(ep_beyond_data_ranks 2 "parallel\\.ep = 4 .*dp\\*cp\\*tp = 2 ranks"
+                      train tiny --dry-run --set parallel.dp=2 --set parallel.ep=4)
+symphony_add_cli_test(ep_beyond_world 2 "parallel\\.ep = 2 .*dp\\*cp\\*tp = 1 ranks"
+                      train tiny --set parallel.ep=2)
+symphony_add_cli_test(ep_on_dense_model 2 "parallel\\.ep = 2: the model is dense"
+                      train tiny --dry-run --set model.num_experts=0 --set parallel.ep=2)
+symphony_add_cli_test(ep_in_rank_order 2 "parallel\\.order = 'tp,cp,ep,dp,pp' names ep"
+                      train tiny --dry-run --set parallel.order=tp,cp,ep,dp,pp)
+symphony_add_cli_test(dry_run_expert_parallel 0 "memory of each rank with dp=4 ep=2"
+                      train tiny --dry-run --set parallel.dp=4 --set parallel.ep=2)
 symphony_add_cli_test(bad_rank_order 2 "unknown axis 'xp'"
                       train tiny --dry-run --set parallel.order=tp,cp,dp,xp)
 symphony_add_cli_test(comm_bench_one_process 0 "all_reduce +1024"

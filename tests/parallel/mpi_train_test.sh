@@ -26,6 +26,16 @@ grep -q '"layout":"dp=2 zero=3"' "$work/run-zero3/metrics.jsonl" || fail "metric
 [ -s "$work/run-zero3/model.safetensors" ] || fail "no model file"
 echo "ok: 2-rank ZeRO-3 run"
 
+# 1b. Expert parallelism: each rank holds half the experts and exchanges tokens; the model file
+# (gathered over the ep group) holds every expert and loads in one process.
+"${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=4 --set parallel.ep=2 \
+  --set parallel.zero_stage=1 --set train.run_dir="$work/run-ep2" > "$work/ep2.log" 2>&1 || { cat "$work/ep2.log"; fail "2-rank ep=2 run"; }
+grep -q '"layout":"dp=2 ep=2 zero=1"' "$work/run-ep2/metrics.jsonl" || fail "metrics.jsonl lacks the ep layout"
+grep -q '"all_to_all_s"' "$work/run-ep2/metrics.jsonl" || fail "metrics.jsonl lacks the all-to-all time"
+"$exe" eval "$work/run-ep2/model.safetensors" --data "$work/data" --seq-len 32 --batches 2 \
+  > "$work/ep2-eval.log" 2>&1 || { cat "$work/ep2-eval.log"; fail "the ep=2 model file does not evaluate in one process"; }
+echo "ok: 2-rank ep=2 run, model file evaluated in one process"
+
 # The pid of world rank $1 of the running job whose run directory is $2.
 rank_pid() {
   for p in $(pgrep -f "$2" || true); do
