@@ -1,5 +1,5 @@
 // Expert parallelism trains like one process. Under mpirun -np {2,4} each layout (ep2, ep2 x dp2,
-// ep4, with ZeRO stages and the aux-loss-free bias; dp2 alone as the control) is checked against
+// ep4, with ZeRO stages, the aux-loss-free bias and a capacity factor; dp2 alone as the control) is checked against
 // one process running the same global batch from the same weights, which every rank also
 // computes alone:
 //   - one step's gradients, gathered (expert blocks joined over the ep group), within 1e-5
@@ -38,6 +38,7 @@ struct Layout {
   int ep;
   int zero;
   bool bias;  // aux-loss-free balancing on
+  double capacity = 0;  // model.capacity_factor (0: dropless)
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -49,6 +50,7 @@ RunConfig config_for(const Layout& layout) {
   if (layout.bias) overrides.push_back("model.bias_update_rate=0.001");
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
+  c->model.capacity_factor = layout.capacity;
   c->parallel.ep = layout.ep;
   c->parallel.zero_stage = layout.zero;
   c->train.steps = kSteps;
@@ -205,6 +207,11 @@ TEST_P(ExpertParallelTest, OneStepsGradientsMatchOneProcess) {
   if (layout.ep > 1) {
     EXPECT_GT(in_flight, 0);
   }
+  if (layout.capacity > 0) {
+    int64_t dropped = 0;
+    for (const MoeStats& s : first.model->moe_stats()) dropped += s.dropped;
+    EXPECT_GT(dropped, 0) << "capacity factor " << layout.capacity << " dropped nothing";
+  }
   if (world.rank() == 0)
     std::printf("  %s: worst relative gradient difference %.2e over %zu tensors\n", layout.name,
                 worst, ref.size());
@@ -255,6 +262,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,
                                          Layout{"ep2_zero1", 2, 2, 1, false},
                                          Layout{"ep2_zero3", 2, 2, 3, false},
                                          Layout{"ep2_bias", 2, 2, 0, true},
+                                         Layout{"ep2_capacity", 2, 2, 0, false, 1.0},
                                          Layout{"ep2_dp2", 4, 2, 0, false},
                                          Layout{"ep2_dp2_zero2", 4, 2, 2, true},
                                          Layout{"ep4", 4, 4, 0, false},
