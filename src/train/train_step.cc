@@ -1,6 +1,7 @@
 #include "train/train_step.h"
 
 #include "optim/grad_norm.h"
+#include "zero/grad_norm.h"
 #include "optim/lr_schedule.h"
 
 namespace symphony {
@@ -67,7 +68,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
     }
   }
   StepResult r;
-  SYM_TRY_ASSIGN(r.grad_norm, dp_.grad_norm());
+  SYM_TRY_ASSIGN(r.grad_norm, sharded_grad_norm(dp_));
   r.lr = learning_rate(optim_, step, train_.steps);
   SYM_TRY(dp_.optimizer_step(ex, r.lr, grad_clip_factor(r.grad_norm, optim_.grad_clip)));
   if (model_.config().bias_update_rate > 0)

@@ -8,7 +8,6 @@
 #include "core/check.h"
 #include "core/timer.h"
 #include "model/init.h"
-#include "optim/grad_norm.h"
 
 namespace symphony {
 
@@ -116,7 +115,6 @@ DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model
       if (elems[size_t(g)] >= bucket_elems) open[size_t(g)] = -1;
     }
   }
-  norm_partial_.assign(kNumReplicaGroups, 0.0);
   model_.set_unit_hooks(this);
 }
 
@@ -400,30 +398,11 @@ Status DataParallel::end_backward() {
   return hook_status_;
 }
 
-Result<double> DataParallel::grad_norm() {
-  // Each rank sums the squares of the slice it owns of every unit, so a replica group covers
-  // each of its blocks once; summing over the group and then over the axes its blocks differ on
-  // covers every parameter once. Identical on every rank.
-  std::fill(norm_partial_.begin(), norm_partial_.end(), 0.0);
-  for (int u = 0; u < store_.num_units(); ++u) {
-    const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
-    if (begin >= end) continue;
-    ConstView grads = stage_ <= ZeroStage::kOptimizer
-                          ? ConstView(store_.all_grads().rows(begin, end))
-                          : ConstView(shard_grads_.view().rows(
-                                shards_.shard_offset(u), shards_.shard_offset(u) + (end - begin)));
-    const double norm = grad_norm_local(grads);
-    norm_partial_[size_t(store_.unit(u).replicas)] += norm * norm;
-  }
-  double total = 0;
-  for (int g = 0; g < kNumReplicaGroups; ++g) {
-    double sum_sq = norm_partial_[size_t(g)];
-    SYM_TRY(mesh_.replicas(ReplicaGroup(g)).all_reduce(std::span(&sum_sq, 1)));
-    for (Axis axis : block_axes(ReplicaGroup(g)))
-      SYM_TRY(mesh_.group(axis).all_reduce(std::span(&sum_sq, 1)));
-    total += sum_sq;
-  }
-  return std::sqrt(total);
+ConstView DataParallel::owned_grads(int u) const {
+  const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
+  if (stage_ <= ZeroStage::kOptimizer) return store_.all_grads().rows(begin, end);
+  const int64_t at = shards_.shard_offset(u);
+  return shard_grads_.view().rows(at, at + (end - begin));
 }
 
 Status DataParallel::all_gather_weights_into_full() {

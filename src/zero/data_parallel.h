@@ -27,7 +27,7 @@
 // while the current one computes.
 //
 // Protocol per step: begin_step(); per micro-batch begin_micro_batch(last) then
-// model.forward_backward(...); end_backward(); grad_norm(); optimizer_step(). Every rank runs the
+// model.forward_backward(...); end_backward(); zero/grad_norm.h; optimizer_step(). Every rank runs the
 // same sequence (collectives happen inside the model's unit hooks).
 // Thread-safety: none; the training thread only.
 
@@ -66,8 +66,9 @@ class DataParallel final : public UnitHooks {
   void begin_step();
   void begin_micro_batch(bool last);
   Status end_backward();
-  // Global L2 norm of the step's summed gradients (identical on every rank).
-  Result<double> grad_norm();
+  // The reduced gradients of the part of unit u this rank owns (zero/shard_layout.h), after
+  // end_backward(): a view of the full gradients at stages 0 and 1, of the shard at 2 and 3.
+  ConstView owned_grads(int u) const;
   // AdamW on this rank's shard, then the weights every rank needs for the next step.
   Status optimizer_step(const Exec& ex, double lr, double grad_scale);
 
@@ -90,6 +91,7 @@ class DataParallel final : public UnitHooks {
   // micro-batches of the global batch.
   Comm& comm() { return mesh_.replicas(ReplicaGroup::kDense); }
   DeviceMesh& mesh() { return mesh_; }
+  const ParamStore& store() const { return store_; }
   AdamW& optimizer() { return *optimizer_; }
   const ShardLayout& shards() const { return shards_; }
   int64_t shard_numel() const { return shards_.shard_numel(); }
@@ -162,7 +164,6 @@ class DataParallel final : public UnitHooks {
   Buffer full_weights_;                     // gather_full_weights()
   std::vector<Bucket> buckets_;             // stage 0, 1
   std::vector<int> unit_bucket_;            // [unit] -> bucket
-  std::vector<double> norm_partial_;        // [ReplicaGroup] scratch of grad_norm()
   std::vector<WeightSlot> weight_slots_;    // stage 3
   std::vector<GradSlot> grad_slots_;        // stage 2, 3
   bool last_micro_batch_ = true;
