@@ -360,4 +360,15 @@ Status load_checkpoint_weights(const CheckpointManifest& manifest, const fs::pat
   return perform_reads(manifest, step_dir, reads);
 }
 
+Result<std::vector<float>> read_checkpoint_tensor(const CheckpointManifest& manifest,
+                                                  const fs::path& step_dir,
+                                                  const std::string& name) {
+  const CheckpointTensor* t = manifest.find(name);
+  if (t == nullptr)
+    return Error::invalid("{}: the checkpoint has no tensor {}", step_dir.string(), name);
+  std::vector<float> data(size_t(t->numel()));
+  SYM_TRY(perform_reads(manifest, step_dir, {{name, t->shape, 0, t->numel(), data.data()}}));
+  return data;
+}
+
 }  // namespace symphony

@@ -78,4 +78,11 @@ Status load_rank_state(const CheckpointManifest& manifest, const std::filesystem
 Status load_checkpoint_weights(const CheckpointManifest& manifest,
                                const std::filesystem::path& step_dir, Transformer& model);
 
+// The whole of tensor `name` (row-major, F32) gathered from its pieces, whatever layout saved
+// it. REQUIRES: the files holding it were verified. Failure: kInvalidArgument for a tensor the
+// checkpoint lacks or one that is not F32; kCorrupt for a file that does not hold a listed piece.
+Result<std::vector<float>> read_checkpoint_tensor(const CheckpointManifest& manifest,
+                                                  const std::filesystem::path& step_dir,
+                                                  const std::string& name);
+
 }  // namespace symphony
