@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -29,22 +30,33 @@ std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.be
 
 std::string rank_listing_name(int rank) { return fmt::format("rank-{:05d}.json", rank); }
 
-// Appends the piece's description; its data is copied by copy_pieces() once every piece is known.
+// Appends the piece's description; its data is copied once every piece is known.
 void add_piece(RankSnapshot::File& file, int64_t& size, const std::string& tensor,
-               std::vector<int64_t> shape, int64_t begin, int64_t end) {
-  file.pieces.push_back({tensor, std::move(shape), begin, end, size});
+               std::vector<int64_t> shape, TensorBox box, int64_t begin, int64_t end) {
+  file.pieces.push_back({tensor, std::move(shape), std::move(box), begin, end, size});
   size += end - begin;
 }
 
-std::string piece_key(const std::string& tensor, int64_t begin) {
-  return fmt::format("{}@{}", tensor, begin);
+// "<tensor>@<element>", the element of the tensor where the piece starts: unique in a checkpoint,
+// since its pieces hold each element once.
+std::string piece_key(const RankSnapshot::Piece& p) {
+  return fmt::format("{}@{}", p.tensor, box_element_index(p.shape, p.box, p.begin));
 }
 
-// One read of a load: elements [begin, end) of a checkpoint tensor into dst.
+// The part of the whole tensor this rank's block of it is (parallel/shard_spec.h).
+TensorBox block_box(const ParamInfo& info) {
+  TensorBox box = TensorBox::whole(dims_of(info.global_shape));
+  box.shape = dims_of(info.shape);
+  if (info.shard.sharded()) box.offset[size_t(info.shard.dim)] = info.box_start;
+  return box;
+}
+
+// One read of a load: elements [begin, end) of a box of a checkpoint tensor into dst.
 struct Read {
   std::string tensor;
-  std::vector<int64_t> shape;  // what this model expects
-  int64_t begin = 0, end = 0;
+  std::vector<int64_t> shape;  // the whole tensor's, as this model expects it
+  TensorBox box;
+  int64_t begin = 0, end = 0;  // elements of the box, row-major
   float* dst = nullptr;
 };
 
@@ -54,17 +66,10 @@ void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
   for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
     if (!mc.is_moe_layer(l)) continue;
     View bias = model.balance_bias(l);
-    reads.push_back({balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel(), bias.f32()});
+    const std::vector<int64_t> shape = dims_of(bias.shape());
+    reads.push_back({balance_bias_name(l), shape, TensorBox::whole(shape), 0, bias.numel(),
+                     bias.f32()});
   }
-}
-
-// Where this rank's block of a tensor starts in the whole tensor's elements: blocks are runs of
-// it (sharded along dim 0 only, parallel/shard_spec.h), so pieces stay runs of the whole tensor.
-int64_t global_run(const ParamInfo& info) {
-  const int64_t start = info.global_run_start();
-  SYM_CHECK(start >= 0, "{}: a block that is not a run of the tensor cannot be saved as runs",
-            info.name);
-  return start;
 }
 
 // Every read a load into this rank's layout performs.
@@ -75,18 +80,19 @@ std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
     const std::vector<int64_t> shape = dims_of(info.global_shape);
-    const int64_t n = info.shape.numel(), g0 = global_run(info);
+    const TensorBox box = block_box(info);
+    const int64_t n = info.shape.numel();
     if (data_parallel.weights_replicated())
-      reads.push_back({info.name, shape, g0, g0 + n, store.param(id).f32()});
+      reads.push_back({info.name, shape, box, 0, n, store.param(id).f32()});
     for (const StateSlice& s : slices) {
       const int64_t a = std::max(s.offset, info.offset);
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
-      const int64_t begin = g0 + a - info.offset, end = g0 + b - info.offset, at = a - s.offset;
+      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
       if (!data_parallel.weights_replicated())
-        reads.push_back({info.name, shape, begin, end, s.weights + at});
-      reads.push_back({"exp_avg." + info.name, shape, begin, end, s.exp_avg + at});
-      reads.push_back({"exp_avg_sq." + info.name, shape, begin, end, s.exp_avg_sq + at});
+        reads.push_back({info.name, shape, box, begin, end, s.weights + at});
+      reads.push_back({"exp_avg." + info.name, shape, box, begin, end, s.exp_avg + at});
+      reads.push_back({"exp_avg_sq." + info.name, shape, box, begin, end, s.exp_avg_sq + at});
     }
   }
   add_bias_reads(model, reads);
@@ -106,12 +112,42 @@ Result<const CheckpointTensor*> find_tensor(const CheckpointManifest& manifest, 
   return t;
 }
 
-// Calls fn(piece, overlap_begin, overlap_end) for each piece of t overlapping [begin, end).
-void for_each_overlap(const CheckpointTensor& t, int64_t begin, int64_t end,
-                      const std::function<void(const TensorPiece&, int64_t, int64_t)>& fn) {
+// Elements a read and a piece share that lie together in both: `n` elements from element
+// read_at of the read's run and piece_at of the piece's run.
+struct Overlap {
+  int64_t read_at = 0, piece_at = 0, n = 0;
+};
+
+// Calls fn(piece, overlaps) for each piece of t that holds elements of `read`. Pieces of the
+// read's own box (a load under the layout that saved) overlap as two runs of one box; others
+// through the runs of the whole tensor that each occupies (checkpoint/tensor_box.h), merged.
+void for_each_overlap(
+    const CheckpointTensor& t, const Read& read,
+    const std::function<void(const TensorPiece&, const std::vector<Overlap>&)>& fn) {
+  std::vector<BoxRun> read_runs;  // computed when a piece of another box needs them
+  std::vector<Overlap> overlaps;
   for (const TensorPiece& p : t.pieces) {
-    const int64_t a = std::max(begin, p.begin), b = std::min(end, p.end);
-    if (a < b) fn(p, a, b);
+    overlaps.clear();
+    if (p.box == read.box) {
+      const int64_t a = std::max(read.begin, p.begin), b = std::min(read.end, p.end);
+      if (a < b) overlaps.push_back({a - read.begin, a - p.begin, b - a});
+    } else if (boxes_intersect(p.box, read.box)) {
+      if (read_runs.empty()) read_runs = box_runs(t.shape, read.box, read.begin, read.end);
+      const std::vector<BoxRun> piece_runs = box_runs(t.shape, p.box, p.begin, p.end);
+      // Both lists ascend in the tensor's elements: one merge pass finds every shared stretch.
+      size_t i = 0, j = 0;
+      while (i < read_runs.size() && j < piece_runs.size()) {
+        const BoxRun& r = read_runs[i];
+        const BoxRun& q = piece_runs[j];
+        const int64_t a = std::max(r.begin, q.begin), b = std::min(r.end, q.end);
+        if (a < b)
+          overlaps.push_back({r.box_begin + (a - r.begin) - read.begin,
+                              q.box_begin + (a - q.begin) - p.begin, b - a});
+        if (r.end <= q.end) ++i;
+        else ++j;
+      }
+    }
+    if (!overlaps.empty()) fn(p, overlaps);
   }
 }
 
@@ -149,18 +185,19 @@ void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int ra
   const std::vector<StateSlice> slices = data_parallel.saved_slices();
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
-    const int64_t n = info.shape.numel(), g0 = global_run(info);
+    const int64_t n = info.shape.numel();
     const std::vector<int64_t> shape = dims_of(info.global_shape);
+    const TensorBox box = block_box(info);
     for (const StateSlice& s : slices) {
       const int64_t a = std::max(s.offset, info.offset);
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
-      const int64_t begin = g0 + a - info.offset, end = g0 + b - info.offset, at = a - s.offset;
-      add_piece(weights, weight_size, info.name, shape, begin, end);
+      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
+      add_piece(weights, weight_size, info.name, shape, box, begin, end);
       weight_src.push_back(s.weights + at);
-      add_piece(moments, moment_size, "exp_avg." + info.name, shape, begin, end);
+      add_piece(moments, moment_size, "exp_avg." + info.name, shape, box, begin, end);
       moment_src.push_back(s.exp_avg + at);
-      add_piece(moments, moment_size, "exp_avg_sq." + info.name, shape, begin, end);
+      add_piece(moments, moment_size, "exp_avg_sq." + info.name, shape, box, begin, end);
       moment_src.push_back(s.exp_avg_sq + at);
     }
   }
@@ -169,7 +206,9 @@ void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int ra
     for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
       if (!mc.is_moe_layer(l)) continue;
       View bias = model.balance_bias(l);
-      add_piece(weights, weight_size, balance_bias_name(l), dims_of(bias.shape()), 0, bias.numel());
+      const std::vector<int64_t> shape = dims_of(bias.shape());
+      add_piece(weights, weight_size, balance_bias_name(l), shape, TensorBox::whole(shape), 0,
+                bias.numel());
       weight_src.push_back(bias.f32());
     }
   }
@@ -199,13 +238,17 @@ Status write_rank_files(const RankSnapshot& snapshot, const fs::path& dir) {
     std::vector<TensorRecord> records;
     records.reserve(file.pieces.size());
     for (const RankSnapshot::Piece& p : file.pieces) {
-      records.push_back({piece_key(p.tensor, p.begin), "F32", {p.end - p.begin},
-                         file.data.data() + p.at, (p.end - p.begin) * int64_t(sizeof(float))});
+      const std::string key = piece_key(p);
+      records.push_back({key, "F32", {p.end - p.begin}, file.data.data() + p.at,
+                         (p.end - p.begin) * int64_t(sizeof(float))});
       json& t = listing["tensors"][p.tensor];
       t["shape"] = p.shape;
-      t["pieces"].push_back(
-          {{"file", file.name}, {"key", piece_key(p.tensor, p.begin)}, {"begin", p.begin},
-           {"end", p.end}});
+      t["pieces"].push_back({{"file", file.name},
+                             {"key", key},
+                             {"box_offset", p.box.offset},
+                             {"box_shape", p.box.shape},
+                             {"begin", p.begin},
+                             {"end", p.end}});
     }
     const fs::path path = dir / file.name;
     Status s = write_safetensors(path, records, {{"format", "symphony-checkpoint-shard"}});
@@ -238,6 +281,8 @@ Status assemble_manifest(const fs::path& dir, int world, CheckpointManifest& man
         tensor.shape = t.at("shape").get<std::vector<int64_t>>();
         for (const json& p : t.at("pieces"))
           tensor.pieces.push_back({p.at("file").get<std::string>(), p.at("key").get<std::string>(),
+                                   {p.at("box_offset").get<std::vector<int64_t>>(),
+                                    p.at("box_shape").get<std::vector<int64_t>>()},
                                    p.at("begin").get<int64_t>(), p.at("end").get<int64_t>()});
       }
     } catch (const json::exception& e) {
@@ -246,8 +291,9 @@ Status assemble_manifest(const fs::path& dir, int world, CheckpointManifest& man
   }
   manifest.tensors.clear();
   for (auto& [name, t] : tensors) {
-    std::sort(t.pieces.begin(), t.pieces.end(),
-              [](const TensorPiece& a, const TensorPiece& b) { return a.begin < b.begin; });
+    std::sort(t.pieces.begin(), t.pieces.end(), [](const TensorPiece& a, const TensorPiece& b) {
+      return std::tie(a.box, a.begin) < std::tie(b.box, b.begin);
+    });
     manifest.tensors.push_back(std::move(t));
   }
   std::error_code ec;
@@ -282,8 +328,9 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
   for (const Read& read : plan_reads(model, data_parallel)) {
     const CheckpointTensor* t = manifest.find(read.tensor);
     if (t == nullptr) continue;  // reported by the load
-    for_each_overlap(*t, read.begin, read.end,
-                     [&](const TensorPiece& p, int64_t, int64_t) { files.insert(p.file); });
+    for_each_overlap(*t, read, [&](const TensorPiece& p, const std::vector<Overlap>&) {
+      files.insert(p.file);
+    });
   }
   return {files.begin(), files.end()};
 }
@@ -297,7 +344,7 @@ Status perform_reads(const CheckpointManifest& manifest, const fs::path& step_di
   for (const Read& read : reads) {
     SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
     Status status;
-    for_each_overlap(*t, read.begin, read.end, [&](const TensorPiece& p, int64_t a, int64_t b) {
+    for_each_overlap(*t, read, [&](const TensorPiece& p, const std::vector<Overlap>& overlaps) {
       if (!status.is_ok()) return;
       auto it = open_files.find(p.file);
       if (it == open_files.end()) {
@@ -319,8 +366,9 @@ Status perform_reads(const CheckpointManifest& manifest, const fs::path& step_di
                                 piece->numel(), p.end - p.begin);
         return;
       }
-      std::memcpy(read.dst + (a - read.begin), piece->data + (a - p.begin) * int64_t(sizeof(float)),
-                  size_t(b - a) * sizeof(float));
+      for (const Overlap& o : overlaps)
+        std::memcpy(read.dst + o.read_at, piece->data + o.piece_at * int64_t(sizeof(float)),
+                    size_t(o.n) * sizeof(float));
     });
     SYM_TRY(status);
   }
@@ -333,7 +381,8 @@ std::vector<Read> weight_reads(Transformer& model) {
   std::vector<Read> reads;
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
-    reads.push_back({info.name, dims_of(info.shape), 0, info.shape.numel(), store.param(id).f32()});
+    reads.push_back({info.name, dims_of(info.global_shape), block_box(info), 0, info.shape.numel(),
+                     store.param(id).f32()});
   }
   add_bias_reads(model, reads);
   return reads;
@@ -358,6 +407,30 @@ Status load_checkpoint_weights(const CheckpointManifest& manifest, const fs::pat
   }
   SYM_TRY(verify_checkpoint_files(manifest, step_dir, {files.begin(), files.end()}));
   return perform_reads(manifest, step_dir, reads);
+}
+
+Result<std::vector<float>> read_checkpoint_box(const CheckpointManifest& manifest,
+                                               const fs::path& step_dir, const std::string& name,
+                                               const TensorBox& box) {
+  const CheckpointTensor* t = manifest.find(name);
+  if (t == nullptr)
+    return Error::invalid("{}: the checkpoint has no tensor {}", step_dir.string(), name);
+  if (!box_inside(t->shape, box))
+    return Error::invalid("{}: box {} lies outside tensor {} of shape [{}]", step_dir.string(),
+                          box.describe(), name, fmt::join(t->shape, ", "));
+  std::vector<float> data(size_t(box.numel()));
+  if (data.empty()) return data;
+  SYM_TRY(perform_reads(manifest, step_dir, {{name, t->shape, box, 0, box.numel(), data.data()}}));
+  return data;
+}
+
+Result<std::vector<float>> read_checkpoint_tensor(const CheckpointManifest& manifest,
+                                                  const fs::path& step_dir,
+                                                  const std::string& name) {
+  const CheckpointTensor* t = manifest.find(name);
+  if (t == nullptr)
+    return Error::invalid("{}: the checkpoint has no tensor {}", step_dir.string(), name);
+  return read_checkpoint_box(manifest, step_dir, name, TensorBox::whole(t->shape));
 }
 
 }  // namespace symphony

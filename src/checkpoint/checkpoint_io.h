@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_manifest.h"
+#include "checkpoint/tensor_box.h"
 #include "core/status.h"
 #include "model/transformer.h"
 #include "zero/data_parallel.h"
@@ -31,7 +32,8 @@ struct RankSnapshot {
   struct Piece {
     std::string tensor;
     std::vector<int64_t> shape;  // the whole tensor's
-    int64_t begin = 0, end = 0;  // elements of the tensor
+    TensorBox box;               // this rank's block of it
+    int64_t begin = 0, end = 0;  // elements of the box, row-major
     int64_t at = 0;              // where its data starts in the file's data vector
   };
   struct File {
@@ -73,9 +75,22 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
 Status load_rank_state(const CheckpointManifest& manifest, const std::filesystem::path& step_dir,
                        Transformer& model, DataParallel& data_parallel);
 
-// Fills every weight and selection bias of `model` (full weight storage, e.g. one process for
-// export or generation) from the checkpoint, after verifying the files that hold them.
+// Fills every weight and selection bias of `model` (full weight storage of this rank's blocks,
+// e.g. one process for export or generation) from the checkpoint, after verifying the files that
+// hold them.
 Status load_checkpoint_weights(const CheckpointManifest& manifest,
                                const std::filesystem::path& step_dir, Transformer& model);
+
+// The elements of `box` of tensor `name` (row-major within the box, F32), gathered from the pieces
+// that hold them, whatever boxes they were saved in; read_checkpoint_tensor reads the whole
+// tensor. REQUIRES: the files holding them were verified. Failure: kInvalidArgument for a tensor
+// the checkpoint lacks, one that is not F32, or a box outside the tensor; kCorrupt for a file that
+// does not hold a listed piece.
+Result<std::vector<float>> read_checkpoint_box(const CheckpointManifest& manifest,
+                                               const std::filesystem::path& step_dir,
+                                               const std::string& name, const TensorBox& box);
+Result<std::vector<float>> read_checkpoint_tensor(const CheckpointManifest& manifest,
+                                                  const std::filesystem::path& step_dir,
+                                                  const std::string& name);
 
 }  // namespace symphony

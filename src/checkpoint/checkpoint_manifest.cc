@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -58,7 +60,12 @@ std::string manifest_to_json(const CheckpointManifest& m) {
   for (const CheckpointTensor& t : m.tensors) {
     json pieces = json::array();
     for (const TensorPiece& p : t.pieces)
-      pieces.push_back({{"file", p.file}, {"key", p.key}, {"begin", p.begin}, {"end", p.end}});
+      pieces.push_back({{"file", p.file},
+                        {"key", p.key},
+                        {"box_offset", p.box.offset},
+                        {"box_shape", p.box.shape},
+                        {"begin", p.begin},
+                        {"end", p.end}});
     tensors[t.name] = {{"shape", t.shape}, {"dtype", t.dtype}, {"pieces", std::move(pieces)}};
   }
   json files = json::array();
@@ -138,6 +145,49 @@ Status get(const json& j, const char* key, T& out, const std::filesystem::path& 
     return Error::corrupt("{}: {}{} has the wrong type or range ({})", path.string(), where, key,
                           found);
   }
+  return Status::ok();
+}
+
+// Whether the pieces of `t` hold each of its elements exactly once: every box inside the tensor
+// and every run inside its box; the runs of one box disjoint; different boxes disjoint; and as
+// many elements held as the tensor has. Works on boxes and runs, never element by element or run
+// of the tensor by run, so its cost does not grow with the tensor.
+Status check_coverage(const CheckpointTensor& t, const std::filesystem::path& path) {
+  std::map<TensorBox, std::vector<std::pair<int64_t, int64_t>>> runs;  // box -> [begin, end)
+  for (const TensorPiece& p : t.pieces) {
+    if (!box_inside(t.shape, p.box))
+      return Error::corrupt("{}: tensor {} of shape [{}] has a piece in {} whose box ({}) lies "
+                            "outside it", path.string(), t.name, fmt::join(t.shape, ", "), p.file,
+                            p.box.describe());
+    if (p.begin < 0 || p.end <= p.begin || p.end > p.box.numel())
+      return Error::corrupt("{}: tensor {} has a piece in {} of elements [{}, {}) of a box of {} "
+                            "elements ({})", path.string(), t.name, p.file, p.begin, p.end,
+                            p.box.numel(), p.box.describe());
+    runs[p.box].emplace_back(p.begin, p.end);
+  }
+  const std::string once =
+      fmt::format("{}: the pieces of tensor {} do not cover its {} elements exactly once",
+                  path.string(), t.name, t.numel());
+  int64_t held = 0;  // no overflow: the runs checked so far are disjoint parts of the tensor
+  for (auto& [box, ranges] : runs) {
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i)
+      if (ranges[i].first < ranges[i - 1].second)
+        return Error::corrupt("{}: two pieces of box {} hold its element {}", once,
+                              box.describe(), ranges[i].first);
+    for (const auto& [begin, end] : ranges) held += end - begin;
+  }
+  // The map orders boxes by offset, so a box can only meet the following ones that start along
+  // dim 0 before it ends there.
+  for (auto a = runs.begin(); a != runs.end() && !t.shape.empty(); ++a) {
+    const int64_t a_end = a->first.offset[0] + a->first.shape[0];
+    for (auto b = std::next(a); b != runs.end() && b->first.offset[0] < a_end; ++b)
+      if (boxes_intersect(a->first, b->first))
+        return Error::corrupt("{}: pieces of boxes {} and {}, which intersect", once,
+                              a->first.describe(), b->first.describe());
+  }
+  if (held != t.numel())
+    return Error::corrupt("{}: they hold {} of them", once, held);
   return Status::ok();
 }
 
@@ -233,6 +283,12 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
       TensorPiece piece;
       SYM_TRY(get(p, "file", piece.file, path, where + "pieces[]."));
       SYM_TRY(get(p, "key", piece.key, path, where + "pieces[]."));
+      if (m.format_version >= 3) {
+        SYM_TRY(get(p, "box_offset", piece.box.offset, path, where + "pieces[]."));
+        SYM_TRY(get(p, "box_shape", piece.box.shape, path, where + "pieces[]."));
+      } else {
+        piece.box = TensorBox::whole(tensor.shape);
+      }
       SYM_TRY(get(p, "begin", piece.begin, path, where + "pieces[]."));
       SYM_TRY(get(p, "end", piece.end, path, where + "pieces[]."));
       if (!file_names.count(piece.file))
@@ -240,21 +296,7 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
                               path.string(), name, piece.file);
       tensor.pieces.push_back(std::move(piece));
     }
-    // The pieces must tile [0, numel) exactly.
-    std::vector<TensorPiece> sorted = tensor.pieces;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const TensorPiece& a, const TensorPiece& b) { return a.begin < b.begin; });
-    int64_t at = 0;
-    for (const TensorPiece& p : sorted) {
-      if (p.begin != at || p.end <= p.begin)
-        return Error::corrupt("{}: the pieces of tensor {} do not cover its {} elements exactly "
-                              "once (a gap or overlap at element {})", path.string(), name,
-                              tensor.numel(), at);
-      at = p.end;
-    }
-    if (at != tensor.numel())
-      return Error::corrupt("{}: the pieces of tensor {} cover {} of its {} elements",
-                            path.string(), name, at, tensor.numel());
+    SYM_TRY(check_coverage(tensor, path));
     m.tensors.push_back(std::move(tensor));
   }
   return m;

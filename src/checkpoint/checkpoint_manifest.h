@@ -12,16 +12,21 @@
 // a damaged byte is detected before anything in it is trusted; and read_checkpoint_manifest
 // refuses a manifest whose step is not the one its directory's name states.
 //
-// A tensor is stored as pieces: 1-D runs [begin, end) of the whole (global) tensor's row-major
-// elements, each under its own key in one file. A rank holding one block of a sharded tensor
-// (parallel/shard_spec.h) saves runs of the global tensor too. Together the pieces of a tensor cover it exactly once, whatever layout
-// saved it, so any layout can load any checkpoint by reading the pieces it needs.
+// A tensor is stored as pieces. A piece is a box of the tensor (checkpoint/tensor_box.h: an
+// offset and a shape per dim; a rank's block of a sharded tensor, parallel/shard_spec.h) and a run
+// [begin, end) of that box's row-major elements, under its own key in one file (Megatron-Core's
+// ShardedTensor: global_offset, local_shape, flattened_range). The pieces of a tensor with the
+// same box hold disjoint runs of it, different boxes do not intersect, and together the pieces
+// hold every element of the tensor exactly once, whatever layout saved it: any layout loads any
+// checkpoint by mapping what it needs and what the pieces hold to runs of the whole tensor.
+// Version 1 and 2 manifests have no boxes: their pieces are runs of the whole tensor.
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "checkpoint/tensor_box.h"
 #include "core/status.h"
 #include "data/sample_stream.h"
 
@@ -30,7 +35,8 @@ namespace symphony {
 struct TensorPiece {
   std::string file;  // file name inside the step directory
   std::string key;   // safetensors key of the 1-D piece
-  int64_t begin = 0, end = 0;
+  TensorBox box;     // the part of the tensor the piece is cut from
+  int64_t begin = 0, end = 0;  // elements of the box, row-major
 };
 
 struct CheckpointTensor {
@@ -55,8 +61,9 @@ struct SavedLayout {
   int ep = 1;               // expert-parallel ranks (absent in older manifests: 1)
 };
 
-// The version manifest_to_json writes. Version 1 manifests (no manifest_xxh3) are still read.
-constexpr int kCheckpointFormatVersion = 2;
+// The version manifest_to_json writes. Versions 1 (no manifest_xxh3) and 2 (pieces without boxes:
+// runs of the whole tensor) are still read.
+constexpr int kCheckpointFormatVersion = 3;
 
 struct CheckpointManifest {
   int format_version = kCheckpointFormatVersion;  // as read; writing always writes the current
@@ -79,9 +86,11 @@ struct CheckpointManifest {
 // XXH3-64 (16 hex digits) of the compact, key-sorted JSON of every other field.
 std::string manifest_to_json(const CheckpointManifest& manifest);
 // Failure: kCorrupt naming `path` and the field for malformed JSON, an unsupported
-// format_version, a missing manifest_xxh3 (version 2) or one that does not match the content, a
-// missing or mistyped field, pieces that do not cover a tensor exactly once or name a file the
-// manifest does not list. Whitespace and key order do not matter; any change of a value does.
+// format_version, a missing manifest_xxh3 (versions 2 and 3) or one that does not match the
+// content, a missing or mistyped field; naming `path` and the tensor for a piece whose box lies
+// outside the tensor or whose run lies outside its box, pieces that do not cover a tensor exactly
+// once (overlapping runs of one box, intersecting boxes, elements no piece holds), or a piece in a
+// file the manifest does not list. Whitespace and key order do not matter; any change of a value does.
 Result<CheckpointManifest> manifest_from_json(std::string_view json,
                                               const std::filesystem::path& path);
 // Reads and checks step_dir/manifest.json as manifest_from_json does, and, when the directory's

@@ -1,16 +1,21 @@
-// manifest.json: its own checksum over the canonical content, the format versions read, the
-// pieces' coverage, and the step its directory's name must state.
+// manifest.json: its own checksum over the canonical content, the format versions read (1 and 2
+// without boxes), the pieces' coverage in the tensor's coordinates (boxes cut along dim 0 and
+// dim 1 by hand), and the step its directory's name must state.
 #include "checkpoint/checkpoint_manifest.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <regex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/checksum.h"
 #include "testkit/temp_dir.h"
 
 namespace symphony {
@@ -31,7 +36,7 @@ CheckpointManifest small_manifest(int64_t step) {
   m.config_toml = "[model]\nhidden_size = 64\n";
   m.layout = {1, 1, 0, "dp=1 zero=0"};
   m.files = {{"a.safetensors", 10, "0123456789abcdef"}};
-  m.tensors = {{"w", {2, 3}, "F32", {{"a.safetensors", "w@0", 0, 6}}}};
+  m.tensors = {{"w", {2, 3}, "F32", {{"a.safetensors", "w@0", TensorBox::whole({2, 3}), 0, 6}}}};
   return m;
 }
 
@@ -46,11 +51,12 @@ std::string edit(const std::string& text, const std::string& pattern,
 TEST(CheckpointManifestTest, RoundTripCarriesAChecksumThatIgnoresFormatting) {
   const std::string text = manifest_to_json(small_manifest(60));
   EXPECT_THAT(text, HasSubstr("\"manifest_xxh3\": \""));
-  EXPECT_THAT(text, HasSubstr("\"format_version\": 2"));
+  EXPECT_THAT(text, HasSubstr("\"format_version\": 3"));
   auto m = manifest_from_json(text, "m.json");
   ASSERT_TRUE(m.has_value()) << m.error().message();
   EXPECT_EQ(m->step, 60);
-  EXPECT_EQ(m->format_version, 2);
+  EXPECT_EQ(m->format_version, 3);
+  EXPECT_EQ(m->tensors[0].pieces[0].box, TensorBox::whole({2, 3}));
   EXPECT_EQ(m->loader.sources[0].position, 240);
   // Other whitespace and indentation: the same content, the same checksum.
   const std::string reformatted = nlohmann::json::parse(text).dump(4);
@@ -84,6 +90,45 @@ TEST(CheckpointManifestTest, AnyEditedValueFailsTheChecksum) {
   EXPECT_THAT(sum.error().message(), HasSubstr("hashes to"));
 }
 
+// The checksum a manifest carries, recomputed as docs/checkpoints.md specifies it.
+std::string canonical_checksum(const nlohmann::json& j) {
+  const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return checksum_hex(xxh3_64(std::as_bytes(std::span(text.data(), text.size()))));
+}
+
+TEST(CheckpointManifestTest, VersionsOneAndTwoHavePiecesOfTheWholeTensor) {
+  CheckpointManifest m = small_manifest(60);
+  m.tensors[0].pieces = {{"a.safetensors", "w@0", TensorBox::whole({2, 3}), 0, 4},
+                         {"a.safetensors", "w@4", TensorBox::whole({2, 3}), 4, 6}};
+  nlohmann::json j = nlohmann::json::parse(manifest_to_json(m));
+  j.erase("manifest_xxh3");
+  for (nlohmann::json& p : j["tensors"]["w"]["pieces"]) {
+    p.erase("box_offset");
+    p.erase("box_shape");
+  }
+  for (int version : {1, 2}) {
+    SCOPED_TRACE(version);
+    j["format_version"] = version;
+    nlohmann::json stored = j;
+    if (version == 2) stored["manifest_xxh3"] = canonical_checksum(j);
+    auto read = manifest_from_json(stored.dump(), "m.json");
+    ASSERT_TRUE(read.has_value()) << read.error().message();
+    EXPECT_EQ(read->format_version, version);
+    ASSERT_EQ(read->tensors[0].pieces.size(), 2u);
+    for (const TensorPiece& p : read->tensors[0].pieces)
+      EXPECT_EQ(p.box, TensorBox::whole({2, 3}));
+    EXPECT_EQ(read->tensors[0].pieces[1].begin, 4);
+    // Written again, as version 3 with the boxes stated.
+    EXPECT_THAT(manifest_to_json(*read), HasSubstr("\"box_shape\": [\n"));
+  }
+  // Version 3 without its boxes is refused, naming the field.
+  j["format_version"] = 3;
+  j["manifest_xxh3"] = canonical_checksum(j);
+  auto v3 = manifest_from_json(j.dump(), "m.json");
+  ASSERT_FALSE(v3.has_value());
+  EXPECT_THAT(v3.error().message(), HasSubstr(R"(m.json: tensors["w"].pieces[].box_offset is missing)"));
+}
+
 TEST(CheckpointManifestTest, VersionTwoNeedsItsChecksumVersionOneIsReadWithout) {
   nlohmann::json j = nlohmann::json::parse(manifest_to_json(small_manifest(60)));
   j.erase("manifest_xxh3");
@@ -97,36 +142,105 @@ TEST(CheckpointManifestTest, VersionTwoNeedsItsChecksumVersionOneIsReadWithout) 
   EXPECT_EQ(v1->format_version, 1);
   EXPECT_EQ(v1->step, 60);
 
-  j["format_version"] = 3;
-  auto v3 = manifest_from_json(j.dump(), "m.json");
-  ASSERT_FALSE(v3.has_value());
-  EXPECT_THAT(v3.error().message(), HasSubstr("format_version 3 is not supported by this build"));
+  j["format_version"] = 4;
+  auto v4 = manifest_from_json(j.dump(), "m.json");
+  ASSERT_FALSE(v4.has_value());
+  EXPECT_THAT(v4.error().message(), HasSubstr("format_version 4 is not supported by this build"));
 }
 
-TEST(CheckpointManifestTest, PiecesMustCoverEachTensorOnce) {
+// A manifest of one tensor "w" of `shape` with `pieces`, read back.
+Result<CheckpointManifest> read_pieces(std::vector<int64_t> shape,
+                                       std::vector<TensorPiece> pieces) {
   CheckpointManifest m;
-  m.files = {{"a.safetensors", 10, "0000000000000000"}};
-  m.tensors = {
-      {"w", {2, 3}, "F32", {{"a.safetensors", "w@0", 0, 4}, {"a.safetensors", "w@4", 4, 6}}}};
-  auto ok = manifest_from_json(manifest_to_json(m), "m.json");
+  m.files = {{"a.safetensors", 10, "0000000000000000"}, {"b.safetensors", 10, "0000000000000000"}};
+  m.tensors = {{"w", std::move(shape), "F32", std::move(pieces)}};
+  return manifest_from_json(manifest_to_json(m), "m.json");
+}
+
+std::string read_pieces_error(std::vector<int64_t> shape, std::vector<TensorPiece> pieces) {
+  auto m = read_pieces(std::move(shape), std::move(pieces));
+  return m.has_value() ? "read without error" : m.error().message();
+}
+
+TEST(CheckpointManifestTest, PiecesOfTheWholeTensorMustCoverItOnce) {
+  const TensorBox whole = TensorBox::whole({2, 3});
+  auto ok = read_pieces({2, 3}, {{"a.safetensors", "w@0", whole, 0, 4},
+                                 {"b.safetensors", "w@4", whole, 4, 6}});
   ASSERT_TRUE(ok.has_value()) << ok.error().message();
   EXPECT_EQ(ok->tensors[0].pieces.size(), 2u);
 
-  m.tensors[0].pieces[1].begin = 5;
-  auto gap = manifest_from_json(manifest_to_json(m), "m.json");
-  ASSERT_FALSE(gap.has_value());
-  EXPECT_THAT(gap.error().message(), HasSubstr("m.json: the pieces of tensor w do not cover"));
-
-  m.tensors[0].pieces[1] = {"b.safetensors", "w@4", 4, 6};
-  auto unlisted = manifest_from_json(manifest_to_json(m), "m.json");
-  ASSERT_FALSE(unlisted.has_value());
-  EXPECT_THAT(unlisted.error().message(),
-              HasSubstr("b.safetensors, which the manifest does not list"));
+  EXPECT_THAT(read_pieces_error({2, 3}, {{"a.safetensors", "w@0", whole, 0, 4},
+                                         {"a.safetensors", "w@5", whole, 5, 6}}),
+              HasSubstr("m.json: the pieces of tensor w do not cover its 6 elements exactly "
+                        "once: they hold 5 of them"));
+  EXPECT_THAT(read_pieces_error({2, 3}, {{"a.safetensors", "w@0", whole, 0, 4},
+                                         {"a.safetensors", "w@3", whole, 3, 6}}),
+              HasSubstr("m.json: the pieces of tensor w do not cover its 6 elements exactly "
+                        "once: two pieces of box offset [0, 0] shape [2, 3] hold its element 3"));
+  EXPECT_THAT(read_pieces_error({2, 3}, {{"c.safetensors", "w@0", whole, 0, 6}}),
+              HasSubstr("c.safetensors, which the manifest does not list"));
 
   auto junk = manifest_from_json(
       "{\"format\": \"symphony-checkpoint\", \"format_version\": 1}", "m.json");
   ASSERT_FALSE(junk.has_value());
   EXPECT_THAT(junk.error().message(), HasSubstr("m.json: step is missing"));
+}
+
+// (4, 6) cut along dim 1 into two blocks of (4, 3), each saved by two replicas in two runs, as
+// tensor parallelism saves a row-parallel weight.
+std::vector<TensorPiece> dim1_pieces() {
+  return {{"a.safetensors", "w@0", {{0, 0}, {4, 3}}, 0, 5},
+          {"b.safetensors", "w@7", {{0, 0}, {4, 3}}, 5, 12},
+          {"a.safetensors", "w@3", {{0, 3}, {4, 3}}, 0, 6},
+          {"b.safetensors", "w@15", {{0, 3}, {4, 3}}, 6, 12}};
+}
+
+TEST(CheckpointManifestTest, BoxesAlongAnyDimCoverTheTensorOnce) {
+  auto dim1 = read_pieces({4, 6}, dim1_pieces());
+  ASSERT_TRUE(dim1.has_value()) << dim1.error().message();
+  const std::vector<TensorPiece>& pieces = dim1->tensors[0].pieces;
+  ASSERT_EQ(pieces.size(), 4u);
+  EXPECT_EQ(pieces[3].box, (TensorBox{{0, 3}, {4, 3}}));
+  EXPECT_EQ(pieces[3].begin, 6);
+  EXPECT_EQ(pieces[3].end, 12);
+  // Blocks of (E, F, D) along dim 0 (expert parallelism), each whole in one piece.
+  auto dim0 = read_pieces({4, 2, 3}, {{"a.safetensors", "w@0", {{0, 0, 0}, {2, 2, 3}}, 0, 12},
+                                      {"b.safetensors", "w@12", {{2, 0, 0}, {2, 2, 3}}, 0, 12}});
+  ASSERT_TRUE(dim0.has_value()) << dim0.error().message();
+
+  // One block missing a run; a block overlapping its neighbour.
+  std::vector<TensorPiece> gap = dim1_pieces();
+  gap[1].begin = 6;
+  EXPECT_THAT(read_pieces_error({4, 6}, gap),
+              HasSubstr("m.json: the pieces of tensor w do not cover its 24 elements exactly once: "
+                        "they hold 23 of them"));
+  std::vector<TensorPiece> overlap = dim1_pieces();
+  overlap[2].box.offset = {0, 2};
+  overlap[3].box.offset = {0, 2};
+  EXPECT_THAT(read_pieces_error({4, 6}, overlap),
+              HasSubstr("m.json: the pieces of tensor w do not cover its 24 elements exactly once: "
+                        "pieces of boxes offset [0, 0] shape [4, 3] and offset [0, 2] shape [4, 3], "
+                        "which intersect"));
+  // Boxes outside the tensor, runs outside their box.
+  std::vector<TensorPiece> outside = dim1_pieces();
+  outside[2].box.offset = {0, 4};
+  EXPECT_THAT(read_pieces_error({4, 6}, outside),
+              HasSubstr("m.json: tensor w of shape [4, 6] has a piece in a.safetensors whose box "
+                        "(offset [0, 4] shape [4, 3]) lies outside it"));
+  std::vector<TensorPiece> dims = dim1_pieces();
+  dims[0].box = {{0, 0, 0}, {4, 3, 1}};
+  EXPECT_THAT(read_pieces_error({4, 6}, dims), HasSubstr("lies outside it"));
+  std::vector<TensorPiece> huge = dim1_pieces();
+  huge[0].box.offset = {std::numeric_limits<int64_t>::max(), 0};
+  EXPECT_THAT(read_pieces_error({4, 6}, huge), HasSubstr("lies outside it"));
+  std::vector<TensorPiece> long_run = dim1_pieces();
+  long_run[1].end = 13;
+  EXPECT_THAT(read_pieces_error({4, 6}, long_run),
+              HasSubstr("m.json: tensor w has a piece in b.safetensors of elements [5, 13) of a "
+                        "box of 12 elements (offset [0, 0] shape [4, 3])"));
+  std::vector<TensorPiece> empty = dim1_pieces();
+  empty[0].end = 0;
+  EXPECT_THAT(read_pieces_error({4, 6}, empty), HasSubstr("of elements [0, 0) of a box"));
 }
 
 TEST(CheckpointManifestTest, StepMustBeTheOneItsDirectoryNames) {

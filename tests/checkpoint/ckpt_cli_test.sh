@@ -5,7 +5,8 @@
 #   2. SIGTERM: the run saves a checkpoint, says so and exits 0; resuming continues from it;
 #   3. a write failure while saving (file size limit, as on a full disk): the run fails naming
 #      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
-#   4. two ranks save (ZeRO-2), one process resumes; `ckpt inspect` reports the layout;
+#   4. two ranks save (ZeRO-2; and ep=2 with ZeRO-3), one process resumes; `ckpt inspect` reports
+#      the layout, its dp, ep and ZeRO stage;
 #   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file;
 #   6. resuming on data prepared with another tokenizer is refused;
 #   7. invalid checkpoints (manifest removed; step (4 -> 2, 4 -> 999) or loader position edited,
@@ -81,12 +82,23 @@ run="$work/ranks"
   --set parallel.zero_stage=2 --stop-at-step 3 --set train.run_dir="$run" > "$run.log" 2>&1 \
   || { cat "$run.log"; fail "2-rank run"; }
 "$exe" ckpt inspect "$run" > "$run.inspect" || { cat "$run.inspect"; fail "inspect of the 2-rank checkpoint"; }
-grep -q "dp=2 zero=2 (2 ranks)" "$run.inspect" || { cat "$run.inspect"; fail "inspect does not report the layout"; }
+grep -q "dp=2 zero=2 (2 ranks; dp 2, ep 1, ZeRO stage 2)" "$run.inspect" || { cat "$run.inspect"; fail "inspect does not report the layout"; }
 grep -q "optim-rank00001.safetensors .*checksum ok" "$run.inspect" || fail "rank 1's file not verified"
 "$exe" train tiny "${common[@]}" --set train.steps=6 --set train.run_dir="$run" --resume auto \
   > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "one process resuming a 2-rank checkpoint"; }
 grep -q "saved as dp=2 zero=2" "$run.resume.log" || fail "did not resume the 2-rank checkpoint"
 echo "ok: a 2-rank ZeRO-2 checkpoint resumed in one process"
+run="$work/experts"
+"$mpirun" --oversubscribe -np 2 "$exe" train tiny "${common[@]}" --set train.steps=6 \
+  --set parallel.ep=2 --set parallel.zero_stage=3 --stop-at-step 3 --set train.run_dir="$run" \
+  > "$run.log" 2>&1 || { cat "$run.log"; fail "2-rank expert-parallel run"; }
+"$exe" ckpt inspect "$run" > "$run.inspect" || { cat "$run.inspect"; fail "inspect of the ep=2 checkpoint"; }
+grep -q "layout .*ep=2 zero=3 (2 ranks; dp 2, ep 2, ZeRO stage 3)" "$run.inspect" \
+  || { cat "$run.inspect"; fail "inspect does not report ep"; }
+"$exe" train tiny "${common[@]}" --set train.steps=6 --set train.run_dir="$run" --resume auto \
+  > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "one process resuming an ep=2 checkpoint"; }
+grep -q "saved as dp=2 ep=2 zero=3" "$run.resume.log" || { cat "$run.resume.log"; fail "did not resume the ep=2 checkpoint"; }
+echo "ok: inspect reports ep=2 of a 2-rank expert-parallel checkpoint, which one process resumes"
 
 # 5. Hugging Face export from a checkpoint equals export from the model file of the same weights.
 run="$work/export"

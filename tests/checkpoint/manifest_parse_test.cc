@@ -1,6 +1,6 @@
 // manifest.json reading of input that is not what manifest_to_json() writes. The pieces' coverage
-// rules are tested with the checkpointer (checkpoint_test.cc); fuzz/regressions holds the inputs
-// behind these cases.
+// rules are tested in checkpoint_manifest_test.cc; fuzz/regressions holds the inputs behind these
+// cases.
 #include "checkpoint/checkpoint_manifest.h"
 
 #include <gmock/gmock.h>
