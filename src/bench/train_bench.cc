@@ -18,7 +18,7 @@ TrainBenchResult bench_train(const RunConfig& config, const Exec& ex, int64_t wa
                              int64_t timed_steps, const std::function<void()>& after_step) {
   const TrainConfig& tc = config.train;
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone);
+                    tc.recompute);
   DeviceMesh mesh = DeviceMesh::single();
   DataParallel dp(ZeroStage::kNone, mesh, model, config.optim, config.parallel.bucket_mb);
   dp.init_params(config.model, tc.seed);

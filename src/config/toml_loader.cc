@@ -132,8 +132,10 @@ struct EnumName {
 
 constexpr EnumName<LrDecay> kLrDecayNames[] = {
     {"cosine", LrDecay::kCosine}, {"linear", LrDecay::kLinear}, {"constant", LrDecay::kConstant}};
-constexpr EnumName<Recompute> kRecomputeNames[] = {{"none", Recompute::kNone},
-                                                   {"full", Recompute::kFull}};
+constexpr EnumName<Recompute> kRecomputeNames[] = {
+    {recompute_name(Recompute::kNone), Recompute::kNone},
+    {recompute_name(Recompute::kSelective), Recompute::kSelective},
+    {recompute_name(Recompute::kFull), Recompute::kFull}};
 
 std::span<const EnumName<LrDecay>> enum_names(LrDecay) { return kLrDecayNames; }
 std::span<const EnumName<Recompute>> enum_names(Recompute) { return kRecomputeNames; }

@@ -21,15 +21,6 @@ Result<int64_t> parse_count(std::string_view key, std::string_view value) {
 
 }  // namespace
 
-std::string_view recompute_name(Recompute r) {
-  switch (r) {
-    case Recompute::kNone: return "none";
-    case Recompute::kSelective: return "selective";
-    case Recompute::kFull: return "full";
-  }
-  return "?";
-}
-
 std::string_view schedule_name(Schedule s) {
   switch (s) {
     case Schedule::kGpipe: return "gpipe";
@@ -99,15 +90,11 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
       if (z > 3) return Error::invalid("--layout field zero={} must be 0, 1, 2 or 3", z);
       l.zero = int(z);
     } else if (key == "recompute") {
-      if (value == "none")
-        l.recompute = Recompute::kNone;
-      else if (value == "selective")
-        l.recompute = Recompute::kSelective;
-      else if (value == "full")
-        l.recompute = Recompute::kFull;
-      else
+      const std::optional<Recompute> r = parse_recompute(value);
+      if (!r)
         return Error::invalid("--layout field recompute='{}' must be none, selective or full",
                               value);
+      l.recompute = *r;
     } else if (key == "schedule") {
       schedule_given = true;
       if (value == "gpipe")

@@ -11,15 +11,10 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "model/recompute.h"
 #include "plan/model_costs.h"
 
 namespace symphony::plan {
-
-enum class Recompute : uint8_t {
-  kNone,
-  kSelective,  // norms and activation functions are recomputed; their outputs are not saved
-  kFull,       // only each layer's input is saved; the forward runs again in the backward
-};
 
 enum class Schedule : uint8_t {
   kGpipe,        // all forwards, then all backwards
@@ -88,7 +83,6 @@ struct LayerRange {
 };
 LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk);
 
-std::string_view recompute_name(Recompute r);
 std::string_view schedule_name(Schedule s);
 std::string_view precision_name(Precision p);
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "model/recompute.h"
+
 namespace symphony {
 
 enum class LrDecay : uint8_t { kCosine, kLinear, kConstant };
@@ -22,8 +24,6 @@ struct OptimConfig {
   double grad_clip = 1.0;      // global L2 norm clip; 0 disables
 };
 
-enum class Recompute : uint8_t { kNone, kFull };
-
 // Tokens of one micro-batch at most (validated): with the model's bounds (model_config.h) every
 // token count and byte count of a run stays computable in int64, dp ranks included.
 inline constexpr int64_t kMaxMicroBatchTokens = int64_t(1) << 32;
@@ -34,7 +34,7 @@ struct TrainConfig {
   int64_t micro_batch_size = 8;     // micro_batch_size * seq_len <= kMaxMicroBatchTokens
   int64_t global_batch_tokens = 0;  // 0 = one micro-batch; else a multiple of micro-batch tokens
   uint64_t seed = 1234;
-  Recompute recompute = Recompute::kNone;
+  Recompute recompute = Recompute::kNone;  // kNone or kFull (kSelective is planner-only)
   int64_t eval_every = 100;          // 0 disables eval
   int64_t eval_batches = 8;
   int64_t log_every = 1;

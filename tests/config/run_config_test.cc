@@ -294,7 +294,8 @@ TEST(TomlErrors, WrongTypesNameKeyTypeAndLine) {
                 "optim.decay: expected one of \"cosine\", \"linear\", \"constant\", got string "
                 "\"cosin\""},
            Case{"[train]\nrecompute = true\n",
-                "train.recompute: expected one of \"none\", \"full\", got boolean true"},
+                "train.recompute: expected one of \"none\", \"selective\", \"full\", got boolean "
+                "true"},
            Case{"[data]\ntrain_path = 3\n", "data.train_path: expected a string, got integer 3"},
            Case{"[train]\nseed = [1]\n",
                 "train.seed: expected a non-negative integer, got an array"},
@@ -352,6 +353,8 @@ TEST(Validation, EachRuleNamesItsKey) {
                 "train.global_batch_tokens = 1000 must be 0 or a multiple of"},
            Case{"train.steps=0", "train.steps = 0 must be positive"},
            Case{"train.log_every=0", "train.log_every = 0"},
+           Case{"train.recompute=\"selective\"",
+                "train.recompute = \"selective\" is planned by `symphony plan` but not trained"},
            Case{"optim.warmup_steps=500", "optim.warmup_steps = 500 exceeds train.steps = 200"},
            Case{"optim.lr=0", "optim.lr = 0"},
            Case{"optim.beta1=1", "optim.beta1 = 1 must be in [0, 1)"},

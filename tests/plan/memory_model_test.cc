@@ -139,21 +139,20 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
   struct Case {
     const char* model;
     int64_t batch, seq_len;
-    Recompute planner;
-    RecomputeMode engine;
+    Recompute recompute;
   };
   const Case cases[] = {
-      {"tiny", 4, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"tiny", 4, 256, Recompute::kFull, RecomputeMode::kFull},
-      {"small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-dense-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-moe-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-moe-small", 8, 256, Recompute::kFull, RecomputeMode::kFull},
-      {"mixtral-8x7b", 1, 4096, Recompute::kFull, RecomputeMode::kFull},
+      {"tiny", 4, 256, Recompute::kNone},
+      {"tiny", 4, 256, Recompute::kFull},
+      {"small", 8, 256, Recompute::kNone},
+      {"bench-dense-small", 8, 256, Recompute::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kFull},
+      {"mixtral-8x7b", 1, 4096, Recompute::kFull},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(fmt::format("{} {}x{} recompute {}", k.model, k.batch, k.seq_len,
-                             recompute_name(k.planner)));
+                             recompute_name(k.recompute)));
     PlanContext ctx = context(k.model, "h100", 1, k.seq_len, k.batch * k.seq_len);
     ctx.options.reserved_bytes = 0;
     ctx.options.fragmentation = 0;
@@ -163,10 +162,10 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
     PlanLayout l;
     l.mbs = k.batch;
     l.precision = Precision::kFp32;
-    l.recompute = k.planner;
+    l.recompute = k.recompute;
     const MemoryBreakdown planned = plan_memory(ctx, l);
     const MemoryPlan engine =
-        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.engine);
+        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.recompute);
     EXPECT_DOUBLE_EQ(planned.weights, double(engine.weights));
     EXPECT_DOUBLE_EQ(planned.grads, double(engine.grads));
     EXPECT_DOUBLE_EQ(planned.optimizer, double(engine.optimizer));
