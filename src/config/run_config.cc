@@ -150,7 +150,7 @@ Status validate(const ParallelConfig& parallel) {
   // Sizes against the world are checked when the run starts (ParallelLayout::create); here what
   // the config alone decides.
   // Probing with a world that fits the other axes leaves the per-key checks (sizes >= 1, order,
-  // zero_stage, ep dividing dp*cp*tp when dp is given) to ParallelLayout, the one place that knows
+  // ep dividing dp*cp*tp when dp is given) to ParallelLayout, the one place that knows
   // them.
   ParallelConfig probe = parallel;
   int64_t world = 1;

@@ -63,12 +63,10 @@ Result<ParallelLayout> ParallelLayout::create(const ParallelConfig& config, int 
         "parallel.ep = {} (with parallel.etp = {}): expert parallelism is carved out of the "
         "dp*cp*tp = {} ranks of each pipeline stage, so ep * etp must divide {}",
         config.ep, config.etp, stage_ranks, stage_ranks);
-  if (config.zero_stage < 0 || config.zero_stage > 3)
-    return Error::invalid("parallel.zero_stage = {} is not one of 0, 1, 2, 3", config.zero_stage);
 
   ParallelLayout layout;
   layout.world_size_ = world_size;
-  layout.zero_ = ZeroStage(config.zero_stage);
+  layout.zero_ = config.zero_stage;
   layout.sizes_[int(Axis::kPipeline)] = int(config.pp);
   layout.sizes_[int(Axis::kData)] = int(dp);
   layout.sizes_[int(Axis::kContext)] = int(config.cp);

@@ -44,7 +44,7 @@ std::string_view precision_name(Precision p) {
 std::string PlanLayout::to_string() const {
   return fmt::format(
       "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",
-      dp, tp, pp, ep, cp, zero, vpp, mbs, recompute_name(recompute), schedule_name(schedule),
+      dp, tp, pp, ep, cp, int(zero), vpp, mbs, recompute_name(recompute), schedule_name(schedule),
       precision_name(precision));
 }
 
@@ -88,7 +88,7 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
       int64_t z = 0;
       SYM_TRY_ASSIGN(z, parse_count(key, value));
       if (z > 3) return Error::invalid("--layout field zero={} must be 0, 1, 2 or 3", z);
-      l.zero = int(z);
+      l.zero = ZeroStage(z);
     } else if (key == "recompute") {
       const std::optional<Recompute> r = parse_recompute(value);
       if (!r)
@@ -188,8 +188,9 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
   if (l.schedule == Schedule::kDualPipe && micro < 2 * l.pp)
     return Error::invalid("schedule=dualpipe needs at least 2*pp = {} micro-batches (got {})",
                           2 * l.pp, micro);
-  if (l.zero > 0 && l.dp * l.cp == 1 && l.expert_dp() == 1)
-    return Error::invalid("zero={} needs data parallel ranks to shard over (dp*cp = 1)", l.zero);
+  if (l.zero != ZeroStage::kNone && l.dp * l.cp == 1 && l.expert_dp() == 1)
+    return Error::invalid("zero={} needs data parallel ranks to shard over (dp*cp = 1)",
+                          int(l.zero));
   return Status::ok();
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "model/recompute.h"
+#include "parallel/layout.h"
 #include "plan/model_costs.h"
 
 namespace symphony::plan {
@@ -32,7 +33,7 @@ enum class Precision : uint8_t {
 
 struct PlanLayout {
   int64_t dp = 1, tp = 1, pp = 1, ep = 1, cp = 1;
-  int zero = 0;     // 0: none; 1: optimizer state; 2: + gradients; 3: + weights
+  ZeroStage zero = ZeroStage::kNone;
   int64_t vpp = 1;  // virtual stages per GPU (interleaved schedule when > 1)
   int64_t mbs = 1;  // sequences per micro-batch
   Recompute recompute = Recompute::kNone;

@@ -146,15 +146,17 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     const StageParams p = stage_params(m, l, s);
     MemoryBreakdown b;
     b.stage = int(s);
-    auto sharded = [&](double bytes_per_param, int min_stage) {
+    auto sharded = [&](double bytes_per_param, ZeroStage min_stage) {
       const double dense = p.dense * bytes_per_param, expert = p.expert * bytes_per_param;
       return l.zero >= min_stage ? dense / n_dense + expert / n_expert : dense + expert;
     };
-    b.weights = copies * sharded(sb.weight, 3);
-    if (l.zero == 3) b.weights += double(p.unit_buffers) * p.largest_unit * sb.weight;
-    b.grads = copies * sharded(sb.grad, 2);
-    if (l.zero >= 2) b.grads += double(p.unit_buffers) * p.largest_unit * sb.grad;
-    b.optimizer = sharded(sb.optimizer, 1);
+    b.weights = copies * sharded(sb.weight, ZeroStage::kParameters);
+    if (l.zero == ZeroStage::kParameters)
+      b.weights += double(p.unit_buffers) * p.largest_unit * sb.weight;
+    b.grads = copies * sharded(sb.grad, ZeroStage::kGradients);
+    if (l.zero >= ZeroStage::kGradients)
+      b.grads += double(p.unit_buffers) * p.largest_unit * sb.grad;
+    b.optimizer = sharded(sb.optimizer, ZeroStage::kOptimizer);
 
     // Activations of the stage's layers for one micro-batch, times the micro-batches in flight.
     double per_mb = 0, working = 0;

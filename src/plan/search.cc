@@ -38,8 +38,9 @@ void for_each_layout(const PlanContext& ctx, const SearchSpace& space, F visit) 
           for (int64_t mbs : space.micro_batch_sizes) {
             if (b.sequences() % (dp * mbs)) continue;
             const int64_t micro = b.sequences() / (dp * mbs);
-            for (int zero = 0; zero <= 3; ++zero) {
-              if (zero > 0 && dp * cp == 1 && dp * cp * tp / ep == 1) continue;
+            for (ZeroStage zero : {ZeroStage::kNone, ZeroStage::kOptimizer, ZeroStage::kGradients,
+                                   ZeroStage::kParameters}) {
+              if (zero != ZeroStage::kNone && dp * cp == 1 && dp * cp * tp / ep == 1) continue;
               for (Recompute rc : space.recompute) {
                 PlanLayout l;
                 l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.cp = cp, l.zero = zero;

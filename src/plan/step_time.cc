@@ -256,19 +256,19 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     const double overlap = ctx.options.dp_overlap;
     const double bwd_window = overlap * (slowest.b() + slowest.w());
     const double fwd_window = overlap * slowest.f();
-    if (l.zero == 0) {
+    if (l.zero == ZeroStage::kNone) {
       CollectiveCost d = all_reduce(dense_g, p.dense * sb.grad);
       CollectiveCost e = all_reduce(expert_g, p.expert * sb.grad);
       exposed = std::max(0.0, d.time_s + e.time_s - bwd_window);
       if (d.algorithm != Algorithm::kNone) tb.dp_algorithm = d.algorithm;
-    } else if (l.zero < 3) {
+    } else if (l.zero != ZeroStage::kParameters) {
       const double rs = reduce_scatter(dense_g, p.dense * sb.grad).time_s +
                         reduce_scatter(expert_g, p.expert * sb.grad).time_s;
       const double ag = all_gather(dense_g, p.dense * gather_b).time_s +
                         all_gather(expert_g, p.expert * gather_b).time_s;
       // ZeRO-2 keeps no full gradient to accumulate into, so every micro-batch reduce-scatters
       // its gradients; ZeRO-1 accumulates and reduces once.
-      const double reductions = l.zero == 2 ? mm : 1.0;
+      const double reductions = l.zero == ZeroStage::kGradients ? mm : 1.0;
       exposed = reductions * std::max(0.0, rs - bwd_window) + std::max(0.0, ag - fwd_window);
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     } else {
@@ -280,7 +280,7 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     }
     dp_exposed = std::max(dp_exposed, exposed);
-    const double shard = l.zero >= 1
+    const double shard = l.zero != ZeroStage::kNone
                              ? p.dense / double(l.dp * l.cp) + p.expert / double(l.expert_dp())
                              : p.dense + p.expert;
     opt_params = std::max(opt_params, shard);

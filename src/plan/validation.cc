@@ -110,7 +110,7 @@ std::vector<ValidationRun> validation_runs() {
     r.global_batch_tokens = g.batch * 2048;
     r.tp = g.tp;
     r.pp = g.pp;
-    r.zero = 0;
+    r.zero = ZeroStage::kNone;
     r.recompute = Recompute::kFull;
     r.schedules = {Schedule::k1F1B, Schedule::kInterleaved};
     // Megatron-LM of 2021 ran its tensor-parallel all-reduces unoverlapped, and its gradient
@@ -163,7 +163,7 @@ std::vector<ValidationRun> validation_runs() {
     r.tp = 1;
     r.pp = 16;
     r.ep = 64;
-    r.zero = 1;
+    r.zero = ZeroStage::kOptimizer;
     r.recompute = Recompute::kSelective;
     r.schedules = {Schedule::kDualPipe};
     r.precision = Precision::kFp8;

@@ -40,7 +40,8 @@ std::string advice(const RunConfig& config, std::string_view largest) {
       "train a smaller model (model.num_hidden_layers, model.hidden_size, model.vocab_size";
   if (config.model.num_experts > 0) text += ", model.num_experts";
   text += ")";
-  if (config.parallel.zero_stage < 3) text += " or shard it over more ranks with parallel.zero_stage = 3";
+  if (config.parallel.zero_stage != ZeroStage::kParameters)
+    text += " or shard it over more ranks with parallel.zero_stage = 3";
   return text;
 }
 

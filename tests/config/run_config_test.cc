@@ -124,7 +124,8 @@ TEST(Overrides, SetValuesOfEveryType) {
       "tiny", std::vector<std::string>{"train.steps=100", "optim.decay=linear",
                                        "model.qk_norm=false", "optim.lr = 1e-4",
                                        "model.rope_theta=500000", "data.train_path=data/x.tok",
-                                       "train.recompute=\"full\"", "train.run_dir='runs/a b'"});
+                                       "train.recompute=\"full\"", "train.run_dir='runs/a b'",
+                                       "parallel.zero_stage=2"});
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->train.steps, 100);
   EXPECT_EQ(r->optim.decay, LrDecay::kLinear);
@@ -134,6 +135,7 @@ TEST(Overrides, SetValuesOfEveryType) {
   EXPECT_EQ(r->data.train_path, "data/x.tok");
   EXPECT_EQ(r->train.recompute, Recompute::kFull);
   EXPECT_EQ(r->train.run_dir, "runs/a b");
+  EXPECT_EQ(r->parallel.zero_stage, ZeroStage::kGradients);
 }
 
 TEST(Overrides, LaterOnesWin) {
@@ -214,6 +216,7 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   config.data.tokenizer_path = "";
   config.data.datasets = {"data/a \"b\"", "c"};
   config.data.weights = {0.1 + 0.2, 3.0};
+  config.parallel.zero_stage = ZeroStage::kParameters;
   ASSERT_TRUE(validate(config).is_ok());
 
   const std::string text = to_toml(config);
@@ -230,6 +233,8 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   EXPECT_EQ(r->train.run_dir, config.train.run_dir);
   EXPECT_EQ(r->data.datasets, config.data.datasets);
   EXPECT_EQ(r->data.weights, config.data.weights);
+  EXPECT_EQ(r->parallel.zero_stage, ZeroStage::kParameters);
+  EXPECT_THAT(text, HasSubstr("zero_stage = 3\n"));
   EXPECT_EQ(to_toml(*r), text);
 }
 
@@ -297,6 +302,10 @@ TEST(TomlErrors, WrongTypesNameKeyTypeAndLine) {
                 "train.recompute: expected one of \"none\", \"selective\", \"full\", got boolean "
                 "true"},
            Case{"[data]\ntrain_path = 3\n", "data.train_path: expected a string, got integer 3"},
+           Case{"[parallel]\nzero_stage = 4\n",
+                "test.toml:2: parallel.zero_stage = 4 is not one of 0, 1, 2, 3"},
+           Case{"[parallel]\nzero_stage = \"full\"\n",
+                "parallel.zero_stage: expected one of the integers 0, 1, 2, 3, got string"},
            Case{"[train]\nseed = [1]\n",
                 "train.seed: expected a non-negative integer, got an array"},
            Case{"[data]\ndatasets = \"data/brown\"\n",

@@ -50,7 +50,7 @@ RunConfig config_for(const Layout& layout) {
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.ep = layout.ep;
-  c->parallel.zero_stage = layout.zero;
+  c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
   return *c;
 }

@@ -102,11 +102,6 @@ TEST(ParallelLayout, BadConfigsNameTheKey) {
   ASSERT_FALSE(l);
   EXPECT_THAT(l.error().message(), HasSubstr("but the world has 4 ranks"));
   c = ParallelConfig{};
-  c.zero_stage = 4;
-  l = ParallelLayout::create(c, 1);
-  ASSERT_FALSE(l);
-  EXPECT_THAT(l.error().message(), HasSubstr("parallel.zero_stage = 4"));
-  c = ParallelConfig{};
   c.order = "tp,cp,dp,dp";
   l = ParallelLayout::create(c, 1);
   ASSERT_FALSE(l);

@@ -27,7 +27,7 @@ PlanContext context(const std::string& model, const std::string& cluster, int64_
 
 PlanLayout layout(int64_t dp, int64_t tp, int64_t pp, int64_t ep, int zero) {
   PlanLayout l;
-  l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.zero = zero;
+  l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.zero = ZeroStage(zero);
   return l;
 }
 
@@ -188,7 +188,7 @@ TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
         ctx.options.fragmentation = 0;
         PlanLayout l;
         l.dp = dp;
-        l.zero = zero;
+        l.zero = ZeroStage(zero);
         l.mbs = 8;
         l.precision = Precision::kFp32;
         const MemoryBreakdown planned = plan_memory(ctx, l);

@@ -29,7 +29,7 @@ HostMemory machine(int64_t available) {
 // dp ranks of data parallelism at ZeRO `zero`.
 ParallelLayout dp_layout(int dp, int zero = 0) {
   ParallelConfig p;
-  p.zero_stage = zero;
+  p.zero_stage = ZeroStage(zero);
   return *ParallelLayout::create(p, dp);
 }
 
