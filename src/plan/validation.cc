@@ -203,10 +203,10 @@ ValidationRow predict_run(const ValidationRun& run) {
   // fastest matching one, flagged (the run itself did fit: the model is then pessimistic).
   std::optional<Evaluation> best, best_any;
   for (const PlanLayout& l : enumerate_layouts(ctx, space)) {
-    if (l.tp != run.tp || l.pp != run.pp || l.cp != run.cp || l.ep != run.ep) continue;
-    if (run.zero && l.zero != *run.zero) continue;
+    if (l.tp() != run.tp || l.pp() != run.pp || l.cp() != run.cp || l.ep() != run.ep) continue;
+    if (run.zero && l.zero() != *run.zero) continue;
     if (run.recompute && l.recompute != *run.recompute) continue;
-    if (l.pp > 1 &&
+    if (l.pp() > 1 &&
         std::find(run.schedules.begin(), run.schedules.end(), l.schedule) == run.schedules.end())
       continue;
     Evaluation e = evaluate(ctx, l);
