@@ -54,8 +54,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.layout = mesh.layout().describe();
   const MemorySnapshot before = memory_stats_snapshot();
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone,
-                    DataParallel::residency_for(zero), ModelParallel::of(mesh));
+                    tc.recompute, DataParallel::residency_for(zero), ModelParallel::of(mesh));
   DataParallel dp(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   r.state.weights = grown(before, MemoryCategory::kWeights);
   r.state.grads = grown(before, MemoryCategory::kGrads);

@@ -105,7 +105,7 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   SYM_TRY_ASSIGN(HfWeights weights, HfWeights::open(hf_dir));
   // Checked against the memory before anything is allocated: config.json may claim any size.
   Result<std::unique_ptr<Transformer>> built =
-      Transformer::create(rc.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+      Transformer::create(rc.model, DType::kF32, {1, 1}, Recompute::kFull);
   if (!built.has_value()) return built.error().with_context("{}", config_path.string());
   loaded.model = std::move(*built);
   Transformer& model = *loaded.model;

@@ -27,7 +27,7 @@ int run_generate(GenerateArgs& args) {
   std::filesystem::path path(args.model);
   if (std::filesystem::is_directory(path)) path /= "model.safetensors";
   // Build for batch 1 and the longest context this request can need.
-  Result<LoadedModel> probe = load_model_file(path, {1, 1}, RecomputeMode::kFull);
+  Result<LoadedModel> probe = load_model_file(path, {1, 1}, Recompute::kFull);
   if (!probe.has_value()) return report(probe.error());
   std::string spec = !args.tokenizer.empty() ? args.tokenizer
                      : !probe->config.data.tokenizer_path.empty() ? probe->config.data.tokenizer_path
@@ -44,7 +44,7 @@ int run_generate(GenerateArgs& args) {
   if (int64_t(prompt.size()) >= context)
     return report(Error::invalid("prompt of {} tokens does not fit the model's {} positions",
                                  prompt.size(), probe->config.model.max_position_embeddings));
-  Result<LoadedModel> loaded = load_model_file(path, {1, context}, RecomputeMode::kFull);
+  Result<LoadedModel> loaded = load_model_file(path, {1, context}, Recompute::kFull);
   if (!loaded.has_value()) return report(loaded.error());
   args.options.stop_token = (*tokenizer)->eot_token();
   fmt::print("{}", args.prompt);

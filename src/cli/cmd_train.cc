@@ -34,16 +34,14 @@ struct TrainArgs {
 void print_dry_run(const RunConfig& c) {
   const ParamCounts counts = count_params(c.model);
   const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
-  const RecomputeMode mode =
-      c.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
-  const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, mode);
+  const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, c.train.recompute);
   fmt::print("config        {}\n", c.source);
   fmt::print("parameters    {} total, {} active per token ({})\n", human_count(double(counts.total)),
              human_count(double(counts.active)), counts.total);
   fmt::print("flops/token   {:.3e} (training, model FLOPs)\n",
              training_flops_per_token(c.model, c.train.seq_len));
   fmt::print("memory of one process (fp32, micro-batch {} x {}, recompute {}):\n", shape.batch,
-             shape.seq_len, mode == RecomputeMode::kFull ? "full" : "none");
+             shape.seq_len, recompute_name(c.train.recompute));
   fmt::print("  weights      {:>12}\n", human_bytes(double(plan.weights)));
   fmt::print("  gradients    {:>12}\n", human_bytes(double(plan.grads)));
   fmt::print("  optimizer    {:>12}\n", human_bytes(double(plan.optimizer)));

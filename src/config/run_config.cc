@@ -78,6 +78,10 @@ Status validate(const TrainConfig& train) {
     return Error::invalid("train.eval_batches = {} must be positive when train.eval_every = {}",
                           train.eval_batches, train.eval_every);
   }
+  if (train.recompute == Recompute::kSelective) {
+    return Error::invalid("train.recompute = \"selective\" is planned by `symphony plan` but not "
+                          "trained by this engine; use \"none\" or \"full\"");
+  }
   if (train.log_every <= 0) {
     return Error::invalid("train.log_every = {} must be positive", train.log_every);
   }
@@ -146,7 +150,7 @@ Status validate(const ParallelConfig& parallel) {
   // Sizes against the world are checked when the run starts (ParallelLayout::create); here what
   // the config alone decides.
   // Probing with a world that fits the other axes leaves the per-key checks (sizes >= 1, order,
-  // zero_stage, ep dividing dp*cp*tp when dp is given) to ParallelLayout, the one place that knows
+  // ep dividing dp*cp*tp when dp is given) to ParallelLayout, the one place that knows
   // them.
   ParallelConfig probe = parallel;
   int64_t world = 1;
@@ -209,11 +213,9 @@ Status validate(const RunConfig& config) {
                           config.train.seq_len, config.model.max_position_embeddings);
   }
   // Every byte count of the run must be computable: the activations grow with the micro-batch.
-  const RecomputeMode recompute =
-      config.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
   if (!plan_training_memory_checked(config.model, DType::kF32,
                                     {config.train.micro_batch_size, config.train.seq_len},
-                                    recompute)) {
+                                    config.train.recompute)) {
     return Error::invalid(
         "train.micro_batch_size = {}, train.seq_len = {}: the activations of a micro-batch of "
         "this model overflow 64-bit byte counts",

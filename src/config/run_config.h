@@ -11,8 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "checkpoint/checkpoint_config.h"
 #include "core/status.h"
+#include "data/data_config.h"
 #include "model/model_config.h"
+#include "optim/optim_config.h"
 #include "parallel/layout.h"
 #include "train/train_config.h"
 

@@ -21,7 +21,7 @@ namespace {
 
 template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
-                               std::string S::*, LrDecay S::*, Recompute S::*,
+                               std::string S::*, LrDecay S::*, Recompute S::*, ZeroStage S::*,
                                std::vector<std::string> S::*, std::vector<double> S::*>;
 
 template <typename S>
@@ -132,8 +132,10 @@ struct EnumName {
 
 constexpr EnumName<LrDecay> kLrDecayNames[] = {
     {"cosine", LrDecay::kCosine}, {"linear", LrDecay::kLinear}, {"constant", LrDecay::kConstant}};
-constexpr EnumName<Recompute> kRecomputeNames[] = {{"none", Recompute::kNone},
-                                                   {"full", Recompute::kFull}};
+constexpr EnumName<Recompute> kRecomputeNames[] = {
+    {recompute_name(Recompute::kNone), Recompute::kNone},
+    {recompute_name(Recompute::kSelective), Recompute::kSelective},
+    {recompute_name(Recompute::kFull), Recompute::kFull}};
 
 std::span<const EnumName<LrDecay>> enum_names(LrDecay) { return kLrDecayNames; }
 std::span<const EnumName<Recompute>> enum_names(Recompute) { return kRecomputeNames; }
@@ -318,6 +320,19 @@ Status read_enum(const Site& site, E& out) {
 Status read_value(const Site& site, LrDecay& out) { return read_enum(site, out); }
 Status read_value(const Site& site, Recompute& out) { return read_enum(site, out); }
 
+// Written as the stage's number, as ZeRO stages are known.
+Status read_value(const Site& site, ZeroStage& out) {
+  const std::optional<int64_t> v =
+      site.node.is_integer() ? site.node.value<int64_t>() : std::nullopt;
+  if (!v) return type_error(site, "one of the integers 0, 1, 2, 3");
+  if (*v < 0 || *v > 3)
+    return Error::invalid("{}: {}.{} = {} is not one of 0, 1, 2, 3",
+                          location(site.node.source(), site.fallback_location), site.section,
+                          site.key, *v);
+  out = ZeroStage(*v);
+  return Status::ok();
+}
+
 Status unknown_key_error(std::string_view section, std::string_view key, const toml::node& node,
                          std::string_view fallback) {
   const std::string where = location(node.source(), fallback);
@@ -393,6 +408,7 @@ std::string format_enum(E v) {
 }
 std::string format_value(LrDecay v) { return format_enum(v); }
 std::string format_value(Recompute v) { return format_enum(v); }
+std::string format_value(ZeroStage v) { return fmt::format("{}", int(v)); }
 
 }  // namespace
 

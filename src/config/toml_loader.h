@@ -1,7 +1,8 @@
 #pragma once
 // TOML text <-> typed run configuration. The loader knows every section ([model], [train],
-// [optim], [data]) and every key, named exactly as the struct fields in model/model_config.h and
-// train/train_config.h; it checks names and types and leaves value constraints to validate().
+// [optim], [data], [parallel], [checkpoint]) and every key, named exactly as the fields of the
+// structs RunConfig holds (config/run_config.h), each declared by its subsystem; it checks names
+// and types and leaves value constraints to validate().
 //
 // Error locations are "<source>:<line>" for nodes read from a document, and the override itself
 // ("--set train.steps=abc") for nodes that config/overrides.h put into the tree.

@@ -34,8 +34,9 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool de
 
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DType dtype,
                                                        BatchShape shape,
-                                                       RecomputeMode recompute,
+                                                       Recompute recompute,
                                                        const ShardPlacement& placement) {
+  SYM_CHECK(recompute != Recompute::kSelective, "no memory plan for selective recomputation");
   const std::optional<ParamCounts> counts = count_params_checked(c);
   if (!counts || counts->total > kMaxModelParams) return std::nullopt;
   const int64_t b = dtype_bytes(dtype), d = c.hidden_size, layers = c.num_hidden_layers;
@@ -50,7 +51,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   const int64_t moe_layers = c.num_experts > 0 ? layers - c.first_k_dense_replace : 0;
   const int64_t dense_layers = layers - moe_layers;
   CheckedInt acts = 0;
-  if (recompute == RecomputeMode::kFull) {
+  if (recompute == Recompute::kFull) {
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
     acts += layer_act_elems(c, n, any_moe, any_dense || !any_moe, ep) + n * d;  // + layer_out
@@ -84,7 +85,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
 }
 
 MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
-                                RecomputeMode recompute, const ShardPlacement& placement) {
+                                Recompute recompute, const ShardPlacement& placement) {
   const std::optional<MemoryPlan> plan =
       plan_training_memory_checked(c, dtype, shape, recompute, placement);
   SYM_CHECK(plan.has_value(), "memory plan of a config whose sizes overflow int64 ({} x {} rows)",

@@ -22,15 +22,17 @@ struct MemoryPlan {
 };
 
 // REQUIRES: plan_training_memory_checked() of the same arguments has a value (true for a config
-// that passed RunConfig validation and its own batch shape).
+// that passed RunConfig validation and its own batch shape). `recompute` is kNone or kFull, the
+// modes the model implements.
 // `placement`: a rank of a parallel layout (parallel/shard_spec.h): its blocks of sharded
 // parameters, and under expert parallelism the rows it may receive from its ep group.
 MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
-                                RecomputeMode recompute, const ShardPlacement& placement = {});
+                                Recompute recompute, const ShardPlacement& placement = {});
 // As plan_training_memory, or std::nullopt when some byte count overflows int64 (a batch shape or
-// sizes no machine holds). REQUIRES: config.validate() is ok; shape.batch, shape.seq_len >= 1.
+// sizes no machine holds). REQUIRES: config.validate() is ok; shape.batch, shape.seq_len >= 1;
+// `recompute` is kNone or kFull.
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config, DType dtype,
-                                                       BatchShape shape, RecomputeMode recompute,
+                                                       BatchShape shape, Recompute recompute,
                                                        const ShardPlacement& placement = {});
 
 }  // namespace symphony

@@ -54,13 +54,14 @@ struct Transformer::LayerActs {
 };
 
 Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
-                         RecomputeMode recompute, ParamResidency residency,
+                         Recompute recompute, ParamResidency residency,
                          const ModelParallel& parallel)
     : config_(config), dtype_(dtype), expert_ranks_(parallel.expert_size()),
       max_shape_(max_shape), recompute_(recompute), params_(dtype, parallel.placement) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
   SYM_CHECK(expert_ranks_ == 1 || dtype == DType::kF32, "expert parallelism runs f32 models");
+  SYM_CHECK(recompute != Recompute::kSelective, "selective recomputation is not implemented");
   // Blocks (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
   params_.begin_block();
   embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
@@ -76,7 +77,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
   bool any_moe = false, any_dense = false;
   for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
-  if (recompute == RecomputeMode::kFull) {
+  if (recompute == Recompute::kFull) {
     auto shared = std::make_unique<LayerActs>(config, any_moe, n, dtype, expert_ranks_);
     if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, config.intermediate_size);
     acts_.push_back(std::move(shared));
@@ -93,7 +94,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   dres_ = act(dtype, {n, d});
   dh_ = act(dtype, {n, d});
   ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v)), v});
-  if (recompute == RecomputeMode::kFull) layer_out_scratch_ = act(dtype, {n, d});
+  if (recompute == Recompute::kFull) layer_out_scratch_ = act(dtype, {n, d});
   attn_scratch_ = AttentionScratch(config, n, dtype);
   bias_.resize(size_t(num_layers));
   moe_stats_.resize(size_t(num_layers));
@@ -127,14 +128,14 @@ ParamStore Transformer::declare_params(const ModelConfig& config,
 
 Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
                                                          BatchShape max_shape,
-                                                         RecomputeMode recompute,
+                                                         Recompute recompute,
                                                          ParamResidency residency) {
   return create(config, dtype, max_shape, recompute, residency, read_host_memory());
 }
 
 Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
                                                          BatchShape max_shape,
-                                                         RecomputeMode recompute,
+                                                         Recompute recompute,
                                                          ParamResidency residency,
                                                          const HostMemory& host) {
   return create(config, dtype, max_shape, recompute, residency, ModelParallel{}, host);
@@ -142,11 +143,14 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
 
 Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& config, DType dtype,
                                                          BatchShape max_shape,
-                                                         RecomputeMode recompute,
+                                                         Recompute recompute,
                                                          ParamResidency residency,
                                                          const ModelParallel& parallel,
                                                          const HostMemory& host) {
   SYM_TRY(config.validate());
+  if (recompute == Recompute::kSelective)
+    return Error::invalid("recompute = \"selective\" is not implemented by the model; use \"none\" "
+                          "or \"full\"");
   if (max_shape.batch < 1 || max_shape.seq_len < 1)
     return Error::invalid("batch shape {} x {} must be positive", max_shape.batch,
                           max_shape.seq_len);
@@ -217,7 +221,7 @@ void Transformer::update_balance_bias(double rate) {
 }
 
 Transformer::LayerActs& Transformer::acts_for(int64_t l) {
-  return *acts_[recompute_ == RecomputeMode::kFull ? 0 : size_t(l)];
+  return *acts_[recompute_ == Recompute::kFull ? 0 : size_t(l)];
 }
 
 ConstView Transformer::lm_head_weight() const {
@@ -313,7 +317,7 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
   for (int64_t l = last - 1; l >= 0; --l) {
     LayerActs& a = acts_for(l);
     hook_before_backward(int(l) + 1);
-    if (recompute_ == RecomputeMode::kFull)
+    if (recompute_ == Recompute::kFull)
       layer_forward(ex, l, shape, residual(l), a, scales, layer_out_scratch_.view().rows(0, n),
                     scratch_stats_[size_t(l)]);
     layer_backward(ex, l, shape, residual(l), a, scales, dres, moe_stats_[size_t(l)]);

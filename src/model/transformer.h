@@ -22,11 +22,10 @@
 #include "model/model_parallel.h"
 #include "model/moe/moe_block.h"
 #include "model/param_store.h"
+#include "model/recompute.h"
 #include "model/unit_hooks.h"
 
 namespace symphony {
-
-enum class RecomputeMode : uint8_t { kNone, kFull };
 
 class Transformer {
  public:
@@ -40,11 +39,12 @@ class Transformer {
   }
 
   // Allocates everything for batches up to `max_shape`.
-  // REQUIRES: config.validate() is ok and the plan of model/memory_plan.h is computable for
-  // max_shape (plan_training_memory_checked); `create` checks both and the memory too.
+  // REQUIRES: config.validate() is ok, the plan of model/memory_plan.h is computable for
+  // max_shape (plan_training_memory_checked) and `recompute` is kNone or kFull; `create` checks
+  // all three and the memory too.
   // `parallel`: which blocks of sharded parameters this rank holds and its ep group
   // (model/model_parallel.h); the default is one process holding everything.
-  Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, RecomputeMode recompute,
+  Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, Recompute recompute,
               ParamResidency residency = {}, const ModelParallel& parallel = {});
   ~Transformer();
 
@@ -55,14 +55,14 @@ class Transformer {
   // anything is allocated. The message names the bytes needed and available, the largest category
   // and, for parameters, the largest tensor.
   static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
-                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     BatchShape max_shape, Recompute recompute,
                                                      ParamResidency residency = {});
   static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
-                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     BatchShape max_shape, Recompute recompute,
                                                      ParamResidency residency,
                                                      const HostMemory& host);
   static Result<std::unique_ptr<Transformer>> create(const ModelConfig& config, DType dtype,
-                                                     BatchShape max_shape, RecomputeMode recompute,
+                                                     BatchShape max_shape, Recompute recompute,
                                                      ParamResidency residency,
                                                      const ModelParallel& parallel,
                                                      const HostMemory& host);
@@ -146,7 +146,7 @@ class Transformer {
   UnitHooks* hooks_ = nullptr;
   Status comm_status_;
   BatchShape max_shape_;
-  RecomputeMode recompute_;
+  Recompute recompute_;
   ParamStore params_;
   ParamId embed_, final_norm_, lm_head_ = -1;
   std::vector<std::unique_ptr<Layer>> layers_;

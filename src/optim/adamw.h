@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "model/param_store.h"
+#include "optim/optim_config.h"
 #include "tensor/exec.h"
-#include "train/train_config.h"
 
 namespace symphony {
 

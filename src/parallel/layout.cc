@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/checked_math.h"
 
 namespace symphony {
 
@@ -44,7 +45,19 @@ Result<ParallelLayout> ParallelLayout::create(const ParallelConfig& config, int 
   for (auto [name, value] : fixed)
     if (value < 1) return Error::invalid("parallel.{} = {} must be at least 1", name, value);
   if (config.dp < 0) return Error::invalid("parallel.dp = {} is negative", config.dp);
-  const int64_t others = config.pp * config.cp * config.tp;
+  // No size fits beyond the world; bounded by it, the products below stay inside int64 (ep and
+  // etp are bounded by the stage's ranks before they are multiplied).
+  for (auto [name, value] : {std::pair{"pp", config.pp}, {"cp", config.cp}, {"tp", config.tp}})
+    if (value > world_size)
+      return Error::invalid("parallel.{} = {} exceeds the world of {} ranks", name, value,
+                            world_size);
+  if (config.dp > world_size)
+    return Error::invalid("parallel.dp = {} exceeds the world of {} ranks", config.dp, world_size);
+  const std::optional<int64_t> pp_cp_tp = checked_product({config.pp, config.cp, config.tp});
+  if (!pp_cp_tp || *pp_cp_tp > world_size)
+    return Error::invalid("parallel: pp*cp*tp = {}*{}*{} is more than the world's {} ranks",
+                          config.pp, config.cp, config.tp, world_size);
+  const int64_t others = *pp_cp_tp;
   int64_t dp = config.dp;
   if (dp == 0) {
     if (world_size % others != 0)
@@ -58,17 +71,16 @@ Result<ParallelLayout> ParallelLayout::create(const ParallelConfig& config, int 
         "their product is the number of ranks (parallel.dp = 0 takes what is left)",
         config.pp, dp, config.cp, config.tp, dp * others, world_size);
   const int64_t stage_ranks = dp * config.cp * config.tp;
-  if (config.ep > stage_ranks || stage_ranks % (config.ep * config.etp) != 0)
+  if (config.ep > stage_ranks || config.etp > stage_ranks ||
+      stage_ranks % (config.ep * config.etp) != 0)
     return Error::invalid(
         "parallel.ep = {} (with parallel.etp = {}): expert parallelism is carved out of the "
         "dp*cp*tp = {} ranks of each pipeline stage, so ep * etp must divide {}",
         config.ep, config.etp, stage_ranks, stage_ranks);
-  if (config.zero_stage < 0 || config.zero_stage > 3)
-    return Error::invalid("parallel.zero_stage = {} is not one of 0, 1, 2, 3", config.zero_stage);
 
   ParallelLayout layout;
   layout.world_size_ = world_size;
-  layout.zero_ = ZeroStage(config.zero_stage);
+  layout.zero_ = config.zero_stage;
   layout.sizes_[int(Axis::kPipeline)] = int(config.pp);
   layout.sizes_[int(Axis::kData)] = int(dp);
   layout.sizes_[int(Axis::kContext)] = int(config.cp);

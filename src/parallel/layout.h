@@ -56,16 +56,17 @@ struct ParallelConfig {
   int64_t ep = 1;   // expert parallel: carved out of dp * cp * tp (see above)
   int64_t etp = 1;  // expert tensor parallel: carved out of dp * cp * tp with ep
   std::string order = "tp,cp,dp,pp";  // dense axes from innermost to outermost rank order
-  int64_t zero_stage = 0;             // 0..3, see ZeroStage
+  ZeroStage zero_stage = ZeroStage::kNone;  // TOML: the integer 0..3
   double bucket_mb = 25;              // gradient all-reduce bucket size (zero_stage 0 and 1)
   double timeout_s = 600;             // a collective that takes longer fails (watchdog)
 };
 
+// A default-constructed layout is one process: every axis of size 1, no ZeRO.
 class ParallelLayout {
  public:
-  // Resolves dp = 0 and checks the config against the world size: every size >= 1, pp*dp*cp*tp
-  // equals world_size, ep * etp divides dp * cp * tp, `order` is a permutation of the four dense
-  // axis names, zero_stage in 0..3. Errors name the `parallel.<key>` at fault and its value.
+  // Resolves dp = 0 and checks the config against the world size: every size in 1..world_size,
+  // pp*dp*cp*tp equals world_size, ep * etp divides dp * cp * tp, `order` is a permutation of the
+  // four dense axis names. Errors name the `parallel.<key>` at fault and its value.
   static Result<ParallelLayout> create(const ParallelConfig& config, int world_size);
 
   int size(Axis axis) const { return sizes_[int(axis)]; }
@@ -88,9 +89,9 @@ class ParallelLayout {
   // Position of `rank` among the ranks of its pipeline stage (dense order, pp left out).
   int stage_position(const std::array<int, kNumAxes>& dense_coords) const;
 
-  std::array<int, kNumAxes> sizes_{};    // [axis]
-  std::array<int, kNumAxes> strides_{};  // [axis] world-rank stride of each dense axis
-  std::array<int, kNumAxes> stage_strides_{};  // [axis] stride within a stage (pp excluded)
+  std::array<int, kNumAxes> sizes_{1, 1, 1, 1, 1, 1, 1};    // [axis]
+  std::array<int, kNumAxes> strides_{1, 1, 1, 1, 1, 1, 1};  // [axis] world-rank stride, dense axes
+  std::array<int, kNumAxes> stage_strides_{1, 1, 1, 1, 1, 1, 1};  // [axis] within a stage, no pp
   int world_size_ = 1;
   ZeroStage zero_ = ZeroStage::kNone;
 };

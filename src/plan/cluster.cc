@@ -142,6 +142,8 @@ Status Cluster::validate() const {
     return Error::invalid(
         "cluster.num_gpus is {}: a plan needs at least one GPU (set --gpus N or cluster.num_gpus)",
         num_gpus);
+  if (num_gpus > kMaxGpus)
+    return Error::invalid("cluster.num_gpus is {}: a plan covers at most 2^24 GPUs", num_gpus);
   if (gpus_per_node <= 0)
     return Error::invalid("cluster.gpus_per_node must be positive (got {})", gpus_per_node);
   if (num_gpus > gpus_per_node && num_gpus % gpus_per_node != 0)

@@ -44,6 +44,9 @@ struct Topology {
 };
 
 struct Cluster {
+  // GPUs a plan covers at most: beyond any cluster, and within ParallelLayout's int ranks.
+  static constexpr int64_t kMaxGpus = int64_t(1) << 24;
+
   std::string name;  // preset name or file path
   std::string description;
   Accelerator accelerator;

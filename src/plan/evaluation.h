@@ -113,18 +113,26 @@ Evaluation evaluate(const PlanContext& ctx, const PlanLayout& layout);
 // Parameters one GPU of pipeline stage `stage` holds before ZeRO sharding: dense ones split by
 // tp (the embedding on the first stage, the LM head on the last, a tied embedding on both when
 // pp > 1), routed experts split by ep.
+// ZeRO-2/3 gather or reduce a unit whole, and a unit belongs to one replica group (the engine's
+// zero/shard_layout.h): dense units (a layer's attention, norms, router and dense or shared
+// FFN; the embedding; the LM head) are replicated over dp * cp, expert units (a layer's routed
+// experts) over edp. Each group keeps its own buffers, each the size of its largest unit.
 struct StageParams {
   double dense = 0;
   double expert = 0;
-  double largest_layer = 0;  // the biggest layer's parameters on this GPU
-  // The biggest unit ZeRO-2/3 gathers or reduces whole: a layer, or the embedding or LM head
-  // where this stage holds them.
-  double largest_unit = 0;
-  // Units held whole at once under ZeRO-2/3: the one in use and the next (prefetch or
+  double largest_dense_unit = 0;   // on this GPU
+  double largest_expert_unit = 0;  // on this GPU; 0 on a stage without MoE layers
+  // Units of each group held whole at once: the one in use and the next (prefetch or
   // reduce-scatter in flight), plus a tied embedding kept from the first layer to the head when
-  // one stage holds both.
-  int64_t unit_buffers = 2;
+  // one stage holds both; none of a group the stage has no units of.
+  int64_t dense_unit_buffers = 2;
+  int64_t expert_unit_buffers = 0;
   int64_t layers = 0;
+  // Parameters in those buffers.
+  double gathered_units() const {
+    return double(dense_unit_buffers) * largest_dense_unit +
+           double(expert_unit_buffers) * largest_expert_unit;
+  }
 };
 StageParams stage_params(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
 

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <vector>
 
+#include "plan/cluster.h"
+
 namespace symphony::plan {
 namespace {
 
@@ -20,15 +22,6 @@ Result<int64_t> parse_count(std::string_view key, std::string_view value) {
 }
 
 }  // namespace
-
-std::string_view recompute_name(Recompute r) {
-  switch (r) {
-    case Recompute::kNone: return "none";
-    case Recompute::kSelective: return "selective";
-    case Recompute::kFull: return "full";
-  }
-  return "?";
-}
 
 std::string_view schedule_name(Schedule s) {
   switch (s) {
@@ -53,12 +46,14 @@ std::string_view precision_name(Precision p) {
 std::string PlanLayout::to_string() const {
   return fmt::format(
       "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",
-      dp, tp, pp, ep, cp, zero, vpp, mbs, recompute_name(recompute), schedule_name(schedule),
-      precision_name(precision));
+      dp(), tp(), pp(), ep(), cp(), int(zero()), vpp, mbs, recompute_name(recompute),
+      schedule_name(schedule), precision_name(precision));
 }
 
-Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
-  l.dp = 0;
+Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLayout l) {
+  if (num_gpus < 1 || num_gpus > Cluster::kMaxGpus)
+    return Error::invalid("a layout of {} GPUs: the planner covers 1 to 2^24", num_gpus);
+  ParallelConfig parallel;  // dp = 0: the GPUs the other axes leave
   bool schedule_given = false;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -80,15 +75,15 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
       return Status::ok();
     };
     if (key == "dp") {
-      SYM_TRY(count_field(l.dp));
+      SYM_TRY(count_field(parallel.dp));
     } else if (key == "tp") {
-      SYM_TRY(count_field(l.tp));
+      SYM_TRY(count_field(parallel.tp));
     } else if (key == "pp") {
-      SYM_TRY(count_field(l.pp));
+      SYM_TRY(count_field(parallel.pp));
     } else if (key == "ep") {
-      SYM_TRY(count_field(l.ep));
+      SYM_TRY(count_field(parallel.ep));
     } else if (key == "cp") {
-      SYM_TRY(count_field(l.cp));
+      SYM_TRY(count_field(parallel.cp));
     } else if (key == "vpp") {
       SYM_TRY(count_field(l.vpp));
     } else if (key == "mbs") {
@@ -97,17 +92,13 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
       int64_t z = 0;
       SYM_TRY_ASSIGN(z, parse_count(key, value));
       if (z > 3) return Error::invalid("--layout field zero={} must be 0, 1, 2 or 3", z);
-      l.zero = int(z);
+      parallel.zero_stage = ZeroStage(z);
     } else if (key == "recompute") {
-      if (value == "none")
-        l.recompute = Recompute::kNone;
-      else if (value == "selective")
-        l.recompute = Recompute::kSelective;
-      else if (value == "full")
-        l.recompute = Recompute::kFull;
-      else
+      const std::optional<Recompute> r = parse_recompute(value);
+      if (!r)
         return Error::invalid("--layout field recompute='{}' must be none, selective or full",
                               value);
+      l.recompute = *r;
     } else if (key == "schedule") {
       schedule_given = true;
       if (value == "gpipe")
@@ -137,72 +128,70 @@ Result<PlanLayout> parse_layout(std::string_view text, PlanLayout l) {
     }
   }
   if (!schedule_given && l.vpp > 1) l.schedule = Schedule::kInterleaved;
+  SYM_TRY_ASSIGN(l.parallel, ParallelLayout::create(parallel, int(num_gpus)));
   return l;
 }
 
 Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b, int64_t num_gpus,
                     int64_t gpus_per_node, TpPlacement tp_placement) {
   const ModelConfig& c = m.config;
-  for (auto [name, v] : {std::pair{"dp", l.dp},
-                         {"tp", l.tp},
-                         {"pp", l.pp},
-                         {"ep", l.ep},
-                         {"cp", l.cp},
-                         {"vpp", l.vpp},
-                         {"mbs", l.mbs}})
-    if (v < 1) return Error::invalid("--layout field {}={} must be at least 1", name, v);
+  const int64_t dp = l.dp(), tp = l.tp(), pp = l.pp(), ep = l.ep(), cp = l.cp();
   if (l.world() != num_gpus)
-    return Error::invalid("dp*cp*tp*pp = {}*{}*{}*{} = {} GPUs, but the cluster has {}", l.dp, l.cp,
-                          l.tp, l.pp, l.world(), num_gpus);
-  if (c.num_attention_heads % l.tp != 0)
-    return Error::invalid("tp={} does not divide num_attention_heads {}", l.tp,
+    return Error::invalid("dp*cp*tp*pp = {}*{}*{}*{} = {} GPUs, but the cluster has {}", dp, cp, tp,
+                          pp, l.world(), num_gpus);
+  if (l.parallel.size(Axis::kExpertTensor) != 1)
+    return Error::invalid("etp={}: the planner models whole experts on each GPU (etp = 1)",
+                          l.parallel.size(Axis::kExpertTensor));
+  for (auto [name, v] : {std::pair{"vpp", l.vpp}, {"mbs", l.mbs}})
+    if (v < 1) return Error::invalid("--layout field {}={} must be at least 1", name, v);
+  if (c.num_attention_heads % tp != 0)
+    return Error::invalid("tp={} does not divide num_attention_heads {}", tp,
                           c.num_attention_heads);
-  if (c.num_key_value_heads % l.tp != 0)
-    return Error::invalid("tp={} does not divide num_key_value_heads {}", l.tp,
+  if (c.num_key_value_heads % tp != 0)
+    return Error::invalid("tp={} does not divide num_key_value_heads {}", tp,
                           c.num_key_value_heads);
-  if (m.num_dense_layers > 0 && c.intermediate_size % l.tp != 0)
-    return Error::invalid("tp={} does not divide intermediate_size {}", l.tp, c.intermediate_size);
-  if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % l.tp != 0)
-    return Error::invalid("tp={} does not divide the shared experts' moe_intermediate_size {}",
-                          l.tp, c.moe_intermediate_size);
-  if (tp_placement == TpPlacement::kWithinNode && l.tp > gpus_per_node)
+  if (m.num_dense_layers > 0 && c.intermediate_size % tp != 0)
+    return Error::invalid("tp={} does not divide intermediate_size {}", tp, c.intermediate_size);
+  if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % tp != 0)
+    return Error::invalid("tp={} does not divide the shared experts' moe_intermediate_size {}", tp,
+                          c.moe_intermediate_size);
+  if (tp_placement == TpPlacement::kWithinNode && tp > gpus_per_node)
     return Error::invalid(
-        "tp={} spans more than one {}-GPU node; lower tp or allow it with --tp-across-nodes", l.tp,
+        "tp={} spans more than one {}-GPU node; lower tp or allow it with --tp-across-nodes", tp,
         gpus_per_node);
-  if (c.num_experts == 0 && l.ep != 1)
-    return Error::invalid("ep={} needs a model with experts; this one is dense (use ep=1)", l.ep);
-  if (c.num_experts > 0 && c.num_experts % l.ep != 0)
-    return Error::invalid("ep={} does not divide num_experts {}", l.ep, c.num_experts);
-  if ((l.dp * l.cp * l.tp) % l.ep != 0)
-    return Error::invalid("ep={} does not divide dp*cp*tp = {}", l.ep, l.dp * l.cp * l.tp);
-  if (l.pp * l.vpp > m.num_layers)
-    return Error::invalid("pp*vpp = {}*{} exceeds the {} layers", l.pp, l.vpp, m.num_layers);
+  if (c.num_experts == 0 && ep != 1)
+    return Error::invalid("ep={} needs a model with experts; this one is dense (use ep=1)", ep);
+  if (c.num_experts > 0 && c.num_experts % ep != 0)
+    return Error::invalid("ep={} does not divide num_experts {}", ep, c.num_experts);
+  if (pp * l.vpp > m.num_layers)
+    return Error::invalid("pp*vpp = {}*{} exceeds the {} layers", pp, l.vpp, m.num_layers);
   if (l.vpp > 1 && l.schedule != Schedule::kInterleaved)
     return Error::invalid("vpp={} needs schedule=interleaved", l.vpp);
   if (l.schedule == Schedule::kInterleaved && l.vpp < 2)
     return Error::invalid("schedule=interleaved needs vpp of at least 2");
-  if (l.pp == 1 && l.schedule != Schedule::k1F1B)
+  if (pp == 1 && l.schedule != Schedule::k1F1B)
     return Error::invalid("schedule={} needs pp > 1", schedule_name(l.schedule));
-  if (l.schedule == Schedule::kDualPipe && l.pp % 2 != 0)
-    return Error::invalid("schedule=dualpipe needs an even pp (got pp={})", l.pp);
-  if (l.cp > 1 && b.seq_len % (2 * l.cp) != 0)
-    return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks", l.cp,
+  if (l.schedule == Schedule::kDualPipe && pp % 2 != 0)
+    return Error::invalid("schedule=dualpipe needs an even pp (got pp={})", pp);
+  if (cp > 1 && b.seq_len % (2 * cp) != 0)
+    return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks", cp,
                           b.seq_len);
   if (b.global_batch_tokens % b.seq_len != 0)
     return Error::invalid("global batch of {} tokens is not a whole number of {}-token sequences",
                           b.global_batch_tokens, b.seq_len);
-  if (b.sequences() % (l.dp * l.mbs) != 0)
-    return Error::invalid("dp*mbs = {}*{} does not divide the global batch of {} sequences", l.dp,
+  if (b.sequences() % (dp * l.mbs) != 0)
+    return Error::invalid("dp*mbs = {}*{} does not divide the global batch of {} sequences", dp,
                           l.mbs, b.sequences());
   const int64_t micro = num_microbatches(l, b);
-  if (l.schedule == Schedule::kInterleaved && micro % l.pp != 0)
+  if (l.schedule == Schedule::kInterleaved && micro % pp != 0)
     return Error::invalid("schedule=interleaved needs micro-batches ({}) divisible by pp={}", micro,
-                          l.pp);
-  if (l.schedule == Schedule::kDualPipe && micro < 2 * l.pp)
+                          pp);
+  if (l.schedule == Schedule::kDualPipe && micro < 2 * pp)
     return Error::invalid("schedule=dualpipe needs at least 2*pp = {} micro-batches (got {})",
-                          2 * l.pp, micro);
-  if (l.zero > 0 && l.dp * l.cp == 1 && l.expert_dp() == 1)
-    return Error::invalid("zero={} needs data parallel ranks to shard over (dp*cp = 1)", l.zero);
+                          2 * pp, micro);
+  if (l.zero() != ZeroStage::kNone && dp * cp == 1 && l.expert_dp() == 1)
+    return Error::invalid("zero={} needs data parallel ranks to shard over (dp*cp = 1)",
+                          int(l.zero()));
   return Status::ok();
 }
 

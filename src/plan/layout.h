@@ -1,25 +1,23 @@
 #pragma once
-// A training layout as a value: how the world of GPUs is factorised and what each GPU keeps.
-//   world = dp * cp * tp * pp; the expert axis ep is carved from the dp * cp * tp ranks of a
-//   pipeline stage (expert tensor parallelism is 1: each expert lives whole on one GPU), so
-//   experts are replicated over edp = dp * cp * tp / ep ranks.
-// Rank order (innermost first) is tp, cp, dp, pp, as Megatron-LM places them: tensor parallel
-// groups are consecutive ranks, so they stay inside a node when tp <= GPUs per node.
+// A training layout as the planner evaluates it: the parallel layout of parallel/layout.h (world
+// = pp * dp * cp * tp; the expert axis ep carved from the dp * cp * tp ranks of a pipeline stage,
+// experts replicated over edp = dp * cp * tp / ep ranks; the ZeRO stage) and what only the
+// planner chooses: virtual stages, micro-batch size, recomputation, schedule and precision.
+// The planner models expert tensor parallelism 1 (each expert lives whole on one GPU) and
+// ParallelLayout's default rank order, innermost first tp, cp, dp, pp, as Megatron-LM places
+// them: tensor parallel groups are consecutive ranks, so they stay inside a node when tp <= GPUs
+// per node.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
+#include "model/recompute.h"
+#include "parallel/layout.h"
 #include "plan/model_costs.h"
 
 namespace symphony::plan {
-
-enum class Recompute : uint8_t {
-  kNone,
-  kSelective,  // norms and activation functions are recomputed; their outputs are not saved
-  kFull,       // only each layer's input is saved; the forward runs again in the backward
-};
 
 enum class Schedule : uint8_t {
   kGpipe,        // all forwards, then all backwards
@@ -36,16 +34,22 @@ enum class Precision : uint8_t {
 };
 
 struct PlanLayout {
-  int64_t dp = 1, tp = 1, pp = 1, ep = 1, cp = 1;
-  int zero = 0;     // 0: none; 1: optimizer state; 2: + gradients; 3: + weights
-  int64_t vpp = 1;  // virtual stages per GPU (interleaved schedule when > 1)
-  int64_t mbs = 1;  // sequences per micro-batch
+  ParallelLayout parallel;  // sizes of every axis and the ZeRO stage; the default: one GPU
+  int64_t vpp = 1;          // virtual stages per GPU (interleaved schedule when > 1)
+  int64_t mbs = 1;          // sequences per micro-batch
   Recompute recompute = Recompute::kNone;
   Schedule schedule = Schedule::k1F1B;
   Precision precision = Precision::kBf16;
 
-  int64_t world() const { return dp * cp * tp * pp; }
-  int64_t expert_dp() const { return dp * cp * tp / ep; }
+  // The parallel sizes, as `parallel` has them.
+  int64_t dp() const { return parallel.size(Axis::kData); }
+  int64_t tp() const { return parallel.size(Axis::kTensor); }
+  int64_t pp() const { return parallel.size(Axis::kPipeline); }
+  int64_t cp() const { return parallel.size(Axis::kContext); }
+  int64_t ep() const { return parallel.size(Axis::kExpert); }
+  int64_t expert_dp() const { return parallel.size(Axis::kExpertData); }
+  int64_t world() const { return parallel.world_size(); }
+  ZeroStage zero() const { return parallel.zero_stage(); }
   // "dp=8,tp=8,pp=16,ep=1,cp=1,zero=1,vpp=1,mbs=1,recompute=none,schedule=1f1b,precision=bf16"
   std::string to_string() const;
 };
@@ -57,16 +61,20 @@ struct BatchSpec {
   int64_t sequences() const { return global_batch_tokens / seq_len; }
 };
 
-// Parses "key=value,key=value" into a layout: fields it leaves out keep `defaults`' values, and
-// dp = 0 (the default) means "the rest of the world". Errors name the bad field and its value:
-// "--layout field 'tpp' is unknown; the fields are dp, tp, ...".
-Result<PlanLayout> parse_layout(std::string_view text, PlanLayout defaults = {});
+// Parses "key=value,key=value" into a layout of `num_gpus` GPUs. The parallel fields it leaves
+// out are 1 (zero 0), except dp, which takes the GPUs the others leave; the planner's own fields
+// it leaves out keep `defaults`' values. The parallel sizes go through ParallelLayout::create,
+// whose errors name the key ("parallel.ep = 3 (with parallel.etp = 1): ..."); other errors name
+// the field and its value: "--layout field 'tpp' is unknown; the fields are dp, tp, ...".
+// A num_gpus outside 1..Cluster::kMaxGpus is an error too.
+Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLayout defaults = {});
 
-// Whether `layout` can run `model` on `num_gpus` GPUs of `gpus_per_node` each with `batch`:
-// every factor positive, world == num_gpus, tp divides the heads, KV heads and FFN widths, ep
-// divides the experts and dp * cp * tp, pp * vpp <= layers, cp splits the sequence into 2 * cp
-// chunks, dp * mbs divides the global batch of sequences, the interleaved schedule gets a number
-// of micro-batches divisible by pp. tp beyond one node is allowed only with `tp_across_nodes`.
+// Whether `layout` can run `model` on `num_gpus` GPUs of `gpus_per_node` each with `batch`, beyond
+// what ParallelLayout::create checked (sizes >= 1, ep dividing dp * cp * tp): world == num_gpus,
+// etp == 1, vpp and mbs positive, tp divides the heads, KV heads and FFN widths, ep divides the
+// experts, pp * vpp <= layers, cp splits the sequence into 2 * cp chunks, dp * mbs divides the
+// global batch of sequences, the interleaved schedule gets a number of micro-batches divisible
+// by pp. tp beyond one node is allowed only with `tp_across_nodes`.
 // Each message names the field ("tp=3 does not divide num_attention_heads 64").
 enum class TpPlacement : uint8_t { kWithinNode, kAnywhere };
 Status check_layout(const PlanLayout& layout, const ModelCosts& model, const BatchSpec& batch,
@@ -74,7 +82,7 @@ Status check_layout(const PlanLayout& layout, const ModelCosts& model, const Bat
 
 // Micro-batches per step for each pipeline: sequences / (dp * mbs).
 inline int64_t num_microbatches(const PlanLayout& l, const BatchSpec& b) {
-  return b.sequences() / (l.dp * l.mbs);
+  return b.sequences() / (l.dp() * l.mbs);
 }
 
 // Layers held by pipeline stage `stage` (0-based) when `layers` are split over pp * vpp virtual
@@ -88,7 +96,6 @@ struct LayerRange {
 };
 LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk);
 
-std::string_view recompute_name(Recompute r);
 std::string_view schedule_name(Schedule s);
 std::string_view precision_name(Precision p);
 

@@ -5,7 +5,9 @@
 // fp8 adding a 1-byte weight copy), sharded by ZeRO over N_d = dp * cp (dense) and
 // N_e = dp * cp * tp / ep (experts) ranks (Rajbhandari et al. 2020):
 //   stage 0: (w + g + o) P           stage 1: (w + g) P + o P / N
-//   stage 2: w P + (g + o) P / N     stage 3: (w + g + o) P / N + two layers' gathered weights
+//   stage 2: w P + (g + o) P / N     stage 3: (w + g + o) P / N
+// plus, at stages 2 and 3, the gradients (and at 3 the weights) of the units held whole: two of
+// the biggest dense unit and two of the biggest expert unit (StageParams, zero/shard_layout.h).
 // Activations per micro-batch and layer: the saved elements per token of plan/model_costs.h
 // times tokens per GPU mbs * T / cp, divided by tp (sequence parallelism splits everything
 // tensor parallelism does not; Korthikanti et al. 2022). Selective recomputation drops the
@@ -32,36 +34,38 @@ StateBytes state_bytes(Precision p) {
 
 StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage) {
   StageParams p;
-  const double tp = double(l.tp), ep = double(l.ep);
-  const int64_t virtual_stages = l.pp * l.vpp;
+  const double tp = double(l.tp()), ep = double(l.ep());
+  const int64_t virtual_stages = l.pp() * l.vpp;
   for (int64_t v = 0; v < l.vpp; ++v) {
-    LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp + stage);
+    LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp() + stage);
     p.layers += r.last - r.first;
     p.dense +=
         m.sum_layers(r.first, r.last, [](const LayerCosts& c) { return double(c.dense_params()); });
     p.expert += m.sum_layers(r.first, r.last,
                              [](const LayerCosts& c) { return double(c.routed_expert_params); });
     if (r.last > r.first) {
-      for (const LayerCosts* c : {&m.layer(r.first), &m.layer(r.last - 1)})
-        p.largest_layer = std::max(
-            p.largest_layer, double(c->dense_params()) / tp + double(c->routed_expert_params) / ep);
+      for (const LayerCosts* c : {&m.layer(r.first), &m.layer(r.last - 1)}) {
+        p.largest_dense_unit = std::max(p.largest_dense_unit, double(c->dense_params()) / tp);
+        p.largest_expert_unit =
+            std::max(p.largest_expert_unit, double(c->routed_expert_params) / ep);
+      }
     }
   }
   p.dense /= tp;
   p.expert /= ep;
-  p.largest_unit = p.largest_layer;
-  const bool first = stage == 0, last = stage == l.pp - 1;
+  if (p.largest_expert_unit > 0) p.expert_unit_buffers = 2;
+  const bool first = stage == 0, last = stage == l.pp() - 1;
   if (first) {
     p.dense += double(m.embedding_params) / tp;
-    p.largest_unit = std::max(p.largest_unit, double(m.embedding_params) / tp);
+    p.largest_dense_unit = std::max(p.largest_dense_unit, double(m.embedding_params) / tp);
   }
   if (last) {
     p.dense += double(m.final_norm_params);
     const double head = m.lm_head_params > 0 ? double(m.lm_head_params) / tp
                                              : double(m.embedding_params) / tp;
     if (m.lm_head_params > 0 || !first) p.dense += head;  // else the embedding, counted above
-    p.largest_unit = std::max(p.largest_unit, head + double(m.final_norm_params));
-    if (first && m.lm_head_params == 0) p.unit_buffers = 3;
+    p.largest_dense_unit = std::max(p.largest_dense_unit, head + double(m.final_norm_params));
+    if (first && m.lm_head_params == 0) p.dense_unit_buffers = 3;
   }
   return p;
 }
@@ -74,12 +78,12 @@ StageSet representative_stages(const ModelCosts& m, const PlanLayout& l) {
   };
   Kind kinds[StageSet::kMax];
   StageSet set;
-  for (int64_t s = 0; s < l.pp; ++s) {
+  for (int64_t s = 0; s < l.pp(); ++s) {
     Kind k;
     k.first = s == 0;
-    k.last = s == l.pp - 1;
+    k.last = s == l.pp() - 1;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange r = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      LayerRange r = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
       const int64_t dense = std::max<int64_t>(0, std::min(r.last, m.num_dense_layers) - r.first);
       k.dense += dense;
       k.moe += r.last - r.first - dense;
@@ -98,15 +102,15 @@ namespace {
 
 double in_flight(const PlanLayout& l, int64_t micro, int64_t stage) {
   double f = 1;
-  if (l.pp > 1) {
+  if (l.pp() > 1) {
     switch (l.schedule) {
       case Schedule::kGpipe: f = double(micro); break;
       case Schedule::k1F1B:
-      case Schedule::kZeroBubble: f = double(l.pp - stage); break;
+      case Schedule::kZeroBubble: f = double(l.pp() - stage); break;
       case Schedule::kInterleaved:
-        f = double(l.pp - stage) + double(l.pp - 1) / double(l.vpp);
+        f = double(l.pp() - stage) + double(l.pp() - 1) / double(l.vpp);
         break;
-      case Schedule::kDualPipe: f = double(l.pp + 1); break;
+      case Schedule::kDualPipe: f = double(l.pp() + 1); break;
     }
   }
   return std::min(f, double(micro));
@@ -131,12 +135,12 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
   const PlanOptions& o = ctx.options;
   const StateBytes sb = state_bytes(l.precision);
   const double act_b = activation_bytes(l.precision);
-  const double tp = double(l.tp);
-  const double tokens = double(l.mbs * ctx.batch.seq_len) / double(l.cp);  // per GPU, pre-SP
+  const double tp = double(l.tp());
+  const double tokens = double(l.mbs * ctx.batch.seq_len) / double(l.cp());  // per GPU, pre-SP
   const int64_t micro = num_microbatches(l, ctx.batch);
   const double overload =
       c.num_experts == 0 ? 1.0 : (c.capacity_factor > 0 ? c.capacity_factor : o.moe_overload);
-  const double n_dense = double(l.dp * l.cp), n_expert = double(l.expert_dp());
+  const double n_dense = double(l.dp() * l.cp()), n_expert = double(l.expert_dp());
   const double copies = l.schedule == Schedule::kDualPipe ? 2.0 : 1.0;
 
   MemoryBreakdown best;
@@ -146,20 +150,20 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     const StageParams p = stage_params(m, l, s);
     MemoryBreakdown b;
     b.stage = int(s);
-    auto sharded = [&](double bytes_per_param, int min_stage) {
+    auto sharded = [&](double bytes_per_param, ZeroStage min_stage) {
       const double dense = p.dense * bytes_per_param, expert = p.expert * bytes_per_param;
-      return l.zero >= min_stage ? dense / n_dense + expert / n_expert : dense + expert;
+      return l.zero() >= min_stage ? dense / n_dense + expert / n_expert : dense + expert;
     };
-    b.weights = copies * sharded(sb.weight, 3);
-    if (l.zero == 3) b.weights += double(p.unit_buffers) * p.largest_unit * sb.weight;
-    b.grads = copies * sharded(sb.grad, 2);
-    if (l.zero >= 2) b.grads += double(p.unit_buffers) * p.largest_unit * sb.grad;
-    b.optimizer = sharded(sb.optimizer, 1);
+    b.weights = copies * sharded(sb.weight, ZeroStage::kParameters);
+    if (l.zero() == ZeroStage::kParameters) b.weights += p.gathered_units() * sb.weight;
+    b.grads = copies * sharded(sb.grad, ZeroStage::kGradients);
+    if (l.zero() >= ZeroStage::kGradients) b.grads += p.gathered_units() * sb.grad;
+    b.optimizer = sharded(sb.optimizer, ZeroStage::kOptimizer);
 
     // Activations of the stage's layers for one micro-batch, times the micro-batches in flight.
     double per_mb = 0, working = 0;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange r = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      LayerRange r = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
       per_mb += m.sum_layers(r.first, r.last, [&](const LayerCosts& lc) {
         return saved_elems(lc, l.recompute, overload, c.hidden_size);
       });
@@ -178,7 +182,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     const double scratch =
         std::max(m.dense.backward_scratch, m.moe.backward_scratch) + double(c.hidden_size);
     b.activations = (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
-    if (s == l.pp - 1) {
+    if (s == l.pp() - 1) {
       // Logits in the activation precision plus their fp32 softmax, for the rows alive at once.
       const double rows =
           o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens)) : tokens;
@@ -189,12 +193,13 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
       // Dispatch send and receive buffers of one MoE layer: K copies of each local token.
       b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) * double(c.hidden_size) *
                       act_b * overload;
-      const double per_gpu = double(std::min(c.num_experts_per_tok, c.num_experts / l.ep));
+      const double per_gpu = double(std::min(c.num_experts_per_tok, c.num_experts / l.ep()));
       b.moe_buffers_worst_case =
-          double(l.ep) * tokens / tp * per_gpu * double(c.hidden_size) * act_b;
+          double(l.ep()) * tokens / tp * per_gpu * double(c.hidden_size) * act_b;
     }
-    if (l.tp > 1) b.comm_buffers += 2.0 * tokens * double(c.hidden_size) * act_b;
-    if (l.dp * l.cp > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;  // buckets
+    if (l.tp() > 1) b.comm_buffers += 2.0 * tokens * double(c.hidden_size) * act_b;
+    // Gradient buckets.
+    if (l.dp() * l.cp() > 1 || l.expert_dp() > 1) b.comm_buffers += 2.0 * 40e6 * sb.grad;
     b.reserved = o.reserved_bytes;
     b.fragmentation = o.fragmentation * (b.total() - b.reserved);
     if (i == 0 || b.total() > best.total()) best = b;

@@ -24,8 +24,9 @@ std::string seconds(double s) {
 
 std::string short_layout(const PlanLayout& l) {
   std::string s =
-      fmt::format("dp={} tp={} pp={} ep={} cp={} zero={} mbs={} {} {}", l.dp, l.tp, l.pp, l.ep,
-                  l.cp, l.zero, l.mbs, recompute_name(l.recompute), schedule_name(l.schedule));
+      fmt::format("dp={} tp={} pp={} ep={} cp={} zero={} mbs={} {} {}", l.dp(), l.tp(), l.pp(),
+                  l.ep(), l.cp(), int(l.zero()), l.mbs, recompute_name(l.recompute),
+                  schedule_name(l.schedule));
   if (l.vpp > 1) s += fmt::format(" vpp={}", l.vpp);
   return s;
 }
@@ -86,13 +87,17 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
     s += fmt::format("  {:<22} {:>10}  {}  {}\n", name, gib(v), percent(v, mt), note);
   };
   const StateBytes sb = state_bytes(e.layout.precision);
+  const ZeroStage zero = e.layout.zero();
   mem_row("weights", m.weights,
           fmt::format("{} B/param{}", sb.weight,
-                      e.layout.zero == 3 ? ", ZeRO-3 sharded + 2 layers gathered" : ""));
+                      zero == ZeroStage::kParameters ? ", ZeRO-3 sharded + 2 layers gathered"
+                                                     : ""));
   mem_row("gradients", m.grads,
-          fmt::format("{} B/param{}", sb.grad, e.layout.zero >= 2 ? ", ZeRO sharded" : ""));
+          fmt::format("{} B/param{}", sb.grad,
+                      zero >= ZeroStage::kGradients ? ", ZeRO sharded" : ""));
   mem_row("optimizer", m.optimizer,
-          fmt::format("{} B/param{}", sb.optimizer, e.layout.zero >= 1 ? ", ZeRO sharded" : ""));
+          fmt::format("{} B/param{}", sb.optimizer,
+                      zero >= ZeroStage::kOptimizer ? ", ZeRO sharded" : ""));
   mem_row("activations", m.activations,
           fmt::format("{:.1f} micro-batches in flight, recompute {}", m.in_flight_microbatches,
                       recompute_name(e.layout.recompute)));
@@ -198,12 +203,12 @@ nlohmann::json evaluation_json(const Evaluation& e) {
   const TimeBreakdown& t = e.time;
   return {
       {"layout",
-       {{"dp", l.dp},
-        {"tp", l.tp},
-        {"pp", l.pp},
-        {"ep", l.ep},
-        {"cp", l.cp},
-        {"zero", l.zero},
+       {{"dp", l.dp()},
+        {"tp", l.tp()},
+        {"pp", l.pp()},
+        {"ep", l.ep()},
+        {"cp", l.cp()},
+        {"zero", int(l.zero())},
         {"vpp", l.vpp},
         {"mbs", l.mbs},
         {"recompute", recompute_name(l.recompute)},

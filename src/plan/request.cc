@@ -53,16 +53,9 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
 Result<Evaluation> plan_layout(const PlanContext& ctx, std::string_view text, Precision precision) {
   PlanLayout defaults;
   defaults.precision = precision;
-  SYM_TRY_ASSIGN(PlanLayout l, parse_layout(text, defaults));
-  if (l.dp == 0) {
-    const int64_t rest = l.tp * l.pp * l.cp;
-    if (rest == 0 || ctx.cluster.num_gpus % rest != 0)
-      return Error::invalid(
-          "--layout: tp*pp*cp = {} does not divide the {} GPUs; set dp or "
-          "change --gpus",
-          rest, ctx.cluster.num_gpus);
-    l.dp = ctx.cluster.num_gpus / rest;
-  }
+  Result<PlanLayout> parsed = parse_layout(text, ctx.cluster.num_gpus, defaults);
+  if (!parsed) return parsed.error().with_context("--layout {}", text);
+  const PlanLayout& l = *parsed;
   SYM_TRY(check_layout(l, ctx.model, ctx.batch, ctx.cluster.num_gpus, ctx.cluster.gpus_per_node,
                        ctx.options.tp_placement)
               .with_context("--layout {}", text));

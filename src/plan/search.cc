@@ -15,6 +15,26 @@ std::vector<int64_t> divisors(int64_t n, int64_t limit) {
   return d;
 }
 
+// The layouts of these sizes on n GPUs, one per ZeRO stage that has replicas to shard over; none
+// when ParallelLayout refuses the sizes (ep not dividing dp * cp * tp).
+std::vector<ParallelLayout> parallel_layouts(int64_t n, int64_t dp, int64_t tp, int64_t pp,
+                                             int64_t cp, int64_t ep) {
+  std::vector<ParallelLayout> layouts;
+  for (ZeroStage zero : {ZeroStage::kNone, ZeroStage::kOptimizer, ZeroStage::kGradients,
+                         ZeroStage::kParameters}) {
+    ParallelConfig config;
+    config.dp = dp, config.tp = tp, config.pp = pp, config.cp = cp, config.ep = ep;
+    config.zero_stage = zero;
+    Result<ParallelLayout> layout = ParallelLayout::create(config, int(n));
+    if (!layout) break;
+    const bool replicas = layout->size(Axis::kData) * layout->size(Axis::kContext) > 1 ||
+                          layout->size(Axis::kExpertData) > 1;
+    if (zero != ZeroStage::kNone && !replicas) break;
+    layouts.push_back(*layout);
+  }
+  return layouts;
+}
+
 template <typename F>
 void for_each_layout(const PlanContext& ctx, const SearchSpace& space, F visit) {
   const ModelCosts& m = ctx.model;
@@ -34,15 +54,14 @@ void for_each_layout(const PlanContext& ctx, const SearchSpace& space, F visit) 
         const std::vector<int64_t> eps =
             c.num_experts > 0 ? divisors(c.num_experts, c.num_experts) : std::vector<int64_t>{1};
         for (int64_t ep : eps) {
-          if ((dp * cp * tp) % ep) continue;
+          const std::vector<ParallelLayout> parallels = parallel_layouts(n, dp, tp, pp, cp, ep);
           for (int64_t mbs : space.micro_batch_sizes) {
             if (b.sequences() % (dp * mbs)) continue;
             const int64_t micro = b.sequences() / (dp * mbs);
-            for (int zero = 0; zero <= 3; ++zero) {
-              if (zero > 0 && dp * cp == 1 && dp * cp * tp / ep == 1) continue;
+            for (const ParallelLayout& parallel : parallels) {
               for (Recompute rc : space.recompute) {
                 PlanLayout l;
-                l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.cp = cp, l.zero = zero;
+                l.parallel = parallel;
                 l.mbs = mbs, l.recompute = rc, l.precision = space.precision;
                 if (pp == 1) {
                   visit(l);

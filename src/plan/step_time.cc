@@ -76,8 +76,8 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
                      const Rates& r) {
   const ModelCosts& m = ctx.model;
   const ModelConfig& c = m.config;
-  const double t = double(l.tp);
-  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp);
+  const double t = double(l.tp());
+  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp());
   const double w_b =
       l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
   const double act_b = activation_bytes(l.precision);
@@ -92,7 +92,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   double expert_f = 0;
   if (lc.moe) {
     const double flops = n / t * 2.0 * double(lc.active_routed_params);
-    const double bytes = double(lc.routed_expert_params) / double(l.ep) * w_b;
+    const double bytes = double(lc.routed_expert_params) / double(l.ep()) * w_b;
     expert_f = roofline(flops, bytes, r.gemm, r.hbm);
   }
   const double core_f = n * lc.attn_core_flops / t / r.attention;
@@ -104,15 +104,15 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   if (l.recompute == Recompute::kFull) lt.recompute = lt.fwd;
   if (l.recompute == Recompute::kSelective) lt.recompute = 0.5 * ew_f;
 
-  if (l.tp > 1) {
-    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp, 1);
+  if (l.tp() > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp(), 1);
     const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
     const double hidden = 1.0 - ctx.options.tp_overlap;
     lt.tp_fwd = 4.0 * one * hidden;
     lt.tp_bwd = (4.0 + (l.recompute == Recompute::kFull ? 4.0 : 0.0)) * one * hidden;
   }
-  if (lc.moe && l.ep > 1) {
-    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep, 1);
+  if (lc.moe && l.ep() > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep(), 1);
     // fp8 training dispatches in fp8 and combines in bf16 (DeepSeek-V3).
     const double a2a_b = l.precision == Precision::kFp8 ? 1.5 : act_b;
     const double bytes = n / t * double(c.num_experts_per_tok) * double(c.hidden_size) * a2a_b;
@@ -131,10 +131,10 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     lt.ep_fwd = fwd;
     lt.ep_bwd = bwd;
   }
-  if (l.cp > 1) {
-    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.cp, l.tp);
+  if (l.cp() > 1) {
+    const CommGroup g = make_group(ctx.cluster, ctx.eff, l.cp(), l.tp());
     const double step = send_recv_s(g, n / t * m.kv_elems_per_token * act_b);
-    const double ring = double(l.cp - 1) * step;
+    const double ring = double(l.cp() - 1) * step;
     lt.cp_fwd = std::max(0.0, ring - core_f);
     lt.cp_bwd = std::max(0.0, 2.0 * ring - 2.5 * core_f);
   }
@@ -172,8 +172,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   const ModelCosts& m = ctx.model;
   const ModelConfig& c = m.config;
   const Rates r = rates(ctx, l.precision);
-  const double t = double(l.tp);
-  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp);
+  const double t = double(l.tp());
+  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp());
   const double act_b = activation_bytes(l.precision);
   const int64_t micro = num_microbatches(l, ctx.batch);
 
@@ -192,8 +192,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     head.bwd_input = f + loss;
     head.bwd_weight = f;
   }
-  const CommGroup pp_group = make_group(ctx.cluster, ctx.eff, l.pp, l.tp * l.cp * l.dp);
-  const double p2p = l.pp > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
+  const CommGroup pp_group = make_group(ctx.cluster, ctx.eff, l.pp(), l.tp() * l.cp() * l.dp());
+  const double p2p = l.pp() > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
 
   StageTime slowest;
   const StageSet stages = representative_stages(m, l);
@@ -201,23 +201,23 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     const int64_t s = stages.stages[i];
     StageTime st;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange lr = virtual_stage_layers(m.num_layers, l.pp * l.vpp, v * l.pp + s);
+      LayerRange lr = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
       const int64_t n_dense =
           std::max<int64_t>(0, std::min(lr.last, m.num_dense_layers) - lr.first);
       add_scaled(st.sum, dense, double(n_dense));
       add_scaled(st.sum, moe, double(lr.last - lr.first - n_dense));
     }
-    if (s == l.pp - 1) add_scaled(st.sum, head, 1.0);
+    if (s == l.pp() - 1) add_scaled(st.sum, head, 1.0);
     // Each virtual stage sends activations forward and gradients back; DualPipe hides them.
-    if (l.pp > 1 && l.schedule != Schedule::kDualPipe) st.pp_comm = 2.0 * double(l.vpp) * p2p;
+    if (l.pp() > 1 && l.schedule != Schedule::kDualPipe) st.pp_comm = 2.0 * double(l.vpp) * p2p;
     if (i == 0 || st.total() > slowest.total()) slowest = st;
   }
 
   const double tmb = slowest.total();
   const double F = slowest.f(), B = slowest.b(), W = slowest.w();
-  const double mm = double(micro), pp = double(l.pp);
+  const double mm = double(micro), pp = double(l.pp());
   double pipeline = mm * tmb;
-  if (l.pp > 1) {
+  if (l.pp() > 1) {
     switch (l.schedule) {
       case Schedule::kGpipe:
       case Schedule::k1F1B: pipeline = (mm + pp - 1.0) * tmb; break;
@@ -241,14 +241,14 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   tb.cp_comm = mm * (slowest.sum.cp_fwd + slowest.sum.cp_bwd);
   tb.pp_comm = mm * slowest.pp_comm;
   tb.bubble = pipeline - mm * tmb;
-  if (l.tp > 1)
-    tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp, 1), 1.0).algorithm;
+  if (l.tp() > 1)
+    tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp(), 1), 1.0).algorithm;
 
   // Data parallel and ZeRO, on the stage holding the most parameters.
   const StateBytes sb = state_bytes(l.precision);
   const double gather_b = l.precision == Precision::kFp32 ? 4.0 : 2.0;
-  const CommGroup dense_g = make_group(ctx.cluster, ctx.eff, l.dp * l.cp, l.tp);
-  const CommGroup expert_g = make_group(ctx.cluster, ctx.eff, l.expert_dp(), l.ep);
+  const CommGroup dense_g = make_group(ctx.cluster, ctx.eff, l.dp() * l.cp(), l.tp());
+  const CommGroup expert_g = make_group(ctx.cluster, ctx.eff, l.expert_dp(), l.ep());
   double dp_exposed = 0, opt_params = 0;
   for (int i = 0; i < stages.count; ++i) {
     const StageParams p = stage_params(m, l, stages.stages[i]);
@@ -256,19 +256,19 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     const double overlap = ctx.options.dp_overlap;
     const double bwd_window = overlap * (slowest.b() + slowest.w());
     const double fwd_window = overlap * slowest.f();
-    if (l.zero == 0) {
+    if (l.zero() == ZeroStage::kNone) {
       CollectiveCost d = all_reduce(dense_g, p.dense * sb.grad);
       CollectiveCost e = all_reduce(expert_g, p.expert * sb.grad);
       exposed = std::max(0.0, d.time_s + e.time_s - bwd_window);
       if (d.algorithm != Algorithm::kNone) tb.dp_algorithm = d.algorithm;
-    } else if (l.zero < 3) {
+    } else if (l.zero() != ZeroStage::kParameters) {
       const double rs = reduce_scatter(dense_g, p.dense * sb.grad).time_s +
                         reduce_scatter(expert_g, p.expert * sb.grad).time_s;
       const double ag = all_gather(dense_g, p.dense * gather_b).time_s +
                         all_gather(expert_g, p.expert * gather_b).time_s;
       // ZeRO-2 keeps no full gradient to accumulate into, so every micro-batch reduce-scatters
       // its gradients; ZeRO-1 accumulates and reduces once.
-      const double reductions = l.zero == 2 ? mm : 1.0;
+      const double reductions = l.zero() == ZeroStage::kGradients ? mm : 1.0;
       exposed = reductions * std::max(0.0, rs - bwd_window) + std::max(0.0, ag - fwd_window);
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     } else {
@@ -280,8 +280,8 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       tb.dp_algorithm = reduce_scatter(dense_g, p.dense * sb.grad).algorithm;
     }
     dp_exposed = std::max(dp_exposed, exposed);
-    const double shard = l.zero >= 1
-                             ? p.dense / double(l.dp * l.cp) + p.expert / double(l.expert_dp())
+    const double shard = l.zero() != ZeroStage::kNone
+                             ? p.dense / double(l.dp() * l.cp()) + p.expert / double(l.expert_dp())
                              : p.dense + p.expert;
     opt_params = std::max(opt_params, shard);
   }

@@ -110,7 +110,7 @@ std::vector<ValidationRun> validation_runs() {
     r.global_batch_tokens = g.batch * 2048;
     r.tp = g.tp;
     r.pp = g.pp;
-    r.zero = 0;
+    r.zero = ZeroStage::kNone;
     r.recompute = Recompute::kFull;
     r.schedules = {Schedule::k1F1B, Schedule::kInterleaved};
     // Megatron-LM of 2021 ran its tensor-parallel all-reduces unoverlapped, and its gradient
@@ -163,7 +163,7 @@ std::vector<ValidationRun> validation_runs() {
     r.tp = 1;
     r.pp = 16;
     r.ep = 64;
-    r.zero = 1;
+    r.zero = ZeroStage::kOptimizer;
     r.recompute = Recompute::kSelective;
     r.schedules = {Schedule::kDualPipe};
     r.precision = Precision::kFp8;
@@ -203,10 +203,10 @@ ValidationRow predict_run(const ValidationRun& run) {
   // fastest matching one, flagged (the run itself did fit: the model is then pessimistic).
   std::optional<Evaluation> best, best_any;
   for (const PlanLayout& l : enumerate_layouts(ctx, space)) {
-    if (l.tp != run.tp || l.pp != run.pp || l.cp != run.cp || l.ep != run.ep) continue;
-    if (run.zero && l.zero != *run.zero) continue;
+    if (l.tp() != run.tp || l.pp() != run.pp || l.cp() != run.cp || l.ep() != run.ep) continue;
+    if (run.zero && l.zero() != *run.zero) continue;
     if (run.recompute && l.recompute != *run.recompute) continue;
-    if (l.pp > 1 &&
+    if (l.pp() > 1 &&
         std::find(run.schedules.begin(), run.schedules.end(), l.schedule) == run.schedules.end())
       continue;
     Evaluation e = evaluate(ctx, l);

@@ -33,7 +33,7 @@ struct ValidationRun {
   int64_t global_batch_tokens = 0;
   // Published layout fields; unset ones are searched.
   int64_t tp = 1, pp = 1, cp = 1, ep = 1;
-  std::optional<int> zero;
+  std::optional<ZeroStage> zero;
   std::optional<Recompute> recompute;
   std::vector<Schedule> schedules;               // the schedules the run's framework offered
   double tp_overlap = PlanOptions{}.tp_overlap;  // what the run's framework could hide

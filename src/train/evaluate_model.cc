@@ -64,7 +64,7 @@ Result<SourceModel> load_source_model(const fs::path& path) {
 Result<std::unique_ptr<Transformer>> rebuild_for_shape(const ModelConfig& config,
                                                        Transformer& source, BatchShape shape) {
   SYM_TRY_ASSIGN(std::unique_ptr<Transformer> model,
-                 Transformer::create(config, DType::kF32, shape, RecomputeMode::kFull));
+                 Transformer::create(config, DType::kF32, shape, Recompute::kFull));
   ParamStore& to = model->params();
   ParamStore& from = source.params();
   for (ParamId id = 0; id < ParamId(to.infos().size()); ++id) {

@@ -40,21 +40,20 @@ std::string advice(const RunConfig& config, std::string_view largest) {
       "train a smaller model (model.num_hidden_layers, model.hidden_size, model.vocab_size";
   if (config.model.num_experts > 0) text += ", model.num_experts";
   text += ")";
-  if (config.parallel.zero_stage < 3) text += " or shard it over more ranks with parallel.zero_stage = 3";
+  if (config.parallel.zero_stage != ZeroStage::kParameters)
+    text += " or shard it over more ranks with parallel.zero_stage = 3";
   return text;
 }
 
 }  // namespace
 
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {
-  const RecomputeMode recompute =
-      config.train.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone;
   // Every rank holds equal blocks of the sharded parameters: rank 0 stands for all.
   const ShardPlacement placement = ShardPlacement::of(layout, 0);
   const MemoryPlan plan =
       plan_training_memory(config.model, DType::kF32,
-                           {config.train.micro_batch_size, config.train.seq_len}, recompute,
-                           placement);
+                           {config.train.micro_batch_size, config.train.seq_len},
+                           config.train.recompute, placement);
   // The sharded state replaces weights, gradients and moments; with one rank and no ZeRO it equals
   // the plan's.
   const ShardedMemory sharded = plan_sharded_memory(config.model, placement, layout.zero_stage());

@@ -77,7 +77,7 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
 }
 
 Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
-                                    RecomputeMode recompute) {
+                                    Recompute recompute) {
   SYM_TRY_ASSIGN(SafetensorsFile file, SafetensorsFile::open(path));
   auto it = file.metadata().find(kConfigKey);
   if (it == file.metadata().end())

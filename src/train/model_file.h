@@ -37,6 +37,6 @@ struct LoadedModel {
 // Reads the config from the file, builds a Transformer for `max_shape` and loads every tensor.
 // Errors name the file and the tensor: missing, unexpected shape or dtype, corrupt file.
 Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
-                                    RecomputeMode recompute);
+                                    Recompute recompute);
 
 }  // namespace symphony

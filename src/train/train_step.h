@@ -13,6 +13,7 @@
 
 #include "model/transformer.h"
 #include "optim/adamw.h"
+#include "optim/optim_config.h"
 #include "zero/data_parallel.h"
 #include "train/train_config.h"
 

@@ -119,7 +119,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
 
   const ZeroStage zero = layout.zero_stage();
   Transformer model(mc, DType::kF32, shape,
-                    tc.recompute == Recompute::kFull ? RecomputeMode::kFull : RecomputeMode::kNone,
+                    tc.recompute,
                     DataParallel::residency_for(zero), ModelParallel::of(mesh));
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);

@@ -38,6 +38,7 @@
 #include "core/status.h"
 #include "model/transformer.h"
 #include "optim/adamw.h"
+#include "optim/optim_config.h"
 #include "parallel/comm.h"
 #include "parallel/layout.h"
 #include "parallel/mesh.h"

@@ -117,7 +117,7 @@ class ReshardTest : public ::testing::Test {
     SYM_TRY_ASSIGN(DeviceMesh mesh, DeviceMesh::create(layout, comm));
     const ZeroStage zero = layout.zero_stage();
     Transformer model(c.model, DType::kF32, BatchShape{c.train.micro_batch_size, c.train.seq_len},
-                      RecomputeMode::kNone, DataParallel::residency_for(zero),
+                      Recompute::kNone, DataParallel::residency_for(zero),
                       ModelParallel::of(mesh));
     DataParallel data_parallel(zero, mesh, model, c.optim, c.parallel.bucket_mb);
     data_parallel.init_params(c.model, c.train.seed);

@@ -92,7 +92,7 @@ TEST(HfImport, ExportThenImportGivesBitwiseTheSameTensorsForEveryArchitecture) {
       // `symphony generate` loads what import wrote: the model file with its config, and the
       // tokenizer it names.
       Result<LoadedModel> loaded =
-          load_model_file(dir / "back/model.safetensors", {1, 4}, RecomputeMode::kFull);
+          load_model_file(dir / "back/model.safetensors", {1, 4}, Recompute::kFull);
       ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
       EXPECT_EQ(loaded->config.model.num_experts, config.num_experts);
       EXPECT_EQ(loaded->config.model.qk_norm, config.qk_norm);

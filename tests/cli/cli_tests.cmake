@@ -85,7 +85,9 @@ symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*the G
                       plan --model kimi-k2-1t --cluster h100 --gpus 16)
 symphony_add_cli_test(plan_bad_layout_field 2 "--layout field 'tpp' is unknown"
                       plan --model kimi-k2-1t --cluster h100 --layout tpp=8)
-symphony_add_cli_test(plan_bad_layout_value 2 "ep=5 does not divide num_experts 384"
+symphony_add_cli_test(plan_bad_layout_value 2 "ep=256 does not divide num_experts 384"
+                      plan --model kimi-k2-1t --cluster h100 --layout tp=8,pp=8,ep=256)
+symphony_add_cli_test(plan_bad_layout_sizes 2 "parallel\\.ep = 5 \\(with"
                       plan --model kimi-k2-1t --cluster h100 --layout tp=8,pp=8,ep=5)
 symphony_add_cli_test(plan_missing_calibration 2 "no-such-cal\\.toml"
                       plan --model kimi-k2-1t --cluster h100 --calibrate no-such-cal.toml)

@@ -124,7 +124,8 @@ TEST(Overrides, SetValuesOfEveryType) {
       "tiny", std::vector<std::string>{"train.steps=100", "optim.decay=linear",
                                        "model.qk_norm=false", "optim.lr = 1e-4",
                                        "model.rope_theta=500000", "data.train_path=data/x.tok",
-                                       "train.recompute=\"full\"", "train.run_dir='runs/a b'"});
+                                       "train.recompute=\"full\"", "train.run_dir='runs/a b'",
+                                       "parallel.zero_stage=2"});
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->train.steps, 100);
   EXPECT_EQ(r->optim.decay, LrDecay::kLinear);
@@ -134,6 +135,7 @@ TEST(Overrides, SetValuesOfEveryType) {
   EXPECT_EQ(r->data.train_path, "data/x.tok");
   EXPECT_EQ(r->train.recompute, Recompute::kFull);
   EXPECT_EQ(r->train.run_dir, "runs/a b");
+  EXPECT_EQ(r->parallel.zero_stage, ZeroStage::kGradients);
 }
 
 TEST(Overrides, LaterOnesWin) {
@@ -214,6 +216,7 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   config.data.tokenizer_path = "";
   config.data.datasets = {"data/a \"b\"", "c"};
   config.data.weights = {0.1 + 0.2, 3.0};
+  config.parallel.zero_stage = ZeroStage::kParameters;
   ASSERT_TRUE(validate(config).is_ok());
 
   const std::string text = to_toml(config);
@@ -230,6 +233,8 @@ TEST(ToToml, RoundTripsAwkwardValues) {
   EXPECT_EQ(r->train.run_dir, config.train.run_dir);
   EXPECT_EQ(r->data.datasets, config.data.datasets);
   EXPECT_EQ(r->data.weights, config.data.weights);
+  EXPECT_EQ(r->parallel.zero_stage, ZeroStage::kParameters);
+  EXPECT_THAT(text, HasSubstr("zero_stage = 3\n"));
   EXPECT_EQ(to_toml(*r), text);
 }
 
@@ -294,8 +299,13 @@ TEST(TomlErrors, WrongTypesNameKeyTypeAndLine) {
                 "optim.decay: expected one of \"cosine\", \"linear\", \"constant\", got string "
                 "\"cosin\""},
            Case{"[train]\nrecompute = true\n",
-                "train.recompute: expected one of \"none\", \"full\", got boolean true"},
+                "train.recompute: expected one of \"none\", \"selective\", \"full\", got boolean "
+                "true"},
            Case{"[data]\ntrain_path = 3\n", "data.train_path: expected a string, got integer 3"},
+           Case{"[parallel]\nzero_stage = 4\n",
+                "test.toml:2: parallel.zero_stage = 4 is not one of 0, 1, 2, 3"},
+           Case{"[parallel]\nzero_stage = \"full\"\n",
+                "parallel.zero_stage: expected one of the integers 0, 1, 2, 3, got string"},
            Case{"[train]\nseed = [1]\n",
                 "train.seed: expected a non-negative integer, got an array"},
            Case{"[data]\ndatasets = \"data/brown\"\n",
@@ -352,6 +362,8 @@ TEST(Validation, EachRuleNamesItsKey) {
                 "train.global_batch_tokens = 1000 must be 0 or a multiple of"},
            Case{"train.steps=0", "train.steps = 0 must be positive"},
            Case{"train.log_every=0", "train.log_every = 0"},
+           Case{"train.recompute=\"selective\"",
+                "train.recompute = \"selective\" is planned by `symphony plan` but not trained"},
            Case{"optim.warmup_steps=500", "optim.warmup_steps = 500 exceeds train.steps = 200"},
            Case{"optim.lr=0", "optim.lr = 0"},
            Case{"optim.beta1=1", "optim.beta1 = 1 must be in [0, 1)"},

@@ -12,7 +12,7 @@ int64_t current(const MemorySnapshot& s, MemoryCategory c) {
   return s.current_bytes[size_t(c)];
 }
 
-void expect_plan_matches_allocation(const ModelConfig& c, BatchShape shape, RecomputeMode mode) {
+void expect_plan_matches_allocation(const ModelConfig& c, BatchShape shape, Recompute mode) {
   MemoryPlan plan = plan_training_memory(c, DType::kF32, shape, mode);
   MemorySnapshot before = memory_stats_snapshot();
   Transformer model(c, DType::kF32, shape, mode);
@@ -46,7 +46,7 @@ ModelConfig small_moe() {
 }
 
 TEST(MemoryPlan, MatchesAllocationExactly) {
-  for (RecomputeMode mode : {RecomputeMode::kNone, RecomputeMode::kFull}) {
+  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
     SCOPED_TRACE(int(mode));
     expect_plan_matches_allocation(small_moe(), {2, 300}, mode);
     ModelConfig dense = small_moe();
@@ -60,20 +60,20 @@ TEST(MemoryPlan, MatchesAllocationExactly) {
 TEST(MemoryPlan, RecomputeSavesActivations) {
   ModelConfig c = small_moe();
   c.num_hidden_layers = 8;
-  MemoryPlan none = plan_training_memory(c, DType::kF32, {4, 128}, RecomputeMode::kNone);
-  MemoryPlan full = plan_training_memory(c, DType::kF32, {4, 128}, RecomputeMode::kFull);
+  MemoryPlan none = plan_training_memory(c, DType::kF32, {4, 128}, Recompute::kNone);
+  MemoryPlan full = plan_training_memory(c, DType::kF32, {4, 128}, Recompute::kFull);
   EXPECT_LT(full.activations * 2, none.activations);
   EXPECT_EQ(full.weights, none.weights);
 }
 
 TEST(MemoryPlan, OverflowingShapesHaveNoPlan) {
   const ModelConfig c = small_moe();
-  EXPECT_TRUE(plan_training_memory_checked(c, DType::kF32, {4, 128}, RecomputeMode::kNone));
+  EXPECT_TRUE(plan_training_memory_checked(c, DType::kF32, {4, 128}, Recompute::kNone));
   // Rows that fit, bytes that do not; rows that do not fit.
   EXPECT_FALSE(plan_training_memory_checked(c, DType::kF32, {int64_t(1) << 31, int64_t(1) << 31},
-                                            RecomputeMode::kFull));
+                                            Recompute::kFull));
   EXPECT_FALSE(plan_training_memory_checked(c, DType::kF32, {int64_t(1) << 40, int64_t(1) << 40},
-                                            RecomputeMode::kNone));
+                                            Recompute::kNone));
 }
 
 TEST(MemoryPlan, CountsManyLayersInClosedForm) {
@@ -81,11 +81,11 @@ TEST(MemoryPlan, CountsManyLayersInClosedForm) {
   ModelConfig c = small_moe();
   const BatchShape shape{2, 16};
   c.num_hidden_layers = 2;
-  const MemoryPlan two = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  const MemoryPlan two = plan_training_memory(c, DType::kF32, shape, Recompute::kNone);
   c.num_hidden_layers = 3;
-  const MemoryPlan three = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  const MemoryPlan three = plan_training_memory(c, DType::kF32, shape, Recompute::kNone);
   c.num_hidden_layers = kMaxHiddenLayers;
-  const MemoryPlan many = plan_training_memory(c, DType::kF32, shape, RecomputeMode::kNone);
+  const MemoryPlan many = plan_training_memory(c, DType::kF32, shape, Recompute::kNone);
   EXPECT_EQ(many.activations - two.activations,
             (kMaxHiddenLayers - 2) * (three.activations - two.activations));
   EXPECT_EQ(many.other - two.other, (kMaxHiddenLayers - 2) * (three.other - two.other));

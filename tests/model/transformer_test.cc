@@ -62,7 +62,7 @@ double objective(Transformer& model, const Exec& ex, const Batch& b, const LossS
   return total;
 }
 
-void check_gradients(const ModelConfig& config, RecomputeMode recompute) {
+void check_gradients(const ModelConfig& config, Recompute recompute) {
   BatchShape shape{2, 5};
   Transformer model(config, DType::kF64, shape, recompute);
   init_params(config, 7, model.params());
@@ -97,7 +97,7 @@ void check_gradients(const ModelConfig& config, RecomputeMode recompute) {
 }
 
 TEST(Transformer, GradientsMatchFiniteDifferences) {
-  check_gradients(grad_check_config(), RecomputeMode::kNone);
+  check_gradients(grad_check_config(), Recompute::kNone);
 }
 
 TEST(Transformer, GradientsMatchFiniteDifferencesTiedDenseNoQkNorm) {
@@ -106,7 +106,7 @@ TEST(Transformer, GradientsMatchFiniteDifferencesTiedDenseNoQkNorm) {
   c.qk_norm = false;
   c.num_experts = 0;
   c.num_key_value_heads = 2;
-  check_gradients(c, RecomputeMode::kNone);
+  check_gradients(c, Recompute::kNone);
 }
 
 TEST(Transformer, GradientsMatchFiniteDifferencesWithCapacityDropsAndRecompute) {
@@ -115,7 +115,7 @@ TEST(Transformer, GradientsMatchFiniteDifferencesWithCapacityDropsAndRecompute) 
   c.capacity_factor = 1.0;
   c.norm_topk_prob = false;
   c.n_shared_experts = 0;
-  check_gradients(c, RecomputeMode::kFull);
+  check_gradients(c, Recompute::kFull);
 }
 
 TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
@@ -125,7 +125,7 @@ TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
   BatchShape shape{2, 16};
   Batch b = random_batch(c, shape, 5);
   std::vector<std::vector<float>> grads;
-  for (RecomputeMode mode : {RecomputeMode::kNone, RecomputeMode::kFull}) {
+  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
     Transformer model(c, DType::kF32, shape, mode);
     init_params(c, 3, model.params());
     model.forward_backward(Exec::cpu(), shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0});
@@ -145,7 +145,7 @@ TEST(Transformer, FastKernelsMatchReferenceKernels) {
   std::vector<Buffer> grads;
   std::vector<double> losses;
   for (Exec ex : {Exec::cpu(), Exec::reference()}) {
-    Transformer model(c, DType::kF32, shape, RecomputeMode::kNone);
+    Transformer model(c, DType::kF32, shape, Recompute::kNone);
     init_params(c, 3, model.params());
     losses.push_back(
         model.forward_backward(ex, shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0}).loss_sum);
@@ -163,7 +163,7 @@ TEST(Transformer, DecodeMatchesFullForward) {
   Batch b = random_batch(c, {1, t}, 17);
   // Logits of the last position from a full forward (evaluate's fused head gives only the loss,
   // so compare through decode of the whole prompt against prompt-then-one-token decoding).
-  Transformer model(c, DType::kF64, {1, t}, RecomputeMode::kFull);
+  Transformer model(c, DType::kF64, {1, t}, Recompute::kFull);
   init_params(c, 3, model.params());
   Buffer full(DType::kF64, {c.vocab_size}), incremental(DType::kF64, {c.vocab_size});
   std::vector<KvCache> caches = model.make_kv_caches();
@@ -195,7 +195,7 @@ TEST(TransformerCreate, RefusesAModelLargerThanTheMemoryBeforeAllocating) {
   host.mem_available = int64_t(1) << 20;
   const MemorySnapshot before = memory_stats_snapshot();
   Result<std::unique_ptr<Transformer>> model =
-      Transformer::create(c, DType::kF32, {1, 1}, RecomputeMode::kFull, {}, host);
+      Transformer::create(c, DType::kF32, {1, 1}, Recompute::kFull, {}, host);
   ASSERT_FALSE(model.has_value());
   EXPECT_EQ(model.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(model.error().message(),
@@ -211,7 +211,7 @@ TEST(TransformerCreate, NamesTheBatchWhenActivationsDominate) {
   HostMemory host;
   host.mem_available = int64_t(64) << 20;
   Result<std::unique_ptr<Transformer>> model =
-      Transformer::create(c, DType::kF32, {64, 4096}, RecomputeMode::kNone, {}, host);
+      Transformer::create(c, DType::kF32, {64, 4096}, Recompute::kNone, {}, host);
   ASSERT_FALSE(model.has_value());
   EXPECT_THAT(model.error().message(),
               testing::HasSubstr("a batch of 64 x 4096 tokens (activations "));
@@ -223,10 +223,10 @@ TEST(TransformerCreate, BuildsWhatFitsOrWhenMemoryIsUnknown) {
   HostMemory host;
   host.mem_available = int64_t(1) << 30;
   Result<std::unique_ptr<Transformer>> model =
-      Transformer::create(c, DType::kF32, {2, 8}, RecomputeMode::kNone, {}, host);
+      Transformer::create(c, DType::kF32, {2, 8}, Recompute::kNone, {}, host);
   ASSERT_TRUE(model.has_value()) << model.error().message();
   EXPECT_EQ((*model)->params().numel(), Transformer::param_numel(c));
-  EXPECT_TRUE(Transformer::create(c, DType::kF32, {2, 8}, RecomputeMode::kNone, {}, HostMemory{})
+  EXPECT_TRUE(Transformer::create(c, DType::kF32, {2, 8}, Recompute::kNone, {}, HostMemory{})
                   .has_value());
 }
 
@@ -234,15 +234,22 @@ TEST(TransformerCreate, RefusesInvalidConfigsAndOverflowingShapes) {
   ModelConfig c = grad_check_config();
   const HostMemory unknown;
   Result<std::unique_ptr<Transformer>> shape_overflow = Transformer::create(
-      c, DType::kF32, {int64_t(1) << 40, int64_t(1) << 20}, RecomputeMode::kNone, {}, unknown);
+      c, DType::kF32, {int64_t(1) << 40, int64_t(1) << 20}, Recompute::kNone, {}, unknown);
   ASSERT_FALSE(shape_overflow.has_value());
   EXPECT_THAT(shape_overflow.error().message(), testing::HasSubstr("overflows 64-bit byte counts"));
   c.num_hidden_layers = int64_t(1) << 31;
   Result<std::unique_ptr<Transformer>> invalid =
-      Transformer::create(c, DType::kF32, {1, 1}, RecomputeMode::kNone, {}, unknown);
+      Transformer::create(c, DType::kF32, {1, 1}, Recompute::kNone, {}, unknown);
   ASSERT_FALSE(invalid.has_value());
   EXPECT_THAT(invalid.error().message(),
               testing::HasSubstr("model.num_hidden_layers = 2147483648 must be at most 65536"));
+}
+
+TEST(TransformerCreate, RefusesSelectiveRecomputation) {
+  Result<std::unique_ptr<Transformer>> model = Transformer::create(
+      grad_check_config(), DType::kF32, {1, 8}, Recompute::kSelective, {}, HostMemory{});
+  ASSERT_FALSE(model.has_value());
+  EXPECT_THAT(model.error().message(), testing::HasSubstr("recompute = \"selective\""));
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ std::vector<double> train_losses(const RunConfig& base, Comm& comm, ZeroStage st
   c.train.global_batch_tokens =
       c.train.micro_batch_size * c.train.seq_len * kAccumulation * ranks;
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
-                    RecomputeMode::kNone, DataParallel::residency_for(stage));
+                    Recompute::kNone, DataParallel::residency_for(stage));
   // A small bucket so stage 0 and 1 overlap several all-reduces.
   DeviceMesh mesh = data_parallel_mesh(comm);
   DataParallel dp(stage, mesh, model, c.optim, /*bucket_mb=*/0.05);
@@ -102,7 +102,7 @@ std::vector<double> single_process_losses(const RunConfig& base, int64_t ranks) 
   c.train.global_batch_tokens =
       c.train.micro_batch_size * c.train.seq_len * kAccumulation * ranks;
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
-                    RecomputeMode::kNone);
+                    Recompute::kNone);
   DeviceMesh mesh = DeviceMesh::single();
   DataParallel dp(ZeroStage::kNone, mesh, model, c.optim, 25);
   dp.init_params(c.model, c.train.seed);
@@ -161,7 +161,7 @@ TEST(DataParallel, PlannedMemoryMatchesAllocationExactly) {
       SCOPED_TRACE(testing::Message() << kind << " zero=" << stage);
       const MemorySnapshot before = memory_stats_snapshot();
       Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
-                        RecomputeMode::kNone, DataParallel::residency_for(ZeroStage(stage)));
+                        Recompute::kNone, DataParallel::residency_for(ZeroStage(stage)));
       DeviceMesh mesh = data_parallel_mesh(world);
       DataParallel dp(ZeroStage(stage), mesh, model, c.optim, 25);
       auto grown = [&](MemoryCategory cat) {
@@ -198,7 +198,7 @@ TEST(DataParallel, ShardedStateShrinksWithRanks) {
   Comm& world = testkit::world();
   const RunConfig c = config_for("moe");
   Transformer model(c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len},
-                    RecomputeMode::kNone, DataParallel::residency_for(ZeroStage::kParameters));
+                    Recompute::kNone, DataParallel::residency_for(ZeroStage::kParameters));
   DeviceMesh mesh = data_parallel_mesh(world);
   DataParallel dp(ZeroStage::kParameters, mesh, model, c.optim, 25);
   const int64_t full = model.params().numel();

@@ -52,7 +52,7 @@ RunConfig config_for(const Layout& layout) {
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->model.capacity_factor = layout.capacity;
   c->parallel.ep = layout.ep;
-  c->parallel.zero_stage = layout.zero;
+  c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
   return *c;
 }
@@ -85,7 +85,7 @@ struct TrainingRun {
         config.train.micro_batch_size * config.train.seq_len * global_micro_batches;
     model = std::make_unique<Transformer>(
         config.model, DType::kF32, BatchShape{config.train.micro_batch_size, config.train.seq_len},
-        RecomputeMode::kNone, DataParallel::residency_for(zero), ModelParallel::of(mesh));
+        Recompute::kNone, DataParallel::residency_for(zero), ModelParallel::of(mesh));
     dp = std::make_unique<DataParallel>(zero, mesh, *model, config.optim, /*bucket_mb=*/0.05);
     dp->init_params(config.model, config.train.seed);
     step = std::make_unique<TrainStep>(config.train, config.optim, *model, *dp);

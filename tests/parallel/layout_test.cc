@@ -102,11 +102,6 @@ TEST(ParallelLayout, BadConfigsNameTheKey) {
   ASSERT_FALSE(l);
   EXPECT_THAT(l.error().message(), HasSubstr("but the world has 4 ranks"));
   c = ParallelConfig{};
-  c.zero_stage = 4;
-  l = ParallelLayout::create(c, 1);
-  ASSERT_FALSE(l);
-  EXPECT_THAT(l.error().message(), HasSubstr("parallel.zero_stage = 4"));
-  c = ParallelConfig{};
   c.order = "tp,cp,dp,dp";
   l = ParallelLayout::create(c, 1);
   ASSERT_FALSE(l);
@@ -128,6 +123,24 @@ TEST(ParallelLayout, BadConfigsNameTheKey) {
   l = ParallelLayout::create(c, 4);
   ASSERT_FALSE(l);
   EXPECT_THAT(l.error().message(), HasSubstr("dp*cp*tp = 4 ranks"));
+  c.ep = 1;
+  c.etp = int64_t(1) << 62;  // bounded before ep * etp is formed
+  l = ParallelLayout::create(c, 4);
+  ASSERT_FALSE(l);
+  EXPECT_THAT(l.error().message(), HasSubstr("parallel.etp = 4611686018427387904"));
+  c = ParallelConfig{};
+  c.tp = 8;
+  l = ParallelLayout::create(c, 4);
+  ASSERT_FALSE(l);
+  EXPECT_THAT(l.error().message(), HasSubstr("parallel.tp = 8 exceeds the world of 4 ranks"));
+  c.tp = c.pp = c.cp = int64_t(1) << 40;  // each beyond the world, and their product beyond int64
+  l = ParallelLayout::create(c, 1 << 30);
+  ASSERT_FALSE(l);
+  EXPECT_THAT(l.error().message(), HasSubstr("exceeds the world"));
+  c.tp = c.pp = c.cp = int64_t(1) << 15;  // each within the world, their product beyond it
+  l = ParallelLayout::create(c, 1 << 30);
+  ASSERT_FALSE(l);
+  EXPECT_THAT(l.error().message(), HasSubstr("pp*cp*tp = 32768*32768*32768 is more than"));
   c = ParallelConfig{};
   c.pp = 0;
   l = ParallelLayout::create(c, 1);

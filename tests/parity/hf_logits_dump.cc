@@ -107,7 +107,7 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
     return 2;
   }
   const ModelConfig& c = config.model;
-  Transformer model(c, DType::kF32, {1, kTokens}, RecomputeMode::kFull);
+  Transformer model(c, DType::kF32, {1, kTokens}, Recompute::kFull);
   init_params(c, kInitSeed, model.params());
   Rng rng(kDataSeed);
   if (name == "bias") {

@@ -115,7 +115,7 @@ int run(const std::string& name, const std::filesystem::path& out_dir) {
     fmt::print(stderr, "parity_dump: {}\n", s.message());
     return 2;
   }
-  Transformer model(config, DType::kF32, kShape, RecomputeMode::kNone);
+  Transformer model(config, DType::kF32, kShape, Recompute::kNone);
   init_params(config, kInitSeed, model.params());
 
   const int64_t rows = kShape.rows();

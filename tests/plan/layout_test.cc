@@ -17,39 +17,69 @@ ModelCosts preset_costs(const char* name, int64_t seq_len) {
 }
 
 TEST(Layout, ParseRoundTrips) {
-  Result<PlanLayout> l =
-      parse_layout("dp=8,tp=4,pp=2,ep=8,cp=2,zero=1,vpp=2,mbs=2,recompute=selective,precision=fp8");
+  Result<PlanLayout> l = parse_layout(
+      "dp=8,tp=4,pp=2,ep=8,cp=2,zero=1,vpp=2,mbs=2,recompute=selective,precision=fp8", 128);
   ASSERT_TRUE(l.has_value()) << l.error().message();
   EXPECT_EQ(l->schedule, Schedule::kInterleaved);  // vpp > 1 implies it
-  Result<PlanLayout> again = parse_layout(l->to_string());
+  EXPECT_EQ(l->zero(), ZeroStage::kOptimizer);
+  EXPECT_EQ(l->recompute, Recompute::kSelective);
+  Result<PlanLayout> again = parse_layout(l->to_string(), 128);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->to_string(), l->to_string());
-  // dp left out means "the rest of the world" (0 until the caller fills it).
-  EXPECT_EQ(parse_layout("tp=8")->dp, 0);
+}
+
+TEST(Layout, SizesComeFromTheParallelLayout) {
+  // dp left out takes the GPUs the other axes leave; edp what ep leaves of dp * cp * tp.
+  Result<PlanLayout> l = parse_layout("tp=4,cp=2,ep=16", 256);
+  ASSERT_TRUE(l.has_value()) << l.error().message();
+  EXPECT_EQ(l->dp(), 32);
+  EXPECT_EQ(l->world(), 256);
+  EXPECT_EQ(l->expert_dp(), 256 / 16);
+  EXPECT_EQ(l->parallel.size(Axis::kExpertData), l->expert_dp());
+  EXPECT_EQ(l->pp(), 1);
+  EXPECT_EQ(l->zero(), ZeroStage::kNone);
+  // A default layout is one GPU.
+  EXPECT_EQ(PlanLayout{}.world(), 1);
+  EXPECT_EQ(PlanLayout{}.expert_dp(), 1);
 }
 
 TEST(Layout, MalformedFieldsAreNamed) {
-  EXPECT_THAT(parse_layout("tp=8,tpp=2").error().message(), HasSubstr("'tpp' is unknown"));
-  EXPECT_THAT(parse_layout("tp=eight").error().message(), HasSubstr("tp='eight'"));
-  EXPECT_THAT(parse_layout("zero=4").error().message(), HasSubstr("zero=4"));
-  EXPECT_THAT(parse_layout("recompute=most").error().message(), HasSubstr("recompute='most'"));
-  EXPECT_THAT(parse_layout("pp").error().message(), HasSubstr("not key=value"));
-  EXPECT_THAT(parse_layout("schedule=zigzag").error().message(), HasSubstr("schedule='zigzag'"));
+  auto error = [](const char* text, int64_t gpus = 64) {
+    Result<PlanLayout> l = parse_layout(text, gpus);
+    return l.has_value() ? std::string() : l.error().message();
+  };
+  EXPECT_THAT(error("tp=8,tpp=2"), HasSubstr("'tpp' is unknown"));
+  EXPECT_THAT(error("tp=eight"), HasSubstr("tp='eight'"));
+  EXPECT_THAT(error("zero=4"), HasSubstr("zero=4"));
+  EXPECT_THAT(error("recompute=most"), HasSubstr("recompute='most'"));
+  EXPECT_THAT(error("pp"), HasSubstr("not key=value"));
+  EXPECT_THAT(error("schedule=zigzag"), HasSubstr("schedule='zigzag'"));
+  // The parallel sizes, checked by ParallelLayout::create.
+  EXPECT_THAT(error("tp=0"), HasSubstr("parallel.tp = 0 must be at least 1"));
+  EXPECT_THAT(error("ep=3"), HasSubstr("parallel.ep = 3"));
+  EXPECT_THAT(error("dp=8,tp=8,pp=4", 128), HasSubstr("but the world has 128 ranks"));
+  EXPECT_THAT(error("tp=3"), HasSubstr("not a multiple of pp*cp*tp = 3"));
+  EXPECT_THAT(error("tp=8", 0), HasSubstr("0 GPUs"));
+  EXPECT_THAT(error("tp=128"), HasSubstr("parallel.tp = 128 exceeds the world of 64 ranks"));
+  EXPECT_THAT(error("tp=65536,pp=65536,cp=65536", 1 << 24),
+              HasSubstr("is more than the world's 16777216 ranks"));
 }
 
 TEST(Layout, CheckNamesTheViolatedConstraint) {
   const ModelCosts m = preset_costs("mixtral-8x7b", 4096);  // 32 heads, 8 KV heads, 8 experts
   const BatchSpec b{4096, 256 * 4096};
   auto check = [&](const char* text, int64_t gpus) {
-    Result<PlanLayout> l = parse_layout(text);
-    EXPECT_TRUE(l.has_value());
+    Result<PlanLayout> l = parse_layout(text, gpus);
+    EXPECT_TRUE(l.has_value()) << l.error().message();
     return check_layout(*l, m, b, gpus, 8, TpPlacement::kWithinNode).message();
   };
   EXPECT_EQ(check("dp=8,tp=8,pp=4,ep=8", 256), "");
-  EXPECT_THAT(check("dp=8,tp=8,pp=4", 128), HasSubstr("but the cluster has 128"));
+  Result<PlanLayout> of_256 = parse_layout("dp=8,tp=8,pp=4", 256);
+  EXPECT_THAT(check_layout(*of_256, m, b, 128, 8, TpPlacement::kWithinNode).message(),
+              HasSubstr("but the cluster has 128"));
   EXPECT_THAT(check("dp=32,tp=3,pp=1", 96), HasSubstr("tp=3 does not divide num_attention_heads"));
   EXPECT_THAT(check("dp=4,tp=16,pp=4", 256), HasSubstr("num_key_value_heads 8"));
-  Result<PlanLayout> wide = parse_layout("dp=4,tp=16,pp=4");
+  Result<PlanLayout> wide = parse_layout("dp=4,tp=16,pp=4", 256);
   EXPECT_THAT(
       check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8, TpPlacement::kWithinNode)
           .message(),

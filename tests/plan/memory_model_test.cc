@@ -25,9 +25,14 @@ PlanContext context(const std::string& model, const std::string& cluster, int64_
   return ctx;
 }
 
+// dp * tp * pp GPUs.
 PlanLayout layout(int64_t dp, int64_t tp, int64_t pp, int64_t ep, int zero) {
+  ParallelConfig p;
+  p.dp = dp, p.tp = tp, p.pp = pp, p.ep = ep, p.zero_stage = ZeroStage(zero);
+  Result<ParallelLayout> parallel = ParallelLayout::create(p, int(dp * tp * pp));
+  EXPECT_TRUE(parallel.has_value()) << parallel.error().message();
   PlanLayout l;
-  l.dp = dp, l.tp = tp, l.pp = pp, l.ep = ep, l.zero = zero;
+  l.parallel = *parallel;
   return l;
 }
 
@@ -44,15 +49,18 @@ TEST(MemoryModel, ZeroStagesShardModelState) {
   EXPECT_NEAR(z0.optimizer, 12 * params, 1);
   EXPECT_NEAR(z1.optimizer, z0.optimizer / n, 1);
   EXPECT_DOUBLE_EQ(z1.grads, z0.grads);
-  // ZeRO-2 holds whole the gradients of two units (a layer: the biggest unit of Mixtral): the
-  // one accumulating and the one being reduce-scattered.
-  const double layer = double(ctx.model.moe.total_params());
-  EXPECT_NEAR(z2.grads, z0.grads / n + 2 * 4 * layer, 1e3);
+  // ZeRO-2 holds whole the gradients of two units of each replica group, the one accumulating
+  // and the one being reduce-scattered: of the dense group its biggest unit (Mixtral's LM head
+  // with the final norm), of the expert group a layer's experts.
+  const double units =
+      2.0 * double(ctx.model.lm_head_params + ctx.model.final_norm_params) +
+      2.0 * double(ctx.model.moe.routed_expert_params);
+  EXPECT_NEAR(z2.grads, z0.grads / n + 4 * units, 1e3);
   EXPECT_DOUBLE_EQ(z2.weights, z0.weights);
-  // ZeRO-3: every state is 1/N, plus two layers of gathered bf16 weights and fp32 gradients.
+  // ZeRO-3: every state is 1/N, plus those units' gathered bf16 weights and fp32 gradients.
   const double state0 = z0.weights + z0.grads + z0.optimizer;
   const double state3 = z3.weights + z3.grads + z3.optimizer;
-  const double gathered = 2.0 * (2.0 + 4.0) * layer;
+  const double gathered = (2.0 + 4.0) * units;
   EXPECT_NEAR(state3, state0 / n + gathered, 1e3);
 }
 
@@ -96,8 +104,7 @@ TEST(MemoryModel, TensorAndSequenceParallelismSplitActivations) {
 
 TEST(MemoryModel, ExpertBuffersByCapacityFactorAndDroplessWorstCase) {
   PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // K 8 of 384
-  PlanLayout l;
-  l.dp = 4, l.tp = 2, l.pp = 32, l.ep = 8;
+  PlanLayout l = layout(4, 2, 32, 8, 0);
   const double n = 4096.0 / 2, d = 7168;
   ctx.options.moe_overload = 1.5;
   MemoryBreakdown m = plan_memory(ctx, l);
@@ -113,8 +120,7 @@ TEST(MemoryModel, RepresentativeStagesCoverEveryStage) {
   for (int64_t pp : {1, 2, 7, 16, 32, 61}) {
     for (int64_t vpp : {1, 2}) {
       if (pp * vpp > 61) continue;
-      PlanLayout l;
-      l.pp = pp;
+      PlanLayout l = layout(1, 1, pp, 1, 0);
       l.vpp = vpp;
       const StageSet set = representative_stages(ctx.model, l);
       ASSERT_GE(set.count, 1);
@@ -139,21 +145,20 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
   struct Case {
     const char* model;
     int64_t batch, seq_len;
-    Recompute planner;
-    RecomputeMode engine;
+    Recompute recompute;
   };
   const Case cases[] = {
-      {"tiny", 4, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"tiny", 4, 256, Recompute::kFull, RecomputeMode::kFull},
-      {"small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-dense-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-moe-small", 8, 256, Recompute::kNone, RecomputeMode::kNone},
-      {"bench-moe-small", 8, 256, Recompute::kFull, RecomputeMode::kFull},
-      {"mixtral-8x7b", 1, 4096, Recompute::kFull, RecomputeMode::kFull},
+      {"tiny", 4, 256, Recompute::kNone},
+      {"tiny", 4, 256, Recompute::kFull},
+      {"small", 8, 256, Recompute::kNone},
+      {"bench-dense-small", 8, 256, Recompute::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kNone},
+      {"bench-moe-small", 8, 256, Recompute::kFull},
+      {"mixtral-8x7b", 1, 4096, Recompute::kFull},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(fmt::format("{} {}x{} recompute {}", k.model, k.batch, k.seq_len,
-                             recompute_name(k.planner)));
+                             recompute_name(k.recompute)));
     PlanContext ctx = context(k.model, "h100", 1, k.seq_len, k.batch * k.seq_len);
     ctx.options.reserved_bytes = 0;
     ctx.options.fragmentation = 0;
@@ -163,10 +168,10 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
     PlanLayout l;
     l.mbs = k.batch;
     l.precision = Precision::kFp32;
-    l.recompute = k.planner;
+    l.recompute = k.recompute;
     const MemoryBreakdown planned = plan_memory(ctx, l);
     const MemoryPlan engine =
-        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.engine);
+        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.recompute);
     EXPECT_DOUBLE_EQ(planned.weights, double(engine.weights));
     EXPECT_DOUBLE_EQ(planned.grads, double(engine.grads));
     EXPECT_DOUBLE_EQ(planned.optimizer, double(engine.optimizer));
@@ -176,33 +181,38 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
   }
 }
 
-// Data parallelism with each ZeRO stage, as the engine runs it (parallel/zero.h, whose
-// plan_memory is checked byte for byte against the allocation): the planner's weights, gradients
-// and optimizer state per rank, fp32, within 10% of the engine's.
+// Data and expert parallelism with each ZeRO stage, as the engine runs them (zero/shard_layout.h,
+// whose plan_memory is checked byte for byte against the allocation): the planner's weights,
+// gradients and optimizer state per rank, fp32, within 10% of the engine's for rank 0.
 TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
-  for (const char* model : {"small", "bench-moe-small"}) {
-    for (int64_t dp : {2, 4}) {
-      for (int zero = 0; zero <= 3; ++zero) {
-        SCOPED_TRACE(fmt::format("{} dp={} zero={}", model, dp, zero));
-        PlanContext ctx = context(model, "h100", int(dp), 256, 8 * 256 * dp);
-        ctx.options.reserved_bytes = 0;
-        ctx.options.fragmentation = 0;
-        PlanLayout l;
-        l.dp = dp;
-        l.zero = zero;
-        l.mbs = 8;
-        l.precision = Precision::kFp32;
-        const MemoryBreakdown planned = plan_memory(ctx, l);
-        const ParallelLayout layout = *ParallelLayout::create(ParallelConfig{}, int(dp));
-        const ShardedMemory engine = plan_sharded_memory(
-            ctx.model.config, ShardPlacement::of(layout, 0), ZeroStage(zero));
-        const double state = planned.weights + planned.grads + planned.optimizer;
-        const double engine_state = double(engine.weights + engine.grads + engine.optimizer);
-        EXPECT_NEAR(state / engine_state, 1.0, 0.10)
-            << "planner " << planned.weights << " + " << planned.grads << " + "
-            << planned.optimizer << ", engine " << engine.weights << " + " << engine.grads
-            << " + " << engine.optimizer;
-      }
+  struct Case {
+    const char* model;
+    int64_t dp, ep;
+  };
+  const Case cases[] = {
+      {"small", 2, 1},           {"small", 4, 1},           {"bench-moe-small", 2, 1},
+      {"bench-moe-small", 4, 1}, {"bench-moe-small", 2, 2}, {"bench-moe-small", 4, 2},
+      {"bench-moe-small", 4, 4},
+  };
+  for (const Case& k : cases) {
+    for (int zero = 0; zero <= 3; ++zero) {
+      SCOPED_TRACE(fmt::format("{} dp={} ep={} zero={}", k.model, k.dp, k.ep, zero));
+      PlanContext ctx = context(k.model, "h100", k.dp, 256, 8 * 256 * k.dp);
+      ctx.options.reserved_bytes = 0;
+      ctx.options.fragmentation = 0;
+      PlanLayout l = layout(k.dp, 1, 1, k.ep, zero);
+      l.mbs = 8;
+      l.precision = Precision::kFp32;
+      ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.dp, 8, TpPlacement::kWithinNode).is_ok());
+      const MemoryBreakdown planned = plan_memory(ctx, l);
+      const ShardedMemory engine = plan_sharded_memory(
+          ctx.model.config, ShardPlacement::of(l.parallel, 0), l.parallel.zero_stage());
+      const double state = planned.weights + planned.grads + planned.optimizer;
+      const double engine_state = double(engine.weights + engine.grads + engine.optimizer);
+      EXPECT_NEAR(state / engine_state, 1.0, 0.10)
+          << "planner " << planned.weights << " + " << planned.grads << " + "
+          << planned.optimizer << ", engine " << engine.weights << " + " << engine.grads << " + "
+          << engine.optimizer;
     }
   }
 }

@@ -32,10 +32,10 @@ TEST(Search, EveryLayoutIsValidAndTheTopIsSorted) {
     ASSERT_EQ(check_layout(l, ctx.model, ctx.batch, 2048, 8, TpPlacement::kWithinNode).message(),
               "")
         << l.to_string();
-    ASSERT_EQ(c.num_attention_heads % l.tp, 0);
-    ASSERT_EQ(c.num_experts % l.ep, 0);
-    ASSERT_EQ(ctx.batch.sequences() % (l.dp * l.mbs), 0);
-    ASSERT_LE(l.pp * l.vpp, ctx.model.num_layers);
+    ASSERT_EQ(c.num_attention_heads % l.tp(), 0);
+    ASSERT_EQ(c.num_experts % l.ep(), 0);
+    ASSERT_EQ(ctx.batch.sequences() % (l.dp() * l.mbs), 0);
+    ASSERT_LE(l.pp() * l.vpp, ctx.model.num_layers);
   }
   Result<SearchResult> r = plan_search(ctx, SearchSpace{}, 10);
   ASSERT_TRUE(r.has_value()) << r.error().message();
@@ -64,9 +64,9 @@ TEST(Search, EveryLayoutIsValidAndTheTopIsSorted) {
 
 TEST(Search, LosersAreAttributedToTheComponentThatGrew) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
-  Result<PlanLayout> fast = parse_layout("dp=8,tp=8,ep=8,mbs=1");
+  Result<PlanLayout> fast = parse_layout("dp=8,tp=8,ep=8,mbs=1", 64);
   // Eight pipeline stages over eight micro-batches: a bubble of 7 / 15 of the step.
-  Result<PlanLayout> deep = parse_layout("dp=1,tp=8,pp=8,ep=8,mbs=32");
+  Result<PlanLayout> deep = parse_layout("dp=1,tp=8,pp=8,ep=8,mbs=32", 64);
   ASSERT_TRUE(fast.has_value() && deep.has_value());
   const Evaluation a = evaluate(ctx, *fast);
   Evaluation b = evaluate(ctx, *deep);
@@ -80,10 +80,10 @@ TEST(Search, LosersAreAttributedToTheComponentThatGrew) {
 
 TEST(Search, TensorParallelismStaysInTheNodeUnlessAllowed) {
   PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // 64 KV heads
-  for (const PlanLayout& l : enumerate_layouts(ctx, SearchSpace{})) ASSERT_LE(l.tp, 8);
+  for (const PlanLayout& l : enumerate_layouts(ctx, SearchSpace{})) ASSERT_LE(l.tp(), 8);
   ctx.options.tp_placement = TpPlacement::kAnywhere;
   int64_t wide = 0;
-  for (const PlanLayout& l : enumerate_layouts(ctx, SearchSpace{})) wide += l.tp > 8;
+  for (const PlanLayout& l : enumerate_layouts(ctx, SearchSpace{})) wide += l.tp() > 8;
   EXPECT_GT(wide, 0);
 }
 
@@ -121,7 +121,7 @@ TEST(Search, BadRequestsAreClearErrors) {
   EXPECT_THAT(plan_layout(*ctx, "tp=8,pipeline=8", Precision::kBf16).error().message(),
               HasSubstr("'pipeline' is unknown"));
   EXPECT_THAT(plan_layout(*ctx, "tp=3", Precision::kBf16).error().message(),
-              HasSubstr("tp*pp*cp = 3 does not divide"));
+              HasSubstr("not a multiple of pp*cp*tp = 3"));
   Result<Evaluation> e = plan_layout(*ctx, "tp=8,pp=8,ep=1", Precision::kBf16);
   ASSERT_TRUE(e.has_value());
   EXPECT_FALSE(e->fits);  // evaluated, flagged, not an error

@@ -21,15 +21,15 @@ PlanContext context(const std::string& model, const std::string& cluster, int64_
   return ctx;
 }
 
-PlanLayout parse(const char* text) {
-  Result<PlanLayout> l = parse_layout(text);
-  EXPECT_TRUE(l.has_value());
+PlanLayout parse(const PlanContext& ctx, const char* text) {
+  Result<PlanLayout> l = parse_layout(text, ctx.cluster.num_gpus);
+  EXPECT_TRUE(l.has_value()) << l.error().message();
   return *l;
 }
 
 TEST(StepTime, PipelineBubblePerSchedule) {
   PlanContext ctx = context("qwen3-235b-a22b", "h100", 512, 4096, 1024 * 4096);
-  PlanLayout l = parse("dp=16,tp=4,pp=8,ep=16,mbs=1,zero=1");  // m = 64
+  PlanLayout l = parse(ctx, "dp=16,tp=4,pp=8,ep=16,mbs=1,zero=1");  // m = 64
   const TimeBreakdown one = plan_step_time(ctx, l);
   const double tmb = (one.step_s - one.bubble - one.dp_comm - one.optimizer) / 64.0;
   // 1F1B: (pp - 1) micro-batch times.
@@ -50,7 +50,7 @@ TEST(StepTime, PipelineBubblePerSchedule) {
 
 TEST(StepTime, RecomputationCostsAForwardPass) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
-  PlanLayout l = parse("dp=8,tp=8,ep=8,mbs=1");
+  PlanLayout l = parse(ctx, "dp=8,tp=8,ep=8,mbs=1");
   const Evaluation none = evaluate(ctx, l);
   l.recompute = Recompute::kFull;
   const Evaluation full = evaluate(ctx, l);
@@ -65,7 +65,7 @@ TEST(StepTime, RecomputationCostsAForwardPass) {
 
 TEST(StepTime, DataParallelOverlapHidesGradientReduction) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 256, 4096, 512 * 4096);
-  PlanLayout l = parse("dp=32,tp=8,ep=8,mbs=1");
+  PlanLayout l = parse(ctx, "dp=32,tp=8,ep=8,mbs=1");
   const double hidden = plan_step_time(ctx, l).dp_comm;
   ctx.options.dp_overlap = 0;
   const double exposed = plan_step_time(ctx, l).dp_comm;
@@ -75,8 +75,8 @@ TEST(StepTime, DataParallelOverlapHidesGradientReduction) {
 
 TEST(StepTime, ExpertAllToAllCrossesNodesWhenEpDoes) {
   PlanContext ctx = context("qwen3-30b-a3b", "h100", 64, 4096, 256 * 4096);
-  const TimeBreakdown in_node = plan_step_time(ctx, parse("dp=64,ep=8"));
-  const TimeBreakdown across = plan_step_time(ctx, parse("dp=64,ep=64"));
+  const TimeBreakdown in_node = plan_step_time(ctx, parse(ctx, "dp=64,ep=8"));
+  const TimeBreakdown across = plan_step_time(ctx, parse(ctx, "dp=64,ep=64"));
   EXPECT_EQ(in_node.ep_comm_inter, 0);
   EXPECT_GT(in_node.ep_comm_intra, 0);
   EXPECT_GT(across.ep_comm_inter, across.ep_comm_intra);
@@ -86,7 +86,7 @@ TEST(StepTime, ExpertAllToAllCrossesNodesWhenEpDoes) {
 TEST(StepTime, ThroughputEnergyAndCostFollowFromStepTime) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
   ctx.options.train_tokens = 1'000'000'000'000;
-  const Evaluation e = evaluate(ctx, parse("dp=8,tp=8,ep=8,mbs=1,recompute=full"));
+  const Evaluation e = evaluate(ctx, parse(ctx, "dp=8,tp=8,ep=8,mbs=1,recompute=full"));
   EXPECT_NEAR(e.tokens_per_s, 256.0 * 4096 / e.time.step_s, 1e-6 * e.tokens_per_s);
   const double seconds = 1e12 / e.tokens_per_s;
   EXPECT_NEAR(e.gpu_hours, 64 * seconds / 3600, 1e-6 * e.gpu_hours);
@@ -101,8 +101,8 @@ TEST(StepTime, ThroughputEnergyAndCostFollowFromStepTime) {
 TEST(StepTime, MoreGpusShortenTheStep) {
   PlanContext small = context("qwen3-235b-a22b", "h100", 256, 4096, 1024 * 4096);
   PlanContext large = context("qwen3-235b-a22b", "h100", 1024, 4096, 1024 * 4096);
-  const double t256 = plan_step_time(small, parse("dp=8,tp=4,pp=8,ep=8,zero=1")).step_s;
-  const double t1024 = plan_step_time(large, parse("dp=32,tp=4,pp=8,ep=8,zero=1")).step_s;
+  const double t256 = plan_step_time(small, parse(small, "dp=8,tp=4,pp=8,ep=8,zero=1")).step_s;
+  const double t1024 = plan_step_time(large, parse(large, "dp=32,tp=4,pp=8,ep=8,zero=1")).step_s;
   EXPECT_LT(t1024, t256 / 2.5);
 }
 

@@ -42,7 +42,7 @@ RunConfig hf_test_run_config(const ModelConfig& model) {
 
 void write_hf_test_model(const std::filesystem::path& path, const RunConfig& config, uint64_t seed,
                          BiasInit bias) {
-  Transformer model(config.model, DType::kF32, {1, 1}, RecomputeMode::kFull);
+  Transformer model(config.model, DType::kF32, {1, 1}, Recompute::kFull);
   init_params(config.model, seed, model.params());
   for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
     if (!config.model.is_moe_layer(l)) continue;

@@ -43,7 +43,7 @@ TEST(Evaluator, MatchesScoringEachWindowAloneAndRestartsEachRun) {
   ASSERT_TRUE(data.has_value()) << data.error().message();
   const ModelConfig config = tiny_model();
   const BatchShape shape{3, 32};
-  Transformer model(config, DType::kF32, shape, RecomputeMode::kFull);
+  Transformer model(config, DType::kF32, shape, Recompute::kFull);
   init_params(config, 7, model.params());
 
   Result<EvalSampler> sampler = EvalSampler::create(*data, shape.seq_len, shape.batch);
@@ -53,7 +53,7 @@ TEST(Evaluator, MatchesScoringEachWindowAloneAndRestartsEachRun) {
   ASSERT_TRUE(first.has_value()) << first.error().message();
   EXPECT_EQ(first->batches, 5);
   EXPECT_EQ(first->tokens, 5 * shape.rows());
-  Transformer single(config, DType::kF32, {1, shape.seq_len}, RecomputeMode::kFull);
+  Transformer single(config, DType::kF32, {1, shape.seq_len}, Recompute::kFull);
   init_params(config, 7, single.params());
   const double expected = reference_loss(single, *data, shape.seq_len, 15);
   EXPECT_NEAR(first->loss, expected, 1e-5 * expected);

@@ -29,14 +29,14 @@ HostMemory machine(int64_t available) {
 // dp ranks of data parallelism at ZeRO `zero`.
 ParallelLayout dp_layout(int dp, int zero = 0) {
   ParallelConfig p;
-  p.zero_stage = zero;
+  p.zero_stage = ZeroStage(zero);
   return *ParallelLayout::create(p, dp);
 }
 
 TEST(PlanProcessMemory, OneProcessIsTheModelPlan) {
   const RunConfig c = tiny();
   const MemoryPlan plan = plan_training_memory(
-      c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len}, RecomputeMode::kNone);
+      c.model, DType::kF32, {c.train.micro_batch_size, c.train.seq_len}, Recompute::kNone);
   const ProcessMemory m = plan_process_memory(c, dp_layout(1));
   EXPECT_EQ(m.weights, plan.weights);
   EXPECT_EQ(m.grads, plan.grads);

@@ -34,7 +34,7 @@ TEST(ModelFile, SizesBeyondTheBoundsAreNamedWithTheFile) {
                 HasSubstr("model.safetensors [symphony.config]: model.num_hidden_layers = "
                           "2147483648 must be at most 65536"));
   };
-  expect_refused(load_model_file(path, {1, 1}, RecomputeMode::kFull));  // generate
+  expect_refused(load_model_file(path, {1, 1}, Recompute::kFull));  // generate
   expect_refused(load_model_for_export(path));                          // ckpt export-hf
 }
 
@@ -54,7 +54,7 @@ TEST(ModelFile, AModelLargerThanTheMachineIsRefusedBeforeAllocating) {
                              "largest; the largest tensor is model\\.embed_tokens\\.weight "
                              "\\[2147483647, 1048576\\]\\) but [0-9.]+ [KMGT]iB is available .*"));
   };
-  expect_refused(load_model_file(path, {1, 1}, RecomputeMode::kFull));
+  expect_refused(load_model_file(path, {1, 1}, Recompute::kFull));
   expect_refused(load_model_for_export(path));
   EXPECT_EQ(memory_stats_snapshot().total_current_bytes, before.total_current_bytes);
 }

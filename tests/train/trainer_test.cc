@@ -76,7 +76,7 @@ TEST_F(TrainerTest, LossFallsAndRunDirectoryIsComplete) {
 
   // The saved model reproduces the final eval loss.
   Result<LoadedModel> loaded =
-      load_model_file(dir_ / "run" / "model.safetensors", {4, 64}, RecomputeMode::kNone);
+      load_model_file(dir_ / "run" / "model.safetensors", {4, 64}, Recompute::kNone);
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
   EXPECT_EQ(loaded->config.model.hidden_size, c.model.hidden_size);
 }
