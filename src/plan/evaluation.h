@@ -14,6 +14,14 @@
 
 namespace symphony::plan {
 
+// How the expert all-to-all meets computation outside DualPipe.
+enum class ExpertOverlap : uint8_t {
+  kNone,     // every exchange exposed (Megatron-LM without its a2a overlap)
+  kChunked,  // Symphony's exchange (parallel/expert_exchange.h): two chunks of the local experts,
+             // one chunk's transfer hidden behind the other's expert GEMMs, the first dispatch
+             // behind the shared experts (forward) or the router and shared backward
+};
+
 // Modelling choices that are not part of a layout.
 struct PlanOptions {
   TpPlacement tp_placement = TpPlacement::kWithinNode;
@@ -24,6 +32,7 @@ struct PlanOptions {
   // Fraction of tensor-parallel communication hidden behind GEMMs (Megatron-LM's
   // --tp-comm-overlap splits GEMMs into chunks that overlap the collectives).
   double tp_overlap = 0.5;
+  ExpertOverlap ep_overlap = ExpertOverlap::kChunked;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes
   // (bucketed, as PyTorch DDP/FSDP and Megatron-Core do), or run after them (Megatron-LM 2021).
   double dp_overlap = 1.0;      // 1: overlapped within the compute windows; 0: fully exposed

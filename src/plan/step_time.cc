@@ -13,8 +13,14 @@
 //   tensor parallel   4 all-gathers/reduce-scatters of n * D forward, 4 backward, 4 more when
 //                     the forward is recomputed; a fraction options.tp_overlap is hidden
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
-//                     again when recomputing); exposed, except under DualPipe where it overlaps
-//                     the other direction's computation
+//                     again when recomputing). Under DualPipe it overlaps the other direction's
+//                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
+//                     direction moves in two chunks a = a2a / 2: the first dispatch hides behind
+//                     the shared experts S (backward: router and shared experts, 2S), the second
+//                     dispatch and the first combine behind one chunk's expert GEMMs X/2
+//                     (backward X), the last combine is exposed:
+//                     exposed = max(0, a - S) + 2 max(0, a - X/2) + a
+//                     (expert parallelism's hidden fraction measured by `symphony bench train`)
 //   context parallel  cp - 1 ring steps passing K and V, overlapped with the attention blocks
 // Pipeline: for F, B, W (forward, input-gradient, weight-gradient time of one micro-batch on the
 // slowest stage, t = F + B + W) and m micro-batches,
@@ -127,6 +133,19 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
       // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
       fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
       bwd = std::max(0.0, bwd - lt.fwd);
+    } else if (ctx.options.ep_overlap == ExpertOverlap::kChunked) {
+      // Dense GEMM time is proportional to the dense parameters (2 FLOPs per parameter and
+      // token): the shared experts' share of it.
+      const double dense_params = double(lc.dense_params());
+      const double shared_f =
+          dense_params > 0 ? dense_f * double(lc.shared_expert_params) / dense_params : 0.0;
+      const double a = 0.5 * one;
+      auto exposed = [a](double first_cover, double chunk_compute) {
+        return std::max(0.0, a - first_cover) + 2.0 * std::max(0.0, a - chunk_compute) + a;
+      };
+      fwd = exposed(shared_f, 0.5 * expert_f);
+      bwd = exposed(2.0 * shared_f, expert_f) +
+            (l.recompute == Recompute::kFull ? fwd : 0.0);
     }
     lt.ep_fwd = fwd;
     lt.ep_bwd = bwd;

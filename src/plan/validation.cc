@@ -191,6 +191,8 @@ ValidationRow predict_run(const ValidationRun& run) {
   ctx.batch.global_batch_tokens = run.global_batch_tokens;
   ctx.model = model_costs(run.model, run.seq_len);
   ctx.options.tp_overlap = run.tp_overlap;
+  // The published runs' frameworks exposed the expert all-to-all (or overlapped it in DualPipe).
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
   ctx.options.dp_overlap = run.dp_overlap;
   if (run.mla) ctx.model = with_mla(ctx.model, MlaDims{});
 

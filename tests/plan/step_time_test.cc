@@ -83,6 +83,20 @@ TEST(StepTime, ExpertAllToAllCrossesNodesWhenEpDoes) {
   EXPECT_GT(across.ep_comm, in_node.ep_comm);
 }
 
+// The chunked exchange hides at most the part of the all-to-all its computation covers: less is
+// exposed than with no overlap, and at least the last combine of each direction (a quarter of
+// the forward and backward transfers).
+TEST(StepTime, ChunkedExchangeHidesPartOfTheAllToAll) {
+  PlanContext ctx = context("qwen3-30b-a3b", "h100", 64, 4096, 256 * 4096);
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  const TimeBreakdown exposed = plan_step_time(ctx, parse(ctx, "dp=64,ep=8"));
+  ctx.options.ep_overlap = ExpertOverlap::kChunked;
+  const TimeBreakdown chunked = plan_step_time(ctx, parse(ctx, "dp=64,ep=8"));
+  EXPECT_LT(chunked.ep_comm, exposed.ep_comm);
+  EXPECT_GE(chunked.ep_comm, 0.25 * exposed.ep_comm * (1 - 1e-9));
+  EXPECT_LT(chunked.step_s, exposed.step_s);
+}
+
 TEST(StepTime, ThroughputEnergyAndCostFollowFromStepTime) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
   ctx.options.train_tokens = 1'000'000'000'000;
