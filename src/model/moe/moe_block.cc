@@ -80,7 +80,7 @@ MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamSt
     exchange_ = std::make_unique<ExpertExchange>(*parallel.expert, e,
                                                  ExpertExchange::chunks_for(e, ep));
   }
-  offsets_scratch_.resize(size_t(e + 1));
+  routed_scratch_.resize(size_t(e + 1));
 }
 
 SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t j) const {
@@ -120,44 +120,55 @@ void MoeBlock::experts_backward(const Exec& ex, ParamStore& store, int64_t first
   }
 }
 
-// Under expert parallelism: the rows in a.xg (send order) travel to their experts, the shared
-// experts run meanwhile, each chunk's experts run as soon as its rows are in, and their outputs
-// travel back into a.yg while the next chunk computes.
-Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x,
-                                   MoeActs& a, int64_t n) {
+// Each chunk as its rows arrive in a.xr (source-major): permuted to expert-major rows of `in`,
+// `compute(first_segment, last_segment)` turns `in` into `out` (expert-major, segment by segment:
+// one per local expert and source, the GEMMs one process runs), and `out` goes back, permuted to
+// source-major through a.xr (whose rows the chunk no longer needs), into `back` (send order)
+// while the next chunk computes. Waits for every return.
+template <typename Compute>
+Status MoeBlock::run_chunks(const Exec& ex, MoeActs& a, View in, View out, float* back,
+                            const Compute& compute) {
   ExpertExchange& xc = *exchange_;
-  const int64_t d = config_.hidden_size, per_chunk = xc.local_experts() / xc.chunks();
-  for (int64_t p = 0; p < config_.num_experts; ++p)
-    a.rows_by_position[size_t(p)] = a.plan.rows_of(p);
-  SYM_TRY(xc.exchange_counts(a.rows_by_position));
-  for (int c = 0; c < xc.chunks(); ++c) xc.dispatch_async(c, a.xg.f32(), a.xr.f32(), d);
-  if (shared_)
-    swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
-                       a.shared_out.view().rows(0, n));
-  const int64_t rows = xc.recv_rows();
-  View xr = a.xr.view().rows(0, rows), xe = a.xe.view().rows(0, rows);
-  View ye = a.ye.view().rows(0, rows);
-  const SwigluActs acts = a.experts.view(rows);
+  const int64_t segments_per_chunk = xc.local_experts() / xc.chunks() * xc.ranks();
+  View xr = a.xr.view().rows(0, xc.recv_rows());
   for (int c = 0; c < xc.chunks(); ++c) {
     SYM_TRY(xc.wait(c));
     const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
     moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
-               xe.rows(begin, end));
-    // Segment by segment (one per expert and source): the GEMMs one process runs.
-    experts_forward(ex, store, c * per_chunk * xc.ranks(), (c + 1) * per_chunk * xc.ranks(),
-                    xc.ranks(), xc.segment_offsets(), xe, acts, ye);
-    // The chunk's received rows are in xe now: xr's rows take the outputs back.
-    moe_gather(ex, ye, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
+               in.rows(begin, end));
+    compute(c * segments_per_chunk, (c + 1) * segments_per_chunk);
+    moe_gather(ex, out, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
                xr.rows(begin, end));
-    xc.combine_async(c, a.xr.f32(), a.yg.f32(), d);
+    xc.combine_async(c, a.xr.f32(), back, config_.hidden_size);
   }
   for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
   return Status::ok();
 }
 
+// Under expert parallelism: the rows in a.xg (send order) travel to their experts, the shared
+// experts run meanwhile, and the experts' outputs come back into a.yg.
+Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x,
+                                   MoeActs& a, int64_t n) {
+  ExpertExchange& xc = *exchange_;
+  for (int64_t p = 0; p < config_.num_experts; ++p)
+    a.rows_by_position[size_t(p)] = a.plan.rows_of(p);
+  SYM_TRY(xc.exchange_counts(a.rows_by_position));
+  for (int c = 0; c < xc.chunks(); ++c)
+    xc.dispatch_async(c, a.xg.f32(), a.xr.f32(), config_.hidden_size);
+  if (shared_)
+    swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
+                       a.shared_out.view().rows(0, n));
+  const int64_t rows = xc.recv_rows();
+  View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
+  const SwigluActs acts = a.experts.view(rows);
+  return run_chunks(ex, a, xe, ye, a.yg.f32(), [&](int64_t first, int64_t last) {
+    experts_forward(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe, acts, ye);
+  });
+}
+
 // The mirror image: output gradients in a.yg (send order) travel to the experts, the router's
-// and shared experts' backward run meanwhile (done by the caller before the waits), and the
-// input gradients come back into a.xg.
+// and shared experts' backward run meanwhile (done by the caller between start and finish), and
+// the input gradients come back into a.xg.
 void MoeBlock::exchanged_backward_start(MoeActs& a) {
   ExpertExchange& xc = *exchange_;
   for (int c = 0; c < xc.chunks(); ++c)
@@ -166,24 +177,13 @@ void MoeBlock::exchanged_backward_start(MoeActs& a) {
 
 Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a) {
   ExpertExchange& xc = *exchange_;
-  const int64_t d = config_.hidden_size, per_chunk = xc.local_experts() / xc.chunks();
   const int64_t rows = xc.recv_rows();
-  View xr = a.xr.view().rows(0, rows), xe = a.xe.view().rows(0, rows);
-  View ye = a.ye.view().rows(0, rows);
+  // Output gradients arrive into ye; the input gradients overwrite the inputs in xe.
+  View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
   const SwigluActs acts = a.experts.view(rows);
-  for (int c = 0; c < xc.chunks(); ++c) {
-    SYM_TRY(xc.wait(c));
-    const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
-    moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
-               ye.rows(begin, end));
-    experts_backward(ex, store, c * per_chunk * xc.ranks(), (c + 1) * per_chunk * xc.ranks(),
-                     xc.ranks(), xc.segment_offsets(), xe, acts, ye);
-    moe_gather(ex, xe, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
-               xr.rows(begin, end));
-    xc.combine_async(c, a.xr.f32(), a.xg.f32(), d);
-  }
-  for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
-  return Status::ok();
+  return run_chunks(ex, a, ye, xe, a.xg.f32(), [&](int64_t first, int64_t last) {
+    experts_backward(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe, acts, ye);
+  });
 }
 
 Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
@@ -223,7 +223,7 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   if (shared_) add(ex, y, a.shared_out.view().rows(0, n), y);
 
   // Statistics by expert id (the plan counts by send position under expert parallelism).
-  std::vector<int64_t>& routed = offsets_scratch_;
+  std::vector<int64_t>& routed = routed_scratch_;
   for (int64_t e = 0; e < e_count; ++e)
     routed[size_t(e)] = plan.routed[size_t(exchange_ ? exchange_->send_position(e) : e)];
   std::span<const int64_t> routed_by_expert(routed.data(), size_t(e_count));

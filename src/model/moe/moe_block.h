@@ -103,6 +103,9 @@ class MoeBlock {
   Status exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x, MoeActs& a,
                            int64_t n);
   void exchanged_backward_start(MoeActs& a);
+  template <typename Compute>
+  Status run_chunks(const Exec& ex, MoeActs& a, View in, View out, float* back,
+                    const Compute& compute);
   Status exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a);
 
   ModelConfig config_;
@@ -110,7 +113,7 @@ class MoeBlock {
   std::unique_ptr<DenseMlp> shared_;
   int expert_ranks_ = 1;
   std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only
-  std::vector<int64_t> offsets_scratch_;      // [expert] routed rows by expert id
+  std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id
 };
 
 }  // namespace symphony
