@@ -43,9 +43,12 @@ struct Layout {
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
 
+// lr 1e-3: at 3e-3 a near-tie in top-k routing flipped at step 11 in a clang build for the dp2
+// control itself (a 1e-5 jump of the loss between two runs that agreed to 2e-8 before), which
+// says nothing about the layout; the smaller step keeps the comparison window clear of such ties.
 RunConfig config_for(const Layout& layout) {
   std::vector<std::string> overrides = {"train.seq_len=32", "train.micro_batch_size=2",
-                                        "optim.warmup_steps=4", "optim.lr=3e-3",
+                                        "optim.warmup_steps=4", "optim.lr=1e-3",
                                         "model.router_z_loss_coef=0.001"};
   if (layout.bias) overrides.push_back("model.bias_update_rate=0.001");
   auto c = load_run_config("tiny", overrides);
