@@ -285,11 +285,11 @@ void Transformer::forward_layers(const Exec& ex, const BatchShape& shape,
     layer_forward(ex, l, shape, residual(l), acts_for(l), scales, residual(l + 1), s);
     hook_after_forward(int(l) + 1);
   }
-  const int last_unit = int(config_.num_hidden_layers) + 1;
-  hook_before_forward(last_unit);
+  const int last_block = int(config_.num_hidden_layers) + 1;
+  hook_before_forward(last_block);
   rmsnorm_forward(ex, residual(config_.num_hidden_layers), params_.param(final_norm_),
                   config_.rms_norm_eps, final_h_.view().rows(0, n), final_inv_.view().rows(0, n));
-  hook_after_forward(last_unit);
+  hook_after_forward(last_block);
 }
 
 CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
@@ -302,8 +302,8 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
   View dres = dres_.view().rows(0, n);
   View dh = dh_.view().rows(0, n);
   const int64_t last = config_.num_hidden_layers;
-  const int last_unit = int(last) + 1;
-  hook_before_backward(last_unit);
+  const int last_block = int(last) + 1;
+  hook_before_backward(last_block);
   if (config_.tie_word_embeddings) hook_before_backward(0);  // the LM head is the embedding
   CrossEntropyResult ce =
       lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets,
@@ -313,7 +313,7 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
   };
   rmsnorm_backward(ex, residual(last), params_.param(final_norm_), final_inv_.view().rows(0, n),
                    dh, dres, params_.grad(final_norm_));
-  hook_after_backward(last_unit);
+  hook_after_backward(last_block);
   for (int64_t l = last - 1; l >= 0; --l) {
     LayerActs& a = acts_for(l);
     hook_before_backward(int(l) + 1);

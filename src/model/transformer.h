@@ -135,10 +135,10 @@ class Transformer {
   void forward_layers(const Exec& ex, const BatchShape& shape, std::span<const int32_t> tokens,
                       const LossScales& scales, std::vector<MoeStats>* stats);
 
-  void hook_before_forward(int unit) { if (hooks_) hooks_->before_forward(unit); }
-  void hook_after_forward(int unit) { if (hooks_) hooks_->after_forward(unit); }
-  void hook_before_backward(int unit) { if (hooks_) hooks_->before_backward(unit); }
-  void hook_after_backward(int unit) { if (hooks_) hooks_->after_backward(unit); }
+  void hook_before_forward(int block) { if (hooks_) hooks_->before_forward(block); }
+  void hook_after_forward(int block) { if (hooks_) hooks_->after_forward(block); }
+  void hook_before_backward(int block) { if (hooks_) hooks_->before_backward(block); }
+  void hook_after_backward(int block) { if (hooks_) hooks_->after_backward(block); }
 
   ModelConfig config_;
   DType dtype_;

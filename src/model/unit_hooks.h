@@ -1,12 +1,13 @@
 #pragma once
-// UnitHooks: what the model tells a sharded layout (parallel/zero.h) around each use of a
-// parameter unit (model/param_store.h). Units of a Transformer: 0 = embedding, 1..L = the
-// decoder layers, L + 1 = the final norm and the untied LM head. With tied embeddings the LM head
-// is unit 0, used again at the end of the forward pass and first in the backward pass.
+// UnitHooks: what the model tells a sharded layout (zero/data_parallel.h) around each use of a
+// block of parameters (model/param_store.h; a block holds one unit per replica group). Blocks of
+// a Transformer: 0 = embedding, 1..L = the decoder layers, L + 1 = the final norm and the untied
+// LM head. With tied embeddings the LM head is block 0, used again at the end of the forward pass
+// and first in the backward pass.
 //
 // Order for one forward_backward: before_forward(0), after_forward(0), ..., before_forward(L+1),
 // after_forward(L+1); then before_backward(L+1) (and before_backward(0) when tied), ...
-// after_backward(L+1), before_backward(L), ..., after_backward(0). Calls nest per unit:
+// after_backward(L+1), before_backward(L), ..., after_backward(0). Calls nest per block:
 // weights stay needed from before_* to the matching after_*.
 
 namespace symphony {
@@ -14,10 +15,10 @@ namespace symphony {
 class UnitHooks {
  public:
   virtual ~UnitHooks() = default;
-  virtual void before_forward(int unit) = 0;   // the unit's weights are about to be read
-  virtual void after_forward(int unit) = 0;
-  virtual void before_backward(int unit) = 0;  // weights read, gradients accumulated into
-  virtual void after_backward(int unit) = 0;   // this micro-batch's gradients of the unit are done
+  virtual void before_forward(int block) = 0;   // the block's weights are about to be read
+  virtual void after_forward(int block) = 0;
+  virtual void before_backward(int block) = 0;  // weights read, gradients accumulated into
+  virtual void after_backward(int block) = 0;   // this micro-batch's gradients of the block are done
 };
 
 }  // namespace symphony

@@ -25,7 +25,7 @@ class AdamW {
  public:
   // Moments for every element of `params` (laid out like it).
   AdamW(const OptimConfig& config, const ParamStore& params);
-  // Moments for state_numel elements; a sharded layout (parallel/zero.h) updates its own slice.
+  // Moments for state_numel elements; a sharded layout (zero/data_parallel.h) updates its own slice.
   AdamW(const OptimConfig& config, DType dtype, int64_t state_numel);
 
   // One update with learning rate `lr`; gradients are multiplied by grad_scale first (clipping).

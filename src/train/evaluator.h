@@ -33,7 +33,7 @@ enum class EvalLockstep : uint8_t {
 struct EvalGroup {
   Comm* comm = nullptr;  // nullptr: this process scores every batch
   EvalLockstep lockstep = EvalLockstep::kOwnBatches;
-  // Checked after every forward, for errors the model's unit hooks recorded (parallel/zero.h
+  // Checked after every forward, for errors the model's unit hooks recorded (zero/data_parallel.h
   // DataParallel::hook_status); nullptr for none.
   const Status* hook_status = nullptr;
 };
