@@ -34,7 +34,14 @@ grep -q '"layout":"dp=2 ep=2 zero=1"' "$work/run-ep2/metrics.jsonl" || fail "met
 grep -q '"all_to_all_s"' "$work/run-ep2/metrics.jsonl" || fail "metrics.jsonl lacks the all-to-all time"
 "$exe" eval "$work/run-ep2/model.safetensors" --data "$work/data" --seq-len 32 --batches 2 \
   > "$work/ep2-eval.log" 2>&1 || { cat "$work/ep2-eval.log"; fail "the ep=2 model file does not evaluate in one process"; }
-echo "ok: 2-rank ep=2 run, model file evaluated in one process"
+# Full recomputation runs each MoE layer's exchange again in the backward pass: same losses, bit
+# for bit.
+"${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=4 --set parallel.ep=2 \
+  --set parallel.zero_stage=1 --set train.recompute=full --set train.run_dir="$work/run-ep2-full" \
+  > "$work/ep2-full.log" 2>&1 || { cat "$work/ep2-full.log"; fail "2-rank ep=2 run with recomputation"; }
+losses() { grep -o '"loss":[0-9.e+-]*' "$1/metrics.jsonl"; }
+[ "$(losses "$work/run-ep2")" = "$(losses "$work/run-ep2-full")" ] || fail "ep=2 losses differ with train.recompute = full"
+echo "ok: 2-rank ep=2 run, model file evaluated in one process, recomputation bitwise equal"
 
 # The pid of world rank $1 of the running job whose run directory is $2.
 rank_pid() {
