@@ -218,8 +218,18 @@ Result<BpeModel> parse_tokenizer_json(std::string_view json_text, std::string_vi
     }
   }
 
+  std::unordered_map<std::string, int32_t> special_by_text;
+  for (const SpecialToken& t : specials) special_by_text.emplace(t.content, t.id);
   for (const auto& [text, value] : model["vocab"].items()) {
     SYM_TRY(add_vocab_entry(vocab, source, "model.vocab", text, value, special_ids));
+    // A text is one token: a vocabulary entry spelling an added token must carry its id, or the
+    // file maps one text to two ids (and writing it back would keep only one).
+    const auto special = special_by_text.find(text);
+    if (special != special_by_text.end() && special->second != vocab.ids[text]) {
+      return Error::corrupt("{}: model.vocab[\"{}\"] is {} but added_tokens gives \"{}\" the id "
+                            "{}; a token text has one id", source, text, vocab.ids[text], text,
+                            special->second);
+    }
   }
   if (!model.contains("merges") || !model["merges"].is_array())
     return Error::corrupt("{}: missing field model.merges (an array)", source);

@@ -114,6 +114,13 @@ TEST(TokenizerJson, ErrorsNameTheFileAndTheField) {
   j["model"]["vocab"].erase("A");
   EXPECT_THAT(error_of(j.dump()), HasSubstr("bad/tokenizer.json: no token for byte 0x41 'A'"));
 
+  // A vocabulary entry spelling an added token with another id (found by the fuzz target: writing
+  // such a file back kept one of the two ids).
+  j = good;
+  j["model"]["vocab"]["<|endoftext|>"] = 5;
+  EXPECT_THAT(error_of(j.dump()),
+              HasSubstr("model.vocab[\"<|endoftext|>\"] is 5 but added_tokens gives"));
+
   Result<BpeModel> missing = load_tokenizer_json("/no/such/tokenizer.json");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
