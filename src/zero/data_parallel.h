@@ -27,8 +27,9 @@
 // while the current one computes.
 //
 // Protocol per step: begin_step(); per micro-batch begin_micro_batch(last) then
-// model.forward_backward(...); end_backward(); zero/grad_norm.h; optimizer_step(). Every rank runs the
-// same sequence (collectives happen inside the model's unit hooks).
+// model.forward_backward(...); end_backward(); sharded_grad_norm() (zero/grad_norm.h);
+// optimizer_step(). Every rank runs the same sequence (collectives happen inside the model's unit
+// hooks).
 // Thread-safety: none; the training thread only.
 
 #include <cstdint>
