@@ -68,6 +68,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   for (int64_t l = 0; l < num_layers; ++l) {
     params_.begin_block();
     layers_.push_back(std::make_unique<Layer>(config, l, params_, parallel));
+    if (layers_.back()->moe) layers_.back()->moe->reserve(n);
   }
   params_.begin_block();
   final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);

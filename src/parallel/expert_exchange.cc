@@ -29,6 +29,11 @@ ExpertExchange::ExpertExchange(Comm& ep, int64_t num_experts, int chunks)
   in_flight_.resize(size_t(chunks));
 }
 
+void ExpertExchange::reserve(int64_t rows) {
+  to_expert_major_.reserve(size_t(rows));
+  to_source_major_.reserve(size_t(rows));
+}
+
 int ExpertExchange::chunks_for(int64_t num_experts, int ep) {
   if (ep <= 1 || num_experts % ep != 0) return 1;
   return (num_experts / ep) % 2 == 0 ? 2 : 1;

@@ -49,6 +49,9 @@ class ExpertExchange {
   // REQUIRES: num_experts % ep.size() == 0 and (num_experts / ep.size()) % chunks == 0.
   ExpertExchange(Comm& ep, int64_t num_experts, int chunks);
 
+  // Sizes the row permutations for up to `rows` received rows, so no exchange allocates.
+  void reserve(int64_t rows);
+
   // Two chunks when the local experts split evenly and there is more than one rank, else one.
   static int chunks_for(int64_t num_experts, int ep);
   // Position of expert e in the sender's row order (see "Chunks").

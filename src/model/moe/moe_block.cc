@@ -83,6 +83,10 @@ MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamSt
   routed_scratch_.resize(size_t(e + 1));
 }
 
+void MoeBlock::reserve(int64_t rows) {
+  if (exchange_) exchange_->reserve(MoeActs::expert_rows(config_, rows, expert_ranks_));
+}
+
 SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t j) const {
   return {expert_slice(store.param(gate_), j), expert_slice(store.param(up_), j),
           expert_slice(store.param(down_), j)};

@@ -79,6 +79,10 @@ class MoeBlock {
   MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store,
            const ModelParallel& parallel = {});
 
+  // Sizes the exchange for micro-batches of up to `rows` tokens (MoeActs::expert_rows), so a
+  // step allocates nothing. Nothing to do without expert parallelism.
+  void reserve(int64_t rows);
+
   // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats. Under expert
   // parallelism every rank of the ep group must call it together (collective).
   // Failure: a communication error of the exchange.
