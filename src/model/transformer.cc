@@ -61,7 +61,9 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
   SYM_CHECK(expert_ranks_ == 1 || dtype == DType::kF32, "expert parallelism runs f32 models");
-  SYM_CHECK(recompute != Recompute::kSelective, "selective recomputation is not implemented");
+  // The engine keeps every activation or recomputes whole layers; selective recomputation is
+  // only costed by the planner (create() and the config refuse it with an error).
+  SYM_CHECK(recompute != Recompute::kSelective, "the model recomputes none or full, not selective");
   // Blocks (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
   params_.begin_block();
   embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
@@ -150,8 +152,9 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
                                                          const HostMemory& host) {
   SYM_TRY(config.validate());
   if (recompute == Recompute::kSelective)
-    return Error::invalid("recompute = \"selective\" is not implemented by the model; use \"none\" "
-                          "or \"full\"");
+    return Error::invalid("recompute = \"selective\": the model keeps every activation "
+                          "(\"none\") or recomputes whole layers (\"full\"); selective "
+                          "recomputation is costed by `symphony plan` only");
   if (max_shape.batch < 1 || max_shape.seq_len < 1)
     return Error::invalid("batch shape {} x {} must be positive", max_shape.batch,
                           max_shape.seq_len);
