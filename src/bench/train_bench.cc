@@ -54,7 +54,8 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.layout = mesh.layout().describe();
   const MemorySnapshot before = memory_stats_snapshot();
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute, DataParallel::residency_for(zero), ModelParallel::of(mesh));
+                    tc.recompute, DataParallel::residency_for(zero),
+                    ModelParallel::of(mesh, config.parallel.sequence_parallel));
   DataParallel dp(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   r.state.weights = grown(before, MemoryCategory::kWeights);
   r.state.grads = grown(before, MemoryCategory::kGrads);

@@ -47,7 +47,7 @@ std::string piece_key(const RankSnapshot::Piece& p) {
 TensorBox block_box(const ParamInfo& info) {
   TensorBox box = TensorBox::whole(dims_of(info.global_shape));
   box.shape = dims_of(info.shape);
-  if (info.shard.sharded()) box.offset[size_t(info.shard.dim)] = info.box_start;
+  for (size_t d = 0; d < box.offset.size(); ++d) box.offset[d] = info.box_offset[d];
   return box;
 }
 
@@ -185,6 +185,9 @@ void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int ra
   const std::vector<StateSlice> slices = data_parallel.saved_slices();
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
+    // A copy of a block along the block axes (a norm weight on every tensor-parallel rank) is
+    // saved by its primary holder only.
+    if (!store.placement().is_primary(info.shard)) continue;
     const int64_t n = info.shape.numel();
     const std::vector<int64_t> shape = dims_of(info.global_shape);
     const TensorBox box = block_box(info);

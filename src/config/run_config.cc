@@ -168,12 +168,12 @@ Status validate(const ParallelConfig& parallel) {
     return Error::invalid("parallel.bucket_mb = {} must be positive", parallel.bucket_mb);
   if (!(parallel.timeout_s > 0))
     return Error::invalid("parallel.timeout_s = {} must be positive", parallel.timeout_s);
-  for (auto [name, size] : {std::pair{"tp", parallel.tp}, {"pp", parallel.pp}, {"cp", parallel.cp},
+  for (auto [name, size] : {std::pair{"pp", parallel.pp}, {"cp", parallel.cp},
                             {"etp", parallel.etp}})
     if (size > 1)
-      return Error::invalid("parallel.{} = {}: this build trains with data parallelism (dp), "
-                            "expert parallelism (ep) and ZeRO; set parallel.{} = 1", name, size,
-                            name);
+      return Error::invalid("parallel.{} = {}: this build trains with data (dp), tensor and "
+                            "sequence (tp), and expert (ep) parallelism and ZeRO; set "
+                            "parallel.{} = 1", name, size, name);
   return Status::ok();
 }
 
@@ -186,6 +186,38 @@ Status validate_expert_parallel(const ParallelConfig& parallel, const ModelConfi
   if (model.num_experts % parallel.ep != 0)
     return Error::invalid("parallel.ep = {} does not divide model.num_experts = {}: every ep rank "
                           "holds the same number of experts", parallel.ep, model.num_experts);
+  return Status::ok();
+}
+
+// What tensor parallelism asks of the model: heads, widths and vocabulary in equal blocks, and
+// micro-batches whose rows split over the group.
+Status validate_tensor_parallel(const ParallelConfig& parallel, const TrainConfig& train,
+                                const ModelConfig& model) {
+  const int64_t tp = parallel.tp;
+  if (tp <= 1) return Status::ok();
+  if (model.num_attention_heads % tp != 0)
+    return Error::invalid("parallel.tp = {} does not divide model.num_attention_heads = {}: every "
+                          "tp rank runs the same number of heads", tp, model.num_attention_heads);
+  const int64_t kv = model.num_key_value_heads;
+  if (kv % tp != 0 && tp % kv != 0)
+    return Error::invalid("parallel.tp = {} and model.num_key_value_heads = {}: the KV heads must "
+                          "split evenly over tp, or tp be a multiple of them (each KV head then "
+                          "replicated on tp / {} ranks)", tp, kv, kv);
+  if (model.hidden_size % tp != 0)
+    return Error::invalid("parallel.tp = {} does not divide model.hidden_size = {}", tp,
+                          model.hidden_size);
+  bool any_dense = false;
+  for (int64_t l = 0; l < model.num_hidden_layers; ++l) any_dense |= !model.is_moe_layer(l);
+  if (any_dense && model.intermediate_size % tp != 0)
+    return Error::invalid("parallel.tp = {} does not divide model.intermediate_size = {}: the "
+                          "dense MLPs are split by width", tp, model.intermediate_size);
+  if (model.vocab_size % tp != 0)
+    return Error::invalid("parallel.tp = {} does not divide model.vocab_size = {}: the embedding "
+                          "and LM head are split by vocabulary", tp, model.vocab_size);
+  if ((train.micro_batch_size * train.seq_len) % tp != 0)
+    return Error::invalid("train.seq_len = {}: a micro-batch of {} x {} tokens does not split "
+                          "over parallel.tp = {} ranks (its rows are sharded along the sequence)",
+                          train.seq_len, train.micro_batch_size, train.seq_len, tp);
   return Status::ok();
 }
 
@@ -207,6 +239,7 @@ Status validate(const RunConfig& config) {
   SYM_TRY(validate(config.data));
   SYM_TRY(validate(config.parallel));
   SYM_TRY(validate_expert_parallel(config.parallel, config.model));
+  SYM_TRY(validate_tensor_parallel(config.parallel, config.train, config.model));
   SYM_TRY(validate(config.checkpoint));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",

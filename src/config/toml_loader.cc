@@ -98,6 +98,7 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"ep", &ParallelConfig::ep},
     {"etp", &ParallelConfig::etp},
     {"cp", &ParallelConfig::cp},
+    {"sequence_parallel", &ParallelConfig::sequence_parallel},
     {"order", &ParallelConfig::order},
     {"zero_stage", &ParallelConfig::zero_stage},
     {"bucket_mb", &ParallelConfig::bucket_mb},

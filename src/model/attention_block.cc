@@ -12,9 +12,9 @@ namespace {
 Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
 }  // namespace
 
-AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, DType dtype)
-    : h(act(dtype, {rows, c.hidden_size})),
-      inv_rms(act(dtype, {rows})),
+AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, int64_t local_rows, DType dtype)
+    : h(act(dtype, {local_rows, c.hidden_size})),
+      inv_rms(act(dtype, {local_rows})),
       q_raw(c.qk_norm ? act(dtype, {rows, c.q_dim()}) : Buffer()),
       k_raw(c.qk_norm ? act(dtype, {rows, c.kv_dim()}) : Buffer()),
       q_inv(c.qk_norm ? act(dtype, {rows * c.num_attention_heads}) : Buffer()),
@@ -32,28 +32,50 @@ AttentionScratch::AttentionScratch(const ModelConfig& c, int64_t rows, DType dty
       dv(act(dtype, {rows, c.kv_dim()})),
       dout(act(dtype, {rows, c.q_dim()})) {}
 
+ModelConfig AttentionBlock::local_config(const ModelConfig& config,
+                                         const ShardPlacement& placement) {
+  const int64_t tp = placement.size[int(Axis::kTensor)];
+  ModelConfig local = config;
+  local.num_attention_heads = config.num_attention_heads / tp;
+  local.num_key_value_heads =
+      config.num_key_value_heads >= tp ? config.num_key_value_heads / tp : 1;
+  return local;
+}
+
 AttentionBlock::AttentionBlock(const ModelConfig& config, const std::string& prefix,
                                ParamStore& store)
-    : config_(config) {
+    : config_(local_config(config, store.placement())) {
   const int64_t d = config.hidden_size;
+  const int tp = store.placement().size[int(Axis::kTensor)];
+  kv_replicas_ = tp > config.num_key_value_heads ? int(tp / config.num_key_value_heads) : 1;
+  const ShardSpec by_head{Axis::kTensor, 0};
+  const ShardSpec by_kv_head{Axis::kTensor, 0, int(config.num_key_value_heads)};
+  const ShardSpec by_input{Axis::kTensor, 1};
   norm_ = store.add(prefix + ".input_layernorm.weight", {d}, Decay::kNo);
-  q_ = store.add(prefix + ".self_attn.q_proj.weight", {config.q_dim(), d}, Decay::kYes);
-  k_ = store.add(prefix + ".self_attn.k_proj.weight", {config.kv_dim(), d}, Decay::kYes);
-  v_ = store.add(prefix + ".self_attn.v_proj.weight", {config.kv_dim(), d}, Decay::kYes);
-  o_ = store.add(prefix + ".self_attn.o_proj.weight", {d, config.q_dim()}, Decay::kYes);
+  q_ = store.add(prefix + ".self_attn.q_proj.weight", {config.q_dim(), d}, Decay::kYes, by_head);
+  k_ = store.add(prefix + ".self_attn.k_proj.weight", {config.kv_dim(), d}, Decay::kYes,
+                 by_kv_head);
+  v_ = store.add(prefix + ".self_attn.v_proj.weight", {config.kv_dim(), d}, Decay::kYes,
+                 by_kv_head);
+  o_ = store.add(prefix + ".self_attn.o_proj.weight", {d, config.q_dim()}, Decay::kYes, by_input);
   if (config.qk_norm) {
     q_norm_ = store.add(prefix + ".self_attn.q_norm.weight", {config.head_dim}, Decay::kNo);
     k_norm_ = store.add(prefix + ".self_attn.k_norm.weight", {config.head_dim}, Decay::kNo);
   }
 }
 
-void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, ConstView x,
+std::vector<ParamId> AttentionBlock::partial_grads(bool sequence_parallel) const {
+  std::vector<ParamId> ids;
+  if (sequence_parallel) ids.push_back(norm_);  // each rank normed its own rows
+  if (config_.qk_norm) ids.insert(ids.end(), {q_norm_, k_norm_});  // each rank its own heads
+  return ids;
+}
+
+void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, ConstView h,
                              int64_t n, int64_t seq_len, int64_t pos_offset,
                              AttentionActs& a) const {
   const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads;
-  View h = a.h.view().rows(0, n);
-  rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
   View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
   if (config_.qk_norm) {
     View q_raw = a.q_raw.view().rows(0, n), k_raw = a.k_raw.view().rows(0, n);
@@ -74,29 +96,36 @@ void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView 
 }
 
 void AttentionBlock::forward(const Exec& ex, const ParamStore& store, ConstView rope,
-                             const BatchShape& shape, ConstView x, AttentionActs& a,
-                             View x_out) const {
-  const int64_t n = shape.rows();
-  project(ex, store, rope, x, n, shape.seq_len, 0, a);
+                             const BatchShape& shape, TensorParallel& tp, ConstView x,
+                             AttentionActs& a, View x_out) const {
+  const int64_t n = shape.rows(), local = x.dim(0);
+  View h = a.h.view().rows(0, local);
+  rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h,
+                  a.inv_rms.view().rows(0, local));
+  project(ex, store, rope, tp.gather(h, 0), n, shape.seq_len, 0, a);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, config_.num_attention_heads,
                    config_.num_key_value_heads, config_.head_dim};
   View out = a.out.view().rows(0, n);
   attention_forward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
                     out, a.lse.view().rows(0, n));
-  linear_forward(ex, out, store.param(o_), x_out);
+  View partial = tp.partial_for(x_out, n);
+  linear_forward(ex, out, store.param(o_), partial);
+  tp.reduce(partial, x_out);
   add(ex, x_out, x, x_out);
 }
 
 void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
-                              const BatchShape& shape, ConstView x, AttentionActs& a,
-                              AttentionScratch& sc, ConstView dx_out, View dx) const {
-  const int64_t n = shape.rows();
+                              const BatchShape& shape, TensorParallel& tp, ConstView x,
+                              AttentionActs& a, AttentionScratch& sc, ConstView dx_out,
+                              View dx) const {
+  const int64_t n = shape.rows(), local = x.dim(0);
   const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads;
   ConstView out = a.out.view().rows(0, n);
   View dout = sc.dout.view().rows(0, n);
-  linear_backward_weight(ex, out, dx_out, store.grad(o_));
-  linear_backward_input(ex, store.param(o_), dx_out, dout, Accumulate::kNo);
+  ConstView dy = tp.gather(dx_out, 0);
+  linear_backward_weight(ex, out, dy, store.grad(o_));
+  linear_backward_input(ex, store.param(o_), dy, dout, Accumulate::kNo);
 
   View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, heads, kv_heads, dh};
@@ -105,8 +134,6 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   rope_backward(ex, dq, rope, dh, shape.seq_len, 0);
   rope_backward(ex, dk, rope, dh, shape.seq_len, 0);
 
-  ConstView h = a.h.view().rows(0, n);
-  View dh_view = sc.dh.view().rows(0, n);
   if (config_.qk_norm) {
     // dq and dk become gradients of the raw projections, in place.
     rmsnorm_backward(ex, a.q_raw.view().rows(0, n).reshape({n * heads, dh}),
@@ -118,14 +145,19 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
                      dk.reshape({n * kv_heads, dh}), dk.reshape({n * kv_heads, dh}),
                      store.grad(k_norm_));
   }
+  // The normed input again (gathered anew under sequence parallelism; dy is no longer needed).
+  ConstView h = tp.gather(a.h.view().rows(0, local), 0);
   linear_backward_weight(ex, h, dq, store.grad(q_));
   linear_backward_weight(ex, h, dk, store.grad(k_));
   linear_backward_weight(ex, h, dv, store.grad(v_));
-  linear_backward_input(ex, store.param(q_), dq, dh_view, Accumulate::kNo);
-  linear_backward_input(ex, store.param(k_), dk, dh_view, Accumulate::kYes);
-  linear_backward_input(ex, store.param(v_), dv, dh_view, Accumulate::kYes);
+  View dh_view = sc.dh.view().rows(0, local);
+  View partial = tp.partial_for(dh_view, n);
+  linear_backward_input(ex, store.param(q_), dq, partial, Accumulate::kNo);
+  linear_backward_input(ex, store.param(k_), dk, partial, Accumulate::kYes);
+  linear_backward_input(ex, store.param(v_), dv, partial, Accumulate::kYes);
+  tp.reduce(partial, dh_view);
   // The norm's input gradient replaces dh in place, then joins the residual gradient.
-  rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, n), dh_view, dh_view,
+  rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), dh_view, dh_view,
                    store.grad(norm_));
   add(ex, dx_out, dh_view, dx);
 }
@@ -137,7 +169,9 @@ void AttentionBlock::forward_cached(const Exec& ex, const ParamStore& store, Con
   const int64_t past = cache.length;
   SYM_CHECK(past + n <= cache.k.shape()[0], "KV cache full: {} + {} > {}", past, n,
             cache.k.shape()[0]);
-  project(ex, store, rope, x, n, /*seq_len=*/n, past, a);
+  View h = a.h.view().rows(0, n);
+  rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
+  project(ex, store, rope, h, n, /*seq_len=*/n, past, a);
   const int64_t kv_bytes = n * config_.kv_dim() * dtype_bytes(a.k.dtype());
   std::memcpy(cache.k.view().rows(past, past + n).raw(), a.k.view().raw(), size_t(kv_bytes));
   std::memcpy(cache.v.view().rows(past, past + n).raw(), a.v.view().raw(), size_t(kv_bytes));

@@ -4,28 +4,32 @@
 
 #include "core/check.h"
 #include "core/checked_math.h"
+#include "model/attention_block.h"
 
 namespace symphony {
 namespace {
 
-// Elements of one layer's saved activations (LayerActs in transformer.cc).
-CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool dense, int ep) {
+// Elements of one layer's saved activations (LayerActs in transformer.cc). `c` holds this rank's
+// attention heads; n: the micro-batch's rows, nl: the residual stream's rows on this rank, ns: the
+// rows its MoE layers route; mlp_width: this rank's part of the dense MLP width.
+CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, CheckedInt ns,
+                           int64_t mlp_width, bool moe, bool dense, int ep) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
-  CheckedInt e = n * d + n;                                       // h, inv_rms
+  CheckedInt e = nl * d + nl;                                     // h, inv_rms
   if (c.qk_norm) e += n * q_dim + n * kv_dim + n * h + n * hkv;
   e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;            // q, k, v, out, lse
-  e += n * d * 2 + n;                                             // x_mid, h2, inv2
-  if (dense) e += n * c.intermediate_size * 3;
+  e += nl * d * 2 + nl;                                           // x_mid, h2, inv2
+  if (dense) e += n * mlp_width * 3;
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
-    e += n * x * 2 + n * k;                                       // logits, probs, weights
-    e += n * k * d * 2;                                           // xg, yg
-    e += n * k * ep * c.moe_intermediate_size * 3;                // expert acts
-    if (ep > 1) e += n * k * ep * d * 3;                          // xr, xe, ye
+    e += ns * x * 2 + ns * k;                                     // logits, probs, weights
+    e += ns * k * d * 2;                                          // xg, yg
+    e += ns * k * ep * c.moe_intermediate_size * 3;               // expert acts
+    if (ep > 1) e += ns * k * ep * d * 3;                         // xr, xe, ye
     if (c.n_shared_experts > 0)
-      e += n * c.n_shared_experts * c.moe_intermediate_size * 3 + n * d;
-    e += n * x * 2 + n * k;                                       // dprobs_aux, dlogits, dweights
+      e += ns * c.n_shared_experts * c.moe_intermediate_size * 3 + ns * d;
+    e += ns * x * 2 + ns * k;                                     // dprobs_aux, dlogits, dweights
   }
   return e;
 }
@@ -35,14 +39,22 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, bool moe, bool de
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DType dtype,
                                                        BatchShape shape,
                                                        Recompute recompute,
-                                                       const ShardPlacement& placement) {
+                                                       const ShardPlacement& placement,
+                                                       bool sequence_parallel) {
   SYM_CHECK(recompute != Recompute::kSelective, "no memory plan for selective recomputation");
   const std::optional<ParamCounts> counts = count_params_checked(c);
   if (!counts || counts->total > kMaxModelParams) return std::nullopt;
   const int64_t b = dtype_bytes(dtype), d = c.hidden_size, layers = c.num_hidden_layers;
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
-  const CheckedInt q_dim = CheckedInt(c.num_attention_heads) * c.head_dim;
-  const CheckedInt kv_dim = CheckedInt(c.num_key_value_heads) * c.head_dim;
+  // Tensor parallelism (model/tensor_parallel.h): this rank's heads, widths and vocabulary, the
+  // residual stream's rows (split under sequence parallelism) and the gather scratch.
+  const int tp = placement.size[int(Axis::kTensor)];
+  const bool sp = tp > 1 && sequence_parallel;
+  const ModelConfig local = AttentionBlock::local_config(c, placement);
+  const CheckedInt nl = sp ? n / tp : n, ns = n / tp;
+  const int64_t mlp_width = c.intermediate_size / tp, vocab = c.vocab_size / tp;
+  const CheckedInt q_dim = CheckedInt(local.num_attention_heads) * c.head_dim;
+  const CheckedInt kv_dim = CheckedInt(local.num_key_value_heads) * c.head_dim;
   // Bounded by kMaxModelParams, so the declarations below cannot overflow.
   const int64_t params = Transformer::param_numel(c, placement);
   const int ep = placement.size[int(Axis::kExpert)];
@@ -54,18 +66,20 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   if (recompute == Recompute::kFull) {
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
-    acts += layer_act_elems(c, n, any_moe, any_dense || !any_moe, ep) + n * d;  // + layer_out
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense || !any_moe, ep) +
+            nl * d;                                              // + layer_out
   } else {
-    acts += layer_act_elems(c, n, true, false, ep) * moe_layers;
-    acts += layer_act_elems(c, n, false, true, ep) * dense_layers;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep) * moe_layers;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep) * dense_layers;
   }
-  acts += CheckedInt(layers + 1) * n * d;                        // residual stream
-  acts += n * d + n;                                             // final_h, final_inv
-  acts += n * d * 2;                                             // dres, dh
+  acts += CheckedInt(layers + 1) * nl * d;                       // residual stream
+  acts += nl * d + nl;                                           // final_h, final_inv
+  acts += nl * d * 2;                                            // dres, dh
   const int64_t chunk_rows =
-      std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(c.vocab_size));
-  acts += CheckedInt(chunk_rows) * c.vocab_size;                 // loss chunk
+      std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
+  acts += CheckedInt(chunk_rows) * vocab;                        // loss chunk
   acts += n * d + n * q_dim * 2 + n * kv_dim * 2;                // attention gradient scratch
+  if (tp > 1) acts += n * d * (sp ? 3 : 2);                      // gathered and partial rows
 
   // RoPE table and the selection bias of each MoE layer.
   const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * c.head_dim +
@@ -85,9 +99,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
 }
 
 MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
-                                Recompute recompute, const ShardPlacement& placement) {
+                                Recompute recompute, const ShardPlacement& placement,
+                                bool sequence_parallel) {
   const std::optional<MemoryPlan> plan =
-      plan_training_memory_checked(c, dtype, shape, recompute, placement);
+      plan_training_memory_checked(c, dtype, shape, recompute, placement, sequence_parallel);
   SYM_CHECK(plan.has_value(), "memory plan of a config whose sizes overflow int64 ({} x {} rows)",
             shape.batch, shape.seq_len);
   return *plan;

@@ -26,13 +26,16 @@ struct MemoryPlan {
 // modes the model implements.
 // `placement`: a rank of a parallel layout (parallel/shard_spec.h): its blocks of sharded
 // parameters, and under expert parallelism the rows it may receive from its ep group.
+// `sequence_parallel`: with tensor parallelism, whether the residual stream is split by rows.
 MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
-                                Recompute recompute, const ShardPlacement& placement = {});
+                                Recompute recompute, const ShardPlacement& placement = {},
+                                bool sequence_parallel = true);
 // As plan_training_memory, or std::nullopt when some byte count overflows int64 (a batch shape or
 // sizes no machine holds). REQUIRES: config.validate() is ok; shape.batch, shape.seq_len >= 1;
 // `recompute` is kNone or kFull.
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config, DType dtype,
                                                        BatchShape shape, Recompute recompute,
-                                                       const ShardPlacement& placement = {});
+                                                       const ShardPlacement& placement = {},
+                                                       bool sequence_parallel = true);
 
 }  // namespace symphony

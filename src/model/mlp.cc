@@ -25,11 +25,15 @@ void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
   linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
 }
 
-DenseMlp::DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store)
-    : width_(width),
-      gate_(store.add(prefix + ".gate_proj.weight", {width, hidden}, Decay::kYes)),
-      up_(store.add(prefix + ".up_proj.weight", {width, hidden}, Decay::kYes)),
-      down_(store.add(prefix + ".down_proj.weight", {hidden, width}, Decay::kYes)) {}
+DenseMlp::DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store,
+                   Split split) {
+  const ShardSpec by_output = split == Split::kTensor ? ShardSpec{Axis::kTensor, 0} : ShardSpec{};
+  const ShardSpec by_input = split == Split::kTensor ? ShardSpec{Axis::kTensor, 1} : ShardSpec{};
+  gate_ = store.add(prefix + ".gate_proj.weight", {width, hidden}, Decay::kYes, by_output);
+  up_ = store.add(prefix + ".up_proj.weight", {width, hidden}, Decay::kYes, by_output);
+  down_ = store.add(prefix + ".down_proj.weight", {hidden, width}, Decay::kYes, by_input);
+  width_ = store.info(gate_).shape.dims[0];
+}
 
 SwigluWeights DenseMlp::weights(const ParamStore& store) const {
   return {store.param(gate_), store.param(up_), store.param(down_)};

@@ -4,6 +4,7 @@
 // Weights in Hugging Face layout: gate, up: (F, D); down: (D, F).
 
 #include <string>
+#include <vector>
 
 #include "model/linear.h"
 #include "model/model_config.h"
@@ -46,12 +47,17 @@ struct SwigluActBuffers {
 };
 
 // A dense SwiGLU block with its own parameters ("<prefix>.gate_proj.weight", ...).
+// Split::kTensor makes it tensor parallel (Megatron): gate and up column-parallel, down
+// row-parallel, so this rank holds width / tp of the intermediate width (width()).
 class DenseMlp {
  public:
-  DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store);
+  enum class Split : uint8_t { kNone, kTensor };
+  DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store,
+           Split split = Split::kNone);
   SwigluWeights weights(const ParamStore& store) const;
   SwigluGrads grads(ParamStore& store) const;
-  int64_t width() const { return width_; }
+  int64_t width() const { return width_; }  // this rank's part of the intermediate width
+  std::vector<ParamId> params() const { return {gate_, up_, down_}; }
 
  private:
   int64_t width_;

@@ -6,23 +6,31 @@
 namespace symphony {
 
 int64_t ParamInfo::global_run_start() const {
-  if (!shard.sharded()) return 0;
-  for (int d = 0; d < shard.dim; ++d)
-    if (global_shape.dims[size_t(d)] != 1) return -1;
-  int64_t inner = 1;
-  for (int d = shard.dim + 1; d < global_shape.ndim; ++d) inner *= global_shape.dims[size_t(d)];
-  return box_start * inner;
+  // A box is one run when the dims after the first cut one are whole and those before it are 1.
+  int d = 0;
+  while (d < shape.ndim && shape.dims[size_t(d)] == global_shape.dims[size_t(d)]) ++d;
+  if (d == shape.ndim) return 0;
+  for (int before = 0; before < d; ++before)
+    if (shape.dims[size_t(before)] != 1) return -1;
+  for (int after = d + 1; after < shape.ndim; ++after)
+    if (shape.dims[size_t(after)] != global_shape.dims[size_t(after)]) return -1;
+  int64_t start = 0;
+  for (int k = 0; k < shape.ndim; ++k)
+    start = start * global_shape.dims[size_t(k)] + box_offset[size_t(k)];
+  return start;
 }
 
 int64_t ParamInfo::global_index(int64_t i) const {
   if (!shard.sharded()) return i;
-  int64_t inner = 1;
-  for (int d = shard.dim + 1; d < shape.ndim; ++d) inner *= shape.dims[size_t(d)];
-  const int64_t local_dim = shape.dims[size_t(shard.dim)];
-  const int64_t global_dim = global_shape.dims[size_t(shard.dim)];
-  const int64_t in = i % inner, rest = i / inner;
-  const int64_t mid = rest % local_dim, outer = rest / local_dim;
-  return (outer * global_dim + box_start + mid) * inner + in;
+  std::array<int64_t, 4> local{};
+  for (int k = shape.ndim - 1; k >= 0; --k) {
+    local[size_t(k)] = i % shape.dims[size_t(k)];
+    i /= shape.dims[size_t(k)];
+  }
+  int64_t g = 0;
+  for (int k = 0; k < shape.ndim; ++k)
+    g = g * global_shape.dims[size_t(k)] + box_offset[size_t(k)] + local[size_t(k)];
+  return g;
 }
 
 void ParamStore::begin_block() {
@@ -42,18 +50,20 @@ ParamId ParamStore::add(std::string name, Shape global_shape, Decay decay, Shard
     block.end_unit = int(units_.size());
   }
   Shape shape = global_shape;
-  int64_t box_start = 0;
-  if (shard.sharded()) {
-    SYM_CHECK(shard.dim >= 0 && shard.dim < global_shape.ndim, "{}: shard dim {} of a {}-d tensor",
-              name, shard.dim, global_shape.ndim);
-    const int parts = placement_.blocks(shard);
-    const int64_t whole = global_shape.dims[size_t(shard.dim)];
+  std::array<int64_t, 4> box_offset{};
+  auto cut = [&](Axis axis, int dim, int parts, int index) {
+    SYM_CHECK(dim >= 0 && dim < global_shape.ndim, "{}: shard dim {} of a {}-d tensor", name, dim,
+              global_shape.ndim);
+    const int64_t whole = shape.dims[size_t(dim)];
     SYM_CHECK(whole % parts == 0, "{}: dim {} of {} does not split into {} blocks over {}", name,
-              shard.dim, whole, parts, axis_name(shard.axis));
-    shape.dims[size_t(shard.dim)] = whole / parts;
-    box_start = int64_t(placement_.block(shard)) * (whole / parts);
-  }
-  ParamInfo info{std::move(name), shape,  global_shape,           shard, box_start, numel_, decay,
+              dim, whole, parts, axis_name(axis));
+    shape.dims[size_t(dim)] = whole / parts;
+    box_offset[size_t(dim)] += int64_t(index) * (whole / parts);
+  };
+  if (shard.sharded()) cut(shard.axis, shard.dim, placement_.blocks(shard), placement_.block(shard));
+  if (shard.axis2 != Axis::kNone)
+    cut(shard.axis2, shard.dim2, placement_.blocks2(shard), placement_.block2(shard));
+  ParamInfo info{std::move(name), shape,  global_shape,           shard, box_offset, numel_, decay,
                  int(units_.size()) - 1,  int(blocks_.size()) - 1};
   // Align every tensor to 16 floats (64 bytes) so rows of vectorised kernels start aligned.
   const int64_t padded = (shape.numel() + 15) / 16 * 16;

@@ -20,6 +20,7 @@
 // outside (bind_unit_weights / bind_unit_grads) while the unit is in use, and param()/grad() of an
 // unbound unit is a checked error.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,13 +39,13 @@ struct ParamInfo {
   Shape shape;             // this rank's block
   Shape global_shape;      // the whole tensor
   ShardSpec shard;
-  int64_t box_start = 0;   // where the block starts along shard.dim of the global tensor
+  std::array<int64_t, 4> box_offset{};  // where the block starts in the global tensor, per dim
   int64_t offset = 0;      // elements from the start of the flat buffers
   Decay decay = Decay::kYes;
   int unit = 0;            // the unit it belongs to
   int block = 0;           // the block it belongs to
   // Element offset of the block within the global row-major tensor when the block is one
-  // contiguous run of it (sharded along dim 0, or not at all); -1 otherwise.
+  // contiguous run of it (e.g. sharded along dim 0 only, or not at all); -1 otherwise.
   int64_t global_run_start() const;
   // The global row-major element index of local element `i` of the block.
   int64_t global_index(int64_t i) const;
@@ -79,7 +80,7 @@ class ParamStore {
   // Starts a new block; tensors added before the first call form block 0.
   void begin_block();
   // Declares a tensor of `global_shape`, split by `shard`; the store keeps this rank's block.
-  // REQUIRES: the shard's axis size divides global_shape[shard.dim] (validated with the config).
+  // REQUIRES: the blocks of each cut divide the dimension they cut (validated with the config).
   ParamId add(std::string name, Shape global_shape, Decay decay, ShardSpec shard = {});
   void allocate(ParamResidency residency = {});  // REQUIRES: called once, after every add()
 

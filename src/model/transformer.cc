@@ -12,6 +12,7 @@
 #include "kernels/rope.h"
 #include "model/memory_plan.h"
 #include "model/moe/load_balance.h"
+#include "model/vocab_parallel_loss.h"
 
 namespace symphony {
 namespace {
@@ -23,6 +24,7 @@ struct Transformer::Layer {
   ParamId post_norm;
   std::unique_ptr<DenseMlp> mlp;
   std::unique_ptr<MoeBlock> moe;
+  std::vector<ParamId> partial_grads;  // summed over tp after backward (tensor parallel only)
 
   Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel)
       : attn(c, "model.layers." + std::to_string(index), store) {
@@ -31,7 +33,15 @@ struct Transformer::Layer {
     if (c.is_moe_layer(index))
       moe = std::make_unique<MoeBlock>(c, prefix, store, parallel);
     else
-      mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size, store);
+      mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size, store,
+                                       DenseMlp::Split::kTensor);
+    if (parallel.tensor_size() > 1) {
+      const bool sp = parallel.sequence_parallel;
+      partial_grads = attn.partial_grads(sp);
+      if (sp) partial_grads.push_back(post_norm);
+      if (moe)
+        for (ParamId id : moe->partial_grads()) partial_grads.push_back(id);
+    }
   }
 };
 
@@ -41,15 +51,18 @@ struct Transformer::LayerActs {
   SwigluActBuffers mlp;
   MoeActs moe;
 
-  LayerActs(const ModelConfig& c, bool is_moe, int64_t rows, DType dtype, int expert_ranks)
-      : attn(c, rows, dtype),
-        x_mid(act(dtype, {rows, c.hidden_size})),
-        h2(act(dtype, {rows, c.hidden_size})),
-        inv2(act(dtype, {rows})) {
+  // rows: the micro-batch's; local: the residual stream's on this rank; shard: the rows a MoE
+  // layer routes on this rank; attn_config: this rank's heads; mlp_width: its dense MLP width.
+  LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
+            int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks)
+      : attn(attn_config, rows, local, dtype),
+        x_mid(act(dtype, {local, c.hidden_size})),
+        h2(act(dtype, {local, c.hidden_size})),
+        inv2(act(dtype, {local})) {
     if (is_moe)
-      moe = MoeActs(c, rows, dtype, expert_ranks);
+      moe = MoeActs(c, shard, dtype, expert_ranks);
     else
-      mlp = SwigluActBuffers(dtype, rows, c.intermediate_size);
+      mlp = SwigluActBuffers(dtype, rows, mlp_width);
   }
 };
 
@@ -60,45 +73,73 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
       max_shape_(max_shape), recompute_(recompute), params_(dtype, parallel.placement) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
+  const int tp = parallel.tensor_size();
   SYM_CHECK(expert_ranks_ == 1 || dtype == DType::kF32, "expert parallelism runs f32 models");
+  SYM_CHECK(tp == 1 || (parallel.tensor != nullptr && parallel.tensor->size() == tp &&
+                        n % tp == 0),
+            "tensor parallelism over {} ranks needs its group and micro-batches of a multiple "
+            "of {} rows ({})", tp, tp, n);
   // The engine keeps every activation or recomputes whole layers; selective recomputation is
   // only costed by the planner (create() and the config refuse it with an error).
   SYM_CHECK(recompute != Recompute::kSelective, "the model recomputes none or full, not selective");
+  tp_ = TensorParallel(tp > 1 ? parallel.tensor : nullptr, parallel.sequence_parallel, n, d,
+                       dtype);
   // Blocks (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
+  // The embedding and LM head are split by vocabulary over tp.
+  const ShardSpec by_vocab{Axis::kTensor, 0};
   params_.begin_block();
-  embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
+  embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
+  const int64_t shard = tp_.shard_rows(n);
   for (int64_t l = 0; l < num_layers; ++l) {
     params_.begin_block();
     layers_.push_back(std::make_unique<Layer>(config, l, params_, parallel));
-    if (layers_.back()->moe) layers_.back()->moe->reserve(n);
+    if (layers_.back()->moe) layers_.back()->moe->reserve(shard);
   }
   params_.begin_block();
   final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);
-  if (!config.tie_word_embeddings) lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes);
+  if (!config.tie_word_embeddings)
+    lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
   params_.allocate(residency);
+  vocab_first_ = params_.info(embed_).box_offset[0];
+
+  // KV heads replicated over tp: their gradients are summed over the ranks sharing a head.
+  const int kv_replicas = layers_.empty() ? 1 : layers_[0]->attn.kv_replicas();
+  if (kv_replicas > 1) {
+    Result<std::unique_ptr<Comm>> group =
+        parallel.tensor->split(parallel.tensor->rank() / kv_replicas, parallel.tensor->rank(),
+                               "tp_kv");
+    SYM_CHECK(group.has_value(), "splitting the tp group by KV head: {}",
+              group.has_value() ? "" : group.error().message());
+    kv_group_ = std::move(group).value();
+    kv_tp_ = TensorParallel(kv_group_.get(), false, 0, 0, dtype);
+  }
 
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
+  const ModelConfig attn_config = AttentionBlock::local_config(config, parallel.placement);
+  const int64_t local = tp_.local_rows(n), mlp_width = config.intermediate_size / tp;
+  auto layer_acts = [&](bool is_moe) {
+    return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
+                                       dtype, expert_ranks_);
+  };
   bool any_moe = false, any_dense = false;
   for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
   if (recompute == Recompute::kFull) {
-    auto shared = std::make_unique<LayerActs>(config, any_moe, n, dtype, expert_ranks_);
-    if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, config.intermediate_size);
+    auto shared = layer_acts(any_moe);
+    if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, mlp_width);
     acts_.push_back(std::move(shared));
   } else {
-    for (int64_t l = 0; l < num_layers; ++l)
-      acts_.push_back(
-          std::make_unique<LayerActs>(config, config.is_moe_layer(l), n, dtype, expert_ranks_));
+    for (int64_t l = 0; l < num_layers; ++l) acts_.push_back(layer_acts(config.is_moe_layer(l)));
   }
   rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.head_dim,
                      config.rope_theta);
-  residual_ = act(dtype, {num_layers + 1, n, d});
-  final_h_ = act(dtype, {n, d});
-  final_inv_ = act(dtype, {n});
-  dres_ = act(dtype, {n, d});
-  dh_ = act(dtype, {n, d});
-  ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v)), v});
-  if (recompute == Recompute::kFull) layer_out_scratch_ = act(dtype, {n, d});
-  attn_scratch_ = AttentionScratch(config, n, dtype);
+  residual_ = act(dtype, {num_layers + 1, local, d});
+  final_h_ = act(dtype, {local, d});
+  final_inv_ = act(dtype, {local});
+  dres_ = act(dtype, {local, d});
+  dh_ = act(dtype, {local, d});
+  ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v / tp)), v / tp});
+  if (recompute == Recompute::kFull) layer_out_scratch_ = act(dtype, {local, d});
+  attn_scratch_ = AttentionScratch(attn_config, n, dtype);
   bias_.resize(size_t(num_layers));
   moe_stats_.resize(size_t(num_layers));
   scratch_stats_.resize(size_t(num_layers));
@@ -117,15 +158,16 @@ ParamStore Transformer::declare_params(const ModelConfig& config,
   ParamStore store(DType::kF32, placement);
   const ModelParallel declaration_only{placement, nullptr};
   const int64_t d = config.hidden_size, v = config.vocab_size;
+  const ShardSpec by_vocab{Axis::kTensor, 0};
   store.begin_block();
-  store.add("model.embed_tokens.weight", {v, d}, Decay::kYes);
+  store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
     store.begin_block();
     Layer layer(config, l, store, declaration_only);
   }
   store.begin_block();
   store.add("model.norm.weight", {d}, Decay::kNo);
-  if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes);
+  if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
   return store;
 }
 
@@ -238,16 +280,25 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
                                 LayerActs& a, const LossScales& scales, View x_out,
                                 MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
-  const int64_t n = shape.rows();
-  View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
-  layer.attn.forward(ex, params_, rope_.view(), shape, x, a.attn, x_mid);
+  const int64_t n = shape.rows(), local = x.dim(0);
+  View x_mid = a.x_mid.view().rows(0, local), h2 = a.h2.view().rows(0, local);
+  layer.attn.forward(ex, params_, rope_.view(), shape, tp_, x, a.attn, x_mid);
   rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
-                  a.inv2.view().rows(0, n));
-  if (layer.moe)
-    note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, scales, a.moe, x_out,
-                            stats));
-  else
-    swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), x_out);
+                  a.inv2.view().rows(0, local));
+  if (layer.moe) {
+    // Each tensor-parallel rank routes its share of the rows: its own rows under sequence
+    // parallelism, else its slice of the replicated rows, gathered back after.
+    const bool slice = tp_.size() > 1 && !tp_.sequence_parallel();
+    const int64_t begin = slice ? tp_.shard_begin(n) : 0;
+    const int64_t rows = slice ? tp_.shard_rows(n) : local;
+    note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2.rows(begin, begin + rows),
+                            scales, tp_, a.moe, x_out.rows(begin, begin + rows), stats));
+    if (slice) tp_.all_gather_shards(x_out.rows(begin, begin + rows), x_out);
+  } else {
+    View partial = tp_.partial_for(x_out, n);
+    swiglu_mlp_forward(ex, tp_.gather(h2, 0), layer.mlp->weights(params_), a.mlp.view(n), partial);
+    tp_.reduce(partial, x_out);
+  }
   add(ex, x_out, x_mid, x_out);
 }
 
@@ -255,81 +306,126 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
                                  LayerActs& a, const LossScales& scales, View dres,
                                  MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
-  const int64_t n = shape.rows();
-  View dh2 = dh_.view().rows(0, n);
-  ConstView h2 = a.h2.view().rows(0, n);
-  if (layer.moe)
-    note(layer.moe->backward(ex, params_, h2, dres, scales, a.moe, dh2, stats));
-  else
-    swiglu_mlp_backward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), dres,
-                        layer.mlp->grads(params_), dh2, Accumulate::kNo);
-  rmsnorm_backward(ex, a.x_mid.view().rows(0, n), params_.param(layer.post_norm),
-                   a.inv2.view().rows(0, n), dh2, dh2, params_.grad(layer.post_norm));
+  const int64_t n = shape.rows(), local = x.dim(0);
+  View dh2 = dh_.view().rows(0, local);
+  View h2 = a.h2.view().rows(0, local);
+  if (layer.moe) {
+    const bool slice = tp_.size() > 1 && !tp_.sequence_parallel();
+    const int64_t begin = slice ? tp_.shard_begin(n) : 0;
+    const int64_t rows = slice ? tp_.shard_rows(n) : local;
+    note(layer.moe->backward(ex, params_, h2.rows(begin, begin + rows),
+                             dres.rows(begin, begin + rows), scales, tp_, a.moe,
+                             dh2.rows(begin, begin + rows), stats));
+    if (slice) tp_.all_gather_shards(dh2.rows(begin, begin + rows), dh2);
+  } else {
+    ConstView dy = tp_.gather(dres, 0);
+    ConstView h2_whole = tp_.gather(h2, 1);
+    View partial = tp_.partial_for(dh2, n);
+    swiglu_mlp_backward(ex, h2_whole, layer.mlp->weights(params_), a.mlp.view(n), dy,
+                        layer.mlp->grads(params_), partial, Accumulate::kNo);
+    tp_.reduce(partial, dh2);
+  }
+  rmsnorm_backward(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
+                   a.inv2.view().rows(0, local), dh2, dh2, params_.grad(layer.post_norm));
   add(ex, dres, dh2, dres);
-  layer.attn.backward(ex, params_, rope_.view(), shape, x, a.attn, attn_scratch_, dres, dres);
+  layer.attn.backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres, dres);
+  // Gradients each tensor-parallel rank holds a part of, summed before the block is reduced.
+  for (ParamId id : layer.partial_grads) tp_.all_reduce(params_.grad(id));
+  if (kv_group_)
+    for (ParamId id : layer.attn.kv_params()) kv_tp_.all_reduce(params_.grad(id));
+}
+
+View Transformer::residual(int64_t l, int64_t n) {
+  const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
+  return residual_.view().rows(l, l + 1).reshape({residual_.shape()[1], d}).rows(0, local);
 }
 
 void Transformer::forward_layers(const Exec& ex, const BatchShape& shape,
                                  std::span<const int32_t> tokens, const LossScales& scales,
                                  std::vector<MoeStats>* stats) {
-  const int64_t n = shape.rows(), d = config_.hidden_size;
+  const int64_t n = shape.rows(), local = tp_.local_rows(n);
   SYM_CHECK(shape.batch <= max_shape_.batch && shape.seq_len <= max_shape_.seq_len,
             "batch shape ({}, {}) exceeds the model's ({}, {})", shape.batch, shape.seq_len,
             max_shape_.batch, max_shape_.seq_len);
   SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
-  auto residual = [&](int64_t l) {
-    return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
-  };
+  SYM_CHECK(n % tp_.size() == 0, "{} rows do not split over {} tensor-parallel ranks", n,
+            tp_.size());
   hook_before_forward(0);
-  embedding_forward(ex, params_.param(embed_), tokens, residual(0));
+  // Vocabulary-parallel lookup: each rank fills the rows of its tokens, zeros elsewhere, and the
+  // sum over tp is the embedding.
+  View x0 = residual(0, n);
+  View partial = tp_.partial_for(x0, n);
+  embedding_forward(ex, params_.param(embed_), tokens, partial, vocab_first_);
+  tp_.reduce(partial, x0);
   hook_after_forward(0);
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     MoeStats& s = (stats ? *stats : scratch_stats_)[size_t(l)];
     hook_before_forward(int(l) + 1);
-    layer_forward(ex, l, shape, residual(l), acts_for(l), scales, residual(l + 1), s);
+    layer_forward(ex, l, shape, residual(l, n), acts_for(l), scales, residual(l + 1, n), s);
     hook_after_forward(int(l) + 1);
   }
   const int last_block = int(config_.num_hidden_layers) + 1;
   hook_before_forward(last_block);
-  rmsnorm_forward(ex, residual(config_.num_hidden_layers), params_.param(final_norm_),
-                  config_.rms_norm_eps, final_h_.view().rows(0, n), final_inv_.view().rows(0, n));
+  rmsnorm_forward(ex, residual(config_.num_hidden_layers, n), params_.param(final_norm_),
+                  config_.rms_norm_eps, final_h_.view().rows(0, local),
+                  final_inv_.view().rows(0, local));
   hook_after_forward(last_block);
+}
+
+CrossEntropyResult Transformer::head_loss(const Exec& ex, int64_t n,
+                                          std::span<const int32_t> targets, double grad_scale,
+                                          bool grad) {
+  const int64_t local = tp_.local_rows(n);
+  ConstView h = final_h_.view().rows(0, local);
+  View dh = grad ? dh_.view().rows(0, local) : View();
+  View dw = grad ? lm_head_grad() : View();
+  if (tp_.size() == 1)
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
+                                 dh, dw);
+  // Vocabulary-parallel: every rank scores its block of the vocabulary for all rows; the input
+  // gradient is a part on each rank, summed over tp.
+  View partial = grad ? tp_.partial_for(dh, n) : View();
+  Status status;
+  CrossEntropyResult ce = vocab_parallel_cross_entropy(
+      ex, tp_.group(), tp_.gather(h, 0), lm_head_weight(), vocab_first_, targets, grad_scale,
+      ce_scratch_.view(), partial, dw, status);
+  note(std::move(status));
+  if (grad) tp_.reduce(partial, dh);
+  return ce;
 }
 
 CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
                                                  std::span<const int32_t> tokens,
                                                  std::span<const int32_t> targets,
                                                  const LossScales& scales) {
-  const int64_t n = shape.rows(), d = config_.hidden_size;
+  const int64_t n = shape.rows(), local = tp_.local_rows(n);
   SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
   forward_layers(ex, shape, tokens, scales, &moe_stats_);
-  View dres = dres_.view().rows(0, n);
-  View dh = dh_.view().rows(0, n);
+  View dres = dres_.view().rows(0, local);
+  View dh = dh_.view().rows(0, local);
   const int64_t last = config_.num_hidden_layers;
   const int last_block = int(last) + 1;
   hook_before_backward(last_block);
   if (config_.tie_word_embeddings) hook_before_backward(0);  // the LM head is the embedding
-  CrossEntropyResult ce =
-      lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(), targets,
-                            scales.token, ce_scratch_.view(), dh, lm_head_grad());
-  auto residual = [&](int64_t l) {
-    return residual_.view().rows(l, l + 1).reshape({max_shape_.rows(), d}).rows(0, n);
-  };
-  rmsnorm_backward(ex, residual(last), params_.param(final_norm_), final_inv_.view().rows(0, n),
-                   dh, dres, params_.grad(final_norm_));
+  CrossEntropyResult ce = head_loss(ex, n, targets, scales.token, true);
+  rmsnorm_backward(ex, residual(last, n), params_.param(final_norm_),
+                   final_inv_.view().rows(0, local), dh, dres, params_.grad(final_norm_));
+  if (tp_.sequence_parallel()) tp_.all_reduce(params_.grad(final_norm_));
   hook_after_backward(last_block);
   for (int64_t l = last - 1; l >= 0; --l) {
     LayerActs& a = acts_for(l);
     hook_before_backward(int(l) + 1);
     if (recompute_ == Recompute::kFull)
-      layer_forward(ex, l, shape, residual(l), a, scales, layer_out_scratch_.view().rows(0, n),
-                    scratch_stats_[size_t(l)]);
-    layer_backward(ex, l, shape, residual(l), a, scales, dres, moe_stats_[size_t(l)]);
+      layer_forward(ex, l, shape, residual(l, n), a, scales,
+                    layer_out_scratch_.view().rows(0, local), scratch_stats_[size_t(l)]);
+    layer_backward(ex, l, shape, residual(l, n), a, scales, dres, moe_stats_[size_t(l)]);
     hook_after_backward(int(l) + 1);
   }
   if (!config_.tie_word_embeddings) hook_before_backward(0);
-  embedding_backward(ex, tokens, dres, params_.grad(embed_));
+  embedding_backward(ex, tokens, tp_.gather(dres, 0), params_.grad(embed_), vocab_first_);
   hook_after_backward(0);
+  note(tp_.status());
+  note(kv_tp_.status());
   return ce;
 }
 
@@ -339,9 +435,9 @@ CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape
   const int64_t n = shape.rows();
   forward_layers(ex, shape, tokens, LossScales{}, nullptr);
   hook_before_forward(lm_head_block());
-  CrossEntropyResult ce = lm_head_cross_entropy(ex, final_h_.view().rows(0, n), lm_head_weight(),
-                                                targets, 1.0, ce_scratch_.view(), View(), View());
+  CrossEntropyResult ce = head_loss(ex, n, targets, 1.0, false);
   hook_after_forward(lm_head_block());
+  note(tp_.status());
   return ce;
 }
 
@@ -357,6 +453,7 @@ std::vector<KvCache> Transformer::make_kv_caches() const {
 void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
                          std::vector<KvCache>& caches, View logits) {
   const int64_t n = int64_t(tokens.size()), d = config_.hidden_size;
+  SYM_CHECK(tp_.size() == 1, "decoding runs one process (tensor parallel size {})", tp_.size());
   SYM_CHECK(max_shape_.batch == 1 && n >= 1 && n <= max_shape_.seq_len,
             "decode: {} tokens for a model shaped ({}, {})", n, max_shape_.batch,
             max_shape_.seq_len);
@@ -371,8 +468,8 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
     rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                     a.inv2.view().rows(0, n));
     if (layer.moe)
-      note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, a.moe, y,
-                              scratch_stats_[size_t(l)]));
+      note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, tp_, a.moe,
+                              y, scratch_stats_[size_t(l)]));
     else
       swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), y);
     add(ex, y, x_mid, y);

@@ -23,6 +23,7 @@
 #include "model/moe/moe_block.h"
 #include "model/param_store.h"
 #include "model/recompute.h"
+#include "model/tensor_parallel.h"
 #include "model/unit_hooks.h"
 
 namespace symphony {
@@ -73,6 +74,8 @@ class Transformer {
   BatchShape max_shape() const { return max_shape_; }
 
   // Forward and backward of one micro-batch; gradients are added to params().grad.
+  // Under tensor parallelism every rank of the tp group passes the same tokens and targets and
+  // gets the same result.
   // tokens, targets: shape.rows() ids; target < 0 is ignored. Returns the summed CE loss.
   // Under expert parallelism both are collective over the ep group; a communication failure is
   // kept in comm_status() (the caller checks it after each call).
@@ -83,7 +86,7 @@ class Transformer {
   CrossEntropyResult evaluate(const Exec& ex, const BatchShape& shape,
                               std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
-  // The first communication failure of the expert exchange, or ok.
+  // The first communication failure of the expert exchange or the tensor-parallel group, or ok.
   const Status& comm_status() const { return comm_status_; }
   // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.
   const std::vector<MoeStats>& moe_stats() const { return moe_stats_; }
@@ -131,7 +134,13 @@ class Transformer {
   LayerActs& acts_for(int64_t l);
   ConstView lm_head_weight() const;
   View lm_head_grad();
-  // Embedding + every layer; leaves the final hidden states in residual_[L].
+  // Rows of the residual stream this rank holds for a micro-batch of n rows, at layer l's input.
+  View residual(int64_t l, int64_t n);
+  // The LM head and loss over the final hidden states; with `grad` the input gradient lands in
+  // dh_ and the head's gradient is accumulated.
+  CrossEntropyResult head_loss(const Exec& ex, int64_t n, std::span<const int32_t> targets,
+                               double grad_scale, bool grad);
+  // Embedding + every layer; leaves the final hidden states in final_h_.
   void forward_layers(const Exec& ex, const BatchShape& shape, std::span<const int32_t> tokens,
                       const LossScales& scales, std::vector<MoeStats>* stats);
 
@@ -148,11 +157,15 @@ class Transformer {
   BatchShape max_shape_;
   Recompute recompute_;
   ParamStore params_;
+  TensorParallel tp_;                 // the tp group (one rank without tensor parallelism)
+  std::unique_ptr<Comm> kv_group_;    // tp ranks sharing a replicated KV head, or none
+  TensorParallel kv_tp_;              // over kv_group_
   ParamId embed_, final_norm_, lm_head_ = -1;
+  int64_t vocab_first_ = 0;           // first vocabulary row of this rank's embedding block
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (recompute)
   Buffer rope_;
-  Buffer residual_;            // (L + 1, N, D): the input of every layer, then the output
+  Buffer residual_;            // (L + 1, N_local, D): the input of every layer, then the output
   Buffer final_h_, final_inv_;  // RMSNorm(x_L) (N, D) and its inverse RMS (N)
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
   Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss

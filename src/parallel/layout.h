@@ -55,6 +55,7 @@ struct ParallelConfig {
   int64_t tp = 1;   // tensor parallel
   int64_t ep = 1;   // expert parallel: carved out of dp * cp * tp (see above)
   int64_t etp = 1;  // expert tensor parallel: carved out of dp * cp * tp with ep
+  bool sequence_parallel = true;  // with tp > 1: the residual stream split along its rows
   std::string order = "tp,cp,dp,pp";  // dense axes from innermost to outermost rank order
   ZeroStage zero_stage = ZeroStage::kNone;  // TOML: the integer 0..3
   double bucket_mb = 25;              // gradient all-reduce bucket size (zero_stage 0 and 1)

@@ -3,6 +3,7 @@
 namespace symphony {
 namespace {
 constexpr Axis kDenseReplicas[] = {Axis::kData, Axis::kContext};
+constexpr Axis kDenseBlocks[] = {Axis::kTensor};
 constexpr Axis kExpertReplicas[] = {Axis::kExpertData};
 constexpr Axis kExpertBlocks[] = {Axis::kExpert, Axis::kExpertTensor};
 }  // namespace
@@ -28,8 +29,22 @@ std::span<const Axis> reduction_axes(ReplicaGroup group) {
 }
 
 std::span<const Axis> block_axes(ReplicaGroup group) {
-  if (group == ReplicaGroup::kDense) return {};
+  if (group == ReplicaGroup::kDense) return kDenseBlocks;
   return kExpertBlocks;
+}
+
+bool ShardPlacement::is_primary(const ShardSpec& s) const {
+  for (Axis axis : block_axes(replica_group_of(s))) {
+    const int a = int(axis);
+    if (axis == s.axis) {
+      // Ranks holding one block are consecutive along the axis: the first of them.
+      const int copies = size[a] / blocks(s);
+      if (coord[a] % copies != 0) return false;
+    } else if (axis != s.axis2 && coord[a] != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace symphony

@@ -120,7 +120,8 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const ZeroStage zero = layout.zero_stage();
   Transformer model(mc, DType::kF32, shape,
                     tc.recompute,
-                    DataParallel::residency_for(zero), ModelParallel::of(mesh));
+                    DataParallel::residency_for(zero),
+                    ModelParallel::of(mesh, config.parallel.sequence_parallel));
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
 
@@ -194,13 +195,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   int64_t timed_tokens = 0;
 
   // Batch b of the evaluation goes to dp rank b % dp. Under ZeRO-3 evaluating gathers weights and
-  // under expert parallelism it exchanges tokens (collectives), so every rank runs forward in
-  // every round.
+  // under expert and tensor parallelism it communicates within the layers (collectives), so every
+  // rank runs forward in every round.
   std::optional<Evaluator> evaluator;
   if (eval_sampler)
     evaluator.emplace(shape, std::min(tc.eval_batches, eval_sampler->num_batches()));
   const EvalGroup eval_group{&dp_comm,
-                             zero == ZeroStage::kParameters || expert_ranks > 1
+                             zero == ZeroStage::kParameters || expert_ranks > 1 ||
+                                     layout.size(Axis::kTensor) > 1
                                  ? EvalLockstep::kEveryRound
                                  : EvalLockstep::kOwnBatches,
                              &data_parallel.hook_status()};
@@ -282,10 +284,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   if (leader)
     SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
                                 "loss (" + config.source + ")"));
-  if (expert_ranks > 1) {
-    // The experts are spread over the leader's ep group: it gathers them for the file.
-    if (mesh.rank(Axis::kExpertData) == 0)
-      SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model, mesh));
+  if (expert_ranks > 1 || layout.size(Axis::kTensor) > 1) {
+    // Tensors are split over tp and ep groups: every group gathers its blocks (the same
+    // collectives on every rank) and the leader writes the file.
+    SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model, mesh));
   } else if (leader) {
     SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
   }

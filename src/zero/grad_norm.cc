@@ -1,5 +1,6 @@
 #include "zero/grad_norm.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -10,9 +11,32 @@ namespace symphony {
 Result<double> sharded_grad_norm(DataParallel& dp) {
   const ParamStore& store = dp.store();
   std::array<double, kNumReplicaGroups> sum_sq{};
+  const ShardLayout& shards = dp.shards();
   for (int u = 0; u < store.num_units(); ++u) {
-    const double norm = grad_norm_local(dp.owned_grads(u));
-    sum_sq[size_t(store.unit(u).replicas)] += norm * norm;
+    // The owned part of the unit, tensor by tensor: copies of a block along the block axes are
+    // counted on their primary holder only.
+    const ParamUnit& unit = store.unit(u);
+    const int64_t begin = shards.owned_begin(u), end = shards.owned_end(u);
+    ConstView owned = dp.owned_grads(u);
+    bool all_primary = true;
+    for (ParamId id = unit.first; id < unit.end; ++id)
+      all_primary = all_primary && store.placement().is_primary(store.info(id).shard);
+    if (all_primary) {
+      const double norm = grad_norm_local(owned);
+      sum_sq[size_t(unit.replicas)] += norm * norm;
+      continue;
+    }
+    double sq = 0;
+    for (ParamId id = unit.first; id < unit.end; ++id) {
+      const ParamInfo& info = store.info(id);
+      if (!store.placement().is_primary(info.shard)) continue;
+      const int64_t a = std::max(begin, info.offset);
+      const int64_t b = std::min(end, info.offset + info.shape.numel());
+      if (a >= b) continue;
+      const double norm = grad_norm_local(owned.rows(a - begin, b - begin));
+      sq += norm * norm;
+    }
+    sum_sq[size_t(unit.replicas)] += sq;
   }
   DeviceMesh& mesh = dp.mesh();
   double total = 0;

@@ -2,35 +2,43 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace symphony {
 namespace {
 
 template <typename T>
-double aux_typed(ConstView pv, std::span<const int64_t> routed, int64_t top_k, double coef,
-                 double scale, View dpv) {
+void prob_sums_typed(ConstView pv, std::span<double> sums) {
   const int64_t n = pv.dim(0), e_count = pv.dim(1);
   const T* p = pv.data<T>();
+  for (int64_t e = 0; e < e_count; ++e) {
+    double sum = 0;
+    for (int64_t t = 0; t < n; ++t) sum += double(p[t * e_count + e]);
+    sums[size_t(e)] = sum;
+  }
+}
+
+template <typename T>
+double aux_typed(std::span<const double> prob_sums, std::span<const int64_t> routed, int64_t n,
+                 int64_t top_k, double coef, double scale, View dpv) {
+  const int64_t rows = dpv.dim(0), e_count = dpv.dim(1);
   T* dp = dpv.data<T>();
   double loss = 0;
   for (int64_t e = 0; e < e_count; ++e) {
     double f = double(routed[size_t(e)]) / double(n * top_k);
-    double mean_p = 0;
-    for (int64_t t = 0; t < n; ++t) mean_p += double(p[t * e_count + e]);
-    mean_p /= double(n);
-    loss += f * mean_p;
+    loss += f * (prob_sums[size_t(e)] / double(n));
     T g = T(scale * coef * double(e_count) * f / double(n));
-    for (int64_t t = 0; t < n; ++t) dp[t * e_count + e] = coef == 0 ? T(0) : g;
+    for (int64_t t = 0; t < rows; ++t) dp[t * e_count + e] = coef == 0 ? T(0) : g;
   }
   return coef * double(e_count) * loss;
 }
 
 template <typename T>
-double z_typed(ConstView lv, double coef, double scale, View dlv) {
-  const int64_t n = lv.dim(0), e_count = lv.dim(1);
+double z_typed(ConstView lv, double coef, double scale, View dlv, int64_t total_rows) {
+  const int64_t rows = lv.dim(0), e_count = lv.dim(1), n = total_rows > 0 ? total_rows : rows;
   const T* l = lv.data<T>();
   double total = 0;
-  for (int64_t t = 0; t < n; ++t) {
+  for (int64_t t = 0; t < rows; ++t) {
     const T* row = l + t * e_count;
     double mx = double(*std::max_element(row, row + e_count));
     double sum = 0;
@@ -50,17 +58,34 @@ double z_typed(ConstView lv, double coef, double scale, View dlv) {
 
 }  // namespace
 
-double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
-                                 double coef, double scale, View dprobs) {
+void router_prob_sums(ConstView probs, std::span<double> sums) {
   if (probs.dtype() == DType::kF64)
-    return aux_typed<double>(probs, routed, top_k, coef, scale, dprobs);
-  return aux_typed<float>(probs, routed, top_k, coef, scale, dprobs);
+    prob_sums_typed<double>(probs, sums);
+  else
+    prob_sums_typed<float>(probs, sums);
 }
 
-double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits) {
+double aux_loss_from_sums(std::span<const double> prob_sums, std::span<const int64_t> routed,
+                          int64_t total_rows, int64_t top_k, double coef, double scale,
+                          View dprobs) {
+  if (dprobs.dtype() == DType::kF64)
+    return aux_typed<double>(prob_sums, routed, total_rows, top_k, coef, scale, dprobs);
+  return aux_typed<float>(prob_sums, routed, total_rows, top_k, coef, scale, dprobs);
+}
+
+double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
+                                 double coef, double scale, View dprobs) {
+  std::vector<double> sums(size_t(probs.dim(1)));
+  router_prob_sums(probs, sums);
+  return aux_loss_from_sums(sums, routed, probs.dim(0), top_k, coef, scale, dprobs);
+}
+
+double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits,
+                               int64_t total_rows) {
   if (coef == 0) return 0;
-  if (logits.dtype() == DType::kF64) return z_typed<double>(logits, coef, scale, dlogits);
-  return z_typed<float>(logits, coef, scale, dlogits);
+  if (logits.dtype() == DType::kF64)
+    return z_typed<double>(logits, coef, scale, dlogits, total_rows);
+  return z_typed<float>(logits, coef, scale, dlogits, total_rows);
 }
 
 void update_balance_bias(std::span<const int64_t> load, double rate, View bias) {

@@ -20,8 +20,20 @@ namespace symphony {
 double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
                                  double coef, double scale, View dprobs);
 
-// Returns L_z; when dlogits is not empty adds scale * dL_z/dlogits to it.
-double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits);
+// The same in two halves, for a micro-batch whose rows are spread over ranks (tensor
+// parallelism routes each rank's share): per-expert sums of probs over some rows (added in row
+// order), then, given the sums and counts over all `total_rows` rows, L_aux and dprobs for the
+// rows of `dprobs`.
+void router_prob_sums(ConstView probs, std::span<double> sums);
+double aux_loss_from_sums(std::span<const double> prob_sums, std::span<const int64_t> routed,
+                          int64_t total_rows, int64_t top_k, double coef, double scale,
+                          View dprobs);
+
+// Returns L_z; when dlogits is not empty adds scale * dL_z/dlogits to it. `total_rows` (0: the
+// rows of `logits`) is the micro-batch's row count when `logits` holds a share of it; the
+// result is then this share's part of L_z.
+double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits,
+                               int64_t total_rows = 0);
 
 // One aux-loss-free update: bias_e += rate * sign(mean(load) - load_e).
 void update_balance_bias(std::span<const int64_t> load, double rate, View bias);

@@ -81,6 +81,13 @@ MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamSt
                                                  ExpertExchange::chunks_for(e, ep));
   }
   routed_scratch_.resize(size_t(e + 1));
+  stat_scratch_.resize(size_t(2 * e + 2));
+}
+
+std::vector<ParamId> MoeBlock::partial_grads() const {
+  std::vector<ParamId> ids{router_};
+  if (shared_) for (ParamId id : shared_->params()) ids.push_back(id);
+  return ids;
 }
 
 void MoeBlock::reserve(int64_t rows) {
@@ -191,7 +198,8 @@ Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, Mo
 }
 
 Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-                         const LossScales& scales, MoeActs& a, View y, MoeStats& stats) {
+                         const LossScales& scales, TensorParallel& tp, MoeActs& a, View y,
+                         MoeStats& stats) {
   const int64_t n = x.dim(0), e_count = config_.num_experts, k = config_.num_experts_per_tok;
   const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
   SYM_CHECK(expert_ranks_ == 1 || exchange_, "a MoE layer declared for {} expert ranks (no "
@@ -230,20 +238,37 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   std::vector<int64_t>& routed = routed_scratch_;
   for (int64_t e = 0; e < e_count; ++e)
     routed[size_t(e)] = plan.routed[size_t(exchange_ ? exchange_->send_position(e) : e)];
+  routed[size_t(e_count)] = plan.dropped;
   std::span<const int64_t> routed_by_expert(routed.data(), size_t(e_count));
-  stats.aux_loss += aux_loss_forward_backward(probs, routed_by_expert, k,
-                                              config_.router_aux_loss_coef, scales.aux,
-                                              a.dprobs_aux.view().rows(0, n));
-  stats.z_loss += z_loss_forward_backward(logits, config_.router_z_loss_coef, scales.aux, View());
+  // Under tensor parallelism this rank routed its share of the micro-batch: the balance terms
+  // and statistics are those of the whole micro-batch, summed over the group.
+  const int64_t total_rows = n * tp.size();
+  std::vector<double>& sums = stat_scratch_;
+  router_prob_sums(probs, std::span(sums.data(), size_t(e_count)));
+  double z = z_loss_forward_backward(logits, config_.router_z_loss_coef, scales.aux, View(),
+                                     total_rows);
+  if (tp.size() > 1) {
+    for (int64_t e = 0; e <= e_count; ++e) sums[size_t(e_count + 1 + e)] = double(routed[size_t(e)]);
+    sums[size_t(e_count)] = z;
+    tp.all_reduce(std::span(sums));
+    z = sums[size_t(e_count)];
+    for (int64_t e = 0; e <= e_count; ++e)
+      routed[size_t(e)] = int64_t(sums[size_t(e_count + 1 + e)]);
+  }
+  stats.aux_loss += aux_loss_from_sums(std::span(sums.data(), size_t(e_count)), routed_by_expert,
+                                       total_rows, k, config_.router_aux_loss_coef, scales.aux,
+                                       a.dprobs_aux.view().rows(0, n));
+  stats.z_loss += z;
   for (int64_t e = 0; e < e_count; ++e) stats.routed[size_t(e)] += routed_by_expert[size_t(e)];
-  stats.dropped += plan.dropped;
-  stats.tokens += n;
+  stats.dropped += routed[size_t(e_count)];
+  stats.tokens += total_rows;
   if (exchange_) stats.exchange.add(exchange_->take_times());
   return Status::ok();
 }
 
 Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
-                          const LossScales& scales, MoeActs& a, View dx, MoeStats& stats) {
+                          const LossScales& scales, TensorParallel& tp, MoeActs& a, View dx,
+                          MoeStats& stats) {
   const int64_t n = x.dim(0), k = config_.num_experts_per_tok;
   const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
   const DispatchPlan& plan = a.plan;
@@ -267,7 +292,7 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
   std::span<const int32_t> idx(a.idx.data(), size_t(n * k));
   router_topk_backward(ex, a.probs.view().rows(0, n), idx, norm, dweights, dprobs_aux, dlogits);
   z_loss_forward_backward(a.logits.view().rows(0, n), config_.router_z_loss_coef, scales.aux,
-                          dlogits);
+                          dlogits, n * tp.size());
   linear_backward_weight(ex, x, dlogits, store.grad(router_));
   linear_backward_input(ex, store.param(router_), dlogits, dx, Accumulate::kYes);
 

@@ -14,6 +14,12 @@
 // split evenly, so one chunk's exchange runs while the other's experts compute (the shared
 // experts run while the first rows travel). The backward pass mirrors the exchange. Router
 // losses and statistics are those of this rank's tokens, exactly as one process computes them.
+//
+// Tensor parallelism: each rank of a tp group routes its share of the micro-batch's rows (its
+// rows of the residual stream under sequence parallelism). The router and shared experts are
+// replicated over tp (each rank's gradient is a part, summed by the caller), the routed experts
+// are replicas over edp, which includes tp, so their gradients are summed with the data-parallel
+// reduction; the balance losses see the whole micro-batch.
 
 #include <memory>
 #include <string>
@@ -21,6 +27,7 @@
 
 #include "kernels/router_topk.h"
 #include "model/mlp.h"
+#include "model/tensor_parallel.h"
 #include "model/model_parallel.h"
 #include "model/moe/dispatch_plan.h"
 #include "parallel/expert_exchange.h"
@@ -86,11 +93,18 @@ class MoeBlock {
   // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats. Under expert
   // parallelism every rank of the ep group must call it together (collective).
   // Failure: a communication error of the exchange.
+  // Under tensor parallelism x is this rank's share of the micro-batch's rows (each rank of the
+  // tp group routes its own), and the balance terms and statistics are summed over `tp`.
   Status forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-                 const LossScales& scales, MoeActs& acts, View y, MoeStats& stats);
+                 const LossScales& scales, TensorParallel& tp, MoeActs& acts, View y,
+                 MoeStats& stats);
   // dx = d(moe)/dx (overwritten). Consumes acts. Collective like forward.
   Status backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
-                  const LossScales& scales, MoeActs& acts, View dx, MoeStats& stats);
+                  const LossScales& scales, TensorParallel& tp, MoeActs& acts, View dx,
+                  MoeStats& stats);
+  // Parameters replicated over tensor-parallel ranks whose gradients each rank holds a part of
+  // (its rows'): the router and the shared experts.
+  std::vector<ParamId> partial_grads() const;
 
  private:
   // Local expert j (0 <= j < local experts) of this rank.
@@ -117,7 +131,8 @@ class MoeBlock {
   std::unique_ptr<DenseMlp> shared_;
   int expert_ranks_ = 1;
   std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only
-  std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id
+  std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id, then dropped
+  std::vector<double> stat_scratch_;         // prob sums, z-loss, counts (summed over tp)
 };
 
 }  // namespace symphony

@@ -1,0 +1,88 @@
+#include "model/tensor_parallel.h"
+
+#include <algorithm>
+
+namespace symphony {
+namespace {
+
+CommDType comm_dtype(DType dtype) {
+  SYM_CHECK(dtype == DType::kF32 || dtype == DType::kF64, "tensor parallelism of {} tensors",
+            dtype_name(dtype));
+  return dtype == DType::kF64 ? CommDType::kF64 : CommDType::kF32;
+}
+
+}  // namespace
+
+TensorParallel::TensorParallel(Comm* group, bool sequence_parallel, int64_t max_rows,
+                               int64_t width, DType dtype)
+    : group_(group),
+      size_(group ? group->size() : 1),
+      rank_(group ? group->rank() : 0),
+      sequence_parallel_(sequence_parallel) {
+  if (size_ == 1 || max_rows == 0) return;
+  full_[0] = Buffer(dtype, {max_rows, width}, MemoryCategory::kActivations);
+  partial_ = Buffer(dtype, {max_rows, width}, MemoryCategory::kActivations);
+  if (sequence_parallel_) full_[1] = Buffer(dtype, {max_rows, width}, MemoryCategory::kActivations);
+}
+
+void TensorParallel::note(Status s) {
+  if (!s.is_ok() && status_.is_ok()) status_ = std::move(s);
+}
+
+ConstView TensorParallel::gather(ConstView local, int which) {
+  if (!sequence_parallel()) return local;
+  const int64_t n = local.dim(0) * size_;
+  View whole = full_[which].view().rows(0, n);
+  const double start = steady_seconds();
+  note(group_->all_gather(local.raw(), whole.raw(), local.numel(), comm_dtype(local.dtype())));
+  seconds_ += steady_seconds() - start;
+  return whole;
+}
+
+View TensorParallel::partial_for(View out, int64_t n) {
+  return sequence_parallel() ? partial_.view().rows(0, n) : out;
+}
+
+void TensorParallel::reduce(View partial, View out) {
+  if (size_ == 1) return;
+  const double start = steady_seconds();
+  if (sequence_parallel())
+    note(group_->reduce_scatter(partial.raw(), out.raw(), out.numel(), comm_dtype(out.dtype()),
+                                ReduceOp::kSum));
+  else
+    note(group_->all_reduce(out.raw(), out.numel(), comm_dtype(out.dtype()), ReduceOp::kSum));
+  seconds_ += steady_seconds() - start;
+}
+
+void TensorParallel::all_gather_shards(ConstView shard, View whole) {
+  SYM_CHECK(!sequence_parallel(), "all_gather_shards under sequence parallelism");
+  if (size_ == 1) return;
+  const double start = steady_seconds();
+  // The shard may be a view into `whole` (the rows it will occupy): gather from a copy.
+  View copy = partial_.view().rows(0, shard.dim(0));
+  std::copy_n(static_cast<const char*>(shard.raw()), shard.bytes(), static_cast<char*>(copy.raw()));
+  note(group_->all_gather(copy.raw(), whole.raw(), copy.numel(), comm_dtype(copy.dtype())));
+  seconds_ += steady_seconds() - start;
+}
+
+void TensorParallel::all_reduce(View v) {
+  if (size_ == 1 || v.numel() == 0) return;
+  const double start = steady_seconds();
+  note(group_->all_reduce(v.raw(), v.numel(), comm_dtype(v.dtype()), ReduceOp::kSum));
+  seconds_ += steady_seconds() - start;
+}
+
+void TensorParallel::all_reduce(std::span<double> v) {
+  if (size_ == 1 || v.empty()) return;
+  const double start = steady_seconds();
+  note(group_->all_reduce(v));
+  seconds_ += steady_seconds() - start;
+}
+
+double TensorParallel::take_seconds() {
+  const double s = seconds_;
+  seconds_ = 0;
+  return s;
+}
+
+}  // namespace symphony

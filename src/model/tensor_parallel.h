@@ -1,0 +1,87 @@
+#pragma once
+// TensorParallel: the tensor-parallel group as the model's layers use it (Megatron-LM's
+// conjugate communication operators, Shoeybi et al. 2019; Korthikanti et al. 2022 for sequence
+// parallelism).
+//
+// A column-parallel GEMM needs the whole input rows and yields this rank's columns; a
+// row-parallel GEMM yields a partial sum of the whole output. Between blocks the residual stream
+// is either replicated on every rank of the group (plain tensor parallelism) or split along its
+// rows (sequence parallelism: rank r holds rows [r*n/tp, (r+1)*n/tp) of the micro-batch, and the
+// norms run on those rows only). The two operators and their adjoints:
+//
+//                      forward                          backward (the adjoint)
+//   gather()          SP: all-gather rows; else none   reduce(): SP reduce-scatter; else all-reduce
+//   reduce()          SP: reduce-scatter; else all-reduce   gather(): SP all-gather; else none
+//
+// With one rank every operator is free and returns its input, so one process runs the same code.
+// The scratch rows that gathered and partial results live in are owned here, sized once for the
+// largest micro-batch, and shared by all layers (used one operator at a time).
+//
+// Failure: the first communication error is kept in status() (the layers cannot return one); the
+// caller checks it after each forward/backward, as for the expert exchange.
+// Thread-safety: none.
+
+#include <cstdint>
+#include <span>
+
+#include "core/status.h"
+#include "parallel/comm.h"
+#include "tensor/buffer.h"
+
+namespace symphony {
+
+class TensorParallel {
+ public:
+  TensorParallel() = default;  // one rank
+  // `group`: the tensor-parallel communicator (size 1 for none). `max_rows`: the micro-batch's
+  // rows at most; `width`: the residual stream's width (hidden size).
+  TensorParallel(Comm* group, bool sequence_parallel, int64_t max_rows, int64_t width,
+                 DType dtype);
+
+  int size() const { return size_; }
+  // REQUIRES: size() > 1.
+  Comm& group() { return *group_; }
+  int rank() const { return rank_; }
+  bool sequence_parallel() const { return sequence_parallel_ && size_ > 1; }
+  // Rows of the residual stream this rank holds for a micro-batch of n rows, and where they start.
+  int64_t local_rows(int64_t n) const { return sequence_parallel() ? n / size_ : n; }
+  int64_t local_begin(int64_t n) const { return sequence_parallel() ? n / size_ * rank_ : 0; }
+  // This rank's share of n rows under either mode (MoE layers route only these).
+  int64_t shard_rows(int64_t n) const { return n / size_; }
+  int64_t shard_begin(int64_t n) const { return n / size_ * rank_; }
+
+  // The whole rows before a column-parallel GEMM: under SP `local` (n/tp rows) is all-gathered
+  // into scratch `which` (0 or 1) and that view is returned; otherwise `local` itself.
+  ConstView gather(ConstView local, int which);
+  // Where a row-parallel GEMM writing the local rows `out` must put its (n, D) partial sum: a
+  // scratch under SP, `out` itself otherwise.
+  View partial_for(View out, int64_t n);
+  // Sums `partial` (from partial_for(out, n)) over the group into `out`.
+  void reduce(View partial, View out);
+  // All-gathers every rank's shard (shard_rows) into `whole`: the rows of a MoE layer that ran on
+  // shards, back to the replicated stream. REQUIRES: not sequence parallel.
+  void all_gather_shards(ConstView shard, View whole);
+  // Sums a gradient in place over the group (tensors replicated on every rank whose gradient
+  // each rank computed a part of).
+  void all_reduce(View v);
+  // The same for doubles (statistics).
+  void all_reduce(std::span<double> v);
+
+  const Status& status() const { return status_; }
+  // Seconds spent in the group's collectives since the last call (all of it exposed: the
+  // collectives block).
+  double take_seconds();
+
+ private:
+  void note(Status s);
+
+  Comm* group_ = nullptr;
+  int size_ = 1, rank_ = 0;
+  bool sequence_parallel_ = false;
+  Buffer full_[2];   // (max_rows, width) gathered rows
+  Buffer partial_;   // (max_rows, width) a row-parallel GEMM's partial sum
+  Status status_;
+  double seconds_ = 0;
+};
+
+}  // namespace symphony
