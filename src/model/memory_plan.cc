@@ -51,7 +51,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   const int tp = placement.size[int(Axis::kTensor)];
   const bool sp = tp > 1 && sequence_parallel;
   const ModelConfig local = AttentionBlock::local_config(c, placement);
-  const CheckedInt nl = sp ? n / tp : n, ns = n / tp;
+  // A tp share of the rows (an overflowed n overflows the totals below anyway).
+  const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
+  const CheckedInt nl = sp ? ns : n;
   const int64_t mlp_width = c.intermediate_size / tp, vocab = c.vocab_size / tp;
   const CheckedInt q_dim = CheckedInt(local.num_attention_heads) * c.head_dim;
   const CheckedInt kv_dim = CheckedInt(local.num_key_value_heads) * c.head_dim;

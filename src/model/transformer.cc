@@ -25,6 +25,7 @@ struct Transformer::Layer {
   std::unique_ptr<DenseMlp> mlp;
   std::unique_ptr<MoeBlock> moe;
   std::vector<ParamId> partial_grads;  // summed over tp after backward (tensor parallel only)
+  std::vector<ParamId> kv_grads;       // summed over the ranks sharing a replicated KV head
 
   Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel)
       : attn(c, "model.layers." + std::to_string(index), store) {
@@ -41,6 +42,7 @@ struct Transformer::Layer {
       if (sp) partial_grads.push_back(post_norm);
       if (moe)
         for (ParamId id : moe->partial_grads()) partial_grads.push_back(id);
+      if (attn.kv_replicas() > 1) kv_grads = attn.kv_params();
     }
   }
 };
@@ -113,6 +115,15 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     kv_group_ = std::move(group).value();
     kv_tp_ = TensorParallel(kv_group_.get(), false, 0, 0, dtype);
   }
+
+  int64_t stash = params_.info(final_norm_).shape.numel();
+  for (const auto& layer : layers_) {
+    int64_t elems = 0;
+    for (const auto* ids : {&layer->partial_grads, &layer->kv_grads})
+      for (ParamId id : *ids) elems += params_.info(id).shape.numel();
+    stash = std::max(stash, elems);
+  }
+  if (tp > 1) partial_stash_ = Buffer(dtype, {stash}, MemoryCategory::kActivations);
 
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
   const ModelConfig attn_config = AttentionBlock::local_config(config, parallel.placement);
@@ -201,7 +212,8 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
     return Error::invalid("batch shape {} x {} must be positive", max_shape.batch,
                           max_shape.seq_len);
   const std::optional<MemoryPlan> plan =
-      plan_training_memory_checked(config, dtype, max_shape, recompute, parallel.placement);
+      plan_training_memory_checked(config, dtype, max_shape, recompute, parallel.placement,
+                                   parallel.sequence_parallel);
   if (!plan)
     return Error::invalid("the model's memory for a batch of {} x {} tokens overflows 64-bit byte "
                           "counts (model.hidden_size = {}, model.num_hidden_layers = {}, "
@@ -307,6 +319,7 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
                                  MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
   const int64_t n = shape.rows(), local = x.dim(0);
+  start_partial_grads(layer.partial_grads, layer.kv_grads);
   View dh2 = dh_.view().rows(0, local);
   View h2 = a.h2.view().rows(0, local);
   if (layer.moe) {
@@ -329,10 +342,37 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
                    a.inv2.view().rows(0, local), dh2, dh2, params_.grad(layer.post_norm));
   add(ex, dres, dh2, dres);
   layer.attn.backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres, dres);
-  // Gradients each tensor-parallel rank holds a part of, summed before the block is reduced.
-  for (ParamId id : layer.partial_grads) tp_.all_reduce(params_.grad(id));
-  if (kv_group_)
-    for (ParamId id : layer.attn.kv_params()) kv_tp_.all_reduce(params_.grad(id));
+  finish_partial_grads(layer.partial_grads, layer.kv_grads);
+}
+
+void Transformer::start_partial_grads(std::span<const ParamId> tp_ids,
+                                      std::span<const ParamId> kv_ids) {
+  // Set aside what earlier micro-batches accumulated, so that the sums over tp below add this
+  // micro-batch's parts only.
+  int64_t at = 0;
+  for (std::span<const ParamId> ids : {tp_ids, kv_ids})
+    for (ParamId id : ids) {
+      View g = params_.grad(id);
+      std::copy_n(g.f32(), g.numel(), partial_stash_.f32() + at);
+      std::fill_n(g.f32(), g.numel(), 0.f);
+      at += g.numel();
+    }
+}
+
+void Transformer::finish_partial_grads(std::span<const ParamId> tp_ids,
+                                       std::span<const ParamId> kv_ids) {
+  int64_t at = 0;
+  const std::span<const ParamId> lists[] = {tp_ids, kv_ids};
+  TensorParallel* groups[] = {&tp_, &kv_tp_};
+  for (int list = 0; list < 2; ++list)
+    for (ParamId id : lists[list]) {
+      View g = params_.grad(id);
+      groups[list]->all_reduce(g);
+      float* dst = g.f32();
+      const float* earlier = partial_stash_.f32() + at;
+      for (int64_t i = 0; i < g.numel(); ++i) dst[i] += earlier[i];
+      at += g.numel();
+    }
 }
 
 View Transformer::residual(int64_t l, int64_t n) {
@@ -408,9 +448,11 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
   hook_before_backward(last_block);
   if (config_.tie_word_embeddings) hook_before_backward(0);  // the LM head is the embedding
   CrossEntropyResult ce = head_loss(ex, n, targets, scales.token, true);
+  const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
+  start_partial_grads(final_partial, {});
   rmsnorm_backward(ex, residual(last, n), params_.param(final_norm_),
                    final_inv_.view().rows(0, local), dh, dres, params_.grad(final_norm_));
-  if (tp_.sequence_parallel()) tp_.all_reduce(params_.grad(final_norm_));
+  finish_partial_grads(final_partial, {});
   hook_after_backward(last_block);
   for (int64_t l = last - 1; l >= 0; --l) {
     LayerActs& a = acts_for(l);

@@ -134,6 +134,11 @@ class Transformer {
   LayerActs& acts_for(int64_t l);
   ConstView lm_head_weight() const;
   View lm_head_grad();
+  // Gradients that each tensor-parallel rank computes a part of (replicated norms and router,
+  // KV heads shared by several ranks) are summed over their group after each block's backward;
+  // start_ sets aside what earlier micro-batches accumulated so only this one's parts are summed.
+  void start_partial_grads(std::span<const ParamId> tp_ids, std::span<const ParamId> kv_ids);
+  void finish_partial_grads(std::span<const ParamId> tp_ids, std::span<const ParamId> kv_ids);
   // Rows of the residual stream this rank holds for a micro-batch of n rows, at layer l's input.
   View residual(int64_t l, int64_t n);
   // The LM head and loss over the final hidden states; with `grad` the input gradient lands in
@@ -170,6 +175,7 @@ class Transformer {
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
   Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
+  Buffer partial_stash_;       // earlier micro-batches' partial gradients (tensor parallel)
   AttentionScratch attn_scratch_;
   std::vector<Buffer> bias_;   // [layer] selection bias (E) of MoE layers
   std::vector<MoeStats> moe_stats_;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "checkpoint/safetensors.h"
+#include "train/gather_param.h"
 
 namespace symphony {
 
@@ -48,51 +49,6 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
   return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
 }
 
-namespace {
-
-// The whole of a sharded tensor into `whole` (its global shape): the blocks are all-gathered over
-// each axis that cuts the tensor, the second cut first, and placed along the dim it cuts (ranks
-// holding copies of one block write the same values).
-Status gather_whole(DeviceMesh& mesh, const ParamInfo& info, ConstView block, View whole) {
-  std::vector<float> current(block.f32(), block.f32() + block.numel()), received, joined;
-  Shape shape = info.shape;
-  const ShardPlacement placement = ShardPlacement::of(mesh.layout(), mesh.world().rank());
-  struct Cut {
-    Axis axis;
-    int dim, blocks;
-  };
-  std::vector<Cut> cuts;
-  if (info.shard.axis2 != Axis::kNone)
-    cuts.push_back({info.shard.axis2, info.shard.dim2, placement.blocks2(info.shard)});
-  cuts.push_back({info.shard.axis, info.shard.dim, placement.blocks(info.shard)});
-  for (const Cut& cut : cuts) {
-    Comm& group = mesh.group(cut.axis);
-    const int members = group.size();
-    const int64_t n = int64_t(current.size());
-    received.resize(size_t(n * members));
-    SYM_TRY(group.all_gather(current.data(), received.data(), n, CommDType::kF32));
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < cut.dim; ++d) outer *= shape.dims[size_t(d)];
-    for (int d = cut.dim + 1; d < shape.ndim; ++d) inner *= shape.dims[size_t(d)];
-    const int64_t local = shape.dims[size_t(cut.dim)], global = local * cut.blocks;
-    joined.resize(size_t(n * cut.blocks));
-    for (int j = 0; j < members; ++j) {
-      const int64_t b = int64_t(j) * cut.blocks / members;
-      for (int64_t o = 0; o < outer; ++o)
-        std::copy_n(received.data() + j * n + o * local * inner, local * inner,
-                    joined.data() + (o * global + b * local) * inner);
-    }
-    shape.dims[size_t(cut.dim)] = global;
-    current.swap(joined);
-  }
-  SYM_CHECK(int64_t(current.size()) == whole.numel(), "{}: gathered {} of {} elements", info.name,
-            current.size(), whole.numel());
-  std::copy(current.begin(), current.end(), whole.f32());
-  return Status::ok();
-}
-
-}  // namespace
-
 Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
                        Transformer& model, DeviceMesh& mesh) {
   const ParamStore& store = model.params();
@@ -107,7 +63,7 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
       continue;
     }
     gathered.emplace_back(DType::kF32, info.global_shape, MemoryCategory::kCommunication);
-    SYM_TRY(gather_whole(mesh, info, v, gathered.back().view()));
+    SYM_TRY(gather_param(mesh, info, v, gathered.back().view()));
     records.push_back({info.name, "F32", dims_of(info.global_shape), gathered.back().view().raw(),
                        gathered.back().bytes()});
   }

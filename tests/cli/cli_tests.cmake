@@ -46,7 +46,19 @@ symphony_add_cli_test(dry_run_zero3 0 "memory of each rank with dp=4 zero=3"
                       train tiny --dry-run --set parallel.dp=4 --set parallel.zero_stage=3)
 symphony_add_cli_test(bad_zero_stage 2 "parallel\\.zero_stage = 5"
                       train tiny --dry-run --set parallel.zero_stage=5)
-symphony_add_cli_test(tensor_parallel_not_available 2 "parallel\\.tp = 2"
+symphony_add_cli_test(tp_not_dividing_heads 2 "parallel\\.tp = 3 does not divide model\\.num_attention_heads = 4"
+                      train tiny --dry-run --set parallel.tp=3)
+symphony_add_cli_test(tp_against_kv_heads 2 "parallel\\.tp = 2 and model\\.num_key_value_heads = 3"
+                      train tiny --dry-run --set model.num_attention_heads=6
+                      --set model.num_key_value_heads=3 --set parallel.tp=2)
+symphony_add_cli_test(tp_not_dividing_hidden 2 "parallel\\.tp = 4 does not divide model\\.hidden_size = 130"
+                      train tiny --dry-run --set model.hidden_size=130 --set parallel.tp=4)
+symphony_add_cli_test(tp_not_dividing_vocab 2 "parallel\\.tp = 2 does not divide model\\.vocab_size = 511"
+                      train tiny --dry-run --set model.vocab_size=511 --set parallel.tp=2)
+symphony_add_cli_test(tp_not_dividing_rows 2 "train\\.seq_len = 63: a micro-batch of 1 x 63"
+                      train tiny --dry-run --set train.micro_batch_size=1 --set train.seq_len=63
+                      --set parallel.tp=2)
+symphony_add_cli_test(dry_run_tensor_parallel 0 "memory of each rank with tp=2"
                       train tiny --dry-run --set parallel.tp=2)
 symphony_add_cli_test(ep_not_dividing_experts 2 "parallel\\.ep = 3 does not divide model\\.num_experts = 8"
                       train tiny --dry-run --set parallel.ep=3)

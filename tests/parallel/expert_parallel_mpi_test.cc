@@ -22,6 +22,7 @@
 #include "parallel/comm.h"
 #include "parallel/mesh.h"
 #include "testkit/mpi_world.h"
+#include "testkit/parallel_run.h"
 #include "train/train_step.h"
 #include "zero/data_parallel.h"
 
@@ -60,119 +61,12 @@ RunConfig config_for(const Layout& layout) {
   return *c;
 }
 
-// Global micro-batch j of a step: tokens that depend only on the seed, the step and j.
-void fill_micro_batch(const RunConfig& c, int64_t step, int64_t j, std::span<int32_t> in,
-                      std::span<int32_t> tgt) {
-  const uint64_t key = key_for(11, "ep-test") ^ (uint64_t(step) << 20) ^ uint64_t(j);
-  const uint64_t v = uint64_t(c.model.vocab_size);
-  for (size_t i = 0; i < in.size(); ++i) {
-    in[i] = int32_t(splitmix64(key ^ splitmix64(i)) % v);
-    tgt[i] = int32_t((uint64_t(in[i]) * 7 + 3) % v);
-  }
-}
+const uint64_t kTag = key_for(11, "ep-test");
 
-// One training run: the model, its sharded state and the step, on `ranks` data ranks.
-struct TrainingRun {
-  RunConfig config;
-  DeviceMesh mesh;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<DataParallel> dp;
-  std::unique_ptr<TrainStep> step;
-  int64_t ranks = 1;
-
-  TrainingRun(const RunConfig& c, DeviceMesh m, int64_t global_micro_batches)
-      : config(c), mesh(std::move(m)) {
-    const ZeroStage zero = mesh.layout().zero_stage();
-    ranks = mesh.replicas(ReplicaGroup::kDense).size();
-    config.train.global_batch_tokens =
-        config.train.micro_batch_size * config.train.seq_len * global_micro_batches;
-    model = std::make_unique<Transformer>(
-        config.model, DType::kF32, BatchShape{config.train.micro_batch_size, config.train.seq_len},
-        Recompute::kNone, DataParallel::residency_for(zero), ModelParallel::of(mesh));
-    dp = std::make_unique<DataParallel>(zero, mesh, *model, config.optim, /*bucket_mb=*/0.05);
-    dp->init_params(config.model, config.train.seed);
-    step = std::make_unique<TrainStep>(config.train, config.optim, *model, *dp);
-  }
-
-  BatchSource source(int64_t s) {
-    auto a = std::make_shared<int64_t>(0);
-    const int64_t rank = mesh.replicas(ReplicaGroup::kDense).rank();
-    return [this, s, a, rank](std::span<int32_t> in, std::span<int32_t> tgt) {
-      fill_micro_batch(config, s, *a * ranks + rank, in, tgt);
-      ++*a;
-    };
-  }
-
-  // Forward and backward of step 0's global batch, gradients reduced; no optimizer step.
-  void backward_only() {
-    dp->begin_step();
-    model->reset_moe_stats();
-    const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
-    const int64_t global = step->micro_batches() * ranks;
-    const LossScales scales{1.0 / double(global * shape.rows()), 1.0 / double(global)};
-    std::vector<int32_t> in(size_t(shape.rows())), tgt(size_t(shape.rows()));
-    BatchSource next = source(0);
-    for (int64_t m = 0; m < step->micro_batches(); ++m) {
-      next(in, tgt);
-      dp->begin_micro_batch(m + 1 == step->micro_batches());
-      model->forward_backward(Exec::cpu(), shape, in, tgt, scales);
-      ASSERT_TRUE(model->comm_status().is_ok()) << model->comm_status().message();
-    }
-    ASSERT_TRUE(dp->end_backward().is_ok());
-  }
-
-  // Every parameter's gradient as one process holds it: expert blocks joined over ep.
-  std::vector<std::vector<float>> gathered_grads() {
-    std::vector<std::vector<float>> out;
-    const ParamStore& store = model->params();
-    for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
-      const ParamInfo& info = store.info(id);
-      ConstView g = store.grad(id);
-      std::vector<float> whole(size_t(info.global_shape.numel()));
-      if (info.shard.sharded()) {
-        Status s = mesh.group(info.shard.axis)
-                       .all_gather(g.data<float>(), whole.data(), g.numel(), CommDType::kF32);
-        SYM_CHECK(s.is_ok(), "{}", s.message());
-      } else {
-        std::memcpy(whole.data(), g.data<float>(), whole.size() * sizeof(float));
-      }
-      out.push_back(std::move(whole));
-    }
-    return out;
-  }
-
-  std::vector<double> train() {
-    std::vector<double> losses;
-    for (int64_t s = 0; s < kSteps; ++s) {
-      Result<StepResult> r = step->run(Exec::cpu(), s, source(s));
-      SYM_CHECK(r.has_value(), "{}", r.error().message());
-      losses.push_back(r->loss);
-    }
-    return losses;
-  }
-};
-
-DeviceMesh mesh_for(const RunConfig& c, Comm& world) {
-  Result<ParallelLayout> layout = ParallelLayout::create(c.parallel, world.size());
-  SYM_CHECK(layout.has_value(), "{}", layout.error().message());
-  Result<DeviceMesh> mesh = DeviceMesh::create(*layout, world);
-  SYM_CHECK(mesh.has_value(), "{}", mesh.error().message());
-  return std::move(mesh).value();
-}
-
-RunConfig single_process(RunConfig c) {
-  c.parallel = ParallelConfig{};
-  return c;
-}
-
-double relative_difference(const std::vector<float>& a, const std::vector<float>& ref) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    diff += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
-    norm += double(ref[i]) * ref[i];
-  }
-  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
+using testkit::mesh_for;
+using testkit::relative_difference;
+using testkit::single_process;
+using testkit::TrainingRun;
 
 class ExpertParallelTest : public testing::TestWithParam<Layout> {
  protected:
@@ -188,9 +82,10 @@ TEST_P(ExpertParallelTest, OneStepsGradientsMatchOneProcess) {
   Comm& world = testkit::world();
   const RunConfig c = config_for(layout);
   const int64_t global = kAccumulation * world.size();
-  TrainingRun reference(single_process(c), DeviceMesh::single(), global);
+  TrainingRun reference(single_process(c), DeviceMesh::single(), global, kTag);
   reference.backward_only();
-  TrainingRun first(c, mesh_for(c, world), global), second(c, mesh_for(c, world), global);
+  TrainingRun first(c, mesh_for(c, world), global, kTag),
+      second(c, mesh_for(c, world), global, kTag);
   first.backward_only();
   second.backward_only();
   const auto ref = reference.gathered_grads();
@@ -225,10 +120,11 @@ TEST_P(ExpertParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   Comm& world = testkit::world();
   const RunConfig c = config_for(layout);
   const int64_t global = kAccumulation * world.size();
-  const std::vector<double> reference = TrainingRun(single_process(c), DeviceMesh::single(), global).train();
-  TrainingRun first_run(c, mesh_for(c, world), global);
-  const std::vector<double> first = first_run.train();
-  const std::vector<double> second = TrainingRun(c, mesh_for(c, world), global).train();
+  const std::vector<double> reference =
+      TrainingRun(single_process(c), DeviceMesh::single(), global, kTag).train(kSteps);
+  TrainingRun first_run(c, mesh_for(c, world), global, kTag);
+  const std::vector<double> first = first_run.train(kSteps);
+  const std::vector<double> second = TrainingRun(c, mesh_for(c, world), global, kTag).train(kSteps);
   ASSERT_EQ(first.size(), reference.size());
   double worst = 0;
   for (size_t s = 0; s < reference.size(); ++s) {

@@ -1,0 +1,110 @@
+#include "testkit/parallel_run.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/rng.h"
+#include "train/gather_param.h"
+
+namespace symphony::testkit {
+
+void fill_micro_batch(uint64_t tag, int64_t vocab, int64_t step, int64_t j,
+                      std::span<int32_t> in, std::span<int32_t> tgt) {
+  const uint64_t key = tag ^ (uint64_t(step) << 20) ^ uint64_t(j);
+  const uint64_t v = uint64_t(vocab);
+  for (size_t i = 0; i < in.size(); ++i) {
+    in[i] = int32_t(splitmix64(key ^ splitmix64(i)) % v);
+    tgt[i] = int32_t((uint64_t(in[i]) * 7 + 3) % v);
+  }
+}
+
+DeviceMesh mesh_for(const RunConfig& c, Comm& world) {
+  Result<ParallelLayout> layout = ParallelLayout::create(c.parallel, world.size());
+  SYM_CHECK(layout.has_value(), "{}", layout.error().message());
+  Result<DeviceMesh> mesh = DeviceMesh::create(*layout, world);
+  SYM_CHECK(mesh.has_value(), "{}", mesh.error().message());
+  return std::move(mesh).value();
+}
+
+RunConfig single_process(RunConfig c) {
+  c.parallel = ParallelConfig{};
+  return c;
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& ref) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    diff += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
+    norm += double(ref[i]) * ref[i];
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+TrainingRun::TrainingRun(const RunConfig& c, DeviceMesh m, int64_t global_micro_batches,
+                         uint64_t tag_, Recompute recompute)
+    : config(c), mesh(std::move(m)), tag(tag_) {
+  const ZeroStage zero = mesh.layout().zero_stage();
+  ranks = mesh.replicas(ReplicaGroup::kDense).size();
+  config.train.global_batch_tokens =
+      config.train.micro_batch_size * config.train.seq_len * global_micro_batches;
+  model = std::make_unique<Transformer>(
+      config.model, DType::kF32, BatchShape{config.train.micro_batch_size, config.train.seq_len},
+      recompute, DataParallel::residency_for(zero),
+      ModelParallel::of(mesh, config.parallel.sequence_parallel));
+  dp = std::make_unique<DataParallel>(zero, mesh, *model, config.optim, /*bucket_mb=*/0.05);
+  dp->init_params(config.model, config.train.seed);
+  step = std::make_unique<TrainStep>(config.train, config.optim, *model, *dp);
+}
+
+BatchSource TrainingRun::source(int64_t s) {
+  auto next = std::make_shared<int64_t>(0);
+  const int64_t rank = mesh.replicas(ReplicaGroup::kDense).rank();
+  return [this, s, next, rank](std::span<int32_t> in, std::span<int32_t> tgt) {
+    fill_micro_batch(tag, config.model.vocab_size, s, *next * ranks + rank, in, tgt);
+    ++*next;
+  };
+}
+
+void TrainingRun::backward_only() {
+  dp->begin_step();
+  model->reset_moe_stats();
+  const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
+  const int64_t global = step->micro_batches() * ranks;
+  const LossScales scales{1.0 / double(global * shape.rows()), 1.0 / double(global)};
+  std::vector<int32_t> in(size_t(shape.rows())), tgt(size_t(shape.rows()));
+  BatchSource next = source(0);
+  for (int64_t m = 0; m < step->micro_batches(); ++m) {
+    next(in, tgt);
+    dp->begin_micro_batch(m + 1 == step->micro_batches());
+    model->forward_backward(Exec::cpu(), shape, in, tgt, scales);
+    SYM_CHECK(model->comm_status().is_ok(), "{}", model->comm_status().message());
+  }
+  Status s = dp->end_backward();
+  SYM_CHECK(s.is_ok(), "{}", s.message());
+}
+
+std::vector<std::vector<float>> TrainingRun::gathered_grads() {
+  std::vector<std::vector<float>> out;
+  const ParamStore& store = model->params();
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    std::vector<float> whole(size_t(info.global_shape.numel()));
+    Status s = gather_param(mesh, info, store.grad(id),
+                            View(whole.data(), DType::kF32, info.global_shape));
+    SYM_CHECK(s.is_ok(), "{}", s.message());
+    out.push_back(std::move(whole));
+  }
+  return out;
+}
+
+std::vector<double> TrainingRun::train(int64_t steps) {
+  std::vector<double> losses;
+  for (int64_t s = 0; s < steps; ++s) {
+    Result<StepResult> r = step->run(Exec::cpu(), s, source(s));
+    SYM_CHECK(r.has_value(), "{}", r.error().message());
+    losses.push_back(r->loss);
+  }
+  return losses;
+}
+
+}  // namespace symphony::testkit
