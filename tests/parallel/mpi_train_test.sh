@@ -43,6 +43,22 @@ losses() { grep -o '"loss":[0-9.e+-]*' "$1/metrics.jsonl"; }
 [ "$(losses "$work/run-ep2")" = "$(losses "$work/run-ep2-full")" ] || fail "ep=2 losses differ with train.recompute = full"
 echo "ok: 2-rank ep=2 run, model file evaluated in one process, recomputation bitwise equal"
 
+# 1c. Tensor and sequence parallelism with expert parallelism folded over the same two ranks:
+# the model file (blocks gathered over tp and ep) loads in one process, and full recomputation
+# gives the same losses bit for bit.
+"${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=4 --set parallel.tp=2 \
+  --set parallel.ep=2 --set parallel.zero_stage=1 --set train.run_dir="$work/run-tp2" \
+  > "$work/tp2.log" 2>&1 || { cat "$work/tp2.log"; fail "2-rank tp=2 ep=2 run"; }
+grep -q '"layout":"tp=2 ep=2 zero=1"' "$work/run-tp2/metrics.jsonl" || fail "metrics.jsonl lacks the tp layout"
+grep -q '"tensor_comm_s"' "$work/run-tp2/metrics.jsonl" || fail "metrics.jsonl lacks the tensor-parallel time"
+"$exe" eval "$work/run-tp2/model.safetensors" --data "$work/data" --seq-len 32 --batches 2 \
+  > "$work/tp2-eval.log" 2>&1 || { cat "$work/tp2-eval.log"; fail "the tp=2 model file does not evaluate in one process"; }
+"${launch[@]}" "$exe" train tiny "${common[@]}" --set train.steps=4 --set parallel.tp=2 \
+  --set parallel.ep=2 --set parallel.zero_stage=1 --set train.recompute=full \
+  --set train.run_dir="$work/run-tp2-full" > "$work/tp2-full.log" 2>&1 || { cat "$work/tp2-full.log"; fail "2-rank tp=2 run with recomputation"; }
+[ "$(losses "$work/run-tp2")" = "$(losses "$work/run-tp2-full")" ] || fail "tp=2 losses differ with train.recompute = full"
+echo "ok: 2-rank tp=2 ep=2 run, model file evaluated in one process, recomputation bitwise equal"
+
 # The pid of world rank $1 of the running job whose run directory is $2.
 rank_pid() {
   for p in $(pgrep -f "$2" || true); do
