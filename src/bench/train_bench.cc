@@ -61,6 +61,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.state.grads = grown(before, MemoryCategory::kGrads);
   r.state.optimizer = grown(before, MemoryCategory::kOptimizer);
   r.state.communication = grown(before, MemoryCategory::kCommunication);
+  r.activation_bytes = grown(before, MemoryCategory::kActivations);
   r.state = expert_share(dp, model.params(), r.state);
   dp.init_params(config.model, tc.seed);
   TrainStep step(tc, config.optim, model, dp);
@@ -79,6 +80,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
       times.push_back(t.elapsed_s());
       r.exchange.add(sr.exchange);
       r.exposed_grad_comm_s += sr.exposed_comm_s;
+      r.tensor_comm_s += sr.tensor_comm_s;
       if (after_step) after_step();
     }
     if (s == 0) r.first_loss = sr.loss;
@@ -90,6 +92,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
     r.exchange.in_flight_s /= n;
     r.exchange.exposed_s /= n;
     r.exposed_grad_comm_s /= n;
+    r.tensor_comm_s /= n;
   }
   r.step_times_s = times;
   std::sort(times.begin(), times.end());
