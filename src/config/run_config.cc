@@ -168,17 +168,25 @@ Status validate(const ParallelConfig& parallel) {
     return Error::invalid("parallel.bucket_mb = {} must be positive", parallel.bucket_mb);
   if (!(parallel.timeout_s > 0))
     return Error::invalid("parallel.timeout_s = {} must be positive", parallel.timeout_s);
-  for (auto [name, size] : {std::pair{"pp", parallel.pp}, {"cp", parallel.cp},
-                            {"etp", parallel.etp}})
+  for (auto [name, size] : {std::pair{"pp", parallel.pp}, {"cp", parallel.cp}})
     if (size > 1)
       return Error::invalid("parallel.{} = {}: this build trains with data (dp), tensor and "
-                            "sequence (tp), and expert (ep) parallelism and ZeRO; set "
+                            "sequence (tp), and expert (ep, etp) parallelism and ZeRO; set "
                             "parallel.{} = 1", name, size, name);
   return Status::ok();
 }
 
-// What the layout asks of the model: experts to spread, in equal blocks.
+// What the layout asks of the model: experts to spread, in equal blocks, and their width over etp.
 Status validate_expert_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
+  if (parallel.etp > 1) {
+    if (model.num_experts == 0)
+      return Error::invalid("parallel.etp = {}: the model is dense (model.num_experts = 0); "
+                            "expert tensor parallelism needs routed experts", parallel.etp);
+    if (model.moe_intermediate_size % parallel.etp != 0)
+      return Error::invalid("parallel.etp = {} does not divide model.moe_intermediate_size = {}: "
+                            "each expert's width is split over the etp ranks", parallel.etp,
+                            model.moe_intermediate_size);
+  }
   if (parallel.ep <= 1) return Status::ok();
   if (model.num_experts == 0)
     return Error::invalid("parallel.ep = {}: the model is dense (model.num_experts = 0); expert "

@@ -13,7 +13,7 @@ namespace {
 // attention heads; n: the micro-batch's rows, nl: the residual stream's rows on this rank, ns: the
 // rows its MoE layers route; mlp_width: this rank's part of the dense MLP width.
 CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, CheckedInt ns,
-                           int64_t mlp_width, bool moe, bool dense, int ep) {
+                           int64_t mlp_width, bool moe, bool dense, int ep, int etp) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
   CheckedInt e = nl * d + nl;                                     // h, inv_rms
@@ -25,8 +25,9 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
     e += ns * x * 2 + ns * k;                                     // logits, probs, weights
     e += ns * k * d * 2;                                          // xg, yg
-    e += ns * k * ep * c.moe_intermediate_size * 3;               // expert acts
+    e += ns * k * ep * etp * (c.moe_intermediate_size / etp) * 3;  // expert acts
     if (ep > 1) e += ns * k * ep * d * 3;                         // xr, xe, ye
+    if (etp > 1) e += ns * k * ep * etp * d * 2;                  // xt, yt
     if (c.n_shared_experts > 0)
       e += ns * c.n_shared_experts * c.moe_intermediate_size * 3 + ns * d;
     e += ns * x * 2 + ns * k;                                     // dprobs_aux, dlogits, dweights
@@ -60,6 +61,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   // Bounded by kMaxModelParams, so the declarations below cannot overflow.
   const int64_t params = Transformer::param_numel(c, placement);
   const int ep = placement.size[int(Axis::kExpert)];
+  const int etp = placement.size[int(Axis::kExpertTensor)];
 
   // Layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
   const int64_t moe_layers = c.num_experts > 0 ? layers - c.first_k_dense_replace : 0;
@@ -68,11 +70,11 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   if (recompute == Recompute::kFull) {
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense || !any_moe, ep) +
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense || !any_moe, ep, etp) +
             nl * d;                                              // + layer_out
   } else {
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep) * moe_layers;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep) * dense_layers;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp) * moe_layers;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp) * dense_layers;
   }
   acts += CheckedInt(layers + 1) * nl * d;                       // residual stream
   acts += nl * d + nl;                                           // final_h, final_inv

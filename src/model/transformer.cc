@@ -56,13 +56,14 @@ struct Transformer::LayerActs {
   // rows: the micro-batch's; local: the residual stream's on this rank; shard: the rows a MoE
   // layer routes on this rank; attn_config: this rank's heads; mlp_width: its dense MLP width.
   LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
-            int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks)
+            int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks,
+            int expert_tensor_ranks)
       : attn(attn_config, rows, local, dtype),
         x_mid(act(dtype, {local, c.hidden_size})),
         h2(act(dtype, {local, c.hidden_size})),
         inv2(act(dtype, {local})) {
     if (is_moe)
-      moe = MoeActs(c, shard, dtype, expert_ranks);
+      moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks);
     else
       mlp = SwigluActBuffers(dtype, rows, mlp_width);
   }
@@ -130,7 +131,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   const int64_t local = tp_.local_rows(n), mlp_width = config.intermediate_size / tp;
   auto layer_acts = [&](bool is_moe) {
     return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
-                                       dtype, expert_ranks_);
+                                       dtype, expert_ranks_,
+                                       parallel.placement.size[int(Axis::kExpertTensor)]);
   };
   bool any_moe = false, any_dense = false;
   for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;

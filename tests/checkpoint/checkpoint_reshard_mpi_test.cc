@@ -300,16 +300,18 @@ TEST_F(ReshardTest, ExpertLayoutRoundTripReproducesEveryTensorBitwise) {
 
 // Tensor parallelism: a run with tp = 2 and ep = 2 (dp = world / 2) resumes under tp = world
 // with ZeRO-3 and its losses continue those of one process; its checkpoint goes through
-// tp = 1 (one process), tp = world (KV heads replicated at 4) and tp = world / 2 with plain data
-// parallelism, every tensor and moment bitwise the same after each hop.
+// tp = 1 (one process), tp = ep = world (KV heads replicated at 4), tp = world with etp = 2 (each
+// expert's width split) and tp = world / 2 with plain data parallelism, every tensor and moment
+// bitwise the same after each hop.
 TEST_F(ReshardTest, TensorLayoutsResumeAndRoundTripBitwise) {
   Comm& world = testkit::world();
   const int w = world.size();
   if (w < 2) GTEST_SKIP() << "tensor parallelism needs two ranks";
   const std::vector<double> want = reference();
-  auto layout = [](int tp, int ep) {
+  auto layout = [](int tp, int ep, int etp = 1) {
     return std::vector<std::string>{fmt::format("parallel.tp={}", tp),
-                                    fmt::format("parallel.ep={}", ep)};
+                                    fmt::format("parallel.ep={}", ep),
+                                    fmt::format("parallel.etp={}", etp)};
   };
   const std::vector<double> saved = run(world, config("tp_first", 1, layout(2, 2)), "", kStopAt);
   expect_close(saved, want, 0, kStopAt);
@@ -318,18 +320,19 @@ TEST_F(ReshardTest, TensorLayoutsResumeAndRoundTripBitwise) {
                kStopAt);
 
   struct Hop {
-    int tp, ep, zero;
+    int tp, ep, etp, zero;
     bool alone;  // one process (rank 0), else every rank
   };
-  const Hop hops[] = {{1, 1, 0, true}, {w, w, 3, false}, {w / 2, 1, 2, false}};
+  const Hop hops[] = {
+      {1, 1, 1, 0, true}, {w, w, 1, 3, false}, {w, 1, 2, 1, false}, {w / 2, 1, 1, 2, false}};
   fs::path from = first;
   for (size_t i = 0; i < std::size(hops); ++i) {
     const Hop& hop = hops[i];
-    SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} zero {}{}", i + 1, hop.tp, hop.ep, hop.zero,
-                             hop.alone ? " alone" : ""));
+    SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} etp {} zero {}{}", i + 1, hop.tp, hop.ep,
+                             hop.etp, hop.zero, hop.alone ? " alone" : ""));
     const fs::path to = root_ / fmt::format("tp_round_trip_{}", i + 1);
     const RunConfig c =
-        config(fmt::format("tp_round_trip_{}", i + 1), hop.zero, layout(hop.tp, hop.ep));
+        config(fmt::format("tp_round_trip_{}", i + 1), hop.zero, layout(hop.tp, hop.ep, hop.etp));
     Status s = Status::ok();
     if (!hop.alone) {
       s = load_and_save(world, c, from, to);

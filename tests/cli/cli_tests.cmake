@@ -58,6 +58,8 @@ symphony_add_cli_test(tp_not_dividing_vocab 2 "parallel\\.tp = 2 does not divide
 symphony_add_cli_test(tp_not_dividing_rows 2 "train\\.seq_len = 63: a micro-batch of 1 x 63"
                       train tiny --dry-run --set train.micro_batch_size=1 --set train.seq_len=63
                       --set parallel.tp=2)
+symphony_add_cli_test(etp_not_dividing_expert_width 2 "parallel\\.etp = 3 does not divide model\\.moe_intermediate_size = 64"
+                      train tiny --dry-run --set parallel.dp=3 --set parallel.etp=3)
 symphony_add_cli_test(dry_run_tensor_parallel 0 "memory of each rank with tp=2"
                       train tiny --dry-run --set parallel.tp=2)
 symphony_add_cli_test(ep_not_dividing_experts 2 "parallel\\.ep = 3 does not divide model\\.num_experts = 8"

@@ -1,6 +1,6 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
-// tp2 x ep2, on the MoE `tiny` and a dense variant) is checked against one process running the
+// tp2 x ep2 with etp 1 and 2, on the MoE `tiny` and a dense variant) is checked against one process running the
 // same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
@@ -150,12 +150,16 @@ INSTANTIATE_TEST_SUITE_P(
                            .dense = true},
                     Layout{.name = "tp2_sp_dense", .ranks = 2, .tp = 2, .dense = true},
                     Layout{.name = "tp2_ep2", .ranks = 2, .tp = 2, .ep = 2},
+                    Layout{.name = "tp2_etp2", .ranks = 2, .tp = 2, .etp = 2},
                     Layout{.name = "tp4", .ranks = 4, .tp = 4},
                     Layout{.name = "tp4_dense", .ranks = 4, .tp = 4, .sequence_parallel = false,
                            .dense = true},
                     Layout{.name = "tp2_dp2_zero1", .ranks = 4, .tp = 2, .zero = 1},
                     Layout{.name = "tp2_dp2_zero3", .ranks = 4, .tp = 2, .zero = 3},
-                    Layout{.name = "tp2_ep2_dp2", .ranks = 4, .tp = 2, .ep = 2, .zero = 1}),
+                    Layout{.name = "tp2_ep2_dp2", .ranks = 4, .tp = 2, .ep = 2, .zero = 1},
+                    Layout{.name = "tp2_ep2_etp2", .ranks = 4, .tp = 2, .ep = 2, .etp = 2},
+                    Layout{.name = "tp2_ep2_etp2_zero3", .ranks = 4, .tp = 2, .ep = 2, .etp = 2,
+                           .zero = 3}),
     layout_name);
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/moe_permute.h"
 #include "model/moe/load_balance.h"
+#include "model/moe/expert_tensor_gather.h"
 
 namespace symphony {
 namespace {
@@ -34,14 +35,16 @@ int64_t MoeActs::expert_rows(const ModelConfig& c, int64_t rows, int expert_rank
   return rows * c.num_experts_per_tok * std::max(expert_ranks, 1);
 }
 
-MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ranks)
+MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ranks,
+                 int expert_tensor_ranks)
     : logits(act(dtype, {rows, c.num_experts})),
       probs(act(dtype, {rows, c.num_experts})),
       weights(act(dtype, {rows, c.num_experts_per_tok})),
       idx(size_t(rows * c.num_experts_per_tok)),
       xg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
       yg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
-      experts(dtype, expert_rows(c, rows, expert_ranks), c.moe_intermediate_size),
+      experts(dtype, expert_rows(c, rows, expert_ranks) * expert_tensor_ranks,
+              c.moe_intermediate_size / expert_tensor_ranks),
       dprobs_aux(act(dtype, {rows, c.num_experts})),
       dweights(act(dtype, {rows, c.num_experts_per_tok})),
       dlogits(act(dtype, {rows, c.num_experts})) {
@@ -52,6 +55,11 @@ MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ran
     xr = act(dtype, {r, c.hidden_size});
     xe = act(dtype, {r, c.hidden_size});
     ye = act(dtype, {r, c.hidden_size});
+  }
+  if (expert_tensor_ranks > 1) {
+    const int64_t r = expert_rows(c, rows, expert_ranks) * expert_tensor_ranks;
+    xt = act(dtype, {r, c.hidden_size});
+    yt = act(dtype, {r, c.hidden_size});
   }
   if (c.n_shared_experts > 0) {
     shared = SwigluActBuffers(dtype, rows, c.n_shared_experts * c.moe_intermediate_size);
@@ -68,11 +76,23 @@ MoeBlock::MoeBlock(const ModelConfig& config, const std::string& prefix, ParamSt
     shared_ = std::make_unique<DenseMlp>(prefix + ".mlp.shared_experts", d,
                                          config.n_shared_experts * f, store);
   // The routed experts last, so a MoE layer is one dense unit and one expert unit.
+  // Experts over ep; under etp each expert's width F over the etp ranks too.
   const ShardSpec by_expert{Axis::kExpert, 0};
-  gate_ = store.add(prefix + ".mlp.experts.gate_proj", {e, f, d}, Decay::kYes, by_expert);
-  up_ = store.add(prefix + ".mlp.experts.up_proj", {e, f, d}, Decay::kYes, by_expert);
-  down_ = store.add(prefix + ".mlp.experts.down_proj", {e, d, f}, Decay::kYes, by_expert);
+  const ShardSpec by_width = by_expert.then(Axis::kExpertTensor, 1);
+  const ShardSpec by_input = by_expert.then(Axis::kExpertTensor, 2);
+  gate_ = store.add(prefix + ".mlp.experts.gate_proj", {e, f, d}, Decay::kYes, by_width);
+  up_ = store.add(prefix + ".mlp.experts.up_proj", {e, f, d}, Decay::kYes, by_width);
+  down_ = store.add(prefix + ".mlp.experts.down_proj", {e, d, f}, Decay::kYes, by_input);
   expert_ranks_ = store.placement().blocks(by_expert);
+  expert_tensor_ranks_ = store.placement().blocks2(by_width);
+  if (expert_tensor_ranks_ > 1) {
+    SYM_CHECK(parallel.expert_tensor == nullptr ||
+                  (parallel.expert_tensor->size() == expert_tensor_ranks_ &&
+                   store.dtype() == DType::kF32),
+              "MoE layer {}: {} expert tensor ranks need an etp group of that size and f32",
+              prefix, expert_tensor_ranks_);
+    etp_group_ = parallel.expert_tensor;
+  }
   if (expert_ranks_ > 1 && parallel.expert != nullptr) {
     const int ep = expert_ranks_;
     SYM_CHECK(parallel.expert->size() == ep && store.dtype() == DType::kF32,
@@ -91,7 +111,76 @@ std::vector<ParamId> MoeBlock::partial_grads() const {
 }
 
 void MoeBlock::reserve(int64_t rows) {
-  if (exchange_) exchange_->reserve(MoeActs::expert_rows(config_, rows, expert_ranks_));
+  const int64_t expert_rows = MoeActs::expert_rows(config_, rows, expert_ranks_);
+  if (exchange_) exchange_->reserve(expert_rows);
+  if (etp_group_ != nullptr)
+    etp_gather_ = std::make_unique<ExpertTensorGather>(*etp_group_, expert_rows, config_.hidden_size);
+}
+
+// The expert GEMMs of segments [first, last) of x (rows per `offsets`) into y. Under expert
+// tensor parallelism the etp group's rows of those segments are gathered into a.xt at row `at`,
+// computed there (activations at the same rows) and their partial outputs summed back into y;
+// `at` advances past them.
+Status MoeBlock::experts_forward_any(const Exec& ex, const ParamStore& store, int64_t first,
+                                     int64_t last, int64_t per_expert,
+                                     std::span<const int64_t> offsets, ConstView x, MoeActs& a,
+                                     View y, int64_t& at) {
+  const SwigluActs acts = a.experts.view(a.experts.g.shape()[0]);
+  if (!etp_gather_) {
+    experts_forward(ex, store, first, last, per_expert, offsets, x, acts, y);
+    return Status::ok();
+  }
+  const int64_t begin = offsets[size_t(first)], end = offsets[size_t(last)];
+  gathered_segments(first, last, offsets);
+  SYM_TRY(etp_gather_->gather(x.rows(begin, end), etp_local_offsets_, a.xt.view().rows(at, a.xt.shape()[0])));
+  const int etp = etp_gather_->ranks();
+  shift_gathered_offsets(first, last, at);
+  experts_forward(ex, store, first * etp, last * etp, per_expert * etp, etp_offsets_, a.xt.view(),
+                  acts, a.yt.view());
+  SYM_TRY(etp_gather_->scatter_sum(a.yt.view().rows(at, at + etp_gather_->rows()),
+                                   y.rows(begin, end)));
+  at += etp_gather_->rows();
+  return Status::ok();
+}
+
+// The mirror image: dy's rows gathered into a.yt at `at`, the input gradients (partial over the
+// F-slices) overwrite a.xt there and are summed back into x.
+Status MoeBlock::experts_backward_any(const Exec& ex, ParamStore& store, int64_t first,
+                                      int64_t last, int64_t per_expert,
+                                      std::span<const int64_t> offsets, View x, MoeActs& a,
+                                      View dy, int64_t& at) {
+  const SwigluActs acts = a.experts.view(a.experts.g.shape()[0]);
+  if (!etp_gather_) {
+    experts_backward(ex, store, first, last, per_expert, offsets, x, acts, dy);
+    return Status::ok();
+  }
+  const int64_t begin = offsets[size_t(first)], end = offsets[size_t(last)];
+  gathered_segments(first, last, offsets);
+  SYM_TRY(etp_gather_->gather(dy.rows(begin, end), etp_local_offsets_,
+                              a.yt.view().rows(at, a.yt.shape()[0])));
+  const int etp = etp_gather_->ranks();
+  shift_gathered_offsets(first, last, at);
+  experts_backward(ex, store, first * etp, last * etp, per_expert * etp, etp_offsets_, a.xt.view(),
+                   acts, a.yt.view());
+  SYM_TRY(etp_gather_->scatter_sum(a.xt.view().rows(at, at + etp_gather_->rows()),
+                                   x.rows(begin, end)));
+  at += etp_gather_->rows();
+  return Status::ok();
+}
+
+void MoeBlock::gathered_segments(int64_t first, int64_t last, std::span<const int64_t> offsets) {
+  etp_local_offsets_.resize(size_t(last - first + 1));
+  for (int64_t s = first; s <= last; ++s)
+    etp_local_offsets_[size_t(s - first)] = offsets[size_t(s)] - offsets[size_t(first)];
+}
+
+void MoeBlock::shift_gathered_offsets(int64_t first, int64_t last, int64_t at) {
+  // Indexed by absolute gathered segment (first * etp onward), rows from `at`.
+  const int etp = etp_gather_->ranks();
+  std::span<const int64_t> g = etp_gather_->offsets();
+  etp_offsets_.assign(size_t(last * etp + 1), at);
+  for (int64_t i = 0; i <= (last - first) * etp; ++i)
+    etp_offsets_[size_t(first * etp + i)] = at + g[size_t(i)];
 }
 
 SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t j) const {
@@ -171,10 +260,14 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
                        a.shared_out.view().rows(0, n));
   const int64_t rows = xc.recv_rows();
   View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
-  const SwigluActs acts = a.experts.view(rows);
-  return run_chunks(ex, a, xe, ye, a.yg.f32(), [&](int64_t first, int64_t last) {
-    experts_forward(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe, acts, ye);
-  });
+  Status computed;
+  int64_t at = 0;
+  SYM_TRY(run_chunks(ex, a, xe, ye, a.yg.f32(), [&](int64_t first, int64_t last) {
+    if (computed.is_ok())
+      computed = experts_forward_any(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe,
+                                     a, ye, at);
+  }));
+  return computed;
 }
 
 // The mirror image: output gradients in a.yg (send order) travel to the experts, the router's
@@ -191,10 +284,14 @@ Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, Mo
   const int64_t rows = xc.recv_rows();
   // Output gradients arrive into ye; the input gradients overwrite the inputs in xe.
   View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
-  const SwigluActs acts = a.experts.view(rows);
-  return run_chunks(ex, a, ye, xe, a.xg.f32(), [&](int64_t first, int64_t last) {
-    experts_backward(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe, acts, ye);
-  });
+  Status computed;
+  int64_t at = 0;
+  SYM_TRY(run_chunks(ex, a, ye, xe, a.xg.f32(), [&](int64_t first, int64_t last) {
+    if (computed.is_ok())
+      computed = experts_backward_any(ex, store, first, last, xc.ranks(), xc.segment_offsets(),
+                                      xe, a, ye, at);
+  }));
+  return computed;
 }
 
 Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
@@ -226,7 +323,8 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   if (exchange_) {
     SYM_TRY(exchanged_forward(ex, store, x, a, n));
   } else {
-    experts_forward(ex, store, 0, e_count, 1, plan.offsets, xg, a.experts.view(rows), yg);
+    int64_t at = 0;
+    SYM_TRY(experts_forward_any(ex, store, 0, e_count, 1, plan.offsets, xg, a, yg, at));
     if (shared_)
       swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                          a.shared_out.view().rows(0, n));
@@ -300,8 +398,9 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
     SYM_TRY(exchanged_backward_finish(ex, store, a));
     stats.exchange.add(exchange_->take_times());
   } else {
-    experts_backward(ex, store, 0, config_.num_experts, 1, plan.offsets, xg,
-                     a.experts.view(rows), yg);
+    int64_t at = 0;
+    SYM_TRY(experts_backward_any(ex, store, 0, config_.num_experts, 1, plan.offsets, xg, a, yg,
+                                 at));
   }
   moe_scatter_add(ex, xg, plan.row_of_slot, dx);
   return Status::ok();

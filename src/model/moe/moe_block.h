@@ -30,6 +30,7 @@
 #include "model/tensor_parallel.h"
 #include "model/model_parallel.h"
 #include "model/moe/dispatch_plan.h"
+#include "model/moe/expert_tensor_gather.h"
 #include "parallel/expert_exchange.h"
 
 namespace symphony {
@@ -61,12 +62,15 @@ struct MoeActs {
   Buffer xg, yg;                  // (N*K, D) grouped rows, in send order
   Buffer xr, xe, ye;              // (R, D) expert parallel: received (source-major), expert-major
                                   // input and output; R = ep * N*K, the most a rank can receive
-  SwigluActBuffers experts;       // (N*K, F), or (R, F) expert parallel
+  SwigluActBuffers experts;       // (N*K, F), or (R, F) expert parallel; under etp (etp * R,
+                                  // F / etp) over the rows the etp group gathered
+  Buffer xt, yt;                  // (etp * R, D) expert tensor parallel: gathered rows
   SwigluActBuffers shared;        // (N, Fs)
   Buffer shared_out;              // (N, D)
   Buffer dprobs_aux, dweights, dlogits;  // (N, E), (N, K), (N, E)
   MoeActs() = default;
-  MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks);
+  MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks,
+          int expert_tensor_ranks = 1);
   // Rows of expert activations a rank may hold: N*K, times ep under expert parallelism.
   static int64_t expert_rows(const ModelConfig& config, int64_t rows, int expert_ranks);
 };
@@ -120,6 +124,16 @@ class MoeBlock {
                         SwigluActs acts, View dy) const;
   Status exchanged_forward(const Exec& ex, const ParamStore& store, ConstView x, MoeActs& a,
                            int64_t n);
+  // experts_forward / experts_backward, over the etp group's gathered rows under expert tensor
+  // parallelism (model/moe/expert_tensor_gather.h).
+  Status experts_forward_any(const Exec& ex, const ParamStore& store, int64_t first, int64_t last,
+                             int64_t per_expert, std::span<const int64_t> offsets, ConstView x,
+                             MoeActs& a, View y, int64_t& at);
+  Status experts_backward_any(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
+                              int64_t per_expert, std::span<const int64_t> offsets, View x,
+                              MoeActs& a, View dy, int64_t& at);
+  void gathered_segments(int64_t first, int64_t last, std::span<const int64_t> offsets);
+  void shift_gathered_offsets(int64_t first, int64_t last, int64_t at);
   void exchanged_backward_start(MoeActs& a);
   template <typename Compute>
   Status run_chunks(const Exec& ex, MoeActs& a, View in, View out, float* back,
@@ -131,6 +145,10 @@ class MoeBlock {
   std::unique_ptr<DenseMlp> shared_;
   int expert_ranks_ = 1;
   std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only
+  int expert_tensor_ranks_ = 1;
+  Comm* etp_group_ = nullptr;                     // expert tensor parallel only
+  std::unique_ptr<ExpertTensorGather> etp_gather_;
+  std::vector<int64_t> etp_local_offsets_, etp_offsets_;
   std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id, then dropped
   std::vector<double> stat_scratch_;         // prob sums, z-loss, counts (summed over tp)
 };
