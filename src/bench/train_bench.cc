@@ -80,7 +80,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
       times.push_back(t.elapsed_s());
       r.exchange.add(sr.exchange);
       r.exposed_grad_comm_s += sr.exposed_comm_s;
-      r.tensor_comm_s += sr.tensor_comm_s;
+      r.tensor_comm.add(sr.tensor_comm);
       if (after_step) after_step();
     }
     if (s == 0) r.first_loss = sr.loss;
@@ -92,7 +92,8 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
     r.exchange.in_flight_s /= n;
     r.exchange.exposed_s /= n;
     r.exposed_grad_comm_s /= n;
-    r.tensor_comm_s /= n;
+    r.tensor_comm.in_flight_s /= n;
+    r.tensor_comm.exposed_s /= n;
   }
   r.step_times_s = times;
   std::sort(times.begin(), times.end());

@@ -36,7 +36,7 @@ struct TrainBenchResult {
   std::vector<double> step_times_s;  // each timed step, in order
   ExchangeTimes exchange;            // expert all-to-all per timed step (mean), this rank
   double exposed_grad_comm_s = 0;    // gradient communication not hidden, per step (mean)
-  double tensor_comm_s = 0;          // tensor-parallel collectives per step (mean), this rank
+  ExchangeTimes tensor_comm;         // tensor-parallel collectives per step (mean), this rank
   RankStateBytes state;              // this rank's
   int64_t activation_bytes = 0;      // activations the model allocated on this rank
   std::string layout;                // ParallelLayout::describe()

@@ -117,7 +117,9 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
                      {"all_to_all_exposed_s", row.r.exchange.exposed_s},
                      {"all_to_all_hidden", row.r.exchange.hidden_fraction()},
                      {"grad_comm_exposed_s", row.r.exposed_grad_comm_s},
-                     {"tensor_comm_s", row.r.tensor_comm_s},
+                     {"tensor_comm_s", row.r.tensor_comm.in_flight_s},
+                     {"tensor_comm_exposed_s", row.r.tensor_comm.exposed_s},
+                     {"tensor_comm_hidden", row.r.tensor_comm.hidden_fraction()},
                      {"weights_bytes", row.r.state.weights},
                      {"activation_bytes", row.r.activation_bytes},
                      {"state_bytes", row.r.state.total()},
@@ -132,21 +134,23 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
   fmt::print("{}: {} params ({} active), {} ranks x {} threads, {} timed steps\n", config.source,
              human_count(double(counts.total)), human_count(double(counts.active)), world.size(),
              omp_get_max_threads(), args.steps);
-  fmt::print("{:<14} {:<20} {:>9} {:>6} {:>7} {:>11} {:>7} {:>8} {:>10} {:>9} {:>11} {:>10} "
+  fmt::print("{:<14} {:<20} {:>9} {:>6} {:>7} {:>11} {:>7} {:>8} {:>9} {:>10} {:>9} {:>11} {:>10} "
              "{:>9} {:>8}\n", "run", "layout", "tokens/s", "vs dp", "step s", "all-to-all s",
-             "hidden", "tp comm s", "grad comm s", "state MiB", "experts MiB", "weights MiB",
+             "hidden", "tp comm s", "tp hidden", "grad comm s", "state MiB", "experts MiB", "weights MiB",
              "acts MiB", "w+a vs dp");
   const int64_t dp_weights_acts = (folded ? rows[1] : rows[0]).r.state.weights +
                                   (folded ? rows[1] : rows[0]).r.activation_bytes;
   for (const Row& row : rows) {
     const TrainBenchResult& r = row.r;
     const bool exchanged = r.exchange.in_flight_s > 0;
-    fmt::print("{:<14} {:<20} {:>9.1f} {:>6.3f} {:>7.3f} {:>11} {:>7} {:>8} {:>10.3f} {:>9} {:>11} "
-               "{:>10} {:>9} {:>8.3f}\n",
+    const bool tensor = r.tensor_comm.in_flight_s > 0;
+    fmt::print("{:<14} {:<20} {:>9.1f} {:>6.3f} {:>7.3f} {:>11} {:>7} {:>8} {:>9} {:>10.3f} {:>9} "
+               "{:>11} {:>10} {:>9} {:>8.3f}\n",
                row.name, r.layout, r.tokens_per_s, r.tokens_per_s / dp_rate, r.step_time_s,
                exchanged ? fmt::format("{:.3f}", r.exchange.in_flight_s) : "-",
                exchanged ? fmt::format("{:.1f}%", 100 * r.exchange.hidden_fraction()) : "-",
-               r.tensor_comm_s > 0 ? fmt::format("{:.3f}", r.tensor_comm_s) : "-",
+               tensor ? fmt::format("{:.3f}", r.tensor_comm.in_flight_s) : "-",
+               tensor ? fmt::format("{:.1f}%", 100 * r.tensor_comm.hidden_fraction()) : "-",
                r.exposed_grad_comm_s, mib(r.state.total()), mib(r.state.expert_total()),
                mib(r.state.weights),
                mib(r.activation_bytes),
@@ -156,7 +160,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
              "  rank 0 did not wait for; grad comm s: gradient reduction rank 0 waited for after\n"
              "  backward; state: weights, gradients, AdamW moments and comm buffers per rank;\n"
              "  experts: the routed experts' weights, gradients and moments per rank;\n"
-             "  tp comm s: tensor-parallel collectives per step on rank 0 (blocking, not hidden);\n"
+             "  tp comm s: tensor-parallel collectives in flight per step on rank 0; tp hidden: the\n"
+             "  part of it rank 0 did not wait for (backward overlap; the forward's block);\n"
              "  weights, acts: weights and activations rank 0 allocated; w+a vs dp: their sum\n"
              "  against the data-parallel run's.\n");
   return kExitOk;

@@ -124,6 +124,9 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   ConstView out = a.out.view().rows(0, n);
   View dout = sc.dout.view().rows(0, n);
   ConstView dy = tp.gather(dx_out, 0);
+  // The saved normed input is gathered again (sequence parallelism) while the output projection
+  // and attention gradients run.
+  ConstView h = tp.gather_start(a.h.view().rows(0, local), 1);
   linear_backward_weight(ex, out, dy, store.grad(o_));
   linear_backward_input(ex, store.param(o_), dy, dout, Accumulate::kNo);
 
@@ -145,17 +148,18 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
                      dk.reshape({n * kv_heads, dh}), dk.reshape({n * kv_heads, dh}),
                      store.grad(k_norm_));
   }
-  // The normed input again (gathered anew under sequence parallelism; dy is no longer needed).
-  ConstView h = tp.gather(a.h.view().rows(0, local), 0);
-  linear_backward_weight(ex, h, dq, store.grad(q_));
-  linear_backward_weight(ex, h, dk, store.grad(k_));
-  linear_backward_weight(ex, h, dv, store.grad(v_));
+  // The input gradient first: its sum over tp runs beside the weight gradients.
   View dh_view = sc.dh.view().rows(0, local);
   View partial = tp.partial_for(dh_view, n);
   linear_backward_input(ex, store.param(q_), dq, partial, Accumulate::kNo);
   linear_backward_input(ex, store.param(k_), dk, partial, Accumulate::kYes);
   linear_backward_input(ex, store.param(v_), dv, partial, Accumulate::kYes);
-  tp.reduce(partial, dh_view);
+  tp.reduce_start(partial, dh_view);
+  tp.gather_wait();
+  linear_backward_weight(ex, h, dq, store.grad(q_));
+  linear_backward_weight(ex, h, dk, store.grad(k_));
+  linear_backward_weight(ex, h, dv, store.grad(v_));
+  tp.reduce_wait();
   // The norm's input gradient replaces dh in place, then joins the residual gradient.
   rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), dh_view, dh_view,
                    store.grad(norm_));

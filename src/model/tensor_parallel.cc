@@ -35,8 +35,53 @@ ConstView TensorParallel::gather(ConstView local, int which) {
   View whole = full_[which].view().rows(0, n);
   const double start = steady_seconds();
   note(group_->all_gather(local.raw(), whole.raw(), local.numel(), comm_dtype(local.dtype())));
-  seconds_ += steady_seconds() - start;
+  blocked(start);
   return whole;
+}
+
+ConstView TensorParallel::gather_start(ConstView local, int which) {
+  if (!sequence_parallel()) return local;
+  SYM_CHECK(!gather_.active, "a tensor-parallel gather is already in flight");
+  const int64_t n = local.dim(0) * size_;
+  View whole = full_[which].view().rows(0, n);
+  gather_.start = steady_seconds();
+  gather_.handle =
+      group_->all_gather_async(local.raw(), whole.raw(), local.numel(), comm_dtype(local.dtype()));
+  gather_.active = true;
+  return whole;
+}
+
+void TensorParallel::gather_wait() { wait(gather_); }
+
+void TensorParallel::reduce_start(View partial, View out) {
+  if (size_ == 1) return;
+  SYM_CHECK(!reduce_.active, "a tensor-parallel reduction is already in flight");
+  reduce_.start = steady_seconds();
+  if (sequence_parallel())
+    reduce_.handle = group_->reduce_scatter_async(partial.raw(), out.raw(), out.numel(),
+                                                  comm_dtype(out.dtype()), ReduceOp::kSum);
+  else
+    reduce_.handle = group_->all_reduce_async(out.raw(), out.numel(), comm_dtype(out.dtype()),
+                                              ReduceOp::kSum);
+  reduce_.active = true;
+}
+
+void TensorParallel::reduce_wait() { wait(reduce_); }
+
+void TensorParallel::wait(Pending& p) {
+  if (!p.active) return;
+  const double waited = steady_seconds();
+  note(p.handle.wait());
+  const double done = std::max(p.handle.completed_s(), p.start);
+  times_.in_flight_s += done - p.start;
+  times_.exposed_s += steady_seconds() - waited;
+  p.active = false;
+}
+
+void TensorParallel::blocked(double start) {
+  const double s = steady_seconds() - start;
+  times_.in_flight_s += s;
+  times_.exposed_s += s;
 }
 
 View TensorParallel::partial_for(View out, int64_t n) {
@@ -51,7 +96,7 @@ void TensorParallel::reduce(View partial, View out) {
                                 ReduceOp::kSum));
   else
     note(group_->all_reduce(out.raw(), out.numel(), comm_dtype(out.dtype()), ReduceOp::kSum));
-  seconds_ += steady_seconds() - start;
+  blocked(start);
 }
 
 void TensorParallel::all_gather_shards(ConstView shard, View whole) {
@@ -62,27 +107,27 @@ void TensorParallel::all_gather_shards(ConstView shard, View whole) {
   View copy = partial_.view().rows(0, shard.dim(0));
   std::copy_n(static_cast<const char*>(shard.raw()), shard.bytes(), static_cast<char*>(copy.raw()));
   note(group_->all_gather(copy.raw(), whole.raw(), copy.numel(), comm_dtype(copy.dtype())));
-  seconds_ += steady_seconds() - start;
+  blocked(start);
 }
 
 void TensorParallel::all_reduce(View v) {
   if (size_ == 1 || v.numel() == 0) return;
   const double start = steady_seconds();
   note(group_->all_reduce(v.raw(), v.numel(), comm_dtype(v.dtype()), ReduceOp::kSum));
-  seconds_ += steady_seconds() - start;
+  blocked(start);
 }
 
 void TensorParallel::all_reduce(std::span<double> v) {
   if (size_ == 1 || v.empty()) return;
   const double start = steady_seconds();
   note(group_->all_reduce(v));
-  seconds_ += steady_seconds() - start;
+  blocked(start);
 }
 
-double TensorParallel::take_seconds() {
-  const double s = seconds_;
-  seconds_ = 0;
-  return s;
+ExchangeTimes TensorParallel::take_times() {
+  const ExchangeTimes t = times_;
+  times_ = ExchangeTimes{};
+  return t;
 }
 
 }  // namespace symphony

@@ -14,6 +14,10 @@
 //   reduce()          SP: reduce-scatter; else all-reduce   gather(): SP all-gather; else none
 //
 // With one rank every operator is free and returns its input, so one process runs the same code.
+// The backward pass overlaps communication with computation (Megatron's bulk overlap): the
+// re-gather of a saved input starts before the gradient GEMMs that do not need it, and the sum
+// of an input gradient runs beside the weight-gradient GEMMs (gather_start/gather_wait,
+// reduce_start/reduce_wait). The forward operators block: their results are needed at once.
 // The scratch rows that gathered and partial results live in are owned here, sized once for the
 // largest micro-batch, and shared by all layers (used one operator at a time).
 //
@@ -58,6 +62,12 @@ class TensorParallel {
   View partial_for(View out, int64_t n);
   // Sums `partial` (from partial_for(out, n)) over the group into `out`.
   void reduce(View partial, View out);
+  // gather() and reduce() started without waiting: the gathered view (valid after gather_wait)
+  // and the sum in `out` (valid after reduce_wait). One of each may be in flight at a time.
+  ConstView gather_start(ConstView local, int which);
+  void gather_wait();
+  void reduce_start(View partial, View out);
+  void reduce_wait();
   // All-gathers every rank's shard (shard_rows) into `whole`: the rows of a MoE layer that ran on
   // shards, back to the replicated stream. REQUIRES: not sequence parallel.
   void all_gather_shards(ConstView shard, View whole);
@@ -68,12 +78,19 @@ class TensorParallel {
   void all_reduce(std::span<double> v);
 
   const Status& status() const { return status_; }
-  // Seconds spent in the group's collectives since the last call (all of it exposed: the
-  // collectives block).
-  double take_seconds();
+  // The group's collectives since the last call: time in flight and time waited for.
+  ExchangeTimes take_times();
 
  private:
   void note(Status s);
+  // Blocking operation timing: all of it exposed.
+  void blocked(double start);
+  struct Pending {
+    CommHandle handle;
+    double start = 0;
+    bool active = false;
+  };
+  void wait(Pending& p);
 
   Comm* group_ = nullptr;
   int size_ = 1, rank_ = 0;
@@ -81,7 +98,8 @@ class TensorParallel {
   Buffer full_[2];   // (max_rows, width) gathered rows
   Buffer partial_;   // (max_rows, width) a row-parallel GEMM's partial sum
   Status status_;
-  double seconds_ = 0;
+  ExchangeTimes times_;
+  Pending gather_, reduce_;
 };
 
 }  // namespace symphony

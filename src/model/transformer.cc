@@ -333,12 +333,19 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
                              dh2.rows(begin, begin + rows), stats));
     if (slice) tp_.all_gather_shards(dh2.rows(begin, begin + rows), dh2);
   } else {
+    // The saved input is gathered again while the down projection's gradients run, and the
+    // input gradient is summed over tp while the gate and up weight gradients run.
     ConstView dy = tp_.gather(dres, 0);
-    ConstView h2_whole = tp_.gather(h2, 1);
+    ConstView h2_whole = tp_.gather_start(h2, 1);
     View partial = tp_.partial_for(dh2, n);
-    swiglu_mlp_backward(ex, h2_whole, layer.mlp->weights(params_), a.mlp.view(n), dy,
-                        layer.mlp->grads(params_), partial, Accumulate::kNo);
-    tp_.reduce(partial, dh2);
+    const SwigluActs acts = a.mlp.view(n);
+    const SwigluGrads grads = layer.mlp->grads(params_);
+    swiglu_mlp_backward_input(ex, layer.mlp->weights(params_), acts, dy, grads, partial,
+                              Accumulate::kNo);
+    tp_.reduce_start(partial, dh2);
+    tp_.gather_wait();
+    swiglu_mlp_backward_weights(ex, h2_whole, acts, grads);
+    tp_.reduce_wait();
   }
   rmsnorm_backward(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
                    a.inv2.view().rows(0, local), dh2, dh2, params_.grad(layer.post_norm));

@@ -86,8 +86,12 @@ class Transformer {
   CrossEntropyResult evaluate(const Exec& ex, const BatchShape& shape,
                               std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
-  // Seconds spent in tensor-parallel collectives since the last call.
-  double take_tensor_comm_s() { return tp_.take_seconds() + kv_tp_.take_seconds(); }
+  // Tensor-parallel communication since the last call.
+  ExchangeTimes take_tensor_comm() {
+    ExchangeTimes t = tp_.take_times();
+    t.add(kv_tp_.take_times());
+    return t;
+  }
   // The first communication failure of the expert exchange or the tensor-parallel group, or ok.
   const Status& comm_status() const { return comm_status_; }
   // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.

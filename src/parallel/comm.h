@@ -14,6 +14,7 @@
 // (cli/ calls abort_world() so no peer hangs).
 // Thread-safety: one thread issues operations; handles may be waited on from that thread only.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -72,6 +73,17 @@ class CommHandle {
 
 // Seconds of the monotonic clock (std::chrono::steady_clock), for timing communication.
 double steady_seconds();
+
+// Time of overlapped communication: how long operations were in flight, and how much of that
+// the issuing thread spent waiting (the exposed part).
+struct ExchangeTimes {
+  double in_flight_s = 0;  // summed over operations: issue to completion
+  double exposed_s = 0;    // summed over operations: time the caller waited
+  void add(const ExchangeTimes& o) { in_flight_s += o.in_flight_s, exposed_s += o.exposed_s; }
+  double hidden_fraction() const {
+    return in_flight_s > 0 ? 1.0 - std::min(1.0, exposed_s / in_flight_s) : 0.0;
+  }
+};
 
 // Marks a handle's state complete and wakes its waiters.
 void complete_comm_handle(CommHandle::State& state, Status status);

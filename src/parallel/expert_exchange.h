@@ -35,14 +35,6 @@
 
 namespace symphony {
 
-struct ExchangeTimes {
-  double in_flight_s = 0;  // summed over exchanges: issue to completion
-  double exposed_s = 0;    // summed over exchanges: time the caller waited
-  void add(const ExchangeTimes& o) { in_flight_s += o.in_flight_s, exposed_s += o.exposed_s; }
-  double hidden_fraction() const {
-    return in_flight_s > 0 ? 1.0 - std::min(1.0, exposed_s / in_flight_s) : 0.0;
-  }
-};
 
 class ExpertExchange {
  public:

@@ -31,7 +31,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   const LossScales scales{1.0 / double(global_micro_batches * micro_tokens),
                           1.0 / double(global_micro_batches)};
   double sums[2] = {0, 0};  // loss sum, target count
-  model_.take_tensor_comm_s();
+  model_.take_tensor_comm();
   for (int64_t m = 0; m < micro_batches_; ++m) {
     next_batch(inputs_, targets_);
     dp_.begin_micro_batch(m + 1 == micro_batches_);
@@ -42,7 +42,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   }
   SYM_TRY(dp_.end_backward());
   const double exposed_comm_s = dp_.exposed_comm_s();
-  const double tensor_comm_s = model_.take_tensor_comm_s();
+  const ExchangeTimes tensor_comm = model_.take_tensor_comm();
   ExchangeTimes exchange;
   for (const MoeStats& s : model_.moe_stats()) exchange.add(s.exchange);
   if (ranks > 1) {
@@ -79,7 +79,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   r.tokens = global_micro_batches * micro_tokens;
   r.exposed_comm_s = exposed_comm_s;
   r.exchange = exchange;
-  r.tensor_comm_s = tensor_comm_s;
+  r.tensor_comm = tensor_comm;
   return r;
 }
 

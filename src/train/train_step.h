@@ -29,7 +29,7 @@ struct StepResult {
   int64_t tokens = 0;    // tokens processed by all ranks
   double exposed_comm_s = 0;  // gradient communication not hidden behind backward
   ExchangeTimes exchange;     // expert-parallel all-to-all of this rank, every MoE layer
-  double tensor_comm_s = 0;   // tensor-parallel collectives of this rank (blocking: all exposed)
+  ExchangeTimes tensor_comm;  // tensor-parallel collectives of this rank
 };
 
 class TrainStep {

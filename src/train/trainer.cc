@@ -240,7 +240,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       record["all_to_all_s"] = r.exchange.in_flight_s;
       record["all_to_all_hidden"] = r.exchange.hidden_fraction();
     }
-    if (layout.size(Axis::kTensor) > 1) record["tensor_comm_s"] = r.tensor_comm_s;
+    if (layout.size(Axis::kTensor) > 1) {
+      record["tensor_comm_s"] = r.tensor_comm.in_flight_s;
+      record["tensor_comm_hidden"] = r.tensor_comm.hidden_fraction();
+    }
     add_router_stats(model, micro_batches, record);
     if (step == 0) record["layout"] = layout.describe();
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
