@@ -83,7 +83,20 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
       std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
   acts += CheckedInt(chunk_rows) * vocab;                        // loss chunk
   acts += n * d + n * q_dim * 2 + n * kv_dim * 2;                // attention gradient scratch
-  if (tp > 1) acts += n * d * (sp ? 3 : 2);                      // gathered and partial rows
+  if (etp > 1)  // each MoE layer's etp exchange buffers (model/moe/expert_tensor_gather.h)
+    acts += ns * c.num_experts_per_tok * ep * (1 + etp) * d * moe_layers;
+  if (tp > 1) {
+    acts += n * d * (sp ? 3 : 2);                                // gathered and partial rows
+    // The stash of partial gradients (transformer.cc): the largest layer's, or the final norm.
+    const int64_t kv_replicas = tp > c.num_key_value_heads ? tp / c.num_key_value_heads : 1;
+    int64_t common = (sp ? 2 * d : 0) + (c.qk_norm ? 2 * c.head_dim : 0);
+    if (kv_replicas > 1) common += 2 * local.num_key_value_heads * c.head_dim * d;
+    int64_t stash = std::max<int64_t>(d, common);
+    if (moe_layers > 0)
+      stash = std::max(stash, common + c.num_experts * d +
+                                  3 * c.n_shared_experts * c.moe_intermediate_size * d);
+    acts += stash;
+  }
 
   // RoPE table and the selection bias of each MoE layer.
   const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * c.head_dim +

@@ -19,6 +19,8 @@
 #include "config/run_config.h"
 #include "core/rng.h"
 #include "parallel/comm.h"
+#include "model/memory_plan.h"
+#include "tensor/memory_stats.h"
 #include "testkit/mpi_world.h"
 #include "testkit/parallel_run.h"
 
@@ -140,6 +142,31 @@ TEST_P(TensorParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   if (world.rank() == 0)
     std::printf("  %s: worst relative loss difference %.2e over the first %zu steps\n",
                 layout.name, worst, kTightSteps);
+}
+
+// The memory plan (model/memory_plan.h, used by --dry-run and the planner) equals what the model
+// allocates on each rank of the layout, weights and activations exactly, with and without full
+// recomputation.
+TEST_P(TensorParallelTest, MemoryPlanMatchesTheRanksAllocation) {
+  const Layout& layout = GetParam();
+  Comm& world = testkit::world();
+  const RunConfig c = config_for(layout);
+  DeviceMesh mesh = mesh_for(c, world);
+  const ModelParallel parallel = ModelParallel::of(mesh, c.parallel.sequence_parallel);
+  const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
+  for (Recompute recompute : {Recompute::kNone, Recompute::kFull}) {
+    const MemorySnapshot before = memory_stats_snapshot();
+    auto grown = [&](MemoryCategory category) {
+      return memory_stats_snapshot().current_bytes[size_t(category)] -
+             before.current_bytes[size_t(category)];
+    };
+    Transformer model(c.model, DType::kF32, shape, recompute, {}, parallel);
+    const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, recompute,
+                                                 parallel.placement, c.parallel.sequence_parallel);
+    EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
+    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
+        << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
