@@ -34,6 +34,16 @@
 
 namespace symphony {
 
+// The collectives of (micro-batch rows) x (hidden size) elements one decoder layer issues per
+// micro-batch under sequence parallelism, as this file's operators run them in the attention and
+// MLP blocks; `symphony plan` costs tensor parallelism from these counts (plan/step_time.cc).
+struct TensorParallelSchedule {
+  static constexpr int kForward = 4;             // gather before, reduce after each sub-layer
+  static constexpr int kBackwardExposed = 2;     // gather of each sub-layer's output gradient
+  static constexpr int kBackwardOverlapped = 4;  // re-gather of each saved input, reduce of each
+                                                 // input gradient, beside gradient GEMMs
+};
+
 class TensorParallel {
  public:
   TensorParallel() = default;  // one rank

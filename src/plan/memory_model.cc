@@ -35,23 +35,29 @@ StateBytes state_bytes(Precision p) {
 StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage) {
   StageParams p;
   const double tp = double(l.tp()), ep = double(l.ep());
+  // A layer's dense parameters on one tp rank: the split ones / tp, the replicated ones whole,
+  // the k and v projections over at most the KV heads.
+  const double kv_split = double(std::min<int64_t>(l.tp(), std::max<int64_t>(
+                                                                m.config.num_key_value_heads, 1)));
+  auto dense_on_rank = [&](const LayerCosts& c) {
+    const double replicated = double(c.tp_replicated_params()), kv = double(c.kv_proj_params);
+    return (double(c.dense_params()) - replicated - kv) / tp + replicated + kv / kv_split;
+  };
   const int64_t virtual_stages = l.pp() * l.vpp;
   for (int64_t v = 0; v < l.vpp; ++v) {
     LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp() + stage);
     p.layers += r.last - r.first;
-    p.dense +=
-        m.sum_layers(r.first, r.last, [](const LayerCosts& c) { return double(c.dense_params()); });
+    p.dense += m.sum_layers(r.first, r.last, dense_on_rank);
     p.expert += m.sum_layers(r.first, r.last,
                              [](const LayerCosts& c) { return double(c.routed_expert_params); });
     if (r.last > r.first) {
       for (const LayerCosts* c : {&m.layer(r.first), &m.layer(r.last - 1)}) {
-        p.largest_dense_unit = std::max(p.largest_dense_unit, double(c->dense_params()) / tp);
+        p.largest_dense_unit = std::max(p.largest_dense_unit, dense_on_rank(*c));
         p.largest_expert_unit =
             std::max(p.largest_expert_unit, double(c->routed_expert_params) / ep);
       }
     }
   }
-  p.dense /= tp;
   p.expert /= ep;
   if (p.largest_expert_unit > 0) p.expert_unit_buffers = 2;
   const bool first = stage == 0, last = stage == l.pp() - 1;

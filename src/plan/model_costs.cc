@@ -48,6 +48,8 @@ void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
   const int64_t q = c.q_dim(), kv = c.kv_dim();
   const int64_t matmul = 2 * d * q + 2 * d * kv;
   l.attn_params = matmul + (c.qk_norm ? 2 * c.head_dim : 0);
+  l.qk_norm_params = c.qk_norm ? 2 * c.head_dim : 0;
+  l.kv_proj_params = 2 * d * kv;
   l.attn_proj_flops = 2.0 * double(matmul);
   l.attn_core_flops = causal_core_flops(h, c.head_dim, c.head_dim, seq_len);
   // residual in, norm out, q, k, v, attention out, log-sum-exp per head; with QK-norm also the

@@ -34,6 +34,15 @@ struct LayerCosts {
   int64_t shared_expert_params = 0;  // n_shared * 3 * D * moe_intermediate_size
   int64_t routed_expert_params = 0;  // E * 3 * D * moe_intermediate_size (all experts)
   int64_t active_routed_params = 0;  // K * 3 * D * moe_intermediate_size
+  // Parts of the above that tensor parallelism does not split evenly (model/attention_block.h,
+  // model/moe/moe_block.h): the QK-norm weights (in attn_params), replicated on every tp rank
+  // like the norms, router and shared experts; and the k and v projections (in attn_params),
+  // split by at most the KV heads (each head replicated when tp exceeds them).
+  int64_t qk_norm_params = 0;
+  int64_t kv_proj_params = 0;
+  int64_t tp_replicated_params() const {
+    return norm_params + qk_norm_params + router_params + shared_expert_params;
+  }
   // Forward FLOPs per token.
   double attn_proj_flops = 0;  // 2 * attention matmul parameters
   double attn_core_flops = 0;  // QK^T and PV, causal mean over the sequence

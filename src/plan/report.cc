@@ -121,7 +121,8 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   time_row("compute", t.compute - t.recompute, "GEMM/attention/elementwise roofline");
   time_row("recompute", t.recompute, "");
   time_row("tensor parallel", t.tp_comm,
-           fmt::format("exposed, {:.0f}% overlapped, {}", 100 * ctx.options.tp_overlap,
+           fmt::format("exposed; {:.0f}% of the backward's overlappable part hidden, {}",
+                       100 * ctx.options.tp_overlap,
                        algorithm_name(t.tp_algorithm)));
   time_row("expert all-to-all", t.ep_comm,
            fmt::format("exposed{}; before overlap: intra-node part {}, inter-node part {}",

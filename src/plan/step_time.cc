@@ -10,8 +10,10 @@
 //   elementwise  forward elements * bytes / (HBM * eff.memory); backward 2x
 //   recompute  full: the forward again; selective: the norms and activation functions again
 // Communication per layer and micro-batch (Megatron-LM with sequence parallelism):
-//   tensor parallel   4 all-gathers/reduce-scatters of n * D forward, 4 backward, 4 more when
-//                     the forward is recomputed; a fraction options.tp_overlap is hidden
+//   tensor parallel   the engine's schedule (model/tensor_parallel.h TensorParallelSchedule):
+//                     4 all-gathers/reduce-scatters of n * D forward (exposed), 6 backward of
+//                     which 4 run beside gradient GEMMs (a fraction options.tp_overlap of those
+//                     hidden), 4 more when the forward is recomputed
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
 //                     again when recomputing). Under DualPipe it overlaps the other direction's
 //                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
@@ -34,6 +36,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/tensor_parallel.h"
 #include "plan/evaluation.h"
 
 namespace symphony::plan {
@@ -113,9 +116,11 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   if (l.tp() > 1) {
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp(), 1);
     const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
-    const double hidden = 1.0 - ctx.options.tp_overlap;
-    lt.tp_fwd = 4.0 * one * hidden;
-    lt.tp_bwd = (4.0 + (l.recompute == Recompute::kFull ? 4.0 : 0.0)) * one * hidden;
+    using S = TensorParallelSchedule;
+    const double exposed = 1.0 - ctx.options.tp_overlap;
+    lt.tp_fwd = S::kForward * one;
+    lt.tp_bwd = (S::kBackwardExposed + S::kBackwardOverlapped * exposed +
+                 (l.recompute == Recompute::kFull ? S::kForward : 0)) * one;
   }
   if (lc.moe && l.ep() > 1) {
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep(), 1);

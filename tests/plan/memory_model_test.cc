@@ -139,13 +139,14 @@ TEST(MemoryModel, RepresentativeStagesCoverEveryStage) {
   }
 }
 
-// The engine's exact single-process accounting (model/memory_plan.h) against the planner with
-// fp32 state and one process: the layouts the engine runs today.
+// The engine's exact accounting of one rank (model/memory_plan.h) against the planner with fp32
+// state: one process, and tensor parallelism with sequence parallelism (rank 0 of tp ranks).
 TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
   struct Case {
     const char* model;
     int64_t batch, seq_len;
     Recompute recompute;
+    int64_t tp = 1;
   };
   const Case cases[] = {
       {"tiny", 4, 256, Recompute::kNone},
@@ -155,23 +156,27 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
       {"bench-moe-small", 8, 256, Recompute::kNone},
       {"bench-moe-small", 8, 256, Recompute::kFull},
       {"mixtral-8x7b", 1, 4096, Recompute::kFull},
+      {"bench-dense-small", 8, 256, Recompute::kNone, 2},
+      {"bench-dense-small", 8, 256, Recompute::kNone, 4},
+      {"small", 8, 256, Recompute::kFull, 2},
   };
   for (const Case& k : cases) {
-    SCOPED_TRACE(fmt::format("{} {}x{} recompute {}", k.model, k.batch, k.seq_len,
-                             recompute_name(k.recompute)));
-    PlanContext ctx = context(k.model, "h100", 1, k.seq_len, k.batch * k.seq_len);
+    SCOPED_TRACE(fmt::format("{} {}x{} recompute {} tp {}", k.model, k.batch, k.seq_len,
+                             recompute_name(k.recompute), k.tp));
+    PlanContext ctx = context(k.model, "h100", k.tp, k.seq_len, k.batch * k.seq_len);
     ctx.options.reserved_bytes = 0;
     ctx.options.fragmentation = 0;
     ctx.options.moe_overload = 1.0;  // the engine's buffers hold what this batch routes
     ctx.options.loss_chunk_tokens =
         Transformer::cross_entropy_chunk_rows(ctx.model.config.vocab_size);
-    PlanLayout l;
+    PlanLayout l = layout(1, k.tp, 1, 1, 0);
     l.mbs = k.batch;
     l.precision = Precision::kFp32;
     l.recompute = k.recompute;
     const MemoryBreakdown planned = plan_memory(ctx, l);
     const MemoryPlan engine =
-        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.recompute);
+        plan_training_memory(ctx.model.config, DType::kF32, {k.batch, k.seq_len}, k.recompute,
+                             ShardPlacement::of(l.parallel, 0));
     EXPECT_DOUBLE_EQ(planned.weights, double(engine.weights));
     EXPECT_DOUBLE_EQ(planned.grads, double(engine.grads));
     EXPECT_DOUBLE_EQ(planned.optimizer, double(engine.optimizer));
@@ -187,23 +192,25 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
 TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
   struct Case {
     const char* model;
-    int64_t dp, ep;
+    int64_t dp, ep, tp = 1;
   };
   const Case cases[] = {
       {"small", 2, 1},           {"small", 4, 1},           {"bench-moe-small", 2, 1},
       {"bench-moe-small", 4, 1}, {"bench-moe-small", 2, 2}, {"bench-moe-small", 4, 2},
-      {"bench-moe-small", 4, 4},
+      {"bench-moe-small", 4, 4}, {"small", 2, 1, 2},        {"bench-moe-small", 2, 2, 2},
+      {"bench-moe-small", 2, 4, 2},
   };
   for (const Case& k : cases) {
     for (int zero = 0; zero <= 3; ++zero) {
-      SCOPED_TRACE(fmt::format("{} dp={} ep={} zero={}", k.model, k.dp, k.ep, zero));
-      PlanContext ctx = context(k.model, "h100", k.dp, 256, 8 * 256 * k.dp);
+      SCOPED_TRACE(fmt::format("{} dp={} tp={} ep={} zero={}", k.model, k.dp, k.tp, k.ep, zero));
+      PlanContext ctx = context(k.model, "h100", k.dp * k.tp, 256, 8 * 256 * k.dp);
       ctx.options.reserved_bytes = 0;
       ctx.options.fragmentation = 0;
-      PlanLayout l = layout(k.dp, 1, 1, k.ep, zero);
+      PlanLayout l = layout(k.dp, k.tp, 1, k.ep, zero);
       l.mbs = 8;
       l.precision = Precision::kFp32;
-      ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.dp, 8, TpPlacement::kWithinNode).is_ok());
+      ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.dp * k.tp, 8,
+                               TpPlacement::kWithinNode).is_ok());
       const MemoryBreakdown planned = plan_memory(ctx, l);
       const ShardedMemory engine = plan_sharded_memory(
           ctx.model.config, ShardPlacement::of(l.parallel, 0), l.parallel.zero_stage());
