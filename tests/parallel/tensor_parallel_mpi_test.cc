@@ -1,6 +1,6 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
-// tp2 x ep2 with etp 1 and 2, on the MoE `tiny` and a dense variant) is checked against one process running the
+// tp2 x ep2 with etp 1 and 2, full recomputation, on the MoE `tiny` and a dense variant) is checked against one process running the
 // same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
@@ -46,6 +46,7 @@ struct Layout {
   int zero = 0;
   bool sequence_parallel = true;
   bool dense = false;  // model.num_experts = 0
+  bool recompute = false;  // train.recompute = "full"
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -63,6 +64,7 @@ RunConfig config_for(const Layout& layout) {
   c->parallel.sequence_parallel = layout.sequence_parallel;
   c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
+  if (layout.recompute) c->train.recompute = Recompute::kFull;
   return *c;
 }
 
@@ -86,8 +88,8 @@ TEST_P(TensorParallelTest, OneStepsGradientsMatchOneProcess) {
   const int64_t global = global_micro_batches(c, world);
   TrainingRun reference(single_process(c), DeviceMesh::single(), global, kTag);
   reference.backward_only();
-  TrainingRun first(c, mesh_for(c, world), global, kTag),
-      second(c, mesh_for(c, world), global, kTag);
+  TrainingRun first(c, mesh_for(c, world), global, kTag, c.train.recompute),
+      second(c, mesh_for(c, world), global, kTag, c.train.recompute);
   first.backward_only();
   second.backward_only();
   const auto ref = reference.gathered_grads();
@@ -113,9 +115,10 @@ TEST_P(TensorParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   const int64_t global = global_micro_batches(c, world);
   const std::vector<double> reference =
       TrainingRun(single_process(c), DeviceMesh::single(), global, kTag).train(kSteps);
-  TrainingRun first_run(c, mesh_for(c, world), global, kTag);
+  TrainingRun first_run(c, mesh_for(c, world), global, kTag, c.train.recompute);
   const std::vector<double> first = first_run.train(kSteps);
-  const std::vector<double> second = TrainingRun(c, mesh_for(c, world), global, kTag).train(kSteps);
+  const std::vector<double> second =
+      TrainingRun(c, mesh_for(c, world), global, kTag, c.train.recompute).train(kSteps);
   ASSERT_EQ(first.size(), reference.size());
   double worst = 0;
   for (size_t s = 0; s < reference.size(); ++s) {
@@ -178,6 +181,7 @@ INSTANTIATE_TEST_SUITE_P(
                     Layout{.name = "tp2_sp_dense", .ranks = 2, .tp = 2, .dense = true},
                     Layout{.name = "tp2_ep2", .ranks = 2, .tp = 2, .ep = 2},
                     Layout{.name = "tp2_etp2", .ranks = 2, .tp = 2, .etp = 2},
+                    Layout{.name = "tp2_sp_recompute", .ranks = 2, .tp = 2, .recompute = true},
                     Layout{.name = "tp4", .ranks = 4, .tp = 4},
                     Layout{.name = "tp4_dense", .ranks = 4, .tp = 4, .sequence_parallel = false,
                            .dense = true},
