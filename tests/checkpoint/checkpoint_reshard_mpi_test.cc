@@ -185,6 +185,56 @@ class ReshardTest : public ::testing::Test {
     EXPECT_GT(biases, 0);
   }
 
+  // One hop of a round trip: the layout the previous checkpoint is loaded into and saved from.
+  struct Hop {
+    int tp = 1, ep = 1, etp = 1, zero = 0;
+    bool alone = false;  // one process (rank 0), else every rank
+  };
+
+  // Each hop loads the previous hop's checkpoint (the first: `first`) into its layout and saves
+  // it again at once; after each, every tensor, moment and counter equals `first`'s bitwise.
+  void round_trip(const fs::path& first, std::span<const Hop> hops, const std::string& name) {
+    Comm& world = testkit::world();
+    fs::path from = first;
+    for (size_t i = 0; i < hops.size(); ++i) {
+      const Hop& hop = hops[i];
+      SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} etp {} zero {}{}", i + 1, hop.tp, hop.ep,
+                               hop.etp, hop.zero, hop.alone ? " alone" : ""));
+      const std::string run = fmt::format("{}_{}", name, i + 1);
+      const fs::path to = root_ / run;
+      const RunConfig c = config(run, hop.zero,
+                                 {fmt::format("parallel.tp={}", hop.tp),
+                                  fmt::format("parallel.ep={}", hop.ep),
+                                  fmt::format("parallel.etp={}", hop.etp)});
+      Status s = Status::ok();
+      if (!hop.alone) {
+        s = load_and_save(world, c, from, to);
+      } else if (world.rank() == 0) {
+        std::unique_ptr<Comm> self = make_self_comm();
+        s = load_and_save(*self, c, from, to);
+      }
+      EXPECT_TRUE(s.is_ok()) << s.message();
+      from = to / "step-00000003";
+      if (world.rank() == 0) {
+        auto m = read_checkpoint_manifest(from);
+        EXPECT_TRUE(m.has_value()) << m.error().message();
+        if (m.has_value()) {
+          EXPECT_EQ(m->layout.ep, hop.ep);
+          EXPECT_EQ(m->layout.world, hop.alone ? 1 : world.size());
+          if (hop.tp > 1) {
+            EXPECT_NE(m->layout.description.find(fmt::format("tp={}", hop.tp)), std::string::npos)
+                << m->layout.description;
+          }
+          expect_same_state(first, from);
+        }
+      }
+      // Every rank stops at the first hop that failed on any.
+      int32_t failed = ::testing::Test::HasFailure() ? 1 : 0;
+      ASSERT_TRUE(world.all_reduce(std::span<int32_t>(&failed, 1), ReduceOp::kMax).is_ok());
+      if (failed != 0) return;
+    }
+  }
+
   std::unique_ptr<testkit::TempDir> dir_;
   fs::path root_;
 };
@@ -259,50 +309,12 @@ TEST_F(ReshardTest, ExpertLayoutRoundTripReproducesEveryTensorBitwise) {
   const int w = world.size();
   const fs::path first = root_ / "round_trip" / "checkpoints" / "step-00000003";
   run(world, config("round_trip", 3, {fmt::format("parallel.ep={}", w)}), "", kStopAt);
-  // Each hop loads the previous hop's checkpoint and saves it again at once.
-  struct Hop {
-    int ep, zero;
-    bool alone;  // one process (rank 0), else every rank
-  };
-  const Hop hops[] = {{std::max(w / 2, 1), 1, false}, {1, 0, true}, {w, 2, false}};
-  fs::path from = first;
-  for (size_t i = 0; i < std::size(hops); ++i) {
-    const Hop& hop = hops[i];
-    SCOPED_TRACE(fmt::format("hop {}: ep {} zero {}{}", i + 1, hop.ep, hop.zero,
-                             hop.alone ? " alone" : ""));
-    const fs::path to = root_ / fmt::format("round_trip_{}", i + 1);
-    const RunConfig c = config(fmt::format("round_trip_{}", i + 1), hop.zero,
-                               {fmt::format("parallel.ep={}", hop.ep)});
-    Status s = Status::ok();
-    if (!hop.alone) {
-      s = load_and_save(world, c, from, to);
-    } else if (world.rank() == 0) {
-      std::unique_ptr<Comm> self = make_self_comm();
-      s = load_and_save(*self, c, from, to);
-    }
-    EXPECT_TRUE(s.is_ok()) << s.message();
-    from = to / "step-00000003";
-    if (world.rank() == 0) {
-      auto m = read_checkpoint_manifest(from);
-      EXPECT_TRUE(m.has_value()) << m.error().message();
-      if (m.has_value()) {
-        EXPECT_EQ(m->layout.ep, hop.ep);
-        EXPECT_EQ(m->layout.world, hop.alone ? 1 : w);
-        expect_same_state(first, from);
-      }
-    }
-    // Every rank stops at the first hop that failed on any.
-    int32_t failed = ::testing::Test::HasFailure() ? 1 : 0;
-    ASSERT_TRUE(world.all_reduce(std::span<int32_t>(&failed, 1), ReduceOp::kMax).is_ok());
-    if (failed != 0) return;
-  }
+  const Hop hops[] = {{.ep = std::max(w / 2, 1), .zero = 1},
+                      {.alone = true},
+                      {.ep = w, .zero = 2}};
+  round_trip(first, hops, "round_trip");
 }
 
-// Tensor parallelism: a run with tp = 2 and ep = 2 (dp = world / 2) resumes under tp = world
-// with ZeRO-3 and its losses continue those of one process; its checkpoint goes through
-// tp = 1 (one process), tp = ep = world (KV heads replicated at 4), tp = world with etp = 2 (each
-// expert's width split) and tp = world / 2 with plain data parallelism, every tensor and moment
-// bitwise the same after each hop.
 TEST_F(ReshardTest, TensorLayoutsResumeAndRoundTripBitwise) {
   Comm& world = testkit::world();
   const int w = world.size();
@@ -319,45 +331,11 @@ TEST_F(ReshardTest, TensorLayoutsResumeAndRoundTripBitwise) {
   expect_close(run(world, config("tp_resumed", 3, layout(w, 1)), first.string(), 0), want,
                kStopAt);
 
-  struct Hop {
-    int tp, ep, etp, zero;
-    bool alone;  // one process (rank 0), else every rank
-  };
-  const Hop hops[] = {
-      {1, 1, 1, 0, true}, {w, w, 1, 3, false}, {w, 1, 2, 1, false}, {w / 2, 1, 1, 2, false}};
-  fs::path from = first;
-  for (size_t i = 0; i < std::size(hops); ++i) {
-    const Hop& hop = hops[i];
-    SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} etp {} zero {}{}", i + 1, hop.tp, hop.ep,
-                             hop.etp, hop.zero, hop.alone ? " alone" : ""));
-    const fs::path to = root_ / fmt::format("tp_round_trip_{}", i + 1);
-    const RunConfig c =
-        config(fmt::format("tp_round_trip_{}", i + 1), hop.zero, layout(hop.tp, hop.ep, hop.etp));
-    Status s = Status::ok();
-    if (!hop.alone) {
-      s = load_and_save(world, c, from, to);
-    } else if (world.rank() == 0) {
-      std::unique_ptr<Comm> self = make_self_comm();
-      s = load_and_save(*self, c, from, to);
-    }
-    EXPECT_TRUE(s.is_ok()) << s.message();
-    from = to / "step-00000003";
-    if (world.rank() == 0) {
-      auto m = read_checkpoint_manifest(from);
-      EXPECT_TRUE(m.has_value()) << m.error().message();
-      if (m.has_value()) {
-        EXPECT_EQ(m->layout.world, hop.alone ? 1 : w);
-        if (hop.tp > 1) {
-          EXPECT_NE(m->layout.description.find(fmt::format("tp={}", hop.tp)), std::string::npos)
-              << m->layout.description;
-        }
-        expect_same_state(first, from);
-      }
-    }
-    int32_t failed = ::testing::Test::HasFailure() ? 1 : 0;
-    ASSERT_TRUE(world.all_reduce(std::span<int32_t>(&failed, 1), ReduceOp::kMax).is_ok());
-    if (failed != 0) return;
-  }
+  const Hop hops[] = {{.alone = true},
+                      {.tp = w, .ep = w, .zero = 3},
+                      {.tp = w, .etp = 2, .zero = 1},
+                      {.tp = w / 2, .zero = 2}};
+  round_trip(first, hops, "tp_round_trip");
 }
 
 TEST_F(ReshardTest, CheckpointOneRankFindsCorruptIsMovedAsideByRankZero) {

@@ -63,11 +63,6 @@ RunConfig config_for(const Layout& layout) {
 
 const uint64_t kTag = key_for(11, "ep-test");
 
-using testkit::mesh_for;
-using testkit::relative_difference;
-using testkit::single_process;
-using testkit::TrainingRun;
-
 class ExpertParallelTest : public testing::TestWithParam<Layout> {
  protected:
   void SetUp() override {
@@ -80,66 +75,33 @@ TEST_P(ExpertParallelTest, OneStepsGradientsMatchOneProcess) {
   const Layout& layout = GetParam();
   if (layout.zero >= 2) GTEST_SKIP() << "gradients are sharded at ZeRO " << layout.zero;
   Comm& world = testkit::world();
-  const RunConfig c = config_for(layout);
-  const int64_t global = kAccumulation * world.size();
-  TrainingRun reference(single_process(c), DeviceMesh::single(), global, kTag);
-  reference.backward_only();
-  TrainingRun first(c, mesh_for(c, world), global, kTag),
-      second(c, mesh_for(c, world), global, kTag);
-  first.backward_only();
-  second.backward_only();
-  const auto ref = reference.gathered_grads();
-  const auto a = first.gathered_grads(), b = second.gathered_grads();
-  const ParamStore& store = first.model->params();
-  double worst = 0;
-  for (size_t t = 0; t < ref.size(); ++t) {
-    const double rel = relative_difference(a[t], ref[t]);
-    worst = std::max(worst, rel);
-    EXPECT_LE(rel, 1e-5) << store.info(ParamId(t)).name;
-    EXPECT_EQ(std::memcmp(a[t].data(), b[t].data(), a[t].size() * sizeof(float)), 0)
-        << store.info(ParamId(t)).name << " differs between two identical runs";
-  }
+  const testkit::Comparison r =
+      testkit::compare_one_step(config_for(layout), world, kAccumulation * world.size(), kTag);
   // The exchange moved rows: every rank received some.
   double in_flight = 0;
-  for (const MoeStats& s : first.model->moe_stats()) in_flight += s.exchange.in_flight_s;
+  for (const MoeStats& s : r.run->model->moe_stats()) in_flight += s.exchange.in_flight_s;
   if (layout.ep > 1) {
     EXPECT_GT(in_flight, 0);
   }
   if (layout.capacity > 0) {
     int64_t dropped = 0;
-    for (const MoeStats& s : first.model->moe_stats()) dropped += s.dropped;
+    for (const MoeStats& s : r.run->model->moe_stats()) dropped += s.dropped;
     EXPECT_GT(dropped, 0) << "capacity factor " << layout.capacity << " dropped nothing";
   }
   if (world.rank() == 0)
-    std::printf("  %s: worst relative gradient difference %.2e over %zu tensors\n", layout.name,
-                worst, ref.size());
+    std::printf("  %s: worst relative gradient difference %.2e\n", layout.name, r.worst);
 }
 
 TEST_P(ExpertParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   const Layout& layout = GetParam();
   Comm& world = testkit::world();
-  const RunConfig c = config_for(layout);
-  const int64_t global = kAccumulation * world.size();
-  const std::vector<double> reference =
-      TrainingRun(single_process(c), DeviceMesh::single(), global, kTag).train(kSteps);
-  TrainingRun first_run(c, mesh_for(c, world), global, kTag);
-  const std::vector<double> first = first_run.train(kSteps);
-  const std::vector<double> second = TrainingRun(c, mesh_for(c, world), global, kTag).train(kSteps);
-  ASSERT_EQ(first.size(), reference.size());
-  double worst = 0;
-  for (size_t s = 0; s < reference.size(); ++s) {
-    const double rel = std::abs(first[s] - reference[s]) / std::abs(reference[s]);
-    if (s < kTightSteps) worst = std::max(worst, rel);
-    EXPECT_LE(rel, s < kTightSteps ? 1e-5 : 1e-3)
-        << "step " << s << ": " << first[s] << " vs one process " << reference[s];
-    EXPECT_EQ(first[s], second[s]) << "step " << s << " differs between two identical runs";
-  }
-  EXPECT_LT(first.back(), first.front() * 0.9);
+  const testkit::Comparison r = testkit::compare_training(
+      config_for(layout), world, kAccumulation * world.size(), kTag, kSteps, kTightSteps);
   // The routing bias: bitwise the same on every rank (rank 0's broadcast to all).
-  const ModelConfig& mc = first_run.config.model;
+  const ModelConfig& mc = r.run->config.model;
   for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
     if (!mc.is_moe_layer(l)) continue;
-    View bias = first_run.model->balance_bias(l);
+    View bias = r.run->model->balance_bias(l);
     std::vector<float> root(bias.data<float>(), bias.data<float>() + bias.numel());
     ASSERT_TRUE(world.broadcast(std::span<float>(root), 0).is_ok());
     EXPECT_EQ(std::memcmp(root.data(), bias.data<float>(), root.size() * sizeof(float)), 0)
@@ -152,7 +114,7 @@ TEST_P(ExpertParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   }
   if (world.rank() == 0)
     std::printf("  %s: worst relative loss difference %.2e over the first %zu steps\n",
-                layout.name, worst, kTightSteps);
+                layout.name, r.worst, kTightSteps);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,

@@ -28,9 +28,6 @@ namespace symphony {
 namespace {
 
 using testkit::mesh_for;
-using testkit::relative_difference;
-using testkit::single_process;
-using testkit::TrainingRun;
 
 constexpr int64_t kSteps = 30;
 constexpr size_t kTightSteps = 16;
@@ -85,54 +82,22 @@ TEST_P(TensorParallelTest, OneStepsGradientsMatchOneProcess) {
   if (layout.zero >= 2) GTEST_SKIP() << "gradients are sharded at ZeRO " << layout.zero;
   Comm& world = testkit::world();
   const RunConfig c = config_for(layout);
-  const int64_t global = global_micro_batches(c, world);
-  TrainingRun reference(single_process(c), DeviceMesh::single(), global, kTag);
-  reference.backward_only();
-  TrainingRun first(c, mesh_for(c, world), global, kTag, c.train.recompute),
-      second(c, mesh_for(c, world), global, kTag, c.train.recompute);
-  first.backward_only();
-  second.backward_only();
-  const auto ref = reference.gathered_grads();
-  const auto a = first.gathered_grads(), b = second.gathered_grads();
-  const ParamStore& store = first.model->params();
-  double worst = 0;
-  for (size_t t = 0; t < ref.size(); ++t) {
-    const double rel = relative_difference(a[t], ref[t]);
-    worst = std::max(worst, rel);
-    EXPECT_LE(rel, 1e-5) << store.info(ParamId(t)).name;
-    EXPECT_EQ(std::memcmp(a[t].data(), b[t].data(), a[t].size() * sizeof(float)), 0)
-        << store.info(ParamId(t)).name << " differs between two identical runs";
-  }
+  const testkit::Comparison r =
+      testkit::compare_one_step(c, world, global_micro_batches(c, world), kTag);
   if (world.rank() == 0)
-    std::printf("  %s: worst relative gradient difference %.2e over %zu tensors\n", layout.name,
-                worst, ref.size());
+    std::printf("  %s: worst relative gradient difference %.2e\n", layout.name, r.worst);
 }
 
 TEST_P(TensorParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   const Layout& layout = GetParam();
   Comm& world = testkit::world();
   const RunConfig c = config_for(layout);
-  const int64_t global = global_micro_batches(c, world);
-  const std::vector<double> reference =
-      TrainingRun(single_process(c), DeviceMesh::single(), global, kTag).train(kSteps);
-  TrainingRun first_run(c, mesh_for(c, world), global, kTag, c.train.recompute);
-  const std::vector<double> first = first_run.train(kSteps);
-  const std::vector<double> second =
-      TrainingRun(c, mesh_for(c, world), global, kTag, c.train.recompute).train(kSteps);
-  ASSERT_EQ(first.size(), reference.size());
-  double worst = 0;
-  for (size_t s = 0; s < reference.size(); ++s) {
-    const double rel = std::abs(first[s] - reference[s]) / std::abs(reference[s]);
-    if (s < kTightSteps) worst = std::max(worst, rel);
-    EXPECT_LE(rel, s < kTightSteps ? 1e-5 : 1e-3)
-        << "step " << s << ": " << first[s] << " vs one process " << reference[s];
-    EXPECT_EQ(first[s], second[s]) << "step " << s << " differs between two identical runs";
-  }
-  EXPECT_LT(first.back(), first.front() * 0.9);
+  const testkit::Comparison r = testkit::compare_training(
+      c, world, global_micro_batches(c, world), kTag, kSteps, kTightSteps);
   // Replicated tensors stay bitwise equal on every tensor-parallel rank.
-  Comm& tp = first_run.mesh.group(Axis::kTensor);
-  const ParamStore& store = first_run.model->params();
-  if (first_run.dp->weights_replicated()) {
+  Comm& tp = r.run->mesh.group(Axis::kTensor);
+  const ParamStore& store = r.run->model->params();
+  if (r.run->dp->weights_replicated()) {
     for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
       if (store.info(id).shard.sharded()) continue;
       ConstView w = store.param(id);
@@ -144,7 +109,7 @@ TEST_P(TensorParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   }
   if (world.rank() == 0)
     std::printf("  %s: worst relative loss difference %.2e over the first %zu steps\n",
-                layout.name, worst, kTightSteps);
+                layout.name, r.worst, kTightSteps);
 }
 
 // The memory plan (model/memory_plan.h, used by --dry-run and the planner) equals what the model

@@ -1,5 +1,8 @@
 #include "testkit/parallel_run.h"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -105,6 +108,50 @@ std::vector<double> TrainingRun::train(int64_t steps) {
     losses.push_back(r->loss);
   }
   return losses;
+}
+
+Comparison compare_one_step(const RunConfig& c, Comm& world, int64_t global, uint64_t tag) {
+  TrainingRun reference(single_process(c), DeviceMesh::single(), global, tag);
+  reference.backward_only();
+  Comparison out;
+  out.run = std::make_unique<TrainingRun>(c, mesh_for(c, world), global, tag, c.train.recompute);
+  TrainingRun second(c, mesh_for(c, world), global, tag, c.train.recompute);
+  out.run->backward_only();
+  second.backward_only();
+  const auto ref = reference.gathered_grads();
+  const auto a = out.run->gathered_grads(), b = second.gathered_grads();
+  const ParamStore& store = out.run->model->params();
+  for (size_t t = 0; t < ref.size(); ++t) {
+    const double rel = relative_difference(a[t], ref[t]);
+    out.worst = std::max(out.worst, rel);
+    EXPECT_LE(rel, 1e-5) << store.info(ParamId(t)).name;
+    EXPECT_EQ(std::memcmp(a[t].data(), b[t].data(), a[t].size() * sizeof(float)), 0)
+        << store.info(ParamId(t)).name << " differs between two identical runs";
+  }
+  return out;
+}
+
+Comparison compare_training(const RunConfig& c, Comm& world, int64_t global, uint64_t tag,
+                            int64_t steps, size_t tight_steps) {
+  const std::vector<double> reference =
+      TrainingRun(single_process(c), DeviceMesh::single(), global, tag).train(steps);
+  Comparison out;
+  out.run = std::make_unique<TrainingRun>(c, mesh_for(c, world), global, tag, c.train.recompute);
+  const std::vector<double> first = out.run->train(steps);
+  const std::vector<double> second =
+      TrainingRun(c, mesh_for(c, world), global, tag, c.train.recompute).train(steps);
+  EXPECT_EQ(first.size(), reference.size());
+  for (size_t s = 0; s < reference.size() && s < first.size(); ++s) {
+    const double rel = std::abs(first[s] - reference[s]) / std::abs(reference[s]);
+    if (s < tight_steps) out.worst = std::max(out.worst, rel);
+    EXPECT_LE(rel, s < tight_steps ? 1e-5 : 1e-3)
+        << "step " << s << ": " << first[s] << " vs one process " << reference[s];
+    EXPECT_EQ(first[s], second[s]) << "step " << s << " differs between two identical runs";
+  }
+  if (!first.empty()) {
+    EXPECT_LT(first.back(), first.front() * 0.9);
+  }
+  return out;
 }
 
 }  // namespace symphony::testkit

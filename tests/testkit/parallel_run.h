@@ -55,4 +55,22 @@ struct TrainingRun {
   std::vector<double> train(int64_t steps);
 };
 
+// The checks every parallel layout passes against one process on the same global batch of
+// `global_micro_batches` micro-batches (gtest expectations, reported on failure):
+//  - one step's gradients, gathered, within 1e-5 relative per tensor of one process's, and two
+//    runs of the layout bitwise equal (REQUIRES: ZeRO stage 0 or 1);
+//  - the losses of `steps` steps within 1e-5 for the first `tight_steps` (then 1e-3: top-k
+//    routing turns rounding-level differences into another expert choice once scores tie),
+//    falling, and two runs bitwise equal.
+// `c.train.recompute` applies to the layout's runs; one process keeps every activation. Each
+// returns the layout's first run (for further checks) and the worst difference it measured.
+struct Comparison {
+  std::unique_ptr<TrainingRun> run;
+  double worst = 0;
+};
+Comparison compare_one_step(const RunConfig& c, Comm& world, int64_t global_micro_batches,
+                            uint64_t tag);
+Comparison compare_training(const RunConfig& c, Comm& world, int64_t global_micro_batches,
+                            uint64_t tag, int64_t steps, size_t tight_steps);
+
 }  // namespace symphony::testkit
