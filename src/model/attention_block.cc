@@ -71,26 +71,26 @@ std::vector<ParamId> AttentionBlock::partial_grads(bool sequence_parallel) const
   return ids;
 }
 
-void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, ConstView h,
-                             int64_t n, int64_t seq_len, int64_t pos_offset,
-                             AttentionActs& a) const {
+void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView rope,
+                             TensorParallel& tp, ConstView h, int64_t n, int64_t seq_len,
+                             int64_t pos_offset, AttentionActs& a) const {
   const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads;
   View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
+  const ConstView w[] = {store.param(q_), store.param(k_), store.param(v_)};
   if (config_.qk_norm) {
     View q_raw = a.q_raw.view().rows(0, n), k_raw = a.k_raw.view().rows(0, n);
-    linear_forward(ex, h, store.param(q_), q_raw);
-    linear_forward(ex, h, store.param(k_), k_raw);
+    const View y[] = {q_raw, k_raw, v};
+    tp.column_parallel_forward(ex, h, w, y);
     rmsnorm_forward(ex, q_raw.reshape({n * heads, dh}), store.param(q_norm_), config_.rms_norm_eps,
                     q.reshape({n * heads, dh}), a.q_inv.view().rows(0, n * heads));
     rmsnorm_forward(ex, k_raw.reshape({n * kv_heads, dh}), store.param(k_norm_),
                     config_.rms_norm_eps, k.reshape({n * kv_heads, dh}),
                     a.k_inv.view().rows(0, n * kv_heads));
   } else {
-    linear_forward(ex, h, store.param(q_), q);
-    linear_forward(ex, h, store.param(k_), k);
+    const View y[] = {q, k, v};
+    tp.column_parallel_forward(ex, h, w, y);
   }
-  linear_forward(ex, h, store.param(v_), v);
   rope_forward(ex, q, rope, dh, seq_len, pos_offset);
   rope_forward(ex, k, rope, dh, seq_len, pos_offset);
 }
@@ -102,15 +102,13 @@ void AttentionBlock::forward(const Exec& ex, const ParamStore& store, ConstView 
   View h = a.h.view().rows(0, local);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h,
                   a.inv_rms.view().rows(0, local));
-  project(ex, store, rope, tp.gather(h, 0), n, shape.seq_len, 0, a);
+  project(ex, store, rope, tp, h, n, shape.seq_len, 0, a);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, config_.num_attention_heads,
                    config_.num_key_value_heads, config_.head_dim};
   View out = a.out.view().rows(0, n);
   attention_forward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
                     out, a.lse.view().rows(0, n));
-  View partial = tp.partial_for(x_out, n);
-  linear_forward(ex, out, store.param(o_), partial);
-  tp.reduce(partial, x_out);
+  tp.row_parallel_forward(ex, out, store.param(o_), x_out);
   add(ex, x_out, x, x_out);
 }
 
@@ -175,7 +173,8 @@ void AttentionBlock::forward_cached(const Exec& ex, const ParamStore& store, Con
             cache.k.shape()[0]);
   View h = a.h.view().rows(0, n);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
-  project(ex, store, rope, h, n, /*seq_len=*/n, past, a);
+  TensorParallel one_rank;
+  project(ex, store, rope, one_rank, h, n, /*seq_len=*/n, past, a);
   const int64_t kv_bytes = n * config_.kv_dim() * dtype_bytes(a.k.dtype());
   std::memcpy(cache.k.view().rows(past, past + n).raw(), a.k.view().raw(), size_t(kv_bytes));
   std::memcpy(cache.v.view().rows(past, past + n).raw(), a.v.view().raw(), size_t(kv_bytes));

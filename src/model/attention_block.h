@@ -80,10 +80,11 @@ class AttentionBlock {
                       AttentionActs& acts, KvCache& cache, View x_out) const;
 
  private:
-  // Projections, qk_norm and RoPE of the normed rows h (n rows whose positions start at
-  // pos_offset).
-  void project(const Exec& ex, const ParamStore& store, ConstView rope, ConstView h, int64_t n,
-               int64_t seq_len, int64_t pos_offset, AttentionActs& acts) const;
+  // Projections, qk_norm and RoPE of the normed rows h (this rank's rows; n rows of the
+  // micro-batch whose positions start at pos_offset), the projections column-parallel over tp.
+  void project(const Exec& ex, const ParamStore& store, ConstView rope, TensorParallel& tp,
+               ConstView h, int64_t n, int64_t seq_len, int64_t pos_offset,
+               AttentionActs& acts) const;
 
   ModelConfig config_;  // local_config(): this rank's heads
   int kv_replicas_ = 1;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/gemm.h"
+
 namespace symphony {
 namespace {
 
@@ -37,6 +39,67 @@ ConstView TensorParallel::gather(ConstView local, int which) {
   note(group_->all_gather(local.raw(), whole.raw(), local.numel(), comm_dtype(local.dtype())));
   blocked(start);
   return whole;
+}
+
+void TensorParallel::column_parallel_forward(const Exec& ex, ConstView x,
+                                             std::span<const ConstView> w,
+                                             std::span<const View> y) {
+  if (!sequence_parallel()) {
+    for (size_t i = 0; i < w.size(); ++i) gemm(ex, Trans::kNo, Trans::kYes, 1.0, x, w[i], 0.0, y[i]);
+    return;
+  }
+  // Chunk c of the gathered rows holds, for every rank r, rows [c*h, (c+1)*h) of r's local rows
+  // (h = local / chunks), rank-major: its GEMMs write rows r*local + c*h of each y_i.
+  const int64_t local = x.dim(0), chunks = chunks_for(local), h = local / chunks;
+  const CommDType type = comm_dtype(x.dtype());
+  Pending pending[kChunks];
+  auto start = [&](int64_t c) {
+    View block = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    pending[c].start = steady_seconds();
+    pending[c].handle = group_->all_gather_async(x.rows(c * h, (c + 1) * h).raw(), block.raw(),
+                                                 h * x.dim(1), type);
+    pending[c].active = true;
+  };
+  start(0);
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) start(c + 1);
+    wait(pending[c]);
+    ConstView block = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    for (int r = 0; r < size_; ++r)
+      for (size_t i = 0; i < w.size(); ++i)
+        gemm(ex, Trans::kNo, Trans::kYes, 1.0, block.rows(r * h, (r + 1) * h), w[i], 0.0,
+             y[i].rows(r * local + c * h, r * local + (c + 1) * h));
+  }
+}
+
+void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView w, View out) {
+  if (size_ == 1) {
+    gemm(ex, Trans::kNo, Trans::kYes, 1.0, x, w, 0.0, out);
+    return;
+  }
+  const int64_t local = out.dim(0), chunks = chunks_for(local), h = local / chunks;
+  const int64_t width = out.dim(1);
+  const CommDType type = comm_dtype(out.dtype());
+  Pending pending[kChunks];
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (sequence_parallel()) {
+      // The partial sums of chunk c, block r holding rank r's rows [c*h, (c+1)*h).
+      View block = partial_.view().rows(c * h * size_, (c + 1) * h * size_);
+      for (int r = 0; r < size_; ++r)
+        gemm(ex, Trans::kNo, Trans::kYes, 1.0, x.rows(r * local + c * h, r * local + (c + 1) * h),
+             w, 0.0, block.rows(r * h, (r + 1) * h));
+      pending[c].start = steady_seconds();
+      pending[c].handle = group_->reduce_scatter_async(
+          block.raw(), out.rows(c * h, (c + 1) * h).raw(), h * width, type, ReduceOp::kSum);
+    } else {
+      View rows = out.rows(c * h, (c + 1) * h);
+      gemm(ex, Trans::kNo, Trans::kYes, 1.0, x.rows(c * h, (c + 1) * h), w, 0.0, rows);
+      pending[c].start = steady_seconds();
+      pending[c].handle = group_->all_reduce_async(rows.raw(), rows.numel(), type, ReduceOp::kSum);
+    }
+    pending[c].active = true;
+  }
+  for (int64_t c = 0; c < chunks; ++c) wait(pending[c]);
 }
 
 ConstView TensorParallel::gather_start(ConstView local, int which) {

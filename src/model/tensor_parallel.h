@@ -14,10 +14,12 @@
 //   reduce()          SP: reduce-scatter; else all-reduce   gather(): SP all-gather; else none
 //
 // With one rank every operator is free and returns its input, so one process runs the same code.
-// The backward pass overlaps communication with computation (Megatron's bulk overlap): the
-// re-gather of a saved input starts before the gradient GEMMs that do not need it, and the sum
-// of an input gradient runs beside the weight-gradient GEMMs (gather_start/gather_wait,
-// reduce_start/reduce_wait). The forward operators block: their results are needed at once.
+// Communication overlaps computation. Forward, the GEMMs next to a collective run in row chunks
+// (column_parallel_forward, row_parallel_forward): the all-gather of the next chunk's rows runs
+// while this chunk's GEMMs compute, and the reduce-scatter of one chunk's partial sums while the
+// next chunk's GEMM computes. Backward (Megatron's bulk overlap), the re-gather of a saved input
+// starts before the gradient GEMMs that do not need it, and the sum of an input gradient runs
+// beside the weight-gradient GEMMs (gather_start/gather_wait, reduce_start/reduce_wait).
 // The scratch rows that gathered and partial results live in are owned here, sized once for the
 // largest micro-batch, and shared by all layers (used one operator at a time).
 //
@@ -31,6 +33,7 @@
 #include "core/status.h"
 #include "parallel/comm.h"
 #include "tensor/buffer.h"
+#include "tensor/exec.h"
 
 namespace symphony {
 
@@ -38,7 +41,8 @@ namespace symphony {
 // micro-batch under sequence parallelism, as this file's operators run them in the attention and
 // MLP blocks; `symphony plan` costs tensor parallelism from these counts (plan/step_time.cc).
 struct TensorParallelSchedule {
-  static constexpr int kForward = 4;             // gather before, reduce after each sub-layer
+  static constexpr int kForward = 4;             // gather before, reduce after each sub-layer,
+                                                 // each in 2 row chunks, one beside a GEMM
   static constexpr int kBackwardExposed = 2;     // gather of each sub-layer's output gradient
   static constexpr int kBackwardOverlapped = 4;  // re-gather of each saved input, reduce of each
                                                  // input gradient, beside gradient GEMMs
@@ -78,6 +82,15 @@ class TensorParallel {
   void gather_wait();
   void reduce_start(View partial, View out);
   void reduce_wait();
+  // Column-parallel GEMMs y_i = gather(x) · w_i^T for each weight w_i, the rows gathered chunk by
+  // chunk beside the GEMMs of the chunk before (under SP; otherwise plain GEMMs). y_i: (n, out_i),
+  // n = size() * x.dim(0) rows under SP.
+  void column_parallel_forward(const Exec& ex, ConstView x, std::span<const ConstView> w,
+                               std::span<const View> y);
+  // A row-parallel GEMM x · w^T summed over the group into `out` (the rank's rows), chunk by
+  // chunk: each chunk's sum runs beside the next chunk's GEMM. x: (n, in), out: (local rows, D).
+  void row_parallel_forward(const Exec& ex, ConstView x, ConstView w, View out);
+
   // All-gathers every rank's shard (shard_rows) into `whole`: the rows of a MoE layer that ran on
   // shards, back to the replicated stream. REQUIRES: not sequence parallel.
   void all_gather_shards(ConstView shard, View whole);
@@ -101,6 +114,10 @@ class TensorParallel {
     bool active = false;
   };
   void wait(Pending& p);
+  // Row chunks of a micro-batch whose rank holds `local` rows of the stream (each rank's rows
+  // split evenly, so chunk c of every rank forms one block of the collective).
+  static int chunks_for(int64_t local) { return local % kChunks == 0 ? kChunks : 1; }
+  static constexpr int kChunks = 2;
 
   Comm* group_ = nullptr;
   int size_ = 1, rank_ = 0;

@@ -10,6 +10,7 @@
 #include "kernels/gemm.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/swiglu.h"
 #include "model/memory_plan.h"
 #include "model/moe/load_balance.h"
 #include "model/vocab_parallel_loss.h"
@@ -309,9 +310,14 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
                             scales, tp_, a.moe, x_out.rows(begin, begin + rows), stats));
     if (slice) tp_.all_gather_shards(x_out.rows(begin, begin + rows), x_out);
   } else {
-    View partial = tp_.partial_for(x_out, n);
-    swiglu_mlp_forward(ex, tp_.gather(h2, 0), layer.mlp->weights(params_), a.mlp.view(n), partial);
-    tp_.reduce(partial, x_out);
+    // Column-parallel gate and up, row-parallel down, each beside its collective.
+    const SwigluWeights w = layer.mlp->weights(params_);
+    const SwigluActs acts = a.mlp.view(n);
+    const ConstView gate_up[] = {w.gate, w.up};
+    const View g_u[] = {acts.g, acts.u};
+    tp_.column_parallel_forward(ex, h2, gate_up, g_u);
+    swiglu_forward(ex, acts.g, acts.u, acts.a);
+    tp_.row_parallel_forward(ex, acts.a, w.down, x_out);
   }
   add(ex, x_out, x_mid, x_out);
 }

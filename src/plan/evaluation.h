@@ -29,9 +29,9 @@ struct PlanOptions {
   // expert activations when the model is dropless (capacity_factor 0); with a capacity factor
   // that factor is used instead.
   double moe_overload = 1.25;
-  // Fraction of the backward pass's overlappable tensor-parallel collectives (re-gathers and
-  // input-gradient reductions, model/tensor_parallel.h) hidden behind gradient GEMMs. `symphony
-  // bench train` measures the engine's: 77-92% of all tp communication on 2 CPU ranks.
+  // Fraction of the overlappable tensor-parallel collectives (forward chunks, backward re-gathers
+  // and input-gradient reductions, model/tensor_parallel.h) hidden behind GEMMs. `symphony bench
+  // train` measures the engine's: 88-92% of all tp communication on 2 CPU ranks.
   double tp_overlap = 0.8;
   ExpertOverlap ep_overlap = ExpertOverlap::kChunked;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes

@@ -11,9 +11,10 @@
 //   recompute  full: the forward again; selective: the norms and activation functions again
 // Communication per layer and micro-batch (Megatron-LM with sequence parallelism):
 //   tensor parallel   the engine's schedule (model/tensor_parallel.h TensorParallelSchedule):
-//                     4 all-gathers/reduce-scatters of n * D forward (exposed), 6 backward of
-//                     which 4 run beside gradient GEMMs (a fraction options.tp_overlap of those
-//                     hidden), 4 more when the forward is recomputed
+//                     4 all-gathers/reduce-scatters of n * D forward, 6 backward, 4 more when
+//                     the forward is recomputed; of the overlappable ones (forward: the second
+//                     gather and first reduce-scatter of each 2-chunk pair; backward: 4) a
+//                     fraction options.tp_overlap is hidden
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
 //                     again when recomputing). Under DualPipe it overlaps the other direction's
 //                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
@@ -118,9 +119,12 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
     using S = TensorParallelSchedule;
     const double exposed = 1.0 - ctx.options.tp_overlap;
-    lt.tp_fwd = S::kForward * one;
-    lt.tp_bwd = (S::kBackwardExposed + S::kBackwardOverlapped * exposed +
-                 (l.recompute == Recompute::kFull ? S::kForward : 0)) * one;
+    // Forward: each sub-layer's gather and reduce-scatter in 2 chunks, one chunk of each beside
+    // a GEMM (half of each collective overlappable).
+    const double forward = S::kForward * (0.5 + 0.5 * exposed) * one;
+    lt.tp_fwd = forward;
+    lt.tp_bwd = (S::kBackwardExposed + S::kBackwardOverlapped * exposed) * one +
+                (l.recompute == Recompute::kFull ? forward : 0.0);
   }
   if (lc.moe && l.ep() > 1) {
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep(), 1);
