@@ -61,9 +61,9 @@ class TensorParallel {
   Comm& group() { return *group_; }
   int rank() const { return rank_; }
   bool sequence_parallel() const { return sequence_parallel_ && size_ > 1; }
-  // Rows of the residual stream this rank holds for a micro-batch of n rows, and where they start.
+  // Rows of the residual stream this rank holds for a micro-batch of n rows (under SP the rows
+  // [rank * n / size, (rank + 1) * n / size)).
   int64_t local_rows(int64_t n) const { return sequence_parallel() ? n / size_ : n; }
-  int64_t local_begin(int64_t n) const { return sequence_parallel() ? n / size_ * rank_ : 0; }
   // This rank's share of n rows under either mode (MoE layers route only these).
   int64_t shard_rows(int64_t n) const { return n / size_; }
   int64_t shard_begin(int64_t n) const { return n / size_ * rank_; }

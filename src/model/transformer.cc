@@ -78,7 +78,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
   const int64_t num_layers = config.num_hidden_layers;
   const int tp = parallel.tensor_size();
-  SYM_CHECK(expert_ranks_ == 1 || dtype == DType::kF32, "expert parallelism runs f32 models");
+  SYM_CHECK((expert_ranks_ == 1 && parallel.tensor_size() == 1) || dtype == DType::kF32,
+            "expert and tensor parallelism run f32 models");
   SYM_CHECK(tp == 1 || (parallel.tensor != nullptr && parallel.tensor->size() == tp &&
                         n % tp == 0),
             "tensor parallelism over {} ranks needs its group and micro-batches of a multiple "

@@ -301,6 +301,8 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
   SYM_CHECK(expert_ranks_ == 1 || exchange_, "a MoE layer declared for {} expert ranks (no "
             "exchange) cannot run", expert_ranks_);
+  SYM_CHECK(expert_tensor_ranks_ == 1 || etp_gather_, "a MoE layer declared for {} expert tensor "
+            "ranks (no etp group, or reserve() not called) cannot run", expert_tensor_ranks_);
   View logits = a.logits.view().rows(0, n), probs = a.probs.view().rows(0, n);
   View weights = a.weights.view().rows(0, n);
   std::span<int32_t> idx(a.idx.data(), size_t(n * k));
