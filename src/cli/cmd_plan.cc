@@ -5,6 +5,7 @@
 //               [--moe-overload F] [--tp-overlap F]
 // symphony plan --validate [--json]
 // symphony plan --list-clusters
+// symphony plan pipeline ...  (cmd_plan_pipeline.cc)
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -161,7 +162,11 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--validate", a->validate,
                 "Print predicted against published throughput of documented training runs");
   cmd->add_flag("--list-clusters", a->list_clusters, "List the cluster presets");
-  cmd->callback([a, exit_code] { *exit_code = run_plan(*a); });
+  CLI::App* pipeline = add_plan_pipeline_command(*cmd, exit_code);
+  cmd->callback([a, exit_code, pipeline] {
+    if (pipeline->parsed()) return;
+    *exit_code = run_plan(*a);
+  });
 }
 
 }  // namespace symphony::cli

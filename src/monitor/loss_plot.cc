@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/file_io.h"
+#include "monitor/svg.h"
 
 namespace symphony {
 namespace {
@@ -22,54 +23,8 @@ constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
 
 bool is_finite_point(const PlotPoint& p) { return std::isfinite(p.step) && std::isfinite(p.value); }
 
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// A linear axis whose ends and ticks fall on 1, 2 or 5 times a power of ten.
-struct Axis {
-  double lo = 0, hi = 1, tick = 0.2;
-  int decimals = 1;
-};
-
-Axis nice_axis(double lo, double hi, int target_ticks) {
-  if (!(hi > lo)) {
-    const double pad = std::max(std::abs(lo) * 0.05, 0.05);
-    lo -= pad;
-    hi += pad;
-  }
-  const double raw = (hi - lo) / target_ticks;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  const double normalized = raw / magnitude;
-  const double nice = normalized <= 1 ? 1 : normalized <= 2 ? 2 : normalized <= 5 ? 5 : 10;
-  Axis axis;
-  axis.tick = nice * magnitude;
-  axis.lo = std::floor(lo / axis.tick + 1e-9) * axis.tick;
-  axis.hi = std::ceil(hi / axis.tick - 1e-9) * axis.tick;
-  axis.decimals = std::max(0, -static_cast<int>(std::floor(std::log10(axis.tick) + 1e-9)));
-  return axis;
-}
-
-std::string tick_label(double value, const Axis& axis) {
-  if (std::abs(value) < axis.tick * 1e-6) value = 0.0;  // no "-0.0"
-  return fmt::format("{:.{}f}", value, axis.decimals);
-}
-
 struct Frame {
-  Axis x, y;
+  ChartAxis x, y;
   double px(double step) const { return kLeft + (step - x.lo) / (x.hi - x.lo) * kPlotWidth; }
   double py(double value) const {
     return kTop + kPlotHeight - (value - y.lo) / (y.hi - y.lo) * kPlotHeight;
@@ -181,12 +136,7 @@ std::string render_loss_plot_svg(const std::vector<PlotSeries>& series, std::str
                          : xml_escape(series[i].color));
   }
 
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
-      "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      "<text x=\"{2}\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">{3}</text>\n",
-      kWidth, kHeight, kWidth / 2, xml_escape(title));
+  std::string svg = svg_begin(kWidth, kHeight, title);
   draw_axes(frame, svg);
   if (!has_data) {
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#888\">no data"

@@ -23,17 +23,6 @@ Result<int64_t> parse_count(std::string_view key, std::string_view value) {
 
 }  // namespace
 
-std::string_view schedule_name(Schedule s) {
-  switch (s) {
-    case Schedule::kGpipe: return "gpipe";
-    case Schedule::k1F1B: return "1f1b";
-    case Schedule::kInterleaved: return "interleaved";
-    case Schedule::kZeroBubble: return "zb";
-    case Schedule::kDualPipe: return "dualpipe";
-  }
-  return "?";
-}
-
 std::string_view precision_name(Precision p) {
   switch (p) {
     case Precision::kFp32: return "fp32";
@@ -47,7 +36,7 @@ std::string PlanLayout::to_string() const {
   return fmt::format(
       "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",
       dp(), tp(), pp(), ep(), cp(), int(zero()), vpp, mbs, recompute_name(recompute),
-      schedule_name(schedule), precision_name(precision));
+      pipeline_schedule_name(schedule), precision_name(precision));
 }
 
 Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLayout l) {
@@ -101,19 +90,11 @@ Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLay
       l.recompute = *r;
     } else if (key == "schedule") {
       schedule_given = true;
-      if (value == "gpipe")
-        l.schedule = Schedule::kGpipe;
-      else if (value == "1f1b")
-        l.schedule = Schedule::k1F1B;
-      else if (value == "interleaved")
-        l.schedule = Schedule::kInterleaved;
-      else if (value == "zb")
-        l.schedule = Schedule::kZeroBubble;
-      else if (value == "dualpipe")
-        l.schedule = Schedule::kDualPipe;
-      else
-        return Error::invalid(
-            "--layout field schedule='{}' must be gpipe, 1f1b, interleaved, zb or dualpipe", value);
+      const std::optional<PipelineSchedule> schedule = parse_pipeline_schedule(value);
+      if (!schedule)
+        return Error::invalid("--layout field schedule='{}' must be {}", value,
+                              kPipelineScheduleChoices);
+      l.schedule = *schedule;
     } else if (key == "precision") {
       if (value == "fp32")
         l.precision = Precision::kFp32;
@@ -127,7 +108,7 @@ Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLay
       return Error::invalid("--layout field '{}' is unknown; the fields are {}", key, kFields);
     }
   }
-  if (!schedule_given && l.vpp > 1) l.schedule = Schedule::kInterleaved;
+  if (!schedule_given && l.vpp > 1) l.schedule = PipelineSchedule::kInterleaved;
   SYM_TRY_ASSIGN(l.parallel, ParallelLayout::create(parallel, int(num_gpus)));
   return l;
 }
@@ -165,13 +146,13 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
     return Error::invalid("ep={} does not divide num_experts {}", ep, c.num_experts);
   if (pp * l.vpp > m.num_layers)
     return Error::invalid("pp*vpp = {}*{} exceeds the {} layers", pp, l.vpp, m.num_layers);
-  if (l.vpp > 1 && l.schedule != Schedule::kInterleaved)
+  if (l.vpp > 1 && l.schedule != PipelineSchedule::kInterleaved)
     return Error::invalid("vpp={} needs schedule=interleaved", l.vpp);
-  if (l.schedule == Schedule::kInterleaved && l.vpp < 2)
+  if (l.schedule == PipelineSchedule::kInterleaved && l.vpp < 2)
     return Error::invalid("schedule=interleaved needs vpp of at least 2");
-  if (pp == 1 && l.schedule != Schedule::k1F1B)
-    return Error::invalid("schedule={} needs pp > 1", schedule_name(l.schedule));
-  if (l.schedule == Schedule::kDualPipe && pp % 2 != 0)
+  if (pp == 1 && l.schedule != PipelineSchedule::k1F1B)
+    return Error::invalid("schedule={} needs pp > 1", pipeline_schedule_name(l.schedule));
+  if (l.schedule == PipelineSchedule::kDualPipe && pp % 2 != 0)
     return Error::invalid("schedule=dualpipe needs an even pp (got pp={})", pp);
   if (cp > 1 && b.seq_len % (2 * cp) != 0)
     return Error::invalid("cp={} needs seq_len {} divisible by 2*cp for load-balanced chunks", cp,
@@ -183,10 +164,10 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
     return Error::invalid("dp*mbs = {}*{} does not divide the global batch of {} sequences", dp,
                           l.mbs, b.sequences());
   const int64_t micro = num_microbatches(l, b);
-  if (l.schedule == Schedule::kInterleaved && micro % pp != 0)
+  if (l.schedule == PipelineSchedule::kInterleaved && micro % pp != 0)
     return Error::invalid("schedule=interleaved needs micro-batches ({}) divisible by pp={}", micro,
                           pp);
-  if (l.schedule == Schedule::kDualPipe && micro < 2 * pp)
+  if (l.schedule == PipelineSchedule::kDualPipe && micro < 2 * pp)
     return Error::invalid("schedule=dualpipe needs at least 2*pp = {} micro-batches (got {})",
                           2 * pp, micro);
   if (l.zero() != ZeroStage::kNone && dp * cp == 1 && l.expert_dp() == 1)

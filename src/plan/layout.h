@@ -15,17 +15,10 @@
 #include "core/status.h"
 #include "model/recompute.h"
 #include "parallel/layout.h"
+#include "parallel/pipeline_schedule.h"
 #include "plan/model_costs.h"
 
 namespace symphony::plan {
-
-enum class Schedule : uint8_t {
-  kGpipe,        // all forwards, then all backwards
-  k1F1B,         // PipeDream-Flush
-  kInterleaved,  // 1F1B over vpp virtual stages per GPU (Megatron-LM)
-  kZeroBubble,   // ZB-H1 (Qi et al. 2024): weight gradients fill the bubble, 1F1B's memory
-  kDualPipe,     // DeepSeek-V3: two directions, computation overlapping the expert all-to-all
-};
 
 enum class Precision : uint8_t {
   kFp32,  // fp32 weights, gradients and AdamW moments: the engine's CPU path
@@ -38,7 +31,7 @@ struct PlanLayout {
   int64_t vpp = 1;          // virtual stages per GPU (interleaved schedule when > 1)
   int64_t mbs = 1;          // sequences per micro-batch
   Recompute recompute = Recompute::kNone;
-  Schedule schedule = Schedule::k1F1B;
+  PipelineSchedule schedule = PipelineSchedule::k1F1B;
   Precision precision = Precision::kBf16;
 
   // The parallel sizes, as `parallel` has them.
@@ -96,7 +89,6 @@ struct LayerRange {
 };
 LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk);
 
-std::string_view schedule_name(Schedule s);
 std::string_view precision_name(Precision p);
 
 }  // namespace symphony::plan

@@ -110,13 +110,13 @@ double in_flight(const PlanLayout& l, int64_t micro, int64_t stage) {
   double f = 1;
   if (l.pp() > 1) {
     switch (l.schedule) {
-      case Schedule::kGpipe: f = double(micro); break;
-      case Schedule::k1F1B:
-      case Schedule::kZeroBubble: f = double(l.pp() - stage); break;
-      case Schedule::kInterleaved:
+      case PipelineSchedule::kGpipe: f = double(micro); break;
+      case PipelineSchedule::k1F1B:
+      case PipelineSchedule::kZeroBubble: f = double(l.pp() - stage); break;
+      case PipelineSchedule::kInterleaved:
         f = double(l.pp() - stage) + double(l.pp() - 1) / double(l.vpp);
         break;
-      case Schedule::kDualPipe: f = double(l.pp() + 1); break;
+      case PipelineSchedule::kDualPipe: f = double(l.pp() + 1); break;
     }
   }
   return std::min(f, double(micro));
@@ -147,7 +147,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
   const double overload =
       c.num_experts == 0 ? 1.0 : (c.capacity_factor > 0 ? c.capacity_factor : o.moe_overload);
   const double n_dense = double(l.dp() * l.cp()), n_expert = double(l.expert_dp());
-  const double copies = l.schedule == Schedule::kDualPipe ? 2.0 : 1.0;
+  const double copies = l.schedule == PipelineSchedule::kDualPipe ? 2.0 : 1.0;
 
   MemoryBreakdown best;
   const StageSet stages = representative_stages(m, l);

@@ -26,7 +26,7 @@ std::string short_layout(const PlanLayout& l) {
   std::string s =
       fmt::format("dp={} tp={} pp={} ep={} cp={} zero={} mbs={} {} {}", l.dp(), l.tp(), l.pp(),
                   l.ep(), l.cp(), int(l.zero()), l.mbs, recompute_name(l.recompute),
-                  schedule_name(l.schedule));
+                  pipeline_schedule_name(l.schedule));
   if (l.vpp > 1) s += fmt::format(" vpp={}", l.vpp);
   return s;
 }
@@ -132,7 +132,7 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
                        seconds(t.ep_comm_intra), seconds(t.ep_comm_inter)));
   time_row("context parallel", t.cp_comm, "ring exchange not hidden by attention");
   time_row("pipeline sends", t.pp_comm, "");
-  time_row("pipeline bubble", t.bubble, std::string(schedule_name(e.layout.schedule)));
+  time_row("pipeline bubble", t.bubble, std::string(pipeline_schedule_name(e.layout.schedule)));
   time_row("data parallel", t.dp_comm, fmt::format("exposed, {}", algorithm_name(t.dp_algorithm)));
   time_row("optimizer", t.optimizer, "");
   if (t.overhead > 0) time_row("fixed overhead", t.overhead, "calibration");
@@ -216,7 +216,7 @@ nlohmann::json evaluation_json(const Evaluation& e) {
         {"vpp", l.vpp},
         {"mbs", l.mbs},
         {"recompute", recompute_name(l.recompute)},
-        {"schedule", schedule_name(l.schedule)},
+        {"schedule", pipeline_schedule_name(l.schedule)},
         {"precision", precision_name(l.precision)},
         {"text", l.to_string()}}},
       {"fits", e.fits},

@@ -67,16 +67,17 @@ void for_each_layout(const PlanContext& ctx, const SearchSpace& space, F visit) 
                   visit(l);
                   continue;
                 }
-                for (Schedule s : {Schedule::k1F1B, Schedule::kGpipe, Schedule::kZeroBubble}) {
+                for (PipelineSchedule s : {PipelineSchedule::k1F1B, PipelineSchedule::kGpipe,
+                                           PipelineSchedule::kZeroBubble}) {
                   l.schedule = s;
                   visit(l);
                 }
                 if (pp % 2 == 0 && micro >= 2 * pp) {
-                  l.schedule = Schedule::kDualPipe;
+                  l.schedule = PipelineSchedule::kDualPipe;
                   visit(l);
                 }
                 if (micro % pp == 0) {
-                  l.schedule = Schedule::kInterleaved;
+                  l.schedule = PipelineSchedule::kInterleaved;
                   for (int64_t v = 2; v <= space.max_vpp && pp * v <= m.num_layers; ++v) {
                     l.vpp = v;
                     visit(l);

@@ -25,10 +25,9 @@
 //                     exposed = max(0, a - S) + 2 max(0, a - X/2) + a
 //                     (expert parallelism's hidden fraction measured by `symphony bench train`)
 //   context parallel  cp - 1 ring steps passing K and V, overlapped with the attention blocks
-// Pipeline: for F, B, W (forward, input-gradient, weight-gradient time of one micro-batch on the
-// slowest stage, t = F + B + W) and m micro-batches,
-//   GPipe, 1F1B   (m + pp - 1) t              interleaved  (m + (pp - 1) / vpp) t
-//   ZB-H1         m t + (pp - 1)(F + B - W)   DualPipe     m t + (pp/2 - 1)(F + 2B - 3W)
+// Pipeline: analytic_pipeline_s (parallel/pipeline_schedule.h) of F, B, W (forward,
+// input-gradient, weight-gradient time of one micro-batch on the slowest stage) and the sends
+// between stages, e.g. (m + pp - 1) t for 1F1B with t = F + B + W + sends.
 // Data parallel: gradients reduced over dp * cp (experts over dp * cp * tp / ep), overlapped with
 // the last micro-batch's backward (ZeRO-2: every micro-batch's, as it keeps no full gradient);
 // ZeRO-1/2 add a parameter all-gather overlapped with the next forward; ZeRO-3 gathers
@@ -38,6 +37,7 @@
 #include <cmath>
 
 #include "model/tensor_parallel.h"
+#include "parallel/pipeline_schedule.h"
 #include "plan/evaluation.h"
 
 namespace symphony::plan {
@@ -138,7 +138,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     double fwd = 2.0 * one, bwd = (2.0 + (l.recompute == Recompute::kFull ? 2.0 : 0.0)) * one;
     lt.ep_intra *= 4.0;
     lt.ep_inter *= 4.0;
-    if (l.schedule == Schedule::kDualPipe) {
+    if (l.schedule == PipelineSchedule::kDualPipe) {
       // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
       fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
       bwd = std::max(0.0, bwd - lt.fwd);
@@ -236,28 +236,17 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       add_scaled(st.sum, moe, double(lr.last - lr.first - n_dense));
     }
     if (s == l.pp() - 1) add_scaled(st.sum, head, 1.0);
-    // Each virtual stage sends activations forward and gradients back; DualPipe hides them.
-    if (l.pp() > 1 && l.schedule != Schedule::kDualPipe) st.pp_comm = 2.0 * double(l.vpp) * p2p;
+    st.pp_comm = pipeline_p2p_per_micro_batch_s(l.schedule, l.pp(), l.vpp, p2p);
     if (i == 0 || st.total() > slowest.total()) slowest = st;
   }
 
   const double tmb = slowest.total();
-  const double F = slowest.f(), B = slowest.b(), W = slowest.w();
-  const double mm = double(micro), pp = double(l.pp());
-  double pipeline = mm * tmb;
-  if (l.pp() > 1) {
-    switch (l.schedule) {
-      case Schedule::kGpipe:
-      case Schedule::k1F1B: pipeline = (mm + pp - 1.0) * tmb; break;
-      case Schedule::kInterleaved: pipeline = (mm + (pp - 1.0) / double(l.vpp)) * tmb; break;
-      case Schedule::kZeroBubble:
-        pipeline = mm * tmb + (pp - 1.0) * std::max(0.0, F + B - W);
-        break;
-      case Schedule::kDualPipe:
-        pipeline = mm * tmb + (pp / 2.0 - 1.0) * std::max(0.0, F + 2.0 * B - 3.0 * W);
-        break;
-    }
-  }
+  const double mm = double(micro);
+  const StageTimes times{.forward_s = slowest.f(),
+                         .backward_input_s = slowest.b(),
+                         .backward_weight_s = slowest.w(),
+                         .p2p_s = p2p};
+  const double pipeline = analytic_pipeline_s(l.schedule, l.pp(), micro, l.vpp, times);
 
   TimeBreakdown tb;
   tb.compute = mm * slowest.sum.compute();

@@ -112,7 +112,7 @@ std::vector<ValidationRun> validation_runs() {
     r.pp = g.pp;
     r.zero = ZeroStage::kNone;
     r.recompute = Recompute::kFull;
-    r.schedules = {Schedule::k1F1B, Schedule::kInterleaved};
+    r.schedules = {PipelineSchedule::k1F1B, PipelineSchedule::kInterleaved};
     // Megatron-LM of 2021 ran its tensor-parallel all-reduces unoverlapped, and its gradient
     // all-reduce after the backward pass of the last micro-batch.
     r.tp_overlap = 0.0;
@@ -144,7 +144,7 @@ std::vector<ValidationRun> validation_runs() {
     r.tp = 8;
     r.pp = 16;
     r.cp = g.cp;
-    r.schedules = {Schedule::kInterleaved};
+    r.schedules = {PipelineSchedule::kInterleaved};
     r.convention = FlopConvention::kModel;
     r.published_tflops = g.tflops;
     r.published_note = "BF16 TFLOP/s per GPU";
@@ -165,7 +165,7 @@ std::vector<ValidationRun> validation_runs() {
     r.ep = 64;
     r.zero = ZeroStage::kOptimizer;
     r.recompute = Recompute::kSelective;
-    r.schedules = {Schedule::kDualPipe};
+    r.schedules = {PipelineSchedule::kDualPipe};
     r.precision = Precision::kFp8;
     r.convention = FlopConvention::kModel;
     // 180K H800 GPU-hours per trillion tokens: 1e12 / (180e3 * 3600) = 1543 tokens/s per GPU,

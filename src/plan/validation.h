@@ -35,7 +35,7 @@ struct ValidationRun {
   int64_t tp = 1, pp = 1, cp = 1, ep = 1;
   std::optional<ZeroStage> zero;
   std::optional<Recompute> recompute;
-  std::vector<Schedule> schedules;               // the schedules the run's framework offered
+  std::vector<PipelineSchedule> schedules;       // the schedules the run's framework offered
   double tp_overlap = PlanOptions{}.tp_overlap;  // what the run's framework could hide
   double dp_overlap = PlanOptions{}.dp_overlap;
   Precision precision = Precision::kBf16;

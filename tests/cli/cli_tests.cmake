@@ -105,6 +105,15 @@ symphony_add_cli_test(plan_bad_layout_sizes 2 "parallel\\.ep = 5 \\(with"
                       plan --model kimi-k2-1t --cluster h100 --layout tp=8,pp=8,ep=5)
 symphony_add_cli_test(plan_missing_calibration 2 "no-such-cal\\.toml"
                       plan --model kimi-k2-1t --cluster h100 --calibrate no-such-cal.toml)
+symphony_add_cli_test(plan_pipeline 0
+                      "zb-h1 pp=4 vpp=1 micro-batches=8: step 27\\.000 ms, bubble 11\\.1% \\(closed form 27\\.000 ms, 11\\.1%\\).*pipeline\\.trace\\.json.*pipeline\\.svg"
+                      plan pipeline --pp 4 --micro-batches 8 --schedule zb-h1
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_plan_pipeline)
+symphony_add_cli_test(plan_pipeline_interleaved_batch 2
+                      "parallel\\.pp = 4 with 6 micro-batches: parallel\\.pp_schedule = \"interleaved\""
+                      plan pipeline --pp 4 --micro-batches 6 --schedule interleaved --vpp 2)
+symphony_add_cli_test(plan_pipeline_bad_schedule 2 "--schedule 'zb-h3' must be gpipe, 1f1b"
+                      plan pipeline --schedule zb-h3)
 symphony_add_cli_test(plan_calibrate 0 "h100_measured\\.toml: GEMM 75%, attention 40%, HBM 90%"
                       plan --model kimi-k2-1t --cluster h100 --gpus 4096 --top 1
                       --calibrate ${CMAKE_SOURCE_DIR}/tests/plan/data/h100_measured.toml)

@@ -20,7 +20,7 @@ TEST(Layout, ParseRoundTrips) {
   Result<PlanLayout> l = parse_layout(
       "dp=8,tp=4,pp=2,ep=8,cp=2,zero=1,vpp=2,mbs=2,recompute=selective,precision=fp8", 128);
   ASSERT_TRUE(l.has_value()) << l.error().message();
-  EXPECT_EQ(l->schedule, Schedule::kInterleaved);  // vpp > 1 implies it
+  EXPECT_EQ(l->schedule, PipelineSchedule::kInterleaved);  // vpp > 1 implies it
   EXPECT_EQ(l->zero(), ZeroStage::kOptimizer);
   EXPECT_EQ(l->recompute, Recompute::kSelective);
   Result<PlanLayout> again = parse_layout(l->to_string(), 128);

@@ -86,12 +86,12 @@ TEST(MemoryModel, RecomputationAndPipelineInFlight) {
   l.recompute = Recompute::kNone;
   EXPECT_EQ(none.stage, 0);
   EXPECT_DOUBLE_EQ(none.in_flight_microbatches, 8);
-  l.schedule = Schedule::kGpipe;
+  l.schedule = PipelineSchedule::kGpipe;
   MemoryBreakdown gpipe = plan_memory(ctx, l);
   EXPECT_DOUBLE_EQ(gpipe.in_flight_microbatches, 128);
   EXPECT_GT(gpipe.activations, 10 * none.activations);
   // Interleaving: pp + (pp - 1) / vpp.
-  l.schedule = Schedule::kInterleaved;
+  l.schedule = PipelineSchedule::kInterleaved;
   l.vpp = 2;
   EXPECT_DOUBLE_EQ(plan_memory(ctx, l).in_flight_microbatches, 8 + 7.0 / 2.0);
 }

@@ -34,17 +34,17 @@ TEST(StepTime, PipelineBubblePerSchedule) {
   const double tmb = (one.step_s - one.bubble - one.dp_comm - one.optimizer) / 64.0;
   // 1F1B: (pp - 1) micro-batch times.
   EXPECT_NEAR(one.bubble, 7.0 * tmb, 1e-9 * one.step_s);
-  l.schedule = Schedule::kInterleaved;
+  l.schedule = PipelineSchedule::kInterleaved;
   l.vpp = 2;
   const TimeBreakdown inter = plan_step_time(ctx, l);
   EXPECT_LT(inter.bubble, one.bubble * 0.6);
-  l.schedule = Schedule::kZeroBubble;
+  l.schedule = PipelineSchedule::kZeroBubble;
   l.vpp = 1;
   const TimeBreakdown zb = plan_step_time(ctx, l);
   // ZB-H1 fills the bubble with weight-gradient work: (pp - 1)(F + B - W) < (pp - 1)(F + B + W).
   EXPECT_LT(zb.bubble, one.bubble);
   EXPECT_GT(zb.bubble, 0);
-  l.schedule = Schedule::kGpipe;
+  l.schedule = PipelineSchedule::kGpipe;
   EXPECT_DOUBLE_EQ(plan_step_time(ctx, l).step_s, one.step_s);
 }
 

@@ -1,0 +1,130 @@
+#include "parallel/pipeline_timeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <utility>
+
+#include "core/check.h"
+
+namespace symphony {
+namespace {
+
+Status check_times(const StageTimes& t) {
+  for (auto [name, value] : {std::pair{"forward_s", t.forward_s},
+                             {"backward_input_s", t.backward_input_s},
+                             {"backward_weight_s", t.backward_weight_s},
+                             {"p2p_s", t.p2p_s}})
+    if (!std::isfinite(value) || value < 0)
+      return Error::invalid("pipeline stage time {} = {} must be finite and non-negative", name,
+                            value);
+  return Status::ok();
+}
+
+// End times of the passes already simulated, by virtual stage and micro-batch; nullopt until run.
+class PassEnds {
+ public:
+  PassEnds(int virtual_stages, int micro_batches)
+      : micro_batches_(micro_batches),
+        ends_(size_t(virtual_stages) * size_t(micro_batches)) {}
+  std::optional<double>& at(int virtual_stage, int micro_batch) {
+    return ends_[size_t(virtual_stage) * size_t(micro_batches_) + size_t(micro_batch)];
+  }
+
+ private:
+  int micro_batches_;
+  std::vector<std::optional<double>> ends_;  // [virtual_stage * m + micro_batch]
+};
+
+}  // namespace
+
+Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
+                                           int micro_batches, int virtual_stages,
+                                           const StageTimes& times) {
+  SYM_TRY(check_pipeline_schedule(schedule, stages, micro_batches, virtual_stages));
+  SYM_TRY(check_times(times));
+  const int p = stages, v = virtual_stages, last = p * v - 1;
+  std::vector<std::vector<PipelineOp>> ops(static_cast<size_t>(p));
+  for (int r = 0; r < p; ++r) {
+    SYM_TRY_ASSIGN(ops[size_t(r)], pipeline_ops(schedule, p, r, micro_batches, v));
+  }
+  const double dv = double(v);
+  auto duration = [&](PipelineOpKind kind) {
+    switch (kind) {
+      case PipelineOpKind::kForward: return times.forward_s / dv;
+      case PipelineOpKind::kBackward:
+        return (times.backward_input_s + times.backward_weight_s) / dv;
+      case PipelineOpKind::kBackwardInput: return times.backward_input_s / dv;
+      case PipelineOpKind::kBackwardWeight: return times.backward_weight_s / dv;
+    }
+    return 0.0;
+  };
+  // A dependency on virtual stage `from` reaching a pass on rank `to_rank`: its end, plus a send
+  // when the two are on different ranks.
+  auto arrival = [&](const std::optional<double>& end, int from, int to_rank) {
+    return *end + (from % p != to_rank ? times.p2p_s : 0.0);
+  };
+
+  PassEnds forward_end(p * v, micro_batches), backward_end(p * v, micro_batches);
+  PipelineTimeline tl;
+  tl.schedule = schedule;
+  tl.stages = p;
+  tl.micro_batches = micro_batches;
+  tl.virtual_stages = v;
+  tl.ranks.resize(size_t(p));
+  std::vector<size_t> next(size_t(p), 0);
+  std::vector<double> free_at(size_t(p), 0.0);
+  // Each sweep runs every op whose inputs are ready; op orders are fixed, so the start times do
+  // not depend on the order in which ranks are visited.
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int r = 0; r < p; ++r) {
+      const std::vector<PipelineOp>& order = ops[size_t(r)];
+      for (size_t& k = next[size_t(r)]; k < order.size(); ++k) {
+        const PipelineOp& op = order[k];
+        const int s = op.chunk * p + r, i = op.micro_batch;
+        double ready = 0;
+        if (op.kind == PipelineOpKind::kForward) {
+          if (s > 0) {
+            const std::optional<double>& prev = forward_end.at(s - 1, i);
+            if (!prev) break;
+            ready = arrival(prev, s - 1, r);
+          }
+        } else if (op.kind == PipelineOpKind::kBackwardWeight) {
+          const std::optional<double>& b = backward_end.at(s, i);
+          if (!b) break;
+          ready = *b;
+        } else {
+          const std::optional<double>& f = forward_end.at(s, i);
+          if (!f) break;
+          ready = *f;
+          if (s < last) {
+            const std::optional<double>& after = backward_end.at(s + 1, i);
+            if (!after) break;
+            ready = std::max(ready, arrival(after, s + 1, r));
+          }
+        }
+        const double start = std::max(free_at[size_t(r)], ready);
+        const double end = start + duration(op.kind);
+        free_at[size_t(r)] = end;
+        if (op.kind == PipelineOpKind::kForward) forward_end.at(s, i) = end;
+        if (op.kind == PipelineOpKind::kBackward || op.kind == PipelineOpKind::kBackwardInput)
+          backward_end.at(s, i) = end;
+        tl.ranks[size_t(r)].push_back({op, start, end});
+        progress = true;
+      }
+    }
+  }
+  double busy = 0;
+  for (int r = 0; r < p; ++r) {
+    SYM_CHECK(next[size_t(r)] == ops[size_t(r)].size(),
+              "{} pipeline with pp={} m={} vpp={}: rank {} waits forever at op {}",
+              pipeline_schedule_name(schedule), p, micro_batches, v, r, next[size_t(r)]);
+    for (const PipelineEvent& e : tl.ranks[size_t(r)]) busy += e.end_s - e.start_s;
+    tl.step_s = std::max(tl.step_s, free_at[size_t(r)]);
+  }
+  if (tl.step_s > 0) tl.bubble = 1.0 - busy / (double(p) * tl.step_s);
+  return tl;
+}
+
+}  // namespace symphony

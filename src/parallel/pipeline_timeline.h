@@ -1,0 +1,44 @@
+#pragma once
+// A discrete-event simulation of one training step of a pipeline: every rank runs the op order of
+// pipeline_ops() one op at a time, each op starting as soon as its rank is free and its inputs
+// have arrived. Gives the per-rank timeline, the step time and the measured bubble, to compare
+// with analytic_bubble() and to draw (monitor/pipeline_trace.h).
+//
+// Dependencies, for micro-batch i on virtual stage s = chunk * p + rank:
+//   forward      after the forward of i on s - 1 has ended, plus p2p_s when s - 1 is on another
+//                rank (s = 0: no dependency);
+//   backward     (B or combined) after the backward of i on s + 1, plus p2p_s across ranks; on the
+//                last virtual stage after the forward of i there;
+//   weight (W)   after the B of i on s.
+// Durations: a chunk's forward takes F / v, its B B / v, its W W / v, and a combined backward
+// (B + W) / v, with F, B, W of StageTimes (one micro-batch, all v chunks of a rank). Sends do not
+// occupy the rank: p2p_s is latency on the dependency only.
+
+#include <vector>
+
+#include "core/status.h"
+#include "parallel/pipeline_schedule.h"
+
+namespace symphony {
+
+struct PipelineEvent {
+  PipelineOp op;
+  double start_s = 0;
+  double end_s = 0;
+};
+
+struct PipelineTimeline {
+  PipelineSchedule schedule = PipelineSchedule::k1F1B;
+  int stages = 1, micro_batches = 1, virtual_stages = 1;
+  std::vector<std::vector<PipelineEvent>> ranks;  // [rank], in the order the rank runs them
+  double step_s = 0;  // the last op's end; the step starts at 0
+  double bubble = 0;  // idle rank time / (ranks * step_s); 0 when step_s is 0
+};
+
+// Simulates `schedule` over `stages` ranks. Errors: those of check_pipeline_schedule, and a
+// StageTimes field negative or not finite (kInvalidArgument naming the field).
+Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
+                                           int micro_batches, int virtual_stages,
+                                           const StageTimes& times);
+
+}  // namespace symphony

@@ -1,0 +1,162 @@
+#include "parallel/pipeline_timeline.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <tuple>
+
+namespace symphony {
+namespace {
+
+using ::testing::HasSubstr;
+using Kind = PipelineOpKind;
+
+PipelineTimeline simulate(PipelineSchedule s, int p, int m, int v, const StageTimes& t) {
+  Result<PipelineTimeline> tl = simulate_pipeline(s, p, m, v, t);
+  EXPECT_TRUE(tl.has_value()) << tl.error().message();
+  return tl.has_value() ? *tl : PipelineTimeline{};
+}
+
+double simulated_bubble(PipelineSchedule s, int p, int m, int v, const StageTimes& t) {
+  return simulate(s, p, m, v, t).bubble;
+}
+
+TEST(PipelineTimeline, OneFOneBAndGpipeMatchTheClosedForm) {
+  for (PipelineSchedule s : {PipelineSchedule::kGpipe, PipelineSchedule::k1F1B})
+    for (int p = 1; p <= 8; ++p)
+      for (int m = 1; m <= 16; ++m)
+        for (double w : {0.0, 0.5}) {
+          SCOPED_TRACE(fmt::format("{} p={} m={} w={}", pipeline_schedule_name(s), p, m, w));
+          const StageTimes t{.forward_s = 1, .backward_input_s = 1, .backward_weight_s = w};
+          const PipelineTimeline tl = simulate(s, p, m, 1, t);
+          EXPECT_NEAR(tl.bubble, analytic_bubble(s, p, m, 1, t), 1e-9);
+          EXPECT_NEAR(tl.step_s, analytic_pipeline_s(s, p, m, 1, t), 1e-9);
+        }
+}
+
+TEST(PipelineTimeline, ZeroBubbleMatchesTheClosedForm) {
+  // F = B = W, no send time: the bubble is (p - 1) F, a third of 1F1B's (p - 1)(F + B + W).
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1, .backward_weight_s = 1};
+  for (int p = 1; p <= 8; ++p)
+    for (int m = p; m <= 16; ++m) {
+      SCOPED_TRACE(fmt::format("p={} m={}", p, m));
+      const PipelineTimeline tl = simulate(PipelineSchedule::kZeroBubble, p, m, 1, t);
+      EXPECT_NEAR(tl.bubble, analytic_bubble(PipelineSchedule::kZeroBubble, p, m, 1, t), 1e-9);
+      EXPECT_NEAR(tl.step_s, 3.0 * m + (p - 1), 1e-9);
+    }
+}
+
+TEST(PipelineTimeline, ZeroBubbleHalvesOneFOneBsBubble) {
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1, .backward_weight_s = 1};
+  for (int p : {2, 4}) {
+    const double one = simulated_bubble(PipelineSchedule::k1F1B, p, 8, 1, t);
+    const double zb = simulated_bubble(PipelineSchedule::kZeroBubble, p, 8, 1, t);
+    EXPECT_GT(one, 0) << "p=" << p;
+    EXPECT_LE(zb, 0.5 * one) << "p=" << p;
+  }
+  // Slower weight passes than input passes, and sends: still well under 1F1B.
+  const StageTimes uneven{
+      .forward_s = 1, .backward_input_s = 1.2, .backward_weight_s = 0.8, .p2p_s = 0.05};
+  for (int p : {2, 4})
+    EXPECT_LT(simulated_bubble(PipelineSchedule::kZeroBubble, p, 8, 1, uneven),
+              0.6 * simulated_bubble(PipelineSchedule::k1F1B, p, 8, 1, uneven))
+        << "p=" << p;
+}
+
+TEST(PipelineTimeline, InterleavingShrinksTheBubble) {
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1.5, .backward_weight_s = 0.5};
+  for (int p : {2, 4, 8})
+    for (int m : {8, 16}) {
+      SCOPED_TRACE(fmt::format("p={} m={}", p, m));
+      const double one = simulated_bubble(PipelineSchedule::k1F1B, p, m, 1, t);
+      double previous = one;
+      for (int v : {2, 4}) {
+        const double inter = simulated_bubble(PipelineSchedule::kInterleaved, p, m, v, t);
+        EXPECT_LT(inter, previous) << "v=" << v;
+        // Not above the closed form (m + (p - 1) / v) t, with no sends.
+        EXPECT_LE(inter, analytic_bubble(PipelineSchedule::kInterleaved, p, m, v, t) + 1e-9);
+        previous = inter;
+      }
+    }
+}
+
+TEST(PipelineTimeline, GpipeSendsDelayTheCriticalPath) {
+  // Forwards travel p - 1 hops and backwards p - 1 hops back, each a send later.
+  const StageTimes t{.forward_s = 1, .backward_input_s = 2, .p2p_s = 0.1};
+  const PipelineTimeline tl = simulate(PipelineSchedule::kGpipe, 4, 6, 1, t);
+  EXPECT_NEAR(tl.step_s, (6 + 3) * 3.0 + 2 * 3 * 0.1, 1e-12);
+}
+
+// Ranks run one op at a time, in their order; every pass starts after its inputs arrived.
+TEST(PipelineTimeline, EventsRespectDependencies) {
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1.3, .backward_weight_s = 0.7,
+                     .p2p_s = 0.2};
+  const std::tuple<PipelineSchedule, int, int, int> cases[] = {
+      {PipelineSchedule::kGpipe, 3, 5, 1},
+      {PipelineSchedule::k1F1B, 4, 7, 1},
+      {PipelineSchedule::kInterleaved, 4, 8, 3},
+      {PipelineSchedule::kZeroBubble, 4, 6, 1}};
+  for (auto [s, p, m, v] : cases) {
+    SCOPED_TRACE(pipeline_schedule_name(s));
+    const PipelineTimeline tl = simulate(s, p, m, v, t);
+    ASSERT_EQ(tl.ranks.size(), size_t(p));
+    std::map<std::tuple<Kind, int, int>, PipelineEvent> by_pass;  // (kind, micro, virtual stage)
+    double busy = 0;
+    for (int r = 0; r < p; ++r) {
+      Result<std::vector<PipelineOp>> ops = pipeline_ops(s, p, r, m, v);
+      ASSERT_TRUE(ops.has_value());
+      ASSERT_EQ(tl.ranks[size_t(r)].size(), ops->size());
+      double free_at = 0;
+      for (size_t k = 0; k < ops->size(); ++k) {
+        const PipelineEvent& e = tl.ranks[size_t(r)][k];
+        EXPECT_EQ(e.op, (*ops)[k]);
+        EXPECT_GE(e.start_s, free_at - 1e-12);
+        EXPECT_GE(e.end_s, e.start_s);
+        EXPECT_LE(e.end_s, tl.step_s + 1e-12);
+        free_at = e.end_s;
+        busy += e.end_s - e.start_s;
+        Kind kind = e.op.kind == Kind::kBackwardInput ? Kind::kBackward : e.op.kind;
+        by_pass[{kind, e.op.micro_batch, e.op.chunk * p + r}] = e;
+      }
+    }
+    EXPECT_NEAR(tl.bubble, 1.0 - busy / (p * tl.step_s), 1e-12);
+    for (int i = 0; i < m; ++i)
+      for (int vs = 0; vs < p * v; ++vs) {
+        const PipelineEvent& f = by_pass.at({Kind::kForward, i, vs});
+        const PipelineEvent& b = by_pass.at({Kind::kBackward, i, vs});
+        if (vs > 0) {
+          EXPECT_GE(f.start_s, by_pass.at({Kind::kForward, i, vs - 1}).end_s + 0.2 - 1e-12);
+        }
+        if (vs + 1 < p * v) {
+          EXPECT_GE(b.start_s, by_pass.at({Kind::kBackward, i, vs + 1}).end_s + 0.2 - 1e-12);
+        }
+        EXPECT_GE(b.start_s, f.end_s - 1e-12);
+        if (s == PipelineSchedule::kZeroBubble) {
+          EXPECT_GE(by_pass.at({Kind::kBackwardWeight, i, vs}).start_s, b.end_s - 1e-12);
+        }
+      }
+  }
+}
+
+TEST(PipelineTimeline, Errors) {
+  Result<PipelineTimeline> bad = simulate_pipeline(PipelineSchedule::k1F1B, 4, 8, 1,
+                                                   StageTimes{.forward_s = -1});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message(), HasSubstr("forward_s = -1"));
+  Result<PipelineTimeline> nan = simulate_pipeline(PipelineSchedule::k1F1B, 4, 8, 1,
+                                                   StageTimes{.p2p_s = std::nan("")});
+  ASSERT_FALSE(nan.has_value());
+  EXPECT_THAT(nan.error().message(), HasSubstr("p2p_s"));
+  Result<PipelineTimeline> odd = simulate_pipeline(PipelineSchedule::kInterleaved, 4, 6, 2, {});
+  ASSERT_FALSE(odd.has_value());
+  EXPECT_THAT(odd.error().message(), HasSubstr("parallel.pp_schedule"));
+  // No work at all: a zero step and no bubble.
+  const PipelineTimeline empty = simulate(PipelineSchedule::k1F1B, 4, 8, 1, {});
+  EXPECT_EQ(empty.step_s, 0.0);
+  EXPECT_EQ(empty.bubble, 0.0);
+}
+
+}  // namespace
+}  // namespace symphony
