@@ -121,12 +121,10 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
                 kv_heads = config_.num_key_value_heads;
   ConstView out = a.out.view().rows(0, n);
   View dout = sc.dout.view().rows(0, n);
-  ConstView dy = tp.gather(dx_out, 0);
   // The saved normed input is gathered again (sequence parallelism) while the output projection
-  // and attention gradients run.
+  // and attention gradients run; the output gradient's rows are gathered chunk by chunk.
   ConstView h = tp.gather_start(a.h.view().rows(0, local), 1);
-  linear_backward_weight(ex, out, dy, store.grad(o_));
-  linear_backward_input(ex, store.param(o_), dy, dout, Accumulate::kNo);
+  tp.row_parallel_backward(ex, out, store.param(o_), dx_out, dout, store.grad(o_));
 
   View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, heads, kv_heads, dh};

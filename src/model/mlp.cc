@@ -25,15 +25,6 @@ void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
   linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
 }
 
-void swiglu_mlp_backward_input(const Exec& ex, const SwigluWeights& w, const SwigluActs& acts,
-                               ConstView dy, const SwigluGrads& grads, View dx, Accumulate acc) {
-  linear_backward_weight(ex, acts.a, dy, grads.down);
-  linear_backward_input(ex, w.down, dy, acts.a, Accumulate::kNo);
-  swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
-  linear_backward_input(ex, w.gate, acts.g, dx, acc);
-  linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
-}
-
 void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& acts,
                                  const SwigluGrads& grads) {
   linear_backward_weight(ex, x, acts.g, grads.gate);

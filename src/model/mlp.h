@@ -34,12 +34,9 @@ void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
                          const SwigluActs& acts, ConstView dy, const SwigluGrads& grads, View dx,
                          Accumulate acc);
 
-// The same in two parts, for callers that overlap communication with them (tensor parallelism):
-// the input part adds the down projection's weight gradient, leaves the gate and up gradients
-// in `acts` and writes dx (which may not alias x); the weight part then adds the gate and up
-// weight gradients, the only use of x. Together they compute what swiglu_mlp_backward does.
-void swiglu_mlp_backward_input(const Exec& ex, const SwigluWeights& w, const SwigluActs& acts,
-                               ConstView dy, const SwigluGrads& grads, View dx, Accumulate acc);
+// The gate and up weight gradients alone (the part of swiglu_mlp_backward that reads x), for
+// callers that run the rest themselves to overlap communication (tensor parallelism): `acts`
+// must hold the gate and up gradients by then.
 void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& acts,
                                  const SwigluGrads& grads);
 

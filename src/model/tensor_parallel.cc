@@ -102,6 +102,37 @@ void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView
   for (int64_t c = 0; c < chunks; ++c) wait(pending[c]);
 }
 
+void TensorParallel::row_parallel_backward(const Exec& ex, ConstView x, ConstView w,
+                                           ConstView dy_local, View dx, View dw) {
+  auto block = [&](ConstView dy, int64_t begin, int64_t end) {
+    gemm(ex, Trans::kYes, Trans::kNo, 1.0, dy, x.rows(begin, end), 1.0, dw);
+    gemm(ex, Trans::kNo, Trans::kNo, 1.0, dy, w, 0.0, dx.rows(begin, end));
+  };
+  if (!sequence_parallel()) {
+    block(dy_local, 0, dy_local.dim(0));
+    return;
+  }
+  // As column_parallel_forward: chunk c holds rows [c*h, (c+1)*h) of every rank's dy, rank-major.
+  const int64_t local = dy_local.dim(0), chunks = chunks_for(local), h = local / chunks;
+  const CommDType type = comm_dtype(dy_local.dtype());
+  Pending pending[kChunks];
+  auto start = [&](int64_t c) {
+    View gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    pending[c].start = steady_seconds();
+    pending[c].handle = group_->all_gather_async(dy_local.rows(c * h, (c + 1) * h).raw(),
+                                                 gathered.raw(), h * dy_local.dim(1), type);
+    pending[c].active = true;
+  };
+  start(0);
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) start(c + 1);
+    wait(pending[c]);
+    ConstView gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    for (int r = 0; r < size_; ++r)
+      block(gathered.rows(r * h, (r + 1) * h), r * local + c * h, r * local + (c + 1) * h);
+  }
+}
+
 ConstView TensorParallel::gather_start(ConstView local, int which) {
   if (!sequence_parallel()) return local;
   SYM_CHECK(!gather_.active, "a tensor-parallel gather is already in flight");

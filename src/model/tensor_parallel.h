@@ -43,7 +43,8 @@ namespace symphony {
 struct TensorParallelSchedule {
   static constexpr int kForward = 4;             // gather before, reduce after each sub-layer,
                                                  // each in 2 row chunks, one beside a GEMM
-  static constexpr int kBackwardExposed = 2;     // gather of each sub-layer's output gradient
+  static constexpr int kBackwardChunked = 2;     // gather of each sub-layer's output gradient,
+                                                 // in 2 row chunks, one beside a GEMM
   static constexpr int kBackwardOverlapped = 4;  // re-gather of each saved input, reduce of each
                                                  // input gradient, beside gradient GEMMs
 };
@@ -90,6 +91,13 @@ class TensorParallel {
   // A row-parallel GEMM x · w^T summed over the group into `out` (the rank's rows), chunk by
   // chunk: each chunk's sum runs beside the next chunk's GEMM. x: (n, in), out: (local rows, D).
   void row_parallel_forward(const Exec& ex, ConstView x, ConstView w, View out);
+
+  // The backward of a row-parallel GEMM y = x · w^T whose output gradient this rank holds for
+  // its rows (dy_local): dx = dy · w (n rows) and dw += dy^T · x, with dy gathered chunk by chunk
+  // beside the GEMMs of the chunk before (under SP; otherwise plain GEMMs). dx may alias x: each
+  // block's weight gradient is taken before its input gradient overwrites it.
+  void row_parallel_backward(const Exec& ex, ConstView x, ConstView w, ConstView dy_local, View dx,
+                             View dw);
 
   // All-gathers every rank's shard (shard_rows) into `whole`: the rows of a MoE layer that ran on
   // shards, back to the replicated stream. REQUIRES: not sequence parallel.

@@ -340,15 +340,18 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
                              dh2.rows(begin, begin + rows), stats));
     if (slice) tp_.all_gather_shards(dh2.rows(begin, begin + rows), dh2);
   } else {
-    // The saved input is gathered again while the down projection's gradients run, and the
-    // input gradient is summed over tp while the gate and up weight gradients run.
-    ConstView dy = tp_.gather(dres, 0);
+    // The saved input is gathered again while the down projection's gradients run (the output
+    // gradient's rows gathered chunk by chunk beside them), and the input gradient is summed over
+    // tp while the gate and up weight gradients run.
     ConstView h2_whole = tp_.gather_start(h2, 1);
     View partial = tp_.partial_for(dh2, n);
+    const SwigluWeights w = layer.mlp->weights(params_);
     const SwigluActs acts = a.mlp.view(n);
     const SwigluGrads grads = layer.mlp->grads(params_);
-    swiglu_mlp_backward_input(ex, layer.mlp->weights(params_), acts, dy, grads, partial,
-                              Accumulate::kNo);
+    tp_.row_parallel_backward(ex, acts.a, w.down, dres, acts.a, grads.down);  // a becomes da
+    swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
+    linear_backward_input(ex, w.gate, acts.g, partial, Accumulate::kNo);
+    linear_backward_input(ex, w.up, acts.u, partial, Accumulate::kYes);
     tp_.reduce_start(partial, dh2);
     tp_.gather_wait();
     swiglu_mlp_backward_weights(ex, h2_whole, acts, grads);

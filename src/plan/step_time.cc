@@ -12,9 +12,9 @@
 // Communication per layer and micro-batch (Megatron-LM with sequence parallelism):
 //   tensor parallel   the engine's schedule (model/tensor_parallel.h TensorParallelSchedule):
 //                     4 all-gathers/reduce-scatters of n * D forward, 6 backward, 4 more when
-//                     the forward is recomputed; of the overlappable ones (forward: the second
-//                     gather and first reduce-scatter of each 2-chunk pair; backward: 4) a
-//                     fraction options.tp_overlap is hidden
+//                     the forward is recomputed; of the overlappable ones (one chunk of each
+//                     2-chunk collective, the 4 backward re-gathers and reductions) a fraction
+//                     options.tp_overlap is hidden
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
 //                     again when recomputing). Under DualPipe it overlaps the other direction's
 //                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
@@ -123,7 +123,8 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     // a GEMM (half of each collective overlappable).
     const double forward = S::kForward * (0.5 + 0.5 * exposed) * one;
     lt.tp_fwd = forward;
-    lt.tp_bwd = (S::kBackwardExposed + S::kBackwardOverlapped * exposed) * one +
+    lt.tp_bwd = (S::kBackwardChunked * (0.5 + 0.5 * exposed) + S::kBackwardOverlapped * exposed) *
+                    one +
                 (l.recompute == Recompute::kFull ? forward : 0.0);
   }
   if (lc.moe && l.ep() > 1) {
