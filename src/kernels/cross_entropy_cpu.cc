@@ -3,49 +3,25 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/simd.h"
 #include "kernels/cross_entropy.h"
-#include "kernels/fast_exp.h"
+#include "kernels/cross_entropy_rows.h"
 #include "kernels/gemm.h"
 
 namespace symphony::cpu {
 namespace {
 
-constexpr int64_t kSumBlock = 256;
-
 // One row of logits: returns logsumexp(row) - row[t] and, when `grad`, overwrites the row with
 // g * (softmax(row) - onehot(t)). Ignored rows (t < 0) return 0 and become zeros under `grad`.
-SYM_VECTORIZED double row_loss(float* row, int64_t vocab, int32_t t, float g, bool grad) {
+double row_loss(float* row, int64_t vocab, int32_t t, float g, bool grad) {
   if (t < 0) {
     if (grad) std::fill(row, row + vocab, 0.f);
     return 0.0;
   }
-  float top = row[0];
-#pragma omp simd reduction(max : top)
-  for (int64_t v = 0; v < vocab; ++v) top = row[v] > top ? row[v] : top;
+  const float top = ce_row_max(row, vocab);
   const double target_logit = row[t];
-  // Float partial sums over blocks (so the loop vectorises), added up in double.
-  double sum = 0.0;
-  for (int64_t b = 0; b < vocab; b += kSumBlock) {
-    const int64_t b_end = std::min(b + kSumBlock, vocab);
-    float part = 0.f;
-    if (grad) {
-#pragma omp simd reduction(+ : part)
-      for (int64_t v = b; v < b_end; ++v) {
-        float e = exp_nonpositive(row[v] - top);
-        row[v] = e;
-        part += e;
-      }
-    } else {
-#pragma omp simd reduction(+ : part)
-      for (int64_t v = b; v < b_end; ++v) part += exp_nonpositive(row[v] - top);
-    }
-    sum += double(part);
-  }
+  const double sum = ce_row_exp_sum(row, vocab, top, grad);
   if (grad) {
-    const float scale = float(double(g) / sum);
-#pragma omp simd
-    for (int64_t v = 0; v < vocab; ++v) row[v] *= scale;
+    ce_row_scale(row, vocab, float(double(g) / sum));
     row[t] -= g;
   }
   return double(top) + std::log(sum) - target_logit;

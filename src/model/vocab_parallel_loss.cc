@@ -6,58 +6,18 @@
 #include <vector>
 
 #include "core/check.h"
-#include "core/simd.h"
-#include "kernels/fast_exp.h"
+#include "kernels/cross_entropy_rows.h"
 #include "kernels/gemm.h"
 
 namespace symphony {
 namespace {
-
-// The row helpers follow kernels/cross_entropy_cpu.cc step for step (the same max, the same
-// blocked float sums, the same scaling), so that one rank reproduces the fused kernel exactly.
-constexpr int64_t kSumBlock = 256;
-
-SYM_VECTORIZED float row_max_fast(const float* row, int64_t n) {
-  float top = row[0];
-#pragma omp simd reduction(max : top)
-  for (int64_t v = 0; v < n; ++v) top = row[v] > top ? row[v] : top;
-  return top;
-}
-
-// sum over the row of e^(row[v] - top), as float partial sums over blocks (so the loop
-// vectorises) added up in double; with `store` the row is overwritten with the exponentials.
-SYM_VECTORIZED double row_exp_sum_fast(float* row, int64_t n, float top, bool store) {
-  double sum = 0.0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t b_end = std::min(b + kSumBlock, n);
-    float part = 0.f;
-    if (store) {
-#pragma omp simd reduction(+ : part)
-      for (int64_t v = b; v < b_end; ++v) {
-        float e = cpu::exp_nonpositive(row[v] - top);
-        row[v] = e;
-        part += e;
-      }
-    } else {
-#pragma omp simd reduction(+ : part)
-      for (int64_t v = b; v < b_end; ++v) part += cpu::exp_nonpositive(row[v] - top);
-    }
-    sum += double(part);
-  }
-  return sum;
-}
-
-SYM_VECTORIZED void row_scale_fast(float* row, int64_t n, float scale) {
-#pragma omp simd
-  for (int64_t v = 0; v < n; ++v) row[v] *= scale;
-}
 
 // The precise path (f64, or KernelImpl::kRef) uses exact exponentials and sums in double; the
 // wrappers below pick a path per row.
 template <typename T>
 T row_max(const T* row, int64_t n, bool precise) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!precise) return row_max_fast(row, n);
+    if (!precise) return cpu::ce_row_max(row, n);
   }
   T top = row[0];
   for (int64_t v = 1; v < n; ++v) top = std::max(top, row[v]);
@@ -67,7 +27,7 @@ T row_max(const T* row, int64_t n, bool precise) {
 template <typename T>
 double row_exp_sum(T* row, int64_t n, T top, bool store, bool precise) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!precise) return row_exp_sum_fast(row, n, top, store);
+    if (!precise) return cpu::ce_row_exp_sum(row, n, top, store);
   }
   double sum = 0.0;
   for (int64_t v = 0; v < n; ++v) {
@@ -81,7 +41,7 @@ double row_exp_sum(T* row, int64_t n, T top, bool store, bool precise) {
 template <typename T>
 void row_scale(T* row, int64_t n, double scale, bool precise) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!precise) return row_scale_fast(row, n, float(scale));
+    if (!precise) return cpu::ce_row_scale(row, n, float(scale));
   }
   for (int64_t v = 0; v < n; ++v) row[v] = T(double(row[v]) * scale);
 }
