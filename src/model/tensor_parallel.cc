@@ -41,6 +41,30 @@ ConstView TensorParallel::gather(ConstView local, int which) {
   return whole;
 }
 
+template <typename Fn>
+void TensorParallel::for_each_gathered_block(ConstView local_rows, const Fn& fn) {
+  // Chunk c of the gathered rows holds, for every rank r, rows [c*h, (c+1)*h) of r's local rows
+  // (h = local / chunks), rank-major; chunk c + 1 is gathered while fn runs on chunk c's blocks.
+  const int64_t local = local_rows.dim(0), chunks = chunks_for(local), h = local / chunks;
+  const CommDType type = comm_dtype(local_rows.dtype());
+  Pending pending[kChunks];
+  auto start = [&](int64_t c) {
+    View gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    pending[c].start = steady_seconds();
+    pending[c].handle = group_->all_gather_async(local_rows.rows(c * h, (c + 1) * h).raw(),
+                                                 gathered.raw(), h * local_rows.dim(1), type);
+    pending[c].active = true;
+  };
+  start(0);
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) start(c + 1);
+    wait(pending[c]);
+    ConstView gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
+    for (int r = 0; r < size_; ++r)
+      fn(gathered.rows(r * h, (r + 1) * h), r * local + c * h, r * local + (c + 1) * h);
+  }
+}
+
 void TensorParallel::column_parallel_forward(const Exec& ex, ConstView x,
                                              std::span<const ConstView> w,
                                              std::span<const View> y) {
@@ -48,28 +72,10 @@ void TensorParallel::column_parallel_forward(const Exec& ex, ConstView x,
     for (size_t i = 0; i < w.size(); ++i) gemm(ex, Trans::kNo, Trans::kYes, 1.0, x, w[i], 0.0, y[i]);
     return;
   }
-  // Chunk c of the gathered rows holds, for every rank r, rows [c*h, (c+1)*h) of r's local rows
-  // (h = local / chunks), rank-major: its GEMMs write rows r*local + c*h of each y_i.
-  const int64_t local = x.dim(0), chunks = chunks_for(local), h = local / chunks;
-  const CommDType type = comm_dtype(x.dtype());
-  Pending pending[kChunks];
-  auto start = [&](int64_t c) {
-    View block = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
-    pending[c].start = steady_seconds();
-    pending[c].handle = group_->all_gather_async(x.rows(c * h, (c + 1) * h).raw(), block.raw(),
-                                                 h * x.dim(1), type);
-    pending[c].active = true;
-  };
-  start(0);
-  for (int64_t c = 0; c < chunks; ++c) {
-    if (c + 1 < chunks) start(c + 1);
-    wait(pending[c]);
-    ConstView block = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
-    for (int r = 0; r < size_; ++r)
-      for (size_t i = 0; i < w.size(); ++i)
-        gemm(ex, Trans::kNo, Trans::kYes, 1.0, block.rows(r * h, (r + 1) * h), w[i], 0.0,
-             y[i].rows(r * local + c * h, r * local + (c + 1) * h));
-  }
+  for_each_gathered_block(x, [&](ConstView rows, int64_t begin, int64_t end) {
+    for (size_t i = 0; i < w.size(); ++i)
+      gemm(ex, Trans::kNo, Trans::kYes, 1.0, rows, w[i], 0.0, y[i].rows(begin, end));
+  });
 }
 
 void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView w, View out) {
@@ -108,29 +114,10 @@ void TensorParallel::row_parallel_backward(const Exec& ex, ConstView x, ConstVie
     gemm(ex, Trans::kYes, Trans::kNo, 1.0, dy, x.rows(begin, end), 1.0, dw);
     gemm(ex, Trans::kNo, Trans::kNo, 1.0, dy, w, 0.0, dx.rows(begin, end));
   };
-  if (!sequence_parallel()) {
+  if (sequence_parallel())
+    for_each_gathered_block(dy_local, block);
+  else
     block(dy_local, 0, dy_local.dim(0));
-    return;
-  }
-  // As column_parallel_forward: chunk c holds rows [c*h, (c+1)*h) of every rank's dy, rank-major.
-  const int64_t local = dy_local.dim(0), chunks = chunks_for(local), h = local / chunks;
-  const CommDType type = comm_dtype(dy_local.dtype());
-  Pending pending[kChunks];
-  auto start = [&](int64_t c) {
-    View gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
-    pending[c].start = steady_seconds();
-    pending[c].handle = group_->all_gather_async(dy_local.rows(c * h, (c + 1) * h).raw(),
-                                                 gathered.raw(), h * dy_local.dim(1), type);
-    pending[c].active = true;
-  };
-  start(0);
-  for (int64_t c = 0; c < chunks; ++c) {
-    if (c + 1 < chunks) start(c + 1);
-    wait(pending[c]);
-    ConstView gathered = full_[0].view().rows(c * h * size_, (c + 1) * h * size_);
-    for (int r = 0; r < size_; ++r)
-      block(gathered.rows(r * h, (r + 1) * h), r * local + c * h, r * local + (c + 1) * h);
-  }
 }
 
 ConstView TensorParallel::gather_start(ConstView local, int which) {

@@ -122,6 +122,11 @@ class TensorParallel {
     bool active = false;
   };
   void wait(Pending& p);
+  // Gathers `local_rows` (this rank's rows of the stream) in row chunks and calls
+  // fn(rows, begin, end) for each rank's block of each chunk as it arrives: `rows` are rows
+  // [begin, end) of the whole micro-batch. REQUIRES: sequence parallel.
+  template <typename Fn>
+  void for_each_gathered_block(ConstView local_rows, const Fn& fn);
   // Row chunks of a micro-batch whose rank holds `local` rows of the stream (each rank's rows
   // split evenly, so chunk c of every rank forms one block of the collective).
   static int chunks_for(int64_t local) { return local % kChunks == 0 ? kChunks : 1; }
