@@ -136,7 +136,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
              omp_get_max_threads(), args.steps);
   fmt::print("{:<14} {:<20} {:>9} {:>6} {:>7} {:>11} {:>7} {:>8} {:>9} {:>10} {:>9} {:>11} {:>10} "
              "{:>9} {:>8}\n", "run", "layout", "tokens/s", "vs dp", "step s", "all-to-all s",
-             "hidden", "tp comm s", "tp hidden", "grad comm s", "state MiB", "experts MiB", "weights MiB",
+             "hidden", "tp comm s", "tp hidden", "grad comm s", "state MiB", "experts MiB",
+             "weights MiB",
              "acts MiB", "w+a vs dp");
   const int64_t dp_weights_acts = (folded ? rows[1] : rows[0]).r.state.weights +
                                   (folded ? rows[1] : rows[0]).r.activation_bytes;
@@ -160,8 +161,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
              "  rank 0 did not wait for; grad comm s: gradient reduction rank 0 waited for after\n"
              "  backward; state: weights, gradients, AdamW moments and comm buffers per rank;\n"
              "  experts: the routed experts' weights, gradients and moments per rank;\n"
-             "  tp comm s: tensor-parallel collectives in flight per step on rank 0; tp hidden: the\n"
-             "  part of it rank 0 did not wait for (backward overlap; the forward's block);\n"
+             "  tp comm s: tensor-parallel collectives in flight per step on rank 0; tp hidden:\n"
+             "  the part of it rank 0 did not wait for;\n"
              "  weights, acts: weights and activations rank 0 allocated; w+a vs dp: their sum\n"
              "  against the data-parallel run's.\n");
   return kExitOk;

@@ -16,10 +16,11 @@ Status ExpertTensorGather::gather(ConstView rows, std::span<const int64_t> offse
                                   View gathered) {
   const int p = ranks();
   segments_ = int64_t(offsets.size()) - 1;
-  std::vector<int64_t> mine(static_cast<size_t>(segments_));
-  for (int64_t s = 0; s < segments_; ++s) mine[size_t(s)] = offsets[size_t(s + 1)] - offsets[size_t(s)];
+  mine_.resize(size_t(segments_));
+  for (int64_t s = 0; s < segments_; ++s)
+    mine_[size_t(s)] = offsets[size_t(s + 1)] - offsets[size_t(s)];
   counts_.resize(size_t(segments_ * p));
-  SYM_TRY(group_->all_gather(mine.data(), counts_.data(), segments_, CommDType::kI64));
+  SYM_TRY(group_->all_gather(mine_.data(), counts_.data(), segments_, CommDType::kI64));
   padded_ = 0;
   for (int r = 0; r < p; ++r) {
     int64_t total = 0;

@@ -43,6 +43,7 @@ class ExpertTensorGather {
  private:
   Comm* group_;
   int64_t width_;
+  std::vector<int64_t> mine_;              // [s] rows of segment s on this rank
   std::vector<int64_t> counts_;            // [rank * segments + s] rows of segment s on rank
   std::vector<int64_t> gathered_offsets_;  // [segments * ranks + 1]
   int64_t segments_ = 0, padded_ = 0;      // rows per rank in the padded exchange

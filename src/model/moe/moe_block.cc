@@ -114,7 +114,8 @@ void MoeBlock::reserve(int64_t rows) {
   const int64_t expert_rows = MoeActs::expert_rows(config_, rows, expert_ranks_);
   if (exchange_) exchange_->reserve(expert_rows);
   if (etp_group_ != nullptr)
-    etp_gather_ = std::make_unique<ExpertTensorGather>(*etp_group_, expert_rows, config_.hidden_size);
+    etp_gather_ =
+        std::make_unique<ExpertTensorGather>(*etp_group_, expert_rows, config_.hidden_size);
 }
 
 // The expert GEMMs of segments [first, last) of x (rows per `offsets`) into y. Under expert
@@ -132,7 +133,8 @@ Status MoeBlock::experts_forward_any(const Exec& ex, const ParamStore& store, in
   }
   const int64_t begin = offsets[size_t(first)], end = offsets[size_t(last)];
   gathered_segments(first, last, offsets);
-  SYM_TRY(etp_gather_->gather(x.rows(begin, end), etp_local_offsets_, a.xt.view().rows(at, a.xt.shape()[0])));
+  SYM_TRY(etp_gather_->gather(x.rows(begin, end), etp_local_offsets_,
+                              a.xt.view().rows(at, a.xt.shape()[0])));
   const int etp = etp_gather_->ranks();
   shift_gathered_offsets(first, last, at);
   experts_forward(ex, store, first * etp, last * etp, per_expert * etp, etp_offsets_, a.xt.view(),
@@ -348,7 +350,8 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   double z = z_loss_forward_backward(logits, config_.router_z_loss_coef, scales.aux, View(),
                                      total_rows);
   if (tp.size() > 1) {
-    for (int64_t e = 0; e <= e_count; ++e) sums[size_t(e_count + 1 + e)] = double(routed[size_t(e)]);
+    for (int64_t e = 0; e <= e_count; ++e)
+      sums[size_t(e_count + 1 + e)] = double(routed[size_t(e)]);
     sums[size_t(e_count)] = z;
     tp.all_reduce(std::span(sums));
     z = sums[size_t(e_count)];
