@@ -33,10 +33,10 @@ Status ExpertTensorGather::gather(ConstView rows, std::span<const int64_t> offse
       const size_t g = size_t(s * p + r);
       gathered_offsets_[g + 1] = gathered_offsets_[g] + counts_[size_t(r * segments_ + s)];
     }
-  return gather_again(rows, gathered);
+  return gather_rows(rows, gathered);
 }
 
-Status ExpertTensorGather::gather_again(ConstView rows, View gathered) {
+Status ExpertTensorGather::gather_rows(ConstView rows, View gathered) {
   const int p = ranks();
   const size_t row_bytes = size_t(width_) * sizeof(float);
   if (rows.dim(0) > 0) std::memcpy(send_.view().raw(), rows.raw(), size_t(rows.dim(0)) * row_bytes);

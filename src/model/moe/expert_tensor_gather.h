@@ -33,14 +33,15 @@ class ExpertTensorGather {
   // at 0) into `gathered` (at least ranks() * max_rows rows). Afterwards offsets() delimits the
   // gathered segments and rows() counts them. The segment counts are exchanged first.
   Status gather(ConstView rows, std::span<const int64_t> offsets, View gathered);
-  // The same rows as the last gather() (same counts), without exchanging the counts again.
-  Status gather_again(ConstView rows, View gathered);
   std::span<const int64_t> offsets() const { return gathered_offsets_; }
   int64_t rows() const { return gathered_offsets_.back(); }
   // Sums `gathered` (laid out as by the last gather()) over the group into this rank's `rows`.
   Status scatter_sum(ConstView gathered, View rows);
 
  private:
+  // The rows exchange of gather(), once the counts are known.
+  Status gather_rows(ConstView rows, View gathered);
+
   Comm* group_;
   int64_t width_;
   std::vector<int64_t> mine_;              // [s] rows of segment s on this rank

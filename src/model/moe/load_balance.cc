@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 namespace symphony {
 namespace {
@@ -71,13 +70,6 @@ double aux_loss_from_sums(std::span<const double> prob_sums, std::span<const int
   if (dprobs.dtype() == DType::kF64)
     return aux_typed<double>(prob_sums, routed, total_rows, top_k, coef, scale, dprobs);
   return aux_typed<float>(prob_sums, routed, total_rows, top_k, coef, scale, dprobs);
-}
-
-double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
-                                 double coef, double scale, View dprobs) {
-  std::vector<double> sums(size_t(probs.dim(1)));
-  router_prob_sums(probs, sums);
-  return aux_loss_from_sums(sums, routed, probs.dim(0), top_k, coef, scale, dprobs);
 }
 
 double z_loss_forward_backward(ConstView logits, double coef, double scale, View dlogits,

@@ -15,15 +15,11 @@
 
 namespace symphony {
 
-// Returns L_aux and writes dprobs = scale * dL_aux/dprobs (overwrites; zeros when coef is 0).
-// routed: [expert] assignment counts of this micro-batch.
-double aux_loss_forward_backward(ConstView probs, std::span<const int64_t> routed, int64_t top_k,
-                                 double coef, double scale, View dprobs);
-
-// The same in two halves, for a micro-batch whose rows are spread over ranks (tensor
-// parallelism routes each rank's share): per-expert sums of probs over some rows (added in row
-// order), then, given the sums and counts over all `total_rows` rows, L_aux and dprobs for the
-// rows of `dprobs`.
+// L_aux in two halves, so a micro-batch whose rows are spread over ranks (tensor parallelism
+// routes each rank's share) gets one process's value: per-expert sums of probs over some rows
+// (added in row order), then, given the sums and the routed counts over all `total_rows` rows,
+// L_aux, with dprobs = scale * dL_aux/dprobs written for the rows of `dprobs` (overwritten;
+// zeros when coef is 0).
 void router_prob_sums(ConstView probs, std::span<double> sums);
 double aux_loss_from_sums(std::span<const double> prob_sums, std::span<const int64_t> routed,
                           int64_t total_rows, int64_t top_k, double coef, double scale,
