@@ -17,6 +17,7 @@
 #include "model/memory_plan.h"
 #include "config/presets.h"
 #include "config/toml_loader.h"
+#include "parallel/pipeline_stages.h"
 
 namespace symphony {
 
@@ -168,11 +169,46 @@ Status validate(const ParallelConfig& parallel) {
     return Error::invalid("parallel.bucket_mb = {} must be positive", parallel.bucket_mb);
   if (!(parallel.timeout_s > 0))
     return Error::invalid("parallel.timeout_s = {} must be positive", parallel.timeout_s);
-  for (auto [name, size] : {std::pair{"pp", parallel.pp}, {"cp", parallel.cp}})
-    if (size > 1)
-      return Error::invalid("parallel.{} = {}: this build trains with data (dp), tensor and "
-                            "sequence (tp), and expert (ep, etp) parallelism and ZeRO; set "
-                            "parallel.{} = 1", name, size, name);
+  if (parallel.cp > 1)
+    return Error::invalid("parallel.cp = {}: this build trains with data (dp), tensor and "
+                          "sequence (tp), pipeline (pp) and expert (ep, etp) parallelism and "
+                          "ZeRO; set parallel.cp = 1", parallel.cp);
+  if (parallel.vpp < 1)
+    return Error::invalid("parallel.vpp = {} must be at least 1", parallel.vpp);
+  if (parallel.pp_schedule == PipelineSchedule::kDualPipe)
+    return Error::invalid("parallel.pp_schedule = \"dualpipe\" is costed by `symphony plan` "
+                          "only; train with one of gpipe, 1f1b, interleaved or zb-h1");
+  if (parallel.vpp > 1 && parallel.pp_schedule != PipelineSchedule::kInterleaved)
+    return Error::invalid("parallel.vpp = {} needs parallel.pp_schedule = \"interleaved\" (it "
+                          "is \"{}\")", parallel.vpp, pipeline_schedule_name(parallel.pp_schedule));
+  if (parallel.pp_schedule == PipelineSchedule::kInterleaved && parallel.pp > 1 &&
+      parallel.vpp < 2)
+    return Error::invalid("parallel.pp_schedule = \"interleaved\" needs parallel.vpp >= 2 model "
+                          "chunks per stage (it is {})", parallel.vpp);
+  if (parallel.vpp > 1 && parallel.pp < 2)
+    return Error::invalid("parallel.vpp = {} needs parallel.pp >= 2 (it is {})", parallel.vpp,
+                          parallel.pp);
+  if (!parallel.pp_layers.empty() && parallel.pp < 2)
+    return Error::invalid("parallel.pp_layers is set but parallel.pp = {}: it splits the layers "
+                          "over pipeline stages", parallel.pp);
+  return Status::ok();
+}
+
+// What pipeline parallelism asks of the model: a layer or more per virtual stage, an explicit
+// split that covers every layer, and (for now) no expert parallelism beside it.
+Status validate_pipeline_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
+  if (parallel.pp <= 1) return Status::ok();
+  const int64_t virtual_stages = parallel.pp * parallel.vpp;
+  if (!parallel.pp_layers.empty())
+    return check_pipeline_layers(parallel.pp_layers, int(virtual_stages),
+                                 model.num_hidden_layers);
+  if (virtual_stages > model.num_hidden_layers)
+    return Error::invalid("parallel.pp = {}{}: {} virtual stages for model.num_hidden_layers = {}; "
+                          "every stage needs a layer (or give parallel.pp_layers)",
+                          parallel.pp,
+                          parallel.vpp > 1 ? fmt::format(" x parallel.vpp = {}", parallel.vpp)
+                                           : std::string(),
+                          virtual_stages, model.num_hidden_layers);
   return Status::ok();
 }
 
@@ -248,6 +284,7 @@ Status validate(const RunConfig& config) {
   SYM_TRY(validate(config.parallel));
   SYM_TRY(validate_expert_parallel(config.parallel, config.model));
   SYM_TRY(validate_tensor_parallel(config.parallel, config.train, config.model));
+  SYM_TRY(validate_pipeline_parallel(config.parallel, config.model));
   SYM_TRY(validate(config.checkpoint));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",

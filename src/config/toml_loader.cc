@@ -22,7 +22,8 @@ namespace {
 template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
                                std::string S::*, LrDecay S::*, Recompute S::*, ZeroStage S::*,
-                               std::vector<std::string> S::*, std::vector<double> S::*>;
+                               PipelineSchedule S::*, std::vector<std::string> S::*,
+                               std::vector<double> S::*, std::vector<int64_t> S::*>;
 
 template <typename S>
 struct Field {
@@ -95,6 +96,9 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"dp", &ParallelConfig::dp},
     {"tp", &ParallelConfig::tp},
     {"pp", &ParallelConfig::pp},
+    {"vpp", &ParallelConfig::vpp},
+    {"pp_schedule", &ParallelConfig::pp_schedule},
+    {"pp_layers", &ParallelConfig::pp_layers},
     {"ep", &ParallelConfig::ep},
     {"etp", &ParallelConfig::etp},
     {"cp", &ParallelConfig::cp},
@@ -321,6 +325,15 @@ Status read_enum(const Site& site, E& out) {
 Status read_value(const Site& site, LrDecay& out) { return read_enum(site, out); }
 Status read_value(const Site& site, Recompute& out) { return read_enum(site, out); }
 
+Status read_value(const Site& site, PipelineSchedule& out) {
+  const std::optional<std::string_view> text =
+      site.node.is_string() ? site.node.value<std::string_view>() : std::nullopt;
+  const std::optional<PipelineSchedule> v = text ? parse_pipeline_schedule(*text) : std::nullopt;
+  if (!v) return type_error(site, fmt::format("one of {}", kPipelineScheduleChoices));
+  out = *v;
+  return Status::ok();
+}
+
 // Written as the stage's number, as ZeRO stages are known.
 Status read_value(const Site& site, ZeroStage& out) {
   const std::optional<int64_t> v =
@@ -410,6 +423,7 @@ std::string format_enum(E v) {
 std::string format_value(LrDecay v) { return format_enum(v); }
 std::string format_value(Recompute v) { return format_enum(v); }
 std::string format_value(ZeroStage v) { return fmt::format("{}", int(v)); }
+std::string format_value(PipelineSchedule v) { return toml_quote(pipeline_schedule_name(v)); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "model/linear.h"
+#include "model/weight_grad_queue.h"
 
 namespace symphony {
 namespace {
@@ -124,7 +125,8 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   // The saved normed input is gathered again (sequence parallelism) while the output projection
   // and attention gradients run; the output gradient's rows are gathered chunk by chunk.
   ConstView h = tp.gather_start(a.h.view().rows(0, local), 1);
-  tp.row_parallel_backward(ex, out, store.param(o_), dx_out, dout, store.grad(o_));
+  tp.row_parallel_backward(ex, out, store.param(o_), dx_out, dout, store.grad(o_),
+                           store.weight_grad_queue());
 
   View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, heads, kv_heads, dh};
@@ -152,9 +154,10 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   linear_backward_input(ex, store.param(v_), dv, partial, Accumulate::kYes);
   tp.reduce_start(partial, dh_view);
   tp.gather_wait();
-  linear_backward_weight(ex, h, dq, store.grad(q_));
-  linear_backward_weight(ex, h, dk, store.grad(k_));
-  linear_backward_weight(ex, h, dv, store.grad(v_));
+  WeightGradQueue* queue = store.weight_grad_queue();
+  linear_backward_weight(ex, h, dq, store.grad(q_), queue);
+  linear_backward_weight(ex, h, dk, store.grad(k_), queue);
+  linear_backward_weight(ex, h, dv, store.grad(v_), queue);
   tp.reduce_wait();
   // The norm's input gradient replaces dh in place, then joins the residual gradient.
   rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), dh_view, dh_view,

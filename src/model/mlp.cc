@@ -1,6 +1,7 @@
 #include "model/mlp.h"
 
 #include "kernels/swiglu.h"
+#include "model/weight_grad_queue.h"
 
 namespace symphony {
 
@@ -15,20 +16,20 @@ void swiglu_mlp_forward(const Exec& ex, ConstView x, const SwigluWeights& w, con
 void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
                          const SwigluActs& acts, ConstView dy, const SwigluGrads& grads, View dx,
                          Accumulate acc) {
-  linear_backward_weight(ex, acts.a, dy, grads.down);
+  linear_backward_weight(ex, acts.a, dy, grads.down, grads.queue);
   // `a` is no longer needed: it receives da, then g and u receive dg and du in place.
   linear_backward_input(ex, w.down, dy, acts.a, Accumulate::kNo);
   swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
-  linear_backward_weight(ex, x, acts.g, grads.gate);
-  linear_backward_weight(ex, x, acts.u, grads.up);
+  linear_backward_weight(ex, x, acts.g, grads.gate, grads.queue);
+  linear_backward_weight(ex, x, acts.u, grads.up, grads.queue);
   linear_backward_input(ex, w.gate, acts.g, dx, acc);
   linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
 }
 
 void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& acts,
                                  const SwigluGrads& grads) {
-  linear_backward_weight(ex, x, acts.g, grads.gate);
-  linear_backward_weight(ex, x, acts.u, grads.up);
+  linear_backward_weight(ex, x, acts.g, grads.gate, grads.queue);
+  linear_backward_weight(ex, x, acts.u, grads.up, grads.queue);
 }
 
 DenseMlp::DenseMlp(const std::string& prefix, int64_t hidden, int64_t width, ParamStore& store,
@@ -46,7 +47,7 @@ SwigluWeights DenseMlp::weights(const ParamStore& store) const {
 }
 
 SwigluGrads DenseMlp::grads(ParamStore& store) const {
-  return {store.grad(gate_), store.grad(up_), store.grad(down_)};
+  return {store.grad(gate_), store.grad(up_), store.grad(down_), store.weight_grad_queue()};
 }
 
 }  // namespace symphony

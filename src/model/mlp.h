@@ -12,11 +12,14 @@
 
 namespace symphony {
 
+class WeightGradQueue;
+
 struct SwigluWeights {
   ConstView gate, up, down;
 };
 struct SwigluGrads {
   View gate, up, down;
+  WeightGradQueue* queue = nullptr;  // model/weight_grad_queue.h; null: accumulate at once
 };
 // Saved activations, each (rows, F): g = x·Wg^T, u = x·Wu^T, a = silu(g)*u.
 struct SwigluActs {

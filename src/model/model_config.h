@@ -52,6 +52,16 @@ struct ModelConfig {
   }
   int64_t q_dim() const { return num_attention_heads * head_dim; }
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
+  // Matmul parameters one token passes through in decoder layer `layer`: q, k, v, o, and the
+  // dense SwiGLU or the router with K routed and every shared expert.
+  int64_t layer_matmul_params(int64_t layer) const {
+    const int64_t d = hidden_size;
+    const int64_t attention = d * q_dim() * 2 + d * kv_dim() * 2;
+    if (is_moe_layer(layer))
+      return attention + num_experts * d +
+             (num_experts_per_tok + n_shared_experts) * 3 * d * moe_intermediate_size;
+    return attention + 3 * d * intermediate_size;
+  }
 
   // Checks every constraint between fields and the upper bounds below; the message names the
   // offending key as "model.<key>".

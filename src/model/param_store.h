@@ -30,6 +30,8 @@
 
 namespace symphony {
 
+class WeightGradQueue;
+
 using ParamId = int32_t;
 
 enum class Decay : uint8_t { kNo, kYes };  // AdamW weight decay: matrices yes, norms no
@@ -91,6 +93,10 @@ class ParamStore {
   const ParamBlock& block(int b) const { return blocks_[size_t(b)]; }
   int num_blocks() const { return int(blocks_.size()); }
   const ShardPlacement& placement() const { return placement_; }
+  // Where the model's linear layers send weight gradients (model/weight_grad_queue.h), or null:
+  // accumulate them at once.
+  WeightGradQueue* weight_grad_queue() const { return weight_grad_queue_; }
+  void set_weight_grad_queue(WeightGradQueue* queue) { weight_grad_queue_ = queue; }
   ParamResidency residency() const { return residency_; }
   // Where unit u's weights / gradients live now (unit(u).numel elements), or nullptr when it is
   // not resident. REQUIRES: the matching residency is kWindowed.
@@ -124,6 +130,7 @@ class ParamStore {
 
   DType dtype_;
   ShardPlacement placement_;
+  WeightGradQueue* weight_grad_queue_ = nullptr;
   std::vector<ParamInfo> infos_;  // [ParamId]
   int64_t numel_ = 0;
   std::vector<ParamUnit> units_;

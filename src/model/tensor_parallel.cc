@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/gemm.h"
+#include "model/weight_grad_queue.h"
 
 namespace symphony {
 namespace {
@@ -109,9 +110,10 @@ void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView
 }
 
 void TensorParallel::row_parallel_backward(const Exec& ex, ConstView x, ConstView w,
-                                           ConstView dy_local, View dx, View dw) {
+                                           ConstView dy_local, View dx, View dw,
+                                           WeightGradQueue* queue) {
   auto block = [&](ConstView dy, int64_t begin, int64_t end) {
-    gemm(ex, Trans::kYes, Trans::kNo, 1.0, dy, x.rows(begin, end), 1.0, dw);
+    linear_backward_weight(ex, x.rows(begin, end), dy, dw, queue);
     gemm(ex, Trans::kNo, Trans::kNo, 1.0, dy, w, 0.0, dx.rows(begin, end));
   };
   if (sequence_parallel())

@@ -37,6 +37,8 @@
 
 namespace symphony {
 
+class WeightGradQueue;
+
 // The collectives of (micro-batch rows) x (hidden size) elements one decoder layer issues per
 // micro-batch under sequence parallelism, as this file's operators run them in the attention and
 // MLP blocks; `symphony plan` costs tensor parallelism from these counts (plan/step_time.cc).
@@ -95,9 +97,10 @@ class TensorParallel {
   // The backward of a row-parallel GEMM y = x · w^T whose output gradient this rank holds for
   // its rows (dy_local): dx = dy · w (n rows) and dw += dy^T · x, with dy gathered chunk by chunk
   // beside the GEMMs of the chunk before (under SP; otherwise plain GEMMs). dx may alias x: each
-  // block's weight gradient is taken before its input gradient overwrites it.
+  // block's weight gradient is taken (or recorded by `queue`, model/weight_grad_queue.h) before
+  // its input gradient overwrites it.
   void row_parallel_backward(const Exec& ex, ConstView x, ConstView w, ConstView dy_local, View dx,
-                             View dw);
+                             View dw, WeightGradQueue* queue = nullptr);
 
   // All-gathers every rank's shard (shard_rows) into `whole`: the rows of a MoE layer that ran on
   // shards, back to the replicated stream. REQUIRES: not sequence parallel.

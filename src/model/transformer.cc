@@ -70,6 +70,61 @@ struct Transformer::LayerActs {
   }
 };
 
+// The declarations shared by the constructor and declare_params(): the same tensors, blocks and
+// units in the same order. Blocks (model/unit_hooks.h): the embedding (first virtual stage), each
+// held layer in chunk order, the final norm with the untied LM head (last virtual stage), and on
+// the last stage of a pipeline with tied embeddings the LM head's copy of the embedding.
+struct Transformer::Declared {
+  ParamId embed = -1, final_norm = -1, lm_head = -1, head_copy = -1;
+  int embed_block = -1, head_block = -1, head_copy_block = -1;
+  std::vector<int> layer_block;
+  std::vector<LayerRange> chunks;
+  std::vector<std::unique_ptr<Layer>> layers;  // [layer], null for other stages'
+};
+
+void Transformer::declare(const ModelConfig& config, const ModelParallel& parallel,
+                          ParamStore& store, Declared& out) {
+  const int64_t d = config.hidden_size, v = config.vocab_size;
+  const int64_t num_layers = config.num_hidden_layers;
+  const PipelineStages& pipe = parallel.placement.pipeline;
+  SYM_CHECK(pipe.layers.empty() ? pipe.num_virtual() == 1
+                                : int(pipe.layers.size()) == pipe.num_virtual(),
+            "a pipeline of {} x {} virtual stages needs its layer split ({} entries)",
+            pipe.stages, pipe.virtual_stages, pipe.layers.size());
+  // The embedding and LM head are split by vocabulary over tp.
+  const ShardSpec by_vocab{Axis::kTensor, 0};
+  out.layer_block.assign(size_t(num_layers), -1);
+  out.layers.resize(size_t(num_layers));
+  if (pipe.holds_embedding()) {
+    store.begin_block();
+    out.embed_block = store.num_blocks() - 1;
+    out.embed = store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
+  }
+  for (int c = 0; c < pipe.chunks(); ++c) {
+    const LayerRange r = pipe.chunk_layers(c, num_layers);
+    out.chunks.push_back(r);
+    for (int64_t l = r.begin; l < r.end; ++l) {
+      store.begin_block();
+      out.layer_block[size_t(l)] = store.num_blocks() - 1;
+      out.layers[size_t(l)] = std::make_unique<Layer>(config, l, store, parallel);
+    }
+  }
+  if (pipe.holds_head()) {
+    store.begin_block();
+    out.head_block = store.num_blocks() - 1;
+    out.final_norm = store.add("model.norm.weight", {d}, Decay::kNo);
+    if (!config.tie_word_embeddings)
+      out.lm_head = store.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
+    if (config.tie_word_embeddings && !pipe.holds_embedding()) {
+      ShardSpec copy = by_vocab;
+      copy.stage_copy = true;
+      store.begin_block();
+      out.head_copy_block = store.num_blocks() - 1;
+      out.head_copy = store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, copy);
+    }
+  }
+}
+
 Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
                          Recompute recompute, ParamResidency residency,
                          const ModelParallel& parallel)
@@ -89,26 +144,42 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   SYM_CHECK(recompute != Recompute::kSelective, "the model recomputes none or full, not selective");
   tp_ = TensorParallel(tp > 1 ? parallel.tensor : nullptr, parallel.sequence_parallel, n, d,
                        dtype);
-  // Blocks (model/unit_hooks.h): the embedding, each layer, the final norm with the LM head.
-  // The embedding and LM head are split by vocabulary over tp.
-  const ShardSpec by_vocab{Axis::kTensor, 0};
-  params_.begin_block();
-  embed_ = params_.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
+  const PipelineStages& pipe = parallel.placement.pipeline;
+  slots_ = std::max(1, pipe.in_flight);
+  first_stage_ = pipe.holds_embedding();
+  last_stage_ = pipe.holds_head();
+  Declared declared;
+  declare(config, parallel, params_, declared);
+  embed_ = declared.embed, final_norm_ = declared.final_norm, lm_head_ = declared.lm_head;
+  head_copy_ = declared.head_copy;
+  embed_block_ = declared.embed_block, head_block_ = declared.head_block;
+  head_copy_block_ = declared.head_copy_block;
+  layer_block_ = std::move(declared.layer_block);
+  chunk_ranges_ = std::move(declared.chunks);
+  layers_ = std::move(declared.layers);
   const int64_t shard = tp_.shard_rows(n);
-  for (int64_t l = 0; l < num_layers; ++l) {
-    params_.begin_block();
-    layers_.push_back(std::make_unique<Layer>(config, l, params_, parallel));
-    if (layers_.back()->moe) layers_.back()->moe->reserve(shard);
+  for (auto& layer : layers_)
+    if (layer && layer->moe) layer->moe->reserve(shard);
+  for (const LayerRange& r : chunk_ranges_) {
+    chunk_base_.push_back(positions_);
+    positions_ += r.size() + 1;
   }
-  params_.begin_block();
-  final_norm_ = params_.add("model.norm.weight", {d}, Decay::kNo);
-  if (!config.tie_word_embeddings)
-    lm_head_ = params_.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
   params_.allocate(residency);
-  vocab_first_ = params_.info(embed_).box_offset[0];
+  for (ParamId id : {embed_, head_copy_, lm_head_})
+    if (id >= 0) vocab_first_ = params_.info(id).box_offset[0];
+  // Weight gradients summed over tp right after their block cannot wait for a weight pass.
+  weight_grad_queue_ = std::make_unique<WeightGradQueue>(params_);
+  params_.set_weight_grad_queue(weight_grad_queue_.get());
+  for (const auto& layer : layers_)
+    if (layer)
+      for (const auto* ids : {&layer->partial_grads, &layer->kv_grads})
+        for (ParamId id : *ids) weight_grad_queue_->keep_immediate(id);
 
   // KV heads replicated over tp: their gradients are summed over the ranks sharing a head.
-  const int kv_replicas = layers_.empty() ? 1 : layers_[0]->attn.kv_replicas();
+  const Layer* any_layer = nullptr;
+  for (const auto& layer : layers_)
+    if (layer && !any_layer) any_layer = layer.get();
+  const int kv_replicas = any_layer ? any_layer->attn.kv_replicas() : 1;
   if (kv_replicas > 1) {
     Result<std::unique_ptr<Comm>> group =
         parallel.tensor->split(parallel.tensor->rank() / kv_replicas, parallel.tensor->rank(),
@@ -119,8 +190,9 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     kv_tp_ = TensorParallel(kv_group_.get(), false, 0, 0, dtype);
   }
 
-  int64_t stash = params_.info(final_norm_).shape.numel();
+  int64_t stash = final_norm_ >= 0 ? params_.info(final_norm_).shape.numel() : 0;
   for (const auto& layer : layers_) {
+    if (!layer) continue;
     int64_t elems = 0;
     for (const auto* ids : {&layer->partial_grads, &layer->kv_grads})
       for (ParamId id : *ids) elems += params_.info(id).shape.numel();
@@ -137,29 +209,39 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
                                        parallel.placement.size[int(Axis::kExpertTensor)]);
   };
   bool any_moe = false, any_dense = false;
-  for (int64_t l = 0; l < num_layers; ++l) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
+  for (int64_t l = 0; l < num_layers; ++l)
+    if (layers_[size_t(l)]) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
   if (recompute == Recompute::kFull) {
-    auto shared = layer_acts(any_moe);
-    if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, mlp_width);
-    acts_.push_back(std::move(shared));
+    if (any_moe || any_dense) {
+      auto shared = layer_acts(any_moe);
+      if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, mlp_width);
+      acts_.push_back(std::move(shared));
+    }
   } else {
-    for (int64_t l = 0; l < num_layers; ++l) acts_.push_back(layer_acts(config.is_moe_layer(l)));
+    acts_.resize(size_t(slots_ * num_layers));
+    for (int slot = 0; slot < slots_; ++slot)
+      for (int64_t l = 0; l < num_layers; ++l)
+        if (layers_[size_t(l)])
+          acts_[size_t(slot * num_layers + l)] = layer_acts(config.is_moe_layer(l));
   }
   rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.head_dim,
                      config.rope_theta);
-  residual_ = act(dtype, {num_layers + 1, local, d});
-  final_h_ = act(dtype, {local, d});
-  final_inv_ = act(dtype, {local});
+  residual_ = act(dtype, {slots_ * positions_, local, d});
+  if (last_stage_) {
+    final_h_ = act(dtype, {slots_ * local, d});
+    final_inv_ = act(dtype, {slots_ * local});
+    ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v / tp)), v / tp});
+  }
   dres_ = act(dtype, {local, d});
   dh_ = act(dtype, {local, d});
-  ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v / tp)), v / tp});
   if (recompute == Recompute::kFull) layer_out_scratch_ = act(dtype, {local, d});
   attn_scratch_ = AttentionScratch(attn_config, n, dtype);
   bias_.resize(size_t(num_layers));
   moe_stats_.resize(size_t(num_layers));
   scratch_stats_.resize(size_t(num_layers));
   for (int64_t l = 0; l < num_layers; ++l) {
-    if (config.is_moe_layer(l)) bias_[size_t(l)] = Buffer(dtype, {config.num_experts});
+    if (config.is_moe_layer(l) && layers_[size_t(l)])
+      bias_[size_t(l)] = Buffer(dtype, {config.num_experts});
   }
   reset_moe_stats();
 }
@@ -168,21 +250,11 @@ Transformer::~Transformer() = default;
 
 ParamStore Transformer::declare_params(const ModelConfig& config,
                                        const ShardPlacement& placement) {
-  // Declares the same tensors, blocks and units, in the same order, as the constructor; nothing
-  // is allocated and no exchange is set up.
+  // Declares without allocating and without setting up any exchange.
   ParamStore store(DType::kF32, placement);
   const ModelParallel declaration_only{placement, nullptr};
-  const int64_t d = config.hidden_size, v = config.vocab_size;
-  const ShardSpec by_vocab{Axis::kTensor, 0};
-  store.begin_block();
-  store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-    store.begin_block();
-    Layer layer(config, l, store, declaration_only);
-  }
-  store.begin_block();
-  store.add("model.norm.weight", {d}, Decay::kNo);
-  if (!config.tie_word_embeddings) store.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
+  Declared declared;
+  declare(config, declaration_only, store, declared);
   return store;
 }
 
@@ -278,19 +350,28 @@ View Transformer::balance_bias(int64_t layer) { return bias_[size_t(layer)].view
 
 void Transformer::update_balance_bias(double rate) {
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l)
-    if (config_.is_moe_layer(l))
+    if (config_.is_moe_layer(l) && layers_[size_t(l)])
       symphony::update_balance_bias(moe_stats_[size_t(l)].routed, rate, bias_[size_t(l)].view());
 }
 
-Transformer::LayerActs& Transformer::acts_for(int64_t l) {
-  return *acts_[recompute_ == Recompute::kFull ? 0 : size_t(l)];
+Transformer::LayerActs& Transformer::acts_for(int slot, int64_t l) {
+  return *acts_[recompute_ == Recompute::kFull ? 0 : size_t(slot * config_.num_hidden_layers + l)];
 }
 
 ConstView Transformer::lm_head_weight() const {
-  return params_.param(config_.tie_word_embeddings ? embed_ : lm_head_);
+  if (!config_.tie_word_embeddings) return params_.param(lm_head_);
+  return params_.param(head_copy_ >= 0 ? head_copy_ : embed_);
 }
 
-View Transformer::lm_head_grad() { return params_.grad(config_.tie_word_embeddings ? embed_ : lm_head_); }
+View Transformer::lm_head_grad() {
+  if (!config_.tie_word_embeddings) return params_.grad(lm_head_);
+  return params_.grad(head_copy_ >= 0 ? head_copy_ : embed_);
+}
+
+int Transformer::lm_head_extra_block() const {
+  if (!config_.tie_word_embeddings || !last_stage_) return -1;
+  return head_copy_ >= 0 ? head_copy_block_ : embed_block_;
+}
 
 void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
                                 LayerActs& a, const LossScales& scales, View x_out,
@@ -348,7 +429,8 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
     const SwigluWeights w = layer.mlp->weights(params_);
     const SwigluActs acts = a.mlp.view(n);
     const SwigluGrads grads = layer.mlp->grads(params_);
-    tp_.row_parallel_backward(ex, acts.a, w.down, dres, acts.a, grads.down);  // a becomes da
+    tp_.row_parallel_backward(ex, acts.a, w.down, dres, acts.a, grads.down,
+                              grads.queue);  // a becomes da
     swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
     linear_backward_input(ex, w.gate, acts.g, partial, Accumulate::kNo);
     linear_backward_input(ex, w.up, acts.u, partial, Accumulate::kYes);
@@ -394,48 +476,77 @@ void Transformer::finish_partial_grads(std::span<const ParamId> tp_ids,
     }
 }
 
-View Transformer::residual(int64_t l, int64_t n) {
+View Transformer::residual(int slot, int chunk, int64_t l, int64_t n) {
   const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
-  return residual_.view().rows(l, l + 1).reshape({residual_.shape()[1], d}).rows(0, local);
+  const int64_t pos = int64_t(slot) * positions_ + chunk_base_[size_t(chunk)] +
+                      (l - chunk_ranges_[size_t(chunk)].begin);
+  return residual_.view().rows(pos, pos + 1).reshape({residual_.shape()[1], d}).rows(0, local);
 }
 
-void Transformer::forward_layers(const Exec& ex, const BatchShape& shape,
-                                 std::span<const int32_t> tokens, const LossScales& scales,
-                                 std::vector<MoeStats>* stats) {
-  const int64_t n = shape.rows(), local = tp_.local_rows(n);
+View Transformer::chunk_input(int chunk, int slot, int64_t n) {
+  const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
+  const int64_t pos = int64_t(slot) * positions_ + chunk_base_[size_t(chunk)];
+  return residual_.view().rows(pos, pos + 1).reshape({residual_.shape()[1], d}).rows(0, local);
+}
+
+ConstView Transformer::chunk_output(int chunk, int slot, int64_t n) {
+  const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
+  const int64_t pos = int64_t(slot) * positions_ + chunk_base_[size_t(chunk)] +
+                      chunk_ranges_[size_t(chunk)].size();
+  return residual_.view().rows(pos, pos + 1).reshape({residual_.shape()[1], d}).rows(0, local);
+}
+
+void Transformer::check_shape(const BatchShape& shape) const {
+  const int64_t n = shape.rows();
   SYM_CHECK(shape.batch <= max_shape_.batch && shape.seq_len <= max_shape_.seq_len,
             "batch shape ({}, {}) exceeds the model's ({}, {})", shape.batch, shape.seq_len,
             max_shape_.batch, max_shape_.seq_len);
-  SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
   SYM_CHECK(n % tp_.size() == 0, "{} rows do not split over {} tensor-parallel ranks", n,
             tp_.size());
-  hook_before_forward(0);
-  // Vocabulary-parallel lookup: each rank fills the rows of its tokens, zeros elsewhere, and the
-  // sum over tp is the embedding.
-  View x0 = residual(0, n);
-  View partial = tp_.partial_for(x0, n);
-  embedding_forward(ex, params_.param(embed_), tokens, partial, vocab_first_);
-  tp_.reduce(partial, x0);
-  hook_after_forward(0);
-  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
-    MoeStats& s = (stats ? *stats : scratch_stats_)[size_t(l)];
-    hook_before_forward(int(l) + 1);
-    layer_forward(ex, l, shape, residual(l, n), acts_for(l), scales, residual(l + 1, n), s);
-    hook_after_forward(int(l) + 1);
-  }
-  const int last_block = int(config_.num_hidden_layers) + 1;
-  hook_before_forward(last_block);
-  rmsnorm_forward(ex, residual(config_.num_hidden_layers, n), params_.param(final_norm_),
-                  config_.rms_norm_eps, final_h_.view().rows(0, local),
-                  final_inv_.view().rows(0, local));
-  hook_after_forward(last_block);
 }
 
-CrossEntropyResult Transformer::head_loss(const Exec& ex, int64_t n,
+void Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                                std::span<const int32_t> tokens, const LossScales& scales,
+                                bool train) {
+  check_shape(shape);
+  SYM_CHECK(chunk >= 0 && chunk < chunks() && slot >= 0 && slot < slots_,
+            "chunk {} slot {} of {} x {}", chunk, slot, chunks(), slots_);
+  const int64_t n = shape.rows(), local = tp_.local_rows(n);
+  const PipelineStages& pipe = params_.placement().pipeline;
+  const LayerRange r = chunk_ranges_[size_t(chunk)];
+  if (pipe.is_first(chunk)) {
+    SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
+    hook_before_forward(embed_block_);
+    // Vocabulary-parallel lookup: each rank fills the rows of its tokens, zeros elsewhere, and
+    // the sum over tp is the embedding.
+    View x0 = chunk_input(chunk, slot, n);
+    View partial = tp_.partial_for(x0, n);
+    embedding_forward(ex, params_.param(embed_), tokens, partial, vocab_first_);
+    tp_.reduce(partial, x0);
+    hook_after_forward(embed_block_);
+  }
+  for (int64_t l = r.begin; l < r.end; ++l) {
+    MoeStats& s = (train ? moe_stats_ : scratch_stats_)[size_t(l)];
+    hook_before_forward(layer_block_[size_t(l)]);
+    layer_forward(ex, l, shape, residual(slot, chunk, l, n), acts_for(slot, l), scales,
+                  residual(slot, chunk, l + 1, n), s);
+    hook_after_forward(layer_block_[size_t(l)]);
+  }
+  if (pipe.is_last(chunk)) {
+    hook_before_forward(head_block_);
+    rmsnorm_forward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),
+                    config_.rms_norm_eps, final_h_.view().rows(slot * local, (slot + 1) * local),
+                    final_inv_.view().rows(slot * local, (slot + 1) * local));
+    hook_after_forward(head_block_);
+  }
+}
+
+CrossEntropyResult Transformer::head_loss(const Exec& ex, int slot, int64_t n,
                                           std::span<const int32_t> targets, double grad_scale,
                                           bool grad) {
   const int64_t local = tp_.local_rows(n);
-  ConstView h = final_h_.view().rows(0, local);
+  SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
+  ConstView h = final_h_.view().rows(slot * local, (slot + 1) * local);
   View dh = grad ? dh_.view().rows(0, local) : View();
   View dw = grad ? lm_head_grad() : View();
   if (tp_.size() == 1)
@@ -453,53 +564,100 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, int64_t n,
   return ce;
 }
 
-CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
-                                                 std::span<const int32_t> tokens,
-                                                 std::span<const int32_t> targets,
-                                                 const LossScales& scales) {
+CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape& shape, int chunk,
+                                               int slot, std::span<const int32_t> tokens,
+                                               std::span<const int32_t> targets, ConstView dy,
+                                               const LossScales& scales, View dx,
+                                               WeightGrads weight_grads, int key) {
+  check_shape(shape);
   const int64_t n = shape.rows(), local = tp_.local_rows(n);
-  SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
-  forward_layers(ex, shape, tokens, scales, &moe_stats_);
+  const PipelineStages& pipe = params_.placement().pipeline;
+  const LayerRange r = chunk_ranges_[size_t(chunk)];
   View dres = dres_.view().rows(0, local);
   View dh = dh_.view().rows(0, local);
-  const int64_t last = config_.num_hidden_layers;
-  const int last_block = int(last) + 1;
-  hook_before_backward(last_block);
-  if (config_.tie_word_embeddings) hook_before_backward(0);  // the LM head is the embedding
-  CrossEntropyResult ce = head_loss(ex, n, targets, scales.token, true);
-  const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
-  start_partial_grads(final_partial, {});
-  rmsnorm_backward(ex, residual(last, n), params_.param(final_norm_),
-                   final_inv_.view().rows(0, local), dh, dres, params_.grad(final_norm_));
-  finish_partial_grads(final_partial, {});
-  hook_after_backward(last_block);
-  for (int64_t l = last - 1; l >= 0; --l) {
-    LayerActs& a = acts_for(l);
-    hook_before_backward(int(l) + 1);
-    if (recompute_ == Recompute::kFull)
-      layer_forward(ex, l, shape, residual(l, n), a, scales,
-                    layer_out_scratch_.view().rows(0, local), scratch_stats_[size_t(l)]);
-    layer_backward(ex, l, shape, residual(l, n), a, scales, dres, moe_stats_[size_t(l)]);
-    hook_after_backward(int(l) + 1);
+  const int extra = lm_head_extra_block();
+  CrossEntropyResult ce;
+  if (pipe.is_last(chunk)) {
+    hook_before_backward(head_block_);
+    if (extra >= 0) hook_before_backward(extra);  // the LM head is the embedding or its copy
+    ce = head_loss(ex, slot, n, targets, scales.token, true);
+    const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
+    start_partial_grads(final_partial, {});
+    rmsnorm_backward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),
+                     final_inv_.view().rows(slot * local, (slot + 1) * local), dh, dres,
+                     params_.grad(final_norm_));
+    finish_partial_grads(final_partial, {});
+    if (extra >= 0 && extra == head_copy_block_) hook_after_backward(extra);
+    hook_after_backward(head_block_);
+  } else {
+    SYM_CHECK(dy.numel() == dres.numel(), "output gradient of {} values for {} rows", dy.numel(),
+              local);
+    std::copy_n(dy.f32(), dres.numel(), dres.f32());
   }
-  if (!config_.tie_word_embeddings) hook_before_backward(0);
-  embedding_backward(ex, tokens, tp_.gather(dres, 0), params_.grad(embed_), vocab_first_);
-  hook_after_backward(0);
+  const bool defer = weight_grads == WeightGrads::kDeferred;
+  if (defer) weight_grad_queue_->begin(key);
+  for (int64_t l = r.end - 1; l >= r.begin; --l) {
+    LayerActs& a = acts_for(slot, l);
+    const int block = layer_block_[size_t(l)];
+    hook_before_backward(block);
+    if (recompute_ == Recompute::kFull)
+      layer_forward(ex, l, shape, residual(slot, chunk, l, n), a, scales,
+                    layer_out_scratch_.view().rows(0, local), scratch_stats_[size_t(l)]);
+    weight_grad_queue_->set_block(block);
+    layer_backward(ex, l, shape, residual(slot, chunk, l, n), a, scales, dres,
+                   moe_stats_[size_t(l)]);
+    if (defer && weight_grad_queue_->recorded(key, block))
+      hook_after_input_grads(block);
+    else
+      hook_after_backward(block);
+  }
+  weight_grad_queue_->end();
+  if (pipe.is_first(chunk)) {
+    SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
+    if (extra != embed_block_) hook_before_backward(embed_block_);
+    embedding_backward(ex, tokens, tp_.gather(dres, 0), params_.grad(embed_), vocab_first_);
+    hook_after_backward(embed_block_);
+  } else {
+    SYM_CHECK(dx.numel() == dres.numel(), "input gradient of {} values for {} rows", dx.numel(),
+              local);
+    std::copy_n(dres.f32(), dres.numel(), dx.f32());
+  }
   note(tp_.status());
   note(kv_tp_.status());
   return ce;
 }
 
+void Transformer::weight_grads(const Exec& ex, int key) {
+  weight_grad_queue_->run(ex, key, hooks_);
+}
+
+CrossEntropyResult Transformer::chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
+                                           std::span<const int32_t> targets) {
+  const int head = config_.tie_word_embeddings ? lm_head_extra_block() : head_block_;
+  hook_before_forward(head);
+  CrossEntropyResult ce = head_loss(ex, slot, shape.rows(), targets, 1.0, false);
+  hook_after_forward(head);
+  note(tp_.status());
+  return ce;
+}
+
+CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShape& shape,
+                                                 std::span<const int32_t> tokens,
+                                                 std::span<const int32_t> targets,
+                                                 const LossScales& scales) {
+  SYM_CHECK(chunks() == 1 && first_stage_ && last_stage_,
+            "forward_backward runs a model without pipeline stages");
+  forward_chunk(ex, shape, 0, 0, tokens, scales, true);
+  return backward_chunk(ex, shape, 0, 0, tokens, targets, ConstView(), scales, View());
+}
+
 CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape,
                                          std::span<const int32_t> tokens,
                                          std::span<const int32_t> targets) {
-  const int64_t n = shape.rows();
-  forward_layers(ex, shape, tokens, LossScales{}, nullptr);
-  hook_before_forward(lm_head_block());
-  CrossEntropyResult ce = head_loss(ex, n, targets, 1.0, false);
-  hook_after_forward(lm_head_block());
-  note(tp_.status());
-  return ce;
+  SYM_CHECK(chunks() == 1 && first_stage_ && last_stage_,
+            "evaluate runs a model without pipeline stages");
+  forward_chunk(ex, shape, 0, 0, tokens, LossScales{}, false);
+  return chunk_loss(ex, shape, 0, targets);
 }
 
 std::vector<KvCache> Transformer::make_kv_caches() const {
@@ -514,7 +672,9 @@ std::vector<KvCache> Transformer::make_kv_caches() const {
 void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
                          std::vector<KvCache>& caches, View logits) {
   const int64_t n = int64_t(tokens.size()), d = config_.hidden_size;
-  SYM_CHECK(tp_.size() == 1, "decoding runs one process (tensor parallel size {})", tp_.size());
+  SYM_CHECK(tp_.size() == 1 && chunks() == 1 && first_stage_ && last_stage_,
+            "decoding runs one process (tensor parallel size {}, {} pipeline chunks)", tp_.size(),
+            chunks());
   SYM_CHECK(max_shape_.batch == 1 && n >= 1 && n <= max_shape_.seq_len,
             "decode: {} tokens for a model shaped ({}, {})", n, max_shape_.batch,
             max_shape_.seq_len);
@@ -523,7 +683,7 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
   embedding_forward(ex, params_.param(embed_), tokens, x);
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     const Layer& layer = *layers_[size_t(l)];
-    LayerActs& a = acts_for(l);
+    LayerActs& a = acts_for(0, l);
     View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
     layer.attn.forward_cached(ex, params_, rope_.view(), x, a.attn, caches[size_t(l)], x_mid);
     rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,

@@ -25,8 +25,13 @@
 #include "model/recompute.h"
 #include "model/tensor_parallel.h"
 #include "model/unit_hooks.h"
+#include "model/weight_grad_queue.h"
 
 namespace symphony {
+
+// Whether a backward pass accumulates its weight gradients at once or leaves them to a later
+// weight pass (zero-bubble pipeline schedules).
+enum class WeightGrads : uint8_t { kNow, kDeferred };
 
 class Transformer {
  public:
@@ -86,6 +91,43 @@ class Transformer {
   CrossEntropyResult evaluate(const Exec& ex, const BatchShape& shape,
                               std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
+  // Pipeline stages (parallel/pipeline_stages.h; train/pipeline_step.h runs them): the rank holds
+  // the layers of its chunks (params().placement().pipeline). A pass runs one micro-batch
+  // through one chunk and keeps its activations in `slot` (0 <= slot < slots()) until the chunk's
+  // backward of that micro-batch. forward_backward() and evaluate() are these passes over one
+  // chunk and slot 0, back to back.
+  int chunks() const { return int(chunk_ranges_.size()); }
+  int slots() const { return slots_; }
+  // The rows where a chunk's input is received before forward_chunk (not the first virtual
+  // stage, which embeds tokens), and its output after (not the last one).
+  View chunk_input(int chunk, int slot, int64_t n);
+  ConstView chunk_output(int chunk, int slot, int64_t n);
+  // The first virtual stage embeds `tokens`; the last one ends with the final norm. With
+  // `train` false (evaluation) router statistics are not recorded.
+  void forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                     std::span<const int32_t> tokens, const LossScales& scales, bool train);
+  // The last virtual stage starts from the LM head's loss over `targets` (returned; zero
+  // elsewhere), the others from `dy`, the gradient of chunk_output(). The first virtual stage
+  // ends with the embedding's gradient for `tokens`; the others write the gradient of
+  // chunk_input() into `dx`. Gradients are added to params().grad; with WeightGrads::kDeferred
+  // the layers' weight-gradient GEMMs are held back (model/weight_grad_queue.h) until
+  // weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
+  CrossEntropyResult backward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                                    std::span<const int32_t> tokens,
+                                    std::span<const int32_t> targets, ConstView dy,
+                                    const LossScales& scales, View dx,
+                                    WeightGrads weight_grads = WeightGrads::kNow, int key = 0);
+  // The weight gradients held back by backward_chunk(..., kDeferred, key).
+  void weight_grads(const Exec& ex, int key);
+  // The last virtual stage's loss after forward_chunk(train = false): no gradients.
+  CrossEntropyResult chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
+                                std::span<const int32_t> targets);
+  // The LM head weight this rank holds as a copy of the embedding on another stage (tied
+  // embeddings under pipeline parallelism), or -1. Its gradient must be summed with the
+  // embedding's before the optimizer step.
+  ParamId stage_copy() const { return head_copy_; }
+  ParamId embedding() const { return embed_; }
+
   // Tensor-parallel communication since the last call.
   ExchangeTimes take_tensor_comm() {
     ExchangeTimes t = tp_.take_times();
@@ -101,8 +143,6 @@ class Transformer {
   // Called around every use of a parameter unit by forward_backward() and evaluate(); nullptr
   // (the default) for none. Not called by decode(). The hooks must outlive their use.
   void set_unit_hooks(UnitHooks* hooks) { hooks_ = hooks; }
-  // The block holding the LM head weight (blocks: model/unit_hooks.h).
-  int lm_head_block() const { return config_.tie_word_embeddings ? 0 : int(config_.num_hidden_layers) + 1; }
   void reset_moe_stats();
   // Aux-loss-free balancing: nudges each MoE layer's selection bias by the step's loads.
   void update_balance_bias(double rate);
@@ -129,6 +169,9 @@ class Transformer {
 
   struct Layer;
   struct LayerActs;
+  struct Declared;
+  static void declare(const ModelConfig& config, const ModelParallel& parallel, ParamStore& store,
+                      Declared& out);
 
   void layer_forward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
                      LayerActs& acts, const LossScales& scales, View x_out, MoeStats& stats);
@@ -137,28 +180,30 @@ class Transformer {
   void note(Status s) {
     if (!s.is_ok() && comm_status_.is_ok()) comm_status_ = std::move(s);
   }
-  LayerActs& acts_for(int64_t l);
+  LayerActs& acts_for(int slot, int64_t l);
   ConstView lm_head_weight() const;
   View lm_head_grad();
+  // The hook blocks the LM head is used in besides the final norm's (tied embeddings), or -1.
+  int lm_head_extra_block() const;
   // Gradients that each tensor-parallel rank computes a part of (replicated norms and router,
   // KV heads shared by several ranks) are summed over their group after each block's backward;
   // start_ sets aside what earlier micro-batches accumulated so only this one's parts are summed.
   void start_partial_grads(std::span<const ParamId> tp_ids, std::span<const ParamId> kv_ids);
   void finish_partial_grads(std::span<const ParamId> tp_ids, std::span<const ParamId> kv_ids);
-  // Rows of the residual stream this rank holds for a micro-batch of n rows, at layer l's input.
-  View residual(int64_t l, int64_t n);
-  // The LM head and loss over the final hidden states; with `grad` the input gradient lands in
-  // dh_ and the head's gradient is accumulated.
-  CrossEntropyResult head_loss(const Exec& ex, int64_t n, std::span<const int32_t> targets,
-                               double grad_scale, bool grad);
-  // Embedding + every layer; leaves the final hidden states in final_h_.
-  void forward_layers(const Exec& ex, const BatchShape& shape, std::span<const int32_t> tokens,
-                      const LossScales& scales, std::vector<MoeStats>* stats);
+  // Rows of the residual stream this rank holds for a micro-batch of n rows at layer l's input
+  // (l = the chunk's end: its output), in activation slot `slot`.
+  View residual(int slot, int chunk, int64_t l, int64_t n);
+  // The LM head and loss over the final hidden states of `slot`; with `grad` the input gradient
+  // lands in dh_ and the head's gradient is accumulated.
+  CrossEntropyResult head_loss(const Exec& ex, int slot, int64_t n,
+                               std::span<const int32_t> targets, double grad_scale, bool grad);
+  void check_shape(const BatchShape& shape) const;
 
   void hook_before_forward(int block) { if (hooks_) hooks_->before_forward(block); }
   void hook_after_forward(int block) { if (hooks_) hooks_->after_forward(block); }
   void hook_before_backward(int block) { if (hooks_) hooks_->before_backward(block); }
   void hook_after_backward(int block) { if (hooks_) hooks_->after_backward(block); }
+  void hook_after_input_grads(int block) { if (hooks_) hooks_->after_input_grads(block); }
 
   ModelConfig config_;
   DType dtype_;
@@ -171,17 +216,28 @@ class Transformer {
   TensorParallel tp_;                 // the tp group (one rank without tensor parallelism)
   std::unique_ptr<Comm> kv_group_;    // tp ranks sharing a replicated KV head, or none
   TensorParallel kv_tp_;              // over kv_group_
-  ParamId embed_, final_norm_, lm_head_ = -1;
+  // Held by the first virtual stage (embedding) and the last (final norm, LM head); -1 elsewhere.
+  ParamId embed_ = -1, final_norm_ = -1, lm_head_ = -1;
+  ParamId head_copy_ = -1;            // the tied LM head's copy on the last stage (see above)
+  int embed_block_ = -1, head_block_ = -1, head_copy_block_ = -1;  // hook blocks, -1: not held
+  std::vector<int> layer_block_;      // [layer] hook block, -1 for layers of other stages
+  std::vector<LayerRange> chunk_ranges_;  // [chunk] this rank's layers
+  std::vector<int64_t> chunk_base_;   // [chunk] residual position of its first layer's input
+  int64_t positions_ = 0;             // residual positions per slot: layers held + chunks
+  int slots_ = 1;
+  bool first_stage_ = true, last_stage_ = true;  // holds virtual stage 0 / the last one
   int64_t vocab_first_ = 0;           // first vocabulary row of this rank's embedding block
-  std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (recompute)
+  std::vector<std::unique_ptr<Layer>> layers_;  // [layer], null for other stages'
+  // [slot * L + layer] for held layers, or one shared set (recompute)
+  std::vector<std::unique_ptr<LayerActs>> acts_;
   Buffer rope_;
-  Buffer residual_;            // (L + 1, N_local, D): the input of every layer, then the output
-  Buffer final_h_, final_inv_;  // RMSNorm(x_L) (N, D) and its inverse RMS (N)
+  Buffer residual_;  // (slots * positions, N_local, D): each chunk's layer inputs and output
+  Buffer final_h_, final_inv_;  // [slot] RMSNorm(x_L) (N, D) and its inverse RMS (N)
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
   Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
   Buffer partial_stash_;       // earlier micro-batches' partial gradients (tensor parallel)
+  std::unique_ptr<WeightGradQueue> weight_grad_queue_;  // B/W split backward passes
   AttentionScratch attn_scratch_;
   std::vector<Buffer> bias_;   // [layer] selection bias (E) of MoE layers
   std::vector<MoeStats> moe_stats_;

@@ -8,7 +8,9 @@
 // Order for one forward_backward: before_forward(0), after_forward(0), ..., before_forward(L+1),
 // after_forward(L+1); then before_backward(L+1) (and before_backward(0) when tied), ...
 // after_backward(L+1), before_backward(L), ..., after_backward(0). Calls nest per block:
-// weights stay needed from before_* to the matching after_*.
+// weights stay needed from before_* to the matching after_*. Under pipeline parallelism the
+// passes of several micro-batches interleave (train/pipeline_step.h), each pass a run of whole
+// blocks in this order, over the blocks the rank holds.
 
 namespace symphony {
 
@@ -19,6 +21,15 @@ class UnitHooks {
   virtual void after_forward(int block) = 0;
   virtual void before_backward(int block) = 0;  // weights read, gradients accumulated into
   virtual void after_backward(int block) = 0;   // this micro-batch's gradients of the block are done
+
+  // A backward split in two (zero-bubble pipeline schedules, model/weight_grad_queue.h):
+  // before_backward(b) .. after_input_grads(b) reads the weights and accumulates some of the
+  // gradients; later, before_weight_grads(b) .. after_weight_grads(b) accumulates the rest
+  // without reading weights. after_weight_grads marks the micro-batch's gradients of the block
+  // done, as after_backward does for an undivided backward.
+  virtual void after_input_grads(int block) = 0;
+  virtual void before_weight_grads(int block) = 0;
+  virtual void after_weight_grads(int block) = 0;
 };
 
 }  // namespace symphony

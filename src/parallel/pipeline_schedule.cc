@@ -202,4 +202,16 @@ double analytic_bubble(PipelineSchedule schedule, int64_t stages, int64_t micro_
   return 1.0 - work / step;
 }
 
+int pipeline_in_flight(std::span<const PipelineOp> ops) {
+  std::vector<int> held;  // [chunk]
+  int peak = 0;
+  for (const PipelineOp& op : ops) {
+    if (size_t(op.chunk) >= held.size()) held.resize(size_t(op.chunk) + 1, 0);
+    int& h = held[size_t(op.chunk)];
+    if (op.kind == PipelineOpKind::kForward) peak = std::max(peak, ++h);
+    else if (op.kind != PipelineOpKind::kBackwardWeight) --h;
+  }
+  return peak;
+}
+
 }  // namespace symphony

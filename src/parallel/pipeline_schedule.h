@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -77,6 +78,10 @@ Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_
 // Errors: those of check_pipeline_schedule. REQUIRES: 0 <= stage < stages.
 Result<std::vector<PipelineOp>> pipeline_ops(PipelineSchedule schedule, int stages, int stage,
                                              int micro_batches, int virtual_stages);
+
+// The most micro-batches one chunk holds activations of at once in `ops` (forwards run minus
+// backwards, kBackwardInput included, that followed them): the activation slots a stage needs.
+int pipeline_in_flight(std::span<const PipelineOp> ops);
 
 // Times of one micro-batch on one rank, all its chunks together (each chunk takes 1/v of them).
 struct StageTimes {

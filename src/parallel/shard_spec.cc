@@ -12,6 +12,8 @@ ShardPlacement ShardPlacement::of(const ParallelLayout& layout, int rank) {
   ShardPlacement p;
   p.coord = layout.coords(rank);
   for (int a = 0; a < kNumAxes; ++a) p.size[size_t(a)] = layout.size(Axis(a));
+  p.pipeline.stages = layout.size(Axis::kPipeline);
+  p.pipeline.stage = p.coord[int(Axis::kPipeline)];
   return p;
 }
 
@@ -34,6 +36,7 @@ std::span<const Axis> block_axes(ReplicaGroup group) {
 }
 
 bool ShardPlacement::is_primary(const ShardSpec& s) const {
+  if (s.stage_copy) return false;
   for (Axis axis : block_axes(replica_group_of(s))) {
     const int a = int(axis);
     if (axis == s.axis) {

@@ -26,6 +26,7 @@
 #include <span>
 
 #include "parallel/layout.h"
+#include "parallel/pipeline_stages.h"
 
 namespace symphony {
 
@@ -35,6 +36,10 @@ struct ShardSpec {
   int parts = 0;             // indivisible parts of `dim`; 0: no limit
   Axis axis2 = Axis::kNone;  // a second cut, or kNone
   int dim2 = 0;
+  // A copy of a tensor whose primary lives on another pipeline stage (the LM head of tied
+  // embeddings on the last stage): never the primary copy; the trainer keeps it equal to the
+  // primary by summing their gradients.
+  bool stage_copy = false;
   bool sharded() const { return axis != Axis::kNone; }
   ShardSpec then(Axis second, int second_dim) const {
     ShardSpec s = *this;
@@ -50,6 +55,9 @@ struct ShardSpec {
 struct ShardPlacement {
   std::array<int, kNumAxes> size{1, 1, 1, 1, 1, 1, 1};   // [axis]
   std::array<int, kNumAxes> coord{};                      // [axis]
+  // The decoder layers this rank's pipeline stage holds (parallel/pipeline_stages.h). of() sets
+  // the stage and the stage count; the split itself (layers) comes from the trainer.
+  PipelineStages pipeline;
   static ShardPlacement of(const ParallelLayout& layout, int rank);
   // Distinct blocks along the first cut, and which one this rank holds.
   int blocks(const ShardSpec& s) const {

@@ -29,13 +29,19 @@ Result<EvalLoss> Evaluator::run(const Exec& ex, Transformer& model, EvalSampler&
       if (b < batches_) sampler.next(inputs_, targets_);
       if (r != rank) continue;
       if (b >= batches_ && group.lockstep == EvalLockstep::kOwnBatches) continue;
-      const CrossEntropyResult ce = model.evaluate(ex, shape_, inputs_, targets_);
+      CrossEntropyResult ce;
+      if (group.pipeline != nullptr) {
+        SYM_TRY_ASSIGN(ce, group.pipeline->evaluate(ex, inputs_, targets_));
+      } else {
+        ce = model.evaluate(ex, shape_, inputs_, targets_);
+      }
       if (group.hook_status != nullptr) SYM_TRY(*group.hook_status);
       SYM_TRY(model.comm_status());
       if (b < batches_) sums[0] += ce.loss_sum, sums[1] += double(ce.count);
     }
   }
   if (group.comm != nullptr) SYM_TRY(group.comm->all_reduce(std::span<double>(sums)));
+  if (group.pipeline != nullptr) SYM_TRY(group.pipeline->group().all_reduce(std::span<double>(sums)));
   EvalLoss result;
   result.loss = sums[1] > 0 ? sums[0] / sums[1] : std::nan("");
   result.tokens = int64_t(sums[1]);

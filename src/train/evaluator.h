@@ -11,6 +11,7 @@
 #include "data/eval_sampler.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
+#include "train/pipeline_step.h"
 #include "tensor/exec.h"
 
 namespace symphony {
@@ -36,6 +37,9 @@ struct EvalGroup {
   // Checked after every forward, for errors the model's unit hooks recorded (zero/data_parallel.h
   // DataParallel::hook_status); nullptr for none.
   const Status* hook_status = nullptr;
+  // Pipeline parallel: each batch runs forward through every stage (train/pipeline_step.h) and
+  // the loss, which the last stage computes, is summed over the stages. nullptr for none.
+  PipelineStep* pipeline = nullptr;
 };
 
 // Scores `batches` micro-batches of `shape`. Thread-safety: none.

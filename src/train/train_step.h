@@ -6,15 +6,23 @@
 // global batch is dp * micro_batches() micro-batches (dp x cp ranks, expert-parallel ones
 // included), gradients are summed over each parameter's replicas, router statistics over the data
 // ranks, and every rank returns the same StepResult (but its own exchange times).
+// Under pipeline parallelism (the model built with its stage's layers, train/model_layout.h) the
+// micro-batches run through the stages in the order of the schedule (train/pipeline_step.h);
+// every stage reads the same micro-batches (the first uses the tokens, the last the targets);
+// the loss, router statistics and gradient norm are summed over the stages, and the tied
+// embedding's gradient over the first and last stage.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "model/transformer.h"
 #include "optim/adamw.h"
 #include "optim/optim_config.h"
 #include "zero/data_parallel.h"
+#include "train/pipeline_step.h"
 #include "train/train_config.h"
 
 namespace symphony {
@@ -28,6 +36,8 @@ struct StepResult {
   double lr = 0;
   int64_t tokens = 0;    // tokens processed by all ranks
   double exposed_comm_s = 0;  // gradient communication not hidden behind backward
+  // Pipeline parallel: the step's passes and waits on this rank (train/pipeline_step.h).
+  const std::vector<StageEvent>* pipeline_events = nullptr;
   ExchangeTimes exchange;     // expert-parallel all-to-all of this rank, every MoE layer
   ExchangeTimes tensor_comm;  // tensor-parallel collectives of this rank
 };
@@ -37,12 +47,22 @@ class TrainStep {
   // REQUIRES: train.global_batch_tokens (when set) is a multiple of dp.comm().size() micro-batches
   // (validated with the config).
   TrainStep(const TrainConfig& train, const OptimConfig& optim, Transformer& model,
-            DataParallel& dp);
+            DataParallel& dp, PipelineSchedule schedule = PipelineSchedule::k1F1B);
+  ~TrainStep();
 
+  // Micro-batches a data-parallel rank runs per step, for dp_size replicas: those of
+  // train.global_batch_tokens, or 1 when it is 0.
+  static int64_t micro_batches_for(const TrainConfig& train, int64_t dp_size);
   // Micro-batches this rank runs per step.
   int64_t micro_batches() const { return micro_batches_; }
+  // The pipeline runner, or null without pipeline parallelism.
+  PipelineStep* pipeline() { return pipeline_.get(); }
   // Failure: a communication error or timeout of the dp group.
   Result<StepResult> run(const Exec& ex, int64_t step, const BatchSource& next_batch);
+  // The first part of run(): every micro-batch's forward and backward, the gradients reduced
+  // over their replicas (and the tied embedding's over its stages); no optimizer step. The loss
+  // sum and target count of this rank's micro-batches (zeros on stages without the loss).
+  Result<CrossEntropyResult> accumulate_gradients(const Exec& ex, const BatchSource& next_batch);
   AdamW& optimizer() { return dp_.optimizer(); }
 
  private:
@@ -53,6 +73,10 @@ class TrainStep {
   int64_t micro_batches_;
   std::vector<int64_t> stats_scratch_;  // router statistics packed for one all-reduce
   std::vector<int32_t> inputs_, targets_;
+  std::unique_ptr<PipelineStep> pipeline_;
+  std::vector<std::vector<int32_t>> pipe_inputs_, pipe_targets_;  // [micro-batch]
+  std::unique_ptr<Comm> tied_group_;  // first and last stage of the tied embedding, or null
+  Status sum_over_stages(std::span<double> sums);
 };
 
 }  // namespace symphony

@@ -24,6 +24,7 @@
 #include "train/evaluator.h"
 #include "train/model_file.h"
 #include "train/train_data.h"
+#include "train/model_layout.h"
 #include "train/train_step.h"
 
 namespace symphony {
@@ -118,10 +119,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   };
 
   const ZeroStage zero = layout.zero_stage();
-  Transformer model(mc, DType::kF32, shape,
-                    tc.recompute,
-                    DataParallel::residency_for(zero),
-                    ModelParallel::of(mesh, config.parallel.sequence_parallel));
+  const bool pipelined = layout.size(Axis::kPipeline) > 1;
+  SYM_TRY_ASSIGN(const ModelParallel model_parallel,
+                 model_parallel_for(config, mesh, TrainStep::micro_batches_for(tc, dp_size)));
+  Transformer model(mc, DType::kF32, shape, tc.recompute, DataParallel::residency_for(zero),
+                    model_parallel);
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
 
@@ -180,7 +182,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                           {"checkpoint_write_s", checkpointer.last_times().write_s}});
   };
 
-  TrainStep train_step(tc, config.optim, model, data_parallel);
+  TrainStep train_step(tc, config.optim, model, data_parallel, config.parallel.pp_schedule);
   const int64_t micro_batches = train_step.micro_batches() * dp_size;  // of the global batch
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
   const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
@@ -205,7 +207,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                                      layout.size(Axis::kTensor) > 1
                                  ? EvalLockstep::kEveryRound
                                  : EvalLockstep::kOwnBatches,
-                             &data_parallel.hook_status()};
+                             &data_parallel.hook_status(), train_step.pipeline()};
   auto evaluate = [&](int64_t step) -> Status {
     SYM_TRY_ASSIGN(const EvalLoss e, evaluator->run(ex, model, *eval_sampler, eval_group));
     result.eval_losses.push_back(e.loss);
@@ -288,7 +290,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   if (leader)
     SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
                                 "loss (" + config.source + ")"));
-  if (expert_ranks > 1 || layout.size(Axis::kTensor) > 1) {
+  if (expert_ranks > 1 || layout.size(Axis::kTensor) > 1 || pipelined) {
     // Tensors are split over tp and ep groups: every group gathers its blocks (the same
     // collectives on every rank) and the leader writes the file.
     SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model, mesh));

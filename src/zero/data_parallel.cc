@@ -233,6 +233,35 @@ void DataParallel::after_backward(int block) {
   }
 }
 
+void DataParallel::after_input_grads(int block) {
+  // Stages 2 and 3 reduce-scatter the part computed so far (the weight pass adds the rest with a
+  // second reduce-scatter: the sum is the same); stage 3 frees the weights, which W does not read.
+  if (stage_ <= ZeroStage::kOptimizer) return;
+  const ParamBlock& b = store_.block(block);
+  for (int u = b.end_unit - 1; u >= b.first_unit; --u) {
+    release_grads(u);
+    if (stage_ >= ZeroStage::kParameters) release_weights(u);
+  }
+}
+
+void DataParallel::before_weight_grads(int block) {
+  backward_phase_ = true;
+  if (stage_ <= ZeroStage::kOptimizer) return;
+  const ParamBlock& b = store_.block(block);
+  for (int u = b.first_unit; u < b.end_unit; ++u) acquire_grads(u);
+}
+
+void DataParallel::after_weight_grads(int block) {
+  const ParamBlock& b = store_.block(block);
+  for (int u = b.end_unit - 1; u >= b.first_unit; --u) {
+    if (stage_ <= ZeroStage::kOptimizer) {
+      if (last_micro_batch_) unit_grads_ready(u);
+    } else {
+      release_grads(u);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stage 0 and 1: bucketed all-reduce of the full gradient buffer.
 
@@ -403,6 +432,15 @@ ConstView DataParallel::owned_grads(int u) const {
   if (stage_ <= ZeroStage::kOptimizer) return store_.all_grads().rows(begin, end);
   const int64_t at = shards_.shard_offset(u);
   return shard_grads_.view().rows(at, at + (end - begin));
+}
+
+Status DataParallel::sum_owned_grads(int u, Comm& group) {
+  const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
+  View g = stage_ <= ZeroStage::kOptimizer
+               ? store_.all_grads().rows(begin, end)
+               : shard_grads_.view().rows(shards_.shard_offset(u),
+                                          shards_.shard_offset(u) + (end - begin));
+  return group.all_reduce(std::span<float>(g.f32(), size_t(g.numel())));
 }
 
 Status DataParallel::all_gather_weights_into_full() {

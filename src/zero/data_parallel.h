@@ -71,6 +71,10 @@ class DataParallel final : public UnitHooks {
   // The reduced gradients of the part of unit u this rank owns (zero/shard_layout.h), after
   // end_backward(): a view of the full gradients at stages 0 and 1, of the shard at 2 and 3.
   ConstView owned_grads(int u) const;
+  // Sums owned_grads(u) over `group`, whose ranks hold copies of the unit with the same shard
+  // layout (the tied embedding and its LM-head copy on the last pipeline stage). After
+  // end_backward(). Collective over `group`.
+  Status sum_owned_grads(int u, Comm& group);
   // AdamW on this rank's shard, then the weights every rank needs for the next step.
   Status optimizer_step(const Exec& ex, double lr, double grad_scale);
 
@@ -108,6 +112,9 @@ class DataParallel final : public UnitHooks {
   void after_forward(int block) override;
   void before_backward(int block) override;
   void after_backward(int block) override;
+  void after_input_grads(int block) override;
+  void before_weight_grads(int block) override;
+  void after_weight_grads(int block) override;
 
  private:
   struct Bucket {

@@ -46,6 +46,9 @@ Result<double> sharded_grad_norm(DataParallel& dp) {
     for (Axis axis : block_axes(ReplicaGroup(g))) SYM_TRY(mesh.group(axis).all_reduce(std::span(&s, 1)));
     total += s;
   }
+  // Each pipeline stage holds its own layers.
+  if (mesh.size(Axis::kPipeline) > 1)
+    SYM_TRY(mesh.group(Axis::kPipeline).all_reduce(std::span(&total, 1)));
   return std::sqrt(total);
 }
 

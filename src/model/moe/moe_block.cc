@@ -192,7 +192,7 @@ SwigluWeights MoeBlock::expert_weights(const ParamStore& store, int64_t j) const
 
 SwigluGrads MoeBlock::expert_grads(ParamStore& store, int64_t j) const {
   return {expert_slice(store.grad(gate_), j), expert_slice(store.grad(up_), j),
-          expert_slice(store.grad(down_), j)};
+          expert_slice(store.grad(down_), j), store.weight_grad_queue()};
 }
 
 void MoeBlock::experts_forward(const Exec& ex, const ParamStore& store, int64_t first,

@@ -1,0 +1,22 @@
+#pragma once
+// Which decoder layers each virtual pipeline stage runs (parallel/pipeline_stages.h): the split
+// parallel.pp_layers gives, or one balanced by cost. The cost of a layer is its training FLOPs per
+// token (monitor/flops.h: 6 x its matmul parameters plus causal attention); the last virtual
+// stage also pays the LM head and loss (6 V D per token), the first the embedding lookup (about
+// nothing). A MoE model's dense leading layers cost more than its MoE layers' active share, and
+// a large vocabulary makes the last stage lighter in layers.
+
+#include <cstdint>
+#include <vector>
+
+#include "model/model_config.h"
+#include "parallel/layout.h"
+
+namespace symphony {
+
+// REQUIRES: validate(parallel) and the model checks passed (parallel.pp_layers, when given,
+// holds pp * vpp entries summing to the layer count; otherwise pp * vpp <= layers).
+std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
+                                          int64_t seq_len);
+
+}  // namespace symphony
