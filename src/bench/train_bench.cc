@@ -9,6 +9,8 @@
 #include "monitor/flops.h"
 #include "parallel/mesh.h"
 #include "tensor/memory_stats.h"
+#include "train/model_layout.h"
+#include "train/pipeline_report.h"
 #include "train/train_step.h"
 #include "zero/data_parallel.h"
 
@@ -53,9 +55,11 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   const ZeroStage zero = mesh.layout().zero_stage();
   r.layout = mesh.layout().describe();
   const MemorySnapshot before = memory_stats_snapshot();
+  const int64_t dp_ranks = mesh.replicas(ReplicaGroup::kDense).size();
+  SYM_TRY_ASSIGN(const ModelParallel parallel,
+                 model_parallel_for(config, mesh, TrainStep::micro_batches_for(tc, dp_ranks)));
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute, DataParallel::residency_for(zero),
-                    ModelParallel::of(mesh, config.parallel.sequence_parallel));
+                    tc.recompute, DataParallel::residency_for(zero), parallel);
   DataParallel dp(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   r.state.weights = grown(before, MemoryCategory::kWeights);
   r.state.grads = grown(before, MemoryCategory::kGrads);
@@ -64,9 +68,11 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.activation_bytes = grown(before, MemoryCategory::kActivations);
   r.state = expert_share(dp, model.params(), r.state);
   dp.init_params(config.model, tc.seed);
-  TrainStep step(tc, config.optim, model, dp);
-  // Each data rank draws its own tokens.
+  TrainStep step(tc, config.optim, model, dp, config.parallel.pp_schedule);
+  r.micro_batches = step.micro_batches();
+  // Each data rank draws its own tokens (the stages of a pipeline the same ones).
   Rng rng(tc.seed ^ (uint64_t(dp.comm().rank()) << 32));
+  std::vector<double> bubbles, analytic;
   const uint64_t vocab = uint64_t(config.model.vocab_size);
   BatchSource random_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
     for (size_t i = 0; i < in.size(); ++i) in[i] = int32_t(rng.next_u64() % vocab);
@@ -81,6 +87,13 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
       r.exchange.add(sr.exchange);
       r.exposed_grad_comm_s += sr.exposed_comm_s;
       r.tensor_comm.add(sr.tensor_comm);
+      if (PipelineStep* pipeline = step.pipeline()) {
+        SYM_TRY_ASSIGN(PipelineStepReport report,
+                       report_pipeline_step(*pipeline, mesh.group(Axis::kPipeline)));
+        bubbles.push_back(report.bubble);
+        analytic.push_back(report.analytic_bubble);
+        r.pipeline_timeline = std::move(report.timeline);
+      }
       if (after_step) after_step();
     }
     if (s == 0) r.first_loss = sr.loss;
@@ -96,6 +109,12 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
     r.tensor_comm.exposed_s /= n;
   }
   r.step_times_s = times;
+  if (!bubbles.empty()) {
+    std::sort(bubbles.begin(), bubbles.end());
+    std::sort(analytic.begin(), analytic.end());
+    r.pipeline_bubble = bubbles[bubbles.size() / 2];
+    r.pipeline_bubble_analytic = analytic[analytic.size() / 2];
+  }
   std::sort(times.begin(), times.end());
   r.step_time_s = times.empty() ? 0 : times[times.size() / 2];
   r.tokens_per_s = r.step_time_s > 0 ? double(r.tokens_per_step) / r.step_time_s : 0;

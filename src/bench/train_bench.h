@@ -2,7 +2,8 @@
 // Throughput of full training steps (forward, backward, optimizer) of a config on random tokens,
 // independent of any dataset: what `symphony bench train` reports. Under an MPI launcher every
 // rank of `world` runs the config's parallel layout (data, expert parallelism, ZeRO) on its own
-// random micro-batches; step times are rank 0's, which waits on the others' collectives.
+// random micro-batches; step times are rank 0's, which waits on the others' collectives. Under
+// pipeline parallelism every stage of a pipeline draws the same micro-batches.
 
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "core/status.h"
 #include "parallel/comm.h"
 #include "parallel/expert_exchange.h"
+#include "parallel/pipeline_timeline.h"
 #include "tensor/exec.h"
 
 namespace symphony {
@@ -40,6 +42,12 @@ struct TrainBenchResult {
   RankStateBytes state;              // this rank's
   int64_t activation_bytes = 0;      // activations the model allocated on this rank
   std::string layout;                // ParallelLayout::describe()
+  // Pipeline parallel (train/pipeline_report.h): medians over the timed steps, and the last timed
+  // step's timeline; bubbles are -1 without a pipeline.
+  double pipeline_bubble = -1;
+  double pipeline_bubble_analytic = -1;
+  int64_t micro_batches = 1;         // per data-parallel rank (and pipeline) per step
+  PipelineTimeline pipeline_timeline;
 };
 
 // `after_step`, when given, runs after each timed step, outside its timing (a ceiling probe).

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #include "cli/commands.h"
 #include "kernels/gemm.h"
 #include "monitor/flops.h"
+#include "monitor/pipeline_trace.h"
+#include "parallel/pipeline_schedule.h"
 
 namespace symphony::cli {
 namespace {
@@ -26,6 +29,7 @@ struct BenchArgs {
   int64_t steps = 5;
   int64_t warmup = 2;
   bool json = false;
+  std::string trace_dir;  // pipeline runs: the last timed step's timeline per schedule
 };
 
 constexpr double kProbeSeconds = 0.1;
@@ -90,16 +94,67 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
     rows.push_back({name, std::move(r)});
     return Status::ok();
   };
-  Status s = measure("requested", config, &world);
-  const bool folded = config.parallel.ep > 1 || config.parallel.tp > 1;
+  // Pipeline parallel: every schedule that can run the layout (the requested one alone when the
+  // split is given), on 8 micro-batches per pipeline unless the config sets the global batch; the
+  // data-parallel run processes the same global batch.
+  const bool pipelined = config.parallel.pp > 1;
+  RunConfig base = config;
+  const int64_t micro_tokens = base.train.micro_batch_size * base.train.seq_len;
+  if (pipelined && base.train.global_batch_tokens == 0) {
+    const int64_t pipelines = world.size() / (base.parallel.pp * base.parallel.tp * base.parallel.cp);
+    base.train.global_batch_tokens = 8 * micro_tokens * std::max<int64_t>(pipelines, 1);
+  }
+  Status s = Status::ok();
+  if (pipelined && base.parallel.pp_layers.empty()) {
+    for (PipelineSchedule schedule : {PipelineSchedule::kGpipe, PipelineSchedule::k1F1B,
+                                      PipelineSchedule::kInterleaved,
+                                      PipelineSchedule::kZeroBubble}) {
+      RunConfig c = base;
+      c.parallel.pp_schedule = schedule;
+      c.parallel.vpp = schedule == PipelineSchedule::kInterleaved ? 2 : 1;
+      if (!validate(c).is_ok()) continue;  // e.g. too few layers to interleave
+      const int64_t m = c.train.global_batch_tokens /
+                        (micro_tokens * std::max<int64_t>(1, world.size() / (c.parallel.pp *
+                                                                             c.parallel.tp)));
+      if (!check_pipeline_schedule(schedule, int(c.parallel.pp), int(m), int(c.parallel.vpp))
+               .is_ok())
+        continue;
+      if (s.is_ok()) s = measure(fmt::format("pp {}", pipeline_schedule_name(schedule)), c, &world);
+    }
+  } else {
+    s = measure(pipelined ? fmt::format("pp {}", pipeline_schedule_name(base.parallel.pp_schedule))
+                          : "requested",
+                base, &world);
+  }
+  const size_t layout_rows = rows.size();
+  const bool folded = config.parallel.ep > 1 || config.parallel.tp > 1 || pipelined;
   if (s.is_ok() && folded) {
-    RunConfig dp = config;
+    RunConfig dp = base;
     dp.parallel.ep = 1;
     dp.parallel.tp = 1;
+    dp.parallel.pp = 1;
+    dp.parallel.vpp = 1;
+    dp.parallel.pp_layers.clear();
+    dp.parallel.pp_schedule = PipelineSchedule::k1F1B;
     s = measure("data parallel", dp, &world);
   }
   // One process: rank 0 alone, the other ranks wait.
-  if (s.is_ok() && world.rank() == 0) s = measure("one process", config, nullptr);
+  if (s.is_ok() && world.rank() == 0) {
+    RunConfig one = base;
+    one.parallel = ParallelConfig{};
+    s = measure("one process", one, nullptr);
+  }
+  if (s.is_ok() && world.rank() == 0 && !args.trace_dir.empty())
+    for (size_t i = 0; i < layout_rows && s.is_ok(); ++i) {
+      const PipelineTimeline& tl = rows[i].r.pipeline_timeline;
+      if (tl.ranks.empty()) continue;
+      std::error_code ec;
+      std::filesystem::create_directories(args.trace_dir, ec);
+      const std::filesystem::path stem =
+          std::filesystem::path(args.trace_dir) / std::string(pipeline_schedule_name(tl.schedule));
+      s = write_pipeline_trace_json(stem.string() + ".json", tl);
+      if (s.is_ok()) s = write_pipeline_svg(stem.string() + ".svg", tl);
+    }
   if (!s.is_ok()) {
     const int code = report(s);
     runtime.abort(code);
@@ -107,7 +162,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
   if (Status b = world.barrier(); !b.is_ok()) runtime.abort(report(b));
   if (world.rank() != 0) return kExitOk;
   const ParamCounts counts = count_params(config.model);
-  const double dp_rate = folded ? rows[1].r.tokens_per_s : rows[0].r.tokens_per_s;
+  const Row& dp_row = folded ? rows[layout_rows] : rows[0];
+  const double dp_rate = dp_row.r.tokens_per_s;
   if (args.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const Row& row : rows)
@@ -120,6 +176,9 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
                      {"tensor_comm_s", row.r.tensor_comm.in_flight_s},
                      {"tensor_comm_exposed_s", row.r.tensor_comm.exposed_s},
                      {"tensor_comm_hidden", row.r.tensor_comm.hidden_fraction()},
+                     {"micro_batches", row.r.micro_batches},
+                     {"pipeline_bubble", row.r.pipeline_bubble},
+                     {"pipeline_bubble_analytic", row.r.pipeline_bubble_analytic},
                      {"weights_bytes", row.r.state.weights},
                      {"activation_bytes", row.r.activation_bytes},
                      {"state_bytes", row.r.state.total()},
@@ -131,23 +190,25 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
                                       {"threads", omp_get_max_threads()}, {"runs", out}}.dump());
     return kExitOk;
   }
-  fmt::print("{}: {} params ({} active), {} ranks x {} threads, {} timed steps\n", config.source,
-             human_count(double(counts.total)), human_count(double(counts.active)), world.size(),
-             omp_get_max_threads(), args.steps);
-  fmt::print("{:<14} {:<20} {:>9} {:>6} {:>7} {:>11} {:>7} {:>8} {:>9} {:>10} {:>9} {:>11} {:>10} "
-             "{:>9} {:>8}\n", "run", "layout", "tokens/s", "vs dp", "step s", "all-to-all s",
-             "hidden", "tp comm s", "tp hidden", "grad comm s", "state MiB", "experts MiB",
-             "weights MiB",
-             "acts MiB", "w+a vs dp");
-  const int64_t dp_weights_acts = (folded ? rows[1] : rows[0]).r.state.weights +
-                                  (folded ? rows[1] : rows[0]).r.activation_bytes;
+  fmt::print("{}: {} params ({} active), {} ranks x {} threads, {} timed steps, {} tokens per "
+             "step\n", config.source, human_count(double(counts.total)),
+             human_count(double(counts.active)), world.size(), omp_get_max_threads(), args.steps,
+             rows[0].r.tokens_per_step);
+  fmt::print("{:<16} {:<24} {:>9} {:>6} {:>7} {:>7} {:>8} {:>11} {:>7} {:>8} {:>9} {:>10} {:>9} "
+             "{:>11} {:>10} {:>9} {:>8}\n", "run", "layout", "tokens/s", "vs dp", "step s",
+             "bubble", "analytic", "all-to-all s", "hidden", "tp comm s", "tp hidden",
+             "grad comm s", "state MiB", "experts MiB", "weights MiB", "acts MiB", "w+a vs dp");
+  const int64_t dp_weights_acts = dp_row.r.state.weights + dp_row.r.activation_bytes;
   for (const Row& row : rows) {
     const TrainBenchResult& r = row.r;
     const bool exchanged = r.exchange.in_flight_s > 0;
     const bool tensor = r.tensor_comm.in_flight_s > 0;
-    fmt::print("{:<14} {:<20} {:>9.1f} {:>6.3f} {:>7.3f} {:>11} {:>7} {:>8} {:>9} {:>10.3f} {:>9} "
-               "{:>11} {:>10} {:>9} {:>8.3f}\n",
+    const bool piped = r.pipeline_bubble >= 0;
+    fmt::print("{:<16} {:<24} {:>9.1f} {:>6.3f} {:>7.3f} {:>7} {:>8} {:>11} {:>7} {:>8} {:>9} "
+               "{:>10.3f} {:>9} {:>11} {:>10} {:>9} {:>8.3f}\n",
                row.name, r.layout, r.tokens_per_s, r.tokens_per_s / dp_rate, r.step_time_s,
+               piped ? fmt::format("{:.1f}%", 100 * r.pipeline_bubble) : "-",
+               piped ? fmt::format("{:.1f}%", 100 * r.pipeline_bubble_analytic) : "-",
                exchanged ? fmt::format("{:.3f}", r.exchange.in_flight_s) : "-",
                exchanged ? fmt::format("{:.1f}%", 100 * r.exchange.hidden_fraction()) : "-",
                tensor ? fmt::format("{:.3f}", r.tensor_comm.in_flight_s) : "-",
@@ -164,7 +225,9 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
              "  tp comm s: tensor-parallel collectives in flight per step on rank 0; tp hidden:\n"
              "  the part of it rank 0 did not wait for;\n"
              "  weights, acts: weights and activations rank 0 allocated; w+a vs dp: their sum\n"
-             "  against the data-parallel run's.\n");
+             "  against the data-parallel run's;\n"
+             "  bubble: idle share of the pipeline's stages over the step (median over steps);\n"
+             "  analytic: the schedule's bubble for the pass times measured in the same step.\n");
   return kExitOk;
 }
 
@@ -277,6 +340,9 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   train->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
   train->add_option("--warmup", args->warmup, "Untimed steps first")->capture_default_str();
   train->add_flag("--json", args->json, "One JSON line");
+  train->add_option("--trace", args->trace_dir,
+                    "Pipeline runs: write each schedule's last timed step as DIR/<schedule>.json "
+                    "(Perfetto) and .svg");
   train->callback([args, exit_code] { *exit_code = run_train_bench(*args); });
   gemm_cmd->callback([args, exit_code] { *exit_code = run_gemm(*args); });
 

@@ -55,8 +55,14 @@ void print_dry_run(const RunConfig& c) {
   const int64_t world = pc.dp * pc.pp * pc.cp * pc.tp;
   const Result<ParallelLayout> layout = ParallelLayout::create(pc, int(world));
   if (!layout || (world == 1 && layout->zero_stage() == ZeroStage::kNone)) return;
+  if (Result<ProcessMemory> stage0 = plan_stage_memory(c, *layout, 0); !stage0) {
+    fmt::print("memory of each rank with {}: {}\n", layout->describe(), stage0.error().message());
+    return;
+  }
   const ProcessMemory m = plan_process_memory(c, *layout);
-  fmt::print("memory of each rank with {}:\n", layout->describe());
+  const bool stages = layout->size(Axis::kPipeline) > 1;
+  fmt::print("memory of each rank with {}{}:\n", layout->describe(),
+             stages ? " (the largest pipeline stage)" : "");
   fmt::print("  weights      {:>12}\n", human_bytes(double(m.weights)));
   fmt::print("  gradients    {:>12}\n", human_bytes(double(m.grads)));
   fmt::print("  optimizer    {:>12}\n", human_bytes(double(m.optimizer)));
@@ -64,6 +70,11 @@ void print_dry_run(const RunConfig& c) {
   fmt::print("  activations  {:>12}\n", human_bytes(double(m.activations)));
   fmt::print("  other        {:>12}\n", human_bytes(double(m.other)));
   fmt::print("  total        {:>12}\n", human_bytes(double(m.total())));
+  for (int stage = 0; stages && stage < layout->size(Axis::kPipeline); ++stage) {
+    const ProcessMemory sm = *plan_stage_memory(c, *layout, stage);
+    fmt::print("  stage {:<6} {:>12} (activations {})\n", stage, human_bytes(double(sm.total())),
+               human_bytes(double(sm.activations)));
+  }
 }
 
 int run_train(const TrainArgs& args) {

@@ -67,6 +67,7 @@ const Field<TrainConfig> kTrainFields[] = {
     {"eval_every", &TrainConfig::eval_every},
     {"eval_batches", &TrainConfig::eval_batches},
     {"log_every", &TrainConfig::log_every},
+    {"trace_steps", &TrainConfig::trace_steps},
     {"run_dir", &TrainConfig::run_dir},
 };
 

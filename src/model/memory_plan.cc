@@ -63,25 +63,39 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   const int ep = placement.size[int(Axis::kExpert)];
   const int etp = placement.size[int(Axis::kExpertTensor)];
 
-  // Layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
-  const int64_t moe_layers = c.num_experts > 0 ? layers - c.first_k_dense_replace : 0;
-  const int64_t dense_layers = layers - moe_layers;
+  // The layers this rank holds (its pipeline stage's chunks, parallel/pipeline_stages.h), by kind:
+  // layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
+  // Each in-flight micro-batch keeps its own activations and residual stream (a slot).
+  const PipelineStages& pipe = placement.pipeline;
+  int64_t moe_layers = 0, dense_layers = 0, positions = 0;
+  for (int chunk = 0; chunk < pipe.chunks(); ++chunk) {
+    const LayerRange r = pipe.chunk_layers(chunk, layers);
+    for (int64_t l = r.begin; l < r.end; ++l) ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
+    positions += r.size() + 1;
+  }
+  const int64_t slots = std::max(1, pipe.in_flight);
   CheckedInt acts = 0;
   if (recompute == Recompute::kFull) {
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense || !any_moe, ep, etp) +
-            nl * d;                                              // + layer_out
+    if (any_moe || any_dense)
+      acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense, ep, etp);
+    acts += nl * d;                                              // layer_out
   } else {
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp) * moe_layers;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp) * dense_layers;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp) * moe_layers *
+            slots;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp) * dense_layers *
+            slots;
   }
-  acts += CheckedInt(layers + 1) * nl * d;                       // residual stream
-  acts += nl * d + nl;                                           // final_h, final_inv
+  acts += CheckedInt(positions) * slots * nl * d;                // residual stream
+  if (pipe.holds_head()) {
+    acts += (nl * d + nl) * slots;                               // final_h, final_inv
+    const int64_t chunk_rows =
+        std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
+    acts += CheckedInt(chunk_rows) * vocab;                      // loss chunk
+  }
   acts += nl * d * 2;                                            // dres, dh
-  const int64_t chunk_rows =
-      std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
-  acts += CheckedInt(chunk_rows) * vocab;                        // loss chunk
+  if (pipe.stages > 1) acts += nl * d * 6;  // the runner's staging (train/pipeline_step.h)
   acts += n * d + n * q_dim * 2 + n * kv_dim * 2;                // attention gradient scratch
   if (etp > 1)  // each MoE layer's etp exchange buffers (model/moe/expert_tensor_gather.h)
     acts += ns * c.num_experts_per_tok * ep * (1 + etp) * d * moe_layers;
@@ -91,7 +105,8 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     const int64_t kv_replicas = tp > c.num_key_value_heads ? tp / c.num_key_value_heads : 1;
     int64_t common = (sp ? 2 * d : 0) + (c.qk_norm ? 2 * c.head_dim : 0);
     if (kv_replicas > 1) common += 2 * local.num_key_value_heads * c.head_dim * d;
-    int64_t stash = std::max<int64_t>(d, common);
+    int64_t stash = std::max<int64_t>(pipe.holds_head() ? d : 0,
+                                      moe_layers + dense_layers > 0 ? common : 0);
     if (moe_layers > 0)
       stash = std::max(stash, common + c.num_experts * d +
                                   3 * c.n_shared_experts * c.moe_intermediate_size * d);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "core/file_io.h"
 #include "monitor/svg.h"
@@ -89,6 +90,17 @@ nlohmann::json pipeline_trace_json(const PipelineTimeline& tl) {
                         {"ts", e.start_s * 1e6},
                         {"dur", (e.end_s - e.start_s) * 1e6},
                         {"args", {{"micro_batch", e.op.micro_batch}, {"chunk", e.op.chunk}}}});
+    if (r < tl.waits.size())
+      for (const PipelineWait& w : tl.waits[r])
+        events.push_back({{"name", fmt::format("{} wait ({})", w.send ? "send" : "recv",
+                                               op_name(w.op, tl.virtual_stages))},
+                          {"cat", w.send ? "send_wait" : "recv_wait"},
+                          {"ph", "X"},
+                          {"pid", 0},
+                          {"tid", r},
+                          {"ts", w.start_s * 1e6},
+                          {"dur", (w.end_s - w.start_s) * 1e6},
+                          {"args", {{"micro_batch", w.op.micro_batch}, {"chunk", w.op.chunk}}}});
   }
   return {{"traceEvents", std::move(events)},
           {"displayTimeUnit", "ms"},
@@ -157,6 +169,24 @@ std::string render_pipeline_svg(const PipelineTimeline& tl) {
     }
   }
 
+  // Waits for a receive or a send: a thin grey bar at the bottom of the row (the rest of the
+  // blank space is idle between passes).
+  bool waits_used = false;
+  for (size_t r = 0; r < tl.waits.size() && r < tl.ranks.size(); ++r) {
+    const double y = kTop + double(r) * (kRowHeight + kRowGap) + kRowHeight - 6;
+    for (const PipelineWait& w : tl.waits[r]) {
+      const double x0 = px(w.start_s), wd = std::max(0.0, px(w.end_s) - x0);
+      if (wd < 0.5) continue;
+      waits_used = true;
+      svg += fmt::format(
+          "<rect class=\"wait\" x=\"{:.2f}\" y=\"{:.1f}\" width=\"{:.2f}\" height=\"6\" "
+          "fill=\"{}\"><title>rank {} {} wait for {}: {:.4g} to {:.4g} {}</title></rect>\n",
+          x0, y, wd, w.send ? "#9e9e9e" : "#595959", r, w.send ? "send" : "recv",
+          op_name(w.op, tl.virtual_stages), w.start_s * unit.per_s, w.end_s * unit.per_s,
+          unit.name);
+    }
+  }
+
   // Legend under the axis: the kinds that occur.
   double lx = kLeft;
   const double ly = axis_y + kAxisHeight + 6;
@@ -169,6 +199,18 @@ std::string render_pipeline_svg(const PipelineTimeline& tl) {
         "<text x=\"{3:.1f}\" y=\"{4:.1f}\" dominant-baseline=\"middle\">{5}</text>\n",
         lx, ly, color(kind), lx + 20, ly + 7, xml_escape(label));
     lx += 40 + 7.0 * double(label.size());
+  }
+  if (waits_used) {
+    for (const auto& [fill, label] : {std::pair{"#595959", "recv wait"}, {"#9e9e9e", "send wait"}}) {
+      svg += fmt::format(
+          "<rect x=\"{0:.1f}\" y=\"{1:.1f}\" width=\"14\" height=\"6\" fill=\"{2}\"/>"
+          "<text x=\"{3:.1f}\" y=\"{4:.1f}\" dominant-baseline=\"middle\">{5}</text>\n",
+          lx, ly + 8, fill, lx + 20, ly + 7, label);
+      lx += 40 + 7.0 * 9;
+    }
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" dominant-baseline=\"middle\" "
+                       "fill=\"#555\">blank: idle</text>\n", lx, ly + 7);
+    lx += 40 + 7.0 * 11;
   }
   if (tl.virtual_stages > 1)
     svg += fmt::format(

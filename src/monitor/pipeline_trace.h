@@ -7,11 +7,13 @@
 // "F3" (kind letter and micro-batch; "F3.1" for chunk 1 when there are virtual stages), cat
 // "forward", "backward", "backward_input" or "backward_weight", args {micro_batch, chunk}; one
 // thread_name metadata event (ph "M") per rank ("rank r") and one process_name; "otherData"
-// carries schedule, stages, micro_batches, virtual_stages, step_s and bubble.
+// carries schedule, stages, micro_batches, virtual_stages, step_s and bubble. Measured timelines
+// add one event per wait, cat "recv_wait" or "send_wait", named "recv wait (F3)".
 //
 // Picture: one row per rank, time to the right, a coloured box per op (F blue, B orange, W green;
 // later chunks lighter) with its micro-batch number where the box is wide enough, idle time
-// blank, a time axis, a legend, and the schedule and bubble fraction in the title.
+// blank, waits for a receive or send as thin grey bars at the bottom of the row, a time axis, a
+// legend, and the schedule and bubble fraction in the title.
 
 #include <filesystem>
 #include <string>

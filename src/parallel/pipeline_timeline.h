@@ -27,10 +27,20 @@ struct PipelineEvent {
   double end_s = 0;
 };
 
+// A measured wait of a rank for a receive (the input of `op`) or for a send to complete before
+// its buffer is written again (train/pipeline_step.h). Simulated timelines have none.
+struct PipelineWait {
+  bool send = false;
+  PipelineOp op;
+  double start_s = 0;
+  double end_s = 0;
+};
+
 struct PipelineTimeline {
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
   int stages = 1, micro_batches = 1, virtual_stages = 1;
   std::vector<std::vector<PipelineEvent>> ranks;  // [rank], in the order the rank runs them
+  std::vector<std::vector<PipelineWait>> waits;   // [rank]; empty for a simulation
   double step_s = 0;  // the last op's end; the step starts at 0
   double bubble = 0;  // idle rank time / (ranks * step_s); 0 when step_s is 0
 };

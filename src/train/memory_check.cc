@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "core/checked_math.h"
 #include "model/memory_plan.h"
 #include "parallel/layout.h"
+#include "train/model_layout.h"
+#include "train/train_step.h"
 #include "zero/shard_layout.h"
 
 namespace symphony {
@@ -48,8 +51,25 @@ std::string advice(const RunConfig& config, std::string_view largest) {
 }  // namespace
 
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {
-  // Every rank holds equal blocks of the sharded parameters: rank 0 stands for all.
-  const ShardPlacement placement = ShardPlacement::of(layout, 0);
+  ProcessMemory most;
+  for (int stage = 0; stage < layout.size(Axis::kPipeline); ++stage) {
+    Result<ProcessMemory> m = plan_stage_memory(config, layout, stage);
+    SYM_CHECK(m.has_value(), "{}", m.has_value() ? "" : m.error().message());
+    if (m->total() > most.total()) most = *m;
+  }
+  return most;
+}
+
+Result<ProcessMemory> plan_stage_memory(const RunConfig& config, const ParallelLayout& layout,
+                                        int stage) {
+  // Within a stage every rank holds equal blocks of the sharded parameters: its first rank
+  // stands for all.
+  std::array<int, kNumAxes> coords{};
+  coords[int(Axis::kPipeline)] = stage;
+  ShardPlacement placement = ShardPlacement::of(layout, layout.rank_of_dense(coords));
+  const int64_t dp = layout.size(Axis::kData) * layout.size(Axis::kContext);
+  SYM_TRY_ASSIGN(placement.pipeline,
+                 pipeline_stages_for(config, stage, TrainStep::micro_batches_for(config.train, dp)));
   const MemoryPlan plan =
       plan_training_memory(config.model, DType::kF32,
                            {config.train.micro_batch_size, config.train.seq_len},
@@ -70,6 +90,8 @@ ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout&
 Status check_training_memory(const RunConfig& config, int world_size, int processes_on_host,
                              const HostMemory& host, std::string_view override_hint) {
   SYM_TRY_ASSIGN(const ParallelLayout layout, ParallelLayout::create(config.parallel, world_size));
+  if (Result<ProcessMemory> stage0 = plan_stage_memory(config, layout, 0); !stage0)
+    return stage0.error();  // the pipeline schedule's
   const std::optional<int64_t> available = host.available();
   if (!available) return Status::ok();
   const ProcessMemory m = plan_process_memory(config, layout);

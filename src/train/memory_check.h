@@ -28,7 +28,13 @@ struct ProcessMemory {
     return weights + grads + optimizer + communication + activations + other;
   }
 };
-// REQUIRES: validate(config) is ok and `layout` was made from config.parallel.
+// The ranks of pipeline stage `stage` (parallel/pipeline_stages.h: its layers, the embedding on
+// the first, the LM head on the last, one activation slot per micro-batch its schedule keeps in
+// flight). Errors: the schedule cannot run the step's micro-batches (train/model_layout.h).
+Result<ProcessMemory> plan_stage_memory(const RunConfig& config, const ParallelLayout& layout,
+                                        int stage);
+// The most any rank needs: the largest stage's. REQUIRES: validate(config) is ok, `layout` was
+// made from config.parallel and plan_stage_memory succeeds.
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout);
 
 // Refuses (kInvalidArgument) a run whose `processes_on_host` processes, each needing

@@ -22,6 +22,9 @@ struct TrainConfig {
   int64_t eval_every = 100;          // 0 disables eval
   int64_t eval_batches = 8;
   int64_t log_every = 1;
+  // Pipeline parallel: write the timeline of this many steps (after the first, which pays one-off
+  // costs) as <run_dir>/pipeline_trace/step_<n>.json (Chrome/Perfetto trace) and .svg; 0: none.
+  int64_t trace_steps = 0;
   std::string run_dir = "runs/default";
 };
 

@@ -24,7 +24,9 @@
 #include "train/evaluator.h"
 #include "train/model_file.h"
 #include "train/train_data.h"
+#include "monitor/pipeline_trace.h"
 #include "train/model_layout.h"
+#include "train/pipeline_report.h"
 #include "train/train_step.h"
 
 namespace symphony {
@@ -247,6 +249,25 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       record["tensor_comm_hidden"] = r.tensor_comm.hidden_fraction();
     }
     add_router_stats(model, micro_batches, record);
+    if (PipelineStep* pipeline = train_step.pipeline()) {
+      // Every stage takes part in gathering the timeline; rank 0 (stage 0) reports it.
+      SYM_TRY_ASSIGN(const PipelineStepReport report,
+                     report_pipeline_step(*pipeline, mesh.group(Axis::kPipeline)));
+      record["pipeline_bubble"] = report.bubble;
+      record["pipeline_bubble_analytic"] = report.analytic_bubble;
+      record["pipeline_forward_s"] = report.times.forward_s;
+      record["pipeline_backward_s"] = report.times.backward_input_s;
+      record["pipeline_weight_s"] = report.times.backward_weight_s;
+      if (leader && step > first_step && step <= first_step + tc.trace_steps) {
+        const fs::path dir = run_dir / "pipeline_trace";
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) return Error::io("{}: cannot create directory: {}", dir.string(), ec.message());
+        const std::string stem = fmt::format("step_{}", step + 1);
+        SYM_TRY(write_pipeline_trace_json(dir / (stem + ".json"), report.timeline));
+        SYM_TRY(write_pipeline_svg(dir / (stem + ".svg"), report.timeline));
+      }
+    }
     if (step == 0) record["layout"] = layout.describe();
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
     // A stop request reaches every rank at the same step. One after the last step changes
