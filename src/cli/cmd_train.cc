@@ -31,7 +31,8 @@ struct TrainArgs {
   bool ignore_memory_check = false;
 };
 
-void print_dry_run(const RunConfig& c) {
+// Prints the model's size and memory; fails (exit 2) on a layout the config cannot run.
+Status print_dry_run(const RunConfig& c) {
   const ParamCounts counts = count_params(c.model);
   const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
   const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, c.train.recompute);
@@ -54,11 +55,9 @@ void print_dry_run(const RunConfig& c) {
   pc.dp = std::max<int64_t>(pc.dp, 1);
   const int64_t world = pc.dp * pc.pp * pc.cp * pc.tp;
   const Result<ParallelLayout> layout = ParallelLayout::create(pc, int(world));
-  if (!layout || (world == 1 && layout->zero_stage() == ZeroStage::kNone)) return;
-  if (Result<ProcessMemory> stage0 = plan_stage_memory(c, *layout, 0); !stage0) {
-    fmt::print("memory of each rank with {}: {}\n", layout->describe(), stage0.error().message());
-    return;
-  }
+  if (!layout || (world == 1 && layout->zero_stage() == ZeroStage::kNone)) return Status::ok();
+  if (Result<ProcessMemory> stage0 = plan_stage_memory(c, *layout, 0); !stage0)
+    return stage0.error();  // a pipeline schedule that cannot run the step's micro-batches
   const ProcessMemory m = plan_process_memory(c, *layout);
   const bool stages = layout->size(Axis::kPipeline) > 1;
   fmt::print("memory of each rank with {}{}:\n", layout->describe(),
@@ -75,6 +74,7 @@ void print_dry_run(const RunConfig& c) {
     fmt::print("  stage {:<6} {:>12} (activations {})\n", stage, human_bytes(double(sm.total())),
                human_bytes(double(sm.activations)));
   }
+  return Status::ok();
 }
 
 int run_train(const TrainArgs& args) {
@@ -85,7 +85,7 @@ int run_train(const TrainArgs& args) {
   Result<RunConfig> config = load_run_config(args.config, args.overrides);
   if (!config.has_value()) return report(config.error());
   if (args.dry_run) {
-    print_dry_run(*config);
+    if (Status s = print_dry_run(*config); !s.is_ok()) return report(s);
     return kExitOk;
   }
   // Under mpirun or srun: MPI; otherwise one process.

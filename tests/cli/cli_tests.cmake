@@ -244,3 +244,21 @@ symphony_add_cli_test(ckpt_export_hf_huge_vocab 2
                       "model_huge_vocab\\.safetensors: the model needs [0-9.]+ PiB .* but .* is available"
                       ckpt export-hf ${SYMPHONY_CLI_HF_FIXTURES}/model_huge_vocab.safetensors
                       ${SYMPHONY_CLI_HF}/huge_vocab_hf)
+
+# Pipeline parallelism: the dry run per stage, and bad input named by its key.
+symphony_add_cli_test(dry_run_pipeline_parallel 0 "memory of each rank with pp=2 \\(the largest pipeline stage\\).*stage 1 "
+                      train tiny --dry-run --set parallel.pp=2 --set train.global_batch_tokens=2048)
+symphony_add_cli_test(pp_more_stages_than_layers 2 "parallel\\.pp = 8: 8 virtual stages for model\\.num_hidden_layers = 4"
+                      train tiny --dry-run --set parallel.pp=8)
+symphony_add_cli_test(pp_interleaved_too_few_micro_batches 2 "parallel\\.pp = 2 with 1 micro-batches: parallel\\.pp_schedule = \"interleaved\" needs a multiple of 2"
+                      train tiny --dry-run --set parallel.pp=2 --set parallel.vpp=2 --set parallel.pp_schedule=interleaved)
+symphony_add_cli_test(pp_layers_not_summing 2 "parallel\\.pp_layers = \\[3, 2\\] sums to 5 layers, but model\\.num_hidden_layers = 4"
+                      train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[3,2]")
+symphony_add_cli_test(pp_layers_wrong_count 2 "parallel\\.pp_layers = \\[4\\] has 1 entries; it needs one per virtual stage"
+                      train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[4]")
+symphony_add_cli_test(pp_unknown_schedule 2 "parallel\\.pp_schedule: expected one of gpipe, 1f1b, interleaved, zb-h1 or dualpipe"
+                      train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=pipedream)
+symphony_add_cli_test(pp_dualpipe_not_trained 2 "parallel\\.pp_schedule = \"dualpipe\" is costed by `symphony plan` only"
+                      train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=dualpipe)
+symphony_add_cli_test(pp_vpp_without_interleaving 2 "parallel\\.vpp = 2 needs parallel\\.pp_schedule = \"interleaved\""
+                      train tiny --dry-run --set parallel.pp=2 --set parallel.vpp=2)

@@ -17,9 +17,13 @@
 
 #include "config/run_config.h"
 #include "core/rng.h"
+#include "model/memory_plan.h"
 #include "parallel/comm.h"
+#include "tensor/memory_stats.h"
 #include "testkit/mpi_world.h"
 #include "testkit/parallel_run.h"
+#include "train/model_layout.h"
+#include "train/pipeline_step.h"
 
 namespace symphony {
 namespace {
@@ -102,6 +106,35 @@ TEST_P(PipelineParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   if (world.rank() == 0)
     std::printf("  %s: worst relative loss difference %.2e over the first %zu steps\n",
                 layout.name, r.worst, kTightSteps);
+}
+
+// The memory plan (model/memory_plan.h, used by --dry-run) equals what each stage allocates for
+// the model and the pipeline runner's staging, weights and activations exactly, with and without
+// full recomputation.
+TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
+  const Layout& layout = GetParam();
+  Comm& world = testkit::world();
+  const RunConfig c = config_for(layout);
+  DeviceMesh mesh = testkit::mesh_for(c, world);
+  const int64_t micro_batches = kMicroBatches;
+  const Result<ModelParallel> parallel = model_parallel_for(c, mesh, micro_batches);
+  ASSERT_TRUE(parallel.has_value()) << parallel.error().message();
+  const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
+  for (Recompute recompute : {Recompute::kNone, Recompute::kFull}) {
+    const MemorySnapshot before = memory_stats_snapshot();
+    auto grown = [&](MemoryCategory category) {
+      return memory_stats_snapshot().current_bytes[size_t(category)] -
+             before.current_bytes[size_t(category)];
+    };
+    Transformer model(c.model, DType::kF32, shape, recompute, {}, *parallel);
+    PipelineStep runner(model, nullptr, mesh.group(Axis::kPipeline), c.parallel.pp_schedule,
+                        int(micro_batches), shape);
+    const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, recompute,
+                                                 parallel->placement, c.parallel.sequence_parallel);
+    EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
+    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
+        << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation");
+  }
 }
 
 using PP = PipelineSchedule;
