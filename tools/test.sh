@@ -17,9 +17,9 @@ ctest --test-dir build --output-on-failure --timeout 1200
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang-14 \
   -DCMAKE_CXX_COMPILER=clang++-14 -DSYMPHONY_SANITIZE=address,undefined -DSYMPHONY_FUZZ=ON >/dev/null
 cmake --build build-asan -j "$(nproc)"
-# All tests but the data-, expert- and tensor-parallel and reshard ones on 4 ranks: on CI's 2
+# All tests but the data-, expert-, tensor- and pipeline-parallel and reshard ones on 4 ranks: on CI's 2
 # cores they take 2-4 minutes each under the sanitizers, their runs on 1 and 2 ranks go through
 # the same code, and the GCC pass above runs them on 4.
 ctest --test-dir build-asan --output-on-failure --timeout 1800 \
-  -E '^(parallel_data_parallel|parallel_expert_parallel|parallel_tensor_parallel|checkpoint_checkpoint_reshard)_mpi_test_np4$'
+  -E '^(parallel_data_parallel|parallel_expert_parallel|parallel_tensor_parallel|parallel_pipeline_parallel|checkpoint_checkpoint_reshard)_mpi_test_np4$'
 fuzz/run_fuzzers.sh build-asan 20

@@ -137,6 +137,43 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
   }
 }
 
+// MoE balance across stages: each stage holds its own layers' router statistics; summed over the
+// stages they equal one process's on the same global batch, step after step, under the
+// aux-loss-free bias (updated by each stage for its layers), the aux loss and the z-loss, with
+// gradient accumulation over 4 micro-batches.
+TEST(PipelineMoeBalance, StatisticsAndBiasEqualOneProcess) {
+  Comm& world = testkit::world();
+  if (world.size() < 2) GTEST_SKIP() << "a pipeline needs 2 ranks or more";
+  for (PipelineSchedule schedule : {PipelineSchedule::k1F1B, PipelineSchedule::kZeroBubble}) {
+    Layout layout{.name = "balance", .ranks = world.size(), .pp = world.size(),
+                  .schedule = schedule};
+    RunConfig c = config_for(layout);
+    c.model.bias_update_rate = 0.01;
+    const int64_t global = kMicroBatches;
+    testkit::TrainingRun ref(testkit::single_process(c), DeviceMesh::single(), global, kTag);
+    testkit::TrainingRun run(c, testkit::mesh_for(c, world), global, kTag);
+    for (int64_t step = 0; step < 6; ++step) {
+      const Result<StepResult> a = ref.step->run(Exec::cpu(), step, ref.source(step));
+      const Result<StepResult> b = run.step->run(Exec::cpu(), step, run.source(step));
+      ASSERT_TRUE(a.has_value() && b.has_value());
+      EXPECT_NEAR(b->loss, a->loss, 1e-5 * a->loss) << "step " << step;
+      for (int64_t l = 0; l < c.model.num_hidden_layers; ++l) {
+        if (!c.model.is_moe_layer(l)) continue;
+        const MoeStats& x = ref.model->moe_stats()[size_t(l)];
+        const MoeStats& y = run.model->moe_stats()[size_t(l)];
+        EXPECT_EQ(y.routed, x.routed) << "layer " << l << " step " << step;
+        EXPECT_NEAR(y.aux_loss, x.aux_loss, 1e-6 * std::abs(x.aux_loss)) << "layer " << l;
+        EXPECT_NEAR(y.z_loss, x.z_loss, 1e-6 * std::abs(x.z_loss)) << "layer " << l;
+        const View bias = run.model->balance_bias(l);
+        if (bias.empty()) continue;  // another stage's layer
+        const View expected = ref.model->balance_bias(l);
+        for (int64_t e = 0; e < bias.numel(); ++e)
+          EXPECT_EQ(bias.f32()[e], expected.f32()[e]) << "layer " << l << " expert " << e;
+      }
+    }
+  }
+}
+
 using PP = PipelineSchedule;
 INSTANTIATE_TEST_SUITE_P(
     Layouts, PipelineParallelTest,
