@@ -194,8 +194,9 @@ Status validate(const ParallelConfig& parallel) {
   return Status::ok();
 }
 
-// What pipeline parallelism asks of the model: a layer or more per virtual stage, an explicit
-// split that covers every layer, and (for now) no expert parallelism beside it.
+// What pipeline parallelism asks of the model: a layer or more per virtual stage and an explicit
+// split that covers every layer. Expert parallelism (ep, etp) composes with it: each ep group
+// lies within one stage and each micro-batch in flight keeps its own exchange plan.
 Status validate_pipeline_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
   if (parallel.pp <= 1) return Status::ok();
   if (parallel.ep > 1 || parallel.etp > 1)

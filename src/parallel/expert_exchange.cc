@@ -9,29 +9,29 @@ namespace {
 double now_s() { return steady_seconds(); }
 }  // namespace
 
+ExchangePlan::ExchangePlan(int64_t num_experts, int ranks, int chunks, int64_t max_recv_rows)
+    : send_counts_(size_t(num_experts), 0),
+      recv_counts_(size_t(num_experts), 0),
+      chunk_send_rows_(size_t(chunks * ranks), 0),
+      chunk_recv_rows_(size_t(chunks * ranks), 0),
+      send_begin_(size_t(chunks + 1), 0),
+      recv_begin_(size_t(chunks + 1), 0),
+      expert_begin_(size_t(num_experts / ranks + 1), 0),
+      segment_begin_(size_t(num_experts + 1), 0) {
+  to_expert_major_.reserve(size_t(max_recv_rows));
+  to_source_major_.reserve(size_t(max_recv_rows));
+}
+
 ExpertExchange::ExpertExchange(Comm& ep, int64_t num_experts, int chunks)
     : ep_(ep), ranks_(ep.size()), num_experts_(num_experts), chunks_(chunks) {
   SYM_CHECK(num_experts % ranks_ == 0, "{} experts over {} ranks", num_experts, ranks_);
   local_experts_ = num_experts / ranks_;
   SYM_CHECK(chunks >= 1 && local_experts_ % chunks == 0, "{} local experts in {} chunks",
             local_experts_, chunks);
-  send_counts_.assign(size_t(num_experts), 0);
-  recv_counts_.assign(size_t(num_experts), 0);
-  chunk_send_rows_.assign(size_t(chunks * ranks_), 0);
-  chunk_recv_rows_.assign(size_t(chunks * ranks_), 0);
-  send_begin_.assign(size_t(chunks + 1), 0);
-  recv_begin_.assign(size_t(chunks + 1), 0);
-  expert_begin_.assign(size_t(local_experts_ + 1), 0);
-  segment_begin_.assign(size_t(local_experts_ * ranks_ + 1), 0);
   elem_send_.assign(size_t(chunks * ranks_), 0);
   elem_recv_.assign(size_t(chunks * ranks_), 0);
   cursor_.assign(size_t(local_experts_ / chunks), 0);
   in_flight_.resize(size_t(chunks));
-}
-
-void ExpertExchange::reserve(int64_t rows) {
-  to_expert_major_.reserve(size_t(rows));
-  to_source_major_.reserve(size_t(rows));
 }
 
 int ExpertExchange::chunks_for(int64_t num_experts, int ep) {
@@ -46,30 +46,36 @@ int64_t ExpertExchange::send_position(int64_t e) const {
   return (c * ranks_ + rank) * per_chunk + jj;
 }
 
-Status ExpertExchange::exchange_counts(std::span<const int64_t> rows_by_position) {
+Status ExpertExchange::exchange_counts(std::span<const int64_t> rows_by_position,
+                                       ExchangePlan& p) {
   SYM_CHECK(int64_t(rows_by_position.size()) == num_experts_, "{} counts for {} experts",
             rows_by_position.size(), num_experts_);
+  SYM_CHECK(int64_t(p.send_counts_.size()) == num_experts_ &&
+                int64_t(p.chunk_send_rows_.size()) == chunks_ * ranks_ &&
+                int64_t(p.expert_begin_.size()) == local_experts_ + 1,
+            "an exchange plan sized for {} experts and {} chunk-ranks, not {} and {} x {}",
+            p.send_counts_.size(), p.chunk_send_rows_.size(), num_experts_, chunks_, ranks_);
   const int64_t el = local_experts_, per_chunk = el / chunks_;
   for (int64_t e = 0; e < num_experts_; ++e)
-    send_counts_[size_t(e)] = rows_by_position[size_t(send_position(e))];
-  SYM_TRY(ep_.all_to_all(send_counts_.data(), recv_counts_.data(), el, CommDType::kI64));
+    p.send_counts_[size_t(e)] = rows_by_position[size_t(send_position(e))];
+  SYM_TRY(ep_.all_to_all(p.send_counts_.data(), p.recv_counts_.data(), el, CommDType::kI64));
 
-  std::fill(chunk_send_rows_.begin(), chunk_send_rows_.end(), 0);
-  std::fill(chunk_recv_rows_.begin(), chunk_recv_rows_.end(), 0);
+  std::fill(p.chunk_send_rows_.begin(), p.chunk_send_rows_.end(), 0);
+  std::fill(p.chunk_recv_rows_.begin(), p.chunk_recv_rows_.end(), 0);
   for (int64_t r = 0; r < ranks_; ++r)
     for (int64_t j = 0; j < el; ++j) {
       const size_t at = size_t((j / per_chunk) * ranks_ + r);
-      chunk_send_rows_[at] += send_counts_[size_t(r * el + j)];
-      chunk_recv_rows_[at] += recv_counts_[size_t(r * el + j)];
+      p.chunk_send_rows_[at] += p.send_counts_[size_t(r * el + j)];
+      p.chunk_recv_rows_[at] += p.recv_counts_[size_t(r * el + j)];
     }
   for (int c = 0; c < chunks_; ++c) {
     int64_t s = 0, r = 0;
     for (int q = 0; q < ranks_; ++q) {
-      s += chunk_send_rows_[size_t(c * ranks_ + q)];
-      r += chunk_recv_rows_[size_t(c * ranks_ + q)];
+      s += p.chunk_send_rows_[size_t(c * ranks_ + q)];
+      r += p.chunk_recv_rows_[size_t(c * ranks_ + q)];
     }
-    send_begin_[size_t(c + 1)] = send_begin_[size_t(c)] + s;
-    recv_begin_[size_t(c + 1)] = recv_begin_[size_t(c)] + r;
+    p.send_begin_[size_t(c + 1)] = p.send_begin_[size_t(c)] + s;
+    p.recv_begin_[size_t(c + 1)] = p.recv_begin_[size_t(c)] + r;
   }
 
   // Expert-major rows: local expert j's rows from source 0, 1, ... Chunks are ranges of local
@@ -78,26 +84,29 @@ Status ExpertExchange::exchange_counts(std::span<const int64_t> rows_by_position
     int64_t rows = 0;
     for (int q = 0; q < ranks_; ++q) {
       const size_t seg = size_t(j * ranks_ + q);
-      segment_begin_[seg + 1] = segment_begin_[seg] + recv_counts_[size_t(q * el + j)];
-      rows += recv_counts_[size_t(q * el + j)];
+      p.segment_begin_[seg + 1] = p.segment_begin_[seg] + p.recv_counts_[size_t(q * el + j)];
+      rows += p.recv_counts_[size_t(q * el + j)];
     }
-    expert_begin_[size_t(j + 1)] = expert_begin_[size_t(j)] + rows;
+    p.expert_begin_[size_t(j + 1)] = p.expert_begin_[size_t(j)] + rows;
   }
-  const int64_t total = recv_rows();
-  to_expert_major_.resize(size_t(total));
-  to_source_major_.resize(size_t(total));
+  const int64_t total = p.recv_rows();
+  SYM_CHECK(size_t(total) <= p.to_expert_major_.capacity(),
+            "{} received rows for an exchange plan sized for {}", total,
+            p.to_expert_major_.capacity());
+  p.to_expert_major_.resize(size_t(total));
+  p.to_source_major_.resize(size_t(total));
   for (int c = 0; c < chunks_; ++c) {
     // Source-major within the chunk: [source q][local expert j of the chunk].
-    int64_t source_row = recv_begin_[size_t(c)];
+    int64_t source_row = p.recv_begin_[size_t(c)];
     std::vector<int64_t>& cursor = cursor_;  // next expert-major row of each expert of the chunk
     for (int64_t j = c * per_chunk; j < (c + 1) * per_chunk; ++j)
-      cursor[size_t(j - c * per_chunk)] = expert_begin_[size_t(j)];
+      cursor[size_t(j - c * per_chunk)] = p.expert_begin_[size_t(j)];
     for (int q = 0; q < ranks_; ++q)
       for (int64_t j = c * per_chunk; j < (c + 1) * per_chunk; ++j)
-        for (int64_t i = 0; i < recv_counts_[size_t(q * el + j)]; ++i) {
+        for (int64_t i = 0; i < p.recv_counts_[size_t(q * el + j)]; ++i) {
           const int64_t expert_row = cursor[size_t(j - c * per_chunk)]++;
-          to_expert_major_[size_t(expert_row)] = int32_t(source_row);
-          to_source_major_[size_t(source_row)] = int32_t(expert_row);
+          p.to_expert_major_[size_t(expert_row)] = int32_t(source_row);
+          p.to_source_major_[size_t(source_row)] = int32_t(expert_row);
           ++source_row;
         }
   }
@@ -118,20 +127,22 @@ void ExpertExchange::start(int c, const float* send, std::span<const int64_t> se
                                     std::span<const int64_t>(r, size_t(ranks_)), CommDType::kF32);
 }
 
-void ExpertExchange::dispatch_async(int c, const float* send, float* recv, int64_t row_elems) {
-  start(c, send + send_begin(c) * row_elems,
-        std::span<const int64_t>(chunk_send_rows_).subspan(size_t(c * ranks_), size_t(ranks_)),
-        recv + recv_begin(c) * row_elems,
-        std::span<const int64_t>(chunk_recv_rows_).subspan(size_t(c * ranks_), size_t(ranks_)),
-        row_elems);
+void ExpertExchange::dispatch_async(const ExchangePlan& p, int c, const float* send, float* recv,
+                                    int64_t row_elems) {
+  const size_t at = size_t(c * ranks_), n = size_t(ranks_);
+  start(c, send + p.send_begin(c) * row_elems,
+        std::span<const int64_t>(p.chunk_send_rows_).subspan(at, n),
+        recv + p.recv_begin(c) * row_elems,
+        std::span<const int64_t>(p.chunk_recv_rows_).subspan(at, n), row_elems);
 }
 
-void ExpertExchange::combine_async(int c, const float* send, float* recv, int64_t row_elems) {
-  start(c, send + recv_begin(c) * row_elems,
-        std::span<const int64_t>(chunk_recv_rows_).subspan(size_t(c * ranks_), size_t(ranks_)),
-        recv + send_begin(c) * row_elems,
-        std::span<const int64_t>(chunk_send_rows_).subspan(size_t(c * ranks_), size_t(ranks_)),
-        row_elems);
+void ExpertExchange::combine_async(const ExchangePlan& p, int c, const float* send, float* recv,
+                                   int64_t row_elems) {
+  const size_t at = size_t(c * ranks_), n = size_t(ranks_);
+  start(c, send + p.recv_begin(c) * row_elems,
+        std::span<const int64_t>(p.chunk_recv_rows_).subspan(at, n),
+        recv + p.send_begin(c) * row_elems,
+        std::span<const int64_t>(p.chunk_send_rows_).subspan(at, n), row_elems);
 }
 
 Status ExpertExchange::wait(int c) {

@@ -2,7 +2,8 @@
 // ExpertExchange: the token exchange of a MoE layer under expert parallelism. The ep group's
 // ranks hold E / ep experts each (rank p: experts [p*El, (p+1)*El), El = E / ep). Each rank routes
 // its own tokens, groups the rows by expert (model/moe/dispatch_plan.h) and then:
-//   exchange_counts   all-to-all of the rows per expert, so every rank knows what it receives;
+//   exchange_counts   all-to-all of the rows per expert, so every rank knows what it receives
+//                     (the micro-batch's ExchangePlan: counts, chunk ranges, permutations);
 //   dispatch(c)       all-to-all-v of chunk c's rows to the ranks that own their experts;
 //   combine(c)        all-to-all-v of the expert outputs back (the exact reverse of dispatch).
 // The backward pass runs dispatch on the output gradients and combine on the input gradients.
@@ -35,27 +36,18 @@
 
 namespace symphony {
 
-
-class ExpertExchange {
+// The part of an exchange that belongs to one micro-batch: the rows per expert each way, the
+// chunks' row ranges and the two row permutations. exchange_counts() computes it in the forward
+// pass; the backward pass of the same micro-batch exchanges by it again. Under pipeline
+// parallelism a stage runs several micro-batches' forward passes before their backward passes,
+// so each micro-batch in flight keeps its own plan (model/moe/moe_block.h MoeActs).
+class ExchangePlan {
  public:
-  // REQUIRES: num_experts % ep.size() == 0 and (num_experts / ep.size()) % chunks == 0.
-  ExpertExchange(Comm& ep, int64_t num_experts, int chunks);
+  ExchangePlan() = default;
+  // Sized for `ranks` ep ranks holding num_experts experts in `chunks` chunks and up to
+  // `max_recv_rows` received rows, so exchange_counts() allocates nothing.
+  ExchangePlan(int64_t num_experts, int ranks, int chunks, int64_t max_recv_rows);
 
-  // Sizes the row permutations for up to `rows` received rows, so no exchange allocates.
-  void reserve(int64_t rows);
-
-  // Two chunks when the local experts split evenly and there is more than one rank, else one.
-  static int chunks_for(int64_t num_experts, int ep);
-  // Position of expert e in the sender's row order (see "Chunks").
-  int64_t send_position(int64_t expert) const;
-
-  // rows_by_position: [send position] rows this rank sends (the dispatch plan's per-expert rows,
-  // built over send positions). Exchanges the counts (blocking) and computes the row
-  // permutations of what arrives. Failure: a communication error.
-  Status exchange_counts(std::span<const int64_t> rows_by_position);
-
-  int chunks() const { return chunks_; }
-  int64_t local_experts() const { return local_experts_; }
   int64_t send_rows() const { return send_begin_.back(); }
   int64_t recv_rows() const { return recv_begin_.back(); }
   int64_t send_begin(int c) const { return send_begin_[size_t(c)]; }
@@ -65,16 +57,52 @@ class ExpertExchange {
   // Rows of local expert j from source rank q, in expert-major order:
   // [segment_offsets()[j * ranks + q], segment_offsets()[j * ranks + q + 1]).
   std::span<const int64_t> segment_offsets() const { return segment_begin_; }
-  int ranks() const { return ranks_; }
   std::span<const int32_t> to_expert_major() const { return to_expert_major_; }
   std::span<const int32_t> to_source_major() const { return to_source_major_; }
 
-  // Chunk c: send rows [send_begin(c), send_begin(c+1)) of `send` (row_elems floats each) to the
-  // experts' ranks, receiving rows [recv_begin(c), recv_begin(c+1)) of `recv`. The buffers are the
-  // whole send / receive arrays; they must stay untouched until wait().
-  void dispatch_async(int c, const float* send, float* recv, int64_t row_elems);
+ private:
+  friend class ExpertExchange;
+  std::vector<int64_t> send_counts_, recv_counts_;  // [rank * El + j] rows per local expert
+  std::vector<int64_t> chunk_send_rows_;            // [c * ep + rank]
+  std::vector<int64_t> chunk_recv_rows_;            // [c * ep + rank]
+  std::vector<int64_t> send_begin_{0}, recv_begin_{0};  // [c + 1]
+  std::vector<int64_t> expert_begin_;               // [j + 1]
+  std::vector<int64_t> segment_begin_;              // [j * ranks + q + 1]
+  std::vector<int32_t> to_expert_major_, to_source_major_;  // [received row]
+};
+
+// The communication of the exchange over the ep group, by a plan. What it keeps between calls is
+// only what one forward or one backward pass uses (the chunks in flight, their element counts)
+// and the times; the same object serves every micro-batch.
+class ExpertExchange {
+ public:
+  // REQUIRES: num_experts % ep.size() == 0 and (num_experts / ep.size()) % chunks == 0.
+  ExpertExchange(Comm& ep, int64_t num_experts, int chunks);
+
+  // Two chunks when the local experts split evenly and there is more than one rank, else one.
+  static int chunks_for(int64_t num_experts, int ep);
+  // Position of expert e in the sender's row order (see "Chunks").
+  int64_t send_position(int64_t expert) const;
+
+  // rows_by_position: [send position] rows this rank sends (the dispatch plan's per-expert rows,
+  // built over send positions). Exchanges the counts (blocking) and fills `plan` with them and
+  // the row permutations of what arrives. REQUIRES: `plan` was sized for this exchange
+  // (ExchangePlan(num_experts, ranks(), chunks(), ...)) and for the rows that arrive.
+  // Failure: a communication error.
+  Status exchange_counts(std::span<const int64_t> rows_by_position, ExchangePlan& plan);
+
+  int chunks() const { return chunks_; }
+  int64_t local_experts() const { return local_experts_; }
+  int ranks() const { return ranks_; }
+
+  // Chunk c of `plan`: send rows [send_begin(c), send_begin(c+1)) of `send` (row_elems floats
+  // each) to the experts' ranks, receiving rows [recv_begin(c), recv_begin(c+1)) of `recv`. The
+  // buffers are the whole send / receive arrays; they and `plan` must stay untouched until wait().
+  void dispatch_async(const ExchangePlan& plan, int c, const float* send, float* recv,
+                      int64_t row_elems);
   // The reverse: rows [recv_begin(c), ...) of `send` back into rows [send_begin(c), ...) of `recv`.
-  void combine_async(int c, const float* send, float* recv, int64_t row_elems);
+  void combine_async(const ExchangePlan& plan, int c, const float* send, float* recv,
+                     int64_t row_elems);
   // Waits for chunk c's exchange in flight (dispatch or combine) and books its times.
   Status wait(int c);
 
@@ -89,15 +117,8 @@ class ExpertExchange {
   int ranks_;
   int64_t num_experts_, local_experts_;
   int chunks_;
-  std::vector<int64_t> send_counts_, recv_counts_;  // [rank * El + j] rows per local expert
-  std::vector<int64_t> chunk_send_rows_;            // [c * ep + rank]
-  std::vector<int64_t> chunk_recv_rows_;            // [c * ep + rank]
-  std::vector<int64_t> send_begin_, recv_begin_;    // [c + 1]
-  std::vector<int64_t> expert_begin_;               // [j + 1]
-  std::vector<int64_t> segment_begin_;              // [j * ranks + q + 1]
-  std::vector<int32_t> to_expert_major_, to_source_major_;
   std::vector<int64_t> cursor_;                     // [local expert of a chunk] scratch
-  std::vector<int64_t> elem_send_, elem_recv_;      // [c * ep + rank] element counts
+  std::vector<int64_t> elem_send_, elem_recv_;      // [c * ep + rank] element counts in flight
   struct InFlight {
     CommHandle handle;
     double issued_s = 0;

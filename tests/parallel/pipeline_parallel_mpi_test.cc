@@ -1,8 +1,9 @@
 // Pipeline parallelism trains like one process. Under mpirun -np {2,4} each layout (pp2 and pp4
 // under GPipe, 1F1B, interleaved 1F1B and ZB-H1; pp2 x dp2 with ZeRO-1 and ZeRO-3; pp2 x tp2;
-// tied embeddings, whose LM head on the last stage is a copy of the first stage's embedding;
-// full recomputation; an uneven split) is checked against one process running the same global
-// batch from the same weights:
+// pp2 x ep2 under each schedule, where every micro-batch in flight keeps its own expert exchange
+// plan; pp2 x etp2; pp2 x tp2 x ep2; tied embeddings, whose LM head on the last stage is a copy
+// of the first stage's embedding; full recomputation; an uneven split) is checked against one
+// process running the same global batch from the same weights:
 //   - one step's gradients within 1e-5 relative per tensor (each stage compares the tensors it
 //     holds, by name);
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
@@ -40,6 +41,8 @@ struct Layout {
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
   int vpp = 1;
   int tp = 1;
+  int ep = 1;
+  int etp = 1;
   int zero = 0;
   bool dense = false;     // model.num_experts = 0
   bool tied = false;      // model.tie_word_embeddings = true
@@ -63,6 +66,8 @@ RunConfig config_for(const Layout& layout) {
   c->parallel.pp_schedule = layout.schedule;
   c->parallel.vpp = layout.vpp;
   c->parallel.tp = layout.tp;
+  c->parallel.ep = layout.ep;
+  c->parallel.etp = layout.etp;
   c->parallel.pp_layers = layout.split;
   c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
@@ -200,7 +205,19 @@ INSTANTIATE_TEST_SUITE_P(
                .zero = 2},
         Layout{.name = "pp2_tp2", .ranks = 4, .pp = 2, .tp = 2},
         Layout{.name = "pp2_tp2_zb_tied", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
-               .tp = 2, .tied = true}),
+               .tp = 2, .tied = true},
+        Layout{.name = "pp2_ep2_1f1b", .ranks = 4, .pp = 2, .ep = 2},
+        Layout{.name = "pp2_ep2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble, .ep = 2},
+        Layout{.name = "pp2_ep2_gpipe_recompute", .ranks = 4, .pp = 2, .schedule = PP::kGpipe,
+               .ep = 2, .recompute = true},
+        Layout{.name = "pp2_ep2_interleaved", .ranks = 4, .pp = 2, .schedule = PP::kInterleaved,
+               .vpp = 2, .ep = 2},
+        Layout{.name = "pp2_ep2_zero3_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .ep = 2, .zero = 3},
+        Layout{.name = "pp2_etp2_1f1b", .ranks = 4, .pp = 2, .etp = 2},
+        Layout{.name = "pp2_etp2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble, .etp = 2},
+        Layout{.name = "pp2_tp2_ep2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .tp = 2, .ep = 2}),
     layout_name);
 
 }  // namespace

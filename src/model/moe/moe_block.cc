@@ -52,6 +52,8 @@ MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ran
     const int64_t r = expert_rows(c, rows, expert_ranks);
     send_idx.resize(idx.size());
     rows_by_position.resize(size_t(c.num_experts));
+    exchange = ExchangePlan(c.num_experts, expert_ranks,
+                            ExpertExchange::chunks_for(c.num_experts, expert_ranks), r);
     xr = act(dtype, {r, c.hidden_size});
     xe = act(dtype, {r, c.hidden_size});
     ye = act(dtype, {r, c.hidden_size});
@@ -112,7 +114,6 @@ std::vector<ParamId> MoeBlock::partial_grads() const {
 
 void MoeBlock::reserve(int64_t rows) {
   const int64_t expert_rows = MoeActs::expert_rows(config_, rows, expert_ranks_);
-  if (exchange_) exchange_->reserve(expert_rows);
   if (etp_group_ != nullptr)
     etp_gather_ =
         std::make_unique<ExpertTensorGather>(*etp_group_, expert_rows, config_.hidden_size);
@@ -231,17 +232,18 @@ template <typename Compute>
 Status MoeBlock::run_chunks(const Exec& ex, MoeActs& a, View in, View out, float* back,
                             const Compute& compute) {
   ExpertExchange& xc = *exchange_;
+  const ExchangePlan& plan = a.exchange;
   const int64_t segments_per_chunk = xc.local_experts() / xc.chunks() * xc.ranks();
-  View xr = a.xr.view().rows(0, xc.recv_rows());
+  View xr = a.xr.view().rows(0, plan.recv_rows());
   for (int c = 0; c < xc.chunks(); ++c) {
     SYM_TRY(xc.wait(c));
-    const int64_t begin = xc.recv_begin(c), end = xc.recv_begin(c + 1);
-    moe_gather(ex, xr, xc.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
+    const int64_t begin = plan.recv_begin(c), end = plan.recv_begin(c + 1);
+    moe_gather(ex, xr, plan.to_expert_major().subspan(size_t(begin), size_t(end - begin)),
                in.rows(begin, end));
     compute(c * segments_per_chunk, (c + 1) * segments_per_chunk);
-    moe_gather(ex, out, xc.to_source_major().subspan(size_t(begin), size_t(end - begin)),
+    moe_gather(ex, out, plan.to_source_major().subspan(size_t(begin), size_t(end - begin)),
                xr.rows(begin, end));
-    xc.combine_async(c, a.xr.f32(), back, config_.hidden_size);
+    xc.combine_async(plan, c, a.xr.f32(), back, config_.hidden_size);
   }
   for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
   return Status::ok();
@@ -254,20 +256,20 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
   ExpertExchange& xc = *exchange_;
   for (int64_t p = 0; p < config_.num_experts; ++p)
     a.rows_by_position[size_t(p)] = a.plan.rows_of(p);
-  SYM_TRY(xc.exchange_counts(a.rows_by_position));
+  SYM_TRY(xc.exchange_counts(a.rows_by_position, a.exchange));
   for (int c = 0; c < xc.chunks(); ++c)
-    xc.dispatch_async(c, a.xg.f32(), a.xr.f32(), config_.hidden_size);
+    xc.dispatch_async(a.exchange, c, a.xg.f32(), a.xr.f32(), config_.hidden_size);
   if (shared_)
     swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                        a.shared_out.view().rows(0, n));
-  const int64_t rows = xc.recv_rows();
+  const int64_t rows = a.exchange.recv_rows();
   View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
   Status computed;
   int64_t at = 0;
   SYM_TRY(run_chunks(ex, a, xe, ye, a.yg.f32(), [&](int64_t first, int64_t last) {
     if (computed.is_ok())
-      computed = experts_forward_any(ex, store, first, last, xc.ranks(), xc.segment_offsets(), xe,
-                                     a, ye, at);
+      computed = experts_forward_any(ex, store, first, last, xc.ranks(),
+                                     a.exchange.segment_offsets(), xe, a, ye, at);
   }));
   return computed;
 }
@@ -278,20 +280,20 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
 void MoeBlock::exchanged_backward_start(MoeActs& a) {
   ExpertExchange& xc = *exchange_;
   for (int c = 0; c < xc.chunks(); ++c)
-    xc.dispatch_async(c, a.yg.f32(), a.xr.f32(), config_.hidden_size);
+    xc.dispatch_async(a.exchange, c, a.yg.f32(), a.xr.f32(), config_.hidden_size);
 }
 
 Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a) {
   ExpertExchange& xc = *exchange_;
-  const int64_t rows = xc.recv_rows();
+  const int64_t rows = a.exchange.recv_rows();
   // Output gradients arrive into ye; the input gradients overwrite the inputs in xe.
   View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
   Status computed;
   int64_t at = 0;
   SYM_TRY(run_chunks(ex, a, ye, xe, a.xg.f32(), [&](int64_t first, int64_t last) {
     if (computed.is_ok())
-      computed = experts_backward_any(ex, store, first, last, xc.ranks(), xc.segment_offsets(),
-                                      xe, a, ye, at);
+      computed = experts_backward_any(ex, store, first, last, xc.ranks(),
+                                      a.exchange.segment_offsets(), xe, a, ye, at);
   }));
   return computed;
 }

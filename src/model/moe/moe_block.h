@@ -15,6 +15,12 @@
 // experts run while the first rows travel). The backward pass mirrors the exchange. Router
 // losses and statistics are those of this rank's tokens, exactly as one process computes them.
 //
+// Micro-batches in flight (pipeline parallelism): everything a micro-batch's backward pass reads
+// from its forward pass, the exchange plan included, lives in its MoeActs, so a stage may run
+// several forward passes, each into its own MoeActs, before their backward passes. What the block
+// itself keeps is scratch of one forward or one backward call (the exchange's chunks in flight,
+// the etp gather's counts and offsets, recomputed by the backward from the micro-batch's plan).
+//
 // Tensor parallelism: each rank of a tp group routes its share of the micro-batch's rows (its
 // rows of the residual stream under sequence parallelism). The router and shared experts are
 // replicated over tp (each rank's gradient is a part, summed by the caller), the routed experts
@@ -59,6 +65,7 @@ struct MoeActs {
   std::vector<int32_t> send_idx;  // N*K send positions of idx (expert parallel)
   std::vector<int64_t> rows_by_position;  // [send position] (expert parallel)
   DispatchPlan plan;
+  ExchangePlan exchange;          // expert parallel: counts and permutations of the exchange
   Buffer xg, yg;                  // (N*K, D) grouped rows, in send order
   Buffer xr, xe, ye;              // (R, D) expert parallel: received (source-major), expert-major
                                   // input and output; R = ep * N*K, the most a rank can receive
@@ -90,8 +97,9 @@ class MoeBlock {
   MoeBlock(const ModelConfig& config, const std::string& prefix, ParamStore& store,
            const ModelParallel& parallel = {});
 
-  // Sizes the exchange for micro-batches of up to `rows` tokens (MoeActs::expert_rows), so a
-  // step allocates nothing. Nothing to do without expert parallelism.
+  // Sizes the etp gather's buffers for micro-batches of up to `rows` tokens
+  // (MoeActs::expert_rows), so a step allocates nothing. Nothing to do without expert tensor
+  // parallelism. (The exchange plans are sized by MoeActs.)
   void reserve(int64_t rows);
 
   // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats. Under expert
@@ -102,7 +110,8 @@ class MoeBlock {
   Status forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
                  const LossScales& scales, TensorParallel& tp, MoeActs& acts, View y,
                  MoeStats& stats);
-  // dx = d(moe)/dx (overwritten). Consumes acts. Collective like forward.
+  // dx = d(moe)/dx (overwritten). Consumes acts, which must be those of this micro-batch's
+  // forward (or of its recomputation). Collective like forward.
   Status backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
                   const LossScales& scales, TensorParallel& tp, MoeActs& acts, View dx,
                   MoeStats& stats);
@@ -144,11 +153,11 @@ class MoeBlock {
   ParamId router_, gate_, up_, down_;
   std::unique_ptr<DenseMlp> shared_;
   int expert_ranks_ = 1;
-  std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only
+  std::unique_ptr<ExpertExchange> exchange_;  // expert parallel only; plans live in MoeActs
   int expert_tensor_ranks_ = 1;
   Comm* etp_group_ = nullptr;                     // expert tensor parallel only
-  std::unique_ptr<ExpertTensorGather> etp_gather_;
-  std::vector<int64_t> etp_local_offsets_, etp_offsets_;
+  std::unique_ptr<ExpertTensorGather> etp_gather_;  // scratch of one call
+  std::vector<int64_t> etp_local_offsets_, etp_offsets_;  // scratch of one call
   std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id, then dropped
   std::vector<double> stat_scratch_;         // prob sums, z-loss, counts (summed over tp)
 };
