@@ -199,11 +199,6 @@ Status validate(const ParallelConfig& parallel) {
 // lies within one stage and each micro-batch in flight keeps its own exchange plan.
 Status validate_pipeline_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
   if (parallel.pp <= 1) return Status::ok();
-  if (parallel.ep > 1 || parallel.etp > 1)
-    return Error::invalid("parallel.pp = {} with parallel.ep = {}, parallel.etp = {}: expert "
-                          "parallelism inside a pipeline stage is not supported yet; set "
-                          "parallel.ep = parallel.etp = 1 or parallel.pp = 1",
-                          parallel.pp, parallel.ep, parallel.etp);
   const int64_t virtual_stages = parallel.pp * parallel.vpp;
   if (!parallel.pp_layers.empty())
     return check_pipeline_layers(parallel.pp_layers, int(virtual_stages),
