@@ -10,7 +10,10 @@
 
 #include "core/checked_math.h"
 #include "model/memory_plan.h"
+#include "model/pipeline_split.h"
 #include "parallel/layout.h"
+#include "train/model_layout.h"
+#include "train/train_step.h"
 #include "zero/shard_layout.h"
 
 namespace symphony {
@@ -49,7 +52,22 @@ std::string advice(const RunConfig& config, std::string_view largest) {
 
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {
   // Every rank holds equal blocks of the sharded parameters: rank 0 stands for all.
-  const ShardPlacement placement = ShardPlacement::of(layout, 0);
+  ShardPlacement placement = ShardPlacement::of(layout, 0);
+  // Rank 0 is on the first pipeline stage: its layers, and as many micro-batches in flight as the
+  // schedule keeps there. A schedule that cannot run the step's micro-batches is the trainer's
+  // error to report; here the layer split alone stands in for it (one micro-batch in flight).
+  if (layout.size(Axis::kPipeline) > 1) {
+    const int64_t dp = int64_t(layout.size(Axis::kData)) * layout.size(Axis::kContext);
+    Result<PipelineStages> stages =
+        pipeline_stages_for(config, 0, TrainStep::micro_batches_for(config.train, dp));
+    if (stages.has_value()) {
+      placement.pipeline = std::move(stages).value();
+    } else {
+      placement.pipeline.virtual_stages = int(config.parallel.vpp);
+      placement.pipeline.layers =
+          pipeline_layer_split(config.model, config.parallel, config.train.seq_len);
+    }
+  }
   const MemoryPlan plan =
       plan_training_memory(config.model, DType::kF32,
                            {config.train.micro_batch_size, config.train.seq_len},

@@ -62,6 +62,8 @@ symphony_add_cli_test(etp_not_dividing_expert_width 2 "parallel\\.etp = 3 does n
                       train tiny --dry-run --set parallel.dp=3 --set parallel.etp=3)
 symphony_add_cli_test(dry_run_tensor_parallel 0 "memory of each rank with tp=2"
                       train tiny --dry-run --set parallel.tp=2)
+symphony_add_cli_test(dry_run_pipeline 0 "memory of each rank with pp=2"
+                      train tiny --dry-run --set parallel.pp=2)
 symphony_add_cli_test(ep_not_dividing_experts 2 "parallel\\.ep = 3 does not divide model\\.num_experts = 8"
                       train tiny --dry-run --set parallel.ep=3)
 symphony_add_cli_test(ep_beyond_data_ranks 2 "parallel\\.ep = 4 .*dp\\*cp\\*tp = 2 ranks"

@@ -55,6 +55,28 @@ TEST(PlanProcessMemory, RanksHoldTheirShardedState) {
   EXPECT_LT(m.optimizer, plan_process_memory(tiny(), dp_layout(1)).optimizer);
 }
 
+TEST(PlanProcessMemory, PipelineStageHoldsItsLayers) {
+  // Rank 0 of pp = 2 holds the first stage: the embedding and half the layers.
+  const RunConfig c = tiny({"parallel.pp=2", "train.global_batch_tokens=1024"});
+  const ParallelLayout layout = *ParallelLayout::create(c.parallel, 2);
+  const ProcessMemory m = plan_process_memory(c, layout);
+  const ProcessMemory one = plan_process_memory(tiny(), dp_layout(1));
+  EXPECT_GT(m.weights, 0);
+  EXPECT_LT(m.weights, one.weights);
+  EXPECT_LT(m.optimizer, one.optimizer);
+  // A schedule the step's micro-batches cannot run (interleaving one micro-batch over two
+  // stages) still gets a plan of the stage's layers; the trainer reports the schedule.
+  const std::vector<std::string> interleaved = {"parallel.pp=2", "parallel.vpp=2",
+                                                "parallel.pp_schedule=\"interleaved\""};
+  auto with_batch = [&](const std::string& tokens) {
+    std::vector<std::string> o = interleaved;
+    o.push_back("train.global_batch_tokens=" + tokens);
+    return tiny(o);
+  };
+  EXPECT_EQ(plan_process_memory(with_batch("256"), layout).weights,
+            plan_process_memory(with_batch("1024"), layout).weights);
+}
+
 TEST(CheckTrainingMemory, PassesWhatFits) {
   EXPECT_TRUE(check_training_memory(tiny(), 1, 1, machine(kGiB), "").is_ok());
   // Unknown memory: nothing to compare with, nothing refused.
