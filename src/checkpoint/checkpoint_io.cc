@@ -60,11 +60,30 @@ struct Read {
   float* dst = nullptr;
 };
 
-// The MoE selection biases, which every rank holds whole.
-void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
+// The MoE layers of this rank's pipeline stage (all of them without a pipeline), whose selection
+// biases it holds whole, as does every other rank of the stage.
+std::vector<int64_t> held_moe_layers(const Transformer& model) {
   const ModelConfig& mc = model.config();
-  for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
-    if (!mc.is_moe_layer(l)) continue;
+  const PipelineStages& pipeline = model.params().placement().pipeline;
+  std::vector<int64_t> layers;
+  for (int c = 0; c < pipeline.chunks(); ++c) {
+    const LayerRange range = pipeline.chunk_layers(c, mc.num_hidden_layers);
+    for (int64_t l = range.begin; l < range.end; ++l)
+      if (mc.is_moe_layer(l)) layers.push_back(l);
+  }
+  return layers;
+}
+
+// Whether this rank saves the selection biases of its stage: the stage's first rank (position 0
+// on every axis but the pipeline's).
+bool saves_stage_biases(const ShardPlacement& placement) {
+  for (int a = 0; a < kNumAxes; ++a)
+    if (Axis(a) != Axis::kPipeline && placement.coord[size_t(a)] != 0) return false;
+  return true;
+}
+
+void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
+  for (int64_t l : held_moe_layers(model)) {
     View bias = model.balance_bias(l);
     const std::vector<int64_t> shape = dims_of(bias.shape());
     reads.push_back({balance_bias_name(l), shape, TensorBox::whole(shape), 0, bias.numel(),
@@ -204,10 +223,8 @@ void snapshot_rank_state(Transformer& model, DataParallel& data_parallel, int ra
       moment_src.push_back(s.exp_avg_sq + at);
     }
   }
-  if (rank == 0) {
-    const ModelConfig& mc = model.config();
-    for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
-      if (!mc.is_moe_layer(l)) continue;
+  if (saves_stage_biases(store.placement())) {
+    for (int64_t l : held_moe_layers(model)) {
       View bias = model.balance_bias(l);
       const std::vector<int64_t> shape = dims_of(bias.shape());
       add_piece(weights, weight_size, balance_bias_name(l), shape, TensorBox::whole(shape), 0,

@@ -12,8 +12,10 @@
 //
 // What is saved: every parameter under its Hugging Face name, AdamW's moments as
 // "exp_avg.<name>" and "exp_avg_sq.<name>", and the MoE selection biases
-// (train/model_file.h's balance_bias_name), which every rank holds identically; rank 0 saves
-// them.
+// (train/model_file.h's balance_bias_name), which every rank of a pipeline stage holds
+// identically for the stage's layers; the stage's first rank saves them. A pipeline stage's copy
+// of a tensor whose primary lives on another stage (parallel/shard_spec.h stage_copy: the tied LM
+// head) is not saved; a load fills it, weights and moments, from the tensor it copies.
 
 #include <cstdint>
 #include <filesystem>

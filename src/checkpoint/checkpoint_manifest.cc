@@ -85,6 +85,7 @@ std::string manifest_to_json(const CheckpointManifest& m) {
               {"dp", m.layout.dp},
               {"zero_stage", m.layout.zero_stage},
               {"ep", m.layout.ep},
+              {"pp", m.layout.pp},
               {"description", m.layout.description}}},
             {"config", m.config_toml},
             {"files", std::move(files)},
@@ -250,6 +251,7 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
   SYM_TRY(get(layout, "zero_stage", m.layout.zero_stage, path, "layout."));
   SYM_TRY(get(layout, "description", m.layout.description, path, "layout."));
   if (layout.contains("ep")) SYM_TRY(get(layout, "ep", m.layout.ep, path, "layout."));
+  if (layout.contains("pp")) SYM_TRY(get(layout, "pp", m.layout.pp, path, "layout."));
   SYM_TRY(get(j, "files", files, path, ""));
   std::set<std::string> file_names;
   for (const json& f : files) {

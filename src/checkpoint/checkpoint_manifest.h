@@ -59,6 +59,7 @@ struct SavedLayout {
   int zero_stage = 0;
   std::string description;  // ParallelLayout::describe()
   int ep = 1;               // expert-parallel ranks (absent in older manifests: 1)
+  int pp = 1;               // pipeline stages (absent in older manifests: 1)
 };
 
 // The version manifest_to_json writes. Versions 1 (no manifest_xxh3) and 2 (pieces without boxes:

@@ -49,9 +49,10 @@ int run_inspect(const InspectArgs& args) {
   fmt::print("checkpoint   {}\n", step_dir->string());
   fmt::print("step         {} ({} tokens seen, lr {:.4g}, AdamW step {})\n", m.step, m.tokens_seen,
              m.lr, m.optimizer_steps);
-  fmt::print("layout       {} ({} rank{}; dp {}, ep {}, ZeRO stage {})\n", m.layout.description,
-             m.layout.world, m.layout.world == 1 ? "" : "s", m.layout.dp, m.layout.ep,
-             m.layout.zero_stage);
+  const std::string stages = m.layout.pp > 1 ? fmt::format("pp {}, ", m.layout.pp) : "";
+  fmt::print("layout       {} ({} rank{}; {}dp {}, ep {}, ZeRO stage {})\n",
+             m.layout.description, m.layout.world, m.layout.world == 1 ? "" : "s", stages,
+             m.layout.dp, m.layout.ep, m.layout.zero_stage);
   fmt::print("data         {} samples drawn", m.loader.samples);
   for (size_t i = 0; i < m.loader.sources.size(); ++i)
     fmt::print(", source {}: epoch {} position {}", i, m.loader.sources[i].epoch,

@@ -173,7 +173,8 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     header.loader = loader.state();
     header.tokenizer_fingerprint = tokenizer_fingerprint;
     header.config_toml = config_toml;
-    header.layout = {world->size(), int(dp_size), int(zero), layout.describe(), expert_ranks};
+    header.layout = {world->size(), int(dp_size), int(zero), layout.describe(), expert_ranks,
+                     layout.size(Axis::kPipeline)};
     return checkpointer.save(std::move(header), model, data_parallel);
   };
   auto log_commits = [&](int64_t before) -> Status {

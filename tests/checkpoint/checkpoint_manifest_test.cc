@@ -64,6 +64,19 @@ TEST(CheckpointManifestTest, RoundTripCarriesAChecksumThatIgnoresFormatting) {
   EXPECT_TRUE(manifest_from_json(reformatted, "m.json").has_value());
 }
 
+TEST(CheckpointManifestTest, LayoutRoundTripsWithItsPipelineAndExpertSizes) {
+  CheckpointManifest saved = small_manifest(60);
+  saved.layout = {8, 2, 3, "pp=2 dp=2 tp=2 zero=3", 2, 2};
+  auto m = manifest_from_json(manifest_to_json(saved), "m.json");
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  EXPECT_EQ(m->layout.world, 8);
+  EXPECT_EQ(m->layout.dp, 2);
+  EXPECT_EQ(m->layout.zero_stage, 3);
+  EXPECT_EQ(m->layout.description, "pp=2 dp=2 tp=2 zero=3");
+  EXPECT_EQ(m->layout.ep, 2);
+  EXPECT_EQ(m->layout.pp, 2);
+}
+
 TEST(CheckpointManifestTest, AnyEditedValueFailsTheChecksum) {
   const std::string text = manifest_to_json(small_manifest(60));
   const std::pair<const char*, const char*> edits[] = {

@@ -4,6 +4,11 @@
 // The same across expert-parallel layouts (ep = the world size, ep = 2 over edp, ep = 1, and one
 // process), and a chain of loads and saves through ep = world, world / 2, 1 (alone) and world
 // again reproduces every tensor of the first checkpoint bitwise.
+// The same across pipeline layouts (pp = the world size under 1F1B and ZB-H1, ZeRO 0 to 3, to
+// pp = 2 beside dp, to plain data parallelism and to one process), and a chain through pp = world,
+// 1, 2 (interleaved; beside tp when world is 4), 1 and world again, bitwise. With tied embeddings
+// the last stage's copy of the embedding is not saved and is loaded, weights and moments, from
+// the embedding the first stage saved.
 // A checkpoint that only one rank finds corrupt is moved aside by rank 0 for every rank, and the
 // run falls back and saves that step again. Runs under mpirun -np {1,2,4}.
 #include <fmt/format.h>
@@ -30,6 +35,8 @@
 #include "testkit/markov_tokens.h"
 #include "testkit/mpi_world.h"
 #include "testkit/temp_dir.h"
+#include "train/model_layout.h"
+#include "train/train_step.h"
 #include "train/trainer.h"
 #include "zero/data_parallel.h"
 
@@ -87,13 +94,13 @@ class ReshardTest : public ::testing::Test {
     return r.has_value() ? r->losses : std::vector<double>();
   }
 
-  // One process, uninterrupted, on rank 0; broadcast to all.
-  std::vector<double> reference() {
+  // One process, uninterrupted, on rank 0; broadcast to all. `model`: overrides of the model.
+  std::vector<double> reference(const std::vector<std::string>& model = {}) {
     Comm& world = testkit::world();
     std::vector<double> losses(kSteps);
     if (world.rank() == 0) {
       std::unique_ptr<Comm> self = make_self_comm();
-      losses = run(*self, config("reference", 0), "", 0);
+      losses = run(*self, config("reference", 0, model), "", 0);
       losses.resize(kSteps);
     }
     EXPECT_TRUE(world.broadcast(std::span<double>(losses), 0).is_ok());
@@ -109,35 +116,133 @@ class ReshardTest : public ::testing::Test {
           << "step " << first + int64_t(i) + 1 << ": " << got[i] << " vs " << want[size_t(first) + i];
   }
 
-  // Loads `from` into the layout of `c` on `comm`, as a resumed run does, and saves that state at
-  // once (no step taken) into the checkpoint directory `to`. Collective over `comm`.
-  static Status load_and_save(Comm& comm, const RunConfig& c, const fs::path& from,
-                              const fs::path& to) {
+  // The overrides of a pipeline of `pp` stages under `schedule` (with `vpp` model chunks per
+  // stage); none for pp = 1.
+  static std::vector<std::string> pipeline(int pp, const std::string& schedule = "1f1b",
+                                           int vpp = 1) {
+    if (pp <= 1) return {};
+    return {fmt::format("parallel.pp={}", pp),
+            fmt::format("parallel.pp_schedule=\"{}\"", schedule),
+            fmt::format("parallel.vpp={}", vpp)};
+  }
+
+  // The state a run of `c` on `comm` would resume with, as the trainer builds it.
+  struct Loaded {
+    const ParallelLayout& layout;
+    DeviceMesh& mesh;
+    Transformer& model;
+    DataParallel& data_parallel;
+    const ResumePoint& point;
+  };
+
+  // Loads `from` into the layout of `c` on `comm`, as a resumed run does, and calls `then` with
+  // it. `to`: the run's checkpoint directory. Collective over `comm`.
+  template <typename Then>
+  static Status load_then(Comm& comm, const RunConfig& c, const fs::path& from,
+                          const fs::path& to, Then&& then) {
     SYM_TRY_ASSIGN(ParallelLayout layout, ParallelLayout::create(c.parallel, comm.size()));
     SYM_TRY_ASSIGN(DeviceMesh mesh, DeviceMesh::create(layout, comm));
     const ZeroStage zero = layout.zero_stage();
+    const int64_t micro_batches =
+        TrainStep::micro_batches_for(c.train, mesh.replicas(ReplicaGroup::kDense).size());
+    SYM_TRY_ASSIGN(const ModelParallel model_parallel,
+                   model_parallel_for(c, mesh, micro_batches));
     Transformer model(c.model, DType::kF32, BatchShape{c.train.micro_batch_size, c.train.seq_len},
-                      Recompute::kNone, DataParallel::residency_for(zero),
-                      ModelParallel::of(mesh, c.parallel.sequence_parallel));
+                      Recompute::kNone, DataParallel::residency_for(zero), model_parallel);
     DataParallel data_parallel(zero, mesh, model, c.optim, c.parallel.bucket_mb);
     data_parallel.init_params(c.model, c.train.seed);
     auto warn = [](const std::string& message) { ADD_FAILURE() << message; };
     SYM_TRY_ASSIGN(std::optional<ResumePoint> point,
                    resume_from(from.string(), to, to_toml(c), comm, model, data_parallel, warn));
     if (!point) return Error::not_found("{}: nothing to load", from.string());
-    CheckpointManifest header = point->manifest;
-    header.tensors.clear();
-    header.files.clear();
-    header.layout = {comm.size(), mesh.replicas(ReplicaGroup::kDense).size(), int(zero),
-                     layout.describe(), layout.size(Axis::kExpert)};
-    Checkpointer checkpointer({to, /*async=*/false, /*keep_last=*/3, /*keep_every=*/0, warn}, comm);
-    SYM_TRY(checkpointer.save(std::move(header), model, data_parallel));
-    return checkpointer.wait();
+    return then(Loaded{layout, mesh, model, data_parallel, *point});
   }
+
+  // Loads `from` into the layout of `c` on `comm` and saves that state at once (no step taken)
+  // into the checkpoint directory `to`. Collective over `comm`.
+  static Status load_and_save(Comm& comm, const RunConfig& c, const fs::path& from,
+                              const fs::path& to) {
+    return load_then(comm, c, from, to, [&](const Loaded& s) -> Status {
+      CheckpointManifest header = s.point.manifest;
+      header.tensors.clear();
+      header.files.clear();
+      header.layout = {comm.size(),
+                       s.mesh.replicas(ReplicaGroup::kDense).size(),
+                       int(s.layout.zero_stage()),
+                       s.layout.describe(),
+                       s.layout.size(Axis::kExpert),
+                       s.layout.size(Axis::kPipeline)};
+      auto warn = [](const std::string& message) { ADD_FAILURE() << message; };
+      Checkpointer checkpointer({to, /*async=*/false, /*keep_last=*/3, /*keep_every=*/0, warn},
+                                comm);
+      SYM_TRY(checkpointer.save(std::move(header), s.model, s.data_parallel));
+      return checkpointer.wait();
+    });
+  }
+
+  // Loads `step_dir` into the layout of `c` on every rank; the rank holding the last stage's copy
+  // of a tied embedding checks that its weights and AdamW moments equal, elementwise, the
+  // embedding's in the checkpoint. Returns how many ranks hold such a copy.
+  int expect_stage_copy_loaded(const RunConfig& c, const fs::path& step_dir,
+                               const std::string& run) {
+    Comm& world = testkit::world();
+    int32_t holders = 0;
+    Status s = load_then(world, c, step_dir, root_ / run, [&](const Loaded& l) -> Status {
+      const ParamId id = l.model.stage_copy();
+      if (id < 0) return Status::ok();
+      ++holders;
+      ParamStore& store = l.model.params();
+      const ParamInfo& info = store.info(id);
+      EXPECT_EQ(info.name, "model.embed_tokens.weight");
+      EXPECT_TRUE(info.shard.stage_copy);
+      TensorBox box;
+      for (int d = 0; d < info.global_shape.ndim; ++d) {
+        box.offset.push_back(info.box_offset[size_t(d)]);
+        box.shape.push_back(info.shape.dims[size_t(d)]);
+      }
+      const CheckpointManifest& m = l.point.manifest;
+      const fs::path& dir = l.point.step_dir;
+      SYM_TRY_ASSIGN(std::vector<float> weights, read_checkpoint_box(m, dir, info.name, box));
+      SYM_TRY_ASSIGN(std::vector<float> exp_avg,
+                     read_checkpoint_box(m, dir, "exp_avg." + info.name, box));
+      SYM_TRY_ASSIGN(std::vector<float> exp_avg_sq,
+                     read_checkpoint_box(m, dir, "exp_avg_sq." + info.name, box));
+      const int64_t n = info.shape.numel();
+      auto same = [](const float* got, const float* want, int64_t count) {
+        return std::memcmp(got, want, size_t(count) * sizeof(float)) == 0;
+      };
+      if (l.data_parallel.weights_replicated()) {
+        EXPECT_TRUE(same(store.param(id).f32(), weights.data(), n));
+      }
+      int64_t moments = 0;
+      for (const StateSlice& slice : l.data_parallel.held_slices()) {
+        const int64_t a = std::max(slice.offset, info.offset);
+        const int64_t b = std::min(slice.offset + slice.numel, info.offset + n);
+        if (a >= b) continue;
+        const int64_t at = a - slice.offset, begin = a - info.offset;
+        if (!l.data_parallel.weights_replicated()) {
+          EXPECT_TRUE(same(slice.weights + at, weights.data() + begin, b - a));
+        }
+        EXPECT_TRUE(same(slice.exp_avg + at, exp_avg.data() + begin, b - a));
+        EXPECT_TRUE(same(slice.exp_avg_sq + at, exp_avg_sq.data() + begin, b - a));
+        moments += b - a;
+      }
+      EXPECT_GT(moments, 0);
+      return Status::ok();
+    });
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    EXPECT_TRUE(world.all_reduce(std::span<int32_t>(&holders, 1), ReduceOp::kSum).is_ok());
+    return holders;
+  }
+
+  // What a checkpoint's model has besides weights and moments: routed experts and their
+  // selection biases, or neither.
+  enum class Experts : uint8_t { kYes, kNo };
 
   // Every tensor of `got` equals that of `want` bitwise (each gathered whole from its pieces),
   // and so do the step, counters and loader state. One process reads both.
-  static void expect_same_state(const fs::path& want_dir, const fs::path& got_dir) {
+  static void expect_same_state(const fs::path& want_dir, const fs::path& got_dir,
+                                Experts model_experts) {
     auto want = read_checkpoint_manifest(want_dir);
     auto got = read_checkpoint_manifest(got_dir);
     ASSERT_TRUE(want.has_value()) << want.error().message();
@@ -181,31 +286,39 @@ class ReshardTest : public ::testing::Test {
     }
     // The comparison covered what it is about: moments, expert tensors and selection biases.
     EXPECT_GT(moments, 0);
-    EXPECT_GT(experts, 0);
-    EXPECT_GT(biases, 0);
+    if (model_experts == Experts::kYes) {
+      EXPECT_GT(experts, 0);
+      EXPECT_GT(biases, 0);
+    }
   }
 
   // One hop of a round trip: the layout the previous checkpoint is loaded into and saved from.
   struct Hop {
-    int tp = 1, ep = 1, etp = 1, zero = 0;
+    int tp = 1, ep = 1, etp = 1, pp = 1, zero = 0;
     bool alone = false;  // one process (rank 0), else every rank
+    const char* schedule = "1f1b";  // with pp > 1
+    int vpp = 1;
   };
 
   // Each hop loads the previous hop's checkpoint (the first: `first`) into its layout and saves
   // it again at once; after each, every tensor, moment and counter equals `first`'s bitwise.
-  void round_trip(const fs::path& first, std::span<const Hop> hops, const std::string& name) {
+  void round_trip(const fs::path& first, std::span<const Hop> hops, const std::string& name,
+                  const std::vector<std::string>& model = {},
+                  Experts model_experts = Experts::kYes) {
     Comm& world = testkit::world();
     fs::path from = first;
     for (size_t i = 0; i < hops.size(); ++i) {
       const Hop& hop = hops[i];
-      SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} etp {} zero {}{}", i + 1, hop.tp, hop.ep,
-                               hop.etp, hop.zero, hop.alone ? " alone" : ""));
+      SCOPED_TRACE(fmt::format("hop {}: tp {} ep {} etp {} pp {} zero {}{}", i + 1, hop.tp, hop.ep,
+                               hop.etp, hop.pp, hop.zero, hop.alone ? " alone" : ""));
       const std::string run = fmt::format("{}_{}", name, i + 1);
       const fs::path to = root_ / run;
-      const RunConfig c = config(run, hop.zero,
-                                 {fmt::format("parallel.tp={}", hop.tp),
-                                  fmt::format("parallel.ep={}", hop.ep),
-                                  fmt::format("parallel.etp={}", hop.etp)});
+      std::vector<std::string> overrides = {fmt::format("parallel.tp={}", hop.tp),
+                                            fmt::format("parallel.ep={}", hop.ep),
+                                            fmt::format("parallel.etp={}", hop.etp)};
+      for (const std::string& o : pipeline(hop.pp, hop.schedule, hop.vpp)) overrides.push_back(o);
+      overrides.insert(overrides.end(), model.begin(), model.end());
+      const RunConfig c = config(run, hop.zero, overrides);
       Status s = Status::ok();
       if (!hop.alone) {
         s = load_and_save(world, c, from, to);
@@ -220,12 +333,13 @@ class ReshardTest : public ::testing::Test {
         EXPECT_TRUE(m.has_value()) << m.error().message();
         if (m.has_value()) {
           EXPECT_EQ(m->layout.ep, hop.ep);
+          EXPECT_EQ(m->layout.pp, hop.pp);
           EXPECT_EQ(m->layout.world, hop.alone ? 1 : world.size());
           if (hop.tp > 1) {
             EXPECT_NE(m->layout.description.find(fmt::format("tp={}", hop.tp)), std::string::npos)
                 << m->layout.description;
           }
-          expect_same_state(first, from);
+          expect_same_state(first, from, model_experts);
         }
       }
       // Every rank stops at the first hop that failed on any.
@@ -336,6 +450,115 @@ TEST_F(ReshardTest, TensorLayoutsResumeAndRoundTripBitwise) {
                       {.tp = w, .etp = 2, .zero = 1},
                       {.tp = w / 2, .zero = 2}};
   round_trip(first, hops, "tp_round_trip");
+}
+
+TEST_F(ReshardTest, PipelineLayoutsResumeUnderOtherLayoutsAndAlone) {
+  Comm& world = testkit::world();
+  const int w = world.size();
+  if (w < 2) GTEST_SKIP() << "pipeline parallelism needs two ranks";
+  const std::vector<double> want = reference();
+  struct Case {
+    int saved_pp, saved_zero;
+    const char* saved_schedule;
+    int loaded_pp, loaded_zero;
+    const char* loaded_schedule;
+  };
+  // pp = world (ZeRO 0 and 3) to pp = 2 beside dp = world / 2 and to plain data parallelism;
+  // pp = 2 under ZB-H1 to pp = world; dp = world to pp = world. Each also to one process.
+  const Case cases[] = {{w, 0, "1f1b", 2, 3, "1f1b"},
+                        {w, 3, "1f1b", 1, 0, "1f1b"},
+                        {2, 1, "zb-h1", w, 2, "zb-h1"},
+                        {1, 2, "1f1b", w, 0, "1f1b"}};
+  for (const Case& k : cases) {
+    SCOPED_TRACE(fmt::format("saved with pp {} zero {} {}, loaded with pp {} zero {} {}",
+                             k.saved_pp, k.saved_zero, k.saved_schedule, k.loaded_pp,
+                             k.loaded_zero, k.loaded_schedule));
+    const std::string run_name = fmt::format("pp{}z{}_pp{}z{}", k.saved_pp, k.saved_zero,
+                                             k.loaded_pp, k.loaded_zero);
+    const std::vector<double> first =
+        run(world, config(run_name, k.saved_zero, pipeline(k.saved_pp, k.saved_schedule)), "",
+            kStopAt);
+    expect_close(first, want, 0, kStopAt);
+    const fs::path step_dir = root_ / run_name / "checkpoints" / "step-00000003";
+    auto manifest = read_checkpoint_manifest(step_dir);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    EXPECT_EQ(manifest->layout.world, w);
+    EXPECT_EQ(manifest->layout.pp, k.saved_pp);
+    EXPECT_EQ(manifest->layout.dp, w / k.saved_pp);
+    EXPECT_EQ(manifest->layout.zero_stage, k.saved_zero);
+
+    const RunConfig loaded =
+        config(run_name, k.loaded_zero, pipeline(k.loaded_pp, k.loaded_schedule));
+    expect_close(run(world, loaded, step_dir.string(), 0), want, kStopAt);
+    if (world.rank() == 0) {
+      std::unique_ptr<Comm> self = make_self_comm();
+      expect_close(run(*self, config(run_name + "_alone", 0), step_dir.string(), 0), want, kStopAt);
+    }
+    ASSERT_TRUE(world.barrier().is_ok());
+  }
+}
+
+TEST_F(ReshardTest, PipelineRoundTripReproducesEveryTensorBitwise) {
+  Comm& world = testkit::world();
+  const int w = world.size();
+  if (w < 2) GTEST_SKIP() << "pipeline parallelism needs two ranks";
+  const fs::path first = root_ / "pp_round_trip" / "checkpoints" / "step-00000003";
+  run(world, config("pp_round_trip", 3, pipeline(w)), "", kStopAt);
+  // pp = world -> 1 -> 2 (two chunks per stage, interleaved: stage 0 holds layers 0 and 2;
+  // beside tp = 2 when world is 4) -> 1 -> world.
+  const Hop hops[] = {{.alone = true},
+                      {.tp = w / 2, .pp = 2, .zero = 1, .schedule = "interleaved", .vpp = 2},
+                      {.alone = true},
+                      {.pp = w, .zero = 2}};
+  round_trip(first, hops, "pp_round_trip");
+}
+
+TEST_F(ReshardTest, TiedEmbeddingStageCopyIsLoadedFromTheEmbedding) {
+  Comm& world = testkit::world();
+  const int w = world.size();
+  if (w < 2) GTEST_SKIP() << "pipeline parallelism needs two ranks";
+  const std::vector<std::string> tied = {"model.num_experts=0", "model.tie_word_embeddings=true"};
+  auto with = [&](std::vector<std::string> overrides) {
+    overrides.insert(overrides.end(), tied.begin(), tied.end());
+    return overrides;
+  };
+  const std::vector<double> want = reference(tied);
+  const std::vector<double> first = run(world, config("tied", 0, with(pipeline(w))), "", kStopAt);
+  expect_close(first, want, 0, kStopAt);
+  const fs::path step_dir = root_ / "tied" / "checkpoints" / "step-00000003";
+  if (world.rank() == 0) {
+    auto manifest = read_checkpoint_manifest(step_dir);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    EXPECT_EQ(manifest->layout.pp, w);
+    // The embedding once, from the first stage; no LM head of its own.
+    int embeddings = 0;
+    for (const CheckpointTensor& t : manifest->tensors) {
+      embeddings += t.name == "model.embed_tokens.weight";
+      EXPECT_EQ(t.name.find("lm_head"), std::string::npos) << t.name;
+    }
+    EXPECT_EQ(embeddings, 1);
+    EXPECT_NE(manifest->find("exp_avg.model.embed_tokens.weight"), nullptr);
+  }
+
+  // The last stage's copy receives the embedding's weights and moments, under ZeRO 0 and 3.
+  EXPECT_EQ(expect_stage_copy_loaded(config("tied_copy_z0", 0, with(pipeline(w))), step_dir,
+                                     "tied_copy_z0"),
+            1);
+  EXPECT_EQ(expect_stage_copy_loaded(config("tied_copy_z3", 3, with(pipeline(2))), step_dir,
+                                     "tied_copy_z3"),
+            w / 2);
+  // Resumed under another schedule and stage, and alone, it trains on like one process.
+  expect_close(run(world, config("tied_resumed", 3, with(pipeline(w, "zb-h1"))),
+                   step_dir.string(), 0),
+               want, kStopAt);
+  if (world.rank() == 0) {
+    std::unique_ptr<Comm> self = make_self_comm();
+    expect_close(run(*self, config("tied_alone", 0, tied), step_dir.string(), 0), want, kStopAt);
+  }
+  ASSERT_TRUE(world.barrier().is_ok());
+
+  const Hop hops[] = {{.alone = true}, {.pp = 2, .zero = 3}, {.pp = w, .zero = 1}};
+  round_trip(step_dir, hops, "tied_round_trip", tied, Experts::kNo);
 }
 
 TEST_F(ReshardTest, CheckpointOneRankFindsCorruptIsMovedAsideByRankZero) {

@@ -6,7 +6,9 @@
 #   3. a write failure while saving (file size limit, as on a full disk): the run fails naming
 #      the file, the earlier checkpoint stays valid and the failed one leaves no step directory;
 #   4. two ranks save (ZeRO-2; and ep=2 with ZeRO-3), one process resumes; `ckpt inspect` reports
-#      the layout, its dp, ep and ZeRO stage;
+#      the layout, its dp, ep and ZeRO stage; a checkpoint of two pipeline stages (pp=2) is
+#      inspected (pp reported), exported (`ckpt export-hf`) and evaluated (`eval`) by one process,
+#      like the model file the same run wrote;
 #   5. `ckpt export-hf` of a checkpoint step directory equals that of the model file;
 #   6. resuming on data prepared with another tokenizer is refused;
 #   7. invalid checkpoints (manifest removed; step (4 -> 2, 4 -> 999) or loader position edited,
@@ -99,6 +101,31 @@ grep -q "layout .*ep=2 zero=3 (2 ranks; dp 2, ep 2, ZeRO stage 3)" "$run.inspect
   > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "one process resuming an ep=2 checkpoint"; }
 grep -q "saved as dp=2 ep=2 zero=3" "$run.resume.log" || { cat "$run.resume.log"; fail "did not resume the ep=2 checkpoint"; }
 echo "ok: inspect reports ep=2 of a 2-rank expert-parallel checkpoint, which one process resumes"
+
+run="$work/pipeline"
+"$mpirun" --oversubscribe -np 2 "$exe" train tiny "${common[@]}" --set train.steps=2 \
+  --set checkpoint.every=2 --set parallel.pp=2 --set model.n_shared_experts=0 \
+  --set train.run_dir="$run" > "$run.log" 2>&1 || { cat "$run.log"; fail "2-stage pipeline run"; }
+"$exe" ckpt inspect "$run" > "$run.inspect" \
+  || { cat "$run.inspect"; fail "inspect of the pp=2 checkpoint"; }
+grep -q "layout .*pp=2 (2 ranks; pp 2, dp 1, ep 1, ZeRO stage 0)" "$run.inspect" \
+  || { cat "$run.inspect"; fail "inspect does not report pp"; }
+"$exe" ckpt export-hf "$run/checkpoints/step-00000002" "$work/hf-pp-ckpt" > /dev/null \
+  || fail "export-hf from the pp=2 checkpoint"
+"$exe" ckpt export-hf "$run/model.safetensors" "$work/hf-pp-model" > /dev/null \
+  || fail "export-hf from the pp=2 run's model file"
+cmp "$work/hf-pp-ckpt/model.safetensors" "$work/hf-pp-model/model.safetensors" \
+  || fail "export from the pp=2 checkpoint differs from export from its model file"
+eval_settings=(--data "$work/data" --seq-len 32 --batch-size 2 --batches 2 --json)
+from_ckpt=$("$exe" eval "$run/checkpoints/step-00000002" "${eval_settings[@]}") \
+  || fail "eval of the pp=2 checkpoint"
+from_model=$("$exe" eval "$run/model.safetensors" "${eval_settings[@]}") \
+  || fail "eval of the pp=2 model file"
+loss_of() { sed -n 's/.*"loss":\([^,}]*\).*/\1/p' <<< "$1"; }
+[ -n "$(loss_of "$from_ckpt")" ] && [ "$(loss_of "$from_ckpt")" = "$(loss_of "$from_model")" ] \
+  || fail "eval of the pp=2 checkpoint: $from_ckpt; of its model file: $from_model"
+echo "ok: inspect reports pp=2 of a 2-stage checkpoint; one process exports and evaluates it" \
+  "like its model file"
 
 # 5. Hugging Face export from a checkpoint equals export from the model file of the same weights.
 run="$work/export"

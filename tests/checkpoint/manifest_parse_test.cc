@@ -36,6 +36,9 @@ TEST(CheckpointManifest, ReadsTheValidExample) {
   ASSERT_TRUE(m.has_value()) << m.error().message();
   EXPECT_EQ(m->step, 3);
   EXPECT_EQ(m->tensors.at(0).numel(), 6);
+  // A layout from before expert and pipeline parallelism: one of each.
+  EXPECT_EQ(m->layout.ep, 1);
+  EXPECT_EQ(m->layout.pp, 1);
 }
 
 TEST(CheckpointManifest, NumberBeyondDoubleIsInvalidJson) {

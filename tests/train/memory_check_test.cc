@@ -55,6 +55,28 @@ TEST(PlanProcessMemory, RanksHoldTheirShardedState) {
   EXPECT_LT(m.optimizer, plan_process_memory(tiny(), dp_layout(1)).optimizer);
 }
 
+TEST(PlanProcessMemory, PipelineStageHoldsItsLayers) {
+  // Each stage of pp = 2 holds its layers: the first the embedding, the last the LM head and the
+  // loss chunk; the process plan is the larger of the two.
+  const RunConfig c = tiny({"parallel.pp=2", "train.global_batch_tokens=1024"});
+  const ParallelLayout layout = *ParallelLayout::create(c.parallel, 2);
+  const ProcessMemory first = *plan_stage_memory(c, layout, 0);
+  const ProcessMemory last = *plan_stage_memory(c, layout, 1);
+  const ProcessMemory one = plan_process_memory(tiny(), dp_layout(1));
+  EXPECT_GT(first.weights, 0);
+  EXPECT_LT(first.weights, one.weights);
+  EXPECT_LT(last.optimizer, one.optimizer);
+  EXPECT_EQ(plan_process_memory(c, layout).total(), std::max(first.total(), last.total()));
+  // A schedule the step's micro-batches cannot run (interleaving one micro-batch over two
+  // stages) is an error naming the schedule, for the plan and for the memory check.
+  const RunConfig one_micro_batch = tiny({"parallel.pp=2", "parallel.vpp=2",
+                                          "parallel.pp_schedule=\"interleaved\""});
+  EXPECT_THAT(plan_stage_memory(one_micro_batch, layout, 0).error().message(),
+              HasSubstr("parallel.pp_schedule = \"interleaved\""));
+  EXPECT_THAT(check_training_memory(one_micro_batch, 2, 1, machine(kGiB), "").message(),
+              HasSubstr("parallel.pp_schedule = \"interleaved\""));
+}
+
 TEST(CheckTrainingMemory, PassesWhatFits) {
   EXPECT_TRUE(check_training_memory(tiny(), 1, 1, machine(kGiB), "").is_ok());
   // Unknown memory: nothing to compare with, nothing refused.
