@@ -1,5 +1,7 @@
 #include "model/pipeline_split.h"
 
+#include <algorithm>
+
 #include "parallel/pipeline_stages.h"
 
 namespace symphony {
@@ -15,7 +17,20 @@ std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const Parall
     cost.push_back(6.0 * double(model.layer_matmul_params(l)) + attention);
   const double head = 6.0 * double(model.vocab_size) * double(model.hidden_size);
   const double embedding = double(model.hidden_size);
-  return balance_pipeline_layers(cost, count, embedding, head);
+  if (parallel.vpp <= 1) return balance_pipeline_layers(cost, count, embedding, head);
+  // Interleaved: a rank runs all its chunks for every micro-batch, so its total is what must be
+  // balanced. Each rank's count comes from the split over pp stages, then is spread over its
+  // chunks, earlier chunks taking the remainder (virtual stage chunk * pp + stage).
+  const int p = int(parallel.pp), v = int(parallel.vpp);
+  const std::vector<int64_t> per_rank = balance_pipeline_layers(cost, p, embedding, head);
+  if (*std::min_element(per_rank.begin(), per_rank.end()) < v)
+    return balance_pipeline_layers(cost, count, embedding, head);
+  std::vector<int64_t> layers(static_cast<size_t>(count), 0);
+  for (int r = 0; r < p; ++r)
+    for (int c = 0; c < v; ++c)
+      layers[size_t(c * p + r)] =
+          per_rank[size_t(r)] / v + (c < per_rank[size_t(r)] % v ? 1 : 0);
+  return layers;
 }
 
 }  // namespace symphony

@@ -37,6 +37,13 @@ Status CommHandle::wait() const {
   return state_->status;
 }
 
+bool CommHandle::wait_for(double seconds) const {
+  if (!state_) return true;
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  return state_->cv.wait_for(lock, std::chrono::duration<double>(seconds),
+                             [&] { return state_->done; });
+}
+
 double CommHandle::completed_s() const {
   if (!state_) return 0;
   std::lock_guard<std::mutex> lock(state_->mutex);

@@ -63,6 +63,9 @@ class CommHandle {
 
   // Blocks until the operation finished; its outcome. Idempotent.
   Status wait() const;
+  // Blocks until the operation finished or `seconds` passed; whether it finished (its outcome
+  // is then wait()'s).
+  bool wait_for(double seconds) const;
   bool done() const;
   // steady_seconds() at completion; 0 while it has not completed (or for a default handle).
   double completed_s() const;

@@ -68,8 +68,9 @@ Result<PipelineStepReport> report_pipeline_step(const PipelineStep& step, Comm& 
     }
   }
   tl.step_s = r.span_s;
-  double idle = 0;
-  for (double b : busy) idle += r.span_s - b;
+  double idle = 0, most = 0, total = 0;
+  for (double b : busy) idle += r.span_s - b, most = std::max(most, b), total += b;
+  r.imbalance = total > 0 ? most / (total / double(p)) - 1 : 0;
   r.bubble = idle / (double(p) * r.span_s);
   tl.bubble = r.bubble;
   const double m = double(step.micro_batches());

@@ -10,7 +10,7 @@
 // Analytic: analytic_bubble(schedule, p, m, v, times) with `times` the mean over stages of the
 // forward, backward (B) and weight (W) pass time per micro-batch; send time is not charged
 // (it shows up as measured idle time). With unbalanced stages the measured bubble also holds the
-// imbalance, which the analytic one (equal stages) does not.
+// imbalance, which the analytic one (equal stages) does not; `imbalance` reports it.
 
 #include "core/status.h"
 #include "parallel/comm.h"
@@ -25,6 +25,9 @@ struct PipelineStepReport {
   double analytic_bubble = 0;
   StageTimes times;           // mean over stages, per micro-batch (all of a stage's chunks)
   double span_s = 0;
+  // The busiest stage's pass time over the mean stage's, minus 1: the share of the bubble that
+  // unequal stages cause (0 for a balanced split).
+  double imbalance = 0;
 };
 
 // Gathers the last step's events of every stage (a collective over `pp`, the runner's group);

@@ -4,8 +4,9 @@
 // forward_chunk / backward_chunk / weight_grads). Activations go forward and gradients back to
 // the neighbouring stages by non-blocking send/recv on the pp group: each receive is posted one
 // pass ahead, so it arrives while the current pass computes, into a staging buffer (the
-// activation slot it is for may still be in use); sends run while later passes compute and are
-// waited only before their buffer is written again, or at the end of the step.
+// activation slot it is for may still be in use). After posting a send the rank waits a short
+// window (2 ms plus 1 ns per byte) for it to complete, then goes on and waits for it again only
+// before its buffer is written again, or at the end of the step.
 //
 // Peers and tags: the pp group's rank r is stage r. Virtual stage s sends its output to s + 1
 // (tag 2 (s + 1)) and its input gradient to s - 1 (tag 2 (s - 1) + 1); messages with one tag
@@ -77,6 +78,8 @@ class PipelineStep {
   bool needs_recv(const PipelineOp& op) const;
   void post_recv(size_t i);
   Status wait_recv(size_t i, Pending& pending);
+  // Waits a short window for a send just posted (see pipeline_step.cc).
+  void push(const CommHandle& handle, const PipelineOp& op, int64_t count);
 
   Transformer& model_;
   DataParallel* dp_;
