@@ -73,8 +73,11 @@ void WeightGradQueue::linear_weight(const Exec& ex, ConstView x, ConstView dy, V
       if (size_t(id) < immediate_.size() && immediate_[size_t(id)])
         return symphony::linear_backward_weight(ex, x, dy, dw);
       Pass& pass = pass_for(key_);
-      Record r{block_, id, dw.f32() - g.f32(), x.dim(0), x.dim(1), dy.dim(1), 0, 0};
-      r.x_at = append(pass, x);
+      Record r{block_, id, dw.f32() - g.f32(), x.dim(0), x.dim(1), dy.dim(1), 0, 0, x.f32()};
+      const Record* last = pass.records.empty() ? nullptr : &pass.records.back();
+      r.x_at = last && last->x_source == x.f32() && last->rows == r.rows && last->in == r.in
+                   ? last->x_at
+                   : append(pass, x);
       r.dy_at = append(pass, dy);
       pass.records.push_back(r);
       return;

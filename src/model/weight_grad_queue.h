@@ -8,6 +8,8 @@
 // ZeRO binds the gradients to another buffer by then. Everything else (norms, router, the
 // embedding, gradients summed over tensor-parallel ranks right after a block) runs in B.
 // Records run in the order they were made, so the sums equal those of an undivided backward.
+// Consecutive records with the same input (q, k and v of one normed input; gate and up) share
+// one copy of it.
 // Memory: each pending pass keeps one arena, grown during the first step and reused after.
 // Thread-safety: none.
 
@@ -52,6 +54,7 @@ class WeightGradQueue {
     int64_t offset;                 // of dw within the parameter's gradient
     int64_t rows, in, out;
     int64_t x_at, dy_at;            // in the arena
+    const float* x_source;          // where x was copied from
   };
   struct Pass {
     int key = -1;
