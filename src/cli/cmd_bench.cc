@@ -100,10 +100,11 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
   const bool pipelined = config.parallel.pp > 1;
   RunConfig base = config;
   const int64_t micro_tokens = base.train.micro_batch_size * base.train.seq_len;
-  if (pipelined && base.train.global_batch_tokens == 0) {
-    const int64_t pipelines = world.size() / (base.parallel.pp * base.parallel.tp * base.parallel.cp);
-    base.train.global_batch_tokens = 8 * micro_tokens * std::max<int64_t>(pipelines, 1);
-  }
+  // Pipelines side by side: the data-parallel ranks (dp x cp) of every stage.
+  const int64_t pipelines = std::max<int64_t>(
+      1, world.size() / (base.parallel.pp * base.parallel.tp * base.parallel.cp));
+  if (pipelined && base.train.global_batch_tokens == 0)
+    base.train.global_batch_tokens = 8 * micro_tokens * pipelines;
   Status s = Status::ok();
   if (pipelined && base.parallel.pp_layers.empty()) {
     for (PipelineSchedule schedule : {PipelineSchedule::kGpipe, PipelineSchedule::k1F1B,
@@ -113,9 +114,7 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
       c.parallel.pp_schedule = schedule;
       c.parallel.vpp = schedule == PipelineSchedule::kInterleaved ? 2 : 1;
       if (!validate(c).is_ok()) continue;  // e.g. too few layers to interleave
-      const int64_t m = c.train.global_batch_tokens /
-                        (micro_tokens * std::max<int64_t>(1, world.size() / (c.parallel.pp *
-                                                                             c.parallel.tp)));
+      const int64_t m = c.train.global_batch_tokens / (micro_tokens * pipelines);
       if (!check_pipeline_schedule(schedule, int(c.parallel.pp), int(m), int(c.parallel.vpp))
                .is_ok())
         continue;

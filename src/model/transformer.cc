@@ -484,16 +484,11 @@ View Transformer::residual(int slot, int chunk, int64_t l, int64_t n) {
 }
 
 View Transformer::chunk_input(int chunk, int slot, int64_t n) {
-  const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
-  const int64_t pos = int64_t(slot) * positions_ + chunk_base_[size_t(chunk)];
-  return residual_.view().rows(pos, pos + 1).reshape({residual_.shape()[1], d}).rows(0, local);
+  return residual(slot, chunk, chunk_ranges_[size_t(chunk)].begin, n);
 }
 
 ConstView Transformer::chunk_output(int chunk, int slot, int64_t n) {
-  const int64_t local = tp_.local_rows(n), d = config_.hidden_size;
-  const int64_t pos = int64_t(slot) * positions_ + chunk_base_[size_t(chunk)] +
-                      chunk_ranges_[size_t(chunk)].size();
-  return residual_.view().rows(pos, pos + 1).reshape({residual_.shape()[1], d}).rows(0, local);
+  return residual(slot, chunk, chunk_ranges_[size_t(chunk)].end, n);
 }
 
 void Transformer::check_shape(const BatchShape& shape) const {

@@ -31,11 +31,7 @@ Result<PipelineStepReport> report_pipeline_step(const PipelineStep& step, Comm& 
   tl.schedule = step.schedule();
   tl.stages = p;
   tl.micro_batches = step.micro_batches();
-  tl.virtual_stages = step.ops().empty() ? 1 : 1 + std::max_element(step.ops().begin(),
-                                                                     step.ops().end(),
-                                                                     [](auto& a, auto& b) {
-                                                                       return a.chunk < b.chunk;
-                                                                     })->chunk;
+  tl.virtual_stages = step.virtual_stages();
   tl.ranks.resize(size_t(p));
   tl.waits.resize(size_t(p));
   double first = std::numeric_limits<double>::infinity(), last = -first;

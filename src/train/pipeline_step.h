@@ -64,6 +64,7 @@ class PipelineStep {
   PipelineSchedule schedule() const { return schedule_; }
   Comm& group() { return pp_; }
   int micro_batches() const { return micro_batches_; }
+  int virtual_stages() const { return model_.params().placement().pipeline.virtual_stages; }
 
  private:
   struct Pending {
