@@ -4,7 +4,8 @@ namespace symphony {
 
 CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView w,
                                          std::span<const int32_t> targets, double grad_scale,
-                                         View scratch, View dh, View dw) {
+                                         View scratch, View dh, View dw,
+                                         HeadGradSink* sink) {
   SYM_CHECK(h.ndim() == 2 && w.ndim() == 2 && h.dim(1) == w.dim(1),
             "cross_entropy: h (N, D) and w (V, D) must share D");
   SYM_CHECK(h.dtype() == w.dtype(), "cross_entropy: h and w dtypes differ");
@@ -14,17 +15,20 @@ CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView 
             n);
   for (int32_t t : targets) SYM_CHECK(t < v, "cross_entropy: target {} >= vocab {}", t, v);
   // Gradients are produced only together with dh; a dw without dh would silently stay unchanged.
-  SYM_CHECK(!(dh.empty() && !dw.empty()), "cross_entropy: dw given without dh");
+  SYM_CHECK(!(dh.empty() && (!dw.empty() || sink)), "cross_entropy: dw given without dh");
+  SYM_CHECK(!(sink && !dw.empty()), "cross_entropy: both dw and a weight-gradient sink given");
   if (!dh.empty())
     SYM_CHECK(same_shape(dh, h) && dh.dtype() == h.dtype(), "cross_entropy: dh must match h");
   if (!dw.empty())
     SYM_CHECK(same_shape(dw, w) && dw.dtype() == w.dtype(), "cross_entropy: dw must match w");
-  if (ex.impl == KernelImpl::kRef || h.dtype() == DType::kF64)
+  if (ex.impl == KernelImpl::kRef || h.dtype() == DType::kF64) {
+    SYM_CHECK(sink == nullptr, "cross_entropy: the reference kernel takes no weight-gradient sink");
     return ref::lm_head_cross_entropy(h, w, targets, grad_scale, dh, dw);
+  }
   SYM_CHECK(scratch.ndim() == 2 && scratch.dim(0) >= 1 && scratch.dim(1) == v &&
                 scratch.dtype() == h.dtype(),
             "cross_entropy: scratch must be (chunk >= 1, V = {}) of h's dtype", v);
-  return cpu::lm_head_cross_entropy(h, w, targets, grad_scale, scratch, dh, dw);
+  return cpu::lm_head_cross_entropy(h, w, targets, grad_scale, scratch, dh, dw, sink);
 }
 
 }  // namespace symphony

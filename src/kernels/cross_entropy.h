@@ -8,6 +8,10 @@
 //     dw += dlogits^T · h          (accumulated)
 // h: (N, D); w: (V, D); targets: N ids, negative = ignored; dh: (N, D) or empty for eval;
 // dw: (V, D) or empty; scratch: (chunk, V), chunk >= 1, dtype of h.
+// A HeadGradSink takes the weight-gradient terms in place of dw (cpu kernels only): for each row
+// chunk, in order, add(h_chunk, dlogits_chunk) with dw += dlogits_chunk^T · h_chunk due. A
+// deferred weight-gradient pass (model/weight_grad_queue.h) runs those GEMMs later, in the same
+// order and chunks, so its dw is bitwise the one computed here.
 
 #include <cstdint>
 #include <span>
@@ -22,9 +26,18 @@ struct CrossEntropyResult {
   int64_t count = 0;     // rows with a target >= 0
 };
 
+class HeadGradSink {
+ public:
+  virtual void add(ConstView h_chunk, ConstView dlogits_chunk) = 0;
+
+ protected:
+  ~HeadGradSink() = default;
+};
+
 CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView w,
                                          std::span<const int32_t> targets, double grad_scale,
-                                         View scratch, View dh, View dw);
+                                         View scratch, View dh, View dw,
+                                         HeadGradSink* sink = nullptr);
 
 namespace ref {
 CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
@@ -32,7 +45,8 @@ CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<con
 }  // namespace ref
 namespace cpu {
 CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
-                                         double grad_scale, View scratch, View dh, View dw);
+                                         double grad_scale, View scratch, View dh, View dw,
+                                         HeadGradSink* sink = nullptr);
 }  // namespace cpu
 
 }  // namespace symphony

@@ -38,7 +38,8 @@ void chunk_rows(float* logits, int64_t rows, int64_t vocab, const int32_t* targe
 }  // namespace
 
 CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
-                                         double grad_scale, View scratch, View dh, View dw) {
+                                         double grad_scale, View scratch, View dh, View dw,
+                                         HeadGradSink* sink) {
   const int64_t n_rows = h.dim(0), vocab = w.dim(0), chunk = scratch.dim(0);
   const bool grad = !dh.empty();
   thread_local std::vector<double> row_losses;
@@ -60,6 +61,7 @@ CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<con
     }
     if (!grad) continue;
     gemm(Trans::kNo, Trans::kNo, 1.0, logits, w, 0.0, dh.rows(begin, end));
+    if (sink) sink->add(h_chunk, logits);
     if (!dw.empty()) gemm(Trans::kYes, Trans::kNo, 1.0, logits, h_chunk, 1.0, dw);
   }
   return result;

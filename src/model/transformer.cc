@@ -536,14 +536,35 @@ void Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chu
   }
 }
 
+bool Transformer::head_weight_deferrable(const Exec& ex) const {
+  const int extra = lm_head_extra_block();
+  return tp_.size() == 1 && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32 &&
+         (extra < 0 || extra != embed_block_);
+}
+
 CrossEntropyResult Transformer::head_loss(const Exec& ex, int slot, int64_t n,
                                           std::span<const int32_t> targets, double grad_scale,
-                                          bool grad) {
+                                          bool grad, bool defer) {
   const int64_t local = tp_.local_rows(n);
   SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
   ConstView h = final_h_.view().rows(slot * local, (slot + 1) * local);
   View dh = grad ? dh_.view().rows(0, local) : View();
   View dw = grad ? lm_head_grad() : View();
+  if (defer) {
+    SYM_CHECK(grad && head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
+    // Each row chunk's dw += dlogits^T h is recorded for the weight-gradient pass.
+    struct QueueSink final : HeadGradSink {
+      const Exec& ex;
+      WeightGradQueue& queue;
+      View dw;
+      QueueSink(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
+      void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+        queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
+      }
+    } sink(ex, *weight_grad_queue_, dw);
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
+                                 dh, View(), &sink);
+  }
   if (tp_.size() == 1)
     return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
                                  dh, dw);
@@ -571,26 +592,35 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
   View dres = dres_.view().rows(0, local);
   View dh = dh_.view().rows(0, local);
   const int extra = lm_head_extra_block();
+  const bool defer = weight_grads == WeightGrads::kDeferred;
+  if (defer) weight_grad_queue_->begin(key);
+  // A block whose weight gradients wait for W has only its input gradients done after B.
+  auto after_backward = [&](int block) {
+    if (defer && weight_grad_queue_->recorded(key, block))
+      hook_after_input_grads(block);
+    else
+      hook_after_backward(block);
+  };
   CrossEntropyResult ce;
   if (pipe.is_last(chunk)) {
     hook_before_backward(head_block_);
     if (extra >= 0) hook_before_backward(extra);  // the LM head is the embedding or its copy
-    ce = head_loss(ex, slot, n, targets, scales.token, true);
+    const bool defer_head = defer && head_weight_deferrable(ex);
+    weight_grad_queue_->set_block(extra >= 0 ? extra : head_block_);
+    ce = head_loss(ex, slot, n, targets, scales.token, true, defer_head);
     const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
     start_partial_grads(final_partial, {});
     rmsnorm_backward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),
                      final_inv_.view().rows(slot * local, (slot + 1) * local), dh, dres,
                      params_.grad(final_norm_));
     finish_partial_grads(final_partial, {});
-    if (extra >= 0 && extra == head_copy_block_) hook_after_backward(extra);
-    hook_after_backward(head_block_);
+    if (extra >= 0 && extra == head_copy_block_) after_backward(extra);
+    after_backward(head_block_);
   } else {
     SYM_CHECK(dy.numel() == dres.numel(), "output gradient of {} values for {} rows", dy.numel(),
               local);
     std::copy_n(dy.f32(), dres.numel(), dres.f32());
   }
-  const bool defer = weight_grads == WeightGrads::kDeferred;
-  if (defer) weight_grad_queue_->begin(key);
   for (int64_t l = r.end - 1; l >= r.begin; --l) {
     LayerActs& a = acts_for(slot, l);
     const int block = layer_block_[size_t(l)];
@@ -601,10 +631,7 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
     weight_grad_queue_->set_block(block);
     layer_backward(ex, l, shape, residual(slot, chunk, l, n), a, scales, dres,
                    moe_stats_[size_t(l)]);
-    if (defer && weight_grad_queue_->recorded(key, block))
-      hook_after_input_grads(block);
-    else
-      hook_after_backward(block);
+    after_backward(block);
   }
   weight_grad_queue_->end();
   if (pipe.is_first(chunk)) {

@@ -110,8 +110,9 @@ class Transformer {
   // elsewhere), the others from `dy`, the gradient of chunk_output(). The first virtual stage
   // ends with the embedding's gradient for `tokens`; the others write the gradient of
   // chunk_input() into `dx`. Gradients are added to params().grad; with WeightGrads::kDeferred
-  // the layers' weight-gradient GEMMs are held back (model/weight_grad_queue.h) until
-  // weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
+  // the weight-gradient GEMMs of the layers and of the LM head (without tensor parallelism, and
+  // unless the stage also holds the tied embedding) are held back (model/weight_grad_queue.h)
+  // until weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
   CrossEntropyResult backward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
                                     std::span<const int32_t> tokens,
                                     std::span<const int32_t> targets, ConstView dy,
@@ -194,9 +195,15 @@ class Transformer {
   // (l = the chunk's end: its output), in activation slot `slot`.
   View residual(int slot, int chunk, int64_t l, int64_t n);
   // The LM head and loss over the final hidden states of `slot`; with `grad` the input gradient
-  // lands in dh_ and the head's gradient is accumulated.
+  // lands in dh_ and the head's gradient is accumulated, or recorded in the weight-gradient
+  // queue's current pass with `defer` (tp = 1 only).
   CrossEntropyResult head_loss(const Exec& ex, int slot, int64_t n,
-                               std::span<const int32_t> targets, double grad_scale, bool grad);
+                               std::span<const int32_t> targets, double grad_scale, bool grad,
+                               bool defer = false);
+  // Whether backward_chunk(kDeferred) may hold back the LM head's weight gradient: one rank
+  // scores the whole vocabulary, the cpu kernels run, and the head's weight is not the embedding
+  // this stage also updates (the two sums would change order).
+  bool head_weight_deferrable(const Exec& ex) const;
   void check_shape(const BatchShape& shape) const;
 
   void hook_before_forward(int block) { if (hooks_) hooks_->before_forward(block); }

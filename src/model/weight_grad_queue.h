@@ -5,8 +5,11 @@
 // pipeline's idle time. The model's linear layers call linear_weight() for dW += dy^T x; while
 // the queue defers a pass it copies x and dy (the pass's activation slot and scratch are reused
 // before W runs) and records where dW lies within its parameter, so W finds it again even when
-// ZeRO binds the gradients to another buffer by then. Everything else (norms, router, the
-// embedding, gradients summed over tensor-parallel ranks right after a block) runs in B.
+// ZeRO binds the gradients to another buffer by then. The LM head's weight gradient is recorded
+// the same way, one record per row chunk of the fused loss (kernels/cross_entropy.h,
+// HeadGradSink), when the model allows it (Transformer::backward_chunk). Everything else (norms,
+// router, the embedding, gradients summed over tensor-parallel ranks right after a block) runs
+// in B.
 // Records run in the order they were made, so the sums equal those of an undivided backward.
 // Consecutive records with the same input (q, k and v of one normed input; gate and up) share
 // one copy of it.

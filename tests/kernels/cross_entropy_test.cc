@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "testkit/tensor_testing.h"
 
 namespace symphony {
@@ -109,6 +111,42 @@ TEST(CrossEntropy, CpuIsDeterministic) {
   CrossEntropyResult e =
       cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
   EXPECT_EQ(c.loss_sum, e.loss_sum);
+}
+
+// A weight-gradient sink receives each row chunk's (h, dlogits); running dw += dlogits^T h over
+// them in order later gives bitwise the dw the kernel accumulates itself, and dh is unchanged.
+TEST(CrossEntropy, SinkChunksReproduceWeightGradientBitwise) {
+  const int64_t n = 37, d = 48, vocab = 300, chunk = 8;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 51);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 52, -0.5, 0.5);
+  std::vector<int32_t> targets = make_targets(n, vocab, 53, 4);
+  Buffer scratch(DType::kF32, {chunk, vocab});
+  Buffer dh_a(DType::kF32, {n, d}), dw_a(DType::kF32, {vocab, d});
+  Buffer dh_b(DType::kF32, {n, d}), dw_b(DType::kF32, {vocab, d});
+  struct Recorder final : HeadGradSink {
+    std::vector<Buffer> h, dlogits;
+    static Buffer copy(ConstView v) {
+      Buffer b(DType::kF32, v.shape());
+      std::copy_n(v.f32(), v.numel(), b.f32());
+      return b;
+    }
+    void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+      h.push_back(copy(h_chunk));
+      dlogits.push_back(copy(dlogits_chunk));
+    }
+  } sink;
+  const Exec ex = Exec::cpu();
+  CrossEntropyResult a = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
+                                               scratch.view(), dh_a.view(), dw_a.view());
+  CrossEntropyResult b = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
+                                               scratch.view(), dh_b.view(), View(), &sink);
+  ASSERT_EQ(sink.h.size(), size_t((n + chunk - 1) / chunk));
+  for (size_t i = 0; i < sink.h.size(); ++i)
+    gemm(ex, Trans::kYes, Trans::kNo, 1.0, sink.dlogits[i].view(), sink.h[i].view(), 1.0,
+         dw_b.view());
+  EXPECT_EQ(a.loss_sum, b.loss_sum);
+  EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
+  EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
 }
 
 TEST(CrossEntropy, ReferenceGradientsMatchFiniteDifferences) {

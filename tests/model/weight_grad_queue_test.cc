@@ -1,7 +1,8 @@
 // The B/W split of a backward pass (model/weight_grad_queue.h, zero-bubble schedules): after B
 // alone the deferred weight gradients are still zero while the rest are done; B then W gives
 // bitwise the gradients of the undivided backward, for a dense and a MoE model, with and without
-// full recomputation.
+// full recomputation, with an untied LM head (its weight gradient waits for W too) and a tied one
+// (the embedding's gradient sums both uses in B).
 #include "model/weight_grad_queue.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@ namespace {
 struct Case {
   bool dense;
   Recompute recompute;
+  bool tied = false;
 };
 
 class WeightGradQueueTest : public testing::TestWithParam<Case> {};
@@ -33,6 +35,8 @@ std::vector<float> grads_of(const Transformer& m) {
 TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
   std::vector<std::string> overrides = {"train.seq_len=16", "train.micro_batch_size=2"};
   if (GetParam().dense) overrides.push_back("model.num_experts=0");
+  overrides.push_back(std::string("model.tie_word_embeddings=") +
+                      (GetParam().tied ? "true" : "false"));
   const Result<RunConfig> c = load_run_config("tiny", overrides);
   ASSERT_TRUE(c.has_value()) << c.error().message();
   const BatchShape shape{2, 16};
@@ -64,8 +68,12 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
         ConstView g = p.grad(id);
         bool zero = true;
         for (int64_t i = 0; i < g.numel(); ++i) zero = zero && g.f32()[i] == 0.f;
-        if (name.find("q_proj") != std::string::npos || name.find("up_proj") != std::string::npos) {
+        if (name.find("q_proj") != std::string::npos || name.find("up_proj") != std::string::npos ||
+            name == "lm_head.weight") {
           EXPECT_TRUE(zero) << name << " was accumulated in B";
+        }
+        if (name == "model.embed_tokens.weight" || name == "model.norm.weight") {
+          EXPECT_FALSE(zero) << name << " was not accumulated in B";
         }
         if (name.find("input_layernorm") != std::string::npos) {
           EXPECT_FALSE(zero) << name << " was not accumulated in B";
@@ -81,7 +89,8 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(Models, WeightGradQueueTest,
                          testing::Values(Case{true, Recompute::kNone}, Case{false, Recompute::kNone},
-                                         Case{false, Recompute::kFull}));
+                                         Case{false, Recompute::kFull},
+                                         Case{true, Recompute::kNone, true}));
 
 }  // namespace
 }  // namespace symphony
