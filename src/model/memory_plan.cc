@@ -35,7 +35,53 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
   return e;
 }
 
+// As weight_grad_pass_elems, in checked arithmetic.
+CheckedInt weight_grad_pass_checked(const ModelConfig& c, BatchShape shape,
+                                    const ShardPlacement& placement, bool sequence_parallel) {
+  const int tp = placement.size[int(Axis::kTensor)];
+  const int ep = placement.size[int(Axis::kExpert)];
+  const int etp = placement.size[int(Axis::kExpertTensor)];
+  const ModelConfig local = AttentionBlock::local_config(c, placement);
+  const int64_t d = c.hidden_size;
+  const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
+  const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
+  const int64_t q = local.num_attention_heads * c.head_dim;
+  const int64_t kv = local.num_key_value_heads * c.head_dim;
+  // Records per layer (model/attention_block.cc, model/mlp.cc, model/moe/moe_block.cc): o (its
+  // input and output gradient), q, k and v sharing their normed input; KV heads replicated over
+  // tp run at once.
+  CheckedInt attention = n * (2 * q + 2 * d);
+  if (tp <= c.num_key_value_heads) attention += n * (2 * kv);
+  // A SwiGLU MLP of width w over r rows: down (a, dy), gate and up sharing x.
+  auto swiglu = [&](CheckedInt r, int64_t w) { return r * (3 * w + 2 * d); };
+  const CheckedInt dense = attention + swiglu(n, c.intermediate_size / tp);
+  CheckedInt moe = attention;
+  moe += swiglu(ns * c.num_experts_per_tok * ep * etp, c.moe_intermediate_size / etp);
+  if (c.n_shared_experts > 0 && tp == 1)  // under tp summed over the group right after the block
+    moe += swiglu(ns, c.n_shared_experts * c.moe_intermediate_size);
+  const PipelineStages& pipe = placement.pipeline;
+  CheckedInt e = 0;
+  for (int chunk = 0; chunk < pipe.chunks(); ++chunk) {
+    const LayerRange r = pipe.chunk_layers(chunk, c.num_hidden_layers);
+    for (int64_t l = r.begin; l < r.end; ++l) e += c.is_moe_layer(l) ? moe : dense;
+  }
+  // The LM head (Transformer::head_weight_deferrable): each loss row's input and logit gradients.
+  const bool head_with_embedding =
+      c.tie_word_embeddings && pipe.holds_embedding() && pipe.holds_head();
+  if (pipe.holds_head() && tp == 1 && !head_with_embedding) e += n * (d + c.vocab_size);
+  (void)sequence_parallel;  // the GEMMs see whole (gathered) rows either way
+  return e;
+}
+
 }  // namespace
+
+int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
+                               const ShardPlacement& placement, bool sequence_parallel) {
+  const CheckedInt e = weight_grad_pass_checked(config, shape, placement, sequence_parallel);
+  SYM_CHECK(!e.overflowed(), "weight-gradient pass of {} x {} rows overflows", shape.batch,
+            shape.seq_len);
+  return *e.value();
+}
 
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DType dtype,
                                                        BatchShape shape,
@@ -112,6 +158,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
                                   3 * c.n_shared_experts * c.moe_intermediate_size * d);
     acts += stash;
   }
+
+  if (pipe.deferred > 0)  // zero-bubble schedules' pending weight-gradient passes
+    acts += weight_grad_pass_checked(c, shape, placement, sequence_parallel) * pipe.deferred;
 
   // RoPE table and the selection bias of each MoE layer.
   const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * c.head_dim +

@@ -38,4 +38,13 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config
                                                        const ShardPlacement& placement = {},
                                                        bool sequence_parallel = true);
 
+// Elements one deferred weight-gradient pass of model/weight_grad_queue.h records at most on a
+// rank of `placement` (its pipeline stage's layers), with micro-batches of `shape`: the inputs and
+// output gradients of its linear layers' weight-gradient GEMMs, and of the LM head's when it is
+// deferred. Exact for dense layers; MoE layers count every row the rank's experts may receive.
+// The transformer reserves `placement.pipeline.deferred` passes of this size, and the plan counts
+// them with the activations. Same REQUIRES as plan_training_memory.
+int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
+                               const ShardPlacement& placement, bool sequence_parallel = true);
+
 }  // namespace symphony

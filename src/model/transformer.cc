@@ -170,6 +170,10 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   // Weight gradients summed over tp right after their block cannot wait for a weight pass.
   weight_grad_queue_ = std::make_unique<WeightGradQueue>(params_);
   params_.set_weight_grad_queue(weight_grad_queue_.get());
+  if (pipe.deferred > 0)
+    weight_grad_queue_->reserve(pipe.deferred,
+                                weight_grad_pass_elems(config, max_shape, parallel.placement,
+                                                       parallel.sequence_parallel));
   for (const auto& layer : layers_)
     if (layer)
       for (const auto* ids : {&layer->partial_grads, &layer->kv_grads})

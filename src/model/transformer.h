@@ -120,6 +120,7 @@ class Transformer {
                                     WeightGrads weight_grads = WeightGrads::kNow, int key = 0);
   // The weight gradients held back by backward_chunk(..., kDeferred, key).
   void weight_grads(const Exec& ex, int key);
+  const WeightGradQueue& weight_grad_queue() const { return *weight_grad_queue_; }
   // The last virtual stage's loss after forward_chunk(train = false): no gradients.
   CrossEntropyResult chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
                                 std::span<const int32_t> targets);

@@ -13,6 +13,20 @@ void WeightGradQueue::keep_immediate(ParamId id) {
   immediate_[size_t(id)] = true;
 }
 
+void WeightGradQueue::reserve(int passes, int64_t elems) {
+  SYM_CHECK(passes >= 0 && elems >= 0, "reserving {} passes of {} floats", passes, elems);
+  if (size_t(passes) > passes_.size()) passes_.resize(size_t(passes));
+  for (Pass& p : passes_)
+    if (p.arena.numel() < elems && p.used == 0)
+      p.arena = Buffer(DType::kF32, {elems}, MemoryCategory::kActivations);
+}
+
+int64_t WeightGradQueue::capacity() const {
+  int64_t n = 0;
+  for (const Pass& p : passes_) n += p.arena.numel();
+  return n;
+}
+
 void WeightGradQueue::begin(int key) {
   SYM_CHECK(key >= 0 && !pending(key), "weight-gradient pass {} is already pending", key);
   pass_for(key);

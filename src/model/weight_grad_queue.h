@@ -13,7 +13,8 @@
 // Records run in the order they were made, so the sums equal those of an undivided backward.
 // Consecutive records with the same input (q, k and v of one normed input; gate and up) share
 // one copy of it.
-// Memory: each pending pass keeps one arena, grown during the first step and reused after.
+// Memory: each pending pass keeps one arena, reused by later passes: reserve() allocates them up
+// front (model/memory_plan.h weight_grad_pass_elems); an arena found too small grows.
 // Thread-safety: none.
 
 #include <cstdint>
@@ -32,6 +33,10 @@ class WeightGradQueue {
 
   // Gradients of `id` always run at once (those summed over a group right after their block).
   void keep_immediate(ParamId id);
+  // Allocates `passes` arenas of `elems` floats each.
+  void reserve(int passes, int64_t elems);
+  // Floats the arenas hold (reserved or grown).
+  int64_t capacity() const;
   // Between begin() and end() linear_weight() records for pass `key` (a micro-batch), the
   // gradients belonging to hook block `block` (set_block()).
   void begin(int key);
@@ -46,7 +51,8 @@ class WeightGradQueue {
   void linear_weight(const Exec& ex, ConstView x, ConstView dy, View dw);
 
   // Runs pass `key`'s records in order, calling hooks->before_weight_grads(block) and
-  // after_weight_grads(block) around each block's (hooks may be null), and frees its arena.
+  // after_weight_grads(block) around each block's (hooks may be null), and frees its arena for
+  // another pass.
   void run(const Exec& ex, int key, UnitHooks* hooks);
   bool pending(int key) const;
 

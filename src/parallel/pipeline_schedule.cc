@@ -214,4 +214,13 @@ int pipeline_in_flight(std::span<const PipelineOp> ops) {
   return peak;
 }
 
+int pipeline_deferred_passes(std::span<const PipelineOp> ops) {
+  int pending = 0, peak = 0;
+  for (const PipelineOp& op : ops) {
+    if (op.kind == PipelineOpKind::kBackwardInput) peak = std::max(peak, ++pending);
+    if (op.kind == PipelineOpKind::kBackwardWeight) --pending;
+  }
+  return peak;
+}
+
 }  // namespace symphony

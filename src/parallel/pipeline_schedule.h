@@ -82,6 +82,9 @@ Result<std::vector<PipelineOp>> pipeline_ops(PipelineSchedule schedule, int stag
 // The most micro-batches one chunk holds activations of at once in `ops` (forwards run minus
 // backwards, kBackwardInput included, that followed them): the activation slots a stage needs.
 int pipeline_in_flight(std::span<const PipelineOp> ops);
+// The most input-gradient passes (kBackwardInput) whose weight-gradient pass has not run yet, at
+// once in `ops`: the deferred passes a stage holds (0 without a B/W split).
+int pipeline_deferred_passes(std::span<const PipelineOp> ops);
 
 // Times of one micro-batch on one rank, all its chunks together (each chunk takes 1/v of them).
 struct StageTimes {

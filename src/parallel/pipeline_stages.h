@@ -24,6 +24,7 @@ struct PipelineStages {
   int virtual_stages = 1;  // v: parallel.vpp, the model chunks per rank
   int stage = 0;           // this rank's stage, 0..p-1
   int in_flight = 1;       // micro-batches whose activations one chunk keeps at once
+  int deferred = 0;        // weight-gradient passes pending at once (zero-bubble schedules)
   std::vector<int64_t> layers;  // [virtual stage] decoder layers (p * v); empty: all in one
 
   int chunks() const { return virtual_stages; }

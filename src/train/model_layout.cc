@@ -19,6 +19,7 @@ Result<PipelineStages> pipeline_stages_for(const RunConfig& config, int stage,
                  pipeline_ops(pc.pp_schedule, int(pc.pp), stage, int(micro_batches),
                               int(pc.vpp)));
   stages.in_flight = pipeline_in_flight(ops);
+  stages.deferred = pipeline_deferred_passes(ops);
   return stages;
 }
 

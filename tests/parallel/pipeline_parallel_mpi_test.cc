@@ -139,6 +139,24 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
     EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
     EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
         << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation");
+    // A step allocates nothing more: zero-bubble schedules' weight-gradient passes fit the
+    // arenas reserved for them (model/memory_plan.h weight_grad_pass_elems).
+    std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(micro_batches));
+    std::vector<std::vector<int32_t>> targets(tokens.size());
+    Rng rng(17);
+    for (size_t mb = 0; mb < tokens.size(); ++mb)
+      for (int64_t i = 0; i < shape.rows(); ++i) {
+        tokens[mb].push_back(int32_t(rng.next_u64() % uint64_t(c.model.vocab_size)));
+        targets[mb].push_back(int32_t(rng.next_u64() % uint64_t(c.model.vocab_size)));
+      }
+    model.params().zero_grads();
+    const double scale = 1.0 / double(micro_batches * shape.rows());
+    ASSERT_TRUE(runner.run(Exec::cpu(), tokens, targets, LossScales{scale, 1.0 / double(micro_batches)}).has_value());
+    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations) << "after a step";
+    EXPECT_EQ(model.weight_grad_queue().capacity(),
+              parallel->placement.pipeline.deferred *
+                  weight_grad_pass_elems(c.model, shape, parallel->placement,
+                                         c.parallel.sequence_parallel));
   }
 }
 
