@@ -25,7 +25,24 @@ std::string_view hf_architecture_class(HfArch arch) {
 std::string_view hf_supported_model_types() { return "qwen3_moe, mixtral, qwen3, llama"; }
 
 Result<HfArch> choose_hf_arch(const ModelConfig& c) {
+  // Every supported architecture rotates whole heads and routes by softmax over all experts.
+  if (c.partial_rotary_factor != 1.0)
+    return Error::invalid(
+        "model.partial_rotary_factor = {}: the supported Hugging Face architectures ({}) rotate "
+        "whole heads; export models trained with model.partial_rotary_factor = 1",
+        c.partial_rotary_factor, hf_supported_model_types());
   if (c.num_experts == 0) return c.qk_norm ? HfArch::kQwen3 : HfArch::kLlama;
+  if (c.scoring_func != RouterScoring::kSoftmax)
+    return Error::invalid(
+        "model.scoring_func = \"sigmoid\": the supported MoE architectures (qwen3_moe, mixtral) "
+        "score experts with a softmax; export models trained with model.scoring_func = "
+        "\"softmax\"");
+  if (c.n_group != 1 || c.routed_scaling_factor != 1.0)
+    return Error::invalid(
+        "model.n_group = {}, model.routed_scaling_factor = {}: the supported MoE architectures "
+        "(qwen3_moe, mixtral) have no group-limited routing and no routed scaling; export models "
+        "trained with model.n_group = 1 and model.routed_scaling_factor = 1",
+        c.n_group, c.routed_scaling_factor);
   // Qwen3-MoE and Mixtral have no shared experts; Qwen2-MoE and DeepSeek-V3 have them but gate
   // them (sigmoid) or need MLA attention, so none of them computes Symphony's ungated sum.
   if (c.n_shared_experts > 0)

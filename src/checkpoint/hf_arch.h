@@ -25,9 +25,10 @@ std::string_view hf_architecture_class(HfArch arch);
 std::string_view hf_supported_model_types();
 
 // The model_type whose transformers implementation computes the same logits as `config`.
-// Failure (kInvalidArgument, naming the model.* key and what to change): shared experts (no
-// supported architecture has ungated shared experts), MoE without QK-norm and with dense layers
-// or norm_topk_prob = false (mixtral has neither). REQUIRES: config.validate() is ok.
+// Failure (kInvalidArgument, naming the model.* key and what to change): partial RoPE, sigmoid
+// scoring, group-limited routing or a routed scaling factor (no supported architecture has
+// them), shared experts (none has ungated shared experts), MoE without QK-norm and with dense
+// layers or norm_topk_prob = false (mixtral has neither). REQUIRES: config.validate() is ok.
 Result<HfArch> choose_hf_arch(const ModelConfig& config);
 
 // The architecture of a config.json model_type. Failure: kInvalidArgument naming `source` and

@@ -238,6 +238,10 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text, std::string_vi
   SYM_TRY_ASSIGN(c.max_position_embeddings,
                  f.integer("max_position_embeddings", defaults.max_position_embeddings));
   SYM_TRY_ASSIGN(c.rope_theta, read_rope_theta(j, f, arch, source));
+  // transformers reads partial_rotary_factor from any config, but these architectures apply the
+  // rotation to whole heads, so only 1 describes a model they can run.
+  SYM_TRY(f.require_off("partial_rotary_factor", Json(1.0),
+                        "this architecture rotates whole query and key heads"));
   SYM_TRY_ASSIGN(c.rms_norm_eps, f.number("rms_norm_eps", defaults.rms_norm_eps));
   SYM_TRY_ASSIGN(c.tie_word_embeddings, f.boolean("tie_word_embeddings", false));
   SYM_TRY_ASSIGN(c.initializer_range, f.number("initializer_range", 0.02));

@@ -22,6 +22,7 @@ namespace {
 template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
                                std::string S::*, LrDecay S::*, Recompute S::*, ZeroStage S::*,
+                               RouterScoring S::*,
                                PipelineSchedule S::*, std::vector<std::string> S::*,
                                std::vector<double> S::*, std::vector<int64_t> S::*>;
 
@@ -42,6 +43,7 @@ const Field<ModelConfig> kModelFields[] = {
     {"rope_theta", &ModelConfig::rope_theta},
     {"rms_norm_eps", &ModelConfig::rms_norm_eps},
     {"qk_norm", &ModelConfig::qk_norm},
+    {"partial_rotary_factor", &ModelConfig::partial_rotary_factor},
     {"tie_word_embeddings", &ModelConfig::tie_word_embeddings},
     {"initializer_range", &ModelConfig::initializer_range},
     {"intermediate_size", &ModelConfig::intermediate_size},
@@ -51,8 +53,13 @@ const Field<ModelConfig> kModelFields[] = {
     {"moe_intermediate_size", &ModelConfig::moe_intermediate_size},
     {"n_shared_experts", &ModelConfig::n_shared_experts},
     {"norm_topk_prob", &ModelConfig::norm_topk_prob},
+    {"scoring_func", &ModelConfig::scoring_func},
+    {"routed_scaling_factor", &ModelConfig::routed_scaling_factor},
+    {"n_group", &ModelConfig::n_group},
+    {"topk_group", &ModelConfig::topk_group},
     {"router_aux_loss_coef", &ModelConfig::router_aux_loss_coef},
     {"router_z_loss_coef", &ModelConfig::router_z_loss_coef},
+    {"router_seq_aux_loss_coef", &ModelConfig::router_seq_aux_loss_coef},
     {"bias_update_rate", &ModelConfig::bias_update_rate},
     {"capacity_factor", &ModelConfig::capacity_factor},
 };
@@ -142,9 +149,12 @@ constexpr EnumName<Recompute> kRecomputeNames[] = {
     {recompute_name(Recompute::kNone), Recompute::kNone},
     {recompute_name(Recompute::kSelective), Recompute::kSelective},
     {recompute_name(Recompute::kFull), Recompute::kFull}};
+constexpr EnumName<RouterScoring> kRouterScoringNames[] = {
+    {"softmax", RouterScoring::kSoftmax}, {"sigmoid", RouterScoring::kSigmoid}};
 
 std::span<const EnumName<LrDecay>> enum_names(LrDecay) { return kLrDecayNames; }
 std::span<const EnumName<Recompute>> enum_names(Recompute) { return kRecomputeNames; }
+std::span<const EnumName<RouterScoring>> enum_names(RouterScoring) { return kRouterScoringNames; }
 
 std::vector<std::string_view> section_names() {
   std::vector<std::string_view> names;
@@ -325,6 +335,7 @@ Status read_enum(const Site& site, E& out) {
 
 Status read_value(const Site& site, LrDecay& out) { return read_enum(site, out); }
 Status read_value(const Site& site, Recompute& out) { return read_enum(site, out); }
+Status read_value(const Site& site, RouterScoring& out) { return read_enum(site, out); }
 
 Status read_value(const Site& site, PipelineSchedule& out) {
   const std::optional<std::string_view> text =
@@ -423,6 +434,7 @@ std::string format_enum(E v) {
 }
 std::string format_value(LrDecay v) { return format_enum(v); }
 std::string format_value(Recompute v) { return format_enum(v); }
+std::string format_value(RouterScoring v) { return format_enum(v); }
 std::string format_value(ZeroStage v) { return fmt::format("{}", int(v)); }
 std::string format_value(PipelineSchedule v) { return toml_quote(pipeline_schedule_name(v)); }
 

@@ -16,8 +16,10 @@ void check_rope_args(ConstView x, ConstView table, int64_t head_dim, int64_t seq
   SYM_CHECK(x.ndim() == 2 && x.dim(1) % head_dim == 0,
             "rope: x must be (N, heads*{}), got {} dims with {} columns", head_dim, x.ndim(),
             x.dim(-1));
-  SYM_CHECK(table.ndim() == 2 && table.dim(1) == head_dim,
-            "rope: table must be (max_pos, {}), got {} columns", head_dim, table.dim(-1));
+  SYM_CHECK(table.ndim() == 2 && table.dim(1) > 0 && table.dim(1) % 2 == 0 &&
+                table.dim(1) <= head_dim,
+            "rope: table must be (max_pos, R) with R even in (0, {}], got {} columns", head_dim,
+            table.dim(-1));
   SYM_CHECK(table.dtype() == x.dtype(), "rope: table is {}, x is {}", dtype_name(table.dtype()),
             dtype_name(x.dtype()));
   SYM_CHECK(seq_len > 0 && pos_offset >= 0 && pos_offset + seq_len <= table.dim(0),
@@ -27,19 +29,20 @@ void check_rope_args(ConstView x, ConstView table, int64_t head_dim, int64_t seq
 
 }  // namespace
 
-Buffer rope_table(DType dtype, int64_t max_pos, int64_t head_dim, double theta) {
-  SYM_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope_table: head_dim {} must be even", head_dim);
+Buffer rope_table(DType dtype, int64_t max_pos, int64_t rotary_dim, double theta) {
+  SYM_CHECK(rotary_dim > 0 && rotary_dim % 2 == 0, "rope_table: rotary_dim {} must be even",
+            rotary_dim);
   SYM_CHECK(max_pos >= 0 && theta > 0, "rope_table: max_pos {}, theta {}", max_pos, theta);
-  Buffer table(dtype, {max_pos, head_dim});
+  Buffer table(dtype, {max_pos, rotary_dim});
   View t = table.view();
-  const int64_t half = head_dim / 2;
+  const int64_t half = rotary_dim / 2;
   // Angles in double whatever the table's dtype: for i = 0 the angle is pos itself, and at long
   // context lengths float rounding of the angle alone would visibly shift the rotation.
   for (int64_t i = 0; i < half; ++i) {
-    const double inv_freq = std::pow(theta, -2.0 * double(i) / double(head_dim));
+    const double inv_freq = std::pow(theta, -2.0 * double(i) / double(rotary_dim));
     for (int64_t pos = 0; pos < max_pos; ++pos) {
       const double angle = double(pos) * inv_freq;
-      int64_t at = pos * head_dim + i;
+      int64_t at = pos * rotary_dim + i;
       if (dtype == DType::kF64) {
         t.data<double>()[at] = std::cos(angle);
         t.data<double>()[at + half] = std::sin(angle);

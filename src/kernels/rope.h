@@ -1,11 +1,13 @@
 #pragma once
-// Rotary position embedding (RoPE), Hugging Face "rotate_half" convention: within each head the
-// pair (i, i + Dh/2) is rotated by angle pos * theta^(-2i/Dh), i in [0, Dh/2).
+// Rotary position embedding (RoPE), Hugging Face "rotate_half" convention, on the first R dims of
+// each head (partial RoPE when R < Dh, as GPT-NeoX, Phi and Ling 2.0): within those, the pair
+// (i, i + R/2) is rotated by angle pos * theta^(-2i/R), i in [0, R/2); dims [R, Dh) pass through.
 //   forward:  x' = x*cos + rotate_half(x)*sin, applied in place.
 //   backward: the inverse rotation (angle -> -angle) applied in place to the gradient.
 // x: (N, heads*Dh) rows of tokens; row n sits at position pos_offset + n % seq_len.
-// table: (max_pos, Dh) from rope_table(): columns [0, Dh/2) cos, [Dh/2, Dh) sin, dtype of x.
-// REQUIRES: Dh even; pos_offset + seq_len <= max_pos.
+// table: (max_pos, R) from rope_table(dtype, max_pos, R, theta): columns [0, R/2) cos,
+// [R/2, R) sin, dtype of x; its width R is the rotary dim.
+// REQUIRES: Dh and R even, 0 < R <= Dh; pos_offset + seq_len <= max_pos.
 
 #include "tensor/buffer.h"
 #include "tensor/exec.h"
@@ -13,7 +15,7 @@
 
 namespace symphony {
 
-Buffer rope_table(DType dtype, int64_t max_pos, int64_t head_dim, double theta);
+Buffer rope_table(DType dtype, int64_t max_pos, int64_t rotary_dim, double theta);
 
 void rope_forward(const Exec& ex, View x, ConstView table, int64_t head_dim, int64_t seq_len,
                   int64_t pos_offset);

@@ -3,17 +3,18 @@
 namespace symphony::ref {
 namespace {
 
-// Rotates each (i, i + Dh/2) pair by the table's angle; sin_sign = -1 rotates by minus the angle,
-// which is the transpose of the rotation and so the backward pass.
+// Rotates each (i, i + R/2) pair of a head's first R dims by the table's angle (R the table's
+// width); sin_sign = -1 rotates by minus the angle, which is the transpose of the rotation and so
+// the backward pass.
 template <typename T>
 void rotate(View xv, ConstView table_v, int64_t head_dim, int64_t seq_len, int64_t pos_offset,
             double sin_sign) {
-  const int64_t rows = xv.dim(0), cols = xv.dim(1), half = head_dim / 2;
+  const int64_t rows = xv.dim(0), cols = xv.dim(1), rotary = table_v.dim(1), half = rotary / 2;
   T* x = xv.data<T>();
   const T* table = table_v.data<T>();
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t pos = pos_offset + r % seq_len;
-    const T* cos = table + pos * head_dim;
+    const T* cos = table + pos * rotary;
     const T* sin = cos + half;
     for (int64_t h = 0; h < cols / head_dim; ++h) {
       T* a = x + r * cols + h * head_dim;

@@ -34,6 +34,30 @@ Status require_non_negative(const char* key, double value) {
   return Status::ok();
 }
 
+// The router keys, part of ModelConfig::validate().
+Status validate_router(const ModelConfig& c) {
+  SYM_TRY(require_positive("routed_scaling_factor", c.routed_scaling_factor));
+  SYM_TRY(require_positive("n_group", c.n_group));
+  SYM_TRY(require_at_most("n_group", c.n_group, kMaxExperts));
+  if (c.topk_group < 1 || c.topk_group > c.n_group) {
+    return Error::invalid("model.topk_group = {} must be in [1, model.n_group = {}]", c.topk_group,
+                          c.n_group);
+  }
+  if (c.num_experts == 0) return Status::ok();
+  if (c.num_experts % c.n_group != 0) {
+    return Error::invalid("model.n_group = {} does not divide model.num_experts = {}", c.n_group,
+                          c.num_experts);
+  }
+  const int64_t reachable = c.topk_group * (c.num_experts / c.n_group);
+  if (c.num_experts_per_tok > reachable) {
+    return Error::invalid(
+        "model.num_experts_per_tok = {} must be at most model.topk_group * model.num_experts / "
+        "model.n_group = {} * {} / {} = {}",
+        c.num_experts_per_tok, c.topk_group, c.num_experts, c.n_group, reachable);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status ModelConfig::validate() const {
@@ -70,6 +94,13 @@ Status ModelConfig::validate() const {
   }
   // RoPE rotates pairs of dimensions.
   if (head_dim % 2 != 0) return Error::invalid("model.head_dim = {} must be even", head_dim);
+  if (!(partial_rotary_factor > 0.0 && partial_rotary_factor <= 1.0) || rotary_dim() <= 0 ||
+      rotary_dim() % 2 != 0) {
+    return Error::invalid(
+        "model.partial_rotary_factor = {} must be in (0, 1] and rotate an even, positive number "
+        "of dims: round(factor * model.head_dim = {})",
+        partial_rotary_factor, head_dim);
+  }
 
   if (first_k_dense_replace < 0 || first_k_dense_replace > num_hidden_layers) {
     return Error::invalid(
@@ -92,9 +123,11 @@ Status ModelConfig::validate() const {
       return Error::invalid("model.n_shared_experts = {} must be >= 0", n_shared_experts);
     }
   }
+  SYM_TRY(validate_router(*this));
 
   SYM_TRY(require_non_negative("router_aux_loss_coef", router_aux_loss_coef));
   SYM_TRY(require_non_negative("router_z_loss_coef", router_z_loss_coef));
+  SYM_TRY(require_non_negative("router_seq_aux_loss_coef", router_seq_aux_loss_coef));
   SYM_TRY(require_non_negative("bias_update_rate", bias_update_rate));
   SYM_TRY(require_non_negative("capacity_factor", capacity_factor));
   // Below 1/K the experts together hold fewer slots than there are tokens, so some token would

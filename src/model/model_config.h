@@ -2,11 +2,13 @@
 // Architecture of a decoder-only MoE transformer. Field names follow Hugging Face configs
 // (Qwen3-MoE / DeepSeek-V3 / Mixtral). Loaded from the [model] section of a run config.
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "core/status.h"
+#include "kernels/router_scoring.h"
 
 namespace symphony {
 
@@ -27,6 +29,8 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   double rms_norm_eps = 1e-6;
   bool qk_norm = false;              // Qwen3-style RMSNorm on each query and key head
+  double partial_rotary_factor = 1.0;  // RoPE on the first rotary_dim() dims of each query and
+                                       // key head, the rest pass through (Ling 2.0: 0.5)
   bool tie_word_embeddings = true;   // LM head shares the embedding matrix
   double initializer_range = 0.02;   // std of the normal init of every matrix (see model/init.h)
 
@@ -39,10 +43,20 @@ struct ModelConfig {
   int64_t moe_intermediate_size = 768;
   int64_t n_shared_experts = 0;      // always-on experts of moe_intermediate_size each
   bool norm_topk_prob = true;        // renormalise the top-k weights to sum to 1
+  // Router (kernels/router_topk.h): scores softmax(logits) or sigmoid(logits) ("softmax",
+  // "sigmoid" in TOML; DeepSeek-V3 uses sigmoid); the routed experts' weights are multiplied by
+  // routed_scaling_factor. Group-limited routing: the experts form n_group equal groups and a
+  // token may use only the experts of its topk_group best groups (1 / 1: off).
+  RouterScoring scoring_func = RouterScoring::kSoftmax;
+  double routed_scaling_factor = 1.0;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
 
   // Load balancing; each term is switchable.
   double router_aux_loss_coef = 0.01;  // Switch/GShard aux loss; 0 disables
   double router_z_loss_coef = 0.0;     // mean(logsumexp(logits)^2); 0 disables
+  double router_seq_aux_loss_coef = 0.0;  // DeepSeek-V3's sequence-wise balance loss (alpha,
+                                          // model/moe/load_balance.h); 0 disables
   double bias_update_rate = 0.0;       // aux-loss-free balancing step size; 0 disables
   double capacity_factor = 0.0;        // 0 = dropless; else capacity = ceil(cf * N * K / E)
 
@@ -52,6 +66,10 @@ struct ModelConfig {
   }
   int64_t q_dim() const { return num_attention_heads * head_dim; }
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
+  // Dims of each query/key head that RoPE rotates: round(partial_rotary_factor * head_dim).
+  int64_t rotary_dim() const {
+    return static_cast<int64_t>(std::llround(partial_rotary_factor * double(head_dim)));
+  }
   // Matmul parameters one token passes through in decoder layer `layer`: q, k, v, o, and the
   // dense SwiGLU or the router with K routed and every shared expert.
   int64_t layer_matmul_params(int64_t layer) const {

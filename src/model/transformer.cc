@@ -159,7 +159,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   layers_ = std::move(declared.layers);
   const int64_t shard = tp_.shard_rows(n);
   for (auto& layer : layers_)
-    if (layer && layer->moe) layer->moe->reserve(shard);
+    if (layer && layer->moe) layer->moe->reserve(shard, max_shape.batch);
   for (const LayerRange& r : chunk_ranges_) {
     chunk_base_.push_back(positions_);
     positions_ += r.size() + 1;
@@ -228,7 +228,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
         if (layers_[size_t(l)])
           acts_[size_t(slot * num_layers + l)] = layer_acts(config.is_moe_layer(l));
   }
-  rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.head_dim,
+  rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.rotary_dim(),
                      config.rope_theta);
   residual_ = act(dtype, {slots_ * positions_, local, d});
   if (last_stage_) {
@@ -393,7 +393,8 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
     const int64_t begin = slice ? tp_.shard_begin(n) : 0;
     const int64_t rows = slice ? tp_.shard_rows(n) : local;
     note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2.rows(begin, begin + rows),
-                            scales, tp_, a.moe, x_out.rows(begin, begin + rows), stats));
+                            shape.seq_len, scales, tp_, a.moe, x_out.rows(begin, begin + rows),
+                            stats));
     if (slice) tp_.all_gather_shards(x_out.rows(begin, begin + rows), x_out);
   } else {
     // Column-parallel gate and up, row-parallel down, each beside its collective.
@@ -715,8 +716,8 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
     rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                     a.inv2.view().rows(0, n));
     if (layer.moe)
-      note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, LossScales{}, tp_, a.moe,
-                              y, scratch_stats_[size_t(l)]));
+      note(layer.moe->forward(ex, params_, bias_[size_t(l)].view(), h2, n, LossScales{}, tp_,
+                              a.moe, y, scratch_stats_[size_t(l)]));
     else
       swiglu_mlp_forward(ex, h2, layer.mlp->weights(params_), a.mlp.view(n), y);
     add(ex, y, x_mid, y);

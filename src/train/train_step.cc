@@ -114,7 +114,8 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
     if (ranks > 1) SYM_TRY(dp_.comm().all_reduce(std::span(stats_scratch_)));
     if (pipeline_) SYM_TRY(dp_.mesh().group(Axis::kPipeline).all_reduce(std::span(stats_scratch_)));
     std::vector<double> losses;
-    for (const MoeStats& s : stats) losses.push_back(s.aux_loss), losses.push_back(s.z_loss);
+    for (const MoeStats& s : stats)
+      losses.insert(losses.end(), {s.aux_loss, s.seq_aux_loss, s.z_loss});
     if (ranks > 1) SYM_TRY(dp_.comm().all_reduce(std::span(losses)));
     SYM_TRY(sum_over_stages(losses));
     size_t at = 0, li = 0;
@@ -123,6 +124,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
       s.dropped = stats_scratch_[at++];
       s.tokens = stats_scratch_[at++];
       s.aux_loss = losses[li++];
+      s.seq_aux_loss = losses[li++];
       s.z_loss = losses[li++];
     }
   }

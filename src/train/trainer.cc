@@ -46,13 +46,14 @@ nlohmann::json memory_record() {
 // Router balance of one step: per MoE layer the max/mean load ratio and dropped fraction.
 void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann::json& record) {
   nlohmann::json layers = nlohmann::json::array();
-  double aux = 0, z = 0, worst = 0;
+  double aux = 0, seq_aux = 0, z = 0, worst = 0;
   int64_t dropped = 0, slots = 0;
   const ModelConfig& c = model.config();
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     if (!c.is_moe_layer(l)) continue;
     const MoeStats& s = model.moe_stats()[size_t(l)];
     aux += s.aux_loss / double(micro_batches);
+    seq_aux += s.seq_aux_loss / double(micro_batches);
     z += s.z_loss / double(micro_batches);
     worst = std::max(worst, s.max_over_mean());
     dropped += s.dropped;
@@ -62,6 +63,7 @@ void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann:
   }
   if (layers.empty()) return;
   record["aux_loss"] = aux;
+  if (c.router_seq_aux_loss_coef != 0) record["seq_aux_loss"] = seq_aux;
   record["z_loss"] = z;
   record["max_over_mean_load"] = worst;
   record["dropped_fraction"] = slots ? double(dropped) / double(slots) : 0.0;

@@ -69,6 +69,38 @@ TEST(HfArch, MixtralCannotHaveDenseLayersOrUnnormalisedWeights) {
   EXPECT_THAT(arch.error().message(), HasSubstr("model.norm_topk_prob = false"));
 }
 
+// No supported architecture has DeepSeek-V3's routing or partial RoPE.
+TEST(HfArch, PublishedRoutingAndPartialRopeAreRefusedNamingTheKey) {
+  struct Case {
+    void (*set)(ModelConfig&);
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{[](ModelConfig& m) { m.scoring_func = RouterScoring::kSigmoid; },
+                "model.scoring_func = \"sigmoid\""},
+           Case{[](ModelConfig& m) { m.n_group = 4, m.topk_group = 2; }, "model.n_group = 4"},
+           Case{[](ModelConfig& m) { m.routed_scaling_factor = 2.5; },
+                "model.routed_scaling_factor = 2.5"},
+           Case{[](ModelConfig& m) { m.partial_rotary_factor = 0.5; },
+                "model.partial_rotary_factor = 0.5"},
+           Case{[](ModelConfig& m) { m.partial_rotary_factor = 0.5, m.num_experts = 0; },
+                "model.partial_rotary_factor = 0.5"},
+       }) {
+    SCOPED_TRACE(c.message);
+    ModelConfig m = moe_config();
+    c.set(m);
+    ASSERT_TRUE(m.validate().is_ok()) << m.validate().message();
+    Result<HfArch> arch = choose_hf_arch(m);
+    ASSERT_FALSE(arch.has_value());
+    EXPECT_EQ(arch.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(arch.error().message(), HasSubstr(c.message));
+  }
+  // The sequence-wise balance loss is training-only: it does not change the architecture.
+  ModelConfig m = moe_config();
+  m.router_seq_aux_loss_coef = 0.01;
+  EXPECT_EQ(arch_of(m), HfArch::kQwen3Moe);
+}
+
 TEST(HfArch, ModelTypesRoundTripAndUnknownOnesNameTheSource) {
   for (HfArch arch : {HfArch::kQwen3Moe, HfArch::kMixtral, HfArch::kQwen3, HfArch::kLlama}) {
     Result<HfArch> back = hf_arch_from_model_type(hf_model_type(arch), "x");

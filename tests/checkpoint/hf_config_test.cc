@@ -165,6 +165,7 @@ TEST(HfConfig, WhatSymphonyDoesNotComputeIsRefusedNamingTheField) {
       {{{"hidden_size", "64"}}, "hidden_size = \"64\" is not an integer"},
       {{{"tie_word_embeddings", 1}}, "tie_word_embeddings = 1 is not true or false"},
       {{{"num_key_value_heads", 4}}, "model.num_key_value_heads"},
+      {{{"partial_rotary_factor", 0.5}}, "partial_rotary_factor = 0.5 is not supported"},
   };
   for (const auto& [patch, expected] : cases) {
     SCOPED_TRACE(patch.dump());
@@ -177,6 +178,16 @@ TEST(HfConfig, WhatSymphonyDoesNotComputeIsRefusedNamingTheField) {
   Result<HfModelConfig> c = parse_hf_config("{not json", "hf/config.json");
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message(), HasSubstr("hf/config.json: invalid JSON"));
+}
+
+TEST(HfConfig, WholeHeadRotaryFactorIsAccepted) {
+  for (const Json& factor : {Json(1.0), Json(1), Json(nullptr)}) {
+    SCOPED_TRACE(factor.dump());
+    Result<HfModelConfig> c =
+        parse_hf_config(qwen3_moe_with({{"partial_rotary_factor", factor}}), "hf/config.json");
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    EXPECT_EQ(c->model.partial_rotary_factor, 1.0);
+  }
 }
 
 TEST(HfConfig, MixtralSlidingWindowIsAcceptedOnlyWhenItCoversEveryPosition) {

@@ -14,6 +14,19 @@ symphony_add_cli_test(topk_exceeds_experts 2 "model\\.num_experts_per_tok"
                       train tiny --set model.num_experts_per_tok=9)
 symphony_add_cli_test(heads_not_dividing 2 "model\\.num_key_value_heads"
                       train tiny --set model.num_key_value_heads=3)
+symphony_add_cli_test(topk_group_exceeds_n_group 2
+                      "model\\.topk_group = 3 must be in \\[1, model\\.n_group = 2\\]"
+                      train tiny --dry-run --set model.n_group=2 --set model.topk_group=3)
+symphony_add_cli_test(n_group_not_dividing 2 "model\\.n_group = 3 does not divide model\\.num_experts = 8"
+                      train tiny --dry-run --set model.n_group=3)
+symphony_add_cli_test(topk_beyond_groups 2 "model\\.num_experts_per_tok = 2 must be at most model\\.topk_group"
+                      train tiny --dry-run --set model.n_group=8 --set model.topk_group=1)
+symphony_add_cli_test(unknown_scoring_func 2 "model\\.scoring_func: expected one of .softmax., .sigmoid."
+                      train tiny --dry-run --set model.scoring_func=tanh)
+symphony_add_cli_test(routed_scaling_not_positive 2 "model\\.routed_scaling_factor = -1"
+                      train tiny --dry-run --set model.routed_scaling_factor=-1)
+symphony_add_cli_test(partial_rotary_odd 2 "model\\.partial_rotary_factor = 0\\.28 must be in"
+                      train tiny --dry-run --set model.partial_rotary_factor=0.28)
 symphony_add_cli_test(wrong_type 2 "train\\.steps"
                       train tiny --set train.steps=abc)
 symphony_add_cli_test(unknown_preset 2 "no-such-preset"

@@ -138,6 +138,29 @@ TEST(Overrides, SetValuesOfEveryType) {
   EXPECT_EQ(r->parallel.zero_stage, ZeroStage::kGradients);
 }
 
+TEST(Overrides, SetTheRouterAndRopeKeys) {
+  Result<RunConfig> r = load_run_config(
+      "tiny", std::vector<std::string>{"model.scoring_func=sigmoid", "model.n_group=4",
+                                       "model.topk_group=2", "model.routed_scaling_factor=2.5",
+                                       "model.router_seq_aux_loss_coef=1e-4",
+                                       "model.partial_rotary_factor=0.5"});
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->model.scoring_func, RouterScoring::kSigmoid);
+  EXPECT_EQ(r->model.n_group, 4);
+  EXPECT_EQ(r->model.topk_group, 2);
+  EXPECT_EQ(r->model.routed_scaling_factor, 2.5);
+  EXPECT_EQ(r->model.router_seq_aux_loss_coef, 1e-4);
+  EXPECT_EQ(r->model.partial_rotary_factor, 0.5);
+  EXPECT_EQ(r->model.rotary_dim(), 16);
+  // Written back and read again.
+  Result<RunConfig> reread = parse_run_config(to_toml(*r), "tiny", {});
+  ASSERT_TRUE(reread.has_value()) << reread.error().message();
+  EXPECT_THAT(to_toml(*reread), HasSubstr("scoring_func = \"sigmoid\"\n"));
+  EXPECT_EQ(to_toml(*reread), to_toml(*r));
+  // The default scoring is softmax.
+  EXPECT_THAT(to_toml(RunConfig{}), HasSubstr("scoring_func = \"softmax\"\n"));
+}
+
 TEST(Overrides, LaterOnesWin) {
   Result<RunConfig> r =
       load_run_config("tiny", std::vector<std::string>{"train.steps=100", "train.steps=150"});
@@ -295,6 +318,9 @@ TEST(TomlErrors, WrongTypesNameKeyTypeAndLine) {
            Case{"[model]\nqk_norm = 1\n",
                 "test.toml:2: model.qk_norm: expected a boolean (true or false), got integer 1"},
            Case{"[optim]\nlr = \"fast\"\n", "test.toml:2: optim.lr: expected a number"},
+           Case{"[model]\nscoring_func = \"relu\"\n",
+                "test.toml:2: model.scoring_func: expected one of \"softmax\", \"sigmoid\", got "
+                "string \"relu\""},
            Case{"[optim]\ndecay = \"cosin\"\n",
                 "optim.decay: expected one of \"cosine\", \"linear\", \"constant\", got string "
                 "\"cosin\""},
@@ -357,6 +383,11 @@ TEST(Validation, EachRuleNamesItsKey) {
            Case{"model.moe_intermediate_size=0", "model.moe_intermediate_size = 0"},
            Case{"model.rms_norm_eps=0", "model.rms_norm_eps = 0"},
            Case{"model.capacity_factor=0.25", "model.capacity_factor = 0.25"},
+           Case{"model.n_group=3", "model.n_group = 3 does not divide model.num_experts = 8"},
+           Case{"model.topk_group=2", "model.topk_group = 2 must be in [1, model.n_group = 1]"},
+           Case{"model.routed_scaling_factor=0", "model.routed_scaling_factor = 0"},
+           Case{"model.router_seq_aux_loss_coef=-1", "model.router_seq_aux_loss_coef = -1"},
+           Case{"model.partial_rotary_factor=1.5", "model.partial_rotary_factor = 1.5"},
            Case{"train.seq_len=512", "train.seq_len = 512 exceeds model.max_position_embeddings"},
            Case{"train.global_batch_tokens=1000",
                 "train.global_batch_tokens = 1000 must be 0 or a multiple of"},

@@ -127,6 +127,74 @@ TEST(ModelConfigValidate, NamesTheKeyAndValues) {
   EXPECT_THAT(config.validate().message(), HasSubstr("model.rope_theta"));
 }
 
+// Each router and RoPE key out of range is named with its value.
+TEST(ModelConfigValidate, NamesTheRouterAndRopeKeys) {
+  struct Case {
+    const char* name;
+    void (*set)(ModelConfig&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {"topk_group above n_group", [](ModelConfig& c) { c.n_group = 4, c.topk_group = 5; },
+       "model.topk_group = 5 must be in [1, model.n_group = 4]"},
+      {"topk_group 0", [](ModelConfig& c) { c.topk_group = 0; },
+       "model.topk_group = 0 must be in [1, model.n_group = 1]"},
+      {"n_group 0", [](ModelConfig& c) { c.n_group = 0; }, "model.n_group = 0 must be positive"},
+      {"n_group not dividing", [](ModelConfig& c) { c.n_group = 3, c.topk_group = 2; },
+       "model.n_group = 3 does not divide model.num_experts = 8"},
+      {"top-k beyond the groups",
+       [](ModelConfig& c) { c.n_group = 4, c.topk_group = 1, c.num_experts_per_tok = 3; },
+       "model.num_experts_per_tok = 3 must be at most model.topk_group * model.num_experts / "
+       "model.n_group = 1 * 8 / 4 = 2"},
+      {"scaling 0", [](ModelConfig& c) { c.routed_scaling_factor = 0; },
+       "model.routed_scaling_factor = 0 must be a positive finite number"},
+      {"scaling negative", [](ModelConfig& c) { c.routed_scaling_factor = -2.5; },
+       "model.routed_scaling_factor = -2.5"},
+      {"scaling NaN", [](ModelConfig& c) { c.routed_scaling_factor = std::nan(""); },
+       "model.routed_scaling_factor"},
+      {"seq aux negative", [](ModelConfig& c) { c.router_seq_aux_loss_coef = -1; },
+       "model.router_seq_aux_loss_coef = -1 must be a finite number >= 0"},
+      {"rotary factor above 1", [](ModelConfig& c) { c.partial_rotary_factor = 1.5; },
+       "model.partial_rotary_factor = 1.5 must be in (0, 1]"},
+      {"rotary factor 0", [](ModelConfig& c) { c.partial_rotary_factor = 0; },
+       "model.partial_rotary_factor = 0 must be in (0, 1]"},
+      {"rotary dims odd", [](ModelConfig& c) { c.partial_rotary_factor = 0.5, c.head_dim = 6; },
+       "model.partial_rotary_factor = 0.5 must be in (0, 1] and rotate an even, positive number "
+       "of dims: round(factor * model.head_dim = 6)"},
+      {"rotary dims zero", [](ModelConfig& c) { c.partial_rotary_factor = 0.01; },
+       "model.partial_rotary_factor = 0.01"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ModelConfig config;
+    config.num_experts = 8;
+    config.num_experts_per_tok = 2;
+    c.set(config);
+    EXPECT_THAT(config.validate().message(), HasSubstr(c.message));
+  }
+}
+
+TEST(ModelConfigValidate, AcceptsPublishedRoutingAndPartialRope) {
+  ModelConfig config;  // head_dim 64
+  config.num_experts = 256;
+  config.num_experts_per_tok = 8;
+  config.scoring_func = RouterScoring::kSigmoid;
+  config.n_group = 8;
+  config.topk_group = 4;
+  config.routed_scaling_factor = 2.5;
+  config.router_seq_aux_loss_coef = 1e-4;
+  config.partial_rotary_factor = 0.5;
+  EXPECT_TRUE(config.validate().is_ok()) << config.validate().message();
+  EXPECT_EQ(config.rotary_dim(), 32);
+  config.num_experts_per_tok = 4 * 32;  // every expert of the 4 best groups
+  EXPECT_TRUE(config.validate().is_ok());
+  // Dense models ignore the expert count in the groups check.
+  config.num_experts = 0;
+  config.n_group = 3;
+  config.topk_group = 2;
+  EXPECT_TRUE(config.validate().is_ok());
+}
+
 TEST(ModelConfigValidate, IntermediateSizeMattersOnlyWithDenseLayers) {
   ModelConfig config;
   config.num_experts = 4;

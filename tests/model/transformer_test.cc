@@ -58,7 +58,8 @@ double objective(Transformer& model, const Exec& ex, const Batch& b, const LossS
   model.params().zero_grads();
   CrossEntropyResult ce = model.forward_backward(ex, b.shape, b.tokens, b.targets, scales);
   double total = ce.loss_sum * scales.token;
-  for (const MoeStats& s : model.moe_stats()) total += scales.aux * (s.aux_loss + s.z_loss);
+  for (const MoeStats& s : model.moe_stats())
+    total += scales.aux * (s.aux_loss + s.seq_aux_loss + s.z_loss);
   return total;
 }
 
@@ -118,6 +119,33 @@ TEST(Transformer, GradientsMatchFiniteDifferencesWithCapacityDropsAndRecompute) 
   check_gradients(c, Recompute::kFull);
 }
 
+// DeepSeek-V3's routing (sigmoid scores, group-limited selection, a routed scaling factor, the
+// sequence-wise balance loss beside the others) and Ling 2.0's partial RoPE with QK-norm.
+ModelConfig published_routing_config() {
+  ModelConfig c = grad_check_config();
+  c.num_experts = 8;
+  c.num_experts_per_tok = 3;
+  c.scoring_func = RouterScoring::kSigmoid;
+  c.n_group = 4;
+  c.topk_group = 2;
+  c.routed_scaling_factor = 2.5;
+  c.router_seq_aux_loss_coef = 0.3;
+  c.partial_rotary_factor = 0.5;
+  return c;
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferencesWithPublishedRoutingAndPartialRope) {
+  check_gradients(published_routing_config(), Recompute::kNone);
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferencesWithSoftmaxGroupsNoNormAndRecompute) {
+  ModelConfig c = published_routing_config();
+  c.scoring_func = RouterScoring::kSoftmax;
+  c.norm_topk_prob = false;
+  c.qk_norm = false;
+  check_gradients(c, Recompute::kFull);
+}
+
 TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
   ModelConfig c = grad_check_config();
   c.hidden_size = 32;
@@ -155,8 +183,7 @@ TEST(Transformer, FastKernelsMatchReferenceKernels) {
   EXPECT_TENSOR_NEAR(grads[0].view(), grads[1].view(), (testkit::Tolerance{1e-5, 2e-3}));
 }
 
-TEST(Transformer, DecodeMatchesFullForward) {
-  ModelConfig c = grad_check_config();
+void check_decode_matches_full_forward(ModelConfig c) {
   c.hidden_size = 32;
   c.head_dim = 8;
   const int64_t t = 9;
@@ -185,6 +212,12 @@ TEST(Transformer, DecodeMatchesFullForward) {
   CrossEntropyResult ce = model.evaluate(Exec::reference(), {1, t}, b.tokens, only_last);
   EXPECT_EQ(ce.count, 1);
   EXPECT_NEAR(ce.loss_sum, want, 1e-10);
+}
+
+TEST(Transformer, DecodeMatchesFullForward) { check_decode_matches_full_forward(grad_check_config()); }
+
+TEST(Transformer, DecodeMatchesFullForwardWithPublishedRoutingAndPartialRope) {
+  check_decode_matches_full_forward(published_routing_config());
 }
 
 TEST(TransformerCreate, RefusesAModelLargerThanTheMemoryBeforeAllocating) {

@@ -1,7 +1,7 @@
 // Expert parallelism trains like one process. Under mpirun -np {2,4} each layout (ep2, ep2 x dp2,
-// ep4, with ZeRO stages, the aux-loss-free bias and a capacity factor; dp2 alone as the control) is checked against
-// one process running the same global batch from the same weights, which every rank also
-// computes alone:
+// ep4, with ZeRO stages, the aux-loss-free bias, a capacity factor and the published DeepSeek-V3
+// routing; dp2 alone as the control) is checked against one process running the same global
+// batch from the same weights, which every rank also computes alone:
 //   - one step's gradients, gathered (expert blocks joined over the ep group), within 1e-5
 //     relative per tensor;
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
@@ -40,6 +40,7 @@ struct Layout {
   int zero;
   bool bias;  // aux-loss-free balancing on
   double capacity = 0;  // model.capacity_factor (0: dropless)
+  bool published = false;  // testkit::published_architecture_overrides()
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -52,6 +53,10 @@ RunConfig config_for(const Layout& layout) {
                                         "optim.warmup_steps=4", "optim.lr=1e-3",
                                         "model.router_z_loss_coef=0.001"};
   if (layout.bias) overrides.push_back("model.bias_update_rate=0.001");
+  if (layout.published) {
+    for (const std::string& o : testkit::published_architecture_overrides())
+      overrides.push_back(o);
+  }
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->model.capacity_factor = layout.capacity;
@@ -124,6 +129,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,
                                          Layout{"ep2_zero3", 2, 2, 3, false},
                                          Layout{"ep2_bias", 2, 2, 0, true},
                                          Layout{"ep2_capacity", 2, 2, 0, false, 1.0},
+                                         Layout{"ep2_published", 2, 2, 0, true, 0, true},
                                          Layout{"ep2_dp2", 4, 2, 0, false},
                                          Layout{"ep2_dp2_zero2", 4, 2, 2, true},
                                          Layout{"ep4", 4, 4, 0, false},

@@ -9,7 +9,8 @@
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
 //     turns rounding-level differences into another expert choice once scores tie), falling;
 //   - the same layout run twice gives bitwise the same losses and gradients;
-//   - MoE balance terms: the aux and z losses summed over the stages equal one process's.
+//   - MoE balance terms: the aux, sequence-wise and z losses summed over the stages equal one
+//     process's, with softmax and with the published DeepSeek-V3 routing.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,6 +50,7 @@ struct Layout {
   bool recompute = false;  // train.recompute = "full"
   int layers = 4;
   std::vector<int64_t> split = {};  // parallel.pp_layers
+  bool published = false;  // testkit::published_architecture_overrides()
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -60,6 +62,10 @@ RunConfig config_for(const Layout& layout) {
   if (layout.dense) overrides.push_back("model.num_experts=0");
   if (layout.tied) overrides.push_back("model.tie_word_embeddings=true");
   overrides.push_back("model.num_hidden_layers=" + std::to_string(layout.layers));
+  if (layout.published) {
+    for (const std::string& o : testkit::published_architecture_overrides())
+      overrides.push_back(o);
+  }
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.pp = layout.pp;
@@ -167,9 +173,12 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
 TEST(PipelineMoeBalance, StatisticsAndBiasEqualOneProcess) {
   Comm& world = testkit::world();
   if (world.size() < 2) GTEST_SKIP() << "a pipeline needs 2 ranks or more";
-  for (PipelineSchedule schedule : {PipelineSchedule::k1F1B, PipelineSchedule::kZeroBubble}) {
+  for (auto [schedule, published] :
+       {std::pair{PipelineSchedule::k1F1B, false}, std::pair{PipelineSchedule::kZeroBubble, false},
+        std::pair{PipelineSchedule::k1F1B, true}}) {
+    SCOPED_TRACE(published ? "published routing" : "softmax routing");
     Layout layout{.name = "balance", .ranks = world.size(), .pp = world.size(),
-                  .schedule = schedule};
+                  .schedule = schedule, .published = published};
     RunConfig c = config_for(layout);
     c.model.bias_update_rate = 0.01;
     const int64_t global = kMicroBatches;
@@ -186,6 +195,8 @@ TEST(PipelineMoeBalance, StatisticsAndBiasEqualOneProcess) {
         const MoeStats& y = run.model->moe_stats()[size_t(l)];
         EXPECT_EQ(y.routed, x.routed) << "layer " << l << " step " << step;
         EXPECT_NEAR(y.aux_loss, x.aux_loss, 1e-6 * std::abs(x.aux_loss)) << "layer " << l;
+        EXPECT_NEAR(y.seq_aux_loss, x.seq_aux_loss, 1e-6 * std::abs(x.seq_aux_loss))
+            << "layer " << l;
         EXPECT_NEAR(y.z_loss, x.z_loss, 1e-6 * std::abs(x.z_loss)) << "layer " << l;
         const View bias = run.model->balance_bias(l);
         if (bias.empty()) continue;  // another stage's layer
@@ -210,6 +221,8 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_zb_recompute", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
                .recompute = true},
         Layout{.name = "pp2_uneven", .ranks = 2, .pp = 2, .split = {3, 1}},
+        Layout{.name = "pp2_zb_published", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .published = true},
         Layout{.name = "pp4_gpipe", .ranks = 4, .pp = 4, .schedule = PP::kGpipe},
         Layout{.name = "pp4_1f1b", .ranks = 4, .pp = 4},
         Layout{.name = "pp4_interleaved", .ranks = 4, .pp = 4, .schedule = PP::kInterleaved,

@@ -30,6 +30,12 @@ DeviceMesh mesh_for(const RunConfig& c, Comm& world) {
   return std::move(mesh).value();
 }
 
+std::vector<std::string> published_architecture_overrides() {
+  return {"model.scoring_func=sigmoid",          "model.n_group=4",
+          "model.topk_group=2",                  "model.routed_scaling_factor=2.5",
+          "model.router_seq_aux_loss_coef=0.001", "model.partial_rotary_factor=0.5"};
+}
+
 RunConfig single_process(RunConfig c) {
   c.parallel = ParallelConfig{};
   return c;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config/run_config.h"
@@ -27,6 +28,10 @@ void fill_micro_batch(uint64_t tag, int64_t vocab, int64_t step, int64_t j,
 DeviceMesh mesh_for(const RunConfig& c, Comm& world);
 // `c` with the default (one-process) parallel config.
 RunConfig single_process(RunConfig c);
+// Overrides that turn the `tiny` preset (8 experts, top 2) into the published DeepSeek-V3 /
+// Ling 2.0 architecture choices: sigmoid router scores, group-limited routing (4 groups of which
+// 2), a routed scaling factor, the sequence-wise balance loss, and partial RoPE.
+std::vector<std::string> published_architecture_overrides();
 // sqrt(sum (a - ref)^2 / sum ref^2), or the absolute norm of the difference when ref is zero.
 double relative_difference(const std::vector<float>& a, const std::vector<float>& ref);
 

@@ -95,6 +95,40 @@ TEST_F(TrainerTest, SameSeedGivesBitwiseIdenticalLosses) {
   EXPECT_NE(a->losses, c->losses);
 }
 
+// DeepSeek-V3's routing (sigmoid scores, 4 groups of which 2, routed scaling 2.5, the
+// sequence-wise balance loss beside the aux-loss-free bias) with Ling 2.0's partial RoPE: the loss
+// falls, the balance loss is reported, and a rerun is bitwise identical.
+TEST_F(TrainerTest, PublishedRoutingAndPartialRopeTrainAndRerunBitwise) {
+  auto published = [&](const std::string& run) {
+    RunConfig c = tiny_config(run, 40);
+    c.model.scoring_func = RouterScoring::kSigmoid;
+    c.model.n_group = 4;
+    c.model.topk_group = 2;
+    c.model.routed_scaling_factor = 2.5;
+    c.model.router_seq_aux_loss_coef = 0.001;
+    c.model.bias_update_rate = 0.001;
+    c.model.partial_rotary_factor = 0.5;
+    EXPECT_TRUE(validate(c).is_ok());
+    return c;
+  };
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> a = train(published("a"), options);
+  ASSERT_TRUE(a.has_value()) << a.error().message();
+  ASSERT_EQ(a->losses.size(), 40u);
+  const double first = (a->losses[0] + a->losses[1] + a->losses[2]) / 3;
+  const double last = (a->losses[37] + a->losses[38] + a->losses[39]) / 3;
+  EXPECT_LT(last, first - 1.0) << "first " << first << " last " << last;
+  auto records = read_metrics_log(dir_ / "a" / "metrics.jsonl");
+  ASSERT_TRUE(records.has_value());
+  ASSERT_TRUE(records->front().contains("seq_aux_loss"));
+  EXPECT_GT(records->front()["seq_aux_loss"].get<double>(), 0.0);
+
+  Result<TrainResult> b = train(published("b"), options);
+  ASSERT_TRUE(b.has_value()) << b.error().message();
+  EXPECT_EQ(a->losses, b->losses);
+}
+
 TEST_F(TrainerTest, MissingDataFileIsNamed) {
   RunConfig c = tiny_config("run", 2);
   c.data.train_path = (dir_ / "nope.tok").string();

@@ -16,6 +16,10 @@ View expert_slice(View stacked, int64_t e) {
 ConstView expert_slice(ConstView stacked, int64_t e) {
   return stacked.rows(e, e + 1).reshape({stacked.dim(1), stacked.dim(2)});
 }
+RouterSpec router_spec(const ModelConfig& c) {
+  return {c.scoring_func, c.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone,
+          c.routed_scaling_factor, c.n_group, c.topk_group};
+}
 void fill_zero(View v) {
   if (v.dtype() == DType::kF64)
     std::fill_n(v.data<double>(), v.numel(), 0.0);
@@ -112,7 +116,10 @@ std::vector<ParamId> MoeBlock::partial_grads() const {
   return ids;
 }
 
-void MoeBlock::reserve(int64_t rows) {
+void MoeBlock::reserve(int64_t rows, int64_t sequences) {
+  if (config_.router_seq_aux_loss_coef != 0)
+    stat_scratch_.resize(size_t(2 * config_.num_experts + 2 +
+                                2 * config_.num_experts * std::max<int64_t>(sequences, 1)));
   const int64_t expert_rows = MoeActs::expert_rows(config_, rows, expert_ranks_);
   if (etp_group_ != nullptr)
     etp_gather_ =
@@ -299,10 +306,10 @@ Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, Mo
 }
 
 Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-                         const LossScales& scales, TensorParallel& tp, MoeActs& a, View y,
-                         MoeStats& stats) {
+                         int64_t seq_len, const LossScales& scales, TensorParallel& tp,
+                         MoeActs& a, View y, MoeStats& stats) {
   const int64_t n = x.dim(0), e_count = config_.num_experts, k = config_.num_experts_per_tok;
-  const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
+  const RouterSpec spec = router_spec(config_);
   SYM_CHECK(expert_ranks_ == 1 || exchange_, "a MoE layer declared for {} expert ranks (no "
             "exchange) cannot run", expert_ranks_);
   SYM_CHECK(expert_tensor_ranks_ == 1 || etp_gather_, "a MoE layer declared for {} expert tensor "
@@ -311,7 +318,7 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   View weights = a.weights.view().rows(0, n);
   std::span<int32_t> idx(a.idx.data(), size_t(n * k));
   linear_forward(ex, x, store.param(router_), logits);
-  router_topk_forward(ex, logits, bias, norm, probs, idx, weights);
+  router_topk_forward(ex, logits, bias, spec, probs, idx, weights);
 
   // Rows grouped by expert; under expert parallelism by send position (parallel/expert_exchange.h)
   const int64_t capacity = expert_capacity(config_.capacity_factor, n, k, e_count);
@@ -348,21 +355,41 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   // and statistics are those of the whole micro-batch, summed over the group.
   const int64_t total_rows = n * tp.size();
   std::vector<double>& sums = stat_scratch_;
-  router_prob_sums(probs, std::span(sums.data(), size_t(e_count)));
+  router_prob_sums(probs, spec.scoring, std::span(sums.data(), size_t(e_count)));
   double z = z_loss_forward_backward(logits, config_.router_z_loss_coef, scales.aux, View(),
                                      total_rows);
+  // The sequence-wise loss's sums: rows [row_offset, row_offset + n) of the micro-batch are this
+  // rank's (tensor parallelism shares the rows out in order).
+  const double seq_coef = config_.router_seq_aux_loss_coef;
+  const int64_t row_offset = int64_t(tp.rank()) * n;
+  std::span<double> seq_sums;
+  if (seq_coef != 0) {
+    SYM_CHECK(seq_len > 0 && total_rows % seq_len == 0, "MoE: {} rows are not sequences of {}",
+              total_rows, seq_len);
+    const size_t seq_values = size_t(total_rows / seq_len * 2 * e_count);
+    SYM_CHECK(sums.size() >= size_t(2 * e_count + 2) + seq_values,
+              "MoE: {} sequences of {} rows, more than reserve() sized", total_rows / seq_len,
+              seq_len);
+    seq_sums = std::span(sums.data() + 2 * e_count + 2, seq_values);
+    seq_balance_sums(probs, spec.scoring, idx, k, seq_len, row_offset, seq_sums);
+  }
   if (tp.size() > 1) {
     for (int64_t e = 0; e <= e_count; ++e)
       sums[size_t(e_count + 1 + e)] = double(routed[size_t(e)]);
     sums[size_t(e_count)] = z;
-    tp.all_reduce(std::span(sums));
+    tp.all_reduce(std::span(sums.data(), size_t(2 * e_count + 2) + seq_sums.size()));
     z = sums[size_t(e_count)];
     for (int64_t e = 0; e <= e_count; ++e)
       routed[size_t(e)] = int64_t(sums[size_t(e_count + 1 + e)]);
   }
+  View dprobs = a.dprobs_aux.view().rows(0, n);
   stats.aux_loss += aux_loss_from_sums(std::span(sums.data(), size_t(e_count)), routed_by_expert,
                                        total_rows, k, config_.router_aux_loss_coef, scales.aux,
-                                       a.dprobs_aux.view().rows(0, n));
+                                       dprobs);
+  if (seq_coef != 0)
+    stats.seq_aux_loss += seq_aux_loss_from_sums(seq_sums, seq_len, k, row_offset, seq_coef,
+                                                 scales.aux, dprobs);
+  if (balance_losses_on()) balance_probs_backward(probs, spec.scoring, dprobs);
   stats.z_loss += z;
   for (int64_t e = 0; e < e_count; ++e) stats.routed[size_t(e)] += routed_by_expert[size_t(e)];
   stats.dropped += routed[size_t(e_count)];
@@ -375,7 +402,7 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
                           const LossScales& scales, TensorParallel& tp, MoeActs& a, View dx,
                           MoeStats& stats) {
   const int64_t n = x.dim(0), k = config_.num_experts_per_tok;
-  const TopkNorm norm = config_.norm_topk_prob ? TopkNorm::kNormalize : TopkNorm::kNone;
+  const RouterSpec spec = router_spec(config_);
   const DispatchPlan& plan = a.plan;
   const int64_t rows = plan.kept_rows();
   View weights = a.weights.view().rows(0, n), dweights = a.dweights.view().rows(0, n);
@@ -393,9 +420,9 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
     fill_zero(dx);
   View dlogits = a.dlogits.view().rows(0, n);
   ConstView dprobs_aux =
-      config_.router_aux_loss_coef != 0 ? ConstView(a.dprobs_aux.view().rows(0, n)) : ConstView();
+      balance_losses_on() ? ConstView(a.dprobs_aux.view().rows(0, n)) : ConstView();
   std::span<const int32_t> idx(a.idx.data(), size_t(n * k));
-  router_topk_backward(ex, a.probs.view().rows(0, n), idx, norm, dweights, dprobs_aux, dlogits);
+  router_topk_backward(ex, a.probs.view().rows(0, n), idx, spec, dweights, dprobs_aux, dlogits);
   z_loss_forward_backward(a.logits.view().rows(0, n), config_.router_z_loss_coef, scales.aux,
                           dlogits, n * tp.size());
   linear_backward_weight(ex, x, dlogits, store.grad(router_));

@@ -1,6 +1,7 @@
 #pragma once
 // Mixture-of-Experts feed-forward (Qwen3-MoE / DeepSeek-V3 style):
-//   logits = x·Wr^T;  top-k over softmax(logits) (+ selection bias)  -> weights, experts
+//   logits = x·Wr^T;  top-k over softmax(logits) or sigmoid(logits) (+ selection bias, within
+//   the best groups under group-limited routing)  -> weights, experts (kernels/router_topk.h)
 //   y = sum_j weights_j * SwiGLU_{e_j}(x)  +  SharedSwiGLU(x)
 // Dispatch is dropless by default: rows are grouped by expert (DispatchPlan) and each expert runs
 // one GEMM per projection over its rows; with a capacity factor, overflow assignments are
@@ -47,12 +48,13 @@ struct MoeStats {
   int64_t dropped = 0;
   int64_t tokens = 0;
   double aux_loss = 0;          // summed over micro-batches
+  double seq_aux_loss = 0;      // sequence-wise balance loss, summed over micro-batches
   double z_loss = 0;
   ExchangeTimes exchange;       // expert-parallel all-to-all, this rank
   void reset(int64_t num_experts) {
     routed.assign(size_t(num_experts), 0);
     dropped = tokens = 0;
-    aux_loss = z_loss = 0;
+    aux_loss = seq_aux_loss = z_loss = 0;
     exchange = ExchangeTimes{};
   }
   // max over experts of routed / mean routed (1 = perfectly balanced).
@@ -60,7 +62,7 @@ struct MoeStats {
 };
 
 struct MoeActs {
-  Buffer logits, probs, weights;  // (N, E), (N, E), (N, K)
+  Buffer logits, probs, weights;  // (N, E), (N, E) router scores, (N, K)
   std::vector<int32_t> idx;       // N*K
   std::vector<int32_t> send_idx;  // N*K send positions of idx (expert parallel)
   std::vector<int64_t> rows_by_position;  // [send position] (expert parallel)
@@ -74,7 +76,8 @@ struct MoeActs {
   Buffer xt, yt;                  // (etp * R, D) expert tensor parallel: gathered rows
   SwigluActBuffers shared;        // (N, Fs)
   Buffer shared_out;              // (N, D)
-  Buffer dprobs_aux, dweights, dlogits;  // (N, E), (N, K), (N, E)
+  Buffer dprobs_aux, dweights, dlogits;  // (N, E) balance losses' gradient of the scores,
+                                         // (N, K), (N, E)
   MoeActs() = default;
   MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks,
           int expert_tensor_ranks = 1);
@@ -98,18 +101,22 @@ class MoeBlock {
            const ModelParallel& parallel = {});
 
   // Sizes the etp gather's buffers for micro-batches of up to `rows` tokens
-  // (MoeActs::expert_rows), so a step allocates nothing. Nothing to do without expert tensor
-  // parallelism. (The exchange plans are sized by MoeActs.)
-  void reserve(int64_t rows);
+  // (MoeActs::expert_rows) and the sequence-wise balance loss's sums for micro-batches of up to
+  // `sequences` sequences, so a step allocates nothing. (The exchange plans are sized by
+  // MoeActs.) REQUIRED before forward when router_seq_aux_loss_coef > 0 or under expert tensor
+  // parallelism.
+  void reserve(int64_t rows, int64_t sequences);
 
   // x, y: (N, D); y is overwritten. `bias` (E) steers selection. Adds to stats. Under expert
   // parallelism every rank of the ep group must call it together (collective).
   // Failure: a communication error of the exchange.
   // Under tensor parallelism x is this rank's share of the micro-batch's rows (each rank of the
-  // tp group routes its own), and the balance terms and statistics are summed over `tp`.
+  // tp group routes its own: rows [tp.rank() * N, (tp.rank() + 1) * N)), and the balance terms
+  // and statistics are summed over `tp`. The micro-batch's rows are sequences of `seq_len` rows
+  // (the sequence-wise balance loss); REQUIRES: seq_len divides the micro-batch's rows.
   Status forward(const Exec& ex, const ParamStore& store, ConstView bias, ConstView x,
-                 const LossScales& scales, TensorParallel& tp, MoeActs& acts, View y,
-                 MoeStats& stats);
+                 int64_t seq_len, const LossScales& scales, TensorParallel& tp, MoeActs& acts,
+                 View y, MoeStats& stats);
   // dx = d(moe)/dx (overwritten). Consumes acts, which must be those of this micro-batch's
   // forward (or of its recomputation). Collective like forward.
   Status backward(const Exec& ex, ParamStore& store, ConstView x, ConstView dy,
@@ -141,6 +148,10 @@ class MoeBlock {
   Status experts_backward_any(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
                               int64_t per_expert, std::span<const int64_t> offsets, View x,
                               MoeActs& a, View dy, int64_t& at);
+  // Whether a balance loss gives the router scores a gradient (a.dprobs_aux).
+  bool balance_losses_on() const {
+    return config_.router_aux_loss_coef != 0 || config_.router_seq_aux_loss_coef != 0;
+  }
   void gathered_segments(int64_t first, int64_t last, std::span<const int64_t> offsets);
   void shift_gathered_offsets(int64_t first, int64_t last, int64_t at);
   void exchanged_backward_start(MoeActs& a);
@@ -159,7 +170,8 @@ class MoeBlock {
   std::unique_ptr<ExpertTensorGather> etp_gather_;  // scratch of one call
   std::vector<int64_t> etp_local_offsets_, etp_offsets_;  // scratch of one call
   std::vector<int64_t> routed_scratch_;      // [expert] routed rows by expert id, then dropped
-  std::vector<double> stat_scratch_;         // prob sums, z-loss, counts (summed over tp)
+  std::vector<double> stat_scratch_;         // prob sums, z-loss, counts, then the sequence
+                                             // sums of the seq-wise loss (summed over tp)
 };
 
 }  // namespace symphony
