@@ -51,15 +51,6 @@ TensorBox block_box(const ParamInfo& info) {
   return box;
 }
 
-// One read of a load: elements [begin, end) of a box of a checkpoint tensor into dst.
-struct Read {
-  std::string tensor;
-  std::vector<int64_t> shape;  // the whole tensor's, as this model expects it
-  TensorBox box;
-  int64_t begin = 0, end = 0;  // elements of the box, row-major
-  float* dst = nullptr;
-};
-
 // The MoE layers of this rank's pipeline stage (all of them without a pipeline), whose selection
 // biases it holds whole, as does every other rank of the stage.
 std::vector<int64_t> held_moe_layers(const Transformer& model) {
@@ -82,7 +73,16 @@ bool saves_stage_biases(const ShardPlacement& placement) {
   return true;
 }
 
-void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
+// Every parameter's block whole, from a store holding every block it declares.
+void add_block_reads(ParamStore& store, std::vector<TensorRead>& reads) {
+  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
+    const ParamInfo& info = store.info(id);
+    reads.push_back({info.name, dims_of(info.global_shape), block_box(info), 0, info.shape.numel(),
+                     store.param(id).f32()});
+  }
+}
+
+void add_bias_reads(Transformer& model, std::vector<TensorRead>& reads) {
   for (int64_t l : held_moe_layers(model)) {
     View bias = model.balance_bias(l);
     const std::vector<int64_t> shape = dims_of(bias.shape());
@@ -91,34 +91,41 @@ void add_bias_reads(Transformer& model, std::vector<Read>& reads) {
   }
 }
 
-// Every read a load into this rank's layout performs.
-std::vector<Read> plan_reads(Transformer& model, DataParallel& data_parallel) {
-  ParamStore& store = model.params();
-  std::vector<Read> reads;
-  const std::vector<StateSlice> slices = data_parallel.held_slices();
+// Calls fn(info, begin, end, slice, at) for each stretch [begin, end) of a parameter's block
+// that lies in one of `slices`, starting at element `at` of the slice.
+template <typename Fn>
+void for_each_held_stretch(const ParamStore& store, const std::vector<StateSlice>& slices,
+                           Fn&& fn) {
   for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
     const ParamInfo& info = store.info(id);
-    const std::vector<int64_t> shape = dims_of(info.global_shape);
-    const TensorBox box = block_box(info);
     const int64_t n = info.shape.numel();
-    if (data_parallel.weights_replicated())
-      reads.push_back({info.name, shape, box, 0, n, store.param(id).f32()});
     for (const StateSlice& s : slices) {
       const int64_t a = std::max(s.offset, info.offset);
       const int64_t b = std::min(s.offset + s.numel, info.offset + n);
       if (a >= b) continue;
-      const int64_t begin = a - info.offset, end = b - info.offset, at = a - s.offset;
-      if (!data_parallel.weights_replicated())
-        reads.push_back({info.name, shape, box, begin, end, s.weights + at});
-      reads.push_back({"exp_avg." + info.name, shape, box, begin, end, s.exp_avg + at});
-      reads.push_back({"exp_avg_sq." + info.name, shape, box, begin, end, s.exp_avg_sq + at});
+      fn(info, a - info.offset, b - info.offset, s, a - s.offset);
     }
   }
-  add_bias_reads(model, reads);
+}
+
+// Every read a load into this rank's layout performs: the weights, then the moments.
+std::vector<TensorRead> plan_reads(Transformer& model, DataParallel& data_parallel) {
+  std::vector<TensorRead> reads = plan_weight_reads(model, data_parallel);
+  for_each_held_stretch(model.params(), data_parallel.held_slices(),
+                        [&](const ParamInfo& info, int64_t begin, int64_t end,
+                            const StateSlice& s, int64_t at) {
+                          const std::vector<int64_t> shape = dims_of(info.global_shape);
+                          const TensorBox box = block_box(info);
+                          reads.push_back(
+                              {"exp_avg." + info.name, shape, box, begin, end, s.exp_avg + at});
+                          reads.push_back({"exp_avg_sq." + info.name, shape, box, begin, end,
+                                           s.exp_avg_sq + at});
+                        });
   return reads;
 }
 
-Result<const CheckpointTensor*> find_tensor(const CheckpointManifest& manifest, const Read& read,
+Result<const CheckpointTensor*> find_tensor(const CheckpointManifest& manifest,
+                                            const TensorRead& read,
                                             const fs::path& step_dir) {
   const CheckpointTensor* t = manifest.find(read.tensor);
   if (t == nullptr)
@@ -141,7 +148,7 @@ struct Overlap {
 // read's own box (a load under the layout that saved) overlap as two runs of one box; others
 // through the runs of the whole tensor that each occupies (checkpoint/tensor_box.h), merged.
 void for_each_overlap(
-    const CheckpointTensor& t, const Read& read,
+    const CheckpointTensor& t, const TensorRead& read,
     const std::function<void(const TensorPiece&, const std::vector<Overlap>&)>& fn) {
   std::vector<BoxRun> read_runs;  // computed when a piece of another box needs them
   std::vector<Overlap> overlaps;
@@ -345,7 +352,7 @@ Status verify_checkpoint_files(const CheckpointManifest& manifest, const fs::pat
 std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transformer& model,
                                       DataParallel& data_parallel) {
   std::set<std::string> files;
-  for (const Read& read : plan_reads(model, data_parallel)) {
+  for (const TensorRead& read : plan_reads(model, data_parallel)) {
     const CheckpointTensor* t = manifest.find(read.tensor);
     if (t == nullptr) continue;  // reported by the load
     for_each_overlap(*t, read, [&](const TensorPiece& p, const std::vector<Overlap>&) {
@@ -355,13 +362,31 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
   return {files.begin(), files.end()};
 }
 
-namespace {
+std::vector<TensorRead> plan_weight_reads(Transformer& model, DataParallel& data_parallel) {
+  ParamStore& store = model.params();
+  std::vector<TensorRead> reads;
+  if (data_parallel.weights_replicated()) {
+    add_block_reads(store, reads);
+  } else {
+    for_each_held_stretch(store, data_parallel.held_slices(),
+                          [&](const ParamInfo& info, int64_t begin, int64_t end,
+                              const StateSlice& s, int64_t at) {
+                            reads.push_back({info.name, dims_of(info.global_shape),
+                                             block_box(info), begin, end, s.weights + at});
+                          });
+  }
+  add_bias_reads(model, reads);
+  return reads;
+}
 
-// Performs `reads`, opening each file once. REQUIRES: the files were verified.
-Status perform_reads(const CheckpointManifest& manifest, const fs::path& step_dir,
-                     const std::vector<Read>& reads) {
+bool is_optimizer_tensor(std::string_view name) {
+  return name.starts_with("exp_avg.") || name.starts_with("exp_avg_sq.");
+}
+
+Status read_checkpoint_pieces(const CheckpointManifest& manifest, const fs::path& step_dir,
+                              std::span<const TensorRead> reads) {
   std::map<std::string, SafetensorsFile> open_files;
-  for (const Read& read : reads) {
+  for (const TensorRead& read : reads) {
     SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
     Status status;
     for_each_overlap(*t, read, [&](const TensorPiece& p, const std::vector<Overlap>& overlaps) {
@@ -395,38 +420,25 @@ Status perform_reads(const CheckpointManifest& manifest, const fs::path& step_di
   return Status::ok();
 }
 
-// Whole weights and selection biases of a model with full weight storage.
-std::vector<Read> weight_reads(Transformer& model) {
-  ParamStore& store = model.params();
-  std::vector<Read> reads;
-  for (ParamId id = 0; id < ParamId(store.infos().size()); ++id) {
-    const ParamInfo& info = store.info(id);
-    reads.push_back({info.name, dims_of(info.global_shape), block_box(info), 0, info.shape.numel(),
-                     store.param(id).f32()});
-  }
-  add_bias_reads(model, reads);
-  return reads;
-}
-
-}  // namespace
-
 Status load_rank_state(const CheckpointManifest& manifest, const fs::path& step_dir,
                        Transformer& model, DataParallel& data_parallel) {
-  SYM_TRY(perform_reads(manifest, step_dir, plan_reads(model, data_parallel)));
+  SYM_TRY(read_checkpoint_pieces(manifest, step_dir, plan_reads(model, data_parallel)));
   data_parallel.optimizer().set_steps_taken(manifest.optimizer_steps);
   return Status::ok();
 }
 
 Status load_checkpoint_weights(const CheckpointManifest& manifest, const fs::path& step_dir,
                                Transformer& model) {
-  const std::vector<Read> reads = weight_reads(model);
+  std::vector<TensorRead> reads;
+  add_block_reads(model.params(), reads);
+  add_bias_reads(model, reads);
   std::set<std::string> files;
-  for (const Read& read : reads) {
+  for (const TensorRead& read : reads) {
     SYM_TRY_ASSIGN(const CheckpointTensor* t, find_tensor(manifest, read, step_dir));
     for (const TensorPiece& p : t->pieces) files.insert(p.file);
   }
   SYM_TRY(verify_checkpoint_files(manifest, step_dir, {files.begin(), files.end()}));
-  return perform_reads(manifest, step_dir, reads);
+  return read_checkpoint_pieces(manifest, step_dir, reads);
 }
 
 Result<std::vector<float>> read_checkpoint_box(const CheckpointManifest& manifest,
@@ -440,7 +452,8 @@ Result<std::vector<float>> read_checkpoint_box(const CheckpointManifest& manifes
                           box.describe(), name, fmt::join(t->shape, ", "));
   std::vector<float> data(size_t(box.numel()));
   if (data.empty()) return data;
-  SYM_TRY(perform_reads(manifest, step_dir, {{name, t->shape, box, 0, box.numel(), data.data()}}));
+  const TensorRead read{name, t->shape, box, 0, box.numel(), data.data()};
+  SYM_TRY(read_checkpoint_pieces(manifest, step_dir, std::span<const TensorRead>(&read, 1)));
   return data;
 }
 

@@ -19,7 +19,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checkpoint/checkpoint_manifest.h"
@@ -47,6 +49,26 @@ struct RankSnapshot {
   std::vector<File> files;
   int64_t bytes() const;
 };
+
+// One read of a load: elements [begin, end) (row-major within `box`) of tensor `tensor`, whose
+// whole shape is `shape` as the model being filled expects it, into dst.
+struct TensorRead {
+  std::string tensor;
+  std::vector<int64_t> shape;
+  TensorBox box;
+  int64_t begin = 0, end = 0;
+  float* dst = nullptr;
+};
+
+// The reads that fill this rank's weights: each parameter's block whole where the ParamStore
+// holds the weights (ZeRO stages 0-2), else the stretches of it in the slices this rank holds
+// (stage 3, zero/data_parallel.h held_slices); then the selection biases of the MoE layers of its
+// pipeline stage (train/model_file.h balance_bias_name). A stage copy (the last stage's copy of a
+// tied embedding) reads the tensor it copies. Every load of weights plans its reads here.
+std::vector<TensorRead> plan_weight_reads(Transformer& model, DataParallel& data_parallel);
+
+// Whether a checkpoint tensor holds AdamW moments ("exp_avg.<name>", "exp_avg_sq.<name>").
+bool is_optimizer_tensor(std::string_view name);
 
 // Fills `snapshot` (whose buffers are reused: after the first save, a snapshot allocates and
 // faults in no memory) with this rank's pieces.
@@ -76,6 +98,13 @@ std::vector<std::string> files_needed(const CheckpointManifest& manifest, Transf
 // naming the tensor and both shapes; kCorrupt for a file that does not hold a listed piece.
 Status load_rank_state(const CheckpointManifest& manifest, const std::filesystem::path& step_dir,
                        Transformer& model, DataParallel& data_parallel);
+
+// Performs `reads` from the pieces of the checkpoint in `step_dir`, whatever boxes they were saved
+// in, opening each file once. REQUIRES: the files holding them were verified. Failure: as
+// load_rank_state's.
+Status read_checkpoint_pieces(const CheckpointManifest& manifest,
+                              const std::filesystem::path& step_dir,
+                              std::span<const TensorRead> reads);
 
 // Fills every weight and selection bias of `model` (full weight storage of this rank's blocks,
 // e.g. one process for export or generation) from the checkpoint, after verifying the files that

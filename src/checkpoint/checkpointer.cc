@@ -141,19 +141,25 @@ std::map<std::string, std::string> model_section(const std::string& toml) {
 
 }  // namespace
 
-std::string model_config_difference(const std::string& saved_toml,
-                                    const std::string& current_toml) {
+std::optional<ModelConfigDifference> first_model_config_difference(
+    const std::string& saved_toml, const std::string& current_toml) {
   const auto saved = model_section(saved_toml), current = model_section(current_toml);
   for (const auto& [key, value] : current) {
     auto it = saved.find(key);
     const std::string was = it == saved.end() ? "unset" : it->second;
-    if (was != value)
-      return fmt::format("model.{} = {} in the checkpoint, {} here", key, was, value);
+    if (was != value) return ModelConfigDifference{"model." + key, was, value};
   }
   for (const auto& [key, value] : saved)
-    if (!current.count(key))
-      return fmt::format("model.{} = {} in the checkpoint, unset here", key, value);
-  return "";
+    if (!current.count(key)) return ModelConfigDifference{"model." + key, value, "unset"};
+  return std::nullopt;
+}
+
+std::string model_config_difference(const std::string& saved_toml,
+                                    const std::string& current_toml) {
+  const std::optional<ModelConfigDifference> d =
+      first_model_config_difference(saved_toml, current_toml);
+  if (!d) return "";
+  return fmt::format("{} = {} in the checkpoint, {} here", d->key, d->saved, d->current);
 }
 
 namespace {

@@ -108,6 +108,17 @@ Result<std::optional<ResumePoint>> resume_from(const std::string& spec,
                                                Transformer& model, DataParallel& data_parallel,
                                                const std::function<void(const std::string&)>& warn);
 
+// The first key of the [model] sections of two config TOML texts (as to_toml writes them) whose
+// values differ (keys of `current_toml` first, each group alphabetically); nullopt when they
+// agree.
+struct ModelConfigDifference {
+  std::string key;      // "model.hidden_size"
+  std::string saved;    // the value in saved_toml, "unset" when absent
+  std::string current;  // the value in current_toml, "unset" when absent
+};
+std::optional<ModelConfigDifference> first_model_config_difference(
+    const std::string& saved_toml, const std::string& current_toml);
+
 // "" when the [model] sections of two config TOML texts agree, else the first key that differs
 // with both values, e.g. "model.hidden_size = 64 in the checkpoint, 128 here".
 std::string model_config_difference(const std::string& saved_toml, const std::string& current_toml);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "checkpoint/hf_arch.h"
+#include "checkpoint/hf_config.h"
 #include "config/run_config.h"
 #include "core/status.h"
 #include "model/transformer.h"
@@ -32,6 +33,10 @@ struct HfModel {
   HfImportReport report;               // report.config: model section from config.json
   std::unique_ptr<Transformer> model;  // built for batch 1, sequence 1; selection biases zero
 };
+
+// Reads and parses `hf_dir`/config.json (checkpoint/hf_config.h parse_hf_config). Failure:
+// kNotFound naming a missing config.json, kIo an unreadable one, parse_hf_config's errors.
+Result<HfModelConfig> read_hf_config(const std::filesystem::path& hf_dir);
 
 // Reads `hf_dir`'s config.json and weights, as import_hf does, without writing anything.
 // Failure: import_hf's, except those of writing.

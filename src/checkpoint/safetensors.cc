@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/check.h"
 #include "core/file_io.h"
 
 namespace symphony {
@@ -153,6 +154,58 @@ int64_t safetensors_dtype_bytes(std::string_view dtype) {
   for (const DTypeInfo& info : kDTypes)
     if (info.name == dtype) return info.bytes;
   return 0;
+}
+
+namespace {
+
+// IEEE half to float; exact, as every half is a float.
+float half_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  uint32_t mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);  // inf, nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    int e = -1;
+    do {
+      ++e;
+      mantissa <<= 1;
+    } while ((mantissa & 0x400u) == 0);
+    bits = sign | (uint32_t(112 - e) << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+}  // namespace
+
+bool safetensors_converts_to_f32(std::string_view dtype) {
+  return dtype == "F32" || dtype == "BF16" || dtype == "F16";
+}
+
+void safetensors_to_f32(std::string_view dtype, const std::byte* src, int64_t n, float* dst) {
+  SYM_CHECK(safetensors_converts_to_f32(dtype), "no conversion of {} to F32", dtype);
+  if (dtype == "F32") {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+    return;
+  }
+  const bool bf16 = dtype == "BF16";
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, src + 2 * i, sizeof(h));
+    if (bf16) {
+      const uint32_t bits = uint32_t(h) << 16;
+      std::memcpy(&dst[i], &bits, sizeof(float));
+    } else {
+      dst[i] = half_to_float(h);
+    }
+  }
 }
 
 int64_t SafetensorsTensor::numel() const {

@@ -26,6 +26,13 @@ namespace symphony {
 // Bytes per element of a safetensors dtype string, or 0 for a string that names none.
 int64_t safetensors_dtype_bytes(std::string_view dtype);
 
+// Whether safetensors_to_f32 converts `dtype`: "F32", "BF16" and "F16", each exactly (every
+// value of the two 16-bit formats is a float).
+bool safetensors_converts_to_f32(std::string_view dtype);
+// Converts `n` elements of `dtype` at `src` (any alignment, as file data has) to f32 in `dst`.
+// REQUIRES: safetensors_converts_to_f32(dtype).
+void safetensors_to_f32(std::string_view dtype, const std::byte* src, int64_t n, float* dst);
+
 // One tensor to write. `data` points at `bytes` bytes, which must equal
 // product(shape) * safetensors_dtype_bytes(dtype); the writer does not keep the pointer.
 struct TensorRecord {

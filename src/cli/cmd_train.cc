@@ -1,5 +1,6 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
-//                [--resume auto|PATH] [--stop-at-step N] [--ignore-memory-check]
+//                [--resume auto|PATH] [--init-from PATH] [--stop-at-step N]
+//                [--ignore-memory-check]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@ struct TrainArgs {
   std::string kernels = "fast";
   bool quiet = false;
   std::string resume;
+  std::string init_from;
   int64_t stop_at_step = 0;
   bool ignore_memory_check = false;
 };
@@ -108,6 +110,7 @@ int run_train(const TrainArgs& args) {
   options.progress = args.quiet ? ProgressOutput::kNone : ProgressOutput::kBar;
   options.world = &world;
   options.resume = args.resume;
+  options.init_from = args.init_from;
   options.stop_at_step = args.stop_at_step;
   options.stop = &stop_signals.requested();
   const ParamCounts counts = count_params(config->model);
@@ -158,6 +161,10 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--resume", args->resume,
                   "Resume from a checkpoint: 'auto' (the newest valid one in checkpoint.dir, or "
                   "a fresh start when there is none), a step directory or a checkpoint directory");
+  cmd->add_option("--init-from", args->init_from,
+                  "Start from the weights of a Hugging Face model directory, a Symphony model "
+                  "file or run directory, or a checkpoint (a new run: fresh optimizer, data "
+                  "position and schedule); a checkpoint found by --resume takes precedence");
   cmd->add_option("--stop-at-step", args->stop_at_step,
                   "Save a checkpoint and stop after this step, as on SIGTERM")
       ->check(CLI::PositiveNumber);

@@ -16,8 +16,6 @@ std::string balance_bias_name(int64_t layer) {
 
 namespace {
 
-constexpr const char* kConfigKey = "symphony.config";
-
 std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.begin() + s.ndim}; }
 
 Status load_tensor(const SafetensorsFile& file, const std::string& name, View dst) {
@@ -46,7 +44,8 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
     View b = model.balance_bias(l);
     records.push_back({balance_bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
   }
-  return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
+  return write_safetensors(path, records,
+                           {{kModelFileConfigKey, to_toml(config)}, {"format", "symphony"}});
 }
 
 namespace {
@@ -154,16 +153,17 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
     }
   }
   if (mesh.world().rank() != 0) return Status::ok();
-  return write_safetensors(path, records, {{kConfigKey, to_toml(config)}, {"format", "symphony"}});
+  return write_safetensors(path, records,
+                           {{kModelFileConfigKey, to_toml(config)}, {"format", "symphony"}});
 }
 
 Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShape max_shape,
                                     Recompute recompute) {
   SYM_TRY_ASSIGN(SafetensorsFile file, SafetensorsFile::open(path));
-  auto it = file.metadata().find(kConfigKey);
+  auto it = file.metadata().find(kModelFileConfigKey);
   if (it == file.metadata().end())
     return Error::corrupt("{}: no '{}' metadata; not a Symphony model file", path.string(),
-                          kConfigKey);
+                          kModelFileConfigKey);
   Result<RunConfig> config = parse_run_config(it->second, path.string() + " [symphony.config]");
   if (!config.has_value()) return config.error();
   LoadedModel loaded{std::move(config).value(), nullptr};

@@ -16,6 +16,9 @@
 
 namespace symphony {
 
+// The metadata key holding the run config.
+inline constexpr const char* kModelFileConfigKey = "symphony.config";
+
 // The name of MoE layer `layer`'s selection bias in model files and checkpoints.
 std::string balance_bias_name(int64_t layer);
 

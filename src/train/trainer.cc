@@ -22,6 +22,7 @@
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
 #include "train/evaluator.h"
+#include "train/init_from.h"
 #include "train/model_file.h"
 #include "train/train_data.h"
 #include "monitor/pipeline_trace.h"
@@ -108,6 +109,22 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   std::optional<EvalSampler>& eval_sampler = data->eval;
 
   const fs::path run_dir(tc.run_dir);
+  const fs::path checkpoint_dir =
+      config.checkpoint.dir.empty() ? run_dir / "checkpoints" : fs::path(config.checkpoint.dir);
+  // Before anything is written: a new run from other weights must not overwrite its source or
+  // an earlier run's checkpoints, and a source that does not fit the config is refused. With a
+  // resume requested, the source is opened only when there is nothing to resume.
+  std::optional<WeightSource> init_source;
+  if (!options.init_from.empty()) {
+    SYM_TRY(check_init_source_outside(options.init_from, run_dir, checkpoint_dir));
+    if (options.resume.empty()) {
+      SYM_TRY(check_no_checkpoints(checkpoint_dir));
+      SYM_TRY_ASSIGN(WeightSource source, open_init_source(options.init_from));
+      SYM_TRY(check_init_source_outside(source.path(), run_dir, checkpoint_dir));
+      SYM_TRY(check_weight_source(source, mc));
+      init_source.emplace(std::move(source));
+    }
+  }
   std::string result_checkpoint;
   std::optional<MetricsLog> metrics;
   if (leader) {
@@ -132,8 +149,6 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   data_parallel.init_params(mc, tc.seed);
 
   // Checkpoints: resume, then save every checkpoint.every steps, at the end and when stopped.
-  const fs::path checkpoint_dir =
-      config.checkpoint.dir.empty() ? run_dir / "checkpoints" : fs::path(config.checkpoint.dir);
   const std::string config_toml = to_toml(config);
   std::string tokenizer_fingerprint;
   if (!data->train.empty()) tokenizer_fingerprint = data->train[0]->tokenizer_fingerprint();
@@ -141,10 +156,12 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   auto warn = [&](const std::string& message) {
     fmt::print(options.log, "warning: {}\n", message);
   };
+  bool resumed = false;
   if (!options.resume.empty()) {
     SYM_TRY_ASSIGN(std::optional<ResumePoint> point,
                    resume_from(options.resume, checkpoint_dir, config_toml, *world, model,
                                data_parallel, warn));
+    resumed = point.has_value();
     if (point) {
       const std::string& saved = point->manifest.tokenizer_fingerprint;
       if (!saved.empty() && !tokenizer_fingerprint.empty() && saved != tokenizer_fingerprint)
@@ -160,6 +177,32 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       fmt::print(options.log, "no checkpoint in {}; starting from step 0\n",
                  checkpoint_dir.string());
     }
+  }
+  if (!options.init_from.empty() && resumed && leader)
+    fmt::print(options.log, "--init-from {} not used: the run resumes from its checkpoint\n",
+               options.init_from);
+  if (!options.init_from.empty() && !resumed) {
+    if (!init_source) {
+      SYM_TRY_ASSIGN(WeightSource source, open_init_source(options.init_from));
+      SYM_TRY(check_init_source_outside(source.path(), run_dir, checkpoint_dir));
+      init_source.emplace(std::move(source));
+    }
+    SYM_TRY_ASSIGN(const InitFromReport report,
+                   init_weights_from(*init_source, model, data_parallel));
+    if (leader) {
+      fmt::print(options.log, "initialised the weights from {} {}: {} tensors{}\n",
+                 weight_source_kind_name(report.kind), report.path.string(), report.tensors,
+                 report.zero_biases > 0
+                     ? fmt::format(" ({} selection biases not in the source start at zero)",
+                                   report.zero_biases)
+                     : std::string());
+      for (const std::string& note : report.notes) fmt::print(options.log, "  {}\n", note);
+    }
+    SYM_TRY(write_metrics({{"step", 0},
+                           {"init_from", report.path.string()},
+                           {"init_from_kind", weight_source_kind_name(report.kind)},
+                           {"init_from_tensors", report.tensors}}));
+    init_source.reset();  // unmaps its files
   }
   if (leader) SYM_TRY(remove_stale_temp_dirs(checkpoint_dir));
   Checkpointer checkpointer({checkpoint_dir, config.checkpoint.async, config.checkpoint.keep_last,

@@ -3,6 +3,8 @@
 // the monitors; owns none of their internals.
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
+// The weights start from the config's initialisation, a checkpoint resumed (TrainOptions::resume)
+// or another model's weights (TrainOptions::init_from).
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
 // step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights), and
 // checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
@@ -36,6 +38,13 @@ struct TrainOptions {
   // The checkpoint to resume from (checkpoint/checkpointer.h resume_from): "" for none, "auto"
   // for the newest valid one in the run's checkpoint directory, or a path.
   std::string resume;
+  // The weights to start from (train/init_from.h): a Hugging Face model directory, a Symphony
+  // model file or run directory, or a checkpoint; "" for the config's random initialisation.
+  // A resumed run (a checkpoint found through `resume`) keeps its own weights and ignores it, and
+  // says so. Without `resume`, a checkpoint directory that already holds checkpoints, or a
+  // source inside the run or checkpoint directory, is refused (kInvalidArgument): the new run
+  // would overwrite them.
+  std::string init_from;
   // When it becomes true (a SIGTERM or SIGINT handler sets it), every rank stops at the end of
   // the current step, a checkpoint is saved and train() returns with `stopped` set.
   const std::atomic<bool>* stop = nullptr;
