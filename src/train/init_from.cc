@@ -34,6 +34,7 @@ ModelConfig architecture_of(const ModelConfig& c, MoeSettings moe) {
   a.initializer_range = d.initializer_range;
   a.router_aux_loss_coef = d.router_aux_loss_coef;
   a.router_z_loss_coef = d.router_z_loss_coef;
+  a.router_seq_aux_loss_coef = d.router_seq_aux_loss_coef;
   a.bias_update_rate = d.bias_update_rate;
   a.capacity_factor = d.capacity_factor;
   if (moe == MoeSettings::kIgnored) {
@@ -42,6 +43,10 @@ ModelConfig architecture_of(const ModelConfig& c, MoeSettings moe) {
     a.moe_intermediate_size = d.moe_intermediate_size;
     a.n_shared_experts = d.n_shared_experts;
     a.norm_topk_prob = d.norm_topk_prob;
+    a.scoring_func = d.scoring_func;
+    a.routed_scaling_factor = d.routed_scaling_factor;
+    a.n_group = d.n_group;
+    a.topk_group = d.topk_group;
   }
   return a;
 }
