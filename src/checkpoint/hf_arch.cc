@@ -25,6 +25,11 @@ std::string_view hf_architecture_class(HfArch arch) {
 std::string_view hf_supported_model_types() { return "qwen3_moe, mixtral, qwen3, llama"; }
 
 Result<HfArch> choose_hf_arch(const ModelConfig& c) {
+  if (c.mla())
+    return Error::invalid(
+        "model.kv_lora_rank = {}: multi-head latent attention is exported by none of the "
+        "supported architectures ({})",
+        c.kv_lora_rank, hf_supported_model_types());
   if (c.num_experts == 0) return c.qk_norm ? HfArch::kQwen3 : HfArch::kLlama;
   // Qwen3-MoE and Mixtral have no shared experts; Qwen2-MoE and DeepSeek-V3 have them but gate
   // them (sigmoid) or need MLA attention, so none of them computes Symphony's ungated sum.
