@@ -159,7 +159,6 @@ void MlaBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, 
     tp.column_parallel_forward(ex, h, w, y);
   }
   rmsnorm_forward(ex, c, store.param(kv_a_norm_), eps, c_norm, a.c_inv.view().rows(0, n));
-  linear_forward(ex, c_norm, store.param(kv_b_), sc.dkv.view().rows(0, n));
   rope_interleaved_forward(ex, q, rope, RopeSlice{m.dq, m.nope, m.rope}, seq_len, pos_offset);
   rope_interleaved_forward(ex, k_rope, rope, RopeSlice{m.rope, 0, m.rope}, seq_len, pos_offset);
 }
@@ -173,9 +172,10 @@ void MlaBlock::forward(const Exec& ex, const ParamStore& store, ConstView rope,
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h,
                   a.inv_rms.view().rows(0, local));
   project(ex, store, rope, tp, h, n, shape.seq_len, 0, a, sc);
-  // Every head's key [k_nope_h | k_rope] and value v_h.
+  // The up-projection, then every head's key [k_nope_h | k_rope] and value v_h.
   View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
-  const ConstView kv = sc.dkv.view().rows(0, n);
+  View kv = sc.dkv.view().rows(0, n);
+  linear_forward(ex, a.c_norm.view().rows(0, n), store.param(kv_b_), kv);
   copy_column_blocks(ex, kv, {0, m.kv_cols()}, k, {0, m.dq}, m.heads, m.nope);
   copy_column_blocks(ex, sc.dk_rope.view().rows(0, n), {0, 0}, k, {m.nope, m.dq}, m.heads,
                      m.rope);

@@ -64,7 +64,8 @@ struct MlaScratch {
   // Rows of new tokens forward_cached attends at once (it walks longer inputs in chunks).
   static constexpr int64_t kDecodeRows = 64;
   Buffer dh, dq, dk, dv, dout;  // (N, D), (N, H*Dq) x 2, (N, H*v) x 2
-  Buffer dkv;                   // (N, H*(nope + v)); forward: the up-projection
+  Buffer dkv;                   // (N, H*(nope + v)); forward: the keys' and values'
+                                // up-projection
   Buffer dk_rope;               // (N, rope); forward: k_rope
   Buffer dc, dq_lat;            // (N, kv_lora), (N, q_lora) with q_lora_rank
   // forward_cached, min(N, kDecodeRows) rows: one head's absorbed query and latent output
@@ -104,10 +105,10 @@ class MlaBlock {
                       MlaActs& acts, MlaScratch& scratch, KvCache& cache, View x_out) const;
 
  private:
-  // The down-projections, norms, up-projections and RoPE of the normed rows h (this rank's
-  // rows; n rows of the micro-batch whose positions start at pos_offset): fills acts.q (rotated),
-  // acts.c, acts.c_norm (and the query latents), scratch.dkv with the up-projection and
-  // scratch.dk_rope with the rotated k_rope.
+  // The queries, latents and rotary key of the normed rows h (this rank's rows; n rows of the
+  // micro-batch whose positions start at pos_offset): fills acts.q (rotated), acts.c,
+  // acts.c_norm (and the query latents) and scratch.dk_rope with the rotated k_rope. The keys'
+  // and values' up-projection is left to forward (decoding absorbs it instead).
   void project(const Exec& ex, const ParamStore& store, ConstView rope, TensorParallel& tp,
                ConstView h, int64_t n, int64_t seq_len, int64_t pos_offset, MlaActs& acts,
                MlaScratch& scratch) const;

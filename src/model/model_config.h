@@ -64,6 +64,7 @@ struct ModelConfig {
   // Width of one value (and attention output) head.
   int64_t value_head_dim() const { return mla() ? v_head_dim : head_dim; }
   int64_t q_dim() const { return num_attention_heads * qk_head_dim(); }
+  // Key (or value) columns of standard attention; multi-head latent attention has no such K/V.
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
   // Columns the attention core multiplies per token and head pair of products: q·k over the
   // query width and P·v over the value width, summed over heads. Its training FLOPs per token
