@@ -31,6 +31,11 @@ Result<HfArch> choose_hf_arch(const ModelConfig& c) {
         "model.partial_rotary_factor = {}: the supported Hugging Face architectures ({}) rotate "
         "whole heads; export models trained with model.partial_rotary_factor = 1",
         c.partial_rotary_factor, hf_supported_model_types());
+  if (c.mla())
+    return Error::invalid(
+        "model.kv_lora_rank = {}: multi-head latent attention is exported by none of the "
+        "supported architectures ({})",
+        c.kv_lora_rank, hf_supported_model_types());
   if (c.num_experts == 0) return c.qk_norm ? HfArch::kQwen3 : HfArch::kLlama;
   if (c.scoring_func != RouterScoring::kSoftmax)
     return Error::invalid(

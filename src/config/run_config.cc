@@ -243,8 +243,9 @@ Status validate_tensor_parallel(const ParallelConfig& parallel, const TrainConfi
   if (model.num_attention_heads % tp != 0)
     return Error::invalid("parallel.tp = {} does not divide model.num_attention_heads = {}: every "
                           "tp rank runs the same number of heads", tp, model.num_attention_heads);
+  // Multi-head latent attention splits its heads alone (model/mla_block.h).
   const int64_t kv = model.num_key_value_heads;
-  if (kv % tp != 0 && tp % kv != 0)
+  if (!model.mla() && kv % tp != 0 && tp % kv != 0)
     return Error::invalid("parallel.tp = {} and model.num_key_value_heads = {}: the KV heads must "
                           "split evenly over tp, or tp be a multiple of them (each KV head then "
                           "replicated on tp / {} ranks)", tp, kv, kv);

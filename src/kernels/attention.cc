@@ -14,6 +14,8 @@ void check_shape(const AttentionShape& s) {
   SYM_CHECK(s.heads >= s.kv_heads && s.heads % s.kv_heads == 0,
             "attention: {} query heads do not split into {} kv heads", s.heads, s.kv_heads);
   SYM_CHECK(s.q_len <= s.kv_len, "attention: q_len {} exceeds kv_len {}", s.q_len, s.kv_len);
+  SYM_CHECK(s.v_head_dim >= 0 && s.scale >= 0.0, "attention: v_head_dim {}, scale {}",
+            s.v_head_dim, s.scale);
 }
 
 // `what` names the tensor in the message.
@@ -32,8 +34,8 @@ void check_forward(const AttentionShape& s, ConstView q, ConstView k, ConstView 
   const DType dt = q.dtype();
   check_view("q", q, dt, nq, s.heads * s.head_dim);
   check_view("k", k, dt, nkv, s.kv_heads * s.head_dim);
-  check_view("v", v, dt, nkv, s.kv_heads * s.head_dim);
-  check_view("out", out, dt, nq, s.heads * s.head_dim);
+  check_view("v", v, dt, nkv, s.kv_heads * s.value_dim());
+  check_view("out", out, dt, nq, s.heads * s.value_dim());
   check_view("lse", lse, dt, nq, s.heads);
 }
 
@@ -52,10 +54,10 @@ void attention_backward(const Exec& ex, const AttentionShape& s, ConstView q, Co
   check_forward(s, q, k, v, out, lse);
   const int64_t nq = s.batch * s.q_len, nkv = s.batch * s.kv_len;
   const DType dt = q.dtype();
-  check_view("dout", dout, dt, nq, s.heads * s.head_dim);
+  check_view("dout", dout, dt, nq, s.heads * s.value_dim());
   check_view("dq", dq, dt, nq, s.heads * s.head_dim);
   check_view("dk", dk, dt, nkv, s.kv_heads * s.head_dim);
-  check_view("dv", dv, dt, nkv, s.kv_heads * s.head_dim);
+  check_view("dv", dv, dt, nkv, s.kv_heads * s.value_dim());
   if (use_ref(ex, q)) return ref::attention_backward(s, q, k, v, out, lse, dout, dq, dk, dv);
   cpu::attention_backward(s, q, k, v, out, lse, dout, dq, dk, dv);
 }

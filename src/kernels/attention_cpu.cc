@@ -27,7 +27,9 @@
 // transposed and computes S = Q K^T.
 //
 // Where Dh is already a multiple of kTileCols, rows that need no zero padding are read in place
-// (rows_operand) instead of being copied.
+// (rows_operand) instead of being copied. Values, outputs and their gradients have Dv columns per
+// head (padded to Dvp), queries and keys Dh (padded to Dp); a tile of either kind fits the
+// per-thread scratch.
 //
 // The small products run on register-blocked microkernels (kernels/tile_matmul.h: AVX-512 or
 // AVX2). Packed tiles pad Dh and the score columns to multiples of kTileCols with zeros, and row
@@ -232,7 +234,7 @@ SYM_VECTORIZED void scale_rows(float* o, int64_t rows, int64_t dp, const float* 
 
 // Index arithmetic for the (tokens, heads * Dh) layouts and the tiling.
 struct Plan {
-  int64_t B, Tq, Tk, H, Hkv, Dh, Dp, group, offset, nqt, nkt;
+  int64_t B, Tq, Tk, H, Hkv, Dh, Dp, Dv, Dvp, group, offset, nqt, nkt;
   float scale;
 
   explicit Plan(const AttentionShape& s)
@@ -243,17 +245,25 @@ struct Plan {
         Hkv(s.kv_heads),
         Dh(s.head_dim),
         Dp(round_up(s.head_dim, kNR)),
+        Dv(s.value_dim()),
+        Dvp(round_up(s.value_dim(), kNR)),
         group(s.heads / s.kv_heads),
         offset(s.kv_len - s.q_len),
         nqt((s.q_len + kBQ - 1) / kBQ),
         nkt((s.kv_len + kBK - 1) / kBK),
-        scale(float(1.0 / std::sqrt(double(s.head_dim)))) {}
+        scale(float(s.softmax_scale())) {}
 
   int64_t q_at(int64_t b, int64_t i, int64_t h) const { return ((b * Tq + i) * H + h) * Dh; }
   int64_t kv_at(int64_t b, int64_t j, int64_t g) const { return ((b * Tk + j) * Hkv + g) * Dh; }
+  int64_t o_at(int64_t b, int64_t i, int64_t h) const { return ((b * Tq + i) * H + h) * Dv; }
+  int64_t v_at(int64_t b, int64_t j, int64_t g) const { return ((b * Tk + j) * Hkv + g) * Dv; }
   int64_t lse_at(int64_t b, int64_t i, int64_t h) const { return (b * Tq + i) * H + h; }
   int64_t q_ld() const { return H * Dh; }
   int64_t kv_ld() const { return Hkv * Dh; }
+  int64_t o_ld() const { return H * Dv; }
+  int64_t v_ld() const { return Hkv * Dv; }
+  // Padded columns of the widest tile: scratch tiles hold either kind.
+  int64_t tile_cols() const { return std::max(Dp, Dvp); }
   // Key tiles [0, n) hold every key visible to query rows [i0, i0 + nq).
   int64_t key_tiles_for(int64_t i0, int64_t nq) const { return (i0 + nq - 1 + offset) / kBK + 1; }
   // The first query tile with a row that sees key j0.
@@ -281,14 +291,14 @@ struct QueryTile {
 struct Scratch {
   std::vector<float> mem;
   float* q;      // query tile, scaled: rows (kBQ x Dp) or transposed (Dp x kBQ)
-  float* dout;   // dO tile, laid out as q
+  float* dout;   // dO tile, laid out as q with Dvp columns
   float* k;      // key tile: rows (kBK x Dp) or transposed (Dp x kBK)
-  float* v;      // value tile, laid out as k
+  float* v;      // value tile, laid out as k with Dvp columns
   float* k_rows; // key rows (kBK x Dp) where the key tile is held transposed
   float* s;      // scores, then P (kBQ * kBK)
   float* dp;     // dO V^T, then dS (kBQ * kBK)
-  float* acc;    // O or dq (kBQ x Dp), or dk (kBK x Dp)
-  float* acc2;   // dv (kBK x Dp)
+  float* acc;    // O (kBQ x Dvp) or dq (kBQ x Dp), or dk (kBK x Dp)
+  float* acc2;   // dv (kBK x Dvp)
   float* row_a;  // per query: running max m, or lse
   float* row_b;  // per query: running sum l, or D
   float* row_c;  // per query: rescale factor
@@ -318,25 +328,25 @@ void for_each_query_tile(const Plan& P, Fn fn) {
   const int64_t tasks = P.B * P.H * P.nqt;
 #pragma omp parallel
   {
-    Scratch sc(P.Dp);
+    Scratch sc(P.tile_cols());
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) fn(sc, QueryTile(P, t));
   }
 }
 
-// A tile operand of `rows` rows of Dh floats at src (row stride ld), read as `rows_pad` rows:
-// src itself when no zero padding is needed (Dh == Dp and rows == rows_pad), else a padded copy
-// in dst (row stride Dp). An A operand is read as a multiple of kMR rows, a B operand as its
-// k rows exactly.
+// A tile operand of `rows` rows of d floats at src (row stride ld), read as `rows_pad` rows of
+// dp = round_up(d, kNR) columns: src itself when no zero padding is needed (d == dp and
+// rows == rows_pad), else a padded copy in dst (row stride dp). An A operand is read as a
+// multiple of kMR rows, a B operand as its k rows exactly.
 struct Rows {
   const float* p;
   int64_t ld;
 };
-Rows rows_operand(const Plan& P, const float* src, int64_t ld, int64_t rows, int64_t rows_pad,
-                  float* dst) {
-  if (P.Dh == P.Dp && rows == rows_pad) return {src, ld};
-  pack_rows(src, ld, rows, P.Dh, 1.f, dst, rows_pad, P.Dp);
-  return {dst, P.Dp};
+Rows rows_operand(const float* src, int64_t ld, int64_t rows, int64_t rows_pad, int64_t d,
+                  int64_t dp, float* dst) {
+  if (d == dp && rows == rows_pad) return {src, ld};
+  pack_rows(src, ld, rows, d, 1.f, dst, rows_pad, dp);
+  return {dst, dp};
 }
 
 // D = rowsum(dO * O) for every query row and head, laid out as lse.
@@ -345,8 +355,8 @@ std::vector<float> row_dots(const Plan& P, const float* out, const float* dout) 
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < P.B * P.Tq; ++r)
     for (int64_t h = 0; h < P.H; ++h)
-      d[size_t(r * P.H + h)] = dot(dout + r * P.q_ld() + h * P.Dh, out + r * P.q_ld() + h * P.Dh,
-                                   P.Dh);
+      d[size_t(r * P.H + h)] = dot(dout + r * P.o_ld() + h * P.Dv, out + r * P.o_ld() + h * P.Dv,
+                                   P.Dv);
   return d;
 }
 
@@ -376,10 +386,10 @@ void dkdv_pair(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b, int
   load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, nq);
   // S = (scale Q) K^T and dP = dO V^T, then P and dS.
   tile_matmul(mq, ncols, P.Dh, sc.q, P.Dp, 1, sc.k, kBK, sc.s, kBK, false);
-  tile_matmul(mq, ncols, P.Dh, dout.p, dout.ld, 1, sc.v, kBK, sc.dp, kBK, false);
+  tile_matmul(mq, ncols, P.Dv, dout.p, dout.ld, 1, sc.v, kBK, sc.dp, kBK, false);
   probs_and_dscores(sc.s, sc.dp, mq, nq, ncols, P.first_visible(i0, j0), nk, sc.row_a, sc.row_b);
   // dv += P^T dO and dk += dS^T (scale Q), reading P and dS transposed.
-  tile_matmul(mk, P.Dp, nq, sc.s, 1, kBK, dout.p, dout.ld, dv_acc, P.Dp, true);
+  tile_matmul(mk, P.Dvp, nq, sc.s, 1, kBK, dout.p, dout.ld, dv_acc, P.Dvp, true);
   tile_matmul(mk, P.Dp, nq, sc.dp, 1, kBK, sc.q, P.Dp, dk_acc, P.Dp, true);
 }
 
@@ -389,9 +399,9 @@ void begin_key_tile(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t b
                     int64_t j0) {
   const int64_t nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR), ncols = round_up(nk, kNR);
   pack_transposed(x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.k, kBK, ncols);
-  pack_transposed(x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, P.Dh, 1.f, sc.v, kBK, ncols);
+  pack_transposed(x.v + P.v_at(b, j0, g), P.v_ld(), nk, P.Dv, 1.f, sc.v, kBK, ncols);
   zero(sc.acc, mk * P.Dp);
-  zero(sc.acc2, mk * P.Dp);
+  zero(sc.acc2, mk * P.Dvp);
 }
 
 // Writes the dk and dv accumulators of key tile [j0, j0 + nk) of kv head g.
@@ -399,7 +409,7 @@ void end_key_tile(const Plan& P, const Scratch& sc, const BackwardArgs& x, int64
                   int64_t j0) {
   const int64_t nk = std::min(kBK, P.Tk - j0);
   copy_rows(sc.acc, P.Dp, nk, P.Dh, 1.f, x.dk + P.kv_at(b, j0, g), P.kv_ld());
-  copy_rows(sc.acc2, P.Dp, nk, P.Dh, 1.f, x.dv + P.kv_at(b, j0, g), P.kv_ld());
+  copy_rows(sc.acc2, P.Dvp, nk, P.Dv, 1.f, x.dv + P.v_at(b, j0, g), P.v_ld());
 }
 
 // Query tile qt of head h as untransposed rows: sc.q = scale Q, and dO in place or in sc.dout.
@@ -407,14 +417,14 @@ Rows load_query_rows(const Plan& P, Scratch& sc, const BackwardArgs& x, int64_t 
                      int64_t i0) {
   const int64_t nq = std::min(kBQ, P.Tq - i0), mq = round_up(nq, kMR);
   pack_rows(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, mq, P.Dp);
-  return rows_operand(P, x.dout + P.q_at(b, i0, h), P.q_ld(), nq, mq, sc.dout);
+  return rows_operand(x.dout + P.o_at(b, i0, h), P.o_ld(), nq, mq, P.Dv, P.Dvp, sc.dout);
 }
 
 void backward_one_pass(const Plan& P, const BackwardArgs& x) {
   const int64_t tasks = P.B * P.Hkv, head_rows = P.nqt * kBQ;
 #pragma omp parallel
   {
-    Scratch sc(P.Dp);
+    Scratch sc(P.tile_cols());
     // dq of the group's query heads, (group, head_rows, Dp).
     std::vector<float> dq_acc(static_cast<size_t>(P.group * head_rows * P.Dp));
 #pragma omp for schedule(dynamic, 1)
@@ -424,7 +434,8 @@ void backward_one_pass(const Plan& P, const BackwardArgs& x) {
       for (int64_t kt = 0; kt < P.nkt; ++kt) {
         const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0);
         begin_key_tile(P, sc, x, b, g, j0);
-        const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.k_rows);
+        const Rows k_rows =
+            rows_operand(x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, P.Dh, P.Dp, sc.k_rows);
         for (int64_t h = g * P.group; h < (g + 1) * P.group; ++h) {
           float* dq_head = dq_acc.data() + (h - g * P.group) * head_rows * P.Dp;
           for (int64_t qt = P.first_query_tile_for(j0); qt < P.nqt; ++qt) {
@@ -451,7 +462,7 @@ void backward_two_passes(const Plan& P, const BackwardArgs& x) {
   const int64_t bg = P.B * P.Hkv, kv_tasks = bg * P.nkt;
 #pragma omp parallel
   {
-    Scratch sc(P.Dp);
+    Scratch sc(P.tile_cols());
     // Early key tiles are seen by the most query tiles: run them first.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < kv_tasks; ++t) {
@@ -472,17 +483,19 @@ void backward_two_passes(const Plan& P, const BackwardArgs& x) {
     const int64_t b = task.b, h = task.h, g = task.g, i0 = task.i0, nq = task.nq;
     const int64_t mq = task.mq, ncols = task.ncols;
     pack_transposed(x.q + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, P.scale, sc.q, kBQ, ncols);
-    pack_transposed(x.dout + P.q_at(b, i0, h), P.q_ld(), nq, P.Dh, 1.f, sc.dout, kBQ, ncols);
+    pack_transposed(x.dout + P.o_at(b, i0, h), P.o_ld(), nq, P.Dv, 1.f, sc.dout, kBQ, ncols);
     load_lse_and_d(P, sc, x.lse, x.d, b, h, i0, nq, ncols);
     zero(sc.acc, mq * P.Dp);
     const int64_t key_tiles = P.key_tiles_for(i0, nq);
     for (int64_t kt = 0; kt < key_tiles; ++kt) {
       const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-      const Rows k_rows = rows_operand(P, x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
-      const Rows v_rows = rows_operand(P, x.v + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.v);
+      const Rows k_rows =
+          rows_operand(x.k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, P.Dh, P.Dp, sc.k);
+      const Rows v_rows =
+          rows_operand(x.v + P.v_at(b, j0, g), P.v_ld(), nk, mk, P.Dv, P.Dvp, sc.v);
       // S^T = K (scale Q)^T and dP^T = V dO^T, then P^T and dS^T; dq += dS K.
       tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
-      tile_matmul(mk, ncols, P.Dh, v_rows.p, v_rows.ld, 1, sc.dout, kBQ, sc.dp, kBQ, false);
+      tile_matmul(mk, ncols, P.Dv, v_rows.p, v_rows.ld, 1, sc.dout, kBQ, sc.dp, kBQ, false);
       probs_and_dscores_t(sc.s, sc.dp, nk, ncols, P.first_visible(i0, j0), sc.row_a, sc.row_b);
       tile_matmul(mq, P.Dp, nk, sc.dp, 1, kBQ, k_rows.p, k_rows.ld, sc.acc, P.Dp, true);
     }
@@ -517,21 +530,21 @@ void attention_forward(const AttentionShape& s, ConstView qv, ConstView kv, Cons
       m[i] = kNegInf;
       l[i] = 0.f;
     }
-    zero(sc.acc, mq * P.Dp);
+    zero(sc.acc, mq * P.Dvp);
     const int64_t key_tiles = P.key_tiles_for(i0, nq);
     for (int64_t kt = 0; kt < key_tiles; ++kt) {
       const int64_t j0 = kt * kBK, nk = std::min(kBK, P.Tk - j0), mk = round_up(nk, kMR);
-      const Rows k_rows = rows_operand(P, k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, sc.k);
-      const Rows v_rows = rows_operand(P, v + P.kv_at(b, j0, g), P.kv_ld(), nk, nk, sc.v);
+      const Rows k_rows = rows_operand(k + P.kv_at(b, j0, g), P.kv_ld(), nk, mk, P.Dh, P.Dp, sc.k);
+      const Rows v_rows = rows_operand(v + P.v_at(b, j0, g), P.v_ld(), nk, nk, P.Dv, P.Dvp, sc.v);
       // S^T = K (scale Q)^T, then P^T; O = O * alpha + P V.
       tile_matmul(mk, ncols, P.Dh, k_rows.p, k_rows.ld, 1, sc.q, kBQ, sc.s, kBQ, false);
       online_softmax_t(sc.s, nk, ncols, P.first_visible(i0, j0), m, l, sc.row_c);
-      scale_rows(sc.acc, mq, P.Dp, sc.row_c);
-      tile_matmul(mq, P.Dp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dp, true);
+      scale_rows(sc.acc, mq, P.Dvp, sc.row_c);
+      tile_matmul(mq, P.Dvp, nk, sc.s, 1, kBQ, v_rows.p, v_rows.ld, sc.acc, P.Dvp, true);
     }
     for (int64_t i = 0; i < nq; ++i) {
-      copy_rows(sc.acc + i * P.Dp, P.Dp, 1, P.Dh, 1.f / l[i], out + P.q_at(b, i0 + i, h),
-                P.q_ld());
+      copy_rows(sc.acc + i * P.Dvp, P.Dvp, 1, P.Dv, 1.f / l[i], out + P.o_at(b, i0 + i, h),
+                P.o_ld());
       lse[P.lse_at(b, i0 + i, h)] = m[i] + std::log(l[i]);
     }
   });

@@ -8,9 +8,10 @@
 namespace symphony::ref {
 namespace {
 
-// Index helpers for the row-major (tokens, heads * Dh) layouts of the header.
+// Index helpers for the row-major (tokens, heads * Dh) layouts of the header; values and outputs
+// have Dv columns per head.
 struct Layout {
-  int64_t B, Tq, Tk, H, Hkv, Dh, group, offset;
+  int64_t B, Tq, Tk, H, Hkv, Dh, Dv, group, offset;
   double scale;
 
   explicit Layout(const AttentionShape& s)
@@ -20,11 +21,14 @@ struct Layout {
         H(s.heads),
         Hkv(s.kv_heads),
         Dh(s.head_dim),
+        Dv(s.value_dim()),
         group(s.heads / s.kv_heads),
         offset(s.kv_len - s.q_len),
-        scale(1.0 / std::sqrt(double(s.head_dim))) {}
+        scale(s.softmax_scale()) {}
   int64_t q_at(int64_t b, int64_t i, int64_t h) const { return ((b * Tq + i) * H + h) * Dh; }
   int64_t kv_at(int64_t b, int64_t j, int64_t g) const { return ((b * Tk + j) * Hkv + g) * Dh; }
+  int64_t o_at(int64_t b, int64_t i, int64_t h) const { return ((b * Tq + i) * H + h) * Dv; }
+  int64_t v_at(int64_t b, int64_t j, int64_t g) const { return ((b * Tk + j) * Hkv + g) * Dv; }
   int64_t lse_at(int64_t b, int64_t i, int64_t h) const { return (b * Tq + i) * H + h; }
 };
 
@@ -44,7 +48,7 @@ void forward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv, 
   const T* v = vv.data<T>();
   T* out = outv.data<T>();
   T* lse = lsev.data<T>();
-  std::vector<double> score(L.Tk), acc(L.Dh);
+  std::vector<double> score(L.Tk), acc(L.Dv);
   for (int64_t b = 0; b < L.B; ++b) {
     for (int64_t h = 0; h < L.H; ++h) {
       const int64_t g = h / L.group;
@@ -61,11 +65,11 @@ void forward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv, 
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int64_t j = 0; j < keys; ++j) {
           const double p = std::exp(score[j] - mx) / sum;
-          const T* vj = v + L.kv_at(b, j, g);
-          for (int64_t d = 0; d < L.Dh; ++d) acc[d] += p * double(vj[d]);
+          const T* vj = v + L.v_at(b, j, g);
+          for (int64_t d = 0; d < L.Dv; ++d) acc[d] += p * double(vj[d]);
         }
-        T* oi = out + L.q_at(b, i, h);
-        for (int64_t d = 0; d < L.Dh; ++d) oi[d] = T(acc[d]);
+        T* oi = out + L.o_at(b, i, h);
+        for (int64_t d = 0; d < L.Dv; ++d) oi[d] = T(acc[d]);
         lse[L.lse_at(b, i, h)] = T(mx + std::log(sum));
       }
     }
@@ -97,33 +101,31 @@ void backward(const AttentionShape& s, ConstView qv, ConstView kv, ConstView vv,
       const int64_t g = h / L.group;
       for (int64_t i = 0; i < L.Tq; ++i) {
         const T* qi = q + L.q_at(b, i, h);
-        const T* doi = dout + L.q_at(b, i, h);
+        const T* doi = dout + L.o_at(b, i, h);
         const double row_lse = lse[L.lse_at(b, i, h)];
-        const double D = dot(doi, out + L.q_at(b, i, h), L.Dh);
+        const double D = dot(doi, out + L.o_at(b, i, h), L.Dv);
         std::fill(dq_acc.begin(), dq_acc.end(), 0.0);
         const int64_t keys = i + L.offset + 1;
         for (int64_t j = 0; j < keys; ++j) {
           const T* kj = k + L.kv_at(b, j, g);
-          const T* vj = v + L.kv_at(b, j, g);
+          const T* vj = v + L.v_at(b, j, g);
           const double p = std::exp(L.scale * dot(qi, kj, L.Dh) - row_lse);
-          const double ds = p * (dot(doi, vj, L.Dh) - D);
+          const double ds = p * (dot(doi, vj, L.Dv) - D);
           double* dkj = dk_acc.data() + L.kv_at(b, j, g);
-          double* dvj = dv_acc.data() + L.kv_at(b, j, g);
+          double* dvj = dv_acc.data() + L.v_at(b, j, g);
           for (int64_t d = 0; d < L.Dh; ++d) {
             dq_acc[d] += L.scale * ds * double(kj[d]);
             dkj[d] += L.scale * ds * double(qi[d]);
-            dvj[d] += p * double(doi[d]);
           }
+          for (int64_t d = 0; d < L.Dv; ++d) dvj[d] += p * double(doi[d]);
         }
         T* dqi = dq + L.q_at(b, i, h);
         for (int64_t d = 0; d < L.Dh; ++d) dqi[d] = T(dq_acc[d]);
       }
     }
   }
-  for (size_t e = 0; e < dk_acc.size(); ++e) {
-    dk[e] = T(dk_acc[e]);
-    dv[e] = T(dv_acc[e]);
-  }
+  for (size_t e = 0; e < dk_acc.size(); ++e) dk[e] = T(dk_acc[e]);
+  for (size_t e = 0; e < dv_acc.size(); ++e) dv[e] = T(dv_acc[e]);
 }
 
 }  // namespace

@@ -49,6 +49,9 @@ struct AttentionScratch {
 // Keys and values of past positions for incremental decoding (batch 1).
 struct KvCache {
   Buffer k, v;  // (capacity, Hkv*Dh), after qk_norm and RoPE
+  // Multi-head latent attention (model/mla_block.h) keeps this instead of k and v:
+  // (capacity, kv_lora_rank + qk_rope_head_dim), [RMSNorm(c) | RoPE(k_rope)] per position.
+  Buffer latent;
   int64_t length = 0;
 };
 

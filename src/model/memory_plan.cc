@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "core/checked_math.h"
 #include "model/attention_block.h"
+#include "model/mla_block.h"
 
 namespace symphony {
 namespace {
@@ -16,9 +17,14 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
                            int64_t mlp_width, bool moe, bool dense, int ep, int etp) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
-  CheckedInt e = nl * d + nl;                                     // h, inv_rms
-  if (c.qk_norm) e += n * q_dim + n * kv_dim + n * h + n * hkv;
-  e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;            // q, k, v, out, lse
+  CheckedInt e = 0;
+  if (c.mla()) {
+    e += MlaActs::numel(c, n, nl);
+  } else {
+    e += nl * d + nl;                                             // h, inv_rms
+    if (c.qk_norm) e += n * q_dim + n * kv_dim + n * h + n * hkv;
+    e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;          // q, k, v, out, lse
+  }
   e += nl * d * 2 + nl;                                           // x_mid, h2, inv2
   if (dense) e += n * mlp_width * 3;
   if (moe) {
@@ -97,7 +103,8 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   // residual stream's rows (split under sequence parallelism) and the gather scratch.
   const int tp = placement.size[int(Axis::kTensor)];
   const bool sp = tp > 1 && sequence_parallel;
-  const ModelConfig local = AttentionBlock::local_config(c, placement);
+  const ModelConfig local = c.mla() ? MlaBlock::local_config(c, placement)
+                                    : AttentionBlock::local_config(c, placement);
   // A tp share of the rows (an overflowed n overflows the totals below anyway).
   const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
   const CheckedInt nl = sp ? ns : n;
@@ -142,7 +149,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   }
   acts += nl * d * 2;                                            // dres, dh
   if (pipe.stages > 1) acts += nl * d * 6;  // the runner's staging (train/pipeline_step.h)
-  acts += n * d + n * q_dim * 2 + n * kv_dim * 2;                // attention gradient scratch
+  if (c.mla())
+    acts += MlaScratch::numel(local, n);                         // attention scratch
+  else
+    acts += n * d + n * q_dim * 2 + n * kv_dim * 2;              // attention gradient scratch
   if (etp > 1)  // each MoE layer's etp exchange buffers (model/moe/expert_tensor_gather.h)
     acts += ns * c.num_experts_per_tok * ep * (1 + etp) * d * moe_layers;
   if (tp > 1) {
@@ -151,6 +161,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     const int64_t kv_replicas = tp > c.num_key_value_heads ? tp / c.num_key_value_heads : 1;
     int64_t common = (sp ? 2 * d : 0) + (c.qk_norm ? 2 * c.head_dim : 0);
     if (kv_replicas > 1) common += 2 * local.num_key_value_heads * c.head_dim * d;
+    if (c.mla()) {  // the down-projections and their norms, replicated (model/mla_block.h)
+      common = (sp ? 2 * d : 0) + (c.kv_lora_rank + c.qk_rope_head_dim) * d + c.kv_lora_rank;
+      if (c.q_lora_rank > 0) common += c.q_lora_rank * d + c.q_lora_rank;
+    }
     int64_t stash = std::max<int64_t>(pipe.holds_head() ? d : 0,
                                       moe_layers + dense_layers > 0 ? common : 0);
     if (moe_layers > 0)
@@ -163,7 +177,8 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     acts += weight_grad_pass_checked(c, shape, placement, sequence_parallel) * pipe.deferred;
 
   // RoPE table and the selection bias of each MoE layer.
-  const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * c.head_dim +
+  const int64_t rope_dim = c.mla() ? c.qk_rope_head_dim : c.head_dim;
+  const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * rope_dim +
                            CheckedInt(c.num_experts) * moe_layers;
 
   const CheckedInt weights = CheckedInt(params) * b;

@@ -58,6 +58,49 @@ Status validate_router(const ModelConfig& c) {
   return Status::ok();
 }
 
+// The multi-head latent attention fields: off (kv_lora_rank = 0, no q_lora_rank), or every head
+// width set.
+Status validate_mla(const ModelConfig& c) {
+  const int64_t q_lora_rank = c.q_lora_rank, kv_lora_rank = c.kv_lora_rank;
+  if (q_lora_rank < 0)
+    return Error::invalid("model.q_lora_rank = {} must be >= 0 (0: no query compression)",
+                          q_lora_rank);
+  if (kv_lora_rank < 0)
+    return Error::invalid("model.kv_lora_rank = {} must be >= 0 (0: standard attention)",
+                          kv_lora_rank);
+  SYM_TRY(require_at_most("q_lora_rank", q_lora_rank, kMaxHiddenSize));
+  SYM_TRY(require_at_most("kv_lora_rank", kv_lora_rank, kMaxHiddenSize));
+  if (!c.mla()) {
+    if (q_lora_rank > 0)
+      return Error::invalid("model.q_lora_rank = {} compresses the queries of multi-head latent "
+                            "attention, which model.kv_lora_rank = 0 leaves off",
+                            q_lora_rank);
+    return Status::ok();
+  }
+  const struct {
+    const char* key;
+    int64_t value;
+  } dims[] = {{"qk_rope_head_dim", c.qk_rope_head_dim},
+              {"qk_nope_head_dim", c.qk_nope_head_dim},
+              {"v_head_dim", c.v_head_dim}};
+  for (const auto& [key, value] : dims) {
+    if (value <= 0)
+      return Error::invalid("model.{} = {} must be positive: model.kv_lora_rank = {} turns on "
+                            "multi-head latent attention, whose heads it sizes",
+                            key, value, kv_lora_rank);
+    SYM_TRY(require_at_most(key, value, kMaxHeadDim));
+  }
+  // RoPE rotates pairs of dimensions.
+  if (c.qk_rope_head_dim % 2 != 0)
+    return Error::invalid("model.qk_rope_head_dim = {} must be even", c.qk_rope_head_dim);
+  if (c.qk_norm)
+    return Error::invalid("model.qk_norm = true with model.kv_lora_rank = {}: multi-head latent "
+                          "attention normalises its latents, not its heads; set "
+                          "model.qk_norm = false",
+                          kv_lora_rank);
+  return Status::ok();
+}
+
 }  // namespace
 
 Status ModelConfig::validate() const {
@@ -87,15 +130,24 @@ Status ModelConfig::validate() const {
   SYM_TRY(require_at_most("num_experts_per_tok", num_experts_per_tok, kMaxExperts));
   SYM_TRY(require_at_most("n_shared_experts", n_shared_experts, kMaxExperts));
 
-  if (num_attention_heads % num_key_value_heads != 0) {
+  SYM_TRY(validate_mla(*this));
+  if (!mla() && num_attention_heads % num_key_value_heads != 0) {
     return Error::invalid(
         "model.num_attention_heads = {} is not a multiple of model.num_key_value_heads = {}",
         num_attention_heads, num_key_value_heads);
   }
   // RoPE rotates pairs of dimensions.
-  if (head_dim % 2 != 0) return Error::invalid("model.head_dim = {} must be even", head_dim);
-  if (!(partial_rotary_factor > 0.0 && partial_rotary_factor <= 1.0) || rotary_dim() <= 0 ||
-      rotary_dim() % 2 != 0) {
+  if (!mla() && head_dim % 2 != 0)
+    return Error::invalid("model.head_dim = {} must be even", head_dim);
+  if (mla() && partial_rotary_factor != 1.0) {
+    return Error::invalid(
+        "model.partial_rotary_factor = {} with model.kv_lora_rank = {}: multi-head latent "
+        "attention sizes its rotary part with model.qk_rope_head_dim; set "
+        "model.partial_rotary_factor = 1",
+        partial_rotary_factor, kv_lora_rank);
+  }
+  if (!mla() && (!(partial_rotary_factor > 0.0 && partial_rotary_factor <= 1.0) ||
+                 rotary_dim() <= 0 || rotary_dim() % 2 != 0)) {
     return Error::invalid(
         "model.partial_rotary_factor = {} must be in (0, 1] and rotate an even, positive number "
         "of dims: round(factor * model.head_dim = {})",
@@ -166,6 +218,18 @@ std::optional<ParamCounts> count_params_checked(const ModelConfig& config) {
                          + d * kv_dim * 2  // k, v
                          + q_dim * d;      // o
   if (config.qk_norm) attention += CheckedInt(config.head_dim) * 2;
+  if (config.mla()) {
+    const CheckedInt heads = config.num_attention_heads;
+    const CheckedInt q_lora = config.q_lora_rank, kv_lora = config.kv_lora_rank;
+    const CheckedInt q_width = heads * (CheckedInt(config.qk_nope_head_dim) +
+                                        config.qk_rope_head_dim);
+    const CheckedInt q = config.q_lora_rank > 0 ? d * q_lora + q_lora + q_lora * q_width
+                                                : d * q_width;      // q_a, its norm, q_b; or q
+    attention = q + d * (kv_lora + config.qk_rope_head_dim)         // kv_a
+                + kv_lora                                           // its norm
+                + kv_lora * heads * (CheckedInt(config.qk_nope_head_dim) + config.v_head_dim)
+                + heads * config.v_head_dim * d;                    // kv_b, o
+  }
   const CheckedInt lm_head = config.tie_word_embeddings ? CheckedInt(0) : v * d;
   const CheckedInt outside = embedding + lm_head + d;  // + final norm
 

@@ -31,6 +31,14 @@ struct ModelConfig {
   bool qk_norm = false;              // Qwen3-style RMSNorm on each query and key head
   double partial_rotary_factor = 1.0;  // RoPE on the first rotary_dim() dims of each query and
                                        // key head, the rest pass through (Ling 2.0: 0.5)
+
+  // Multi-head latent attention (DeepSeek-V2/V3, model/mla_block.h), on when kv_lora_rank > 0;
+  // it then replaces head_dim, num_key_value_heads and qk_norm, which it does not read.
+  int64_t q_lora_rank = 0;       // width of the compressed query latent; 0: no query compression
+  int64_t kv_lora_rank = 0;      // width of the compressed KV latent c; 0: standard attention
+  int64_t qk_rope_head_dim = 0;  // rotary part of each query and key head (one key part shared)
+  int64_t qk_nope_head_dim = 0;  // position-free part of each query and key head
+  int64_t v_head_dim = 0;        // width of each value head
   bool tie_word_embeddings = true;   // LM head shares the embedding matrix
   double initializer_range = 0.02;   // std of the normal init of every matrix (see model/init.h)
 
@@ -64,17 +72,39 @@ struct ModelConfig {
   bool is_moe_layer(int64_t layer) const {
     return num_experts > 0 && layer >= first_k_dense_replace;
   }
-  int64_t q_dim() const { return num_attention_heads * head_dim; }
+  bool mla() const { return kv_lora_rank > 0; }
+  // Width of one query (and key) head: head_dim, or qk_nope_head_dim + qk_rope_head_dim with MLA.
+  int64_t qk_head_dim() const { return mla() ? qk_nope_head_dim + qk_rope_head_dim : head_dim; }
+  // Width of one value (and attention output) head.
+  int64_t value_head_dim() const { return mla() ? v_head_dim : head_dim; }
+  int64_t q_dim() const { return num_attention_heads * qk_head_dim(); }
+  // Key (or value) columns of standard attention; multi-head latent attention has no such K/V.
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
   // Dims of each query/key head that RoPE rotates: round(partial_rotary_factor * head_dim).
   int64_t rotary_dim() const {
     return static_cast<int64_t>(std::llround(partial_rotary_factor * double(head_dim)));
   }
-  // Matmul parameters one token passes through in decoder layer `layer`: q, k, v, o, and the
-  // dense SwiGLU or the router with K routed and every shared expert.
+  // Columns the attention core multiplies per token and head pair of products: q·k over the
+  // query width and P·v over the value width, summed over heads. Its training FLOPs per token
+  // are 3 * attention_core_dims() * (context + 1) (causal: half the positions on average).
+  int64_t attention_core_dims() const {
+    return num_attention_heads * (qk_head_dim() + value_head_dim());
+  }
+  // Matmul parameters of one layer's attention: q, k, v, o; with MLA q_a, q_b (or q), kv_a,
+  // kv_b, o.
+  int64_t attention_matmul_params() const {
+    const int64_t d = hidden_size;
+    if (!mla()) return d * q_dim() * 2 + d * kv_dim() * 2;
+    const int64_t q = q_lora_rank > 0 ? d * q_lora_rank + q_lora_rank * q_dim() : d * q_dim();
+    return q + d * (kv_lora_rank + qk_rope_head_dim) +
+           kv_lora_rank * num_attention_heads * (qk_nope_head_dim + v_head_dim) +
+           num_attention_heads * v_head_dim * d;
+  }
+  // Matmul parameters one token passes through in decoder layer `layer`: the attention's, and
+  // the dense SwiGLU or the router with K routed and every shared expert.
   int64_t layer_matmul_params(int64_t layer) const {
     const int64_t d = hidden_size;
-    const int64_t attention = d * q_dim() * 2 + d * kv_dim() * 2;
+    const int64_t attention = attention_matmul_params();
     if (is_moe_layer(layer))
       return attention + num_experts * d +
              (num_experts_per_tok + n_shared_experts) * 3 * d * moe_intermediate_size;
@@ -113,7 +143,11 @@ struct ParamCounts {
   int64_t active = 0;
   int64_t embedding = 0;   // input embedding (and the LM head when untied is counted in total)
   int64_t per_layer_attention = 0;  // q (D x H*Dh), k, v (D x Hkv*Dh), o (H*Dh x D), + 2*Dh
-                                    // with qk_norm
+                                    // with qk_norm; with MLA (Dq = nope + rope per head):
+                                    // q_a (D x q_lora) + its norm + q_b (q_lora x H*Dq), or
+                                    // q (D x H*Dq) without q_lora, + kv_a (D x (kv_lora +
+                                    // rope)) + its norm (kv_lora) + kv_b (kv_lora x H*(nope +
+                                    // v)) + o (H*v x D)
 };
 // REQUIRES: config.validate() is ok (counts of an invalid config are meaningless, not an error).
 ParamCounts count_params(const ModelConfig& config);

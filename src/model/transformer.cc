@@ -21,16 +21,20 @@ Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategor
 }  // namespace
 
 struct Transformer::Layer {
-  AttentionBlock attn;
+  std::unique_ptr<AttentionBlock> attn;  // standard attention, or
+  std::unique_ptr<MlaBlock> mla;         // multi-head latent attention (model.kv_lora_rank > 0)
   ParamId post_norm;
   std::unique_ptr<DenseMlp> mlp;
   std::unique_ptr<MoeBlock> moe;
   std::vector<ParamId> partial_grads;  // summed over tp after backward (tensor parallel only)
   std::vector<ParamId> kv_grads;       // summed over the ranks sharing a replicated KV head
 
-  Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel)
-      : attn(c, "model.layers." + std::to_string(index), store) {
+  Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel) {
     std::string prefix = "model.layers." + std::to_string(index);
+    if (c.mla())
+      mla = std::make_unique<MlaBlock>(c, prefix, store);
+    else
+      attn = std::make_unique<AttentionBlock>(c, prefix, store);
     post_norm = store.add(prefix + ".post_attention_layernorm.weight", {c.hidden_size}, Decay::kNo);
     if (c.is_moe_layer(index))
       moe = std::make_unique<MoeBlock>(c, prefix, store, parallel);
@@ -39,17 +43,18 @@ struct Transformer::Layer {
                                        DenseMlp::Split::kTensor);
     if (parallel.tensor_size() > 1) {
       const bool sp = parallel.sequence_parallel;
-      partial_grads = attn.partial_grads(sp);
+      partial_grads = attn ? attn->partial_grads(sp) : mla->partial_grads(sp);
       if (sp) partial_grads.push_back(post_norm);
       if (moe)
         for (ParamId id : moe->partial_grads()) partial_grads.push_back(id);
-      if (attn.kv_replicas() > 1) kv_grads = attn.kv_params();
+      if (attn && attn->kv_replicas() > 1) kv_grads = attn->kv_params();
     }
   }
 };
 
 struct Transformer::LayerActs {
-  AttentionActs attn;
+  AttentionActs attn;  // standard attention, or
+  MlaActs mla;         // multi-head latent attention
   Buffer x_mid, h2, inv2;
   SwigluActBuffers mlp;
   MoeActs moe;
@@ -59,7 +64,8 @@ struct Transformer::LayerActs {
   LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
             int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks,
             int expert_tensor_ranks)
-      : attn(attn_config, rows, local, dtype),
+      : attn(c.mla() ? AttentionActs() : AttentionActs(attn_config, rows, local, dtype)),
+        mla(c.mla() ? MlaActs(attn_config, rows, local, dtype) : MlaActs()),
         x_mid(act(dtype, {local, c.hidden_size})),
         h2(act(dtype, {local, c.hidden_size})),
         inv2(act(dtype, {local})) {
@@ -183,7 +189,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   const Layer* any_layer = nullptr;
   for (const auto& layer : layers_)
     if (layer && !any_layer) any_layer = layer.get();
-  const int kv_replicas = any_layer ? any_layer->attn.kv_replicas() : 1;
+  const int kv_replicas = any_layer && any_layer->attn ? any_layer->attn->kv_replicas() : 1;
   if (kv_replicas > 1) {
     Result<std::unique_ptr<Comm>> group =
         parallel.tensor->split(parallel.tensor->rank() / kv_replicas, parallel.tensor->rank(),
@@ -205,7 +211,9 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   if (tp > 1) partial_stash_ = Buffer(dtype, {stash}, MemoryCategory::kActivations);
 
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
-  const ModelConfig attn_config = AttentionBlock::local_config(config, parallel.placement);
+  const ModelConfig attn_config = config.mla()
+                                      ? MlaBlock::local_config(config, parallel.placement)
+                                      : AttentionBlock::local_config(config, parallel.placement);
   const int64_t local = tp_.local_rows(n), mlp_width = config.intermediate_size / tp;
   auto layer_acts = [&](bool is_moe) {
     return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
@@ -228,7 +236,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
         if (layers_[size_t(l)])
           acts_[size_t(slot * num_layers + l)] = layer_acts(config.is_moe_layer(l));
   }
-  rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)), config.rotary_dim(),
+  rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)),
+                     config.mla() ? config.qk_rope_head_dim : config.rotary_dim(),
                      config.rope_theta);
   residual_ = act(dtype, {slots_ * positions_, local, d});
   if (last_stage_) {
@@ -239,7 +248,10 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   dres_ = act(dtype, {local, d});
   dh_ = act(dtype, {local, d});
   if (recompute == Recompute::kFull) layer_out_scratch_ = act(dtype, {local, d});
-  attn_scratch_ = AttentionScratch(attn_config, n, dtype);
+  if (config.mla())
+    mla_scratch_ = MlaScratch(attn_config, n, dtype);
+  else
+    attn_scratch_ = AttentionScratch(attn_config, n, dtype);
   bias_.resize(size_t(num_layers));
   moe_stats_.resize(size_t(num_layers));
   scratch_stats_.resize(size_t(num_layers));
@@ -383,7 +395,10 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
   const Layer& layer = *layers_[size_t(l)];
   const int64_t n = shape.rows(), local = x.dim(0);
   View x_mid = a.x_mid.view().rows(0, local), h2 = a.h2.view().rows(0, local);
-  layer.attn.forward(ex, params_, rope_.view(), shape, tp_, x, a.attn, x_mid);
+  if (layer.mla)
+    layer.mla->forward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, x_mid);
+  else
+    layer.attn->forward(ex, params_, rope_.view(), shape, tp_, x, a.attn, x_mid);
   rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                   a.inv2.view().rows(0, local));
   if (layer.moe) {
@@ -447,7 +462,11 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
   rmsnorm_backward(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
                    a.inv2.view().rows(0, local), dh2, dh2, params_.grad(layer.post_norm));
   add(ex, dres, dh2, dres);
-  layer.attn.backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres, dres);
+  if (layer.mla)
+    layer.mla->backward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, dres, dres);
+  else
+    layer.attn->backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres,
+                         dres);
   finish_partial_grads(layer.partial_grads, layer.kv_grads);
 }
 
@@ -690,6 +709,11 @@ CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape
 std::vector<KvCache> Transformer::make_kv_caches() const {
   std::vector<KvCache> caches(size_t(config_.num_hidden_layers));
   for (KvCache& c : caches) {
+    if (config_.mla()) {
+      const int64_t width = config_.kv_lora_rank + config_.qk_rope_head_dim;
+      c.latent = Buffer(dtype_, {max_shape_.seq_len, width}, MemoryCategory::kActivations);
+      continue;
+    }
     c.k = Buffer(dtype_, {max_shape_.seq_len, config_.kv_dim()}, MemoryCategory::kActivations);
     c.v = Buffer(dtype_, {max_shape_.seq_len, config_.kv_dim()}, MemoryCategory::kActivations);
   }
@@ -712,7 +736,11 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
     const Layer& layer = *layers_[size_t(l)];
     LayerActs& a = acts_for(0, l);
     View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
-    layer.attn.forward_cached(ex, params_, rope_.view(), x, a.attn, caches[size_t(l)], x_mid);
+    if (layer.mla)
+      layer.mla->forward_cached(ex, params_, rope_.view(), x, a.mla, mla_scratch_,
+                                caches[size_t(l)], x_mid);
+    else
+      layer.attn->forward_cached(ex, params_, rope_.view(), x, a.attn, caches[size_t(l)], x_mid);
     rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                     a.inv2.view().rows(0, n));
     if (layer.moe)

@@ -2,6 +2,8 @@
 // Decoder-only MoE transformer with explicit forward and backward:
 //   x0 = embed(tokens);  x_{l+1} = layer_l(x_l);  loss = CE(lm_head(RMSNorm(x_L)), targets)
 //   layer: x_mid = x + Attention(RMSNorm(x));  x_out = x_mid + FFN(RMSNorm(x_mid))
+//   Attention = model/attention_block.h, or multi-head latent attention (model/mla_block.h)
+//               when model.kv_lora_rank > 0.
 //   FFN = dense SwiGLU for layers < first_k_dense_replace (or all layers of a dense model),
 //         MoE otherwise.
 // All memory is allocated at construction for a maximum batch shape: parameters and gradients
@@ -18,6 +20,7 @@
 #include "kernels/cross_entropy.h"
 #include "model/attention_block.h"
 #include "model/batch_shape.h"
+#include "model/mla_block.h"
 #include "model/mlp.h"
 #include "model/model_parallel.h"
 #include "model/moe/moe_block.h"
@@ -246,7 +249,8 @@ class Transformer {
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
   Buffer partial_stash_;       // earlier micro-batches' partial gradients (tensor parallel)
   std::unique_ptr<WeightGradQueue> weight_grad_queue_;  // B/W split backward passes
-  AttentionScratch attn_scratch_;
+  AttentionScratch attn_scratch_;  // standard attention, or
+  MlaScratch mla_scratch_;         // multi-head latent attention
   std::vector<Buffer> bias_;   // [layer] selection bias (E) of MoE layers
   std::vector<MoeStats> moe_stats_;
   std::vector<MoeStats> scratch_stats_;  // receives stats of recomputed and eval forwards

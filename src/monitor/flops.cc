@@ -10,7 +10,7 @@ int64_t active_matmul_params(const ModelConfig& c) {
 }
 
 double training_flops_per_token(const ModelConfig& c, int64_t seq_len) {
-  double attention = 6.0 * double(c.num_attention_heads * c.head_dim) * double(seq_len + 1) *
+  double attention = 3.0 * double(c.attention_core_dims()) * double(seq_len + 1) *
                      double(c.num_hidden_layers);
   return 6.0 * double(active_matmul_params(c)) + attention;
 }

@@ -1,11 +1,13 @@
 #pragma once
 // Model FLOPs of training, the figure behind achieved GFLOP/s and MFU.
 //   per token = 6 * active matmul parameters + attention
-//   active matmul parameters: q, k, v, o projections; the dense SwiGLU, or the router plus K routed
-//     and all shared experts; the LM head (V*D). Embedding lookups and norms are not matmuls.
-//   attention (causal, per layer): the forward QK^T and PV products cost 2 * 2 * H * Dh FLOPs per
-//     (query, key) pair; a query at position i sees i + 1 keys, so the mean over a sequence of T
-//     is (T + 1) / 2 keys. Forward + backward = 3x forward: 6 * H * Dh * (T + 1) per token.
+//   active matmul parameters: q, k, v, o projections (with MLA q_a, q_b, kv_a, kv_b, o); the dense
+//     SwiGLU, or the router plus K routed and all shared experts; the LM head (V*D). Embedding
+//     lookups and norms are not matmuls.
+//   attention (causal, per layer): the forward QK^T and PV products cost 2 * H * (Dq + Dv) FLOPs
+//     per (query, key) pair (Dq = Dv = Dh without MLA); a query at position i sees i + 1 keys, so
+//     the mean over a sequence of T is (T + 1) / 2 keys. Forward + backward = 3x forward:
+//     3 * H * (Dq + Dv) * (T + 1) per token (ModelConfig::attention_core_dims).
 // These are the model FLOPs of PaLM's MFU definition: recomputation is not counted.
 
 #include <cstdint>

@@ -55,6 +55,21 @@ TEST(HfArch, SharedExpertsAreRefused) {
   EXPECT_THAT(arch.error().message(), HasSubstr("model.n_shared_experts = 0"));
 }
 
+TEST(HfArch, MultiHeadLatentAttentionIsRefused) {
+  for (int64_t experts : {0, 8}) {
+    ModelConfig c = moe_config();
+    c.num_experts = experts;
+    c.qk_norm = false;
+    c.kv_lora_rank = 16;
+    c.qk_rope_head_dim = 4;
+    c.qk_nope_head_dim = 8;
+    c.v_head_dim = 8;
+    Result<HfArch> arch = choose_hf_arch(c);
+    ASSERT_FALSE(arch.has_value());
+    EXPECT_THAT(arch.error().message(), HasSubstr("model.kv_lora_rank = 16"));
+  }
+}
+
 TEST(HfArch, MixtralCannotHaveDenseLayersOrUnnormalisedWeights) {
   ModelConfig c = moe_config();
   c.qk_norm = false;

@@ -87,6 +87,19 @@ symphony_add_cli_test(ep_in_rank_order 2 "parallel\\.order = 'tp,cp,ep,dp,pp' na
                       train tiny --dry-run --set parallel.order=tp,cp,ep,dp,pp)
 symphony_add_cli_test(dry_run_expert_parallel 0 "memory of each rank with dp=4 ep=2"
                       train tiny --dry-run --set parallel.dp=4 --set parallel.ep=2)
+symphony_add_cli_test(mla_rope_odd 2 "model\\.qk_rope_head_dim = 7 must be even"
+                      train tiny --dry-run --set model.qk_norm=false --set model.kv_lora_rank=32
+                      --set model.qk_rope_head_dim=7 --set model.qk_nope_head_dim=16
+                      --set model.v_head_dim=24)
+symphony_add_cli_test(mla_without_head_dims 2 "model\\.qk_rope_head_dim = 0 must be positive: model\\.kv_lora_rank = 32"
+                      train tiny --dry-run --set model.kv_lora_rank=32)
+symphony_add_cli_test(mla_negative_q_lora 2 "model\\.q_lora_rank: expected a non-negative integer, got integer -1"
+                      train tiny --dry-run --set model.q_lora_rank=-1)
+symphony_add_cli_test(dry_run_mla_tensor_parallel 0 "memory of each rank with tp=2"
+                      train tiny --dry-run --set model.qk_norm=false --set model.q_lora_rank=48
+                      --set model.kv_lora_rank=32 --set model.qk_rope_head_dim=8
+                      --set model.qk_nope_head_dim=16 --set model.v_head_dim=24
+                      --set parallel.tp=2)
 symphony_add_cli_test(bad_rank_order 2 "unknown axis 'xp'"
                       train tiny --dry-run --set parallel.order=tp,cp,dp,xp)
 symphony_add_cli_test(comm_bench_one_process 0 "all_reduce +1024"

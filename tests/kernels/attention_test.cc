@@ -16,8 +16,8 @@ namespace {
 using testkit::random_buffer;
 
 std::string describe(const AttentionShape& s) {
-  return fmt::format("B={} q_len={} kv_len={} H={} Hkv={} Dh={}", s.batch, s.q_len, s.kv_len,
-                     s.heads, s.kv_heads, s.head_dim);
+  return fmt::format("B={} q_len={} kv_len={} H={} Hkv={} Dh={} Dv={} scale={}", s.batch, s.q_len,
+                     s.kv_len, s.heads, s.kv_heads, s.head_dim, s.value_dim(), s.softmax_scale());
 }
 
 // Inputs, outputs and gradients of one attention call.
@@ -30,16 +30,17 @@ struct Case {
   static Case random(const AttentionShape& s, DType dt, uint64_t seed, double qk_range = 1.0) {
     const int64_t nq = s.batch * s.q_len, nkv = s.batch * s.kv_len;
     const int64_t qd = s.heads * s.head_dim, kvd = s.kv_heads * s.head_dim;
+    const int64_t od = s.heads * s.value_dim(), vd = s.kv_heads * s.value_dim();
     Case c{s,
            random_buffer(dt, {nq, qd}, seed, -qk_range, qk_range),
            random_buffer(dt, {nkv, kvd}, seed + 1, -qk_range, qk_range),
-           random_buffer(dt, {nkv, kvd}, seed + 2),
-           random_buffer(dt, {nq, qd}, seed + 3),
-           Buffer(dt, {nq, qd}),
+           random_buffer(dt, {nkv, vd}, seed + 2),
+           random_buffer(dt, {nq, od}, seed + 3),
+           Buffer(dt, {nq, od}),
            Buffer(dt, {nq, s.heads}),
            Buffer(dt, {nq, qd}),
            Buffer(dt, {nkv, kvd}),
-           Buffer(dt, {nkv, kvd})};
+           Buffer(dt, {nkv, vd})};
     return c;
   }
   // An output set of the same shapes (for a second implementation).
@@ -115,6 +116,23 @@ TEST(Attention, CpuMatchesReference) {
       {.batch = 1, .q_len = 100, .kv_len = 100, .heads = 3, .kv_heads = 1, .head_dim = 80},
   };
   uint64_t seed = 100;
+  for (const AttentionShape& s : shapes) expect_cpu_matches_ref(s, seed += 10);
+}
+
+// Value heads narrower or wider than the query/key heads (multi-head latent attention: 192 and
+// 128 in DeepSeek-V3), widths on and off the kernel's 16-column tiles, and a set scale.
+TEST(Attention, CpuMatchesReferenceWithOtherValueWidthAndScale) {
+  const AttentionShape shapes[] = {
+      {.batch = 2, .q_len = 37, .kv_len = 37, .heads = 4, .kv_heads = 4, .head_dim = 24,
+       .v_head_dim = 16},
+      {.batch = 1, .q_len = 70, .kv_len = 70, .heads = 2, .kv_heads = 2, .head_dim = 48,
+       .v_head_dim = 32},
+      {.batch = 2, .q_len = 20, .kv_len = 20, .heads = 4, .kv_heads = 2, .head_dim = 12,
+       .v_head_dim = 20, .scale = 0.3},
+      {.batch = 1, .q_len = 3, .kv_len = 90, .heads = 3, .kv_heads = 1, .head_dim = 36,
+       .v_head_dim = 36, .scale = 0.1},
+  };
+  uint64_t seed = 500;
   for (const AttentionShape& s : shapes) expect_cpu_matches_ref(s, seed += 10);
 }
 
@@ -196,8 +214,14 @@ TEST(Attention, ReferenceKvCacheMatchesFullSequenceTail) {
 // a KV cache so that both the head grouping and the causal offset are exercised.
 TEST(Attention, ReferenceBackwardMatchesFiniteDifferences) {
   for (int64_t q_len : {4, 2}) {
-    const AttentionShape s{
-        .batch = 2, .q_len = q_len, .kv_len = 4, .heads = 4, .kv_heads = 2, .head_dim = 3};
+    const AttentionShape s{.batch = 2,
+                           .q_len = q_len,
+                           .kv_len = 4,
+                           .heads = 4,
+                           .kv_heads = 2,
+                           .head_dim = 3,
+                           .v_head_dim = q_len == 2 ? 5 : 0,
+                           .scale = q_len == 2 ? 0.7 : 0.0};
     SCOPED_TRACE(describe(s));
     Case c = Case::random(s, DType::kF64, 40 + uint64_t(q_len));
     auto loss = [&] {

@@ -57,6 +57,24 @@ TEST(MemoryPlan, MatchesAllocationExactly) {
   }
 }
 
+TEST(MemoryPlan, MatchesAllocationExactlyWithMla) {
+  ModelConfig mla = small_moe();
+  mla.qk_norm = false;
+  mla.q_lora_rank = 12;
+  mla.kv_lora_rank = 10;
+  mla.qk_rope_head_dim = 4;
+  mla.qk_nope_head_dim = 6;
+  mla.v_head_dim = 5;
+  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
+    SCOPED_TRACE(int(mode));
+    expect_plan_matches_allocation(mla, {2, 40}, mode);
+    ModelConfig direct = mla;
+    direct.q_lora_rank = 0;
+    // More rows than forward_cached attends at once.
+    expect_plan_matches_allocation(direct, {1, 100}, mode);
+  }
+}
+
 TEST(MemoryPlan, RecomputeSavesActivations) {
   ModelConfig c = small_moe();
   c.num_hidden_layers = 8;

@@ -95,6 +95,84 @@ TEST(CountParams, MlaApproximationsAddOnlyAttention) {
   expect_within(static_cast<double>(counts.active - excess), 37e9, 0.02);
 }
 
+// DeepSeek-V3's attention as published (config.json: q_lora_rank 1536, kv_lora_rank 512,
+// qk_rope_head_dim 64, qk_nope_head_dim 128, v_head_dim 128, 128 heads, hidden 7168).
+ModelConfig deepseek_v3_mla() {
+  ModelConfig c = preset_model("deepseek-v3-671b");
+  c.q_lora_rank = 1536;
+  c.kv_lora_rank = 512;
+  c.qk_rope_head_dim = 64;
+  c.qk_nope_head_dim = 128;
+  c.v_head_dim = 128;
+  return c;
+}
+
+TEST(CountParams, MlaCountsDeepSeekV3AttentionExactly) {
+  const ModelConfig c = deepseek_v3_mla();
+  ASSERT_TRUE(c.validate().is_ok()) << c.validate().message();
+  const int64_t q_a = 7168 * 1536, q_a_norm = 1536, q_b = 1536 * 128 * 192;
+  const int64_t kv_a = 7168 * (512 + 64), kv_a_norm = 512, kv_b = 512 * 128 * (128 + 128);
+  const int64_t o = 128 * 128 * 7168;
+  const ParamCounts counts = count_params(c);
+  EXPECT_EQ(counts.per_layer_attention, q_a + q_a_norm + q_b + kv_a + kv_a_norm + kv_b + o);
+  EXPECT_EQ(counts.per_layer_attention, 187'107'328);
+  EXPECT_EQ(c.attention_matmul_params(), 187'107'328 - q_a_norm - kv_a_norm);
+  // The rest of the preset is DeepSeek-V3's: the published totals follow.
+  expect_within(static_cast<double>(counts.total), 671e9, 0.01);
+  expect_within(static_cast<double>(counts.active), 37e9, 0.02);
+  EXPECT_EQ(c.q_dim(), 128 * 192);
+  EXPECT_EQ(c.attention_core_dims(), 128 * (192 + 128));
+
+  // Without query compression q is one 7168 x 128*192 matrix.
+  ModelConfig direct = c;
+  direct.q_lora_rank = 0;
+  EXPECT_EQ(count_params(direct).per_layer_attention,
+            7168 * 128 * 192 + kv_a + kv_a_norm + kv_b + o);
+  EXPECT_EQ(direct.attention_matmul_params(), 7168 * 128 * 192 + kv_a + kv_b + o);
+}
+
+TEST(ModelConfigValidate, MlaNamesTheKey) {
+  const ModelConfig mla = deepseek_v3_mla();
+  struct Case {
+    int64_t ModelConfig::*field;
+    int64_t value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {&ModelConfig::qk_rope_head_dim, 63, "model.qk_rope_head_dim = 63 must be even"},
+      {&ModelConfig::qk_rope_head_dim, 0, "model.qk_rope_head_dim = 0 must be positive"},
+      {&ModelConfig::qk_nope_head_dim, 0, "model.qk_nope_head_dim = 0 must be positive"},
+      {&ModelConfig::v_head_dim, -4, "model.v_head_dim = -4 must be positive"},
+      {&ModelConfig::q_lora_rank, -1, "model.q_lora_rank = -1 must be >= 0"},
+      {&ModelConfig::kv_lora_rank, -2, "model.kv_lora_rank = -2 must be >= 0"},
+      {&ModelConfig::kv_lora_rank, int64_t(1) << 40, "model.kv_lora_rank = 1099511627776 must be "
+                                                     "at most"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    ModelConfig config = mla;
+    config.*c.field = c.value;
+    EXPECT_THAT(config.validate().message(), HasSubstr(c.message));
+  }
+  // kv_lora_rank alone, without the head widths.
+  ModelConfig bare;
+  bare.kv_lora_rank = 64;
+  EXPECT_THAT(bare.validate().message(),
+              HasSubstr("model.qk_rope_head_dim = 0 must be positive: model.kv_lora_rank = 64"));
+  // A query rank without MLA, QK-norm with it.
+  ModelConfig q_only;
+  q_only.q_lora_rank = 32;
+  EXPECT_THAT(q_only.validate().message(), HasSubstr("model.q_lora_rank = 32"));
+  ModelConfig qk_norm = mla;
+  qk_norm.qk_norm = true;
+  EXPECT_THAT(qk_norm.validate().message(), HasSubstr("model.qk_norm = true"));
+  // MLA does not read head_dim or num_key_value_heads.
+  ModelConfig other_heads = mla;
+  other_heads.num_key_value_heads = 3;
+  other_heads.head_dim = 7;
+  EXPECT_TRUE(other_heads.validate().is_ok()) << other_heads.validate().message();
+}
+
 TEST(CountParams, DenseModelIsAllActive) {
   ModelConfig config;
   config.num_experts = 0;

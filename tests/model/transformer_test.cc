@@ -36,6 +36,18 @@ ModelConfig grad_check_config() {
   return c;
 }
 
+// grad_check_config with multi-head latent attention in place of GQA with QK-norm.
+ModelConfig mla_grad_check_config(int64_t q_lora_rank = 7) {
+  ModelConfig c = grad_check_config();
+  c.qk_norm = false;
+  c.q_lora_rank = q_lora_rank;
+  c.kv_lora_rank = 5;
+  c.qk_rope_head_dim = 4;
+  c.qk_nope_head_dim = 3;
+  c.v_head_dim = 6;
+  return c;
+}
+
 struct Batch {
   BatchShape shape;
   std::vector<int32_t> tokens, targets;
@@ -146,41 +158,61 @@ TEST(Transformer, GradientsMatchFiniteDifferencesWithSoftmaxGroupsNoNormAndRecom
   check_gradients(c, Recompute::kFull);
 }
 
+TEST(Transformer, GradientsMatchFiniteDifferencesMla) {
+  check_gradients(mla_grad_check_config(), Recompute::kNone);
+}
+
+TEST(Transformer, GradientsMatchFiniteDifferencesMlaWithoutQueryCompressionAndRecompute) {
+  ModelConfig c = mla_grad_check_config(/*q_lora_rank=*/0);
+  c.tie_word_embeddings = true;
+  check_gradients(c, Recompute::kFull);
+}
+
 TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
-  ModelConfig c = grad_check_config();
-  c.hidden_size = 32;
-  c.head_dim = 8;
-  BatchShape shape{2, 16};
-  Batch b = random_batch(c, shape, 5);
-  std::vector<std::vector<float>> grads;
-  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
-    Transformer model(c, DType::kF32, shape, mode);
-    init_params(c, 3, model.params());
-    model.forward_backward(Exec::cpu(), shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0});
-    ConstView g = model.params().all_grads();
-    grads.emplace_back(g.f32(), g.f32() + g.numel());
+  ModelConfig gqa = grad_check_config();
+  gqa.hidden_size = 32;
+  gqa.head_dim = 8;
+  ModelConfig mla = mla_grad_check_config();
+  mla.hidden_size = 32;
+  for (const ModelConfig& c : {gqa, mla}) {
+    SCOPED_TRACE(c.mla() ? "mla" : "gqa");
+    BatchShape shape{2, 16};
+    Batch b = random_batch(c, shape, 5);
+    std::vector<std::vector<float>> grads;
+    for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
+      Transformer model(c, DType::kF32, shape, mode);
+      init_params(c, 3, model.params());
+      model.forward_backward(Exec::cpu(), shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0});
+      ConstView g = model.params().all_grads();
+      grads.emplace_back(g.f32(), g.f32() + g.numel());
+    }
+    EXPECT_EQ(grads[0], grads[1]);
   }
-  EXPECT_EQ(grads[0], grads[1]);
 }
 
 TEST(Transformer, FastKernelsMatchReferenceKernels) {
-  ModelConfig c = grad_check_config();
-  c.hidden_size = 32;
-  c.head_dim = 8;
-  c.initializer_range = 0.1;
-  BatchShape shape{2, 16};
-  Batch b = random_batch(c, shape, 5);
-  std::vector<Buffer> grads;
-  std::vector<double> losses;
-  for (Exec ex : {Exec::cpu(), Exec::reference()}) {
-    Transformer model(c, DType::kF32, shape, Recompute::kNone);
-    init_params(c, 3, model.params());
-    losses.push_back(
-        model.forward_backward(ex, shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0}).loss_sum);
-    grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+  ModelConfig gqa = grad_check_config();
+  gqa.head_dim = 8;
+  ModelConfig mla = mla_grad_check_config();
+  for (ModelConfig c : {gqa, mla}) {
+    SCOPED_TRACE(c.mla() ? "mla" : "gqa");
+    c.hidden_size = 32;
+    c.initializer_range = 0.1;
+    BatchShape shape{2, 16};
+    Batch b = random_batch(c, shape, 5);
+    std::vector<Buffer> grads;
+    std::vector<double> losses;
+    for (Exec ex : {Exec::cpu(), Exec::reference()}) {
+      Transformer model(c, DType::kF32, shape, Recompute::kNone);
+      init_params(c, 3, model.params());
+      losses.push_back(
+          model.forward_backward(ex, shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0})
+              .loss_sum);
+      grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+    }
+    EXPECT_NEAR(losses[0], losses[1], 1e-4 * std::abs(losses[1]));
+    EXPECT_TENSOR_NEAR(grads[0].view(), grads[1].view(), (testkit::Tolerance{1e-5, 2e-3}));
   }
-  EXPECT_NEAR(losses[0], losses[1], 1e-4 * std::abs(losses[1]));
-  EXPECT_TENSOR_NEAR(grads[0].view(), grads[1].view(), (testkit::Tolerance{1e-5, 2e-3}));
 }
 
 void check_decode_matches_full_forward(ModelConfig c) {
@@ -218,6 +250,52 @@ TEST(Transformer, DecodeMatchesFullForward) { check_decode_matches_full_forward(
 
 TEST(Transformer, DecodeMatchesFullForwardWithPublishedRoutingAndPartialRope) {
   check_decode_matches_full_forward(published_routing_config());
+}
+
+// Cached MLA decoding attends over the latent cache with absorbed weights; the training forward
+// over full keys and values is its uncached reference. Every position's log-probabilities from
+// decoding (prompt in pieces, then token by token) against the training forward's, read through
+// the loss: CE(target v at position t) = -log p_t(v).
+TEST(Transformer, MlaCachedDecodeMatchesUncachedForward) {
+  for (int64_t q_lora : {7, 0}) {
+    SCOPED_TRACE(fmt::format("q_lora_rank {}", q_lora));
+    ModelConfig c = mla_grad_check_config(q_lora);
+    c.hidden_size = 32;
+    c.initializer_range = 0.3;
+    const int64_t t = 9, v = c.vocab_size;
+    Batch b = random_batch(c, {1, t}, 17);
+    for (DType dtype : {DType::kF64, DType::kF32}) {
+      SCOPED_TRACE(dtype_name(dtype));
+      const Exec ex = dtype == DType::kF64 ? Exec::reference() : Exec::cpu();
+      Transformer model(c, dtype, {1, t}, Recompute::kNone);
+      init_params(c, 3, model.params());
+      std::vector<KvCache> caches = model.make_kv_caches();
+      EXPECT_EQ(caches[0].latent.shape(), (Shape{t, 5 + 4}));
+      EXPECT_TRUE(caches[0].k.empty() && caches[0].v.empty());
+      Buffer logits(dtype, {v});
+      std::span<const int32_t> all(b.tokens);
+      double worst = 0;
+      for (int64_t pos = 0; pos < t; ++pos) {
+        // Positions 0-3 arrive as one prompt, the rest one by one.
+        if (pos < 3) continue;
+        if (pos == 3)
+          model.decode(ex, all.subspan(0, 4), caches, logits.view());
+        else
+          model.decode(ex, all.subspan(size_t(pos), 1), caches, logits.view());
+        double mx = -1e300, sum = 0;
+        for (int64_t i = 0; i < v; ++i) mx = std::max(mx, testkit::element(logits.view(), i));
+        for (int64_t i = 0; i < v; ++i) sum += std::exp(testkit::element(logits.view(), i) - mx);
+        for (int64_t i = 0; i < v; ++i) {
+          std::vector<int32_t> one(size_t(t), -1);
+          one[size_t(pos)] = int32_t(i);
+          const CrossEntropyResult ce = model.evaluate(ex, {1, t}, b.tokens, one);
+          const double decoded = testkit::element(logits.view(), i) - mx - std::log(sum);
+          worst = std::max(worst, std::abs(-ce.loss_sum - decoded));
+        }
+      }
+      EXPECT_LT(worst, dtype == DType::kF64 ? 1e-10 : 1e-4);
+    }
+  }
 }
 
 TEST(TransformerCreate, RefusesAModelLargerThanTheMemoryBeforeAllocating) {

@@ -2,7 +2,8 @@
 // under GPipe, 1F1B, interleaved 1F1B and ZB-H1; pp2 x dp2 with ZeRO-1 and ZeRO-3; pp2 x tp2;
 // pp2 x ep2 under each schedule, where every micro-batch in flight keeps its own expert exchange
 // plan; pp2 x etp2; pp2 x tp2 x ep2; tied embeddings, whose LM head on the last stage is a copy
-// of the first stage's embedding; full recomputation; an uneven split) is checked against one
+// of the first stage's embedding; full recomputation; an uneven split; multi-head latent
+// attention under 1F1B, ZB-H1 and with tp2) is checked against one
 // process running the same global batch from the same weights:
 //   - one step's gradients within 1e-5 relative per tensor (each stage compares the tensors it
 //     holds, by name);
@@ -48,6 +49,7 @@ struct Layout {
   bool dense = false;     // model.num_experts = 0
   bool tied = false;      // model.tie_word_embeddings = true
   bool recompute = false;  // train.recompute = "full"
+  bool mla = false;       // multi-head latent attention (model.kv_lora_rank > 0)
   int layers = 4;
   std::vector<int64_t> split = {};  // parallel.pp_layers
   bool published = false;  // testkit::published_architecture_overrides()
@@ -61,6 +63,10 @@ RunConfig config_for(const Layout& layout) {
                                         "model.router_z_loss_coef=0.001"};
   if (layout.dense) overrides.push_back("model.num_experts=0");
   if (layout.tied) overrides.push_back("model.tie_word_embeddings=true");
+  if (layout.mla)
+    overrides.insert(overrides.end(), {"model.qk_norm=false", "model.q_lora_rank=48", "model.kv_lora_rank=32",
+                                       "model.qk_rope_head_dim=8", "model.qk_nope_head_dim=16",
+                                       "model.v_head_dim=24"});
   overrides.push_back("model.num_hidden_layers=" + std::to_string(layout.layers));
   if (layout.published) {
     for (const std::string& o : testkit::published_architecture_overrides())
@@ -223,6 +229,11 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_uneven", .ranks = 2, .pp = 2, .split = {3, 1}},
         Layout{.name = "pp2_zb_published", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
                .published = true},
+        Layout{.name = "pp2_1f1b_mla", .ranks = 2, .pp = 2, .mla = true},
+        Layout{.name = "pp2_zb_mla", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .mla = true},
+        Layout{.name = "pp2_zb_mla_recompute", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .recompute = true, .mla = true},
         Layout{.name = "pp4_gpipe", .ranks = 4, .pp = 4, .schedule = PP::kGpipe},
         Layout{.name = "pp4_1f1b", .ranks = 4, .pp = 4},
         Layout{.name = "pp4_interleaved", .ranks = 4, .pp = 4, .schedule = PP::kInterleaved,
@@ -237,6 +248,8 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_tp2", .ranks = 4, .pp = 2, .tp = 2},
         Layout{.name = "pp2_tp2_zb_tied", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .tp = 2, .tied = true},
+        Layout{.name = "pp2_tp2_zb_mla", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .tp = 2, .mla = true},
         Layout{.name = "pp2_ep2_1f1b", .ranks = 4, .pp = 2, .ep = 2},
         Layout{.name = "pp2_ep2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble, .ep = 2},
         Layout{.name = "pp2_ep2_gpipe_recompute", .ranks = 4, .pp = 2, .schedule = PP::kGpipe,

@@ -1,7 +1,8 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
-// tp2 x ep2 with etp 1 and 2, full recomputation, on the MoE `tiny` and a dense variant, and the
-// published DeepSeek-V3 routing, where under tp4 each sequence's rows are split over two ranks)
+// tp2 x ep2 with etp 1 and 2, full recomputation, on the MoE `tiny`, a dense variant, one with
+// multi-head latent attention, and the published DeepSeek-V3 routing, where under tp4 each
+// sequence's rows are split over two ranks)
 // is checked against one process running the same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
@@ -46,6 +47,7 @@ struct Layout {
   bool dense = false;  // model.num_experts = 0
   bool recompute = false;  // train.recompute = "full"
   bool published = false;  // testkit::published_architecture_overrides()
+  bool mla = false;        // multi-head latent attention (model.kv_lora_rank > 0)
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -59,6 +61,10 @@ RunConfig config_for(const Layout& layout) {
     for (const std::string& o : testkit::published_architecture_overrides())
       overrides.push_back(o);
   }
+  if (layout.mla)
+    overrides.insert(overrides.end(), {"model.qk_norm=false", "model.q_lora_rank=48", "model.kv_lora_rank=32",
+                                       "model.qk_rope_head_dim=8", "model.qk_nope_head_dim=16",
+                                       "model.v_head_dim=24"});
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.tp = layout.tp;
@@ -154,6 +160,11 @@ INSTANTIATE_TEST_SUITE_P(
                     Layout{.name = "tp2_etp2", .ranks = 2, .tp = 2, .etp = 2},
                     Layout{.name = "tp2_sp_recompute", .ranks = 2, .tp = 2, .recompute = true},
                     Layout{.name = "tp2_sp_published", .ranks = 2, .tp = 2, .published = true},
+                    Layout{.name = "tp2_mla", .ranks = 2, .tp = 2, .sequence_parallel = false,
+                           .mla = true},
+                    Layout{.name = "tp2_sp_mla_recompute", .ranks = 2, .tp = 2,
+                           .recompute = true, .mla = true},
+                    Layout{.name = "tp4_sp_mla", .ranks = 4, .tp = 4, .mla = true},
                     Layout{.name = "tp4", .ranks = 4, .tp = 4},
                     Layout{.name = "tp4_published", .ranks = 4, .tp = 4, .published = true},
                     Layout{.name = "tp4_dense", .ranks = 4, .tp = 4, .sequence_parallel = false,

@@ -129,6 +129,37 @@ TEST_F(TrainerTest, PublishedRoutingAndPartialRopeTrainAndRerunBitwise) {
   EXPECT_EQ(a->losses, b->losses);
 }
 
+// The tiny preset with multi-head latent attention in place of GQA and QK-norm.
+TEST_F(TrainerTest, MlaModelLearnsAndRerunsBitwise) {
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  auto mla_config = [&](const std::string& run_name) {
+    RunConfig c = tiny_config(run_name, 40);
+    c.model.qk_norm = false;
+    c.model.q_lora_rank = 48;
+    c.model.kv_lora_rank = 32;
+    c.model.qk_rope_head_dim = 8;
+    c.model.qk_nope_head_dim = 16;
+    c.model.v_head_dim = 24;
+    return c;
+  };
+  Result<TrainResult> a = train(mla_config("a"), options);
+  ASSERT_TRUE(a.has_value()) << a.error().message();
+  Result<TrainResult> b = train(mla_config("b"), options);
+  ASSERT_TRUE(b.has_value()) << b.error().message();
+  ASSERT_EQ(a->losses.size(), 40u);
+  const double first = (a->losses[0] + a->losses[1] + a->losses[2]) / 3;
+  const double last = (a->losses[37] + a->losses[38] + a->losses[39]) / 3;
+  EXPECT_LT(last, first - 1.0) << "first " << first << " last " << last;
+  EXPECT_EQ(a->losses, b->losses);
+  // The saved model is an MLA model again.
+  Result<LoadedModel> loaded =
+      load_model_file(dir_ / "a" / "model.safetensors", {1, 64}, Recompute::kNone);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  EXPECT_EQ(loaded->config.model.kv_lora_rank, 32);
+  EXPECT_GE(loaded->model->params().find("model.layers.0.self_attn.kv_b_proj.weight"), 0);
+}
+
 TEST_F(TrainerTest, MissingDataFileIsNamed) {
   RunConfig c = tiny_config("run", 2);
   c.data.train_path = (dir_ / "nope.tok").string();
