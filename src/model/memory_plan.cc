@@ -58,6 +58,18 @@ CheckedInt weight_grad_pass_checked(const ModelConfig& c, BatchShape shape,
   // tp run at once.
   CheckedInt attention = n * (2 * q + 2 * d);
   if (tp <= c.num_key_value_heads) attention += n * (2 * kv);
+  if (c.mla()) {
+    // model/mla_block.cc: o; kv_b (normed latent, key and value columns); q_b with q_lora_rank;
+    // the input projections sharing h (q_a and kv_a are summed over tp, so run at once there).
+    const int64_t heads = local.num_attention_heads, lora = c.kv_lora_rank, ql = c.q_lora_rank;
+    const int64_t dq = c.qk_nope_head_dim + c.qk_rope_head_dim;
+    attention = n * (heads * c.v_head_dim + d) +
+                n * (lora + heads * (c.qk_nope_head_dim + c.v_head_dim));
+    if (ql > 0) attention += n * (ql + heads * dq);
+    if (ql == 0) attention += n * (d + heads * dq);
+    else if (tp == 1) attention += n * (d + ql);
+    if (tp == 1) attention += n * (lora + c.qk_rope_head_dim);
+  }
   // A SwiGLU MLP of width w over r rows: down (a, dy), gate and up sharing x.
   auto swiglu = [&](CheckedInt r, int64_t w) { return r * (3 * w + 2 * d); };
   const CheckedInt dense = attention + swiglu(n, c.intermediate_size / tp);
