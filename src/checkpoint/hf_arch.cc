@@ -25,6 +25,13 @@ std::string_view hf_architecture_class(HfArch arch) {
 std::string_view hf_supported_model_types() { return "qwen3_moe, mixtral, qwen3, llama"; }
 
 Result<HfArch> choose_hf_arch(const ModelConfig& c) {
+  // Of the architectures with MTP modules (deepseek_v3, glm4_moe, ...) none is exported yet.
+  if (c.num_nextn_predict_layers > 0)
+    return Error::invalid(
+        "model.num_nextn_predict_layers = {}: none of the exported architectures ({}) has "
+        "multi-token prediction modules; export a model trained with "
+        "model.num_nextn_predict_layers = 0",
+        c.num_nextn_predict_layers, hf_supported_model_types());
   if (c.num_experts == 0) return c.qk_norm ? HfArch::kQwen3 : HfArch::kLlama;
   // Qwen3-MoE and Mixtral have no shared experts; Qwen2-MoE and DeepSeek-V3 have them but gate
   // them (sigmoid) or need MLA attention, so none of them computes Symphony's ungated sum.

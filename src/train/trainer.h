@@ -4,7 +4,7 @@
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
-// step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights), and
+// step and per evaluation; `loss` is the main LM head's, `mtp_loss` beside it with MTP), loss.svg (at the end) and model.safetensors (the final weights), and
 // checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
 
 #include <atomic>
@@ -46,6 +46,7 @@ struct TrainOptions {
 struct TrainResult {
   int64_t steps = 0;
   std::vector<double> losses;       // [step] mean cross-entropy of the step's global batch
+  std::vector<double> mtp_losses;   // [step] mean over depths of the MTP losses (empty without)
   std::vector<double> eval_losses;  // one per evaluation
   double tokens_per_s = 0;          // over the whole run, first step excluded when possible
   double gflops = 0;                // achieved model GFLOP/s at that rate

@@ -1,7 +1,7 @@
 // The B/W split of a backward pass (model/weight_grad_queue.h, zero-bubble schedules): after B
 // alone the deferred weight gradients are still zero while the rest are done; B then W gives
 // bitwise the gradients of the undivided backward, for a dense and a MoE model, with and without
-// full recomputation.
+// full recomputation, and with multi-token prediction modules (whose layers defer theirs too).
 #include "model/weight_grad_queue.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +21,7 @@ namespace {
 struct Case {
   bool dense;
   Recompute recompute;
+  int64_t mtp = 0;  // model.num_nextn_predict_layers
 };
 
 class WeightGradQueueTest : public testing::TestWithParam<Case> {};
@@ -33,6 +34,7 @@ std::vector<float> grads_of(const Transformer& m) {
 TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
   std::vector<std::string> overrides = {"train.seq_len=16", "train.micro_batch_size=2"};
   if (GetParam().dense) overrides.push_back("model.num_experts=0");
+  overrides.push_back("model.num_nextn_predict_layers=" + std::to_string(GetParam().mtp));
   const Result<RunConfig> c = load_run_config("tiny", overrides);
   ASSERT_TRUE(c.has_value()) << c.error().message();
   const BatchShape shape{2, 16};
@@ -64,7 +66,8 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
         ConstView g = p.grad(id);
         bool zero = true;
         for (int64_t i = 0; i < g.numel(); ++i) zero = zero && g.f32()[i] == 0.f;
-        if (name.find("q_proj") != std::string::npos || name.find("up_proj") != std::string::npos) {
+        if (name.find("q_proj") != std::string::npos || name.find("up_proj") != std::string::npos ||
+            name.find("eh_proj") != std::string::npos) {
           EXPECT_TRUE(zero) << name << " was accumulated in B";
         }
         if (name.find("input_layernorm") != std::string::npos) {
@@ -81,7 +84,9 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(Models, WeightGradQueueTest,
                          testing::Values(Case{true, Recompute::kNone}, Case{false, Recompute::kNone},
-                                         Case{false, Recompute::kFull}));
+                                         Case{false, Recompute::kFull},
+                                         Case{false, Recompute::kNone, 2},
+                                         Case{true, Recompute::kFull, 1}));
 
 }  // namespace
 }  // namespace symphony
