@@ -2,8 +2,9 @@
 // under GPipe, 1F1B, interleaved 1F1B and ZB-H1; pp2 x dp2 with ZeRO-1 and ZeRO-3; pp2 x tp2;
 // pp2 x ep2 under each schedule, where every micro-batch in flight keeps its own expert exchange
 // plan; pp2 x etp2; pp2 x tp2 x ep2; tied embeddings, whose LM head on the last stage is a copy
-// of the first stage's embedding; full recomputation; an uneven split) is checked against one
-// process running the same global batch from the same weights:
+// of the first stage's embedding; full recomputation; an uneven split; multi-token prediction,
+// whose modules on the last stage read a copy of the first stage's embedding, tied or not) is
+// checked against one process running the same global batch from the same weights:
 //   - one step's gradients within 1e-5 relative per tensor (each stage compares the tensors it
 //     holds, by name);
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
@@ -47,6 +48,7 @@ struct Layout {
   bool dense = false;     // model.num_experts = 0
   bool tied = false;      // model.tie_word_embeddings = true
   bool recompute = false;  // train.recompute = "full"
+  int mtp = 0;             // model.num_nextn_predict_layers
   int layers = 4;
   std::vector<int64_t> split = {};  // parallel.pp_layers
 };
@@ -60,6 +62,7 @@ RunConfig config_for(const Layout& layout) {
   if (layout.dense) overrides.push_back("model.num_experts=0");
   if (layout.tied) overrides.push_back("model.tie_word_embeddings=true");
   overrides.push_back("model.num_hidden_layers=" + std::to_string(layout.layers));
+  overrides.push_back("model.num_nextn_predict_layers=" + std::to_string(layout.mtp));
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.pp = layout.pp;
@@ -217,7 +220,21 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_etp2_1f1b", .ranks = 4, .pp = 2, .etp = 2},
         Layout{.name = "pp2_etp2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble, .etp = 2},
         Layout{.name = "pp2_tp2_ep2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
-               .tp = 2, .ep = 2}),
+               .tp = 2, .ep = 2},
+        Layout{.name = "pp2_1f1b_mtp", .ranks = 2, .pp = 2, .mtp = 1},
+        Layout{.name = "pp2_zb_mtp2", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .mtp = 2},
+        Layout{.name = "pp2_1f1b_tied_dense_mtp", .ranks = 2, .pp = 2, .dense = true,
+               .tied = true, .mtp = 1},
+        Layout{.name = "pp2_zb_recompute_mtp", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .recompute = true, .mtp = 1},
+        Layout{.name = "pp2_dp2_zero3_zb_mtp", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .zero = 3, .mtp = 1},
+        Layout{.name = "pp2_dp2_1f1b_tied_dense", .ranks = 4, .pp = 2, .dense = true,
+               .tied = true},
+        Layout{.name = "pp2_ep2_1f1b_mtp", .ranks = 4, .pp = 2, .ep = 2, .mtp = 1},
+        Layout{.name = "pp2_tp2_zb_mtp", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .tp = 2, .mtp = 1}),
     layout_name);
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
-// tp2 x ep2 with etp 1 and 2, full recomputation, on the MoE `tiny` and a dense variant) is checked against one process running the
+// tp2 x ep2 with etp 1 and 2, full recomputation, multi-token prediction with and without
+// sequence parallelism, on the MoE `tiny` and a dense variant) is checked against one process running the
 // same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
@@ -44,6 +45,7 @@ struct Layout {
   bool sequence_parallel = true;
   bool dense = false;  // model.num_experts = 0
   bool recompute = false;  // train.recompute = "full"
+  int mtp = 0;             // model.num_nextn_predict_layers
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -53,6 +55,7 @@ RunConfig config_for(const Layout& layout) {
                                         "optim.warmup_steps=4", "optim.lr=1e-3",
                                         "model.router_z_loss_coef=0.001"};
   if (layout.dense) overrides.push_back("model.num_experts=0");
+  overrides.push_back("model.num_nextn_predict_layers=" + std::to_string(layout.mtp));
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.tp = layout.tp;
@@ -147,6 +150,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Layout{.name = "tp2_ep2", .ranks = 2, .tp = 2, .ep = 2},
                     Layout{.name = "tp2_etp2", .ranks = 2, .tp = 2, .etp = 2},
                     Layout{.name = "tp2_sp_recompute", .ranks = 2, .tp = 2, .recompute = true},
+                    Layout{.name = "tp2_mtp", .ranks = 2, .tp = 2, .sequence_parallel = false,
+                           .mtp = 1},
+                    Layout{.name = "tp2_sp_mtp2", .ranks = 2, .tp = 2, .mtp = 2},
                     Layout{.name = "tp4", .ranks = 4, .tp = 4},
                     Layout{.name = "tp4_dense", .ranks = 4, .tp = 4, .sequence_parallel = false,
                            .dense = true},
