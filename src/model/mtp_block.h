@@ -2,7 +2,7 @@
 // The parts of one multi-token prediction module (DeepSeek-V3 section 2.2, docs/mtp.md) around
 // the decoder layer the Transformer runs for it. At depth k, for each row i:
 //   combine:    x_i = eh_proj · [RMSNorm_e(Emb(t_{i+k})) ; RMSNorm_h(h_i^{k-1})]   (layer input)
-//   layer:      h_i^k = TRM_k(x_i)            (model/transformer.cc, a decoder layer like any other)
+//   layer:      h_i^k = TRM_k(x_i)         (model/transformer.cc: a decoder layer like any other)
 //   head norm:  RMSNorm_k(h_i^k), then the shared LM head (model/transformer.cc)
 // eh_proj: (D, 2D) in Hugging Face layout; its first D input columns read the normed embedding and
 // the last D the normed hidden state, the order of the published DeepSeek-V3 weights (the paper

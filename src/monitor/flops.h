@@ -7,7 +7,8 @@
 //     head's again (training runs them on every token).
 //   attention (causal, per layer, the MTP modules' included): the forward QK^T and PV products
 //     cost 2 * 2 * H * Dh FLOPs per (query, key) pair; a query at position i sees i + 1 keys, so
-//     the mean over a sequence of T is (T + 1) / 2 keys. Forward + backward = 3x forward: 6 * H * Dh * (T + 1) per token.
+//     the mean over a sequence of T is (T + 1) / 2 keys. Forward + backward = 3x forward:
+//     6 * H * Dh * (T + 1) per token.
 // These are the model FLOPs of PaLM's MFU definition: recomputation is not counted.
 
 #include <cstdint>

@@ -4,7 +4,8 @@
 //   per step: zero grads -> micro-batches (forward + backward, gradients summed) -> global grad
 //   norm and clip factor -> AdamW at the scheduled lr -> aux-loss-free bias update -> metrics.
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
-// step and per evaluation; `loss` is the main LM head's, `mtp_loss` beside it with MTP), loss.svg (at the end) and model.safetensors (the final weights), and
+// step and per evaluation; `loss` is the main LM head's, `mtp_loss` beside it with multi-token
+// prediction, docs/mtp.md), loss.svg (at the end) and model.safetensors (the final weights), and
 // checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
 
 #include <atomic>

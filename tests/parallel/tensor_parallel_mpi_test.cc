@@ -1,8 +1,8 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
 // tp2 x ep2 with etp 1 and 2, full recomputation, multi-token prediction with and without
-// sequence parallelism, on the MoE `tiny` and a dense variant) is checked against one process running the
-// same global batch from the same weights:
+// sequence parallelism, on the MoE `tiny` and a dense variant) is checked against one process
+// running the same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
