@@ -120,11 +120,11 @@ class Transformer {
                      std::span<const int32_t> tokens, const LossScales& scales, bool train);
   // The last virtual stage starts from the LM head's loss over `targets` (returned; zero
   // elsewhere) and the MTP modules' backward, the others from `dy`, the gradient of
-  // chunk_output(). The first virtual stage
-  // ends with the embedding's gradient for `tokens`; the others write the gradient of
-  // chunk_input() into `dx`. Gradients are added to params().grad; with WeightGrads::kDeferred
-  // the layers' weight-gradient GEMMs are held back (model/weight_grad_queue.h) until
-  // weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
+  // chunk_output(). The first virtual stage ends with the embedding's gradient for `tokens`; the
+  // others write the gradient of chunk_input() into `dx`. Gradients are added to
+  // params().grad; with WeightGrads::kDeferred the layers' weight-gradient GEMMs (the MTP
+  // modules' included) are held back (model/weight_grad_queue.h) until weight_grads(key) with
+  // the same `key` (zero-bubble schedules: B, then W).
   CrossEntropyResult backward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
                                     std::span<const int32_t> tokens,
                                     std::span<const int32_t> targets, ConstView dy,
@@ -269,7 +269,7 @@ class Transformer {
   MtpScratch mtp_scratch_;
   Buffer mtp_dres_;                   // (N, D) a module's residual gradient
   std::vector<int32_t> mtp_tokens_, mtp_targets_;  // (N) one depth's shifted ids
-  std::vector<ParamId> mtp_head_partial_, mtp_combine_partial_;  // [depth - 1], [3 * depth]:
+  std::vector<ParamId> mtp_head_partial_, mtp_combine_partial_;  // [depth - 1], [3 * D]:
                                       // gradients summed over tp (sequence parallel only)
   // [slot * layers + layer] for held layers (MTP's included), or one shared set (recompute)
   std::vector<std::unique_ptr<LayerActs>> acts_;
