@@ -51,8 +51,9 @@ TensorBox block_box(const ParamInfo& info) {
   return box;
 }
 
-// The MoE layers of this rank's pipeline stage (all of them without a pipeline), whose selection
-// biases it holds whole, as does every other rank of the stage.
+// The MoE layers of this rank's pipeline stage (all of them without a pipeline; the MTP modules'
+// on the last stage), whose selection biases it holds whole, as does every other rank of the
+// stage.
 std::vector<int64_t> held_moe_layers(const Transformer& model) {
   const ModelConfig& mc = model.config();
   const PipelineStages& pipeline = model.params().placement().pipeline;
@@ -62,6 +63,9 @@ std::vector<int64_t> held_moe_layers(const Transformer& model) {
     for (int64_t l = range.begin; l < range.end; ++l)
       if (mc.is_moe_layer(l)) layers.push_back(l);
   }
+  if (pipeline.holds_head())  // the MTP modules' layers
+    for (int64_t l = mc.num_hidden_layers; l < mc.num_layers_with_mtp(); ++l)
+      if (mc.is_moe_layer(l)) layers.push_back(l);
   return layers;
 }
 

@@ -36,6 +36,13 @@ Result<HfArch> choose_hf_arch(const ModelConfig& c) {
         "model.kv_lora_rank = {}: multi-head latent attention is exported by none of the "
         "supported architectures ({})",
         c.kv_lora_rank, hf_supported_model_types());
+  // Of the architectures with MTP modules (deepseek_v3, glm4_moe, ...) none is exported yet.
+  if (c.num_nextn_predict_layers > 0)
+    return Error::invalid(
+        "model.num_nextn_predict_layers = {}: none of the exported architectures ({}) has "
+        "multi-token prediction modules; export a model trained with "
+        "model.num_nextn_predict_layers = 0",
+        c.num_nextn_predict_layers, hf_supported_model_types());
   if (c.num_experts == 0) return c.qk_norm ? HfArch::kQwen3 : HfArch::kLlama;
   if (c.scoring_func != RouterScoring::kSoftmax)
     return Error::invalid(

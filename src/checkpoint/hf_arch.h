@@ -28,7 +28,8 @@ std::string_view hf_supported_model_types();
 // Failure (kInvalidArgument, naming the model.* key and what to change): partial RoPE, sigmoid
 // scoring, group-limited routing or a routed scaling factor (no supported architecture has
 // them), shared experts (none has ungated shared experts), MoE without QK-norm and with dense
-// layers or norm_topk_prob = false (mixtral has neither). REQUIRES: config.validate() is ok.
+// layers or norm_topk_prob = false (mixtral has neither), MTP modules (none of them has any).
+// REQUIRES: config.validate() is ok.
 Result<HfArch> choose_hf_arch(const ModelConfig& config);
 
 // The architecture of a config.json model_type. Failure: kInvalidArgument naming `source` and

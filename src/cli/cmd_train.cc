@@ -41,6 +41,10 @@ Status print_dry_run(const RunConfig& c) {
   fmt::print("config        {}\n", c.source);
   fmt::print("parameters    {} total, {} active per token ({})\n", human_count(double(counts.total)),
              human_count(double(counts.active)), counts.total);
+  if (counts.mtp > 0)
+    fmt::print("MTP modules   {} parameters in {}, {} active per token (not in the total)\n",
+               human_count(double(counts.mtp)), c.model.num_nextn_predict_layers,
+               human_count(double(counts.mtp_active)));
   fmt::print("flops/token   {:.3e} (training, model FLOPs)\n",
              training_flops_per_token(c.model, c.train.seq_len));
   fmt::print("memory of one process (fp32, micro-batch {} x {}, recompute {}):\n", shape.batch,

@@ -67,6 +67,8 @@ const Field<ModelConfig> kModelFields[] = {
     {"router_seq_aux_loss_coef", &ModelConfig::router_seq_aux_loss_coef},
     {"bias_update_rate", &ModelConfig::bias_update_rate},
     {"capacity_factor", &ModelConfig::capacity_factor},
+    {"num_nextn_predict_layers", &ModelConfig::num_nextn_predict_layers},
+    {"mtp_loss_weight", &ModelConfig::mtp_loss_weight},
 };
 
 const Field<TrainConfig> kTrainFields[] = {

@@ -6,6 +6,7 @@
 #include "core/checked_math.h"
 #include "model/attention_block.h"
 #include "model/mla_block.h"
+#include "model/mtp_block.h"
 
 namespace symphony {
 namespace {
@@ -83,10 +84,16 @@ CheckedInt weight_grad_pass_checked(const ModelConfig& c, BatchShape shape,
     const LayerRange r = pipe.chunk_layers(chunk, c.num_hidden_layers);
     for (int64_t l = r.begin; l < r.end; ++l) e += c.is_moe_layer(l) ? moe : dense;
   }
+  // The MTP modules on the last stage: each a layer of the model's last kind and its eh_proj
+  // (the concatenated normed rows, 2D wide, and its output gradient).
+  if (pipe.holds_head())
+    for (int64_t k = 0; k < c.num_nextn_predict_layers; ++k)
+      e += (c.is_moe_layer(c.num_hidden_layers + k) ? moe : dense) + n * (3 * d);
   // The LM head (Transformer::head_weight_deferrable): each loss row's input and logit gradients.
   const bool head_with_embedding =
       c.tie_word_embeddings && pipe.holds_embedding() && pipe.holds_head();
-  if (pipe.holds_head() && tp == 1 && !head_with_embedding) e += n * (d + c.vocab_size);
+  if (pipe.holds_head() && tp == 1 && !head_with_embedding && c.num_nextn_predict_layers == 0)
+    e += n * (d + c.vocab_size);
   (void)sequence_parallel;  // the GEMMs see whole (gathered) rows either way
   return e;
 }
@@ -108,7 +115,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
                                                        bool sequence_parallel) {
   SYM_CHECK(recompute != Recompute::kSelective, "no memory plan for selective recomputation");
   const std::optional<ParamCounts> counts = count_params_checked(c);
-  if (!counts || counts->total > kMaxModelParams) return std::nullopt;
+  if (!counts || counts->total > kMaxModelParams - counts->mtp) return std::nullopt;
   const int64_t b = dtype_bytes(dtype), d = c.hidden_size, layers = c.num_hidden_layers;
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
   // Tensor parallelism (model/tensor_parallel.h): this rank's heads, widths and vocabulary, the
@@ -128,8 +135,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   const int ep = placement.size[int(Axis::kExpert)];
   const int etp = placement.size[int(Axis::kExpertTensor)];
 
-  // The layers this rank holds (its pipeline stage's chunks, parallel/pipeline_stages.h), by kind:
-  // layers [0, first_k_dense_replace) are dense, the rest MoE (or all dense without experts).
+  // The layers this rank holds (its pipeline stage's chunks, parallel/pipeline_stages.h, and on
+  // the last stage the MTP modules'), by kind: layers [0, first_k_dense_replace) are dense, the
+  // rest MoE (or all dense without experts).
   // Each in-flight micro-batch keeps its own activations and residual stream (a slot).
   const PipelineStages& pipe = placement.pipeline;
   int64_t moe_layers = 0, dense_layers = 0, positions = 0;
@@ -138,6 +146,8 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     for (int64_t l = r.begin; l < r.end; ++l) ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
     positions += r.size() + 1;
   }
+  const int64_t mtp = pipe.holds_head() ? c.num_nextn_predict_layers : 0;
+  for (int64_t l = layers; l < layers + mtp; ++l) ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
   const int64_t slots = std::max(1, pipe.in_flight);
   CheckedInt acts = 0;
   if (recompute == Recompute::kFull) {
@@ -160,6 +170,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     acts += CheckedInt(chunk_rows) * vocab;                      // loss chunk
   }
   acts += nl * d * 2;                                            // dres, dh
+  if (mtp > 0) {  // each module's saved activations per slot; shared scratch, residual gradient
+    acts += CheckedInt(MtpActs::numel(1, d)) * nl * mtp * slots;
+    acts += CheckedInt(MtpScratch::numel(1, d)) * nl + nl * d;
+  }
   if (pipe.stages > 1) acts += nl * d * 6;  // the runner's staging (train/pipeline_step.h)
   if (c.mla())
     acts += MlaScratch::numel(local, n);                         // attention scratch
@@ -182,6 +196,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     if (moe_layers > 0)
       stash = std::max(stash, common + c.num_experts * d +
                                   3 * c.n_shared_experts * c.moe_intermediate_size * d);
+    if (mtp > 0 && sp) stash = std::max(stash, 2 * d + 2 * d * d);  // enorm, hnorm, eh_proj
     acts += stash;
   }
 

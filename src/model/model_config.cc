@@ -129,6 +129,14 @@ Status ModelConfig::validate() const {
   SYM_TRY(require_at_most("num_experts", num_experts, kMaxExperts));
   SYM_TRY(require_at_most("num_experts_per_tok", num_experts_per_tok, kMaxExperts));
   SYM_TRY(require_at_most("n_shared_experts", n_shared_experts, kMaxExperts));
+  if (num_nextn_predict_layers < 0)
+    return Error::invalid("model.num_nextn_predict_layers = {} must be >= 0 (0: no multi-token "
+                          "prediction)", num_nextn_predict_layers);
+  if (num_nextn_predict_layers > kMaxHiddenLayers - num_hidden_layers)
+    return Error::invalid("model.num_nextn_predict_layers = {}: with model.num_hidden_layers = {} "
+                          "the decoder layers must be at most {}", num_nextn_predict_layers,
+                          num_hidden_layers, kMaxHiddenLayers);
+  SYM_TRY(require_non_negative("mtp_loss_weight", mtp_loss_weight));
 
   SYM_TRY(validate_mla(*this));
   if (!mla() && num_attention_heads % num_key_value_heads != 0) {
@@ -194,7 +202,7 @@ Status ModelConfig::validate() const {
   // The sizes together: every byte and FLOP count downstream is a multiple of the parameter count
   // or of a per-token width no larger than it.
   const std::optional<ParamCounts> counts = count_params_checked(*this);
-  if (!counts || counts->total > kMaxModelParams) {
+  if (!counts || counts->total > kMaxModelParams - counts->mtp) {
     const std::string total =
         counts ? fmt::format("{} parameters", counts->total) : "more than 2^63 parameters";
     return Error::invalid(
@@ -249,10 +257,22 @@ std::optional<ParamCounts> count_params_checked(const ModelConfig& config) {
   const CheckedInt dense_part = dense_layer * dense_layers;
   const CheckedInt total = outside + dense_part + moe_total * moe_layers;
   const CheckedInt active = outside + dense_part + moe_active * moe_layers;
-  if (total.overflowed() || active.overflowed() || attention.overflowed()) return std::nullopt;
+  // MTP modules: their layers follow the last decoder layer, so they are MoE exactly when the
+  // model has experts (first_k_dense_replace <= num_hidden_layers).
+  const CheckedInt mtp_common = d * 3 + d * d * 2;  // enorm, hnorm, shared_head.norm; eh_proj
+  const bool mtp_moe = config.num_experts > 0;
+  const CheckedInt mtp = (mtp_common + (mtp_moe ? moe_total : dense_layer)) *
+                         config.num_nextn_predict_layers;
+  const CheckedInt mtp_active = (mtp_common + (mtp_moe ? moe_active : dense_layer)) *
+                                config.num_nextn_predict_layers;
+  if (total.overflowed() || active.overflowed() || attention.overflowed() || mtp.overflowed() ||
+      mtp_active.overflowed())
+    return std::nullopt;
   ParamCounts counts;
   counts.total = *total.value();
   counts.active = *active.value();
+  counts.mtp = *mtp.value();
+  counts.mtp_active = *mtp_active.value();
   counts.embedding = *embedding.value();
   counts.per_layer_attention = *attention.value();
   return counts;

@@ -68,11 +68,24 @@ struct ModelConfig {
   double bias_update_rate = 0.0;       // aux-loss-free balancing step size; 0 disables
   double capacity_factor = 0.0;        // 0 = dropless; else capacity = ceil(cf * N * K / E)
 
+  // Multi-token prediction (DeepSeek-V3, section 2.2; docs/mtp.md). D sequential modules after
+  // the last decoder layer: module k (1..D) combines the previous depth's hidden state with the
+  // embedding of the token k ahead, runs one decoder layer (numbered num_hidden_layers + k - 1,
+  // of the kind is_moe_layer gives it) and predicts the token k + 1 ahead through the shared LM
+  // head. Training only: evaluation and generation never run it.
+  int64_t num_nextn_predict_layers = 0;  // D; 0 = off
+  // lambda: the training objective is loss + lambda * mean over depths of the MTP losses
+  // (DeepSeek-V3 used 0.3 for its first 10T tokens, then 0.1).
+  double mtp_loss_weight = 0.3;
+
   // Helpers derived from the fields above.
   bool is_moe_layer(int64_t layer) const {
     return num_experts > 0 && layer >= first_k_dense_replace;
   }
   bool mla() const { return kv_lora_rank > 0; }
+  // Decoder layers including the MTP modules' ([num_hidden_layers, +D), Hugging Face's numbering).
+  int64_t num_layers_with_mtp() const { return num_hidden_layers + num_nextn_predict_layers; }
+  bool is_mtp_layer(int64_t layer) const { return layer >= num_hidden_layers; }
   // Width of one query (and key) head: head_dim, or qk_nope_head_dim + qk_rope_head_dim with MLA.
   int64_t qk_head_dim() const { return mla() ? qk_nope_head_dim + qk_rope_head_dim : head_dim; }
   // Width of one value (and attention output) head.
@@ -138,9 +151,13 @@ inline constexpr int64_t kMaxModelParams = int64_t(1) << 56;
 //     MoE layer:   E*D router + (E + n_shared_experts) * 3*D*moe_intermediate_size
 // active is the same with num_experts_per_tok in place of E in the expert term (the router counts
 // in full: every token evaluates it). See docs/presets.md for the presets' counts.
+// The MTP modules count apart, in neither total nor active (as DeepSeek-V3's 671B leaves out its
+// 14B MTP module): each is 3*D (enorm, hnorm, shared_head.norm) + 2*D*D (eh_proj) + its layer.
 struct ParamCounts {
   int64_t total = 0;
   int64_t active = 0;
+  int64_t mtp = 0;         // all MTP modules
+  int64_t mtp_active = 0;  // what one token touches in them
   int64_t embedding = 0;   // input embedding (and the LM head when untied is counted in total)
   int64_t per_layer_attention = 0;  // q (D x H*Dh), k, v (D x Hkv*Dh), o (H*Dh x D), + 2*Dh
                                     // with qk_norm; with MLA (Dq = nope + rope per head):

@@ -15,7 +15,13 @@ std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const Parall
   const double attention = 3.0 * double(model.attention_core_dims()) * double(seq_len + 1);
   for (int64_t l = 0; l < model.num_hidden_layers; ++l)
     cost.push_back(6.0 * double(model.layer_matmul_params(l)) + attention);
-  const double head = 6.0 * double(model.vocab_size) * double(model.hidden_size);
+  const double vd = double(model.vocab_size) * double(model.hidden_size);
+  double head = 6.0 * vd;
+  // The MTP modules run on the last stage: each an eh_proj, a layer and the LM head again.
+  for (int64_t l = model.num_hidden_layers; l < model.num_layers_with_mtp(); ++l)
+    head += 6.0 * (2.0 * double(model.hidden_size) * double(model.hidden_size) +
+                   double(model.layer_matmul_params(l)) + vd) +
+            attention;
   const double embedding = double(model.hidden_size);
   if (parallel.vpp <= 1) return balance_pipeline_layers(cost, count, embedding, head);
   // Interleaved: a rank runs all its chunks for every micro-batch, so its total is what must be

@@ -2,9 +2,10 @@
 // Which decoder layers each virtual pipeline stage runs (parallel/pipeline_stages.h): the split
 // parallel.pp_layers gives, or one balanced by cost. The cost of a layer is its training FLOPs per
 // token (monitor/flops.h: 6 x its matmul parameters plus causal attention); the last virtual
-// stage also pays the LM head and loss (6 V D per token), the first the embedding lookup (about
-// nothing). A MoE model's dense leading layers cost more than its MoE layers' active share, and
-// a large vocabulary makes the last stage lighter in layers. With virtual stages (interleaving)
+// stage also pays the LM head and loss (6 V D per token) and the multi-token prediction modules
+// (docs/mtp.md), the first the embedding lookup (about nothing). A MoE model's dense leading
+// layers cost more than its MoE layers' active share, and a large vocabulary makes the last stage
+// lighter in layers. With virtual stages (interleaving)
 // the balance is over each rank's total, the layers of its chunks together: the split over pp
 // stages gives each rank's count, spread evenly over its chunks (earlier chunks take the
 // remainder); when a rank would get fewer layers than chunks, the virtual stages are balanced

@@ -78,14 +78,16 @@ struct Transformer::LayerActs {
 
 // The declarations shared by the constructor and declare_params(): the same tensors, blocks and
 // units in the same order. Blocks (model/unit_hooks.h): the embedding (first virtual stage), each
-// held layer in chunk order, the final norm with the untied LM head (last virtual stage), and on
-// the last stage of a pipeline with tied embeddings the LM head's copy of the embedding.
+// held layer in chunk order, the final norm with the untied LM head (last virtual stage), each
+// MTP module with its layer (last stage), and on the last stage of a pipeline with tied
+// embeddings or MTP the copy of the embedding.
 struct Transformer::Declared {
   ParamId embed = -1, final_norm = -1, lm_head = -1, head_copy = -1;
   int embed_block = -1, head_block = -1, head_copy_block = -1;
   std::vector<int> layer_block;
   std::vector<LayerRange> chunks;
   std::vector<std::unique_ptr<Layer>> layers;  // [layer], null for other stages'
+  std::vector<MtpBlock> mtp;                   // [depth - 1], last stage only
 };
 
 void Transformer::declare(const ModelConfig& config, const ModelParallel& parallel,
@@ -99,8 +101,8 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
             pipe.stages, pipe.virtual_stages, pipe.layers.size());
   // The embedding and LM head are split by vocabulary over tp.
   const ShardSpec by_vocab{Axis::kTensor, 0};
-  out.layer_block.assign(size_t(num_layers), -1);
-  out.layers.resize(size_t(num_layers));
+  out.layer_block.assign(size_t(config.num_layers_with_mtp()), -1);
+  out.layers.resize(size_t(config.num_layers_with_mtp()));
   if (pipe.holds_embedding()) {
     store.begin_block();
     out.embed_block = store.num_blocks() - 1;
@@ -121,7 +123,15 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
     out.final_norm = store.add("model.norm.weight", {d}, Decay::kNo);
     if (!config.tie_word_embeddings)
       out.lm_head = store.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
-    if (config.tie_word_embeddings && !pipe.holds_embedding()) {
+    for (int64_t k = 1; k <= config.num_nextn_predict_layers; ++k) {
+      const int64_t l = num_layers + k - 1;
+      store.begin_block();
+      out.layer_block[size_t(l)] = store.num_blocks() - 1;
+      out.mtp.emplace_back(config, k, store);
+      out.layers[size_t(l)] = std::make_unique<Layer>(config, l, store, parallel);
+    }
+    const bool reads_embedding = config.tie_word_embeddings || config.num_nextn_predict_layers > 0;
+    if (reads_embedding && !pipe.holds_embedding()) {
       ShardSpec copy = by_vocab;
       copy.stage_copy = true;
       store.begin_block();
@@ -137,7 +147,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     : config_(config), dtype_(dtype), expert_ranks_(parallel.expert_size()),
       max_shape_(max_shape), recompute_(recompute), params_(dtype, parallel.placement) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
-  const int64_t num_layers = config.num_hidden_layers;
+  const int64_t num_layers = config.num_layers_with_mtp();  // the MTP modules' included
   const int tp = parallel.tensor_size();
   SYM_CHECK((expert_ranks_ == 1 && parallel.tensor_size() == 1) || dtype == DType::kF32,
             "expert and tensor parallelism run f32 models");
@@ -163,6 +173,12 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   layer_block_ = std::move(declared.layer_block);
   chunk_ranges_ = std::move(declared.chunks);
   layers_ = std::move(declared.layers);
+  mtp_blocks_ = std::move(declared.mtp);
+  if (parallel.sequence_parallel && tp > 1)
+    for (const MtpBlock& m : mtp_blocks_) {
+      mtp_head_partial_.push_back(m.head_norm());
+      for (ParamId id : m.combine_params()) mtp_combine_partial_.push_back(id);
+    }
   const int64_t shard = tp_.shard_rows(n);
   for (auto& layer : layers_)
     if (layer && layer->moe) layer->moe->reserve(shard, max_shape.batch);
@@ -184,6 +200,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     if (layer)
       for (const auto* ids : {&layer->partial_grads, &layer->kv_grads})
         for (ParamId id : *ids) weight_grad_queue_->keep_immediate(id);
+  for (ParamId id : mtp_combine_partial_) weight_grad_queue_->keep_immediate(id);
 
   // KV heads replicated over tp: their gradients are summed over the ranks sharing a head.
   const Layer* any_layer = nullptr;
@@ -208,6 +225,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
       for (ParamId id : *ids) elems += params_.info(id).shape.numel();
     stash = std::max(stash, elems);
   }
+  // An MTP module's enorm, hnorm and eh_proj (its head norm is no larger than the final norm).
+  if (!mtp_combine_partial_.empty()) stash = std::max(stash, 2 * d + 2 * d * d);
   if (tp > 1) partial_stash_ = Buffer(dtype, {stash}, MemoryCategory::kActivations);
 
   // Full recomputation keeps one set of activations, sized for the largest layer kind.
@@ -252,6 +271,15 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     mla_scratch_ = MlaScratch(attn_config, n, dtype);
   else
     attn_scratch_ = AttentionScratch(attn_config, n, dtype);
+  if (!mtp_blocks_.empty()) {
+    for (size_t i = 0; i < size_t(slots_) * mtp_blocks_.size(); ++i)
+      mtp_acts_.emplace_back(local, d, dtype);
+    mtp_scratch_ = MtpScratch(local, d, dtype);
+    mtp_dres_ = act(dtype, {local, d});
+    mtp_tokens_.resize(size_t(n));
+    mtp_targets_.resize(size_t(n));
+  }
+  mtp_losses_.resize(size_t(config.num_nextn_predict_layers));
   bias_.resize(size_t(num_layers));
   moe_stats_.resize(size_t(num_layers));
   scratch_stats_.resize(size_t(num_layers));
@@ -355,7 +383,7 @@ int64_t Transformer::param_numel(const ModelConfig& config, const ShardPlacement
 }
 
 void Transformer::reset_moe_stats() {
-  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < config_.num_layers_with_mtp(); ++l) {
     int64_t e = config_.is_moe_layer(l) ? config_.num_experts : 0;
     moe_stats_[size_t(l)].reset(e);
     scratch_stats_[size_t(l)].reset(e);
@@ -365,13 +393,14 @@ void Transformer::reset_moe_stats() {
 View Transformer::balance_bias(int64_t layer) { return bias_[size_t(layer)].view(); }
 
 void Transformer::update_balance_bias(double rate) {
-  for (int64_t l = 0; l < config_.num_hidden_layers; ++l)
+  for (int64_t l = 0; l < config_.num_layers_with_mtp(); ++l)
     if (config_.is_moe_layer(l) && layers_[size_t(l)])
       symphony::update_balance_bias(moe_stats_[size_t(l)].routed, rate, bias_[size_t(l)].view());
 }
 
 Transformer::LayerActs& Transformer::acts_for(int slot, int64_t l) {
-  return *acts_[recompute_ == Recompute::kFull ? 0 : size_t(slot * config_.num_hidden_layers + l)];
+  return *acts_[recompute_ == Recompute::kFull ? 0
+                                               : size_t(slot * config_.num_layers_with_mtp() + l)];
 }
 
 ConstView Transformer::lm_head_weight() const {
@@ -557,21 +586,29 @@ void Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chu
                     config_.rms_norm_eps, final_h_.view().rows(slot * local, (slot + 1) * local),
                     final_inv_.view().rows(slot * local, (slot + 1) * local));
     hook_after_forward(head_block_);
+    if (train && !mtp_blocks_.empty()) mtp_forward(ex, shape, chunk, slot, tokens, scales);
   }
 }
 
 bool Transformer::head_weight_deferrable(const Exec& ex) const {
   const int extra = lm_head_extra_block();
   return tp_.size() == 1 && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32 &&
-         (extra < 0 || extra != embed_block_);
+         (extra < 0 || extra != embed_block_) && mtp_blocks_.empty();
 }
 
 CrossEntropyResult Transformer::head_loss(const Exec& ex, int slot, int64_t n,
                                           std::span<const int32_t> targets, double grad_scale,
                                           bool grad, bool defer) {
   const int64_t local = tp_.local_rows(n);
+  return head_loss(ex, final_h_.view().rows(slot * local, (slot + 1) * local), n, targets,
+                   grad_scale, grad, defer);
+}
+
+CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n,
+                                          std::span<const int32_t> targets, double grad_scale,
+                                          bool grad, bool defer) {
+  const int64_t local = tp_.local_rows(n);
   SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
-  ConstView h = final_h_.view().rows(slot * local, (slot + 1) * local);
   View dh = grad ? dh_.view().rows(0, local) : View();
   View dw = grad ? lm_head_grad() : View();
   if (defer) {
@@ -616,6 +653,12 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
   View dres = dres_.view().rows(0, local);
   View dh = dh_.view().rows(0, local);
   const int extra = lm_head_extra_block();
+  // The embedding (or its copy) the MTP modules read: held from the head's backward on, when
+  // the LM head is not already it; on the first stage until the embedding's own backward.
+  const int mtp_embed =
+      pipe.is_last(chunk) && !mtp_blocks_.empty() && mtp_embedding_block() != extra
+          ? mtp_embedding_block()
+          : -1;
   const bool defer = weight_grads == WeightGrads::kDeferred;
   if (defer) weight_grad_queue_->begin(key);
   // A block whose weight gradients wait for W has only its input gradients done after B.
@@ -629,6 +672,7 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
   if (pipe.is_last(chunk)) {
     hook_before_backward(head_block_);
     if (extra >= 0) hook_before_backward(extra);  // the LM head is the embedding or its copy
+    if (mtp_embed >= 0) hook_before_backward(mtp_embed);
     const bool defer_head = defer && head_weight_deferrable(ex);
     weight_grad_queue_->set_block(extra >= 0 ? extra : head_block_);
     ce = head_loss(ex, slot, n, targets, scales.token, true, defer_head);
@@ -638,6 +682,9 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
                      final_inv_.view().rows(slot * local, (slot + 1) * local), dh, dres,
                      params_.grad(final_norm_));
     finish_partial_grads(final_partial, {});
+    if (!mtp_blocks_.empty())
+      mtp_backward(ex, shape, chunk, slot, tokens, targets, scales, dres, defer, key);
+    if (mtp_embed >= 0 && mtp_embed == head_copy_block_) after_backward(mtp_embed);
     if (extra >= 0 && extra == head_copy_block_) after_backward(extra);
     after_backward(head_block_);
   } else {
@@ -660,7 +707,7 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
   weight_grad_queue_->end();
   if (pipe.is_first(chunk)) {
     SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
-    if (extra != embed_block_) hook_before_backward(embed_block_);
+    if (extra != embed_block_ && mtp_embed != embed_block_) hook_before_backward(embed_block_);
     embedding_backward(ex, tokens, tp_.gather(dres, 0), params_.grad(embed_), vocab_first_);
     hook_after_backward(embed_block_);
   } else {

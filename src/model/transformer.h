@@ -6,6 +6,12 @@
 //               when model.kv_lora_rank > 0.
 //   FFN = dense SwiGLU for layers < first_k_dense_replace (or all layers of a dense model),
 //         MoE otherwise.
+// Multi-token prediction (model.num_nextn_predict_layers = D > 0, model/mtp_block.h), in training
+// only: from h^0 = x_L, module k = 1..D computes h^k = layer_{L+k-1}(combine_k(h^{k-1}, embedding
+// of the token k ahead)) and the CE of lm_head(RMSNorm_k(h^k)) against the token k + 1 ahead
+// (docs/mtp.md). Its layers are decoder layers like the others (layer indices L .. L+D-1, with
+// their own activations, router statistics and selection biases) and live on the last pipeline
+// stage, with the model's LM head and (or a stage copy of) its embedding.
 // All memory is allocated at construction for a maximum batch shape: parameters and gradients
 // (ParamStore), the residual stream of every layer, and saved activations — one set per layer,
 // or a single shared set with full recomputation, where backward re-runs each layer's forward
@@ -22,6 +28,7 @@
 #include "model/batch_shape.h"
 #include "model/mla_block.h"
 #include "model/mlp.h"
+#include "model/mtp_block.h"
 #include "model/model_parallel.h"
 #include "model/moe/moe_block.h"
 #include "model/param_store.h"
@@ -84,7 +91,11 @@ class Transformer {
   // Forward and backward of one micro-batch; gradients are added to params().grad.
   // Under tensor parallelism every rank of the tp group passes the same tokens and targets and
   // gets the same result.
-  // tokens, targets: shape.rows() ids; target < 0 is ignored. Returns the summed CE loss.
+  // tokens, targets: shape.rows() ids; target < 0 is ignored. Returns the summed CE loss of the
+  // main LM head. With MTP the objective's gradient also holds, for each depth k, lambda / D times
+  // the mean CE of depth k over the positions whose target k + 1 ahead lies in the sequence:
+  // scaled by scales.token * T / (T - k) (scales.token is 1 / the step's positions, T of each
+  // sequence, and depth k has a target at T - k of them); its sums are added to mtp_losses().
   // Under expert parallelism both are collective over the ep group; a communication failure is
   // kept in comm_status() (the caller checks it after each call).
   CrossEntropyResult forward_backward(const Exec& ex, const BatchShape& shape,
@@ -105,17 +116,19 @@ class Transformer {
   // stage, which embeds tokens), and its output after (not the last one).
   View chunk_input(int chunk, int slot, int64_t n);
   ConstView chunk_output(int chunk, int slot, int64_t n);
-  // The first virtual stage embeds `tokens`; the last one ends with the final norm. With
-  // `train` false (evaluation) router statistics are not recorded.
+  // The first virtual stage embeds `tokens`; the last one ends with the final norm, and in
+  // training the MTP modules' forward (which read `tokens` too). With `train` false (evaluation)
+  // router statistics are not recorded and MTP does not run.
   void forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
                      std::span<const int32_t> tokens, const LossScales& scales, bool train);
   // The last virtual stage starts from the LM head's loss over `targets` (returned; zero
-  // elsewhere), the others from `dy`, the gradient of chunk_output(). The first virtual stage
-  // ends with the embedding's gradient for `tokens`; the others write the gradient of
-  // chunk_input() into `dx`. Gradients are added to params().grad; with WeightGrads::kDeferred
-  // the weight-gradient GEMMs of the layers and of the LM head (without tensor parallelism, and
-  // unless the stage also holds the tied embedding) are held back (model/weight_grad_queue.h)
-  // until weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
+  // elsewhere) and the MTP modules' backward, the others from `dy`, the gradient of
+  // chunk_output(). The first virtual stage ends with the embedding's gradient for `tokens`; the
+  // others write the gradient of chunk_input() into `dx`. Gradients are added to
+  // params().grad; with WeightGrads::kDeferred the weight-gradient GEMMs of the layers (the MTP
+  // modules' included) and of the LM head (without tensor parallelism, without MTP, and unless
+  // the stage also holds the tied embedding) are held back (model/weight_grad_queue.h) until
+  // weight_grads(key) with the same `key` (zero-bubble schedules: B, then W).
   CrossEntropyResult backward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
                                     std::span<const int32_t> tokens,
                                     std::span<const int32_t> targets, ConstView dy,
@@ -127,9 +140,9 @@ class Transformer {
   // The last virtual stage's loss after forward_chunk(train = false): no gradients.
   CrossEntropyResult chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
                                 std::span<const int32_t> targets);
-  // The LM head weight this rank holds as a copy of the embedding on another stage (tied
-  // embeddings under pipeline parallelism), or -1. Its gradient must be summed with the
-  // embedding's before the optimizer step.
+  // The copy of the embedding this rank holds when the embedding lives on another stage and the
+  // last stage reads it (pipeline parallelism with tied embeddings, as the LM head, or with MTP),
+  // or -1. Its gradient must be summed with the embedding's before the optimizer step.
   ParamId stage_copy() const { return head_copy_; }
   ParamId embedding() const { return embed_; }
 
@@ -141,7 +154,12 @@ class Transformer {
   }
   // The first communication failure of the expert exchange or the tensor-parallel group, or ok.
   const Status& comm_status() const { return comm_status_; }
-  // Router statistics of MoE layers since reset_moe_stats(); [layer], empty for dense layers.
+  // MTP: each depth's summed CE and counted rows since reset_mtp_losses() (this rank's part;
+  // zeros on stages other than the last); [depth - 1].
+  const std::vector<CrossEntropyResult>& mtp_losses() const { return mtp_losses_; }
+  void reset_mtp_losses();
+  // Router statistics of MoE layers since reset_moe_stats(); [layer] over
+  // config().num_layers_with_mtp() (the MTP modules' layers last), empty for dense layers.
   const std::vector<MoeStats>& moe_stats() const { return moe_stats_; }
   // Mutable, so data parallelism can sum them over replicas before the balance-bias update.
   std::vector<MoeStats>& moe_stats() { return moe_stats_; }
@@ -198,16 +216,33 @@ class Transformer {
   // Rows of the residual stream this rank holds for a micro-batch of n rows at layer l's input
   // (l = the chunk's end: its output), in activation slot `slot`.
   View residual(int slot, int chunk, int64_t l, int64_t n);
-  // The LM head and loss over the final hidden states of `slot`; with `grad` the input gradient
-  // lands in dh_ and the head's gradient is accumulated, or recorded in the weight-gradient
-  // queue's current pass with `defer` (tp = 1 only).
+  // The LM head and loss over the final hidden states of `slot` (or the rows `h`); with `grad`
+  // the input gradient lands in dh_ and the head's gradient is accumulated, or recorded in the
+  // weight-gradient queue's current pass with `defer` (tp = 1 only).
   CrossEntropyResult head_loss(const Exec& ex, int slot, int64_t n,
                                std::span<const int32_t> targets, double grad_scale, bool grad,
                                bool defer = false);
+  CrossEntropyResult head_loss(const Exec& ex, ConstView h, int64_t n,
+                               std::span<const int32_t> targets, double grad_scale, bool grad,
+                               bool defer = false);
   // Whether backward_chunk(kDeferred) may hold back the LM head's weight gradient: one rank
-  // scores the whole vocabulary, the cpu kernels run, and the head's weight is not the embedding
-  // this stage also updates (the two sums would change order).
+  // scores the whole vocabulary, the cpu kernels run, no MTP module adds to it in B, and the
+  // head's weight is not the embedding this stage also updates (the sums would change order).
   bool head_weight_deferrable(const Exec& ex) const;
+  // MTP (model/mtp_block.h) on the last virtual stage: forward from the main model's output in
+  // `slot`; backward adds the gradient of that output to `dres`. The embedding they read is the
+  // first stage's or its copy here: mtp_embedding_block().
+  void mtp_forward(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                   std::span<const int32_t> tokens, const LossScales& scales);
+  void mtp_backward(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                    std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                    const LossScales& scales, View dres, bool defer, int key);
+  int mtp_embedding_block() const { return first_stage_ ? embed_block_ : head_copy_block_; }
+  ParamId mtp_embedding() const { return first_stage_ ? embed_ : head_copy_; }
+  // Depth k's input tokens (t_{i+k}, 0 past the sequence) and targets (t_{i+k+1}, -1 past it)
+  // into mtp_tokens_ and mtp_targets_.
+  void mtp_shift(const BatchShape& shape, int64_t k, std::span<const int32_t> tokens,
+                 std::span<const int32_t> targets);
   void check_shape(const BatchShape& shape) const;
 
   void hook_before_forward(int block) { if (hooks_) hooks_->before_forward(block); }
@@ -229,9 +264,10 @@ class Transformer {
   TensorParallel kv_tp_;              // over kv_group_
   // Held by the first virtual stage (embedding) and the last (final norm, LM head); -1 elsewhere.
   ParamId embed_ = -1, final_norm_ = -1, lm_head_ = -1;
-  ParamId head_copy_ = -1;            // the tied LM head's copy on the last stage (see above)
+  ParamId head_copy_ = -1;            // the embedding's copy on the last stage (see stage_copy())
   int embed_block_ = -1, head_block_ = -1, head_copy_block_ = -1;  // hook blocks, -1: not held
-  std::vector<int> layer_block_;      // [layer] hook block, -1 for layers of other stages
+  std::vector<int> layer_block_;      // [layer] hook block, -1 for layers of other stages; an
+                                      // MTP module's block holds its own weights and its layer's
   std::vector<LayerRange> chunk_ranges_;  // [chunk] this rank's layers
   std::vector<int64_t> chunk_base_;   // [chunk] residual position of its first layer's input
   int64_t positions_ = 0;             // residual positions per slot: layers held + chunks
@@ -239,7 +275,15 @@ class Transformer {
   bool first_stage_ = true, last_stage_ = true;  // holds virtual stage 0 / the last one
   int64_t vocab_first_ = 0;           // first vocabulary row of this rank's embedding block
   std::vector<std::unique_ptr<Layer>> layers_;  // [layer], null for other stages'
-  // [slot * L + layer] for held layers, or one shared set (recompute)
+  // MTP (model/transformer_mtp.cc), on the last stage only:
+  std::vector<MtpBlock> mtp_blocks_;  // [depth - 1]
+  std::vector<MtpActs> mtp_acts_;     // [slot * D + depth - 1]
+  MtpScratch mtp_scratch_;
+  Buffer mtp_dres_;                   // (N, D) a module's residual gradient
+  std::vector<int32_t> mtp_tokens_, mtp_targets_;  // (N) one depth's shifted ids
+  std::vector<ParamId> mtp_head_partial_, mtp_combine_partial_;  // [depth - 1], [3 * D]:
+                                      // gradients summed over tp (sequence parallel only)
+  // [slot * layers + layer] for held layers (MTP's included), or one shared set (recompute)
   std::vector<std::unique_ptr<LayerActs>> acts_;
   Buffer rope_;
   Buffer residual_;  // (slots * positions, N_local, D): each chunk's layer inputs and output
@@ -254,6 +298,7 @@ class Transformer {
   std::vector<Buffer> bias_;   // [layer] selection bias (E) of MoE layers
   std::vector<MoeStats> moe_stats_;
   std::vector<MoeStats> scratch_stats_;  // receives stats of recomputed and eval forwards
+  std::vector<CrossEntropyResult> mtp_losses_;  // [depth - 1]
 };
 
 }  // namespace symphony

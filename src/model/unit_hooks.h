@@ -2,13 +2,16 @@
 // UnitHooks: what the model tells a sharded layout (zero/data_parallel.h) around each use of a
 // block of parameters (model/param_store.h; a block holds one unit per replica group). Blocks of
 // a Transformer: 0 = embedding, 1..L = the decoder layers, L + 1 = the final norm and the untied
-// LM head. With tied embeddings the LM head is block 0, used again at the end of the forward pass
-// and first in the backward pass.
+// LM head, then with multi-token prediction L + 1 + k = MTP module k (k = 1..D). With tied
+// embeddings the LM head is block 0, used again at the end of the forward pass and first in the
+// backward pass; MTP reads the embedding too (block 0, or its copy on the last pipeline stage).
 //
 // Order for one forward_backward: before_forward(0), after_forward(0), ..., before_forward(L+1),
-// after_forward(L+1); then before_backward(L+1) (and before_backward(0) when tied), ...
-// after_backward(L+1), before_backward(L), ..., after_backward(0). Calls nest per block:
-// weights stay needed from before_* to the matching after_*. Under pipeline parallelism the
+// after_forward(L+1), [MTP: for k = 1..D before_forward(0), after_forward(0),
+// before_forward(L+1+k), after_forward(L+1+k)]; then before_backward(L+1) (and
+// before_backward(0) when tied or with MTP), [before_backward(L+1+k) .. after_backward(L+1+k)
+// for k = D..1], after_backward(L+1), before_backward(L), ..., after_backward(0). Calls nest per
+// block: weights stay needed from before_* to the matching after_*. Under pipeline parallelism the
 // passes of several micro-batches interleave (train/pipeline_step.h), each pass a run of whole
 // blocks in this order, over the blocks the rank holds.
 

@@ -6,12 +6,15 @@ int64_t active_matmul_params(const ModelConfig& c) {
   const int64_t d = c.hidden_size;
   int64_t total = c.vocab_size * d;  // LM head
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) total += c.layer_matmul_params(l);
+  // Each MTP module: eh_proj, its layer and the LM head again.
+  for (int64_t l = c.num_hidden_layers; l < c.num_layers_with_mtp(); ++l)
+    total += 2 * d * d + c.layer_matmul_params(l) + c.vocab_size * d;
   return total;
 }
 
 double training_flops_per_token(const ModelConfig& c, int64_t seq_len) {
   double attention = 3.0 * double(c.attention_core_dims()) * double(seq_len + 1) *
-                     double(c.num_hidden_layers);
+                     double(c.num_layers_with_mtp());
   return 6.0 * double(active_matmul_params(c)) + attention;
 }
 

@@ -71,7 +71,7 @@ Result<std::unique_ptr<Transformer>> rebuild_for_shape(const ModelConfig& config
     View dst = to.param(id);
     std::memcpy(dst.raw(), from.param(id).raw(), size_t(dst.bytes()));
   }
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < config.num_layers_with_mtp(); ++l) {
     if (!config.is_moe_layer(l)) continue;
     View dst = model->balance_bias(l);
     std::memcpy(dst.raw(), source.balance_bias(l).raw(), size_t(dst.bytes()));

@@ -39,7 +39,7 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
     ConstView v = model.params().param(id);
     records.push_back({info.name, "F32", dims_of(info.shape), v.raw(), v.bytes()});
   }
-  for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < config.model.num_layers_with_mtp(); ++l) {
     if (!config.model.is_moe_layer(l)) continue;
     View b = model.balance_bias(l);
     records.push_back({balance_bias_name(l), "F32", dims_of(b.shape()), b.raw(), b.bytes()});
@@ -124,7 +124,7 @@ Status save_model_file(const std::filesystem::path& path, const RunConfig& confi
     records.push_back({info.name, "F32", dims_of(info.global_shape), gathered.back().view().raw(),
                        gathered.back().bytes()});
   }
-  for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < config.model.num_layers_with_mtp(); ++l) {
     if (!config.model.is_moe_layer(l)) continue;
     View b = model.balance_bias(l);
     if (b.empty()) continue;  // a layer of another pipeline stage
@@ -174,7 +174,7 @@ Result<LoadedModel> load_model_file(const std::filesystem::path& path, BatchShap
   ParamStore& params = loaded.model->params();
   for (ParamId id = 0; id < ParamId(params.infos().size()); ++id)
     SYM_TRY(load_tensor(file, params.info(id).name, params.param(id)));
-  for (int64_t l = 0; l < loaded.config.model.num_hidden_layers; ++l)
+  for (int64_t l = 0; l < loaded.config.model.num_layers_with_mtp(); ++l)
     if (loaded.config.model.is_moe_layer(l))
       SYM_TRY(load_tensor(file, balance_bias_name(l), loaded.model->balance_bias(l)));
   return loaded;

@@ -29,9 +29,9 @@ TrainStep::TrainStep(const TrainConfig& train, const OptimConfig& optim, Transfo
                                                BatchShape{train.micro_batch_size, train.seq_len});
     pipe_inputs_.assign(size_t(micro_batches_), std::vector<int32_t>(size_t(micro_tokens)));
     pipe_targets_.assign(size_t(micro_batches_), std::vector<int32_t>(size_t(micro_tokens)));
-    if (model.config().tie_word_embeddings) {
-      // The embedding (stage 0) and its LM-head copy (the last stage) of the same position in
-      // their stages form a group of two; other ranks split off alone.
+    if (model.config().tie_word_embeddings || model.config().num_nextn_predict_layers > 0) {
+      // The embedding (stage 0) and its copy (the last stage: the tied LM head, MTP's input) of
+      // the same position in their stages form a group of two; other ranks split off alone.
       Comm& world = mesh.world();
       const bool ends = pipe.holds_embedding() || pipe.holds_head();
       const int position = mesh.layout().group_rank(
@@ -59,6 +59,7 @@ Result<CrossEntropyResult> TrainStep::accumulate_gradients(const Exec& ex,
   const int64_t global_micro_batches = micro_batches_ * dp_.comm().size();
   dp_.begin_step();
   model_.reset_moe_stats();
+  model_.reset_mtp_losses();
   // Every target of a sampled window is a real next token, so the CE of the step is the mean
   // over all global_micro_batches * micro_tokens positions; gradients are summed over ranks.
   const LossScales scales{1.0 / double(global_micro_batches * micro_tokens),
@@ -80,7 +81,7 @@ Result<CrossEntropyResult> TrainStep::accumulate_gradients(const Exec& ex,
   }
   SYM_TRY(dp_.end_backward());
   if (tied_group_) {
-    // The embedding and its copy as the LM head each got part of the gradient: both take the sum.
+    // The embedding and its copy each got part of the gradient: both take the sum.
     const ParamId id = model_.stage_copy() >= 0 ? model_.stage_copy() : model_.embedding();
     SYM_TRY(dp_.sum_owned_grads(model_.params().info(id).unit, *tied_group_));
   }
@@ -93,14 +94,19 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   const int64_t global_micro_batches = micro_batches_ * ranks;
   model_.take_tensor_comm();
   SYM_TRY_ASSIGN(const CrossEntropyResult ce, accumulate_gradients(ex, next_batch));
-  double sums[2] = {ce.loss_sum, double(ce.count)};  // loss sum, target count
+  // Loss sum and target count of the main head, then of each MTP depth.
+  std::vector<double> sums = {ce.loss_sum, double(ce.count)};
+  for (const CrossEntropyResult& m : model_.mtp_losses()) {
+    sums.push_back(m.loss_sum);
+    sums.push_back(double(m.count));
+  }
   const double exposed_comm_s = dp_.exposed_comm_s();
   const ExchangeTimes tensor_comm = model_.take_tensor_comm();
   ExchangeTimes exchange;
   for (const MoeStats& s : model_.moe_stats()) exchange.add(s.exchange);
   SYM_TRY(sum_over_stages(sums));  // the loss is the last stage's
   if (ranks > 1 || pipeline_) {
-    if (ranks > 1) SYM_TRY(dp_.comm().all_reduce(std::span<double>(sums)));
+    if (ranks > 1) SYM_TRY(dp_.comm().all_reduce(std::span(sums)));
     // Router statistics of the whole global batch: the balance-bias update and the reports see
     // every rank's tokens.
     std::vector<MoeStats>& stats = model_.moe_stats();
@@ -135,6 +141,8 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   if (model_.config().bias_update_rate > 0)
     model_.update_balance_bias(model_.config().bias_update_rate);
   r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
+  for (size_t i = 2; i < sums.size(); i += 2)
+    r.mtp_losses.push_back(sums[i + 1] > 0 ? sums[i] / sums[i + 1] : 0.0);
   r.tokens = global_micro_batches * micro_tokens;
   r.exposed_comm_s = exposed_comm_s;
   r.exchange = exchange;

@@ -9,8 +9,8 @@
 // Under pipeline parallelism (the model built with its stage's layers, train/model_layout.h) the
 // micro-batches run through the stages in the order of the schedule (train/pipeline_step.h);
 // every stage reads the same micro-batches (the first uses the tokens, the last the targets);
-// the loss, router statistics and gradient norm are summed over the stages, and the tied
-// embedding's gradient over the first and last stage.
+// the loss, router statistics and gradient norm are summed over the stages, and the embedding's
+// gradient over the first and last stage when the last holds a copy (tied LM head, MTP).
 
 #include <cstdint>
 #include <functional>
@@ -31,7 +31,11 @@ namespace symphony {
 using BatchSource = std::function<void(std::span<int32_t> inputs, std::span<int32_t> targets)>;
 
 struct StepResult {
-  double loss = 0;       // mean cross-entropy over the global batch
+  double loss = 0;       // mean cross-entropy of the main LM head over the global batch
+  // Multi-token prediction: [depth - 1] mean cross-entropy of depth k over the positions with a
+  // target k + 1 ahead (empty without MTP). The objective trained is
+  // loss + model.mtp_loss_weight * mean(mtp_losses) (+ the router losses).
+  std::vector<double> mtp_losses;
   double grad_norm = 0;  // before clipping
   double lr = 0;
   int64_t tokens = 0;    // tokens processed by all ranks
@@ -75,7 +79,7 @@ class TrainStep {
   std::vector<int32_t> inputs_, targets_;
   std::unique_ptr<PipelineStep> pipeline_;
   std::vector<std::vector<int32_t>> pipe_inputs_, pipe_targets_;  // [micro-batch]
-  std::unique_ptr<Comm> tied_group_;  // first and last stage of the tied embedding, or null
+  std::unique_ptr<Comm> tied_group_;  // first and last stage of the embedding and its copy, or null
   Status sum_over_stages(std::span<double> sums);
 };
 

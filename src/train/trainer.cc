@@ -44,13 +44,14 @@ nlohmann::json memory_record() {
   return peak;
 }
 
-// Router balance of one step: per MoE layer the max/mean load ratio and dropped fraction.
+// Router balance of one step: per MoE layer (the MTP modules' included, marked) the max/mean load
+// ratio and dropped fraction.
 void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann::json& record) {
   nlohmann::json layers = nlohmann::json::array();
   double aux = 0, seq_aux = 0, z = 0, worst = 0;
   int64_t dropped = 0, slots = 0;
   const ModelConfig& c = model.config();
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < c.num_layers_with_mtp(); ++l) {
     if (!c.is_moe_layer(l)) continue;
     const MoeStats& s = model.moe_stats()[size_t(l)];
     aux += s.aux_loss / double(micro_batches);
@@ -61,6 +62,7 @@ void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann:
     slots += s.tokens * c.num_experts_per_tok;
     layers.push_back({{"layer", l}, {"load", s.routed}, {"max_over_mean", s.max_over_mean()},
                       {"dropped", s.dropped}});
+    if (c.is_mtp_layer(l)) layers.back()["mtp"] = true;
   }
   if (layers.empty()) return;
   record["aux_loss"] = aux;
@@ -285,6 +287,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                              {"tokens_per_s", tokens_per_s},
                              {"gflops", flops_per_token * tokens_per_s * 1e-9},
                              {"step_time_s", step_s}};
+    if (!r.mtp_losses.empty()) {
+      // The MTP modules' CE apart from the main loss: their mean over depths, and each depth's.
+      double mean = 0;
+      for (double l : r.mtp_losses) mean += l / double(r.mtp_losses.size());
+      record["mtp_loss"] = mean;
+      if (r.mtp_losses.size() > 1) record["mtp_loss_per_depth"] = r.mtp_losses;
+      result.mtp_losses.push_back(mean);
+    }
     if (dp_size > 1) record["exposed_comm_s"] = r.exposed_comm_s;
     if (expert_ranks > 1) {
       record["all_to_all_s"] = r.exchange.in_flight_s;

@@ -6,7 +6,8 @@
 // The weights start from the config's initialisation, a checkpoint resumed (TrainOptions::resume)
 // or another model's weights (TrainOptions::init_from).
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
-// step and per evaluation), loss.svg (at the end) and model.safetensors (the final weights), and
+// step and per evaluation; `loss` is the main LM head's, `mtp_loss` beside it with multi-token
+// prediction, docs/mtp.md), loss.svg (at the end) and model.safetensors (the final weights), and
 // checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
 
 #include <atomic>
@@ -55,6 +56,7 @@ struct TrainOptions {
 struct TrainResult {
   int64_t steps = 0;
   std::vector<double> losses;       // [step] mean cross-entropy of the step's global batch
+  std::vector<double> mtp_losses;   // [step] mean over depths of the MTP losses (empty without)
   std::vector<double> eval_losses;  // one per evaluation
   double tokens_per_s = 0;          // over the whole run, first step excluded when possible
   double gflops = 0;                // achieved model GFLOP/s at that rate

@@ -435,6 +435,11 @@ ConstView DataParallel::owned_grads(int u) const {
 }
 
 Status DataParallel::sum_owned_grads(int u, Comm& group) {
+  // Stage 0 steps every element of the unit on every rank, so all of it takes the sum.
+  if (stage_ == ZeroStage::kNone) {
+    View whole = store_.unit_grads(u);
+    return group.all_reduce(std::span<float>(whole.f32(), size_t(whole.numel())));
+  }
   const int64_t begin = shards_.owned_begin(u), end = shards_.owned_end(u);
   View g = stage_ <= ZeroStage::kOptimizer
                ? store_.all_grads().rows(begin, end)

@@ -72,8 +72,9 @@ class DataParallel final : public UnitHooks {
   // end_backward(): a view of the full gradients at stages 0 and 1, of the shard at 2 and 3.
   ConstView owned_grads(int u) const;
   // Sums owned_grads(u) over `group`, whose ranks hold copies of the unit with the same shard
-  // layout (the tied embedding and its LM-head copy on the last pipeline stage). After
-  // end_backward(). Collective over `group`.
+  // layout (the embedding and its copy on the last pipeline stage), or at stage 0, whose
+  // optimizer steps whole units, all of unit u's gradients. After end_backward(). Collective
+  // over `group`.
   Status sum_owned_grads(int u, Comm& group);
   // AdamW on this rank's shard, then the weights every rank needs for the next step.
   Status optimizer_step(const Exec& ex, double lr, double grad_scale);

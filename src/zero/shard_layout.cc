@@ -63,7 +63,9 @@ int64_t ShardLayout::owned_end(int u) const {
 
 int ShardLayout::slots(ReplicaGroup g, const ModelConfig& config) const {
   if (max_padded(g) == 0) return 0;
-  return 2 + (g == ReplicaGroup::kDense && config.tie_word_embeddings ? 1 : 0);
+  const bool embedding_reused =
+      config.tie_word_embeddings || config.num_nextn_predict_layers > 0;
+  return 2 + (g == ReplicaGroup::kDense && embedding_reused ? 1 : 0);
 }
 
 ShardedMemory ShardLayout::plan_memory(const ModelConfig& config, ZeroStage stage) const {

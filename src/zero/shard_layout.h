@@ -66,7 +66,8 @@ class ShardLayout {
   int64_t owned_end(int u) const;
   // Gathered-unit slots ZeRO-2/3 keep for a replica group's units, each max_padded(g) elements:
   // the block in use and the prefetched next one (a block has at most one unit of each group),
-  // plus the tied embedding (used again by the LM head).
+  // plus the embedding when the last stage uses it again (tied LM head, MTP), held beside the
+  // LM head's block and a layer's.
   int slots(ReplicaGroup g, const ModelConfig& config) const;
 
   // What one rank's sharded state allocates at `stage`.

@@ -8,7 +8,8 @@
 // pp = 2 beside dp, to plain data parallelism and to one process), and a chain through pp = world,
 // 1, 2 (interleaved; beside tp when world is 4), 1 and world again, bitwise. With tied embeddings
 // the last stage's copy of the embedding is not saved and is loaded, weights and moments, from
-// the embedding the first stage saved.
+// the embedding the first stage saved; the same with multi-token prediction, whose modules on
+// the last stage read such a copy of an untied embedding.
 // A checkpoint that only one rank finds corrupt is moved aside by rank 0 for every rank, and the
 // run falls back and saves that step again. Runs under mpirun -np {1,2,4}.
 #include <fmt/format.h>
@@ -559,6 +560,49 @@ TEST_F(ReshardTest, TiedEmbeddingStageCopyIsLoadedFromTheEmbedding) {
 
   const Hop hops[] = {{.alone = true}, {.pp = 2, .zero = 3}, {.pp = w, .zero = 1}};
   round_trip(step_dir, hops, "tied_round_trip", tied, Experts::kNo);
+}
+
+// Multi-token prediction under pipeline parallelism: its modules live on the last stage, which
+// holds a copy of the (untied) embedding for their input; the copy is not saved and is loaded,
+// weights and moments, from the embedding. The modules' tensors and selection biases reshard like
+// any layer's.
+TEST_F(ReshardTest, MtpModulesAndTheirEmbeddingCopyReshard) {
+  Comm& world = testkit::world();
+  const int w = world.size();
+  if (w < 2) GTEST_SKIP() << "pipeline parallelism needs two ranks";
+  const std::vector<std::string> mtp = {"model.num_nextn_predict_layers=1"};
+  auto with = [&](std::vector<std::string> overrides) {
+    overrides.insert(overrides.end(), mtp.begin(), mtp.end());
+    return overrides;
+  };
+  const std::vector<double> want = reference(mtp);
+  const std::vector<double> first = run(world, config("mtp", 0, with(pipeline(w))), "", kStopAt);
+  expect_close(first, want, 0, kStopAt);
+  const fs::path step_dir = root_ / "mtp" / "checkpoints" / "step-00000003";
+  if (world.rank() == 0) {
+    auto manifest = read_checkpoint_manifest(step_dir);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    int embeddings = 0;
+    for (const CheckpointTensor& t : manifest->tensors)
+      embeddings += t.name == "model.embed_tokens.weight";
+    EXPECT_EQ(embeddings, 1);
+    EXPECT_NE(manifest->find("model.layers.4.eh_proj.weight"), nullptr);
+    EXPECT_NE(manifest->find("exp_avg.model.layers.4.mlp.experts.gate_proj"), nullptr);
+  }
+  EXPECT_EQ(expect_stage_copy_loaded(config("mtp_copy_z3", 3, with(pipeline(2))), step_dir,
+                                     "mtp_copy_z3"),
+            w / 2);
+  expect_close(run(world, config("mtp_resumed", 3, with(pipeline(w, "zb-h1"))),
+                   step_dir.string(), 0),
+               want, kStopAt);
+  if (world.rank() == 0) {
+    std::unique_ptr<Comm> self = make_self_comm();
+    expect_close(run(*self, config("mtp_alone", 0, mtp), step_dir.string(), 0), want, kStopAt);
+  }
+  ASSERT_TRUE(world.barrier().is_ok());
+
+  const Hop hops[] = {{.alone = true}, {.pp = 2, .zero = 3}, {.pp = w, .zero = 1}};
+  round_trip(step_dir, hops, "mtp_round_trip", mtp);
 }
 
 TEST_F(ReshardTest, CheckpointOneRankFindsCorruptIsMovedAsideByRankZero) {

@@ -152,6 +152,37 @@ TEST_F(CheckpointTest, ResumeGivesBitwiseTheUninterruptedRun) {
   }
 }
 
+// Multi-token prediction: its modules' weights, moments and selection biases are saved and
+// restored like the rest.
+TEST_F(CheckpointTest, ResumeWithMtpGivesBitwiseTheUninterruptedRun) {
+  const std::vector<std::string> mtp = {"model.num_nextn_predict_layers=2"};
+  auto whole = run(config("mtp_whole", 6, mtp));
+  ASSERT_TRUE(whole.has_value()) << whole.error().message();
+  std::vector<std::string> every = mtp;
+  every.push_back("checkpoint.every=2");
+  const RunConfig split = config("mtp_split", 6, every);
+  auto first = run(split, "", 3);
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  auto second = run(split, "auto");
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  EXPECT_EQ(second->first_step, 3);
+  std::vector<double> losses = first->losses, mtp_losses = first->mtp_losses;
+  losses.insert(losses.end(), second->losses.begin(), second->losses.end());
+  mtp_losses.insert(mtp_losses.end(), second->mtp_losses.begin(), second->mtp_losses.end());
+  EXPECT_EQ(losses, whole->losses);  // bitwise
+  EXPECT_EQ(mtp_losses, whole->mtp_losses);
+  EXPECT_EQ(whole->mtp_losses.size(), 6u);
+  expect_same_weights(dir_ / "mtp_whole" / "model.safetensors",
+                      dir_ / "mtp_split" / "model.safetensors");
+  // The MTP modules' tensors and their layers' selection biases are in the model file.
+  auto file = SafetensorsFile::open(dir_ / "mtp_whole" / "model.safetensors");
+  ASSERT_TRUE(file.has_value());
+  int mtp_tensors = 0;
+  for (const std::string& name : file->names())
+    mtp_tensors += name.rfind("model.layers.4.", 0) == 0 || name.rfind("model.layers.5.", 0) == 0;
+  EXPECT_GE(mtp_tensors, 2 * 16);
+}
+
 TEST_F(CheckpointTest, RetentionKeepsTheNewestAndTheMultiples) {
   auto r = run(config("keep", 7, {"checkpoint.every=1", "checkpoint.keep_last=2",
                                   "checkpoint.keep_every=3"}));

@@ -45,6 +45,17 @@ TEST(HfArch, MoeWithoutQkNormIsMixtral) {
   EXPECT_EQ(arch_of(c), HfArch::kMixtral);
 }
 
+TEST(HfArch, MtpModulesAreRefusedNamingTheKey) {
+  for (int64_t experts : {0, 8}) {
+    ModelConfig c = moe_config();
+    c.num_experts = experts;
+    c.num_nextn_predict_layers = 1;
+    const Result<HfArch> arch = choose_hf_arch(c);
+    ASSERT_FALSE(arch.has_value());
+    EXPECT_THAT(arch.error().message(), HasSubstr("model.num_nextn_predict_layers = 1"));
+  }
+}
+
 TEST(HfArch, SharedExpertsAreRefused) {
   ModelConfig c = moe_config();
   c.n_shared_experts = 1;

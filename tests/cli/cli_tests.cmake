@@ -40,6 +40,12 @@ symphony_add_cli_test(dry_run_trillion 0 "1\\.03T total"
                       train kimi-k2-1t --dry-run)
 symphony_add_cli_test(presets 0 "bench-moe-small +88\\.12M params"
                       presets)
+symphony_add_cli_test(dry_run_mtp 0 "MTP modules +304\\.8K parameters in 1, 157\\.4K active"
+                      train tiny --dry-run --set model.num_nextn_predict_layers=1)
+symphony_add_cli_test(bad_mtp_depth 2 "model\\.num_nextn_predict_layers: expected a non-negative"
+                      train tiny --dry-run --set model.num_nextn_predict_layers=-1)
+symphony_add_cli_test(bad_mtp_weight 2 "model\\.mtp_loss_weight = -0\\.1 must be"
+                      train tiny --dry-run --set model.mtp_loss_weight=-0.1)
 symphony_add_cli_test(bad_flag 2 "--no-such-flag"
                       train tiny --no-such-flag)
 symphony_add_cli_test(data_prepare_jsonl 0 "train: [0-9]+ documents.*manifest .*cli_data_ok/manifest\\.json"

@@ -402,6 +402,9 @@ TEST(Validation, EachRuleNamesItsKey) {
            Case{"optim.min_lr_ratio=2", "optim.min_lr_ratio = 2"},
            Case{"optim.eps=0", "optim.eps = 0"},
            Case{"data.val_fraction=1", "data.val_fraction = 1"},
+           Case{"model.num_nextn_predict_layers=-1",
+                "model.num_nextn_predict_layers: expected a non-negative integer"},
+           Case{"model.mtp_loss_weight=-0.3", "model.mtp_loss_weight = -0.3"},
        }) {
     SCOPED_TRACE(c.override_text);
     EXPECT_THAT(tiny_error({c.override_text}), HasSubstr(c.expected));

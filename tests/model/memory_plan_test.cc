@@ -54,6 +54,12 @@ TEST(MemoryPlan, MatchesAllocationExactly) {
     dense.qk_norm = false;
     dense.tie_word_embeddings = true;
     expect_plan_matches_allocation(dense, {3, 20}, mode);
+    // Multi-token prediction: its modules' layers, activations and scratch.
+    ModelConfig mtp = small_moe();
+    mtp.num_nextn_predict_layers = 2;
+    expect_plan_matches_allocation(mtp, {2, 30}, mode);
+    dense.num_nextn_predict_layers = 1;
+    expect_plan_matches_allocation(dense, {3, 20}, mode);
   }
 }
 

@@ -344,6 +344,47 @@ TEST(ModelConfigValidate, BoundsTheParameterCount) {
   EXPECT_TRUE(preset_model("kimi-k2-1t").validate().is_ok());
 }
 
+TEST(CountParams, MtpModulesCountApartByHand) {
+  const ModelConfig base = preset_model("tiny");
+  ModelConfig config = base;
+  config.num_nextn_predict_layers = 2;
+  const ParamCounts without = count_params(base), with = count_params(config);
+  // The main model's counts do not change.
+  EXPECT_EQ(with.total, without.total);
+  EXPECT_EQ(with.active, without.active);
+  EXPECT_EQ(without.mtp, 0);
+  EXPECT_EQ(without.mtp_active, 0);
+  // Each module: enorm, hnorm, shared_head.norm, eh_proj and a MoE layer as tiny's last ones.
+  const int64_t D = 128, Dh = 32, H = 4, Hkv = 2, E = 8, K = 2, Fe = 64;
+  const int64_t attention = D * H * Dh + 2 * D * Hkv * Dh + H * Dh * D + 2 * Dh;
+  const int64_t expert = 3 * D * Fe;
+  const int64_t own = 3 * D + 2 * D * D;
+  const int64_t layer_common = attention + 2 * D + E * D + expert;  // + router, shared expert
+  EXPECT_EQ(with.mtp, 2 * (own + layer_common + E * expert));
+  EXPECT_EQ(with.mtp_active, 2 * (own + layer_common + K * expert));
+  // A dense model's modules have dense layers.
+  config.num_experts = 0;
+  const int64_t dense = count_params(config).mtp;
+  EXPECT_EQ(dense, 2 * (own + attention + 2 * D + 3 * D * config.intermediate_size));
+  EXPECT_EQ(count_params(config).mtp_active, dense);
+}
+
+TEST(ModelConfigValidate, MtpKeysAreCheckedNamingTheKey) {
+  ModelConfig config;
+  config.num_nextn_predict_layers = -1;
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.num_nextn_predict_layers = -1"));
+  config.num_nextn_predict_layers = kMaxHiddenLayers;
+  EXPECT_THAT(config.validate().message(), HasSubstr("model.num_nextn_predict_layers = 65536"));
+  config.num_nextn_predict_layers = 1;
+  EXPECT_TRUE(config.validate().is_ok());
+  for (double bad : {-0.1, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    config.mtp_loss_weight = bad;
+    EXPECT_THAT(config.validate().message(), HasSubstr("model.mtp_loss_weight"));
+  }
+  config.mtp_loss_weight = 0;
+  EXPECT_TRUE(config.validate().is_ok());
+}
+
 TEST(CountParams, EveryMoeLayerAddsTheSame) {
   // tiny: layer 0 dense, layers 1-3 MoE.
   ModelConfig config = preset_model("tiny");

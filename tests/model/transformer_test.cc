@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "model/init.h"
 #include "tensor/memory_stats.h"
+#include "testkit/gradient_check.h"
 #include "testkit/tensor_testing.h"
 
 namespace symphony {
@@ -48,20 +49,10 @@ ModelConfig mla_grad_check_config(int64_t q_lora_rank = 7) {
   return c;
 }
 
-struct Batch {
-  BatchShape shape;
-  std::vector<int32_t> tokens, targets;
-};
+using Batch = testkit::TokenBatch;
 
 Batch random_batch(const ModelConfig& c, BatchShape shape, uint64_t seed) {
-  Batch b{shape, {}, {}};
-  Rng rng(seed);
-  for (int64_t i = 0; i < shape.rows(); ++i) {
-    b.tokens.push_back(int32_t(rng.next_u64() % uint64_t(c.vocab_size)));
-    b.targets.push_back(int32_t(rng.next_u64() % uint64_t(c.vocab_size)));
-  }
-  b.targets[1] = -1;  // an ignored position
-  return b;
+  return testkit::random_token_batch(c.vocab_size, shape, seed, /*ignored_row=*/1);
 }
 
 // Total objective of one micro-batch: mean CE + router losses.
@@ -82,30 +73,8 @@ void check_gradients(const ModelConfig& config, Recompute recompute) {
   Batch b = random_batch(config, shape, 99);
   LossScales scales{1.0 / 9.0, 1.0};
   Exec ex = Exec::reference();
-  objective(model, ex, b, scales);
-  std::vector<double> analytic(model.params().all_grads().data<double>(),
-                               model.params().all_grads().data<double>() + model.params().numel());
-  View params = model.params().all_params();
-  const double h = 1e-5;
-  int checked = 0;
-  for (const ParamInfo& info : model.params().infos()) {
-    const int64_t n = info.shape.numel();
-    // Up to 6 elements spread over each tensor.
-    for (int64_t j = 0; j < std::min<int64_t>(n, 6); ++j) {
-      int64_t i = info.offset + (j * 7919) % n;
-      double saved = params.data<double>()[i];
-      params.data<double>()[i] = saved + h;
-      double up = objective(model, ex, b, scales);
-      params.data<double>()[i] = saved - h;
-      double down = objective(model, ex, b, scales);
-      params.data<double>()[i] = saved;
-      double numeric = (up - down) / (2 * h);
-      double want = analytic[size_t(i)];
-      EXPECT_NEAR(want, numeric, 1e-6 + 1e-5 * std::abs(numeric))
-          << info.name << " element " << (i - info.offset);
-      ++checked;
-    }
-  }
+  const int64_t checked = testkit::check_gradients_by_differences(
+      model.params(), [&] { return objective(model, ex, b, scales); });
   EXPECT_GT(checked, 40);
 }
 

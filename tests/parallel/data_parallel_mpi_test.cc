@@ -2,7 +2,8 @@
 // rank trains its share of each global batch and also trains, alone, one process on the whole
 // global batch; per-step losses must agree within 1e-5 relative for 32 steps (MoE: 16 steps, then
 // 1e-3, see kMoeTightSteps). The same layout run twice must give bitwise-identical losses. Models:
-// the MoE `tiny`, a dense variant, and a dense one with multi-head latent attention.
+// the MoE `tiny`, a dense variant, and a dense one with multi-head latent attention. With
+// multi-token prediction (ZeRO-1 and 3) the MTP losses are held to the same bounds.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -33,6 +34,10 @@ constexpr size_t kMoeTightSteps = 16;
 RunConfig config_for(const char* kind) {
   std::vector<std::string> overrides = {"train.seq_len=32", "train.micro_batch_size=2",
                                         "optim.warmup_steps=4", "optim.lr=3e-3"};
+  // lr 1e-3 with MTP: its MoE layer adds ties in top-k routing, and at 3e-3 one flipped the
+  // expert choice at step 7 on 2 ranks (see kMoeTightSteps), which says nothing about MTP.
+  if (std::string(kind) == "moe-mtp")
+    overrides.insert(overrides.end(), {"model.num_nextn_predict_layers=1", "optim.lr=1e-3"});
   if (std::string(kind) == "dense") {
     overrides.insert(overrides.end(), {"model.num_experts=0", "model.num_hidden_layers=3",
                                        "model.tie_word_embeddings=true"});
@@ -74,6 +79,7 @@ DeviceMesh data_parallel_mesh(Comm& comm) {
   return std::move(mesh).value();
 }
 
+// Per step the main loss, then the MTP losses when the model has them.
 std::vector<double> train_losses(const RunConfig& base, Comm& comm, ZeroStage stage) {
   RunConfig c = base;
   const int64_t ranks = comm.size();
@@ -98,6 +104,7 @@ std::vector<double> train_losses(const RunConfig& base, Comm& comm, ZeroStage st
     Result<StepResult> r = step.run(Exec::cpu(), s, source);
     SYM_CHECK(r.has_value(), "{}", r.error().message());
     losses.push_back(r->loss);
+    losses.insert(losses.end(), r->mtp_losses.begin(), r->mtp_losses.end());
   }
   return losses;
 }
@@ -120,7 +127,9 @@ std::vector<double> single_process_losses(const RunConfig& base, int64_t ranks) 
     BatchSource source = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
       fill_micro_batch(c, s, j++, in, tgt);
     };
-    losses.push_back(step.run(Exec::cpu(), s, source)->loss);
+    const Result<StepResult> r = step.run(Exec::cpu(), s, source);
+    losses.push_back(r->loss);
+    losses.insert(losses.end(), r->mtp_losses.begin(), r->mtp_losses.end());
   }
   return losses;
 }
@@ -136,17 +145,20 @@ TEST_P(DataParallelTest, MatchesOneProcessAndIsBitwiseRepeatable) {
   const std::vector<double> first = train_losses(c, world, stage);
   const std::vector<double> second = train_losses(c, world, stage);
   ASSERT_EQ(first.size(), reference.size());
+  const size_t per_step = reference.size() / size_t(kSteps);  // main loss (and MTP's)
   double worst = 0;
   for (size_t s = 0; s < reference.size(); ++s) {
     const double rel = std::abs(first[s] - reference[s]) / std::abs(reference[s]);
     worst = std::max(worst, rel);
-    const bool tight = std::string(kind) != "moe" || s < kMoeTightSteps;
+    const bool tight = std::string(kind) == "dense" || std::string(kind) == "mla" ||
+                       s / per_step < kMoeTightSteps;
     EXPECT_LE(rel, tight ? 1e-5 : 1e-3)
-        << "step " << s << ": " << first[s] << " vs one process " << reference[s];
-    EXPECT_EQ(first[s], second[s]) << "step " << s << " differs between two identical runs";
+        << "step " << s / per_step << (s % per_step ? " MTP: " : ": ") << first[s]
+        << " vs one process " << reference[s];
+    EXPECT_EQ(first[s], second[s]) << "value " << s << " differs between two identical runs";
   }
   // Training did something: the loss fell.
-  EXPECT_LT(first.back(), first.front() * 0.9);
+  EXPECT_LT(first[first.size() - per_step], first.front() * 0.9);
   if (world.rank() == 0)
     std::printf("  %s zero=%d ranks=%d: worst relative loss difference %.2e over %zu steps\n",
                 kind, stage_index, world.size(), worst, reference.size());
@@ -157,6 +169,8 @@ INSTANTIATE_TEST_SUITE_P(Stages, DataParallelTest,
                                           testing::Values(0, 1, 2, 3)));
 INSTANTIATE_TEST_SUITE_P(Mla, DataParallelTest,
                          testing::Combine(testing::Values("mla"), testing::Values(0, 3)));
+INSTANTIATE_TEST_SUITE_P(Mtp, DataParallelTest,
+                         testing::Combine(testing::Values("moe-mtp"), testing::Values(1, 3)));
 
 int64_t current_bytes(MemoryCategory c) {
   return memory_stats_snapshot().current_bytes[size_t(c)];
@@ -164,7 +178,7 @@ int64_t current_bytes(MemoryCategory c) {
 
 TEST(DataParallel, PlannedMemoryMatchesAllocationExactly) {
   Comm& world = testkit::world();
-  for (const char* kind : {"moe", "dense"}) {
+  for (const char* kind : {"moe", "dense", "moe-mtp"}) {
     const RunConfig c = config_for(kind);
     for (int stage = 0; stage <= 3; ++stage) {
       SCOPED_TRACE(testing::Message() << kind << " zero=" << stage);

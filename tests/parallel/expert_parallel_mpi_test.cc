@@ -1,6 +1,6 @@
 // Expert parallelism trains like one process. Under mpirun -np {2,4} each layout (ep2, ep2 x dp2,
 // ep4, with ZeRO stages, the aux-loss-free bias, a capacity factor and the published DeepSeek-V3
-// routing; dp2 alone as the control) is checked against one process running the same global
+// routing, multi-token prediction; dp2 alone as the control) is checked against one process running the same global
 // batch from the same weights, which every rank also computes alone:
 //   - one step's gradients, gathered (expert blocks joined over the ep group), within 1e-5
 //     relative per tensor;
@@ -41,6 +41,7 @@ struct Layout {
   bool bias;  // aux-loss-free balancing on
   double capacity = 0;  // model.capacity_factor (0: dropless)
   bool published = false;  // testkit::published_architecture_overrides()
+  int64_t mtp = 0;      // model.num_nextn_predict_layers (the MTP layers are MoE layers too)
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -60,6 +61,7 @@ RunConfig config_for(const Layout& layout) {
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->model.capacity_factor = layout.capacity;
+  c->model.num_nextn_predict_layers = layout.mtp;
   c->parallel.ep = layout.ep;
   c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
@@ -130,6 +132,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,
                                          Layout{"ep2_bias", 2, 2, 0, true},
                                          Layout{"ep2_capacity", 2, 2, 0, false, 1.0},
                                          Layout{"ep2_published", 2, 2, 0, true, 0, true},
+                                         Layout{"ep2_mtp_bias", 2, 2, 1, true, 0, false, 1},
                                          Layout{"ep2_dp2", 4, 2, 0, false},
                                          Layout{"ep2_dp2_zero2", 4, 2, 2, true},
                                          Layout{"ep4", 4, 4, 0, false},

@@ -3,7 +3,8 @@
 // pp2 x ep2 under each schedule, where every micro-batch in flight keeps its own expert exchange
 // plan; pp2 x etp2; pp2 x tp2 x ep2; tied embeddings, whose LM head on the last stage is a copy
 // of the first stage's embedding; full recomputation; an uneven split; multi-head latent
-// attention under 1F1B, ZB-H1 and with tp2) is checked against one
+// attention under 1F1B, ZB-H1 and with tp2; multi-token prediction, whose modules on the last
+// stage read a copy of the first stage's embedding, tied or not) is checked against one
 // process running the same global batch from the same weights:
 //   - one step's gradients within 1e-5 relative per tensor (each stage compares the tensors it
 //     holds, by name);
@@ -50,6 +51,7 @@ struct Layout {
   bool tied = false;      // model.tie_word_embeddings = true
   bool recompute = false;  // train.recompute = "full"
   bool mla = false;       // multi-head latent attention (model.kv_lora_rank > 0)
+  int mtp = 0;             // model.num_nextn_predict_layers
   int layers = 4;
   std::vector<int64_t> split = {};  // parallel.pp_layers
   bool published = false;  // testkit::published_architecture_overrides()
@@ -72,6 +74,7 @@ RunConfig config_for(const Layout& layout) {
     for (const std::string& o : testkit::published_architecture_overrides())
       overrides.push_back(o);
   }
+  overrides.push_back("model.num_nextn_predict_layers=" + std::to_string(layout.mtp));
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.pp = layout.pp;
@@ -261,7 +264,21 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_etp2_1f1b", .ranks = 4, .pp = 2, .etp = 2},
         Layout{.name = "pp2_etp2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble, .etp = 2},
         Layout{.name = "pp2_tp2_ep2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
-               .tp = 2, .ep = 2}),
+               .tp = 2, .ep = 2},
+        Layout{.name = "pp2_1f1b_mtp", .ranks = 2, .pp = 2, .mtp = 1},
+        Layout{.name = "pp2_zb_mtp2", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .mtp = 2},
+        Layout{.name = "pp2_1f1b_tied_dense_mtp", .ranks = 2, .pp = 2, .dense = true,
+               .tied = true, .mtp = 1},
+        Layout{.name = "pp2_zb_recompute_mtp", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .recompute = true, .mtp = 1},
+        Layout{.name = "pp2_dp2_zero3_zb_mtp", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .zero = 3, .mtp = 1},
+        Layout{.name = "pp2_dp2_1f1b_tied_dense", .ranks = 4, .pp = 2, .dense = true,
+               .tied = true},
+        Layout{.name = "pp2_ep2_1f1b_mtp", .ranks = 4, .pp = 2, .ep = 2, .mtp = 1},
+        Layout{.name = "pp2_tp2_zb_mtp", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .tp = 2, .mtp = 1}),
     layout_name);
 
 }  // namespace

@@ -1,8 +1,9 @@
 // Tensor parallelism trains like one process. Under mpirun -np {2,4} each layout (tp2 with and
 // without sequence parallelism, tp4 with replicated KV heads, tp2 x dp2 with ZeRO-1 and ZeRO-3,
 // tp2 x ep2 with etp 1 and 2, full recomputation, on the MoE `tiny`, a dense variant, one with
-// multi-head latent attention, and the published DeepSeek-V3 routing, where under tp4 each
-// sequence's rows are split over two ranks)
+// multi-head latent attention, multi-token prediction with and without sequence parallelism,
+// and the published DeepSeek-V3 routing, where under tp4 each sequence's rows are split over two
+// ranks)
 // is checked against one process running the same global batch from the same weights:
 //   - one step's gradients, gathered (blocks joined over tp and ep), within 1e-5 relative per
 //     tensor;
@@ -48,6 +49,7 @@ struct Layout {
   bool recompute = false;  // train.recompute = "full"
   bool published = false;  // testkit::published_architecture_overrides()
   bool mla = false;        // multi-head latent attention (model.kv_lora_rank > 0)
+  int mtp = 0;             // model.num_nextn_predict_layers
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -65,6 +67,7 @@ RunConfig config_for(const Layout& layout) {
     overrides.insert(overrides.end(), {"model.qk_norm=false", "model.q_lora_rank=48", "model.kv_lora_rank=32",
                                        "model.qk_rope_head_dim=8", "model.qk_nope_head_dim=16",
                                        "model.v_head_dim=24"});
+  overrides.push_back("model.num_nextn_predict_layers=" + std::to_string(layout.mtp));
   auto c = load_run_config("tiny", overrides);
   SYM_CHECK(c.has_value(), "{}", c.error().message());
   c->parallel.tp = layout.tp;
@@ -165,6 +168,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Layout{.name = "tp2_sp_mla_recompute", .ranks = 2, .tp = 2,
                            .recompute = true, .mla = true},
                     Layout{.name = "tp4_sp_mla", .ranks = 4, .tp = 4, .mla = true},
+                    Layout{.name = "tp2_mtp", .ranks = 2, .tp = 2, .sequence_parallel = false,
+                           .mtp = 1},
+                    Layout{.name = "tp2_sp_mtp2", .ranks = 2, .tp = 2, .mtp = 2},
                     Layout{.name = "tp4", .ranks = 4, .tp = 4},
                     Layout{.name = "tp4_published", .ranks = 4, .tp = 4, .published = true},
                     Layout{.name = "tp4_dense", .ranks = 4, .tp = 4, .sequence_parallel = false,

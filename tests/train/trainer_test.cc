@@ -160,6 +160,31 @@ TEST_F(TrainerTest, MlaModelLearnsAndRerunsBitwise) {
   EXPECT_GE(loaded->model->params().find("model.layers.0.self_attn.kv_b_proj.weight"), 0);
 }
 
+TEST_F(TrainerTest, MtpLossIsReportedBesideTheMainLoss) {
+  RunConfig c = tiny_config("mtp", 3);
+  c.model.num_nextn_predict_layers = 2;
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_EQ(r->mtp_losses.size(), 3u);
+  auto records = read_metrics_log(dir_ / "mtp" / "metrics.jsonl");
+  ASSERT_TRUE(records.has_value());
+  const nlohmann::json& step1 = records->front();
+  ASSERT_TRUE(step1.contains("mtp_loss"));
+  EXPECT_EQ(step1["loss"].get<double>(), r->losses[0]);  // the main LM loss
+  EXPECT_EQ(step1["mtp_loss"].get<double>(), r->mtp_losses[0]);
+  ASSERT_EQ(step1["mtp_loss_per_depth"].size(), 2u);
+  EXPECT_DOUBLE_EQ(step1["mtp_loss"].get<double>(),
+                   (step1["mtp_loss_per_depth"][0].get<double>() +
+                    step1["mtp_loss_per_depth"][1].get<double>()) / 2);
+  // The MTP modules' MoE layers (4 and 5) report their routing, marked.
+  int mtp_layers = 0;
+  for (const nlohmann::json& layer : step1["moe_layers"])
+    if (layer.contains("mtp")) mtp_layers += layer["layer"].get<int64_t>() >= 4;
+  EXPECT_EQ(mtp_layers, 2);
+}
+
 TEST_F(TrainerTest, MissingDataFileIsNamed) {
   RunConfig c = tiny_config("run", 2);
   c.data.train_path = (dir_ / "nope.tok").string();
