@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates docs/plan-kimi-k2.md from `symphony plan`: the best layouts for the kimi-k2-1t
-# preset on H100 and H800 clusters of 2048, 4096 and 8192 GPUs, with and without MLA attention.
+# preset on H100 and H800 clusters of 2048, 4096 and 8192 GPUs.
 # Usage: tools/plan_headline.sh [path/to/symphony] > docs/plan-kimi-k2.md
 set -eu
 SYMPHONY=${1:-build/symphony}
@@ -15,13 +15,12 @@ plan() {  # cluster gpus extra-flags...
     --global-batch-tokens $BATCH --tokens $TOKENS --pue $PUE "$@"
 }
 
-row() {  # cluster gpus attention extra-flags...
-  cluster=$1 gpus=$2 attention=$3
-  shift 3
-  plan "$cluster" "$gpus" --json --top 1 "$@" | jq -r --arg cluster "$cluster" \
-    --arg attention "$attention" '
+row() {  # cluster gpus extra-flags...
+  cluster=$1 gpus=$2
+  shift 2
+  plan "$cluster" "$gpus" --json --top 1 "$@" | jq -r --arg cluster "$cluster" '
     .top[0] as $b | .search as $s |
-    "| \($cluster) | \(.cluster.num_gpus) | \($attention) | `\($b.layout.text)` | " +
+    "| \($cluster) | \(.cluster.num_gpus) | `\($b.layout.text)` | " +
     "\($b.memory_bytes.total / 1073741824 * 10 | round / 10) GiB | " +
     "\($b.time_s.step * 100 | round / 100) s | \($b.model_tflops_per_gpu | round) | " +
     "\($b.mfu * 1000 | round / 10)% | \($b.train_days * 10 | round / 10) | " +
@@ -46,28 +45,26 @@ fp32 master weights and AdamW moments. The batch is 16384 sequences of 4096 toke
 batch of the Kimi K2 report); the training run is 15T tokens. Energy counts whole-server power
 (10.2 kW per 8-GPU node) times PUE $PUE, at \$0.10/kWh; rental at \$2 per GPU-hour.
 
-The \`kimi-k2-1t\` preset approximates Kimi K2's Multi-head Latent Attention with standard
-multi-head attention (1034.6B parameters, 41.0B active; see [presets.md](presets.md)). Rows marked
-*MLA* plan the real attention instead (\`--mla\`: 1026.4B parameters, 32.9B active), which is
-what a Kimi K2 training run would cost.
+The \`kimi-k2-1t\` preset is Kimi K2 as published, its multi-head latent attention included
+(1026.4B parameters, 32.9B active; see [presets.md](presets.md)); the planner costs that
+attention from the preset's \`q_lora_rank\`, \`kv_lora_rank\` and head widths.
 
-| cluster | GPUs | attention | best layout | memory per GPU | step | TFLOP/s per GPU | MFU | days for 15T tokens | GPU-hours | MWh | energy cost | rental | layouts searched |
-| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| cluster | GPUs | best layout | memory per GPU | step | TFLOP/s per GPU | MFU | days for 15T tokens | GPU-hours | MWh | energy cost | rental | layouts searched |
+| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 HEADER
 for cluster in h100 h800; do
   for gpus in 2048 4096 8192; do
-    row "$cluster" "$gpus" "preset (MHA)"
-    row "$cluster" "$gpus" "MLA" --mla
+    row "$cluster" "$gpus"
   done
 done
 
 cat <<'MIDDLE'
 
-## The runners-up and why they lost: H800, 4096 GPUs, MLA
+## The runners-up and why they lost: H800, 4096 GPUs
 
 MIDDLE
 echo '```'
-plan h800 4096 --mla --top 8 --explain
+plan h800 4096 --top 8 --explain
 echo '```'
 cat <<'FOOTER'
 

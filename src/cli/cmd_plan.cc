@@ -1,6 +1,6 @@
 // symphony plan --model PRESET|config.toml --cluster PRESET|cluster.toml [--gpus N]
 //               [--seq-len T] [--global-batch-tokens B] [--tokens D] [--layout k=v,...]
-//               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P] [--mla]
+//               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P]
 //               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
 //               [--moe-overload F] [--tp-overlap F]
 // symphony plan --validate [--json]
@@ -142,9 +142,6 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--precision", a->precision, "Training precision for the search")
       ->check(CLI::IsMember({"bf16", "fp8", "fp32"}))
       ->capture_default_str();
-  cmd->add_flag("--mla", a->request.mla,
-                "Plan Multi-head Latent Attention (DeepSeek-V3 / Kimi K2 dimensions) in place of "
-                "the preset's attention");
   a->pue_option =
       cmd->add_option("--pue", a->pue, "Power usage effectiveness (default: the cluster's)");
   a->energy_option =

@@ -128,7 +128,8 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
   if (c.num_attention_heads % tp != 0)
     return Error::invalid("tp={} does not divide num_attention_heads {}", tp,
                           c.num_attention_heads);
-  if (c.num_key_value_heads % tp != 0)
+  // Multi-head latent attention splits its heads, each with its own keys and values.
+  if (!c.mla() && c.num_key_value_heads % tp != 0)
     return Error::invalid("tp={} does not divide num_key_value_heads {}", tp,
                           c.num_key_value_heads);
   if (m.num_dense_layers > 0 && c.intermediate_size % tp != 0)

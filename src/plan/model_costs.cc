@@ -2,14 +2,10 @@
 
 #include <algorithm>
 
+#include "model/mla_block.h"
+
 namespace symphony::plan {
 namespace {
-
-// Attention core, forward, per token: QK^T (2 * H * dqk per key) and PV (2 * H * dv per key).
-// A causal query at position i sees i + 1 keys: (T + 1) / 2 on average.
-double causal_core_flops(int64_t heads, int64_t qk_dim, int64_t v_dim, int64_t seq_len) {
-  return 2.0 * double(heads) * double(qk_dim + v_dim) * double(seq_len + 1) / 2.0;
-}
 
 void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
   const int64_t d = c.hidden_size;
@@ -43,15 +39,12 @@ void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
   l.elementwise_elems += double(3 * d + 3 * d + 3 * e + 4 * k * d + 3 * (k + ns) * fm + 2 * k * d);
 }
 
-void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
+// Grouped-query attention (model/attention_block.h).
+void fill_gqa(const ModelConfig& c, LayerCosts& l) {
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const int64_t q = c.q_dim(), kv = c.kv_dim();
-  const int64_t matmul = 2 * d * q + 2 * d * kv;
-  l.attn_params = matmul + (c.qk_norm ? 2 * c.head_dim : 0);
-  l.qk_norm_params = c.qk_norm ? 2 * c.head_dim : 0;
+  l.attn_replicated_params = c.qk_norm ? 2 * c.head_dim : 0;
   l.kv_proj_params = 2 * d * kv;
-  l.attn_proj_flops = 2.0 * double(matmul);
-  l.attn_core_flops = causal_core_flops(h, c.head_dim, c.head_dim, seq_len);
   // residual in, norm out, q, k, v, attention out, log-sum-exp per head; with QK-norm also the
   // un-normalised q and k and their inverse RMS.
   l.act_attn = double(2 * d + q + 2 * kv + q + h) + (c.qk_norm ? double(q + kv + h + hkv) : 0.0);
@@ -59,7 +52,43 @@ void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
   // and the q, k, v gradients (transient: one layer at a time, not per micro-batch).
   l.backward_scratch = double(3 * d + 2 * q + 2 * kv);
   l.act_selective_saving += double(d);
-  l.elementwise_elems += double(3 * d + 2 * (q + kv) + 3 * d);  // norm, RoPE on q and k, residual
+  // norm, RoPE on the rotated dims of q and k, residual
+  l.elementwise_elems += double(3 * d + 2 * (h + hkv) * c.rotary_dim() + 3 * d);
+}
+
+// Multi-head latent attention (model/mla_block.h): its saved activations and scratch are the
+// engine's MlaActs and MlaScratch for one row.
+void fill_mla(const ModelConfig& c, LayerCosts& l) {
+  const int64_t d = c.hidden_size, h = c.num_attention_heads;
+  const int64_t q_lora = c.q_lora_rank, kv_lora = c.kv_lora_rank, rope = c.qk_rope_head_dim;
+  // The down-projections and their norms run whole on every tp rank.
+  l.attn_replicated_params =
+      (q_lora > 0 ? d * q_lora + q_lora : 0) + d * (kv_lora + rope) + kv_lora;
+  // residual in, then MlaActs: norm out, the latents and their norms, q, k, v, attention out,
+  // log-sum-exp.
+  l.act_attn = double(d + MlaActs::numel(c, 1, 1).value_or(0));
+  // residual and hidden gradients, then MlaScratch.
+  l.backward_scratch = double(2 * d + MlaScratch::numel(c, 1).value_or(0));
+  // Selective recomputation recomputes the norms and the up-projections from the latents
+  // (DeepSeek-V3 section 3.2.3): norm out, the normed latents, q, k and v are not kept.
+  l.act_selective_saving += double(d + q_lora + kv_lora + c.q_dim() + c.q_dim() + h * c.v_head_dim);
+  // norm, latent norms, RoPE on the query heads' rotary parts and the shared rotary key, the
+  // copies that assemble each head's key [k_nope | k_rope] and value from the up-projection,
+  // residual
+  l.elementwise_elems += double(3 * d + 3 * (q_lora + kv_lora) + 2 * (h + 1) * rope +
+                                2 * c.attention_core_dims() + 3 * d);
+}
+
+void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
+  l.attn_params = count_params(c).per_layer_attention;
+  l.attn_proj_flops = 2.0 * double(c.attention_matmul_params());
+  // QK^T and PV, forward: 2 FLOPs per multiply-add over attention_core_dims() columns for each
+  // key; a causal query at position i sees i + 1 keys, (T + 1) / 2 on average.
+  l.attn_core_flops = 2.0 * double(c.attention_core_dims()) * double(seq_len + 1) / 2.0;
+  if (c.mla())
+    fill_mla(c, l);
+  else
+    fill_gqa(c, l);
 }
 
 }  // namespace
@@ -83,35 +112,8 @@ ModelCosts model_costs(const ModelConfig& c, int64_t seq_len) {
   m.lm_head_params = c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size;
   m.final_norm_params = c.hidden_size;
   m.lm_head_flops = 2.0 * double(c.vocab_size * c.hidden_size);
-  m.kv_elems_per_token = double(2 * c.kv_dim());
-  return m;
-}
-
-ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims) {
-  ModelCosts m = costs;
-  m.mla = true;
-  const ModelConfig& c = costs.config;
-  const int64_t d = c.hidden_size, h = c.num_attention_heads;
-  const int64_t qk = dims.qk_nope_head_dim + dims.qk_rope_head_dim;
-  // q_a, q_b, kv_a (latent + shared rope key), kv_b (k_nope and v per head), o; plus the two
-  // latent RMSNorms.
-  const int64_t matmul = d * dims.q_lora_rank + dims.q_lora_rank * h * qk +
-                         d * (dims.kv_lora_rank + dims.qk_rope_head_dim) +
-                         dims.kv_lora_rank * h * (dims.qk_nope_head_dim + dims.v_head_dim) +
-                         h * dims.v_head_dim * d;
-  m.kv_elems_per_token = double(h * (qk + dims.v_head_dim));
-  for (LayerCosts* l : {&m.dense, &m.moe}) {
-    l->attn_params = matmul + dims.q_lora_rank + dims.kv_lora_rank;
-    l->attn_proj_flops = 2.0 * double(matmul);
-    l->attn_core_flops = causal_core_flops(h, qk, dims.v_head_dim, costs.seq_len);
-    // residual in, norm out, q and kv latents, q, k, v, attention out, lse
-    l->act_attn = double(2 * d + dims.q_lora_rank + dims.kv_lora_rank + dims.qk_rope_head_dim +
-                         2 * h * qk + 2 * h * dims.v_head_dim + h);
-    // Selective recomputation also recomputes the up-projections from the latents (DeepSeek-V3
-    // section 3.2.3): q, k and v are not kept.
-    l->act_selective_saving =
-        double(d + 2 * h * qk + h * dims.v_head_dim) + (l->act_selective_saving - double(d));
-  }
+  // MLA passes the up-projected keys and values, every head its own.
+  m.kv_elems_per_token = c.mla() ? double(c.attention_core_dims()) : double(2 * c.kv_dim());
   return m;
 }
 

@@ -3,26 +3,19 @@
 // each operation class, and the activation elements a layer saves for its backward pass. The
 // planner divides these by the layout's parallel axes; nothing here knows about GPUs.
 //
-// Parameter counts equal count_params (model/model_config.h) and model FLOPs equal
-// training_flops_per_token (monitor/flops.h) for every ModelConfig; tests/plan/model_costs_test.cc
-// checks both. MLA (DeepSeek-V2/V3, Kimi K2) is not implemented by the engine, whose presets
-// approximate it with multi-head attention (docs/presets.md); `with_mla` replaces the attention
-// costs with MLA's for planning.
+// Everything is read from the ModelConfig, with the engine's arithmetic: parameter counts equal
+// count_params (model/model_config.h) and model FLOPs training_flops_per_token (monitor/flops.h)
+// for every ModelConfig, whether its attention is grouped-query or multi-head latent
+// (model.kv_lora_rank > 0: the projections q_a, q_b, kv_a, kv_b, o and a core of query/key
+// heads qk_nope_head_dim + qk_rope_head_dim wide and value heads v_head_dim wide), and the
+// saved activations of multi-head latent attention are MlaActs' (model/mla_block.h).
+// tests/plan/model_costs_test.cc checks this.
 
 #include <cstdint>
 
 #include "model/model_config.h"
 
 namespace symphony::plan {
-
-// Multi-head Latent Attention dimensions (Hugging Face DeepSeek-V3 config names).
-struct MlaDims {
-  int64_t q_lora_rank = 1536;
-  int64_t kv_lora_rank = 512;
-  int64_t qk_nope_head_dim = 128;
-  int64_t qk_rope_head_dim = 64;
-  int64_t v_head_dim = 128;
-};
 
 // One transformer layer's costs per token, unsplit.
 struct LayerCosts {
@@ -35,20 +28,23 @@ struct LayerCosts {
   int64_t routed_expert_params = 0;  // E * 3 * D * moe_intermediate_size (all experts)
   int64_t active_routed_params = 0;  // K * 3 * D * moe_intermediate_size
   // Parts of the above that tensor parallelism does not split evenly (model/attention_block.h,
-  // model/moe/moe_block.h): the QK-norm weights (in attn_params), replicated on every tp rank
-  // like the norms, router and shared experts; and the k and v projections (in attn_params),
-  // split by at most the KV heads (each head replicated when tp exceeds them).
-  int64_t qk_norm_params = 0;
+  // model/mla_block.h, model/moe/moe_block.h): the attention's replicated weights (in
+  // attn_params: the QK-norm weights, or MLA's down-projections q_a and kv_a and their norms),
+  // held whole on every tp rank like the norms, router and shared experts; and the k and v
+  // projections of grouped-query attention (in attn_params), split by at most the KV heads (each
+  // head replicated when tp exceeds them).
+  int64_t attn_replicated_params = 0;
   int64_t kv_proj_params = 0;
   int64_t tp_replicated_params() const {
-    return norm_params + qk_norm_params + router_params + shared_expert_params;
+    return norm_params + attn_replicated_params + router_params + shared_expert_params;
   }
   // Forward FLOPs per token.
   double attn_proj_flops = 0;  // 2 * attention matmul parameters
   double attn_core_flops = 0;  // QK^T and PV, causal mean over the sequence
   double ffn_flops = 0;        // dense SwiGLU, or router + K routed + shared experts
   // Saved activation elements per token (before any tensor/sequence split).
-  double act_attn = 0;              // residual in, norm out, q, k, v, attention out, lse
+  double act_attn = 0;              // residual in, norm out, (MLA latents,) q, k, v,
+                                    // attention out, lse
   double act_ffn = 0;               // residual, norm out, SwiGLU gate/up/act (+ expert copies)
   double act_selective_saving = 0;  // what recomputing norms and activation functions drops
   double backward_scratch = 0;      // transient gradient buffers of one layer's backward
@@ -82,9 +78,8 @@ struct ModelCosts {
   int64_t lm_head_params = 0;    // V * D when untied, else 0 (shares the embedding)
   int64_t final_norm_params = 0;
   double lm_head_flops = 0;       // forward, per token: 2 * V * D
-  double kv_elems_per_token = 0;  // K and V of one token and layer: what context
-                                  // parallelism passes around its ring
-  bool mla = false;
+  double kv_elems_per_token = 0;  // K and V of one token and layer (MLA: the up-projected
+                                  // ones): what context parallelism passes around its ring
 
   const LayerCosts& layer(int64_t index) const { return index < num_dense_layers ? dense : moe; }
   int64_t total_params() const;
@@ -101,7 +96,5 @@ struct ModelCosts {
 
 // REQUIRES: config.validate() is ok; seq_len >= 1.
 ModelCosts model_costs(const ModelConfig& config, int64_t seq_len);
-// The same model with MLA attention of `dims` in place of the config's attention.
-ModelCosts with_mla(const ModelCosts& costs, const MlaDims& dims);
 
 }  // namespace symphony::plan

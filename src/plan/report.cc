@@ -44,7 +44,7 @@ std::string format_context(const PlanContext& ctx) {
   s += fmt::format("model    {}: {} parameters, {} active, {:.1f} GFLOP per training token{}\n",
                    m.config.num_experts > 0 ? "MoE" : "dense", billions(double(m.total_params())),
                    billions(double(m.active_params())), m.model_flops_per_token() / 1e9,
-                   m.mla ? " (MLA attention)" : "");
+                   m.config.mla() ? " (multi-head latent attention)" : "");
   s += fmt::format(
       "cluster  {}: {} x {} ({} per node, {:.0f} GB/s intra-node; {} {:.0f} GB/s "
       "per GPU, {})\n",
@@ -178,7 +178,7 @@ nlohmann::json context_json(const PlanContext& ctx) {
        {{"total_params", m.total_params()},
         {"active_params", m.active_params()},
         {"model_flops_per_token", m.model_flops_per_token()},
-        {"mla", m.mla}}},
+        {"mla", m.config.mla()}}},
       {"cluster",
        {{"name", c.name},
         {"accelerator", c.accelerator.name},

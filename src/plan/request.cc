@@ -39,7 +39,6 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
     return Error::invalid("--moe-overload {} must be at least 1 (the balanced mean)",
                           q.options.moe_overload);
   ctx.model = model_costs(run.model, ctx.batch.seq_len);
-  if (q.mla) ctx.model = with_mla(ctx.model, MlaDims{});
   ctx.options = q.options;
   ctx.options.train_tokens = int64_t(q.train_tokens);
   ctx.eff = default_efficiency(cluster.accelerator);

@@ -19,7 +19,6 @@ struct PlanRequest {
   double train_tokens = 15e12;
   std::string calibration_path;  // empty: default efficiencies
   std::optional<double> pue, energy_usd_per_kwh, gpu_hour_usd;
-  bool mla = false;  // plan MLA attention (DeepSeek-V3 / Kimi K2 dimensions)
   PlanOptions options;
 };
 

@@ -26,7 +26,6 @@ enum class FlopConvention : uint8_t {
 struct ValidationRun {
   std::string name;
   ModelConfig model;
-  bool mla = false;
   std::string cluster;  // cluster preset
   int64_t gpus = 0;
   int64_t seq_len = 0;

@@ -38,6 +38,10 @@ symphony_add_cli_test(dry_run 0 "parameters +1\\.14M total, 700\\.8K active"
                       train tiny --dry-run)
 symphony_add_cli_test(dry_run_trillion 0 "1\\.03T total"
                       train kimi-k2-1t --dry-run)
+symphony_add_cli_test(dry_run_deepseek_v3 0 "671\\.03B total, 37\\.55B active"
+                      train deepseek-v3-671b --dry-run)
+symphony_add_cli_test(dry_run_ling 0 "999\\.71B total, 51\\.05B active"
+                      train ling-1t --dry-run)
 symphony_add_cli_test(presets 0 "bench-moe-small +88\\.12M params"
                       presets)
 symphony_add_cli_test(dry_run_mtp 0 "MTP modules +304\\.8K parameters in 1, 157\\.4K active"
@@ -117,6 +121,10 @@ symphony_add_cli_test(plan_search 0 "searched [0-9]+ valid layouts.*best layout"
 symphony_add_cli_test(plan_layout_explain 0 "MWh.*expert all-to-all.*pipeline bubble"
                       plan --model kimi-k2-1t --cluster h800 --gpus 2048
                       --layout tp=2,pp=16,ep=16,cp=2,zero=2,schedule=dualpipe --explain)
+symphony_add_cli_test(plan_deepseek_v3 0 "multi-head latent attention.*best layout"
+                      plan --model deepseek-v3-671b --cluster h800 --gpus 2048 --top 1)
+symphony_add_cli_test(plan_ling 0 "999\\.71B parameters, 51\\.05B active.*best layout"
+                      plan --model ling-1t --cluster h100 --gpus 1024 --top 1)
 symphony_add_cli_test(plan_json 0 "\"model_tflops_per_gpu\""
                       plan --model qwen3-30b-a3b --cluster a100-80gb --gpus 32 --json --top 2)
 symphony_add_cli_test(plan_validate 0 "Llama 3 405B, 16K GPUs"

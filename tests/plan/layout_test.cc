@@ -87,6 +87,11 @@ TEST(Layout, CheckNamesTheViolatedConstraint) {
   EXPECT_TRUE(
       check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8, TpPlacement::kAnywhere)
           .is_ok());
+  // Multi-head latent attention has no KV-head groups: tp splits its 64 heads whatever
+  // num_key_value_heads (which it does not read) says.
+  ModelCosts kimi = preset_costs("kimi-k2-1t", 4096);
+  kimi.config.num_key_value_heads = 3;
+  EXPECT_TRUE(check_layout(*wide, kimi, b, 256, 8, TpPlacement::kAnywhere).is_ok());
   EXPECT_THAT(check("dp=32,tp=8,ep=16", 256), HasSubstr("ep=16 does not divide num_experts 8"));
   EXPECT_THAT(check("dp=1,tp=8,pp=64,cp=1", 512), HasSubstr("exceeds the 32 layers"));
   EXPECT_THAT(check("dp=512,tp=1", 512), HasSubstr("does not divide the global batch"));

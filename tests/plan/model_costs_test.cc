@@ -43,29 +43,38 @@ TEST(ModelCosts, PublishedSizes) {
   ModelCosts qwen = model_costs(preset_model("qwen3-30b-a3b"), 4096);
   expect_within(double(qwen.total_params()), 30.53e9, 0.001);
   expect_within(double(qwen.active_params()), 3.35e9, 0.002);
-  // DeepSeek-V3 and Kimi K2 with MLA: 671.03B / 37.55B and 1026.41B / 32.86B
-  // (docs/presets.md: the preset counts minus the MHA-over-MLA excess).
-  ModelCosts dsv3 = with_mla(model_costs(preset_model("deepseek-v3-671b"), 4096), MlaDims{});
+  // DeepSeek-V3 and Kimi K2 (multi-head latent attention) and Ling-1T (docs/presets.md).
+  ModelCosts dsv3 = model_costs(preset_model("deepseek-v3-671b"), 4096);
   expect_within(double(dsv3.total_params()), 671.03e9, 0.0005);
   expect_within(double(dsv3.active_params()), 37.55e9, 0.001);
-  ModelCosts kimi = with_mla(model_costs(preset_model("kimi-k2-1t"), 4096), MlaDims{});
+  ModelCosts kimi = model_costs(preset_model("kimi-k2-1t"), 4096);
   expect_within(double(kimi.total_params()), 1026.41e9, 0.0005);
   expect_within(double(kimi.active_params()), 32.86e9, 0.001);
+  ModelCosts ling = model_costs(preset_model("ling-1t"), 4096);
+  expect_within(double(ling.total_params()), 999.71e9, 0.0005);
+  expect_within(double(ling.active_params()), 51.05e9, 0.001);
 }
 
 TEST(ModelCosts, MlaAttentionParametersPerLayer) {
   // docs/presets.md: 187,107,328 per layer for DeepSeek-V3 (128 heads), 101,124,096 for Kimi K2.
-  ModelCosts dsv3 = with_mla(model_costs(preset_model("deepseek-v3-671b"), 4096), MlaDims{});
+  const ModelCosts dsv3 = model_costs(preset_model("deepseek-v3-671b"), 4096);
   EXPECT_EQ(dsv3.moe.attn_params, 187'107'328);
-  ModelCosts kimi = with_mla(model_costs(preset_model("kimi-k2-1t"), 4096), MlaDims{});
+  EXPECT_EQ(dsv3.dense.attn_params, 187'107'328);
+  const ModelCosts kimi = model_costs(preset_model("kimi-k2-1t"), 4096);
   EXPECT_EQ(kimi.moe.attn_params, 101'124'096);
+  // Tensor parallelism splits q_b, kv_b and o by heads; the down-projections q_a (7168 x 1536)
+  // and kv_a (7168 x 576) and their norms run whole on every rank; no k, v split by KV heads.
+  EXPECT_EQ(dsv3.moe.attn_replicated_params, 7168 * 1536 + 1536 + 7168 * 576 + 512);
+  EXPECT_EQ(dsv3.moe.kv_proj_params, 0);
 }
 
-TEST(ModelCosts, FlopsPerLayerByHand) {
+// A small model: hidden 64, 4 query heads of 16 and 2 KV heads, one dense layer (SwiGLU 96)
+// and the rest MoE (8 experts of 32, top-2, 1 shared).
+ModelConfig small_moe(int64_t layers) {
   ModelConfig c;
   c.vocab_size = 1000;
   c.hidden_size = 64;
-  c.num_hidden_layers = 2;
+  c.num_hidden_layers = layers;
   c.num_attention_heads = 4;
   c.num_key_value_heads = 2;
   c.head_dim = 16;
@@ -75,6 +84,62 @@ TEST(ModelCosts, FlopsPerLayerByHand) {
   c.num_experts_per_tok = 2;
   c.moe_intermediate_size = 32;
   c.n_shared_experts = 1;
+  return c;
+}
+
+// The same with multi-head latent attention, 1 dense and 2 MoE layers.
+ModelConfig small_mla(int64_t q_lora_rank) {
+  ModelConfig c = small_moe(3);
+  c.q_lora_rank = q_lora_rank;
+  c.kv_lora_rank = 24;
+  c.qk_nope_head_dim = 16;
+  c.qk_rope_head_dim = 8;
+  c.v_head_dim = 12;
+  return c;
+}
+
+TEST(ModelCosts, MlaFlopsPerLayerEqualTheEngineCount) {
+  const int64_t T = 256;
+  for (int64_t q_lora_rank : {int64_t(0), int64_t(40)}) {
+    SCOPED_TRACE(q_lora_rank);
+    const ModelConfig c = small_mla(q_lora_rank);
+    ASSERT_TRUE(c.validate().is_ok()) << c.validate().message();
+    const ModelCosts m = model_costs(c, T);
+    // monitor/flops.h per layer: 6 x the matmul parameters a token passes through, plus the
+    // causal core 3 x H x (Dq + Dv) x (T + 1).
+    for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+      SCOPED_TRACE(layer);
+      const double engine = 6.0 * double(c.layer_matmul_params(layer)) +
+                            3.0 * double(c.attention_core_dims()) * double(T + 1);
+      EXPECT_DOUBLE_EQ(3.0 * m.layer(layer).fwd_flops(), engine);
+    }
+    EXPECT_DOUBLE_EQ(m.model_flops_per_token(), training_flops_per_token(c, T));
+    EXPECT_EQ(m.total_params(), count_params(c).total);
+    EXPECT_EQ(m.active_params(), count_params(c).active);
+
+    // By hand: q (q_a 64 x 40, q_b 40 x 4*24, or q 64 x 4*24), kv_a 64 x (24 + 8),
+    // kv_b 24 x 4*(16 + 12), o 4*12 x 64.
+    const int64_t q = q_lora_rank > 0 ? 64 * 40 + 40 * 4 * 24 : 64 * 4 * 24;
+    const int64_t matmul = q + 64 * 32 + 24 * 4 * 28 + 4 * 12 * 64;
+    EXPECT_DOUBLE_EQ(m.moe.attn_proj_flops, 2.0 * matmul);
+    EXPECT_DOUBLE_EQ(m.moe.attn_core_flops, 2.0 * 4 * (24 + 12) * (T + 1) / 2.0);
+    EXPECT_EQ(m.moe.attn_params, matmul + (q_lora_rank > 0 ? 40 : 0) + 24);
+    // Context parallelism passes the up-projected keys and values of every head.
+    EXPECT_DOUBLE_EQ(m.kv_elems_per_token, 4.0 * (24 + 12));
+  }
+}
+
+TEST(ModelCosts, MlaSavesWhatTheEngineSaves) {
+  const ModelConfig c = small_mla(40);
+  const ModelCosts m = model_costs(c, 128);
+  // The layer input, then MlaActs: normed input and inverse RMS (64 + 1), query latent and its
+  // norm (2 x 40 + 1), KV latent and its norm (2 x 24 + 1), q and k (2 x 4 x 24), v and the
+  // attention output (2 x 4 x 12), log-sum-exp (4).
+  EXPECT_DOUBLE_EQ(m.moe.act_attn, 64 + (64 + 1) + (80 + 1) + (48 + 1) + 192 + 96 + 4);
+}
+
+TEST(ModelCosts, FlopsPerLayerByHand) {
+  const ModelConfig c = small_moe(2);
   const int64_t T = 128;
   const ModelCosts m = model_costs(c, T);
   // Attention projections: q and o are 64 x 64, k and v 64 x 32.

@@ -79,7 +79,7 @@ TEST(Search, LosersAreAttributedToTheComponentThatGrew) {
 }
 
 TEST(Search, TensorParallelismStaysInTheNodeUnlessAllowed) {
-  PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // 64 KV heads
+  PlanContext ctx = context("kimi-k2-1t", "h100", 256, 4096, 1024 * 4096);  // 64 MLA heads
   for (const PlanLayout& l : enumerate_layouts(ctx, SearchSpace{})) ASSERT_LE(l.tp(), 8);
   ctx.options.tp_placement = TpPlacement::kAnywhere;
   int64_t wide = 0;
