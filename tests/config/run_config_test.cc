@@ -36,7 +36,7 @@ TEST(Presets, ListsEveryConfigFile) {
   const std::vector<std::string> names = list_presets();
   for (const char* expected :
        {"tiny", "small", "bench-dense-small", "bench-moe-small", "mixtral-8x7b", "qwen3-30b-a3b",
-        "qwen3-235b-a22b", "deepseek-v3-671b", "kimi-k2-1t", "ling-1t"}) {
+        "qwen3-235b-a22b", "deepseek-v3-671b", "kimi-k2-1t", "ling-1t", "deepseek-v3-tiny"}) {
     EXPECT_THAT(names, ::testing::Contains(expected));
   }
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
