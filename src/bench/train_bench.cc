@@ -72,7 +72,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.micro_batches = step.micro_batches();
   // Each data rank draws its own tokens (the stages of a pipeline the same ones).
   Rng rng(tc.seed ^ (uint64_t(dp.comm().rank()) << 32));
-  std::vector<double> bubbles, analytic, imbalance;
+  std::vector<double> bubbles, analytic, replayed, imbalance;
   const uint64_t vocab = uint64_t(config.model.vocab_size);
   BatchSource random_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
     for (size_t i = 0; i < in.size(); ++i) in[i] = int32_t(rng.next_u64() % vocab);
@@ -92,6 +92,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
                        report_pipeline_step(*pipeline, mesh.group(Axis::kPipeline)));
         bubbles.push_back(report.bubble);
         analytic.push_back(report.analytic_bubble);
+        replayed.push_back(report.replayed_bubble);
         imbalance.push_back(report.imbalance);
         r.pipeline_timeline = std::move(report.timeline);
       }
@@ -113,10 +114,12 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   if (!bubbles.empty()) {
     std::sort(bubbles.begin(), bubbles.end());
     std::sort(analytic.begin(), analytic.end());
+    std::sort(replayed.begin(), replayed.end());
     std::sort(imbalance.begin(), imbalance.end());
     r.pipeline_imbalance = imbalance[imbalance.size() / 2];
     r.pipeline_bubble = bubbles[bubbles.size() / 2];
     r.pipeline_bubble_analytic = analytic[analytic.size() / 2];
+    r.pipeline_bubble_replayed = replayed[replayed.size() / 2];
   }
   std::sort(times.begin(), times.end());
   r.step_time_s = times.empty() ? 0 : times[times.size() / 2];

@@ -46,6 +46,7 @@ struct TrainBenchResult {
   // step's timeline; bubbles are -1 without a pipeline.
   double pipeline_bubble = -1;
   double pipeline_bubble_analytic = -1;
+  double pipeline_bubble_replayed = -1;
   double pipeline_imbalance = -1;
   int64_t micro_batches = 1;         // per data-parallel rank (and pipeline) per step
   PipelineTimeline pipeline_timeline;

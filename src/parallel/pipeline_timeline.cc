@@ -36,33 +36,18 @@ class PassEnds {
   std::vector<std::optional<double>> ends_;  // [virtual_stage * m + micro_batch]
 };
 
-}  // namespace
 
-Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
-                                           int micro_batches, int virtual_stages,
-                                           const StageTimes& times) {
-  SYM_TRY(check_pipeline_schedule(schedule, stages, micro_batches, virtual_stages));
-  SYM_TRY(check_times(times));
-  const int p = stages, v = virtual_stages, last = p * v - 1;
-  std::vector<std::vector<PipelineOp>> ops(static_cast<size_t>(p));
-  for (int r = 0; r < p; ++r) {
-    SYM_TRY_ASSIGN(ops[size_t(r)], pipeline_ops(schedule, p, r, micro_batches, v));
-  }
-  const double dv = double(v);
-  auto duration = [&](PipelineOpKind kind) {
-    switch (kind) {
-      case PipelineOpKind::kForward: return times.forward_s / dv;
-      case PipelineOpKind::kBackward:
-        return (times.backward_input_s + times.backward_weight_s) / dv;
-      case PipelineOpKind::kBackwardInput: return times.backward_input_s / dv;
-      case PipelineOpKind::kBackwardWeight: return times.backward_weight_s / dv;
-    }
-    return 0.0;
-  };
+// Runs every rank's op order `ops` with `duration(rank, index in its order)` per op and p2p_s on
+// every dependency between ranks.
+template <typename Duration>
+PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches, int v,
+                            const std::vector<std::vector<PipelineOp>>& ops, double p2p_s,
+                            Duration duration) {
+  const int last = p * v - 1;
   // A dependency on virtual stage `from` reaching a pass on rank `to_rank`: its end, plus a send
   // when the two are on different ranks.
   auto arrival = [&](const std::optional<double>& end, int from, int to_rank) {
-    return *end + (from % p != to_rank ? times.p2p_s : 0.0);
+    return *end + (from % p != to_rank ? p2p_s : 0.0);
   };
 
   PassEnds forward_end(p * v, micro_batches), backward_end(p * v, micro_batches);
@@ -105,7 +90,7 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
           }
         }
         const double start = std::max(free_at[size_t(r)], ready);
-        const double end = start + duration(op.kind);
+        const double end = start + duration(r, k);
         free_at[size_t(r)] = end;
         if (op.kind == PipelineOpKind::kForward) forward_end.at(s, i) = end;
         if (op.kind == PipelineOpKind::kBackward || op.kind == PipelineOpKind::kBackwardInput)
@@ -125,6 +110,73 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
   }
   if (tl.step_s > 0) tl.bubble = 1.0 - busy / (double(p) * tl.step_s);
   return tl;
+}
+
+Result<std::vector<std::vector<PipelineOp>>> all_orders(PipelineSchedule schedule, int p,
+                                                        int micro_batches, int v) {
+  SYM_TRY(check_pipeline_schedule(schedule, p, micro_batches, v));
+  std::vector<std::vector<PipelineOp>> ops(static_cast<size_t>(p));
+  for (int r = 0; r < p; ++r) {
+    SYM_TRY_ASSIGN(ops[size_t(r)], pipeline_ops(schedule, p, r, micro_batches, v));
+  }
+  return ops;
+}
+
+}  // namespace
+
+Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
+                                           int micro_batches, int virtual_stages,
+                                           const StageTimes& times) {
+  SYM_TRY(check_times(times));
+  SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
+                 all_orders(schedule, stages, micro_batches, virtual_stages));
+  const double dv = double(virtual_stages);
+  auto duration = [&](int r, size_t k) {
+    switch (ops[size_t(r)][k].kind) {
+      case PipelineOpKind::kForward: return times.forward_s / dv;
+      case PipelineOpKind::kBackward:
+        return (times.backward_input_s + times.backward_weight_s) / dv;
+      case PipelineOpKind::kBackwardInput: return times.backward_input_s / dv;
+      case PipelineOpKind::kBackwardWeight: return times.backward_weight_s / dv;
+    }
+    return 0.0;
+  };
+  return run_orders(schedule, stages, micro_batches, virtual_stages, ops, times.p2p_s, duration);
+}
+
+Result<PipelineTimeline> replay_pipeline(const PipelineTimeline& measured) {
+  const int p = measured.stages;
+  SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
+                 all_orders(measured.schedule, p, measured.micro_batches,
+                            measured.virtual_stages));
+  if (measured.ranks.size() != size_t(p))
+    return Error::invalid("pipeline timeline has {} ranks for pp={}", measured.ranks.size(), p);
+  for (int r = 0; r < p; ++r) {
+    const std::vector<PipelineEvent>& events = measured.ranks[size_t(r)];
+    const std::vector<PipelineOp>& order = ops[size_t(r)];
+    if (events.size() != order.size())
+      return Error::invalid("pipeline timeline of rank {} has {} passes; the {} schedule runs {}",
+                            r, events.size(), pipeline_schedule_name(measured.schedule),
+                            order.size());
+    for (size_t k = 0; k < order.size(); ++k) {
+      const PipelineEvent& e = events[k];
+      if (!(e.op == order[k]))
+        return Error::invalid("pipeline timeline of rank {}: pass {} is {}{} of chunk {}; the {} "
+                              "schedule runs {}{} of chunk {} there",
+                              r, k, pipeline_op_letter(e.op.kind), e.op.micro_batch, e.op.chunk,
+                              pipeline_schedule_name(measured.schedule),
+                              pipeline_op_letter(order[k].kind), order[k].micro_batch,
+                              order[k].chunk);
+      if (!std::isfinite(e.end_s - e.start_s) || e.end_s < e.start_s)
+        return Error::invalid("pipeline timeline of rank {}: pass {} ends before it starts", r, k);
+    }
+  }
+  auto duration = [&](int r, size_t k) {
+    const PipelineEvent& e = measured.ranks[size_t(r)][k];
+    return e.end_s - e.start_s;
+  };
+  return run_orders(measured.schedule, p, measured.micro_batches, measured.virtual_stages, ops,
+                    0.0, duration);
 }
 
 }  // namespace symphony

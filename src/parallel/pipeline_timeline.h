@@ -51,4 +51,12 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
                                            int micro_batches, int virtual_stages,
                                            const StageTimes& times);
 
+// Replays a measured timeline (train/pipeline_report.h): the same schedule with every pass taking
+// the time it took on its rank, and nothing else taking any (no send, receive or gap between
+// passes). Its bubble is what the schedule leaves idle for these pass times, unequal stages and
+// passes included; the measured bubble above it is the cost of communication and of the runtime.
+// Errors (kInvalidArgument): a rank whose passes are not its op order under the timeline's
+// schedule, or a pass ending before it starts; those of check_pipeline_schedule.
+Result<PipelineTimeline> replay_pipeline(const PipelineTimeline& measured);
+
 }  // namespace symphony

@@ -80,6 +80,8 @@ Result<PipelineStepReport> report_pipeline_step(const PipelineStep& step, Comm& 
   r.times.backward_weight_s = mean[2];
   r.analytic_bubble = analytic_bubble(step.schedule(), p, step.micro_batches(),
                                       tl.virtual_stages, r.times);
+  SYM_TRY_ASSIGN(const PipelineTimeline replay, replay_pipeline(tl));
+  r.replayed_bubble = replay.bubble;
   return r;
 }
 

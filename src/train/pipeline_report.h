@@ -11,6 +11,9 @@
 // forward, backward (B) and weight (W) pass time per micro-batch; send time is not charged
 // (it shows up as measured idle time). With unbalanced stages the measured bubble also holds the
 // imbalance, which the analytic one (equal stages) does not; `imbalance` reports it.
+// Replayed (parallel/pipeline_timeline.h replay_pipeline): the schedule run again with every pass
+// taking the time it took and nothing else taking any. analytic -> replayed is the cost of
+// unequal stages and passes; replayed -> measured that of sends, receives and the runtime.
 
 #include "core/status.h"
 #include "parallel/comm.h"
@@ -23,6 +26,7 @@ struct PipelineStepReport {
   PipelineTimeline timeline;  // [stage]; times in seconds from the step's first pass start
   double bubble = 0;
   double analytic_bubble = 0;
+  double replayed_bubble = 0;
   StageTimes times;           // mean over stages, per micro-batch (all of a stage's chunks)
   double span_s = 0;
   // The busiest stage's pass time over the mean stage's, minus 1: the share of the bubble that

@@ -311,6 +311,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                      report_pipeline_step(*pipeline, mesh.group(Axis::kPipeline)));
       record["pipeline_bubble"] = report.bubble;
       record["pipeline_bubble_analytic"] = report.analytic_bubble;
+      record["pipeline_bubble_replayed"] = report.replayed_bubble;
       record["pipeline_imbalance"] = report.imbalance;
       record["pipeline_forward_s"] = report.times.forward_s;
       record["pipeline_backward_s"] = report.times.backward_input_s;

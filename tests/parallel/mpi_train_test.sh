@@ -70,6 +70,7 @@ pp=(--set parallel.pp=2 --set train.global_batch_tokens=256 --set train.steps=4
   || { cat "$work/pp2.log"; fail "2-rank pp=2 run"; }
 grep -q '"layout":"pp=2"' "$work/run-pp2/metrics.jsonl" || fail "metrics.jsonl lacks the pp layout"
 grep -q '"pipeline_bubble_analytic"' "$work/run-pp2/metrics.jsonl" || fail "metrics.jsonl lacks the bubble"
+grep -q '"pipeline_bubble_replayed"' "$work/run-pp2/metrics.jsonl" || fail "metrics.jsonl lacks the replayed bubble"
 [ -s "$work/run-pp2/pipeline_trace/step_2.json" ] && [ -s "$work/run-pp2/pipeline_trace/step_2.svg" ] \
   || fail "no pipeline trace of step 2"
 grep -q '"backward_weight"' "$work/run-pp2/pipeline_trace/step_2.json" || fail "the ZB-H1 trace has no W pass"

@@ -27,6 +27,7 @@
 #include "testkit/mpi_world.h"
 #include "testkit/parallel_run.h"
 #include "train/model_layout.h"
+#include "train/pipeline_report.h"
 #include "train/pipeline_step.h"
 
 namespace symphony {
@@ -168,6 +169,15 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
     const double scale = 1.0 / double(micro_batches * shape.rows());
     ASSERT_TRUE(runner.run(Exec::cpu(), tokens, targets, LossScales{scale, 1.0 / double(micro_batches)}).has_value());
     EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations) << "after a step";
+    // The step's report: replaying its passes without the sends and gaps between them cannot
+    // leave more of the stages idle than the step did.
+    const Result<PipelineStepReport> report =
+        report_pipeline_step(runner, mesh.group(Axis::kPipeline));
+    ASSERT_TRUE(report.has_value()) << report.error().message();
+    EXPECT_GE(report->replayed_bubble, 0.0);
+    EXPECT_LE(report->replayed_bubble, report->bubble + 1e-9);
+    EXPECT_GE(report->analytic_bubble, 0.0);
+    EXPECT_LT(report->analytic_bubble, 1.0);
     EXPECT_EQ(model.weight_grad_queue().capacity(),
               parallel->placement.pipeline.deferred *
                   weight_grad_pass_elems(c.model, shape, parallel->placement,

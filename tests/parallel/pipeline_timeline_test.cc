@@ -140,6 +140,59 @@ TEST(PipelineTimeline, EventsRespectDependencies) {
   }
 }
 
+TEST(PipelineTimeline, ReplayOfASimulationIsTheSimulation) {
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1.25, .backward_weight_s = 0.75};
+  for (PipelineSchedule s : {PipelineSchedule::kGpipe, PipelineSchedule::k1F1B,
+                             PipelineSchedule::kInterleaved, PipelineSchedule::kZeroBubble})
+    for (int p : {1, 2, 4}) {
+      const int v = s == PipelineSchedule::kInterleaved ? 2 : 1;
+      SCOPED_TRACE(fmt::format("{} p={}", pipeline_schedule_name(s), p));
+      const PipelineTimeline sim = simulate(s, p, 8, v, t);
+      Result<PipelineTimeline> replay = replay_pipeline(sim);
+      ASSERT_TRUE(replay.has_value()) << replay.error().message();
+      EXPECT_DOUBLE_EQ(replay->step_s, sim.step_s);
+      EXPECT_DOUBLE_EQ(replay->bubble, sim.bubble);
+      for (int r = 0; r < p; ++r)
+        for (size_t k = 0; k < sim.ranks[size_t(r)].size(); ++k) {
+          EXPECT_EQ(replay->ranks[size_t(r)][k].op, sim.ranks[size_t(r)][k].op);
+          EXPECT_DOUBLE_EQ(replay->ranks[size_t(r)][k].start_s, sim.ranks[size_t(r)][k].start_s);
+        }
+    }
+}
+
+TEST(PipelineTimeline, ReplayChargesUnequalStagesButNotTheGapsBetweenPasses) {
+  // 1F1B, p = 2, m = 8, F = B = 1 on stage 0 and 1.5 on stage 1, as measured with gaps between
+  // the passes: the replay closes the gaps. Stage 1 is the bottleneck from the end of stage 0's
+  // first forward to the start of its last backward: step 1 + 8 x 3 + 1 = 26, busy 16 + 24.
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1};
+  PipelineTimeline measured = simulate(PipelineSchedule::k1F1B, 2, 8, 1, t);
+  double shift = 0;
+  for (PipelineEvent& e : measured.ranks[1]) {
+    e.start_s += shift;
+    e.end_s = e.start_s + 1.5 * (e.end_s - (e.start_s - shift));
+    shift += 0.6;  // a gap after every pass
+  }
+  Result<PipelineTimeline> replay = replay_pipeline(measured);
+  ASSERT_TRUE(replay.has_value()) << replay.error().message();
+  EXPECT_DOUBLE_EQ(replay->step_s, 26.0);
+  EXPECT_NEAR(replay->bubble, 1.0 - 40.0 / 52.0, 1e-12);
+  EXPECT_GT(replay->bubble, analytic_bubble(PipelineSchedule::k1F1B, 2, 8, 1, t));
+}
+
+TEST(PipelineTimeline, ReplayRefusesATimelineThatIsNotTheSchedule) {
+  PipelineTimeline measured =
+      simulate(PipelineSchedule::k1F1B, 2, 4, 1, StageTimes{.forward_s = 1, .backward_input_s = 1});
+  std::swap(measured.ranks[0][1], measured.ranks[0][2]);
+  Result<PipelineTimeline> swapped = replay_pipeline(measured);
+  ASSERT_FALSE(swapped.has_value());
+  EXPECT_THAT(swapped.error().message(), HasSubstr("rank 0: pass 1"));
+  measured.ranks[1].pop_back();
+  measured.ranks[0] = simulate(PipelineSchedule::k1F1B, 2, 4, 1, {}).ranks[0];
+  Result<PipelineTimeline> short_rank = replay_pipeline(measured);
+  ASSERT_FALSE(short_rank.has_value());
+  EXPECT_THAT(short_rank.error().message(), HasSubstr("rank 1 has 7 passes"));
+}
+
 TEST(PipelineTimeline, Errors) {
   Result<PipelineTimeline> bad = simulate_pipeline(PipelineSchedule::k1F1B, 4, 8, 1,
                                                    StageTimes{.forward_s = -1});
