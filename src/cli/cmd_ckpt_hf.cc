@@ -1,7 +1,7 @@
 // symphony ckpt export-hf SRC OUT [--max-shard-size SIZE] [--tokenizer SPEC]
 // symphony ckpt import-hf HF_DIR OUT
 // Hugging Face export and import (docs/hf_export.md), registered under `ckpt` by cmd_ckpt.cc;
-// the engine side is checkpoint/hf_export.h and checkpoint/hf_import.h.
+// the engine side is checkpoint/hf_export.h and train/hf_import.h.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -9,10 +9,10 @@
 
 #include "checkpoint/export_source.h"
 #include "checkpoint/hf_export.h"
-#include "checkpoint/hf_import.h"
 #include "checkpoint/hf_shards.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "train/hf_import.h"
 
 namespace symphony::cli {
 namespace {

@@ -121,20 +121,23 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& layout);
 Evaluation evaluate(const PlanContext& ctx, const PlanLayout& layout);
 
 // Parameters one GPU of pipeline stage `stage` holds before ZeRO sharding: dense ones split by
-// tp (the embedding on the first stage, the LM head on the last, a tied embedding on both when
-// pp > 1), routed experts split by ep.
+// tp (the embedding on the first stage, the LM head and the MTP modules on the last, and there a
+// copy of the embedding when pp > 1 and a tied head or the MTP modules read it), routed experts
+// split by ep.
 // ZeRO-2/3 gather or reduce a unit whole, and a unit belongs to one replica group (the engine's
 // zero/shard_layout.h): dense units (a layer's attention, norms, router and dense or shared
-// FFN; the embedding; the LM head) are replicated over dp * cp, expert units (a layer's routed
-// experts) over edp. Each group keeps its own buffers, each the size of its largest unit.
+// FFN; the embedding; the LM head; an MTP module's own weights with its layer's dense ones) are
+// replicated over dp * cp, expert units (a layer's routed experts) over edp. Each group keeps
+// its own buffers, each the size of its largest unit.
 struct StageParams {
   double dense = 0;
   double expert = 0;
   double largest_dense_unit = 0;   // on this GPU
   double largest_expert_unit = 0;  // on this GPU; 0 on a stage without MoE layers
   // Units of each group held whole at once: the one in use and the next (prefetch or
-  // reduce-scatter in flight), plus a tied embedding kept from the first layer to the head when
-  // one stage holds both; none of a group the stage has no units of.
+  // reduce-scatter in flight), plus, on every stage, one for the embedding when a tied head or
+  // the MTP modules read it again (ShardLayout::slots); none of a group the stage has no units
+  // of.
   int64_t dense_unit_buffers = 2;
   int64_t expert_unit_buffers = 0;
   int64_t layers = 0;
@@ -146,10 +149,11 @@ struct StageParams {
 };
 StageParams stage_params(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
 
-// Stages holding the same numbers of dense and MoE layers, and equally first or last, hold the
-// same parameters and take the same time; the memory and time models visit the first stage of
-// each kind only (the first has the most micro-batches in flight). At most a handful of kinds
-// exist, whatever pp is, which keeps a search of thousands of GPUs fast.
+// Stages holding the same numbers of dense and MoE layers, and equally first or last (the last
+// also holds the MTP modules), hold the same parameters and take the same time; the memory and
+// time models visit the first stage of each kind only (the first has the most micro-batches in
+// flight). At most a handful of kinds exist, whatever pp is, which keeps a search of thousands of
+// GPUs fast.
 struct StageSet {
   static constexpr int kMax = 16;
   int64_t stages[kMax] = {};

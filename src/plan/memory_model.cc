@@ -7,12 +7,16 @@
 //   stage 0: (w + g + o) P           stage 1: (w + g) P + o P / N
 //   stage 2: w P + (g + o) P / N     stage 3: (w + g + o) P / N
 // plus, at stages 2 and 3, the gradients (and at 3 the weights) of the units held whole: two of
-// the biggest dense unit and two of the biggest expert unit (StageParams, zero/shard_layout.h).
+// the biggest dense unit (three when the embedding is read again by a tied head or the MTP
+// modules) and two of the biggest expert unit (StageParams, zero/shard_layout.h).
 // Activations per micro-batch and layer: the saved elements per token of plan/model_costs.h
 // times tokens per GPU mbs * T / cp, divided by tp (sequence parallelism splits everything
 // tensor parallelism does not; Korthikanti et al. 2022). Selective recomputation drops the
 // norm outputs and activation-function outputs; full recomputation keeps only each layer's input
 // plus one layer's working set. Flash attention never stores the T x T scores.
+// The last stage also holds the MTP modules (model/transformer.h): their weights, their layers'
+// activations like any layer's, their own saved rows and gradient scratch; their LM heads reuse
+// the main head's logits buffer.
 // In-flight micro-batches on stage s: GPipe m; 1F1B and ZB-H1 pp - s; interleaved
 // pp - s + (pp - 1) / vpp (Narayanan et al. 2021); DualPipe pp + 1 (DeepSeek-V3 report), each
 // capped at m.
@@ -59,20 +63,39 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
     }
   }
   p.expert /= ep;
-  if (p.largest_expert_unit > 0) p.expert_unit_buffers = 2;
   const bool first = stage == 0, last = stage == l.pp() - 1;
+  const double embedding = double(m.embedding_params) / tp;
   if (first) {
-    p.dense += double(m.embedding_params) / tp;
-    p.largest_dense_unit = std::max(p.largest_dense_unit, double(m.embedding_params) / tp);
+    p.dense += embedding;
+    p.largest_dense_unit = std::max(p.largest_dense_unit, embedding);
   }
+  // The head reads the embedding again when it is tied, and so do the MTP modules.
+  const bool embedding_reused = m.lm_head_params == 0 || m.num_mtp_modules > 0;
   if (last) {
     p.dense += double(m.final_norm_params);
-    const double head = m.lm_head_params > 0 ? double(m.lm_head_params) / tp
-                                             : double(m.embedding_params) / tp;
-    if (m.lm_head_params > 0 || !first) p.dense += head;  // else the embedding, counted above
+    const double head = m.lm_head_params > 0 ? double(m.lm_head_params) / tp : embedding;
+    if (m.lm_head_params > 0) p.dense += head;
+    if (embedding_reused && !first) {  // the last stage's copy of the embedding
+      p.dense += embedding;
+      p.largest_dense_unit = std::max(p.largest_dense_unit, embedding);
+    }
     p.largest_dense_unit = std::max(p.largest_dense_unit, head + double(m.final_norm_params));
-    if (first && m.lm_head_params == 0) p.dense_unit_buffers = 3;
+    // Each MTP module is one unit: its own weights (whole on every tp rank) and its layer's
+    // dense parameters; its layer's routed experts an expert unit.
+    if (m.num_mtp_modules > 0) {
+      const LayerCosts& t = m.mtp_layer();
+      const double module = dense_on_rank(t) + double(m.mtp.params);
+      const double experts = double(t.routed_expert_params) / ep;
+      p.dense += double(m.num_mtp_modules) * module;
+      p.expert += double(m.num_mtp_modules) * experts;
+      p.largest_dense_unit = std::max(p.largest_dense_unit, module);
+      p.largest_expert_unit = std::max(p.largest_expert_unit, experts);
+    }
   }
+  if (p.largest_expert_unit > 0) p.expert_unit_buffers = 2;
+  // The engine keeps a third dense slot on every stage when the embedding is reused
+  // (zero/shard_layout.h ShardLayout::slots).
+  if (embedding_reused) p.dense_unit_buffers = 3;
   return p;
 }
 
@@ -166,36 +189,51 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     if (l.zero() >= ZeroStage::kGradients) b.grads += p.gathered_units() * sb.grad;
     b.optimizer = sharded(sb.optimizer, ZeroStage::kOptimizer);
 
-    // Activations of the stage's layers for one micro-batch, times the micro-batches in flight.
-    double per_mb = 0, working = 0;
+    // Activations of the stage's layers for one micro-batch, times the micro-batches in flight;
+    // on the last stage also each MTP module's layer and its own saved rows.
+    const bool last = s == l.pp() - 1;
+    const int64_t mtp_modules = last ? m.num_mtp_modules : 0;
+    double per_mb = double(mtp_modules) *
+                    (saved_elems(m.mtp_layer(), l.recompute, overload, c.hidden_size) + m.mtp.act);
+    bool holds_dense = false, holds_moe = mtp_modules > 0 && m.mtp_layer().moe;
+    holds_dense |= mtp_modules > 0 && !m.mtp_layer().moe;
     for (int64_t v = 0; v < l.vpp; ++v) {
       LayerRange r = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
       per_mb += m.sum_layers(r.first, r.last, [&](const LayerCosts& lc) {
         return saved_elems(lc, l.recompute, overload, c.hidden_size);
       });
-      if (r.last > r.first && l.recompute == Recompute::kFull) {
-        // The layer being recomputed, plus its output: one working set sized at start-up for
-        // every kind of layer the stage holds (a stage with dense and MoE layers needs both FFN
-        // parts).
-        const LayerCosts &a = m.layer(r.first), &z = m.layer(r.last - 1);
-        double w = saved_elems(a, Recompute::kNone, overload, c.hidden_size);
-        if (a.moe != z.moe) w += z.act_ffn + (overload - 1.0) * z.act_routed;
-        working = std::max(working, w + double(c.hidden_size));
+      if (r.last > r.first) {
+        holds_dense |= !m.layer(r.first).moe;
+        holds_moe |= m.layer(r.last - 1).moe;
       }
     }
+    double working = 0;
+    if (l.recompute == Recompute::kFull && (holds_dense || holds_moe)) {
+      // The layer being recomputed, plus its output: one working set sized at start-up for every
+      // kind of layer the stage holds (a stage with dense and MoE layers needs both FFN parts).
+      auto ffn = [&](const LayerCosts& lc) {
+        return lc.act_ffn + (overload - 1.0) * lc.act_routed;
+      };
+      working = m.dense.act_attn + (holds_dense ? ffn(m.dense) : 0.0) +
+                (holds_moe ? ffn(m.moe) : 0.0) + double(c.hidden_size);
+    }
     b.in_flight_microbatches = in_flight(l, micro, s);
-    // Backward scratch of one layer and the final norm's output, alive once.
-    const double scratch =
-        std::max(m.dense.backward_scratch, m.moe.backward_scratch) + double(c.hidden_size);
+    // Backward scratch of one layer and the final norm's output, alive once; the MTP modules'
+    // gradient scratch on the last stage.
+    const double scratch = std::max(m.dense.backward_scratch, m.moe.backward_scratch) +
+                           double(c.hidden_size) +
+                           (mtp_modules > 0 ? m.mtp.backward_scratch : 0.0);
     b.activations = (per_mb * b.in_flight_microbatches + working + scratch) * tokens / tp * act_b;
-    if (s == l.pp() - 1) {
+    if (last) {
       // Logits in the activation precision plus their fp32 softmax, for the rows alive at once.
+      // The MTP modules' heads reuse them: each computes its loss and logit gradients in turn
+      // during the backward pass, as the main head does.
       const double rows =
           o.loss_chunk_tokens > 0 ? std::min(tokens, double(o.loss_chunk_tokens)) : tokens;
       const double per_elem = l.precision == Precision::kFp32 ? 4.0 : act_b + 4.0;
       b.logits = rows * double(c.vocab_size) / tp * per_elem;
     }
-    if (c.num_experts > 0 && m.num_layers > m.num_dense_layers) {
+    if (c.num_experts > 0 && (m.num_layers > m.num_dense_layers || mtp_modules > 0)) {
       // Dispatch send and receive buffers of one MoE layer: K copies of each local token.
       b.moe_buffers = 2.0 * tokens / tp * double(c.num_experts_per_tok) * double(c.hidden_size) *
                       act_b * overload;

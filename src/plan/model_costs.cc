@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/mla_block.h"
+#include "model/mtp_block.h"
 
 namespace symphony::plan {
 namespace {
@@ -114,6 +115,16 @@ ModelCosts model_costs(const ModelConfig& c, int64_t seq_len) {
   m.lm_head_flops = 2.0 * double(c.vocab_size * c.hidden_size);
   // MLA passes the up-projected keys and values, every head its own.
   m.kv_elems_per_token = c.mla() ? double(c.attention_core_dims()) : double(2 * c.kv_dim());
+  m.num_mtp_modules = c.num_nextn_predict_layers;
+  if (m.num_mtp_modules > 0) {
+    const int64_t d = c.hidden_size;
+    m.mtp.params = 3 * d + 2 * d * d;
+    m.mtp.fwd_flops = 2.0 * double(2 * d * d) + m.lm_head_flops;
+    m.mtp.act = double(MtpActs::numel(1, d) - d);
+    m.mtp.backward_scratch = double(MtpScratch::numel(1, d) + d);
+    // lookup (read and write), enorm, hnorm and the head norm
+    m.mtp.elementwise_elems = double(2 * d + 3 * (3 * d));
+  }
   return m;
 }
 
@@ -129,9 +140,21 @@ int64_t ModelCosts::active_params() const {
   return layers + embedding_params + lm_head_params + final_norm_params;
 }
 
+int64_t ModelCosts::mtp_params() const {
+  return num_mtp_modules * (mtp.params + mtp_layer().total_params());
+}
+
+int64_t ModelCosts::mtp_active_params() const {
+  return num_mtp_modules * (mtp.params + mtp_layer().active_params());
+}
+
+double ModelCosts::mtp_fwd_flops() const {
+  return double(num_mtp_modules) * (mtp_layer().fwd_flops() + mtp.fwd_flops);
+}
+
 double ModelCosts::model_flops_per_token() const {
   return 3.0 * (sum_layers(0, num_layers, [](const LayerCosts& l) { return l.fwd_flops(); }) +
-                lm_head_flops);
+                lm_head_flops + mtp_fwd_flops());
 }
 
 }  // namespace symphony::plan

@@ -9,6 +9,11 @@
 // (model.kv_lora_rank > 0: the projections q_a, q_b, kv_a, kv_b, o and a core of query/key
 // heads qk_nope_head_dim + qk_rope_head_dim wide and value heads v_head_dim wide), and the
 // saved activations of multi-head latent attention are MlaActs' (model/mla_block.h).
+// Multi-token prediction modules (model.num_nextn_predict_layers, docs/mtp.md) are costed as the
+// engine runs them: each is one more decoder layer (index num_hidden_layers + k - 1, MoE when the
+// model has experts) with its own input projection and norms (model/mtp_block.h), and reads the
+// shared embedding and LM head again; its FLOPs count as model FLOPs (monitor/flops.h), its
+// parameters apart from total and active (ParamCounts::mtp, mtp_active).
 // tests/plan/model_costs_test.cc checks this.
 
 #include <cstdint>
@@ -67,6 +72,19 @@ struct LayerCosts {
   double fwd_flops() const { return attn_proj_flops + attn_core_flops + ffn_flops; }
 };
 
+// One multi-token prediction module besides its decoder layer (model/mtp_block.h), per token.
+struct MtpCosts {
+  // enorm, hnorm, shared_head.norm (3 D) and eh_proj (D x 2D): whole on every tp rank.
+  int64_t params = 0;
+  double fwd_flops = 0;  // eh_proj 2 * 2D * D, plus the shared LM head again 2 * V * D
+  // Saved per token beyond its layer's (whose input, the eh_proj output, the layer counts as its
+  // residual input): MtpActs' embedding lookup, concatenated normed inputs (2D), layer output and
+  // head-norm output, and three inverse RMS.
+  double act = 0;
+  double backward_scratch = 0;   // MtpScratch (4D) and the modules' residual gradient (D), once
+  double elementwise_elems = 0;  // embedding lookup, the three norms
+};
+
 struct ModelCosts {
   ModelConfig config;
   int64_t seq_len = 0;
@@ -80,11 +98,25 @@ struct ModelCosts {
   double lm_head_flops = 0;       // forward, per token: 2 * V * D
   double kv_elems_per_token = 0;  // K and V of one token and layer (MLA: the up-projected
                                   // ones): what context parallelism passes around its ring
+  // Multi-token prediction: D modules, all on the last pipeline stage after the LM head (with a
+  // copy of the embedding there when the first stage is another), each `mtp` plus mtp_layer().
+  int64_t num_mtp_modules = 0;
+  MtpCosts mtp;
 
   const LayerCosts& layer(int64_t index) const { return index < num_dense_layers ? dense : moe; }
+  // The decoder layer of each MTP module: of the kind of layer num_hidden_layers.
+  const LayerCosts& mtp_layer() const { return layer(num_layers); }
+  // The main model's parameters, as count_params' total and active.
   int64_t total_params() const;
   int64_t active_params() const;
-  // Model FLOPs of one training token (forward + backward = 3x forward), PaLM's MFU numerator.
+  // The MTP modules' parameters, as count_params' mtp and mtp_active.
+  int64_t mtp_params() const;
+  int64_t mtp_active_params() const;
+  // Forward FLOPs per token of all MTP modules: their layers, eh_proj and the LM head again.
+  double mtp_fwd_flops() const;
+  // Model FLOPs of one training token (forward + backward = 3x forward), PaLM's MFU numerator:
+  // the main model's and the MTP modules' (which training runs on every token), as
+  // training_flops_per_token (monitor/flops.h).
   double model_flops_per_token() const;
   // Layers [first, last): sum of one layer quantity.
   template <typename F>

@@ -41,9 +41,17 @@ std::string format_context(const PlanContext& ctx) {
   const ModelCosts& m = ctx.model;
   const Cluster& c = ctx.cluster;
   std::string s;
-  s += fmt::format("model    {}: {} parameters, {} active, {:.1f} GFLOP per training token{}\n",
+  // The MTP modules' parameters count apart, as count_params has them; their FLOPs are model
+  // FLOPs.
+  const std::string mtp =
+      m.num_mtp_modules > 0
+          ? fmt::format(" + {} in {} MTP module{} ({} active)", billions(double(m.mtp_params())),
+                        m.num_mtp_modules, m.num_mtp_modules > 1 ? "s" : "",
+                        billions(double(m.mtp_active_params())))
+          : std::string();
+  s += fmt::format("model    {}: {} parameters, {} active{}, {:.1f} GFLOP per training token{}\n",
                    m.config.num_experts > 0 ? "MoE" : "dense", billions(double(m.total_params())),
-                   billions(double(m.active_params())), m.model_flops_per_token() / 1e9,
+                   billions(double(m.active_params())), mtp, m.model_flops_per_token() / 1e9,
                    m.config.mla() ? " (multi-head latent attention)" : "");
   s += fmt::format(
       "cluster  {}: {} x {} ({} per node, {:.0f} GB/s intra-node; {} {:.0f} GB/s "
@@ -177,6 +185,9 @@ nlohmann::json context_json(const PlanContext& ctx) {
       {"model",
        {{"total_params", m.total_params()},
         {"active_params", m.active_params()},
+        {"mtp_modules", m.num_mtp_modules},
+        {"mtp_params", m.mtp_params()},
+        {"mtp_active_params", m.mtp_active_params()},
         {"model_flops_per_token", m.model_flops_per_token()},
         {"mla", m.config.mla()}}},
       {"cluster",

@@ -25,6 +25,8 @@
 //                     exposed = max(0, a - S) + 2 max(0, a - X/2) + a
 //                     (expert parallelism's hidden fraction measured by `symphony bench train`)
 //   context parallel  cp - 1 ring steps passing K and V, overlapped with the attention blocks
+// The last stage adds the LM head and loss, and each MTP module: its layer (as above), eh_proj,
+// its norms and embedding lookup, and the LM head and loss again.
 // Pipeline: analytic_pipeline_s (parallel/pipeline_schedule.h) of F, B, W (forward,
 // input-gradient, weight-gradient time of one micro-batch on the slowest stage) and the sends
 // between stages, e.g. (m + pp - 1) t for 1F1B with t = F + B + W + sends.
@@ -221,6 +223,30 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     head.bwd_input = f + loss;
     head.bwd_weight = f;
   }
+  // Each MTP module on the last stage: its layer, the embedding lookup (vocabulary-parallel: a
+  // reduction of n D over tp forward, a gather of its gradient backward), the three norms,
+  // eh_proj (its weights whole on every tp rank, each rank on its n/t rows) and the LM head and
+  // loss again.
+  LayerTime mtp;
+  if (m.num_mtp_modules > 0) {
+    mtp = layer_time(ctx, l, m.mtp_layer(), r);
+    add_scaled(mtp, head, 1.0);
+    const double w_b =
+        l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
+    const double d = double(c.hidden_size);
+    const double proj = roofline(n / t * 2.0 * 2.0 * d * d, 2.0 * d * d * w_b, r.gemm, r.hbm);
+    const double ew = n / t * m.mtp.elementwise_elems * act_b / r.hbm;
+    mtp.fwd += proj + ew;
+    mtp.bwd_input += proj + 2.0 * ew;
+    mtp.bwd_weight += proj;
+    if (l.recompute == Recompute::kSelective) mtp.recompute += 0.5 * ew;
+    if (l.tp() > 1) {
+      const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp(), 1);
+      const double one = all_gather(g, n * d * act_b).time_s;
+      mtp.tp_fwd += one;
+      mtp.tp_bwd += one;
+    }
+  }
   const CommGroup pp_group = make_group(ctx.cluster, ctx.eff, l.pp(), l.tp() * l.cp() * l.dp());
   const double p2p = l.pp() > 1 ? send_recv_s(pp_group, n / t * double(c.hidden_size) * act_b) : 0;
 
@@ -236,7 +262,10 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
       add_scaled(st.sum, dense, double(n_dense));
       add_scaled(st.sum, moe, double(lr.last - lr.first - n_dense));
     }
-    if (s == l.pp() - 1) add_scaled(st.sum, head, 1.0);
+    if (s == l.pp() - 1) {
+      add_scaled(st.sum, head, 1.0);
+      add_scaled(st.sum, mtp, double(m.num_mtp_modules));
+    }
     st.pp_comm = pipeline_p2p_per_micro_batch_s(l.schedule, l.pp(), l.vpp, p2p);
     if (i == 0 || st.total() > slowest.total()) slowest = st;
   }
@@ -326,9 +355,12 @@ Evaluation evaluate(const PlanContext& ctx, const PlanLayout& l) {
   e.tokens_per_s = tokens / step;
   const double model_flops = m.model_flops_per_token() * tokens;
   double hardware_flops = model_flops;
-  if (l.recompute == Recompute::kFull)
-    hardware_flops +=
-        tokens * m.sum_layers(0, m.num_layers, [](const LayerCosts& c) { return c.fwd_flops(); });
+  if (l.recompute == Recompute::kFull) {  // every layer's forward again, the MTP modules' too
+    const double layers =
+        m.sum_layers(0, m.num_layers, [](const LayerCosts& c) { return c.fwd_flops(); }) +
+        double(m.num_mtp_modules) * m.mtp_layer().fwd_flops();
+    hardware_flops += tokens * layers;
+  }
   e.model_tflops_per_gpu = model_flops / step / gpus / 1e12;
   e.hardware_tflops_per_gpu = hardware_flops / step / gpus / 1e12;
   const double peak = ctx.cluster.accelerator.peak_bf16_flops;

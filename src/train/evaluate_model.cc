@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "checkpoint/export_source.h"
-#include "checkpoint/hf_import.h"
 #include "checkpoint/hf_tokenizer.h"
 #include "core/timer.h"
 #include "data/byte_tokenizer.h"
@@ -17,6 +16,7 @@
 #include "data/prepare.h"
 #include "data/token_dataset.h"
 #include "data/tokenizer.h"
+#include "train/hf_import.h"
 #include "train/model_file.h"
 
 namespace symphony {

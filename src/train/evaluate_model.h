@@ -5,7 +5,7 @@
 //
 // The model: a run directory (its model.safetensors, else its newest checkpoint), a checkpoint
 // step directory, a Symphony model file (checkpoint/export_source.h), or a Hugging Face model
-// directory, recognised by its config.json (checkpoint/hf_import.h read_hf_model).
+// directory, recognised by its config.json (train/hf_import.h read_hf_model).
 //
 // The model's tokenizer, first found of:
 //   1. EvalModelOptions::tokenizer;
@@ -72,7 +72,7 @@ struct EvalModelReport {
 };
 
 // Failure, each naming the path: a missing model or data path (kNotFound), load errors of the
-// model (checkpoint/export_source.h, checkpoint/hf_import.h) or the tokenizer, a dataset whose
+// model (checkpoint/export_source.h, train/hf_import.h) or the tokenizer, a dataset whose
 // tokenizer fingerprint differs from the model's tokenizer (kInvalidArgument naming its
 // manifest.json and both tokenizers), a directory that is not a prepared dataset, an empty split,
 // a split given for a file,

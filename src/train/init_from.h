@@ -1,7 +1,7 @@
 #pragma once
 // Starting a run from the weights of another model (`symphony train --init-from PATH`): a new run
 // in every other respect, with fresh optimizer moments and step counter, data position and
-// learning-rate schedule. The weights come from a WeightSource (checkpoint/weight_source.h): a
+// learning-rate schedule. The weights come from a WeightSource (train/weight_source.h): a
 // Hugging Face model directory, a Symphony model file, or a checkpoint.
 //
 // Each rank fills exactly what it holds under its layout, through the reads a resume performs
@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint/weight_source.h"
 #include "core/status.h"
 #include "model/model_config.h"
 #include "model/transformer.h"
+#include "train/weight_source.h"
 #include "zero/data_parallel.h"
 
 namespace symphony {

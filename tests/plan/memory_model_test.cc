@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/run_config.h"
 #include "model/memory_plan.h"
@@ -11,8 +16,9 @@ namespace symphony::plan {
 namespace {
 
 PlanContext context(const std::string& model, const std::string& cluster, int64_t gpus,
-                    int64_t seq_len, int64_t batch_tokens) {
-  Result<RunConfig> run = load_run_config(model, {});
+                    int64_t seq_len, int64_t batch_tokens,
+                    const std::vector<std::string>& overrides = {}) {
+  Result<RunConfig> run = load_run_config(model, overrides);
   EXPECT_TRUE(run.has_value());
   Result<Cluster> c = load_cluster(cluster);
   EXPECT_TRUE(c.has_value());
@@ -147,6 +153,7 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
     int64_t batch, seq_len;
     Recompute recompute;
     int64_t tp = 1;
+    std::vector<std::string> overrides = {};
   };
   const Case cases[] = {
       {"tiny", 4, 256, Recompute::kNone},
@@ -159,11 +166,16 @@ TEST(MemoryModel, MatchesTheEngineWithinTenPercent) {
       {"bench-dense-small", 8, 256, Recompute::kNone, 2},
       {"bench-dense-small", 8, 256, Recompute::kNone, 4},
       {"small", 8, 256, Recompute::kFull, 2},
+      // Multi-token prediction: DeepSeek-V3's architecture with one module, and two dense ones.
+      {"deepseek-v3-tiny", 4, 64, Recompute::kNone},
+      {"deepseek-v3-tiny", 4, 64, Recompute::kFull},
+      {"deepseek-v3-tiny", 4, 64, Recompute::kNone, 2},
+      {"bench-dense-small", 8, 256, Recompute::kNone, 1, {"model.num_nextn_predict_layers=2"}},
   };
   for (const Case& k : cases) {
-    SCOPED_TRACE(fmt::format("{} {}x{} recompute {} tp {}", k.model, k.batch, k.seq_len,
-                             recompute_name(k.recompute), k.tp));
-    PlanContext ctx = context(k.model, "h100", k.tp, k.seq_len, k.batch * k.seq_len);
+    SCOPED_TRACE(fmt::format("{} {}x{} recompute {} tp {} {}", k.model, k.batch, k.seq_len,
+                             recompute_name(k.recompute), k.tp, fmt::join(k.overrides, " ")));
+    PlanContext ctx = context(k.model, "h100", k.tp, k.seq_len, k.batch * k.seq_len, k.overrides);
     ctx.options.reserved_bytes = 0;
     ctx.options.fragmentation = 0;
     ctx.options.moe_overload = 1.0;  // the engine's buffers hold what this batch routes
@@ -199,6 +211,8 @@ TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
       {"bench-moe-small", 4, 1}, {"bench-moe-small", 2, 2}, {"bench-moe-small", 4, 2},
       {"bench-moe-small", 4, 4}, {"small", 2, 1, 2},        {"bench-moe-small", 2, 2, 2},
       {"bench-moe-small", 2, 4, 2},
+      // One MTP module (a third dense unit buffer at ZeRO-2/3).
+      {"deepseek-v3-tiny", 2, 1},  {"deepseek-v3-tiny", 2, 2}, {"deepseek-v3-tiny", 2, 2, 2},
   };
   for (const Case& k : cases) {
     for (int zero = 0; zero <= 3; ++zero) {
@@ -221,6 +235,76 @@ TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
           << planned.optimizer << ", engine " << engine.weights << " + " << engine.grads << " + "
           << engine.optimizer;
     }
+  }
+}
+
+// Pipeline stages with multi-token prediction: the modules, their layers' experts and a copy of
+// the embedding sit on the last stage. With the engine given the planner's layer split, each
+// stage's weights equal the engine's exactly, and its accounted bytes (the micro-batches 1F1B
+// keeps in flight on that stage) are within 10%.
+TEST(MemoryModel, PipelineStagesWithMtpMatchTheEngine) {
+  struct Case {
+    const char* model;
+    std::vector<std::string> overrides;
+    int64_t pp, tp;
+    Recompute recompute;
+  };
+  const Case cases[] = {
+      {"deepseek-v3-tiny", {}, 2, 1, Recompute::kNone},
+      {"deepseek-v3-tiny", {}, 4, 1, Recompute::kNone},
+      {"deepseek-v3-tiny", {}, 2, 2, Recompute::kFull},
+      {"deepseek-v3-tiny", {"model.num_nextn_predict_layers=2"}, 2, 1, Recompute::kFull},
+      {"tiny", {"model.num_nextn_predict_layers=1"}, 2, 1, Recompute::kNone},
+      {"tiny", {"model.num_nextn_predict_layers=1", "model.tie_word_embeddings=true"}, 2, 1,
+       Recompute::kNone},
+  };
+  const int64_t batch = 4, seq_len = 64;
+  for (const Case& k : cases) {
+    SCOPED_TRACE(fmt::format("{} {} pp={} tp={} recompute {}", k.model, fmt::join(k.overrides, " "),
+                             k.pp, k.tp, recompute_name(k.recompute)));
+    PlanContext ctx =
+        context(k.model, "h100", k.pp * k.tp, seq_len, batch * seq_len * 4, k.overrides);
+    ctx.options.reserved_bytes = 0;
+    ctx.options.fragmentation = 0;
+    ctx.options.moe_overload = 1.0;
+    ctx.options.loss_chunk_tokens =
+        Transformer::cross_entropy_chunk_rows(ctx.model.config.vocab_size);
+    PlanLayout l = layout(1, k.tp, k.pp, 1, 0);
+    l.mbs = batch;
+    l.precision = Precision::kFp32;
+    l.recompute = k.recompute;
+    ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.pp * k.tp, 8, TpPlacement::kWithinNode)
+                    .is_ok());
+    std::vector<int64_t> split;
+    for (int64_t s = 0; s < k.pp; ++s) {
+      const LayerRange r = virtual_stage_layers(ctx.model.num_layers, k.pp, s);
+      split.push_back(r.last - r.first);
+    }
+    double last_weights = 0, first_weights = 0;
+    for (int64_t s = 0; s < k.pp; ++s) {
+      SCOPED_TRACE(fmt::format("stage {}", s));
+      ShardPlacement placement = ShardPlacement::of(l.parallel, int(s * k.tp));
+      ASSERT_EQ(placement.pipeline.stage, s);
+      placement.pipeline.layers = split;
+      placement.pipeline.in_flight = int(k.pp - s);
+      const StageParams p = stage_params(ctx.model, l, s);
+      const int64_t engine_params = Transformer::param_numel(ctx.model.config, placement);
+      EXPECT_DOUBLE_EQ(p.dense + p.expert, double(engine_params));
+      if (s == 0) first_weights = p.dense + p.expert;
+      if (s == k.pp - 1) last_weights = p.dense + p.expert;
+      // The last stage is the busiest here (the modules and the head): plan_memory reports it.
+      if (s == k.pp - 1) {
+        const MemoryPlan engine = plan_training_memory(ctx.model.config, DType::kF32,
+                                                       {batch, seq_len}, k.recompute, placement);
+        const MemoryBreakdown planned = plan_memory(ctx, l);
+        EXPECT_EQ(planned.stage, s);
+        const double ratio = planned.accounted() / double(engine.total());
+        EXPECT_NEAR(ratio, 1.0, 0.10)
+            << "planner " << planned.accounted() << " engine " << engine.total();
+      }
+    }
+    // The last stage holds the modules: more than the first in these small models.
+    EXPECT_GT(last_weights, first_weights);
   }
 }
 

@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/presets.h"
 #include "config/run_config.h"
@@ -11,8 +16,8 @@
 namespace symphony::plan {
 namespace {
 
-ModelConfig preset_model(const std::string& name) {
-  Result<RunConfig> r = load_run_config(name, {});
+ModelConfig preset_model(const std::string& name, std::vector<std::string> overrides = {}) {
+  Result<RunConfig> r = load_run_config(name, overrides);
   EXPECT_TRUE(r.has_value()) << name << ": " << r.error().message();
   return r.has_value() ? r->model : ModelConfig{};
 }
@@ -30,8 +35,73 @@ TEST(ModelCosts, ParamsAndFlopsEqualTheEngineForEveryPreset) {
     const ParamCounts counts = count_params(c);
     EXPECT_EQ(m.total_params(), counts.total);
     EXPECT_EQ(m.active_params(), counts.active);
+    EXPECT_EQ(m.mtp_params(), counts.mtp);
+    EXPECT_EQ(m.mtp_active_params(), counts.mtp_active);
     EXPECT_DOUBLE_EQ(m.model_flops_per_token(), training_flops_per_token(c, 4096));
   }
+}
+
+// Multi-token prediction: deepseek-v3-tiny has one module; deepseek-v3-671b has DeepSeek-V3's
+// one, and is costed here with none, one and two; tiny (GQA, QK-norm) with two.
+TEST(ModelCosts, MtpParamsAndFlopsEqualTheEngine) {
+  struct Case {
+    const char* preset;
+    std::vector<std::string> overrides;
+    int64_t modules;
+  };
+  const Case cases[] = {
+      {"deepseek-v3-tiny", {}, 1},
+      {"deepseek-v3-671b", {}, 1},
+      {"deepseek-v3-671b", {"model.num_nextn_predict_layers=0"}, 0},
+      {"deepseek-v3-671b", {"model.num_nextn_predict_layers=1"}, 1},
+      {"deepseek-v3-671b", {"model.num_nextn_predict_layers=2"}, 2},
+      {"tiny", {"model.num_nextn_predict_layers=2"}, 2},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(fmt::format("{} {}", k.preset, fmt::join(k.overrides, " ")));
+    const ModelConfig c = preset_model(k.preset, k.overrides);
+    ASSERT_EQ(c.num_nextn_predict_layers, k.modules);
+    for (int64_t seq_len : {int64_t(64), int64_t(4096)}) {
+      const ModelCosts m = model_costs(c, seq_len);
+      EXPECT_EQ(m.num_mtp_modules, k.modules);
+      EXPECT_DOUBLE_EQ(m.model_flops_per_token(), training_flops_per_token(c, seq_len));
+      const ParamCounts counts = count_params(c);
+      EXPECT_EQ(m.total_params(), counts.total);
+      EXPECT_EQ(m.active_params(), counts.active);
+      EXPECT_EQ(m.mtp_params(), counts.mtp);
+      EXPECT_EQ(m.mtp_active_params(), counts.mtp_active);
+      // Each module: its layer, eh_proj (2D -> D) and the LM head again, forward and backward.
+      ModelConfig without = c;
+      without.num_nextn_predict_layers = 0;
+      const double d = double(c.hidden_size), v = double(c.vocab_size);
+      const double module = 3.0 * (m.mtp_layer().fwd_flops() + 2.0 * 2.0 * d * d + 2.0 * v * d);
+      EXPECT_DOUBLE_EQ(
+          m.model_flops_per_token(),
+          model_costs(without, seq_len).model_flops_per_token() + double(k.modules) * module);
+    }
+  }
+}
+
+TEST(ModelCosts, MtpModuleByHand) {
+  // deepseek-v3-671b's module: 3 norms of 7168, eh_proj 7168 x 14336, and a MoE layer.
+  const ModelCosts m = model_costs(preset_model("deepseek-v3-671b"), 4096);
+  ASSERT_EQ(m.num_mtp_modules, 1);
+  EXPECT_EQ(m.mtp.params, 3 * 7168 + 2 * int64_t(7168) * 7168);
+  EXPECT_TRUE(m.mtp_layer().moe);
+  EXPECT_EQ(m.mtp_params(), m.mtp.params + m.moe.total_params());
+  // docs/presets.md: a MoE layer of 11,507,286,016 (585,318,400 active) plus 102,781,952.
+  EXPECT_EQ(m.mtp_params(), 11'610'067'968);
+  EXPECT_EQ(m.mtp_active_params(), 688'100'352);
+  EXPECT_DOUBLE_EQ(m.mtp.fwd_flops, 2.0 * 2 * 7168.0 * 7168 + 2.0 * 129280 * 7168);
+  // MtpActs less the layer's input (counted as the layer's residual input); MtpScratch and the
+  // residual gradient.
+  EXPECT_DOUBLE_EQ(m.mtp.act, 5 * 7168 + 3);
+  EXPECT_DOUBLE_EQ(m.mtp.backward_scratch, 5 * 7168);
+  // A dense model's modules have dense layers.
+  const ModelCosts dense =
+      model_costs(preset_model("bench-dense-small", {"model.num_nextn_predict_layers=1"}), 256);
+  EXPECT_FALSE(dense.mtp_layer().moe);
+  EXPECT_EQ(dense.mtp_params(), dense.mtp.params + dense.dense.total_params());
 }
 
 TEST(ModelCosts, PublishedSizes) {

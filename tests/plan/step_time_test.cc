@@ -1,14 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "config/run_config.h"
+#include "monitor/flops.h"
 #include "plan/evaluation.h"
 
 namespace symphony::plan {
 namespace {
 
 PlanContext context(const std::string& model, const std::string& cluster, int64_t gpus,
-                    int64_t seq_len, int64_t batch_tokens) {
-  Result<RunConfig> run = load_run_config(model, {});
+                    int64_t seq_len, int64_t batch_tokens,
+                    const std::vector<std::string>& overrides = {}) {
+  Result<RunConfig> run = load_run_config(model, overrides);
   EXPECT_TRUE(run.has_value());
   Result<Cluster> c = load_cluster(cluster);
   EXPECT_TRUE(c.has_value());
@@ -118,6 +123,47 @@ TEST(StepTime, MoreGpusShortenTheStep) {
   const double t256 = plan_step_time(small, parse(small, "dp=8,tp=4,pp=8,ep=8,zero=1")).step_s;
   const double t1024 = plan_step_time(large, parse(large, "dp=32,tp=4,pp=8,ep=8,zero=1")).step_s;
   EXPECT_LT(t1024, t256 / 2.5);
+}
+
+// DeepSeek-V3's MTP module runs on the last pipeline stage: without a pipeline it adds its share
+// of the FLOPs to every GPU's step; with one, the last stage's whole micro-batch time grows, and
+// the pipeline runs at the pace of its slowest stage. Its FLOPs count in MFU, as the engine's.
+TEST(StepTime, MtpModulesRunOnTheLastStage) {
+  const int64_t gpus = 256, tokens = 1024 * 4096;
+  PlanContext with = context("deepseek-v3-671b", "h800", gpus, 4096, tokens);
+  PlanContext without =
+      context("deepseek-v3-671b", "h800", gpus, 4096, tokens, {"model.num_nextn_predict_layers=0"});
+  ASSERT_EQ(with.model.num_mtp_modules, 1);
+  const double flops_ratio =
+      with.model.model_flops_per_token() / without.model.model_flops_per_token();
+  EXPECT_GT(flops_ratio, 1.02);
+  EXPECT_LT(flops_ratio, 1.06);
+  for (const char* text :
+       {"dp=256,ep=64,zero=1,recompute=full", "dp=16,pp=16,ep=16,zero=1,recompute=full"}) {
+    SCOPED_TRACE(text);
+    const PlanLayout l = parse(with, text);
+    const Evaluation a = evaluate(with, l), b = evaluate(without, l);
+    EXPECT_GT(a.time.step_s, b.time.step_s);
+    EXPECT_GT(a.time.compute, b.time.compute);
+    // MFU's numerator is the engine's model FLOPs, the module's included.
+    EXPECT_NEAR(a.model_tflops_per_gpu * 1e12 * a.time.step_s * double(gpus),
+                training_flops_per_token(with.model.config, 4096) * double(tokens),
+                1e-9 * a.model_tflops_per_gpu * 1e12 * a.time.step_s * double(gpus));
+    // HFU: the recomputed forward of every layer, the module's too.
+    const double layers = with.model.sum_layers(0, with.model.num_layers,
+                                                [](const LayerCosts& c) { return c.fwd_flops(); }) +
+                          with.model.mtp_layer().fwd_flops();
+    const double hardware = a.model_tflops_per_gpu +
+                            layers * double(tokens) / a.time.step_s / double(gpus) / 1e12;
+    EXPECT_NEAR(a.hardware_tflops_per_gpu, hardware, 1e-9 * hardware);
+    if (l.pp() == 1) {
+      // Every GPU runs the module on its tokens: the step grows about as the FLOPs.
+      EXPECT_NEAR(a.time.step_s / b.time.step_s, flops_ratio, 0.03);
+    } else {
+      // Only the last stage runs it, and the whole pipeline waits for that stage.
+      EXPECT_GT(a.time.step_s / b.time.step_s, flops_ratio);
+    }
+  }
 }
 
 }  // namespace

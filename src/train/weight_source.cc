@@ -1,4 +1,4 @@
-#include "checkpoint/weight_source.h"
+#include "train/weight_source.h"
 
 #include <algorithm>
 #include <map>
@@ -10,13 +10,13 @@
 
 #include "checkpoint/checkpoint_dir.h"
 #include "checkpoint/checkpoint_manifest.h"
-#include "checkpoint/hf_import.h"
 #include "checkpoint/hf_names.h"
 #include "checkpoint/hf_shards.h"
 #include "checkpoint/safetensors.h"
 #include "checkpoint/tensor_box.h"
 #include "config/run_config.h"
 #include "model/transformer.h"
+#include "train/hf_import.h"
 #include "train/model_file.h"
 
 namespace symphony {

@@ -1,4 +1,4 @@
-#include "checkpoint/hf_import.h"
+#include "train/hf_import.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,15 +1,15 @@
-#include "checkpoint/hf_import.h"
+#include "train/hf_import.h"
 
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "checkpoint/hf_config.h"
-#include "checkpoint/weight_source.h"
 #include "core/file_io.h"
 #include "data/tokenizer.h"
 #include "model/transformer.h"
 #include "train/model_file.h"
+#include "train/weight_source.h"
 
 namespace symphony {
 namespace {
