@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "model/pipeline_split.h"
 #include "plan/cluster.h"
 
 namespace symphony::plan {
@@ -177,20 +178,27 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
   return Status::ok();
 }
 
-LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk) {
-  const int64_t base = layers / virtual_stages, extra = layers % virtual_stages;
-  LayerRange r;
-  r.first = chunk * base + std::min(chunk, extra);
-  r.last = r.first + base + (chunk < extra ? 1 : 0);
-  return r;
+std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const PlanLayout& layout) {
+  ParallelConfig parallel;
+  parallel.pp = layout.pp();
+  parallel.vpp = layout.vpp;
+  parallel.pp_schedule = layout.schedule;
+  std::vector<int64_t> counts = pipeline_layer_split(model.config, parallel, model.seq_len);
+  if (counts.empty()) counts = {model.num_layers};  // one virtual stage
+  std::vector<LayerRange> ranges;
+  int64_t next = 0;
+  for (int64_t n : counts) {
+    ranges.push_back({next, next + n});
+    next += n;
+  }
+  return ranges;
 }
 
-int64_t layers_in_stage(int64_t layers, int64_t pp, int64_t vpp, int64_t stage) {
+int64_t layers_in_stage(const ModelCosts& model, const PlanLayout& layout, int64_t stage) {
+  const std::vector<LayerRange> ranges = virtual_stage_ranges(model, layout);
   int64_t n = 0;
-  for (int64_t v = 0; v < vpp; ++v) {
-    LayerRange r = virtual_stage_layers(layers, pp * vpp, v * pp + stage);
-    n += r.last - r.first;
-  }
+  for (size_t c = size_t(stage); c < ranges.size(); c += size_t(layout.pp()))
+    n += ranges[c].last - ranges[c].first;
   return n;
 }
 

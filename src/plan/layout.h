@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "model/recompute.h"
@@ -78,16 +79,17 @@ inline int64_t num_microbatches(const PlanLayout& l, const BatchSpec& b) {
   return b.sequences() / (l.dp() * l.mbs);
 }
 
-// Layers held by pipeline stage `stage` (0-based) when `layers` are split over pp * vpp virtual
-// stages as evenly as possible, earlier stages taking the remainder (the last stage also runs
-// the LM head). Returned as the count over all of the stage's virtual chunks.
-int64_t layers_in_stage(int64_t layers, int64_t pp, int64_t vpp, int64_t stage);
-// Layers [first, last) of virtual stage `chunk` (0 <= chunk < pp * vpp) under the same split;
-// virtual stage chunk runs on GPU stage chunk % pp.
+// Layers [first, last) of one virtual stage.
 struct LayerRange {
   int64_t first = 0, last = 0;
 };
-LayerRange virtual_stage_layers(int64_t layers, int64_t virtual_stages, int64_t chunk);
+// The decoder layers of each of the pp * vpp virtual stages, in pipeline order, split as the
+// engine splits them when parallel.pp_layers is not given (model/pipeline_split.h): balanced by
+// training FLOPs, the last stage paying for the LM head and the MTP modules. Virtual stage c
+// runs on GPU stage c % pp. REQUIRES: pp * vpp <= model.num_layers.
+std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const PlanLayout& layout);
+// Layers held by GPU stage `stage` (0-based), all its virtual stages together.
+int64_t layers_in_stage(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
 
 std::string_view precision_name(Precision p);
 

@@ -47,9 +47,9 @@ StageParams stage_params(const ModelCosts& m, const PlanLayout& l, int64_t stage
     const double replicated = double(c.tp_replicated_params()), kv = double(c.kv_proj_params);
     return (double(c.dense_params()) - replicated - kv) / tp + replicated + kv / kv_split;
   };
-  const int64_t virtual_stages = l.pp() * l.vpp;
+  const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
   for (int64_t v = 0; v < l.vpp; ++v) {
-    LayerRange r = virtual_stage_layers(m.num_layers, virtual_stages, v * l.pp() + stage);
+    const LayerRange r = ranges[size_t(v * l.pp() + stage)];
     p.layers += r.last - r.first;
     p.dense += m.sum_layers(r.first, r.last, dense_on_rank);
     p.expert += m.sum_layers(r.first, r.last,
@@ -107,12 +107,13 @@ StageSet representative_stages(const ModelCosts& m, const PlanLayout& l) {
   };
   Kind kinds[StageSet::kMax];
   StageSet set;
+  const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
   for (int64_t s = 0; s < l.pp(); ++s) {
     Kind k;
     k.first = s == 0;
     k.last = s == l.pp() - 1;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange r = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
+      const LayerRange r = ranges[size_t(v * l.pp() + s)];
       const int64_t dense = std::max<int64_t>(0, std::min(r.last, m.num_dense_layers) - r.first);
       k.dense += dense;
       k.moe += r.last - r.first - dense;
@@ -174,6 +175,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
 
   MemoryBreakdown best;
   const StageSet stages = representative_stages(m, l);
+  const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
   for (int i = 0; i < stages.count; ++i) {
     const int64_t s = stages.stages[i];
     const StageParams p = stage_params(m, l, s);
@@ -198,7 +200,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
     bool holds_dense = false, holds_moe = mtp_modules > 0 && m.mtp_layer().moe;
     holds_dense |= mtp_modules > 0 && !m.mtp_layer().moe;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange r = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
+      const LayerRange r = ranges[size_t(v * l.pp() + s)];
       per_mb += m.sum_layers(r.first, r.last, [&](const LayerCosts& lc) {
         return saved_elems(lc, l.recompute, overload, c.hidden_size);
       });

@@ -252,11 +252,12 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
 
   StageTime slowest;
   const StageSet stages = representative_stages(m, l);
+  const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
   for (int i = 0; i < stages.count; ++i) {
     const int64_t s = stages.stages[i];
     StageTime st;
     for (int64_t v = 0; v < l.vpp; ++v) {
-      LayerRange lr = virtual_stage_layers(m.num_layers, l.pp() * l.vpp, v * l.pp() + s);
+      const LayerRange lr = ranges[size_t(v * l.pp() + s)];
       const int64_t n_dense =
           std::max<int64_t>(0, std::min(lr.last, m.num_dense_layers) - lr.first);
       add_scaled(st.sum, dense, double(n_dense));

@@ -65,6 +65,7 @@ ModelConfig deepseek_v3() {
   c.moe_intermediate_size = 2048;
   c.n_shared_experts = 1;
   c.tie_word_embeddings = false;
+  c.num_nextn_predict_layers = 1;  // trained with its one MTP module (section 2.2)
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/run_config.h"
+#include "model/pipeline_split.h"
 
 namespace symphony::plan {
 namespace {
@@ -99,32 +100,45 @@ TEST(Layout, CheckNamesTheViolatedConstraint) {
   EXPECT_THAT(check("dp=256,tp=1,cp=1,schedule=zb", 256), HasSubstr("needs pp > 1"));
 }
 
-TEST(Layout, UnevenStagesDifferByAtMostOneLayer) {
-  for (int64_t layers : {61, 126, 32}) {
+TEST(Layout, StagesAreTheEnginesSplit) {
+  for (const char* preset : {"deepseek-v3-671b", "kimi-k2-1t", "mixtral-8x7b", "qwen3-30b-a3b"}) {
+    const ModelCosts m = preset_costs(preset, 4096);
     for (int64_t pp : {1, 2, 7, 16}) {
       for (int64_t vpp : {1, 2, 3}) {
-        if (pp * vpp > layers) continue;
-        int64_t total = 0, lo = layers, hi = 0;
-        for (int64_t s = 0; s < pp; ++s) {
-          const int64_t n = layers_in_stage(layers, pp, vpp, s);
-          total += n;
-          lo = std::min(lo, n);
-          hi = std::max(hi, n);
+        if (pp * vpp > m.num_layers) continue;
+        SCOPED_TRACE(fmt::format("{} pp={} vpp={}", preset, pp, vpp));
+        PlanLayout l;
+        ParallelConfig pc;
+        pc.pp = pp;
+        l.parallel = *ParallelLayout::create(pc, int(pp));
+        l.vpp = vpp;
+        if (vpp > 1) l.schedule = PipelineSchedule::kInterleaved;
+        ParallelConfig engine = pc;
+        engine.vpp = vpp;
+        engine.pp_schedule = l.schedule;
+        const std::vector<int64_t> split = pipeline_layer_split(m.config, engine, m.seq_len);
+        const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
+        ASSERT_EQ(ranges.size(), size_t(pp * vpp));
+        // Virtual stages tile the layers in order, as the engine's split counts them.
+        int64_t next = 0, total = 0;
+        for (size_t c = 0; c < ranges.size(); ++c) {
+          EXPECT_EQ(ranges[c].first, next);
+          EXPECT_EQ(ranges[c].last - ranges[c].first, split.empty() ? m.num_layers : split[c]);
+          next = ranges[c].last;
         }
-        EXPECT_EQ(total, layers);
-        EXPECT_LE(hi - lo, vpp);
-        // Virtual stages tile the layers in order.
-        int64_t next = 0;
-        for (int64_t v = 0; v < pp * vpp; ++v) {
-          LayerRange r = virtual_stage_layers(layers, pp * vpp, v);
-          EXPECT_EQ(r.first, next);
-          EXPECT_GE(r.last - r.first, layers / (pp * vpp));
-          next = r.last;
-        }
-        EXPECT_EQ(next, layers);
+        EXPECT_EQ(next, m.num_layers);
+        for (int64_t s = 0; s < pp; ++s) total += layers_in_stage(m, l, s);
+        EXPECT_EQ(total, m.num_layers);
       }
     }
   }
+  // The LM head and DeepSeek-V3's MTP module make its last of 16 stages lighter in layers.
+  const ModelCosts v3 = preset_costs("deepseek-v3-671b", 4096);
+  PlanLayout l;
+  ParallelConfig pc;
+  pc.pp = 16;
+  l.parallel = *ParallelLayout::create(pc, 16);
+  EXPECT_LT(layers_in_stage(v3, l, 15), layers_in_stage(v3, l, 7));
 }
 
 }  // namespace

@@ -239,9 +239,10 @@ TEST(MemoryModel, ShardedStateMatchesTheEngineWithinTenPercent) {
 }
 
 // Pipeline stages with multi-token prediction: the modules, their layers' experts and a copy of
-// the embedding sit on the last stage. With the engine given the planner's layer split, each
-// stage's weights equal the engine's exactly, and its accounted bytes (the micro-batches 1F1B
-// keeps in flight on that stage) are within 10%.
+// the embedding sit on the last stage, which the split balanced by FLOPs gives fewer layers. With
+// the engine given the planner's layer split, each stage's weights equal the engine's exactly,
+// and the accounted bytes of the stage the planner reports (the micro-batches 1F1B keeps in
+// flight on that stage) are within 10%.
 TEST(MemoryModel, PipelineStagesWithMtpMatchTheEngine) {
   struct Case {
     const char* model;
@@ -276,11 +277,8 @@ TEST(MemoryModel, PipelineStagesWithMtpMatchTheEngine) {
     ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.pp * k.tp, 8, TpPlacement::kWithinNode)
                     .is_ok());
     std::vector<int64_t> split;
-    for (int64_t s = 0; s < k.pp; ++s) {
-      const LayerRange r = virtual_stage_layers(ctx.model.num_layers, k.pp, s);
-      split.push_back(r.last - r.first);
-    }
-    double last_weights = 0, first_weights = 0;
+    for (const LayerRange& r : virtual_stage_ranges(ctx.model, l)) split.push_back(r.last - r.first);
+    const MemoryBreakdown planned = plan_memory(ctx, l);
     for (int64_t s = 0; s < k.pp; ++s) {
       SCOPED_TRACE(fmt::format("stage {}", s));
       ShardPlacement placement = ShardPlacement::of(l.parallel, int(s * k.tp));
@@ -290,21 +288,14 @@ TEST(MemoryModel, PipelineStagesWithMtpMatchTheEngine) {
       const StageParams p = stage_params(ctx.model, l, s);
       const int64_t engine_params = Transformer::param_numel(ctx.model.config, placement);
       EXPECT_DOUBLE_EQ(p.dense + p.expert, double(engine_params));
-      if (s == 0) first_weights = p.dense + p.expert;
-      if (s == k.pp - 1) last_weights = p.dense + p.expert;
-      // The last stage is the busiest here (the modules and the head): plan_memory reports it.
-      if (s == k.pp - 1) {
+      if (s == planned.stage) {
         const MemoryPlan engine = plan_training_memory(ctx.model.config, DType::kF32,
                                                        {batch, seq_len}, k.recompute, placement);
-        const MemoryBreakdown planned = plan_memory(ctx, l);
-        EXPECT_EQ(planned.stage, s);
         const double ratio = planned.accounted() / double(engine.total());
         EXPECT_NEAR(ratio, 1.0, 0.10)
             << "planner " << planned.accounted() << " engine " << engine.total();
       }
     }
-    // The last stage holds the modules: more than the first in these small models.
-    EXPECT_GT(last_weights, first_weights);
   }
 }
 
