@@ -39,9 +39,11 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   HfImportReport& report = loaded.report;
   SYM_TRY_ASSIGN(const HfModelConfig hf, read_hf_config(hf_dir));
   const fs::path config_path = hf_dir / "config.json";
+  // Opening maps the files and checks every tensor's name, shape and dtype; nothing is copied.
+  SYM_TRY_ASSIGN(const WeightSource source, WeightSource::open_hf_directory(hf_dir, hf));
   report.arch = hf.arch;
   RunConfig& rc = report.config;
-  rc.model = hf.model;
+  rc.model = source.model();
   rc.train.seq_len = std::min(rc.train.seq_len, rc.model.max_position_embeddings);
   rc.source = config_path.string();
 
@@ -51,24 +53,27 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   if (!built.has_value()) return built.error().with_context("{}", config_path.string());
   loaded.model = std::move(*built);
   Transformer& model = *loaded.model;
-  SYM_TRY_ASSIGN(const WeightSource source, WeightSource::open_hf_directory(hf_dir, hf));
   std::vector<TensorRead> reads;
+  auto read_whole = [&reads](const std::string& name, View dst) {
+    const std::vector<int64_t> shape(dst.shape().dims.begin(),
+                                     dst.shape().dims.begin() + dst.shape().ndim);
+    reads.push_back({name, shape, TensorBox::whole(shape), 0, dst.numel(), dst.f32()});
+  };
   ParamStore& params = model.params();
-  for (ParamId id = 0; id < ParamId(params.infos().size()); ++id) {
-    const ParamInfo& info = params.info(id);
-    const std::vector<int64_t> shape(info.shape.dims.begin(),
-                                     info.shape.dims.begin() + info.shape.ndim);
-    reads.push_back({info.name, shape, TensorBox::whole(shape), 0, info.shape.numel(),
-                     params.param(id).f32()});
+  for (ParamId id = 0; id < ParamId(params.infos().size()); ++id)
+    read_whole(params.info(id).name, params.param(id));
+  // Selection biases: deepseek_v3 stores them; the other architectures have none (zero).
+  for (int64_t l = 0; l < rc.model.num_layers_with_mtp(); ++l) {
+    if (!rc.model.is_moe_layer(l)) continue;
+    View b = model.balance_bias(l);
+    if (source.find(balance_bias_name(l)) != nullptr)
+      read_whole(balance_bias_name(l), b);
+    else
+      std::memset(b.raw(), 0, size_t(b.bytes()));
   }
   SYM_TRY(source.read(reads));
   report.tensors = source.file_tensors();
   report.notes = source.notes();
-  for (int64_t l = 0; l < rc.model.num_hidden_layers; ++l)
-    if (rc.model.is_moe_layer(l)) {
-      View b = model.balance_bias(l);
-      std::memset(b.raw(), 0, size_t(b.bytes()));
-    }
   return loaded;
 }
 
