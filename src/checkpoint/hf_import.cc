@@ -39,19 +39,29 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   HfImportReport& report = loaded.report;
   SYM_TRY_ASSIGN(const HfModelConfig hf, read_hf_config(hf_dir));
   const fs::path config_path = hf_dir / "config.json";
-  // Opening maps the files and checks every tensor's name, shape and dtype; nothing is copied.
-  SYM_TRY_ASSIGN(const WeightSource source, WeightSource::open_hf_directory(hf_dir, hf));
   report.arch = hf.arch;
   RunConfig& rc = report.config;
-  rc.model = source.model();
+  rc.model = hf.model;
   rc.train.seq_len = std::min(rc.train.seq_len, rc.model.max_position_embeddings);
   rc.source = config_path.string();
 
-  // Checked against the memory before anything is allocated: config.json may claim any size.
-  Result<std::unique_ptr<Transformer>> built =
-      Transformer::create(rc.model, DType::kF32, {1, 1}, Recompute::kFull);
-  if (!built.has_value()) return built.error().with_context("{}", config_path.string());
-  loaded.model = std::move(*built);
+  // Checked against the memory before anything is allocated or the weights are looked at:
+  // config.json may claim any size.
+  auto build = [&]() -> Status {
+    loaded.model.reset();
+    Result<std::unique_ptr<Transformer>> built =
+        Transformer::create(rc.model, DType::kF32, {1, 1}, Recompute::kFull);
+    if (!built.has_value()) return built.error().with_context("{}", config_path.string());
+    loaded.model = std::move(*built);
+    return Status::ok();
+  };
+  SYM_TRY(build());
+  SYM_TRY_ASSIGN(const WeightSource source, WeightSource::open_hf_directory(hf_dir, hf));
+  // The MTP modules a transformers-saved directory leaves out: the model without them.
+  if (source.model().num_nextn_predict_layers != rc.model.num_nextn_predict_layers) {
+    rc.model = source.model();
+    SYM_TRY(build());
+  }
   Transformer& model = *loaded.model;
   std::vector<TensorRead> reads;
   auto read_whole = [&reads](const std::string& name, View dst) {

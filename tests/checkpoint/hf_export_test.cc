@@ -124,7 +124,8 @@ TEST(HfExport, DeepseekV3WritesSelectionBiasesAndMtpModulesAsDeepSeekNamesThem) 
     for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
       expect_same_bytes(*hf, fmt::format("model.layers.{}.mlp.experts.3.{}.weight", l, proj),
                         *ours, fmt::format("model.layers.{}.mlp.experts.{}", l, proj), 3);
-      const std::string shared = fmt::format("model.layers.{}.mlp.shared_experts.{}.weight", l, proj);
+      const std::string shared =
+          fmt::format("model.layers.{}.mlp.shared_experts.{}.weight", l, proj);
       expect_same_bytes(*hf, shared, *ours, shared);
     }
   }

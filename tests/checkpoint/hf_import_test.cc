@@ -110,8 +110,7 @@ TEST(HfImport, ExportThenImportGivesBitwiseTheSameTensorsForEveryArchitecture) {
 // The logits of the model file at `path` at every position of `tokens`, decoded through the KV
 // cache as `symphony generate` does.
 std::vector<float> decoded_logits(const fs::path& path, const std::vector<int32_t>& tokens) {
-  Result<LoadedModel> m =
-      load_model_file(path, {1, int64_t(tokens.size())}, Recompute::kFull);
+  Result<LoadedModel> m = load_model_file(path, {1, int64_t(tokens.size())}, Recompute::kFull);
   EXPECT_TRUE(m.has_value()) << m.error().message();
   if (!m.has_value()) return {};
   const int64_t v = m->config.model.vocab_size;
@@ -142,7 +141,8 @@ TEST(HfImport, DeepseekV3TinyRoundTripsBitwise) {
     ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
     HfExportOptions options;
     options.max_shard_bytes = shard;
-    Result<HfExportReport> exported = export_hf(loaded->config, *loaded->model, dir / "hf", options);
+    Result<HfExportReport> exported =
+        export_hf(loaded->config, *loaded->model, dir / "hf", options);
     ASSERT_TRUE(exported.has_value()) << exported.error().message();
     EXPECT_EQ(exported->arch, HfArch::kDeepseekV3);
     EXPECT_EQ(fs::exists(dir / "hf/model.safetensors.index.json"), shard < 5'000'000);
