@@ -18,9 +18,10 @@ namespace fs = std::filesystem;
 
 // Aux-loss-free balancing adds a per-expert bias to the routing scores before top-k. Only
 // deepseek_v3 has it (e_score_correction_bias), with MLA attention and sigmoid scores, so a
-// model whose bias moved cannot be exported exactly.
-Status check_selection_bias(const ModelConfig& c, Transformer& model) {
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+// model of another architecture whose bias moved cannot be exported exactly.
+Status check_selection_bias(const ModelConfig& c, HfArch arch, Transformer& model) {
+  if (hf_arch_has_selection_bias(arch)) return Status::ok();
+  for (int64_t l = 0; l < c.num_layers_with_mtp(); ++l) {
     if (!c.is_moe_layer(l)) continue;
     View b = model.balance_bias(l);
     const float* v = b.f32();
@@ -28,11 +29,11 @@ Status check_selection_bias(const ModelConfig& c, Transformer& model) {
     for (int64_t e = 0; e < b.numel(); ++e) max_abs = std::max(max_abs, std::fabs(double(v[e])));
     if (max_abs != 0)
       return Error::invalid(
-          "{} is non-zero (max |b| = {:.3g}): the "
-          "aux-loss-free selection bias changes which experts are chosen, and only deepseek_v3 "
-          "(which needs MLA attention) has it; only models trained with "
-          "model.bias_update_rate = 0 can be exported",
-          balance_bias_name(l), max_abs);
+          "{} is non-zero (max |b| = {:.3g}): the aux-loss-free selection bias changes which "
+          "experts are chosen, and of the exported architectures only deepseek_v3 (which needs "
+          "multi-head latent attention, model.kv_lora_rank > 0) has it; export {} models "
+          "trained with model.bias_update_rate = 0",
+          balance_bias_name(l), max_abs, hf_model_type(arch));
   }
   return Status::ok();
 }
@@ -56,7 +57,7 @@ Result<HfExportReport> export_hf(const RunConfig& config, Transformer& model, co
   SYM_CHECK(model.params().dtype() == DType::kF32, "export reads f32 weights");
   HfExportReport report;
   SYM_TRY_ASSIGN(report.arch, choose_hf_arch(c));
-  SYM_TRY(check_selection_bias(c, model));
+  SYM_TRY(check_selection_bias(c, report.arch, model));
 
   // Resolve the tokenizer before writing anything.
   std::string spec = options.tokenizer;
@@ -87,14 +88,21 @@ Result<HfExportReport> export_hf(const RunConfig& config, Transformer& model, co
         "model.capacity_factor = {} is a training setting: transformers' {} runs dropless",
         c.capacity_factor, hf_model_type(report.arch)));
 
+  if (c.num_nextn_predict_layers > 0)
+    report.notes.push_back(fmt::format(
+        "multi-token prediction modules written as layers {} to {} (model.layers.{}.*, ...), "
+        "as DeepSeek-V3's checkpoints hold them; transformers' deepseek_v3 does not load them",
+        c.num_hidden_layers, c.num_layers_with_mtp() - 1, c.num_hidden_layers));
+
   fs::path staging = out;
   staging += ".partial";
   SYM_TRY(prepare_output(out, staging));
 
-  const std::vector<HfTensorMap> map = hf_tensor_map(model.params(), report.arch);
+  const std::vector<HfTensorMap> map = hf_tensor_map(model.params(), c, report.arch);
   std::vector<TensorRecord> records;
   for (const HfTensorMap& m : map) {
-    ConstView v = hf_tensor_view(model.params(), m);
+    ConstView v = m.role == HfTensorRole::kSelectionBias ? ConstView(model.balance_bias(m.layer))
+                                                          : hf_tensor_view(model.params(), m);
     records.push_back({m.hf_name, "F32", m.shape, v.raw(), v.bytes()});
     report.tensor_bytes += v.bytes();
   }

@@ -40,7 +40,8 @@ struct HfExportReport {
 // Writes the Hugging Face directory `out` for `model`, built from `config`. Everything is staged
 // in "<out>.partial" and renamed to `out` at the end, so `out` is complete or absent.
 // Failure: kInvalidArgument for a model no supported architecture reproduces (choose_hf_arch's
-// errors; a non-zero aux-loss-free selection bias, naming the tensor), for `out` existing and not
+// errors; a non-zero aux-loss-free selection bias of an architecture other than deepseek_v3,
+// which exports it as e_score_correction_bias, naming the tensor), for `out` existing and not
 // empty, or for a tokenizer whose ids exceed model.vocab_size; the tokenizer loader's errors;
 // kIo naming the file for write failures.
 Result<HfExportReport> export_hf(const RunConfig& config, Transformer& model,

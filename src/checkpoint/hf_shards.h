@@ -40,6 +40,7 @@ class HfWeights {
 
   // Every tensor name, sorted.
   std::vector<std::string> names() const;
+  bool contains(const std::string& name) const { return file_of_name_.count(name) != 0; }
   Result<SafetensorsTensor> get(const std::string& name) const;
   // The file holding `name` (for error messages). REQUIRES: names() contains name.
   std::filesystem::path file_of(const std::string& name) const;

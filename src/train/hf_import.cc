@@ -45,30 +45,45 @@ Result<HfModel> read_hf_model(const fs::path& hf_dir) {
   rc.train.seq_len = std::min(rc.train.seq_len, rc.model.max_position_embeddings);
   rc.source = config_path.string();
 
-  // Checked against the memory before anything is allocated: config.json may claim any size.
-  Result<std::unique_ptr<Transformer>> built =
-      Transformer::create(rc.model, DType::kF32, {1, 1}, Recompute::kFull);
-  if (!built.has_value()) return built.error().with_context("{}", config_path.string());
-  loaded.model = std::move(*built);
-  Transformer& model = *loaded.model;
+  // Checked against the memory before anything is allocated or the weights are looked at:
+  // config.json may claim any size.
+  auto build = [&]() -> Status {
+    loaded.model.reset();
+    Result<std::unique_ptr<Transformer>> built =
+        Transformer::create(rc.model, DType::kF32, {1, 1}, Recompute::kFull);
+    if (!built.has_value()) return built.error().with_context("{}", config_path.string());
+    loaded.model = std::move(*built);
+    return Status::ok();
+  };
+  SYM_TRY(build());
   SYM_TRY_ASSIGN(const WeightSource source, WeightSource::open_hf_directory(hf_dir, hf));
+  // The MTP modules a transformers-saved directory leaves out: the model without them.
+  if (source.model().num_nextn_predict_layers != rc.model.num_nextn_predict_layers) {
+    rc.model = source.model();
+    SYM_TRY(build());
+  }
+  Transformer& model = *loaded.model;
   std::vector<TensorRead> reads;
+  auto read_whole = [&reads](const std::string& name, View dst) {
+    const std::vector<int64_t> shape(dst.shape().dims.begin(),
+                                     dst.shape().dims.begin() + dst.shape().ndim);
+    reads.push_back({name, shape, TensorBox::whole(shape), 0, dst.numel(), dst.f32()});
+  };
   ParamStore& params = model.params();
-  for (ParamId id = 0; id < ParamId(params.infos().size()); ++id) {
-    const ParamInfo& info = params.info(id);
-    const std::vector<int64_t> shape(info.shape.dims.begin(),
-                                     info.shape.dims.begin() + info.shape.ndim);
-    reads.push_back({info.name, shape, TensorBox::whole(shape), 0, info.shape.numel(),
-                     params.param(id).f32()});
+  for (ParamId id = 0; id < ParamId(params.infos().size()); ++id)
+    read_whole(params.info(id).name, params.param(id));
+  // Selection biases: deepseek_v3 stores them; the other architectures have none (zero).
+  for (int64_t l = 0; l < rc.model.num_layers_with_mtp(); ++l) {
+    if (!rc.model.is_moe_layer(l)) continue;
+    View b = model.balance_bias(l);
+    if (source.find(balance_bias_name(l)) != nullptr)
+      read_whole(balance_bias_name(l), b);
+    else
+      std::memset(b.raw(), 0, size_t(b.bytes()));
   }
   SYM_TRY(source.read(reads));
   report.tensors = source.file_tensors();
   report.notes = source.notes();
-  for (int64_t l = 0; l < rc.model.num_hidden_layers; ++l)
-    if (rc.model.is_moe_layer(l)) {
-      View b = model.balance_bias(l);
-      std::memset(b.raw(), 0, size_t(b.bytes()));
-    }
   return loaded;
 }
 

@@ -2,7 +2,8 @@
 // Import of a Hugging Face model directory (config.json + model.safetensors, single or indexed)
 // of a model_type of checkpoint/hf_arch.h into a Symphony model directory that
 // `symphony generate` loads:
-//   model.safetensors  save_model_file's format: weights, zero selection biases, the run config
+//   model.safetensors  save_model_file's format: weights, selection biases (deepseek_v3's
+//                      e_score_correction_bias; zero for the other architectures), the run config
 //   config.toml        the run config (model section from config.json, defaults elsewhere)
 //   tokenizer.json     copied when the source has one that Symphony's loader reads; the config's
 //                      data.tokenizer_path then names it (absolute path)
@@ -23,7 +24,7 @@ namespace symphony {
 
 struct HfImportReport {
   HfArch arch = HfArch::kLlama;
-  RunConfig config;
+  RunConfig config;  // model: config.json's, less MTP modules the weights leave out
   int64_t tensors = 0;             // read from the source
   std::vector<std::string> notes;  // what the user should know (conversions, tokenizer)
 };
@@ -31,7 +32,8 @@ struct HfImportReport {
 // A Hugging Face model read into memory, for commands that use it without writing it out.
 struct HfModel {
   HfImportReport report;               // report.config: model section from config.json
-  std::unique_ptr<Transformer> model;  // built for batch 1, sequence 1; selection biases zero
+  std::unique_ptr<Transformer> model;  // built for batch 1, sequence 1; selection biases as
+                                       // stored (deepseek_v3) or zero
 };
 
 // Reads and parses `hf_dir`/config.json (checkpoint/hf_config.h parse_hf_config). Failure:

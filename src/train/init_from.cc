@@ -77,7 +77,7 @@ std::vector<WantedTensor> wanted_tensors(const ModelConfig& config) {
                       {info.global_shape.dims.begin(),
                        info.global_shape.dims.begin() + info.global_shape.ndim},
                       true});
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l)
+  for (int64_t l = 0; l < config.num_layers_with_mtp(); ++l)
     if (config.is_moe_layer(l))
       wanted.push_back({balance_bias_name(l), {config.num_experts}, false});
   return wanted;

@@ -1,6 +1,7 @@
 #include "train/weight_source.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -83,6 +84,31 @@ void read_parts(const std::vector<SafetensorsTensor>& parts, const TensorRead& r
   }
 }
 
+// Whether `weights` hold any tensor of the MTP modules' layers of `c`.
+bool holds_mtp_tensors(const HfWeights& weights, const ModelConfig& c) {
+  for (const std::string& name : weights.names())
+    for (int64_t l = c.num_hidden_layers; l < c.num_layers_with_mtp(); ++l)
+      if (name.rfind(fmt::format("model.layers.{}.", l), 0) == 0) return true;
+  return false;
+}
+
+// Copy `copy` (named `name` in `file`) must hold the values of `original` (named `of`).
+Status check_copy_equal(const SafetensorsTensor& copy, const SafetensorsTensor& original,
+                        const std::string& file, const std::string& name, const std::string& of) {
+  const int64_t n = copy.numel();
+  std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  safetensors_to_f32(copy.dtype, copy.data, n, a.data());
+  safetensors_to_f32(original.dtype, original.data, n, b.data());
+  for (int64_t i = 0; i < n; ++i)
+    if (std::memcmp(&a[size_t(i)], &b[size_t(i)], sizeof(float)) != 0)
+      return Error::corrupt(
+          "{}: tensor \"{}\" differs from \"{}\" (element {}: {} vs {}); Symphony's multi-token "
+          "prediction modules share the model's embedding and LM head, so their copies must "
+          "equal them",
+          file, name, of, i, a[size_t(i)], b[size_t(i)]);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<WeightSource::Impl>> WeightSource::open_model_file(const fs::path& path) {
@@ -158,13 +184,25 @@ Result<WeightSource> WeightSource::open_hf_directory(const fs::path& dir,
   auto impl = std::make_unique<Impl>();
   impl->kind = WeightSourceKind::kHfDirectory;
   impl->path = dir;
-  impl->model = config.model;
   SYM_TRY_ASSIGN(HfWeights weights, HfWeights::open(dir));
+  impl->model = config.model;
+  ModelConfig& model = impl->model;
+  if (hf_arch_has_mtp(config.arch) && model.num_nextn_predict_layers > 0 &&
+      !holds_mtp_tensors(weights, model)) {
+    impl->notes.push_back(fmt::format(
+        "config.json has num_nextn_predict_layers = {} but the weights hold no tensor of layers "
+        "{}..{} (transformers saves no MTP modules): imported without them",
+        model.num_nextn_predict_layers, model.num_hidden_layers, model.num_layers_with_mtp() - 1));
+    model.num_nextn_predict_layers = 0;
+  }
   // The whole model's declarations (nothing allocated) name every tensor and its shape.
-  const ParamStore declared = Transformer::declare_params(config.model);
+  const ParamStore declared = Transformer::declare_params(model);
   std::set<std::string> used, converted;
   std::vector<int64_t> tensor_of_param(declared.infos().size(), -1);  // [ParamId]
-  for (const HfTensorMap& m : hf_tensor_map(declared, config.arch)) {
+  std::vector<std::pair<HfTensorMap, SafetensorsTensor>> copies;
+  for (const HfTensorMap& m : hf_tensor_map(declared, model, config.arch)) {
+    // A stored copy of a shared tensor may be left out; the parameter itself is read.
+    if (m.role == HfTensorRole::kCopy && !weights.contains(m.hf_name)) continue;
     SYM_TRY_ASSIGN(SafetensorsTensor t, weights.get(m.hf_name));
     const std::string file = weights.file_of(m.hf_name).string();
     if (t.shape != m.shape)
@@ -174,6 +212,17 @@ Result<WeightSource> WeightSource::open_hf_directory(const fs::path& dir,
       return Error::corrupt("{}: tensor \"{}\" is {}; Symphony imports F32, BF16 and F16", file,
                             m.hf_name, t.dtype);
     if (t.dtype != "F32") converted.insert(t.dtype);
+    used.insert(m.hf_name);
+    ++impl->file_tensors;
+    if (m.role == HfTensorRole::kCopy) {
+      copies.emplace_back(m, t);
+      continue;
+    }
+    if (m.role == HfTensorRole::kSelectionBias) {
+      impl->add({balance_bias_name(m.layer), m.shape, file});
+      impl->parts.push_back({t});
+      continue;
+    }
     int64_t& tensor = tensor_of_param[size_t(m.param)];
     if (tensor < 0) {
       const ParamInfo& info = declared.info(m.param);
@@ -183,14 +232,20 @@ Result<WeightSource> WeightSource::open_hf_directory(const fs::path& dir,
       impl->parts.emplace_back();
     }
     impl->parts[size_t(tensor)].push_back(t);
-    used.insert(m.hf_name);
-    ++impl->file_tensors;
+  }
+  // Symphony's MTP modules read the model's embedding and LM head; a checkpoint whose copies
+  // differ from them describes another model.
+  for (const auto& [m, t] : copies) {
+    const SafetensorsTensor& own =
+        impl->parts[size_t(tensor_of_param[size_t(m.param)])].front();  // the whole parameter
+    SYM_TRY(check_copy_equal(t, own, weights.file_of(m.hf_name).string(), m.hf_name,
+                             declared.info(m.param).name));
   }
   for (const std::string& dtype : converted)
     impl->notes.push_back(fmt::format("{} tensors converted exactly to F32", dtype));
   for (const std::string& name : weights.names()) {
     if (used.count(name) != 0) continue;
-    if (hf_ignorable(name, config.model)) {
+    if (hf_ignorable(name, model)) {
       impl->notes.push_back(fmt::format("ignored tensor \"{}\"", name));
       continue;
     }

@@ -5,7 +5,8 @@
 //                 set of shards, checkpoint/hf_shards.h) of a model_type of checkpoint/hf_arch.h;
 //                 its tensors appear under the names checkpoint/hf_names.h maps them to, each
 //                 routed expert's tensor as a row of the stacked (E, ...) one; BF16 and F16 are
-//                 converted exactly to F32. It has no selection biases.
+//                 converted exactly to F32. Only deepseek_v3 directories hold selection biases
+//                 (e_score_correction_bias, under the same names as in model files).
 //   kModelFile    a Symphony model file (train/model_file.h): weights and selection biases.
 //   kCheckpoint   a checkpoint step directory (checkpoint/checkpoint_manifest.h): its weights and
 //                 selection biases, saved under any layout; the optimizer's moments are not
@@ -67,7 +68,11 @@ class WeightSource {
   // as `ckpt import-hf` does: every tensor the architecture has, of the shape config.json implies
   // (kCorrupt naming the file and tensor), present (kNotFound, HfWeights::get), F32, BF16 or F16
   // (kCorrupt); no other tensor but rotary tables and a tied model's lm_head.weight, which are
-  // ignored with a note (kCorrupt naming the tensor otherwise).
+  // ignored with a note (kCorrupt naming the tensor otherwise). deepseek_v3: the copies of the
+  // embedding and LM head its MTP modules store may be absent, and must otherwise equal them
+  // (kCorrupt naming both); weights with no tensor of any MTP layer (as transformers saves the
+  // model) give a model() without MTP modules, with a note.
+  // model() is config.model, except for the MTP modules so left out.
   static Result<WeightSource> open_hf_directory(const std::filesystem::path& dir,
                                                 const HfModelConfig& config);
 

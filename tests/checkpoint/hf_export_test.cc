@@ -105,6 +105,50 @@ TEST(HfExport, MixtralUsesBlockSparseMoeNamesAndTiesTheHead) {
   EXPECT_EQ(config["tie_word_embeddings"], true);
 }
 
+TEST(HfExport, DeepseekV3WritesSelectionBiasesAndMtpModulesAsDeepSeekNamesThem) {
+  testkit::TempDir dir("hf_export");
+  LoadedModel m =
+      make_model(dir, testkit::hf_test_config(HfArch::kDeepseekV3), testkit::BiasInit::kNonZero);
+  Result<HfExportReport> r = export_hf(m.config, *m.model, dir / "hf", {});
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->arch, HfArch::kDeepseekV3);
+  EXPECT_THAT(r->notes, ::testing::Contains(HasSubstr("model.layers.3.*")));
+  Result<HfWeights> hf = HfWeights::open(dir / "hf");
+  ASSERT_TRUE(hf.has_value());
+  Result<SafetensorsFile> ours = SafetensorsFile::open(dir / "run/model.safetensors");
+  ASSERT_TRUE(ours.has_value());
+  // Layers 1, 2 and the MTP module's layer 3 are MoE, each with its bias (non-zero here).
+  for (int64_t l : {1, 2, 3}) {
+    const std::string bias = fmt::format("model.layers.{}.mlp.gate.e_score_correction_bias", l);
+    expect_same_bytes(*hf, bias, *ours, bias);
+    for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
+      expect_same_bytes(*hf, fmt::format("model.layers.{}.mlp.experts.3.{}.weight", l, proj),
+                        *ours, fmt::format("model.layers.{}.mlp.experts.{}", l, proj), 3);
+      const std::string shared =
+          fmt::format("model.layers.{}.mlp.shared_experts.{}.weight", l, proj);
+      expect_same_bytes(*hf, shared, *ours, shared);
+    }
+  }
+  EXPECT_FALSE(hf->contains("model.layers.0.mlp.gate.e_score_correction_bias"));  // dense
+  for (const char* name :
+       {"model.layers.0.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_layernorm.weight",
+        "model.layers.0.self_attn.q_b_proj.weight",
+        "model.layers.2.self_attn.kv_a_proj_with_mqa.weight",
+        "model.layers.2.self_attn.kv_a_layernorm.weight",
+        "model.layers.2.self_attn.kv_b_proj.weight", "model.layers.2.self_attn.o_proj.weight",
+        "model.layers.3.enorm.weight", "model.layers.3.hnorm.weight",
+        "model.layers.3.eh_proj.weight", "model.layers.3.shared_head.norm.weight",
+        "model.layers.3.self_attn.q_b_proj.weight", "model.layers.3.input_layernorm.weight"})
+    expect_same_bytes(*hf, name, *ours, name);
+  // The MTP module's copies of the shared embedding and head, as DeepSeek-V3's checkpoint has.
+  expect_same_bytes(*hf, "model.layers.3.embed_tokens.weight", *ours, "model.embed_tokens.weight");
+  expect_same_bytes(*hf, "model.layers.3.shared_head.head.weight", *ours, "lm_head.weight");
+  // Parameters, one tensor per expert (4 experts in 3 MoE layers: 9 stacked tensors become 36),
+  // 3 biases and the 2 copies.
+  EXPECT_EQ(hf->names().size(), ours->names().size() + 9 * 3 + 2);
+  EXPECT_EQ(r->tensors, int64_t(hf->names().size()));
+}
+
 TEST(HfExport, ByteTokenizerIsWrittenAsAnEquivalentTokenizerJson) {
   testkit::TempDir dir("hf_export");
   LoadedModel m = make_model(dir, testkit::hf_test_config(HfArch::kLlama));

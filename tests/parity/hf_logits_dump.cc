@@ -2,27 +2,38 @@
 // and writes
 //   OUT_DIR/CONFIG/model.safetensors   a Symphony model file (save_model_file), the input of
 //                                      `symphony ckpt export-hf`
-//   OUT_DIR/CONFIG/logits.safetensors  "tokens" I32 (T) and "logits" F32 (T, V): the engine's
-//                                      logits at every position, decoded one token at a time
-//                                      with the KV cache (the path `symphony generate` runs)
-// tests/parity/hf_reference.py recomputes the logits from the exported Hugging Face directory.
+//   OUT_DIR/CONFIG/logits.safetensors  the engine's results, decoded one token at a time with the
+//                                      KV cache (the path `symphony generate` runs):
+//     "tokens"  I32 (T)     random tokens
+//     "logits"  F32 (T, V)  the logits at every position of "tokens"
+//     "greedy"  I32 (G)     the greedy continuation of the first kPromptTokens tokens
+//                           (metadata "greedy_prompt": their count)
+//   and with MTP modules, from a training forward over "tokens" (targets: the next token):
+//     "mtp_loss" F32 (D)    each depth's mean cross-entropy
+//     "mtp_count" I32 (D)   the positions it averages
+// tests/parity/hf_reference.py recomputes them from the exported Hugging Face directory.
 // CONFIG names the Hugging Face architecture the model maps to:
-//   qwen3      dense, QK-norm, GQA, untied
-//   llama      dense, no QK-norm, tied, rope_theta 5e5
-//   qwen3_moe  QK-norm, one dense layer then MoE (8 experts, top-2, no renormalisation), untied
-//   mixtral    no QK-norm, MoE in every layer (4 experts, top-2, renormalised), tied
+//   qwen3        dense, QK-norm, GQA, untied
+//   llama        dense, no QK-norm, tied, rope_theta 5e5
+//   qwen3_moe    QK-norm, one dense layer then MoE (8 experts, top-2, no renormalisation), untied
+//   mixtral      no QK-norm, MoE in every layer (4 experts, top-2, renormalised), tied
+//   deepseek_v3  the deepseek-v3-tiny preset (MLA with q_lora_rank, one dense layer, sigmoid
+//                routing over 4 groups of which 2 are kept, routed scaling 2.5, a shared expert,
+//                one MTP module, untied) with a non-zero selection bias in every MoE layer
 // and two models export must refuse:
 //   shared     qwen3_moe with a shared expert
 //   bias       qwen3_moe with a non-zero aux-loss-free selection bias
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "checkpoint/safetensors.h"
+#include "config/run_config.h"
 #include "core/rng.h"
 #include "model/init.h"
 #include "model/transformer.h"
@@ -34,6 +45,7 @@ namespace {
 constexpr uint64_t kInitSeed = 4321;
 constexpr uint64_t kDataSeed = 8765;
 constexpr int64_t kTokens = 20;
+constexpr int64_t kPromptTokens = 8;  // the greedy continuation runs to kTokens positions
 
 ModelConfig base_config() {
   ModelConfig c;
@@ -54,6 +66,13 @@ ModelConfig base_config() {
 }
 
 bool make_config(const std::string& name, ModelConfig& c) {
+  if (name == "deepseek_v3") {
+    Result<RunConfig> preset = load_run_config("deepseek-v3-tiny", {});
+    if (!preset.has_value()) return false;
+    c = preset->model;
+    c.initializer_range = 0.1;  // as base_config(): far from the near-identity regime
+    return true;
+  }
   c = base_config();
   if (name == "qwen3") {
     c.qk_norm = true;
@@ -94,8 +113,8 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
   RunConfig config;
   if (!make_config(name, config.model)) {
     fmt::print(stderr,
-               "hf_logits_dump: unknown config \"{}\" (qwen3, llama, qwen3_moe, mixtral, shared, "
-               "bias)\n",
+               "hf_logits_dump: unknown config \"{}\" (qwen3, llama, qwen3_moe, mixtral, "
+               "deepseek_v3, shared, bias)\n",
                name);
     return 2;
   }
@@ -117,6 +136,17 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
       for (int64_t e = 0; e < b.numel(); ++e) b.f32()[e] = 0.01f * float(e % 3);
     }
   }
+  // Large enough to change which experts are chosen (the sigmoid scores spread over about
+  // [0.2, 0.8]), and non-negative, so every allowed expert's choice score stays positive: where
+  // one is negative, transformers' deepseek_v3, which masks the experts of other groups with 0,
+  // may choose differently from DeepSeek's reference code and Symphony, which exclude them.
+  if (name == "deepseek_v3") {
+    for (int64_t l = 0; l < c.num_layers_with_mtp(); ++l) {
+      if (!c.is_moe_layer(l)) continue;
+      View b = model.balance_bias(l);
+      for (int64_t e = 0; e < b.numel(); ++e) b.f32()[e] = 0.1f * float((e + l) % 4);
+    }
+  }
 
   std::vector<int32_t> tokens(kTokens);
   for (int32_t& t : tokens) t = int32_t(rng.next_u64() % 257);  // bytes and <|endoftext|>
@@ -125,6 +155,38 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
   for (int64_t t = 0; t < kTokens; ++t) {
     View row(logits.data() + t * c.vocab_size, DType::kF32, {c.vocab_size});
     model.decode(Exec::cpu(), std::span<const int32_t>(&tokens[size_t(t)], 1), caches, row);
+  }
+
+  // Greedy decoding from the prompt, as `symphony generate --temperature 0` does.
+  std::vector<int32_t> greedy;
+  {
+    std::vector<KvCache> greedy_caches = model.make_kv_caches();
+    std::vector<float> last(size_t(c.vocab_size));
+    View row(last.data(), DType::kF32, {c.vocab_size});
+    model.decode(Exec::cpu(), std::span<const int32_t>(tokens.data(), kPromptTokens),
+                 greedy_caches, row);
+    for (int64_t t = kPromptTokens; t < kTokens; ++t) {
+      const int32_t next = int32_t(std::max_element(last.begin(), last.end()) - last.begin());
+      greedy.push_back(next);
+      if (t + 1 < kTokens)
+        model.decode(Exec::cpu(), std::span<const int32_t>(&greedy.back(), 1), greedy_caches,
+                     row);
+    }
+  }
+
+  // The MTP modules' losses from a training forward (weights and selection biases unchanged).
+  std::vector<float> mtp_loss;
+  std::vector<int32_t> mtp_count;
+  if (c.num_nextn_predict_layers > 0) {
+    std::vector<int32_t> targets(tokens.begin() + 1, tokens.end());
+    targets.push_back(-1);
+    model.reset_mtp_losses();
+    model.forward_backward(Exec::cpu(), {1, kTokens}, tokens, targets,
+                           LossScales{1.0 / double(kTokens - 1), 1.0});
+    for (const CrossEntropyResult& r : model.mtp_losses()) {
+      mtp_loss.push_back(float(r.loss_sum / double(r.count)));
+      mtp_count.push_back(int32_t(r.count));
+    }
   }
 
   const std::filesystem::path dir = out_root / name;
@@ -140,8 +202,22 @@ int run(const std::string& name, const std::filesystem::path& out_root) {
        "F32",
        {kTokens, c.vocab_size},
        logits.data(),
-       int64_t(logits.size() * sizeof(float))}};
-  if (Status s = write_safetensors(dir / "logits.safetensors", records, {{"config", name}});
+       int64_t(logits.size() * sizeof(float))},
+      {"greedy",
+       "I32",
+       {int64_t(greedy.size())},
+       greedy.data(),
+       int64_t(greedy.size() * sizeof(int32_t))}};
+  std::vector<TensorRecord> all = records;
+  if (!mtp_loss.empty()) {
+    const int64_t depths = int64_t(mtp_loss.size());
+    all.push_back({"mtp_loss", "F32", {depths}, mtp_loss.data(), depths * int64_t(sizeof(float))});
+    all.push_back(
+        {"mtp_count", "I32", {depths}, mtp_count.data(), depths * int64_t(sizeof(int32_t))});
+  }
+  if (Status s = write_safetensors(dir / "logits.safetensors", all,
+                                   {{"config", name},
+                                    {"greedy_prompt", std::to_string(kPromptTokens)}});
       !s.is_ok()) {
     fmt::print(stderr, "hf_logits_dump: {}\n", s.message());
     return 1;

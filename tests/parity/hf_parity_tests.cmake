@@ -6,8 +6,9 @@
 add_executable(hf_logits_dump tests/parity/hf_logits_dump.cc)
 target_compile_options(hf_logits_dump PRIVATE ${SYMPHONY_WARNINGS})
 target_link_libraries(hf_logits_dump PRIVATE symphony_core)
-# qwen3_moe is exported in shards (a few hundred KB of weights, 100KB shards) to check the index.
-foreach(hf_case qwen3:5GB llama:5GB qwen3_moe:100KB mixtral:5GB)
+# qwen3_moe (a few hundred KB of weights, 100KB shards) and deepseek_v3 (6 MiB, 2MB shards) are
+# exported in shards to check the index.
+foreach(hf_case qwen3:5GB llama:5GB qwen3_moe:100KB mixtral:5GB deepseek_v3:2MB)
   string(REPLACE ":" ";" hf_case ${hf_case})
   list(GET hf_case 0 hf_config)
   list(GET hf_case 1 hf_shard)

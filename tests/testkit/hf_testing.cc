@@ -30,6 +30,22 @@ ModelConfig hf_test_config(HfArch arch) {
     c.first_k_dense_replace = 1;
     c.norm_topk_prob = false;
   }
+  if (arch == HfArch::kDeepseekV3) {
+    c.num_key_value_heads = c.num_attention_heads;
+    c.q_lora_rank = 16;
+    c.kv_lora_rank = 8;
+    c.qk_rope_head_dim = 4;
+    c.qk_nope_head_dim = 8;
+    c.v_head_dim = 8;
+    c.head_dim = c.qk_rope_head_dim;
+    c.first_k_dense_replace = 1;
+    c.n_shared_experts = 1;
+    c.scoring_func = RouterScoring::kSigmoid;
+    c.routed_scaling_factor = 2.5;
+    c.n_group = 2;
+    c.topk_group = 1;
+    c.num_nextn_predict_layers = 1;
+  }
   return c;
 }
 
@@ -44,7 +60,7 @@ void write_hf_test_model(const std::filesystem::path& path, const RunConfig& con
                          BiasInit bias) {
   Transformer model(config.model, DType::kF32, {1, 1}, Recompute::kFull);
   init_params(config.model, seed, model.params());
-  for (int64_t l = 0; l < config.model.num_hidden_layers; ++l) {
+  for (int64_t l = 0; l < config.model.num_layers_with_mtp(); ++l) {
     if (!config.model.is_moe_layer(l)) continue;
     View b = model.balance_bias(l);
     for (int64_t e = 0; e < b.numel(); ++e)

@@ -10,7 +10,9 @@
 namespace symphony::testkit {
 
 // A tiny config that choose_hf_arch() maps to `arch` (vocabulary 320, the byte tokenizer's;
-// MoE configs with 4 experts, qwen3_moe with one dense layer and untied, mixtral tied).
+// MoE configs with 4 experts, qwen3_moe with one dense layer and untied, mixtral tied;
+// deepseek_v3 with MLA (q_lora_rank 16), one dense layer, sigmoid routing over 2 groups of which
+// 1 is kept, routed scaling 2.5, a shared expert and one MTP module, untied).
 ModelConfig hf_test_config(HfArch arch);
 
 // A RunConfig around `model` that validates (seq_len within max_position_embeddings).

@@ -23,6 +23,7 @@
 #include "checkpoint/safetensors.h"
 #include "monitor/metrics_log.h"
 #include "parallel/comm.h"
+#include "testkit/hf_testing.h"
 #include "testkit/markov_tokens.h"
 #include "testkit/parallel_run.h"
 #include "testkit/temp_dir.h"
@@ -336,6 +337,34 @@ TEST_F(InitFromTest, ACheckpointToResumeTakesPrecedence) {
                               ": 53 tensors"));
   EXPECT_THAT(text, HasSubstr("--init-from " + model_file().string() +
                               " not used: the run resumes from its checkpoint"));
+}
+
+// A deepseek_v3 directory (the deepseek-v3-tiny preset: MTP module, selection biases) and the
+// model file it was exported from hold every tensor the preset needs, the MTP module's layer's
+// selection bias included.
+TEST(InitFromDeepseekV3, SourcesHoldEveryTensorOfThePresetWithItsBiases) {
+  testkit::TempDir dir("init_from_deepseek");
+  Result<RunConfig> preset = load_run_config("deepseek-v3-tiny", {});
+  ASSERT_TRUE(preset.has_value()) << preset.error().message();
+  const ModelConfig& m = preset->model;
+  ASSERT_GT(m.num_nextn_predict_layers, 0);
+  testkit::write_hf_test_model(dir / "run/model.safetensors", testkit::hf_test_run_config(m), 3,
+                               testkit::BiasInit::kNonZero);
+  Result<LoadedModel> loaded = load_model_file(dir / "run/model.safetensors", {1, 1},
+                                               Recompute::kFull);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  HfExportOptions hf;
+  hf.tokenizer = "none";
+  ASSERT_TRUE(export_hf(loaded->config, *loaded->model, dir / "hf", hf).has_value());
+  for (const fs::path& path : {dir / "hf", dir / "run/model.safetensors"}) {
+    SCOPED_TRACE(path.string());
+    Result<WeightSource> source = open_init_source(path);
+    ASSERT_TRUE(source.has_value()) << source.error().message();
+    Status s = check_weight_source(*source, m);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    for (int64_t l = 0; l < m.num_layers_with_mtp(); ++l)
+      EXPECT_EQ(source->find(balance_bias_name(l)) != nullptr, m.is_moe_layer(l)) << l;
+  }
 }
 
 }  // namespace
