@@ -10,12 +10,15 @@
 // the last stage's copy of the embedding is not saved and is loaded, weights and moments, from
 // the embedding the first stage saved; the same with multi-token prediction, whose modules on
 // the last stage read such a copy of an untied embedding.
+// The same for the deepseek-v3-tiny preset: ep = the world size under ZeRO-3 to plain data
+// parallelism and to one process, and a round trip through one process and ep = 2.
 // A checkpoint that only one rank finds corrupt is moved aside by rank 0 for every rank, and the
 // run falls back and saves that step again. Runs under mpirun -np {1,2,4}.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -77,7 +80,7 @@ class ReshardTest : public ::testing::Test {
         "train.run_dir=\"" + (root_ / run).string() + "\"",
         "parallel.zero_stage=" + std::to_string(zero_stage)};
     overrides.insert(overrides.end(), extra.begin(), extra.end());
-    auto c = load_run_config("tiny", overrides);
+    auto c = load_run_config(preset_, overrides);
     EXPECT_TRUE(c.has_value()) << c.error().message();
     return *c;
   }
@@ -352,6 +355,7 @@ class ReshardTest : public ::testing::Test {
 
   std::unique_ptr<testkit::TempDir> dir_;
   fs::path root_;
+  std::string preset_ = "tiny";  // the model of config()
 };
 
 TEST_F(ReshardTest, EverySavedStageResumesUnderAnotherStageAndAlone) {
@@ -603,6 +607,47 @@ TEST_F(ReshardTest, MtpModulesAndTheirEmbeddingCopyReshard) {
 
   const Hop hops[] = {{.alone = true}, {.pp = 2, .zero = 3}, {.pp = w, .zero = 1}};
   round_trip(step_dir, hops, "mtp_round_trip", mtp);
+}
+
+// The deepseek-v3-tiny preset (MLA, sigmoid group-limited routing with its selection biases, a
+// shared expert, one MTP module): saved by expert parallelism over every rank under ZeRO-3, it
+// resumes under plain data parallelism with ZeRO-1 and alone like one process, and a round trip
+// through one process and ep = 2 reproduces every tensor bitwise.
+TEST_F(ReshardTest, DeepseekV3TinyReshardsAcrossExpertAndDataLayouts) {
+  preset_ = "deepseek-v3-tiny";
+  Comm& world = testkit::world();
+  const int w = world.size();
+  const std::vector<double> want = reference();
+  double worst = 0;  // relative to one process, over every run below
+  auto close = [&](const std::vector<double>& got, int64_t first, int64_t last = kSteps) {
+    expect_close(got, want, first, last);
+    for (size_t i = 0; i < got.size() && int64_t(i) < last - first; ++i)
+      worst = std::max(worst, std::abs(got[i] - want[size_t(first) + i]) /
+                                  std::abs(want[size_t(first) + i]));
+  };
+  const std::string saved_ep = fmt::format("parallel.ep={}", w);
+  close(run(world, config("ds", 3, {saved_ep}), "", kStopAt), 0, kStopAt);
+  const fs::path step_dir = root_ / "ds" / "checkpoints" / "step-00000003";
+  if (world.rank() == 0) {
+    auto manifest = read_checkpoint_manifest(step_dir);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    EXPECT_EQ(manifest->layout.ep, w);
+    EXPECT_EQ(manifest->layout.zero_stage, 3);
+    for (const char* name : {"model.layers.1.self_attn.kv_b_proj.weight",
+                             "exp_avg.model.layers.4.mlp.experts.gate_proj",
+                             "model.layers.4.mlp.gate.e_score_correction_bias"})
+      EXPECT_NE(manifest->find(name), nullptr) << name;
+  }
+  close(run(world, config("ds_dp", 1), step_dir.string(), 0), kStopAt);
+  if (world.rank() == 0) {
+    std::unique_ptr<Comm> self = make_self_comm();
+    close(run(*self, config("ds_alone", 0), step_dir.string(), 0), kStopAt);
+    std::printf("  deepseek-v3-tiny, %d ranks: worst relative loss difference %.2e\n", w, worst);
+  }
+  ASSERT_TRUE(world.barrier().is_ok());
+
+  const Hop hops[] = {{.alone = true}, {.ep = std::min(w, 2), .zero = 2}};
+  round_trip(step_dir, hops, "ds_round_trip");
 }
 
 TEST_F(ReshardTest, CheckpointOneRankFindsCorruptIsMovedAsideByRankZero) {

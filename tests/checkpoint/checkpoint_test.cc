@@ -36,8 +36,10 @@ class CheckpointTest : public ::testing::Test {
     testkit::write_markov_tokens(dir_ / "val.tok", 4000, 2);
   }
 
-  // The tiny MoE (aux-loss-free bias updates on) for `steps` steps into run `name`.
-  RunConfig config(const std::string& name, int64_t steps, std::vector<std::string> extra = {}) {
+  // The tiny MoE (aux-loss-free bias updates on; or another `preset`) for `steps` steps into run
+  // `name`.
+  RunConfig config(const std::string& name, int64_t steps, std::vector<std::string> extra = {},
+                   const std::string& preset = "tiny") {
     std::vector<std::string> overrides = {
         "train.steps=" + std::to_string(steps),
         "optim.warmup_steps=2",
@@ -49,7 +51,7 @@ class CheckpointTest : public ::testing::Test {
         "data.val_path=\"" + (dir_ / "val.tok").string() + "\"",
         "train.run_dir=\"" + (dir_ / name).string() + "\""};
     overrides.insert(overrides.end(), extra.begin(), extra.end());
-    Result<RunConfig> c = load_run_config("tiny", overrides);
+    Result<RunConfig> c = load_run_config(preset, overrides);
     EXPECT_TRUE(c.has_value()) << c.error().message();
     return *c;
   }
@@ -181,6 +183,40 @@ TEST_F(CheckpointTest, ResumeWithMtpGivesBitwiseTheUninterruptedRun) {
   for (const std::string& name : file->names())
     mtp_tensors += name.rfind("model.layers.4.", 0) == 0 || name.rfind("model.layers.5.", 0) == 0;
   EXPECT_GE(mtp_tensors, 2 * 16);
+}
+
+// deepseek-v3-tiny: MLA's low-rank projections and their norms, the sigmoid router's selection
+// biases, the shared expert and the MTP module resume exactly too.
+TEST_F(CheckpointTest, ResumeOfDeepseekV3TinyGivesBitwiseTheUninterruptedRun) {
+  const std::string preset = "deepseek-v3-tiny";
+  auto whole = run(config("ds_whole", 6, {}, preset));
+  ASSERT_TRUE(whole.has_value()) << whole.error().message();
+  const RunConfig split = config("ds_split", 6, {"checkpoint.every=2"}, preset);
+  auto first = run(split, "", 3);
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  auto second = run(split, "auto");
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  EXPECT_EQ(second->first_step, 3);
+  std::vector<double> losses = first->losses, mtp_losses = first->mtp_losses;
+  losses.insert(losses.end(), second->losses.begin(), second->losses.end());
+  mtp_losses.insert(mtp_losses.end(), second->mtp_losses.begin(), second->mtp_losses.end());
+  EXPECT_EQ(losses, whole->losses);  // bitwise
+  EXPECT_EQ(mtp_losses, whole->mtp_losses);
+  EXPECT_EQ(whole->mtp_losses.size(), 6u);
+  EXPECT_EQ(second->eval_losses.back(), whole->eval_losses.back());
+  expect_same_weights(dir_ / "ds_whole" / "model.safetensors",
+                      dir_ / "ds_split" / "model.safetensors");
+  // The checkpoint holds what is particular to the preset, with its moments.
+  auto m = read_checkpoint_manifest(dir_ / "ds_split" / "checkpoints" / "step-00000003");
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  for (const char* name :
+       {"model.layers.0.self_attn.q_a_proj.weight",
+        "model.layers.0.self_attn.kv_a_layernorm.weight",
+        "exp_avg.model.layers.1.self_attn.kv_b_proj.weight",
+        "model.layers.1.mlp.gate.e_score_correction_bias",
+        "exp_avg_sq.model.layers.2.mlp.shared_experts.down_proj.weight",
+        "model.layers.4.eh_proj.weight", "model.layers.4.mlp.gate.e_score_correction_bias"})
+    EXPECT_NE(m->find(name), nullptr) << name;
 }
 
 TEST_F(CheckpointTest, RetentionKeepsTheNewestAndTheMultiples) {

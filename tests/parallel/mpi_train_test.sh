@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end multi-rank runs of `symphony train` under mpirun:
-#   1. two ranks with ZeRO-3 train and write the run directory;
+#   1. two ranks with ZeRO-3 train and write the run directory (tiny, and deepseek-v3-tiny, whose
+#      model file evaluates in one process);
 #   2. a hung rank (SIGSTOP) is caught by the watchdog: the job ends non-zero, the error comes
 #      when the timeout is reached and names the rank that did not arrive;
 #   3. a killed rank (SIGKILL) ends the whole job non-zero.
@@ -25,6 +26,15 @@ fail() { echo "FAIL: $*"; exit 1; }
 grep -q '"layout":"dp=2 zero=3"' "$work/run-zero3/metrics.jsonl" || fail "metrics.jsonl lacks the layout"
 [ -s "$work/run-zero3/model.safetensors" ] || fail "no model file"
 echo "ok: 2-rank ZeRO-3 run"
+
+# 1a. The deepseek-v3-tiny preset (MLA, sigmoid group-limited routing, one MTP module): the MTP
+# loss is reported, and the model file loads and evaluates in one process.
+"${launch[@]}" "$exe" train deepseek-v3-tiny "${common[@]}" --set train.steps=4 \
+  --set parallel.zero_stage=3 --set train.run_dir="$work/run-ds" > "$work/ds.log" 2>&1 || { cat "$work/ds.log"; fail "2-rank ZeRO-3 deepseek-v3-tiny run"; }
+grep -q '"mtp_loss":' "$work/run-ds/metrics.jsonl" || fail "deepseek-v3-tiny: metrics.jsonl lacks the MTP loss"
+"$exe" eval "$work/run-ds/model.safetensors" --data "$work/data" --seq-len 32 --batches 2 \
+  > "$work/ds-eval.log" 2>&1 || { cat "$work/ds-eval.log"; fail "the deepseek-v3-tiny model file does not evaluate in one process"; }
+echo "ok: 2-rank ZeRO-3 deepseek-v3-tiny run, model file evaluated in one process"
 
 # 1b. Expert parallelism: each rank holds half the experts and exchanges tokens; the model file
 # (gathered over the ep group) holds every expert and loads in one process.

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -34,6 +35,10 @@ class TrainerTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   RunConfig tiny_config(const std::string& run_name, int64_t steps) {
+    return preset_config("tiny", run_name, steps);
+  }
+
+  RunConfig preset_config(const std::string& preset, const std::string& run_name, int64_t steps) {
     std::vector<std::string> overrides = {
         "train.steps=" + std::to_string(steps),
         "optim.warmup_steps=" + std::to_string(std::min<int64_t>(steps, 5)),
@@ -43,7 +48,7 @@ class TrainerTest : public ::testing::Test {
         "data.train_path=\"" + (dir_ / "train.tok").string() + "\"",
         "data.val_path=\"" + (dir_ / "val.tok").string() + "\"",
         "train.run_dir=\"" + (dir_ / run_name).string() + "\""};
-    Result<RunConfig> c = load_run_config("tiny", overrides);
+    Result<RunConfig> c = load_run_config(preset, overrides);
     EXPECT_TRUE(c.has_value()) << c.error().message();
     return *c;
   }
@@ -183,6 +188,58 @@ TEST_F(TrainerTest, MtpLossIsReportedBesideTheMainLoss) {
   for (const nlohmann::json& layer : step1["moe_layers"])
     if (layer.contains("mtp")) mtp_layers += layer["layer"].get<int64_t>() >= 4;
   EXPECT_EQ(mtp_layers, 2);
+}
+
+// The deepseek-v3-tiny preset as it stands (MLA, sigmoid group-limited routing, shared expert,
+// aux-loss-free bias with the sequence-wise balance loss, one MTP module): the loss falls, the
+// MTP loss is reported apart from the main loss and falls too, and a rerun is bitwise identical.
+TEST_F(TrainerTest, DeepseekV3TinyLearnsReportsMtpAndRerunsBitwise) {
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  constexpr int64_t kSteps = 30;
+  Result<TrainResult> a = train(preset_config("deepseek-v3-tiny", "a", kSteps), options);
+  ASSERT_TRUE(a.has_value()) << a.error().message();
+  ASSERT_EQ(a->losses.size(), size_t(kSteps));
+  ASSERT_EQ(a->mtp_losses.size(), size_t(kSteps));
+  auto mean3 = [](const std::vector<double>& v, size_t at) {
+    return (v[at] + v[at + 1] + v[at + 2]) / 3;
+  };
+  const double first = mean3(a->losses, 0), last = mean3(a->losses, kSteps - 3);
+  EXPECT_LT(last, first - 1.0) << "first " << first << " last " << last;
+  const double mtp_first = mean3(a->mtp_losses, 0), mtp_last = mean3(a->mtp_losses, kSteps - 3);
+  EXPECT_LT(mtp_last, mtp_first - 0.5) << "MTP first " << mtp_first << " last " << mtp_last;
+  std::printf("  loss %.3f -> %.3f, MTP loss %.3f -> %.3f\n", first, last, mtp_first, mtp_last);
+  ASSERT_EQ(a->eval_losses.size(), 2u);
+  EXPECT_LT(a->eval_losses.back(), a->eval_losses.front());
+
+  auto records = read_metrics_log(dir_ / "a" / "metrics.jsonl");
+  ASSERT_TRUE(records.has_value());
+  const nlohmann::json& step1 = records->front();
+  for (const char* key : {"loss", "mtp_loss", "seq_aux_loss", "moe_layers"})
+    ASSERT_TRUE(step1.contains(key)) << key;
+  EXPECT_EQ(step1["loss"].get<double>(), a->losses[0]);  // the main LM loss alone
+  EXPECT_EQ(step1["mtp_loss"].get<double>(), a->mtp_losses[0]);
+  EXPECT_NE(a->losses[0], a->mtp_losses[0]);
+  EXPECT_GT(step1["seq_aux_loss"].get<double>(), 0.0);
+  // Layers 1-3 of the trunk and the MTP module's layer 4 route; the dense layer 0 does not.
+  int trunk = 0, mtp = 0;
+  for (const nlohmann::json& layer : step1["moe_layers"]) ++(layer.contains("mtp") ? mtp : trunk);
+  EXPECT_EQ(trunk, 3);
+  EXPECT_EQ(mtp, 1);
+
+  Result<TrainResult> b = train(preset_config("deepseek-v3-tiny", "b", kSteps), options);
+  ASSERT_TRUE(b.has_value()) << b.error().message();
+  EXPECT_EQ(a->losses, b->losses);
+  EXPECT_EQ(a->mtp_losses, b->mtp_losses);
+  EXPECT_EQ(a->eval_losses, b->eval_losses);
+
+  // The saved model is the same architecture again.
+  Result<LoadedModel> loaded =
+      load_model_file(dir_ / "a" / "model.safetensors", {1, 64}, Recompute::kNone);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  EXPECT_EQ(loaded->config.model.kv_lora_rank, 32);
+  EXPECT_EQ(loaded->config.model.num_nextn_predict_layers, 1);
+  EXPECT_EQ(loaded->config.model.scoring_func, RouterScoring::kSigmoid);
 }
 
 TEST_F(TrainerTest, MissingDataFileIsNamed) {
