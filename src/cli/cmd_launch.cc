@@ -81,19 +81,25 @@ int run_launch(const LaunchArgs& args, const LaunchCommandLine& line) {
   // Stop signals become a request to the job to save and stop (launch/supervisor.h).
   StopSignals stop_signals;
   if (!line.separated)
-    return bad_input("launch: no `--` before the train command; usage: symphony launch -np N "
-                     "[options] -- train CONFIG [train options]");
+    return bad_input(
+        "launch: no `--` before the train command; usage: symphony launch -np N "
+        "[options] -- train CONFIG [train options]");
   if (!args.stray.empty())
     return bad_input(fmt::format("launch: unexpected argument '{}' before `--`", args.stray[0]));
-  if (args.np < 1) return bad_input(fmt::format("launch: -np {}: the job needs at least 1 rank", args.np));
+  if (args.np < 1)
+    return bad_input(fmt::format("launch: -np {}: the job needs at least 1 rank", args.np));
   if (args.max_restarts < 0)
     return bad_input(fmt::format("launch: --max-restarts {} is negative", args.max_restarts));
   if (!(args.backoff_s >= 0) || !(args.backoff_max_s >= args.backoff_s))
-    return bad_input(fmt::format("launch: --backoff {} and --backoff-max {} must satisfy 0 <= "
-                                 "backoff <= backoff-max", args.backoff_s, args.backoff_max_s));
+    return bad_input(
+        fmt::format("launch: --backoff {} and --backoff-max {} must satisfy 0 <= "
+                    "backoff <= backoff-max",
+                    args.backoff_s, args.backoff_max_s));
   if (line.job.empty() || line.job[0] != "train")
-    return bad_input(fmt::format("launch: the command after `--` must be `train CONFIG ...`, not "
-                                 "'{}'", line.job.empty() ? "" : line.job[0]));
+    return bad_input(
+        fmt::format("launch: the command after `--` must be `train CONFIG ...`, not "
+                    "'{}'",
+                    line.job.empty() ? "" : line.job[0]));
   if (launched_by_mpi())
     return bad_input("launch: started by an MPI launcher; `symphony launch` runs mpirun itself");
   const std::vector<std::string> train_words(line.job.begin() + 1, line.job.end());
@@ -113,9 +119,9 @@ int run_launch(const LaunchArgs& args, const LaunchCommandLine& line) {
   if (*global_batch % (micro_tokens * data_ranks) != 0)
     return bad_input(fmt::format(
         "train.global_batch_tokens = {} is not a multiple of dp * cp * micro_batch_size * "
-        "seq_len = {} * {} * {} * {} = {} on {} ranks", *global_batch, layout->size(Axis::kData),
-        layout->size(Axis::kContext), config->train.micro_batch_size, config->train.seq_len,
-        micro_tokens * data_ranks, args.np));
+        "seq_len = {} * {} * {} * {} = {} on {} ranks",
+        *global_batch, layout->size(Axis::kData), layout->size(Axis::kContext),
+        config->train.micro_batch_size, config->train.seq_len, micro_tokens * data_ranks, args.np));
   Result<std::string> mpirun = find_mpirun(args.mpirun);
   if (!mpirun) return report(mpirun.error());
   std::error_code ec;
@@ -131,8 +137,9 @@ int run_launch(const LaunchArgs& args, const LaunchCommandLine& line) {
   if (args.shrink && config->train.global_batch_tokens == 0)
     job.insert(job.end(), {"--set", fmt::format("train.global_batch_tokens={}", *global_batch)});
   if (config->checkpoint.every == 0)
-    fmt::print(stderr, "symphony launch: warning: checkpoint.every = 0: a restart resumes from "
-                       "the newest checkpoint there is, perhaps none (step 0)\n");
+    fmt::print(stderr,
+               "symphony launch: warning: checkpoint.every = 0: a restart resumes from "
+               "the newest checkpoint there is, perhaps none (step 0)\n");
 
   SupervisorOptions options;
   options.world_size = args.np;
@@ -159,14 +166,15 @@ int run_launch(const LaunchArgs& args, const LaunchCommandLine& line) {
     return argv;
   };
   fmt::print(stderr, "symphony launch: {} rank{} under {}, up to {} restart{}{}; log {}\n", args.np,
-             args.np == 1 ? "" : "s", *mpirun, args.max_restarts,
-             args.max_restarts == 1 ? "" : "s", args.shrink ? ", shrinking on repeated failures" : "",
+             args.np == 1 ? "" : "s", *mpirun, args.max_restarts, args.max_restarts == 1 ? "" : "s",
+             args.shrink ? ", shrinking on repeated failures" : "",
              (run_dir / "launch.jsonl").string());
   Result<LaunchResult> result = supervise(options);
   if (!result) return report(result.error().with_context("launch"));
   switch (result->end) {
     case LaunchEnd::kCompleted:
-    case LaunchEnd::kStopped: return kExitOk;
+    case LaunchEnd::kStopped:
+      return kExitOk;
     case LaunchEnd::kBadInput:
       std::fprintf(stderr, "symphony: error: %s\n", result->message.c_str());
       return kExitBadInput;

@@ -5,8 +5,7 @@ namespace symphony::cli {
 void add_train_options(CLI::App& cmd, TrainArgs& args) {
   cmd.add_option("config", args.config, "Preset name (see `symphony presets`) or TOML file")
       ->capture_default_str();
-  cmd.add_option("--set", args.overrides, "Override a config value: section.key=value")
-      ->take_all();
+  cmd.add_option("--set", args.overrides, "Override a config value: section.key=value")->take_all();
   cmd.add_flag("--dry-run", args.dry_run,
                "Print parameter counts and per-process memory without allocating");
   cmd.add_option("--kernels", args.kernels, "Kernel implementation")
@@ -39,7 +38,8 @@ Result<TrainArgs> parse_train_args(const std::vector<std::string>& argv) {
   try {
     parser.parse(reversed);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return Error::invalid("for train's options see `symphony train --help`");
+    if (e.get_exit_code() == 0)
+      return Error::invalid("for train's options see `symphony train --help`");
     return Error::invalid("{}", e.what());
   }
   return args;

@@ -2,7 +2,6 @@
 // The options of `symphony train`, shared by the train command and by `symphony launch`, which
 // reads the train command it supervises with the same parser.
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>

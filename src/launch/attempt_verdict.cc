@@ -1,10 +1,10 @@
 #include "launch/attempt_verdict.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace symphony {
 namespace {
@@ -12,12 +12,13 @@ namespace {
 // The exit code of bad input (cli/cli_common.h kExitBadInput).
 constexpr int kBadInputCode = 2;
 
-// "; mpirun: exit code 137 (a rank was killed by signal 9 (SIGKILL))"
+// "mpirun: exit code 137 (a rank was killed by signal 9 (SIGKILL))"
 std::string launcher_note(const ExitStatus& launcher) {
   std::string note = "mpirun: " + launcher.describe();
   // OpenMPI exits with 128 + the signal that killed the first rank to die.
   if (launcher.signal == 0 && launcher.code > 128 && launcher.code < 128 + 65)
-    note += fmt::format(" (a rank was killed by {})", ExitStatus{0, launcher.code - 128}.describe());
+    note +=
+        fmt::format(" (a rank was killed by {})", ExitStatus{0, launcher.code - 128}.describe());
   return note;
 }
 
@@ -69,8 +70,8 @@ AttemptJudgement judge_attempt(const AttemptObservation& o) {
   for (const RankObservation& r : o.ranks) {
     all_well = all_well && ended_well(r);
     any_stopped = any_stopped || (r.exit && r.exit->outcome == RankOutcome::kStopped);
-    any_bad = any_bad || (r.exit && r.exit->outcome == RankOutcome::kFailed) ||
-              (r.ended_s && !r.exit);
+    any_bad =
+        any_bad || (r.exit && r.exit->outcome == RankOutcome::kFailed) || (r.ended_s && !r.exit);
   }
   if (all_well || (o.launcher.success() && !any_bad)) {
     j.verdict = any_stopped ? AttemptVerdict::kStopped : AttemptVerdict::kCompleted;
@@ -88,9 +89,7 @@ AttemptJudgement judge_attempt(const AttemptObservation& o) {
     j.kind = o.launcher.signal != 0 ? "launcher_died" : "launcher_failed";
     j.description = o.launcher.signal != 0
                         ? fmt::format("mpirun was killed by {}", o.launcher.describe())
-                        : fmt::format("mpirun ended with {} and no rank reported why",
-                                      o.launcher.describe());
-    if (o.launcher.signal == 0) j.description += "; " + launcher_note(o.launcher);
+                        : launcher_note(o.launcher) + ", and no rank reported why";
     return j;
   }
   std::vector<int> died, failed;
@@ -123,14 +122,15 @@ AttemptJudgement judge_attempt(const AttemptObservation& o) {
     j.failed_ranks = missing;
     std::string names;
     for (int r : missing) names += (names.empty() ? "" : ", ") + who(r, o.ranks[size_t(r)]);
-    j.description = fmt::format("{} hung: the watchdog of rank {} says: {}", names, reporter,
-                                message);
+    j.description =
+        fmt::format("{} hung: the watchdog of rank {} says: {}", names, reporter, message);
     return j;
   }
   j.kind = "rank_error";
   j.failed_ranks = failed;
-  j.description = fmt::format("{} failed with exit code {}: {}", who(reporter, o.ranks[size_t(reporter)]),
-                              o.ranks[size_t(reporter)].exit->exit_code, message);
+  j.description =
+      fmt::format("{} failed with exit code {}: {}", who(reporter, o.ranks[size_t(reporter)]),
+                  o.ranks[size_t(reporter)].exit->exit_code, message);
   return j;
 }
 

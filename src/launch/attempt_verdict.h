@@ -44,10 +44,10 @@ enum class AttemptVerdict : uint8_t { kCompleted, kStopped, kBadInput, kFailed }
 
 struct AttemptJudgement {
   AttemptVerdict verdict = AttemptVerdict::kFailed;
-  std::string kind;                // kFailed: "rank_died", "watchdog", "rank_error",
-                                   // "launcher_died", "launcher_failed"; else ""
-  std::vector<int> failed_ranks;   // ranks of the attempt to blame, ascending
-  std::string description;         // one sentence for people, naming ranks, pids, hosts, status
+  std::string kind;               // kFailed: "rank_died", "watchdog", "rank_error",
+                                  // "launcher_died", "launcher_failed"; else ""
+  std::vector<int> failed_ranks;  // ranks of the attempt to blame, ascending
+  std::string description;        // one sentence for people, naming ranks, pids, hosts, status
 };
 
 AttemptJudgement judge_attempt(const AttemptObservation& observation);

@@ -1,6 +1,7 @@
 #include "launch/child_process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -8,8 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "core/file_io.h"
 
@@ -44,7 +43,8 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
     setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
-    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGPIPE, SIGCHLD}) ::signal(s, SIG_DFL);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGPIPE, SIGCHLD})
+      ::signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     prctl(PR_SET_PDEATHSIG, parent_death_signal);
     if (getppid() != parent) _exit(127);  // the parent died before prctl took effect

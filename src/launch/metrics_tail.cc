@@ -1,7 +1,6 @@
 #include "launch/metrics_tail.h"
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 namespace symphony {

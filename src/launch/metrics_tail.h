@@ -29,7 +29,7 @@ class MetricsTail {
 
  private:
   std::filesystem::path path_;
-  uint64_t offset_;     // bytes consumed, complete lines only
+  uint64_t offset_;      // bytes consumed, complete lines only
   std::string partial_;  // bytes read after the last newline
 };
 

@@ -1,11 +1,11 @@
 #include "launch/rank_files.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <fstream>
-#include <sstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/file_io.h"
 
@@ -45,9 +45,12 @@ Status get_field(const nlohmann::json& record, const char* key, const fs::path& 
 
 const char* rank_outcome_name(RankOutcome outcome) {
   switch (outcome) {
-    case RankOutcome::kDone: return "done";
-    case RankOutcome::kStopped: return "stopped";
-    case RankOutcome::kFailed: return "failed";
+    case RankOutcome::kDone:
+      return "done";
+    case RankOutcome::kStopped:
+      return "stopped";
+    case RankOutcome::kFailed:
+      return "failed";
   }
   return "failed";
 }
@@ -78,9 +81,9 @@ Status write_rank_exit(const fs::path& dir, const RankExit& exit) {
                                  {"exit_code", exit.exit_code},
                                  {"outcome", rank_outcome_name(exit.outcome)},
                                  {"message", exit.message}};
-  return write_file_atomic(rank_exit_path(dir, exit.rank),
-                           record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                               "\n");
+  return write_file_atomic(
+      rank_exit_path(dir, exit.rank),
+      record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 Result<std::optional<RankStart>> read_rank_start(const fs::path& dir, int rank) {

@@ -10,7 +10,8 @@ namespace symphony {
 RestartPolicy::RestartPolicy(const RestartPolicyOptions& options, int world_size)
     : options_(options), failures_(size_t(world_size), 0) {
   SYM_CHECK(world_size >= 1, "world size {}", world_size);
-  SYM_CHECK(options.failures_to_exclude >= 1, "failures_to_exclude {}", options.failures_to_exclude);
+  SYM_CHECK(options.failures_to_exclude >= 1, "failures_to_exclude {}",
+            options.failures_to_exclude);
   for (int s = 0; s < world_size; ++s) healthy_.push_back(s);
 }
 
@@ -31,7 +32,8 @@ std::vector<int> RestartPolicy::record_failure(std::span<const int> attempt_rank
     if (rank < 0 || rank >= int(ran_on.size())) continue;
     const int slot = ran_on[size_t(rank)];
     ++failures_[size_t(slot)];
-    if (options_.shrink == ShrinkMode::kOn && failures_[size_t(slot)] >= options_.failures_to_exclude &&
+    if (options_.shrink == ShrinkMode::kOn &&
+        failures_[size_t(slot)] >= options_.failures_to_exclude &&
         std::find(excluded.begin(), excluded.end(), slot) == excluded.end())
       excluded.push_back(slot);
   }
@@ -42,7 +44,8 @@ std::vector<int> RestartPolicy::record_failure(std::span<const int> attempt_rank
 
 double RestartPolicy::backoff_s() const {
   const int doublings = std::max(0, failures_without_progress_ - 1);
-  return std::min(options_.backoff_max_s, options_.backoff_s * std::pow(2.0, std::min(doublings, 60)));
+  return std::min(options_.backoff_max_s,
+                  options_.backoff_s * std::pow(2.0, std::min(doublings, 60)));
 }
 
 std::vector<int> RestartPolicy::excluded_slots() const {

@@ -1,6 +1,7 @@
 #include "launch/supervisor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -10,11 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_dir.h"
 #include "core/check.h"
@@ -38,18 +37,17 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 }
 
 double unix_time_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Sleeps `seconds`, waking early when `stop` is set. Returns true when it was.
 bool sleep_unless_stopped(double seconds, const std::atomic<bool>* stop, double poll_s) {
-  const Clock::time_point until =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(seconds));
   while (Clock::now() < until) {
     if (stop != nullptr && stop->load()) return true;
-    std::this_thread::sleep_for(std::chrono::duration<double>(
-        std::min(poll_s, seconds_between(Clock::now(), until))));
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(std::min(poll_s, seconds_between(Clock::now(), until))));
   }
   return stop != nullptr && stop->load();
 }
@@ -129,6 +127,11 @@ class Supervisor {
 
  private:
   Result<AttemptRecord> run_attempt(const AttemptPlan& plan);
+  // After a failed attempt: logs it, charges it to its slots and either ends the supervisor (the
+  // result) or prepares the restart (nullopt), updating the world and dp it runs on.
+  Result<std::optional<LaunchResult>> after_failure(const AttemptRecord& rec,
+                                                    const AttemptJudgement& verdict, int& world,
+                                                    int64_t& dp);
   Status finish_restart(const AttemptRecord& rec);
   void watch_ranks(AttemptRecord& rec, std::vector<bool>& local, double now_s);
   void tear_down(AttemptRecord& rec, std::vector<bool>& local);
@@ -153,6 +156,11 @@ class Supervisor {
   Clock::time_point began_ = Clock::now();
 };
 
+Result<std::optional<LaunchResult>> as_ending(Result<LaunchResult> result) {
+  if (!result) return result.error();
+  return std::optional<LaunchResult>(std::move(*result));
+}
+
 Result<LaunchResult> Supervisor::end(LaunchEnd end, std::string message, int world_size) {
   LaunchResult result{end, policy_.restarts(), world_size, std::move(message)};
   SYM_TRY(write({{"event", "end"},
@@ -171,8 +179,10 @@ Result<LaunchResult> Supervisor::run() {
   if (ec) return Error::io("{}: cannot create directory: {}", launch_dir_.string(), ec.message());
   SYM_TRY_ASSIGN(RunDirLock lock, RunDirLock::take(launch_dir_ / "lock"));
   // Rank files of an earlier supervisor's attempts would be taken for this one's.
-  for (const fs::directory_entry& entry : fs::directory_iterator(launch_dir_, ec))
-    if (entry.path().filename().string().starts_with("attempt-")) fs::remove_all(entry.path(), ec);
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(launch_dir_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().starts_with("attempt-")) stale.push_back(it->path());
+  for (const fs::path& dir : stale) fs::remove_all(dir, ec);
   SYM_TRY_ASSIGN(MetricsLog log, MetricsLog::open(options_.run_dir / "launch.jsonl"));
   log_.emplace(std::move(log));
   // Ranks orphaned by a launcher that died are re-parented here rather than to init, so the
@@ -218,93 +228,109 @@ Result<LaunchResult> Supervisor::run() {
       case AttemptVerdict::kFailed:
         break;
     }
-    // A first launch that fails before any rank has started is the launcher refusing its command
-    // line or hosts (too few slots, a bad hostfile): as for bad input, a restart would not help.
-    if (attempt == 1 && verdict.kind == "launcher_failed" &&
-        std::none_of(rec.observation.ranks.begin(), rec.observation.ranks.end(),
-                     [](const RankObservation& r) { return r.start.has_value(); }))
-      return end(LaunchEnd::kBadInput,
-                 fmt::format("mpirun ended with {} before any rank started (its output above "
-                             "says why)", rec.observation.launcher.describe()),
-                 world);
-    // A failure.
-    // Ranks killed in the teardown of a launcher that died end after it: the failure is its end.
-    const Clock::time_point failed_at =
-        rec.failed_at ? std::min(*rec.failed_at, rec.launcher_ended) : rec.launcher_ended;
-    const int64_t checkpoint_step = newest_checkpoint_step(options_.checkpoint_dir);
-    // A checkpoint is committed before its step's metrics line is written: a failure between the
-    // two leaves the newest step in the checkpoint only.
-    const int64_t last_step = std::max(rec.last_step.value_or(0), checkpoint_step);
-    std::vector<int> failed_slots;
-    for (int r : verdict.failed_ranks) failed_slots.push_back(rec.slots[size_t(r)]);
-    const std::vector<int> excluded = policy_.record_failure(
-        verdict.failed_ranks, checkpoint_step > rec.checkpoint_step_before
-                                  ? FailureProgress::kNewCheckpoint
-                                  : FailureProgress::kNone);
-    say(fmt::format("attempt {} on {} rank{} failed after {:.2f} s: {}; last step {}, newest "
-                    "checkpoint step {}", attempt, world, world == 1 ? "" : "s",
-                    seconds_between(rec.started, failed_at), verdict.description, last_step,
-                    checkpoint_step));
-    for (int slot : excluded)
-      say(fmt::format("slot {} (rank {} of the first launch) failed {} times: leaving it out",
-                      slot, slot, policy_.failures_of(slot)));
-    nlohmann::json record = {{"event", "restart"},
-                             {"restart", policy_.restarts() + 1},
-                             {"failed_attempt", attempt},
-                             {"cause", verdict.kind},
-                             {"description", verdict.description},
-                             {"failed_ranks", verdict.failed_ranks},
-                             {"failed_slots", failed_slots},
-                             {"launcher_status", exit_status_json(rec.observation.launcher)},
-                             {"world_size", world},
-                             {"last_step", last_step},
-                             {"checkpoint_step", checkpoint_step},
-                             // Until the next attempt shows the step it resumed from: the newest
-                             // checkpoint, which it will resume from unless that proves invalid.
-                             {"steps_lost", last_step - checkpoint_step},
-                             {"teardown_s", seconds_between(failed_at, rec.torn_down)},
-                             {"excluded_slots", excluded}};
-    if (!policy_.may_restart()) {
-      SYM_TRY(write(std::move(record)));
-      return end(LaunchEnd::kGaveUp,
-                 fmt::format("attempt {} failed ({}) and the {} restart{} allowed are used up",
-                             attempt, verdict.description, options_.policy.max_restarts,
-                             options_.policy.max_restarts == 1 ? "" : "s"),
-                 world);
-    }
-    if (options_.policy.shrink == ShrinkMode::kOn) {
-      const int available = int(policy_.healthy_slots().size());
-      const Result<WorldChoice> choice =
-          available > 0 ? choose_world(*options_.config, available, options_.global_batch_tokens)
-                        : Result<WorldChoice>(Error::invalid("every slot was left out"));
-      if (!choice) {
-        SYM_TRY(write(std::move(record)));
-        return end(LaunchEnd::kGaveUp,
-                   fmt::format("no world left to restart on: {}", choice.error().message()), world);
-      }
-      if (choice->world_size != world)
-        say(fmt::format("shrinking from {} to {} rank{} (dp = {}, {} micro-batch{} per rank: the "
-                        "global batch of {} tokens is kept)", world, choice->world_size,
-                        choice->world_size == 1 ? "" : "s", choice->dp, choice->micro_batches,
-                        choice->micro_batches == 1 ? "" : "es", options_.global_batch_tokens));
-      world = choice->world_size;
-      dp = world == options_.world_size ? 0 : choice->dp;
-    }
-    const double backoff = policy_.backoff_s();
-    record["next_world_size"] = world;
-    if (dp > 0) record["next_dp"] = dp;
-    record["backoff_s"] = backoff;
-    say(fmt::format("restart {} of {} in {:.2f} s on {} rank{}, from the newest valid checkpoint",
-                    policy_.restarts() + 1, options_.policy.max_restarts, backoff, world,
-                    world == 1 ? "" : "s"));
-    if (sleep_unless_stopped(backoff, options_.stop, options_.poll_s)) {
-      SYM_TRY(write(std::move(record)));
-      return end(LaunchEnd::kStopped,
-                 "stopped on request between attempts; the newest checkpoint stands", world);
-    }
-    policy_.record_restart();
-    pending_ = PendingRestart{std::move(record), failed_at, last_step};
+    SYM_TRY_ASSIGN(std::optional<LaunchResult> ended, after_failure(rec, verdict, world, dp));
+    if (ended) return *ended;
   }
+}
+
+Result<std::optional<LaunchResult>> Supervisor::after_failure(const AttemptRecord& rec,
+                                                              const AttemptJudgement& verdict,
+                                                              int& world, int64_t& dp) {
+  const int attempt = rec.plan.attempt;
+  // A first launch that fails before any rank has started is the launcher refusing its command
+  // line or hosts (too few slots, a bad hostfile): as for bad input, a restart would not help.
+  if (attempt == 1 && verdict.kind == "launcher_failed" &&
+      std::none_of(rec.observation.ranks.begin(), rec.observation.ranks.end(),
+                   [](const RankObservation& r) { return r.start.has_value(); }))
+    return as_ending(
+        end(LaunchEnd::kBadInput,
+            fmt::format("mpirun ended with {} before any rank started (its output above "
+                        "says why)",
+                        rec.observation.launcher.describe()),
+            world));
+  // Ranks killed in the teardown of a launcher that died end after it: the failure is its end.
+  const Clock::time_point failed_at =
+      rec.failed_at ? std::min(*rec.failed_at, rec.launcher_ended) : rec.launcher_ended;
+  const int64_t checkpoint_step = newest_checkpoint_step(options_.checkpoint_dir);
+  // A checkpoint is committed before its step's metrics line is written: a failure between the
+  // two leaves the newest step in the checkpoint only.
+  const int64_t last_step = std::max(rec.last_step.value_or(0), checkpoint_step);
+  std::vector<int> failed_slots;
+  for (int r : verdict.failed_ranks) failed_slots.push_back(rec.slots[size_t(r)]);
+  const std::vector<int> excluded =
+      policy_.record_failure(verdict.failed_ranks, checkpoint_step > rec.checkpoint_step_before
+                                                       ? FailureProgress::kNewCheckpoint
+                                                       : FailureProgress::kNone);
+  say(
+      fmt::format("attempt {} on {} rank{} failed after {:.2f} s: {}; last step {}, newest "
+                  "checkpoint step {}",
+                  attempt, world, world == 1 ? "" : "s", seconds_between(rec.started, failed_at),
+                  verdict.description, last_step, checkpoint_step));
+  for (int slot : excluded)
+    say(fmt::format("slot {} (rank {} of the first launch) failed {} times: leaving it out", slot,
+                    slot, policy_.failures_of(slot)));
+  nlohmann::json record = {{"event", "restart"},
+                           {"restart", policy_.restarts() + 1},
+                           {"failed_attempt", attempt},
+                           {"cause", verdict.kind},
+                           {"description", verdict.description},
+                           {"failed_ranks", verdict.failed_ranks},
+                           {"failed_slots", failed_slots},
+                           {"launcher_status", exit_status_json(rec.observation.launcher)},
+                           {"world_size", world},
+                           {"last_step", last_step},
+                           {"checkpoint_step", checkpoint_step},
+                           // Until the next attempt shows the step it resumed from: the newest
+                           // checkpoint, which it will resume from unless that proves invalid.
+                           {"steps_lost", last_step - checkpoint_step},
+                           {"teardown_s", seconds_between(failed_at, rec.torn_down)},
+                           {"excluded_slots", excluded}};
+  if (!policy_.may_restart()) {
+    SYM_TRY(write(std::move(record)));
+    return as_ending(
+        end(LaunchEnd::kGaveUp,
+            fmt::format("attempt {} failed ({}) and the {} restart{} allowed are used up", attempt,
+                        verdict.description, options_.policy.max_restarts,
+                        options_.policy.max_restarts == 1 ? "" : "s"),
+            world));
+  }
+  if (options_.policy.shrink == ShrinkMode::kOn) {
+    const int available = int(policy_.healthy_slots().size());
+    const Result<WorldChoice> choice =
+        available > 0 ? choose_world(*options_.config, available, options_.global_batch_tokens)
+                      : Result<WorldChoice>(Error::invalid("every slot was left out"));
+    if (!choice) {
+      SYM_TRY(write(std::move(record)));
+      return as_ending(end(LaunchEnd::kGaveUp,
+                           fmt::format("no world left to restart on: {}", choice.error().message()),
+                           world));
+    }
+    if (choice->world_size != world)
+      say(
+          fmt::format("shrinking from {} to {} rank{} (dp = {}, {} micro-batch{} per rank: the "
+                      "global batch of {} tokens is kept)",
+                      world, choice->world_size, choice->world_size == 1 ? "" : "s", choice->dp,
+                      choice->micro_batches, choice->micro_batches == 1 ? "" : "es",
+                      options_.global_batch_tokens));
+    world = choice->world_size;
+    dp = world == options_.world_size ? 0 : choice->dp;
+  }
+  const double backoff = policy_.backoff_s();
+  record["next_world_size"] = world;
+  if (dp > 0) record["next_dp"] = dp;
+  record["backoff_s"] = backoff;
+  say(fmt::format("restart {} of {} in {:.2f} s on {} rank{}, from the newest valid checkpoint",
+                  policy_.restarts() + 1, options_.policy.max_restarts, backoff, world,
+                  world == 1 ? "" : "s"));
+  if (sleep_unless_stopped(backoff, options_.stop, options_.poll_s)) {
+    SYM_TRY(write(std::move(record)));
+    return as_ending(end(LaunchEnd::kStopped,
+                         "stopped on request between attempts; the newest checkpoint stands",
+                         world));
+  }
+  policy_.record_restart();
+  pending_ = PendingRestart{std::move(record), failed_at, last_step};
+  return std::optional<LaunchResult>();
 }
 
 Status Supervisor::finish_restart(const AttemptRecord& rec) {
@@ -318,9 +344,10 @@ Status Supervisor::finish_restart(const AttemptRecord& rec) {
     r["steps_lost"] = lost;
     r["recover_s"] = recover_s;
     r["startup_s"] = seconds_between(rec.started, *rec.first_step_at);
-    say(fmt::format("recovered in {:.2f} s: resumed from step {}, {} step{} lost (step {} was "
-                    "reached)", recover_s, resumed, lost, lost == 1 ? "" : "s",
-                    pending_->last_step));
+    say(
+        fmt::format("recovered in {:.2f} s: resumed from step {}, {} step{} lost (step {} was "
+                    "reached)",
+                    recover_s, resumed, lost, lost == 1 ? "" : "s", pending_->last_step));
   }
   Status written = write(std::move(r));
   pending_.reset();
@@ -448,11 +475,16 @@ void Supervisor::tear_down(AttemptRecord& rec, std::vector<bool>& local) {
 
 const char* launch_end_name(LaunchEnd end) {
   switch (end) {
-    case LaunchEnd::kCompleted: return "completed";
-    case LaunchEnd::kStopped: return "stopped";
-    case LaunchEnd::kInterrupted: return "interrupted";
-    case LaunchEnd::kBadInput: return "bad_input";
-    case LaunchEnd::kGaveUp: return "gave_up";
+    case LaunchEnd::kCompleted:
+      return "completed";
+    case LaunchEnd::kStopped:
+      return "stopped";
+    case LaunchEnd::kInterrupted:
+      return "interrupted";
+    case LaunchEnd::kBadInput:
+      return "bad_input";
+    case LaunchEnd::kGaveUp:
+      return "gave_up";
   }
   return "gave_up";
 }

@@ -47,10 +47,10 @@
 namespace symphony {
 
 struct AttemptPlan {
-  int attempt = 1;       // 1 for the first launch
+  int attempt = 1;  // 1 for the first launch
   int world_size = 1;
-  int64_t dp = 0;        // parallel.dp the attempt must set; 0: the config's own
-  bool restart = false;  // resume from the newest valid checkpoint
+  int64_t dp = 0;                  // parallel.dp the attempt must set; 0: the config's own
+  bool restart = false;            // resume from the newest valid checkpoint
   std::filesystem::path rank_dir;  // `train --launch-dir`
 };
 
@@ -59,7 +59,7 @@ struct SupervisorOptions {
   RestartPolicyOptions policy;
   // The job's resolved config, for the world of a shrunk restart; must outlive supervise().
   const RunConfig* config = nullptr;
-  int64_t global_batch_tokens = 0;  // the global batch every world keeps (shrink)
+  int64_t global_batch_tokens = 0;       // the global batch every world keeps (shrink)
   std::filesystem::path run_dir;         // launch.jsonl, launch/, metrics.jsonl
   std::filesystem::path checkpoint_dir;  // the job's checkpoints (newest step: steps lost)
   // The launcher's command line for an attempt: argv[0] a path.

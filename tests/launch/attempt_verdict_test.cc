@@ -30,8 +30,8 @@ RankObservation vanished(int rank, double at_s) {
 }
 
 TEST(AttemptVerdict, EveryRankDoneIsCompleted) {
-  AttemptObservation o{{0, 0}, 3.0, {exited(0, RankOutcome::kDone, 0, 2.9),
-                                     exited(1, RankOutcome::kDone, 0, 2.9)}};
+  AttemptObservation o{
+      {0, 0}, 3.0, {exited(0, RankOutcome::kDone, 0, 2.9), exited(1, RankOutcome::kDone, 0, 2.9)}};
   EXPECT_EQ(judge_attempt(o).verdict, AttemptVerdict::kCompleted);
   // mpirun killed by a late SIGUSR1 after its ranks finished: still completed.
   o.launcher = {0, SIGUSR1};
@@ -39,8 +39,10 @@ TEST(AttemptVerdict, EveryRankDoneIsCompleted) {
 }
 
 TEST(AttemptVerdict, AStoppedRankMakesItStopped) {
-  const AttemptObservation o{{0, 0}, 3.0, {exited(0, RankOutcome::kStopped, 0, 2.9),
-                                           exited(1, RankOutcome::kStopped, 0, 2.9)}};
+  const AttemptObservation o{
+      {0, 0},
+      3.0,
+      {exited(0, RankOutcome::kStopped, 0, 2.9), exited(1, RankOutcome::kStopped, 0, 2.9)}};
   EXPECT_EQ(judge_attempt(o).verdict, AttemptVerdict::kStopped);
 }
 
@@ -67,8 +69,8 @@ TEST(AttemptVerdict, TheWatchdogNamesTheHungRank) {
       "stopped or unreachable]; arrived: 0. World ranks; raise parallel.timeout_s if a rank is "
       "legitimately slower";
   // Rank 0 reports and aborts; the hung rank 1 is killed after it.
-  const AttemptObservation o{{1, 0}, 4.0, {exited(0, RankOutcome::kFailed, 1, 3.5, message),
-                                           vanished(1, 3.9)}};
+  const AttemptObservation o{
+      {1, 0}, 4.0, {exited(0, RankOutcome::kFailed, 1, 3.5, message), vanished(1, 3.9)}};
   const AttemptJudgement j = judge_attempt(o);
   EXPECT_EQ(j.kind, "watchdog");
   EXPECT_THAT(j.failed_ranks, ElementsAre(1));
@@ -76,8 +78,8 @@ TEST(AttemptVerdict, TheWatchdogNamesTheHungRank) {
 }
 
 TEST(AttemptVerdict, AnErrorWithoutWatchdogBlamesTheRankItself) {
-  const AttemptObservation o{{1, 0}, 4.0, {started(0), exited(1, RankOutcome::kFailed, 1, 2.0,
-                                                              "step 7: loss is nan")}};
+  const AttemptObservation o{
+      {1, 0}, 4.0, {started(0), exited(1, RankOutcome::kFailed, 1, 2.0, "step 7: loss is nan")}};
   const AttemptJudgement j = judge_attempt(o);
   EXPECT_EQ(j.kind, "rank_error");
   EXPECT_THAT(j.failed_ranks, ElementsAre(1));
@@ -85,9 +87,11 @@ TEST(AttemptVerdict, AnErrorWithoutWatchdogBlamesTheRankItself) {
 }
 
 TEST(AttemptVerdict, ExitCodeTwoIsBadInput) {
-  const AttemptObservation o{{2, 0}, 1.0, {exited(0, RankOutcome::kFailed, 2, 0.9,
-                                                  "data/x.tok: No such file or directory"),
-                                           vanished(1, 0.95)}};
+  const AttemptObservation o{
+      {2, 0},
+      1.0,
+      {exited(0, RankOutcome::kFailed, 2, 0.9, "data/x.tok: No such file or directory"),
+       vanished(1, 0.95)}};
   const AttemptJudgement j = judge_attempt(o);
   EXPECT_EQ(j.verdict, AttemptVerdict::kBadInput);
   EXPECT_THAT(j.description, HasSubstr("data/x.tok"));

@@ -28,7 +28,8 @@ TEST(MetricsTail, ReadsCompleteStepLinesFromItsOffset) {
   MetricsTail tail(path, offset);
   EXPECT_THAT(tail.poll(), IsEmpty());
   // An evaluation and a checkpoint record are no training steps; a torn line waits.
-  append(path, "{\"step\":2,\"eval_loss\":4.4}\n{\"step\":2,\"checkpoint\":\"x\"}\n{\"step\":3,\"lo");
+  append(path,
+         "{\"step\":2,\"eval_loss\":4.4}\n{\"step\":2,\"checkpoint\":\"x\"}\n{\"step\":3,\"lo");
   EXPECT_THAT(tail.poll(), IsEmpty());
   append(path, "ss\":4.1}\nnot json\n{\"step\":4,\"loss\":4.0}\n");
   EXPECT_THAT(tail.poll(), ElementsAre(3, 4));

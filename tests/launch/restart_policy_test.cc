@@ -36,7 +36,8 @@ TEST(RestartPolicy, RestartsAreLimited) {
 TEST(RestartPolicy, WithoutShrinkNoSlotIsLeftOut) {
   RestartPolicy p({10, 0, 0, ShrinkMode::kOff, 2}, 4);
   const int rank2[] = {2};
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(p.record_failure(rank2, FailureProgress::kNone), IsEmpty());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(p.record_failure(rank2, FailureProgress::kNone), IsEmpty());
   EXPECT_EQ(p.failures_of(2), 3);
   EXPECT_EQ(p.healthy_slots().size(), 4u);
 }
