@@ -43,10 +43,16 @@ symphony_add_launch_cli_test(launcher_refuses 2 "mpirun ended with exit code [0-
                              launch -np 1 --backoff 0 --mpirun-arg=--no-such-mpirun-option -- train tiny
                              --set train.run_dir=${CMAKE_CURRENT_BINARY_DIR}/launch_launcher_refuses)
 
-# Ten kill -9 of a random rank of a two-rank run, and a four-rank run shrunk to two.
+# Ten kill -9 of a random rank of a two-rank run (five in the sanitizer build, where each attempt
+# starts several times slower), and a four-rank run shrunk to two.
+if(SYMPHONY_SANITIZE)
+  set(launch_kills 5)
+else()
+  set(launch_kills 10)
+endif()
 add_test(NAME launch_faults
          COMMAND bash ${CMAKE_SOURCE_DIR}/tests/launch/launch_faults_test.sh $<TARGET_FILE:symphony>
-                 ${CMAKE_CURRENT_BINARY_DIR}/launch_faults ${SYMPHONY_MPIEXEC} 10)
+                 ${CMAKE_CURRENT_BINARY_DIR}/launch_faults ${SYMPHONY_MPIEXEC} ${launch_kills})
 set_tests_properties(launch_faults PROPERTIES ENVIRONMENT "${SYMPHONY_MPI_TEST_ENV}" PROCESSORS 2)
 add_test(NAME launch_shrink
          COMMAND bash ${CMAKE_SOURCE_DIR}/tests/launch/launch_shrink_test.sh $<TARGET_FILE:symphony>
