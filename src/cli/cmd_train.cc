@@ -9,8 +9,10 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/train_args.h"
 #include "config/run_config.h"
 #include "core/stop_signals.h"
+#include "launch/rank_files.h"
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
@@ -21,16 +23,41 @@
 namespace symphony::cli {
 namespace {
 
-struct TrainArgs {
-  std::string config = "tiny";
-  std::vector<std::string> overrides;
-  bool dry_run = false;
-  std::string kernels = "fast";
-  bool quiet = false;
-  std::string resume;
-  std::string init_from;
-  int64_t stop_at_step = 0;
-  bool ignore_memory_check = false;
+// A rank of a job supervised by `symphony launch` tells it when it started and how it ended
+// through its files in --launch-dir (launch/rank_files.h); without --launch-dir nothing is
+// written. The exit file is written by the destructor, so an object made before the runtime
+// writes it after MPI is finalised; a path that aborts the job calls write_exit() first.
+class SupervisedRank {
+ public:
+  explicit SupervisedRank(std::string dir) : dir_(std::move(dir)) {}
+  ~SupervisedRank() { write_exit(); }
+  SupervisedRank(const SupervisedRank&) = delete;
+  SupervisedRank& operator=(const SupervisedRank&) = delete;
+
+  void started(const Comm& world) {
+    exit_.rank = world.rank();
+    if (dir_.empty()) return;
+    if (Status s = write_rank_start(dir_, this_rank_start(world.rank(), world.size())); !s.is_ok())
+      fmt::print(stderr, "warning: {}\n", s.message());
+  }
+  void ended(int exit_code, RankOutcome outcome, std::string message = "") {
+    exit_.exit_code = exit_code;
+    exit_.outcome = outcome;
+    exit_.message = std::move(message);
+    ended_ = true;
+  }
+  void write_exit() {
+    if (dir_.empty() || !ended_ || written_) return;
+    written_ = true;
+    if (Status s = write_rank_exit(dir_, exit_); !s.is_ok())
+      fmt::print(stderr, "warning: {}\n", s.message());
+  }
+
+ private:
+  std::string dir_;
+  RankExit exit_;
+  bool ended_ = false;
+  bool written_ = false;
 };
 
 // Prints the model's size and memory; fails (exit 2) on a layout the config cannot run.
@@ -94,6 +121,7 @@ int run_train(const TrainArgs& args) {
     if (Status s = print_dry_run(*config); !s.is_ok()) return report(s);
     return kExitOk;
   }
+  SupervisedRank supervised(args.launch_dir);  // before the runtime: see SupervisedRank
   // Under mpirun or srun: MPI; otherwise one process.
   RuntimeOptions runtime_options;
   runtime_options.timeout_s = config->parallel.timeout_s;
@@ -101,10 +129,13 @@ int run_train(const TrainArgs& args) {
   if (!runtime.has_value()) return report(runtime.error());
   Comm& world = (*runtime)->world();
   const bool leader = world.rank() == 0;
+  supervised.started(world);
   if (!args.ignore_memory_check) {
     if (Status fits = check_training_memory(*config, world.size(), "pass --ignore-memory-check");
         !fits.is_ok()) {
       const int code = report(fits);
+      supervised.ended(code, RankOutcome::kFailed, fits.message());
+      supervised.write_exit();
       if ((*runtime)->distributed()) (*runtime)->abort(code);
       return code;
     }
@@ -125,11 +156,19 @@ int run_train(const TrainArgs& args) {
                world.size() > 1 ? fmt::format(" on {} ranks", world.size()) : "");
   Result<TrainResult> result = train(*config, options);
   if (!result.has_value()) {
-    if (!(*runtime)->distributed()) return report(result.error());
+    const Status error = result.error().with_context("rank {}", world.rank());
+    if (!(*runtime)->distributed()) {
+      const int code = report(result.error());
+      supervised.ended(code, RankOutcome::kFailed, error.message());
+      return code;
+    }
     // Peers may be waiting in a collective this rank will never join: end the whole job.
-    const int code = report(result.error().with_context("rank {}", world.rank()));
+    const int code = report(error);
+    supervised.ended(code, RankOutcome::kFailed, error.message());
+    supervised.write_exit();
     (*runtime)->abort(code);
   }
+  supervised.ended(kExitOk, result->stopped ? RankOutcome::kStopped : RankOutcome::kDone);
   if (!leader) return kExitOk;
   if (result->stopped) {
     fmt::print(stderr, "stopped after step {}; saved {}; continue with --resume auto\n",
@@ -152,28 +191,7 @@ int run_train(const TrainArgs& args) {
 void add_train_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model from a TOML config or preset");
-  cmd->add_option("config", args->config, "Preset name (see `symphony presets`) or TOML file")
-      ->capture_default_str();
-  cmd->add_option("--set", args->overrides, "Override a config value: section.key=value")
-      ->take_all();
-  cmd->add_flag("--dry-run", args->dry_run,
-                "Print parameter counts and per-process memory without allocating");
-  cmd->add_option("--kernels", args->kernels, "Kernel implementation")
-      ->check(CLI::IsMember({"fast", "ref"}))
-      ->capture_default_str();
-  cmd->add_flag("--quiet", args->quiet, "No progress bar");
-  cmd->add_option("--resume", args->resume,
-                  "Resume from a checkpoint: 'auto' (the newest valid one in checkpoint.dir, or "
-                  "a fresh start when there is none), a step directory or a checkpoint directory");
-  cmd->add_option("--init-from", args->init_from,
-                  "Start from the weights of a Hugging Face model directory, a Symphony model "
-                  "file or run directory, or a checkpoint (a new run: fresh optimizer, data "
-                  "position and schedule); a checkpoint found by --resume takes precedence");
-  cmd->add_option("--stop-at-step", args->stop_at_step,
-                  "Save a checkpoint and stop after this step, as on SIGTERM")
-      ->check(CLI::PositiveNumber);
-  cmd->add_flag("--ignore-memory-check", args->ignore_memory_check,
-                "Start even when the run needs more memory than is available");
+  add_train_options(*cmd, *args);
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 

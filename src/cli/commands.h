@@ -2,9 +2,24 @@
 // Each subcommand registers itself on the app and sets `*exit_code` when it runs.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace symphony::cli {
 
 void add_train_command(CLI::App& app, int* exit_code);
+
+// `symphony launch ... -- train ...` (cmd_launch.cc). Its command line is split before CLI11
+// reads it: the words after the first `--` are the job's, and mpirun's "-np" becomes "--np".
+struct LaunchCommandLine {
+  std::vector<std::string> args;  // for CLI11, argv[0] included
+  std::vector<std::string> job;   // after `--`
+  bool separated = false;         // a `--` was there
+};
+// Only `symphony launch` command lines are changed; any other is returned as given.
+LaunchCommandLine split_launch_command_line(int argc, char** argv);
+// `line` must outlive the parse.
+void add_launch_command(CLI::App& app, const LaunchCommandLine& line, int* exit_code);
 void add_generate_command(CLI::App& app, int* exit_code);
 void add_eval_command(CLI::App& app, int* exit_code);
 void add_data_command(CLI::App& app, int* exit_code);

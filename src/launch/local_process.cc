@@ -1,0 +1,71 @@
+#include "launch/local_process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace symphony {
+namespace {
+
+// Fields 3 (state) and 22 (starttime) of /proc/<pid>/stat. The command name (field 2) is in
+// parentheses and may hold spaces and parentheses itself: the fields after it start after the
+// last ')'.
+struct ProcStat {
+  char state = '?';
+  uint64_t start_ticks = 0;
+};
+
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(close + 1));
+  ProcStat stat;
+  rest >> stat.state;
+  std::string skipped;
+  for (int field = 4; field < 22; ++field) rest >> skipped;
+  rest >> stat.start_ticks;
+  if (!rest) return std::nullopt;
+  return stat;
+}
+
+}  // namespace
+
+std::optional<uint64_t> process_start_ticks(pid_t pid) {
+  const std::optional<ProcStat> stat = read_proc_stat(pid);
+  if (!stat) return std::nullopt;
+  return stat->start_ticks;
+}
+
+LocalProcess this_process() {
+  const pid_t pid = getpid();
+  return {pid, process_start_ticks(pid).value_or(0)};
+}
+
+bool process_running(const LocalProcess& process) {
+  if (process.pid <= 0) return false;
+  const std::optional<ProcStat> stat = read_proc_stat(process.pid);
+  return stat && stat->start_ticks == process.start_ticks && stat->state != 'Z' &&
+         stat->state != 'X';
+}
+
+bool signal_local_process(const LocalProcess& process, int signal) {
+  if (!process_running(process)) return false;
+  // Only a group the process leads: kill(-pgid) on a group it merely belongs to would reach
+  // processes that are none of ours.
+  if (getpgid(process.pid) == process.pid) kill(-process.pid, signal);
+  kill(process.pid, signal);
+  return true;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace symphony
