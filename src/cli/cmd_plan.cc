@@ -24,8 +24,8 @@ struct PlanArgs {
   std::string layout;
   std::string tokens = "15e12";
   std::string precision = "bf16";
-  int64_t gpus = 0;
-  CLI::Option* gpus_option = nullptr;
+  int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
+  CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
   int64_t top = 5;
   bool explain = false;
   bool json = false;
@@ -81,6 +81,8 @@ int run_plan(PlanArgs& a) {
   if (!tokens) return report(tokens.error());
   a.request.train_tokens = *tokens;
   if (a.gpus_option != nullptr && a.gpus_option->count() > 0) a.request.num_gpus = a.gpus;
+  if (a.seq_len_option->count() > 0) a.request.seq_len = a.seq_len;
+  if (a.batch_option->count() > 0) a.request.global_batch_tokens = a.global_batch_tokens;
   if (a.pue_option->count() > 0) a.request.pue = a.pue;
   if (a.energy_option->count() > 0) a.request.energy_usd_per_kwh = a.energy_price;
   if (a.gpu_hour_option->count() > 0) a.request.gpu_hour_usd = a.gpu_hour_price;
@@ -126,9 +128,10 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--cluster", a->request.cluster,
                   "Cluster preset (see --list-clusters) or cluster TOML (docs/plan.md)");
   a->gpus_option = cmd->add_option("--gpus", a->gpus, "Number of GPUs (default: the cluster's)");
-  cmd->add_option("--seq-len", a->request.seq_len, "Tokens per sequence (default: the config's)");
-  cmd->add_option("--global-batch-tokens", a->request.global_batch_tokens,
-                  "Tokens per optimizer step (default: the config's)");
+  a->seq_len_option =
+      cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence (default: the config's)");
+  a->batch_option = cmd->add_option("--global-batch-tokens", a->global_batch_tokens,
+                                    "Tokens per optimizer step (default: the config's)");
   cmd->add_option("--tokens", a->tokens, "Training tokens D for time, GPU-hours and energy")
       ->capture_default_str();
   cmd->add_option("--layout", a->layout,

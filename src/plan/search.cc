@@ -135,6 +135,24 @@ std::vector<PlanLayout> enumerate_layouts(const PlanContext& ctx, const SearchSp
   return all;
 }
 
+GpuCountProbe probe_gpu_count(const PlanContext& ctx, const SearchSpace& space, int64_t num_gpus) {
+  PlanContext probe = ctx;
+  probe.cluster.num_gpus = num_gpus;
+  GpuCountProbe r;
+  const double capacity = ctx.cluster.accelerator.memory_bytes;
+  for_each_layout(probe, space, [&](const PlanLayout& l) {
+    if (r.fits) return;
+    const double memory = plan_memory(probe, l).total();
+    if (!r.valid || memory < r.memory_bytes) {
+      r.layout = l;
+      r.memory_bytes = memory;
+    }
+    r.valid = true;
+    r.fits = memory <= capacity;
+  });
+  return r;
+}
+
 SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, int64_t top_k) {
   const auto start = std::chrono::steady_clock::now();
   SearchResult result;

@@ -135,8 +135,21 @@ symphony_add_cli_test(plan_unknown_model 2 "no-such-model"
                       plan --model no-such-model --cluster h100)
 symphony_add_cli_test(plan_zero_gpus 2 "at least one GPU"
                       plan --model kimi-k2-1t --cluster h100 --gpus 0)
-symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*the GPUs"
+symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*[0-9]+ GPUs \\([0-9.]+x\\) would fit it"
                       plan --model kimi-k2-1t --cluster h100 --gpus 16)
+symphony_add_cli_test(plan_tokens_overflow 2 "--tokens 1e\\+19 is more than the planner counts"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --tokens 1e19)
+symphony_add_cli_test(plan_seq_len_negative 2 "--seq-len -5 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --seq-len -5)
+symphony_add_cli_test(plan_seq_len_zero 2 "--seq-len 0 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --seq-len 0)
+symphony_add_cli_test(plan_batch_zero 2 "--global-batch-tokens 0 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --global-batch-tokens 0)
+symphony_add_cli_test(plan_batch_negative 2 "--global-batch-tokens -4096 must be a positive"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --global-batch-tokens -4096)
+symphony_add_cli_test(plan_cluster_missing_key 2 "cluster_missing_memory\\.toml: accelerator\\.memory_gib is missing"
+                      plan --model mixtral-8x7b
+                      --cluster ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/cluster_missing_memory.toml)
 symphony_add_cli_test(plan_bad_layout_field 2 "--layout field 'tpp' is unknown"
                       plan --model kimi-k2-1t --cluster h100 --layout tpp=8)
 symphony_add_cli_test(plan_bad_layout_value 2 "ep=256 does not divide num_experts 384"

@@ -1,12 +1,16 @@
 #include "plan/cluster.h"
 
 #include <gmock/gmock.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace symphony::plan {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Cluster, EveryPresetLoadsAndValidates) {
   EXPECT_GE(cluster_presets().size(), 9u);
@@ -90,6 +94,84 @@ TEST(Cluster, BadValuesSayWhatToChange) {
   Result<Cluster> topo = parse_cluster("[topology]\nkind = \"ring\"\n", "t.toml");
   ASSERT_FALSE(topo.has_value());
   EXPECT_THAT(topo.error().message(), HasSubstr("fat_tree, dragonfly or torus3d"));
+}
+
+// A complete cluster file: every required key once, one per line.
+constexpr const char* kFullCluster = R"(
+[cluster]
+num_gpus = 16
+gpus_per_node = 8
+[accelerator]
+name = "custom"
+peak_bf16_tflops = 400
+peak_fp32_tflops = 100
+memory_gib = 96
+memory_bw_tb_s = 2.4
+power_w = 500
+[intra_node]
+bandwidth_gb_s = 100
+latency_us = 2
+[network]
+bandwidth_gb_s = 45
+latency_us = 3
+)";
+
+std::string without_line(std::string_view text, std::string_view prefix) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (!line.starts_with(prefix)) out += fmt::format("{}\n", line);
+    pos = end + 1;
+  }
+  return out;
+}
+
+TEST(Cluster, CompleteFileLoads) {
+  Result<Cluster> c = parse_cluster(kFullCluster, "full.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->gpus_per_node, 8);
+}
+
+TEST(Cluster, MissingRequiredKeysAreNamedNotDefaulted) {
+  struct Case {
+    const char* line;  // the line removed
+    const char* key;   // what the error must name
+  };
+  for (const Case& k : {Case{"gpus_per_node", "cluster.gpus_per_node"},
+                        Case{"name =", "accelerator.name"},
+                        Case{"memory_gib", "accelerator.memory_gib"},
+                        Case{"peak_bf16_tflops", "accelerator.peak_bf16_tflops"},
+                        Case{"power_w", "accelerator.power_w"}}) {
+    SCOPED_TRACE(k.key);
+    Result<Cluster> c = parse_cluster(without_line(kFullCluster, k.line), "mine.toml");
+    ASSERT_FALSE(c.has_value());
+    EXPECT_THAT(c.error().message(), HasSubstr("mine.toml"));
+    EXPECT_THAT(c.error().message(), HasSubstr(std::string(k.key) + " is missing"));
+    // Never "must be positive (got 0)", as if the file had said 0.
+    EXPECT_THAT(c.error().message(), Not(HasSubstr("got 0")));
+  }
+  // Both latencies share a name: each section's is required.
+  std::string no_latency = kFullCluster;
+  no_latency.replace(no_latency.find("latency_us = 2\n"), 15, "");
+  Result<Cluster> c = parse_cluster(no_latency, "mine.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("intra_node.latency_us is missing"));
+  std::string no_net_latency = kFullCluster;
+  no_net_latency.replace(no_net_latency.find("latency_us = 3\n"), 15, "");
+  c = parse_cluster(no_net_latency, "mine.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("network.latency_us is missing"));
+}
+
+TEST(Cluster, ExplicitZeroStillSaysPositive) {
+  std::string zero_memory = kFullCluster;
+  zero_memory.replace(zero_memory.find("memory_gib = 96"), 15, "memory_gib = 0");
+  Result<Cluster> c = parse_cluster(zero_memory, "mine.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("accelerator.memory_gib must be positive (got 0)"));
 }
 
 }  // namespace
