@@ -36,5 +36,23 @@ TEST(Flops, MoeCountsOnlyActiveExperts) {
   EXPECT_EQ(active_matmul_params(c), 40 + 64 + 32 + 180);
 }
 
+TEST(Flops, SlidingWindowLayersAttendToFewerKeys) {
+  ModelConfig c;
+  c.vocab_size = 100;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.intermediate_size = 16;
+  c.num_experts = 0;
+  const double matmul = 6.0 * double(active_matmul_params(c));
+  // T = 4: full layers average 2.5 keys; a window of 2 gives 1.75 (1, 2, 2, 2).
+  EXPECT_DOUBLE_EQ(training_flops_per_token(c, 4) - matmul, 6.0 * 16 * (2.5 + 2.5));
+  c.sliding_window = 2;
+  c.sliding_window_pattern = 2;  // layer 0 slides, layer 1 attends fully
+  EXPECT_DOUBLE_EQ(training_flops_per_token(c, 4) - matmul, 6.0 * 16 * (1.75 + 2.5));
+}
+
 }  // namespace
 }  // namespace symphony
