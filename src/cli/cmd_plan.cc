@@ -2,7 +2,8 @@
 //               [--seq-len T] [--global-batch-tokens B] [--tokens D] [--layout k=v,...]
 //               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P]
 //               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
-//               [--moe-overload F] [--tp-overlap F]
+//               [--moe-overload F] [--tp-overlap F] [--dp-overlap F] [--moe-imbalance F]
+//               [--fp8-recipe tensorwise|blockwise|mx] [--grad-precision fp32|bf16]
 // symphony plan --validate [--json]
 // symphony plan --list-clusters
 // symphony plan pipeline ...  (cmd_plan_pipeline.cc)
@@ -24,6 +25,8 @@ struct PlanArgs {
   std::string layout;
   std::string tokens = "15e12";
   std::string precision = "bf16";
+  std::string fp8_recipe = "tensorwise";
+  std::string grad_precision = "fp32";
   int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
   CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
   int64_t top = 5;
@@ -47,16 +50,31 @@ Result<double> parse_tokens(const std::string& text) {
 int run_validate(bool json) {
   const std::vector<plan::ValidationRow> rows = plan::run_validation();
   if (json) {
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::json out = {{"runs", nlohmann::json::array()}};
     for (const plan::ValidationRow& r : rows)
-      out.push_back({{"name", r.run.name},
-                     {"cluster", r.run.cluster},
-                     {"gpus", r.run.gpus},
-                     {"layout", r.layout},
-                     {"published_tflops", r.run.published_tflops},
-                     {"predicted_tflops", r.predicted_tflops},
-                     {"error", r.relative_error},
-                     {"source", r.run.source}});
+      out["runs"].push_back(
+          {{"name", r.run.name},
+           {"set", r.run.set == plan::ValidationSet::kFitting ? "fitting" : "evaluation"},
+           {"moe", r.run.moe()},
+           {"cluster", r.run.cluster},
+           {"gpus", r.run.gpus},
+           {"layout", r.layout},
+           {"metric", r.run.metric == plan::PublishedMetric::kTflopsPerGpu    ? "tflops_per_gpu"
+                      : r.run.metric == plan::PublishedMetric::kTokensPerGpuS ? "tokens_per_gpu_s"
+                                                                               : "step_s"},
+           {"published", r.run.published},
+           {"predicted", r.predicted},
+           {"error", r.relative_error},
+           {"source", r.run.source}});
+    for (auto [set, key] : {std::pair{plan::ValidationSet::kFitting, "fitting"},
+                            {plan::ValidationSet::kEvaluation, "evaluation"}}) {
+      const plan::ErrorSummary e = plan::summarize(rows, set);
+      out["summary"][key] = {{"runs", e.runs},         {"moe_runs", e.moe_runs},
+                             {"median", e.median},     {"p90", e.p90},
+                             {"moe_median", e.moe_median}, {"moe_p90", e.moe_p90},
+                             {"dense_median", e.dense_median}, {"dense_p90", e.dense_p90},
+                             {"mean_signed", e.mean_signed}};
+    }
     fmt::print("{}\n", out.dump(2));
     return kExitOk;
   }
@@ -89,6 +107,9 @@ int run_plan(PlanArgs& a) {
   a.request.options.tp_placement =
       a.tp_across_nodes ? plan::TpPlacement::kAnywhere : plan::TpPlacement::kWithinNode;
   if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
+  a.request.options.fp8_recipe = *plan::parse_fp8_recipe(a.fp8_recipe);
+  a.request.options.grad_precision =
+      a.grad_precision == "bf16" ? plan::GradPrecision::kBf16 : plan::GradPrecision::kFp32;
   Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
   if (!ctx) return report(ctx.error());
   const plan::Precision precision = a.precision == "fp8"    ? plan::Precision::kFp8
@@ -158,6 +179,21 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--tp-overlap", a->request.options.tp_overlap,
                   "Fraction of tensor-parallel communication hidden behind GEMMs")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--dp-overlap", a->request.options.dp_overlap,
+                  "Fraction of the compute windows data-parallel reductions and gathers may hide "
+                  "behind (1: bucketed overlap; 0: run after the backward pass)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--moe-imbalance", a->request.options.moe_imbalance,
+                  "Routed tokens of the busiest GPU over the mean, for step time")
+      ->capture_default_str();
+  cmd->add_option("--fp8-recipe", a->fp8_recipe, "Scaling of fp8 GEMMs")
+      ->check(CLI::IsMember({"tensorwise", "blockwise", "mx"}))
+      ->capture_default_str();
+  cmd->add_option("--grad-precision", a->grad_precision,
+                  "Gradients accumulated and reduced in fp32 or bf16 (bf16 and fp8 training)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_flag("--validate", a->validate,
                 "Print predicted against published throughput of documented training runs");

@@ -53,6 +53,10 @@ const std::vector<Key>& keys() {
        [](Cluster& c) -> void* { return &c.accelerator.memory_bw; }},
       {"accelerator", "power_w", Key::kReal, 1,
        [](Cluster& c) -> void* { return &c.accelerator.power_w; }},
+      {"accelerator", "power_limit_w", Key::kReal, 1,
+       [](Cluster& c) -> void* { return &c.accelerator.power_limit_w; }},
+      {"accelerator", "clock_fraction", Key::kReal, 1,
+       [](Cluster& c) -> void* { return &c.accelerator.clock_fraction; }},
       {"intra_node", "bandwidth_gb_s", Key::kReal, 1e9,
        [](Cluster& c) -> void* { return &c.intra_bw; }},
       {"intra_node", "latency_us", Key::kReal, 1e-6,
@@ -139,6 +143,11 @@ Status positive(double value, std::string_view key) {
 
 }  // namespace
 
+double Accelerator::compute_scale() const {
+  if (clock_fraction > 0) return clock_fraction;
+  return std::cbrt(board_power_w() / power_w);
+}
+
 std::string_view topology_name(TopologyKind kind) {
   switch (kind) {
     case TopologyKind::kFatTree: return "rail-optimised fat tree";
@@ -166,6 +175,12 @@ Status Cluster::validate() const {
   SYM_TRY(positive(accelerator.memory_bytes, "accelerator.memory_gib"));
   SYM_TRY(positive(accelerator.memory_bw, "accelerator.memory_bw_tb_s"));
   SYM_TRY(positive(accelerator.power_w, "accelerator.power_w"));
+  if (accelerator.power_limit_w < 0)
+    return Error::invalid("accelerator.power_limit_w must not be negative (0: power_w, no cap)");
+  if (!(accelerator.clock_fraction >= 0 && accelerator.clock_fraction <= 1))
+    return Error::invalid(
+        "accelerator.clock_fraction must be in (0, 1] (0: derived from power_limit_w; got {})",
+        accelerator.clock_fraction);
   if (accelerator.peak_fp8_flops < 0)
     return Error::invalid("accelerator.peak_fp8_tflops must not be negative");
   SYM_TRY(positive(intra_bw, "intra_node.bandwidth_gb_s"));

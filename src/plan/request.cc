@@ -48,6 +48,11 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
         "--global-batch-tokens {} is not a whole, positive number of {}-token sequences; use a "
         "multiple of --seq-len",
         ctx.batch.global_batch_tokens, ctx.batch.seq_len);
+  if (!(q.options.moe_imbalance >= 1.0) || !std::isfinite(q.options.moe_imbalance))
+    return Error::invalid("--moe-imbalance {} must be at least 1 (the balanced mean)",
+                          q.options.moe_imbalance);
+  if (!(q.options.dp_overlap >= 0.0 && q.options.dp_overlap <= 1.0))
+    return Error::invalid("--dp-overlap {} must be in [0, 1]", q.options.dp_overlap);
   if (!(q.options.moe_overload >= 1.0))
     return Error::invalid("--moe-overload {} must be at least 1 (the balanced mean)",
                           q.options.moe_overload);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 namespace symphony::plan {
@@ -41,7 +42,7 @@ TEST(Cluster, UnknownPresetListsTheAvailableOnes) {
   Result<Cluster> c = load_cluster("h1000");
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message(), HasSubstr("h1000"));
-  EXPECT_THAT(c.error().message(), HasSubstr("h100, h100-dragonfly"));
+  EXPECT_THAT(c.error().message(), HasSubstr("h100, h100-500w, h100-dragonfly"));
 }
 
 TEST(Cluster, UnknownKeyNamesLineAndKey) {
@@ -172,6 +173,42 @@ TEST(Cluster, ExplicitZeroStillSaysPositive) {
   Result<Cluster> c = parse_cluster(zero_memory, "mine.toml");
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message(), HasSubstr("accelerator.memory_gib must be positive (got 0)"));
+}
+
+TEST(Cluster, BlackwellAndTpuPresets) {
+  Result<Cluster> gb200 = load_cluster("gb200-nvl72");
+  ASSERT_TRUE(gb200.has_value()) << gb200.error().message();
+  EXPECT_EQ(gb200->gpus_per_node, 72);  // one NVLink domain per rack
+  EXPECT_DOUBLE_EQ(gb200->intra_bw, 900e9);
+  EXPECT_DOUBLE_EQ(gb200->accelerator.peak_fp8_flops, 5000e12);
+  for (const char* tpu : {"tpu-v4", "tpu-v5p"}) {
+    SCOPED_TRACE(tpu);
+    Result<Cluster> t = load_cluster(tpu);
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    EXPECT_EQ(t->topology.kind, TopologyKind::kTorus3d);
+    EXPECT_EQ(t->accelerator.peak_fp8_flops, 0);  // no fp8 units
+  }
+}
+
+TEST(Cluster, PowerCapScalesTheClock) {
+  Result<Cluster> full = load_cluster("h100");
+  Result<Cluster> capped = load_cluster("h100-500w");
+  ASSERT_TRUE(full.has_value() && capped.has_value());
+  EXPECT_DOUBLE_EQ(full->accelerator.compute_scale(), 1.0);
+  EXPECT_DOUBLE_EQ(full->accelerator.board_power_w(), 700);
+  EXPECT_DOUBLE_EQ(capped->accelerator.board_power_w(), 500);
+  EXPECT_NEAR(capped->accelerator.compute_scale(), std::cbrt(500.0 / 700.0), 1e-12);
+  // A measured clock fraction wins over the cube-root estimate.
+  std::string text = kFullCluster;
+  text.replace(text.find("power_w = 500"), 13,
+               "power_w = 500\npower_limit_w = 400\nclock_fraction = 0.9");
+  Result<Cluster> c = parse_cluster(text, "capped.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_DOUBLE_EQ(c->accelerator.compute_scale(), 0.9);
+  text.replace(text.find("clock_fraction = 0.9"), 20, "clock_fraction = 1.5");
+  c = parse_cluster(text, "capped.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_THAT(c.error().message(), HasSubstr("accelerator.clock_fraction must be in (0, 1]"));
 }
 
 }  // namespace
