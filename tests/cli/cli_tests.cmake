@@ -127,8 +127,16 @@ symphony_add_cli_test(plan_ling 0 "999\\.71B parameters, 51\\.05B active.*best l
                       plan --model ling-1t --cluster h100 --gpus 1024 --top 1)
 symphony_add_cli_test(plan_json 0 "\"model_tflops_per_gpu\""
                       plan --model qwen3-30b-a3b --cluster a100-80gb --gpus 32 --json --top 2)
-symphony_add_cli_test(plan_validate 0 "Llama 3 405B, 16K GPUs"
+symphony_add_cli_test(plan_validate 0 "Fitting set: [0-9]+ runs.*Evaluation set: [0-9]+ runs \\([0-9]+ MoE\\); \\|error\\| median [0-9.]+%, 90th percentile"
                       plan --validate)
+symphony_add_cli_test(plan_moe_imbalance_below_one 2 "--moe-imbalance 0\\.5 must be at least 1"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --moe-imbalance 0.5)
+symphony_add_cli_test(plan_fp8_recipe_unknown 2 "--fp8-recipe"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --fp8-recipe perblock)
+symphony_add_cli_test(plan_gb200_mx_bf16_grads 0 "precision=fp8.*MFU"
+                      plan --model mixtral-8x7b --cluster gb200-nvl72 --gpus 64 --top 1
+                      --layout tp=1,ep=8,split=even --precision fp8 --fp8-recipe mx
+                      --grad-precision bf16 --dp-overlap 0)
 symphony_add_cli_test(plan_unknown_cluster 2 "no cluster preset named 'h1000'; the cluster presets are: a100-40gb"
                       plan --model kimi-k2-1t --cluster h1000)
 symphony_add_cli_test(plan_unknown_model 2 "no-such-model"
