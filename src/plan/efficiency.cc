@@ -118,8 +118,8 @@ Result<Efficiency> parse_calibration(std::string_view text, std::string_view sou
       } else {
         return Error::invalid(
             "{}:{}: unknown key calibration.{}; the keys are gemm_tflops, gemm_fp8_tflops, "
-            "gemm_fp8_block_tflops, gemm_fp32_tflops, attention_tflops, memory_bw_tb_s, intra_node_busbw_gb_s, "
-            "inter_node_busbw_gb_s, step_overhead_ms",
+            "gemm_fp8_block_tflops, gemm_fp32_tflops, attention_tflops, memory_bw_tb_s, "
+            "intra_node_busbw_gb_s, inter_node_busbw_gb_s, step_overhead_ms",
             source, line, key);
       }
     }

@@ -128,8 +128,9 @@ Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& spac
     // Model state shrinks with more GPUs; activations with shorter sequences.
     const std::string advice =
         state >= other ? fmt::format("{}; or use an accelerator with more memory", gpus_hint)
-                       : fmt::format("use a shorter --seq-len or an accelerator with more memory; {}",
-                                     gpus_hint);
+                       : fmt::format(
+                             "use a shorter --seq-len or an accelerator with more memory; {}",
+                             gpus_hint);
     return Error::invalid(
         "the model fits in no layout on {} x {}: the leanest ({}) needs {:.1f} GiB per GPU, "
         "{:.1f} GiB of it model state, against {:.1f} GiB; {}",

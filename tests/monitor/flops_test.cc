@@ -5,7 +5,8 @@
 namespace symphony {
 namespace {
 
-TEST(Flops, DenseModelByHand) {
+// Two dense layers of width 8: 2 heads of 4, 1 KV head, SwiGLU of 16, a vocabulary of 100.
+ModelConfig small_dense() {
   ModelConfig c;
   c.vocab_size = 100;
   c.hidden_size = 8;
@@ -15,6 +16,11 @@ TEST(Flops, DenseModelByHand) {
   c.head_dim = 4;
   c.intermediate_size = 16;
   c.num_experts = 0;
+  return c;
+}
+
+TEST(Flops, DenseModelByHand) {
+  const ModelConfig c = small_dense();
   // head 800; per layer q 64 + o 64 + k 32 + v 32 + mlp 384 = 576
   EXPECT_EQ(active_matmul_params(c), 800 + 2 * 576);
   EXPECT_DOUBLE_EQ(training_flops_per_token(c, 3), 6.0 * 1952 + 6.0 * 8 * 4 * 2);
@@ -37,15 +43,7 @@ TEST(Flops, MoeCountsOnlyActiveExperts) {
 }
 
 TEST(Flops, SlidingWindowLayersAttendToFewerKeys) {
-  ModelConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 8;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 4;
-  c.intermediate_size = 16;
-  c.num_experts = 0;
+  ModelConfig c = small_dense();
   const double matmul = 6.0 * double(active_matmul_params(c));
   // T = 4: full layers average 2.5 keys; a window of 2 gives 1.75 (1, 2, 2, 2).
   EXPECT_DOUBLE_EQ(training_flops_per_token(c, 4) - matmul, 6.0 * 16 * (2.5 + 2.5));
