@@ -2,7 +2,8 @@
 //               [--seq-len T] [--global-batch-tokens B] [--tokens D] [--layout k=v,...]
 //               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P]
 //               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
-//               [--moe-overload F] [--tp-overlap F]
+//               [--moe-overload F] [--tp-overlap F] [--dp-overlap F] [--moe-imbalance F]
+//               [--fp8-recipe tensorwise|blockwise|mx] [--grad-precision fp32|bf16]
 // symphony plan --validate [--json]
 // symphony plan --list-clusters
 // symphony plan pipeline ...  (cmd_plan_pipeline.cc)
@@ -24,8 +25,10 @@ struct PlanArgs {
   std::string layout;
   std::string tokens = "15e12";
   std::string precision = "bf16";
-  int64_t gpus = 0;
-  CLI::Option* gpus_option = nullptr;
+  std::string fp8_recipe = "tensorwise";
+  std::string grad_precision = "fp32";
+  int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
+  CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
   int64_t top = 5;
   bool explain = false;
   bool json = false;
@@ -47,16 +50,31 @@ Result<double> parse_tokens(const std::string& text) {
 int run_validate(bool json) {
   const std::vector<plan::ValidationRow> rows = plan::run_validation();
   if (json) {
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::json out = {{"runs", nlohmann::json::array()}};
     for (const plan::ValidationRow& r : rows)
-      out.push_back({{"name", r.run.name},
-                     {"cluster", r.run.cluster},
-                     {"gpus", r.run.gpus},
-                     {"layout", r.layout},
-                     {"published_tflops", r.run.published_tflops},
-                     {"predicted_tflops", r.predicted_tflops},
-                     {"error", r.relative_error},
-                     {"source", r.run.source}});
+      out["runs"].push_back(
+          {{"name", r.run.name},
+           {"set", r.run.set == plan::ValidationSet::kFitting ? "fitting" : "evaluation"},
+           {"moe", r.run.moe()},
+           {"cluster", r.run.cluster},
+           {"gpus", r.run.gpus},
+           {"layout", r.layout},
+           {"metric", r.run.metric == plan::PublishedMetric::kTflopsPerGpu    ? "tflops_per_gpu"
+                      : r.run.metric == plan::PublishedMetric::kTokensPerGpuS ? "tokens_per_gpu_s"
+                                                                               : "step_s"},
+           {"published", r.run.published},
+           {"predicted", r.predicted},
+           {"error", r.relative_error},
+           {"source", r.run.source}});
+    for (auto [set, key] : {std::pair{plan::ValidationSet::kFitting, "fitting"},
+                            {plan::ValidationSet::kEvaluation, "evaluation"}}) {
+      const plan::ErrorSummary e = plan::summarize(rows, set);
+      out["summary"][key] = {{"runs", e.runs},         {"moe_runs", e.moe_runs},
+                             {"median", e.median},     {"p90", e.p90},
+                             {"moe_median", e.moe_median}, {"moe_p90", e.moe_p90},
+                             {"dense_median", e.dense_median}, {"dense_p90", e.dense_p90},
+                             {"mean_signed", e.mean_signed}};
+    }
     fmt::print("{}\n", out.dump(2));
     return kExitOk;
   }
@@ -81,12 +99,17 @@ int run_plan(PlanArgs& a) {
   if (!tokens) return report(tokens.error());
   a.request.train_tokens = *tokens;
   if (a.gpus_option != nullptr && a.gpus_option->count() > 0) a.request.num_gpus = a.gpus;
+  if (a.seq_len_option->count() > 0) a.request.seq_len = a.seq_len;
+  if (a.batch_option->count() > 0) a.request.global_batch_tokens = a.global_batch_tokens;
   if (a.pue_option->count() > 0) a.request.pue = a.pue;
   if (a.energy_option->count() > 0) a.request.energy_usd_per_kwh = a.energy_price;
   if (a.gpu_hour_option->count() > 0) a.request.gpu_hour_usd = a.gpu_hour_price;
   a.request.options.tp_placement =
       a.tp_across_nodes ? plan::TpPlacement::kAnywhere : plan::TpPlacement::kWithinNode;
   if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
+  a.request.options.fp8_recipe = *plan::parse_fp8_recipe(a.fp8_recipe);
+  a.request.options.grad_precision =
+      a.grad_precision == "bf16" ? plan::GradPrecision::kBf16 : plan::GradPrecision::kFp32;
   Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
   if (!ctx) return report(ctx.error());
   const plan::Precision precision = a.precision == "fp8"    ? plan::Precision::kFp8
@@ -126,9 +149,10 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--cluster", a->request.cluster,
                   "Cluster preset (see --list-clusters) or cluster TOML (docs/plan.md)");
   a->gpus_option = cmd->add_option("--gpus", a->gpus, "Number of GPUs (default: the cluster's)");
-  cmd->add_option("--seq-len", a->request.seq_len, "Tokens per sequence (default: the config's)");
-  cmd->add_option("--global-batch-tokens", a->request.global_batch_tokens,
-                  "Tokens per optimizer step (default: the config's)");
+  a->seq_len_option =
+      cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence (default: the config's)");
+  a->batch_option = cmd->add_option("--global-batch-tokens", a->global_batch_tokens,
+                                    "Tokens per optimizer step (default: the config's)");
   cmd->add_option("--tokens", a->tokens, "Training tokens D for time, GPU-hours and energy")
       ->capture_default_str();
   cmd->add_option("--layout", a->layout,
@@ -155,6 +179,21 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--tp-overlap", a->request.options.tp_overlap,
                   "Fraction of tensor-parallel communication hidden behind GEMMs")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--dp-overlap", a->request.options.dp_overlap,
+                  "Fraction of the compute windows data-parallel reductions and gathers may hide "
+                  "behind (1: bucketed overlap; 0: run after the backward pass)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--moe-imbalance", a->request.options.moe_imbalance,
+                  "Routed tokens of the busiest GPU over the mean, for step time")
+      ->capture_default_str();
+  cmd->add_option("--fp8-recipe", a->fp8_recipe, "Scaling of fp8 GEMMs")
+      ->check(CLI::IsMember({"tensorwise", "blockwise", "mx"}))
+      ->capture_default_str();
+  cmd->add_option("--grad-precision", a->grad_precision,
+                  "Gradients accumulated and reduced in fp32 or bf16 (bf16 and fp8 training)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_flag("--validate", a->validate,
                 "Print predicted against published throughput of documented training runs");

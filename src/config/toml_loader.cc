@@ -22,7 +22,7 @@ namespace {
 template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
                                std::string S::*, LrDecay S::*, Recompute S::*, ZeroStage S::*,
-                               RouterScoring S::*,
+                               RouterScoring S::*, MlpKind S::*,
                                PipelineSchedule S::*, std::vector<std::string> S::*,
                                std::vector<double> S::*, std::vector<int64_t> S::*>;
 
@@ -51,6 +51,10 @@ const Field<ModelConfig> kModelFields[] = {
     {"v_head_dim", &ModelConfig::v_head_dim},
     {"tie_word_embeddings", &ModelConfig::tie_word_embeddings},
     {"initializer_range", &ModelConfig::initializer_range},
+    {"mlp_kind", &ModelConfig::mlp_kind},
+    {"parallel_attn", &ModelConfig::parallel_attn},
+    {"sliding_window", &ModelConfig::sliding_window},
+    {"sliding_window_pattern", &ModelConfig::sliding_window_pattern},
     {"intermediate_size", &ModelConfig::intermediate_size},
     {"first_k_dense_replace", &ModelConfig::first_k_dense_replace},
     {"num_experts", &ModelConfig::num_experts},
@@ -162,6 +166,12 @@ constexpr EnumName<RouterScoring> kRouterScoringNames[] = {
 std::span<const EnumName<LrDecay>> enum_names(LrDecay) { return kLrDecayNames; }
 std::span<const EnumName<Recompute>> enum_names(Recompute) { return kRecomputeNames; }
 std::span<const EnumName<RouterScoring>> enum_names(RouterScoring) { return kRouterScoringNames; }
+constexpr EnumName<MlpKind> kMlpKindNames[] = {{"swiglu", MlpKind::kSwiGlu},
+                                               {"geglu", MlpKind::kGeGlu},
+                                               {"gelu", MlpKind::kGelu},
+                                               {"relu", MlpKind::kRelu},
+                                               {"relu2", MlpKind::kSquaredRelu}};
+std::span<const EnumName<MlpKind>> enum_names(MlpKind) { return kMlpKindNames; }
 
 std::vector<std::string_view> section_names() {
   std::vector<std::string_view> names;
@@ -343,6 +353,7 @@ Status read_enum(const Site& site, E& out) {
 Status read_value(const Site& site, LrDecay& out) { return read_enum(site, out); }
 Status read_value(const Site& site, Recompute& out) { return read_enum(site, out); }
 Status read_value(const Site& site, RouterScoring& out) { return read_enum(site, out); }
+Status read_value(const Site& site, MlpKind& out) { return read_enum(site, out); }
 
 Status read_value(const Site& site, PipelineSchedule& out) {
   const std::optional<std::string_view> text =
@@ -442,6 +453,7 @@ std::string format_enum(E v) {
 std::string format_value(LrDecay v) { return format_enum(v); }
 std::string format_value(Recompute v) { return format_enum(v); }
 std::string format_value(RouterScoring v) { return format_enum(v); }
+std::string format_value(MlpKind v) { return format_enum(v); }
 std::string format_value(ZeroStage v) { return fmt::format("{}", int(v)); }
 std::string format_value(PipelineSchedule v) { return toml_quote(pipeline_schedule_name(v)); }
 

@@ -138,6 +138,12 @@ Status ModelConfig::validate() const {
                           num_hidden_layers, kMaxHiddenLayers);
   SYM_TRY(require_non_negative("mtp_loss_weight", mtp_loss_weight));
 
+  if (sliding_window < 0)
+    return Error::invalid("model.sliding_window = {} must be >= 0 (0: no window)", sliding_window);
+  if (sliding_window_pattern < 0)
+    return Error::invalid("model.sliding_window_pattern = {} must be >= 0 (0: every layer slides)",
+                          sliding_window_pattern);
+
   SYM_TRY(validate_mla(*this));
   if (!mla() && num_attention_heads % num_key_value_heads != 0) {
     return Error::invalid(
@@ -219,7 +225,7 @@ std::optional<ParamCounts> count_params_checked(const ModelConfig& config) {
   const CheckedInt d = config.hidden_size, v = config.vocab_size;
   const CheckedInt q_dim = CheckedInt(config.num_attention_heads) * config.head_dim;
   const CheckedInt kv_dim = CheckedInt(config.num_key_value_heads) * config.head_dim;
-  const CheckedInt swiglu_per_width = d * 3;  // gate, up (d x f) and down (f x d)
+  const CheckedInt mlp_per_width = d * config.mlp_matrices();  // (gate,) up (d x f), down (f x d)
 
   const CheckedInt embedding = v * d;
   CheckedInt attention = d * q_dim         // q
@@ -246,9 +252,9 @@ std::optional<ParamCounts> count_params_checked(const ModelConfig& config) {
   const int64_t moe_layers =
       config.num_experts > 0 ? config.num_hidden_layers - config.first_k_dense_replace : 0;
   const int64_t dense_layers = config.num_hidden_layers - moe_layers;
-  const CheckedInt layer_common = d * 2 + attention;  // two RMSNorms and attention
-  const CheckedInt dense_layer = layer_common + swiglu_per_width * config.intermediate_size;
-  const CheckedInt expert = swiglu_per_width * config.moe_intermediate_size;
+  const CheckedInt layer_common = d * config.norms_per_layer() + attention;  // norms, attention
+  const CheckedInt dense_layer = layer_common + mlp_per_width * config.intermediate_size;
+  const CheckedInt expert = mlp_per_width * config.moe_intermediate_size;
   const CheckedInt moe_common = layer_common + CheckedInt(config.num_experts) * d  // router
                                 + CheckedInt(config.n_shared_experts) * expert;
   const CheckedInt moe_total = moe_common + CheckedInt(config.num_experts) * expert;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "kernels/router_scoring.h"
@@ -17,6 +18,29 @@ enum class BalanceMode : uint8_t {
   kAuxLoss,     // Switch/GShard auxiliary loss (router_aux_loss_coef)
   kBiasUpdate,  // DeepSeek-V3 auxiliary-loss-free: per-expert selection bias, sign updates
 };
+
+// Feed-forward of every dense layer, shared and routed expert. Gated kinds multiply an activated
+// gate projection by an up projection (gate, up and down matrices); the others activate the up
+// projection (up and down). The engine trains SwiGLU; `symphony plan` costs every kind.
+enum class MlpKind : uint8_t {
+  kSwiGlu,       // silu(x W_g) * (x W_u), then W_d (Llama, Qwen, DeepSeek, Mixtral)
+  kGeGlu,        // gelu(x W_g) * (x W_u), then W_d (Gemma, Grok-1)
+  kGelu,         // gelu(x W_u), then W_d (GPT-2/3, BLOOM, MT-NLG, Falcon)
+  kRelu,         // relu(x W_u), then W_d (OPT)
+  kSquaredRelu,  // relu(x W_u)^2, then W_d (Nemotron-4, Primer)
+};
+inline bool mlp_gated(MlpKind k) { return k == MlpKind::kSwiGlu || k == MlpKind::kGeGlu; }
+// The TOML spelling: "swiglu", "geglu", "gelu", "relu", "relu2".
+inline std::string_view mlp_kind_name(MlpKind k) {
+  switch (k) {
+    case MlpKind::kSwiGlu: return "swiglu";
+    case MlpKind::kGeGlu: return "geglu";
+    case MlpKind::kGelu: return "gelu";
+    case MlpKind::kRelu: return "relu";
+    case MlpKind::kSquaredRelu: return "relu2";
+  }
+  return "?";
+}
 
 struct ModelConfig {
   int64_t vocab_size = 8192;
@@ -42,7 +66,19 @@ struct ModelConfig {
   bool tie_word_embeddings = true;   // LM head shares the embedding matrix
   double initializer_range = 0.02;   // std of the normal init of every matrix (see model/init.h)
 
-  // Feed-forward. Layers [0, first_k_dense_replace) are dense SwiGLU of intermediate_size;
+  // Block variants `symphony plan` costs and the engine does not train yet (Transformer::create
+  // refuses them): the feed-forward kind; parallel attention and MLP, which read the same normed
+  // input and add both outputs to the residual (GPT-J, PaLM: one norm per layer instead of two);
+  // sliding-window attention, where a query attends to at most sliding_window keys (itself
+  // included) on the sliding layers: every layer when sliding_window_pattern is 0, else all but
+  // every sliding_window_pattern-th (layers N-1, 2N-1, ... attend to the whole causal context:
+  // Gemma 2 and GPT-OSS alternate with N = 2, Gemma 3 uses N = 6).
+  MlpKind mlp_kind = MlpKind::kSwiGlu;  // TOML: "swiglu", "geglu", "gelu", "relu", "relu2"
+  bool parallel_attn = false;
+  int64_t sliding_window = 0;           // 0: every layer attends to its whole causal context
+  int64_t sliding_window_pattern = 0;
+
+  // Feed-forward. Layers [0, first_k_dense_replace) are dense (mlp_kind) of intermediate_size;
   // later layers are MoE when num_experts > 0, dense otherwise.
   int64_t intermediate_size = 1536;
   int64_t first_k_dense_replace = 0;
@@ -83,6 +119,23 @@ struct ModelConfig {
     return num_experts > 0 && layer >= first_k_dense_replace;
   }
   bool mla() const { return kv_lora_rank > 0; }
+  // Weight matrices of one feed-forward of width f: 3 (gate, up, down) when gated, else 2, each
+  // D x f.
+  int64_t mlp_matrices() const { return mlp_gated(mlp_kind) ? 3 : 2; }
+  // RMSNorms (or LayerNorms) of one layer: one shared by parallel attention and MLP, else two.
+  int64_t norms_per_layer() const { return parallel_attn ? 1 : 2; }
+  bool is_sliding_layer(int64_t layer) const {
+    return sliding_window > 0 &&
+           (sliding_window_pattern == 0 || (layer + 1) % sliding_window_pattern != 0);
+  }
+  // Keys a query of a `seq_len`-token causal sequence attends to on average in layer `layer`:
+  // (T + 1) / 2 with full attention; min(i + 1, w) averaged over positions i with a window w.
+  double attended_keys_mean(int64_t layer, int64_t seq_len) const {
+    const double t = double(seq_len);
+    if (!is_sliding_layer(layer) || sliding_window >= seq_len) return (t + 1.0) / 2.0;
+    const double w = double(sliding_window);
+    return (w * (w + 1.0) / 2.0 + (t - w) * w) / t;
+  }
   // Decoder layers including the MTP modules' ([num_hidden_layers, +D), Hugging Face's numbering).
   int64_t num_layers_with_mtp() const { return num_hidden_layers + num_nextn_predict_layers; }
   bool is_mtp_layer(int64_t layer) const { return layer >= num_hidden_layers; }
@@ -114,14 +167,15 @@ struct ModelConfig {
            num_attention_heads * v_head_dim * d;
   }
   // Matmul parameters one token passes through in decoder layer `layer`: the attention's, and
-  // the dense SwiGLU or the router with K routed and every shared expert.
+  // the dense feed-forward or the router with K routed and every shared expert.
   int64_t layer_matmul_params(int64_t layer) const {
     const int64_t d = hidden_size;
     const int64_t attention = attention_matmul_params();
     if (is_moe_layer(layer))
       return attention + num_experts * d +
-             (num_experts_per_tok + n_shared_experts) * 3 * d * moe_intermediate_size;
-    return attention + 3 * d * intermediate_size;
+             (num_experts_per_tok + n_shared_experts) * mlp_matrices() * d *
+                 moe_intermediate_size;
+    return attention + mlp_matrices() * d * intermediate_size;
   }
 
   // Checks every constraint between fields and the upper bounds below; the message names the
@@ -146,9 +200,10 @@ inline constexpr int64_t kMaxModelParams = int64_t(1) << 56;
 
 // Parameter counts. `active` counts what one token touches: top-k routed plus shared experts.
 // total = V*D embedding + V*D LM head (untied only) + D final norm + for each layer:
-//   2*D (two RMSNorms) + per_layer_attention + a feed-forward block of
-//     dense layer: 3*D*intermediate_size (SwiGLU gate, up, down)
-//     MoE layer:   E*D router + (E + n_shared_experts) * 3*D*moe_intermediate_size
+//   norms_per_layer()*D + per_layer_attention + a feed-forward block of (m = mlp_matrices(),
+//   3 for SwiGLU's gate, up and down)
+//     dense layer: m*D*intermediate_size
+//     MoE layer:   E*D router + (E + n_shared_experts) * m*D*moe_intermediate_size
 // active is the same with num_experts_per_tok in place of E in the expert term (the router counts
 // in full: every token evaluates it). See docs/presets.md for the presets' counts.
 // The MTP modules count apart, in neither total nor active (as DeepSeek-V3's 671B leaves out its

@@ -324,6 +324,12 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
                                                          const ModelParallel& parallel,
                                                          const HostMemory& host) {
   SYM_TRY(config.validate());
+  if (config.mlp_kind != MlpKind::kSwiGlu || config.parallel_attn || config.sliding_window > 0)
+    return Error::invalid(
+        "model.mlp_kind = \"{}\", model.parallel_attn = {}, model.sliding_window = {}: the "
+        "engine trains sequential blocks of full causal attention and SwiGLU feed-forwards "
+        "(\"swiglu\", false, 0); the other variants are costed by `symphony plan` only",
+        mlp_kind_name(config.mlp_kind), config.parallel_attn, config.sliding_window);
   if (recompute == Recompute::kSelective)
     return Error::invalid("recompute = \"selective\": the model keeps every activation "
                           "(\"none\") or recomputes whole layers (\"full\"); selective "

@@ -13,8 +13,11 @@ int64_t active_matmul_params(const ModelConfig& c) {
 }
 
 double training_flops_per_token(const ModelConfig& c, int64_t seq_len) {
-  double attention = 3.0 * double(c.attention_core_dims()) * double(seq_len + 1) *
-                     double(c.num_layers_with_mtp());
+  // QK^T and PV: 2 FLOPs per multiply-add over attention_core_dims() columns per attended key,
+  // times 3 for forward and backward.
+  double keys = 0;
+  for (int64_t l = 0; l < c.num_layers_with_mtp(); ++l) keys += c.attended_keys_mean(l, seq_len);
+  const double attention = 6.0 * double(c.attention_core_dims()) * keys;
   return 6.0 * double(active_matmul_params(c)) + attention;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -20,6 +21,16 @@ struct Key {
   enum Kind { kReal, kCount, kText, kTopology } kind;
   double scale = 1.0;
   std::function<void*(Cluster&)> field;
+};
+
+// Keys a cluster file must give: the ones no default could stand for. The rest (num_gpus, which
+// --gpus replaces; peak_fp8_tflops, 0 meaning no fp8; the network's kind; the topology and power
+// sections) have the defaults docs/plan.md lists.
+constexpr std::string_view kRequiredKeys[] = {
+    "cluster.gpus_per_node",       "accelerator.name",         "accelerator.peak_bf16_tflops",
+    "accelerator.peak_fp32_tflops", "accelerator.memory_gib",  "accelerator.memory_bw_tb_s",
+    "accelerator.power_w",         "intra_node.bandwidth_gb_s", "intra_node.latency_us",
+    "network.bandwidth_gb_s",      "network.latency_us",
 };
 
 const std::vector<Key>& keys() {
@@ -42,6 +53,10 @@ const std::vector<Key>& keys() {
        [](Cluster& c) -> void* { return &c.accelerator.memory_bw; }},
       {"accelerator", "power_w", Key::kReal, 1,
        [](Cluster& c) -> void* { return &c.accelerator.power_w; }},
+      {"accelerator", "power_limit_w", Key::kReal, 1,
+       [](Cluster& c) -> void* { return &c.accelerator.power_limit_w; }},
+      {"accelerator", "clock_fraction", Key::kReal, 1,
+       [](Cluster& c) -> void* { return &c.accelerator.clock_fraction; }},
       {"intra_node", "bandwidth_gb_s", Key::kReal, 1e9,
        [](Cluster& c) -> void* { return &c.intra_bw; }},
       {"intra_node", "latency_us", Key::kReal, 1e-6,
@@ -128,6 +143,11 @@ Status positive(double value, std::string_view key) {
 
 }  // namespace
 
+double Accelerator::compute_scale() const {
+  if (clock_fraction > 0) return clock_fraction;
+  return std::cbrt(board_power_w() / power_w);
+}
+
 std::string_view topology_name(TopologyKind kind) {
   switch (kind) {
     case TopologyKind::kFatTree: return "rail-optimised fat tree";
@@ -155,6 +175,12 @@ Status Cluster::validate() const {
   SYM_TRY(positive(accelerator.memory_bytes, "accelerator.memory_gib"));
   SYM_TRY(positive(accelerator.memory_bw, "accelerator.memory_bw_tb_s"));
   SYM_TRY(positive(accelerator.power_w, "accelerator.power_w"));
+  if (accelerator.power_limit_w < 0)
+    return Error::invalid("accelerator.power_limit_w must not be negative (0: power_w, no cap)");
+  if (!(accelerator.clock_fraction >= 0 && accelerator.clock_fraction <= 1))
+    return Error::invalid(
+        "accelerator.clock_fraction must be in (0, 1] (0: derived from power_limit_w; got {})",
+        accelerator.clock_fraction);
   if (accelerator.peak_fp8_flops < 0)
     return Error::invalid("accelerator.peak_fp8_tflops must not be negative");
   SYM_TRY(positive(intra_bw, "intra_node.bandwidth_gb_s"));
@@ -183,6 +209,7 @@ Result<Cluster> parse_cluster(std::string_view toml_text, std::string_view sourc
   SYM_TRY_ASSIGN(toml::table root, parse_toml(toml_text, source_name));
   Cluster c;
   c.name = std::string(source_name);
+  std::vector<std::string> given;  // "section.key" of every key set
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
     const toml::table* table = section_node.as_table();
@@ -208,8 +235,16 @@ Result<Cluster> parse_cluster(std::string_view toml_text, std::string_view sourc
                               section, name.str(), section, known);
       }
       SYM_TRY(set_key(c, *found, node, source_name));
+      given.push_back(fmt::format("{}.{}", section, name.str()));
     }
   }
+  std::vector<std::string_view> missing;
+  for (std::string_view key : kRequiredKeys)
+    if (std::find(given.begin(), given.end(), key) == given.end()) missing.push_back(key);
+  if (!missing.empty())
+    return Error::invalid("{}: {} {} missing; a cluster file must give {} (docs/plan.md)",
+                          source_name, fmt::join(missing, ", "), missing.size() == 1 ? "is" : "are",
+                          fmt::join(kRequiredKeys, ", "));
   if (c.server_w_per_gpu == 0) c.server_w_per_gpu = c.accelerator.power_w;
   SYM_TRY(c.validate().with_context("{}", source_name));
   return c;

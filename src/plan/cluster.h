@@ -23,7 +23,19 @@ struct Accelerator {
   double peak_fp32_flops = 0;  // the fp32 GEMM rate the engine's fp32 path would get (TF32)
   double memory_bytes = 0;     // HBM capacity
   double memory_bw = 0;        // HBM bytes/s
-  double power_w = 0;          // board power (TDP)
+  double power_w = 0;          // board power (TDP) the datasheet FLOP/s are quoted at
+  // A power-capped SKU (an H100 run at 500 W) or a clock-locked one: the board power enforced
+  // (0: power_w) and the sustained tensor-core clock over the datasheet's (0: derived from the
+  // cap as (cap / power_w)^(1/3), dynamic power growing with the cube of the clock when voltage
+  // follows frequency; a measured value is better). Both scale the FLOP/s, not the memory or link
+  // bandwidths; the cap also lowers the energy drawn.
+  double power_limit_w = 0;
+  double clock_fraction = 0;
+
+  double board_power_w() const {
+    return power_limit_w > 0 && power_limit_w < power_w ? power_limit_w : power_w;
+  }
+  double compute_scale() const;
 };
 
 enum class TopologyKind : uint8_t { kFatTree, kDragonfly, kTorus3d };

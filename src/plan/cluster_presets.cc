@@ -204,6 +204,125 @@ oversubscription = 1
 server_w_per_gpu = 1787.5   # DGX B200: 14.3 kW for 8 GPUs
 )toml";
 
+// One NVL72 rack is one 72-GPU NVLink domain: the planner's "node". Jobs often use 64 of its 72
+// GPUs (16 of 18 compute trays); --gpus counts the GPUs of the job.
+constexpr std::string_view kGb200Nvl72 = R"toml(
+[cluster]
+description = "GB200 NVL72 racks: 72-GPU NVLink 5 domains, 400 Gb/s InfiniBand per GPU"
+num_gpus = 2304
+gpus_per_node = 72
+[accelerator]
+name = "GB200 186GB"
+peak_bf16_tflops = 2500
+peak_fp8_tflops = 5000
+peak_fp32_tflops = 1250
+memory_gib = 173.2          # 186 GB HBM3e
+memory_bw_tb_s = 8
+power_w = 1200
+[intra_node]
+bandwidth_gb_s = 900        # NVLink 5 through the NVLink switch trays: 1.8 TB/s bidirectional
+latency_us = 3
+[network]
+kind = "InfiniBand NDR"
+bandwidth_gb_s = 50
+latency_us = 6
+[topology]
+kind = "fat_tree"
+group_gpus = 4608
+oversubscription = 1
+[power]
+server_w_per_gpu = 1833     # about 132 kW per 72-GPU rack
+)toml";
+
+// An H100 board capped at 500 W (as some clusters run them for power budgets): the FLOP rates
+// follow accelerator.power_limit_w, the memory and links do not.
+constexpr std::string_view kH100_500W = R"toml(
+[cluster]
+description = "H100 SXM capped at 500 W, otherwise as h100"
+num_gpus = 2048
+gpus_per_node = 8
+[accelerator]
+name = "H100 SXM 80GB"
+peak_bf16_tflops = 989.4
+peak_fp8_tflops = 1978.9
+peak_fp32_tflops = 494.7
+memory_gib = 80
+memory_bw_tb_s = 3.35
+power_w = 700
+power_limit_w = 500
+[intra_node]
+bandwidth_gb_s = 450
+latency_us = 2.5
+[network]
+kind = "InfiniBand NDR"
+bandwidth_gb_s = 50
+latency_us = 6
+[topology]
+kind = "fat_tree"
+group_gpus = 4096
+oversubscription = 1
+[power]
+server_w_per_gpu = 1275
+)toml";
+
+// TPU pods: every chip has six inter-chip-interconnect links to its 3D-torus neighbours (no
+// switches); a host holds four chips. Link bandwidth per direction is the per-chip ICI figure of
+// Google's Cloud TPU documentation split over 6 links and 2 directions. TPUs have no fp8 or TF32
+// units: fp32 matmuls run as several bf16 passes, approximated as a quarter of the bf16 rate.
+constexpr std::string_view kTpuV4 = R"toml(
+[cluster]
+description = "TPU v4 pod slice: 4096 chips, 3D torus of 2400 Gb/s ICI per chip"
+num_gpus = 4096
+gpus_per_node = 4
+[accelerator]
+name = "TPU v4"
+peak_bf16_tflops = 275
+peak_fp8_tflops = 0
+peak_fp32_tflops = 68.75
+memory_gib = 32
+memory_bw_tb_s = 1.2
+power_w = 192
+[intra_node]
+bandwidth_gb_s = 50         # two of the host's ICI links per chip
+latency_us = 2
+[network]
+kind = "ICI torus"
+bandwidth_gb_s = 150        # six links
+latency_us = 3
+[topology]
+kind = "torus3d"
+link_bandwidth_gb_s = 25
+[power]
+server_w_per_gpu = 300
+)toml";
+
+constexpr std::string_view kTpuV5p = R"toml(
+[cluster]
+description = "TPU v5p pod slice: 3D torus of 4800 Gb/s ICI per chip"
+num_gpus = 8960
+gpus_per_node = 4
+[accelerator]
+name = "TPU v5p"
+peak_bf16_tflops = 459
+peak_fp8_tflops = 0
+peak_fp32_tflops = 114.75
+memory_gib = 88.5           # 95 GB HBM2e
+memory_bw_tb_s = 2.765
+power_w = 350
+[intra_node]
+bandwidth_gb_s = 100
+latency_us = 2
+[network]
+kind = "ICI torus"
+bandwidth_gb_s = 300
+latency_us = 3
+[topology]
+kind = "torus3d"
+link_bandwidth_gb_s = 50
+[power]
+server_w_per_gpu = 500
+)toml";
+
 constexpr std::string_view kMi300x = R"toml(
 [cluster]
 description = "MI300X nodes (Infinity Fabric full mesh), 8 x 400 Gb/s RoCE per node"
@@ -294,9 +413,10 @@ server_w_per_gpu = 1275
 std::vector<ClusterPreset> cluster_presets() {
   return {
       {"a100-40gb", kA100_40},     {"a100-80gb", kA100_80},    {"ascend-910b", kAscend910b},
-      {"b200", kB200},             {"h100", kH100},            {"h100-dragonfly", kH100Dragonfly},
+      {"b200", kB200},             {"gb200-nvl72", kGb200Nvl72}, {"h100", kH100},
+      {"h100-500w", kH100_500W},   {"h100-dragonfly", kH100Dragonfly},
       {"h100-roce", kH100Roce},    {"h200", kH200},            {"h800", kH800},
-      {"mi300x", kMi300x},
+      {"mi300x", kMi300x},         {"tpu-v4", kTpuV4},         {"tpu-v5p", kTpuV5p},
   };
 }
 

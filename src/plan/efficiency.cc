@@ -7,6 +7,21 @@
 
 namespace symphony::plan {
 
+std::string_view fp8_recipe_name(Fp8Recipe r) {
+  switch (r) {
+    case Fp8Recipe::kTensorwise: return "tensorwise";
+    case Fp8Recipe::kBlockwise: return "blockwise";
+    case Fp8Recipe::kMx: return "mx";
+  }
+  return "?";
+}
+
+std::optional<Fp8Recipe> parse_fp8_recipe(std::string_view text) {
+  for (Fp8Recipe r : {Fp8Recipe::kTensorwise, Fp8Recipe::kBlockwise, Fp8Recipe::kMx})
+    if (text == fp8_recipe_name(r)) return r;
+  return std::nullopt;
+}
+
 Efficiency default_efficiency(const Accelerator& a) {
   Efficiency e;
   const std::string& n = a.name;
@@ -20,14 +35,24 @@ Efficiency default_efficiency(const Accelerator& a) {
     e.intra_link = 0.80;
     e.inter_link = 0.85;
   } else if (has("H100") || has("H800") || has("H200")) {
-    e.source = "defaults for H100-class (calibrated on Llama 3 405B and DeepSeek-V3, docs/plan.md)";
+    e.source = "defaults for H100-class (calibrated on Llama 3 405B, Llama 2 70B and DeepSeek-V3, "
+               "docs/plan.md)";
     e.gemm = 0.62;
-    e.gemm_fp8 = 0.45;
+    e.gemm_fp8 = 0.55;
+    e.gemm_fp8_block = 0.40;
     e.gemm_fp32 = 0.62;
     e.attention = 0.45;
     e.memory = 0.80;
     e.intra_link = 0.80;
     e.inter_link = 0.85;
+  } else if (has("B200") || has("GB200")) {
+    e.source = "defaults for Blackwell (calibrated on Llama 3 8B, Mixtral and Llama 4 Scout, "
+               "docs/plan.md)";
+    e.gemm = 0.52;
+    e.gemm_fp8 = 0.46;
+    e.gemm_fp8_block = 0.46;
+    e.gemm_fp32 = 0.62;
+    e.attention = 0.30;
   } else {
     e.source = "defaults for " + n + " (uncalibrated: H100-class factors, docs/plan.md)";
     e.gemm = 0.62;
@@ -64,11 +89,20 @@ Result<Efficiency> parse_calibration(std::string_view text, std::string_view sou
         field = measured / peak;
         return Status::ok();
       };
-      const Accelerator& a = c.accelerator;
+      // Rates measured on a capped or clock-locked board are fractions of its sustained peak:
+      // the step-time model applies the clock scale to every FLOP rate itself.
+      Accelerator a = c.accelerator;
+      const double scale = a.compute_scale();
+      a.peak_bf16_flops *= scale;
+      a.peak_fp8_flops *= scale;
+      a.peak_fp32_flops *= scale;
       if (key == "gemm_tflops") {
         SYM_TRY(ratio(*v * 1e12, a.peak_bf16_flops, e.gemm, "accelerator.peak_bf16_tflops"));
       } else if (key == "gemm_fp8_tflops") {
         SYM_TRY(ratio(*v * 1e12, a.peak_fp8_flops, e.gemm_fp8, "accelerator.peak_fp8_tflops"));
+      } else if (key == "gemm_fp8_block_tflops") {
+        SYM_TRY(ratio(*v * 1e12, a.peak_fp8_flops, e.gemm_fp8_block,
+                      "accelerator.peak_fp8_tflops"));
       } else if (key == "gemm_fp32_tflops") {
         SYM_TRY(ratio(*v * 1e12, a.peak_fp32_flops, e.gemm_fp32, "accelerator.peak_fp32_tflops"));
       } else if (key == "attention_tflops") {
@@ -84,8 +118,8 @@ Result<Efficiency> parse_calibration(std::string_view text, std::string_view sou
       } else {
         return Error::invalid(
             "{}:{}: unknown key calibration.{}; the keys are gemm_tflops, gemm_fp8_tflops, "
-            "gemm_fp32_tflops, attention_tflops, memory_bw_tb_s, intra_node_busbw_gb_s, "
-            "inter_node_busbw_gb_s, step_overhead_ms",
+            "gemm_fp8_block_tflops, gemm_fp32_tflops, attention_tflops, memory_bw_tb_s, "
+            "intra_node_busbw_gb_s, inter_node_busbw_gb_s, step_overhead_ms",
             source, line, key);
       }
     }

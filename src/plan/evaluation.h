@@ -22,6 +22,11 @@ enum class ExpertOverlap : uint8_t {
              // behind the shared experts (forward) or the router and shared backward
 };
 
+// Precision of the gradients bf16 and fp8 training accumulates and reduces over data parallelism:
+// fp32 (Megatron's main gradients, 4 bytes per parameter) or bf16 (2 bytes, as with
+// grad_reduce_in_fp32 off). fp32 training keeps fp32 gradients either way.
+enum class GradPrecision : uint8_t { kFp32, kBf16 };
+
 // Modelling choices that are not part of a layout.
 struct PlanOptions {
   TpPlacement tp_placement = TpPlacement::kWithinNode;
@@ -34,6 +39,12 @@ struct PlanOptions {
   // train` measures the engine's: 88-92% of all tp communication on 2 CPU ranks.
   double tp_overlap = 0.8;
   ExpertOverlap ep_overlap = ExpertOverlap::kChunked;
+  // Routed tokens the busiest GPU of an expert group computes over the balanced mean, for time:
+  // its expert GEMMs and the all-to-all it receives take this much longer, and the group waits
+  // for it. 1: balanced routing (benchmarks that force it, or a well-balanced router).
+  double moe_imbalance = 1.0;
+  Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;  // scaling of fp8 GEMMs
+  GradPrecision grad_precision = GradPrecision::kFp32;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes
   // (bucketed, as PyTorch DDP/FSDP and Megatron-Core do), or run after them (Megatron-LM 2021).
   double dp_overlap = 1.0;      // 1: overlapped within the compute windows; 0: fully exposed
@@ -165,7 +176,7 @@ StageSet representative_stages(const ModelCosts& model, const PlanLayout& layout
 struct StateBytes {
   double weight = 2, grad = 4, optimizer = 12;
 };
-StateBytes state_bytes(Precision p);
+StateBytes state_bytes(Precision p, GradPrecision grads = GradPrecision::kFp32);
 // Bytes per activation element.
 inline double activation_bytes(Precision p) { return p == Precision::kFp32 ? 4.0 : 2.0; }
 

@@ -12,7 +12,7 @@ namespace symphony::plan {
 namespace {
 
 constexpr std::string_view kFields =
-    "dp, tp, pp, ep, cp, zero, vpp, mbs, recompute, schedule, precision";
+    "dp, tp, pp, ep, cp, zero, vpp, mbs, recompute, schedule, precision, split";
 
 Result<int64_t> parse_count(std::string_view key, std::string_view value) {
   int64_t v = 0;
@@ -37,7 +37,8 @@ std::string PlanLayout::to_string() const {
   return fmt::format(
       "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",
       dp(), tp(), pp(), ep(), cp(), int(zero()), vpp, mbs, recompute_name(recompute),
-      pipeline_schedule_name(schedule), precision_name(precision));
+      pipeline_schedule_name(schedule), precision_name(precision)) +
+         (stage_split == StageSplit::kEven ? ",split=even" : "");
 }
 
 Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLayout l) {
@@ -105,6 +106,13 @@ Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLay
         l.precision = Precision::kFp8;
       else
         return Error::invalid("--layout field precision='{}' must be fp32, bf16 or fp8", value);
+    } else if (key == "split") {
+      if (value == "balanced")
+        l.stage_split = StageSplit::kBalanced;
+      else if (value == "even")
+        l.stage_split = StageSplit::kEven;
+      else
+        return Error::invalid("--layout field split='{}' must be balanced or even", value);
     } else {
       return Error::invalid("--layout field '{}' is unknown; the fields are {}", key, kFields);
     }
@@ -129,10 +137,13 @@ Status check_layout(const PlanLayout& l, const ModelCosts& m, const BatchSpec& b
   if (c.num_attention_heads % tp != 0)
     return Error::invalid("tp={} does not divide num_attention_heads {}", tp,
                           c.num_attention_heads);
-  // Multi-head latent attention splits its heads, each with its own keys and values.
-  if (!c.mla() && c.num_key_value_heads % tp != 0)
-    return Error::invalid("tp={} does not divide num_key_value_heads {}", tp,
-                          c.num_key_value_heads);
+  // Multi-head latent attention splits its heads, each with its own keys and values. Grouped-
+  // query attention splits its KV heads, or replicates each over tp / KV heads ranks.
+  if (!c.mla() && c.num_key_value_heads % tp != 0 && tp % c.num_key_value_heads != 0)
+    return Error::invalid(
+        "tp={} neither divides num_key_value_heads {} nor is a multiple of it (to replicate each "
+        "KV head)",
+        tp, c.num_key_value_heads);
   if (m.num_dense_layers > 0 && c.intermediate_size % tp != 0)
     return Error::invalid("tp={} does not divide intermediate_size {}", tp, c.intermediate_size);
   if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % tp != 0)
@@ -183,6 +194,11 @@ std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const Plan
   parallel.pp = layout.pp();
   parallel.vpp = layout.vpp;
   parallel.pp_schedule = layout.schedule;
+  if (layout.stage_split == StageSplit::kEven) {
+    const int64_t chunks = layout.pp() * layout.vpp;
+    for (int64_t c = 0; c < chunks; ++c)
+      parallel.pp_layers.push_back(model.num_layers / chunks + (c < model.num_layers % chunks));
+  }
   std::vector<int64_t> counts = pipeline_layer_split(model.config, parallel, model.seq_len);
   if (counts.empty()) counts = {model.num_layers};  // one virtual stage
   std::vector<LayerRange> ranges;

@@ -27,6 +27,12 @@ enum class Precision : uint8_t {
   kFp8,   // as bf16, with fp8 GEMMs and an fp8 copy of each weight
 };
 
+// How the decoder layers are split over the pipeline's virtual stages: balanced by training FLOPs
+// as the engine splits them (model/pipeline_split.h), or evenly by count with earlier stages
+// taking the remainder, as Megatron-LM does by default (its LM head and loss then add to the
+// last stage).
+enum class StageSplit : uint8_t { kBalanced, kEven };
+
 struct PlanLayout {
   ParallelLayout parallel;  // sizes of every axis and the ZeRO stage; the default: one GPU
   int64_t vpp = 1;          // virtual stages per GPU (interleaved schedule when > 1)
@@ -34,6 +40,7 @@ struct PlanLayout {
   Recompute recompute = Recompute::kNone;
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
   Precision precision = Precision::kBf16;
+  StageSplit stage_split = StageSplit::kBalanced;
 
   // The parallel sizes, as `parallel` has them.
   int64_t dp() const { return parallel.size(Axis::kData); }
@@ -44,7 +51,8 @@ struct PlanLayout {
   int64_t expert_dp() const { return parallel.size(Axis::kExpertData); }
   int64_t world() const { return parallel.world_size(); }
   ZeroStage zero() const { return parallel.zero_stage(); }
-  // "dp=8,tp=8,pp=16,ep=1,cp=1,zero=1,vpp=1,mbs=1,recompute=none,schedule=1f1b,precision=bf16"
+  // "dp=8,tp=8,pp=16,ep=1,cp=1,zero=1,vpp=1,mbs=1,recompute=none,schedule=1f1b,precision=bf16",
+  // with ",split=even" when the split is even
   std::string to_string() const;
 };
 
@@ -65,7 +73,8 @@ Result<PlanLayout> parse_layout(std::string_view text, int64_t num_gpus, PlanLay
 
 // Whether `layout` can run `model` on `num_gpus` GPUs of `gpus_per_node` each with `batch`, beyond
 // what ParallelLayout::create checked (sizes >= 1, ep dividing dp * cp * tp): world == num_gpus,
-// etp == 1, vpp and mbs positive, tp divides the heads, KV heads and FFN widths, ep divides the
+// etp == 1, vpp and mbs positive, tp divides the heads and FFN widths and divides or is a
+// multiple of the KV heads (replicating each), ep divides the
 // experts, pp * vpp <= layers, cp splits the sequence into 2 * cp chunks, dp * mbs divides the
 // global batch of sequences, the interleaved schedule gets a number of micro-batches divisible
 // by pp. tp beyond one node is allowed only with `tp_across_nodes`.
@@ -83,10 +92,11 @@ inline int64_t num_microbatches(const PlanLayout& l, const BatchSpec& b) {
 struct LayerRange {
   int64_t first = 0, last = 0;
 };
-// The decoder layers of each of the pp * vpp virtual stages, in pipeline order, split as the
-// engine splits them when parallel.pp_layers is not given (model/pipeline_split.h): balanced by
-// training FLOPs, the last stage paying for the LM head and the MTP modules. Virtual stage c
-// runs on GPU stage c % pp. REQUIRES: pp * vpp <= model.num_layers.
+// The decoder layers of each of the pp * vpp virtual stages, in pipeline order, split as
+// layout.stage_split says: by default as the engine splits them when parallel.pp_layers is not
+// given (model/pipeline_split.h), balanced by training FLOPs, the last stage paying for the LM
+// head and the MTP modules. Virtual stage c runs on GPU stage c % pp.
+// REQUIRES: pp * vpp <= model.num_layers.
 std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const PlanLayout& layout);
 // Layers held by GPU stage `stage` (0-based), all its virtual stages together.
 int64_t layers_in_stage(const ModelCosts& model, const PlanLayout& layout, int64_t stage);

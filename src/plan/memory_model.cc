@@ -27,11 +27,12 @@
 
 namespace symphony::plan {
 
-StateBytes state_bytes(Precision p) {
+StateBytes state_bytes(Precision p, GradPrecision grads) {
+  const double g = grads == GradPrecision::kBf16 ? 2 : 4;
   switch (p) {
     case Precision::kFp32: return {4, 4, 8};
-    case Precision::kBf16: return {2, 4, 12};
-    case Precision::kFp8: return {3, 4, 12};
+    case Precision::kBf16: return {2, g, 12};
+    case Precision::kFp8: return {3, g, 12};
   }
   return {};
 }
@@ -163,7 +164,7 @@ MemoryBreakdown plan_memory(const PlanContext& ctx, const PlanLayout& l) {
   const ModelCosts& m = ctx.model;
   const ModelConfig& c = m.config;
   const PlanOptions& o = ctx.options;
-  const StateBytes sb = state_bytes(l.precision);
+  const StateBytes sb = state_bytes(l.precision, ctx.options.grad_precision);
   const double act_b = activation_bytes(l.precision);
   const double tp = double(l.tp());
   const double tokens = double(l.mbs * ctx.batch.seq_len) / double(l.cp());  // per GPU, pre-SP

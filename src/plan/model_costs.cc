@@ -10,34 +10,43 @@ namespace {
 
 void fill_ffn(const ModelConfig& c, bool moe, LayerCosts& l) {
   const int64_t d = c.hidden_size;
+  const int64_t m = c.mlp_matrices();
+  // Per unit of width, saved and elementwise: gated kinds keep gate, up and their product, the
+  // others the up projection and its activation.
+  const int64_t act_per_width = mlp_gated(c.mlp_kind) ? 3 : 2;
+  // A parallel block shares the attention's normed input and its one residual add (counted in
+  // the attention part); a sequential MLP has its own norm and residual.
+  const bool own_norm = !c.parallel_attn;
   l.moe = moe;
-  l.norm_params = 2 * d;
+  l.norm_params = c.norms_per_layer() * d;
   if (!moe) {
     const int64_t f = c.intermediate_size;
-    l.dense_ffn_params = 3 * d * f;
+    l.dense_ffn_params = m * d * f;
     l.ffn_flops = 2.0 * double(l.dense_ffn_params);
-    // residual, norm out, gate, up, act
-    l.act_ffn = double(2 * d + 3 * f);
-    l.act_selective_saving += double(d + f);               // norm out and act are recomputed
-    l.elementwise_elems += double(3 * d + 3 * d + 3 * f);  // norm, residual add, SwiGLU
+    // residual, norm out, then gate, up, act (gated) or up, act
+    l.act_ffn = double((own_norm ? 2 * d : 0) + act_per_width * f);
+    l.act_selective_saving += double((own_norm ? d : 0) + f);  // norm out and act recomputed
+    l.elementwise_elems += double((own_norm ? 3 * d + 3 * d : 0) + act_per_width * f);
     return;
   }
   const int64_t e = c.num_experts, k = c.num_experts_per_tok, fm = c.moe_intermediate_size;
   const int64_t ns = c.n_shared_experts;
   l.router_params = e * d;
-  l.shared_expert_params = ns * 3 * d * fm;
-  l.routed_expert_params = e * 3 * d * fm;
-  l.active_routed_params = k * 3 * d * fm;
+  l.shared_expert_params = ns * m * d * fm;
+  l.routed_expert_params = e * m * d * fm;
+  l.active_routed_params = k * m * d * fm;
   l.ffn_flops = 2.0 * double(l.router_params + l.shared_expert_params + l.active_routed_params);
   // residual, norm out, router logits and probabilities, K dispatched copies in and out, the
   // experts' gate/up/act, the shared experts' gate/up/act and output.
-  l.act_ffn = double(2 * d + 2 * e + k + 2 * k * d + 3 * k * fm + (ns > 0 ? 3 * ns * fm + d : 0));
+  l.act_ffn = double((own_norm ? 2 * d : 0) + 2 * e + k + 2 * k * d + act_per_width * k * fm +
+                     (ns > 0 ? act_per_width * ns * fm + d : 0));
   l.backward_scratch += double(2 * e + k);  // router logit and probability gradients
-  l.act_selective_saving += double(d + k * fm + ns * fm);
-  l.act_routed = double(2 * k * d + 3 * k * fm);
-  // norm, residual add, router softmax, permute and unpermute of K copies, SwiGLU of K routed
-  // and the shared experts, the weighted combine.
-  l.elementwise_elems += double(3 * d + 3 * d + 3 * e + 4 * k * d + 3 * (k + ns) * fm + 2 * k * d);
+  l.act_selective_saving += double((own_norm ? d : 0) + k * fm + ns * fm);
+  l.act_routed = double(2 * k * d + act_per_width * k * fm);
+  // norm, residual add, router softmax, permute and unpermute of K copies, the activation of K
+  // routed and the shared experts, the weighted combine.
+  l.elementwise_elems += double((own_norm ? 3 * d + 3 * d : 0) + 3 * e + 4 * k * d +
+                                act_per_width * (k + ns) * fm + 2 * k * d);
 }
 
 // Grouped-query attention (model/attention_block.h).
@@ -53,8 +62,10 @@ void fill_gqa(const ModelConfig& c, LayerCosts& l) {
   // and the q, k, v gradients (transient: one layer at a time, not per micro-batch).
   l.backward_scratch = double(3 * d + 2 * q + 2 * kv);
   l.act_selective_saving += double(d);
-  // norm, RoPE on the rotated dims of q and k, residual
-  l.elementwise_elems += double(3 * d + 2 * (h + hkv) * c.rotary_dim() + 3 * d);
+  // norm, RoPE on the rotated dims of q and k, residual (a parallel block's one add of the
+  // attention and MLP outputs reads one more input)
+  l.elementwise_elems +=
+      double(3 * d + 2 * (h + hkv) * c.rotary_dim() + (c.parallel_attn ? 4 * d : 3 * d));
 }
 
 // Multi-head latent attention (model/mla_block.h): its saved activations and scratch are the
@@ -80,12 +91,16 @@ void fill_mla(const ModelConfig& c, LayerCosts& l) {
                                 2 * c.attention_core_dims() + 3 * d);
 }
 
-void fill_attention(const ModelConfig& c, int64_t seq_len, LayerCosts& l) {
+// `keys`: the keys a query attends to, averaged over the positions of a sequence and the layers
+// of this kind (ModelConfig::attended_keys_mean: (T + 1) / 2 with full causal attention, fewer on
+// sliding-window layers).
+void fill_attention(const ModelConfig& c, double keys, LayerCosts& l) {
   l.attn_params = count_params(c).per_layer_attention;
   l.attn_proj_flops = 2.0 * double(c.attention_matmul_params());
+  l.kv_proj_flops = c.mla() ? 0.0 : 2.0 * double(l.kv_proj_params_of(c));
   // QK^T and PV, forward: 2 FLOPs per multiply-add over attention_core_dims() columns for each
-  // key; a causal query at position i sees i + 1 keys, (T + 1) / 2 on average.
-  l.attn_core_flops = 2.0 * double(c.attention_core_dims()) * double(seq_len + 1) / 2.0;
+  // attended key.
+  l.attn_core_flops = 2.0 * double(c.attention_core_dims()) * keys;
   if (c.mla())
     fill_mla(c, l);
   else
@@ -101,10 +116,16 @@ ModelCosts model_costs(const ModelConfig& c, int64_t seq_len) {
   m.num_layers = c.num_hidden_layers;
   m.num_dense_layers =
       c.num_experts > 0 ? std::min(c.first_k_dense_replace, c.num_hidden_layers) : m.num_layers;
-  fill_attention(c, seq_len, m.dense);
+  // Mean attended keys over the layers of each kind.
+  auto mean_keys = [&](int64_t first, int64_t last) {
+    double keys = 0;
+    for (int64_t i = first; i < last; ++i) keys += c.attended_keys_mean(i, seq_len);
+    return last > first ? keys / double(last - first) : double(seq_len + 1) / 2.0;
+  };
+  fill_attention(c, mean_keys(0, m.num_dense_layers), m.dense);
   fill_ffn(c, false, m.dense);
   if (c.num_experts > 0) {
-    fill_attention(c, seq_len, m.moe);
+    fill_attention(c, mean_keys(m.num_dense_layers, m.num_layers), m.moe);
     fill_ffn(c, true, m.moe);
   } else {
     m.moe = m.dense;

@@ -26,12 +26,13 @@ namespace symphony::plan {
 struct LayerCosts {
   // Parameters.
   int64_t attn_params = 0;           // projections (+ QK-norm / MLA latent norms)
-  int64_t norm_params = 0;           // the two RMSNorms
-  int64_t dense_ffn_params = 0;      // dense SwiGLU, 0 in a MoE layer
+  int64_t norm_params = 0;           // the two RMSNorms (one with parallel attention and MLP)
+  // m = mlp_matrices(): 3 for gated feed-forwards (SwiGLU, GeGLU), 2 for GELU, ReLU, ReLU^2.
+  int64_t dense_ffn_params = 0;      // dense feed-forward m * D * F, 0 in a MoE layer
   int64_t router_params = 0;         // E * D
-  int64_t shared_expert_params = 0;  // n_shared * 3 * D * moe_intermediate_size
-  int64_t routed_expert_params = 0;  // E * 3 * D * moe_intermediate_size (all experts)
-  int64_t active_routed_params = 0;  // K * 3 * D * moe_intermediate_size
+  int64_t shared_expert_params = 0;  // n_shared * m * D * moe_intermediate_size
+  int64_t routed_expert_params = 0;  // E * m * D * moe_intermediate_size (all experts)
+  int64_t active_routed_params = 0;  // K * m * D * moe_intermediate_size
   // Parts of the above that tensor parallelism does not split evenly (model/attention_block.h,
   // model/mla_block.h, model/moe/moe_block.h): the attention's replicated weights (in
   // attn_params: the QK-norm weights, or MLA's down-projections q_a and kv_a and their norms),
@@ -40,12 +41,17 @@ struct LayerCosts {
   // head replicated when tp exceeds them).
   int64_t attn_replicated_params = 0;
   int64_t kv_proj_params = 0;
+  static int64_t kv_proj_params_of(const ModelConfig& c) {
+    return c.mla() ? 0 : 2 * c.hidden_size * c.kv_dim();
+  }
   int64_t tp_replicated_params() const {
     return norm_params + attn_replicated_params + router_params + shared_expert_params;
   }
   // Forward FLOPs per token.
   double attn_proj_flops = 0;  // 2 * attention matmul parameters
-  double attn_core_flops = 0;  // QK^T and PV, causal mean over the sequence
+  double kv_proj_flops = 0;    //   of which the k and v projections (grouped-query attention)
+  double attn_core_flops = 0;  // QK^T and PV over the attended keys (causal, or the window),
+                               // mean over the sequence and the layers of this kind
   double ffn_flops = 0;        // dense SwiGLU, or router + K routed + shared experts
   // Saved activation elements per token (before any tensor/sequence split).
   double act_attn = 0;              // residual in, norm out, (MLA latents,) q, k, v,

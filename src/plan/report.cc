@@ -94,7 +94,7 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   auto mem_row = [&](std::string_view name, double v, std::string_view note) {
     s += fmt::format("  {:<22} {:>10}  {}  {}\n", name, gib(v), percent(v, mt), note);
   };
-  const StateBytes sb = state_bytes(e.layout.precision);
+  const StateBytes sb = state_bytes(e.layout.precision, ctx.options.grad_precision);
   const ZeroStage zero = e.layout.zero();
   mem_row("weights", m.weights,
           fmt::format("{} B/param{}", sb.weight,
@@ -229,6 +229,7 @@ nlohmann::json evaluation_json(const Evaluation& e) {
         {"recompute", recompute_name(l.recompute)},
         {"schedule", pipeline_schedule_name(l.schedule)},
         {"precision", precision_name(l.precision)},
+        {"split", l.stage_split == StageSplit::kEven ? "even" : "balanced"},
         {"text", l.to_string()}}},
       {"fits", e.fits},
       {"microbatches", e.microbatches},

@@ -1,6 +1,8 @@
 #include "plan/request.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "config/run_config.h"
 
@@ -17,10 +19,23 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
   if (q.gpu_hour_usd) cluster.gpu_hour_usd = *q.gpu_hour_usd;
   SYM_TRY(cluster.validate().with_context("cluster {}", cluster.name));
 
+  if (q.seq_len && *q.seq_len <= 0)
+    return Error::invalid("--seq-len {} must be a positive number of tokens", *q.seq_len);
+  if (q.global_batch_tokens && *q.global_batch_tokens <= 0)
+    return Error::invalid("--global-batch-tokens {} must be a positive number of tokens",
+                          *q.global_batch_tokens);
+  // The run count is an int64 in PlanOptions; a larger one would wrap into negative days.
+  constexpr double kMaxTrainTokens = 9.2e18;
+  if (!(q.train_tokens > 0) || !std::isfinite(q.train_tokens))
+    return Error::invalid("--tokens must be positive (got {})", q.train_tokens);
+  if (q.train_tokens > kMaxTrainTokens)
+    return Error::invalid("--tokens {:g} is more than the planner counts ({:g} tokens)",
+                          q.train_tokens, kMaxTrainTokens);
+
   PlanContext ctx;
-  ctx.batch.seq_len = q.seq_len > 0 ? q.seq_len : run.train.seq_len;
+  ctx.batch.seq_len = q.seq_len.value_or(run.train.seq_len);
   // The run config's global batch; 0 there means one micro-batch per step.
-  ctx.batch.global_batch_tokens = q.global_batch_tokens > 0 ? q.global_batch_tokens
+  ctx.batch.global_batch_tokens = q.global_batch_tokens ? *q.global_batch_tokens
                                   : run.train.global_batch_tokens > 0
                                       ? run.train.global_batch_tokens
                                       : run.train.micro_batch_size * ctx.batch.seq_len;
@@ -33,8 +48,11 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
         "--global-batch-tokens {} is not a whole, positive number of {}-token sequences; use a "
         "multiple of --seq-len",
         ctx.batch.global_batch_tokens, ctx.batch.seq_len);
-  if (!(q.train_tokens > 0) || !std::isfinite(q.train_tokens))
-    return Error::invalid("--tokens must be positive (got {})", q.train_tokens);
+  if (!(q.options.moe_imbalance >= 1.0) || !std::isfinite(q.options.moe_imbalance))
+    return Error::invalid("--moe-imbalance {} must be at least 1 (the balanced mean)",
+                          q.options.moe_imbalance);
+  if (!(q.options.dp_overlap >= 0.0 && q.options.dp_overlap <= 1.0))
+    return Error::invalid("--dp-overlap {} must be in [0, 1]", q.options.dp_overlap);
   if (!(q.options.moe_overload >= 1.0))
     return Error::invalid("--moe-overload {} must be at least 1 (the balanced mean)",
                           q.options.moe_overload);
@@ -81,20 +99,37 @@ Result<SearchResult> plan_search(const PlanContext& ctx, const SearchSpace& spac
     const double state =
         r.smallest.memory.weights + r.smallest.memory.grads + r.smallest.memory.optimizer;
     const double other = need - state;
-    std::string gpus_hint = "more GPUs";
+    // GPU counts to try, in whole nodes: the count at which the leanest layout's model state,
+    // spread over more GPUs, would leave room for the rest, then doublings of the cluster. The
+    // first that has a layout fitting is reported; none, when the batch cannot spread further.
+    const int64_t node = ctx.cluster.gpus_per_node, n = ctx.cluster.num_gpus;
+    std::vector<int64_t> counts;
     if (have > other) {
-      const double factor = state / (have - other);
-      const double node = double(ctx.cluster.gpus_per_node);
-      const double gpus = std::ceil(double(ctx.cluster.num_gpus) * factor / node) * node;
-      gpus_hint = fmt::format("roughly {}x the GPUs (about {})", std::ceil(factor * 10) / 10,
-                              int64_t(gpus));
+      const double estimate = std::ceil(double(n) * state / (have - other) / double(node));
+      if (estimate * double(node) <= double(Cluster::kMaxGpus))
+        counts.push_back(std::max(int64_t(estimate) * node, n + node));
     }
+    for (int64_t c = 2 * n; c <= Cluster::kMaxGpus; c *= 2) counts.push_back(c);
+    std::sort(counts.begin(), counts.end());
+    std::string gpus_hint;
+    for (int64_t c : counts) {
+      const GpuCountProbe probe = probe_gpu_count(ctx, space, c);
+      if (!probe.fits) continue;
+      gpus_hint = fmt::format("{} GPUs ({:.1f}x) would fit it, e.g. {} at {:.1f} GiB per GPU", c,
+                              double(c) / double(n), probe.layout.to_string(),
+                              probe.memory_bytes / (1 << 30));
+      break;
+    }
+    if (gpus_hint.empty())
+      gpus_hint = fmt::format(
+          "no count of GPUs up to 2^24 fits it with this batch of {} sequences (more GPUs need a "
+          "larger --global-batch-tokens to spread over)",
+          ctx.batch.sequences());
     // Model state shrinks with more GPUs; activations with shorter sequences.
     const std::string advice =
-        state >= other ? fmt::format("use {} or an accelerator with more memory", gpus_hint)
+        state >= other ? fmt::format("{}; or use an accelerator with more memory", gpus_hint)
                        : fmt::format(
-                             "use a shorter --seq-len, {} or an accelerator with more "
-                             "memory",
+                             "use a shorter --seq-len or an accelerator with more memory; {}",
                              gpus_hint);
     return Error::invalid(
         "the model fits in no layout on {} x {}: the leanest ({}) needs {:.1f} GiB per GPU, "

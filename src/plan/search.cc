@@ -43,7 +43,8 @@ void for_each_layout(const PlanContext& ctx, const SearchSpace& space, F visit) 
   const int64_t n = ctx.cluster.num_gpus, gpn = ctx.cluster.gpus_per_node;
   const int64_t tp_limit = ctx.options.tp_placement == TpPlacement::kWithinNode ? gpn : n;
   for (int64_t tp : divisors(n, tp_limit)) {
-    if (c.num_attention_heads % tp || (!c.mla() && c.num_key_value_heads % tp)) continue;
+    if (c.num_attention_heads % tp) continue;
+    if (!c.mla() && c.num_key_value_heads % tp && tp % c.num_key_value_heads) continue;
     if (m.num_dense_layers > 0 && c.intermediate_size % tp) continue;
     if (c.num_experts > 0 && c.n_shared_experts > 0 && c.moe_intermediate_size % tp) continue;
     for (int64_t pp : divisors(n / tp, m.num_layers)) {
@@ -133,6 +134,24 @@ std::vector<PlanLayout> enumerate_layouts(const PlanContext& ctx, const SearchSp
   std::vector<PlanLayout> all;
   for_each_layout(ctx, space, [&](const PlanLayout& l) { all.push_back(l); });
   return all;
+}
+
+GpuCountProbe probe_gpu_count(const PlanContext& ctx, const SearchSpace& space, int64_t num_gpus) {
+  PlanContext probe = ctx;
+  probe.cluster.num_gpus = num_gpus;
+  GpuCountProbe r;
+  const double capacity = ctx.cluster.accelerator.memory_bytes;
+  for_each_layout(probe, space, [&](const PlanLayout& l) {
+    if (r.fits) return;
+    const double memory = plan_memory(probe, l).total();
+    if (!r.valid || memory < r.memory_bytes) {
+      r.layout = l;
+      r.memory_bytes = memory;
+    }
+    r.valid = true;
+    r.fits = memory <= capacity;
+  });
+  return r;
 }
 
 SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, int64_t top_k) {

@@ -51,6 +51,17 @@ struct SearchResult {
 // Searches ctx.cluster.num_gpus GPUs. REQUIRES: ctx.cluster.validate() is ok.
 SearchResult search_layouts(const PlanContext& ctx, const SearchSpace& space, int64_t top_k);
 
+// The layout of `space` needing the least memory per GPU when ctx's model runs on `num_gpus` GPUs
+// of ctx's cluster (same batch, same node size); has_value() false when no layout is valid there.
+// Stops at the first layout that fits, so `fits` answers "would this many GPUs do?" cheaply.
+struct GpuCountProbe {
+  bool valid = false;  // some layout is valid on that many GPUs
+  bool fits = false;   // and one of them fits
+  PlanLayout layout;   // the one that fits, else the leanest
+  double memory_bytes = 0;
+};
+GpuCountProbe probe_gpu_count(const PlanContext& ctx, const SearchSpace& space, int64_t num_gpus);
+
 // Compares a layout with the best one.
 RankedLayout rank_against(const Evaluation& best, const Evaluation& other);
 

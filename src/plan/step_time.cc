@@ -72,10 +72,17 @@ Rates rates(const PlanContext& ctx, Precision p) {
   switch (p) {
     case Precision::kFp32: r.gemm = a.peak_fp32_flops * e.gemm_fp32; break;
     case Precision::kBf16: r.gemm = a.peak_bf16_flops * e.gemm; break;
-    case Precision::kFp8: r.gemm = a.peak_fp8_flops * e.gemm_fp8; break;
+    case Precision::kFp8:
+      r.gemm = a.peak_fp8_flops * (ctx.options.fp8_recipe == Fp8Recipe::kTensorwise
+                                       ? e.gemm_fp8
+                                       : e.gemm_fp8_block);
+      break;
   }
   const double attention_peak = p == Precision::kFp32 ? a.peak_fp32_flops : a.peak_bf16_flops;
   r.attention = attention_peak * e.attention;
+  // A power cap or locked clock slows the tensor cores, not the memory.
+  r.gemm *= a.compute_scale();
+  r.attention *= a.compute_scale();
   r.hbm = a.memory_bw * e.memory;
   return r;
 }
@@ -95,9 +102,14 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   const double act_b = activation_bytes(l.precision);
   LayerTime lt;
 
-  // Dense projections (attention, dense FFN or router + shared experts), split by tp.
+  // Dense projections (attention, dense FFN or router + shared experts), split by tp; the k and
+  // v projections split by at most the KV heads (each replicated over tp / KV heads ranks when
+  // tp exceeds them, as multi-query attention under tensor parallelism).
+  const double kv_split = std::min<double>(t, double(std::max<int64_t>(c.num_key_value_heads, 1)));
   const double dense_flops =
-      n * (lc.attn_proj_flops + lc.ffn_flops - 2.0 * double(lc.active_routed_params)) / t;
+      n * (lc.attn_proj_flops - lc.kv_proj_flops + lc.ffn_flops -
+           2.0 * double(lc.active_routed_params)) / t +
+      n * lc.kv_proj_flops / kv_split;
   const double dense_bytes = double(lc.dense_params()) / t * w_b;
   const double dense_f = roofline(dense_flops, dense_bytes, r.gemm, r.hbm);
   // Routed experts: each GPU runs its E/ep experts on the K copies of its n/t tokens it receives.
@@ -105,7 +117,8 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   if (lc.moe) {
     const double flops = n / t * 2.0 * double(lc.active_routed_params);
     const double bytes = double(lc.routed_expert_params) / double(l.ep()) * w_b;
-    expert_f = roofline(flops, bytes, r.gemm, r.hbm);
+    // The busiest GPU of the expert group sets the pace.
+    expert_f = roofline(flops, bytes, r.gemm, r.hbm) * ctx.options.moe_imbalance;
   }
   const double core_f = n * lc.attn_core_flops / t / r.attention;
   const double ew_f = n / t * lc.elementwise_elems * act_b / r.hbm;
@@ -118,7 +131,10 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
 
   if (l.tp() > 1) {
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.tp(), 1);
-    const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s;
+    // Parallel attention and MLP gather their shared input once and reduce-scatter the summed
+    // outputs once: half the collectives of a sequential block.
+    const double one = all_gather(g, n * double(c.hidden_size) * act_b).time_s *
+                       (c.parallel_attn ? 0.5 : 1.0);
     using S = TensorParallelSchedule;
     const double exposed = 1.0 - ctx.options.tp_overlap;
     // Forward: each sub-layer's gather and reduce-scatter in 2 chunks, one chunk of each beside
@@ -133,7 +149,9 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     const CommGroup g = make_group(ctx.cluster, ctx.eff, l.ep(), 1);
     // fp8 training dispatches in fp8 and combines in bf16 (DeepSeek-V3).
     const double a2a_b = l.precision == Precision::kFp8 ? 1.5 : act_b;
-    const double bytes = n / t * double(c.num_experts_per_tok) * double(c.hidden_size) * a2a_b;
+    // What the busiest GPU receives: moe_imbalance times the mean.
+    const double bytes = n / t * double(c.num_experts_per_tok) * double(c.hidden_size) * a2a_b *
+                         ctx.options.moe_imbalance;
     const double one = all_to_all(g, bytes).time_s;
     const double p = double(g.size);
     lt.ep_intra = double(g.local - 1) / p * bytes / g.intra_bw;
@@ -293,7 +311,7 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
     tb.tp_algorithm = all_gather(make_group(ctx.cluster, ctx.eff, l.tp(), 1), 1.0).algorithm;
 
   // Data parallel and ZeRO, on the stage holding the most parameters.
-  const StateBytes sb = state_bytes(l.precision);
+  const StateBytes sb = state_bytes(l.precision, ctx.options.grad_precision);
   const double gather_b = l.precision == Precision::kFp32 ? 4.0 : 2.0;
   const CommGroup dense_g = make_group(ctx.cluster, ctx.eff, l.dp() * l.cp(), l.tp());
   const CommGroup expert_g = make_group(ctx.cluster, ctx.eff, l.expert_dp(), l.ep());
@@ -370,7 +388,10 @@ Evaluation evaluate(const PlanContext& ctx, const PlanLayout& l) {
   const double train_s = double(ctx.options.train_tokens) / e.tokens_per_s;
   e.train_days = train_s / 86400.0;
   e.gpu_hours = gpus * train_s / 3600.0;
-  e.energy_mwh = gpus * ctx.cluster.server_w_per_gpu * ctx.cluster.pue * train_s / 3600.0 / 1e6;
+  // A capped board draws its cap, the rest of the server what it always does.
+  const Accelerator& a = ctx.cluster.accelerator;
+  const double server_w = ctx.cluster.server_w_per_gpu - (a.power_w - a.board_power_w());
+  e.energy_mwh = gpus * server_w * ctx.cluster.pue * train_s / 3600.0 / 1e6;
   e.energy_usd = e.energy_mwh * 1000.0 * ctx.cluster.energy_usd_per_kwh;
   e.rental_usd = e.gpu_hours * ctx.cluster.gpu_hour_usd;
   return e;

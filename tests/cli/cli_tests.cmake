@@ -127,16 +127,37 @@ symphony_add_cli_test(plan_ling 0 "999\\.71B parameters, 51\\.05B active.*best l
                       plan --model ling-1t --cluster h100 --gpus 1024 --top 1)
 symphony_add_cli_test(plan_json 0 "\"model_tflops_per_gpu\""
                       plan --model qwen3-30b-a3b --cluster a100-80gb --gpus 32 --json --top 2)
-symphony_add_cli_test(plan_validate 0 "Llama 3 405B, 16K GPUs"
+symphony_add_cli_test(plan_validate 0 "Fitting set: [0-9]+ runs.*Evaluation set: [0-9]+ runs \\([0-9]+ MoE\\); \\|error\\| median [0-9.]+%, 90th percentile"
                       plan --validate)
+symphony_add_cli_test(plan_moe_imbalance_below_one 2 "--moe-imbalance 0\\.5 must be at least 1"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --moe-imbalance 0.5)
+symphony_add_cli_test(plan_fp8_recipe_unknown 2 "--fp8-recipe"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --fp8-recipe perblock)
+symphony_add_cli_test(plan_gb200_mx_bf16_grads 0 "precision=fp8.*MFU"
+                      plan --model mixtral-8x7b --cluster gb200-nvl72 --gpus 64 --top 1
+                      --layout tp=1,ep=8,split=even --precision fp8 --fp8-recipe mx
+                      --grad-precision bf16 --dp-overlap 0)
 symphony_add_cli_test(plan_unknown_cluster 2 "no cluster preset named 'h1000'; the cluster presets are: a100-40gb"
                       plan --model kimi-k2-1t --cluster h1000)
 symphony_add_cli_test(plan_unknown_model 2 "no-such-model"
                       plan --model no-such-model --cluster h100)
 symphony_add_cli_test(plan_zero_gpus 2 "at least one GPU"
                       plan --model kimi-k2-1t --cluster h100 --gpus 0)
-symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*the GPUs"
+symphony_add_cli_test(plan_fits_nowhere 2 "fits in no layout on 16 x H100.*[0-9]+ GPUs \\([0-9.]+x\\) would fit it"
                       plan --model kimi-k2-1t --cluster h100 --gpus 16)
+symphony_add_cli_test(plan_tokens_overflow 2 "--tokens 1e\\+19 is more than the planner counts"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --tokens 1e19)
+symphony_add_cli_test(plan_seq_len_negative 2 "--seq-len -5 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --seq-len -5)
+symphony_add_cli_test(plan_seq_len_zero 2 "--seq-len 0 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --seq-len 0)
+symphony_add_cli_test(plan_batch_zero 2 "--global-batch-tokens 0 must be a positive number of tokens"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --global-batch-tokens 0)
+symphony_add_cli_test(plan_batch_negative 2 "--global-batch-tokens -4096 must be a positive"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --global-batch-tokens -4096)
+symphony_add_cli_test(plan_cluster_missing_key 2 "cluster_missing_memory\\.toml: accelerator\\.memory_gib is missing"
+                      plan --model mixtral-8x7b
+                      --cluster ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/cluster_missing_memory.toml)
 symphony_add_cli_test(plan_bad_layout_field 2 "--layout field 'tpp' is unknown"
                       plan --model kimi-k2-1t --cluster h100 --layout tpp=8)
 symphony_add_cli_test(plan_bad_layout_value 2 "ep=256 does not divide num_experts 384"

@@ -477,5 +477,20 @@ TEST(Validate, ActivationBytesMustBeComputable) {
                         "of a micro-batch of this model overflow 64-bit byte counts"));
 }
 
+TEST(ModelKeys, BlockVariantsLoadFromToml) {
+  const std::vector<std::string> overrides = {"model.mlp_kind=relu2", "model.parallel_attn=true",
+                                              "model.sliding_window=64",
+                                              "model.sliding_window_pattern=2"};
+  Result<RunConfig> r = load_run_config("tiny", overrides);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->model.mlp_kind, MlpKind::kSquaredRelu);
+  EXPECT_TRUE(r->model.parallel_attn);
+  EXPECT_EQ(r->model.sliding_window, 64);
+  EXPECT_EQ(r->model.sliding_window_pattern, 2);
+  EXPECT_THAT(tiny_error({"model.mlp_kind=tanh"}),
+              HasSubstr("model.mlp_kind: expected one of \"swiglu\", \"geglu\", \"gelu\", "
+                        "\"relu\", \"relu2\""));
+}
+
 }  // namespace
 }  // namespace symphony

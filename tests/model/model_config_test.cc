@@ -399,5 +399,69 @@ TEST(CountParams, EveryMoeLayerAddsTheSame) {
   EXPECT_EQ(count_params(config).total, four + (kMaxHiddenLayers - 4) * moe_layer);
 }
 
+// Non-gated feed-forwards have an up and a down matrix, gated ones three; a parallel block has
+// one norm. D = 8, F = 16, two layers, 2 heads of 4 with 1 KV head, untied vocabulary of 10.
+TEST(CountParams, MlpKindsAndParallelBlocksByHand) {
+  ModelConfig c;
+  c.vocab_size = 10;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.intermediate_size = 16;
+  c.num_experts = 0;
+  c.tie_word_embeddings = false;
+  const int64_t attention = 8 * 8 + 8 * 4 * 2 + 8 * 8;  // q, k, v, o
+  const int64_t outside = 2 * 10 * 8 + 8;               // embedding, head, final norm
+  for (MlpKind kind : {MlpKind::kSwiGlu, MlpKind::kGeGlu}) {
+    c.mlp_kind = kind;
+    EXPECT_EQ(count_params(c).total, outside + 2 * (2 * 8 + attention + 3 * 8 * 16));
+    EXPECT_EQ(c.layer_matmul_params(0), attention + 3 * 8 * 16);
+  }
+  for (MlpKind kind : {MlpKind::kGelu, MlpKind::kRelu, MlpKind::kSquaredRelu}) {
+    SCOPED_TRACE(std::string(mlp_kind_name(kind)));
+    c.mlp_kind = kind;
+    EXPECT_EQ(c.mlp_matrices(), 2);
+    EXPECT_EQ(count_params(c).total, outside + 2 * (2 * 8 + attention + 2 * 8 * 16));
+    EXPECT_EQ(c.layer_matmul_params(1), attention + 2 * 8 * 16);
+  }
+  c.parallel_attn = true;
+  EXPECT_EQ(count_params(c).total, outside + 2 * (8 + attention + 2 * 8 * 16));
+  // Experts take the same kind.
+  c.parallel_attn = false;
+  c.num_experts = 4;
+  c.num_experts_per_tok = 2;
+  c.moe_intermediate_size = 16;
+  EXPECT_EQ(count_params(c).active,
+            outside + 2 * (2 * 8 + attention + 4 * 8 + 2 * 2 * 8 * 16));
+}
+
+TEST(ModelConfig, SlidingWindowAttendedKeys) {
+  ModelConfig c;
+  c.num_hidden_layers = 4;
+  // Full causal attention: (T + 1) / 2 keys per query.
+  EXPECT_DOUBLE_EQ(c.attended_keys_mean(0, 4), 2.5);
+  c.sliding_window = 2;  // every layer: positions 0..3 see 1, 2, 2, 2 keys
+  for (int64_t l = 0; l < 4; ++l) EXPECT_DOUBLE_EQ(c.attended_keys_mean(l, 4), 1.75);
+  EXPECT_DOUBLE_EQ(c.attended_keys_mean(0, 2), 1.5);  // a window beyond the sequence: full
+  c.sliding_window_pattern = 2;  // layers 1, 3 attend fully (GPT-OSS, Gemma 2)
+  EXPECT_TRUE(c.is_sliding_layer(0));
+  EXPECT_FALSE(c.is_sliding_layer(1));
+  EXPECT_TRUE(c.is_sliding_layer(2));
+  EXPECT_DOUBLE_EQ(c.attended_keys_mean(1, 4), 2.5);
+}
+
+TEST(ModelConfigValidate, SlidingWindowKeysAreNamed) {
+  ModelConfig c;
+  c.sliding_window = -1;
+  EXPECT_THAT(c.validate().message(), HasSubstr("model.sliding_window = -1"));
+  c.sliding_window = 128;
+  c.sliding_window_pattern = -2;
+  EXPECT_THAT(c.validate().message(), HasSubstr("model.sliding_window_pattern = -2"));
+  c.sliding_window_pattern = 2;
+  EXPECT_TRUE(c.validate().is_ok());
+}
+
 }  // namespace
 }  // namespace symphony

@@ -298,6 +298,21 @@ TEST(TransformerCreate, NamesTheBatchWhenActivationsDominate) {
   EXPECT_THAT(model.error().message(), testing::Not(testing::HasSubstr("largest tensor")));
 }
 
+// The planner costs other block kinds; the engine refuses to train them, naming the keys.
+TEST(TransformerCreate, RefusesBlockVariantsItDoesNotTrain) {
+  for (int variant = 0; variant < 3; ++variant) {
+    ModelConfig c = grad_check_config();
+    if (variant == 0) c.mlp_kind = MlpKind::kGelu;
+    if (variant == 1) c.parallel_attn = true;
+    if (variant == 2) c.sliding_window = 4;
+    Result<std::unique_ptr<Transformer>> model =
+        Transformer::create(c, DType::kF32, {2, 8}, Recompute::kNone, {}, HostMemory{});
+    ASSERT_FALSE(model.has_value());
+    EXPECT_NE(model.error().message().find("model.mlp_kind"), std::string::npos);
+    EXPECT_NE(model.error().message().find("costed by `symphony plan` only"), std::string::npos);
+  }
+}
+
 TEST(TransformerCreate, BuildsWhatFitsOrWhenMemoryIsUnknown) {
   const ModelConfig c = grad_check_config();
   HostMemory host;

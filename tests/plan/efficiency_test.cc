@@ -40,5 +40,23 @@ TEST(Efficiency, CalibrationErrorsNameFileLineAndKey) {
               HasSubstr("/no/such.toml"));
 }
 
+TEST(Efficiency, Fp8RecipesAndFamilies) {
+  Result<Cluster> h100 = load_cluster("h100");
+  Result<Cluster> gb200 = load_cluster("gb200-nvl72");
+  ASSERT_TRUE(h100.has_value() && gb200.has_value());
+  // Hopper applies block scales outside the tensor cores; Blackwell in them.
+  const Efficiency hopper = default_efficiency(h100->accelerator);
+  EXPECT_LT(hopper.gemm_fp8_block, hopper.gemm_fp8);
+  const Efficiency blackwell = default_efficiency(gb200->accelerator);
+  EXPECT_DOUBLE_EQ(blackwell.gemm_fp8_block, blackwell.gemm_fp8);
+  EXPECT_THAT(blackwell.source, HasSubstr("Blackwell"));
+  Result<Efficiency> e = parse_calibration("[calibration]\ngemm_fp8_block_tflops = 989.45\n",
+                                           "cal.toml", *h100, hopper);
+  ASSERT_TRUE(e.has_value()) << e.error().message();
+  EXPECT_NEAR(e->gemm_fp8_block, 0.5, 1e-9);
+  EXPECT_EQ(parse_fp8_recipe("mx"), Fp8Recipe::kMx);
+  EXPECT_FALSE(parse_fp8_recipe("perblock").has_value());
+}
+
 }  // namespace
 }  // namespace symphony::plan

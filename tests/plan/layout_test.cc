@@ -29,6 +29,27 @@ TEST(Layout, ParseRoundTrips) {
   EXPECT_EQ(again->to_string(), l->to_string());
 }
 
+// An even split (Megatron-LM's default) gives every virtual stage the same number of layers,
+// earlier ones the remainder; the balanced one (the engine's) lightens the LM head's stage.
+TEST(Layout, EvenAndBalancedStageSplits) {
+  const ModelCosts m = preset_costs("qwen3-30b-a3b", 4096);  // 48 layers, a 152K vocabulary
+  Result<PlanLayout> even = parse_layout("dp=2,pp=4,split=even", 8);
+  ASSERT_TRUE(even.has_value()) << even.error().message();
+  EXPECT_EQ(even->stage_split, StageSplit::kEven);
+  EXPECT_NE(even->to_string().find(",split=even"), std::string::npos);
+  EXPECT_EQ(parse_layout(even->to_string(), 8)->to_string(), even->to_string());
+  for (int64_t s = 0; s < 4; ++s) EXPECT_EQ(layers_in_stage(m, *even, s), 12);
+  PlanLayout balanced = *even;
+  balanced.stage_split = StageSplit::kBalanced;
+  EXPECT_LT(layers_in_stage(m, balanced, 3), 12);
+  Result<PlanLayout> seven = parse_layout("dp=1,pp=7,split=even", 7);
+  ASSERT_TRUE(seven.has_value());
+  EXPECT_EQ(layers_in_stage(m, *seven, 0), 7);  // 48 = 6 x 7 + 6: the first six take 7
+  EXPECT_EQ(layers_in_stage(m, *seven, 6), 6);
+  EXPECT_THAT(parse_layout("split=uneven", 8).error().message(),
+              HasSubstr("split='uneven' must be balanced or even"));
+}
+
 TEST(Layout, SizesComeFromTheParallelLayout) {
   // dp left out takes the GPUs the other axes leave; edp what ep leaves of dp * cp * tp.
   Result<PlanLayout> l = parse_layout("tp=4,cp=2,ep=16", 256);
@@ -79,7 +100,15 @@ TEST(Layout, CheckNamesTheViolatedConstraint) {
   EXPECT_THAT(check_layout(*of_256, m, b, 128, 8, TpPlacement::kWithinNode).message(),
               HasSubstr("but the cluster has 128"));
   EXPECT_THAT(check("dp=32,tp=3,pp=1", 96), HasSubstr("tp=3 does not divide num_attention_heads"));
-  EXPECT_THAT(check("dp=4,tp=16,pp=4", 256), HasSubstr("num_key_value_heads 8"));
+  // tp beyond the 8 KV heads replicates each (two ranks per KV head): only the node limits it.
+  EXPECT_THAT(check("dp=4,tp=16,pp=4", 256), HasSubstr("spans more than one 8-GPU node"));
+  // tp must divide the KV heads or be a multiple of them.
+  ModelCosts odd = m;
+  odd.config.num_attention_heads = 24;
+  odd.config.num_key_value_heads = 6;
+  Result<PlanLayout> tp4 = parse_layout("dp=64,tp=4", 256);
+  EXPECT_THAT(check_layout(*tp4, odd, b, 256, 8, TpPlacement::kWithinNode).message(),
+              HasSubstr("tp=4 neither divides num_key_value_heads 6 nor is a multiple of it"));
   Result<PlanLayout> wide = parse_layout("dp=4,tp=16,pp=4", 256);
   EXPECT_THAT(
       check_layout(*wide, preset_costs("kimi-k2-1t", 4096), b, 256, 8, TpPlacement::kWithinNode)

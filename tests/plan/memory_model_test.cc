@@ -78,6 +78,18 @@ TEST(MemoryModel, ExpertParallelismSplitsOnlyExperts) {
   EXPECT_NEAR(ep1.weights - ep8.weights, 2.0 * experts * (1.0 - 1.0 / 8.0), 1);
 }
 
+TEST(MemoryModel, Bf16GradientsHalveTheGradientBytes) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 64 * 4096);
+  const PlanLayout l = layout(8, 8, 1, 8, 1);
+  const MemoryBreakdown fp32 = plan_memory(ctx, l);
+  ctx.options.grad_precision = GradPrecision::kBf16;
+  const MemoryBreakdown bf16 = plan_memory(ctx, l);
+  EXPECT_NEAR(bf16.grads, 0.5 * fp32.grads, 1e-6 * fp32.grads);
+  EXPECT_DOUBLE_EQ(bf16.weights, fp32.weights);
+  EXPECT_DOUBLE_EQ(bf16.optimizer, fp32.optimizer);
+  EXPECT_EQ(state_bytes(Precision::kFp32, GradPrecision::kBf16).grad, 4);  // fp32 stays fp32
+}
+
 TEST(MemoryModel, RecomputationAndPipelineInFlight) {
   PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 1024 * 4096);
   PlanLayout l = layout(8, 4, 8, 8, 1);

@@ -234,5 +234,48 @@ TEST(ModelCosts, SumLayersSplitsDenseAndMoe) {
   EXPECT_DOUBLE_EQ(m.sum_layers(2, 5, moe), 2);
 }
 
+// The block variants the planner costs count the engine's parameters and model FLOPs.
+TEST(ModelCosts, BlockVariantsEqualTheEngineCounts) {
+  for (int variant = 0; variant < 6; ++variant) {
+    ModelConfig c = preset_model("mixtral-8x7b");
+    if (variant == 1) c.mlp_kind = MlpKind::kGelu;
+    if (variant == 2) c.mlp_kind = MlpKind::kSquaredRelu;
+    if (variant == 3) c.mlp_kind = MlpKind::kGeGlu;
+    if (variant == 4) c.parallel_attn = true;
+    if (variant == 5) c.sliding_window = 1024, c.sliding_window_pattern = 2;
+    SCOPED_TRACE(variant);
+    const ModelCosts m = model_costs(c, 4096);
+    const ParamCounts counts = count_params(c);
+    EXPECT_EQ(m.total_params(), counts.total);
+    EXPECT_EQ(m.active_params(), counts.active);
+    EXPECT_NEAR(m.model_flops_per_token(), training_flops_per_token(c, 4096),
+                1e-12 * m.model_flops_per_token());
+  }
+}
+
+TEST(ModelCosts, NonGatedMlpCostsTwoMatrices) {
+  ModelConfig c = preset_model("small");
+  c.num_experts = 0;
+  const ModelCosts swiglu = model_costs(c, 256);
+  c.mlp_kind = MlpKind::kGelu;
+  const ModelCosts gelu = model_costs(c, 256);
+  EXPECT_EQ(3 * gelu.dense.dense_ffn_params, 2 * swiglu.dense.dense_ffn_params);
+  EXPECT_DOUBLE_EQ(3 * gelu.dense.ffn_flops, 2 * swiglu.dense.ffn_flops);
+  // It keeps the up projection and its activation, not a gate as well.
+  EXPECT_DOUBLE_EQ(swiglu.dense.act_ffn - gelu.dense.act_ffn, double(c.intermediate_size));
+}
+
+TEST(ModelCosts, SlidingWindowShrinksTheAttentionCore) {
+  ModelConfig c = preset_model("small");
+  c.num_experts = 0;
+  const ModelCosts full = model_costs(c, 4096);
+  c.sliding_window = 128;  // every layer
+  const ModelCosts windowed = model_costs(c, 4096);
+  // (w (w + 1) / 2 + (T - w) w) / T keys against (T + 1) / 2.
+  const double keys = (128.0 * 129.0 / 2.0 + (4096.0 - 128.0) * 128.0) / 4096.0;
+  EXPECT_NEAR(windowed.dense.attn_core_flops / full.dense.attn_core_flops, keys / 2048.5, 1e-12);
+  EXPECT_DOUBLE_EQ(windowed.dense.attn_proj_flops, full.dense.attn_proj_flops);
+}
+
 }  // namespace
 }  // namespace symphony::plan

@@ -1,5 +1,6 @@
 #include "plan/search.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -93,7 +94,24 @@ TEST(Search, ModelThatFitsNowhereSaysWhatToChange) {
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message(), HasSubstr("fits in no layout on 16"));
   EXPECT_THAT(r.error().message(), HasSubstr("GiB per GPU"));
-  EXPECT_THAT(r.error().message(), HasSubstr("the GPUs"));
+  // A count that was checked to fit, in whole nodes, with the layout that fits.
+  EXPECT_THAT(r.error().message(), testing::ContainsRegex("[0-9]+ GPUs \\([0-9.]+x\\) would fit it"));
+  const std::string message = r.error().message();
+  const size_t at = message.find(" GPUs (");
+  const int64_t gpus = std::stoll(message.substr(message.rfind(' ', at - 1) + 1));
+  EXPECT_EQ(gpus % 8, 0);
+  PlanContext more = context("kimi-k2-1t", "h100", gpus, 4096, 64 * 4096);
+  EXPECT_TRUE(plan_search(more, SearchSpace{}, 1).has_value());
+}
+
+TEST(Search, ModelThatFitsOnNoCountSaysSo) {
+  // An accelerator smaller than the runtime's own reserve: no count of GPUs helps.
+  PlanContext ctx = context("mixtral-8x7b", "h100", 8, 4096, 64 * 4096);
+  ctx.cluster.accelerator.memory_bytes = 1.0 * (1 << 30);
+  Result<SearchResult> r = plan_search(ctx, SearchSpace{}, 5);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), HasSubstr("no count of GPUs up to 2^24 fits it"));
+  EXPECT_THAT(r.error().message(), HasSubstr("--global-batch-tokens"));
 }
 
 TEST(Search, BadRequestsAreClearErrors) {
@@ -113,7 +131,21 @@ TEST(Search, BadRequestsAreClearErrors) {
   q.model = "kimi-k2-1t";
   q.global_batch_tokens = 1000;
   EXPECT_THAT(make_plan_context(q).error().message(), HasSubstr("--global-batch-tokens"));
-  q.global_batch_tokens = 0;
+  for (int64_t bad : {0, -4096}) {
+    q.global_batch_tokens = bad;
+    EXPECT_THAT(make_plan_context(q).error().message(),
+                HasSubstr(fmt::format("--global-batch-tokens {} must be a positive", bad)));
+  }
+  q.global_batch_tokens.reset();
+  for (int64_t bad : {0, -5}) {
+    q.seq_len = bad;
+    EXPECT_THAT(make_plan_context(q).error().message(),
+                HasSubstr(fmt::format("--seq-len {} must be a positive", bad)));
+  }
+  q.seq_len.reset();
+  q.train_tokens = 1e19;  // beyond int64: would wrap into negative days and cost
+  EXPECT_THAT(make_plan_context(q).error().message(), HasSubstr("--tokens 1e+19 is more than"));
+  q.train_tokens = 15e12;
   Result<PlanContext> ctx = make_plan_context(q);
   ASSERT_TRUE(ctx.has_value());
   EXPECT_THAT(plan_layout(*ctx, "tp=8,pp=8,ep=7", Precision::kBf16).error().message(),

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,74 @@ TEST(StepTime, MtpModulesRunOnTheLastStage) {
       EXPECT_LE(a.time.step_s / b.time.step_s, flops_ratio);
     }
   }
+}
+
+TEST(StepTime, Fp8RecipeSetsTheGemmRate) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  PlanLayout l = parse(ctx, "dp=8,tp=8,ep=8,mbs=1,precision=fp8");
+  const TimeBreakdown tensorwise = plan_step_time(ctx, l);
+  ctx.options.fp8_recipe = Fp8Recipe::kBlockwise;
+  const TimeBreakdown blockwise = plan_step_time(ctx, l);
+  EXPECT_GT(blockwise.compute, tensorwise.compute);  // Hopper scales blocks outside the MMAs
+  // Blackwell's tensor cores apply block scales: MX runs at the tensorwise rate.
+  PlanContext b = context("mixtral-8x7b", "b200", 64, 4096, 256 * 4096);
+  const PlanLayout lb = parse(b, "dp=8,tp=8,ep=8,mbs=1,precision=fp8");
+  const double cs = plan_step_time(b, lb).compute;
+  b.options.fp8_recipe = Fp8Recipe::kMx;
+  EXPECT_DOUBLE_EQ(plan_step_time(b, lb).compute, cs);
+  // bf16 on the same layout is slower than either.
+  l.precision = Precision::kBf16;
+  EXPECT_GT(plan_step_time(ctx, l).compute, tensorwise.compute);
+}
+
+TEST(StepTime, PowerCapSlowsComputeNotMemoryAndDrawsLess) {
+  PlanContext full = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  PlanContext capped = context("mixtral-8x7b", "h100-500w", 64, 4096, 256 * 4096);
+  const PlanLayout l = parse(full, "dp=8,tp=8,ep=8,mbs=1");
+  const Evaluation a = evaluate(full, l), b = evaluate(capped, l);
+  EXPECT_GT(b.time.compute, a.time.compute);
+  // At most the clock ratio slower: memory-bound work keeps its speed.
+  EXPECT_LE(b.time.compute / a.time.compute, 1.0 / std::cbrt(500.0 / 700.0) + 1e-9);
+  EXPECT_DOUBLE_EQ(b.time.optimizer, a.time.optimizer);  // streams memory only
+  // Energy per hour: the server less the 200 W the cap saves.
+  EXPECT_NEAR(b.energy_mwh / b.gpu_hours, (1275.0 - 200.0) * 1.2 / 1e6, 1e-12);
+}
+
+TEST(StepTime, MoeImbalanceSlowsTheBusiestGpu) {
+  PlanContext ctx = context("qwen3-30b-a3b", "h100", 64, 4096, 256 * 4096);
+  const PlanLayout l = parse(ctx, "dp=64,ep=8");
+  const TimeBreakdown balanced = plan_step_time(ctx, l);
+  ctx.options.moe_imbalance = 1.3;
+  const TimeBreakdown skewed = plan_step_time(ctx, l);
+  EXPECT_GT(skewed.compute, balanced.compute);
+  EXPECT_GT(skewed.ep_comm_intra, balanced.ep_comm_intra * 1.29);
+  EXPECT_GT(skewed.step_s, balanced.step_s);
+}
+
+// Parallel attention and MLP share one gather and one reduce-scatter per layer.
+TEST(StepTime, ParallelBlocksHalveTensorParallelTraffic) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  ctx.options.tp_overlap = 0;
+  const PlanLayout l = parse(ctx, "dp=8,tp=8,ep=8,mbs=1");
+  const double sequential = plan_step_time(ctx, l).tp_comm;
+  ModelConfig c = ctx.model.config;
+  c.parallel_attn = true;
+  ctx.model = model_costs(c, 4096);
+  EXPECT_NEAR(plan_step_time(ctx, l).tp_comm, 0.5 * sequential, 1e-9 * sequential);
+}
+
+// Multi-query attention under tp = 8: every rank computes the one K and V head in full.
+TEST(StepTime, ReplicatedKvHeadsAreComputedOnEveryRank) {
+  PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
+  const PlanLayout l = parse(ctx, "dp=8,tp=8,ep=8,mbs=1");
+  ModelConfig c = ctx.model.config;
+  c.num_key_value_heads = 1;
+  ctx.model = model_costs(c, 4096);
+  const double mqa = plan_step_time(ctx, l).compute;
+  // The same FLOPs split 8 ways would be cheaper.
+  ctx.model.dense.kv_proj_flops = 0;
+  ctx.model.moe.kv_proj_flops = 0;
+  EXPECT_GT(mqa, plan_step_time(ctx, l).compute);
 }
 
 }  // namespace
