@@ -199,7 +199,14 @@ std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const Plan
     for (int64_t c = 0; c < chunks; ++c)
       parallel.pp_layers.push_back(model.num_layers / chunks + (c < model.num_layers % chunks));
   }
-  std::vector<int64_t> counts = pipeline_layer_split(model.config, parallel, model.seq_len);
+  std::vector<int64_t> counts;
+  if (layout.stage_split == StageSplit::kEven) {
+    counts = parallel.pp_layers;
+  } else {
+    std::vector<int64_t>& cached = (*model.split_cache)[{layout.pp(), layout.vpp}];
+    if (cached.empty()) cached = pipeline_layer_split(model.config, parallel, model.seq_len);
+    counts = cached;
+  }
   if (counts.empty()) counts = {model.num_layers};  // one virtual stage
   std::vector<LayerRange> ranges;
   int64_t next = 0;

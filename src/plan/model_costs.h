@@ -17,6 +17,10 @@
 // tests/plan/model_costs_test.cc checks this.
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "model/model_config.h"
 
@@ -108,6 +112,12 @@ struct ModelCosts {
   // copy of the embedding there when the first stage is another), each `mtp` plus mtp_layer().
   int64_t num_mtp_modules = 0;
   MtpCosts mtp;
+  // The engine's layer split balanced by cost, by (pp, vpp), as plan/layout.h's
+  // virtual_stage_ranges computes it (a dynamic programme the search would otherwise rerun for
+  // every layout). Copies share it: they hold the same config and seq_len, which it depends on.
+  // Not thread-safe.
+  using SplitCache = std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>>;
+  std::shared_ptr<SplitCache> split_cache = std::make_shared<SplitCache>();
 
   const LayerCosts& layer(int64_t index) const { return index < num_dense_layers ? dense : moe; }
   // The decoder layer of each MTP module: of the kind of layer num_hidden_layers.
