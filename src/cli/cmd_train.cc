@@ -1,6 +1,6 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
 //                [--resume auto|PATH] [--init-from PATH] [--stop-at-step N]
-//                [--ignore-memory-check]
+//                [--ignore-memory-check] [--metrics-port PORT]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -31,6 +31,7 @@ struct TrainArgs {
   std::string init_from;
   int64_t stop_at_step = 0;
   bool ignore_memory_check = false;
+  int64_t metrics_port = -1;  // -1: monitor.metrics_port as configured
 };
 
 // Prints the model's size and memory; fails (exit 2) on a layout the config cannot run.
@@ -88,7 +89,10 @@ int run_train(const TrainArgs& args) {
   // and SIGINT ask the trainer to save a checkpoint and stop at the end of the current step. They
   // are blocked here, before any thread exists, and received by StopSignals' own thread.
   StopSignals stop_signals;
-  Result<RunConfig> config = load_run_config(args.config, args.overrides);
+  std::vector<std::string> overrides = args.overrides;
+  if (args.metrics_port >= 0)
+    overrides.push_back(fmt::format("monitor.metrics_port={}", args.metrics_port));
+  Result<RunConfig> config = load_run_config(args.config, overrides);
   if (!config.has_value()) return report(config.error());
   if (args.dry_run) {
     if (Status s = print_dry_run(*config); !s.is_ok()) return report(s);
@@ -174,6 +178,10 @@ void add_train_command(CLI::App& app, int* exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--ignore-memory-check", args->ignore_memory_check,
                 "Start even when the run needs more memory than is available");
+  cmd->add_option("--metrics-port", args->metrics_port,
+                  "Serve Prometheus metrics on this TCP port from rank 0 (GET /metrics; "
+                  "monitor.metrics_port; 0: off)")
+      ->check(CLI::Range(0, 65535));
   cmd->callback([args, exit_code] { *exit_code = run_train(*args); });
 }
 
