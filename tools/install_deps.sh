@@ -11,6 +11,7 @@ packages=(
   zlib1g-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
   openmpi-bin libopenmpi-dev
+  libcpp-httplib-dev prometheus
   python3 python3-torch python3-numpy
   sentencepiece
 )

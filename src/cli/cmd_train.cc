@@ -1,6 +1,6 @@
 // symphony train CONFIG [--set section.key=value]... [--dry-run] [--kernels fast|ref] [--quiet]
 //                [--resume auto|PATH] [--init-from PATH] [--stop-at-step N]
-//                [--ignore-memory-check]
+//                [--ignore-memory-check] [--metrics-port PORT]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -115,7 +115,10 @@ int run_train(const TrainArgs& args) {
   // and SIGINT ask the trainer to save a checkpoint and stop at the end of the current step. They
   // are blocked here, before any thread exists, and received by StopSignals' own thread.
   StopSignals stop_signals;
-  Result<RunConfig> config = load_run_config(args.config, args.overrides);
+  std::vector<std::string> overrides = args.overrides;
+  if (args.metrics_port >= 0)
+    overrides.push_back(fmt::format("monitor.metrics_port={}", args.metrics_port));
+  Result<RunConfig> config = load_run_config(args.config, overrides);
   if (!config.has_value()) return report(config.error());
   if (args.dry_run) {
     if (Status s = print_dry_run(*config); !s.is_ok()) return report(s);

@@ -24,6 +24,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& args) {
       ->check(CLI::PositiveNumber);
   cmd.add_flag("--ignore-memory-check", args.ignore_memory_check,
                "Start even when the run needs more memory than is available");
+  cmd.add_option("--metrics-port", args.metrics_port,
+                 "Serve Prometheus metrics on this TCP port from rank 0 (GET /metrics; "
+                 "monitor.metrics_port; 0: off)")
+      ->check(CLI::Range(0, 65535));
   // Hidden (no group): `symphony launch` passes it to the ranks it supervises.
   cmd.add_option("--launch-dir", args.launch_dir,
                  "Directory for this rank's start and exit files (set by symphony launch)")

@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string init_from;
   int64_t stop_at_step = 0;
   bool ignore_memory_check = false;
+  int64_t metrics_port = -1;  // -1: monitor.metrics_port as configured
   // Set by `symphony launch` only: where this rank writes its start and exit files
   // (launch/rank_files.h).
   std::string launch_dir;

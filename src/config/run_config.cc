@@ -278,6 +278,33 @@ Status validate(const CheckpointConfig& checkpoint) {
   return Status::ok();
 }
 
+Status validate(const MonitorConfig& monitor) {
+  if (monitor.metrics_port < 0 || monitor.metrics_port > 65535)
+    return Error::invalid("monitor.metrics_port = {} must be 0 (off) or a TCP port (1-65535)",
+                          monitor.metrics_port);
+  if (monitor.metrics_host.empty())
+    return Error::invalid("monitor.metrics_host is empty: give an address such as 127.0.0.1");
+  if (!(monitor.metrics_linger_s >= 0))
+    return Error::invalid("monitor.metrics_linger_s = {} must be 0 or positive",
+                          monitor.metrics_linger_s);
+  if (!(monitor.straggler_mad_multiple > 0))
+    return Error::invalid("monitor.straggler_mad_multiple = {} must be positive",
+                          monitor.straggler_mad_multiple);
+  if (!(monitor.straggler_min_excess > 0))
+    return Error::invalid("monitor.straggler_min_excess = {} must be positive",
+                          monitor.straggler_min_excess);
+  if (monitor.straggler_windows < 1)
+    return Error::invalid("monitor.straggler_windows = {} must be at least 1",
+                          monitor.straggler_windows);
+  if (!(monitor.peak_tflops >= 0))
+    return Error::invalid("monitor.peak_tflops = {} must be 0 (unknown) or positive",
+                          monitor.peak_tflops);
+  if (!(monitor.debug_slow_factor >= 0))
+    return Error::invalid("monitor.debug_slow_factor = {} must be 0 or positive",
+                          monitor.debug_slow_factor);
+  return Status::ok();
+}
+
 Status validate(const RunConfig& config) {
   SYM_TRY(config.model.validate());
   SYM_TRY(validate(config.train));
@@ -288,6 +315,7 @@ Status validate(const RunConfig& config) {
   SYM_TRY(validate_tensor_parallel(config.parallel, config.train, config.model));
   SYM_TRY(validate_pipeline_parallel(config.parallel, config.model));
   SYM_TRY(validate(config.checkpoint));
+  SYM_TRY(validate(config.monitor));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
                           config.train.seq_len, config.model.max_position_embeddings);

@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "data/data_config.h"
 #include "model/model_config.h"
+#include "monitor/monitor_config.h"
 #include "optim/optim_config.h"
 #include "parallel/layout.h"
 #include "train/train_config.h"
@@ -28,6 +29,7 @@ struct RunConfig {
   DataConfig data;
   ParallelConfig parallel;
   CheckpointConfig checkpoint;
+  MonitorConfig monitor;
   std::string source;  // the file path or preset name this config was loaded from
 };
 
@@ -58,6 +60,7 @@ Status validate(const OptimConfig& optim);
 Status validate(const DataConfig& data);
 Status validate(const ParallelConfig& parallel);
 Status validate(const CheckpointConfig& checkpoint);
+Status validate(const MonitorConfig& monitor);
 
 // Every section's checks plus those between sections (train.seq_len against
 // model.max_position_embeddings, optim.warmup_steps against train.steps).

@@ -136,6 +136,19 @@ const Field<CheckpointConfig> kCheckpointFields[] = {
     {"async", &CheckpointConfig::async},
 };
 
+const Field<MonitorConfig> kMonitorFields[] = {
+    {"metrics_port", &MonitorConfig::metrics_port},
+    {"metrics_host", &MonitorConfig::metrics_host},
+    {"metrics_linger_s", &MonitorConfig::metrics_linger_s},
+    {"rank_stats_every", &MonitorConfig::rank_stats_every},
+    {"straggler_mad_multiple", &MonitorConfig::straggler_mad_multiple},
+    {"straggler_min_excess", &MonitorConfig::straggler_min_excess},
+    {"straggler_windows", &MonitorConfig::straggler_windows},
+    {"peak_tflops", &MonitorConfig::peak_tflops},
+    {"debug_slow_rank", &MonitorConfig::debug_slow_rank},
+    {"debug_slow_factor", &MonitorConfig::debug_slow_factor},
+};
+
 // Calls fn(section_name, fields, member_of_RunConfig) for each section, in file order.
 template <typename Fn>
 Status for_each_section(Fn&& fn) {
@@ -145,6 +158,7 @@ Status for_each_section(Fn&& fn) {
   SYM_TRY(fn(std::string_view("data"), std::span(kDataFields), &RunConfig::data));
   SYM_TRY(fn(std::string_view("parallel"), std::span(kParallelFields), &RunConfig::parallel));
   SYM_TRY(fn(std::string_view("checkpoint"), std::span(kCheckpointFields), &RunConfig::checkpoint));
+  SYM_TRY(fn(std::string_view("monitor"), std::span(kMonitorFields), &RunConfig::monitor));
   return Status::ok();
 }
 

@@ -33,15 +33,23 @@ CommHandle CommHandle::completed(Status status) {
 Status CommHandle::wait() const {
   if (!state_) return Status::ok();
   std::unique_lock<std::mutex> lock(state_->mutex);
-  state_->cv.wait(lock, [&] { return state_->done; });
+  if (!state_->done) {
+    const double start = steady_seconds();
+    state_->cv.wait(lock, [&] { return state_->done; });
+    if (state_->wait_tally) state_->wait_tally->add(steady_seconds() - start);
+  }
   return state_->status;
 }
 
 bool CommHandle::wait_for(double seconds) const {
   if (!state_) return true;
   std::unique_lock<std::mutex> lock(state_->mutex);
-  return state_->cv.wait_for(lock, std::chrono::duration<double>(seconds),
-                             [&] { return state_->done; });
+  if (state_->done) return true;
+  const double start = steady_seconds();
+  const bool done = state_->cv.wait_for(lock, std::chrono::duration<double>(seconds),
+                                        [&] { return state_->done; });
+  if (state_->wait_tally) state_->wait_tally->add(steady_seconds() - start);
+  return done;
 }
 
 double CommHandle::completed_s() const {
@@ -54,6 +62,11 @@ bool CommHandle::done() const {
   if (!state_) return true;
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->done;
+}
+
+void Comm::set_wait_tally(std::shared_ptr<CommWaitTally> tally) {
+  SYM_CHECK(tally != nullptr, "group '{}': null wait tally", name_);
+  wait_tally_ = std::move(tally);
 }
 
 void complete_comm_handle(CommHandle::State& state, Status status) {
@@ -106,7 +119,9 @@ class SelfComm final : public Comm {
   }
   CommHandle barrier_async() override { return CommHandle::completed(); }
   Result<std::unique_ptr<Comm>> split(int, int, std::string name) override {
-    return std::unique_ptr<Comm>(std::make_unique<SelfComm>(std::move(name)));
+    auto made = std::make_unique<SelfComm>(std::move(name));
+    made->set_wait_tally(wait_tally());
+    return std::unique_ptr<Comm>(std::move(made));
   }
 
  private:

@@ -13,8 +13,13 @@
 // did not arrive. After a failure the group is unusable; the process should report and exit
 // (cli/ calls abort_world() so no peer hangs).
 // Thread-safety: one thread issues operations; handles may be waited on from that thread only.
+//
+// Wait accounting: the time a caller spends blocked in CommHandle::wait() or wait_for() is added
+// to the CommWaitTally of the group that issued the operation, so a rank can tell how much of a
+// step it spent waiting for its peers, group by group (train/comm_waits.h).
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -45,6 +50,17 @@ constexpr CommDType comm_dtype_of<uint8_t>() { return CommDType::kU8; }
 
 enum class ReduceOp : uint8_t { kSum, kMax, kMin };
 
+// Seconds callers spent blocked waiting on operations, summed. Several groups may share one.
+// Thread-safety: add() and seconds() may run concurrently.
+class CommWaitTally {
+ public:
+  void add(double seconds) { ns_.fetch_add(int64_t(seconds * 1e9), std::memory_order_relaxed); }
+  double seconds() const { return double(ns_.load(std::memory_order_relaxed)) * 1e-9; }
+
+ private:
+  std::atomic<int64_t> ns_{0};
+};
+
 // Completion of one asynchronous operation. Copyable; all copies share the state. A default
 // constructed handle is complete and ok.
 class CommHandle {
@@ -55,16 +71,18 @@ class CommHandle {
     bool done = false;
     Status status;
     double completed_s = 0;  // steady_seconds() when it completed
+    std::shared_ptr<CommWaitTally> wait_tally;  // charged with blocked waits; may be null
   };
 
   CommHandle() = default;
   explicit CommHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
   static CommHandle completed(Status status = Status::ok());
 
-  // Blocks until the operation finished; its outcome. Idempotent.
+  // Blocks until the operation finished; its outcome. Idempotent. The time blocked is added to
+  // the issuing group's wait tally.
   Status wait() const;
   // Blocks until the operation finished or `seconds` passed; whether it finished (its outcome
-  // is then wait()'s).
+  // is then wait()'s). The time blocked is added to the issuing group's wait tally.
   bool wait_for(double seconds) const;
   bool done() const;
   // steady_seconds() at completion; 0 while it has not completed (or for a default handle).
@@ -98,6 +116,12 @@ class Comm {
   int rank() const { return rank_; }
   int size() const { return size_; }
   const std::string& name() const { return name_; }  // e.g. "world", "dp", "dp_cp"
+
+  // The tally charged with the time callers block on this group's operations. A new group has
+  // its own; one made by split() starts with its parent's. set_wait_tally() replaces it for the
+  // operations issued afterwards (never null).
+  const std::shared_ptr<CommWaitTally>& wait_tally() const { return wait_tally_; }
+  void set_wait_tally(std::shared_ptr<CommWaitTally> tally);
 
   // data[i] = op over ranks of data[i]; count elements.
   virtual CommHandle all_reduce_async(void* data, int64_t count, CommDType dtype, ReduceOp op) = 0;
@@ -174,6 +198,7 @@ class Comm {
   int rank_;
   int size_;
   std::string name_;
+  std::shared_ptr<CommWaitTally> wait_tally_ = std::make_shared<CommWaitTally>();
 };
 
 // The group of one rank: every collective is a copy (or nothing), every handle is complete.

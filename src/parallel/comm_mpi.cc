@@ -95,6 +95,7 @@ struct Op {
   MPI_Request request = MPI_REQUEST_NULL;
   Clock::time_point started_at;
   std::function<void()> synchronous;  // set instead of `start` for blocking set-up calls
+  std::shared_ptr<CommWaitTally> wait_tally;  // the issuing group's
 };
 
 class MpiEngine {
@@ -127,6 +128,7 @@ class MpiEngine {
 
   CommHandle submit(Op op) {
     auto state = std::make_shared<CommHandle::State>();
+    state->wait_tally = op.wait_tally;
     op.state = state;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -527,6 +529,7 @@ class MpiComm final : public Comm {
     op.start = std::move(start);
     op.group = group_;
     op.seq = -2;  // numbered by the progress thread when started
+    op.wait_tally = wait_tally();
     return engine_.submit(std::move(op));
   }
   CommHandle point_to_point(std::string what, std::function<int(MPI_Request*)> start) {
@@ -534,6 +537,7 @@ class MpiComm final : public Comm {
     op.what = std::move(what);
     op.start = std::move(start);
     op.group = group_;
+    op.wait_tally = wait_tally();
     return engine_.submit(std::move(op));
   }
 
@@ -575,6 +579,7 @@ Result<std::unique_ptr<Comm>> MpiComm::split(int color, int key, std::string nam
   if (rc != MPI_SUCCESS)
     return Error::internal("splitting group '{}' into '{}': MPI error: {}", this->name(), name,
                            mpi_error_string(rc));
+  made->set_wait_tally(wait_tally());
   return made;
 }
 

@@ -1,8 +1,10 @@
 #include "train/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@
 #include "monitor/flops.h"
 #include "monitor/loss_plot.h"
 #include "monitor/metrics_log.h"
+#include "monitor/metrics_server.h"
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
 #include "train/evaluator.h"
@@ -28,6 +31,7 @@
 #include "monitor/pipeline_trace.h"
 #include "train/model_layout.h"
 #include "train/pipeline_report.h"
+#include "train/rank_stats.h"
 #include "train/train_step.h"
 
 namespace symphony {
@@ -44,9 +48,16 @@ nlohmann::json memory_record() {
   return peak;
 }
 
+struct RouterSummary {
+  double max_over_mean_load = NAN;  // NaN without MoE layers
+  double dropped_fraction = NAN;
+  int64_t dropped = 0;  // token slots
+};
+
 // Router balance of one step: per MoE layer (the MTP modules' included, marked) the max/mean load
 // ratio and dropped fraction.
-void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann::json& record) {
+RouterSummary add_router_stats(const Transformer& model, int64_t micro_batches,
+                               nlohmann::json& record) {
   nlohmann::json layers = nlohmann::json::array();
   double aux = 0, seq_aux = 0, z = 0, worst = 0;
   int64_t dropped = 0, slots = 0;
@@ -64,13 +75,49 @@ void add_router_stats(const Transformer& model, int64_t micro_batches, nlohmann:
                       {"dropped", s.dropped}});
     if (c.is_mtp_layer(l)) layers.back()["mtp"] = true;
   }
-  if (layers.empty()) return;
+  if (layers.empty()) return {};
   record["aux_loss"] = aux;
   if (c.router_seq_aux_loss_coef != 0) record["seq_aux_loss"] = seq_aux;
   record["z_loss"] = z;
   record["max_over_mean_load"] = worst;
   record["dropped_fraction"] = slots ? double(dropped) / double(slots) : 0.0;
   record["moe_layers"] = std::move(layers);
+  return {worst, slots ? double(dropped) / double(slots) : 0.0, dropped};
+}
+
+// The ranks' identities in the endpoint's snapshot, before the first window.
+void publish_ranks(MetricsServer& server, const std::vector<RankIdentity>& ranks) {
+  server.update([&](RunMetricsSnapshot& s) {
+    s.ranks.resize(ranks.size());
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      s.ranks[r].rank = int(r);
+      s.ranks[r].host = ranks[r].host;
+      s.ranks[r].pid = ranks[r].pid;
+    }
+  });
+}
+
+// A gathered window's per-rank figures in the endpoint's snapshot.
+void publish_window(MetricsServer& server, const RankWindow& window, int64_t alarms) {
+  server.update([&](RunMetricsSnapshot& s) {
+    s.straggler_alarms = alarms;
+    for (size_t r = 0; r < s.ranks.size(); ++r) {
+      RankMetrics& m = s.ranks[r];
+      m.per_step = window.per_step[r];
+      m.memory_bytes = window.memory[r].current_bytes;
+      m.memory_peak_bytes = window.memory[r].peak_bytes;
+      m.straggler = !window.named.empty() && window.named[r];
+    }
+  });
+}
+
+// Keeps the endpoint up for monitor.metrics_linger_s after the run, or until a stop request.
+void linger(double seconds, const std::atomic<bool>* stop) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(seconds));
+  while (std::chrono::steady_clock::now() < until && !(stop != nullptr && stop->load()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 }  // namespace
@@ -92,6 +139,12 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   }
   SYM_TRY_ASSIGN(ParallelLayout layout, ParallelLayout::create(config.parallel, world->size()));
   SYM_TRY_ASSIGN(DeviceMesh mesh, DeviceMesh::create(layout, *world));
+  const MonitorConfig& monitor = config.monitor;
+  if (monitor.debug_slow_factor > 0 && monitor.debug_slow_rank >= world->size())
+    return Error::invalid("monitor.debug_slow_rank = {} is not a rank of the {} ranks",
+                          monitor.debug_slow_rank, world->size());
+  // Before the model and the step split groups off the mesh's: they inherit its wait tallies.
+  SYM_TRY_ASSIGN(std::unique_ptr<RankStats> rank_stats, RankStats::create(monitor, mesh));
   // Every rank runs its own micro-batches: the dense data-parallel group (dp x cp). Expert
   // parallelism is folded over it (parallel/layout.h).
   Comm& dp_comm = mesh.replicas(ReplicaGroup::kDense);
@@ -136,6 +189,22 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     SYM_TRY(write_file_atomic(run_dir / "config.toml", to_toml(config)));
     SYM_TRY_ASSIGN(MetricsLog log, MetricsLog::open(run_dir / "metrics.jsonl"));
     metrics.emplace(std::move(log));
+  }
+  // The Prometheus endpoint (rank 0): figures published after every step and window.
+  std::unique_ptr<MetricsServer> server;
+  if (leader && monitor.metrics_port > 0) {
+    Result<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::start(monitor.metrics_host, int(monitor.metrics_port));
+    if (!started)
+      return started.error().with_context("monitor.metrics_port = {}", monitor.metrics_port);
+    server = std::move(started).value();
+    fmt::print(options.log, "metrics: serving http://{}:{}/metrics\n", server->host(),
+               server->port());
+    server->update([&](RunMetricsSnapshot& s) {
+      s.total_steps = tc.steps;
+      s.checkpoint_unix_s = unix_seconds();
+    });
+    publish_ranks(*server, rank_stats->ranks());
   }
   auto write_metrics = [&](const nlohmann::json& record) -> Status {
     return metrics ? metrics->write(record) : Status::ok();
@@ -227,6 +296,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   auto log_commits = [&](int64_t before) -> Status {
     if (checkpointer.last_committed_step() == before) return Status::ok();
     result_checkpoint = (checkpoint_dir / step_dir_name(checkpointer.last_committed_step())).string();
+    if (server)
+      server->update([&](RunMetricsSnapshot& s) {
+        s.checkpoint_step = checkpointer.last_committed_step();
+        s.checkpoint_unix_s = unix_seconds();
+      });
     return write_metrics({{"step", checkpointer.last_committed_step()},
                           {"checkpoint", result_checkpoint},
                           {"checkpoint_write_s", checkpointer.last_times().write_s}});
@@ -236,8 +310,13 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const int64_t micro_batches = train_step.micro_batches() * dp_size;  // of the global batch
   const double flops_per_token = training_flops_per_token(mc, tc.seq_len);
   const BatchSource next_batch = [&](std::span<int32_t> in, std::span<int32_t> tgt) {
+    Timer wait;
     loader.next(in, tgt);
+    rank_stats->add_data_wait(wait.elapsed_s());
   };
+  // Model FLOPs utilisation against every rank's peak, when the peak is known.
+  const double peak_flops = monitor.peak_tflops * 1e12 * double(world->size());
+  int64_t dropped_tokens = 0;
 
   std::optional<ProgressBar> bar;
   if (options.progress == ProgressOutput::kBar && leader) bar.emplace(tc.steps, options.log);
@@ -261,6 +340,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   auto evaluate = [&](int64_t step) -> Status {
     SYM_TRY_ASSIGN(const EvalLoss e, evaluator->run(ex, model, *eval_sampler, eval_group));
     result.eval_losses.push_back(e.loss);
+    if (server) server->update([&](RunMetricsSnapshot& s) { s.eval_loss = e.loss; });
     eval_series.points.push_back({double(step), e.loss});
     return write_metrics({{"step", step}, {"eval_loss", e.loss}, {"eval_tokens", e.tokens}});
   };
@@ -268,8 +348,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   const int64_t every = config.checkpoint.every;
   bool stopped = false;
   for (int64_t step = first_step; step < tc.steps && !stopped; ++step) {
+    rank_stats->begin_step();
     Timer step_timer;
     SYM_TRY_ASSIGN(const StepResult r, train_step.run(ex, step, next_batch));
+    rank_stats->debug_slowdown();
     const double step_s = step_timer.elapsed_s();
     // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
     if (step > first_step || tc.steps - first_step == 1) timed_s += step_s, timed_tokens += r.tokens;
@@ -304,7 +386,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       record["tensor_comm_s"] = r.tensor_comm.in_flight_s;
       record["tensor_comm_hidden"] = r.tensor_comm.hidden_fraction();
     }
-    add_router_stats(model, micro_batches, record);
+    const double mfu = peak_flops > 0 ? flops_per_token * tokens_per_s / peak_flops : NAN;
+    if (peak_flops > 0) record["mfu"] = mfu;
+    const RouterSummary router = add_router_stats(model, micro_batches, record);
+    dropped_tokens += router.dropped;
     if (PipelineStep* pipeline = train_step.pipeline()) {
       // Every stage takes part in gathering the timeline; rank 0 (stage 0) reports it.
       SYM_TRY_ASSIGN(const PipelineStepReport report,
@@ -339,13 +424,44 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       stopped = true;
     const int64_t committed_before = checkpointer.last_committed_step();
     SYM_TRY(checkpointer.poll());
+    double stall_s = 0;
     if (stopped || (every > 0 && ((step + 1) % every == 0 || step + 1 == tc.steps))) {
       SYM_TRY(save_checkpoint(step + 1, r.lr, r.tokens));
-      record["checkpoint_stall_s"] = checkpointer.last_times().stall_s;
+      stall_s = checkpointer.last_times().stall_s;
+      record["checkpoint_stall_s"] = stall_s;
       if (stopped || step + 1 == tc.steps) SYM_TRY(checkpointer.wait());
     }
+    rank_stats->end_step(stall_s);
     SYM_TRY(write_metrics(record));
     SYM_TRY(log_commits(committed_before));
+    if (server)
+      server->update([&](RunMetricsSnapshot& s) {
+        s.step = step + 1;
+        s.loss = r.loss;
+        s.lr = r.lr;
+        s.grad_norm = r.grad_norm;
+        s.tokens_per_s = tokens_per_s;
+        s.step_time_s = step_s;
+        s.mfu = mfu;
+        s.tokens = (step + 1) * r.tokens;
+        s.max_over_mean_load = router.max_over_mean_load;
+        s.dropped_fraction = router.dropped_fraction;
+        s.dropped_tokens = dropped_tokens;
+      });
+    if (rank_stats->window_due(step + 1)) {
+      // Every rank takes part in the gather; rank 0 writes the rows and names stragglers.
+      SYM_TRY_ASSIGN(const RankWindow window, rank_stats->gather_window(step + 1));
+      if (leader) {
+        for (const nlohmann::json& row : rank_stats->rank_rows(window)) {
+          SYM_TRY(write_metrics(row));
+        }
+        for (const StragglerAlarm& alarm : window.alarms) {
+          fmt::print(options.log, "{}\n", rank_stats->straggler_message(window, alarm));
+          SYM_TRY(write_metrics(rank_stats->straggler_record(step + 1, alarm)));
+        }
+      }
+      if (server) publish_window(*server, window, rank_stats->alarms());
+    }
     if (bar) bar->update(step + 1, r.loss, tokens_per_s);
     if (eval_sampler && ((step + 1) % tc.eval_every == 0 || step + 1 == tc.steps))
       SYM_TRY(evaluate(step + 1));
@@ -377,6 +493,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     SYM_TRY(save_model_file(run_dir / "model.safetensors", config, model));
   }
   data_parallel.release_full_weights();
+  if (server && monitor.metrics_linger_s > 0) linger(monitor.metrics_linger_s, options.stop);
   return result;
 }
 

@@ -7,8 +7,12 @@
 // or another model's weights (TrainOptions::init_from).
 // The run directory receives config.toml (the resolved config), metrics.jsonl (one object per
 // step and per evaluation; `loss` is the main LM head's, `mtp_loss` beside it with multi-token
-// prediction, docs/mtp.md), loss.svg (at the end) and model.safetensors (the final weights), and
-// checkpoint.dir (default <run_dir>/checkpoints) the checkpoints (checkpoint/checkpointer.h).
+// prediction, docs/mtp.md; every monitor.rank_stats_every steps one row per rank and a record
+// per straggler named, docs/monitoring.md), loss.svg (at the end) and model.safetensors (the
+// final weights), and checkpoint.dir (default <run_dir>/checkpoints) the checkpoints
+// (checkpoint/checkpointer.h). With monitor.metrics_port, rank 0 serves the run's figures to
+// Prometheus (monitor/metrics_server.h) until it returns, monitor.metrics_linger_s after the
+// last step.
 
 #include <atomic>
 #include <cstdint>
@@ -47,7 +51,8 @@ struct TrainOptions {
   // would overwrite them.
   std::string init_from;
   // When it becomes true (a SIGTERM or SIGINT handler sets it), every rank stops at the end of
-  // the current step, a checkpoint is saved and train() returns with `stopped` set.
+  // the current step, a checkpoint is saved and train() returns with `stopped` set. After the
+  // last step it ends the metrics endpoint's linger.
   const std::atomic<bool>* stop = nullptr;
   // When positive, stop the same way after this step (a job of a fixed length; tests of resume).
   int64_t stop_at_step = 0;

@@ -405,6 +405,16 @@ TEST(Validation, EachRuleNamesItsKey) {
            Case{"model.num_nextn_predict_layers=-1",
                 "model.num_nextn_predict_layers: expected a non-negative integer"},
            Case{"model.mtp_loss_weight=-0.3", "model.mtp_loss_weight = -0.3"},
+           Case{"monitor.metrics_port=70000", "monitor.metrics_port = 70000 must be 0 (off)"},
+           Case{"monitor.metrics_host=\"\"", "monitor.metrics_host is empty"},
+           Case{"monitor.metrics_linger_s=-1", "monitor.metrics_linger_s = -1"},
+           Case{"monitor.rank_stats_every=-1",
+                "monitor.rank_stats_every: expected a non-negative integer"},
+           Case{"monitor.straggler_windows=0", "monitor.straggler_windows = 0 must be at least 1"},
+           Case{"monitor.straggler_min_excess=0", "monitor.straggler_min_excess = 0"},
+           Case{"monitor.straggler_mad_multiple=-2", "monitor.straggler_mad_multiple = -2"},
+           Case{"monitor.peak_tflops=-1", "monitor.peak_tflops = -1"},
+           Case{"monitor.debug_slow_factor=-0.5", "monitor.debug_slow_factor = -0.5"},
        }) {
     SCOPED_TRACE(c.override_text);
     EXPECT_THAT(tiny_error({c.override_text}), HasSubstr(c.expected));

@@ -2,7 +2,9 @@
 // ranks (one rank exercises SelfComm, several MpiComm).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "parallel/comm.h"
@@ -115,6 +117,39 @@ TEST(Comm, ManyAsyncOperationsCompleteInAnyWaitOrder) {
     ASSERT_TRUE(handles[b].wait().is_ok());
     EXPECT_EQ(bufs[b][4095], float((b + 1) * size_t(w.size())));
   }
+}
+
+// The time a rank blocks on an operation is charged to the tally of the group that issued it; a
+// split group starts with its parent's tally, and set_wait_tally() redirects it.
+TEST(Comm, WaitsAreChargedToTheIssuingGroupsTally) {
+  Comm& w = testkit::world();
+  Result<std::unique_ptr<Comm>> child = w.split(0, w.rank(), "waits");
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  EXPECT_EQ((*child)->wait_tally(), w.wait_tally());
+  auto tally = std::make_shared<CommWaitTally>();
+  (*child)->set_wait_tally(tally);
+  const double world_before = w.wait_tally()->seconds();
+  // Rank 0 arrives 80 ms late; the others wait for it, once with wait() and once polling
+  // wait_for().
+  for (int round = 0; round < 2; ++round) {
+    if (w.rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    int32_t x = 1;
+    CommHandle h = (*child)->all_reduce_async(&x, 1, CommDType::kI32, ReduceOp::kSum);
+    if (round == 0) {
+      ASSERT_TRUE(h.wait().is_ok());
+    } else {
+      while (!h.wait_for(0.005)) {
+      }
+    }
+    EXPECT_EQ(x, w.size());
+  }
+  if (w.rank() != 0) {
+    EXPECT_GT(tally->seconds(), 2 * 0.060);
+  } else {
+    EXPECT_LT(tally->seconds(), 0.060);  // rank 0 came last: barely waited
+  }
+  EXPECT_LT(w.wait_tally()->seconds() - world_before, 0.030);  // nothing charged to the world
+  EXPECT_TRUE(w.barrier().is_ok());
 }
 
 TEST(DeviceMesh, GroupsMatchLayout) {

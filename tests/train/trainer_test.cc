@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 #include "data/prepare.h"
 #include "data/token_file.h"
 #include "monitor/metrics_log.h"
+#include "monitor/rank_times.h"
 #include "testkit/markov_tokens.h"
 #include "train/model_file.h"
 
@@ -240,6 +243,56 @@ TEST_F(TrainerTest, DeepseekV3TinyLearnsReportsMtpAndRerunsBitwise) {
   EXPECT_EQ(loaded->config.model.kv_lora_rank, 32);
   EXPECT_EQ(loaded->config.model.num_nextn_predict_layers, 1);
   EXPECT_EQ(loaded->config.model.scoring_func, RouterScoring::kSigmoid);
+}
+
+// Per-rank timing rows every monitor.rank_stats_every steps (the first step of the process left
+// out of the first window), their parts adding up to the step time.
+TEST_F(TrainerTest, RankTimingsAreWrittenEveryWindow) {
+  RunConfig c = tiny_config("ranks", 7);
+  c.monitor.rank_stats_every = 3;
+  c.checkpoint.every = 3;
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  auto records = read_metrics_log(dir_ / "ranks" / "metrics.jsonl");
+  ASSERT_TRUE(records.has_value());
+  std::vector<nlohmann::json> rows;
+  for (const nlohmann::json& record : *records)
+    if (record.contains("rank_times")) rows.push_back(record);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["step"], 3);
+  EXPECT_EQ(rows[1]["step"], 6);
+  EXPECT_EQ(rows[0]["rank_times"]["window_steps"], 2);
+  EXPECT_EQ(rows[1]["rank_times"]["window_steps"], 3);
+  for (const nlohmann::json& row : rows) {
+    EXPECT_EQ(row["rank"], 0);
+    EXPECT_EQ(row["pid"], int64_t(getpid()));
+    EXPECT_FALSE(row["host"].get<std::string>().empty());
+    EXPECT_FALSE(row["named_straggler"].get<bool>());
+    const nlohmann::json& t = row["rank_times"];
+    double waits = 0;
+    for (auto& [kind, seconds] : t["comm_wait_s"].items()) waits += seconds.get<double>();
+    EXPECT_EQ(t["comm_wait_s"].size(), size_t(kNumWaitKinds));
+    EXPECT_GT(t["compute_s"].get<double>(), 0.0);
+    EXPECT_NEAR(t["compute_s"].get<double>() + t["data_wait_s"].get<double>() +
+                    t["checkpoint_stall_s"].get<double>() + waits,
+                t["step_s"].get<double>(), 1e-9);
+    EXPECT_GT(row["memory_bytes"].get<int64_t>(), 0);
+  }
+  // The checkpoint saved after step 3 held the first window's training thread.
+  EXPECT_GT(rows[0]["rank_times"]["checkpoint_stall_s"].get<double>(), 0.0);
+}
+
+TEST_F(TrainerTest, DebugSlowRankMustBeARank) {
+  RunConfig c = tiny_config("slow", 2);
+  c.monitor.debug_slow_rank = 1;
+  c.monitor.debug_slow_factor = 0.3;  // rank 1 of one process
+  TrainOptions options;
+  options.progress = ProgressOutput::kNone;
+  Result<TrainResult> r = train(c, options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), HasSubstr("monitor.debug_slow_rank = 1 is not a rank"));
 }
 
 TEST_F(TrainerTest, MissingDataFileIsNamed) {
