@@ -17,7 +17,7 @@
 #include "checkpoint/safetensors.h"
 #include "core/checksum.h"
 #include "core/file_io.h"
-#include "train/model_file.h"
+#include "model/param_names.h"
 
 namespace symphony {
 

@@ -12,7 +12,7 @@
 //
 // What is saved: every parameter under its Hugging Face name, AdamW's moments as
 // "exp_avg.<name>" and "exp_avg_sq.<name>", and the MoE selection biases
-// (train/model_file.h's balance_bias_name), which every rank of a pipeline stage holds
+// (model/param_names.h balance_bias_name), which every rank of a pipeline stage holds
 // identically for the stage's layers; the stage's first rank saves them. A pipeline stage's copy
 // of a tensor whose primary lives on another stage (parallel/shard_spec.h stage_copy: the tied LM
 // head) is not saved; a load fills it, weights and moments, from the tensor it copies.
@@ -63,7 +63,7 @@ struct TensorRead {
 // The reads that fill this rank's weights: each parameter's block whole where the ParamStore
 // holds the weights (ZeRO stages 0-2), else the stretches of it in the slices this rank holds
 // (stage 3, zero/data_parallel.h held_slices); then the selection biases of the MoE layers of its
-// pipeline stage (train/model_file.h balance_bias_name). A stage copy (the last stage's copy of a
+// pipeline stage (model/param_names.h balance_bias_name). A stage copy (the last stage's copy of a
 // tied embedding) reads the tensor it copies. Every load of weights plans its reads here.
 std::vector<TensorRead> plan_weight_reads(Transformer& model, DataParallel& data_parallel);
 

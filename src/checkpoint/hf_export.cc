@@ -9,7 +9,7 @@
 #include "checkpoint/hf_tokenizer.h"
 #include "core/file_io.h"
 #include "data/tokenizer_json.h"
-#include "train/model_file.h"
+#include "model/param_names.h"
 
 namespace symphony {
 namespace {

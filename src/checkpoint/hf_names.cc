@@ -3,7 +3,7 @@
 #include <string_view>
 
 #include "core/check.h"
-#include "train/model_file.h"
+#include "model/param_names.h"
 
 namespace symphony {
 namespace {

@@ -10,10 +10,6 @@
 
 namespace symphony {
 
-std::string balance_bias_name(int64_t layer) {
-  return "model.layers." + std::to_string(layer) + ".mlp.gate.e_score_correction_bias";
-}
-
 namespace {
 
 std::vector<int64_t> dims_of(const Shape& s) { return {s.dims.begin(), s.dims.begin() + s.ndim}; }

@@ -12,15 +12,13 @@
 #include "config/run_config.h"
 #include "core/status.h"
 #include "model/transformer.h"
+#include "model/param_names.h"
 #include "parallel/mesh.h"
 
 namespace symphony {
 
 // The metadata key holding the run config.
 inline constexpr const char* kModelFileConfigKey = "symphony.config";
-
-// The name of MoE layer `layer`'s selection bias in model files and checkpoints.
-std::string balance_bias_name(int64_t layer);
 
 // REQUIRES: the model holds every parameter whole (one process, or no sharded parameter).
 Status save_model_file(const std::filesystem::path& path, const RunConfig& config,
