@@ -422,17 +422,20 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     }
     if (options.stop_at_step > 0 && step + 1 == options.stop_at_step && step + 1 < tc.steps)
       stopped = true;
+    // The step's line is written before its checkpoint: a failure after the commit cannot leave a
+    // trained step without its line (one before the commit makes the resumed run write it again,
+    // with the same values).
+    SYM_TRY(write_metrics(record));
     const int64_t committed_before = checkpointer.last_committed_step();
     SYM_TRY(checkpointer.poll());
     double stall_s = 0;
     if (stopped || (every > 0 && ((step + 1) % every == 0 || step + 1 == tc.steps))) {
       SYM_TRY(save_checkpoint(step + 1, r.lr, r.tokens));
       stall_s = checkpointer.last_times().stall_s;
-      record["checkpoint_stall_s"] = stall_s;
+      SYM_TRY(write_metrics({{"step", step + 1}, {"checkpoint_stall_s", stall_s}}));
       if (stopped || step + 1 == tc.steps) SYM_TRY(checkpointer.wait());
     }
     rank_stats->end_step(stall_s);
-    SYM_TRY(write_metrics(record));
     SYM_TRY(log_commits(committed_before));
     if (server)
       server->update([&](RunMetricsSnapshot& s) {
