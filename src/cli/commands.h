@@ -25,6 +25,7 @@ void add_eval_command(CLI::App& app, int* exit_code);
 void add_data_command(CLI::App& app, int* exit_code);
 void add_bench_command(CLI::App& app, int* exit_code);
 void add_presets_command(CLI::App& app, int* exit_code);
+void add_plot_command(CLI::App& app, int* exit_code);
 void add_plan_command(CLI::App& app, int* exit_code);
 // `pipeline` (cmd_plan_pipeline.cc), added to the `plan` command; returned so that plan's own
 // callback can tell when it ran instead.

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   symphony::cli::add_data_command(app, &exit_code);
   symphony::cli::add_bench_command(app, &exit_code);
   symphony::cli::add_presets_command(app, &exit_code);
+  symphony::cli::add_plot_command(app, &exit_code);
   symphony::cli::add_plan_command(app, &exit_code);
   symphony::cli::add_tokenizer_command(app, &exit_code);
   symphony::cli::add_ckpt_command(app, &exit_code);

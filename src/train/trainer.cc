@@ -20,6 +20,7 @@
 #include "zero/data_parallel.h"
 #include "monitor/flops.h"
 #include "monitor/loss_plot.h"
+#include "monitor/loss_series.h"
 #include "monitor/metrics_log.h"
 #include "monitor/metrics_server.h"
 #include "monitor/progress_bar.h"
@@ -485,9 +486,17 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   result.gflops = flops_per_token * result.tokens_per_s * 1e-9;
   // Stage 3 holds a shard of the weights: gather them all (collective) for the model file.
   SYM_TRY(data_parallel.gather_full_weights());
-  if (leader)
+  if (leader) {
+    // From the metrics log when there is one: a resumed run's chart then shows the steps of the
+    // runs before it too.
+    if (metrics) {
+      SYM_TRY_ASSIGN(LossSeries logged, read_loss_series(metrics->path()));
+      train_series.points = std::move(logged.train);
+      eval_series.points = std::move(logged.eval);
+    }
     SYM_TRY(write_loss_plot_svg(run_dir / "loss.svg", {train_series, eval_series},
                                 "loss (" + config.source + ")"));
+  }
   if (expert_ranks > 1 || layout.size(Axis::kTensor) > 1 || pipelined) {
     // Tensors are split over tp and ep groups: every group gathers its blocks (the same
     // collectives on every rank) and the leader writes the file.

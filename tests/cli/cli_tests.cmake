@@ -323,3 +323,12 @@ symphony_add_cli_test(pp_dualpipe_not_trained 2 "parallel\\.pp_schedule = \"dual
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=dualpipe)
 symphony_add_cli_test(pp_vpp_without_interleaving 2 "parallel\\.vpp = 2 needs parallel\\.pp_schedule = \"interleaved\""
                       train tiny --dry-run --set parallel.pp=2 --set parallel.vpp=2)
+symphony_add_cli_test(plot_two_runs 0 "bf16: 2 train points, 1 eval points, last eval loss 4\\.5000 at step 2.*wrote .*cli_plot\\.svg"
+                      plot fp32=${CMAKE_SOURCE_DIR}/tests/cli/fixtures/metrics_fp32.jsonl
+                      bf16=${CMAKE_SOURCE_DIR}/tests/cli/fixtures/metrics_bf16.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_plot.svg)
+symphony_add_cli_test(plot_missing_run 2 "metrics log /no-such-run"
+                      plot /no-such-run --out ${CMAKE_CURRENT_BINARY_DIR}/cli_plot_missing.svg)
+symphony_add_cli_test(plot_broken_line 2 "bad_lines\\.jsonl:2"
+                      plot ${CMAKE_SOURCE_DIR}/tests/cli/fixtures/bad_lines.jsonl
+                      --out ${CMAKE_CURRENT_BINARY_DIR}/cli_plot_bad.svg)
