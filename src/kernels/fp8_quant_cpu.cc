@@ -228,7 +228,9 @@ void fp8_encode(Fp8Format format, std::span<const float> x, std::span<uint8_t> c
     const uint32_t sign = (bits >> 24) & 0x80u;
     const uint32_t normal = (((a >> 23) - uint32_t(127 - info.bias)) << info.mantissa_bits) |
                             ((a >> k.shift) & ((1u << info.mantissa_bits) - 1u));
-    const uint32_t subnormal = uint32_t(std::fabs(q) / info.min_subnormal);
+    // Selected before the conversion: an infinite or NaN quotient must never reach it.
+    const float subnormal_q = a < k.min_normal_bits ? std::fabs(q) : 0.f;
+    const uint32_t subnormal = uint32_t(subnormal_q / info.min_subnormal);
     uint32_t code = a < k.min_normal_bits ? subnormal : normal;
     code = a == kFp32InfBits ? 0x7Cu : code;
     code = a > kFp32InfBits ? info.nan_code : code;
