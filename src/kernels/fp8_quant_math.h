@@ -49,6 +49,14 @@ constexpr Fp8RoundingConstants fp8_rounding_constants(Fp8Format format) {
           info.has_inf ? kFp32InfBits : std::bit_cast<uint32_t>(info.max)};
 }
 
+// All ones where `condition`, else zero: selects below are bitwise, because GCC turns
+// conditionals into branches it then cannot vectorise (it may not speculate the fp32 addition of
+// the subnormal path under -ftrapping-math).
+inline uint32_t fp8_lane_mask(bool condition) { return 0u - static_cast<uint32_t>(condition); }
+inline uint32_t fp8_select(uint32_t mask, uint32_t if_set, uint32_t if_clear) {
+  return (if_set & mask) | (if_clear & ~mask);
+}
+
 // The fp32 value of v rounded to FP8 (rules in kernels/fp8_quant.h). `input_is_inf` says whether
 // the unscaled input was ±inf: a finite input whose scaled value overflowed fp32 saturates to
 // ±max even in E5M2. *saturated is set to 1 where the value was clamped (infinities kept by E5M2
@@ -61,13 +69,14 @@ inline float fp8_round_scaled(const Fp8RoundingConstants& k, float v, bool input
   const uint32_t normal = (a + k.half_minus_one + ((a >> k.shift) & 1u)) & k.keep_mask;
   const float fa = std::bit_cast<float>(a);
   const uint32_t subnormal = std::bit_cast<uint32_t>((fa + k.subnormal_magic) - k.subnormal_magic);
-  uint32_t r = a < k.min_normal_bits ? subnormal : normal;
-  const bool nan = a > kFp32InfBits;
-  const bool over = !nan && r > k.max_bits;
-  const bool keep_inf = over && input_is_inf && k.inf_result_bits == kFp32InfBits;
-  r = over ? (input_is_inf ? k.inf_result_bits : k.max_bits) : r;
-  r = nan ? kFp32QuietNanBits : r;
-  *saturated = over && !keep_inf;
+  uint32_t r = fp8_select(fp8_lane_mask(a < k.min_normal_bits), subnormal, normal);
+  const uint32_t nan = fp8_lane_mask(a > kFp32InfBits);
+  const uint32_t over = ~nan & fp8_lane_mask(r > k.max_bits);
+  const uint32_t inf_in = fp8_lane_mask(input_is_inf);
+  const uint32_t keep_inf = over & inf_in & fp8_lane_mask(k.inf_result_bits == kFp32InfBits);
+  r = fp8_select(over, fp8_select(inf_in, k.inf_result_bits, k.max_bits), r);
+  r = fp8_select(nan, kFp32QuietNanBits, r);
+  *saturated = static_cast<int32_t>(over & ~keep_inf & 1u);
   return std::bit_cast<float>(r | sign);
 }
 
