@@ -90,6 +90,7 @@ std::string manifest_to_json(const CheckpointManifest& m) {
             {"config", m.config_toml},
             {"files", std::move(files)},
             {"tensors", std::move(tensors)}};
+  if (!m.fp8_state.is_null()) j["fp8_state"] = m.fp8_state;
   j[kChecksumKey] = canonical_checksum(j);
   return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -234,6 +235,11 @@ Result<CheckpointManifest> manifest_from_json(std::string_view text,
   SYM_TRY(get(j, "seed", m.seed, path, ""));
   SYM_TRY(get(j, "tokenizer_fingerprint", m.tokenizer_fingerprint, path, ""));
   SYM_TRY(get(j, "config", m.config_toml, path, ""));
+  if (j.contains("fp8_state")) {
+    m.fp8_state = j["fp8_state"];
+    if (!m.fp8_state.is_object())
+      return Error::corrupt("{}: fp8_state must be an object", path.string());
+  }
   json loader, layout, files, tensors;
   SYM_TRY(get(j, "loader_state", loader, path, ""));
   SYM_TRY(get(loader, "samples", m.loader.samples, path, "loader_state."));

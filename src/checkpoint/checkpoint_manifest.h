@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ struct CheckpointManifest {
   std::string tokenizer_fingerprint;  // of the training data, "" when unknown
   std::string config_toml;      // the resolved run config it was saved with
   SavedLayout layout;
+  // train.precision = "fp8": the GEMM sites' fallbacks, call counts and amax windows
+  // (model/fp8_linears.h), agreed over replicas; null otherwise (and then not written).
+  nlohmann::json fp8_state;
   std::vector<CheckpointTensor> tensors;
   std::vector<CheckpointFile> files;
 

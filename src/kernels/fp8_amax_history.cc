@@ -19,6 +19,17 @@ void Fp8AmaxHistory::record(float amax) {
   size_ = std::min(size_ + 1, length());
 }
 
+void Fp8AmaxHistory::restore(std::span<const float> slots, int next, int size) {
+  SYM_CHECK(slots.size() == window_.size() && next >= 0 && next < length() && size >= 0 &&
+                size <= length(),
+            "amax history restore: {} slots at {} ({} held) into a window of {}", slots.size(),
+            next, size, length());
+  for (float v : slots) SYM_CHECK(v >= 0.f && std::isfinite(v), "amax {} in a saved window", v);
+  std::copy(slots.begin(), slots.end(), window_.begin());
+  next_ = next;
+  size_ = size;
+}
+
 // Slots never written hold 0, which never exceeds a recorded value.
 float Fp8AmaxHistory::max() const { return *std::max_element(window_.begin(), window_.end()); }
 

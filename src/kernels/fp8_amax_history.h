@@ -4,6 +4,7 @@
 // amax is recorded afterwards (Transformer Engine's DelayedScaling with amax_compute_algo "max").
 // Thread-safety: none; one history per tensor per GEMM site.
 
+#include <span>
 #include <vector>
 
 namespace symphony {
@@ -21,6 +22,15 @@ class Fp8AmaxHistory {
   // Values in the window: min(records so far, length).
   int size() const { return size_; }
   int length() const { return static_cast<int>(window_.size()); }
+
+  // The ring's slots (oldest value at next()) and position. Replicas that recorded as many
+  // values agree on a window by an element-wise max of their slots; a checkpoint saves all three.
+  std::span<float> slots() { return window_; }
+  std::span<const float> slots() const { return window_; }
+  int next() const { return next_; }
+  // REQUIRES: slots.size() == length(), 0 <= next < length(), 0 <= size <= length(), values
+  // finite and non-negative.
+  void restore(std::span<const float> slots, int next, int size);
 
  private:
   std::vector<float> window_;  // [slot], ring buffer

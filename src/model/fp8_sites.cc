@@ -74,6 +74,14 @@ void Fp8SiteRegistry::record_call(Fp8SiteId id, const Fp8QuantStats& a, const Fp
   ++s.calls;
 }
 
+bool Fp8SiteRegistry::adopt_fallback(Fp8SiteId id) {
+  Fp8SiteState& s = mutable_site(id);
+  if (s.fallen_back) return false;
+  s.fallen_back = true;
+  fallbacks_.push_back({s.name, step_, {}, true});
+  return true;
+}
+
 bool Fp8SiteRegistry::record_error(Fp8SiteId id, const Fp8GemmError& error) {
   Fp8SiteState& s = mutable_site(id);
   ++s.checks;

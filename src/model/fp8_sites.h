@@ -60,6 +60,7 @@ struct Fp8Fallback {
   std::string site;
   int64_t step = 0;  // the registry's step when it happened
   Fp8GemmError error;
+  bool from_replica = false;  // measured on another replica (adopt_fallback); error unknown here
 };
 
 class Fp8SiteRegistry {
@@ -89,6 +90,10 @@ class Fp8SiteRegistry {
   bool error_check_due(Fp8SiteId id) const;
   void record_call(Fp8SiteId id, const Fp8QuantStats& a, const Fp8QuantStats& b);
   bool record_error(Fp8SiteId id, const Fp8GemmError& error);
+  // Falls site `id` back because a replica running the same GEMM on other data did (replicas
+  // must agree), recorded as such. No-op when it has fallen back already; returns whether it
+  // changed anything.
+  bool adopt_fallback(Fp8SiteId id);
 
  private:
   Fp8Recipe recipe_;

@@ -129,4 +129,32 @@ View ParamStore::slice(const Buffer& b, const std::vector<void*>& bound, ParamId
   return View(static_cast<char*>(base) + rel * dtype_bytes(dtype_), dtype_, p.shape);
 }
 
+ParamId ParamStore::tensor_at(const Buffer& b, const std::vector<void*>& bound,
+                              const void* p) const {
+  const int64_t elem = dtype_bytes(dtype_);
+  const auto* at = static_cast<const char*>(p);
+  for (int u = 0; u < num_units(); ++u) {
+    const ParamUnit& pu = unit(u);
+    const char* base;
+    if (bound.empty()) {
+      if (b.empty()) return -1;
+      base = static_cast<const char*>(b.view().raw()) + pu.offset * elem;
+    } else {
+      base = static_cast<const char*>(bound[size_t(u)]);
+      if (base == nullptr) continue;
+    }
+    if (at < base || at >= base + pu.numel * elem) continue;
+    const int64_t rel = (at - base) / elem + pu.offset;
+    // The unit's tensors lie in id order; the last one starting at or before `rel` holds it
+    // unless `rel` is alignment padding after it.
+    auto first = infos_.begin() + pu.first, end = infos_.begin() + pu.end;
+    auto it = std::upper_bound(first, end, rel,
+                               [](int64_t r, const ParamInfo& info) { return r < info.offset; });
+    if (it == first) return -1;
+    --it;
+    return rel < it->offset + it->shape.numel() ? ParamId(it - infos_.begin()) : -1;
+  }
+  return -1;
+}
+
 }  // namespace symphony

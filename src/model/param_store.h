@@ -118,6 +118,11 @@ class ParamStore {
   View unit_params(int u) { return weights_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
   View unit_grads(int u) { return grads_.view().rows(unit(u).offset, unit(u).offset + unit(u).numel); }
 
+  // The tensor whose weights (gradients) now hold the element at `p`, or -1: resolves a view a
+  // module handed to a kernel back to its parameter, wherever ZeRO has bound its unit.
+  ParamId weight_at(const void* p) const { return tensor_at(weights_, bound_weights_, p); }
+  ParamId grad_at(const void* p) const { return tensor_at(grads_, bound_grads_, p); }
+
   const std::vector<ParamInfo>& infos() const { return infos_; }
   const ParamInfo& info(ParamId id) const { return infos_[static_cast<size_t>(id)]; }
   int64_t numel() const { return numel_; }
@@ -127,6 +132,7 @@ class ParamStore {
 
  private:
   View slice(const Buffer& b, const std::vector<void*>& bound, ParamId id) const;
+  ParamId tensor_at(const Buffer& b, const std::vector<void*>& bound, const void* p) const;
 
   DType dtype_;
   ShardPlacement placement_;

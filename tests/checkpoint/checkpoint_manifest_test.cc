@@ -77,6 +77,20 @@ TEST(CheckpointManifestTest, LayoutRoundTripsWithItsPipelineAndExpertSizes) {
   EXPECT_EQ(m->layout.pp, 2);
 }
 
+TEST(CheckpointManifestTest, Fp8StateRoundTripsUnderTheChecksumAndIsAbsentOtherwise) {
+  EXPECT_THAT(manifest_to_json(small_manifest(60)), ::testing::Not(HasSubstr("fp8_state")));
+  CheckpointManifest saved = small_manifest(60);
+  saved.fp8_state = {{"sites", {{"w fwd", {{"calls", 3}, {"fallen_back", true}}}}}};
+  const std::string text = manifest_to_json(saved);
+  auto m = manifest_from_json(text, "m.json");
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  EXPECT_EQ(m->fp8_state, saved.fp8_state);
+  auto edited = manifest_from_json(edit(text, "\"fallen_back\": true", "\"fallen_back\": false"),
+                                   "m.json");
+  ASSERT_FALSE(edited.has_value());
+  EXPECT_THAT(edited.error().message(), HasSubstr("hashes to"));
+}
+
 TEST(CheckpointManifestTest, AnyEditedValueFailsTheChecksum) {
   const std::string text = manifest_to_json(small_manifest(60));
   const std::pair<const char*, const char*> edits[] = {
