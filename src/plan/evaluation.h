@@ -105,7 +105,7 @@ struct TimeBreakdown {
   double expert_gemm = 0;      // of compute: the routed experts' GEMMs (plan/expert_gemm.h)
   double expert_overhead = 0;  // of compute: host time per local expert
   double expert_rows = 0;      // M: routed rows each expert multiplies per micro-batch
-  double expert_gemm_rate = 0;  // achieved fraction of the GEMM rate of the experts' forward
+  double expert_gemm_rate = 0;  // achieved fraction of the GEMM rate, the experts' three passes
   double pp_comm = 0;        // pipeline sends
   double bubble = 0;         // pipeline fill and drain
   double dp_comm = 0;        // exposed data-parallel / ZeRO collectives

@@ -32,7 +32,8 @@ ExpertGemmTime expert_gemm_time(const ExpertGemmShape& s, const ExpertGemmBytes&
 double expert_gemm_efficiency(const ExpertGemmShape& s, const ExpertGemmBytes& b,
                               const ExpertGemmRates& r) {
   const ExpertGemmTime t = expert_gemm_time(s, b, r);
-  return t.forward > 0 ? t.flops / r.flops / t.forward : 1.0;
+  const double time = t.forward + t.backward_input + t.backward_weight;
+  return time > 0 ? std::min(1.0, 3.0 * t.flops / r.flops / time) : 1.0;
 }
 
 }  // namespace symphony::plan

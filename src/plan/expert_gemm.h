@@ -57,8 +57,8 @@ struct ExpertGemmTime {
 ExpertGemmTime expert_gemm_time(const ExpertGemmShape& shape, const ExpertGemmBytes& bytes,
                                 const ExpertGemmRates& rates);
 
-// The fraction of the GEMM rate the forward pass achieves: flops / rate / time, 1 when compute
-// bound. For --explain and tests.
+// The fraction of the GEMM rate the three passes achieve together: their FLOPs (3x the forward's)
+// over the rate, over their time; 1 when every pass is compute bound. For --explain and tests.
 double expert_gemm_efficiency(const ExpertGemmShape& shape, const ExpertGemmBytes& bytes,
                               const ExpertGemmRates& rates);
 

@@ -130,7 +130,7 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
   if (t.expert_gemm > 0)
     time_row("  routed experts", t.expert_gemm,
              fmt::format("of compute: grouped GEMMs, {:.0f} rows per expert, {:.0f}% of the GEMM "
-                         "rate forward",
+                         "rate",
                          t.expert_rows, 100 * t.expert_gemm_rate));
   if (t.expert_overhead > 0)
     time_row("  per-expert host", t.expert_overhead,
