@@ -3,6 +3,7 @@
 //               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P]
 //               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
 //               [--moe-overload F] [--tp-overlap F] [--dp-overlap F] [--moe-imbalance F]
+//               [--moe-expert-overhead-us U]
 //               [--fp8-recipe tensorwise|blockwise|mx] [--grad-precision fp32|bf16]
 // symphony plan --validate [--json]
 // symphony plan --list-clusters
@@ -29,6 +30,7 @@ struct PlanArgs {
   std::string grad_precision = "fp32";
   int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
   CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
+  double moe_expert_overhead_us = 0;
   int64_t top = 5;
   bool explain = false;
   bool json = false;
@@ -108,6 +110,7 @@ int run_plan(PlanArgs& a) {
       a.tp_across_nodes ? plan::TpPlacement::kAnywhere : plan::TpPlacement::kWithinNode;
   if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
   a.request.options.fp8_recipe = *plan::parse_fp8_recipe(a.fp8_recipe);
+  a.request.options.moe_expert_overhead_s = a.moe_expert_overhead_us * 1e-6;
   a.request.options.grad_precision =
       a.grad_precision == "bf16" ? plan::GradPrecision::kBf16 : plan::GradPrecision::kFp32;
   Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
@@ -187,6 +190,10 @@ void add_plan_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--moe-imbalance", a->request.options.moe_imbalance,
                   "Routed tokens of the busiest GPU over the mean, for step time")
+      ->capture_default_str();
+  cmd->add_option("--moe-expert-overhead-us", a->moe_expert_overhead_us,
+                  "Host time per expert a GPU holds, per MoE layer and micro-batch (forward and "
+                  "backward), in microseconds")
       ->capture_default_str();
   cmd->add_option("--fp8-recipe", a->fp8_recipe, "Scaling of fp8 GEMMs")
       ->check(CLI::IsMember({"tensorwise", "blockwise", "mx"}))

@@ -43,6 +43,11 @@ struct PlanOptions {
   // its expert GEMMs and the all-to-all it receives take this much longer, and the group waits
   // for it. 1: balanced routing (benchmarks that force it, or a well-balanced router).
   double moe_imbalance = 1.0;
+  // Host time per expert a GPU holds, per MoE layer and micro-batch (forward and backward
+  // together), spent while the GPU waits: per-expert kernel launches, splits and quantization a
+  // framework issues one expert at a time after a dropless dispatch has synchronised with the
+  // host for the token counts. 0: one grouped kernel per pass (no per-expert host work).
+  double moe_expert_overhead_s = 0.0;
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;  // scaling of fp8 GEMMs
   GradPrecision grad_precision = GradPrecision::kFp32;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes
@@ -97,6 +102,10 @@ struct TimeBreakdown {
   double ep_comm_intra = 0;  //   of which the intra-node part would take (unhidden) this long
   double ep_comm_inter = 0;  //   and the inter-node part this long
   double cp_comm = 0;        // exposed context-parallel ring exchange
+  double expert_gemm = 0;      // of compute: the routed experts' GEMMs (plan/expert_gemm.h)
+  double expert_overhead = 0;  // of compute: host time per local expert
+  double expert_rows = 0;      // M: routed rows each expert multiplies per micro-batch
+  double expert_gemm_rate = 0;  // achieved fraction of the GEMM rate, the experts' three passes
   double pp_comm = 0;        // pipeline sends
   double bubble = 0;         // pipeline fill and drain
   double dp_comm = 0;        // exposed data-parallel / ZeRO collectives

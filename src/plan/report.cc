@@ -127,6 +127,15 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
     s += fmt::format("  {:<22} {:>10}  {}  {}\n", name, seconds(v), percent(v, t.step_s), note);
   };
   time_row("compute", t.compute - t.recompute, "GEMM/attention/elementwise roofline");
+  if (t.expert_gemm > 0)
+    time_row("  routed experts", t.expert_gemm,
+             fmt::format("of compute: grouped GEMMs, {:.0f} rows per expert, {:.0f}% of the GEMM "
+                         "rate",
+                         t.expert_rows, 100 * t.expert_gemm_rate));
+  if (t.expert_overhead > 0)
+    time_row("  per-expert host", t.expert_overhead,
+             fmt::format("of compute: {:.0f} us per local expert, layer and micro-batch",
+                         ctx.options.moe_expert_overhead_s * 1e6));
   time_row("recompute", t.recompute, "");
   time_row("tensor parallel", t.tp_comm,
            fmt::format("exposed; {:.0f}% of the backward's overlappable part hidden, {}",
@@ -254,6 +263,10 @@ nlohmann::json evaluation_json(const Evaluation& e) {
         {"ep_comm_intra", t.ep_comm_intra},
         {"ep_comm_inter", t.ep_comm_inter},
         {"cp_comm", t.cp_comm},
+        {"expert_gemm", t.expert_gemm},
+        {"expert_overhead", t.expert_overhead},
+        {"expert_rows", t.expert_rows},
+        {"expert_gemm_rate", t.expert_gemm_rate},
         {"pp_comm", t.pp_comm},
         {"bubble", t.bubble},
         {"dp_comm", t.dp_comm},

@@ -51,6 +51,10 @@ Result<PlanContext> make_plan_context(const PlanRequest& q) {
   if (!(q.options.moe_imbalance >= 1.0) || !std::isfinite(q.options.moe_imbalance))
     return Error::invalid("--moe-imbalance {} must be at least 1 (the balanced mean)",
                           q.options.moe_imbalance);
+  if (!(q.options.moe_expert_overhead_s >= 0.0) ||
+      !std::isfinite(q.options.moe_expert_overhead_s))
+    return Error::invalid("--moe-expert-overhead-us {} must be a non-negative number",
+                          q.options.moe_expert_overhead_s * 1e6);
   if (!(q.options.dp_overlap >= 0.0 && q.options.dp_overlap <= 1.0))
     return Error::invalid("--dp-overlap {} must be in [0, 1]", q.options.dp_overlap);
   if (!(q.options.moe_overload >= 1.0))

@@ -41,6 +41,7 @@
 #include "model/tensor_parallel.h"
 #include "parallel/pipeline_schedule.h"
 #include "plan/evaluation.h"
+#include "plan/expert_gemm.h"
 
 namespace symphony::plan {
 namespace {
@@ -55,6 +56,9 @@ struct LayerTime {
   double ep_fwd = 0, ep_bwd = 0;  // exposed expert all-to-all
   double ep_intra = 0, ep_inter = 0;
   double cp_fwd = 0, cp_bwd = 0;  // exposed context-parallel exchange
+  // Parts of fwd + bwd_input + bwd_weight: the routed experts' GEMMs, and the host time spent per
+  // local expert (options.moe_expert_overhead_s).
+  double expert_gemm = 0, expert_overhead = 0;
   double compute() const { return fwd + bwd_input + bwd_weight + recompute; }
   double comm() const { return tp_fwd + tp_bwd + ep_fwd + ep_bwd + cp_fwd + cp_bwd; }
 };
@@ -91,6 +95,29 @@ double roofline(double flops, double bytes, double flop_rate, double byte_rate) 
   return std::max(flops / flop_rate, bytes / byte_rate);
 }
 
+// The routed experts' GEMMs on one GPU for one micro-batch: the K copies of its n / tp tokens it
+// receives (moe_imbalance times the mean on the busiest GPU), over its E / ep experts.
+ExpertGemmShape expert_shape(const PlanContext& ctx, const PlanLayout& l) {
+  const ModelConfig& c = ctx.model.config;
+  const double n = double(l.mbs * ctx.batch.seq_len) / double(l.cp());
+  return {.rows = n / double(l.tp()) * double(c.num_experts_per_tok) * ctx.options.moe_imbalance,
+          .experts = c.num_experts / l.ep(),
+          .hidden = c.hidden_size,
+          .width = c.moe_intermediate_size,
+          .matrices = c.mlp_matrices()};
+}
+
+// fp8 GEMMs read fp8 inputs and weights and write bf16; the weight gradients accumulate into
+// the main gradients (fp32 or bf16), read and written every micro-batch.
+ExpertGemmBytes expert_bytes(const PlanContext& ctx, const PlanLayout& l) {
+  const double w_b =
+      l.precision == Precision::kFp32 ? 4.0 : (l.precision == Precision::kFp8 ? 1.0 : 2.0);
+  return {.input = w_b,
+          .weight = w_b,
+          .output = activation_bytes(l.precision),
+          .accumulator = 2.0 * state_bytes(l.precision, ctx.options.grad_precision).grad};
+}
+
 LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCosts& lc,
                      const Rates& r) {
   const ModelCosts& m = ctx.model;
@@ -112,20 +139,27 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
       n * lc.kv_proj_flops / kv_split;
   const double dense_bytes = double(lc.dense_params()) / t * w_b;
   const double dense_f = roofline(dense_flops, dense_bytes, r.gemm, r.hbm);
-  // Routed experts: each GPU runs its E/ep experts on the K copies of its n/t tokens it receives.
-  double expert_f = 0;
+  // Routed experts: each GPU runs its E/ep experts on the K copies of its n/t tokens it receives
+  // (the busiest GPU of the expert group, moe_imbalance times the mean, sets the pace), a
+  // grouped GEMM per pass costed from each expert's shape (plan/expert_gemm.h).
+  ExpertGemmTime expert;
   if (lc.moe) {
-    const double flops = n / t * 2.0 * double(lc.active_routed_params);
-    const double bytes = double(lc.routed_expert_params) / double(l.ep()) * w_b;
-    // The busiest GPU of the expert group sets the pace.
-    expert_f = roofline(flops, bytes, r.gemm, r.hbm) * ctx.options.moe_imbalance;
+    expert = expert_gemm_time(expert_shape(ctx, l), expert_bytes(ctx, l),
+                              {.flops = r.gemm, .bytes = r.hbm});
   }
+  // Host time per local expert: issued with the expert's GEMMs, a third with each pass (each
+  // pass runs two GEMMs per expert).
+  const double overhead =
+      lc.moe ? double(c.num_experts / l.ep()) * ctx.options.moe_expert_overhead_s / 3.0 : 0.0;
+  const double expert_f = expert.forward + overhead;
   const double core_f = n * lc.attn_core_flops / t / r.attention;
   const double ew_f = n / t * lc.elementwise_elems * act_b / r.hbm;
 
   lt.fwd = dense_f + expert_f + core_f + ew_f;
-  lt.bwd_weight = dense_f + expert_f;
-  lt.bwd_input = dense_f + expert_f + 2.5 * core_f + 2.0 * ew_f;
+  lt.bwd_weight = dense_f + expert.backward_weight + overhead;
+  lt.bwd_input = dense_f + expert.backward_input + overhead + 2.5 * core_f + 2.0 * ew_f;
+  lt.expert_gemm = expert.forward + expert.backward_input + expert.backward_weight;
+  lt.expert_overhead = 3.0 * overhead;
   if (l.recompute == Recompute::kFull) lt.recompute = lt.fwd;
   if (l.recompute == Recompute::kSelective) lt.recompute = 0.5 * ew_f;
 
@@ -174,7 +208,8 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
         return std::max(0.0, a - first_cover) + 2.0 * std::max(0.0, a - chunk_compute) + a;
       };
       fwd = exposed(shared_f, 0.5 * expert_f);
-      bwd = exposed(2.0 * shared_f, expert_f) +
+      bwd = exposed(2.0 * shared_f,
+                    0.5 * (expert.backward_input + expert.backward_weight) + overhead) +
             (l.recompute == Recompute::kFull ? fwd : 0.0);
     }
     lt.ep_fwd = fwd;
@@ -213,6 +248,8 @@ void add_scaled(LayerTime& into, const LayerTime& x, double k) {
   into.ep_inter += k * x.ep_inter;
   into.cp_fwd += k * x.cp_fwd;
   into.cp_bwd += k * x.cp_bwd;
+  into.expert_gemm += k * x.expert_gemm;
+  into.expert_overhead += k * x.expert_overhead;
 }
 
 }  // namespace
@@ -305,6 +342,15 @@ TimeBreakdown plan_step_time(const PlanContext& ctx, const PlanLayout& l) {
   tb.ep_comm_intra = mm * slowest.sum.ep_intra;
   tb.ep_comm_inter = mm * slowest.sum.ep_inter;
   tb.cp_comm = mm * (slowest.sum.cp_fwd + slowest.sum.cp_bwd);
+  tb.expert_gemm = mm * slowest.sum.expert_gemm;
+  tb.expert_overhead = mm * slowest.sum.expert_overhead;
+  if (c.num_experts > 0) {
+    // The shape of one expert's GEMMs, as layer_time costs them.
+    const ExpertGemmShape shape = expert_shape(ctx, l);
+    const ExpertGemmBytes bytes = expert_bytes(ctx, l);
+    tb.expert_rows = shape.rows / double(shape.experts);
+    tb.expert_gemm_rate = expert_gemm_efficiency(shape, bytes, {.flops = r.gemm, .bytes = r.hbm});
+  }
   tb.pp_comm = mm * slowest.pp_comm;
   tb.bubble = pipeline - mm * tmb;
   if (l.tp() > 1)

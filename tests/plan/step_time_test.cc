@@ -213,6 +213,46 @@ TEST(StepTime, MoeImbalanceSlowsTheBusiestGpu) {
   EXPECT_GT(skewed.step_s, balanced.step_s);
 }
 
+// Expert parallelism gathers more rows on each expert: with ep = 1 each of Qwen3-30B-A3B's 128
+// experts multiplies 4096 * 8 / 128 = 256 rows per micro-batch and streams its weights and fp32
+// weight gradients for them; with ep = 8 it multiplies 2048, and the same routed FLOPs run at the
+// full GEMM rate.
+TEST(StepTime, ExpertGemmsSlowDownWithFewRowsPerExpert) {
+  PlanContext ctx = context("qwen3-30b-a3b", "h100", 8, 4096, 64 * 4096);
+  const TimeBreakdown ep1 = plan_step_time(ctx, parse(ctx, "dp=8,ep=1,mbs=1"));
+  const TimeBreakdown ep8 = plan_step_time(ctx, parse(ctx, "dp=8,ep=8,mbs=1"));
+  EXPECT_DOUBLE_EQ(ep1.expert_rows, 256.0);
+  EXPECT_DOUBLE_EQ(ep8.expert_rows, 2048.0);
+  EXPECT_LT(ep1.expert_gemm_rate, 1.0);
+  EXPECT_DOUBLE_EQ(ep8.expert_gemm_rate, 1.0);
+  EXPECT_GT(ep1.expert_gemm, 1.5 * ep8.expert_gemm);
+  EXPECT_LT(ep1.expert_gemm, ep1.compute);
+  // Larger micro-batches give each expert more rows.
+  const TimeBreakdown mbs4 = plan_step_time(ctx, parse(ctx, "dp=8,ep=1,mbs=4"));
+  EXPECT_DOUBLE_EQ(mbs4.expert_rows, 1024.0);
+  EXPECT_GT(mbs4.expert_gemm_rate, ep1.expert_gemm_rate);
+  EXPECT_LT(mbs4.expert_gemm, ep1.expert_gemm);
+  // A dense model has no expert GEMMs.
+  PlanContext dense = context("bench-dense-small", "h100", 8, 256, 64 * 256);
+  EXPECT_EQ(plan_step_time(dense, parse(dense, "dp=8")).expert_gemm, 0.0);
+}
+
+// Host time per local expert: every MoE layer of every micro-batch pays it once per expert the
+// GPU holds, so it halves when ep doubles.
+TEST(StepTime, ExpertHostOverheadScalesWithLocalExperts) {
+  PlanContext ctx = context("qwen3-30b-a3b", "h100", 8, 4096, 64 * 4096);
+  const PlanLayout ep4 = parse(ctx, "dp=8,ep=4,mbs=1"), ep8 = parse(ctx, "dp=8,ep=8,mbs=1");
+  const TimeBreakdown without = plan_step_time(ctx, ep8);
+  EXPECT_EQ(without.expert_overhead, 0.0);
+  ctx.options.moe_expert_overhead_s = 100e-6;
+  const TimeBreakdown a = plan_step_time(ctx, ep4), b = plan_step_time(ctx, ep8);
+  // 8 micro-batches per GPU, 48 MoE layers, 32 and 16 experts per GPU.
+  EXPECT_NEAR(a.expert_overhead, 8.0 * 48.0 * 32.0 * 100e-6, 1e-9);
+  EXPECT_NEAR(b.expert_overhead, 0.5 * a.expert_overhead, 1e-9);
+  EXPECT_NEAR(b.compute - without.compute, b.expert_overhead, 1e-9);
+  EXPECT_GT(b.step_s, without.step_s);
+}
+
 // Parallel attention and MLP share one gather and one reduce-scatter per layer.
 TEST(StepTime, ParallelBlocksHalveTensorParallelTraffic) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
