@@ -89,6 +89,10 @@ def main():
     parser.add_argument("--threads", type=int, default=0,
                         help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: forward and loss under torch.autocast('cpu', torch.bfloat16) "
+                             "(GEMMs in BF16, fp32 master weights and AdamW), as Symphony's "
+                             "train.precision = \"bf16\"")
     args = parser.parse_args()
 
     if args.threads > 0:
@@ -107,7 +111,8 @@ def main():
         batch = torch.randint(0, cfg["vocab_size"], (MICRO_BATCH, SEQ_LEN + 1), generator=gen)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        losses = model(batch[:, :-1], batch[:, 1:])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            losses = model(batch[:, :-1], batch[:, 1:])
         losses["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
@@ -118,6 +123,7 @@ def main():
     step_time = sum(step_times) / len(step_times) if step_times else float("nan")
     print(json.dumps({
         "preset": args.preset,
+        "precision": args.precision,
         "tokens_per_s": round(MICRO_BATCH * SEQ_LEN / step_time, 1),
         "step_time_s": round(step_time, 4),
         "step_time_median_s": round(statistics.median(step_times), 4) if step_times else None,
