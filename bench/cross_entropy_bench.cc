@@ -23,8 +23,9 @@ void BM_LmHeadCrossEntropy(benchmark::State& state) {
   std::vector<int32_t> targets(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) targets[size_t(i)] = int32_t((i * 7919) % v);
   for (auto _ : state) {
-    CrossEntropyResult r = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0 / double(n),
-                                                      scratch.view(), dh.view(), dw.view());
+    CrossEntropyResult r =
+        cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets, 1.0 / double(n),
+                                   scratch.view(), dh.view(), dw.view());
     benchmark::DoNotOptimize(r.loss_sum);
   }
   state.counters["GFLOP/s"] = benchmark::Counter(

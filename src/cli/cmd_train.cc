@@ -12,6 +12,7 @@
 #include "cli/train_args.h"
 #include "config/run_config.h"
 #include "core/stop_signals.h"
+#include "kernels/gemm.h"
 #include "launch/rank_files.h"
 #include "model/memory_plan.h"
 #include "monitor/flops.h"
@@ -74,14 +75,19 @@ Status print_dry_run(const RunConfig& c) {
                human_count(double(counts.mtp_active)));
   fmt::print("flops/token   {:.3e} (training, model FLOPs)\n",
              training_flops_per_token(c.model, c.train.seq_len));
-  fmt::print("memory of one process (fp32, micro-batch {} x {}, recompute {}):\n", shape.batch,
-             shape.seq_len, recompute_name(c.train.recompute));
+  const int64_t scratch = gemm_scratch_bytes(c);
+  fmt::print("memory of one process (fp32 state, {} GEMMs, micro-batch {} x {}, recompute {}):\n",
+             precision_name(c.train.precision), shape.batch, shape.seq_len,
+             recompute_name(c.train.recompute));
   fmt::print("  weights      {:>12}\n", human_bytes(double(plan.weights)));
   fmt::print("  gradients    {:>12}\n", human_bytes(double(plan.grads)));
   fmt::print("  optimizer    {:>12}\n", human_bytes(double(plan.optimizer)));
   fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
+  if (scratch > 0)
+    fmt::print("  bf16 scratch {:>12} (GEMM inputs converted to bf16)\n",
+               human_bytes(double(scratch)));
   fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
-  fmt::print("  total        {:>12}\n", human_bytes(double(plan.total())));
+  fmt::print("  total        {:>12}\n", human_bytes(double(plan.total() + scratch)));
   // Per rank of the layout (dp taken as given, at least 1): the sharded state replaces weights,
   // gradients and moments; expert parallelism also changes the activations.
   ParallelConfig pc = c.parallel;
@@ -153,10 +159,14 @@ int run_train(const TrainArgs& args) {
   options.stop = &stop_signals.requested();
   const ParamCounts counts = count_params(config->model);
   if (leader)
-    fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}{}\n",
+    fmt::print(stderr, "training {} ({} params, {} active) for {} steps into {}{}, {} GEMMs{}\n",
                config->source, human_count(double(counts.total)),
                human_count(double(counts.active)), config->train.steps, config->train.run_dir,
-               world.size() > 1 ? fmt::format(" on {} ranks", world.size()) : "");
+               world.size() > 1 ? fmt::format(" on {} ranks", world.size()) : "",
+               precision_name(config->train.precision),
+               config->train.precision == Precision::kBf16 && args.kernels != "ref"
+                   ? fmt::format(" ({})", cpu::bf16_gemm_path_name(cpu::bf16_gemm_path()))
+                   : "");
   Result<TrainResult> result = train(*config, options);
   if (!result.has_value()) {
     const Status error = result.error().with_context("rank {}", world.rank());

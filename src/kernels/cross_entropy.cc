@@ -23,12 +23,12 @@ CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView 
     SYM_CHECK(same_shape(dw, w) && dw.dtype() == w.dtype(), "cross_entropy: dw must match w");
   if (ex.impl == KernelImpl::kRef || h.dtype() == DType::kF64) {
     SYM_CHECK(sink == nullptr, "cross_entropy: the reference kernel takes no weight-gradient sink");
-    return ref::lm_head_cross_entropy(h, w, targets, grad_scale, dh, dw);
+    return ref::lm_head_cross_entropy(ex.matmul, h, w, targets, grad_scale, dh, dw);
   }
   SYM_CHECK(scratch.ndim() == 2 && scratch.dim(0) >= 1 && scratch.dim(1) == v &&
                 scratch.dtype() == h.dtype(),
             "cross_entropy: scratch must be (chunk >= 1, V = {}) of h's dtype", v);
-  return cpu::lm_head_cross_entropy(h, w, targets, grad_scale, scratch, dh, dw, sink);
+  return cpu::lm_head_cross_entropy(ex.matmul, h, w, targets, grad_scale, scratch, dh, dw, sink);
 }
 
 }  // namespace symphony

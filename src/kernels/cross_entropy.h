@@ -12,6 +12,8 @@
 // chunk, in order, add(h_chunk, dlogits_chunk) with dw += dlogits_chunk^T · h_chunk due. A
 // deferred weight-gradient pass (model/weight_grad_queue.h) runs those GEMMs later, in the same
 // order and chunks, so its dw is bitwise the one computed here.
+// The GEMMs run in ex.matmul's precision (bf16 in a bf16 run, as Megatron-LM runs its output
+// layer); the softmax, the loss and the logit gradients stay fp32 (double in the reference).
 
 #include <cstdint>
 #include <span>
@@ -40,12 +42,16 @@ CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView 
                                          HeadGradSink* sink = nullptr);
 
 namespace ref {
-CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
-                                         double grad_scale, View dh, View dw);
+// `matmul` as for cpu:: below: with kBf16 (fp32 views) the GEMM inputs are rounded to bf16.
+CrossEntropyResult lm_head_cross_entropy(Precision matmul, ConstView h, ConstView w,
+                                         std::span<const int32_t> targets, double grad_scale,
+                                         View dh, View dw);
 }  // namespace ref
 namespace cpu {
-CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
-                                         double grad_scale, View scratch, View dh, View dw,
+// `matmul`: the precision of the three GEMMs (kernels/gemm.h); the softmax and loss stay fp32.
+CrossEntropyResult lm_head_cross_entropy(Precision matmul, ConstView h, ConstView w,
+                                         std::span<const int32_t> targets, double grad_scale,
+                                         View scratch, View dh, View dw,
                                          HeadGradSink* sink = nullptr);
 }  // namespace cpu
 

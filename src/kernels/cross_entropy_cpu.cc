@@ -37,9 +37,9 @@ void chunk_rows(float* logits, int64_t rows, int64_t vocab, const int32_t* targe
 
 }  // namespace
 
-CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<const int32_t> targets,
-                                         double grad_scale, View scratch, View dh, View dw,
-                                         HeadGradSink* sink) {
+CrossEntropyResult lm_head_cross_entropy(Precision matmul, ConstView h, ConstView w,
+                                         std::span<const int32_t> targets, double grad_scale,
+                                         View scratch, View dh, View dw, HeadGradSink* sink) {
   const int64_t n_rows = h.dim(0), vocab = w.dim(0), chunk = scratch.dim(0);
   const bool grad = !dh.empty();
   thread_local std::vector<double> row_losses;
@@ -51,7 +51,7 @@ CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<con
     ConstView h_chunk = h.rows(begin, end);
     View logits = scratch.rows(0, rows);
     // The BLAS is multithreaded itself, so the GEMMs run between the parallel regions.
-    gemm(Trans::kNo, Trans::kYes, 1.0, h_chunk, w, 0.0, logits);
+    gemm(matmul, Trans::kNo, Trans::kYes, 1.0, h_chunk, w, 0.0, logits);
     chunk_rows(logits.f32(), rows, vocab, targets.data() + begin, float(grad_scale), grad, losses);
     // Summed in row order: the loss does not depend on the thread count.
     for (int64_t r = 0; r < rows; ++r) {
@@ -60,9 +60,9 @@ CrossEntropyResult lm_head_cross_entropy(ConstView h, ConstView w, std::span<con
       result.count += 1;
     }
     if (!grad) continue;
-    gemm(Trans::kNo, Trans::kNo, 1.0, logits, w, 0.0, dh.rows(begin, end));
+    gemm(matmul, Trans::kNo, Trans::kNo, 1.0, logits, w, 0.0, dh.rows(begin, end));
     if (sink) sink->add(h_chunk, logits);
-    if (!dw.empty()) gemm(Trans::kYes, Trans::kNo, 1.0, logits, h_chunk, 1.0, dw);
+    if (!dw.empty()) gemm(matmul, Trans::kYes, Trans::kNo, 1.0, logits, h_chunk, 1.0, dw);
   }
   return result;
 }

@@ -14,8 +14,14 @@ void gemm(const Exec& ex, Trans trans_a, Trans trans_b, double alpha, ConstView 
             c.dim(1));
   SYM_CHECK(a.dtype() == b.dtype() && a.dtype() == c.dtype(), "gemm: mixed dtypes");
   if (m == 0 || n == 0) return;
-  if (ex.impl == KernelImpl::kRef || a.dtype() == DType::kF64)
+  if (a.dtype() == DType::kF64) return ref::gemm(trans_a, trans_b, alpha, a, b, beta, c);
+  SYM_CHECK(ex.matmul != Precision::kFp8, "gemm: fp8 GEMMs are not available");
+  const bool bf16 = ex.matmul == Precision::kBf16;
+  if (ex.impl == KernelImpl::kRef) {
+    if (bf16) return ref::gemm_bf16(trans_a, trans_b, alpha, a, b, beta, c);
     return ref::gemm(trans_a, trans_b, alpha, a, b, beta, c);
+  }
+  if (bf16) return cpu::gemm_bf16(trans_a, trans_b, alpha, a, b, beta, c);
   cpu::gemm(trans_a, trans_b, alpha, a, b, beta, c);
 }
 

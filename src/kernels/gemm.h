@@ -4,7 +4,20 @@
 // op(A): (M, K), op(B): (K, N), C: (M, N). C must not alias A or B.
 // beta = 0 overwrites C (NaNs in C do not propagate); beta = 1 accumulates (gradients).
 // The fast path calls the BLAS chosen at build time (cmake/blas.cmake).
+//
+// BF16 GEMM (gemm_bf16; what gemm() runs on fp32 views when ex.matmul is Precision::kBf16): the
+// same contract, with every element of A and B first rounded to bf16 (kernels/bf16_convert.h);
+// the products of bf16 values are exact in fp32, the sums run in fp32 (ref: double) and C stays
+// fp32. The fast version converts A and B into this thread's scratch (grown to the largest GEMM
+// it has seen, or reserved up front with gemm_bf16_reserve; counted as activations) and runs
+// oneDNN's bf16 matmul where the CPU has AVX-512 BF16 or AMX; elsewhere, or in builds with
+// another BLAS, it rounds A and B to bf16 values held in fp32 and runs the fp32 GEMM, which
+// agrees with the native path up to the order of the fp32 sums.
+//
+// Dispatch: f64 views run ref::gemm (gradient checks), whatever ex.matmul says; KernelImpl::kRef
+// runs ref::gemm or ref::gemm_bf16 by ex.matmul; otherwise cpu::gemm or cpu::gemm_bf16.
 
+#include "core/precision.h"
 #include "tensor/exec.h"
 #include "tensor/view.h"
 
@@ -18,6 +31,9 @@ void gemm(const Exec& ex, Trans trans_a, Trans trans_b, double alpha, ConstView 
 namespace ref {
 void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
           View c);
+// REQUIRES: fp32 views.
+void gemm_bf16(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
+               View c);
 }  // namespace ref
 
 namespace cpu {
@@ -25,6 +41,30 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
           View c);
 // Name of the linked BLAS library and its thread count, for reports.
 const char* blas_name();
+
+// The two ways of running a BF16 GEMM: oneDNN's bf16 matmul, or bf16-rounded fp32 inputs through
+// the fp32 GEMM.
+enum class Bf16GemmPath : uint8_t { kNative, kRoundedFp32 };
+// kNative where the build links oneDNN and the CPU has AVX-512 BF16 or AMX-BF16.
+Bf16GemmPath bf16_gemm_path();
+const char* bf16_gemm_path_name(Bf16GemmPath path);
+// REQUIRES: fp32 views, shapes as gemm() checks them.
+void gemm_bf16(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
+               View c);
+// On `path` (tests run both). REQUIRES: kNative only where bf16_gemm_path() is kNative.
+void gemm_bf16(Bf16GemmPath path, Trans trans_a, Trans trans_b, double alpha, ConstView a,
+               ConstView b, double beta, View c);
+// gemm() or gemm_bf16() by `precision` (kFp8 is refused), for fast kernels that run their own
+// GEMMs (the fused LM-head loss).
+void gemm(Precision precision, Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b,
+          double beta, View c);
+
+// This thread's conversion scratch: the bytes it takes for a GEMM whose A and B hold `elems`
+// elements together, on bf16_gemm_path(); growing it now to hold that many (so that a training
+// step does not allocate); the bytes it holds.
+int64_t gemm_bf16_scratch_bytes(int64_t elems);
+void gemm_bf16_reserve(int64_t elems);
+int64_t gemm_bf16_scratch_held_bytes();
 }  // namespace cpu
 
 }  // namespace symphony

@@ -1,3 +1,6 @@
+#include <vector>
+
+#include "kernels/bf16_convert.h"
 #include "kernels/gemm.h"
 
 namespace symphony::ref {
@@ -32,6 +35,17 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
           View c) {
   if (a.dtype() == DType::kF64) return gemm_typed<double>(trans_a, trans_b, alpha, a, b, beta, c);
   gemm_typed<float>(trans_a, trans_b, alpha, a, b, beta, c);
+}
+
+void gemm_bf16(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
+               View c) {
+  SYM_CHECK(a.dtype() == DType::kF32 && b.dtype() == DType::kF32 && c.dtype() == DType::kF32,
+            "gemm_bf16 takes fp32 views");
+  std::vector<float> a_bf16(size_t(a.numel())), b_bf16(size_t(b.numel()));
+  bf16_round_f32({a.f32(), a_bf16.size()}, a_bf16);
+  bf16_round_f32({b.f32(), b_bf16.size()}, b_bf16);
+  gemm_typed<float>(trans_a, trans_b, alpha, ConstView(a_bf16.data(), DType::kF32, a.shape()),
+                    ConstView(b_bf16.data(), DType::kF32, b.shape()), beta, c);
 }
 
 }  // namespace symphony::ref

@@ -98,7 +98,91 @@ CheckedInt weight_grad_pass_checked(const ModelConfig& c, BatchShape shape,
   return e;
 }
 
+// The larger of a and b; overflowed when either is.
+CheckedInt max_checked(CheckedInt a, CheckedInt b) {
+  if (a.overflowed() || b.overflowed()) return a + b;
+  return *a.value() >= *b.value() ? a : b;
+}
+
+// The largest A + B of a linear layer's three GEMMs, weight (out, in) over `rows` rows:
+// forward x·W^T (rows·in + out·in), input gradient dy·W (rows·out + out·in), weight gradient
+// dy^T·x (rows·out + rows·in).
+CheckedInt linear_gemm_inputs(CheckedInt rows, int64_t out, int64_t in) {
+  const CheckedInt w = CheckedInt(out) * in;
+  return max_checked(max_checked(rows * in + w, rows * out + w), rows * (out + in));
+}
+
+CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
+                                     const ShardPlacement& placement) {
+  const int tp = placement.size[int(Axis::kTensor)];
+  const int ep = placement.size[int(Axis::kExpert)];
+  const int etp = placement.size[int(Axis::kExpertTensor)];
+  const int64_t d = c.hidden_size;
+  const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
+  const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
+  CheckedInt most = 0;
+  auto consider = [&](CheckedInt rows, int64_t out, int64_t in) {
+    most = max_checked(most, linear_gemm_inputs(rows, out, in));
+  };
+  // Attention projections, this rank's heads.
+  if (c.mla()) {
+    const ModelConfig m = MlaBlock::local_config(c, placement);
+    const int64_t heads = m.num_attention_heads, lora = c.kv_lora_rank, ql = c.q_lora_rank;
+    const int64_t dq = c.qk_nope_head_dim + c.qk_rope_head_dim;
+    if (ql > 0) {
+      consider(n, ql, d);
+      consider(n, heads * dq, ql);
+    } else {
+      consider(n, heads * dq, d);
+    }
+    consider(n, lora + c.qk_rope_head_dim, d);
+    consider(n, heads * (c.qk_nope_head_dim + c.v_head_dim), lora);
+    consider(n, d, heads * c.v_head_dim);
+  } else {
+    const ModelConfig local = AttentionBlock::local_config(c, placement);
+    const int64_t q = local.num_attention_heads * c.head_dim;
+    const int64_t kv = local.num_key_value_heads * c.head_dim;
+    consider(n, q, d);
+    consider(n, kv, d);
+    consider(n, d, q);
+  }
+  // Feed-forward layers: dense MLPs (this rank's width), routed experts (a token reaches an expert
+  // once: at most ns rows from each of the ep * etp ranks that send to it), shared experts.
+  bool any_dense = false, any_moe = false;
+  for (int64_t l = 0; l < c.num_hidden_layers + c.num_nextn_predict_layers; ++l)
+    (c.is_moe_layer(l) ? any_moe : any_dense) = true;
+  if (any_dense) {
+    consider(n, c.intermediate_size / tp, d);
+    consider(n, d, c.intermediate_size / tp);
+  }
+  if (any_moe) {
+    const CheckedInt expert_rows = ns * ep * etp;
+    consider(expert_rows, c.moe_intermediate_size / etp, d);
+    consider(expert_rows, d, c.moe_intermediate_size / etp);
+    if (c.n_shared_experts > 0) {
+      consider(n, c.n_shared_experts * c.moe_intermediate_size, d);
+      consider(n, d, c.n_shared_experts * c.moe_intermediate_size);
+    }
+  }
+  if (c.num_nextn_predict_layers > 0) consider(n, d, 2 * d);  // eh_proj
+  // The LM head, a chunk of rows at a time against this rank's vocabulary block.
+  const int64_t vocab = c.vocab_size / tp;
+  consider(
+      CheckedInt(std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab))),
+      vocab, d);
+  return most;
+}
+
 }  // namespace
+
+int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
+                                const ShardPlacement& placement, bool sequence_parallel) {
+  (void)sequence_parallel;  // the GEMMs see gathered rows either way
+  const CheckedInt e = bf16_gemm_scratch_checked(config, shape, placement);
+  SYM_CHECK(!e.overflowed(), "bf16 GEMM scratch of {} x {} rows overflows", shape.batch,
+            shape.seq_len);
+  return *e.value();
+}
 
 int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
                                const ShardPlacement& placement, bool sequence_parallel) {

@@ -47,4 +47,15 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config
 int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
                                const ShardPlacement& placement, bool sequence_parallel = true);
 
+// Elements of the largest BF16 GEMM's inputs (A and B together) in one training step on a rank of
+// `placement`, with micro-batches of `shape`: the conversion scratch of kernels/gemm.h that a run
+// with train.precision = "bf16" holds (cpu::gemm_bf16_scratch_bytes of it). Over the linear
+// layers' forward (x·W^T), input-gradient (dy·W) and weight-gradient (dy^T·x) GEMMs and the LM
+// head's; the router's GEMMs stay fp32. Exact for one rank; an upper bound under tensor
+// parallelism (GEMMs over row chunks) and for MoE layers (an expert counted with every row the
+// rank may receive for it: each token once). Same REQUIRES as plan_training_memory.
+int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
+                                const ShardPlacement& placement = {},
+                                bool sequence_parallel = true);
+
 }  // namespace symphony

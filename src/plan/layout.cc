@@ -24,15 +24,6 @@ Result<int64_t> parse_count(std::string_view key, std::string_view value) {
 
 }  // namespace
 
-std::string_view precision_name(Precision p) {
-  switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kBf16: return "bf16";
-    case Precision::kFp8: return "fp8";
-  }
-  return "?";
-}
-
 std::string PlanLayout::to_string() const {
   return fmt::format(
       "dp={},tp={},pp={},ep={},cp={},zero={},vpp={},mbs={},recompute={},schedule={},precision={}",

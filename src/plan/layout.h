@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/precision.h"
 #include "core/status.h"
 #include "model/recompute.h"
 #include "parallel/layout.h"
@@ -21,11 +22,12 @@
 
 namespace symphony::plan {
 
-enum class Precision : uint8_t {
-  kFp32,  // fp32 weights, gradients and AdamW moments: the engine's CPU path
-  kBf16,  // bf16 weights and GEMMs; fp32 gradients, master weights and moments
-  kFp8,   // as bf16, with fp8 GEMMs and an fp8 copy of each weight
-};
+// The planner models each precision's memory and speed as Megatron-LM runs it on GPUs:
+//   kFp32  fp32 weights, gradients and AdamW moments
+//   kBf16  bf16 weights and GEMMs; fp32 gradients, master weights and moments
+//   kFp8   as bf16, with fp8 GEMMs and an fp8 copy of each weight
+using symphony::Precision;
+using symphony::precision_name;
 
 // How the decoder layers are split over the pipeline's virtual stages: balanced by training FLOPs
 // as the engine splits them (model/pipeline_split.h), or evenly by count with earlier stages
@@ -100,7 +102,5 @@ struct LayerRange {
 std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const PlanLayout& layout);
 // Layers held by GPU stage `stage` (0-based), all its virtual stages together.
 int64_t layers_in_stage(const ModelCosts& model, const PlanLayout& layout, int64_t stage);
-
-std::string_view precision_name(Precision p);
 
 }  // namespace symphony::plan

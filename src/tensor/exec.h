@@ -2,8 +2,13 @@
 // Exec: where and how an op runs. Passed explicitly to every dispatching kernel; never global.
 // Dispatch rule (each kernels/<op>.cc): kF64 tensors or KernelImpl::kRef run the reference
 // kernel; otherwise the device's fast kernel runs.
+// `matmul` is the precision of gemm() on fp32 tensors (kernels/gemm.h), the only ops that run
+// below fp32: with kBf16 a GEMM rounds its inputs to bf16 and accumulates in fp32. Every other
+// kernel ignores it.
 
 #include <cstdint>
+
+#include "core/precision.h"
 
 namespace symphony {
 
@@ -16,9 +21,16 @@ enum class KernelImpl : uint8_t {
 struct Exec {
   Device device = Device::kCpu;
   KernelImpl impl = KernelImpl::kFast;
+  Precision matmul = Precision::kFp32;
 
   static Exec cpu() { return Exec{}; }
   static Exec reference() { return Exec{Device::kCpu, KernelImpl::kRef}; }
+  // This Exec with GEMMs in `precision` (e.g. fp32 for the router's scores in a bf16 run).
+  Exec with_matmul(Precision precision) const {
+    Exec ex = *this;
+    ex.matmul = precision;
+    return ex;
+  }
 };
 
 }  // namespace symphony

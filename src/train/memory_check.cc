@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/checked_math.h"
+#include "kernels/gemm.h"
 #include "model/memory_plan.h"
 #include "parallel/layout.h"
 #include "train/model_layout.h"
@@ -50,6 +51,13 @@ std::string advice(const RunConfig& config, std::string_view largest) {
 
 }  // namespace
 
+int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placement) {
+  if (config.train.precision != Precision::kBf16) return 0;
+  return cpu::gemm_bf16_scratch_bytes(
+      bf16_gemm_scratch_elems(config.model, {config.train.micro_batch_size, config.train.seq_len},
+                              placement, config.parallel.sequence_parallel));
+}
+
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {
   ProcessMemory most;
   for (int stage = 0; stage < layout.size(Axis::kPipeline); ++stage) {
@@ -82,7 +90,7 @@ Result<ProcessMemory> plan_stage_memory(const RunConfig& config, const ParallelL
   m.grads = sharded.grads;
   m.optimizer = sharded.optimizer;
   m.communication = sharded.communication;
-  m.activations = plan.activations;
+  m.activations = plan.activations + gemm_scratch_bytes(config, placement);
   m.other = plan.other;
   return m;
 }

@@ -11,12 +11,14 @@
 #include "core/host_memory.h"
 #include "core/status.h"
 #include "parallel/layout.h"
+#include "parallel/shard_spec.h"
 
 namespace symphony {
 
 // Bytes one training process allocates, by category: model/memory_plan.h's plan, with each rank's
 // sharded weights, gradients and moments (zero/shard_layout.h) under `layout`: its blocks of
-// expert-parallel parameters, ZeRO shards over each replica group.
+// expert-parallel parameters, ZeRO shards over each replica group; activations include the bf16
+// GEMM scratch (gemm_scratch_bytes).
 struct ProcessMemory {
   int64_t weights = 0;
   int64_t grads = 0;
@@ -28,6 +30,11 @@ struct ProcessMemory {
     return weights + grads + optimizer + communication + activations + other;
   }
 };
+// Bytes of the bf16 GEMM conversion scratch (kernels/gemm.h) a training process of `config` holds
+// on a rank of `placement`: 0 unless train.precision is "bf16". The trainer reserves it up front;
+// it is counted with the activations.
+int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placement = {});
+
 // The ranks of pipeline stage `stage` (parallel/pipeline_stages.h: its layers, the embedding on
 // the first, the LM head on the last, one activation slot per micro-batch its schedule keeps in
 // flight). Errors: the schedule cannot run the step's micro-batches (train/model_layout.h).

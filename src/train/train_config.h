@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/precision.h"
 #include "model/recompute.h"
 
 namespace symphony {
@@ -19,6 +20,10 @@ struct TrainConfig {
   int64_t global_batch_tokens = 0;  // 0 = one micro-batch; else a multiple of micro-batch tokens
   uint64_t seed = 1234;
   Recompute recompute = Recompute::kNone;  // kNone or kFull (kSelective is planner-only)
+  // Precision of the matrix multiplies (core/precision.h): "fp32" or "bf16" (bf16 inputs, fp32
+  // accumulation; weights, gradients, AdamW state and every other op stay fp32). The router's
+  // scores stay fp32 in either.
+  Precision precision = Precision::kFp32;
   int64_t eval_every = 100;          // 0 disables eval
   int64_t eval_batches = 8;
   int64_t log_every = 1;

@@ -12,7 +12,9 @@
 #include "checkpoint/checkpointer.h"
 #include "core/file_io.h"
 #include "core/timer.h"
+#include "kernels/gemm.h"
 #include "model/init.h"
+#include "model/memory_plan.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
 #include "parallel/layout.h"
@@ -126,7 +128,8 @@ void linger(double seconds, const std::atomic<bool>* stop) {
 Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) {
   const TrainConfig& tc = config.train;
   const ModelConfig& mc = config.model;
-  const Exec& ex = options.exec;
+  // The run's GEMM precision is the config's (train.precision).
+  const Exec ex = options.exec.with_matmul(tc.precision);
   const BatchShape shape{tc.micro_batch_size, tc.seq_len};
   const int64_t micro_tokens = shape.rows();
 
@@ -219,6 +222,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                     model_parallel);
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
+  // bf16 GEMMs convert their inputs into this thread's scratch: sized now for the largest GEMM of
+  // the model (as the memory plan counts it), so that no step allocates.
+  if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
+    cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(mc, shape, model_parallel.placement,
+                                                   config.parallel.sequence_parallel));
 
   // Checkpoints: resume, then save every checkpoint.every steps, at the end and when stopped.
   const std::string config_toml = to_toml(config);
@@ -413,6 +421,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       }
     }
     if (step == 0) record["layout"] = layout.describe();
+    if (step == first_step) record["precision"] = precision_name(tc.precision);
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
     // A stop request reaches every rank at the same step. One after the last step changes
     // nothing: the run ends normally, final checkpoint and model file included.

@@ -32,7 +32,7 @@ namespace symphony {
 enum class ProgressOutput : uint8_t { kBar, kNone };
 
 struct TrainOptions {
-  Exec exec = Exec::cpu();
+  Exec exec = Exec::cpu();  // its matmul precision is replaced by the config's train.precision
   ProgressOutput progress = ProgressOutput::kBar;
   std::FILE* log = stderr;  // progress bar and evaluation lines
   // The ranks training together (parallel/runtime.h); nullptr for one process. Every rank calls

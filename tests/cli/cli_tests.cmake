@@ -27,6 +27,12 @@ symphony_add_cli_test(routed_scaling_not_positive 2 "model\\.routed_scaling_fact
                       train tiny --dry-run --set model.routed_scaling_factor=-1)
 symphony_add_cli_test(partial_rotary_odd 2 "model\\.partial_rotary_factor = 0\\.28 must be in"
                       train tiny --dry-run --set model.partial_rotary_factor=0.28)
+symphony_add_cli_test(unknown_precision 2 "train\\.precision: expected one of .fp32., .bf16., got string .fp16."
+                      train tiny --dry-run --set train.precision=fp16)
+symphony_add_cli_test(fp8_not_yet 2 "train\\.precision = .fp8. is not available yet"
+                      train tiny --dry-run --set train.precision=fp8)
+symphony_add_cli_test(dry_run_bf16 0 "bf16 GEMMs.*bf16 scratch +[0-9.]+ [KM]iB"
+                      train tiny --dry-run --set train.precision=bf16)
 symphony_add_cli_test(wrong_type 2 "train\\.steps"
                       train tiny --set train.steps=abc)
 symphony_add_cli_test(unknown_preset 2 "no-such-preset"

@@ -46,10 +46,10 @@ TEST(CrossEntropy, CpuMatchesReference) {
     Buffer dw = testkit::convert(dw_ref.view(), DType::kF32);
     Buffer scratch(DType::kF32, {c.chunk, c.vocab});
 
-    CrossEntropyResult want = ref::lm_head_cross_entropy(h.view(), w.view(), targets, scale,
-                                                         dh_ref.view(), dw_ref.view());
-    CrossEntropyResult got = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, scale,
-                                                        scratch.view(), dh.view(), dw.view());
+    CrossEntropyResult want = ref::lm_head_cross_entropy(
+        Precision::kFp32, h.view(), w.view(), targets, scale, dh_ref.view(), dw_ref.view());
+    CrossEntropyResult got = cpu::lm_head_cross_entropy(
+        Precision::kFp32, h.view(), w.view(), targets, scale, scratch.view(), dh.view(), dw.view());
     EXPECT_EQ(got.count, counted);
     EXPECT_EQ(want.count, counted);
     EXPECT_NEAR(got.loss_sum, want.loss_sum, 1e-5 * std::abs(want.loss_sum));
@@ -79,12 +79,12 @@ TEST(CrossEntropy, EvalModeGivesTheSameLoss) {
   std::vector<int32_t> targets = make_targets(n, vocab, 23, 6);
   Buffer scratch(DType::kF32, {chunk, vocab});
   Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
-  CrossEntropyResult train = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0,
-                                                        scratch.view(), dh.view(), dw.view());
-  CrossEntropyResult eval =
-      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
-  CrossEntropyResult eval_ref =
-      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, View(), View());
+  CrossEntropyResult train = cpu::lm_head_cross_entropy(
+      Precision::kFp32, h.view(), w.view(), targets, 1.0, scratch.view(), dh.view(), dw.view());
+  CrossEntropyResult eval = cpu::lm_head_cross_entropy(
+      Precision::kFp32, h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
+  CrossEntropyResult eval_ref = ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(),
+                                                           targets, 1.0, View(), View());
   EXPECT_EQ(eval.count, train.count);
   EXPECT_NEAR(eval.loss_sum, train.loss_sum, 1e-6 * std::abs(train.loss_sum));
   EXPECT_EQ(eval_ref.count, train.count);
@@ -99,17 +99,17 @@ TEST(CrossEntropy, CpuIsDeterministic) {
   Buffer scratch(DType::kF32, {chunk, vocab});
   Buffer dh_a(DType::kF32, {n, d}), dw_a(DType::kF32, {vocab, d});
   Buffer dh_b(DType::kF32, {n, d}), dw_b(DType::kF32, {vocab, d});
-  CrossEntropyResult a = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 0.5,
-                                                    scratch.view(), dh_a.view(), dw_a.view());
-  CrossEntropyResult b = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 0.5,
-                                                    scratch.view(), dh_b.view(), dw_b.view());
+  CrossEntropyResult a = cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                    0.5, scratch.view(), dh_a.view(), dw_a.view());
+  CrossEntropyResult b = cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                    0.5, scratch.view(), dh_b.view(), dw_b.view());
   EXPECT_EQ(a.loss_sum, b.loss_sum);
   EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
   EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
-  CrossEntropyResult c =
-      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
-  CrossEntropyResult e =
-      cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, scratch.view(), View(), View());
+  CrossEntropyResult c = cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                    1.0, scratch.view(), View(), View());
+  CrossEntropyResult e = cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                    1.0, scratch.view(), View(), View());
   EXPECT_EQ(c.loss_sum, e.loss_sum);
 }
 
@@ -134,19 +134,54 @@ TEST(CrossEntropy, SinkChunksReproduceWeightGradientBitwise) {
       h.push_back(copy(h_chunk));
       dlogits.push_back(copy(dlogits_chunk));
     }
-  } sink;
-  const Exec ex = Exec::cpu();
-  CrossEntropyResult a = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
-                                               scratch.view(), dh_a.view(), dw_a.view());
-  CrossEntropyResult b = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
-                                               scratch.view(), dh_b.view(), View(), &sink);
-  ASSERT_EQ(sink.h.size(), size_t((n + chunk - 1) / chunk));
-  for (size_t i = 0; i < sink.h.size(); ++i)
-    gemm(ex, Trans::kYes, Trans::kNo, 1.0, sink.dlogits[i].view(), sink.h[i].view(), 1.0,
-         dw_b.view());
-  EXPECT_EQ(a.loss_sum, b.loss_sum);
-  EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
-  EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
+  };
+  for (Precision precision : {Precision::kFp32, Precision::kBf16}) {
+    SCOPED_TRACE(precision_name(precision));
+    Recorder sink;
+    dw_a.zero();
+    dw_b.zero();
+    const Exec ex = Exec::cpu().with_matmul(precision);
+    CrossEntropyResult a = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
+                                                 scratch.view(), dh_a.view(), dw_a.view());
+    CrossEntropyResult b = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.5,
+                                                 scratch.view(), dh_b.view(), View(), &sink);
+    ASSERT_EQ(sink.h.size(), size_t((n + chunk - 1) / chunk));
+    for (size_t i = 0; i < sink.h.size(); ++i)
+      gemm(ex, Trans::kYes, Trans::kNo, 1.0, sink.dlogits[i].view(), sink.h[i].view(), 1.0,
+           dw_b.view());
+    EXPECT_EQ(a.loss_sum, b.loss_sum);
+    EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
+    EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
+  }
+}
+
+// With bf16 GEMMs the logits are those of h and W rounded to bf16 (exact products, fp32 sums),
+// and the gradients those of the rounded logit gradients: the fast kernel matches the reference
+// run with bf16 GEMMs, to fp32 accuracy for the loss. The gradients may differ more: a logit
+// gradient that fp32 and double put on either side of a bf16 rounding boundary rounds apart
+// (2^-8 of that term). The unrounded fp32 loss is visibly farther.
+TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
+  const int64_t n = 37, d = 64, vocab = 500, chunk = 8;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 61);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 62, -0.5, 0.5);
+  std::vector<int32_t> targets = make_targets(n, vocab, 63, 5);
+  Buffer scratch(DType::kF32, {chunk, vocab});
+  Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
+  Buffer dh_ref(DType::kF32, {n, d}), dw_ref(DType::kF32, {vocab, d});
+  const Exec bf16 = Exec::cpu().with_matmul(Precision::kBf16);
+  const double scale = 1.0 / double(n);
+  const CrossEntropyResult got = lm_head_cross_entropy(bf16, h.view(), w.view(), targets, scale,
+                                                       scratch.view(), dh.view(), dw.view());
+  const CrossEntropyResult want =
+      lm_head_cross_entropy(Exec::reference().with_matmul(Precision::kBf16), h.view(), w.view(),
+                            targets, scale, View(), dh_ref.view(), dw_ref.view());
+  const double fp32 = ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                 scale, View(), View())
+                          .loss_sum;
+  EXPECT_NEAR(got.loss_sum, want.loss_sum, 1e-6 * std::abs(want.loss_sum));
+  EXPECT_GT(std::abs(got.loss_sum - fp32), 10 * std::abs(got.loss_sum - want.loss_sum));
+  EXPECT_TENSOR_NEAR(dh.view(), dh_ref.view(), (testkit::Tolerance{1e-6, 1e-3}));
+  EXPECT_TENSOR_NEAR(dw.view(), dw_ref.view(), (testkit::Tolerance{1e-6, 1e-3}));
 }
 
 TEST(CrossEntropy, ReferenceGradientsMatchFiniteDifferences) {
@@ -155,11 +190,13 @@ TEST(CrossEntropy, ReferenceGradientsMatchFiniteDifferences) {
   Buffer w = random_buffer(DType::kF64, {vocab, d}, 42);
   std::vector<int32_t> targets = {3, -1, 0, 6, 2};
   auto loss = [&] {
-    return ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, View(), View()).loss_sum;
+    return ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets, 1.0, View(),
+                                      View())
+        .loss_sum;
   };
   Buffer dh(DType::kF64, {n, d}), dw(DType::kF64, {vocab, d});
-  CrossEntropyResult r =
-      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, dh.view(), dw.view());
+  CrossEntropyResult r = ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                    1.0, dh.view(), dw.view());
   EXPECT_EQ(r.count, 4);
   EXPECT_EQ(r.loss_sum, loss());
   const double step = 1e-6;
@@ -186,10 +223,10 @@ TEST(CrossEntropy, LargeLogitsStayFinite) {
   Buffer scratch(DType::kF32, {chunk, vocab});
   Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
   Buffer dh_ref(DType::kF32, {n, d}), dw_ref(DType::kF32, {vocab, d});
-  CrossEntropyResult want =
-      ref::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0, dh_ref.view(), dw_ref.view());
-  CrossEntropyResult got = cpu::lm_head_cross_entropy(h.view(), w.view(), targets, 1.0,
-                                                      scratch.view(), dh.view(), dw.view());
+  CrossEntropyResult want = ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(),
+                                                       targets, 1.0, dh_ref.view(), dw_ref.view());
+  CrossEntropyResult got = cpu::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
+                                                      1.0, scratch.view(), dh.view(), dw.view());
   ASSERT_TRUE(std::isfinite(got.loss_sum));
   ASSERT_TRUE(std::isfinite(want.loss_sum));
   EXPECT_GT(want.loss_sum, 100.0);  // the targets are random, so far from the row maxima

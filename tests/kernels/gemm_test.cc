@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/bf16_convert.h"
 #include "testkit/tensor_testing.h"
 
 namespace symphony {
@@ -44,6 +49,145 @@ TEST(Gemm, ReferenceComputesKnownProduct) {
   EXPECT_EQ(c.data<double>()[1], 22);
   EXPECT_EQ(c.data<double>()[2], 43);
   EXPECT_EQ(c.data<double>()[3], 50);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BF16 GEMM
+
+using cpu::Bf16GemmPath;
+
+std::vector<Bf16GemmPath> bf16_paths() {
+  std::vector<Bf16GemmPath> paths = {Bf16GemmPath::kRoundedFp32};
+  if (cpu::bf16_gemm_path() == Bf16GemmPath::kNative) paths.push_back(Bf16GemmPath::kNative);
+  return paths;
+}
+
+// Largest allowed |fast - ref| at C(i, j). Both versions multiply the same bf16 values, exactly;
+// the fast one sums the k products in fp32 (in any order or blocking) and adds beta * C, which
+// Higham's bound for floating-point summation limits to (k + 1) u sum_p |alpha a_ip b_pj| plus
+// u |beta c_ij|, u = 2^-24. The bf16 values are within 2^-8 of the fp32 inputs used here.
+double bf16_error_bound(Trans ta, Trans tb, double alpha, ConstView a, ConstView b, double beta,
+                        ConstView c_before, int64_t i, int64_t j) {
+  const int64_t k = ta == Trans::kNo ? a.dim(1) : a.dim(0);
+  const float* af = a.f32();
+  const float* bf = b.f32();
+  double abs_sum = 0;
+  for (int64_t p = 0; p < k; ++p) {
+    const double x = ta == Trans::kNo ? af[i * a.dim(1) + p] : af[p * a.dim(1) + i];
+    const double y = tb == Trans::kNo ? bf[p * b.dim(1) + j] : bf[j * b.dim(1) + p];
+    abs_sum += std::fabs(x * y);
+  }
+  const double u = std::ldexp(1.0, -24), widen = (1 + 1.0 / 256) * (1 + 1.0 / 256);
+  const double prior =
+      beta == 0.0 ? 0.0 : std::fabs(beta * c_before.f32()[i * c_before.dim(1) + j]);
+  return (double(k) + 1) * u * widen * std::fabs(alpha) * abs_sum + 2 * u * prior;
+}
+
+TEST(GemmBf16, EveryPathMatchesReferenceForEveryTransposeAndBeta) {
+  struct Case {
+    int64_t m, n, k;
+  };
+  // Odd sizes (not multiples of 16 or 64), tiny and empty shapes, and k = 300, where a result
+  // that skipped the rounding of its inputs would exceed the bound (see RoundsItsInputs).
+  const Case cases[] = {{1, 1, 1}, {3, 17, 5},   {65, 33, 129}, {2, 7, 0},   {0, 5, 3},
+                        {5, 0, 3}, {1, 64, 300}, {97, 50, 300}, {16, 16, 16}};
+  for (Bf16GemmPath path : bf16_paths()) {
+    for (auto [m, n, k] : cases) {
+      for (Trans ta : {Trans::kNo, Trans::kYes}) {
+        for (Trans tb : {Trans::kNo, Trans::kYes}) {
+          for (double beta : {0.0, 1.0}) {
+            const double alpha = m % 2 == 0 ? 0.5 : 1.0;
+            SCOPED_TRACE(fmt::format("{} m={} n={} k={} ta={} tb={} alpha={} beta={}",
+                                     cpu::bf16_gemm_path_name(path), m, n, k, int(ta), int(tb),
+                                     alpha, beta));
+            const uint64_t seed = uint64_t(m * 7919 + n * 31 + k);
+            Buffer a = testkit::random_buffer(DType::kF32,
+                                              ta == Trans::kNo ? Shape{m, k} : Shape{k, m}, seed);
+            Buffer b = testkit::random_buffer(
+                DType::kF32, tb == Trans::kNo ? Shape{k, n} : Shape{n, k}, seed + 1);
+            Buffer c = testkit::random_buffer(DType::kF32, {m, n}, seed + 2);
+            Buffer c_before = testkit::convert(c.view(), DType::kF32);
+            Buffer c_ref = testkit::convert(c.view(), DType::kF32);
+            ref::gemm_bf16(ta, tb, alpha, a.view(), b.view(), beta, c_ref.view());
+            cpu::gemm_bf16(path, ta, tb, alpha, a.view(), b.view(), beta, c.view());
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) {
+                const double got = c.f32()[i * n + j], want = c_ref.f32()[i * n + j];
+                ASSERT_LE(std::fabs(got - want), bf16_error_bound(ta, tb, alpha, a.view(), b.view(),
+                                                                  beta, c_before.view(), i, j))
+                    << fmt::format("C({}, {}) = {} against {}", i, j, got, want);
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+// 1 + 2^-10 lies between the bf16 values 1 and 1 + 2^-7, nearer 1: a BF16 GEMM of 64 such terms
+// is exactly 64, an fp32 one 64.0625.
+TEST(GemmBf16, RoundsItsInputs) {
+  const int64_t k = 64;
+  Buffer a(DType::kF32, {2, k}), b(DType::kF32, {k, 3}), c(DType::kF32, {2, 3});
+  for (int64_t i = 0; i < a.numel(); ++i) a.f32()[i] = 1.0f + 0x1p-10f;
+  for (int64_t i = 0; i < b.numel(); ++i) b.f32()[i] = 1.0f;
+  for (Bf16GemmPath path : bf16_paths()) {
+    cpu::gemm_bf16(path, Trans::kNo, Trans::kNo, 1.0, a.view(), b.view(), 0.0, c.view());
+    for (int64_t i = 0; i < c.numel(); ++i)
+      EXPECT_EQ(c.f32()[i], 64.0f) << cpu::bf16_gemm_path_name(path);
+  }
+  gemm(Exec::cpu().with_matmul(Precision::kBf16), Trans::kNo, Trans::kNo, 1.0, a.view(), b.view(),
+       0.0, c.view());
+  EXPECT_EQ(c.f32()[0], 64.0f);
+  gemm(Exec::reference().with_matmul(Precision::kBf16), Trans::kNo, Trans::kNo, 1.0, a.view(),
+       b.view(), 0.0, c.view());
+  EXPECT_EQ(c.f32()[0], 64.0f);
+  gemm(Exec::cpu(), Trans::kNo, Trans::kNo, 1.0, a.view(), b.view(), 0.0, c.view());
+  EXPECT_EQ(c.f32()[0], 64.0625f);
+  // f64 views keep the exact reference GEMM whatever the Exec says (gradient checks).
+  Buffer a64 = testkit::convert(a.view(), DType::kF64),
+         b64 = testkit::convert(b.view(), DType::kF64);
+  Buffer c64(DType::kF64, {2, 3});
+  gemm(Exec::cpu().with_matmul(Precision::kBf16), Trans::kNo, Trans::kNo, 1.0, a64.view(),
+       b64.view(), 0.0, c64.view());
+  EXPECT_EQ(c64.data<double>()[0], 64.0 * (1.0 + 0x1p-10));
+}
+
+TEST(GemmBf16, DispatchRunsTheFastPathDeterministicallyAndBetaZeroIgnoresNaN) {
+  const int64_t m = 37, n = 45, k = 70;
+  Buffer a = testkit::random_buffer(DType::kF32, {k, m}, 11);
+  Buffer b = testkit::random_buffer(DType::kF32, {n, k}, 12);
+  Buffer c1(DType::kF32, {m, n}), c2(DType::kF32, {m, n}), c3(DType::kF32, {m, n});
+  for (int64_t i = 0; i < c1.numel(); ++i)
+    c1.f32()[i] = c2.f32()[i] = std::numeric_limits<float>::quiet_NaN();
+  const Exec bf16 = Exec::cpu().with_matmul(Precision::kBf16);
+  gemm(bf16, Trans::kYes, Trans::kYes, 1.0, a.view(), b.view(), 0.0, c1.view());
+  gemm(bf16, Trans::kYes, Trans::kYes, 1.0, a.view(), b.view(), 0.0, c2.view());
+  cpu::gemm_bf16(Trans::kYes, Trans::kYes, 1.0, a.view(), b.view(), 0.0, c3.view());
+  for (int64_t i = 0; i < c1.numel(); ++i) {
+    ASSERT_FALSE(std::isnan(c1.f32()[i])) << i;
+    ASSERT_EQ(c1.f32()[i], c2.f32()[i]) << i;
+    ASSERT_EQ(c1.f32()[i], c3.f32()[i]) << i;
+  }
+}
+
+TEST(GemmBf16, ScratchGrowsToTheLargestGemmAndIsReused) {
+  const int64_t before = cpu::gemm_bf16_scratch_held_bytes();
+  const int64_t m = 40, n = 50, k = 60;
+  Buffer a = testkit::random_buffer(DType::kF32, {m, k}, 1);
+  Buffer b = testkit::random_buffer(DType::kF32, {k, n}, 2);
+  Buffer c(DType::kF32, {m, n});
+  cpu::gemm_bf16(Trans::kNo, Trans::kNo, 1.0, a.view(), b.view(), 0.0, c.view());
+  const int64_t after = cpu::gemm_bf16_scratch_held_bytes();
+  EXPECT_EQ(after, std::max(before, cpu::gemm_bf16_scratch_bytes(m * k + k * n)));
+  cpu::gemm_bf16(Trans::kNo, Trans::kNo, 1.0, a.view().rows(0, 10), b.view(), 0.0,
+                 c.view().rows(0, 10));
+  EXPECT_EQ(cpu::gemm_bf16_scratch_held_bytes(), after);
+  const int64_t more = m * k + k * n + 1001;
+  cpu::gemm_bf16_reserve(more);
+  EXPECT_EQ(cpu::gemm_bf16_scratch_held_bytes(),
+            std::max(after, cpu::gemm_bf16_scratch_bytes(more)));
+  EXPECT_EQ(cpu::gemm_bf16_scratch_bytes(more) % 4, 0);  // whole floats of a Buffer
 }
 
 }  // namespace

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include "kernels/gemm.h"
+#include "model/init.h"
 #include "optim/adamw.h"
 #include "tensor/memory_stats.h"
+#include "testkit/gradient_check.h"
 
 namespace symphony {
 namespace {
@@ -113,6 +118,41 @@ TEST(MemoryPlan, CountsManyLayersInClosedForm) {
   EXPECT_EQ(many.activations - two.activations,
             (kMaxHiddenLayers - 2) * (three.activations - two.activations));
   EXPECT_EQ(many.other - two.other, (kMaxHiddenLayers - 2) * (three.other - two.other));
+}
+
+// The bf16 GEMM scratch one training micro-batch grows on a fresh thread: exactly the planned
+// bytes for a dense model (every GEMM's shape is fixed by the config), at most the plan with
+// routed experts (their rows follow the routing) or MLA.
+TEST(MemoryPlan, Bf16GemmScratchHoldsTheLargestGemmOfAStep) {
+  ModelConfig dense = small_moe();
+  dense.num_experts = 0;
+  dense.tie_word_embeddings = true;
+  ModelConfig mla = small_moe();
+  mla.qk_norm = false;
+  mla.q_lora_rank = 12;
+  mla.kv_lora_rank = 10;
+  mla.qk_rope_head_dim = 4;
+  mla.qk_nope_head_dim = 6;
+  mla.v_head_dim = 5;
+  const BatchShape shape{2, 40};
+  for (const ModelConfig& c : {dense, small_moe(), mla}) {
+    SCOPED_TRACE(c.num_experts == 0 ? "dense" : c.mla() ? "mla" : "moe");
+    int64_t held = 0;
+    std::thread([&] {
+      Transformer model(c, DType::kF32, shape, Recompute::kNone);
+      init_params(c, 3, model.params());
+      const testkit::TokenBatch b = testkit::random_token_batch(c.vocab_size, shape, 5, 1);
+      model.forward_backward(Exec::cpu().with_matmul(Precision::kBf16), shape, b.tokens, b.targets,
+                             LossScales{1.0 / 80, 1.0});
+      held = cpu::gemm_bf16_scratch_held_bytes();
+    }).join();
+    const int64_t planned = cpu::gemm_bf16_scratch_bytes(bf16_gemm_scratch_elems(c, shape));
+    EXPECT_GT(held, 0);
+    if (c.num_experts == 0)
+      EXPECT_EQ(held, planned);
+    else
+      EXPECT_LE(held, planned);
+  }
 }
 
 }  // namespace

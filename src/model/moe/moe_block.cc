@@ -317,7 +317,9 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   View logits = a.logits.view().rows(0, n), probs = a.probs.view().rows(0, n);
   View weights = a.weights.view().rows(0, n);
   std::span<int32_t> idx(a.idx.data(), size_t(n * k));
-  linear_forward(ex, x, store.param(router_), logits);
+  // The router's scores stay fp32 whatever the run's GEMM precision: which experts a token picks
+  // turns on small differences between logits.
+  linear_forward(ex.with_matmul(Precision::kFp32), x, store.param(router_), logits);
   router_topk_forward(ex, logits, bias, spec, probs, idx, weights);
 
   // Rows grouped by expert; under expert parallelism by send position (parallel/expert_exchange.h)
@@ -425,8 +427,9 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
   router_topk_backward(ex, a.probs.view().rows(0, n), idx, spec, dweights, dprobs_aux, dlogits);
   z_loss_forward_backward(a.logits.view().rows(0, n), config_.router_z_loss_coef, scales.aux,
                           dlogits, n * tp.size());
-  linear_backward_weight(ex, x, dlogits, store.grad(router_));
-  linear_backward_input(ex, store.param(router_), dlogits, dx, Accumulate::kYes);
+  const Exec fp32 = ex.with_matmul(Precision::kFp32);  // as in forward
+  linear_backward_weight(fp32, x, dlogits, store.grad(router_));
+  linear_backward_input(fp32, store.param(router_), dlogits, dx, Accumulate::kYes);
 
   if (exchange_) {
     SYM_TRY(exchanged_backward_finish(ex, store, a));
