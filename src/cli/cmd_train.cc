@@ -164,7 +164,7 @@ int run_train(const TrainArgs& args) {
                human_count(double(counts.active)), config->train.steps, config->train.run_dir,
                world.size() > 1 ? fmt::format(" on {} ranks", world.size()) : "",
                precision_name(config->train.precision),
-               config->train.precision == Precision::kBf16 && args.kernels != "ref"
+               config->train.precision != Precision::kFp32 && args.kernels != "ref"
                    ? fmt::format(" ({})", cpu::bf16_gemm_path_name(cpu::bf16_gemm_path()))
                    : "");
   Result<TrainResult> result = train(*config, options);

@@ -305,6 +305,22 @@ Status validate(const MonitorConfig& monitor) {
   return Status::ok();
 }
 
+Status validate(const Fp8Config& fp8, const ModelConfig& model) {
+  if (fp8.block_size < 1)
+    return Error::invalid("fp8.block_size = {} must be at least 1", fp8.block_size);
+  if (fp8.scaling == Fp8Scaling::kBlock && model.hidden_size % fp8.block_size != 0)
+    return Error::invalid("fp8.block_size = {} does not divide model.hidden_size = {}: blockwise "
+                          "scaling tiles every GEMM's hidden dimension in blocks of it",
+                          fp8.block_size, model.hidden_size);
+  if (fp8.amax_history < 1 || fp8.amax_history > 1024)
+    return Error::invalid("fp8.amax_history = {} must be in [1, 1024]", fp8.amax_history);
+  if (!(fp8.error_threshold > 0))
+    return Error::invalid("fp8.error_threshold = {} must be positive", fp8.error_threshold);
+  if (fp8.check_every < 1 || fp8.check_every > (int64_t(1) << 30))
+    return Error::invalid("fp8.check_every = {} must be in [1, 2^30]", fp8.check_every);
+  return Status::ok();
+}
+
 Status validate(const RunConfig& config) {
   SYM_TRY(config.model.validate());
   SYM_TRY(validate(config.train));
@@ -316,6 +332,7 @@ Status validate(const RunConfig& config) {
   SYM_TRY(validate_pipeline_parallel(config.parallel, config.model));
   SYM_TRY(validate(config.checkpoint));
   SYM_TRY(validate(config.monitor));
+  if (config.train.precision == Precision::kFp8) SYM_TRY(validate(config.fp8, config.model));
   if (config.train.seq_len > config.model.max_position_embeddings) {
     return Error::invalid("train.seq_len = {} exceeds model.max_position_embeddings = {}",
                           config.train.seq_len, config.model.max_position_embeddings);

@@ -18,6 +18,7 @@
 #include "monitor/monitor_config.h"
 #include "optim/optim_config.h"
 #include "parallel/layout.h"
+#include "train/fp8_config.h"
 #include "train/train_config.h"
 
 namespace symphony {
@@ -30,6 +31,7 @@ struct RunConfig {
   ParallelConfig parallel;
   CheckpointConfig checkpoint;
   MonitorConfig monitor;
+  Fp8Config fp8;
   std::string source;  // the file path or preset name this config was loaded from
 };
 

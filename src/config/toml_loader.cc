@@ -23,6 +23,7 @@ template <typename S>
 using MemberPtr = std::variant<int64_t S::*, uint64_t S::*, double S::*, bool S::*,
                                std::string S::*, LrDecay S::*, Recompute S::*, ZeroStage S::*,
                                RouterScoring S::*, MlpKind S::*, Precision S::*,
+                               Fp8Scaling S::*, Fp8Format S::*,
                                PipelineSchedule S::*, std::vector<std::string> S::*,
                                std::vector<double> S::*, std::vector<int64_t> S::*>;
 
@@ -150,6 +151,15 @@ const Field<MonitorConfig> kMonitorFields[] = {
     {"debug_slow_factor", &MonitorConfig::debug_slow_factor},
 };
 
+const Field<Fp8Config> kFp8Fields[] = {
+    {"scaling", &Fp8Config::scaling},
+    {"block_size", &Fp8Config::block_size},
+    {"amax_history", &Fp8Config::amax_history},
+    {"gradient_format", &Fp8Config::gradient_format},
+    {"error_threshold", &Fp8Config::error_threshold},
+    {"check_every", &Fp8Config::check_every},
+};
+
 // Calls fn(section_name, fields, member_of_RunConfig) for each section, in file order.
 template <typename Fn>
 Status for_each_section(Fn&& fn) {
@@ -160,6 +170,7 @@ Status for_each_section(Fn&& fn) {
   SYM_TRY(fn(std::string_view("parallel"), std::span(kParallelFields), &RunConfig::parallel));
   SYM_TRY(fn(std::string_view("checkpoint"), std::span(kCheckpointFields), &RunConfig::checkpoint));
   SYM_TRY(fn(std::string_view("monitor"), std::span(kMonitorFields), &RunConfig::monitor));
+  SYM_TRY(fn(std::string_view("fp8"), std::span(kFp8Fields), &RunConfig::fp8));
   return Status::ok();
 }
 
@@ -187,6 +198,13 @@ constexpr EnumName<MlpKind> kMlpKindNames[] = {{"swiglu", MlpKind::kSwiGlu},
                                                {"relu", MlpKind::kRelu},
                                                {"relu2", MlpKind::kSquaredRelu}};
 std::span<const EnumName<MlpKind>> enum_names(MlpKind) { return kMlpKindNames; }
+constexpr EnumName<Fp8Scaling> kFp8ScalingNames[] = {{"block", Fp8Scaling::kBlock},
+                                                     {"tensor", Fp8Scaling::kTensor},
+                                                     {"delayed", Fp8Scaling::kDelayed}};
+std::span<const EnumName<Fp8Scaling>> enum_names(Fp8Scaling) { return kFp8ScalingNames; }
+constexpr EnumName<Fp8Format> kFp8FormatNames[] = {{"e5m2", Fp8Format::kE5M2},
+                                                   {"e4m3", Fp8Format::kE4M3}};
+std::span<const EnumName<Fp8Format>> enum_names(Fp8Format) { return kFp8FormatNames; }
 
 std::vector<std::string_view> section_names() {
   std::vector<std::string_view> names;
@@ -369,9 +387,11 @@ Status read_value(const Site& site, LrDecay& out) { return read_enum(site, out);
 Status read_value(const Site& site, Recompute& out) { return read_enum(site, out); }
 Status read_value(const Site& site, RouterScoring& out) { return read_enum(site, out); }
 Status read_value(const Site& site, MlpKind& out) { return read_enum(site, out); }
+Status read_value(const Site& site, Fp8Scaling& out) { return read_enum(site, out); }
+Status read_value(const Site& site, Fp8Format& out) { return read_enum(site, out); }
 
-// The precisions training runs. "fp8" is known (the planner models it) but not trained yet.
-constexpr Precision kTrainPrecisions[] = {Precision::kFp32, Precision::kBf16};
+// The precisions training runs.
+constexpr Precision kTrainPrecisions[] = {Precision::kFp32, Precision::kBf16, Precision::kFp8};
 
 Status read_value(const Site& site, Precision& out) {
   std::vector<std::string_view> names;
@@ -489,6 +509,8 @@ std::string format_value(LrDecay v) { return format_enum(v); }
 std::string format_value(Recompute v) { return format_enum(v); }
 std::string format_value(RouterScoring v) { return format_enum(v); }
 std::string format_value(MlpKind v) { return format_enum(v); }
+std::string format_value(Fp8Scaling v) { return format_enum(v); }
+std::string format_value(Fp8Format v) { return format_enum(v); }
 std::string format_value(ZeroStage v) { return fmt::format("{}", int(v)); }
 std::string format_value(PipelineSchedule v) { return toml_quote(pipeline_schedule_name(v)); }
 std::string format_value(Precision v) { return toml_quote(precision_name(v)); }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/gemm.h"
+#include "model/linear.h"
 #include "model/weight_grad_queue.h"
 
 namespace symphony {
@@ -70,18 +70,18 @@ void TensorParallel::column_parallel_forward(const Exec& ex, ConstView x,
                                              std::span<const ConstView> w,
                                              std::span<const View> y) {
   if (!sequence_parallel()) {
-    for (size_t i = 0; i < w.size(); ++i) gemm(ex, Trans::kNo, Trans::kYes, 1.0, x, w[i], 0.0, y[i]);
+    for (size_t i = 0; i < w.size(); ++i) linear_forward(ex, x, w[i], y[i]);
     return;
   }
   for_each_gathered_block(x, [&](ConstView rows, int64_t begin, int64_t end) {
     for (size_t i = 0; i < w.size(); ++i)
-      gemm(ex, Trans::kNo, Trans::kYes, 1.0, rows, w[i], 0.0, y[i].rows(begin, end));
+      linear_forward(ex, rows, w[i], y[i].rows(begin, end));
   });
 }
 
 void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView w, View out) {
   if (size_ == 1) {
-    gemm(ex, Trans::kNo, Trans::kYes, 1.0, x, w, 0.0, out);
+    linear_forward(ex, x, w, out);
     return;
   }
   const int64_t local = out.dim(0), chunks = chunks_for(local), h = local / chunks;
@@ -93,14 +93,14 @@ void TensorParallel::row_parallel_forward(const Exec& ex, ConstView x, ConstView
       // The partial sums of chunk c, block r holding rank r's rows [c*h, (c+1)*h).
       View block = partial_.view().rows(c * h * size_, (c + 1) * h * size_);
       for (int r = 0; r < size_; ++r)
-        gemm(ex, Trans::kNo, Trans::kYes, 1.0, x.rows(r * local + c * h, r * local + (c + 1) * h),
-             w, 0.0, block.rows(r * h, (r + 1) * h));
+        linear_forward(ex, x.rows(r * local + c * h, r * local + (c + 1) * h), w,
+                       block.rows(r * h, (r + 1) * h));
       pending[c].start = steady_seconds();
       pending[c].handle = group_->reduce_scatter_async(
           block.raw(), out.rows(c * h, (c + 1) * h).raw(), h * width, type, ReduceOp::kSum);
     } else {
       View rows = out.rows(c * h, (c + 1) * h);
-      gemm(ex, Trans::kNo, Trans::kYes, 1.0, x.rows(c * h, (c + 1) * h), w, 0.0, rows);
+      linear_forward(ex, x.rows(c * h, (c + 1) * h), w, rows);
       pending[c].start = steady_seconds();
       pending[c].handle = group_->all_reduce_async(rows.raw(), rows.numel(), type, ReduceOp::kSum);
     }
@@ -114,7 +114,7 @@ void TensorParallel::row_parallel_backward(const Exec& ex, ConstView x, ConstVie
                                            WeightGradQueue* queue) {
   auto block = [&](ConstView dy, int64_t begin, int64_t end) {
     linear_backward_weight(ex, x.rows(begin, end), dy, dw, queue);
-    gemm(ex, Trans::kNo, Trans::kNo, 1.0, dy, w, 0.0, dx.rows(begin, end));
+    linear_backward_input(ex, w, dy, dx.rows(begin, end), Accumulate::kNo);
   };
   if (sequence_parallel())
     for_each_gathered_block(dy_local, block);

@@ -28,6 +28,7 @@
 #include "monitor/progress_bar.h"
 #include "tensor/memory_stats.h"
 #include "train/evaluator.h"
+#include "train/fp8_training.h"
 #include "train/init_from.h"
 #include "train/model_file.h"
 #include "train/train_data.h"
@@ -128,8 +129,10 @@ void linger(double seconds, const std::atomic<bool>* stop) {
 Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) {
   const TrainConfig& tc = config.train;
   const ModelConfig& mc = config.model;
-  // The run's GEMM precision is the config's (train.precision).
-  const Exec ex = options.exec.with_matmul(tc.precision);
+  // The run's GEMM precision is the config's (train.precision); under "fp8" the linear layers
+  // run as FP8 GEMMs (set up below, with the model) and every other GEMM in bf16.
+  const Exec base_ex = options.exec.with_matmul(
+      tc.precision == Precision::kFp8 ? Precision::kBf16 : tc.precision);
   const BatchShape shape{tc.micro_batch_size, tc.seq_len};
   const int64_t micro_tokens = shape.rows();
 
@@ -222,6 +225,11 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                     model_parallel);
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
   data_parallel.init_params(mc, tc.seed);
+  std::unique_ptr<Fp8Training> fp8;
+  if (tc.precision == Precision::kFp8) {
+    SYM_TRY_ASSIGN(fp8, Fp8Training::create(config.fp8.recipe(), model.params(), *world));
+  }
+  const Exec ex = fp8 ? fp8->exec(base_ex) : base_ex;
   // bf16 GEMMs convert their inputs into this thread's scratch: sized now for the largest GEMM of
   // the model (as the memory plan counts it), so that no step allocates.
   if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
@@ -250,6 +258,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                               point->step_dir.string(), saved, tokenizer_fingerprint);
       first_step = point->manifest.step;
       SYM_TRY(loader.set_state(point->manifest.loader));
+      // A checkpoint of an fp32 or bf16 run starts FP8 afresh.
+      if (fp8 && !point->manifest.fp8_state.is_null())
+        SYM_TRY(fp8->restore(point->manifest.fp8_state,
+                             (point->step_dir / "manifest.json").string()));
       if (leader)
         fmt::print(options.log, "resuming from {} (step {}, saved as {})\n",
                    point->step_dir.string(), first_step, point->manifest.layout.description);
@@ -298,6 +310,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     header.loader = loader.state();
     header.tokenizer_fingerprint = tokenizer_fingerprint;
     header.config_toml = config_toml;
+    if (fp8) header.fp8_state = fp8->state_json();
     header.layout = {world->size(), int(dp_size), int(zero), layout.describe(), expert_ranks,
                      layout.size(Axis::kPipeline)};
     return checkpointer.save(std::move(header), model, data_parallel);
@@ -347,11 +360,16 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                                  : EvalLockstep::kOwnBatches,
                              &data_parallel.hook_status(), train_step.pipeline()};
   auto evaluate = [&](int64_t step) -> Status {
-    SYM_TRY_ASSIGN(const EvalLoss e, evaluator->run(ex, model, *eval_sampler, eval_group));
+    // FP8 quantizes training GEMMs only: evaluation runs the model in bf16, as it is served.
+    SYM_TRY_ASSIGN(const EvalLoss e,
+                   evaluator->run(fp8 ? base_ex : ex, model, *eval_sampler, eval_group));
     result.eval_losses.push_back(e.loss);
     if (server) server->update([&](RunMetricsSnapshot& s) { s.eval_loss = e.loss; });
     eval_series.points.push_back({double(step), e.loss});
-    return write_metrics({{"step", step}, {"eval_loss", e.loss}, {"eval_tokens", e.tokens}});
+    SYM_TRY(write_metrics({{"step", step}, {"eval_loss", e.loss}, {"eval_tokens", e.tokens}}));
+    // Rank 0's FP8 sites: amax, underflow and error of each, and which fell back.
+    return fp8 ? write_metrics({{"step", step}, {"fp8_sites", fp8->sites_summary()}})
+               : Status::ok();
   };
 
   const int64_t every = config.checkpoint.every;
@@ -359,7 +377,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   for (int64_t step = first_step; step < tc.steps && !stopped; ++step) {
     rank_stats->begin_step();
     Timer step_timer;
+    if (fp8) fp8->begin_step(step + 1);
     SYM_TRY_ASSIGN(const StepResult r, train_step.run(ex, step, next_batch));
+    // The ranks agree on the FP8 sites: a site that fell back on one falls back on every one.
+    if (fp8) SYM_TRY(fp8->end_step());
     rank_stats->debug_slowdown();
     const double step_s = step_timer.elapsed_s();
     // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
@@ -422,6 +443,23 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     }
     if (step == 0) record["layout"] = layout.describe();
     if (step == first_step) record["precision"] = precision_name(tc.precision);
+    if (fp8) {
+      record.update(fp8->step_metrics());
+      nlohmann::json fell = nlohmann::json::array();
+      for (const Fp8Fallback& f : fp8->take_new_fallbacks()) {
+        if (leader)
+          fmt::print(options.log,
+                     "fp8: {} falls back to bf16 at step {} ({}; FP8 output error: {:.3g} "
+                     "overall, {:.3g} by row, {:.3g} by column)\n",
+                     f.site, f.step, f.from_replica ? "measured on another rank" : "measured here",
+                     f.error.frobenius, f.error.rows, f.error.cols);
+        fell.push_back({{"site", f.site},
+                        {"step", f.step},
+                        {"error", f.error.worst()},
+                        {"from_replica", f.from_replica}});
+      }
+      if (!fell.empty()) record["fp8_fallbacks"] = std::move(fell);
+    }
     if (step == first_step || step + 1 == tc.steps) record["memory_peak_bytes"] = memory_record();
     // A stop request reaches every rank at the same step. One after the last step changes
     // nothing: the run ends normally, final checkpoint and model file included.
