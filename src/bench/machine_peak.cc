@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "core/timer.h"
+#include "kernels/bf16_convert.h"
 #include "kernels/gemm.h"
 #include "tensor/buffer.h"
 
@@ -58,28 +60,69 @@ double measure_fma_peak_gflops(double seconds) {
   return best;
 }
 
-std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double seconds) {
-  std::vector<GemmRate> rates;
-  for (const GemmShape& s : shapes) {
-    Buffer a(DType::kF32, s.trans_a ? Shape{s.k, s.m} : Shape{s.m, s.k});
-    Buffer b(DType::kF32, s.trans_b ? Shape{s.n, s.k} : Shape{s.k, s.n});
-    Buffer c(DType::kF32, {s.m, s.n});
-    const Trans ta = s.trans_a ? Trans::kYes : Trans::kNo;
-    const Trans tb = s.trans_b ? Trans::kYes : Trans::kNo;
+namespace {
+
+// A, B and C of `s`, filled with small values.
+struct GemmOperands {
+  Buffer a, b, c;
+  Trans ta = Trans::kNo, tb = Trans::kNo;
+  explicit GemmOperands(const GemmShape& s)
+      : a(DType::kF32, s.trans_a ? Shape{s.k, s.m} : Shape{s.m, s.k}),
+        b(DType::kF32, s.trans_b ? Shape{s.n, s.k} : Shape{s.k, s.n}),
+        c(DType::kF32, {s.m, s.n}),
+        ta(s.trans_a ? Trans::kYes : Trans::kNo),
+        tb(s.trans_b ? Trans::kYes : Trans::kNo) {
     for (int64_t i = 0; i < a.numel(); ++i) a.f32()[i] = float(i % 7) * 0.01f;
     for (int64_t i = 0; i < b.numel(); ++i) b.f32()[i] = float(i % 5) * 0.01f;
-    const Exec ex = Exec::cpu();
-    gemm(ex, ta, tb, 1.0, a.view(), b.view(), 0.0, c.view());  // warm up
-    double best = 0;
-    Timer total;
-    while (total.elapsed_s() < seconds) {
-      Timer t;
-      gemm(ex, ta, tb, 1.0, a.view(), b.view(), 0.0, c.view());
-      best = std::max(best, 2.0 * double(s.m * s.n * s.k) / t.elapsed_s() * 1e-9);
-    }
-    rates.push_back({s, best});
+  }
+};
+
+// The best time of fn() over about `seconds` (at least one run after a warm-up run).
+template <typename Fn>
+double best_time_s(double seconds, Fn&& fn) {
+  fn();
+  double best = 1e30;
+  Timer total;
+  do {
+    Timer t;
+    fn();
+    best = std::min(best, t.elapsed_s());
+  } while (total.elapsed_s() < seconds);
+  return best;
+}
+
+}  // namespace
+
+std::vector<GemmRate> measure_gemm(const std::vector<GemmShape>& shapes, Precision precision,
+                                   double seconds) {
+  std::vector<GemmRate> rates;
+  const Exec ex = Exec::cpu().with_matmul(precision);
+  for (const GemmShape& s : shapes) {
+    GemmOperands g(s);
+    const double t = best_time_s(seconds, [&] {
+      gemm(ex, g.ta, g.tb, 1.0, g.a.view(), g.b.view(), 0.0, g.c.view());
+    });
+    rates.push_back({s, 2.0 * double(s.m * s.n * s.k) / t * 1e-9});
   }
   return rates;
+}
+
+std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double seconds) {
+  return measure_gemm(shapes, Precision::kFp32, seconds);
+}
+
+double measure_bf16_conversion_share(const GemmShape& shape, double seconds) {
+  GemmOperands g(shape);
+  const Exec bf16 = Exec::cpu().with_matmul(Precision::kBf16);
+  std::vector<uint16_t> a16(size_t(g.a.numel())), b16(size_t(g.b.numel()));
+  const double convert = best_time_s(seconds, [&] {
+    bf16_from_f32(bf16, {g.a.f32(), a16.size()}, a16);
+    bf16_from_f32(bf16, {g.b.f32(), b16.size()}, b16);
+  });
+  const double whole = best_time_s(seconds, [&] {
+    gemm(bf16, g.ta, g.tb, 1.0, g.a.view(), g.b.view(), 0.0, g.c.view());
+  });
+  return convert / whole;
 }
 
 }  // namespace symphony

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/precision.h"
+
 namespace symphony {
 
 // C (m x n) = op(A) · op(B) with inner dimension k; the default is the forward x·W^T of a linear
@@ -25,7 +27,15 @@ struct GemmRate {
 };
 
 double measure_fma_peak_gflops(double seconds = 0.5);
-// Runs each shape repeatedly for about `seconds` and reports its rate.
+// Runs each shape repeatedly for about `seconds` and reports its best rate, with GEMMs in
+// `precision` (kernels/gemm.h: kBf16 converts A and B to bf16 inside every call).
+std::vector<GemmRate> measure_gemm(const std::vector<GemmShape>& shapes, Precision precision,
+                                   double seconds = 0.3);
+// measure_gemm in fp32.
 std::vector<GemmRate> measure_sgemm(const std::vector<GemmShape>& shapes, double seconds = 0.3);
+// The part of a BF16 GEMM's time spent converting its fp32 A and B to bf16: the best time of the
+// two conversions (kernels/bf16_convert.h, as gemm_bf16 runs them) over the best time of the
+// whole GEMM, measured for about `seconds` each.
+double measure_bf16_conversion_share(const GemmShape& shape, double seconds = 0.2);
 
 }  // namespace symphony

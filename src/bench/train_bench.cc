@@ -6,6 +6,8 @@
 
 #include "core/rng.h"
 #include "core/timer.h"
+#include "kernels/gemm.h"
+#include "model/memory_plan.h"
 #include "monitor/flops.h"
 #include "parallel/mesh.h"
 #include "tensor/memory_stats.h"
@@ -41,10 +43,11 @@ RankStateBytes expert_share(const DataParallel& dp, const ParamStore& store, Ran
 
 }  // namespace
 
-Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
+Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& exec,
                                      int64_t warmup_steps, int64_t timed_steps,
                                      const std::function<void()>& after_step, Comm* world) {
   const TrainConfig& tc = config.train;
+  const Exec ex = exec.with_matmul(tc.precision);  // as the trainer runs it
   TrainBenchResult r;
   DeviceMesh mesh = DeviceMesh::single();
   if (world != nullptr && world->size() > 1) {
@@ -68,6 +71,10 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& ex,
   r.activation_bytes = grown(before, MemoryCategory::kActivations);
   r.state = expert_share(dp, model.params(), r.state);
   dp.init_params(config.model, tc.seed);
+  if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
+    cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(config.model, {tc.micro_batch_size, tc.seq_len},
+                                                   parallel.placement,
+                                                   config.parallel.sequence_parallel));
   TrainStep step(tc, config.optim, model, dp, config.parallel.pp_schedule);
   r.micro_batches = step.micro_batches();
   // Each data rank draws its own tokens (the stages of a pipeline the same ones).

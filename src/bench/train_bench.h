@@ -52,6 +52,7 @@ struct TrainBenchResult {
   PipelineTimeline pipeline_timeline;
 };
 
+// GEMMs run in config.train.precision (ex's own matmul precision is replaced), as in training.
 // `after_step`, when given, runs after each timed step, outside its timing (a ceiling probe).
 // `world`: the ranks running the layout; nullptr for one process.
 // Failure: a layout that does not fit the world (naming parallel.*), a communication error.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -59,7 +60,8 @@ std::vector<GemmShape> model_gemm_shapes(const RunConfig& c) {
 int run_gemm(const BenchArgs& args) {
   Result<RunConfig> c = load_run_config(args.config, args.overrides);
   if (!c.has_value()) return report(c.error());
-  fmt::print("BLAS {} on {} threads\n", cpu::blas_name(), omp_get_max_threads());
+  fmt::print("BLAS {} on {} threads; bf16 GEMMs: {}\n", cpu::blas_name(), omp_get_max_threads(),
+             cpu::bf16_gemm_path_name(cpu::bf16_gemm_path()));
   fmt::print("FMA peak {:.1f} GFLOP/s\n", measure_fma_peak_gflops());
   // Each projection as training runs it: forward y = x·W^T, backward dx = dy·W and dW = dy^T·x.
   std::vector<GemmShape> shapes;
@@ -69,10 +71,19 @@ int run_gemm(const BenchArgs& args) {
     shapes.push_back({f.m, f.k, f.n, f.label + " dx", false, false});
     shapes.push_back({f.n, f.k, f.m, f.label + " dW", true, false});
   }
-  for (const GemmRate& r : measure_sgemm(shapes))
-    fmt::print("  {:<28} {}{} {:>6} x {:>6} x {:>6}  {:8.1f} GFLOP/s\n", r.shape.label,
-               r.shape.trans_a ? 'T' : 'N', r.shape.trans_b ? 'T' : 'N', r.shape.m, r.shape.n,
-               r.shape.k, r.gflops);
+  // Shape by shape, fp32 then bf16 (its conversion of A and B included), so that both see the
+  // same machine load.
+  fmt::print("  {:<28} {:>2} {:>6}   {:>6}   {:>6}  {:>11} {:>11} {:>9} {:>9}\n", "GEMM", "op", "M",
+             "N", "K", "fp32 GFLOP/s", "bf16 GFLOP/s", "bf16/fp32", "convert");
+  for (const GemmShape& shape : shapes) {
+    const double fp32 = measure_gemm({shape}, Precision::kFp32)[0].gflops;
+    const double bf16 = measure_gemm({shape}, Precision::kBf16)[0].gflops;
+    const double convert = measure_bf16_conversion_share(shape);
+    fmt::print("  {:<28} {}{} {:>6} x {:>6} x {:>6}  {:11.1f} {:11.1f} {:8.2f}x {:8.1f}%\n",
+               shape.label, shape.trans_a ? 'T' : 'N', shape.trans_b ? 'T' : 'N', shape.m,
+               shape.n, shape.k, fp32, bf16, bf16 / fp32, 100 * convert);
+  }
+  fmt::print("  convert: the share of the bf16 GEMM's time spent converting A and B to bf16\n");
   return kExitOk;
 }
 
@@ -248,32 +259,46 @@ int run_train_bench(const BenchArgs& args) {
     if ((*runtime)->world().size() > 1) return run_parallel_train_bench(args, *c, **runtime);
   }
   const double fma_peak = measure_fma_peak_gflops();
+  // The ceiling: the fastest GEMM of the model's shapes in the run's precision.
+  const Precision precision = c->train.precision;
+  const char* gemm_kind = precision == Precision::kFp32 ? "SGEMM" : "bf16 GEMM";
   GemmRate ceiling;
-  for (const GemmRate& r : measure_sgemm(model_gemm_shapes(*c)))
+  for (const GemmRate& r : measure_gemm(model_gemm_shapes(*c), precision))
     if (r.gflops > ceiling.gflops) ceiling = r;
-  const double sgemm_ceiling = ceiling.gflops;
+  const double gemm_ceiling = ceiling.gflops;
   // The machine's speed may drift during the run (shared or virtual cores): the fastest shape is
   // probed again after each step, and each step is judged against the probe beside it.
   std::vector<double> probes;
   Result<TrainBenchResult> result = bench_train(*c, Exec::cpu(), args.warmup, args.steps, [&] {
-    probes.push_back(measure_sgemm({ceiling.shape}, kProbeSeconds)[0].gflops);
+    probes.push_back(measure_gemm({ceiling.shape}, precision, kProbeSeconds)[0].gflops);
   });
   if (!result.has_value()) return report(result.error());
   const TrainBenchResult& r = *result;
+  // Below fp32, the same config with fp32 GEMMs, measured right after in this process.
+  std::optional<TrainBenchResult> fp32;
+  if (precision != Precision::kFp32) {
+    RunConfig f = *c;
+    f.train.precision = Precision::kFp32;
+    Result<TrainBenchResult> fr = bench_train(f, Exec::cpu(), args.warmup, args.steps);
+    if (!fr.has_value()) return report(fr.error());
+    fp32 = std::move(fr).value();
+  }
   std::vector<double> step_fractions;
   for (size_t i = 0; i < r.step_times_s.size(); ++i)
     step_fractions.push_back(r.flops_per_token * double(r.tokens_per_step) /
                              r.step_times_s[i] * 1e-9 / probes[i]);
   const double probed_fraction = median(step_fractions), probe_median = median(probes);
   const ParamCounts counts = count_params(c->model);
+  // The sgemm_* and fraction_of_sgemm* keys hold the ceiling in the run's precision.
   nlohmann::json out = {{"config", c->source},
+                        {"precision", precision_name(precision)},
                         {"tokens_per_s", r.tokens_per_s},
                         {"step_time_s", r.step_time_s},
                         {"gflops", r.gflops},
                         {"flops_per_token", r.flops_per_token},
-                        {"sgemm_ceiling_gflops", sgemm_ceiling},
+                        {"sgemm_ceiling_gflops", gemm_ceiling},
                         {"fma_peak_gflops", fma_peak},
-                        {"fraction_of_sgemm", r.gflops / sgemm_ceiling},
+                        {"fraction_of_sgemm", r.gflops / gemm_ceiling},
                         {"sgemm_probe_gflops", probe_median},
                         {"fraction_of_sgemm_probed", probed_fraction},
                         {"fraction_of_fma_peak", r.gflops / fma_peak},
@@ -281,21 +306,39 @@ int run_train_bench(const BenchArgs& args) {
                         {"params_active", counts.active},
                         {"threads", omp_get_max_threads()},
                         {"blas", cpu::blas_name()}};
+  if (fp32) {
+    out["fp32_tokens_per_s"] = fp32->tokens_per_s;
+    out["fp32_step_time_s"] = fp32->step_time_s;
+    out["speedup_over_fp32"] = r.tokens_per_s / fp32->tokens_per_s;
+  }
   if (args.json) {
     fmt::print("{}\n", out.dump());
     return kExitOk;
   }
-  fmt::print("{}: {} params ({} active), {} tokens/step, BLAS {}, {} threads\n", c->source,
-             human_count(double(counts.total)), human_count(double(counts.active)),
-             r.tokens_per_step, cpu::blas_name(), omp_get_max_threads());
+  fmt::print("{}: {} params ({} active), {} tokens/step, BLAS {}, {} threads, {} GEMMs{}\n",
+             c->source, human_count(double(counts.total)), human_count(double(counts.active)),
+             r.tokens_per_step, cpu::blas_name(), omp_get_max_threads(), precision_name(precision),
+             precision == Precision::kBf16
+                 ? fmt::format(" ({})", cpu::bf16_gemm_path_name(cpu::bf16_gemm_path()))
+                 : "");
   fmt::print("  tokens/s        {:10.1f}   (median step {:.3f} s)\n", r.tokens_per_s, r.step_time_s);
+  if (fp32) {
+    fmt::print("  fp32 tokens/s   {:10.1f}   (median step {:.3f} s; same config and tokens, fp32 "
+               "GEMMs, run after)\n",
+               fp32->tokens_per_s, fp32->step_time_s);
+    fmt::print("  {} / fp32     {:10.2f}x  (loss from the first step to the last {:.4f} -> "
+               "{:.4f}; fp32 {:.4f} -> {:.4f})\n",
+               precision_name(precision), r.tokens_per_s / fp32->tokens_per_s, r.first_loss,
+               r.last_loss, fp32->first_loss, fp32->last_loss);
+  }
   fmt::print("  model GFLOP/s   {:10.1f}   ({:.3e} FLOPs/token)\n", r.gflops, r.flops_per_token);
-  fmt::print("  SGEMM ceiling   {:10.1f}   -> {:.1f}% achieved\n", sgemm_ceiling,
-             100 * r.gflops / sgemm_ceiling);
+  fmt::print("  {:<15} {:10.1f}   -> {:.1f}% achieved\n", fmt::format("{} ceiling", gemm_kind),
+             gemm_ceiling, 100 * r.gflops / gemm_ceiling);
   fmt::print("  beside steps    {:10.1f}   -> {:.1f}% achieved (median over steps, each against the\n"
              "                                ceiling shape probed right after it)\n",
              probe_median, 100 * probed_fraction);
-  fmt::print("  FMA peak        {:10.1f}   -> {:.1f}% achieved\n", fma_peak, 100 * r.gflops / fma_peak);
+  fmt::print("  FMA peak        {:10.1f}   -> {:.1f}% achieved (fp32 FMAs)\n", fma_peak,
+             100 * r.gflops / fma_peak);
   return kExitOk;
 }
 

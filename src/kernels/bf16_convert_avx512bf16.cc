@@ -9,7 +9,9 @@
 
 // GCC 12's AVX-512 intrinsics (shifts, conversions, inserts) pass _mm512_undefined_epi32() as
 // their unused merge source, which -Wmaybe-uninitialized reports once they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace symphony::avx512bf16 {
 namespace {

@@ -10,7 +10,7 @@
 // the products of bf16 values are exact in fp32, the sums run in fp32 (ref: double) and C stays
 // fp32. The fast version converts A and B into this thread's scratch (grown to the largest GEMM
 // it has seen, or reserved up front with gemm_bf16_reserve; counted as activations) and runs
-// oneDNN's bf16 matmul where the CPU has AVX-512 BF16 or AMX; elsewhere, or in builds with
+// oneDNN's bf16 matmul where the CPU has AVX-512 BF16 (AMX CPUs have it); elsewhere, or with
 // another BLAS, it rounds A and B to bf16 values held in fp32 and runs the fp32 GEMM, which
 // agrees with the native path up to the order of the fp32 sums.
 //
@@ -45,7 +45,8 @@ const char* blas_name();
 // The two ways of running a BF16 GEMM: oneDNN's bf16 matmul, or bf16-rounded fp32 inputs through
 // the fp32 GEMM.
 enum class Bf16GemmPath : uint8_t { kNative, kRoundedFp32 };
-// kNative where the build links oneDNN and the CPU has AVX-512 BF16 or AMX-BF16.
+// kNative where the build links oneDNN and the CPU has AVX-512 BF16 (as every CPU with AMX-BF16
+// has; oneDNN runs AMX there).
 Bf16GemmPath bf16_gemm_path();
 const char* bf16_gemm_path_name(Bf16GemmPath path);
 // REQUIRES: fp32 views, shapes as gemm() checks them.

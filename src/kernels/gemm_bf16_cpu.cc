@@ -149,10 +149,10 @@ void gemm_native(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstV
 
 Bf16GemmPath bf16_gemm_path() {
 #if defined(SYMPHONY_BLAS_ONEDNN) && defined(__x86_64__) && defined(__GNUC__)
-  static const Bf16GemmPath path =
-      bf16_isa_supported(Bf16Isa::kAvx512Bf16) || __builtin_cpu_supports("amx-bf16")
-          ? Bf16GemmPath::kNative
-          : Bf16GemmPath::kRoundedFp32;
+  // Every CPU with AMX-BF16 also has AVX-512 BF16; oneDNN picks AMX itself where it exists.
+  static const Bf16GemmPath path = bf16_isa_supported(Bf16Isa::kAvx512Bf16)
+                                       ? Bf16GemmPath::kNative
+                                       : Bf16GemmPath::kRoundedFp32;
   return path;
 #else
   return Bf16GemmPath::kRoundedFp32;
@@ -168,7 +168,7 @@ void gemm_bf16(Bf16GemmPath path, Trans trans_a, Trans trans_b, double alpha, Co
   SYM_CHECK(a.dtype() == DType::kF32 && b.dtype() == DType::kF32 && c.dtype() == DType::kF32,
             "gemm_bf16 takes fp32 views");
   SYM_CHECK(path == Bf16GemmPath::kRoundedFp32 || bf16_gemm_path() == Bf16GemmPath::kNative,
-            "gemm_bf16: the native path needs oneDNN and AVX-512 BF16 or AMX");
+            "gemm_bf16: the native path needs oneDNN and AVX-512 BF16");
   const Dims d = dims_of(trans_a, a, c);
   if (d.m == 0 || d.n == 0) return;
   if (d.k == 0) return scale_only(beta, c);
