@@ -84,8 +84,11 @@ Status print_dry_run(const RunConfig& c) {
   fmt::print("  optimizer    {:>12}\n", human_bytes(double(plan.optimizer)));
   fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
   if (scratch > 0)
-    fmt::print("  bf16 scratch {:>12} (GEMM inputs converted to bf16)\n",
-               human_bytes(double(scratch)));
+    fmt::print("  {} scratch {:>12} (GEMM inputs converted to bf16{})\n",
+               precision_name(c.train.precision), human_bytes(double(scratch)),
+               c.train.precision == Precision::kFp8 ? "; FP8-quantized operands and the error "
+                                                      "checks' outputs"
+                                                    : "");
   fmt::print("  other        {:>12}\n", human_bytes(double(plan.other)));
   fmt::print("  total        {:>12}\n", human_bytes(double(plan.total() + scratch)));
   // Per rank of the layout (dp taken as given, at least 1): the sharded state replaces weights,

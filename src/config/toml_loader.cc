@@ -202,8 +202,8 @@ constexpr EnumName<Fp8Scaling> kFp8ScalingNames[] = {{"block", Fp8Scaling::kBloc
                                                      {"tensor", Fp8Scaling::kTensor},
                                                      {"delayed", Fp8Scaling::kDelayed}};
 std::span<const EnumName<Fp8Scaling>> enum_names(Fp8Scaling) { return kFp8ScalingNames; }
-constexpr EnumName<Fp8Format> kFp8FormatNames[] = {{"e5m2", Fp8Format::kE5M2},
-                                                   {"e4m3", Fp8Format::kE4M3}};
+constexpr EnumName<Fp8Format> kFp8FormatNames[] = {{"e4m3", Fp8Format::kE4M3},
+                                                   {"e5m2", Fp8Format::kE5M2}};
 std::span<const EnumName<Fp8Format>> enum_names(Fp8Format) { return kFp8FormatNames; }
 
 std::vector<std::string_view> section_names() {

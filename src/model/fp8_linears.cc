@@ -148,38 +148,49 @@ nlohmann::json Fp8Linears::to_json() const {
 }
 
 Status Fp8Linears::from_json(const nlohmann::json& state, std::string_view source) {
-  auto bad = [&](const std::string& what) {
-    return Error::corrupt("{}: fp8 state: {}", source, what);
+  auto bad = [&](const std::string& site, const std::string& what) {
+    return Error::corrupt("{}: fp8 state{}: {}", source,
+                          site.empty() ? "" : fmt::format(" of site `{}`", site), what);
   };
   if (!state.is_object() || !state.contains("sites") || !state["sites"].is_object())
-    return bad("expected an object with `sites`");
+    return bad("", "expected an object with `sites`");
   for (const auto& [name, v] : state["sites"].items()) {
     const std::optional<Fp8SiteId> id = sites_.find(name);
     if (!id) continue;
-    try {
-      Fp8SiteState& s = sites_.mutable_site(*id);
-      const int64_t calls = v.at("calls").get<int64_t>();
-      if (calls < 0) return bad("site `" + name + "`: negative calls");
-      const nlohmann::json& h = v.at("amax");
-      if (!h.is_array() || h.size() != 2) return bad("site `" + name + "`: `amax` needs 2 windows");
-      Fp8AmaxHistory* histories[] = {&s.history_a, &s.history_b};
-      for (size_t k = 0; k < 2; ++k) {
-        const std::vector<float> slots = h[k].at("slots").get<std::vector<float>>();
-        const int next = h[k].at("next").get<int>(), size = h[k].at("size").get<int>();
-        const int length = histories[k]->length();
-        const bool values_ok = std::all_of(slots.begin(), slots.end(),
-                                           [](float x) { return x >= 0.f && std::isfinite(x); });
-        if (int(slots.size()) != length || next < 0 || next >= length || size < 0 ||
-            size > length || !values_ok)
-          return bad(fmt::format("site `{}`: amax window {} does not fit a window of {}", name, k,
-                                 length));
-        histories[k]->restore(slots, next, size);
-      }
-      s.calls = calls;
-      if (v.at("fallen_back").get<bool>()) s.fallen_back = true;
-    } catch (const nlohmann::json::exception& e) {
-      return bad("site `" + name + "`: " + e.what());
+    auto integer = [&](const nlohmann::json& obj, const char* key, int64_t lo,
+                       int64_t hi) -> Result<int64_t> {
+      if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number_integer() ||
+          obj[key].get<int64_t>() < lo || obj[key].get<int64_t>() > hi)
+        return bad(name, fmt::format("`{}` must be an integer in [{}, {}]", key, lo, hi));
+      return obj[key].get<int64_t>();
+    };
+    SYM_TRY_ASSIGN(const int64_t calls, integer(v, "calls", 0, int64_t(1) << 53));
+    if (!v.contains("fallen_back") || !v["fallen_back"].is_boolean())
+      return bad(name, "`fallen_back` must be true or false");
+    if (!v.contains("amax") || !v["amax"].is_array() || v["amax"].size() != 2)
+      return bad(name, "`amax` must hold 2 windows");
+    Fp8SiteState& s = sites_.mutable_site(*id);
+    Fp8AmaxHistory* histories[] = {&s.history_a, &s.history_b};
+    for (size_t k = 0; k < 2; ++k) {
+      const nlohmann::json& h = v["amax"][k];
+      const int length = histories[k]->length();
+      SYM_TRY_ASSIGN(const int64_t next, integer(h, "next", 0, length - 1));
+      SYM_TRY_ASSIGN(const int64_t size, integer(h, "size", 0, length));
+      std::vector<float> slots;
+      const bool slots_ok = h.contains("slots") && h["slots"].is_array() &&
+                            int64_t(h["slots"].size()) == length &&
+                            std::all_of(h["slots"].begin(), h["slots"].end(), [](const auto& x) {
+                              return x.is_number() && x.template get<double>() >= 0 &&
+                                     std::isfinite(x.template get<double>());
+                            });
+      if (!slots_ok)
+        return bad(name, fmt::format("amax window {} must hold {} finite non-negative values", k,
+                                     length));
+      for (const auto& x : h["slots"]) slots.push_back(x.get<float>());
+      histories[k]->restore(slots, int(next), int(size));
     }
+    s.calls = calls;
+    if (v["fallen_back"].get<bool>()) s.fallen_back = true;
   }
   return Status::ok();
 }

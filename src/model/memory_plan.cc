@@ -112,18 +112,19 @@ CheckedInt linear_gemm_inputs(CheckedInt rows, int64_t out, int64_t in) {
   return max_checked(max_checked(rows * in + w, rows * out + w), rows * (out + in));
 }
 
-CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
-                                     const ShardPlacement& placement) {
+// Calls consider(rows, out, in) for every linear layer of the model's GEMMs this rank runs:
+// weight (out, in) over `rows` rows; `site` says whether it is a parameter's linear layer (an FP8
+// GEMM site, model/fp8_linears.h) or the LM head (a loss GEMM, bf16 under FP8 too).
+template <typename Fn>
+void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacement& placement,
+                     Fn&& visit) {
   const int tp = placement.size[int(Axis::kTensor)];
   const int ep = placement.size[int(Axis::kExpert)];
   const int etp = placement.size[int(Axis::kExpertTensor)];
   const int64_t d = c.hidden_size;
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
   const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
-  CheckedInt most = 0;
-  auto consider = [&](CheckedInt rows, int64_t out, int64_t in) {
-    most = max_checked(most, linear_gemm_inputs(rows, out, in));
-  };
+  auto consider = [&](CheckedInt rows, int64_t out, int64_t in) { visit(rows, out, in, true); };
   // Attention projections, this rank's heads.
   if (c.mla()) {
     const ModelConfig m = MlaBlock::local_config(c, placement);
@@ -167,10 +168,35 @@ CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
   if (c.num_nextn_predict_layers > 0) consider(n, d, 2 * d);  // eh_proj
   // The LM head, a chunk of rows at a time against this rank's vocabulary block.
   const int64_t vocab = c.vocab_size / tp;
-  consider(
-      CheckedInt(std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab))),
-      vocab, d);
+  visit(CheckedInt(std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab))),
+        vocab, d, false);
+}
+
+CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
+                                     const ShardPlacement& placement) {
+  CheckedInt most = 0;
+  for_each_linear(c, shape, placement, [&](CheckedInt rows, int64_t out, int64_t in, bool) {
+    most = max_checked(most, linear_gemm_inputs(rows, out, in));
+  });
   return most;
+}
+
+// model/fp8_gemm.h's workspace over every FP8 site's three GEMMs: each region holds its largest
+// use (the quantized A and B, their block scales, two outputs for the error check), as
+// Fp8GemmWorkspaceSize::include keeps them.
+CheckedInt fp8_gemm_workspace_checked(const ModelConfig& c, BatchShape shape,
+                                      const ShardPlacement& placement, int64_t block) {
+  CheckedInt a = 0, b = 0, scales = 0, out = 0;
+  for_each_linear(c, shape, placement, [&](CheckedInt rows, int64_t o, int64_t i, bool site) {
+    if (!site) return;
+    const CheckedInt w = CheckedInt(o) * i;
+    a = max_checked(a, max_checked(rows * i, rows * o));  // x (fwd), dy (dgrad, wgrad)
+    b = max_checked(b, max_checked(w, rows * i));          // W (fwd, dgrad), x (wgrad)
+    out = max_checked(out, max_checked(max_checked(rows * o, rows * i), w));
+    // At most one scale per `block` elements along a row plus one per row, for each operand.
+    scales = max_checked(scales, (rows * (i / block + 2) + CheckedInt(o) * (i / block + 2)) * 2);
+  });
+  return a + b + scales + out * 2;
 }
 
 }  // namespace
@@ -180,6 +206,14 @@ int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
   (void)sequence_parallel;  // the GEMMs see gathered rows either way
   const CheckedInt e = bf16_gemm_scratch_checked(config, shape, placement);
   SYM_CHECK(!e.overflowed(), "bf16 GEMM scratch of {} x {} rows overflows", shape.batch,
+            shape.seq_len);
+  return *e.value();
+}
+
+int64_t fp8_gemm_workspace_elems(const ModelConfig& config, BatchShape shape,
+                                 const ShardPlacement& placement, int64_t block_size) {
+  const CheckedInt e = fp8_gemm_workspace_checked(config, shape, placement, block_size);
+  SYM_CHECK(!e.overflowed(), "fp8 GEMM workspace of {} x {} rows overflows", shape.batch,
             shape.seq_len);
   return *e.value();
 }

@@ -57,5 +57,9 @@ int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
 int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
                                 const ShardPlacement& placement = {},
                                 bool sequence_parallel = true);
+// Elements (fp32) of the FP8 GEMM workspace (model/fp8_gemm.h) the linear layers need under
+// train.precision = "fp8" with blocks of `block_size`: an upper bound of what Fp8Linears grows it to.
+int64_t fp8_gemm_workspace_elems(const ModelConfig& config, BatchShape shape,
+                                 const ShardPlacement& placement, int64_t block_size);
 
 }  // namespace symphony

@@ -52,10 +52,13 @@ std::string advice(const RunConfig& config, std::string_view largest) {
 }  // namespace
 
 int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placement) {
-  if (config.train.precision != Precision::kBf16) return 0;
-  return cpu::gemm_bf16_scratch_bytes(
-      bf16_gemm_scratch_elems(config.model, {config.train.micro_batch_size, config.train.seq_len},
-                              placement, config.parallel.sequence_parallel));
+  if (config.train.precision == Precision::kFp32) return 0;
+  const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
+  int64_t bytes = cpu::gemm_bf16_scratch_bytes(
+      bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
+  if (config.train.precision == Precision::kFp8)
+    bytes += 4 * fp8_gemm_workspace_elems(config.model, shape, placement, config.fp8.block_size);
+  return bytes;
 }
 
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {

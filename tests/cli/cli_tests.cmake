@@ -29,7 +29,11 @@ symphony_add_cli_test(partial_rotary_odd 2 "model\\.partial_rotary_factor = 0\\.
                       train tiny --dry-run --set model.partial_rotary_factor=0.28)
 symphony_add_cli_test(unknown_precision 2 "train\\.precision: expected one of .fp32., .bf16., got string .fp16."
                       train tiny --dry-run --set train.precision=fp16)
-symphony_add_cli_test(fp8_not_yet 2 "train\\.precision = .fp8. is not available yet"
+symphony_add_cli_test(fp8_block_not_dividing 2 "fp8\\.block_size = 48 does not divide model\\.hidden_size = 128"
+                      train tiny --dry-run --set train.precision=fp8 --set fp8.block_size=48)
+symphony_add_cli_test(fp8_unknown_scaling 2 "fp8\\.scaling"
+                      train tiny --dry-run --set train.precision=fp8 --set fp8.scaling=rowwise)
+symphony_add_cli_test(dry_run_fp8 0 "fp8 GEMMs.*fp8 scratch +[0-9.]+ [KM]iB"
                       train tiny --dry-run --set train.precision=fp8)
 symphony_add_cli_test(dry_run_bf16 0 "bf16 GEMMs.*bf16 scratch +[0-9.]+ [KM]iB"
                       train tiny --dry-run --set train.precision=bf16)
