@@ -16,17 +16,8 @@ constexpr const char* kKindNames[] = {"fwd", "dgrad", "wgrad"};
 // The unquantized GEMMs of a site that has fallen back, and of GEMMs outside the sites, run as
 // the caller's Exec says (BF16 under train.precision = "fp8"); the GEMM of quantized operands
 // runs in fp32, which holds their products exactly as an FP8 tensor core does.
-Exec plain_exec(const Exec& ex) {
-  Exec e = ex;
-  e.fp8 = nullptr;
-  return e;
-}
-
-Exec quantized_exec(const Exec& ex) {
-  Exec e = plain_exec(ex);
-  e.matmul = Precision::kFp32;
-  return e;
-}
+Exec plain_exec(const Exec& ex) { return ex.with_matmul(ex.matmul); }
+Exec quantized_exec(const Exec& ex) { return ex.with_matmul(Precision::kFp32); }
 
 }  // namespace
 

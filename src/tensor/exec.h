@@ -30,10 +30,12 @@ struct Exec {
 
   static Exec cpu() { return Exec{}; }
   static Exec reference() { return Exec{Device::kCpu, KernelImpl::kRef}; }
-  // This Exec with GEMMs in `precision` (e.g. fp32 for the router's scores in a bf16 run).
+  // This Exec with every GEMM in `precision`, linear layers included (no FP8 sites): e.g. fp32
+  // for the router's scores in a bf16 or fp8 run.
   Exec with_matmul(Precision precision) const {
     Exec ex = *this;
     ex.matmul = precision;
+    ex.fp8 = nullptr;
     return ex;
   }
 };

@@ -27,7 +27,7 @@ symphony_add_cli_test(routed_scaling_not_positive 2 "model\\.routed_scaling_fact
                       train tiny --dry-run --set model.routed_scaling_factor=-1)
 symphony_add_cli_test(partial_rotary_odd 2 "model\\.partial_rotary_factor = 0\\.28 must be in"
                       train tiny --dry-run --set model.partial_rotary_factor=0.28)
-symphony_add_cli_test(unknown_precision 2 "train\\.precision: expected one of .fp32., .bf16., got string .fp16."
+symphony_add_cli_test(unknown_precision 2 "train\\.precision: expected one of .fp32., .bf16., .fp8., got string .fp16."
                       train tiny --dry-run --set train.precision=fp16)
 symphony_add_cli_test(fp8_block_not_dividing 2 "fp8\\.block_size = 48 does not divide model\\.hidden_size = 128"
                       train tiny --dry-run --set train.precision=fp8 --set fp8.block_size=48)

@@ -75,7 +75,7 @@ double mean(const std::vector<double>& v, size_t first, size_t count) {
 
 TEST_F(Fp8TrainingTest, BlockwiseLossFallsRerunsBitwiseAndStaysNearBf16) {
   const int64_t steps = 16;
-  auto fp8 = run(config("fp8", steps, "fp8"));
+  auto fp8 = run(config("fp8", steps, "fp8", {"train.eval_every=16", "train.eval_batches=1"}));
   ASSERT_TRUE(fp8.has_value()) << fp8.error().message();
   auto again = run(config("again", steps, "fp8"));
   ASSERT_TRUE(again.has_value()) << again.error().message();
@@ -102,6 +102,17 @@ TEST_F(Fp8TrainingTest, BlockwiseLossFallsRerunsBitwiseAndStaysNearBf16) {
     EXPECT_FALSE(r.contains("fp8_fallbacks"));
   }
   EXPECT_EQ(step_records, steps);
+  // Linear layers ran quantized; the router's scores (mlp.gate) stay out of FP8.
+  int quantized_sites = 0;
+  for (const nlohmann::json& r : metrics("fp8")) {
+    if (!r.contains("fp8_sites")) continue;
+    for (const nlohmann::json& site : r["fp8_sites"]) {
+      const std::string name = site.at("site").get<std::string>();
+      EXPECT_EQ(name.find(".mlp.gate.weight"), std::string::npos) << name;
+      ++quantized_sites;
+    }
+  }
+  EXPECT_GT(quantized_sites, 20);
 }
 
 TEST_F(Fp8TrainingTest, ResumeIsBitwiseWithTheFp8StateInTheCheckpoint) {
