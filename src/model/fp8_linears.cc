@@ -145,7 +145,9 @@ Status Fp8Linears::from_json(const nlohmann::json& state, std::string_view sourc
   };
   if (!state.is_object() || !state.contains("sites") || !state["sites"].is_object())
     return bad("", "expected an object with `sites`");
-  for (const auto& [name, v] : state["sites"].items()) {
+  for (const auto& item : state["sites"].items()) {
+    const std::string name = item.key();
+    const nlohmann::json& v = item.value();
     const std::optional<Fp8SiteId> id = sites_.find(name);
     if (!id) continue;
     auto integer = [&](const nlohmann::json& obj, const char* key, int64_t lo,

@@ -153,7 +153,7 @@ class StackedExperts(nn.Module):
             rows = xg[begin:end]
             h = F.silu(F.linear(rows, gate[e])) * F.linear(rows, up[e])
             y = F.linear(h, down[e]) * wg[begin:end, None]
-            out.index_add_(0, token_of[begin:end], y)
+            out.index_add_(0, token_of[begin:end], y.to(out.dtype))  # bf16 under autocast
             begin = end
         return out
 
