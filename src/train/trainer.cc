@@ -447,12 +447,14 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       record.update(fp8->step_metrics());
       nlohmann::json fell = nlohmann::json::array();
       for (const Fp8Fallback& f : fp8->take_new_fallbacks()) {
-        if (leader)
+        if (leader && f.from_replica)
+          fmt::print(options.log, "fp8: {} falls back to bf16 at step {} (measured on another rank)\n",
+                     f.site, f.step);
+        else if (leader)
           fmt::print(options.log,
-                     "fp8: {} falls back to bf16 at step {} ({}; FP8 output error: {:.3g} "
-                     "overall, {:.3g} by row, {:.3g} by column)\n",
-                     f.site, f.step, f.from_replica ? "measured on another rank" : "measured here",
-                     f.error.frobenius, f.error.rows, f.error.cols);
+                     "fp8: {} falls back to bf16 at step {} (FP8 output error: {:.3g} overall, "
+                     "{:.3g} by row, {:.3g} by column)\n",
+                     f.site, f.step, f.error.frobenius, f.error.rows, f.error.cols);
         fell.push_back({{"site", f.site},
                         {"step", f.step},
                         {"error", f.error.worst()},
