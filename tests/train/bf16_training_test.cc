@@ -13,8 +13,7 @@
 #include "checkpoint/safetensors.h"
 #include "config/run_config.h"
 #include "monitor/metrics_log.h"
-#include "testkit/markov_tokens.h"
-#include "testkit/temp_dir.h"
+#include "testkit/precision_runs.h"
 #include "train/trainer.h"
 
 namespace symphony {
@@ -22,48 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Bf16TrainingTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    testkit::write_markov_tokens(dir_ / "train.tok", 40000, 1);
-    testkit::write_markov_tokens(dir_ / "val.tok", 4000, 2);
-  }
+using Bf16TrainingTest = testkit::PrecisionRunTest;
 
-  // The tiny preset (dense first layer, routed and shared experts, untied head) for `steps`
-  // steps of two micro-batches into run `name`, with GEMMs in `precision`.
-  RunConfig config(const std::string& name, int64_t steps, const std::string& precision,
-                   std::vector<std::string> extra = {}) {
-    std::vector<std::string> overrides = {
-        "train.steps=" + std::to_string(steps),
-        "train.precision=\"" + precision + "\"",
-        "optim.warmup_steps=2",
-        "train.eval_every=0",
-        "train.global_batch_tokens=512",
-        "data.train_path=\"" + (dir_ / "train.tok").string() + "\"",
-        "data.val_path=\"" + (dir_ / "val.tok").string() + "\"",
-        "train.run_dir=\"" + (dir_ / name).string() + "\""};
-    overrides.insert(overrides.end(), extra.begin(), extra.end());
-    Result<RunConfig> c = load_run_config("tiny", overrides);
-    EXPECT_TRUE(c.has_value()) << c.error().message();
-    return *c;
-  }
-
-  Result<TrainResult> run(const RunConfig& c, std::string resume = "", int64_t stop_at = 0) {
-    TrainOptions options;
-    options.progress = ProgressOutput::kNone;
-    options.resume = std::move(resume);
-    options.stop_at_step = stop_at;
-    return train(c, options);
-  }
-
-  testkit::TempDir dir_{"bf16_training_test"};
-};
-
-double mean(const std::vector<double>& v, size_t first, size_t count) {
-  double sum = 0;
-  for (size_t i = first; i < first + count; ++i) sum += v[i];
-  return sum / double(count);
-}
 
 TEST_F(Bf16TrainingTest, LossFallsRerunsBitwiseAndStaysNearFp32) {
   const int64_t steps = 16;
@@ -75,7 +34,8 @@ TEST_F(Bf16TrainingTest, LossFallsRerunsBitwiseAndStaysNearFp32) {
   ASSERT_TRUE(fp32.has_value()) << fp32.error().message();
   ASSERT_EQ(bf16->losses.size(), size_t(steps));
 
-  const double first = mean(bf16->losses, 0, 3), last = mean(bf16->losses, steps - 3, 3);
+  const double first = testkit::mean_of(bf16->losses, 0, 3);
+  const double last = testkit::mean_of(bf16->losses, steps - 3, 3);
   EXPECT_LT(last, first - 1.0) << "first " << first << " last " << last;
   EXPECT_EQ(bf16->losses, again->losses);  // bitwise
 

@@ -14,8 +14,7 @@
 #include "checkpoint/checkpoint_manifest.h"
 #include "config/run_config.h"
 #include "monitor/metrics_log.h"
-#include "testkit/markov_tokens.h"
-#include "testkit/temp_dir.h"
+#include "testkit/precision_runs.h"
 #include "train/trainer.h"
 
 namespace symphony {
@@ -23,39 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Fp8TrainingTest : public ::testing::Test {
+class Fp8TrainingTest : public testkit::PrecisionRunTest {
  protected:
-  void SetUp() override {
-    testkit::write_markov_tokens(dir_ / "train.tok", 40000, 1);
-    testkit::write_markov_tokens(dir_ / "val.tok", 4000, 2);
-  }
-
+  // Its fp8 runs use blocks of 64 (tiny's hidden size is 128).
   RunConfig config(const std::string& name, int64_t steps, const std::string& precision,
                    std::vector<std::string> extra = {}) {
-    std::vector<std::string> overrides = {
-        "train.steps=" + std::to_string(steps),
-        "train.precision=\"" + precision + "\"",
-        "fp8.block_size=64",
-        "optim.warmup_steps=2",
-        "train.eval_every=0",
-        "train.global_batch_tokens=512",
-        "data.train_path=\"" + (dir_ / "train.tok").string() + "\"",
-        "data.val_path=\"" + (dir_ / "val.tok").string() + "\"",
-        "train.run_dir=\"" + (dir_ / name).string() + "\""};
-    overrides.insert(overrides.end(), extra.begin(), extra.end());
-    Result<RunConfig> c = load_run_config("tiny", overrides);
-    EXPECT_TRUE(c.has_value()) << c.error().message();
-    return *c;
-  }
-
-  Result<TrainResult> run(const RunConfig& c, std::string resume = "", int64_t stop_at = 0,
-                          std::string init_from = "") {
-    TrainOptions options;
-    options.progress = ProgressOutput::kNone;
-    options.resume = std::move(resume);
-    options.stop_at_step = stop_at;
-    options.init_from = std::move(init_from);
-    return train(c, options);
+    extra.insert(extra.begin(), "fp8.block_size=64");
+    return PrecisionRunTest::config(name, steps, precision, extra);
   }
 
   std::vector<nlohmann::json> metrics(const std::string& name) {
@@ -63,15 +36,8 @@ class Fp8TrainingTest : public ::testing::Test {
     EXPECT_TRUE(r.has_value());
     return r.has_value() ? *r : std::vector<nlohmann::json>{};
   }
-
-  testkit::TempDir dir_{"fp8_training_test"};
 };
 
-double mean(const std::vector<double>& v, size_t first, size_t count) {
-  double sum = 0;
-  for (size_t i = first; i < first + count; ++i) sum += v[i];
-  return sum / double(count);
-}
 
 TEST_F(Fp8TrainingTest, BlockwiseLossFallsRerunsBitwiseAndStaysNearBf16) {
   const int64_t steps = 16;
@@ -82,7 +48,8 @@ TEST_F(Fp8TrainingTest, BlockwiseLossFallsRerunsBitwiseAndStaysNearBf16) {
   auto bf16 = run(config("bf16", steps, "bf16"));
   ASSERT_TRUE(bf16.has_value()) << bf16.error().message();
   ASSERT_EQ(fp8->losses.size(), size_t(steps));
-  const double first = mean(fp8->losses, 0, 3), last = mean(fp8->losses, steps - 3, 3);
+  const double first = testkit::mean_of(fp8->losses, 0, 3);
+  const double last = testkit::mean_of(fp8->losses, steps - 3, 3);
   EXPECT_LT(last, first - 1.0) << "first " << first << " last " << last;
   EXPECT_EQ(fp8->losses, again->losses);  // bitwise
   EXPECT_NE(fp8->losses, bf16->losses);   // the linear layers did run quantized
