@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -157,9 +158,12 @@ TEST(CrossEntropy, SinkChunksReproduceWeightGradientBitwise) {
 
 // With bf16 GEMMs the logits are those of h and W rounded to bf16 (exact products, fp32 sums),
 // and the gradients those of the rounded logit gradients: the fast kernel matches the reference
-// run with bf16 GEMMs, to fp32 accuracy for the loss. The gradients may differ more: a logit
-// gradient that fp32 and double put on either side of a bf16 rounding boundary rounds apart
-// (2^-8 of that term). The unrounded fp32 loss is visibly farther.
+// run with bf16 GEMMs, to fp32 accuracy for the loss. A gradient element may differ more: a logit
+// gradient that fp32 (whose exp and sums depend on the CPU's vector width) and double put on
+// either side of a bf16 rounding boundary rounds apart by one bf16 step (at most 2^-7 of that
+// term), and where the target's term dominates an element, the element moves by as much. Such
+// flips are rare, so the gradients as a whole stay within fp32 accuracy of the reference, while
+// the fp32 kernel's are visibly farther.
 TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
   const int64_t n = 37, d = 64, vocab = 500, chunk = 8;
   Buffer h = random_buffer(DType::kF32, {n, d}, 61);
@@ -168,6 +172,7 @@ TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
   Buffer scratch(DType::kF32, {chunk, vocab});
   Buffer dh(DType::kF32, {n, d}), dw(DType::kF32, {vocab, d});
   Buffer dh_ref(DType::kF32, {n, d}), dw_ref(DType::kF32, {vocab, d});
+  Buffer dh_fp32(DType::kF32, {n, d}), dw_fp32(DType::kF32, {vocab, d});
   const Exec bf16 = Exec::cpu().with_matmul(Precision::kBf16);
   const double scale = 1.0 / double(n);
   const CrossEntropyResult got = lm_head_cross_entropy(bf16, h.view(), w.view(), targets, scale,
@@ -175,13 +180,28 @@ TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
   const CrossEntropyResult want =
       lm_head_cross_entropy(Exec::reference().with_matmul(Precision::kBf16), h.view(), w.view(),
                             targets, scale, View(), dh_ref.view(), dw_ref.view());
-  const double fp32 = ref::lm_head_cross_entropy(Precision::kFp32, h.view(), w.view(), targets,
-                                                 scale, View(), View())
+  const double fp32 = lm_head_cross_entropy(Exec::cpu(), h.view(), w.view(), targets, scale,
+                                            scratch.view(), dh_fp32.view(), dw_fp32.view())
                           .loss_sum;
   EXPECT_NEAR(got.loss_sum, want.loss_sum, 1e-6 * std::abs(want.loss_sum));
   EXPECT_GT(std::abs(got.loss_sum - fp32), 10 * std::abs(got.loss_sum - want.loss_sum));
-  EXPECT_TENSOR_NEAR(dh.view(), dh_ref.view(), (testkit::Tolerance{1e-6, 1e-3}));
-  EXPECT_TENSOR_NEAR(dw.view(), dw_ref.view(), (testkit::Tolerance{1e-6, 1e-3}));
+  // Relative error of the whole tensor (Frobenius norms).
+  auto norm_error = [](const Buffer& a, const Buffer& b) {
+    double diff = 0, ref = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const double x = testkit::element(a.view(), i), y = testkit::element(b.view(), i);
+      diff += (x - y) * (x - y);
+      ref += y * y;
+    }
+    return std::sqrt(diff / ref);
+  };
+  for (auto [got_grad, ref_grad, fp32_grad] :
+       {std::tuple{&dh, &dh_ref, &dh_fp32}, std::tuple{&dw, &dw_ref, &dw_fp32}}) {
+    EXPECT_TENSOR_NEAR(got_grad->view(), ref_grad->view(), (testkit::Tolerance{1e-6, 1.0 / 128}));
+    const double err = norm_error(*got_grad, *ref_grad);
+    EXPECT_LT(err, 1e-4);
+    EXPECT_GT(norm_error(*fp32_grad, *ref_grad), 10 * err);
+  }
 }
 
 TEST(CrossEntropy, ReferenceGradientsMatchFiniteDifferences) {
