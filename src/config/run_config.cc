@@ -165,6 +165,9 @@ Status validate(const ParallelConfig& parallel) {
     return Error::invalid("parallel: pp*dp*cp*tp = {} ranks is beyond any cluster", world);
   Result<ParallelLayout> layout = ParallelLayout::create(probe, int(world));
   if (!layout) return layout.error();
+  if (parallel.grad_dtype == Precision::kFp8)
+    return Error::invalid("parallel.grad_dtype = \"fp8\": gradients are reduced in \"fp32\" or "
+                          "\"bf16\"");
   if (!(parallel.bucket_mb > 0))
     return Error::invalid("parallel.bucket_mb = {} must be positive", parallel.bucket_mb);
   if (!(parallel.timeout_s > 0))

@@ -127,6 +127,7 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"order", &ParallelConfig::order},
     {"zero_stage", &ParallelConfig::zero_stage},
     {"bucket_mb", &ParallelConfig::bucket_mb},
+    {"grad_dtype", &ParallelConfig::grad_dtype},
     {"timeout_s", &ParallelConfig::timeout_s},
 };
 

@@ -14,6 +14,7 @@ int64_t comm_dtype_bytes(CommDType dtype) {
     case CommDType::kI32: return 4;
     case CommDType::kI64: return 8;
     case CommDType::kU8: return 1;
+    case CommDType::kBf16: return 2;
   }
   return 1;
 }

@@ -32,7 +32,9 @@
 
 namespace symphony {
 
-enum class CommDType : uint8_t { kF32, kF64, kI32, kI64, kU8 };
+// kBf16: bfloat16 bit patterns (uint16_t); reductions convert each pair to fp32, combine and
+// round to nearest even, so a sum over n ranks rounds n - 1 times (as NCCL's bf16 sum does).
+enum class CommDType : uint8_t { kF32, kF64, kI32, kI64, kU8, kBf16 };
 int64_t comm_dtype_bytes(CommDType dtype);
 
 template <typename T>

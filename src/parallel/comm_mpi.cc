@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "kernels/bf16_bits.h"
 
 namespace symphony {
 
@@ -42,11 +44,44 @@ MPI_Datatype mpi_type(CommDType dtype) {
     case CommDType::kI32: return MPI_INT32_T;
     case CommDType::kI64: return MPI_INT64_T;
     case CommDType::kU8: return MPI_UINT8_T;
+    case CommDType::kBf16: return MPI_UINT16_T;
   }
   return MPI_BYTE;
 }
 
-MPI_Op mpi_op(ReduceOp op) {
+// MPI has no bfloat16: its reductions are user-defined operations on MPI_UINT16_T, created once
+// after MPI_Init and freed before MPI_Finalize. Each combines in fp32 and rounds to nearest even.
+template <typename Combine>
+void bf16_reduce(void* in, void* inout, int* len, MPI_Datatype*) {
+  const uint16_t* a = static_cast<const uint16_t*>(in);
+  uint16_t* b = static_cast<uint16_t*>(inout);
+  for (int i = 0; i < *len; ++i)
+    b[i] = bf16_bits_from_f32(Combine{}(f32_from_bf16_bits(a[i]), f32_from_bf16_bits(b[i])));
+}
+struct Bf16Sum {
+  float operator()(float x, float y) const { return x + y; }
+};
+struct Bf16Max {
+  float operator()(float x, float y) const { return std::isnan(x) || x > y ? x : y; }
+};
+struct Bf16Min {
+  float operator()(float x, float y) const { return std::isnan(x) || x < y ? x : y; }
+};
+MPI_Op g_bf16_ops[3] = {MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL};  // [ReduceOp]
+
+void create_bf16_ops() {
+  MPI_Op_create(&bf16_reduce<Bf16Sum>, 1, &g_bf16_ops[int(ReduceOp::kSum)]);
+  MPI_Op_create(&bf16_reduce<Bf16Max>, 1, &g_bf16_ops[int(ReduceOp::kMax)]);
+  MPI_Op_create(&bf16_reduce<Bf16Min>, 1, &g_bf16_ops[int(ReduceOp::kMin)]);
+}
+
+void free_bf16_ops() {
+  for (MPI_Op& op : g_bf16_ops)
+    if (op != MPI_OP_NULL) MPI_Op_free(&op);
+}
+
+MPI_Op mpi_op(ReduceOp op, CommDType dtype) {
+  if (dtype == CommDType::kBf16) return g_bf16_ops[int(op)];
   switch (op) {
     case ReduceOp::kSum: return MPI_SUM;
     case ReduceOp::kMax: return MPI_MAX;
@@ -62,6 +97,7 @@ std::string_view dtype_label(CommDType dtype) {
     case CommDType::kI32: return "i32";
     case CommDType::kI64: return "i64";
     case CommDType::kU8: return "u8";
+    case CommDType::kBf16: return "bf16";
   }
   return "?";
 }
@@ -435,7 +471,7 @@ class MpiComm final : public Comm {
     MPI_Comm c = comm_;
     return collective(fmt::format("all_reduce of {} {}", count, dtype_label(dtype)),
                       [=](MPI_Request* r) {
-                        return MPI_Iallreduce(MPI_IN_PLACE, data, n, mpi_type(dtype), mpi_op(op), c, r);
+                        return MPI_Iallreduce(MPI_IN_PLACE, data, n, mpi_type(dtype), mpi_op(op, dtype), c, r);
                       });
   }
   CommHandle reduce_scatter_async(const void* send, void* recv, int64_t recv_count,
@@ -445,7 +481,7 @@ class MpiComm final : public Comm {
     MPI_Comm c = comm_;
     return collective(fmt::format("reduce_scatter of {} {} per rank", recv_count, dtype_label(dtype)),
                       [=](MPI_Request* r) {
-                        return MPI_Ireduce_scatter_block(send, recv, n, mpi_type(dtype), mpi_op(op), c, r);
+                        return MPI_Ireduce_scatter_block(send, recv, n, mpi_type(dtype), mpi_op(op, dtype), c, r);
                       });
   }
   CommHandle all_gather_async(const void* send, void* recv, int64_t send_count,
@@ -597,6 +633,7 @@ class MpiRuntime final : public Runtime {
     world_.reset();
     g_abort_engine = nullptr;
     if (!s.is_ok() || engine_->poisoned()) MPI_Abort(MPI_COMM_WORLD, 1);
+    free_bf16_ops();
     MPI_Finalize();
   }
 
@@ -643,6 +680,7 @@ Result<std::unique_ptr<Runtime>> start_mpi_runtime(const RuntimeOptions& options
                            "MPI_THREAD_SERIALIZED, which the progress thread needs", provided);
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  create_bf16_ops();
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -87,7 +87,8 @@ Result<ProcessMemory> plan_stage_memory(const RunConfig& config, const ParallelL
                            config.train.recompute, placement, config.parallel.sequence_parallel);
   // The sharded state replaces weights, gradients and moments; with one rank and no ZeRO it equals
   // the plan's.
-  const ShardedMemory sharded = plan_sharded_memory(config.model, placement, layout.zero_stage());
+  const ShardedMemory sharded = plan_sharded_memory(config.model, placement, layout.zero_stage(),
+                                                         config.parallel.grad_dtype);
   ProcessMemory m;
   m.weights = sharded.weights;
   m.grads = sharded.grads;

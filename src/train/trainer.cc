@@ -223,7 +223,8 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
                  model_parallel_for(config, mesh, TrainStep::micro_batches_for(tc, dp_size)));
   Transformer model(mc, DType::kF32, shape, tc.recompute, DataParallel::residency_for(zero),
                     model_parallel);
-  DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb);
+  DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb,
+                             config.parallel.grad_dtype);
   data_parallel.init_params(mc, tc.seed);
   std::unique_ptr<Fp8Training> fp8;
   if (tc.precision == Precision::kFp8) {
@@ -442,7 +443,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
       }
     }
     if (step == 0) record["layout"] = layout.describe();
-    if (step == first_step) record["precision"] = precision_name(tc.precision);
+    if (step == first_step) {
+      record["precision"] = precision_name(tc.precision);
+      record["grad_dtype"] = precision_name(config.parallel.grad_dtype);
+    }
     if (fp8) {
       record.update(fp8->step_metrics());
       nlohmann::json fell = nlohmann::json::array();

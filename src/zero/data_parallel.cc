@@ -7,6 +7,8 @@
 
 #include "core/check.h"
 #include "core/timer.h"
+#include "kernels/bf16_bits.h"
+#include "kernels/bf16_convert.h"
 #include "model/init.h"
 
 namespace symphony {
@@ -19,10 +21,11 @@ ParamResidency DataParallel::residency_for(ZeroStage stage) {
 }
 
 DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model,
-                           const OptimConfig& optim, double bucket_mb)
-    : stage_(stage), mesh_(mesh), model_(model), store_(model.params()),
+                           const OptimConfig& optim, double bucket_mb, Precision grad_dtype)
+    : stage_(stage), grad_dtype_(grad_dtype), mesh_(mesh), model_(model), store_(model.params()),
       shards_(model.params(), ShardPlacement::of(mesh.layout(), mesh.world().rank())) {
   SYM_CHECK(store_.dtype() == DType::kF32, "data parallelism runs f32 parameters");
+  SYM_CHECK(grad_dtype != Precision::kFp8, "gradients are reduced in fp32 or bf16");
   const ParamResidency expected = residency_for(stage);
   SYM_CHECK(store_.residency().weights == expected.weights &&
                 store_.residency().grads == expected.grads,
@@ -48,6 +51,15 @@ DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model
     shard_grads_ = Buffer(DType::kF32, {shard_numel}, MemoryCategory::kGrads);
   if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients)
     gather_scratch_ = Buffer(DType::kF32, {max_padded}, MemoryCategory::kCommunication);
+  // bf16 patterns held in f32 buffers of half the length.
+  auto bf16_buffer = [](int64_t elems) {
+    return Buffer(DType::kF32, {(elems + 1) / 2}, MemoryCategory::kCommunication);
+  };
+  bool any_wire = false;
+  for (int g = 0; g < kNumReplicaGroups; ++g) {
+    const ReplicaGroup group = ReplicaGroup(g);
+    any_wire = any_wire || (shards_.max_padded(group) > 0 && bf16_wire(group));
+  }
   for (int g = 0; g < kNumReplicaGroups; ++g) {
     const ReplicaGroup group = ReplicaGroup(g);
     for (int i = 0; i < shards_.slots(group, model.config()); ++i) {
@@ -62,8 +74,13 @@ DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model
         GradSlot& slot = grad_slots_.back();
         slot.group = group;
         slot.data = Buffer(DType::kF32, {shards_.max_padded(group)}, MemoryCategory::kGrads);
-        slot.reduced =
-            Buffer(DType::kF32, {shards_.max_slice(group)}, MemoryCategory::kCommunication);
+        if (bf16_wire(group)) {
+          slot.wire = bf16_buffer(shards_.max_padded(group));
+          slot.wire_reduced = bf16_buffer(shards_.max_slice(group));
+        } else {
+          slot.reduced =
+              Buffer(DType::kF32, {shards_.max_slice(group)}, MemoryCategory::kCommunication);
+        }
       }
     }
   }
@@ -95,9 +112,12 @@ DataParallel::DataParallel(ZeroStage stage, DeviceMesh& mesh, Transformer& model
   }
 
   // Buckets from the LM head back, the order backward finishes units in; one open bucket per
-  // replica group, since a bucket is reduced over one group.
+  // replica group, since a bucket is reduced over one group. bucket_mb counts the bytes sent.
   if (stage <= ZeroStage::kOptimizer) {
-    const int64_t bucket_elems = std::max<int64_t>(1, int64_t(bucket_mb * 1024 * 1024 / 4));
+    if (any_wire) wire_grads_ = bf16_buffer(store_.numel());
+    const int64_t wire_bytes = grad_dtype == Precision::kBf16 ? 2 : 4;
+    const int64_t bucket_elems =
+        std::max<int64_t>(1, int64_t(bucket_mb * 1024 * 1024 / double(wire_bytes)));
     unit_bucket_.assign(size_t(units), 0);
     std::array<int, kNumReplicaGroups> open;
     open.fill(-1);
@@ -181,7 +201,11 @@ std::vector<StateSlice> DataParallel::held_slices() {
 void DataParallel::begin_step() {
   if (stage_ <= ZeroStage::kOptimizer) {
     store_.zero_grads();
-    for (Bucket& b : buckets_) b.units_ready = 0, b.handles.clear();
+    for (Bucket& b : buckets_) {
+      b.units_ready = 0;
+      b.handles.clear();
+      b.wire_runs.clear();
+    }
   } else {
     shard_grads_.zero();
   }
@@ -278,8 +302,15 @@ void DataParallel::unit_grads_ready(int unit) {
     const ParamUnit& first = store_.unit(b.units[j - 1]);
     const ParamUnit& last = store_.unit(b.units[i]);
     const int64_t begin = first.offset, end = last.offset + last.numel;
-    b.handles.push_back(
-        comm.all_reduce_async(grads + begin, end - begin, CommDType::kF32, ReduceOp::kSum));
+    if (bf16_wire(b.units[0])) {
+      uint16_t* wire = reinterpret_cast<uint16_t*>(wire_grads_.f32()) + begin;
+      cpu::bf16_from_f32({grads + begin, size_t(end - begin)}, {wire, size_t(end - begin)});
+      b.wire_runs.emplace_back(begin, end);
+      b.handles.push_back(comm.all_reduce_async(wire, end - begin, CommDType::kBf16, ReduceOp::kSum));
+    } else {
+      b.handles.push_back(
+          comm.all_reduce_async(grads + begin, end - begin, CommDType::kF32, ReduceOp::kSum));
+    }
     i = j;
   }
 }
@@ -389,8 +420,16 @@ void DataParallel::release_grads(int unit) {
     if (--slot.users > 0) return;
     store_.bind_unit_grads(unit, nullptr);
     slot.reducing = true;
-    slot.handle = comm_of(unit).reduce_scatter_async(slot.data.f32(), slot.reduced.f32(),
-                                                     slice(unit), CommDType::kF32, ReduceOp::kSum);
+    if (bf16_wire(unit)) {
+      const int64_t n = shards_.padded(unit);
+      uint16_t* wire = reinterpret_cast<uint16_t*>(slot.wire.f32());
+      cpu::bf16_from_f32({slot.data.f32(), size_t(n)}, {wire, size_t(n)});
+      slot.handle = comm_of(unit).reduce_scatter_async(
+          wire, slot.wire_reduced.f32(), slice(unit), CommDType::kBf16, ReduceOp::kSum);
+    } else {
+      slot.handle = comm_of(unit).reduce_scatter_async(
+          slot.data.f32(), slot.reduced.f32(), slice(unit), CommDType::kF32, ReduceOp::kSum);
+    }
     return;
   }
   fatal(fmt::format("releasing gradients of unit {} not acquired", unit));
@@ -400,8 +439,13 @@ void DataParallel::finish_reduction(GradSlot& slot) {
   note(slot.handle.wait());
   const int64_t s = slice(slot.unit);
   float* dst = shard_grads_.f32() + shards_.shard_offset(slot.unit);
-  const float* src = slot.reduced.f32();
-  for (int64_t i = 0; i < s; ++i) dst[i] += src[i];
+  if (bf16_wire(slot.unit)) {
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(slot.wire_reduced.f32());
+    for (int64_t i = 0; i < s; ++i) dst[i] += f32_from_bf16_bits(src[i]);
+  } else {
+    const float* src = slot.reduced.f32();
+    for (int64_t i = 0; i < s; ++i) dst[i] += src[i];
+  }
   slot.unit = -1;
   slot.reducing = false;
   slot.handle = CommHandle();
@@ -417,6 +461,11 @@ Status DataParallel::end_backward() {
         SYM_CHECK(b.units_ready == int(b.units.size()), "bucket of {} units: {} ready",
                   b.units.size(), b.units_ready);
         for (CommHandle& h : b.handles) note(h.wait());
+        float* grads = store_.all_grads().data<float>();
+        const uint16_t* wire = reinterpret_cast<const uint16_t*>(wire_grads_.f32());
+        for (auto [begin, end] : b.wire_runs)
+          cpu::f32_from_bf16({wire + begin, size_t(end - begin)},
+                             {grads + begin, size_t(end - begin)});
       }
   } else {
     // Reductions in the order they started.

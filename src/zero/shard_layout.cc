@@ -68,13 +68,27 @@ int ShardLayout::slots(ReplicaGroup g, const ModelConfig& config) const {
   return 2 + (g == ReplicaGroup::kDense && embedding_reused ? 1 : 0);
 }
 
-ShardedMemory ShardLayout::plan_memory(const ModelConfig& config, ZeroStage stage) const {
+namespace {
+// A buffer of n bf16 values, as DataParallel allocates it: whole floats.
+int64_t bf16_bytes(int64_t n) { return (n + 1) / 2 * 4; }
+}  // namespace
+
+ShardedMemory ShardLayout::plan_memory(const ModelConfig& config, ZeroStage stage,
+                                       Precision grad_dtype) const {
   const int64_t b = 4;  // f32
   const int64_t params = store_->numel();
-  int64_t slot_elems = 0, reduced_elems = 0;
+  // Gradient slots' reduced slices: fp32, or with a bf16 wire (groups of more than one rank) the
+  // unit and its slice in bf16.
+  int64_t slot_elems = 0, reduced_bytes = 0;
+  bool any_wire = false;
   for (int g = 0; g < kNumReplicaGroups; ++g) {
-    slot_elems += slots(ReplicaGroup(g), config) * max_padded(ReplicaGroup(g));
-    reduced_elems += slots(ReplicaGroup(g), config) * max_slice(ReplicaGroup(g));
+    const ReplicaGroup group = ReplicaGroup(g);
+    const int64_t n = slots(group, config);
+    slot_elems += n * max_padded(group);
+    const bool wire = grad_dtype == Precision::kBf16 && group_size_[size_t(g)] > 1;
+    any_wire = any_wire || (wire && max_padded(group) > 0);
+    reduced_bytes += wire ? n * (bf16_bytes(max_padded(group)) + bf16_bytes(max_slice(group)))
+                          : n * max_slice(group) * b;
   }
   ShardedMemory m;
   m.weights = stage >= ZeroStage::kParameters ? (shard_numel_ + slot_elems) * b : params * b;
@@ -82,14 +96,15 @@ ShardedMemory ShardLayout::plan_memory(const ModelConfig& config, ZeroStage stag
   m.optimizer = 2 * (stage == ZeroStage::kNone ? params : shard_numel_) * b;
   if (stage == ZeroStage::kOptimizer || stage == ZeroStage::kGradients)
     m.communication += max_padded_ * b;
-  if (stage >= ZeroStage::kGradients) m.communication += reduced_elems * b;
+  if (stage >= ZeroStage::kGradients) m.communication += reduced_bytes;
+  if (stage <= ZeroStage::kOptimizer && any_wire) m.communication += bf16_bytes(params);
   return m;
 }
 
 ShardedMemory plan_sharded_memory(const ModelConfig& config, const ShardPlacement& placement,
-                                  ZeroStage stage) {
+                                  ZeroStage stage, Precision grad_dtype) {
   const ParamStore store = Transformer::declare_params(config, placement);
-  return ShardLayout(store, placement).plan_memory(config, stage);
+  return ShardLayout(store, placement).plan_memory(config, stage, grad_dtype);
 }
 
 }  // namespace symphony

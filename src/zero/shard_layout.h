@@ -71,7 +71,8 @@ class ShardLayout {
   int slots(ReplicaGroup g, const ModelConfig& config) const;
 
   // What one rank's sharded state allocates at `stage`.
-  ShardedMemory plan_memory(const ModelConfig& config, ZeroStage stage) const;
+  ShardedMemory plan_memory(const ModelConfig& config, ZeroStage stage,
+                            Precision grad_dtype = Precision::kFp32) const;
 
  private:
   const ParamStore* store_;
@@ -88,6 +89,6 @@ int replica_group_rank(const ShardPlacement& placement, ReplicaGroup group);
 
 // The plan of a rank at `placement` of `config`'s model at `stage`, from its declarations.
 ShardedMemory plan_sharded_memory(const ModelConfig& config, const ShardPlacement& placement,
-                                  ZeroStage stage);
+                                  ZeroStage stage, Precision grad_dtype = Precision::kFp32);
 
 }  // namespace symphony

@@ -29,6 +29,10 @@ symphony_add_cli_test(partial_rotary_odd 2 "model\\.partial_rotary_factor = 0\\.
                       train tiny --dry-run --set model.partial_rotary_factor=0.28)
 symphony_add_cli_test(unknown_precision 2 "train\\.precision: expected one of .fp32., .bf16., .fp8., got string .fp16."
                       train tiny --dry-run --set train.precision=fp16)
+symphony_add_cli_test(grad_dtype_fp8 2 "parallel\\.grad_dtype = .fp8.: gradients are reduced in .fp32. or .bf16."
+                      train tiny --dry-run --set parallel.grad_dtype=fp8)
+symphony_add_cli_test(grad_dtype_unknown 2 "parallel\\.grad_dtype: expected one of"
+                      train tiny --dry-run --set parallel.grad_dtype=fp16)
 symphony_add_cli_test(fp8_block_not_dividing 2 "fp8\\.block_size = 48 does not divide model\\.hidden_size = 128"
                       train tiny --dry-run --set train.precision=fp8 --set fp8.block_size=48)
 symphony_add_cli_test(fp8_unknown_scaling 2 "fp8\\.scaling"

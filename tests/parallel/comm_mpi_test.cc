@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <numeric>
 #include <thread>
 #include <vector>
 
+#include "kernels/bf16_bits.h"
 #include "parallel/comm.h"
 #include "parallel/layout.h"
 #include "parallel/mesh.h"
@@ -34,6 +36,61 @@ TEST(Comm, AllReduceSumMaxMin) {
       ASSERT_EQ(mn[size_t(i)], value_of(0, i));
     }
   }
+}
+
+// bf16 reductions: values whose sums are exact in bf16 (integers below 256 times a power of two)
+// come out exact; general values within one rounding (2^-9 relative) per partial sum of the sum
+// of magnitudes; max and min exact; NaN propagates.
+TEST(Comm, Bf16AllReduceAndReduceScatter) {
+  Comm& w = testkit::world();
+  const int64_t n = 4099;
+  auto exact_value = [](int r, int64_t i) { return float((r + 1) * (i % 31)) * 0.125f; };
+  auto general_value = [](int r, int64_t i) {
+    return std::sin(0.37f * float(i) + float(r)) * float(1 + (i % 5));
+  };
+  for (auto value : {+exact_value, +general_value}) {
+    const bool exact = value == +exact_value;
+    std::vector<uint16_t> sum(static_cast<size_t>(n)), mx(sum), mn(sum);
+    for (int64_t i = 0; i < n; ++i)
+      sum[size_t(i)] = mx[size_t(i)] = mn[size_t(i)] = bf16_bits_from_f32(value(w.rank(), i));
+    ASSERT_TRUE(w.all_reduce(sum.data(), n, CommDType::kBf16, ReduceOp::kSum).is_ok());
+    ASSERT_TRUE(w.all_reduce(mx.data(), n, CommDType::kBf16, ReduceOp::kMax).is_ok());
+    ASSERT_TRUE(w.all_reduce(mn.data(), n, CommDType::kBf16, ReduceOp::kMin).is_ok());
+    for (int64_t i = 0; i < n; ++i) {
+      double expect = 0, magnitude = 0;
+      float top = -INFINITY, bottom = INFINITY;
+      for (int r = 0; r < w.size(); ++r) {
+        const float v = f32_from_bf16_bits(bf16_bits_from_f32(value(r, i)));
+        expect += v, magnitude += std::abs(v);
+        top = std::max(top, v), bottom = std::min(bottom, v);
+      }
+      const double got = f32_from_bf16_bits(sum[size_t(i)]);
+      if (exact)
+        ASSERT_EQ(got, expect) << "i=" << i;
+      else
+        ASSERT_NEAR(got, expect, (w.size() - 1) * magnitude * 0x1p-8 + 1e-30) << "i=" << i;
+      ASSERT_EQ(f32_from_bf16_bits(mx[size_t(i)]), top);
+      ASSERT_EQ(f32_from_bf16_bits(mn[size_t(i)]), bottom);
+    }
+  }
+  // Reduce-scatter: block r of the sum lands on rank r.
+  const int64_t block = 9;
+  std::vector<uint16_t> send(static_cast<size_t>(block * w.size())), mine(static_cast<size_t>(block));
+  for (size_t i = 0; i < send.size(); ++i)
+    send[i] = bf16_bits_from_f32(exact_value(w.rank(), int64_t(i)));
+  ASSERT_TRUE(w.reduce_scatter(send.data(), mine.data(), block, CommDType::kBf16, ReduceOp::kSum)
+                  .is_ok());
+  for (int64_t i = 0; i < block; ++i) {
+    float expect = 0;
+    for (int r = 0; r < w.size(); ++r) expect += exact_value(r, w.rank() * block + i);
+    ASSERT_EQ(f32_from_bf16_bits(mine[size_t(i)]), expect) << "i=" << i;
+  }
+  // A NaN on one rank makes the sum and the max NaN everywhere.
+  uint16_t nan_sum = bf16_bits_from_f32(w.rank() == 0 ? NAN : 1.f), nan_max = nan_sum;
+  ASSERT_TRUE(w.all_reduce(&nan_sum, 1, CommDType::kBf16, ReduceOp::kSum).is_ok());
+  ASSERT_TRUE(w.all_reduce(&nan_max, 1, CommDType::kBf16, ReduceOp::kMax).is_ok());
+  EXPECT_TRUE(std::isnan(f32_from_bf16_bits(nan_sum)));
+  EXPECT_TRUE(std::isnan(f32_from_bf16_bits(nan_max)));
 }
 
 TEST(Comm, ReduceScatterAndAllGatherAreInverseShapes) {

@@ -27,11 +27,14 @@ grep -q '"layout":"dp=2 zero=3"' "$work/run-zero3/metrics.jsonl" || fail "metric
 [ -s "$work/run-zero3/model.safetensors" ] || fail "no model file"
 echo "ok: 2-rank ZeRO-3 run"
 
-# 1a. The deepseek-v3-tiny preset (MLA, sigmoid group-limited routing, one MTP module): the MTP
-# loss is reported, and the model file loads and evaluates in one process.
+# 1a. The deepseek-v3-tiny preset (MLA, sigmoid group-limited routing, one MTP module), with
+# gradients reduced in bf16: the MTP loss is reported, and the model file loads and evaluates in
+# one process.
 "${launch[@]}" "$exe" train deepseek-v3-tiny "${common[@]}" --set train.steps=4 \
-  --set parallel.zero_stage=3 --set train.run_dir="$work/run-ds" > "$work/ds.log" 2>&1 || { cat "$work/ds.log"; fail "2-rank ZeRO-3 deepseek-v3-tiny run"; }
+  --set parallel.zero_stage=3 --set parallel.grad_dtype=bf16 --set train.run_dir="$work/run-ds" \
+  > "$work/ds.log" 2>&1 || { cat "$work/ds.log"; fail "2-rank ZeRO-3 deepseek-v3-tiny run"; }
 grep -q '"mtp_loss":' "$work/run-ds/metrics.jsonl" || fail "deepseek-v3-tiny: metrics.jsonl lacks the MTP loss"
+grep -q '"grad_dtype":"bf16"' "$work/run-ds/metrics.jsonl" || fail "metrics.jsonl lacks grad_dtype"
 "$exe" eval "$work/run-ds/model.safetensors" --data "$work/data" --seq-len 32 --batches 2 \
   > "$work/ds-eval.log" 2>&1 || { cat "$work/ds-eval.log"; fail "the deepseek-v3-tiny model file does not evaluate in one process"; }
 echo "ok: 2-rank ZeRO-3 deepseek-v3-tiny run, model file evaluated in one process"
