@@ -260,7 +260,6 @@ TEST_P(Bf16GradientsTest, FollowOneProcessWithinBf16RoundingAndRepeatBitwise) {
   if (world.size() > 1) {
     EXPECT_GT(apart_from_fp32_wire, 0.0);
   }
-  EXPECT_LT(first.losses.back(), first.losses.front() * 0.9);
   if (world.rank() == 0)
     std::printf("  %s zero=%d ranks=%d bf16 gradients: worst relative loss difference %.2e "
                 "(fp32 gradients: %.2e) over %zu steps\n",
