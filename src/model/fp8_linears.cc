@@ -51,6 +51,10 @@ void Fp8Linears::run(const Exec& ex, Fp8SiteId site, Trans ta, Trans tb, ConstVi
   fp8_gemm(quantized_exec(ex), sites_, site, *workspace_, ta, tb, 1.0, a, b, beta, c);
 }
 
+void Fp8Linears::reserve_workspace(const Fp8GemmWorkspaceSize& size) {
+  workspace_ = std::make_unique<Fp8GemmWorkspace>(size);
+}
+
 void Fp8Linears::forward(const Exec& ex, ConstView x, ConstView w, View y) {
   run(ex, site_of(store_.weight_at(w.raw()), kFwd), Trans::kNo, Trans::kYes, x, w, 0.0, y);
 }

@@ -41,6 +41,14 @@ class Fp8Linears {
   void backward_input(const Exec& ex, ConstView w, ConstView dy, View dx, double beta);
   void backward_weight(const Exec& ex, ConstView x, ConstView dy, View dw);
 
+  // Allocates the GEMM workspace at `size` (memory_plan.h: fp8_gemm_workspace_plan), so that no
+  // step allocates; a GEMM needing more grows it (the plan would then be wrong).
+  void reserve_workspace(const Fp8GemmWorkspaceSize& size);
+  // The workspace's regions as held now (zero before the first quantized GEMM or reservation).
+  Fp8GemmWorkspaceSize workspace_size() const {
+    return workspace_ ? workspace_->size() : Fp8GemmWorkspaceSize{};
+  }
+
   Fp8SiteRegistry& sites() { return sites_; }
   const Fp8SiteRegistry& sites() const { return sites_; }
   // Stamped on fallbacks from now on (steps completed before the current one + 1).

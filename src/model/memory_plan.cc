@@ -181,24 +181,6 @@ CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
   return most;
 }
 
-// model/fp8_gemm.h's workspace over every FP8 site's three GEMMs: each region holds its largest
-// use (the quantized A and B, their block scales, two outputs for the error check), as
-// Fp8GemmWorkspaceSize::include keeps them.
-CheckedInt fp8_gemm_workspace_checked(const ModelConfig& c, BatchShape shape,
-                                      const ShardPlacement& placement, int64_t block) {
-  CheckedInt a = 0, b = 0, scales = 0, out = 0;
-  for_each_linear(c, shape, placement, [&](CheckedInt rows, int64_t o, int64_t i, bool site) {
-    if (!site) return;
-    const CheckedInt w = CheckedInt(o) * i;
-    a = max_checked(a, max_checked(rows * i, rows * o));  // x (fwd), dy (dgrad, wgrad)
-    b = max_checked(b, max_checked(w, rows * i));          // W (fwd, dgrad), x (wgrad)
-    out = max_checked(out, max_checked(max_checked(rows * o, rows * i), w));
-    // At most one scale per `block` elements along a row plus one per row, for each operand.
-    scales = max_checked(scales, (rows * (i / block + 2) + CheckedInt(o) * (i / block + 2)) * 2);
-  });
-  return a + b + scales + out * 2;
-}
-
 }  // namespace
 
 int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
@@ -210,12 +192,26 @@ int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
   return *e.value();
 }
 
-int64_t fp8_gemm_workspace_elems(const ModelConfig& config, BatchShape shape,
-                                 const ShardPlacement& placement, int64_t block_size) {
-  const CheckedInt e = fp8_gemm_workspace_checked(config, shape, placement, block_size);
-  SYM_CHECK(!e.overflowed(), "fp8 GEMM workspace of {} x {} rows overflows", shape.batch,
-            shape.seq_len);
-  return *e.value();
+Fp8GemmWorkspaceSize fp8_gemm_workspace_plan(const ModelConfig& config, BatchShape shape,
+                                             const ShardPlacement& placement,
+                                             const Fp8Recipe& recipe) {
+  // Each site's three GEMMs as model/fp8_linears.cc runs them, at the most rows the layer sees:
+  // fwd y = x W^T, dgrad dx = dy W, wgrad dW = dy^T x.
+  Fp8GemmWorkspaceSize size;
+  for_each_linear(config, shape, placement, [&](CheckedInt rows_c, int64_t o, int64_t i, bool site) {
+    if (!site) return;
+    SYM_CHECK(!rows_c.overflowed(), "fp8 GEMM workspace of {} x {} rows overflows", shape.batch,
+              shape.seq_len);
+    const int64_t rows = *rows_c.value();
+    using O = Fp8Operand;
+    size.include(fp8_gemm_workspace_size(recipe, O::kActivation, O::kWeight, Trans::kNo,
+                                         Trans::kYes, {rows, i}, {o, i}));
+    size.include(fp8_gemm_workspace_size(recipe, O::kGradient, O::kWeight, Trans::kNo, Trans::kNo,
+                                         {rows, o}, {o, i}));
+    size.include(fp8_gemm_workspace_size(recipe, O::kGradient, O::kActivation, Trans::kYes,
+                                         Trans::kNo, {rows, o}, {rows, i}));
+  });
+  return size;
 }
 
 int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "model/batch_shape.h"
+#include "model/fp8_gemm.h"
 #include "model/model_config.h"
 #include "model/transformer.h"
 
@@ -57,9 +58,11 @@ int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
 int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
                                 const ShardPlacement& placement = {},
                                 bool sequence_parallel = true);
-// Elements (fp32) of the FP8 GEMM workspace (model/fp8_gemm.h) the linear layers need under
-// train.precision = "fp8" with blocks of `block_size`: an upper bound of what Fp8Linears grows it to.
-int64_t fp8_gemm_workspace_elems(const ModelConfig& config, BatchShape shape,
-                                 const ShardPlacement& placement, int64_t block_size);
+// The FP8 GEMM workspace (model/fp8_gemm.h) the linear layers need under train.precision =
+// "fp8" with `recipe`: every site's three GEMMs at the most rows its layer can see, region by
+// region; the trainer reserves it (Fp8Linears::reserve_workspace) before the first step.
+Fp8GemmWorkspaceSize fp8_gemm_workspace_plan(const ModelConfig& config, BatchShape shape,
+                                             const ShardPlacement& placement,
+                                             const Fp8Recipe& recipe);
 
 }  // namespace symphony

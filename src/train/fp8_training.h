@@ -30,6 +30,8 @@ class Fp8Training {
   Exec exec(const Exec& base);
   // Stamps fallbacks with `step` (the step being trained, counted from 1).
   void begin_step(int64_t step) { linears_.set_step(step); }
+  // Fp8Linears::reserve_workspace.
+  void reserve_workspace(const Fp8GemmWorkspaceSize& size) { linears_.reserve_workspace(size); }
   // Collective: the ranks agree on every site's state.
   Status end_step();
   // Fallbacks since the last call (this rank's sites, its own or adopted).

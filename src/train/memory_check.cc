@@ -57,7 +57,7 @@ int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placem
   int64_t bytes = cpu::gemm_bf16_scratch_bytes(
       bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
   if (config.train.precision == Precision::kFp8)
-    bytes += 4 * fp8_gemm_workspace_elems(config.model, shape, placement, config.fp8.block_size);
+    bytes += fp8_gemm_workspace_plan(config.model, shape, placement, config.fp8.recipe()).bytes();
   return bytes;
 }
 

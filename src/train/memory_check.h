@@ -32,8 +32,8 @@ struct ProcessMemory {
 };
 // Bytes of the bf16 GEMM conversion scratch (kernels/gemm.h) a training process of `config` holds
 // on a rank of `placement`, with, under "fp8", the FP8 GEMM workspace (memory_plan.h
-// fp8_gemm_workspace_elems): 0 when train.precision is "fp32". The trainer reserves the bf16 part
-// up front; it is counted with the activations.
+// fp8_gemm_workspace_plan): 0 when train.precision is "fp32". The trainer reserves both up
+// front; they are counted with the activations.
 int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placement = {});
 
 // The ranks of pipeline stage `stage` (parallel/pipeline_stages.h: its layers, the embedding on

@@ -236,6 +236,10 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
     cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(mc, shape, model_parallel.placement,
                                                    config.parallel.sequence_parallel));
+  // Likewise the FP8 GEMMs' workspace.
+  if (fp8)
+    fp8->reserve_workspace(
+        fp8_gemm_workspace_plan(mc, shape, model_parallel.placement, config.fp8.recipe()));
 
   // Checkpoints: resume, then save every checkpoint.every steps, at the end and when stopped.
   const std::string config_toml = to_toml(config);

@@ -5,7 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config/run_config.h"
+#include "model/init.h"
 #include "model/linear.h"
+#include "model/memory_plan.h"
+#include "model/transformer.h"
+#include "testkit/gradient_check.h"
 #include "testkit/tensor_testing.h"
 
 namespace symphony {
@@ -41,6 +46,46 @@ Exec fp8_exec(Fp8Linears& fp8) {
   ex.matmul = Precision::kBf16;
   ex.fp8 = &fp8;
   return ex;
+}
+
+// The workspace the memory plan gives holds every site's GEMMs region by region: a model that
+// grows its own over a few steps stays within it, and one that reserves it never grows. Dense
+// GQA, MoE and MLA with shared experts, blockwise and per-tensor scaling.
+TEST(Fp8Linears, PlannedWorkspaceHoldsEveryGemmAndNeverGrows) {
+  auto regions = [](const Fp8GemmWorkspaceSize& s) {
+    return std::vector<int64_t>{s.operand_a, s.operand_b, s.scales_a, s.scales_b, s.output};
+  };
+  for (const char* preset : {"tiny", "deepseek-v3-tiny"}) {
+    for (Fp8Scaling scaling : {Fp8Scaling::kBlock, Fp8Scaling::kTensor}) {
+      SCOPED_TRACE(testing::Message() << preset << " scaling " << int(scaling));
+      const std::vector<std::string> overrides = {"model.num_nextn_predict_layers=0"};
+      Result<RunConfig> c = load_run_config(preset, overrides);
+      ASSERT_TRUE(c.has_value()) << c.error().message();
+      const BatchShape shape{2, 32};
+      Fp8Recipe recipe;
+      recipe.scaling = scaling;
+      recipe.block_size = 32;
+      const Fp8GemmWorkspaceSize plan = fp8_gemm_workspace_plan(c->model, shape, {}, recipe);
+      std::vector<Fp8GemmWorkspaceSize> held;
+      for (bool reserve : {false, true}) {
+        Transformer model(c->model, DType::kF32, shape, Recompute::kNone);
+        init_params(c->model, 3, model.params());
+        Fp8Linears fp8(recipe, model.params());
+        if (reserve) fp8.reserve_workspace(plan);
+        for (uint64_t seed = 1; seed <= 2; ++seed) {
+          const TokenBatch b = random_token_batch(c->model.vocab_size, shape, seed, 1);
+          model.params().zero_grads();
+          model.forward_backward(fp8_exec(fp8), shape, b.tokens, b.targets,
+                                 LossScales{1.0 / 63, 1.0});
+        }
+        held.push_back(fp8.workspace_size());
+      }
+      const std::vector<int64_t> grown = regions(held[0]), planned = regions(plan);
+      for (size_t r = 0; r < planned.size(); ++r) EXPECT_LE(grown[r], planned[r]) << "region " << r;
+      EXPECT_GT(held[0].operand_a, 0);
+      EXPECT_EQ(regions(held[1]), planned);
+    }
+  }
 }
 
 TEST(Fp8Linears, RegistersThreeSitesPerMatrixAndFindsThemByAddress) {
