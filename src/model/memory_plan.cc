@@ -198,7 +198,7 @@ Fp8GemmWorkspaceSize fp8_gemm_workspace_plan(const ModelConfig& config, BatchSha
   // Each site's three GEMMs as model/fp8_linears.cc runs them, at the most rows the layer sees:
   // fwd y = x W^T, dgrad dx = dy W, wgrad dW = dy^T x.
   Fp8GemmWorkspaceSize size;
-  for_each_linear(config, shape, placement, [&](CheckedInt rows_c, int64_t o, int64_t i, bool site) {
+  auto visit = [&](CheckedInt rows_c, int64_t o, int64_t i, bool site) {
     if (!site) return;
     SYM_CHECK(!rows_c.overflowed(), "fp8 GEMM workspace of {} x {} rows overflows", shape.batch,
               shape.seq_len);
@@ -210,7 +210,8 @@ Fp8GemmWorkspaceSize fp8_gemm_workspace_plan(const ModelConfig& config, BatchSha
                                          {rows, o}, {o, i}));
     size.include(fp8_gemm_workspace_size(recipe, O::kGradient, O::kActivation, Trans::kYes,
                                          Trans::kNo, {rows, o}, {rows, i}));
-  });
+  };
+  for_each_linear(config, shape, placement, visit);
   return size;
 }
 

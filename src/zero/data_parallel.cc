@@ -306,7 +306,8 @@ void DataParallel::unit_grads_ready(int unit) {
       uint16_t* wire = reinterpret_cast<uint16_t*>(wire_grads_.f32()) + begin;
       cpu::bf16_from_f32({grads + begin, size_t(end - begin)}, {wire, size_t(end - begin)});
       b.wire_runs.emplace_back(begin, end);
-      b.handles.push_back(comm.all_reduce_async(wire, end - begin, CommDType::kBf16, ReduceOp::kSum));
+      b.handles.push_back(
+          comm.all_reduce_async(wire, end - begin, CommDType::kBf16, ReduceOp::kSum));
     } else {
       b.handles.push_back(
           comm.all_reduce_async(grads + begin, end - begin, CommDType::kF32, ReduceOp::kSum));

@@ -75,7 +75,8 @@ TEST(Comm, Bf16AllReduceAndReduceScatter) {
   }
   // Reduce-scatter: block r of the sum lands on rank r.
   const int64_t block = 9;
-  std::vector<uint16_t> send(static_cast<size_t>(block * w.size())), mine(static_cast<size_t>(block));
+  std::vector<uint16_t> send(static_cast<size_t>(block * w.size()));
+  std::vector<uint16_t> mine(static_cast<size_t>(block));
   for (size_t i = 0; i < send.size(); ++i)
     send[i] = bf16_bits_from_f32(exact_value(w.rank(), int64_t(i)));
   ASSERT_TRUE(w.reduce_scatter(send.data(), mine.data(), block, CommDType::kBf16, ReduceOp::kSum)
