@@ -159,11 +159,13 @@ TEST(CrossEntropy, SinkChunksReproduceWeightGradientBitwise) {
 // With bf16 GEMMs the logits are those of h and W rounded to bf16 (exact products, fp32 sums),
 // and the gradients those of the rounded logit gradients: the fast kernel matches the reference
 // run with bf16 GEMMs, to fp32 accuracy for the loss. A gradient element may differ more: a logit
-// gradient that fp32 (whose exp and sums depend on the CPU's vector width) and double put on
-// either side of a bf16 rounding boundary rounds apart by one bf16 step (at most 2^-7 of that
-// term), and where the target's term dominates an element, the element moves by as much. Such
-// flips are rare, so the gradients as a whole stay within fp32 accuracy of the reference, while
-// the fp32 kernel's are visibly farther.
+// gradient that fp32 (whose exp and sums depend on the compiler and the CPU's vector width) and
+// double put on either side of a bf16 rounding boundary rounds apart by one bf16 step (at most
+// 2^-7 of that term), and an element whose terms cancel moves by that much of the term, more than
+// of the element (seen: 0.4% of an element under GCC on one CPU, 1.3% under clang). So each
+// element is held to a step of the tensor's largest value, while the flips, being rare, leave the
+// gradients as a whole within fp32 accuracy of the reference; the fp32 kernel's are visibly
+// farther.
 TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
   const int64_t n = 37, d = 64, vocab = 500, chunk = 8;
   Buffer h = random_buffer(DType::kF32, {n, d}, 61);
@@ -197,10 +199,14 @@ TEST(CrossEntropy, Bf16GemmsMatchTheReferenceWithBf16Gemms) {
   };
   for (auto [got_grad, ref_grad, fp32_grad] :
        {std::tuple{&dh, &dh_ref, &dh_fp32}, std::tuple{&dw, &dw_ref, &dw_fp32}}) {
-    EXPECT_TENSOR_NEAR(got_grad->view(), ref_grad->view(), (testkit::Tolerance{1e-6, 1.0 / 128}));
+    double largest = 0;
+    for (int64_t i = 0; i < ref_grad->numel(); ++i)
+      largest = std::max(largest, std::abs(testkit::element(ref_grad->view(), i)));
+    EXPECT_TENSOR_NEAR(got_grad->view(), ref_grad->view(), (testkit::Tolerance{largest / 128, 0}));
     const double err = norm_error(*got_grad, *ref_grad);
-    EXPECT_LT(err, 1e-4);
-    EXPECT_GT(norm_error(*fp32_grad, *ref_grad), 10 * err);
+    // Measured: 3e-7 (GCC) to 2.8e-5 (clang), against 1.9e-3 for the fp32 kernel.
+    EXPECT_LT(err, 3e-4);
+    EXPECT_GT(norm_error(*fp32_grad, *ref_grad), 1e-3);
   }
 }
 
