@@ -65,7 +65,7 @@ struct ParallelConfig {
   bool sequence_parallel = true;  // with tp > 1: the residual stream split along its rows
   std::string order = "tp,cp,dp,pp";  // dense axes from innermost to outermost rank order
   ZeroStage zero_stage = ZeroStage::kNone;  // TOML: the integer 0..3
-  double bucket_mb = 25;              // gradient all-reduce bucket size (zero_stage 0 and 1)
+  double bucket_mb = 25;              // gradient all-reduce bucket, bytes sent (zero_stage 0, 1)
   // What the data-parallel gradient reductions (all-reduce, reduce-scatter over dp x cp and edp)
   // send and sum in: fp32, or bf16 (half the bytes; each rank's gradient rounded to bf16 and
   // every partial sum rounded again). Gradients are accumulated and stepped in fp32 either way.
