@@ -50,22 +50,14 @@ if(SYMPHONY_SANITIZE)
 endif()
 
 # Adds SYMPHONY_SANITIZER_ENV to the environment of every test defined so far; called after the
-# last add_test.
+# last add_test. Processes of mpirun check for leaks before MPI_Finalize unloads OpenMPI's
+# components (src/core/leak_check.h), so the fast unwinder serves them too.
 function(symphony_sanitizer_test_environment)
   if(NOT SYMPHONY_SANITIZE)
     return()
   endif()
   get_property(tests DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY TESTS)
   foreach(test ${tests})
-    get_test_property(${test} ENVIRONMENT env)
-    set(test_env ${SYMPHONY_SANITIZER_ENV})
-    if("${env}" MATCHES "OMPI_")
-      # Processes of mpirun: OpenMPI unloads its components in MPI_Finalize, so at exit the leak
-      # report cannot name their frames, and the fast unwinder (frame pointers, which OpenMPI
-      # omits) records no others. The full unwinder reaches libmpi / libopen-pal, which the
-      # suppressions name; it makes every allocation slower, so only these tests use it.
-      list(TRANSFORM test_env REPLACE "^ASAN_OPTIONS=" "ASAN_OPTIONS=fast_unwind_on_malloc=0:")
-    endif()
-    set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT ${test_env})
+    set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT ${SYMPHONY_SANITIZER_ENV})
   endforeach()
 endfunction()

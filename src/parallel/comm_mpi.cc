@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/leak_check.h"
 #include "kernels/bf16_bits.h"
 
 namespace symphony {
@@ -634,6 +635,7 @@ class MpiRuntime final : public Runtime {
     g_abort_engine = nullptr;
     if (!s.is_ok() || engine_->poisoned()) MPI_Abort(MPI_COMM_WORLD, 1);
     free_bf16_ops();
+    check_leaks_now();  // while OpenMPI's components are loaded (core/leak_check.h)
     MPI_Finalize();
   }
 
@@ -671,7 +673,11 @@ static void keep_scratch_memory_mapped() {
 Result<std::unique_ptr<Runtime>> start_mpi_runtime(const RuntimeOptions& options) {
   keep_scratch_memory_mapped();
   int provided = 0;
-  const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+  int rc = MPI_SUCCESS;
+  {
+    IgnoreLeaksInScope ignore;  // OpenMPI's unloaded components (core/leak_check.h)
+    rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+  }
   if (rc != MPI_SUCCESS)
     return Error::internal("MPI_Init_thread failed: {}", mpi_error_string(rc));
   if (provided < MPI_THREAD_SERIALIZED) {

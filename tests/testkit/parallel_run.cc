@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/rng.h"
+#include "testkit/sanitizer_build.h"
 #include "train/gather_param.h"
 #include "train/model_layout.h"
 
@@ -137,8 +138,14 @@ Comparison compare_one_step(const RunConfig& c, Comm& world, int64_t global, uin
 
 Comparison compare_training(const RunConfig& c, Comm& world, int64_t global, uint64_t tag,
                             int64_t steps, size_t tight_steps) {
-  const std::vector<double> reference =
-      TrainingRun(single_process(c), DeviceMesh::single(), global, tag).train(steps);
+  const bool cut = steps_for_build(steps) < steps;
+  steps = steps_for_build(steps);
+  // One process's losses, from rank 0 (the others would only repeat them, on the same cores).
+  std::vector<double> reference(size_t(steps), 0.0);
+  if (world.rank() == 0)
+    reference = TrainingRun(single_process(c), DeviceMesh::single(), global, tag).train(steps);
+  const Status shared = world.broadcast(std::span<double>(reference), 0);
+  SYM_CHECK(shared.is_ok(), "{}", shared.message());
   Comparison out;
   out.run = std::make_unique<TrainingRun>(c, mesh_for(c, world), global, tag, c.train.recompute);
   const std::vector<double> first = out.run->train(steps);
@@ -152,7 +159,7 @@ Comparison compare_training(const RunConfig& c, Comm& world, int64_t global, uin
         << "step " << s << ": " << first[s] << " vs one process " << reference[s];
     EXPECT_EQ(first[s], second[s]) << "step " << s << " differs between two identical runs";
   }
-  if (!first.empty()) {
+  if (!first.empty() && !cut) {
     EXPECT_LT(first.back(), first.front() * 0.9);
   }
   return out;
