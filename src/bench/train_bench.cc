@@ -62,7 +62,8 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& exec,
   SYM_TRY_ASSIGN(const ModelParallel parallel,
                  model_parallel_for(config, mesh, TrainStep::micro_batches_for(tc, dp_ranks)));
   Transformer model(config.model, DType::kF32, {tc.micro_batch_size, tc.seq_len},
-                    tc.recompute, DataParallel::residency_for(zero), parallel);
+                    tc.recompute, DataParallel::residency_for(zero), parallel,
+                    saved_activations_for(tc.precision));
   DataParallel dp(zero, mesh, model, config.optim, config.parallel.bucket_mb,
                   config.parallel.grad_dtype);
   r.state.weights = grown(before, MemoryCategory::kWeights);

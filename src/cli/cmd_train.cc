@@ -65,7 +65,9 @@ class SupervisedRank {
 Status print_dry_run(const RunConfig& c) {
   const ParamCounts counts = count_params(c.model);
   const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
-  const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, c.train.recompute);
+  const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, c.train.recompute, {},
+                                               c.parallel.sequence_parallel,
+                                               saved_activations_for(c.train.precision));
   fmt::print("config        {}\n", c.source);
   fmt::print("parameters    {} total, {} active per token ({})\n", human_count(double(counts.total)),
              human_count(double(counts.active)), counts.total);
@@ -82,7 +84,11 @@ Status print_dry_run(const RunConfig& c) {
   fmt::print("  weights      {:>12}\n", human_bytes(double(plan.weights)));
   fmt::print("  gradients    {:>12}\n", human_bytes(double(plan.grads)));
   fmt::print("  optimizer    {:>12}\n", human_bytes(double(plan.optimizer)));
-  fmt::print("  activations  {:>12}\n", human_bytes(double(plan.activations)));
+  fmt::print("  activations  {:>12}{}\n", human_bytes(double(plan.activations)),
+             saved_activations_for(c.train.precision) == Precision::kBf16 &&
+                     c.train.recompute == Recompute::kNone
+                 ? " (SwiGLU activations saved in bf16)"
+                 : "");
   if (scratch > 0)
     fmt::print("  {} scratch {:>12} (GEMM inputs converted to bf16{})\n",
                precision_name(c.train.precision), human_bytes(double(scratch)),

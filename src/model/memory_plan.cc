@@ -14,8 +14,14 @@ namespace {
 // Elements of one layer's saved activations (LayerActs in transformer.cc). `c` holds this rank's
 // attention heads; n: the micro-batch's rows, nl: the residual stream's rows on this rank, ns: the
 // rows its MoE layers route; mlp_width: this rank's part of the dense MLP width.
+// bf16_swiglu: the SwiGLU activations kept in bf16 (model/mlp.h): g and u, two bf16 values per
+// float, for the fp32 g, u and a.
 CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, CheckedInt ns,
-                           int64_t mlp_width, bool moe, bool dense, int ep, int etp) {
+                           int64_t mlp_width, bool moe, bool dense, int ep, int etp,
+                           bool bf16_swiglu) {
+  auto swiglu = [&](CheckedInt rows, int64_t width) {
+    return bf16_swiglu ? rows * width : rows * width * 3;
+  };
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
   CheckedInt e = 0;
@@ -27,16 +33,16 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
     e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;          // q, k, v, out, lse
   }
   e += nl * d * 2 + nl;                                           // x_mid, h2, inv2
-  if (dense) e += n * mlp_width * 3;
+  if (dense) e += swiglu(n, mlp_width);
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
     e += ns * x * 2 + ns * k;                                     // logits, probs, weights
     e += ns * k * d * 2;                                          // xg, yg
-    e += ns * k * ep * etp * (c.moe_intermediate_size / etp) * 3;  // expert acts
+    e += swiglu(ns * k * ep * etp, c.moe_intermediate_size / etp);  // expert acts
     if (ep > 1) e += ns * k * ep * d * 3;                         // xr, xe, ye
     if (etp > 1) e += ns * k * ep * etp * d * 2;                  // xt, yt
     if (c.n_shared_experts > 0)
-      e += ns * c.n_shared_experts * c.moe_intermediate_size * 3 + ns * d;
+      e += swiglu(ns, c.n_shared_experts * c.moe_intermediate_size) + ns * d;
     e += ns * x * 2 + ns * k;                                     // dprobs_aux, dlogits, dweights
   }
   return e;
@@ -227,7 +233,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
                                                        BatchShape shape,
                                                        Recompute recompute,
                                                        const ShardPlacement& placement,
-                                                       bool sequence_parallel) {
+                                                       bool sequence_parallel, Precision saved) {
   SYM_CHECK(recompute != Recompute::kSelective, "no memory plan for selective recomputation");
   const std::optional<ParamCounts> counts = count_params_checked(c);
   if (!counts || counts->total > kMaxModelParams - counts->mtp) return std::nullopt;
@@ -269,13 +275,27 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     // One shared set, sized for the largest layer kind.
     const bool any_moe = moe_layers > 0, any_dense = dense_layers > 0;
     if (any_moe || any_dense)
-      acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense, ep, etp);
+      acts += layer_act_elems(local, n, nl, ns, mlp_width, any_moe, any_dense, ep, etp, false);
     acts += nl * d;                                              // layer_out
   } else {
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp) * moe_layers *
-            slots;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp) * dense_layers *
-            slots;
+    const bool bf16 = saved == Precision::kBf16;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp, bf16) *
+            moe_layers * slots;
+    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp, bf16) *
+            dense_layers * slots;
+    if (bf16 && moe_layers + dense_layers > 0) {
+      // Their shared fp32 working set (Transformer::swiglu_scratch_elems): the largest one.
+      const int64_t f = c.moe_intermediate_size;
+      const bool shared = moe_layers > 0 && c.n_shared_experts > 0;
+      const CheckedInt sets[] = {
+          dense_layers > 0 ? n * mlp_width * 3 : CheckedInt(0),
+          moe_layers > 0 ? ns * c.num_experts_per_tok * ep * etp * (f / etp) * 3 : CheckedInt(0),
+          shared ? ns * c.n_shared_experts * f * 3 : CheckedInt(0)};
+      CheckedInt largest = 0;
+      for (const CheckedInt& set : sets)
+        if (set.overflowed() || set.value_or(0) > largest.value_or(0)) largest = set;
+      acts += largest;
+    }
   }
   acts += CheckedInt(positions) * slots * nl * d;                // residual stream
   if (pipe.holds_head()) {
@@ -338,9 +358,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
 
 MemoryPlan plan_training_memory(const ModelConfig& c, DType dtype, BatchShape shape,
                                 Recompute recompute, const ShardPlacement& placement,
-                                bool sequence_parallel) {
-  const std::optional<MemoryPlan> plan =
-      plan_training_memory_checked(c, dtype, shape, recompute, placement, sequence_parallel);
+                                bool sequence_parallel, Precision saved) {
+  const std::optional<MemoryPlan> plan = plan_training_memory_checked(
+      c, dtype, shape, recompute, placement, sequence_parallel, saved);
   SYM_CHECK(plan.has_value(), "memory plan of a config whose sizes overflow int64 ({} x {} rows)",
             shape.batch, shape.seq_len);
   return *plan;

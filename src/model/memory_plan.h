@@ -28,16 +28,18 @@ struct MemoryPlan {
 // `placement`: a rank of a parallel layout (parallel/shard_spec.h): its blocks of sharded
 // parameters, and under expert parallelism the rows it may receive from its ep group.
 // `sequence_parallel`: with tensor parallelism, whether the residual stream is split by rows.
+// `saved`: the precision of the saved SwiGLU activations (Transformer's constructor).
 MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
                                 Recompute recompute, const ShardPlacement& placement = {},
-                                bool sequence_parallel = true);
+                                bool sequence_parallel = true, Precision saved = Precision::kFp32);
 // As plan_training_memory, or std::nullopt when some byte count overflows int64 (a batch shape or
 // sizes no machine holds). REQUIRES: config.validate() is ok; shape.batch, shape.seq_len >= 1;
 // `recompute` is kNone or kFull.
 std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& config, DType dtype,
                                                        BatchShape shape, Recompute recompute,
                                                        const ShardPlacement& placement = {},
-                                                       bool sequence_parallel = true);
+                                                       bool sequence_parallel = true,
+                                                       Precision saved = Precision::kFp32);
 
 // Elements one deferred weight-gradient pass of model/weight_grad_queue.h records at most on a
 // rank of `placement` (its pipeline stage's layers), with micro-batches of `shape`: the inputs and

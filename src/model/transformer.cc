@@ -61,18 +61,20 @@ struct Transformer::LayerActs {
 
   // rows: the micro-batch's; local: the residual stream's on this rank; shard: the rows a MoE
   // layer routes on this rank; attn_config: this rank's heads; mlp_width: its dense MLP width.
+  // scratch: keep the SwiGLU activations in bf16 working on it (model/mlp.h); null: in dtype.
   LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
             int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks,
-            int expert_tensor_ranks)
+            int expert_tensor_ranks, SwigluScratch* scratch)
       : attn(c.mla() ? AttentionActs() : AttentionActs(attn_config, rows, local, dtype)),
         mla(c.mla() ? MlaActs(attn_config, rows, local, dtype) : MlaActs()),
         x_mid(act(dtype, {local, c.hidden_size})),
         h2(act(dtype, {local, c.hidden_size})),
         inv2(act(dtype, {local})) {
     if (is_moe)
-      moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks);
+      moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks, scratch);
     else
-      mlp = SwigluActBuffers(dtype, rows, mlp_width);
+      mlp = scratch ? SwigluActBuffers(*scratch, rows, mlp_width)
+                    : SwigluActBuffers(dtype, rows, mlp_width);
   }
 };
 
@@ -143,7 +145,7 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
 
 Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape,
                          Recompute recompute, ParamResidency residency,
-                         const ModelParallel& parallel)
+                         const ModelParallel& parallel, Precision saved)
     : config_(config), dtype_(dtype), expert_ranks_(parallel.expert_size()),
       max_shape_(max_shape), recompute_(recompute), params_(dtype, parallel.placement) {
   const int64_t d = config.hidden_size, v = config.vocab_size, n = max_shape.rows();
@@ -234,14 +236,22 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
                                       ? MlaBlock::local_config(config, parallel.placement)
                                       : AttentionBlock::local_config(config, parallel.placement);
   const int64_t local = tp_.local_rows(n), mlp_width = config.intermediate_size / tp;
-  auto layer_acts = [&](bool is_moe) {
-    return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
-                                       dtype, expert_ranks_,
-                                       parallel.placement.size[int(Axis::kExpertTensor)]);
-  };
+  const int etp = parallel.placement.size[int(Axis::kExpertTensor)];
   bool any_moe = false, any_dense = false;
   for (int64_t l = 0; l < num_layers; ++l)
     if (layers_[size_t(l)]) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
+  SYM_CHECK(saved == Precision::kFp32 || (saved == Precision::kBf16 && dtype == DType::kF32),
+            "saved activations are fp32 or bf16 (of an f32 model)");
+  SwigluScratch* scratch = nullptr;
+  if (saved == Precision::kBf16 && recompute == Recompute::kNone && (any_moe || any_dense)) {
+    swiglu_scratch_ = SwigluScratch(swiglu_scratch_elems(config, n, shard, mlp_width, any_moe,
+                                                         any_dense, expert_ranks_, etp));
+    scratch = &swiglu_scratch_;
+  }
+  auto layer_acts = [&](bool is_moe) {
+    return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
+                                       dtype, expert_ranks_, etp, scratch);
+  };
   if (recompute == Recompute::kFull) {
     if (any_moe || any_dense) {
       auto shared = layer_acts(any_moe);
@@ -384,6 +394,16 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
   return std::make_unique<Transformer>(config, dtype, max_shape, recompute, residency, parallel);
 }
 
+int64_t Transformer::swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int64_t shard,
+                                          int64_t mlp_width, bool moe, bool dense,
+                                          int expert_ranks, int expert_tensor_ranks) {
+  int64_t elems = dense ? SwigluActBuffers::numel(rows, mlp_width) : 0;
+  if (moe)
+    elems = std::max(elems, MoeActs::swiglu_scratch_elems(config, shard, expert_ranks,
+                                                          expert_tensor_ranks));
+  return elems;
+}
+
 int64_t Transformer::param_numel(const ModelConfig& config, const ShardPlacement& placement) {
   return declare_params(config, placement).numel();
 }
@@ -455,6 +475,7 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
     tp_.column_parallel_forward(ex, h2, gate_up, g_u);
     swiglu_forward(ex, acts.g, acts.u, acts.a);
     tp_.row_parallel_forward(ex, acts.a, w.down, x_out);
+    a.mlp.save(ex, n);
   }
   add(ex, x_out, x_mid, x_out);
 }
@@ -482,7 +503,7 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
     ConstView h2_whole = tp_.gather_start(h2, 1);
     View partial = tp_.partial_for(dh2, n);
     const SwigluWeights w = layer.mlp->weights(params_);
-    const SwigluActs acts = a.mlp.view(n);
+    const SwigluActs acts = a.mlp.restore(ex, n);
     const SwigluGrads grads = layer.mlp->grads(params_);
     tp_.row_parallel_backward(ex, acts.a, w.down, dres, acts.a, grads.down,
                               grads.queue);  // a becomes da

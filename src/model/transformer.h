@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/host_memory.h"
+#include "core/precision.h"
 #include "kernels/cross_entropy.h"
 #include "model/attention_block.h"
 #include "model/batch_shape.h"
@@ -54,14 +55,25 @@ class Transformer {
     return vocab_size > 0 && kLogits / vocab_size > kMinRows ? kLogits / vocab_size : kMinRows;
   }
 
+  // Elements of the shared SwiGLU scratch of a model keeping its SwiGLU activations in bf16
+  // (model/mlp.h): the largest of its dense MLPs' (rows x mlp_width) and MoE layers' (`shard`
+  // rows routed, MoeActs::swiglu_scratch_elems).
+  static int64_t swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int64_t shard,
+                                      int64_t mlp_width, bool moe, bool dense, int expert_ranks,
+                                      int expert_tensor_ranks);
+
   // Allocates everything for batches up to `max_shape`.
   // REQUIRES: config.validate() is ok, the plan of model/memory_plan.h is computable for
   // max_shape (plan_training_memory_checked) and `recompute` is kNone or kFull; `create` checks
   // all three and the memory too.
   // `parallel`: which blocks of sharded parameters this rank holds and its ep group
   // (model/model_parallel.h); the default is one process holding everything.
+  // `saved`: kBf16 keeps the SwiGLU activations (dense MLPs, routed and shared experts) between
+  // the forward and backward passes in bf16 (SwigluActBuffers, model/mlp.h), for runs whose
+  // GEMMs are bf16 or fp8 (train.precision); only without recomputation, which keeps one set.
   Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, Recompute recompute,
-              ParamResidency residency = {}, const ModelParallel& parallel = {});
+              ParamResidency residency = {}, const ModelParallel& parallel = {},
+              Precision saved = Precision::kFp32);
   ~Transformer();
 
   // The constructor behind checks, for models whose config comes from a file: refuses
@@ -283,6 +295,7 @@ class Transformer {
   std::vector<int32_t> mtp_tokens_, mtp_targets_;  // (N) one depth's shifted ids
   std::vector<ParamId> mtp_head_partial_, mtp_combine_partial_;  // [depth - 1], [3 * D]:
                                       // gradients summed over tp (sequence parallel only)
+  SwigluScratch swiglu_scratch_;  // the working set of bf16-saved SwiGLU activations
   // [slot * layers + layer] for held layers (MTP's included), or one shared set (recompute)
   std::vector<std::unique_ptr<LayerActs>> acts_;
   Buffer rope_;

@@ -84,7 +84,8 @@ Result<ProcessMemory> plan_stage_memory(const RunConfig& config, const ParallelL
   const MemoryPlan plan =
       plan_training_memory(config.model, DType::kF32,
                            {config.train.micro_batch_size, config.train.seq_len},
-                           config.train.recompute, placement, config.parallel.sequence_parallel);
+                           config.train.recompute, placement, config.parallel.sequence_parallel,
+                           saved_activations_for(config.train.precision));
   // The sharded state replaces weights, gradients and moments; with one rank and no ZeRO it equals
   // the plan's.
   const ShardedMemory sharded = plan_sharded_memory(config.model, placement, layout.zero_stage(),

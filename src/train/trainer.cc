@@ -222,7 +222,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   SYM_TRY_ASSIGN(const ModelParallel model_parallel,
                  model_parallel_for(config, mesh, TrainStep::micro_batches_for(tc, dp_size)));
   Transformer model(mc, DType::kF32, shape, tc.recompute, DataParallel::residency_for(zero),
-                    model_parallel);
+                    model_parallel, saved_activations_for(tc.precision));
   DataParallel data_parallel(zero, mesh, model, config.optim, config.parallel.bucket_mb,
                              config.parallel.grad_dtype);
   data_parallel.init_params(mc, tc.seed);

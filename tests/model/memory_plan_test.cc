@@ -1,5 +1,6 @@
 #include "model/memory_plan.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -17,10 +18,11 @@ int64_t current(const MemorySnapshot& s, MemoryCategory c) {
   return s.current_bytes[size_t(c)];
 }
 
-void expect_plan_matches_allocation(const ModelConfig& c, BatchShape shape, Recompute mode) {
-  MemoryPlan plan = plan_training_memory(c, DType::kF32, shape, mode);
+void expect_plan_matches_allocation(const ModelConfig& c, BatchShape shape, Recompute mode,
+                                    Precision saved = Precision::kFp32) {
+  MemoryPlan plan = plan_training_memory(c, DType::kF32, shape, mode, {}, true, saved);
   MemorySnapshot before = memory_stats_snapshot();
-  Transformer model(c, DType::kF32, shape, mode);
+  Transformer model(c, DType::kF32, shape, mode, {}, {}, saved);
   AdamW optimizer(OptimConfig{}, model.params());
   MemorySnapshot after = memory_stats_snapshot();
   auto grown = [&](MemoryCategory cat) { return current(after, cat) - current(before, cat); };
@@ -50,22 +52,51 @@ ModelConfig small_moe() {
   return c;
 }
 
+// Also with the SwiGLU activations saved in bf16 (model/mlp.h): g and u in bf16, and their shared
+// scratch; under full recomputation nothing changes.
 TEST(MemoryPlan, MatchesAllocationExactly) {
-  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
-    SCOPED_TRACE(int(mode));
-    expect_plan_matches_allocation(small_moe(), {2, 300}, mode);
-    ModelConfig dense = small_moe();
-    dense.num_experts = 0;
-    dense.qk_norm = false;
-    dense.tie_word_embeddings = true;
-    expect_plan_matches_allocation(dense, {3, 20}, mode);
-    // Multi-token prediction: its modules' layers, activations and scratch.
-    ModelConfig mtp = small_moe();
-    mtp.num_nextn_predict_layers = 2;
-    expect_plan_matches_allocation(mtp, {2, 30}, mode);
-    dense.num_nextn_predict_layers = 1;
-    expect_plan_matches_allocation(dense, {3, 20}, mode);
-  }
+  for (Precision saved : {Precision::kFp32, Precision::kBf16})
+    for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
+      SCOPED_TRACE(fmt::format("recompute {}, saved {}", int(mode), precision_name(saved)));
+      expect_plan_matches_allocation(small_moe(), {2, 300}, mode, saved);
+      ModelConfig dense = small_moe();
+      dense.num_experts = 0;
+      dense.qk_norm = false;
+      dense.tie_word_embeddings = true;
+      expect_plan_matches_allocation(dense, {3, 20}, mode, saved);
+      // Odd sizes: 7 rows of 5.
+      ModelConfig odd = dense;
+      odd.intermediate_size = 5;
+      expect_plan_matches_allocation(odd, {1, 7}, mode, saved);
+      // Multi-token prediction: its modules' layers, activations and scratch.
+      ModelConfig mtp = small_moe();
+      mtp.num_nextn_predict_layers = 2;
+      expect_plan_matches_allocation(mtp, {2, 30}, mode, saved);
+      dense.num_nextn_predict_layers = 1;
+      expect_plan_matches_allocation(dense, {3, 20}, mode, saved);
+    }
+}
+
+// A dense model of L layers saves 3 n F fp32 values per layer (g, u, a): in bf16 2 n F values
+// (g and u, n F floats) plus one fp32 working set of 3 n F, independent of the plan's arithmetic.
+TEST(MemoryPlan, Bf16SavedSwigluActivationsTakeAThirdOfTheirBytesPlusOneWorkingSet) {
+  ModelConfig dense = small_moe();
+  dense.num_experts = 0;
+  dense.num_hidden_layers = 8;
+  const BatchShape shape{4, 33};
+  const int64_t n = shape.rows(), f = dense.intermediate_size, layers = 8;
+  const MemoryPlan fp32 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone);
+  const MemoryPlan bf16 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone, {},
+                                               true, Precision::kBf16);
+  const int64_t per_layer = 3 * n * f;
+  const int64_t saved_bytes = 4 * (per_layer * layers - n * f * layers - per_layer);
+  EXPECT_EQ(fp32.activations - bf16.activations, saved_bytes);
+  EXPECT_EQ(fp32.weights, bf16.weights);
+  // Under full recomputation the one shared set stays fp32.
+  EXPECT_EQ(plan_training_memory(dense, DType::kF32, shape, Recompute::kFull).activations,
+            plan_training_memory(dense, DType::kF32, shape, Recompute::kFull, {}, true,
+                                 Precision::kBf16)
+                .activations);
 }
 
 TEST(MemoryPlan, MatchesAllocationExactlyWithMla) {
@@ -76,14 +107,15 @@ TEST(MemoryPlan, MatchesAllocationExactlyWithMla) {
   mla.qk_rope_head_dim = 4;
   mla.qk_nope_head_dim = 6;
   mla.v_head_dim = 5;
-  for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
-    SCOPED_TRACE(int(mode));
-    expect_plan_matches_allocation(mla, {2, 40}, mode);
-    ModelConfig direct = mla;
-    direct.q_lora_rank = 0;
-    // More rows than forward_cached attends at once.
-    expect_plan_matches_allocation(direct, {1, 100}, mode);
-  }
+  for (Precision saved : {Precision::kFp32, Precision::kBf16})
+    for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
+      SCOPED_TRACE(fmt::format("recompute {}, saved {}", int(mode), precision_name(saved)));
+      expect_plan_matches_allocation(mla, {2, 40}, mode, saved);
+      ModelConfig direct = mla;
+      direct.q_lora_rank = 0;
+      // More rows than forward_cached attends at once.
+      expect_plan_matches_allocation(direct, {1, 100}, mode, saved);
+    }
 }
 
 TEST(MemoryPlan, RecomputeSavesActivations) {

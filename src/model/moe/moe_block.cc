@@ -39,16 +39,34 @@ int64_t MoeActs::expert_rows(const ModelConfig& c, int64_t rows, int expert_rank
   return rows * c.num_experts_per_tok * std::max(expert_ranks, 1);
 }
 
+namespace {
+
+SwigluActBuffers swiglu_buffers(SwigluScratch* scratch, DType dtype, int64_t rows, int64_t width) {
+  return scratch ? SwigluActBuffers(*scratch, rows, width) : SwigluActBuffers(dtype, rows, width);
+}
+
+}  // namespace
+
+int64_t MoeActs::swiglu_scratch_elems(const ModelConfig& c, int64_t rows, int expert_ranks,
+                                      int expert_tensor_ranks) {
+  int64_t elems = SwigluActBuffers::numel(expert_rows(c, rows, expert_ranks) * expert_tensor_ranks,
+                                          c.moe_intermediate_size / expert_tensor_ranks);
+  if (c.n_shared_experts > 0)
+    elems = std::max(elems, SwigluActBuffers::numel(
+                                rows, c.n_shared_experts * c.moe_intermediate_size));
+  return elems;
+}
+
 MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ranks,
-                 int expert_tensor_ranks)
+                 int expert_tensor_ranks, SwigluScratch* scratch)
     : logits(act(dtype, {rows, c.num_experts})),
       probs(act(dtype, {rows, c.num_experts})),
       weights(act(dtype, {rows, c.num_experts_per_tok})),
       idx(size_t(rows * c.num_experts_per_tok)),
       xg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
       yg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
-      experts(dtype, expert_rows(c, rows, expert_ranks) * expert_tensor_ranks,
-              c.moe_intermediate_size / expert_tensor_ranks),
+      experts(swiglu_buffers(scratch, dtype, expert_rows(c, rows, expert_ranks) * expert_tensor_ranks,
+                             c.moe_intermediate_size / expert_tensor_ranks)),
       dprobs_aux(act(dtype, {rows, c.num_experts})),
       dweights(act(dtype, {rows, c.num_experts_per_tok})),
       dlogits(act(dtype, {rows, c.num_experts})) {
@@ -68,7 +86,7 @@ MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ran
     yt = act(dtype, {r, c.hidden_size});
   }
   if (c.n_shared_experts > 0) {
-    shared = SwigluActBuffers(dtype, rows, c.n_shared_experts * c.moe_intermediate_size);
+    shared = swiglu_buffers(scratch, dtype, rows, c.n_shared_experts * c.moe_intermediate_size);
     shared_out = act(dtype, {rows, c.hidden_size});
   }
 }
@@ -134,9 +152,10 @@ Status MoeBlock::experts_forward_any(const Exec& ex, const ParamStore& store, in
                                      int64_t last, int64_t per_expert,
                                      std::span<const int64_t> offsets, ConstView x, MoeActs& a,
                                      View y, int64_t& at) {
-  const SwigluActs acts = a.experts.view(a.experts.g.shape()[0]);
+  const SwigluActs acts = a.experts.view(a.experts.rows());
   if (!etp_gather_) {
     experts_forward(ex, store, first, last, per_expert, offsets, x, acts, y);
+    a.expert_rows_used = std::max(a.expert_rows_used, offsets[size_t(last)]);
     return Status::ok();
   }
   const int64_t begin = offsets[size_t(first)], end = offsets[size_t(last)];
@@ -150,6 +169,7 @@ Status MoeBlock::experts_forward_any(const Exec& ex, const ParamStore& store, in
   SYM_TRY(etp_gather_->scatter_sum(a.yt.view().rows(at, at + etp_gather_->rows()),
                                    y.rows(begin, end)));
   at += etp_gather_->rows();
+  a.expert_rows_used = std::max(a.expert_rows_used, at);
   return Status::ok();
 }
 
@@ -159,7 +179,7 @@ Status MoeBlock::experts_backward_any(const Exec& ex, ParamStore& store, int64_t
                                       int64_t last, int64_t per_expert,
                                       std::span<const int64_t> offsets, View x, MoeActs& a,
                                       View dy, int64_t& at) {
-  const SwigluActs acts = a.experts.view(a.experts.g.shape()[0]);
+  const SwigluActs acts = a.experts.view(a.experts.rows());  // restored by backward()
   if (!etp_gather_) {
     experts_backward(ex, store, first, last, per_expert, offsets, x, acts, dy);
     return Status::ok();
@@ -266,9 +286,11 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
   SYM_TRY(xc.exchange_counts(a.rows_by_position, a.exchange));
   for (int c = 0; c < xc.chunks(); ++c)
     xc.dispatch_async(a.exchange, c, a.xg.f32(), a.xr.f32(), config_.hidden_size);
-  if (shared_)
+  if (shared_) {
     swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                        a.shared_out.view().rows(0, n));
+    a.shared.save(ex, n);
+  }
   const int64_t rows = a.exchange.recv_rows();
   View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
   Status computed;
@@ -335,14 +357,19 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   const int64_t rows = plan.kept_rows();
   View xg = a.xg.view().rows(0, rows), yg = a.yg.view().rows(0, rows);
   moe_gather(ex, x, plan.token_of_row, xg);
+  a.expert_rows_used = 0;
   if (exchange_) {
     SYM_TRY(exchanged_forward(ex, store, x, a, n));
+    a.experts.save(ex, a.expert_rows_used);
   } else {
     int64_t at = 0;
     SYM_TRY(experts_forward_any(ex, store, 0, e_count, 1, plan.offsets, xg, a, yg, at));
-    if (shared_)
+    a.experts.save(ex, a.expert_rows_used);
+    if (shared_) {
       swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                          a.shared_out.view().rows(0, n));
+      a.shared.save(ex, n);
+    }
   }
   moe_combine(ex, yg, weights, plan.row_of_slot, y);
   if (shared_) add(ex, y, a.shared_out.view().rows(0, n), y);
@@ -416,7 +443,7 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
   // What needs no expert output gradient: the shared experts and the router (overlapping the
   // exchange under expert parallelism).
   if (shared_)
-    swiglu_mlp_backward(ex, x, shared_->weights(store), a.shared.view(n), dy,
+    swiglu_mlp_backward(ex, x, shared_->weights(store), a.shared.restore(ex, n), dy,
                         shared_->grads(store), dx, Accumulate::kNo);
   else
     fill_zero(dx);
@@ -431,6 +458,7 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
   linear_backward_weight(fp32, x, dlogits, store.grad(router_));
   linear_backward_input(fp32, store.param(router_), dlogits, dx, Accumulate::kYes);
 
+  a.experts.restore(ex, a.expert_rows_used);  // after the shared experts: they share the scratch
   if (exchange_) {
     SYM_TRY(exchanged_backward_finish(ex, store, a));
     stats.exchange.add(exchange_->take_times());

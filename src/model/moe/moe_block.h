@@ -73,14 +73,20 @@ struct MoeActs {
                                   // input and output; R = ep * N*K, the most a rank can receive
   SwigluActBuffers experts;       // (N*K, F), or (R, F) expert parallel; under etp (etp * R,
                                   // F / etp) over the rows the etp group gathered
+  int64_t expert_rows_used = 0;   // rows of `experts` the last forward pass wrote
   Buffer xt, yt;                  // (etp * R, D) expert tensor parallel: gathered rows
   SwigluActBuffers shared;        // (N, Fs)
   Buffer shared_out;              // (N, D)
   Buffer dprobs_aux, dweights, dlogits;  // (N, E) balance losses' gradient of the scores,
                                          // (N, K), (N, E)
   MoeActs() = default;
+  // `scratch`: keep the experts' SwiGLU activations in bf16, working on it (SwigluActBuffers,
+  // model/mlp.h); null: in `dtype`. It must hold swiglu_scratch_elems().
   MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks,
-          int expert_tensor_ranks = 1);
+          int expert_tensor_ranks = 1, SwigluScratch* scratch = nullptr);
+  // Elements of the SwiGLU scratch the block's experts and shared experts need (the larger).
+  static int64_t swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int expert_ranks,
+                                      int expert_tensor_ranks);
   // Rows of expert activations a rank may hold: N*K, times ep under expert parallelism.
   static int64_t expert_rows(const ModelConfig& config, int64_t rows, int expert_ranks);
 };
