@@ -11,8 +11,6 @@
 namespace symphony {
 namespace {
 
-constexpr const char* kKindNames[] = {"fwd", "dgrad", "wgrad"};
-
 // The unquantized GEMMs of a site that has fallen back, and of GEMMs outside the sites, run as
 // the caller's Exec says (BF16 under train.precision = "fp8"); the GEMM of quantized operands
 // runs in fp32, which holds their products exactly as an FP8 tensor core does.
