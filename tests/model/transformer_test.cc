@@ -160,14 +160,34 @@ TEST(Transformer, RecomputeGivesBitwiseIdenticalGradients) {
   }
 }
 
-TEST(Transformer, FastKernelsMatchReferenceKernels) {
+// The GQA and MLA variants of grad_check_config that the kernel comparisons below run, at a
+// width where the fast kernels' vector paths are taken.
+std::vector<ModelConfig> kernel_check_configs() {
   ModelConfig gqa = grad_check_config();
   gqa.head_dim = 8;
-  ModelConfig mla = mla_grad_check_config();
-  for (ModelConfig c : {gqa, mla}) {
-    SCOPED_TRACE(c.mla() ? "mla" : "gqa");
+  std::vector<ModelConfig> out = {gqa, mla_grad_check_config()};
+  for (ModelConfig& c : out) {
     c.hidden_size = 32;
     c.initializer_range = 0.1;
+  }
+  return out;
+}
+
+// sqrt(sum (a - ref)^2 / sum ref^2) over every element: single elements near zero may change
+// sign.
+double normwise_relative(const Buffer& a, const Buffer& ref) {
+  double diff2 = 0, norm2 = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double r = ref.f32()[i], e = a.f32()[i] - r;
+    diff2 += e * e;
+    norm2 += r * r;
+  }
+  return std::sqrt(diff2 / norm2);
+}
+
+TEST(Transformer, FastKernelsMatchReferenceKernels) {
+  for (const ModelConfig& c : kernel_check_configs()) {
+    SCOPED_TRACE(c.mla() ? "mla" : "gqa");
     BatchShape shape{2, 16};
     Batch b = random_batch(c, shape, 5);
     std::vector<Buffer> grads;
@@ -193,13 +213,8 @@ TEST(Transformer, FastKernelsMatchReferenceKernels) {
 // chains of rounded GEMMs and the softmaxes' sensitivity, by a few percent normwise, but
 // visibly: the rounding is really applied.
 TEST(Transformer, Bf16GemmsMatchTheirReferenceAndStayNearFp32) {
-  ModelConfig gqa = grad_check_config();
-  gqa.head_dim = 8;
-  ModelConfig mla = mla_grad_check_config();
-  for (ModelConfig c : {gqa, mla}) {
+  for (const ModelConfig& c : kernel_check_configs()) {
     SCOPED_TRACE(c.mla() ? "mla" : "gqa");
-    c.hidden_size = 32;
-    c.initializer_range = 0.1;
     BatchShape shape{2, 16};
     Batch b = random_batch(c, shape, 5);
     std::vector<Buffer> grads;
@@ -217,14 +232,7 @@ TEST(Transformer, Bf16GemmsMatchTheirReferenceAndStayNearFp32) {
     EXPECT_TENSOR_NEAR(grads[0].view(), grads[1].view(), (testkit::Tolerance{1e-4, 2e-2}));
     EXPECT_NEAR(losses[0], losses[2], 1e-2 * std::abs(losses[2]));
     EXPECT_NE(losses[0], losses[2]);
-    // Normwise over all gradients: single elements near zero may change sign.
-    double diff2 = 0, norm2 = 0;
-    for (int64_t i = 0; i < grads[2].numel(); ++i) {
-      const double g = grads[2].f32()[i], e = grads[0].f32()[i] - g;
-      diff2 += e * e;
-      norm2 += g * g;
-    }
-    const double rel = std::sqrt(diff2 / norm2);
+    const double rel = normwise_relative(grads[0], grads[2]);
     fmt::print("bf16 loss {} ref {} fp32 {}; gradients vs fp32: {:.3}% normwise\n", losses[0],
                losses[1], losses[2], 100 * rel);
     EXPECT_LT(rel, 0.08);  // measured: 0.7% (GQA), 2.7% (MLA)
@@ -238,13 +246,8 @@ TEST(Transformer, Bf16GemmsMatchTheirReferenceAndStayNearFp32) {
 // far less than bf16 GEMMs move them from fp32 (0.7-2.7% above).
 // Dense, MoE and shared-expert layers, with GQA and with MLA; two runs bitwise equal.
 TEST(Transformer, Bf16SavedSwigluActivationsKeepTheLossAndMoveGradientsByTheirRounding) {
-  ModelConfig gqa = grad_check_config();
-  gqa.head_dim = 8;
-  ModelConfig mla = mla_grad_check_config();
-  for (ModelConfig c : {gqa, mla}) {
+  for (const ModelConfig& c : kernel_check_configs()) {
     SCOPED_TRACE(c.mla() ? "mla" : "gqa");
-    c.hidden_size = 32;
-    c.initializer_range = 0.1;
     const BatchShape shape{2, 16};
     const Batch b = random_batch(c, shape, 5);
     const Exec ex = Exec::cpu().with_matmul(Precision::kBf16);
@@ -261,13 +264,7 @@ TEST(Transformer, Bf16SavedSwigluActivationsKeepTheLossAndMoveGradientsByTheirRo
     EXPECT_EQ(losses[1], losses[0]);
     EXPECT_EQ(losses[2], losses[1]);
     EXPECT_EQ(std::memcmp(grads[1].f32(), grads[2].f32(), size_t(grads[1].bytes())), 0);
-    double diff2 = 0, norm2 = 0;
-    for (int64_t i = 0; i < grads[0].numel(); ++i) {
-      const double g = grads[0].f32()[i], e = grads[1].f32()[i] - g;
-      diff2 += e * e;
-      norm2 += g * g;
-    }
-    const double rel = std::sqrt(diff2 / norm2);
+    const double rel = normwise_relative(grads[1], grads[0]);
     fmt::print("bf16-saved SwiGLU activations: gradients {:.3}% normwise from fp32-saved\n",
                100 * rel);
     EXPECT_LT(rel, 0.01);
