@@ -50,7 +50,8 @@ void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& 
 class SwigluScratch {
  public:
   SwigluScratch() = default;
-  explicit SwigluScratch(int64_t elems) : buf_(DType::kF32, {elems}, MemoryCategory::kActivations) {}
+  explicit SwigluScratch(int64_t elems)
+      : buf_(DType::kF32, {elems}, MemoryCategory::kActivations) {}
   // Views of g, u and a, each (rows, width). REQUIRES: 3 * rows * width <= elems.
   SwigluActs view(int64_t rows, int64_t width);
   int64_t elems() const { return buf_.numel(); }
