@@ -11,19 +11,11 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/sanitizers.h"
+
 namespace symphony::testkit {
 
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kSanitizerBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-inline constexpr bool kSanitizerBuild = true;
-#else
-inline constexpr bool kSanitizerBuild = false;
-#endif
-#else
-inline constexpr bool kSanitizerBuild = false;
-#endif
+inline constexpr bool kSanitizerBuild = kAddressSanitizer;
 
 // The steps of a multi-step equivalence run: `steps`, or at most `sanitizer_steps` in the
 // sanitizer build.
