@@ -87,7 +87,7 @@ Status print_dry_run(const RunConfig& c) {
   fmt::print("  activations  {:>12}{}\n", human_bytes(double(plan.activations)),
              saved_activations_for(c.train.precision) == Precision::kBf16 &&
                      c.train.recompute == Recompute::kNone
-                 ? " (SwiGLU activations saved in bf16)"
+                 ? " (kept for the backward pass in bf16)"
                  : "");
   if (scratch > 0)
     fmt::print("  {} scratch {:>12} (GEMM inputs converted to bf16{})\n",

@@ -14,6 +14,14 @@ void rmsnorm_forward(const Exec& ex, ConstView x, ConstView w, double eps, View 
   cpu::rmsnorm_forward(x, w, eps, y, inv_rms);
 }
 
+void rmsnorm_apply(const Exec& ex, ConstView x, ConstView w, ConstView inv_rms, View y) {
+  SYM_CHECK(x.ndim() == 2 && same_shape(x, y), "rmsnorm_apply: x and y must be equal 2-d shapes");
+  SYM_CHECK(w.numel() == x.dim(1) && inv_rms.numel() == x.dim(0),
+            "rmsnorm_apply: w or inv_rms size");
+  if (use_ref(ex, x)) return ref::rmsnorm_apply(x, w, inv_rms, y);
+  cpu::rmsnorm_apply(x, w, inv_rms, y);
+}
+
 void rmsnorm_backward(const Exec& ex, ConstView x, ConstView w, ConstView inv_rms, ConstView dy,
                       View dx, View dw) {
   SYM_CHECK(x.ndim() == 2 && same_shape(x, dy) && same_shape(x, dx), "rmsnorm_backward shapes");

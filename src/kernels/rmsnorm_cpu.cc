@@ -9,14 +9,19 @@
 namespace symphony::cpu {
 namespace {
 
+// The one expression of the normalised values, shared by forward and apply (bitwise equal).
+SYM_VECTORIZED void apply_row(const float* x, const float* w, float inv, float* y, int64_t cols) {
+#pragma omp simd
+  for (int64_t c = 0; c < cols; ++c) y[c] = x[c] * inv * w[c];
+}
+
 SYM_VECTORIZED float forward_row(const float* x, const float* w, float* y, int64_t cols,
                                  float eps) {
   float ss = 0.f;
 #pragma omp simd reduction(+ : ss)
   for (int64_t c = 0; c < cols; ++c) ss += x[c] * x[c];
   float inv = 1.f / std::sqrt(ss / float(cols) + eps);
-#pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) y[c] = x[c] * inv * w[c];
+  apply_row(x, w, inv, y, cols);
   return inv;
 }
 
@@ -50,6 +55,16 @@ void rmsnorm_forward(ConstView xv, ConstView wv, double eps, View yv, View inv_r
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r)
     inv_rms[r] = forward_row(x + r * cols, w, y + r * cols, cols, float(eps));
+}
+
+void rmsnorm_apply(ConstView xv, ConstView wv, ConstView inv_rms_v, View yv) {
+  const int64_t rows = xv.dim(0), cols = xv.dim(1);
+  const float* x = xv.f32();
+  const float* w = wv.f32();
+  const float* inv_rms = inv_rms_v.f32();
+  float* y = yv.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) apply_row(x + r * cols, w, inv_rms[r], y + r * cols, cols);
 }
 
 void rmsnorm_backward(ConstView xv, ConstView wv, ConstView inv_rms_v, ConstView dyv, View dxv,

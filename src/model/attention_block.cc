@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/check.h"
 #include "kernels/elementwise.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
@@ -13,18 +14,35 @@ namespace {
 Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
 }  // namespace
 
+std::vector<int64_t> AttentionActs::stashed_widths(const ModelConfig& c) {
+  std::vector<int64_t> widths{c.q_dim(), c.kv_dim(), c.kv_dim(), c.q_dim()};
+  if (c.qk_norm) widths.insert(widths.end(), {c.q_dim(), c.kv_dim()});
+  return widths;
+}
+
 AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, int64_t local_rows, DType dtype)
-    : h(act(dtype, {local_rows, c.hidden_size})),
-      inv_rms(act(dtype, {local_rows})),
-      q_raw(c.qk_norm ? act(dtype, {rows, c.q_dim()}) : Buffer()),
-      k_raw(c.qk_norm ? act(dtype, {rows, c.kv_dim()}) : Buffer()),
+    : inv_rms(act(dtype, {local_rows})),
       q_inv(c.qk_norm ? act(dtype, {rows * c.num_attention_heads}) : Buffer()),
       k_inv(c.qk_norm ? act(dtype, {rows * c.num_key_value_heads}) : Buffer()),
-      q(act(dtype, {rows, c.q_dim()})),
-      k(act(dtype, {rows, c.kv_dim()})),
-      v(act(dtype, {rows, c.kv_dim()})),
-      out(act(dtype, {rows, c.q_dim()})),
-      lse(act(dtype, {rows, c.num_attention_heads})) {}
+      lse(act(dtype, {rows, c.num_attention_heads})),
+      h_own_(act(dtype, {local_rows, c.hidden_size})),
+      stash_(dtype, rows, stashed_widths(c)) {}
+
+AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, int64_t local_rows,
+                             ActScratch& scratch, View normed)
+    : inv_rms(act(DType::kF32, {local_rows})),
+      q_inv(c.qk_norm ? act(DType::kF32, {rows * c.num_attention_heads}) : Buffer()),
+      k_inv(c.qk_norm ? act(DType::kF32, {rows * c.num_key_value_heads}) : Buffer()),
+      lse(act(DType::kF32, {rows, c.num_attention_heads})),
+      normed_(normed),
+      stash_(scratch, rows, stashed_widths(c), stashed_widths(c).size()) {
+  SYM_CHECK(normed.ndim() == 2 && normed.dim(0) >= local_rows && normed.dim(1) == c.hidden_size,
+            "the normed-input working set must hold {} x {}", local_rows, c.hidden_size);
+}
+
+View AttentionActs::h(int64_t local_rows) {
+  return (recomputes_h() ? normed_ : h_own_.view()).rows(0, local_rows);
+}
 
 AttentionScratch::AttentionScratch(const ModelConfig& c, int64_t rows, DType dtype)
     : dh(act(dtype, {rows, c.hidden_size})),
@@ -77,10 +95,10 @@ void AttentionBlock::project(const Exec& ex, const ParamStore& store, ConstView 
                              int64_t pos_offset, AttentionActs& a) const {
   const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads;
-  View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
+  View q = a.q(n), k = a.k(n), v = a.v(n);
   const ConstView w[] = {store.param(q_), store.param(k_), store.param(v_)};
   if (config_.qk_norm) {
-    View q_raw = a.q_raw.view().rows(0, n), k_raw = a.k_raw.view().rows(0, n);
+    View q_raw = a.q_raw(n), k_raw = a.k_raw(n);
     const View y[] = {q_raw, k_raw, v};
     tp.column_parallel_forward(ex, h, w, y);
     rmsnorm_forward(ex, q_raw.reshape({n * heads, dh}), store.param(q_norm_), config_.rms_norm_eps,
@@ -100,16 +118,17 @@ void AttentionBlock::forward(const Exec& ex, const ParamStore& store, ConstView 
                              const BatchShape& shape, TensorParallel& tp, ConstView x,
                              AttentionActs& a, View x_out) const {
   const int64_t n = shape.rows(), local = x.dim(0);
-  View h = a.h.view().rows(0, local);
+  View h = a.h(local);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h,
                   a.inv_rms.view().rows(0, local));
   project(ex, store, rope, tp, h, n, shape.seq_len, 0, a);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, config_.num_attention_heads,
                    config_.num_key_value_heads, config_.head_dim};
-  View out = a.out.view().rows(0, n);
-  attention_forward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
+  View out = a.out(n);
+  attention_forward(ex, s, a.q(n), a.k(n), a.v(n),
                     out, a.lse.view().rows(0, n));
   tp.row_parallel_forward(ex, out, store.param(o_), x_out);
+  a.save(ex, n);
   add(ex, x_out, x, x_out);
 }
 
@@ -120,28 +139,31 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   const int64_t n = shape.rows(), local = x.dim(0);
   const int64_t dh = config_.head_dim, heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads;
-  ConstView out = a.out.view().rows(0, n);
+  a.restore(ex, n);
+  if (a.recomputes_h())
+    rmsnorm_apply(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), a.h(local));
+  ConstView out = a.out(n);
   View dout = sc.dout.view().rows(0, n);
   // The saved normed input is gathered again (sequence parallelism) while the output projection
   // and attention gradients run; the output gradient's rows are gathered chunk by chunk.
-  ConstView h = tp.gather_start(a.h.view().rows(0, local), 1);
+  ConstView h = tp.gather_start(a.h(local), 1);
   tp.row_parallel_backward(ex, out, store.param(o_), dx_out, dout, store.grad(o_),
                            store.weight_grad_queue());
 
   View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
   AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, heads, kv_heads, dh};
-  attention_backward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
+  attention_backward(ex, s, a.q(n), a.k(n), a.v(n),
                      out, a.lse.view().rows(0, n), dout, dq, dk, dv);
   rope_backward(ex, dq, rope, dh, shape.seq_len, 0);
   rope_backward(ex, dk, rope, dh, shape.seq_len, 0);
 
   if (config_.qk_norm) {
     // dq and dk become gradients of the raw projections, in place.
-    rmsnorm_backward(ex, a.q_raw.view().rows(0, n).reshape({n * heads, dh}),
+    rmsnorm_backward(ex, a.q_raw(n).reshape({n * heads, dh}),
                      store.param(q_norm_), a.q_inv.view().rows(0, n * heads),
                      dq.reshape({n * heads, dh}), dq.reshape({n * heads, dh}),
                      store.grad(q_norm_));
-    rmsnorm_backward(ex, a.k_raw.view().rows(0, n).reshape({n * kv_heads, dh}),
+    rmsnorm_backward(ex, a.k_raw(n).reshape({n * kv_heads, dh}),
                      store.param(k_norm_), a.k_inv.view().rows(0, n * kv_heads),
                      dk.reshape({n * kv_heads, dh}), dk.reshape({n * kv_heads, dh}),
                      store.grad(k_norm_));
@@ -172,18 +194,18 @@ void AttentionBlock::forward_cached(const Exec& ex, const ParamStore& store, Con
   const int64_t past = cache.length;
   SYM_CHECK(past + n <= cache.k.shape()[0], "KV cache full: {} + {} > {}", past, n,
             cache.k.shape()[0]);
-  View h = a.h.view().rows(0, n);
+  View h = a.h(n);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
   TensorParallel one_rank;
   project(ex, store, rope, one_rank, h, n, /*seq_len=*/n, past, a);
-  const int64_t kv_bytes = n * config_.kv_dim() * dtype_bytes(a.k.dtype());
-  std::memcpy(cache.k.view().rows(past, past + n).raw(), a.k.view().raw(), size_t(kv_bytes));
-  std::memcpy(cache.v.view().rows(past, past + n).raw(), a.v.view().raw(), size_t(kv_bytes));
+  const int64_t kv_bytes = n * config_.kv_dim() * dtype_bytes(a.k(n).dtype());
+  std::memcpy(cache.k.view().rows(past, past + n).raw(), a.k(n).raw(), size_t(kv_bytes));
+  std::memcpy(cache.v.view().rows(past, past + n).raw(), a.v(n).raw(), size_t(kv_bytes));
   cache.length = past + n;
   AttentionShape s{1, n, past + n, config_.num_attention_heads, config_.num_key_value_heads,
                    config_.head_dim};
-  View out = a.out.view().rows(0, n);
-  attention_forward(ex, s, a.q.view().rows(0, n), cache.k.view().rows(0, past + n),
+  View out = a.out(n);
+  attention_forward(ex, s, a.q(n), cache.k.view().rows(0, past + n),
                     cache.v.view().rows(0, past + n), out, a.lse.view().rows(0, n));
   linear_forward(ex, out, store.param(o_), x_out);
   add(ex, x_out, x, x_out);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "model/act_stash.h"
 #include "model/batch_shape.h"
 #include "model/model_config.h"
 #include "model/param_store.h"
@@ -27,16 +28,47 @@ namespace symphony {
 // Activations one attention sub-layer saves for backward, sized for a row capacity.
 // `config` is the rank's local view (AttentionBlock::local_config): its heads. `rows` counts the
 // micro-batch's rows, `local_rows` those of the residual stream this rank holds.
+// Two precisions (model/act_stash.h):
+//  - kept as computed: every tensor below in the model's dtype;
+//  - bf16 (train.precision = "bf16" or "fp8" without recomputation): q, k, v, out and the raw
+//    projections are saved in bf16 and worked on in the model's ActScratch, and the normed input
+//    h is not saved at all: the backward pass recomputes it from the sub-layer's input and the
+//    saved inverse RMS (rmsnorm_apply: forward's values, bitwise) into `normed`, a (local_rows, D)
+//    working set the model's layers share. The inverse RMS, qk_norm's and the logsumexp stay
+//    fp32, as the kernels reading them need.
+// The block calls save() at the end of its forward pass and restore() before its backward pass.
 struct AttentionActs {
-  Buffer h, inv_rms;          // normed input (local rows, D), its inverse RMS (local rows)
-  Buffer q_raw, k_raw;        // projections before qk_norm (only with qk_norm)
+  Buffer inv_rms;             // inverse RMS of the normed input (local rows)
   Buffer q_inv, k_inv;        // per-head inverse RMS of qk_norm: (N*H), (N*Hkv)
-  Buffer q, k, v;             // after qk_norm and RoPE: (N, H*Dh), (N, Hkv*Dh), (N, Hkv*Dh)
-  Buffer out, lse;            // attention output (N, H*Dh), logsumexp (N, H)
+  Buffer lse;                 // logsumexp of the attention rows (N, H)
+
   AttentionActs() = default;
   AttentionActs(const ModelConfig& config, int64_t rows, DType dtype)
       : AttentionActs(config, rows, rows, dtype) {}
   AttentionActs(const ModelConfig& config, int64_t rows, int64_t local_rows, DType dtype);
+  AttentionActs(const ModelConfig& config, int64_t rows, int64_t local_rows, ActScratch& scratch,
+                View normed);
+
+  View h(int64_t local_rows);  // normed input (local rows, D)
+  // After qk_norm and RoPE: (N, H*Dh), (N, Hkv*Dh), (N, Hkv*Dh); the attention output (N, H*Dh).
+  View q(int64_t n) { return stash_.view(0, n); }
+  View k(int64_t n) { return stash_.view(1, n); }
+  View v(int64_t n) { return stash_.view(2, n); }
+  View out(int64_t n) { return stash_.view(3, n); }
+  // The projections before qk_norm (only with qk_norm).
+  View q_raw(int64_t n) { return stash_.view(4, n); }
+  View k_raw(int64_t n) { return stash_.view(5, n); }
+  bool recomputes_h() const { return h_own_.empty(); }
+  void save(const Exec& ex, int64_t n) { stash_.save(ex, n); }
+  void restore(const Exec& ex, int64_t n) { stash_.restore(ex, n); }
+
+  // The widths of the stashed tensors (q, k, v, out, then q_raw and k_raw with qk_norm).
+  static std::vector<int64_t> stashed_widths(const ModelConfig& config);
+
+ private:
+  Buffer h_own_;  // kept as computed
+  View normed_;   // bf16: the shared working set h lives in
+  ActStash stash_;
 };
 
 // Gradient scratch shared by all layers (used one layer at a time).

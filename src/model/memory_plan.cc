@@ -11,35 +11,43 @@
 namespace symphony {
 namespace {
 
+// Half of `elems`, rounded up: fp32 elements holding that many bf16 values (ActStash).
+CheckedInt bf16_half(CheckedInt elems) {
+  return elems.overflowed() ? elems : CheckedInt((*elems.value() + 1) / 2);
+}
+
 // Elements of one layer's saved activations (LayerActs in transformer.cc). `c` holds this rank's
 // attention heads; n: the micro-batch's rows, nl: the residual stream's rows on this rank, ns: the
 // rows its MoE layers route; mlp_width: this rank's part of the dense MLP width.
-// bf16_swiglu: the SwiGLU activations kept in bf16 (model/mlp.h): g and u, two bf16 values per
-// float, for the fp32 g, u and a.
+// bf16: the activations kept in bf16 (model/act_stash.h): the attention's q, k, v, output and
+// raw projections (MLA's and its latents), the SwiGLUs' g and u and the MoE layers' expert outputs
+// (and expert-parallel inputs), two bf16 values per float, for their fp32 values and the SwiGLUs'
+// a and MoE layers' other grouped rows; the normed inputs recomputed, not kept.
 CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, CheckedInt ns,
-                           int64_t mlp_width, bool moe, bool dense, int ep, int etp,
-                           bool bf16_swiglu) {
+                           int64_t mlp_width, bool moe, bool dense, int ep, int etp, bool bf16) {
   auto swiglu = [&](CheckedInt rows, int64_t width) {
-    return bf16_swiglu ? rows * width : rows * width * 3;
+    return bf16 ? rows * width : rows * width * 3;
   };
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
-  const CheckedInt q_dim = CheckedInt(h) * c.head_dim, kv_dim = CheckedInt(hkv) * c.head_dim;
   CheckedInt e = 0;
   if (c.mla()) {
-    e += MlaActs::numel(c, n, nl);
+    e += MlaActs::numel(c, n, nl, bf16);
   } else {
-    e += nl * d + nl;                                             // h, inv_rms
-    if (c.qk_norm) e += n * q_dim + n * kv_dim + n * h + n * hkv;
-    e += n * q_dim + n * kv_dim * 2 + n * q_dim + n * h;          // q, k, v, out, lse
+    const std::vector<int64_t> widths = AttentionActs::stashed_widths(c);
+    const CheckedInt stashed = n * ActStash::working_elems(1, widths);  // q, k, v, out, raw
+    e += nl;                                                      // inv_rms
+    if (c.qk_norm) e += n * h + n * hkv;                          // q_inv, k_inv
+    e += n * h;                                                   // lse
+    e += bf16 ? bf16_half(stashed) : stashed + nl * d;            // and h
   }
-  e += nl * d * 2 + nl;                                           // x_mid, h2, inv2
+  e += bf16 ? nl * d + nl : nl * d * 2 + nl;                      // x_mid, inv2 (and h2)
   if (dense) e += swiglu(n, mlp_width);
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
     e += ns * x * 2 + ns * k;                                     // logits, probs, weights
-    e += ns * k * d * 2;                                          // xg, yg
+    e += bf16 ? bf16_half(ns * k * d) : ns * k * d * 2;           // yg (and xg)
     e += swiglu(ns * k * ep * etp, c.moe_intermediate_size / etp);  // expert acts
-    if (ep > 1) e += ns * k * ep * d * 3;                         // xr, xe, ye
+    if (ep > 1) e += bf16 ? bf16_half(ns * k * ep * d) : ns * k * ep * d * 3;  // xe (xr, ye)
     if (etp > 1) e += ns * k * ep * etp * d * 2;                  // xt, yt
     if (c.n_shared_experts > 0)
       e += swiglu(ns, c.n_shared_experts * c.moe_intermediate_size) + ns * d;
@@ -284,17 +292,26 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp, bf16) *
             dense_layers * slots;
     if (bf16 && moe_layers + dense_layers > 0) {
-      // Their shared fp32 working set (Transformer::swiglu_scratch_elems): the largest one.
+      // Their shared fp32 working set (Transformer::act_scratch_elems): the largest one; and
+      // where the normed inputs are recomputed.
       const int64_t f = c.moe_intermediate_size;
       const bool shared = moe_layers > 0 && c.n_shared_experts > 0;
       const CheckedInt sets[] = {
+          n * ActStash::working_elems(1, c.mla() ? MlaActs::stashed_widths(local)
+                                                 : AttentionActs::stashed_widths(local)),
           dense_layers > 0 ? n * mlp_width * 3 : CheckedInt(0),
           moe_layers > 0 ? ns * c.num_experts_per_tok * ep * etp * (f / etp) * 3 : CheckedInt(0),
           shared ? ns * c.n_shared_experts * f * 3 : CheckedInt(0)};
       CheckedInt largest = 0;
       for (const CheckedInt& set : sets)
         if (set.overflowed() || set.value_or(0) > largest.value_or(0)) largest = set;
-      acts += largest;
+      acts += largest + nl * d;
+      // The MoE layers' grouped rows (MoeActs::row_scratch_elems).
+      if (moe_layers > 0) {
+        const CheckedInt routed = ns * c.num_experts_per_tok;
+        acts += routed * d * 2;
+        if (ep > 1) acts += routed * ep * d * 3;
+      }
     }
   }
   acts += CheckedInt(positions) * slots * nl * d;                // residual stream

@@ -28,7 +28,7 @@ struct MemoryPlan {
 // `placement`: a rank of a parallel layout (parallel/shard_spec.h): its blocks of sharded
 // parameters, and under expert parallelism the rows it may receive from its ep group.
 // `sequence_parallel`: with tensor parallelism, whether the residual stream is split by rows.
-// `saved`: the precision of the saved SwiGLU activations (Transformer's constructor).
+// `saved`: the precision of the saved activations (Transformer's constructor).
 MemoryPlan plan_training_memory(const ModelConfig& config, DType dtype, BatchShape shape,
                                 Recompute recompute, const ShardPlacement& placement = {},
                                 bool sequence_parallel = true, Precision saved = Precision::kFp32);

@@ -38,32 +38,54 @@ int64_t decode_rows(int64_t rows) { return std::min(rows, MlaScratch::kDecodeRow
 
 }  // namespace
 
-MlaActs::MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, DType dtype) {
+std::vector<int64_t> MlaActs::stashed_widths(const ModelConfig& config) {
   const Dims m(config);
-  const bool q_lora = m.q_lora > 0;
-  h = act(dtype, {local_rows, m.d});
-  inv_rms = act(dtype, {local_rows});
-  q_a = act_if(q_lora, dtype, {rows, m.q_lora});
-  q_lat = act_if(q_lora, dtype, {rows, m.q_lora});
-  q_inv = act_if(q_lora, dtype, {rows});
-  c = act(dtype, {rows, m.lora});
-  c_norm = act(dtype, {rows, m.lora});
-  c_inv = act(dtype, {rows});
-  q = act(dtype, {rows, m.heads * m.dq});
-  k = act(dtype, {rows, m.heads * m.dq});
-  v = act(dtype, {rows, m.heads * m.v});
-  out = act(dtype, {rows, m.heads * m.v});
-  lse = act(dtype, {rows, m.heads});
+  std::vector<int64_t> widths{m.heads * m.dq, m.heads * m.dq, m.heads * m.v, m.heads * m.v,
+                              m.lora};
+  if (m.q_lora > 0) widths.push_back(m.q_lora);  // q_a
+  widths.push_back(m.lora);                      // c_norm
+  if (m.q_lora > 0) widths.push_back(m.q_lora);  // q_lat
+  return widths;
 }
 
-CheckedInt MlaActs::numel(const ModelConfig& config, CheckedInt rows, CheckedInt local_rows) {
+MlaActs::MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, DType dtype)
+    : inv_rms(act(dtype, {local_rows})),
+      q_inv(act_if(config.q_lora_rank > 0, dtype, {rows})),
+      c_inv(act(dtype, {rows})),
+      lse(act(dtype, {rows, config.num_attention_heads})),
+      h_own_(act(dtype, {local_rows, config.hidden_size})),
+      stash_(dtype, rows, stashed_widths(config)),
+      c_norm_at_(stored(config)) {}
+
+MlaActs::MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows,
+                 ActScratch& scratch, View normed)
+    : inv_rms(act(DType::kF32, {local_rows})),
+      q_inv(act_if(config.q_lora_rank > 0, DType::kF32, {rows})),
+      c_inv(act(DType::kF32, {rows})),
+      lse(act(DType::kF32, {rows, config.num_attention_heads})),
+      normed_(normed),
+      stash_(scratch, rows, stashed_widths(config), stored(config)),
+      c_norm_at_(stored(config)) {
+  SYM_CHECK(normed.ndim() == 2 && normed.dim(0) >= local_rows &&
+                normed.dim(1) == config.hidden_size,
+            "the normed-input working set must hold {} x {}", local_rows, config.hidden_size);
+}
+
+View MlaActs::h(int64_t local_rows) {
+  return (recomputes() ? normed_ : h_own_.view()).rows(0, local_rows);
+}
+
+CheckedInt MlaActs::numel(const ModelConfig& config, CheckedInt rows, CheckedInt local_rows,
+                          bool bf16) {
   const Dims m(config);
-  CheckedInt e = local_rows * m.d + local_rows;                        // h, inv_rms
-  if (m.q_lora > 0) e += rows * m.q_lora * 2 + rows;                   // q_a, q_lat, q_inv
-  e += rows * m.lora * 2 + rows;                                       // c, c_norm, c_inv
-  e += rows * (m.heads * m.dq) * 2 + rows * (m.heads * m.v) * 2;      // q, k, v, out
-  e += rows * m.heads;                                                 // lse
-  return e;
+  CheckedInt e = local_rows + rows + rows * m.heads;                   // inv_rms, c_inv, lse
+  if (m.q_lora > 0) e += rows;                                         // q_inv
+  const std::vector<int64_t> widths = stashed_widths(config);
+  if (!bf16) return e + local_rows * m.d + rows * ActStash::working_elems(1, widths);  // and h
+  // The stored tensors in bf16, two values per float (ActStash::bf16_elems).
+  const CheckedInt kept = rows * ActStash::working_elems(
+                                     1, std::span(widths).first(stored(config)));
+  return kept.overflowed() ? kept : e + CheckedInt((*kept.value() + 1) / 2);
 }
 
 MlaScratch::MlaScratch(const ModelConfig& config, int64_t rows, DType dtype) {
@@ -140,14 +162,14 @@ void MlaBlock::project(const Exec& ex, const ParamStore& store, ConstView rope, 
                        MlaScratch& sc) const {
   const Dims m(config_);
   const double eps = config_.rms_norm_eps;
-  View q = a.q.view().rows(0, n), c = a.c.view().rows(0, n), c_norm = a.c_norm.view().rows(0, n);
+  View q = a.q(n), c = a.c(n), c_norm = a.c_norm(n);
   View k_rope = sc.dk_rope.view().rows(0, n);
   // kv_a's rows [0, kv_lora) make c and the rest k_rope: two products with row blocks of one
   // weight give both as dense matrices.
   const ConstView kv_a = store.param(kv_a_);
   const ConstView kv_a_c = kv_a.rows(0, m.lora), kv_a_rope = kv_a.rows(m.lora, m.latent_cols());
   if (m.q_lora > 0) {
-    View q_a = a.q_a.view().rows(0, n), q_lat = a.q_lat.view().rows(0, n);
+    View q_a = a.q_a(n), q_lat = a.q_lat(n);
     const ConstView w[] = {store.param(q_a_), kv_a_c, kv_a_rope};
     const View y[] = {q_a, c, k_rope};
     tp.column_parallel_forward(ex, h, w, y);
@@ -168,22 +190,23 @@ void MlaBlock::forward(const Exec& ex, const ParamStore& store, ConstView rope,
                        MlaScratch& sc, View x_out) const {
   const Dims m(config_);
   const int64_t n = shape.rows(), local = x.dim(0);
-  View h = a.h.view().rows(0, local);
+  View h = a.h(local);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h,
                   a.inv_rms.view().rows(0, local));
   project(ex, store, rope, tp, h, n, shape.seq_len, 0, a, sc);
   // The up-projection, then every head's key [k_nope_h | k_rope] and value v_h.
-  View q = a.q.view().rows(0, n), k = a.k.view().rows(0, n), v = a.v.view().rows(0, n);
+  View q = a.q(n), k = a.k(n), v = a.v(n);
   View kv = sc.dkv.view().rows(0, n);
-  linear_forward(ex, a.c_norm.view().rows(0, n), store.param(kv_b_), kv);
+  linear_forward(ex, a.c_norm(n), store.param(kv_b_), kv);
   copy_column_blocks(ex, kv, {0, m.kv_cols()}, k, {0, m.dq}, m.heads, m.nope);
   copy_column_blocks(ex, sc.dk_rope.view().rows(0, n), {0, 0}, k, {m.nope, m.dq}, m.heads,
                      m.rope);
   copy_column_blocks(ex, kv, {m.nope, m.kv_cols()}, v, {0, m.v}, m.heads, m.v);
   const AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, m.heads, m.heads, m.dq, m.v};
-  View out = a.out.view().rows(0, n);
+  View out = a.out(n);
   attention_forward(ex, s, q, k, v, out, a.lse.view().rows(0, n));
   tp.row_parallel_forward(ex, out, store.param(o_), x_out);
+  a.save(ex, n);
   add(ex, x_out, x, x_out);
 }
 
@@ -193,16 +216,23 @@ void MlaBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   const Dims m(config_);
   const int64_t n = shape.rows(), local = x.dim(0);
   WeightGradQueue* queue = store.weight_grad_queue();
-  ConstView out = a.out.view().rows(0, n);
+  a.restore(ex, n);
+  if (a.recomputes()) {  // the norms' outputs from their saved inputs and inverse RMS values
+    rmsnorm_apply(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), a.h(local));
+    rmsnorm_apply(ex, a.c(n), store.param(kv_a_norm_), a.c_inv.view().rows(0, n), a.c_norm(n));
+    if (m.q_lora > 0)
+      rmsnorm_apply(ex, a.q_a(n), store.param(q_a_norm_), a.q_inv.view().rows(0, n), a.q_lat(n));
+  }
+  ConstView out = a.out(n);
   View dout = sc.dout.view().rows(0, n);
   // The saved normed input is gathered again (sequence parallelism) while the gradients up to
   // the down-projections run.
-  ConstView h = tp.gather_start(a.h.view().rows(0, local), 1);
+  ConstView h = tp.gather_start(a.h(local), 1);
   tp.row_parallel_backward(ex, out, store.param(o_), dx_out, dout, store.grad(o_), queue);
 
   View dq = sc.dq.view().rows(0, n), dk = sc.dk.view().rows(0, n), dv = sc.dv.view().rows(0, n);
   const AttentionShape s{shape.batch, shape.seq_len, shape.seq_len, m.heads, m.heads, m.dq, m.v};
-  attention_backward(ex, s, a.q.view().rows(0, n), a.k.view().rows(0, n), a.v.view().rows(0, n),
+  attention_backward(ex, s, a.q(n), a.k(n), a.v(n),
                      out, a.lse.view().rows(0, n), dout, dq, dk, dv);
   rope_interleaved_backward(ex, dq, rope, RopeSlice{m.dq, m.nope, m.rope}, shape.seq_len, 0);
   // The keys' gradient splits into the up-projection's key columns and, summed over the heads
@@ -215,18 +245,18 @@ void MlaBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
 
   // Through the up-projections and the latent norms (in place); under tensor parallelism each
   // rank's latent gradients are the parts of its own heads.
-  const ConstView c_norm = a.c_norm.view().rows(0, n);
+  const ConstView c_norm = a.c_norm(n);
   View dc = sc.dc.view().rows(0, n);
   linear_backward_input(ex, store.param(kv_b_), dkv, dc, Accumulate::kNo);
   linear_backward_weight(ex, c_norm, dkv, store.grad(kv_b_), queue);
-  rmsnorm_backward(ex, a.c.view().rows(0, n), store.param(kv_a_norm_), a.c_inv.view().rows(0, n),
+  rmsnorm_backward(ex, a.c(n), store.param(kv_a_norm_), a.c_inv.view().rows(0, n),
                    dc, dc, store.grad(kv_a_norm_));
   View dq_in = dq;  // the gradient of h's query projection
   if (m.q_lora > 0) {
     dq_in = sc.dq_lat.view().rows(0, n);
     linear_backward_input(ex, store.param(q_b_), dq, dq_in, Accumulate::kNo);
-    linear_backward_weight(ex, a.q_lat.view().rows(0, n), dq, store.grad(q_b_), queue);
-    rmsnorm_backward(ex, a.q_a.view().rows(0, n), store.param(q_a_norm_),
+    linear_backward_weight(ex, a.q_lat(n), dq, store.grad(q_b_), queue);
+    rmsnorm_backward(ex, a.q_a(n), store.param(q_a_norm_),
                      a.q_inv.view().rows(0, n), dq_in, dq_in, store.grad(q_a_norm_));
   }
 
@@ -259,12 +289,12 @@ void MlaBlock::forward_cached(const Exec& ex, const ParamStore& store, ConstView
   const int64_t n = x.dim(0), past = cache.length;
   SYM_CHECK(past + n <= cache.latent.shape()[0], "latent cache full: {} + {} > {}", past, n,
             cache.latent.shape()[0]);
-  View h = a.h.view().rows(0, n);
+  View h = a.h(n);
   rmsnorm_forward(ex, x, store.param(norm_), config_.rms_norm_eps, h, a.inv_rms.view().rows(0, n));
   TensorParallel one_rank;
   project(ex, store, rope, one_rank, h, n, /*seq_len=*/n, past, a, sc);
   View latent = cache.latent.view().rows(past, past + n);
-  copy_column_blocks(ex, a.c_norm.view().rows(0, n), {0, 0}, latent, {0, 0}, 1, m.lora);
+  copy_column_blocks(ex, a.c_norm(n), {0, 0}, latent, {0, 0}, 1, m.lora);
   copy_column_blocks(ex, sc.dk_rope.view().rows(0, n), {0, 0}, latent, {m.lora, 0}, 1, m.rope);
   cache.length = past + n;
 
@@ -274,10 +304,10 @@ void MlaBlock::forward_cached(const Exec& ex, const ParamStore& store, ConstView
   // full heads, 1/sqrt(nope + rope), not of the latent width.
   const ConstView kv_b = store.param(kv_b_);
   const int64_t chunk = sc.dec_q.shape()[0], width = m.latent_cols();
-  View out = a.out.view().rows(0, n);
+  View out = a.out(n);
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t r1 = std::min(n, r0 + chunk), rows = r1 - r0;
-    const ConstView q = a.q.view().rows(r0, r1);
+    const ConstView q = a.q(n).rows(r0, r1);
     View q_head = sc.dec_q.view().rows(0, rows), o_head = sc.dec_o.view().rows(0, rows);
     View nope = sc.dec_nope.view().rows(0, rows), lat = sc.dec_lat.view().rows(0, rows);
     View v_head = sc.dec_v.view().rows(0, rows);

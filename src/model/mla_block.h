@@ -46,16 +46,51 @@ namespace symphony {
 // Activations one MLA sub-layer saves for backward, sized for a row capacity. `config` is the
 // rank's local view (MlaBlock::local_config): its heads. `rows` counts the micro-batch's rows,
 // `local_rows` those of the residual stream this rank holds.
+// Two precisions (model/act_stash.h), as AttentionActs: kept as computed, or bf16, where q, k, v,
+// out, the latent c and the query latent q_a are saved in bf16 on the model's ActScratch, the
+// norms of the latents are recomputed from them (rmsnorm_apply) and the normed input h from the
+// sub-layer's input into `normed`. The inverse RMS values and the logsumexp stay fp32.
+// The block calls save() at the end of its forward pass and restore() before its backward pass.
 struct MlaActs {
-  Buffer h, inv_rms;         // normed input (local rows, D), its inverse RMS (local rows)
-  Buffer q_a, q_lat, q_inv;  // with q_lora_rank: h·Wq_a^T, its norm (N, q_lora), inverse RMS (N)
-  Buffer c, c_norm, c_inv;   // latent (N, kv_lora), its norm, inverse RMS (N)
-  Buffer q, k, v;            // after RoPE: (N, H*Dq), (N, H*Dq), (N, H*v)
-  Buffer out, lse;           // attention output (N, H*v), logsumexp (N, H)
+  Buffer inv_rms;  // inverse RMS of the normed input (local rows)
+  Buffer q_inv;    // with q_lora_rank: of the query latent (N)
+  Buffer c_inv;    // of the latent (N)
+  Buffer lse;      // logsumexp (N, H)
+
   MlaActs() = default;
   MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, DType dtype);
-  // Elements of the buffers above (model/memory_plan.cc counts them).
-  static CheckedInt numel(const ModelConfig& config, CheckedInt rows, CheckedInt local_rows);
+  MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, ActScratch& scratch,
+          View normed);
+
+  View h(int64_t local_rows);  // normed input (local rows, D)
+  // After RoPE: (N, H*Dq), (N, H*Dq), (N, H*v); the attention output (N, H*v).
+  View q(int64_t n) { return stash_.view(0, n); }
+  View k(int64_t n) { return stash_.view(1, n); }
+  View v(int64_t n) { return stash_.view(2, n); }
+  View out(int64_t n) { return stash_.view(3, n); }
+  View c(int64_t n) { return stash_.view(4, n); }  // latent (N, kv_lora)
+  View c_norm(int64_t n) { return stash_.view(c_norm_at_, n); }  // its norm
+  // With q_lora_rank: h·Wq_a^T (N, q_lora) and its norm.
+  View q_a(int64_t n) { return stash_.view(5, n); }
+  View q_lat(int64_t n) { return stash_.view(c_norm_at_ + 1, n); }
+  // Whether the normed input and the latents' norms are recomputed before the backward pass.
+  bool recomputes() const { return h_own_.empty(); }
+  void save(const Exec& ex, int64_t n) { stash_.save(ex, n); }
+  void restore(const Exec& ex, int64_t n) { stash_.restore(ex, n); }
+
+  // The widths of the stashed tensors: q, k, v, out, c, [q_a], then c_norm, [q_lat]; and how
+  // many of them bf16 keeps (those before c_norm).
+  static std::vector<int64_t> stashed_widths(const ModelConfig& config);
+  static size_t stored(const ModelConfig& config) { return config.q_lora_rank > 0 ? 6 : 5; }
+  // Elements of the buffers (model/memory_plan.cc counts them), kept as computed or in bf16.
+  static CheckedInt numel(const ModelConfig& config, CheckedInt rows, CheckedInt local_rows,
+                          bool bf16 = false);
+
+ private:
+  Buffer h_own_;  // kept as computed
+  View normed_;   // bf16: the shared working set h lives in
+  ActStash stash_;
+  size_t c_norm_at_ = 5;
 };
 
 // Working memory shared by all layers (used one layer at a time): gradients in backward, the

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/act_stash.h"
 #include "model/linear.h"
 #include "model/model_config.h"
 #include "model/param_store.h"
@@ -44,29 +45,14 @@ void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
 void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& acts,
                                  const SwigluGrads& grads);
 
-// The fp32 working set the SwiGLUs of a model share when they keep their activations in bf16
-// (SwigluActBuffers below): one SwiGLU's g, u and a at a time, from its forward pass until it has
-// saved them, or from restoring them until its backward pass ends. Sized for the largest.
-class SwigluScratch {
- public:
-  SwigluScratch() = default;
-  explicit SwigluScratch(int64_t elems)
-      : buf_(DType::kF32, {elems}, MemoryCategory::kActivations) {}
-  // Views of g, u and a, each (rows, width). REQUIRES: 3 * rows * width <= elems.
-  SwigluActs view(int64_t rows, int64_t width);
-  int64_t elems() const { return buf_.numel(); }
-
- private:
-  Buffer buf_;
-};
-
-// Owned activation storage for one SwiGLU over up to `rows` rows, in one of two precisions:
+// Owned activation storage for one SwiGLU over up to `rows` rows (an ActStash, model/act_stash.h,
+// of g, u and a), in one of two precisions:
 //  - fp32: g, u and a are kept as computed; view() gives them and save()/restore() do nothing.
 //  - bf16 (train.precision = "bf16" or "fp8" without recomputation): the passes run on the
-//    model's SwigluScratch (view()); save() rounds g and u to bf16 into storage of a third of
-//    the fp32 one, and restore() brings them back and recomputes a = silu(g) * u from them for
-//    the backward pass (one elementwise pass, cheaper than storing a). The backward pass thus
-//    sees g and u rounded to bf16 and the down projection's weight gradient an `a` of the rounded
+//    model's ActScratch (view()); save() rounds g and u to bf16 into storage of a third of the
+//    fp32 one, and restore() brings them back and recomputes a = silu(g) * u from them for the
+//    backward pass (one elementwise pass, cheaper than storing a). The backward pass thus sees g
+//    and u rounded to bf16 and the down projection's weight gradient an `a` of the rounded
 //    values, both changes of the order of the rounding its bf16 GEMMs apply to their inputs.
 // Callers: forward on view(rows), then save(rows); restore(rows) and backward on the views it
 // returns. Rows [0, rows) travel.
@@ -74,18 +60,18 @@ class SwigluActBuffers {
  public:
   SwigluActBuffers() = default;
   SwigluActBuffers(DType dtype, int64_t rows, int64_t width)
-      : g_(dtype, {rows, width}, MemoryCategory::kActivations),
-        u_(dtype, {rows, width}, MemoryCategory::kActivations),
-        a_(dtype, {rows, width}, MemoryCategory::kActivations), rows_(rows), width_(width) {}
+      : stash_(dtype, rows, {width, width, width}), width_(width) {}
   // bf16 storage, working on `scratch`, which must outlive this and hold numel(rows, width).
-  SwigluActBuffers(SwigluScratch& scratch, int64_t rows, int64_t width);
+  SwigluActBuffers(ActScratch& scratch, int64_t rows, int64_t width)
+      : stash_(scratch, rows, {width, width, width}, 2), width_(width) {}
 
-  SwigluActs view(int64_t rows);
-  void save(const Exec& ex, int64_t rows);
+  SwigluActs view(int64_t rows) { return {stash_.view(0, rows), stash_.view(1, rows),
+                                          stash_.view(2, rows)}; }
+  void save(const Exec& ex, int64_t rows) { stash_.save(ex, rows); }
   SwigluActs restore(const Exec& ex, int64_t rows);
 
-  bool bf16() const { return scratch_ != nullptr; }
-  int64_t rows() const { return rows_; }
+  bool bf16() const { return stash_.bf16(); }
+  int64_t rows() const { return stash_.rows(); }
   int64_t width() const { return width_; }
   // Elements of g, u and a together (the fp32 storage, or the scratch one SwiGLU needs).
   static int64_t numel(int64_t rows, int64_t width) { return 3 * rows * width; }
@@ -93,12 +79,8 @@ class SwigluActBuffers {
   static int64_t bf16_storage_elems(int64_t rows, int64_t width) { return rows * width; }
 
  private:
-  uint16_t* packed(int which);  // bf16 rows of g (0) or u (1)
-
-  Buffer g_, u_, a_;   // fp32 storage
-  Buffer packed_;      // bf16 storage: g, u, each rows_ x width_
-  SwigluScratch* scratch_ = nullptr;
-  int64_t rows_ = 0, width_ = 0;
+  ActStash stash_;
+  int64_t width_ = 0;
 };
 
 // A dense SwiGLU block with its own parameters ("<prefix>.gate_proj.weight", ...).

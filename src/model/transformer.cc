@@ -55,27 +55,41 @@ struct Transformer::Layer {
 struct Transformer::LayerActs {
   AttentionActs attn;  // standard attention, or
   MlaActs mla;         // multi-head latent attention
-  Buffer x_mid, h2, inv2;
+  Buffer x_mid, inv2;
   SwigluActBuffers mlp;
   MoeActs moe;
 
   // rows: the micro-batch's; local: the residual stream's on this rank; shard: the rows a MoE
   // layer routes on this rank; attn_config: this rank's heads; mlp_width: its dense MLP width.
-  // scratch: keep the SwiGLU activations in bf16 working on it (model/mlp.h); null: in dtype.
+  // scratch: keep the activations in bf16 working on it (model/act_stash.h), the MoE layers'
+  // grouped rows on row_scratch, with the normed inputs of the attention and the MLP recomputed
+  // in `normed` (local, D); null: in dtype.
   LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
             int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks,
-            int expert_tensor_ranks, SwigluScratch* scratch)
-      : attn(c.mla() ? AttentionActs() : AttentionActs(attn_config, rows, local, dtype)),
-        mla(c.mla() ? MlaActs(attn_config, rows, local, dtype) : MlaActs()),
+            int expert_tensor_ranks, ActScratch* scratch, ActScratch* row_scratch, View normed)
+      : attn(c.mla()      ? AttentionActs()
+             : scratch ? AttentionActs(attn_config, rows, local, *scratch, normed)
+                       : AttentionActs(attn_config, rows, local, dtype)),
+        mla(!c.mla() ? MlaActs()
+            : scratch ? MlaActs(attn_config, rows, local, *scratch, normed)
+                      : MlaActs(attn_config, rows, local, dtype)),
         x_mid(act(dtype, {local, c.hidden_size})),
-        h2(act(dtype, {local, c.hidden_size})),
-        inv2(act(dtype, {local})) {
+        inv2(act(dtype, {local})),
+        h2_own_(scratch ? Buffer() : act(dtype, {local, c.hidden_size})),
+        normed_(normed) {
     if (is_moe)
-      moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks, scratch);
+      moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks, scratch, row_scratch);
     else
       mlp = scratch ? SwigluActBuffers(*scratch, rows, mlp_width)
                     : SwigluActBuffers(dtype, rows, mlp_width);
   }
+  // The MLP's normed input: saved, or (bf16) a working set recomputed before the backward pass.
+  View h2(int64_t local) { return (scratch_h2() ? normed_ : h2_own_.view()).rows(0, local); }
+  bool scratch_h2() const { return h2_own_.empty(); }
+
+ private:
+  Buffer h2_own_;
+  View normed_;
 };
 
 // The declarations shared by the constructor and declare_params(): the same tensors, blocks and
@@ -242,15 +256,20 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     if (layers_[size_t(l)]) (config.is_moe_layer(l) ? any_moe : any_dense) = true;
   SYM_CHECK(saved == Precision::kFp32 || (saved == Precision::kBf16 && dtype == DType::kF32),
             "saved activations are fp32 or bf16 (of an f32 model)");
-  SwigluScratch* scratch = nullptr;
+  ActScratch* scratch = nullptr;
   if (saved == Precision::kBf16 && recompute == Recompute::kNone && (any_moe || any_dense)) {
-    swiglu_scratch_ = SwigluScratch(swiglu_scratch_elems(config, n, shard, mlp_width, any_moe,
-                                                         any_dense, expert_ranks_, etp));
-    scratch = &swiglu_scratch_;
+    act_scratch_ = ActScratch(act_scratch_elems(config, attn_config, n, shard, mlp_width,
+                                                any_moe, any_dense, expert_ranks_, etp));
+    scratch = &act_scratch_;
+    normed_ = act(dtype, {local, d});
+    if (any_moe) moe_row_scratch_ = ActScratch(MoeActs::row_scratch_elems(config, shard,
+                                                                          expert_ranks_));
   }
   auto layer_acts = [&](bool is_moe) {
     return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
-                                       dtype, expert_ranks_, etp, scratch);
+                                       dtype, expert_ranks_, etp, scratch,
+                                       scratch ? &moe_row_scratch_ : nullptr,
+                                       scratch ? normed_.view() : View());
   };
   if (recompute == Recompute::kFull) {
     if (any_moe || any_dense) {
@@ -394,10 +413,13 @@ Result<std::unique_ptr<Transformer>> Transformer::create(const ModelConfig& conf
   return std::make_unique<Transformer>(config, dtype, max_shape, recompute, residency, parallel);
 }
 
-int64_t Transformer::swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int64_t shard,
-                                          int64_t mlp_width, bool moe, bool dense,
-                                          int expert_ranks, int expert_tensor_ranks) {
+int64_t Transformer::act_scratch_elems(const ModelConfig& config, const ModelConfig& attn_config,
+                                       int64_t rows, int64_t shard, int64_t mlp_width, bool moe,
+                                       bool dense, int expert_ranks, int expert_tensor_ranks) {
   int64_t elems = dense ? SwigluActBuffers::numel(rows, mlp_width) : 0;
+  elems = std::max(elems, ActStash::working_elems(
+                              rows, config.mla() ? MlaActs::stashed_widths(attn_config)
+                                                 : AttentionActs::stashed_widths(attn_config)));
   if (moe)
     elems = std::max(elems, MoeActs::swiglu_scratch_elems(config, shard, expert_ranks,
                                                           expert_tensor_ranks));
@@ -449,7 +471,7 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
                                 MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
   const int64_t n = shape.rows(), local = x.dim(0);
-  View x_mid = a.x_mid.view().rows(0, local), h2 = a.h2.view().rows(0, local);
+  View x_mid = a.x_mid.view().rows(0, local), h2 = a.h2(local);
   if (layer.mla)
     layer.mla->forward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, x_mid);
   else
@@ -487,7 +509,10 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
   const int64_t n = shape.rows(), local = x.dim(0);
   start_partial_grads(layer.partial_grads, layer.kv_grads);
   View dh2 = dh_.view().rows(0, local);
-  View h2 = a.h2.view().rows(0, local);
+  View h2 = a.h2(local);
+  if (a.scratch_h2())  // bf16-saved activations: forward's normed input again
+    rmsnorm_apply(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
+                  a.inv2.view().rows(0, local), h2);
   if (layer.moe) {
     const bool slice = tp_.size() > 1 && !tp_.sequence_parallel();
     const int64_t begin = slice ? tp_.shard_begin(n) : 0;
@@ -809,7 +834,7 @@ void Transformer::decode(const Exec& ex, std::span<const int32_t> tokens,
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     const Layer& layer = *layers_[size_t(l)];
     LayerActs& a = acts_for(0, l);
-    View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2.view().rows(0, n);
+    View x_mid = a.x_mid.view().rows(0, n), h2 = a.h2(n);
     if (layer.mla)
       layer.mla->forward_cached(ex, params_, rope_.view(), x, a.mla, mla_scratch_,
                                 caches[size_t(l)], x_mid);

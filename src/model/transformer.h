@@ -55,12 +55,13 @@ class Transformer {
     return vocab_size > 0 && kLogits / vocab_size > kMinRows ? kLogits / vocab_size : kMinRows;
   }
 
-  // Elements of the shared SwiGLU scratch of a model keeping its SwiGLU activations in bf16
-  // (model/mlp.h): the largest of its dense MLPs' (rows x mlp_width) and MoE layers' (`shard`
-  // rows routed, MoeActs::swiglu_scratch_elems).
-  static int64_t swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int64_t shard,
-                                      int64_t mlp_width, bool moe, bool dense, int expert_ranks,
-                                      int expert_tensor_ranks);
+  // Elements of the shared working set of a model keeping its activations in bf16
+  // (model/act_stash.h): the largest of its attention layers' (attn_config: this rank's heads),
+  // dense MLPs' (rows x mlp_width) and MoE layers' SwiGLUs (`shard` rows routed,
+  // MoeActs::swiglu_scratch_elems).
+  static int64_t act_scratch_elems(const ModelConfig& config, const ModelConfig& attn_config,
+                                   int64_t rows, int64_t shard, int64_t mlp_width, bool moe,
+                                   bool dense, int expert_ranks, int expert_tensor_ranks);
 
   // Allocates everything for batches up to `max_shape`.
   // REQUIRES: config.validate() is ok, the plan of model/memory_plan.h is computable for
@@ -68,9 +69,11 @@ class Transformer {
   // all three and the memory too.
   // `parallel`: which blocks of sharded parameters this rank holds and its ep group
   // (model/model_parallel.h); the default is one process holding everything.
-  // `saved`: kBf16 keeps the SwiGLU activations (dense MLPs, routed and shared experts) between
-  // the forward and backward passes in bf16 (SwigluActBuffers, model/mlp.h), for runs whose
-  // GEMMs are bf16 or fp8 (train.precision); only without recomputation, which keeps one set.
+  // `saved`: kBf16 keeps the activations of the attention (q, k, v, its output, MLA's latents),
+  // the SwiGLUs (dense MLPs, routed and shared experts) and the MoE layers' grouped rows between
+  // the forward and backward passes in bf16 (model/act_stash.h) and recomputes the normed inputs
+  // instead of keeping them, for runs whose GEMMs are bf16 or fp8 (train.precision); only without
+  // recomputation, which keeps one set.
   Transformer(const ModelConfig& config, DType dtype, BatchShape max_shape, Recompute recompute,
               ParamResidency residency = {}, const ModelParallel& parallel = {},
               Precision saved = Precision::kFp32);
@@ -295,7 +298,9 @@ class Transformer {
   std::vector<int32_t> mtp_tokens_, mtp_targets_;  // (N) one depth's shifted ids
   std::vector<ParamId> mtp_head_partial_, mtp_combine_partial_;  // [depth - 1], [3 * D]:
                                       // gradients summed over tp (sequence parallel only)
-  SwigluScratch swiglu_scratch_;  // the working set of bf16-saved SwiGLU activations
+  ActScratch act_scratch_;      // the working set of bf16-saved activations
+  ActScratch moe_row_scratch_;  // the working set of bf16-saved MoE layers' grouped rows
+  Buffer normed_;  // (local, D) where bf16-saved layers recompute their normed inputs
   // [slot * layers + layer] for held layers (MTP's included), or one shared set (recompute)
   std::vector<std::unique_ptr<LayerActs>> acts_;
   Buffer rope_;

@@ -1,5 +1,7 @@
 #include "kernels/rmsnorm.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "testkit/tensor_testing.h"
@@ -35,6 +37,25 @@ TEST(RmsNorm, CpuMatchesReference) {
     EXPECT_TENSOR_NEAR(dx.view(), dx_ref.view(), (testkit::Tolerance{1e-5, 1e-3}));
     EXPECT_TENSOR_NEAR(dw.view(), dw_ref.view(), (testkit::Tolerance{1e-4, 1e-3}));
   }
+}
+
+// Callers that keep x and inv_rms instead of y (bf16-saved activations) get forward's y back
+// bitwise, from every implementation and dtype.
+TEST(RmsNorm, ApplyGivesForwardsValuesBitwise) {
+  for (DType dtype : {DType::kF32, DType::kF64})
+    for (Exec ex : {Exec::cpu(), Exec::reference()}) {
+      for (auto [rows, cols] : {Dims2{1, 1}, {5, 17}, {33, 512}}) {
+        SCOPED_TRACE(fmt::format("rows={} cols={} f64={} ref={}", rows, cols,
+                                 dtype == DType::kF64, ex.impl == KernelImpl::kRef));
+        Buffer x = random_buffer(dtype, {rows, cols}, uint64_t(rows + cols));
+        Buffer w = random_buffer(dtype, {cols}, 7, 0.5, 1.5);
+        Buffer y(dtype, {rows, cols}), inv(dtype, {rows}), again(dtype, {rows, cols});
+        rmsnorm_forward(ex, x.view(), w.view(), 1e-6, y.view(), inv.view());
+        rmsnorm_apply(ex, x.view(), w.view(), inv.view(), again.view());
+        EXPECT_EQ(std::memcmp(y.view().raw(), again.view().raw(),
+                              size_t(y.numel() * dtype_bytes(dtype))), 0);
+      }
+    }
 }
 
 TEST(RmsNorm, BackwardMatchesFiniteDifferences) {

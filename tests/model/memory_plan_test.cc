@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "kernels/gemm.h"
@@ -52,8 +53,9 @@ ModelConfig small_moe() {
   return c;
 }
 
-// Also with the SwiGLU activations saved in bf16 (model/mlp.h): g and u in bf16, and their shared
-// scratch; under full recomputation nothing changes.
+// Also with the activations saved in bf16 (model/act_stash.h): the attention's and SwiGLUs' in
+// bf16, the normed inputs recomputed, and their shared working sets; under full recomputation
+// nothing changes.
 TEST(MemoryPlan, MatchesAllocationExactly) {
   for (Precision saved : {Precision::kFp32, Precision::kBf16})
     for (Recompute mode : {Recompute::kNone, Recompute::kFull}) {
@@ -77,24 +79,33 @@ TEST(MemoryPlan, MatchesAllocationExactly) {
     }
 }
 
-// A dense model of L layers saves 3 n F fp32 values per layer (g, u, a): in bf16 2 n F values
-// (g and u, n F floats) plus one fp32 working set of 3 n F, independent of the plan's arithmetic.
-TEST(MemoryPlan, Bf16SavedSwigluActivationsTakeAThirdOfTheirBytesPlusOneWorkingSet) {
+// A dense model of L layers keeps per layer, in fp32, 3 n F SwiGLU values (g, u, a), S = n (3 q +
+// 3 kv) attention values (q, k, v, out and, with qk_norm, the raw q and k) and the two normed
+// inputs (2 n D). In bf16: n F floats for g and u, S / 2 for the attention's, no normed inputs,
+// plus one fp32 working set of max(3 n F, S) and one of n D for the normed inputs; independent of
+// the plan's arithmetic.
+TEST(MemoryPlan, Bf16SavedActivationsTakeHalfTheirBytesOrLessPlusTheWorkingSets) {
   ModelConfig dense = small_moe();
   dense.num_experts = 0;
   dense.num_hidden_layers = 8;
-  const BatchShape shape{4, 33};
-  const int64_t n = shape.rows(), f = dense.intermediate_size, layers = 8;
-  const MemoryPlan fp32 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone);
-  const MemoryPlan bf16 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone, {},
-                                               true, Precision::kBf16);
-  const int64_t per_layer = 3 * n * f;
-  const int64_t saved_bytes = 4 * (per_layer * layers - n * f * layers - per_layer);
-  EXPECT_EQ(fp32.activations - bf16.activations, saved_bytes);
-  EXPECT_EQ(fp32.weights, bf16.weights);
+  for (int64_t f : {int64_t(24), int64_t(100)}) {
+    dense.intermediate_size = f;
+    const BatchShape shape{4, 33};
+    const int64_t n = shape.rows(), d = dense.hidden_size, layers = 8;
+    const int64_t s = n * (3 * dense.q_dim() + 3 * dense.kv_dim());
+    const MemoryPlan fp32 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone);
+    const MemoryPlan bf16 = plan_training_memory(dense, DType::kF32, shape, Recompute::kNone, {},
+                                                 true, Precision::kBf16);
+    const int64_t per_layer = 3 * n * f + s + 2 * n * d;
+    const int64_t bf16_per_layer = n * f + s / 2;
+    const int64_t saved_bytes =
+        4 * ((per_layer - bf16_per_layer) * layers - std::max(3 * n * f, s) - n * d);
+    EXPECT_EQ(fp32.activations - bf16.activations, saved_bytes) << "F = " << f;
+    EXPECT_EQ(fp32.weights, bf16.weights);
+  }
   // Under full recomputation the one shared set stays fp32.
-  EXPECT_EQ(plan_training_memory(dense, DType::kF32, shape, Recompute::kFull).activations,
-            plan_training_memory(dense, DType::kF32, shape, Recompute::kFull, {}, true,
+  EXPECT_EQ(plan_training_memory(dense, DType::kF32, {4, 33}, Recompute::kFull).activations,
+            plan_training_memory(dense, DType::kF32, {4, 33}, Recompute::kFull, {}, true,
                                  Precision::kBf16)
                 .activations);
 }

@@ -27,7 +27,7 @@ std::vector<float> rounded(ConstView v) {
 
 TEST(SwigluActBuffers, Bf16StorageRestoresTheRoundedValuesForEveryRowCount) {
   const int64_t capacity = 7, width = 5;
-  SwigluScratch scratch(SwigluActBuffers::numel(capacity, width));
+  ActScratch scratch(SwigluActBuffers::numel(capacity, width));
   SwigluActBuffers first(scratch, capacity, width), second(scratch, capacity, width);
   EXPECT_TRUE(first.bf16());
   for (int64_t rows : {int64_t(7), int64_t(3), int64_t(0)}) {

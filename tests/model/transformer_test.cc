@@ -240,36 +240,43 @@ TEST(Transformer, Bf16GemmsMatchTheirReferenceAndStayNearFp32) {
   }
 }
 
-// SwiGLU activations saved in bf16 (model/mlp.h) under bf16 GEMMs: the forward pass runs on
-// the same fp32 values (the loss is bitwise the same); the backward pass reads g and u rounded to
-// bf16 and a recomputed from them, so the gradients move by about that rounding: visibly, and
-// far less than bf16 GEMMs move them from fp32 (0.7-2.7% above).
-// Dense, MoE and shared-expert layers, with GQA and with MLA; two runs bitwise equal.
-TEST(Transformer, Bf16SavedSwigluActivationsKeepTheLossAndMoveGradientsByTheirRounding) {
-  for (const ModelConfig& c : kernel_check_configs()) {
-    SCOPED_TRACE(c.mla() ? "mla" : "gqa");
-    const BatchShape shape{2, 16};
-    const Batch b = random_batch(c, shape, 5);
-    const Exec ex = Exec::cpu().with_matmul(Precision::kBf16);
-    std::vector<Buffer> grads;
-    std::vector<double> losses;
-    for (Precision saved : {Precision::kFp32, Precision::kBf16, Precision::kBf16}) {
-      Transformer model(c, DType::kF32, shape, Recompute::kNone, {}, {}, saved);
-      init_params(c, 3, model.params());
-      losses.push_back(
-          model.forward_backward(ex, shape, b.tokens, b.targets, LossScales{1.0 / 31, 1.0})
-              .loss_sum);
-      grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+// Activations saved in bf16 (model/act_stash.h) under bf16 GEMMs: the forward pass runs on the
+// same fp32 values (the loss is bitwise the same); the backward pass reads the attention's q, k,
+// v and output (MLA's latents), the SwiGLUs' g and u (a recomputed from them) and the experts'
+// outputs rounded to bf16, and the normed inputs recomputed bitwise, so the gradients move by
+// about that rounding: visibly, and far less than bf16 GEMMs move them from fp32 (0.7-2.7% above).
+// Dense, MoE and shared-expert layers, with GQA (with and without qk_norm) and with MLA; fast and
+// reference kernels; two runs bitwise equal.
+TEST(Transformer, Bf16SavedActivationsKeepTheLossAndMoveGradientsByTheirRounding) {
+  std::vector<ModelConfig> configs = kernel_check_configs();
+  configs.push_back(configs[0]);
+  configs.back().qk_norm = false;
+  for (const ModelConfig& c : configs)
+    for (Exec ex : {Exec::cpu(), Exec::reference()}) {
+      SCOPED_TRACE(fmt::format("{}{}{}", c.mla() ? "mla" : "gqa", c.qk_norm ? " qk_norm" : "",
+                               ex.impl == KernelImpl::kRef ? " reference kernels" : ""));
+      const BatchShape shape{2, 16};
+      const Batch b = random_batch(c, shape, 5);
+      std::vector<Buffer> grads;
+      std::vector<double> losses;
+      for (Precision saved : {Precision::kFp32, Precision::kBf16, Precision::kBf16}) {
+        Transformer model(c, DType::kF32, shape, Recompute::kNone, {}, {}, saved);
+        init_params(c, 3, model.params());
+        losses.push_back(model
+                             .forward_backward(ex.with_matmul(Precision::kBf16), shape, b.tokens,
+                                               b.targets, LossScales{1.0 / 31, 1.0})
+                             .loss_sum);
+        grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+      }
+      EXPECT_EQ(losses[1], losses[0]);
+      EXPECT_EQ(losses[2], losses[1]);
+      EXPECT_EQ(std::memcmp(grads[1].f32(), grads[2].f32(), size_t(grads[1].bytes())), 0);
+      const double rel = normwise_relative(grads[1], grads[0]);
+      fmt::print("bf16-saved activations: gradients {:.3}% normwise from fp32-saved\n",
+                 100 * rel);
+      EXPECT_LT(rel, 0.01);
+      EXPECT_GT(rel, 1e-5);
     }
-    EXPECT_EQ(losses[1], losses[0]);
-    EXPECT_EQ(losses[2], losses[1]);
-    EXPECT_EQ(std::memcmp(grads[1].f32(), grads[2].f32(), size_t(grads[1].bytes())), 0);
-    const double rel = normwise_relative(grads[1], grads[0]);
-    fmt::print("bf16-saved SwiGLU activations: gradients {:.3}% normwise from fp32-saved\n",
-               100 * rel);
-    EXPECT_LT(rel, 0.01);
-    EXPECT_GT(rel, 1e-5);
-  }
 }
 
 void check_decode_matches_full_forward(ModelConfig c) {

@@ -1,7 +1,7 @@
 // Expert parallelism trains like one process. Under mpirun -np {2,4} each layout (ep2, ep2 x dp2,
 // ep4, with ZeRO stages, the aux-loss-free bias, a capacity factor and the published DeepSeek-V3
-// routing, multi-token prediction; dp2 alone as the control) is checked against one process running the same global
-// batch from the same weights, which every rank also computes alone:
+// routing, multi-token prediction, bf16; dp2 alone as the control) is checked against one process
+// running the same global batch from the same weights, which every rank also computes alone:
 //   - one step's gradients, gathered (expert blocks joined over the ep group), within 1e-5
 //     relative per tensor;
 //   - the losses of a 30-step run within 1e-5 for the first 16 steps (then 1e-3: top-k routing
@@ -42,6 +42,9 @@ struct Layout {
   double capacity = 0;  // model.capacity_factor (0: dropless)
   bool published = false;  // testkit::published_architecture_overrides()
   int64_t mtp = 0;      // model.num_nextn_predict_layers (the MTP layers are MoE layers too)
+  // train.precision: bf16 GEMMs and activations kept in bf16 (the experts' inputs and outputs
+  // among them), against one process doing the same.
+  Precision precision = Precision::kFp32;
 };
 
 std::string layout_name(const testing::TestParamInfo<Layout>& info) { return info.param.name; }
@@ -63,6 +66,7 @@ RunConfig config_for(const Layout& layout) {
   c->model.capacity_factor = layout.capacity;
   c->model.num_nextn_predict_layers = layout.mtp;
   c->parallel.ep = layout.ep;
+  c->train.precision = layout.precision;
   c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
   return *c;
@@ -102,8 +106,13 @@ TEST_P(ExpertParallelTest, OneStepsGradientsMatchOneProcess) {
 TEST_P(ExpertParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   const Layout& layout = GetParam();
   Comm& world = testkit::world();
+  // bf16 rounds GEMM inputs and saved activations: a weight that differs by the summation order
+  // (1e-8) rounds to the other side of a bf16 step now and then, so after the first step the
+  // losses follow one process's within 1e-3 (measured: 9e-5 by step 16), not 1e-5; the first
+  // step's gradients above stay within 1e-5 (measured: 6e-8).
+  const size_t tight = layout.precision == Precision::kFp32 ? kTightSteps : 1;
   const testkit::Comparison r = testkit::compare_training(
-      config_for(layout), world, kAccumulation * world.size(), kTag, kSteps, kTightSteps);
+      config_for(layout), world, kAccumulation * world.size(), kTag, kSteps, tight);
   // The routing bias: bitwise the same on every rank (rank 0's broadcast to all).
   const ModelConfig& mc = r.run->config.model;
   for (int64_t l = 0; l < mc.num_hidden_layers; ++l) {
@@ -121,7 +130,7 @@ TEST_P(ExpertParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
   }
   if (world.rank() == 0)
     std::printf("  %s: worst relative loss difference %.2e over the first %zu steps\n",
-                layout.name, r.worst, kTightSteps);
+                layout.name, r.worst, tight);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,
@@ -133,6 +142,8 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ExpertParallelTest,
                                          Layout{"ep2_capacity", 2, 2, 0, false, 1.0},
                                          Layout{"ep2_published", 2, 2, 0, true, 0, true},
                                          Layout{"ep2_mtp_bias", 2, 2, 1, true, 0, false, 1},
+                                         Layout{"ep2_bf16", 2, 2, 1, true, 0, false, 0,
+                                                Precision::kBf16},
                                          Layout{"ep2_dp2", 4, 2, 0, false},
                                          Layout{"ep2_dp2_zero2", 4, 2, 2, true},
                                          Layout{"ep4", 4, 4, 0, false},

@@ -13,6 +13,7 @@
 //   - the same layout run twice gives bitwise the same losses and gradients;
 //   - MoE balance terms: the aux, sequence-wise and z losses summed over the stages equal one
 //     process's, with softmax and with the published DeepSeek-V3 routing.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,6 +22,7 @@
 
 #include "config/run_config.h"
 #include "core/rng.h"
+#include "kernels/gemm.h"
 #include "model/memory_plan.h"
 #include "parallel/comm.h"
 #include "tensor/memory_stats.h"
@@ -131,7 +133,7 @@ TEST_P(PipelineParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
 
 // The memory plan (model/memory_plan.h, used by --dry-run) equals what each stage allocates for
 // the model and the pipeline runner's staging, weights and activations exactly, with and without
-// full recomputation.
+// full recomputation, with activations kept in fp32 and (bf16 GEMMs) in bf16.
 TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
   const Layout& layout = GetParam();
   Comm& world = testkit::world();
@@ -141,20 +143,27 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
   const Result<ModelParallel> parallel = model_parallel_for(c, mesh, micro_batches);
   ASSERT_TRUE(parallel.has_value()) << parallel.error().message();
   const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
+  for (Precision saved : {Precision::kFp32, Precision::kBf16})
   for (Recompute recompute : {Recompute::kNone, Recompute::kFull}) {
+    SCOPED_TRACE(fmt::format("{} recomputation, saved in {}",
+                             recompute == Recompute::kFull ? "full" : "no", precision_name(saved)));
+    // The bf16 GEMMs' conversion scratch, which the trainer reserves (not the model's memory).
+    if (saved == Precision::kBf16)
+      cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(c.model, shape, parallel->placement,
+                                                     c.parallel.sequence_parallel));
     const MemorySnapshot before = memory_stats_snapshot();
     auto grown = [&](MemoryCategory category) {
       return memory_stats_snapshot().current_bytes[size_t(category)] -
              before.current_bytes[size_t(category)];
     };
-    Transformer model(c.model, DType::kF32, shape, recompute, {}, *parallel);
+    Transformer model(c.model, DType::kF32, shape, recompute, {}, *parallel, saved);
     PipelineStep runner(model, nullptr, mesh.group(Axis::kPipeline), c.parallel.pp_schedule,
                         int(micro_batches), shape);
-    const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, recompute,
-                                                 parallel->placement, c.parallel.sequence_parallel);
+    const MemoryPlan plan =
+        plan_training_memory(c.model, DType::kF32, shape, recompute, parallel->placement,
+                             c.parallel.sequence_parallel, saved);
     EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
-    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
-        << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation");
+    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations);
     // A step allocates nothing more: zero-bubble schedules' weight-gradient passes fit the
     // arenas reserved for them (model/memory_plan.h weight_grad_pass_elems).
     std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(micro_batches));
@@ -167,7 +176,8 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
       }
     model.params().zero_grads();
     const double scale = 1.0 / double(micro_batches * shape.rows());
-    ASSERT_TRUE(runner.run(Exec::cpu(), tokens, targets, LossScales{scale, 1.0 / double(micro_batches)}).has_value());
+    ASSERT_TRUE(runner.run(Exec::cpu().with_matmul(saved), tokens, targets,
+                           LossScales{scale, 1.0 / double(micro_batches)}).has_value());
     EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations) << "after a step";
     // The step's report: replaying its passes without the sends and gaps between them cannot
     // leave more of the stages idle than the step did.

@@ -129,7 +129,8 @@ TEST_P(TensorParallelTest, TrainsLikeOneProcessAndIsBitwiseRepeatable) {
 
 // The memory plan (model/memory_plan.h, used by --dry-run and the planner) equals what the model
 // allocates on each rank of the layout, weights and activations exactly, with and without full
-// recomputation.
+// recomputation, with activations kept in fp32 and in bf16 (model/act_stash.h: under sequence
+// parallelism the normed inputs recomputed for this rank's rows).
 TEST_P(TensorParallelTest, MemoryPlanMatchesTheRanksAllocation) {
   const Layout& layout = GetParam();
   Comm& world = testkit::world();
@@ -137,19 +138,22 @@ TEST_P(TensorParallelTest, MemoryPlanMatchesTheRanksAllocation) {
   DeviceMesh mesh = mesh_for(c, world);
   const ModelParallel parallel = ModelParallel::of(mesh, c.parallel.sequence_parallel);
   const BatchShape shape{c.train.micro_batch_size, c.train.seq_len};
-  for (Recompute recompute : {Recompute::kNone, Recompute::kFull}) {
-    const MemorySnapshot before = memory_stats_snapshot();
-    auto grown = [&](MemoryCategory category) {
-      return memory_stats_snapshot().current_bytes[size_t(category)] -
-             before.current_bytes[size_t(category)];
-    };
-    Transformer model(c.model, DType::kF32, shape, recompute, {}, parallel);
-    const MemoryPlan plan = plan_training_memory(c.model, DType::kF32, shape, recompute,
-                                                 parallel.placement, c.parallel.sequence_parallel);
-    EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
-    EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
-        << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation");
-  }
+  for (Precision saved : {Precision::kFp32, Precision::kBf16})
+    for (Recompute recompute : {Recompute::kNone, Recompute::kFull}) {
+      const MemorySnapshot before = memory_stats_snapshot();
+      auto grown = [&](MemoryCategory category) {
+        return memory_stats_snapshot().current_bytes[size_t(category)] -
+               before.current_bytes[size_t(category)];
+      };
+      Transformer model(c.model, DType::kF32, shape, recompute, {}, parallel, saved);
+      const MemoryPlan plan =
+          plan_training_memory(c.model, DType::kF32, shape, recompute, parallel.placement,
+                               c.parallel.sequence_parallel, saved);
+      EXPECT_EQ(grown(MemoryCategory::kWeights), plan.weights);
+      EXPECT_EQ(grown(MemoryCategory::kActivations), plan.activations)
+          << (recompute == Recompute::kFull ? "full recomputation" : "no recomputation")
+          << ", saved in " << precision_name(saved);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -61,9 +61,12 @@ TrainingRun::TrainingRun(const RunConfig& c, DeviceMesh m, int64_t global_micro_
   Result<ModelParallel> parallel = model_parallel_for(
       config, mesh, TrainStep::micro_batches_for(config.train, ranks));
   SYM_CHECK(parallel.has_value(), "{}", parallel.error().message());
+  SYM_CHECK(config.train.precision != Precision::kFp8, "the layout tests run fp32 or bf16");
+  exec = Exec::cpu().with_matmul(config.train.precision);
   model = std::make_unique<Transformer>(
       config.model, DType::kF32, BatchShape{config.train.micro_batch_size, config.train.seq_len},
-      recompute, DataParallel::residency_for(zero), *parallel);
+      recompute, DataParallel::residency_for(zero), *parallel,
+      saved_activations_for(config.train.precision));
   dp = std::make_unique<DataParallel>(zero, mesh, *model, config.optim, /*bucket_mb=*/0.05);
   dp->init_params(config.model, config.train.seed);
   step = std::make_unique<TrainStep>(config.train, config.optim, *model, *dp,
@@ -80,7 +83,7 @@ BatchSource TrainingRun::source(int64_t s) {
 }
 
 void TrainingRun::backward_only() {
-  Result<CrossEntropyResult> r = step->accumulate_gradients(Exec::cpu(), source(0));
+  Result<CrossEntropyResult> r = step->accumulate_gradients(exec, source(0));
   SYM_CHECK(r.has_value(), "{}", r.error().message());
 }
 
@@ -101,7 +104,7 @@ std::vector<std::vector<float>> TrainingRun::gathered_grads() {
 std::vector<double> TrainingRun::train(int64_t steps) {
   std::vector<double> losses;
   for (int64_t s = 0; s < steps; ++s) {
-    Result<StepResult> r = step->run(Exec::cpu(), s, source(s));
+    Result<StepResult> r = step->run(exec, s, source(s));
     SYM_CHECK(r.has_value(), "{}", r.error().message());
     losses.push_back(r->loss);
   }

@@ -43,6 +43,9 @@ struct TrainingRun {
   std::unique_ptr<TrainStep> step;
   uint64_t tag;
   int64_t ranks = 1;  // data-parallel ranks (dp x cp)
+  // train.precision's GEMMs (fp32 or bf16), and the activations kept as the trainer keeps them
+  // (saved_activations_for).
+  Exec exec;
 
   // Sets train.global_batch_tokens to `global_micro_batches` micro-batches.
   TrainingRun(const RunConfig& c, DeviceMesh m, int64_t global_micro_batches, uint64_t tag,

@@ -41,7 +41,7 @@ int64_t MoeActs::expert_rows(const ModelConfig& c, int64_t rows, int expert_rank
 
 namespace {
 
-SwigluActBuffers swiglu_buffers(SwigluScratch* scratch, DType dtype, int64_t rows, int64_t width) {
+SwigluActBuffers swiglu_buffers(ActScratch* scratch, DType dtype, int64_t rows, int64_t width) {
   return scratch ? SwigluActBuffers(*scratch, rows, width) : SwigluActBuffers(dtype, rows, width);
 }
 
@@ -57,14 +57,22 @@ int64_t MoeActs::swiglu_scratch_elems(const ModelConfig& c, int64_t rows, int ex
   return elems;
 }
 
+int64_t MoeActs::row_scratch_elems(const ModelConfig& c, int64_t rows, int expert_ranks) {
+  int64_t elems = ActStash::working_elems(rows * c.num_experts_per_tok, routed_widths(c));
+  if (expert_ranks > 1)
+    elems += ActStash::working_elems(expert_rows(c, rows, expert_ranks), exchanged_widths(c));
+  return elems;
+}
+
 MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ranks,
-                 int expert_tensor_ranks, SwigluScratch* scratch)
+                 int expert_tensor_ranks, ActScratch* scratch, ActScratch* row_scratch)
     : logits(act(dtype, {rows, c.num_experts})),
       probs(act(dtype, {rows, c.num_experts})),
       weights(act(dtype, {rows, c.num_experts_per_tok})),
       idx(size_t(rows * c.num_experts_per_tok)),
-      xg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
-      yg(act(dtype, {rows * c.num_experts_per_tok, c.hidden_size})),
+      routed(row_scratch
+                 ? ActStash(*row_scratch, rows * c.num_experts_per_tok, routed_widths(c), 1)
+                 : ActStash(dtype, rows * c.num_experts_per_tok, routed_widths(c))),
       experts(swiglu_buffers(scratch, dtype,
                              expert_rows(c, rows, expert_ranks) * expert_tensor_ranks,
                              c.moe_intermediate_size / expert_tensor_ranks)),
@@ -77,9 +85,9 @@ MoeActs::MoeActs(const ModelConfig& c, int64_t rows, DType dtype, int expert_ran
     rows_by_position.resize(size_t(c.num_experts));
     exchange = ExchangePlan(c.num_experts, expert_ranks,
                             ExpertExchange::chunks_for(c.num_experts, expert_ranks), r);
-    xr = act(dtype, {r, c.hidden_size});
-    xe = act(dtype, {r, c.hidden_size});
-    ye = act(dtype, {r, c.hidden_size});
+    exchanged = row_scratch ? ActStash(*row_scratch, r, exchanged_widths(c), 1,
+                                       ActStash::working_elems(routed.rows(), routed_widths(c)))
+                            : ActStash(dtype, r, exchanged_widths(c));
   }
   if (expert_tensor_ranks > 1) {
     const int64_t r = expert_rows(c, rows, expert_ranks) * expert_tensor_ranks;
@@ -262,7 +270,7 @@ Status MoeBlock::run_chunks(const Exec& ex, MoeActs& a, View in, View out, float
   ExpertExchange& xc = *exchange_;
   const ExchangePlan& plan = a.exchange;
   const int64_t segments_per_chunk = xc.local_experts() / xc.chunks() * xc.ranks();
-  View xr = a.xr.view().rows(0, plan.recv_rows());
+  View xr = a.xr(plan.recv_rows());
   for (int c = 0; c < xc.chunks(); ++c) {
     SYM_TRY(xc.wait(c));
     const int64_t begin = plan.recv_begin(c), end = plan.recv_begin(c + 1);
@@ -271,7 +279,7 @@ Status MoeBlock::run_chunks(const Exec& ex, MoeActs& a, View in, View out, float
     compute(c * segments_per_chunk, (c + 1) * segments_per_chunk);
     moe_gather(ex, out, plan.to_source_major().subspan(size_t(begin), size_t(end - begin)),
                xr.rows(begin, end));
-    xc.combine_async(plan, c, a.xr.f32(), back, config_.hidden_size);
+    xc.combine_async(plan, c, a.xr_data(), back, config_.hidden_size);
   }
   for (int c = 0; c < xc.chunks(); ++c) SYM_TRY(xc.wait(c));
   return Status::ok();
@@ -286,17 +294,17 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
     a.rows_by_position[size_t(p)] = a.plan.rows_of(p);
   SYM_TRY(xc.exchange_counts(a.rows_by_position, a.exchange));
   for (int c = 0; c < xc.chunks(); ++c)
-    xc.dispatch_async(a.exchange, c, a.xg.f32(), a.xr.f32(), config_.hidden_size);
+    xc.dispatch_async(a.exchange, c, a.xg_data(), a.xr_data(), config_.hidden_size);
   if (shared_) {
     swiglu_mlp_forward(ex, x, shared_->weights(store), a.shared.view(n),
                        a.shared_out.view().rows(0, n));
     a.shared.save(ex, n);
   }
   const int64_t rows = a.exchange.recv_rows();
-  View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
+  View xe = a.xe(rows), ye = a.ye(rows);
   Status computed;
   int64_t at = 0;
-  SYM_TRY(run_chunks(ex, a, xe, ye, a.yg.f32(), [&](int64_t first, int64_t last) {
+  SYM_TRY(run_chunks(ex, a, xe, ye, a.yg_data(), [&](int64_t first, int64_t last) {
     if (computed.is_ok())
       computed = experts_forward_any(ex, store, first, last, xc.ranks(),
                                      a.exchange.segment_offsets(), xe, a, ye, at);
@@ -310,17 +318,17 @@ Status MoeBlock::exchanged_forward(const Exec& ex, const ParamStore& store, Cons
 void MoeBlock::exchanged_backward_start(MoeActs& a) {
   ExpertExchange& xc = *exchange_;
   for (int c = 0; c < xc.chunks(); ++c)
-    xc.dispatch_async(a.exchange, c, a.yg.f32(), a.xr.f32(), config_.hidden_size);
+    xc.dispatch_async(a.exchange, c, a.yg_data(), a.xr_data(), config_.hidden_size);
 }
 
 Status MoeBlock::exchanged_backward_finish(const Exec& ex, ParamStore& store, MoeActs& a) {
   ExpertExchange& xc = *exchange_;
   const int64_t rows = a.exchange.recv_rows();
   // Output gradients arrive into ye; the input gradients overwrite the inputs in xe.
-  View xe = a.xe.view().rows(0, rows), ye = a.ye.view().rows(0, rows);
+  View xe = a.xe(rows), ye = a.ye(rows);
   Status computed;
   int64_t at = 0;
-  SYM_TRY(run_chunks(ex, a, ye, xe, a.xg.f32(), [&](int64_t first, int64_t last) {
+  SYM_TRY(run_chunks(ex, a, ye, xe, a.xg_data(), [&](int64_t first, int64_t last) {
     if (computed.is_ok())
       computed = experts_backward_any(ex, store, first, last, xc.ranks(),
                                       a.exchange.segment_offsets(), xe, a, ye, at);
@@ -356,7 +364,7 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   build_dispatch_plan(plan_idx, n, e_count, k, capacity, a.plan);
   const DispatchPlan& plan = a.plan;
   const int64_t rows = plan.kept_rows();
-  View xg = a.xg.view().rows(0, rows), yg = a.yg.view().rows(0, rows);
+  View xg = a.xg(rows), yg = a.yg(rows);
   moe_gather(ex, x, plan.token_of_row, xg);
   a.expert_rows_used = 0;
   if (exchange_) {
@@ -374,6 +382,8 @@ Status MoeBlock::forward(const Exec& ex, const ParamStore& store, ConstView bias
   }
   moe_combine(ex, yg, weights, plan.row_of_slot, y);
   if (shared_) add(ex, y, a.shared_out.view().rows(0, n), y);
+  a.routed.save(ex, rows);
+  if (exchange_) a.exchanged.save(ex, a.exchange.recv_rows());
 
   // Statistics by expert id (the plan counts by send position under expert parallelism).
   std::vector<int64_t>& routed = routed_scratch_;
@@ -436,7 +446,11 @@ Status MoeBlock::backward(const Exec& ex, ParamStore& store, ConstView x, ConstV
   const DispatchPlan& plan = a.plan;
   const int64_t rows = plan.kept_rows();
   View weights = a.weights.view().rows(0, n), dweights = a.dweights.view().rows(0, n);
-  View xg = a.xg.view().rows(0, rows), yg = a.yg.view().rows(0, rows);
+  View xg = a.xg(rows), yg = a.yg(rows);
+  a.routed.restore(ex, rows);
+  if (exchange_) a.exchanged.restore(ex, a.exchange.recv_rows());
+  // The experts' inputs, gathered from x again where they were not kept (bf16, one process).
+  if (a.routed.bf16() && !exchange_) moe_gather(ex, x, plan.token_of_row, xg);
   // yg becomes the gradient of the expert outputs, then xg the gradient of the expert inputs.
   moe_combine_backward(ex, dy, yg, weights, plan.row_of_slot, dweights, yg);
   if (exchange_) exchanged_backward_start(a);

@@ -68,9 +68,14 @@ struct MoeActs {
   std::vector<int64_t> rows_by_position;  // [send position] (expert parallel)
   DispatchPlan plan;
   ExchangePlan exchange;          // expert parallel: counts and permutations of the exchange
-  Buffer xg, yg;                  // (N*K, D) grouped rows, in send order
-  Buffer xr, xe, ye;              // (R, D) expert parallel: received (source-major), expert-major
-                                  // input and output; R = ep * N*K, the most a rank can receive
+  // The grouped rows (N*K, D), in send order: the experts' outputs yg (their combine weights'
+  // gradient reads them) and inputs xg. Expert parallel, (R, D), R = ep * N*K the most a rank can
+  // receive: xe, the rows received in expert-major order (the experts' inputs), xr, received
+  // (source-major), and ye, the experts' outputs. In bf16 (model/act_stash.h) yg and xe are saved
+  // in bf16 and the rest is working space the model's MoE layers share; the backward pass
+  // gathers xg again from its input.
+  ActStash routed;                // yg, xg
+  ActStash exchanged;             // xe, xr, ye (expert parallel)
   SwigluActBuffers experts;       // (N*K, F), or (R, F) expert parallel; under etp (etp * R,
                                   // F / etp) over the rows the etp group gathered
   int64_t expert_rows_used = 0;   // rows of `experts` the last forward pass wrote
@@ -80,13 +85,33 @@ struct MoeActs {
   Buffer dprobs_aux, dweights, dlogits;  // (N, E) balance losses' gradient of the scores,
                                          // (N, K), (N, E)
   MoeActs() = default;
-  // `scratch`: keep the experts' SwiGLU activations in bf16, working on it (SwigluActBuffers,
-  // model/mlp.h); null: in `dtype`. It must hold swiglu_scratch_elems().
+  // `scratch`: keep the SwiGLU activations of the experts and shared experts in bf16, working on
+  // it (SwigluActBuffers, model/mlp.h), and the grouped rows on `row_scratch`; null: all in
+  // `dtype`. They must hold swiglu_scratch_elems() and row_scratch_elems().
   MoeActs(const ModelConfig& config, int64_t rows, DType dtype, int expert_ranks,
-          int expert_tensor_ranks = 1, SwigluScratch* scratch = nullptr);
+          int expert_tensor_ranks = 1, ActScratch* scratch = nullptr,
+          ActScratch* row_scratch = nullptr);
   // Elements of the SwiGLU scratch the block's experts and shared experts need (the larger).
   static int64_t swiglu_scratch_elems(const ModelConfig& config, int64_t rows, int expert_ranks,
                                       int expert_tensor_ranks);
+  // Elements of the working set of the grouped rows: routed's and exchanged's.
+  static int64_t row_scratch_elems(const ModelConfig& config, int64_t rows, int expert_ranks);
+  static std::vector<int64_t> routed_widths(const ModelConfig& c) {
+    return {c.hidden_size, c.hidden_size};
+  }
+  static std::vector<int64_t> exchanged_widths(const ModelConfig& c) {
+    return {c.hidden_size, c.hidden_size, c.hidden_size};
+  }
+
+  View yg(int64_t rows) { return routed.view(0, rows); }
+  View xg(int64_t rows) { return routed.view(1, rows); }
+  View xe(int64_t rows) { return exchanged.view(0, rows); }
+  View xr(int64_t rows) { return exchanged.view(1, rows); }
+  View ye(int64_t rows) { return exchanged.view(2, rows); }
+  // Where the rows of xg, yg and xr begin (their full capacity: the exchange's buffers).
+  float* xg_data() { return xg(routed.rows()).f32(); }
+  float* yg_data() { return yg(routed.rows()).f32(); }
+  float* xr_data() { return xr(exchanged.rows()).f32(); }
   // Rows of expert activations a rank may hold: N*K, times ep under expert parallelism.
   static int64_t expert_rows(const ModelConfig& config, int64_t rows, int expert_ranks);
 };

@@ -1,0 +1,76 @@
+#pragma once
+// Activations a block keeps between its forward and its backward pass, in fp32 or in bf16.
+//
+// ActStash holds tensors 0..k-1, each (rows, width_i) for a capacity of rows, in one of two modes:
+//  - kept as computed (the model's dtype): each tensor has storage of its own; view() gives it and
+//    save()/restore() do nothing.
+//  - bf16 (train.precision = "bf16" or "fp8" without recomputation, core/precision.h): the
+//    block computes on an fp32 working set the model's blocks share (ActScratch; blocks run one at
+//    a time), save() rounds the first `stored` tensors to bf16 (round to nearest even,
+//    kernels/bf16_convert.h) into storage of their own, and restore() widens them back onto the
+//    working set for the backward pass. The other tensors are working space only: the block
+//    recomputes them from the restored ones (SwigluActBuffers, model/mlp.h: a = silu(g) * u).
+// A block calls view() in its forward pass, then save(rows); restore(rows) before its backward
+// pass, which then reads view(). Rows [0, rows) travel.
+// Thread-safety: none; the working set is one block's at a time.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tensor/buffer.h"
+#include "tensor/exec.h"
+#include "tensor/view.h"
+
+namespace symphony {
+
+// The fp32 working set the bf16 ActStashes of a model share, sized for the largest
+// (ActStash::working_elems).
+class ActScratch {
+ public:
+  ActScratch() = default;
+  explicit ActScratch(int64_t elems) : buf_(DType::kF32, {elems}, MemoryCategory::kActivations) {}
+  float* data() { return buf_.f32(); }
+  int64_t elems() const { return buf_.numel(); }
+
+ private:
+  Buffer buf_;
+};
+
+class ActStash {
+ public:
+  ActStash() = default;
+  // Kept as computed: one buffer in `dtype` for all tensors.
+  ActStash(DType dtype, int64_t rows, std::vector<int64_t> widths);
+  // bf16: the first `stored` tensors saved in bf16, all of them worked on in `scratch` from
+  // element `at` on; the scratch must outlive this and hold at + working_elems(rows, widths).
+  ActStash(ActScratch& scratch, int64_t rows, std::vector<int64_t> widths, size_t stored,
+           int64_t at = 0);
+
+  // Tensor i's first `rows` rows. REQUIRES: rows <= this->rows().
+  View view(size_t i, int64_t rows);
+  void save(const Exec& ex, int64_t rows);
+  void restore(const Exec& ex, int64_t rows);
+
+  bool bf16() const { return scratch_ != nullptr; }
+  int64_t rows() const { return rows_; }
+
+  // Elements of all tensors together: the storage kept as computed, or the working set.
+  static int64_t working_elems(int64_t rows, std::span<const int64_t> widths);
+  // fp32 elements the bf16 storage of the first `stored` tensors takes (two values per float).
+  static int64_t bf16_elems(int64_t rows, std::span<const int64_t> widths, size_t stored);
+
+ private:
+  int64_t offset(size_t i) const;  // of tensor i, in elements, laid out for the full capacity
+  uint16_t* packed();
+
+  Buffer own_;     // kept as computed
+  Buffer packed_;  // bf16 storage, laid out as the working set's first `stored_` tensors
+  ActScratch* scratch_ = nullptr;
+  int64_t at_ = 0;  // of the working set in scratch_
+  std::vector<int64_t> widths_;
+  size_t stored_ = 0;
+  int64_t rows_ = 0;
+};
+
+}  // namespace symphony
