@@ -73,4 +73,34 @@ class ActStash {
   int64_t rows_ = 0;
 };
 
+// What a pre-norm sub-layer (attention, MLA) keeps for its backward pass: an ActStash and its
+// normed input h (local rows, D), kept as computed, or (bf16) recomputed by the sub-layer before
+// its backward pass (rmsnorm_apply) into `normed`, a working set the model's layers share.
+class SubLayerActs {
+ public:
+  SubLayerActs() = default;
+  SubLayerActs(DType dtype, int64_t rows, int64_t local_rows, int64_t hidden,
+               std::vector<int64_t> widths)
+      : h_own_(dtype, {local_rows, hidden}, MemoryCategory::kActivations),
+        stash_(dtype, rows, std::move(widths)) {}
+  // REQUIRES: normed is (>= local_rows, hidden).
+  SubLayerActs(ActScratch& scratch, View normed, int64_t rows, int64_t local_rows, int64_t hidden,
+               std::vector<int64_t> widths, size_t stored);
+
+  View h(int64_t local_rows) {
+    return (recomputes_h() ? normed_ : h_own_.view()).rows(0, local_rows);
+  }
+  bool recomputes_h() const { return h_own_.empty(); }
+  void save(const Exec& ex, int64_t rows) { stash_.save(ex, rows); }
+  void restore(const Exec& ex, int64_t rows) { stash_.restore(ex, rows); }
+
+ protected:
+  View stashed(size_t i, int64_t rows) { return stash_.view(i, rows); }
+
+ private:
+  Buffer h_own_;  // kept as computed
+  View normed_;   // bf16: the shared working set h lives in
+  ActStash stash_;
+};
+
 }  // namespace symphony

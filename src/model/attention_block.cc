@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "core/check.h"
 #include "kernels/elementwise.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
@@ -21,28 +20,20 @@ std::vector<int64_t> AttentionActs::stashed_widths(const ModelConfig& c) {
 }
 
 AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, int64_t local_rows, DType dtype)
-    : inv_rms(act(dtype, {local_rows})),
+    : SubLayerActs(dtype, rows, local_rows, c.hidden_size, stashed_widths(c)),
+      inv_rms(act(dtype, {local_rows})),
       q_inv(c.qk_norm ? act(dtype, {rows * c.num_attention_heads}) : Buffer()),
       k_inv(c.qk_norm ? act(dtype, {rows * c.num_key_value_heads}) : Buffer()),
-      lse(act(dtype, {rows, c.num_attention_heads})),
-      h_own_(act(dtype, {local_rows, c.hidden_size})),
-      stash_(dtype, rows, stashed_widths(c)) {}
+      lse(act(dtype, {rows, c.num_attention_heads})) {}
 
 AttentionActs::AttentionActs(const ModelConfig& c, int64_t rows, int64_t local_rows,
                              ActScratch& scratch, View normed)
-    : inv_rms(act(DType::kF32, {local_rows})),
+    : SubLayerActs(scratch, normed, rows, local_rows, c.hidden_size, stashed_widths(c),
+                   stashed_widths(c).size()),
+      inv_rms(act(DType::kF32, {local_rows})),
       q_inv(c.qk_norm ? act(DType::kF32, {rows * c.num_attention_heads}) : Buffer()),
       k_inv(c.qk_norm ? act(DType::kF32, {rows * c.num_key_value_heads}) : Buffer()),
-      lse(act(DType::kF32, {rows, c.num_attention_heads})),
-      normed_(normed),
-      stash_(scratch, rows, stashed_widths(c), stashed_widths(c).size()) {
-  SYM_CHECK(normed.ndim() == 2 && normed.dim(0) >= local_rows && normed.dim(1) == c.hidden_size,
-            "the normed-input working set must hold {} x {}", local_rows, c.hidden_size);
-}
-
-View AttentionActs::h(int64_t local_rows) {
-  return (recomputes_h() ? normed_ : h_own_.view()).rows(0, local_rows);
-}
+      lse(act(DType::kF32, {rows, c.num_attention_heads})) {}
 
 AttentionScratch::AttentionScratch(const ModelConfig& c, int64_t rows, DType dtype)
     : dh(act(dtype, {rows, c.hidden_size})),

@@ -37,7 +37,7 @@ namespace symphony {
 //    working set the model's layers share. The inverse RMS, qk_norm's and the logsumexp stay
 //    fp32, as the kernels reading them need.
 // The block calls save() at the end of its forward pass and restore() before its backward pass.
-struct AttentionActs {
+struct AttentionActs : SubLayerActs {
   Buffer inv_rms;             // inverse RMS of the normed input (local rows)
   Buffer q_inv, k_inv;        // per-head inverse RMS of qk_norm: (N*H), (N*Hkv)
   Buffer lse;                 // logsumexp of the attention rows (N, H)
@@ -49,26 +49,18 @@ struct AttentionActs {
   AttentionActs(const ModelConfig& config, int64_t rows, int64_t local_rows, ActScratch& scratch,
                 View normed);
 
-  View h(int64_t local_rows);  // normed input (local rows, D)
+  // h(local rows): the normed input (local rows, D).
   // After qk_norm and RoPE: (N, H*Dh), (N, Hkv*Dh), (N, Hkv*Dh); the attention output (N, H*Dh).
-  View q(int64_t n) { return stash_.view(0, n); }
-  View k(int64_t n) { return stash_.view(1, n); }
-  View v(int64_t n) { return stash_.view(2, n); }
-  View out(int64_t n) { return stash_.view(3, n); }
+  View q(int64_t n) { return stashed(0, n); }
+  View k(int64_t n) { return stashed(1, n); }
+  View v(int64_t n) { return stashed(2, n); }
+  View out(int64_t n) { return stashed(3, n); }
   // The projections before qk_norm (only with qk_norm).
-  View q_raw(int64_t n) { return stash_.view(4, n); }
-  View k_raw(int64_t n) { return stash_.view(5, n); }
-  bool recomputes_h() const { return h_own_.empty(); }
-  void save(const Exec& ex, int64_t n) { stash_.save(ex, n); }
-  void restore(const Exec& ex, int64_t n) { stash_.restore(ex, n); }
+  View q_raw(int64_t n) { return stashed(4, n); }
+  View k_raw(int64_t n) { return stashed(5, n); }
 
   // The widths of the stashed tensors (q, k, v, out, then q_raw and k_raw with qk_norm).
   static std::vector<int64_t> stashed_widths(const ModelConfig& config);
-
- private:
-  Buffer h_own_;  // kept as computed
-  View normed_;   // bf16: the shared working set h lives in
-  ActStash stash_;
 };
 
 // Gradient scratch shared by all layers (used one layer at a time).

@@ -49,31 +49,22 @@ std::vector<int64_t> MlaActs::stashed_widths(const ModelConfig& config) {
 }
 
 MlaActs::MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, DType dtype)
-    : inv_rms(act(dtype, {local_rows})),
+    : SubLayerActs(dtype, rows, local_rows, config.hidden_size, stashed_widths(config)),
+      inv_rms(act(dtype, {local_rows})),
       q_inv(act_if(config.q_lora_rank > 0, dtype, {rows})),
       c_inv(act(dtype, {rows})),
       lse(act(dtype, {rows, config.num_attention_heads})),
-      h_own_(act(dtype, {local_rows, config.hidden_size})),
-      stash_(dtype, rows, stashed_widths(config)),
       c_norm_at_(stored(config)) {}
 
 MlaActs::MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows,
                  ActScratch& scratch, View normed)
-    : inv_rms(act(DType::kF32, {local_rows})),
+    : SubLayerActs(scratch, normed, rows, local_rows, config.hidden_size, stashed_widths(config),
+                   stored(config)),
+      inv_rms(act(DType::kF32, {local_rows})),
       q_inv(act_if(config.q_lora_rank > 0, DType::kF32, {rows})),
       c_inv(act(DType::kF32, {rows})),
       lse(act(DType::kF32, {rows, config.num_attention_heads})),
-      normed_(normed),
-      stash_(scratch, rows, stashed_widths(config), stored(config)),
-      c_norm_at_(stored(config)) {
-  SYM_CHECK(normed.ndim() == 2 && normed.dim(0) >= local_rows &&
-                normed.dim(1) == config.hidden_size,
-            "the normed-input working set must hold {} x {}", local_rows, config.hidden_size);
-}
-
-View MlaActs::h(int64_t local_rows) {
-  return (recomputes() ? normed_ : h_own_.view()).rows(0, local_rows);
-}
+      c_norm_at_(stored(config)) {}
 
 CheckedInt MlaActs::numel(const ModelConfig& config, CheckedInt rows, CheckedInt local_rows,
                           bool bf16) {
@@ -217,7 +208,7 @@ void MlaBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   const int64_t n = shape.rows(), local = x.dim(0);
   WeightGradQueue* queue = store.weight_grad_queue();
   a.restore(ex, n);
-  if (a.recomputes()) {  // the norms' outputs from their saved inputs and inverse RMS values
+  if (a.recomputes_h()) {  // the norms' outputs from their saved inputs and inverse RMS values
     rmsnorm_apply(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), a.h(local));
     rmsnorm_apply(ex, a.c(n), store.param(kv_a_norm_), a.c_inv.view().rows(0, n), a.c_norm(n));
     if (m.q_lora > 0)

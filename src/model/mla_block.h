@@ -51,7 +51,7 @@ namespace symphony {
 // norms of the latents are recomputed from them (rmsnorm_apply) and the normed input h from the
 // sub-layer's input into `normed`. The inverse RMS values and the logsumexp stay fp32.
 // The block calls save() at the end of its forward pass and restore() before its backward pass.
-struct MlaActs {
+struct MlaActs : SubLayerActs {
   Buffer inv_rms;  // inverse RMS of the normed input (local rows)
   Buffer q_inv;    // with q_lora_rank: of the query latent (N)
   Buffer c_inv;    // of the latent (N)
@@ -62,24 +62,20 @@ struct MlaActs {
   MlaActs(const ModelConfig& config, int64_t rows, int64_t local_rows, ActScratch& scratch,
           View normed);
 
-  View h(int64_t local_rows);  // normed input (local rows, D)
+  // h(local rows): the normed input (local rows, D).
   // After RoPE: (N, H*Dq), (N, H*Dq), (N, H*v); the attention output (N, H*v).
-  View q(int64_t n) { return stash_.view(0, n); }
-  View k(int64_t n) { return stash_.view(1, n); }
-  View v(int64_t n) { return stash_.view(2, n); }
-  View out(int64_t n) { return stash_.view(3, n); }
-  View c(int64_t n) { return stash_.view(4, n); }  // latent (N, kv_lora)
-  View c_norm(int64_t n) { return stash_.view(c_norm_at_, n); }  // its norm
+  View q(int64_t n) { return stashed(0, n); }
+  View k(int64_t n) { return stashed(1, n); }
+  View v(int64_t n) { return stashed(2, n); }
+  View out(int64_t n) { return stashed(3, n); }
+  View c(int64_t n) { return stashed(4, n); }  // latent (N, kv_lora)
+  View c_norm(int64_t n) { return stashed(c_norm_at_, n); }  // its norm
   // With q_lora_rank: h·Wq_a^T (N, q_lora) and its norm.
-  View q_a(int64_t n) { return stash_.view(5, n); }
-  View q_lat(int64_t n) { return stash_.view(c_norm_at_ + 1, n); }
-  // Whether the normed input and the latents' norms are recomputed before the backward pass.
-  bool recomputes() const { return h_own_.empty(); }
-  void save(const Exec& ex, int64_t n) { stash_.save(ex, n); }
-  void restore(const Exec& ex, int64_t n) { stash_.restore(ex, n); }
+  View q_a(int64_t n) { return stashed(5, n); }
+  View q_lat(int64_t n) { return stashed(c_norm_at_ + 1, n); }
 
   // The widths of the stashed tensors: q, k, v, out, c, [q_a], then c_norm, [q_lat]; and how
-  // many of them bf16 keeps (those before c_norm).
+  // many of them bf16 keeps (those before c_norm; the norms are recomputed from them).
   static std::vector<int64_t> stashed_widths(const ModelConfig& config);
   static size_t stored(const ModelConfig& config) { return config.q_lora_rank > 0 ? 6 : 5; }
   // Elements of the buffers (model/memory_plan.cc counts them), kept as computed or in bf16.
@@ -87,9 +83,6 @@ struct MlaActs {
                           bool bf16 = false);
 
  private:
-  Buffer h_own_;  // kept as computed
-  View normed_;   // bf16: the shared working set h lives in
-  ActStash stash_;
   size_t c_norm_at_ = 5;
 };
 
