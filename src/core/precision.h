@@ -1,8 +1,8 @@
 #pragma once
 // Precision of a run's matrix multiplies. Weights, gradients, optimizer state and every other op
 // (norms, softmax, loss, router scores, attention's own products) stay fp32 in all three; below
-// fp32 the attention and SwiGLU activations saved for the backward pass are kept in bf16
-// (saved_activations_for, model/act_stash.h):
+// fp32 the activations saved for the backward pass (attention, SwiGLU, MoE rows) are kept in
+// bf16 (saved_activations_for, model/act_stash.h):
 //   kFp32  fp32 GEMMs
 //   kBf16  GEMM inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
 //   kFp8   fp8 GEMM inputs with per-tensor scales, fp32 accumulation and output (planner-modelled)
@@ -32,8 +32,8 @@ constexpr std::optional<Precision> parse_precision(std::string_view name) {
   return std::nullopt;
 }
 
-// The precision a run of `training` keeps its saved attention and SwiGLU activations in: bf16
-// when its GEMMs run below fp32 (they read bf16-rounded inputs anyway), else fp32.
+// The precision a run of `training` keeps its saved activations in: bf16 when its GEMMs run
+// below fp32 (they read bf16-rounded inputs anyway), else fp32.
 constexpr Precision saved_activations_for(Precision training) {
   return training == Precision::kFp32 ? Precision::kFp32 : Precision::kBf16;
 }

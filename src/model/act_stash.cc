@@ -13,7 +13,7 @@ int64_t ActStash::working_elems(int64_t rows, std::span<const int64_t> widths) {
 
 int64_t ActStash::bf16_elems(int64_t rows, std::span<const int64_t> widths, size_t stored) {
   SYM_CHECK(stored <= widths.size(), "{} stored tensors of {}", stored, widths.size());
-  return (working_elems(rows, widths.first(stored)) + 1) / 2;
+  return *bf16_elems(CheckedInt(working_elems(rows, widths.first(stored)))).value();
 }
 
 ActStash::ActStash(DType dtype, int64_t rows, std::vector<int64_t> widths)

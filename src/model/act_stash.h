@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "core/checked_math.h"
 #include "tensor/buffer.h"
 #include "tensor/exec.h"
 #include "tensor/view.h"
@@ -59,6 +60,10 @@ class ActStash {
   static int64_t working_elems(int64_t rows, std::span<const int64_t> widths);
   // fp32 elements the bf16 storage of the first `stored` tensors takes (two values per float).
   static int64_t bf16_elems(int64_t rows, std::span<const int64_t> widths, size_t stored);
+  // The same for `values` bf16 values, in checked arithmetic (model/memory_plan.cc).
+  static CheckedInt bf16_elems(CheckedInt values) {
+    return values.overflowed() ? values : CheckedInt((*values.value() + 1) / 2);
+  }
 
  private:
   int64_t offset(size_t i) const;  // of tensor i, in elements, laid out for the full capacity

@@ -11,11 +11,6 @@
 namespace symphony {
 namespace {
 
-// Half of `elems`, rounded up: fp32 elements holding that many bf16 values (ActStash).
-CheckedInt bf16_half(CheckedInt elems) {
-  return elems.overflowed() ? elems : CheckedInt((*elems.value() + 1) / 2);
-}
-
 // Elements of one layer's saved activations (LayerActs in transformer.cc). `c` holds this rank's
 // attention heads; n: the micro-batch's rows, nl: the residual stream's rows on this rank, ns: the
 // rows its MoE layers route; mlp_width: this rank's part of the dense MLP width.
@@ -38,16 +33,17 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
     e += nl;                                                      // inv_rms
     if (c.qk_norm) e += n * h + n * hkv;                          // q_inv, k_inv
     e += n * h;                                                   // lse
-    e += bf16 ? bf16_half(stashed) : stashed + nl * d;            // and h
+    e += bf16 ? ActStash::bf16_elems(stashed) : stashed + nl * d;  // and h
   }
   e += bf16 ? nl * d + nl : nl * d * 2 + nl;                      // x_mid, inv2 (and h2)
   if (dense) e += swiglu(n, mlp_width);
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
     e += ns * x * 2 + ns * k;                                     // logits, probs, weights
-    e += bf16 ? bf16_half(ns * k * d) : ns * k * d * 2;           // yg (and xg)
+    e += bf16 ? ActStash::bf16_elems(ns * k * d) : ns * k * d * 2;  // yg (and xg)
     e += swiglu(ns * k * ep * etp, c.moe_intermediate_size / etp);  // expert acts
-    if (ep > 1) e += bf16 ? bf16_half(ns * k * ep * d) : ns * k * ep * d * 3;  // xe (xr, ye)
+    if (ep > 1)  // xe (and xr, ye)
+      e += bf16 ? ActStash::bf16_elems(ns * k * ep * d) : ns * k * ep * d * 3;
     if (etp > 1) e += ns * k * ep * etp * d * 2;                  // xt, yt
     if (c.n_shared_experts > 0)
       e += swiglu(ns, c.n_shared_experts * c.moe_intermediate_size) + ns * d;

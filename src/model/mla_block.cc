@@ -73,10 +73,9 @@ CheckedInt MlaActs::numel(const ModelConfig& config, CheckedInt rows, CheckedInt
   if (m.q_lora > 0) e += rows;                                         // q_inv
   const std::vector<int64_t> widths = stashed_widths(config);
   if (!bf16) return e + local_rows * m.d + rows * ActStash::working_elems(1, widths);  // and h
-  // The stored tensors in bf16, two values per float (ActStash::bf16_elems).
-  const CheckedInt kept = rows * ActStash::working_elems(
-                                     1, std::span(widths).first(stored(config)));
-  return kept.overflowed() ? kept : e + CheckedInt((*kept.value() + 1) / 2);
+  // The stored tensors in bf16, two values per float.
+  return e + ActStash::bf16_elems(
+                 rows * ActStash::working_elems(1, std::span(widths).first(stored(config))));
 }
 
 MlaScratch::MlaScratch(const ModelConfig& config, int64_t rows, DType dtype) {

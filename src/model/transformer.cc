@@ -84,8 +84,8 @@ struct Transformer::LayerActs {
                     : SwigluActBuffers(dtype, rows, mlp_width);
   }
   // The MLP's normed input: saved, or (bf16) a working set recomputed before the backward pass.
-  View h2(int64_t local) { return (scratch_h2() ? normed_ : h2_own_.view()).rows(0, local); }
-  bool scratch_h2() const { return h2_own_.empty(); }
+  View h2(int64_t local) { return (recomputes_h2() ? normed_ : h2_own_.view()).rows(0, local); }
+  bool recomputes_h2() const { return h2_own_.empty(); }
 
  private:
   Buffer h2_own_;
@@ -510,7 +510,7 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
   start_partial_grads(layer.partial_grads, layer.kv_grads);
   View dh2 = dh_.view().rows(0, local);
   View h2 = a.h2(local);
-  if (a.scratch_h2())  // bf16-saved activations: forward's normed input again
+  if (a.recomputes_h2())  // bf16-saved activations: forward's normed input again
     rmsnorm_apply(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
                   a.inv2.view().rows(0, local), h2);
   if (layer.moe) {
