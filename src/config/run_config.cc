@@ -305,6 +305,9 @@ Status validate(const MonitorConfig& monitor) {
   if (!(monitor.debug_slow_factor >= 0))
     return Error::invalid("monitor.debug_slow_factor = {} must be 0 or positive",
                           monitor.debug_slow_factor);
+  if (monitor.debug_slow_from_step < 1)
+    return Error::invalid("monitor.debug_slow_from_step = {} must be at least 1 (steps count from "
+                          "1)", monitor.debug_slow_from_step);
   return Status::ok();
 }
 

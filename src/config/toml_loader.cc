@@ -150,6 +150,7 @@ const Field<MonitorConfig> kMonitorFields[] = {
     {"peak_tflops", &MonitorConfig::peak_tflops},
     {"debug_slow_rank", &MonitorConfig::debug_slow_rank},
     {"debug_slow_factor", &MonitorConfig::debug_slow_factor},
+    {"debug_slow_from_step", &MonitorConfig::debug_slow_from_step},
 };
 
 const Field<Fp8Config> kFp8Fields[] = {

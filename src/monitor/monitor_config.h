@@ -22,7 +22,9 @@ struct MonitorConfig {
   // Straggler rule (monitor/straggler_detector.h): a rank is slow in a window when its per-step
   // compute (or data wait) exceeds the median of its peers by more than
   // max(straggler_mad_multiple * 1.4826 * MAD, straggler_min_excess * the peers' median busy
-  // time), and is named after straggler_windows slow windows in a row.
+  // time), and is named after straggler_windows slow windows in a row. Where ranks share cores
+  // with other work, a floor of 0.2 keeps their spells of slowness from naming healthy ranks
+  // (docs/monitoring.md).
   double straggler_mad_multiple = 3.5;
   double straggler_min_excess = 0.15;
   int64_t straggler_windows = 3;
@@ -30,9 +32,11 @@ struct MonitorConfig {
   // metrics.jsonl and /metrics; 0: MFU is not reported.
   double peak_tflops = 0;
   // Test knob: world rank debug_slow_rank busy-waits debug_slow_factor times its compute time
-  // at the end of every step (0.3: 30% slower), to exercise straggler detection. Factor 0: off.
+  // at the end of every step from step debug_slow_from_step on (1-based; 0.3: 30% slower), to
+  // exercise straggler detection. Factor 0: off.
   int64_t debug_slow_rank = 0;
   double debug_slow_factor = 0;
+  int64_t debug_slow_from_step = 1;
 };
 
 }  // namespace symphony

@@ -46,8 +46,10 @@ void RankStats::begin_step() {
   data_wait_s_ = 0;
 }
 
-void RankStats::debug_slowdown() {
-  if (config_.debug_slow_factor <= 0 || config_.debug_slow_rank != world_.rank()) return;
+void RankStats::debug_slowdown(int64_t step) {
+  if (config_.debug_slow_factor <= 0 || config_.debug_slow_rank != world_.rank() ||
+      step < config_.debug_slow_from_step)
+    return;
   const std::array<double, kNumWaitKinds> now = waits_.seconds();
   double waited = data_wait_s_;
   for (int k = 0; k < kNumWaitKinds; ++k) waited += now[size_t(k)] - waits_at_begin_[size_t(k)];

@@ -56,9 +56,10 @@ class RankStats {
   void begin_step();
   // Time this step waited for the data loader.
   void add_data_wait(double seconds) { data_wait_s_ += seconds; }
-  // The test knob monitor.debug_slow_rank / debug_slow_factor: on that world rank, busy-waits
-  // debug_slow_factor times the step's compute so far. Nothing on other ranks.
-  void debug_slowdown();
+  // The test knob monitor.debug_slow_rank / debug_slow_factor / debug_slow_from_step: on that
+  // world rank, from that step on, busy-waits debug_slow_factor times the step's compute so far.
+  // Nothing on other ranks or earlier steps. step: 1-based.
+  void debug_slowdown(int64_t step);
   // Marks the end of a step (its checkpoint save included).
   void end_step(double checkpoint_stall_s);
   // True when `steps_done` ends a window with steps in it: call gather_window() on every rank.

@@ -386,7 +386,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
     SYM_TRY_ASSIGN(const StepResult r, train_step.run(ex, step, next_batch));
     // The ranks agree on the FP8 sites: a site that fell back on one falls back on every one.
     if (fp8) SYM_TRY(fp8->end_step());
-    rank_stats->debug_slowdown();
+    rank_stats->debug_slowdown(step + 1);
     const double step_s = step_timer.elapsed_s();
     // The first step pays one-off costs (page faults, thread start-up): leave it out of the rate.
     if (step > first_step || tc.steps - first_step == 1) timed_s += step_s, timed_tokens += r.tokens;

@@ -415,6 +415,8 @@ TEST(Validation, EachRuleNamesItsKey) {
            Case{"monitor.straggler_mad_multiple=-2", "monitor.straggler_mad_multiple = -2"},
            Case{"monitor.peak_tflops=-1", "monitor.peak_tflops = -1"},
            Case{"monitor.debug_slow_factor=-0.5", "monitor.debug_slow_factor = -0.5"},
+           Case{"monitor.debug_slow_from_step=0",
+                "monitor.debug_slow_from_step = 0 must be at least 1"},
        }) {
     SCOPED_TRACE(c.override_text);
     EXPECT_THAT(tiny_error({c.override_text}), HasSubstr(c.expected));
