@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Straggler detection on real ranks: two ranks train `tiny` for HEALTHY steps, then rank 1 is
-# slowed by 30% (the test knob: it busy-waits 0.3 times its compute at the end of every step from
-# step HEALTHY + 1 on). With the default windows (monitor.rank_stats_every = 10 steps, 3 slow
-# windows in a row) the detector must name no rank in the healthy steps and must name rank 1
-# (its host and pid, phase compute), in the log and in metrics.jsonl, within 50 steps of the
-# slowdown.
+# Straggler detection on real ranks: two ranks train `tiny` for HEALTHY steps (100), then rank 1
+# is slowed by 30% (the test knob: it busy-waits 0.3 times its compute at the end of every step
+# from step HEALTHY + 1 on). With the default windows (monitor.rank_stats_every = 10 steps, 3 slow
+# windows in a row) the detector must name no rank in the healthy steps and must name rank 1 (its
+# host and pid, phase compute), in the log and in metrics.jsonl, within 50 steps of the slowdown.
 # The two ranks share the machine's two cores, so the rule's floor is the one for shared cores,
-# monitor.straggler_min_excess = 0.2 (docs/monitoring.md: on such a machine a healthy rank runs
-# up to a third slower than its peer for up to 20 steps at a time, and the default 0.15 named a
-# healthy rank in 2 of 13 runs of 1000 steps). One exception is checked, not assumed: when the
-# healthy rank is itself held up by more than 20% in the windows after the slowdown (another
-# process on its core), the slowed rank is not slower than its only peer for those windows and is
-# named later; the test then requires the interference to be visible in rank 0's own compute
-# times and rank 1 named within 100 steps, and says so.
+# monitor.straggler_min_excess = 0.2 (docs/monitoring.md). A shared machine also slows a healthy
+# rank now and then, by up to a third for 20 steps and, rarely, for 50: a long healthy stretch
+# cannot be asserted free of alarms here (docs/monitoring.md gives the 1000-step measurements),
+# and one exception is checked, not assumed: when the healthy rank is itself held up by more than
+# 20% in the windows after the slowdown, the slowed rank is not slower than its only peer for
+# those windows and is named later; the test then requires the interference to show in rank 0's
+# own compute times and rank 1 named within 100 steps, and says so.
 # Usage: straggler_mpi_test.sh SYMPHONY_EXE WORK_DIR MPIRUN [HEALTHY_STEPS]
 set -euo pipefail
-exe=$1 work=$2 mpirun=$3 healthy=${4:-1000}
+exe=$1 work=$2 mpirun=$3 healthy=${4:-100}
 rm -rf "$work" && mkdir -p "$work/text"
 src_dir=$(cd "$(dirname "$0")/../.." && pwd)
 for i in 1 2 3 4; do cat "$src_dir"/README.md "$src_dir"/docs/*.md > "$work/text/doc$i.txt"; done
