@@ -71,8 +71,8 @@ cat <<'FOOTER'
 ## Reading the numbers
 
 - The predictions rest on the efficiency factors of [plan.md](plan.md) (H100-class: calibrated on
-  Llama 3 405B, Llama 2 70B and DeepSeek-V3, within 15% of their published throughput; 6.3%
-  median error on the runs of the evaluation set, 27.8% on its MoE runs) and on the stated model
+  Llama 3 405B, Llama 2 70B and DeepSeek-V3, within 15% of their published throughput; 8.2%
+  median error on the runs of the evaluation set, 19.0% on its MoE runs) and on the stated model
   of the step; an `--calibrate` file of measured rates from the target cluster replaces them.
 - Days, GPU-hours and energy assume the whole run at the predicted step time: no failures,
   restarts, evaluation or checkpoint stalls, and the GPUs at full power throughout.

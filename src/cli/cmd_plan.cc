@@ -30,7 +30,7 @@ struct PlanArgs {
   std::string grad_precision = "fp32";
   int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
   CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
-  double moe_expert_overhead_us = 0;
+  double moe_expert_overhead_us = plan::PlanOptions{}.moe_expert_overhead_s * 1e6;
   int64_t top = 5;
   bool explain = false;
   bool json = false;

@@ -46,8 +46,10 @@ struct PlanOptions {
   // Host time per expert a GPU holds, per MoE layer and micro-batch (forward and backward
   // together), spent while the GPU waits: per-expert kernel launches, splits and quantization a
   // framework issues one expert at a time after a dropless dispatch has synchronised with the
-  // host for the token counts. 0: one grouped kernel per pass (no per-expert host work).
-  double moe_expert_overhead_s = 0.0;
+  // host for the token counts. 0: one grouped kernel per pass (no per-expert host work). The
+  // default, 250 us, is fitted on the fitting set's run with 16 experts per GPU (Megatron-Core,
+  // Qwen3 235B-A22B on 256 H100s, docs/plan.md).
+  double moe_expert_overhead_s = 250e-6;
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;  // scaling of fp8 GEMMs
   GradPrecision grad_precision = GradPrecision::kFp32;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes

@@ -242,6 +242,9 @@ TEST(StepTime, ExpertGemmsSlowDownWithFewRowsPerExpert) {
 TEST(StepTime, ExpertHostOverheadScalesWithLocalExperts) {
   PlanContext ctx = context("qwen3-30b-a3b", "h100", 8, 4096, 64 * 4096);
   const PlanLayout ep4 = parse(ctx, "dp=8,ep=4,mbs=1"), ep8 = parse(ctx, "dp=8,ep=8,mbs=1");
+  // The default is the fitted host time (docs/plan.md); 0 models one grouped kernel per pass.
+  EXPECT_DOUBLE_EQ(ctx.options.moe_expert_overhead_s, 250e-6);
+  ctx.options.moe_expert_overhead_s = 0;
   const TimeBreakdown without = plan_step_time(ctx, ep8);
   EXPECT_EQ(without.expert_overhead, 0.0);
   ctx.options.moe_expert_overhead_s = 100e-6;
