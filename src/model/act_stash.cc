@@ -59,9 +59,7 @@ void ActStash::restore(const Exec& ex, int64_t rows) {
   }
 }
 
-SubLayerActs::SubLayerActs(ActScratch& scratch, View normed, int64_t rows, int64_t local_rows,
-                           int64_t hidden, std::vector<int64_t> widths, size_t stored)
-    : normed_(normed), stash_(scratch, rows, std::move(widths), stored) {
+NormedInput::NormedInput(View normed, int64_t local_rows, int64_t hidden) : normed_(normed) {
   SYM_CHECK(normed.ndim() == 2 && normed.dim(0) >= local_rows && normed.dim(1) == hidden,
             "the normed-input working set must hold {} x {}", local_rows, hidden);
 }

@@ -78,24 +78,42 @@ class ActStash {
   int64_t rows_ = 0;
 };
 
+// The normed input of a pre-norm sub-layer (local rows, D): a buffer of its own, kept as computed,
+// or (bf16) a view of `normed`, a working set the model's layers share, into which the sub-layer
+// recomputes it before its backward pass (rmsnorm_apply).
+class NormedInput {
+ public:
+  NormedInput() = default;
+  NormedInput(DType dtype, int64_t local_rows, int64_t hidden)
+      : own_(dtype, {local_rows, hidden}, MemoryCategory::kActivations) {}
+  // REQUIRES: normed is (>= local_rows, hidden).
+  NormedInput(View normed, int64_t local_rows, int64_t hidden);
+
+  View rows(int64_t local_rows) {
+    return (recomputed() ? normed_ : own_.view()).rows(0, local_rows);
+  }
+  bool recomputed() const { return own_.empty(); }
+
+ private:
+  Buffer own_;    // kept as computed
+  View normed_;   // bf16: the shared working set it lives in
+};
+
 // What a pre-norm sub-layer (attention, MLA) keeps for its backward pass: an ActStash and its
-// normed input h (local rows, D), kept as computed, or (bf16) recomputed by the sub-layer before
-// its backward pass (rmsnorm_apply) into `normed`, a working set the model's layers share.
+// normed input h (NormedInput).
 class SubLayerActs {
  public:
   SubLayerActs() = default;
   SubLayerActs(DType dtype, int64_t rows, int64_t local_rows, int64_t hidden,
                std::vector<int64_t> widths)
-      : h_own_(dtype, {local_rows, hidden}, MemoryCategory::kActivations),
-        stash_(dtype, rows, std::move(widths)) {}
+      : h_(dtype, local_rows, hidden), stash_(dtype, rows, std::move(widths)) {}
   // REQUIRES: normed is (>= local_rows, hidden).
   SubLayerActs(ActScratch& scratch, View normed, int64_t rows, int64_t local_rows, int64_t hidden,
-               std::vector<int64_t> widths, size_t stored);
+               std::vector<int64_t> widths, size_t stored)
+      : h_(normed, local_rows, hidden), stash_(scratch, rows, std::move(widths), stored) {}
 
-  View h(int64_t local_rows) {
-    return (recomputes_h() ? normed_ : h_own_.view()).rows(0, local_rows);
-  }
-  bool recomputes_h() const { return h_own_.empty(); }
+  View h(int64_t local_rows) { return h_.rows(local_rows); }
+  bool recomputes_h() const { return h_.recomputed(); }
   void save(const Exec& ex, int64_t rows) { stash_.save(ex, rows); }
   void restore(const Exec& ex, int64_t rows) { stash_.restore(ex, rows); }
 
@@ -103,8 +121,7 @@ class SubLayerActs {
   View stashed(size_t i, int64_t rows) { return stash_.view(i, rows); }
 
  private:
-  Buffer h_own_;  // kept as computed
-  View normed_;   // bf16: the shared working set h lives in
+  NormedInput h_;
   ActStash stash_;
 };
 

@@ -75,8 +75,8 @@ struct Transformer::LayerActs {
                       : MlaActs(attn_config, rows, local, dtype)),
         x_mid(act(dtype, {local, c.hidden_size})),
         inv2(act(dtype, {local})),
-        h2_own_(scratch ? Buffer() : act(dtype, {local, c.hidden_size})),
-        normed_(normed) {
+        h2_(scratch ? NormedInput(normed, local, c.hidden_size)
+                    : NormedInput(dtype, local, c.hidden_size)) {
     if (is_moe)
       moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks, scratch, row_scratch);
     else
@@ -84,12 +84,11 @@ struct Transformer::LayerActs {
                     : SwigluActBuffers(dtype, rows, mlp_width);
   }
   // The MLP's normed input: saved, or (bf16) a working set recomputed before the backward pass.
-  View h2(int64_t local) { return (recomputes_h2() ? normed_ : h2_own_.view()).rows(0, local); }
-  bool recomputes_h2() const { return h2_own_.empty(); }
+  View h2(int64_t local) { return h2_.rows(local); }
+  bool recomputes_h2() const { return h2_.recomputed(); }
 
  private:
-  Buffer h2_own_;
-  View normed_;
+  NormedInput h2_;
 };
 
 // The declarations shared by the constructor and declare_params(): the same tensors, blocks and
