@@ -15,7 +15,9 @@ set -euo pipefail
 exe=$1 work=$2 mpirun=$3 kills=${4:-10} seed=${5:-16}
 source "$(dirname "$0")/launch_testing.sh"
 prepare_launch_data
-every=2 steps=40
+# Ten steps per kill: on a fast machine an attempt runs up to 7 steps past its checkpoint before
+# the kill lands (the random pause and the polling), and the run must outlast the last kill.
+every=2 steps=$((kills * 10))
 common+=(--set checkpoint.every=$every --set checkpoint.keep_last=2 --set train.steps=$steps)
 RANDOM=$seed
 start_ms=$(date +%s%3N)
