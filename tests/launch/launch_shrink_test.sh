@@ -12,7 +12,7 @@ set -euo pipefail
 exe=$1 work=$2 mpirun=$3
 source "$(dirname "$0")/launch_testing.sh"
 prepare_launch_data
-steps=16
+steps=24  # room for both kills on a fast machine: each lands a step or two past its poll
 common+=(--set checkpoint.every=2 --set checkpoint.keep_last=100 --set train.steps=$steps)
 start_ms=$(date +%s%3N)
 
