@@ -3,7 +3,7 @@
 //               [--top K] [--explain] [--json] [--calibrate FILE] [--precision P]
 //               [--pue X] [--energy-price USD] [--gpu-hour-price USD] [--tp-across-nodes]
 //               [--moe-overload F] [--tp-overlap F] [--dp-overlap F] [--moe-imbalance F]
-//               [--moe-expert-overhead-us U]
+//               [--moe-expert-overhead-us U] [--ep-dispatch all-to-all|node-dedup]
 //               [--fp8-recipe tensorwise|blockwise|mx] [--grad-precision fp32|bf16]
 // symphony plan --validate [--json]
 // symphony plan --list-clusters
@@ -28,6 +28,7 @@ struct PlanArgs {
   std::string precision = "bf16";
   std::string fp8_recipe = "tensorwise";
   std::string grad_precision = "fp32";
+  std::string ep_dispatch = plan::expert_dispatch_name(plan::PlanOptions{}.ep_dispatch);
   int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
   CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
   double moe_expert_overhead_us = plan::PlanOptions{}.moe_expert_overhead_s * 1e6;
@@ -111,6 +112,7 @@ int run_plan(PlanArgs& a) {
   if (a.top < 1) return report(Error::invalid("--top {} must be at least 1", a.top));
   a.request.options.fp8_recipe = *plan::parse_fp8_recipe(a.fp8_recipe);
   a.request.options.moe_expert_overhead_s = a.moe_expert_overhead_us * 1e-6;
+  plan::parse_expert_dispatch(a.ep_dispatch.c_str(), &a.request.options.ep_dispatch);
   a.request.options.grad_precision =
       a.grad_precision == "bf16" ? plan::GradPrecision::kBf16 : plan::GradPrecision::kFp32;
   Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
@@ -194,6 +196,11 @@ void add_plan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--moe-expert-overhead-us", a->moe_expert_overhead_us,
                   "Host time per expert a GPU holds, per MoE layer and micro-batch (forward and "
                   "backward), in microseconds")
+      ->capture_default_str();
+  cmd->add_option("--ep-dispatch", a->ep_dispatch,
+                  "How routed tokens cross nodes: every copy to its expert's GPU, or once per "
+                  "destination node and forwarded inside it (DeepEP)")
+      ->check(CLI::IsMember({"all-to-all", "node-dedup"}))
       ->capture_default_str();
   cmd->add_option("--fp8-recipe", a->fp8_recipe, "Scaling of fp8 GEMMs")
       ->check(CLI::IsMember({"tensorwise", "blockwise", "mx"}))

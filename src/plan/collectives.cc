@@ -12,6 +12,7 @@ std::string_view algorithm_name(Algorithm a) {
     case Algorithm::kTree: return "tree";
     case Algorithm::kHierarchical: return "hierarchical";
     case Algorithm::kPairwise: return "pairwise";
+    case Algorithm::kNodeDedup: return "node-dedup";
   }
   return "?";
 }
@@ -121,6 +122,17 @@ CollectiveCost all_to_all(const CommGroup& g, double bytes) {
   const double inter = double(g.size - g.local) / p * bytes / g.a2a_inter_bw;
   const double latency = double(g.size - 1) * (g.nodes > 1 ? g.inter_latency_s : g.intra_latency_s);
   return {latency + std::max(intra, inter), Algorithm::kPairwise};
+}
+
+CollectiveCost node_dedup_all_to_all(const CommGroup& g, double bytes, double inter_share) {
+  if (g.nodes <= 1) return all_to_all(g, bytes);
+  if (bytes <= 0) return {};
+  const double local = double(g.local);
+  const double intra = (local - 1.0) / local * bytes / g.intra_bw;
+  const double inter = inter_share * bytes / g.a2a_inter_bw;
+  const double latency =
+      double(g.nodes - 1) * g.inter_latency_s + double(g.local - 1) * g.intra_latency_s;
+  return {latency + std::max(intra, inter), Algorithm::kNodeDedup};
 }
 
 double send_recv_s(const CommGroup& g, double bytes) {

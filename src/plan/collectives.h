@@ -14,6 +14,9 @@
 //   ring reduce-scatter / all-gather   (p-1) a + (p-1)/p S/B
 //   pairwise all-to-all       (p-1) a + max((g-1)/p S/B_i, (p-g)/p S/B_e)
 //     (the intra-node and inter-node parts travel on different links at the same time)
+//   node-deduplicated all-to-all (n nodes; a share s of S crosses the network, every byte
+//     forwarded inside its destination node, plan/expert_dispatch.h):
+//                             (n-1) a_e + (g-1) a_i + max((g-1)/g S/B_i, s S/B_e)
 // Sources: Thakur, Rabenseifner & Gropp 2005 (ring, recursive algorithms); NCCL's tuning model
 // (double binary trees); docs/plan.md.
 
@@ -39,7 +42,7 @@ struct CommGroup {
 
 CommGroup make_group(const Cluster& cluster, const Efficiency& eff, int64_t size, int64_t stride);
 
-enum class Algorithm : uint8_t { kNone, kRing, kTree, kHierarchical, kPairwise };
+enum class Algorithm : uint8_t { kNone, kRing, kTree, kHierarchical, kPairwise, kNodeDedup };
 std::string_view algorithm_name(Algorithm a);
 
 struct CollectiveCost {
@@ -51,6 +54,9 @@ CollectiveCost all_reduce(const CommGroup& g, double bytes);
 CollectiveCost reduce_scatter(const CommGroup& g, double bytes);
 CollectiveCost all_gather(const CommGroup& g, double bytes);
 CollectiveCost all_to_all(const CommGroup& g, double bytes);
+// A dispatch or combine that sends each token once per destination node (DeepEP): `inter_share`
+// of `bytes` crosses the inter-node network. The pairwise all-to-all within one node.
+CollectiveCost node_dedup_all_to_all(const CommGroup& g, double bytes, double inter_share);
 // One point-to-point transfer of `bytes` between neighbouring pipeline stages.
 double send_recv_s(const CommGroup& g, double bytes);
 

@@ -39,7 +39,7 @@ Efficiency default_efficiency(const Accelerator& a) {
                "docs/plan.md)";
     e.gemm = 0.62;
     e.gemm_fp8 = 0.55;
-    e.gemm_fp8_block = 0.40;
+    e.gemm_fp8_block = 0.30;
     e.gemm_fp32 = 0.62;
     e.attention = 0.45;
     e.memory = 0.80;

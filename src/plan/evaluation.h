@@ -9,6 +9,7 @@
 #include "plan/cluster.h"
 #include "plan/collectives.h"
 #include "plan/efficiency.h"
+#include "plan/expert_dispatch.h"
 #include "plan/layout.h"
 #include "plan/model_costs.h"
 
@@ -39,6 +40,9 @@ struct PlanOptions {
   // train` measures the engine's: 88-92% of all tp communication on 2 CPU ranks.
   double tp_overlap = 0.8;
   ExpertOverlap ep_overlap = ExpertOverlap::kChunked;
+  // How routed tokens cross nodes when the expert group spans them (plan/expert_dispatch.h):
+  // pairwise, as Symphony's engine and NCCL's all-to-all, or once per node (DeepEP).
+  ExpertDispatch ep_dispatch = ExpertDispatch::kAllToAll;
   // Routed tokens the busiest GPU of an expert group computes over the balanced mean, for time:
   // its expert GEMMs and the all-to-all it receives take this much longer, and the group waits
   // for it. 1: balanced routing (benchmarks that force it, or a well-balanced router).

@@ -142,11 +142,12 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
                        100 * ctx.options.tp_overlap,
                        algorithm_name(t.tp_algorithm)));
   time_row("expert all-to-all", t.ep_comm,
-           fmt::format("exposed{}; before overlap: intra-node part {}, inter-node part {}",
+           fmt::format("exposed{}, {}; before overlap: intra-node part {}, inter-node part {}",
                        ctx.options.ep_overlap == ExpertOverlap::kChunked
                            ? " (two-chunk exchange)"
                            : "",
-                       seconds(t.ep_comm_intra), seconds(t.ep_comm_inter)));
+                       expert_dispatch_name(ctx.options.ep_dispatch), seconds(t.ep_comm_intra),
+                       seconds(t.ep_comm_inter)));
   time_row("context parallel", t.cp_comm, "ring exchange not hidden by attention");
   time_row("pipeline sends", t.pp_comm, "");
   time_row("pipeline bubble", t.bubble, std::string(pipeline_schedule_name(e.layout.schedule)));

@@ -16,7 +16,8 @@
 //                     2-chunk collective, the 4 backward re-gathers and reductions) a fraction
 //                     options.tp_overlap is hidden
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
-//                     again when recomputing). Under DualPipe it overlaps the other direction's
+//                     again when recomputing), pairwise or deduplicated by node
+//                     (options.ep_dispatch). Under DualPipe it overlaps the other direction's
 //                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
 //                     direction moves in two chunks a = a2a / 2: the first dispatch hides behind
 //                     the shared experts S (backward: router and shared experts, 2S), the second
@@ -186,10 +187,19 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     // What the busiest GPU receives: moe_imbalance times the mean.
     const double bytes = n / t * double(c.num_experts_per_tok) * double(c.hidden_size) * a2a_b *
                          ctx.options.moe_imbalance;
-    const double one = all_to_all(g, bytes).time_s;
+    // The shares of `bytes` that travel inside nodes and between them.
     const double p = double(g.size);
-    lt.ep_intra = double(g.local - 1) / p * bytes / g.intra_bw;
-    lt.ep_inter = double(g.size - g.local) / p * bytes / g.a2a_inter_bw;
+    double intra_share = double(g.local - 1) / p, inter_share = double(g.size - g.local) / p;
+    double one = 0;
+    if (ctx.options.ep_dispatch == ExpertDispatch::kNodeDedup && g.nodes > 1) {
+      intra_share = double(g.local - 1) / double(g.local);
+      inter_share = inter_node_share(c, g.nodes, ExpertDispatch::kNodeDedup);
+      one = node_dedup_all_to_all(g, bytes, inter_share).time_s;
+    } else {
+      one = all_to_all(g, bytes).time_s;
+    }
+    lt.ep_intra = intra_share * bytes / g.intra_bw;
+    lt.ep_inter = inter_share * bytes / g.a2a_inter_bw;
     double fwd = 2.0 * one, bwd = (2.0 + (l.recompute == Recompute::kFull ? 2.0 : 0.0)) * one;
     lt.ep_intra *= 4.0;
     lt.ep_inter *= 4.0;

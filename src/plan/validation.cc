@@ -88,6 +88,7 @@ ValidationRow predict_run(const ValidationRun& run) {
   ctx.options.ep_overlap = ExpertOverlap::kNone;
   ctx.options.dp_overlap = run.dp_overlap;
   ctx.options.fp8_recipe = run.fp8_recipe;
+  ctx.options.ep_dispatch = run.ep_dispatch;
 
   SearchSpace space;
   space.precision = run.precision;

@@ -61,6 +61,8 @@ struct ValidationRun {
   double dp_overlap = PlanOptions{}.dp_overlap;
   Precision precision = Precision::kBf16;
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;
+  // How its framework moved routed tokens between nodes (DeepEP: once per node).
+  ExpertDispatch ep_dispatch = ExpertDispatch::kAllToAll;
   // Megatron-LM and NeMo split the layers evenly unless a recipe says otherwise.
   StageSplit stage_split = StageSplit::kEven;
   PublishedMetric metric = PublishedMetric::kTflopsPerGpu;

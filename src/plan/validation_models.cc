@@ -126,6 +126,8 @@ ModelConfig deepseek_v3(int64_t mtp_modules) {
   c.num_experts_per_tok = 8;
   c.moe_intermediate_size = 2048;
   c.n_shared_experts = 1;
+  c.n_group = 8;  // node-limited routing: the experts of at most 4 of 8 groups per token
+  c.topk_group = 4;
   c.tie_word_embeddings = false;
   c.num_nextn_predict_layers = mtp_modules;
   return c;

@@ -153,6 +153,11 @@ symphony_add_cli_test(plan_moe_expert_overhead_explain 0 "routed experts.*rows p
                       --moe-expert-overhead-us 100)
 symphony_add_cli_test(plan_fp8_recipe_unknown 2 "--fp8-recipe"
                       plan --model mixtral-8x7b --cluster h100 --gpus 64 --fp8-recipe perblock)
+symphony_add_cli_test(plan_ep_dispatch_unknown 2 "--ep-dispatch"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --ep-dispatch deepep)
+symphony_add_cli_test(plan_ep_dispatch_node_dedup 0 "expert all-to-all.*node-dedup; before overlap"
+                      plan --model qwen3-235b-a22b --cluster h100 --gpus 256
+                      --layout dp=32,pp=8,ep=32,mbs=1 --explain --ep-dispatch node-dedup)
 symphony_add_cli_test(plan_gb200_mx_bf16_grads 0 "precision=fp8.*MFU"
                       plan --model mixtral-8x7b --cluster gb200-nvl72 --gpus 64 --top 1
                       --layout tp=1,ep=8,split=even --precision fp8 --fp8-recipe mx

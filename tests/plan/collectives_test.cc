@@ -71,6 +71,22 @@ TEST(Collectives, AllToAllSplitsIntraAndInterNode) {
   EXPECT_NEAR(all_to_all(two, bytes).time_s, 15 * 6e-6 + inter, 1e-12);
 }
 
+// DeepEP-style dispatch: a share s of the bytes crosses the network, every byte but the receiving
+// GPU's own moves inside its destination node; within one node it is the pairwise all-to-all.
+TEST(Collectives, NodeDedupAllToAll) {
+  const Cluster c = test_cluster();
+  const Efficiency e = unit_efficiency();
+  const double bytes = 1e9;
+  CommGroup node = make_group(c, e, 8, 1);
+  EXPECT_DOUBLE_EQ(node_dedup_all_to_all(node, bytes, 0.3).time_s, all_to_all(node, bytes).time_s);
+  CommGroup four = make_group(c, e, 32, 1);
+  const CollectiveCost d = node_dedup_all_to_all(four, bytes, 0.3);
+  EXPECT_EQ(d.algorithm, Algorithm::kNodeDedup);
+  EXPECT_NEAR(d.time_s, 3 * 6e-6 + 7 * 2.5e-6 + 0.3 * bytes / 50e9, 1e-12);
+  // Less on the network than the pairwise exchange's 24/32.
+  EXPECT_LT(d.time_s, all_to_all(four, bytes).time_s);
+}
+
 TEST(Collectives, OversubscribedSpineSlowsGroupsThatLeaveTheLeaf) {
   Cluster c = test_cluster();
   c.topology.group_gpus = 256;

@@ -256,6 +256,29 @@ TEST(StepTime, ExpertHostOverheadScalesWithLocalExperts) {
   EXPECT_GT(b.step_s, without.step_s);
 }
 
+// A node-deduplicated dispatch (DeepEP) sends a token once per remote node: the inter-node part
+// of an expert group over 4 nodes shrinks by remote nodes per token / (k (N-1)/N); a group within
+// one node is unchanged.
+TEST(StepTime, NodeDedupDispatchShrinksTheInterNodePart) {
+  PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 512 * 4096);
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  const PlanLayout across = parse(ctx, "dp=32,pp=8,ep=32,mbs=1");
+  const PlanLayout within = parse(ctx, "dp=32,pp=8,ep=8,mbs=1");
+  const TimeBreakdown a = plan_step_time(ctx, across), w = plan_step_time(ctx, within);
+  ctx.options.ep_dispatch = ExpertDispatch::kNodeDedup;
+  const TimeBreakdown da = plan_step_time(ctx, across), dw = plan_step_time(ctx, within);
+  const ModelConfig& c = ctx.model.config;
+  const double ratio = remote_nodes_per_token(c, 4) / (double(c.num_experts_per_tok) * 0.75);
+  EXPECT_LT(ratio, 0.5);
+  EXPECT_NEAR(da.ep_comm_inter, ratio * a.ep_comm_inter, 1e-9 * a.ep_comm_inter);
+  EXPECT_GT(da.ep_comm_intra, a.ep_comm_intra);  // forwarded inside the node
+  EXPECT_LT(da.ep_comm, a.ep_comm);
+  EXPECT_LT(da.step_s, a.step_s);
+  EXPECT_EQ(w.ep_comm_inter, 0.0);
+  EXPECT_DOUBLE_EQ(dw.ep_comm, w.ep_comm);
+  EXPECT_DOUBLE_EQ(dw.step_s, w.step_s);
+}
+
 // Parallel attention and MLP share one gather and one reduce-scatter per layer.
 TEST(StepTime, ParallelBlocksHalveTensorParallelTraffic) {
   PlanContext ctx = context("mixtral-8x7b", "h100", 64, 4096, 256 * 4096);
