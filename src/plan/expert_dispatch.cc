@@ -32,9 +32,8 @@ double remote_nodes_per_token(const ModelConfig& c, int64_t nodes) {
   return double(nodes - 1) * (1.0 - none);
 }
 
-double inter_node_share(const ModelConfig& c, int64_t nodes, ExpertDispatch dispatch) {
+double node_dedup_inter_share(const ModelConfig& c, int64_t nodes) {
   if (nodes <= 1 || c.num_experts <= 0) return 0.0;
-  if (dispatch == ExpertDispatch::kAllToAll) return double(nodes - 1) / double(nodes);
   return remote_nodes_per_token(c, nodes) / double(c.num_experts_per_tok);
 }
 

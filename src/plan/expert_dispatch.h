@@ -36,8 +36,9 @@ bool parse_expert_dispatch(const char* name, ExpertDispatch* out);
 // 0 for N <= 1 or a dense model. REQUIRES: the model checks passed.
 double remote_nodes_per_token(const ModelConfig& c, int64_t nodes);
 
-// The share of the routed copies' bytes (k per token) that crosses the inter-node network under
-// `dispatch`: (N-1)/N for the pairwise all-to-all, remote_nodes_per_token / k deduplicated.
-double inter_node_share(const ModelConfig& c, int64_t nodes, ExpertDispatch dispatch);
+// The share of the routed copies' bytes (k per token) that crosses the inter-node network when
+// deduplicated by node: remote_nodes_per_token / k (the pairwise all-to-all's is (N-1)/N,
+// plan/collectives.h).
+double node_dedup_inter_share(const ModelConfig& c, int64_t nodes);
 
 }  // namespace symphony::plan

@@ -193,7 +193,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     double one = 0;
     if (ctx.options.ep_dispatch == ExpertDispatch::kNodeDedup && g.nodes > 1) {
       intra_share = double(g.local - 1) / double(g.local);
-      inter_share = inter_node_share(c, g.nodes, ExpertDispatch::kNodeDedup);
+      inter_share = node_dedup_inter_share(c, g.nodes);
       one = node_dedup_all_to_all(g, bytes, inter_share).time_s;
     } else {
       one = all_to_all(g, bytes).time_s;

@@ -30,8 +30,7 @@ TEST(ExpertDispatch, NamesRoundTrip) {
 TEST(ExpertDispatch, RemoteNodesCountedByHand) {
   const ModelConfig c = moe(4, 2);
   EXPECT_NEAR(remote_nodes_per_token(c, 2), 5.0 / 6.0, 1e-12);
-  EXPECT_NEAR(inter_node_share(c, 2, ExpertDispatch::kNodeDedup), 5.0 / 12.0, 1e-12);
-  EXPECT_DOUBLE_EQ(inter_node_share(c, 2, ExpertDispatch::kAllToAll), 0.5);
+  EXPECT_NEAR(node_dedup_inter_share(c, 2), 5.0 / 12.0, 1e-12);  // the pairwise exchange's: 1/2
   // With as many picks as experts every node is reached.
   EXPECT_NEAR(remote_nodes_per_token(moe(4, 4), 2), 1.0, 1e-12);
   EXPECT_NEAR(remote_nodes_per_token(moe(4, 3), 2), 1.0, 1e-12);
@@ -41,7 +40,7 @@ TEST(ExpertDispatch, RemoteNodesCountedByHand) {
 TEST(ExpertDispatch, GroupLimitedRoutingCapsTheNodes) {
   const ModelConfig dsv3 = moe(256, 8, 8, 4);
   EXPECT_NEAR(remote_nodes_per_token(dsv3, 8), 3.5, 1e-12);
-  EXPECT_NEAR(inter_node_share(dsv3, 8, ExpertDispatch::kNodeDedup), 3.5 / 8.0, 1e-12);
+  EXPECT_NEAR(node_dedup_inter_share(dsv3, 8), 3.5 / 8.0, 1e-12);
   // Unlimited, the 8 picks reach 7 (1 - (224 choose 8) / (256 choose 8)) = 4.6328 remote nodes.
   const double unlimited = remote_nodes_per_token(moe(256, 8), 8);
   EXPECT_NEAR(unlimited, 4.63282, 1e-5);
@@ -54,8 +53,8 @@ TEST(ExpertDispatch, DedupNeverSendsMoreThanPairwise) {
     for (int64_t k : {1, 2, 4, 8})
       for (int64_t nodes : {2, 4, 8}) {
         const ModelConfig c = moe(experts, k);
-        const double dedup = inter_node_share(c, nodes, ExpertDispatch::kNodeDedup);
-        const double pairwise = inter_node_share(c, nodes, ExpertDispatch::kAllToAll);
+        const double dedup = node_dedup_inter_share(c, nodes);
+        const double pairwise = double(nodes - 1) / double(nodes);
         EXPECT_LE(dedup, pairwise + 1e-12) << experts << " " << k << " " << nodes;
         // One pick: nothing to deduplicate.
         if (k == 1) {
@@ -66,8 +65,8 @@ TEST(ExpertDispatch, DedupNeverSendsMoreThanPairwise) {
 
 TEST(ExpertDispatch, NothingCrossesWithinOneNodeOrWithoutExperts) {
   EXPECT_EQ(remote_nodes_per_token(moe(128, 8), 1), 0.0);
-  EXPECT_EQ(inter_node_share(moe(128, 8), 1, ExpertDispatch::kAllToAll), 0.0);
-  EXPECT_EQ(inter_node_share(ModelConfig{}, 4, ExpertDispatch::kNodeDedup), 0.0);
+  EXPECT_EQ(node_dedup_inter_share(moe(128, 8), 1), 0.0);
+  EXPECT_EQ(node_dedup_inter_share(ModelConfig{}, 4), 0.0);
 }
 
 }  // namespace
