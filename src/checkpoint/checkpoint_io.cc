@@ -51,17 +51,18 @@ TensorBox block_box(const ParamInfo& info) {
   return box;
 }
 
-// The MoE layers of this rank's pipeline stage (all of them without a pipeline; the MTP modules'
-// on the last stage), whose selection biases it holds whole, as does every other rank of the
+// The MoE layers whose feed-forward this rank's pipeline stage runs (all of them without a
+// pipeline; the MTP modules' on the last stage), whose selection biases it holds whole, as does every other rank of the
 // stage.
 std::vector<int64_t> held_moe_layers(const Transformer& model) {
   const ModelConfig& mc = model.config();
   const PipelineStages& pipeline = model.params().placement().pipeline;
   std::vector<int64_t> layers;
   for (int c = 0; c < pipeline.chunks(); ++c) {
+    const LayerRange sub = pipeline.chunk_sublayers(c, mc.num_hidden_layers);
     const LayerRange range = pipeline.chunk_layers(c, mc.num_hidden_layers);
-    for (int64_t l = range.begin; l < range.end; ++l)
-      if (mc.is_moe_layer(l)) layers.push_back(l);
+    for (int64_t l = range.begin; l < range.end; ++l)  // the stage running its feed-forward
+      if (mc.is_moe_layer(l) && runs_feed_forward(layer_part(sub, l))) layers.push_back(l);
   }
   if (pipeline.holds_head())  // the MTP modules' layers
     for (int64_t l = mc.num_hidden_layers; l < mc.num_layers_with_mtp(); ++l)

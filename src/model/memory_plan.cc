@@ -1,6 +1,8 @@
 #include "model/memory_plan.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "core/check.h"
 #include "core/checked_math.h"
@@ -18,14 +20,18 @@ namespace {
 // raw projections (MLA's and its latents), the SwiGLUs' g and u and the MoE layers' expert outputs
 // (and expert-parallel inputs), two bf16 values per float, for their fp32 values and the SwiGLUs'
 // a and MoE layers' other grouped rows; the normed inputs recomputed, not kept.
+// part: the sub-layers kept (a pipeline stage may run a layer's attention or its feed-forward
+// only); x_mid, between them, lies in the residual stream when they run on two stages.
 CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, CheckedInt ns,
-                           int64_t mlp_width, bool moe, bool dense, int ep, int etp, bool bf16) {
+                           int64_t mlp_width, bool moe, bool dense, int ep, int etp, bool bf16,
+                           LayerPart part = LayerPart::kWhole) {
   auto swiglu = [&](CheckedInt rows, int64_t width) {
     return bf16 ? rows * width : rows * width * 3;
   };
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   CheckedInt e = 0;
-  if (c.mla()) {
+  if (!runs_attention(part)) {
+  } else if (c.mla()) {
     e += MlaActs::numel(c, n, nl, bf16);
   } else {
     const std::vector<int64_t> widths = AttentionActs::stashed_widths(c);
@@ -35,7 +41,9 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
     e += n * h;                                                   // lse
     e += bf16 ? ActStash::bf16_elems(stashed) : stashed + nl * d;  // and h
   }
-  e += bf16 ? nl * d + nl : nl * d * 2 + nl;                      // x_mid, inv2 (and h2)
+  if (part == LayerPart::kWhole) e += nl * d;                     // x_mid
+  if (!runs_feed_forward(part)) return e;
+  e += bf16 ? nl : nl * d + nl;                                   // inv2 (and h2)
   if (dense) e += swiglu(n, mlp_width);
   if (moe) {
     const int64_t k = c.num_experts_per_tok, x = c.num_experts;
@@ -265,14 +273,26 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   // rest MoE (or all dense without experts).
   // Each in-flight micro-batch keeps its own activations and residual stream (a slot).
   const PipelineStages& pipe = placement.pipeline;
-  int64_t moe_layers = 0, dense_layers = 0, positions = 0;
+  // A layer of which the stage runs one sub-layer counts with that part (LayerPart); moe_blocks:
+  // the MoE layers whose feed-forward it runs.
+  int64_t moe_layers = 0, dense_layers = 0, moe_blocks = 0, positions = 0;
+  std::vector<std::pair<bool, LayerPart>> held;  // (MoE, part) of each layer held
   for (int chunk = 0; chunk < pipe.chunks(); ++chunk) {
+    const LayerRange sub = pipe.chunk_sublayers(chunk, layers);
     const LayerRange r = pipe.chunk_layers(chunk, layers);
-    for (int64_t l = r.begin; l < r.end; ++l) ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
+    for (int64_t l = r.begin; l < r.end; ++l) {
+      ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
+      held.emplace_back(c.is_moe_layer(l), layer_part(sub, l));
+      if (c.is_moe_layer(l) && runs_feed_forward(held.back().second)) ++moe_blocks;
+    }
     positions += r.size() + 1;
   }
   const int64_t mtp = pipe.holds_head() ? c.num_nextn_predict_layers : 0;
-  for (int64_t l = layers; l < layers + mtp; ++l) ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
+  for (int64_t l = layers; l < layers + mtp; ++l) {
+    ++(c.is_moe_layer(l) ? moe_layers : dense_layers);
+    if (c.is_moe_layer(l)) ++moe_blocks;
+    held.emplace_back(c.is_moe_layer(l), LayerPart::kWhole);
+  }
   const int64_t slots = std::max(1, pipe.in_flight);
   CheckedInt acts = 0;
   if (recompute == Recompute::kFull) {
@@ -283,10 +303,9 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     acts += nl * d;                                              // layer_out
   } else {
     const bool bf16 = saved == Precision::kBf16;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, true, false, ep, etp, bf16) *
-            moe_layers * slots;
-    acts += layer_act_elems(local, n, nl, ns, mlp_width, false, true, ep, etp, bf16) *
-            dense_layers * slots;
+    for (const auto& [moe, part] : held)
+      acts += layer_act_elems(local, n, nl, ns, mlp_width, moe, !moe, ep, etp, bf16, part) *
+              slots;
     if (bf16 && moe_layers + dense_layers > 0) {
       // Their shared fp32 working set (Transformer::act_scratch_elems): the largest one; and
       // where the normed inputs are recomputed.
@@ -328,22 +347,27 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   else
     acts += n * d + n * q_dim * 2 + n * kv_dim * 2;              // attention gradient scratch
   if (etp > 1)  // each MoE layer's etp exchange buffers (model/moe/expert_tensor_gather.h)
-    acts += ns * c.num_experts_per_tok * ep * (1 + etp) * d * moe_layers;
+    acts += ns * c.num_experts_per_tok * ep * (1 + etp) * d * moe_blocks;
   if (tp > 1) {
     acts += n * d * (sp ? 3 : 2);                                // gathered and partial rows
-    // The stash of partial gradients (transformer.cc): the largest layer's, or the final norm.
+    // The stash of partial gradients (transformer.cc): the largest layer's (its attention's
+    // and its feed-forward's, as far as the stage runs them), or the final norm.
     const int64_t kv_replicas = tp > c.num_key_value_heads ? tp / c.num_key_value_heads : 1;
-    int64_t common = (sp ? 2 * d : 0) + (c.qk_norm ? 2 * c.head_dim : 0);
-    if (kv_replicas > 1) common += 2 * local.num_key_value_heads * c.head_dim * d;
+    int64_t attention = (sp ? d : 0) + (c.qk_norm ? 2 * c.head_dim : 0);
+    if (kv_replicas > 1) attention += 2 * local.num_key_value_heads * c.head_dim * d;
     if (c.mla()) {  // the down-projections and their norms, replicated (model/mla_block.h)
-      common = (sp ? 2 * d : 0) + (c.kv_lora_rank + c.qk_rope_head_dim) * d + c.kv_lora_rank;
-      if (c.q_lora_rank > 0) common += c.q_lora_rank * d + c.q_lora_rank;
+      attention = (sp ? d : 0) + (c.kv_lora_rank + c.qk_rope_head_dim) * d + c.kv_lora_rank;
+      if (c.q_lora_rank > 0) attention += c.q_lora_rank * d + c.q_lora_rank;
     }
-    int64_t stash = std::max<int64_t>(pipe.holds_head() ? d : 0,
-                                      moe_layers + dense_layers > 0 ? common : 0);
-    if (moe_layers > 0)
-      stash = std::max(stash, common + c.num_experts * d +
-                                  3 * c.n_shared_experts * c.moe_intermediate_size * d);
+    int64_t stash = pipe.holds_head() ? d : 0;
+    for (const auto& [moe, part] : held) {
+      int64_t elems = runs_attention(part) ? attention : 0;
+      if (runs_feed_forward(part)) {
+        elems += sp ? d : 0;  // the post-attention norm
+        if (moe) elems += c.num_experts * d + 3 * c.n_shared_experts * c.moe_intermediate_size * d;
+      }
+      stash = std::max(stash, elems);
+    }
     if (mtp > 0 && sp) stash = std::max(stash, 2 * d + 2 * d * d);  // enorm, hnorm, eh_proj
     acts += stash;
   }
@@ -354,7 +378,7 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   // RoPE table and the selection bias of each MoE layer.
   const int64_t rope_dim = c.mla() ? c.qk_rope_head_dim : c.head_dim;
   const CheckedInt other = CheckedInt(std::max<int64_t>(shape.seq_len, 1)) * rope_dim +
-                           CheckedInt(c.num_experts) * moe_layers;
+                           CheckedInt(c.num_experts) * moe_blocks;
 
   const CheckedInt weights = CheckedInt(params) * b;
   const CheckedInt activations = acts * b, other_bytes = other * b;

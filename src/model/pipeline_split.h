@@ -1,15 +1,16 @@
 #pragma once
-// Which decoder layers each virtual pipeline stage runs (parallel/pipeline_stages.h): the split
-// parallel.pp_layers gives, or one balanced by cost. The cost of a layer is its training FLOPs per
-// token (monitor/flops.h: 6 x its matmul parameters plus causal attention); the last virtual
-// stage also pays the LM head and loss (6 V D per token) and the multi-token prediction modules
+// Which sub-layers (parallel/pipeline_stages.h: each decoder layer's attention, then its
+// feed-forward) each virtual pipeline stage runs: the split parallel.pp_layers gives, or one
+// balanced by cost. The cost of a sub-layer is its training FLOPs per token (monitor/flops.h:
+// 6 x its matmul parameters, plus causal attention for the attention); the last virtual stage
+// also pays the LM head and loss (6 V D per token) and the multi-token prediction modules
 // (docs/mtp.md), the first the embedding lookup (about nothing). A MoE model's dense leading
 // layers cost more than its MoE layers' active share, and a large vocabulary makes the last stage
-// lighter in layers. With virtual stages (interleaving)
-// the balance is over each rank's total, the layers of its chunks together: the split over pp
-// stages gives each rank's count, spread evenly over its chunks (earlier chunks take the
-// remainder); when a rank would get fewer layers than chunks, the virtual stages are balanced
-// one by one instead.
+// lighter in layers. With virtual stages (interleaving) the balance is over each rank's total,
+// the sub-layers of its chunks together: the split over pp stages gives each rank's count, spread
+// evenly over its chunks (earlier chunks take the remainder); when a rank would get fewer
+// sub-layers than chunks, the virtual stages are balanced one by one instead.
+// SplitUnit::kLayer balances whole layers only (the planner's stage model, plan/layout.h).
 
 #include <cstdint>
 #include <vector>
@@ -19,9 +20,14 @@
 
 namespace symphony {
 
+enum class SplitUnit : uint8_t { kSublayer, kLayer };
+
+// The counts per virtual stage, in sub-layers (kSublayer: two per layer) or layers (kLayer);
+// empty without a pipeline.
 // REQUIRES: validate(parallel) and the model checks passed (parallel.pp_layers, when given,
-// holds pp * vpp entries summing to the layer count; otherwise pp * vpp <= layers).
+// holds pp * vpp entries summing to the layer count, whole numbers for kLayer; otherwise
+// pp * vpp <= layers).
 std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
-                                          int64_t seq_len);
+                                          int64_t seq_len, SplitUnit unit = SplitUnit::kSublayer);
 
 }  // namespace symphony

@@ -20,31 +20,42 @@ namespace {
 Buffer act(DType dtype, Shape shape) { return Buffer(dtype, shape, MemoryCategory::kActivations); }
 }  // namespace
 
+// A decoder layer, or the part of one this pipeline stage runs (parallel/pipeline_stages.h): the
+// attention's tensors, the feed-forward's, or both.
 struct Transformer::Layer {
+  LayerPart part = LayerPart::kWhole;
   std::unique_ptr<AttentionBlock> attn;  // standard attention, or
   std::unique_ptr<MlaBlock> mla;         // multi-head latent attention (model.kv_lora_rank > 0)
-  ParamId post_norm;
+  ParamId post_norm = -1;
   std::unique_ptr<DenseMlp> mlp;
   std::unique_ptr<MoeBlock> moe;
   std::vector<ParamId> partial_grads;  // summed over tp after backward (tensor parallel only)
   std::vector<ParamId> kv_grads;       // summed over the ranks sharing a replicated KV head
 
-  Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel) {
+  Layer(const ModelConfig& c, int64_t index, ParamStore& store, const ModelParallel& parallel,
+        LayerPart layer_part = LayerPart::kWhole)
+      : part(layer_part) {
     std::string prefix = "model.layers." + std::to_string(index);
-    if (c.mla())
-      mla = std::make_unique<MlaBlock>(c, prefix, store);
-    else
-      attn = std::make_unique<AttentionBlock>(c, prefix, store);
-    post_norm = store.add(prefix + ".post_attention_layernorm.weight", {c.hidden_size}, Decay::kNo);
-    if (c.is_moe_layer(index))
-      moe = std::make_unique<MoeBlock>(c, prefix, store, parallel);
-    else
-      mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size, store,
-                                       DenseMlp::Split::kTensor);
+    if (runs_attention(part)) {
+      if (c.mla())
+        mla = std::make_unique<MlaBlock>(c, prefix, store);
+      else
+        attn = std::make_unique<AttentionBlock>(c, prefix, store);
+    }
+    if (runs_feed_forward(part)) {
+      post_norm =
+          store.add(prefix + ".post_attention_layernorm.weight", {c.hidden_size}, Decay::kNo);
+      if (c.is_moe_layer(index))
+        moe = std::make_unique<MoeBlock>(c, prefix, store, parallel);
+      else
+        mlp = std::make_unique<DenseMlp>(prefix + ".mlp", c.hidden_size, c.intermediate_size,
+                                         store, DenseMlp::Split::kTensor);
+    }
     if (parallel.tensor_size() > 1) {
       const bool sp = parallel.sequence_parallel;
-      partial_grads = attn ? attn->partial_grads(sp) : mla->partial_grads(sp);
-      if (sp) partial_grads.push_back(post_norm);
+      if (attn) partial_grads = attn->partial_grads(sp);
+      if (mla) partial_grads = mla->partial_grads(sp);
+      if (sp && post_norm >= 0) partial_grads.push_back(post_norm);
       if (moe)
         for (ParamId id : moe->partial_grads()) partial_grads.push_back(id);
       if (attn && attn->kv_replicas() > 1) kv_grads = attn->kv_params();
@@ -55,7 +66,7 @@ struct Transformer::Layer {
 struct Transformer::LayerActs {
   AttentionActs attn;  // standard attention, or
   MlaActs mla;         // multi-head latent attention
-  Buffer x_mid, inv2;
+  Buffer x_mid, inv2;  // x_mid only for a whole layer: a part's lies in the residual stream
   SwigluActBuffers mlp;
   MoeActs moe;
 
@@ -63,20 +74,24 @@ struct Transformer::LayerActs {
   // layer routes on this rank; attn_config: this rank's heads; mlp_width: its dense MLP width.
   // scratch: keep the activations in bf16 working on it (model/act_stash.h), the MoE layers'
   // grouped rows on row_scratch, with the normed inputs of the attention and the MLP recomputed
-  // in `normed` (local, D); null: in dtype.
-  LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, int64_t rows,
-            int64_t local, int64_t shard, int64_t mlp_width, DType dtype, int expert_ranks,
-            int expert_tensor_ranks, ActScratch* scratch, ActScratch* row_scratch, View normed)
-      : attn(c.mla()      ? AttentionActs()
-             : scratch ? AttentionActs(attn_config, rows, local, *scratch, normed)
-                       : AttentionActs(attn_config, rows, local, dtype)),
-        mla(!c.mla() ? MlaActs()
-            : scratch ? MlaActs(attn_config, rows, local, *scratch, normed)
-                      : MlaActs(attn_config, rows, local, dtype)),
-        x_mid(act(dtype, {local, c.hidden_size})),
-        inv2(act(dtype, {local})),
-        h2_(scratch ? NormedInput(normed, local, c.hidden_size)
-                    : NormedInput(dtype, local, c.hidden_size)) {
+  // in `normed` (local, D); null: in dtype. `part`: the sub-layers whose activations are kept.
+  LayerActs(const ModelConfig& c, const ModelConfig& attn_config, bool is_moe, LayerPart part,
+            int64_t rows, int64_t local, int64_t shard, int64_t mlp_width, DType dtype,
+            int expert_ranks, int expert_tensor_ranks, ActScratch* scratch,
+            ActScratch* row_scratch, View normed) {
+    if (runs_attention(part)) {
+      if (c.mla())
+        mla = scratch ? MlaActs(attn_config, rows, local, *scratch, normed)
+                      : MlaActs(attn_config, rows, local, dtype);
+      else
+        attn = scratch ? AttentionActs(attn_config, rows, local, *scratch, normed)
+                       : AttentionActs(attn_config, rows, local, dtype);
+    }
+    if (part == LayerPart::kWhole) x_mid = act(dtype, {local, c.hidden_size});
+    if (!runs_feed_forward(part)) return;
+    inv2 = act(dtype, {local});
+    h2_ = scratch ? NormedInput(normed, local, c.hidden_size)
+                  : NormedInput(dtype, local, c.hidden_size);
     if (is_moe)
       moe = MoeActs(c, shard, dtype, expert_ranks, expert_tensor_ranks, scratch, row_scratch);
     else
@@ -110,10 +125,10 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
   const int64_t d = config.hidden_size, v = config.vocab_size;
   const int64_t num_layers = config.num_hidden_layers;
   const PipelineStages& pipe = parallel.placement.pipeline;
-  SYM_CHECK(pipe.layers.empty() ? pipe.num_virtual() == 1
-                                : int(pipe.layers.size()) == pipe.num_virtual(),
+  SYM_CHECK(pipe.sublayers.empty() ? pipe.num_virtual() == 1
+                                   : int(pipe.sublayers.size()) == pipe.num_virtual(),
             "a pipeline of {} x {} virtual stages needs its layer split ({} entries)",
-            pipe.stages, pipe.virtual_stages, pipe.layers.size());
+            pipe.stages, pipe.virtual_stages, pipe.sublayers.size());
   // The embedding and LM head are split by vocabulary over tp.
   const ShardSpec by_vocab{Axis::kTensor, 0};
   out.layer_block.assign(size_t(config.num_layers_with_mtp()), -1);
@@ -124,12 +139,14 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
     out.embed = store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, by_vocab);
   }
   for (int c = 0; c < pipe.chunks(); ++c) {
+    const LayerRange sub = pipe.chunk_sublayers(c, num_layers);
     const LayerRange r = pipe.chunk_layers(c, num_layers);
     out.chunks.push_back(r);
     for (int64_t l = r.begin; l < r.end; ++l) {
       store.begin_block();
       out.layer_block[size_t(l)] = store.num_blocks() - 1;
-      out.layers[size_t(l)] = std::make_unique<Layer>(config, l, store, parallel);
+      out.layers[size_t(l)] = std::make_unique<Layer>(config, l, store, parallel,
+                                                      layer_part(sub, l));
     }
   }
   if (pipe.holds_head()) {
@@ -220,8 +237,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   // KV heads replicated over tp: their gradients are summed over the ranks sharing a head.
   const Layer* any_layer = nullptr;
   for (const auto& layer : layers_)
-    if (layer && !any_layer) any_layer = layer.get();
-  const int kv_replicas = any_layer && any_layer->attn ? any_layer->attn->kv_replicas() : 1;
+    if (layer && layer->attn && !any_layer) any_layer = layer.get();
+  const int kv_replicas = any_layer ? any_layer->attn->kv_replicas() : 1;
   if (kv_replicas > 1) {
     Result<std::unique_ptr<Comm>> group =
         parallel.tensor->split(parallel.tensor->rank() / kv_replicas, parallel.tensor->rank(),
@@ -264,15 +281,15 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     if (any_moe) moe_row_scratch_ = ActScratch(MoeActs::row_scratch_elems(config, shard,
                                                                           expert_ranks_));
   }
-  auto layer_acts = [&](bool is_moe) {
-    return std::make_unique<LayerActs>(config, attn_config, is_moe, n, local, shard, mlp_width,
-                                       dtype, expert_ranks_, etp, scratch,
+  auto layer_acts = [&](bool is_moe, LayerPart part) {
+    return std::make_unique<LayerActs>(config, attn_config, is_moe, part, n, local, shard,
+                                       mlp_width, dtype, expert_ranks_, etp, scratch,
                                        scratch ? &moe_row_scratch_ : nullptr,
                                        scratch ? normed_.view() : View());
   };
   if (recompute == Recompute::kFull) {
     if (any_moe || any_dense) {
-      auto shared = layer_acts(any_moe);
+      auto shared = layer_acts(any_moe, LayerPart::kWhole);
       if (any_moe && any_dense) shared->mlp = SwigluActBuffers(dtype, n, mlp_width);
       acts_.push_back(std::move(shared));
     }
@@ -281,7 +298,8 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     for (int slot = 0; slot < slots_; ++slot)
       for (int64_t l = 0; l < num_layers; ++l)
         if (layers_[size_t(l)])
-          acts_[size_t(slot * num_layers + l)] = layer_acts(config.is_moe_layer(l));
+          acts_[size_t(slot * num_layers + l)] =
+              layer_acts(config.is_moe_layer(l), layers_[size_t(l)]->part);
   }
   rope_ = rope_table(dtype, std::max(max_shape.seq_len, int64_t(1)),
                      config.mla() ? config.qk_rope_head_dim : config.rotary_dim(),
@@ -312,7 +330,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   moe_stats_.resize(size_t(num_layers));
   scratch_stats_.resize(size_t(num_layers));
   for (int64_t l = 0; l < num_layers; ++l) {
-    if (config.is_moe_layer(l) && layers_[size_t(l)])
+    if (layers_[size_t(l)] && layers_[size_t(l)]->moe)
       bias_[size_t(l)] = Buffer(dtype, {config.num_experts});
   }
   reset_moe_stats();
@@ -441,7 +459,7 @@ View Transformer::balance_bias(int64_t layer) { return bias_[size_t(layer)].view
 
 void Transformer::update_balance_bias(double rate) {
   for (int64_t l = 0; l < config_.num_layers_with_mtp(); ++l)
-    if (config_.is_moe_layer(l) && layers_[size_t(l)])
+    if (layers_[size_t(l)] && layers_[size_t(l)]->moe)
       symphony::update_balance_bias(moe_stats_[size_t(l)].routed, rate, bias_[size_t(l)].view());
 }
 
@@ -470,11 +488,19 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
                                 MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
   const int64_t n = shape.rows(), local = x.dim(0);
-  View x_mid = a.x_mid.view().rows(0, local), h2 = a.h2(local);
-  if (layer.mla)
-    layer.mla->forward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, x_mid);
-  else
-    layer.attn->forward(ex, params_, rope_.view(), shape, tp_, x, a.attn, x_mid);
+  // The attention's output: the layer's x_mid, or this part's output; the feed-forward's input:
+  // x_mid, or this part's input.
+  if (layer.part == LayerPart::kAttention) {
+    attention_forward(ex, layer, shape, x, a, x_out);
+    return;
+  }
+  ConstView x_mid = x;
+  if (layer.part == LayerPart::kWhole) {
+    View mid = a.x_mid.view().rows(0, local);
+    attention_forward(ex, layer, shape, x, a, mid);
+    x_mid = mid;
+  }
+  View h2 = a.h2(local);
   rmsnorm_forward(ex, x_mid, params_.param(layer.post_norm), config_.rms_norm_eps, h2,
                   a.inv2.view().rows(0, local));
   if (layer.moe) {
@@ -501,17 +527,41 @@ void Transformer::layer_forward(const Exec& ex, int64_t l, const BatchShape& sha
   add(ex, x_out, x_mid, x_out);
 }
 
+void Transformer::attention_forward(const Exec& ex, const Layer& layer, const BatchShape& shape,
+                                    ConstView x, LayerActs& a, View x_mid) {
+  if (layer.mla)
+    layer.mla->forward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, x_mid);
+  else
+    layer.attn->forward(ex, params_, rope_.view(), shape, tp_, x, a.attn, x_mid);
+}
+
 void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
                                  LayerActs& a, const LossScales& scales, View dres,
                                  MoeStats& stats) {
   const Layer& layer = *layers_[size_t(l)];
-  const int64_t n = shape.rows(), local = x.dim(0);
+  const int64_t local = x.dim(0);
   start_partial_grads(layer.partial_grads, layer.kv_grads);
+  if (runs_feed_forward(layer.part))
+    feed_forward_backward(ex, layer, shape,
+                          layer.part == LayerPart::kWhole ? ConstView(a.x_mid.view().rows(0, local))
+                                                          : x,
+                          a, scales, dres, stats);
+  if (layer.mla)
+    layer.mla->backward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, dres, dres);
+  else if (layer.attn)
+    layer.attn->backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres,
+                         dres);
+  finish_partial_grads(layer.partial_grads, layer.kv_grads);
+}
+
+void Transformer::feed_forward_backward(const Exec& ex, const Layer& layer,
+                                        const BatchShape& shape, ConstView x_mid, LayerActs& a,
+                                        const LossScales& scales, View dres, MoeStats& stats) {
+  const int64_t n = shape.rows(), local = x_mid.dim(0);
   View dh2 = dh_.view().rows(0, local);
   View h2 = a.h2(local);
   if (a.recomputes_h2())  // bf16-saved activations: forward's normed input again
-    rmsnorm_apply(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
-                  a.inv2.view().rows(0, local), h2);
+    rmsnorm_apply(ex, x_mid, params_.param(layer.post_norm), a.inv2.view().rows(0, local), h2);
   if (layer.moe) {
     const bool slice = tp_.size() > 1 && !tp_.sequence_parallel();
     const int64_t begin = slice ? tp_.shard_begin(n) : 0;
@@ -539,15 +589,9 @@ void Transformer::layer_backward(const Exec& ex, int64_t l, const BatchShape& sh
     swiglu_mlp_backward_weights(ex, h2_whole, acts, grads);
     tp_.reduce_wait();
   }
-  rmsnorm_backward(ex, a.x_mid.view().rows(0, local), params_.param(layer.post_norm),
-                   a.inv2.view().rows(0, local), dh2, dh2, params_.grad(layer.post_norm));
+  rmsnorm_backward(ex, x_mid, params_.param(layer.post_norm), a.inv2.view().rows(0, local), dh2,
+                   dh2, params_.grad(layer.post_norm));
   add(ex, dres, dh2, dres);
-  if (layer.mla)
-    layer.mla->backward(ex, params_, rope_.view(), shape, tp_, x, a.mla, mla_scratch_, dres, dres);
-  else
-    layer.attn->backward(ex, params_, rope_.view(), shape, tp_, x, a.attn, attn_scratch_, dres,
-                         dres);
-  finish_partial_grads(layer.partial_grads, layer.kv_grads);
 }
 
 void Transformer::start_partial_grads(std::span<const ParamId> tp_ids,

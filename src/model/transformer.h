@@ -215,6 +215,14 @@ class Transformer {
                      LayerActs& acts, const LossScales& scales, View x_out, MoeStats& stats);
   void layer_backward(const Exec& ex, int64_t l, const BatchShape& shape, ConstView x,
                       LayerActs& acts, const LossScales& scales, View dres, MoeStats& stats);
+  // The sub-layers of layer_forward and layer_backward (a pipeline stage may run one of them):
+  // x_mid = x + Attention(RMSNorm(x)); the feed-forward's backward from its input x_mid, adding
+  // its input gradient to dres.
+  void attention_forward(const Exec& ex, const Layer& layer, const BatchShape& shape, ConstView x,
+                         LayerActs& acts, View x_mid);
+  void feed_forward_backward(const Exec& ex, const Layer& layer, const BatchShape& shape,
+                             ConstView x_mid, LayerActs& acts, const LossScales& scales,
+                             View dres, MoeStats& stats);
   void note(Status s) {
     if (!s.is_ok() && comm_status_.is_ok()) comm_status_ = std::move(s);
   }
@@ -283,7 +291,7 @@ class Transformer {
   int embed_block_ = -1, head_block_ = -1, head_copy_block_ = -1;  // hook blocks, -1: not held
   std::vector<int> layer_block_;      // [layer] hook block, -1 for layers of other stages; an
                                       // MTP module's block holds its own weights and its layer's
-  std::vector<LayerRange> chunk_ranges_;  // [chunk] this rank's layers
+  std::vector<LayerRange> chunk_ranges_;  // [chunk] the layers this rank runs (a part of)
   std::vector<int64_t> chunk_base_;   // [chunk] residual position of its first layer's input
   int64_t positions_ = 0;             // residual positions per slot: layers held + chunks
   int slots_ = 1;

@@ -54,9 +54,10 @@ struct ParallelConfig {
   int64_t pp = 1;   // pipeline stages
   int64_t vpp = 1;  // virtual pipeline stages (model chunks) per pp rank: interleaved schedule
   PipelineSchedule pp_schedule = PipelineSchedule::k1F1B;
-  // Decoder layers per virtual stage (pp * vpp entries, in pipeline order); empty: balanced by
-  // the cost of each layer, the embedding and the LM head (model/pipeline_split.h).
-  std::vector<int64_t> pp_layers;
+  // Decoder layers per virtual stage (pp * vpp entries, in pipeline order), whole or half (4.5:
+  // four layers and the next one's attention, parallel/pipeline_stages.h); empty: balanced by
+  // the cost of each sub-layer, the embedding and the LM head (model/pipeline_split.h).
+  std::vector<double> pp_layers;
   int64_t dp = 0;   // data-parallel replicas; 0 = whatever the other axes leave of the world
   int64_t cp = 1;   // context (sequence) parallel
   int64_t tp = 1;   // tensor parallel

@@ -3,21 +3,37 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/check.h"
 
 namespace symphony {
 
-LayerRange PipelineStages::chunk_layers(int chunk, int64_t num_layers) const {
-  if (layers.empty()) return {0, num_layers};
+LayerPart layer_part(LayerRange sublayers, int64_t layer) {
+  const bool attention = sublayers.contains(2 * layer);
+  const bool feed_forward = sublayers.contains(2 * layer + 1);
+  SYM_CHECK(attention || feed_forward, "layer {} is not in sub-layers [{}, {})", layer,
+            sublayers.begin, sublayers.end);
+  if (attention && feed_forward) return LayerPart::kWhole;
+  return attention ? LayerPart::kAttention : LayerPart::kFeedForward;
+}
+
+LayerRange PipelineStages::chunk_sublayers(int chunk, int64_t num_layers) const {
+  if (sublayers.empty()) return {0, 2 * num_layers};
   const int vs = virtual_stage(chunk);
-  SYM_CHECK(int(layers.size()) == num_virtual() && vs < num_virtual(),
-            "pipeline split of {} virtual stages for {} x {}", layers.size(), stages,
+  SYM_CHECK(int(sublayers.size()) == num_virtual() && vs < num_virtual(),
+            "pipeline split of {} virtual stages for {} x {}", sublayers.size(), stages,
             virtual_stages);
   int64_t begin = 0;
-  for (int i = 0; i < vs; ++i) begin += layers[size_t(i)];
-  return {begin, begin + layers[size_t(vs)]};
+  for (int i = 0; i < vs; ++i) begin += sublayers[size_t(i)];
+  return {begin, begin + sublayers[size_t(vs)]};
+}
+
+LayerRange PipelineStages::chunk_layers(int chunk, int64_t num_layers) const {
+  const LayerRange s = chunk_sublayers(chunk, num_layers);
+  if (s.size() == 0) return {s.begin / 2, s.begin / 2};
+  return {s.begin / 2, (s.end + 1) / 2};
 }
 
 std::vector<int64_t> balance_pipeline_layers(std::span<const double> layer_cost, int count,
@@ -57,23 +73,35 @@ std::vector<int64_t> balance_pipeline_layers(std::span<const double> layer_cost,
   return layers;
 }
 
-Status check_pipeline_layers(std::span<const int64_t> layers, int count, int64_t num_layers) {
+Status check_pipeline_layers(std::span<const double> layers, int count, int64_t num_layers) {
   if (int64_t(layers.size()) != count)
     return Error::invalid("parallel.pp_layers = [{}] has {} entries; it needs one per virtual "
                           "stage, parallel.pp * parallel.vpp = {}",
                           fmt::join(layers, ", "), layers.size(), count);
-  int64_t sum = 0;
-  for (int64_t n : layers) {
-    if (n < 0)
+  for (double n : layers)
+    if (!(n >= 0))
       return Error::invalid("parallel.pp_layers = [{}]: layer counts must not be negative",
                             fmt::join(layers, ", "));
-    sum += n;
+  int64_t halves = 0;
+  for (double n : layers) {
+    if (n > double(num_layers) || 2 * n != std::floor(2 * n))
+      return Error::invalid("parallel.pp_layers = [{}]: {} is not a whole or half number of "
+                            "the model's {} layers (a half splits a layer between its "
+                            "attention and its feed-forward)",
+                            fmt::join(layers, ", "), n, num_layers);
+    halves += int64_t(2 * n);
   }
-  if (sum != num_layers)
+  if (halves != 2 * num_layers)
     return Error::invalid("parallel.pp_layers = [{}] sums to {} layers, but "
                           "model.num_hidden_layers = {}",
-                          fmt::join(layers, ", "), sum, num_layers);
+                          fmt::join(layers, ", "), double(halves) / 2, num_layers);
   return Status::ok();
+}
+
+std::vector<int64_t> sublayer_counts(std::span<const double> layers) {
+  std::vector<int64_t> counts;
+  for (double n : layers) counts.push_back(int64_t(std::llround(2 * n)));
+  return counts;
 }
 
 }  // namespace symphony

@@ -2,6 +2,11 @@
 // Which decoder layers each pipeline stage runs (parallel/pipeline_schedule.h for the terms):
 // the layers are split into p * v virtual stages, virtual stage `chunk * p + stage` on rank
 // `stage`, the embedding with virtual stage 0 and the final norm, LM head and loss with the last.
+// A split is counted in sub-layers, two per decoder layer: its attention (input norm, attention,
+// residual add) and its feed-forward (post-attention norm, MLP or MoE, residual add). A stage
+// boundary may fall between the two, so a layer's attention runs on one stage and its
+// feed-forward on the next; what travels between them is the residual stream after the
+// attention, the same rows as between whole layers.
 // Pure arithmetic, shared by the model (which layers it builds), the memory plan and the trainer.
 
 #include <cstdint>
@@ -18,6 +23,15 @@ struct LayerRange {
   bool contains(int64_t l) const { return l >= begin && l < end; }
 };
 
+// Which sub-layers of a decoder layer a chunk runs.
+enum class LayerPart : uint8_t { kWhole, kAttention, kFeedForward };
+inline bool runs_attention(LayerPart p) { return p != LayerPart::kFeedForward; }
+inline bool runs_feed_forward(LayerPart p) { return p != LayerPart::kAttention; }
+// The part of decoder layer `layer` within the sub-layers [sublayers.begin, sublayers.end)
+// (sub-layer 2l is layer l's attention, 2l + 1 its feed-forward).
+// REQUIRES: the range holds at least one of the layer's sub-layers.
+LayerPart layer_part(LayerRange sublayers, int64_t layer);
+
 // One rank's part of a pipeline. The default is no pipeline: one chunk holding every layer.
 struct PipelineStages {
   int stages = 1;          // p: parallel.pp
@@ -25,13 +39,15 @@ struct PipelineStages {
   int stage = 0;           // this rank's stage, 0..p-1
   int in_flight = 1;       // micro-batches whose activations one chunk keeps at once
   int deferred = 0;        // weight-gradient passes pending at once (zero-bubble schedules)
-  std::vector<int64_t> layers;  // [virtual stage] decoder layers (p * v); empty: all in one
+  std::vector<int64_t> sublayers;  // [virtual stage] sub-layers (p * v); empty: all in one
 
   int chunks() const { return virtual_stages; }
   int num_virtual() const { return stages * virtual_stages; }
   int virtual_stage(int chunk) const { return chunk * stages + stage; }
-  // The layers of this rank's chunk `chunk`. REQUIRES: layers is empty or has p * v entries
-  // summing to num_layers.
+  // The sub-layers of this rank's chunk `chunk`, [begin, end) of 2 * num_layers.
+  // REQUIRES: sublayers is empty or has p * v entries summing to 2 * num_layers.
+  LayerRange chunk_sublayers(int chunk, int64_t num_layers) const;
+  // The decoder layers chunk `chunk` runs a part of (layer_part says which).
   LayerRange chunk_layers(int chunk, int64_t num_layers) const;
   // Virtual stage 0 (the embedding) and the last one (the head) of the whole pipeline.
   bool is_first(int chunk) const { return virtual_stage(chunk) == 0; }
@@ -40,15 +56,19 @@ struct PipelineStages {
   bool holds_head() const { return stage == stages - 1; }
 };
 
-// Splits `layer_cost.size()` layers over `count` virtual stages, each at least one layer,
-// minimising the cost of the most expensive one; `first_cost` is added to the first virtual stage
-// (the embedding), `last_cost` to the last (final norm, LM head and loss). Ties go to the split
-// with more layers early. REQUIRES: 1 <= count <= layer_cost.size().
+// Splits `layer_cost.size()` units (layers or sub-layers) over `count` virtual stages, each at
+// least one unit, minimising the cost of the most expensive one; `first_cost` is added to the
+// first virtual stage (the embedding), `last_cost` to the last (final norm, LM head and loss).
+// Ties go to the split with more units early. REQUIRES: 1 <= count <= layer_cost.size().
 std::vector<int64_t> balance_pipeline_layers(std::span<const double> layer_cost, int count,
                                              double first_cost, double last_cost);
 
-// An explicit split (parallel.pp_layers): `count` non-negative entries summing to num_layers.
-// Errors (kInvalidArgument) name parallel.pp_layers, the entries and what they should be.
-Status check_pipeline_layers(std::span<const int64_t> layers, int count, int64_t num_layers);
+// An explicit split (parallel.pp_layers): `count` non-negative entries, each a whole or half
+// number of layers (a half puts a layer's attention and its feed-forward on two stages), summing
+// to num_layers. Errors (kInvalidArgument) name parallel.pp_layers, the entries and what they
+// should be.
+Status check_pipeline_layers(std::span<const double> layers, int count, int64_t num_layers);
+// The sub-layer counts of a split checked by check_pipeline_layers.
+std::vector<int64_t> sublayer_counts(std::span<const double> layers);
 
 }  // namespace symphony

@@ -185,17 +185,16 @@ std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const Plan
   parallel.pp = layout.pp();
   parallel.vpp = layout.vpp;
   parallel.pp_schedule = layout.schedule;
+  std::vector<int64_t> counts;
   if (layout.stage_split == StageSplit::kEven) {
     const int64_t chunks = layout.pp() * layout.vpp;
     for (int64_t c = 0; c < chunks; ++c)
-      parallel.pp_layers.push_back(model.num_layers / chunks + (c < model.num_layers % chunks));
-  }
-  std::vector<int64_t> counts;
-  if (layout.stage_split == StageSplit::kEven) {
-    counts = parallel.pp_layers;
+      counts.push_back(model.num_layers / chunks + (c < model.num_layers % chunks));
   } else {
+    // Whole layers: the stage model costs layers, not their attention and feed-forward apart.
     std::vector<int64_t>& cached = (*model.split_cache)[{layout.pp(), layout.vpp}];
-    if (cached.empty()) cached = pipeline_layer_split(model.config, parallel, model.seq_len);
+    if (cached.empty())
+      cached = pipeline_layer_split(model.config, parallel, model.seq_len, SplitUnit::kLayer);
     counts = cached;
   }
   if (counts.empty()) counts = {model.num_layers};  // one virtual stage

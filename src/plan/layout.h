@@ -95,9 +95,10 @@ struct LayerRange {
   int64_t first = 0, last = 0;
 };
 // The decoder layers of each of the pp * vpp virtual stages, in pipeline order, split as
-// layout.stage_split says: by default as the engine splits them when parallel.pp_layers is not
-// given (model/pipeline_split.h), balanced by training FLOPs, the last stage paying for the LM
-// head and the MTP modules. Virtual stage c runs on GPU stage c % pp.
+// layout.stage_split says: by default balanced by training FLOPs as the engine balances them when
+// parallel.pp_layers is not given (model/pipeline_split.h), the last stage paying for the LM head
+// and the MTP modules, but in whole layers (the engine may cut a layer between its attention and
+// its feed-forward, which balances as well or better). Virtual stage c runs on GPU stage c % pp.
 // REQUIRES: pp * vpp <= model.num_layers.
 std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const PlanLayout& layout);
 // Layers held by GPU stage `stage` (0-based), all its virtual stages together.

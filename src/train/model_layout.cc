@@ -14,7 +14,7 @@ Result<PipelineStages> pipeline_stages_for(const RunConfig& config, int stage,
   if (pc.pp <= 1) return stages;
   stages.virtual_stages = int(pc.vpp);
   SYM_TRY(check_pipeline_schedule(pc.pp_schedule, int(pc.pp), int(micro_batches), int(pc.vpp)));
-  stages.layers = pipeline_layer_split(config.model, pc, config.train.seq_len);
+  stages.sublayers = pipeline_layer_split(config.model, pc, config.train.seq_len);
   SYM_TRY_ASSIGN(const std::vector<PipelineOp> ops,
                  pipeline_ops(pc.pp_schedule, int(pc.pp), stage, int(micro_batches),
                               int(pc.vpp)));

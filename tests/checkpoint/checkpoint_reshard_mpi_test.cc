@@ -302,6 +302,7 @@ class ReshardTest : public ::testing::Test {
     bool alone = false;  // one process (rank 0), else every rank
     const char* schedule = "1f1b";  // with pp > 1
     int vpp = 1;
+    const char* split = nullptr;    // parallel.pp_layers, with pp > 1
   };
 
   // Each hop loads the previous hop's checkpoint (the first: `first`) into its layout and saves
@@ -321,6 +322,7 @@ class ReshardTest : public ::testing::Test {
                                             fmt::format("parallel.ep={}", hop.ep),
                                             fmt::format("parallel.etp={}", hop.etp)};
       for (const std::string& o : pipeline(hop.pp, hop.schedule, hop.vpp)) overrides.push_back(o);
+      if (hop.split) overrides.push_back(fmt::format("parallel.pp_layers={}", hop.split));
       overrides.insert(overrides.end(), model.begin(), model.end());
       const RunConfig c = config(run, hop.zero, overrides);
       Status s = Status::ok();
@@ -510,10 +512,13 @@ TEST_F(ReshardTest, PipelineRoundTripReproducesEveryTensorBitwise) {
   const fs::path first = root_ / "pp_round_trip" / "checkpoints" / "step-00000003";
   run(world, config("pp_round_trip", 3, pipeline(w)), "", kStopAt);
   // pp = world -> 1 -> 2 (two chunks per stage, interleaved: stage 0 holds layers 0 and 2;
-  // beside tp = 2 when world is 4) -> 1 -> world.
+  // beside tp = 2 when world is 4) -> 1 -> 2 split inside layers 1 and 2 (stage 0: layer 0, layer
+  // 1's attention; stage 1: layer 1's MoE, layers 2 and 3; then the other way) -> world.
   const Hop hops[] = {{.alone = true},
                       {.tp = w / 2, .pp = 2, .zero = 1, .schedule = "interleaved", .vpp = 2},
                       {.alone = true},
+                      {.pp = 2, .zero = 3, .split = "[1.5,2.5]"},
+                      {.pp = 2, .schedule = "zb-h1", .split = "[2.5,1.5]"},
                       {.pp = w, .zero = 2}};
   round_trip(first, hops, "pp_round_trip");
 }

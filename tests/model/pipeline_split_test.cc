@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "config/run_config.h"
 
 namespace symphony {
@@ -18,13 +21,57 @@ ParallelConfig pipeline_of(int64_t pp) {
 TEST(PipelineSplit, TheLastStageTakesFewerLayersWithTheHead) {
   const Result<RunConfig> c = load_run_config("bench-dense-small", {});
   ASSERT_TRUE(c.has_value()) << c.error().message();
-  // 8 layers of about 20.6M FLOPs per token each; the LM head about 25.2M.
-  EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64), ElementsAre(5, 3));
+  // 8 layers of about 20.6M FLOPs per token each (attention about 6.5M, MLP 14.2M); the LM head
+  // about 25.2M. Whole layers split [5, 3] (103.2M against 87.1M); in sub-layers the first stage
+  // takes four layers and the fifth one's attention, [9, 7] (89.1M against 101.3M).
+  EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64, SplitUnit::kLayer),
+              ElementsAre(5, 3));
+  EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64), ElementsAre(9, 7));
   // A multi-token prediction module on the last stage adds an eh_proj, a layer and the head
-  // again (about 48.9M): [6, 2] is then the most even split.
+  // again (about 48.9M): [6, 2] is then the most even split of whole layers.
   ModelConfig mtp = c->model;
   mtp.num_nextn_predict_layers = 1;
-  EXPECT_THAT(pipeline_layer_split(mtp, pipeline_of(2), 64), ElementsAre(6, 2));
+  EXPECT_THAT(pipeline_layer_split(mtp, pipeline_of(2), 64, SplitUnit::kLayer),
+              ElementsAre(6, 2));
+}
+
+TEST(PipelineSplit, SubLayerSplitIsNeverWorseThanWholeLayers) {
+  // The most expensive stage of the sub-layer split costs at most the whole-layer split's.
+  for (const char* preset : {"tiny", "small", "bench-dense-small", "bench-moe-small"}) {
+    const Result<RunConfig> c = load_run_config(preset, {});
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    const ModelConfig& m = c->model;
+    for (int64_t pp = 2; pp <= m.num_hidden_layers; ++pp) {
+      const int64_t seq = 256;
+      const double core = 3.0 * double(m.attention_core_dims()) * double(seq + 1);
+      const double attention = 6.0 * double(m.attention_matmul_params()) + core;
+      auto stage_costs = [&](const std::vector<int64_t>& counts, bool halves) {
+        std::vector<double> costs;
+        int64_t at = 0;
+        for (int64_t n : counts) {
+          double cost = 0;
+          for (int64_t u = at; u < at + n; ++u) {
+            const int64_t l = halves ? u / 2 : u;
+            const double whole = 6.0 * double(m.layer_matmul_params(l)) + core;
+            cost += !halves ? whole : u % 2 == 0 ? attention : whole - attention;
+          }
+          costs.push_back(cost);
+          at += n;
+        }
+        costs.back() += 6.0 * double(m.vocab_size) * double(m.hidden_size);
+        return *std::max_element(costs.begin(), costs.end());
+      };
+      const std::vector<int64_t> layers =
+          pipeline_layer_split(m, pipeline_of(pp), seq, SplitUnit::kLayer);
+      const std::vector<int64_t> sub = pipeline_layer_split(m, pipeline_of(pp), seq);
+      ASSERT_EQ(sub.size(), size_t(pp));
+      int64_t total = 0;
+      for (int64_t n : sub) total += n;
+      EXPECT_EQ(total, 2 * m.num_hidden_layers);
+      EXPECT_LE(stage_costs(sub, true), stage_costs(layers, false) * (1 + 1e-12))
+          << preset << " pp " << pp;
+    }
+  }
 }
 
 TEST(PipelineSplit, GivenLayersAreKept) {
@@ -32,7 +79,10 @@ TEST(PipelineSplit, GivenLayersAreKept) {
   ASSERT_TRUE(c.has_value()) << c.error().message();
   ParallelConfig p = pipeline_of(2);
   p.pp_layers = {1, 3};
-  EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(1, 3));
+  EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(2, 6));
+  EXPECT_THAT(pipeline_layer_split(c->model, p, 64, SplitUnit::kLayer), ElementsAre(1, 3));
+  p.pp_layers = {1.5, 2.5};
+  EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(3, 5));
 }
 
 }  // namespace

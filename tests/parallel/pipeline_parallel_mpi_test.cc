@@ -56,7 +56,7 @@ struct Layout {
   bool mla = false;       // multi-head latent attention (model.kv_lora_rank > 0)
   int mtp = 0;             // model.num_nextn_predict_layers
   int layers = 4;
-  std::vector<int64_t> split = {};  // parallel.pp_layers
+  std::vector<double> split = {};  // parallel.pp_layers
   bool published = false;  // testkit::published_architecture_overrides()
 };
 
@@ -250,6 +250,16 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_zb_recompute", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
                .recompute = true},
         Layout{.name = "pp2_uneven", .ranks = 2, .pp = 2, .split = {3, 1}},
+        // Stage boundaries inside a layer: layer 1's attention on stage 0, its MoE on stage 1.
+        Layout{.name = "pp2_half_1f1b", .ranks = 2, .pp = 2, .split = {1.5, 2.5}},
+        Layout{.name = "pp2_half_zb", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .split = {2.5, 1.5}},
+        Layout{.name = "pp2_half_zb_recompute_mla", .ranks = 2, .pp = 2,
+               .schedule = PP::kZeroBubble, .recompute = true, .mla = true,
+               .split = {0.5, 3.5}},
+        Layout{.name = "pp2_half_interleaved_tied_dense", .ranks = 2, .pp = 2,
+               .schedule = PP::kInterleaved, .vpp = 2, .dense = true, .tied = true,
+               .split = {1.5, 0.5, 1, 1}},
         Layout{.name = "pp2_zb_published", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
                .published = true},
         Layout{.name = "pp2_1f1b_mla", .ranks = 2, .pp = 2, .mla = true},
@@ -269,6 +279,11 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_dp2_zero2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .zero = 2},
         Layout{.name = "pp2_tp2", .ranks = 4, .pp = 2, .tp = 2},
+        Layout{.name = "pp2_tp2_half_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
+               .tp = 2, .split = {1.5, 2.5}},
+        Layout{.name = "pp2_ep2_half_1f1b", .ranks = 4, .pp = 2, .ep = 2, .split = {2.5, 1.5}},
+        Layout{.name = "pp2_dp2_zero3_half_zb", .ranks = 4, .pp = 2,
+               .schedule = PP::kZeroBubble, .zero = 3, .split = {1.5, 2.5}},
         Layout{.name = "pp2_tp2_zb_tied", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .tp = 2, .tied = true},
         Layout{.name = "pp2_tp2_zb_mla", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,

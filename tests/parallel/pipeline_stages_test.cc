@@ -22,11 +22,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(PipelineStages, ChunksOfInterleavedVirtualStages) {
-  // p = 2, v = 2: virtual stages 0 (rank 0), 1 (rank 1), 2 (rank 0), 3 (rank 1).
+  // p = 2, v = 2: virtual stages 0 (rank 0), 1 (rank 1), 2 (rank 0), 3 (rank 1), in sub-layers
+  // (two per layer): layers [0, 3), [3, 5), [5, 6), [6, 8).
   PipelineStages s;
   s.stages = 2;
   s.virtual_stages = 2;
-  s.layers = {3, 2, 1, 2};
+  s.sublayers = {6, 4, 2, 4};
   s.stage = 0;
   EXPECT_EQ(s.chunk_layers(0, 8).begin, 0);
   EXPECT_EQ(s.chunk_layers(0, 8).end, 3);
@@ -45,7 +46,40 @@ TEST(PipelineStages, ChunksOfInterleavedVirtualStages) {
   // No pipeline: one chunk of every layer.
   const PipelineStages one;
   EXPECT_EQ(one.chunk_layers(0, 5).end, 5);
+  EXPECT_EQ(one.chunk_sublayers(0, 5).end, 10);
   EXPECT_TRUE(one.is_first(0) && one.is_last(0));
+}
+
+TEST(PipelineStages, BoundariesInsideALayer) {
+  // 4 layers over 3 stages: [0, 1.5) layers, [1.5, 2.5), [2.5, 4): layer 1's attention on stage
+  // 0 and its feed-forward on stage 1, layer 2's attention on stage 1 and its feed-forward on 2.
+  PipelineStages s;
+  s.stages = 3;
+  s.sublayers = {3, 2, 3};
+  s.stage = 0;
+  EXPECT_EQ(s.chunk_layers(0, 4).begin, 0);
+  EXPECT_EQ(s.chunk_layers(0, 4).end, 2);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 0), LayerPart::kWhole);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 1), LayerPart::kAttention);
+  s.stage = 1;
+  EXPECT_EQ(s.chunk_layers(0, 4).begin, 1);
+  EXPECT_EQ(s.chunk_layers(0, 4).end, 3);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 1), LayerPart::kFeedForward);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 2), LayerPart::kAttention);
+  s.stage = 2;
+  EXPECT_EQ(s.chunk_layers(0, 4).begin, 2);
+  EXPECT_EQ(s.chunk_layers(0, 4).end, 4);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 2), LayerPart::kFeedForward);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 3), LayerPart::kWhole);
+  EXPECT_TRUE(runs_attention(LayerPart::kWhole) && runs_feed_forward(LayerPart::kWhole));
+  EXPECT_FALSE(runs_feed_forward(LayerPart::kAttention));
+  EXPECT_FALSE(runs_attention(LayerPart::kFeedForward));
+  // A stage of one feed-forward: the layer it belongs to.
+  s.sublayers = {3, 1, 4};
+  s.stage = 1;
+  EXPECT_EQ(s.chunk_layers(0, 4).begin, 1);
+  EXPECT_EQ(s.chunk_layers(0, 4).end, 2);
+  EXPECT_EQ(layer_part(s.chunk_sublayers(0, 4), 1), LayerPart::kFeedForward);
 }
 
 // The smallest possible maximum stage cost, by trying every split.
@@ -110,15 +144,22 @@ TEST(PipelineStages, HeadCostMovesLayersEarlier) {
 }
 
 TEST(PipelineStages, ExplicitSplitIsChecked) {
-  EXPECT_TRUE(check_pipeline_layers(std::vector<int64_t>{3, 1}, 2, 4).is_ok());
-  EXPECT_TRUE(check_pipeline_layers(std::vector<int64_t>{4, 0}, 2, 4).is_ok());
-  EXPECT_THAT(check_pipeline_layers(std::vector<int64_t>{3, 2}, 2, 4).message(),
+  using Split = std::vector<double>;
+  EXPECT_TRUE(check_pipeline_layers(Split{3, 1}, 2, 4).is_ok());
+  EXPECT_TRUE(check_pipeline_layers(Split{4, 0}, 2, 4).is_ok());
+  EXPECT_TRUE(check_pipeline_layers(Split{2.5, 1.5}, 2, 4).is_ok());
+  EXPECT_THAT(sublayer_counts(Split{2.5, 1.5}), ElementsAre(5, 3));
+  EXPECT_THAT(check_pipeline_layers(Split{3, 2}, 2, 4).message(),
               HasSubstr("parallel.pp_layers = [3, 2] sums to 5 layers, but "
                         "model.num_hidden_layers = 4"));
-  EXPECT_THAT(check_pipeline_layers(std::vector<int64_t>{4}, 2, 4).message(),
+  EXPECT_THAT(check_pipeline_layers(Split{2.5, 2}, 2, 4).message(),
+              HasSubstr("sums to 4.5 layers"));
+  EXPECT_THAT(check_pipeline_layers(Split{4}, 2, 4).message(),
               HasSubstr("has 1 entries; it needs one per virtual stage"));
-  EXPECT_THAT(check_pipeline_layers(std::vector<int64_t>{5, -1}, 2, 4).message(),
+  EXPECT_THAT(check_pipeline_layers(Split{5, -1}, 2, 4).message(),
               HasSubstr("must not be negative"));
+  EXPECT_THAT(check_pipeline_layers(Split{2.25, 1.75}, 2, 4).message(),
+              HasSubstr("parallel.pp_layers = [2.25, 1.75]: 2.25 is not a whole or half number"));
 }
 
 int in_flight(PipelineSchedule s, int p, int stage, int m, int v = 1) {

@@ -145,10 +145,11 @@ TEST(Layout, StagesAreTheEnginesSplit) {
         ParallelConfig engine = pc;
         engine.vpp = vpp;
         engine.pp_schedule = l.schedule;
-        const std::vector<int64_t> split = pipeline_layer_split(m.config, engine, m.seq_len);
+        const std::vector<int64_t> split =
+            pipeline_layer_split(m.config, engine, m.seq_len, SplitUnit::kLayer);
         const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
         ASSERT_EQ(ranges.size(), size_t(pp * vpp));
-        // Virtual stages tile the layers in order, as the engine's split counts them.
+        // Virtual stages tile the layers in order, as the engine's whole-layer split counts them.
         int64_t next = 0, total = 0;
         for (size_t c = 0; c < ranges.size(); ++c) {
           EXPECT_EQ(ranges[c].first, next);

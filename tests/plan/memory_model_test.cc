@@ -289,13 +289,14 @@ TEST(MemoryModel, PipelineStagesWithMtpMatchTheEngine) {
     ASSERT_TRUE(check_layout(l, ctx.model, ctx.batch, k.pp * k.tp, 8, TpPlacement::kWithinNode)
                     .is_ok());
     std::vector<int64_t> split;
-    for (const LayerRange& r : virtual_stage_ranges(ctx.model, l)) split.push_back(r.last - r.first);
+    for (const LayerRange& r : virtual_stage_ranges(ctx.model, l))
+      split.push_back(2 * (r.last - r.first));  // in sub-layers
     const MemoryBreakdown planned = plan_memory(ctx, l);
     for (int64_t s = 0; s < k.pp; ++s) {
       SCOPED_TRACE(fmt::format("stage {}", s));
       ShardPlacement placement = ShardPlacement::of(l.parallel, int(s * k.tp));
       ASSERT_EQ(placement.pipeline.stage, s);
-      placement.pipeline.layers = split;
+      placement.pipeline.sublayers = split;
       placement.pipeline.in_flight = int(k.pp - s);
       const StageParams p = stage_params(ctx.model, l, s);
       const int64_t engine_params = Transformer::param_numel(ctx.model.config, placement);
