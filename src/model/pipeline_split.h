@@ -6,10 +6,13 @@
 // also pays the LM head and loss (6 V D per token) and the multi-token prediction modules
 // (docs/mtp.md), the first the embedding lookup (about nothing). A MoE model's dense leading
 // layers cost more than its MoE layers' active share, and a large vocabulary makes the last stage
-// lighter in layers. With virtual stages (interleaving) the balance is over each rank's total,
-// the sub-layers of its chunks together: the split over pp stages gives each rank's count, spread
-// evenly over its chunks (earlier chunks take the remainder); when a rank would get fewer
-// sub-layers than chunks, the virtual stages are balanced one by one instead.
+// lighter in layers. With virtual stages (interleaving) each rank's total and each chunk count:
+// the split over pp stages gives each rank's count, spread evenly over its chunks (earlier chunks
+// take the remainder; when a rank would get fewer units than chunks, the virtual stages are
+// balanced one by one instead), then the split that shortens the interleaved schedule's step
+// most, simulated with each virtual stage's passes taking its cost (parallel/pipeline_timeline.h,
+// 4 pp micro-batches): every split when there are at most 20,000, else from the first one by
+// moving one unit at a time between neighbouring virtual stages while the step shortens.
 // SplitUnit::kLayer balances whole layers only (the planner's stage model, plan/layout.h).
 
 #include <cstdint>

@@ -121,10 +121,11 @@ class Transformer {
                               std::span<const int32_t> tokens, std::span<const int32_t> targets);
 
   // Pipeline stages (parallel/pipeline_stages.h; train/pipeline_step.h runs them): the rank holds
-  // the layers of its chunks (params().placement().pipeline). A pass runs one micro-batch
-  // through one chunk and keeps its activations in `slot` (0 <= slot < slots()) until the chunk's
-  // backward of that micro-batch. forward_backward() and evaluate() are these passes over one
-  // chunk and slot 0, back to back.
+  // the sub-layers of its chunks (params().placement().pipeline): whole layers, and where a chunk
+  // begins or ends inside a layer that layer's feed-forward or attention. A pass runs one
+  // micro-batch through one chunk and keeps its activations in `slot` (0 <= slot < slots()) until
+  // the chunk's backward of that micro-batch. forward_backward() and evaluate() are these passes
+  // over one chunk and slot 0, back to back.
   int chunks() const { return int(chunk_ranges_.size()); }
   int slots() const { return slots_; }
   // The rows where a chunk's input is received before forward_chunk (not the first virtual

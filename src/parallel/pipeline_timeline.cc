@@ -144,6 +144,31 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
   return run_orders(schedule, stages, micro_batches, virtual_stages, ops, times.p2p_s, duration);
 }
 
+Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
+                                           int micro_batches, int virtual_stages,
+                                           std::span<const StageTimes> chunk_times,
+                                           double p2p_s) {
+  SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
+                 all_orders(schedule, stages, micro_batches, virtual_stages));
+  if (chunk_times.size() != size_t(stages) * size_t(virtual_stages))
+    return Error::invalid("{} virtual stage times for pp={} vpp={}", chunk_times.size(), stages,
+                          virtual_stages);
+  for (const StageTimes& t : chunk_times) SYM_TRY(check_times(t));
+  SYM_TRY(check_times(StageTimes{.p2p_s = p2p_s}));
+  auto duration = [&](int r, size_t k) {
+    const PipelineOp& op = ops[size_t(r)][k];
+    const StageTimes& t = chunk_times[size_t(op.chunk * stages + r)];
+    switch (op.kind) {
+      case PipelineOpKind::kForward: return t.forward_s;
+      case PipelineOpKind::kBackward: return t.backward_input_s + t.backward_weight_s;
+      case PipelineOpKind::kBackwardInput: return t.backward_input_s;
+      case PipelineOpKind::kBackwardWeight: return t.backward_weight_s;
+    }
+    return 0.0;
+  };
+  return run_orders(schedule, stages, micro_batches, virtual_stages, ops, p2p_s, duration);
+}
+
 Result<PipelineTimeline> replay_pipeline(const PipelineTimeline& measured) {
   const int p = measured.stages;
   SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,

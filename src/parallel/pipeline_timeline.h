@@ -14,6 +14,7 @@
 // (B + W) / v, with F, B, W of StageTimes (one micro-batch, all v chunks of a rank). Sends do not
 // occupy the rank: p2p_s is latency on the dependency only.
 
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -50,6 +51,14 @@ struct PipelineTimeline {
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
                                            int micro_batches, int virtual_stages,
                                            const StageTimes& times);
+
+// As simulate_pipeline, with each virtual stage's passes taking their own times:
+// chunk_times[chunk * p + rank] holds the F, B and W of one micro-batch through that virtual
+// stage alone (not divided by v); p2p_s on every dependency between ranks. Errors: those of
+// simulate_pipeline, and chunk_times not holding p * v entries.
+Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
+                                           int micro_batches, int virtual_stages,
+                                           std::span<const StageTimes> chunk_times, double p2p_s);
 
 // Replays a measured timeline (train/pipeline_report.h): the same schedule with every pass taking
 // the time it took on its rank, and nothing else taking any (no send, receive or gap between

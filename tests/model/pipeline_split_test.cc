@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "parallel/pipeline_timeline.h"
 
 namespace symphony {
 namespace {
@@ -72,6 +73,42 @@ TEST(PipelineSplit, SubLayerSplitIsNeverWorseThanWholeLayers) {
           << preset << " pp " << pp;
     }
   }
+}
+
+TEST(PipelineSplit, InterleavedChunksAreSplitForTheSchedule) {
+  // pp = 2, vpp = 2: each rank's total balanced and spread evenly over its chunks in sub-layers
+  // would be [5, 4, 4, 3]; chunks of unequal cost idle the ranks between them, and the split
+  // whose simulated interleaved step is shortest is [4, 5, 5, 2] (chunks of about 41, 48, 55
+  // and 21M FLOPs per token, the last with the 25.2M LM head).
+  const Result<RunConfig> c = load_run_config("bench-dense-small", {});
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ParallelConfig p = pipeline_of(2);
+  p.vpp = 2;
+  p.pp_schedule = PipelineSchedule::kInterleaved;
+  const std::vector<int64_t> split = pipeline_layer_split(c->model, p, 64);
+  EXPECT_THAT(split, ElementsAre(4, 5, 5, 2));
+  // Its simulated step is no longer than the evenly spread split's, nor than any other's.
+  auto step = [&](const std::vector<int64_t>& units) {
+    const ModelConfig& m = c->model;
+    const double core = 3.0 * double(m.attention_core_dims()) * 65.0;
+    const double attention = 6.0 * double(m.attention_matmul_params()) + core;
+    const double mlp = 6.0 * double(m.layer_matmul_params(0)) + core - attention;
+    std::vector<StageTimes> chunks;
+    int64_t at = 0;
+    for (size_t s = 0; s < units.size(); ++s) {
+      double cost = s == 0 ? double(m.hidden_size) : 0.0;
+      for (int64_t u = at; u < at + units[s]; ++u) cost += u % 2 == 0 ? attention : mlp;
+      if (s + 1 == units.size()) cost += 6.0 * double(m.vocab_size) * double(m.hidden_size);
+      chunks.push_back({.forward_s = cost / 3, .backward_input_s = 2 * cost / 3});
+      at += units[s];
+    }
+    return simulate_pipeline(PipelineSchedule::kInterleaved, 2, 8, 2, chunks, 0.0)->step_s;
+  };
+  EXPECT_LT(step(split), 0.97 * step({5, 4, 4, 3}));
+  for (int64_t a = 1; a < 14; ++a)
+    for (int64_t b = 1; a + b < 15; ++b)
+      for (int64_t d = 1; a + b + d < 16; ++d)
+        EXPECT_LE(step(split), step({a, b, d, 16 - a - b - d}) * (1 + 1e-9));
 }
 
 TEST(PipelineSplit, GivenLayersAreKept) {

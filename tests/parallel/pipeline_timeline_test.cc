@@ -179,6 +179,39 @@ TEST(PipelineTimeline, ReplayChargesUnequalStagesButNotTheGapsBetweenPasses) {
   EXPECT_GT(replay->bubble, analytic_bubble(PipelineSchedule::k1F1B, 2, 8, 1, t));
 }
 
+TEST(PipelineTimeline, PerVirtualStageTimes) {
+  // Equal chunks: the same timeline as one StageTimes for every rank's v chunks together.
+  const StageTimes t{.forward_s = 1, .backward_input_s = 1.25, .backward_weight_s = 0.75};
+  for (PipelineSchedule s : {PipelineSchedule::kGpipe, PipelineSchedule::k1F1B,
+                             PipelineSchedule::kInterleaved, PipelineSchedule::kZeroBubble}) {
+    const int p = 4, v = s == PipelineSchedule::kInterleaved ? 2 : 1;
+    SCOPED_TRACE(pipeline_schedule_name(s));
+    const StageTimes chunk{.forward_s = t.forward_s / v,
+                           .backward_input_s = t.backward_input_s / v,
+                           .backward_weight_s = t.backward_weight_s / v};
+    const std::vector<StageTimes> chunks(size_t(p * v), chunk);
+    Result<PipelineTimeline> each = simulate_pipeline(s, p, 8, v, chunks, 0.1);
+    ASSERT_TRUE(each.has_value()) << each.error().message();
+    StageTimes with_p2p = t;
+    with_p2p.p2p_s = 0.1;
+    const PipelineTimeline all = simulate(s, p, 8, v, with_p2p);
+    EXPECT_DOUBLE_EQ(each->step_s, all.step_s);
+    EXPECT_DOUBLE_EQ(each->bubble, all.bubble);
+  }
+  // Unequal stages: 1F1B, p = 2, m = 8, F = B = 1 on stage 0 and 1.5 on stage 1, as in the
+  // replay above: step 26, busy 16 + 24.
+  const std::vector<StageTimes> unequal = {{.forward_s = 1, .backward_input_s = 1},
+                                           {.forward_s = 1.5, .backward_input_s = 1.5}};
+  Result<PipelineTimeline> tl = simulate_pipeline(PipelineSchedule::k1F1B, 2, 8, 1, unequal, 0);
+  ASSERT_TRUE(tl.has_value()) << tl.error().message();
+  EXPECT_DOUBLE_EQ(tl->step_s, 26.0);
+  EXPECT_NEAR(tl->bubble, 1.0 - 40.0 / 52.0, 1e-12);
+  Result<PipelineTimeline> short_list =
+      simulate_pipeline(PipelineSchedule::k1F1B, 2, 8, 1, std::span(unequal).first(1), 0);
+  ASSERT_FALSE(short_list.has_value());
+  EXPECT_THAT(short_list.error().message(), HasSubstr("1 virtual stage times for pp=2 vpp=1"));
+}
+
 TEST(PipelineTimeline, ReplayRefusesATimelineThatIsNotTheSchedule) {
   PipelineTimeline measured =
       simulate(PipelineSchedule::k1F1B, 2, 4, 1, StageTimes{.forward_s = 1, .backward_input_s = 1});
