@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "launch/rank_files.h"
 #include "model/memory_plan.h"
+#include "model/pipeline_split.h"
 #include "monitor/flops.h"
 #include "parallel/runtime.h"
 #include "parallel/layout.h"
@@ -60,6 +61,25 @@ class SupervisedRank {
   bool ended_ = false;
   bool written_ = false;
 };
+
+// The decoder layers of pipeline stage `stage`, chunk by chunk, in half layers where a chunk
+// begins or ends inside a layer: "layers [0, 4.5)" (layer 4's attention, not its feed-forward).
+std::string stage_layers(const RunConfig& c, int stage) {
+  const std::vector<int64_t> units =
+      pipeline_layer_split(c.model, c.parallel, c.train.seq_len);
+  const int p = int(c.parallel.pp), v = int(c.parallel.vpp);
+  auto layer = [](int64_t unit) {
+    return unit % 2 == 0 ? fmt::format("{}", unit / 2) : fmt::format("{}.5", unit / 2);
+  };
+  std::string out = "layers";
+  for (int chunk = 0; chunk < v; ++chunk) {
+    int64_t begin = 0;
+    for (int vs = 0; vs < chunk * p + stage; ++vs) begin += units[size_t(vs)];
+    const int64_t end = begin + units[size_t(chunk * p + stage)];
+    out += fmt::format(" [{}, {})", layer(begin), layer(end));
+  }
+  return out;
+}
 
 // Prints the model's size and memory; fails (exit 2) on a layout the config cannot run.
 Status print_dry_run(const RunConfig& c) {
@@ -119,8 +139,9 @@ Status print_dry_run(const RunConfig& c) {
   fmt::print("  total        {:>12}\n", human_bytes(double(m.total())));
   for (int stage = 0; stages && stage < layout->size(Axis::kPipeline); ++stage) {
     const ProcessMemory sm = *plan_stage_memory(c, *layout, stage);
-    fmt::print("  stage {:<6} {:>12} (activations {})\n", stage, human_bytes(double(sm.total())),
-               human_bytes(double(sm.activations)));
+    fmt::print("  stage {:<6} {:>12} (activations {}; {})\n", stage,
+               human_bytes(double(sm.total())), human_bytes(double(sm.activations)),
+               stage_layers(c, stage));
   }
   return Status::ok();
 }

@@ -104,8 +104,8 @@ std::vector<int64_t> refine_interleaved_split(std::span<const double> cost, int 
 }  // namespace
 
 std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
-                                          int64_t seq_len, SplitUnit unit) {
-  const bool halves = unit == SplitUnit::kSublayer;
+                                          int64_t seq_len, StageUnit unit) {
+  const bool halves = unit == StageUnit::kSublayer;
   if (!parallel.pp_layers.empty()) {
     if (halves) return sublayer_counts(parallel.pp_layers);
     std::vector<int64_t> layers;

@@ -13,7 +13,7 @@
 // most, simulated with each virtual stage's passes taking its cost (parallel/pipeline_timeline.h,
 // 4 pp micro-batches): every split when there are at most 20,000, else from the first one by
 // moving one unit at a time between neighbouring virtual stages while the step shortens.
-// SplitUnit::kLayer balances whole layers only (the planner's stage model, plan/layout.h).
+// StageUnit::kLayer balances whole layers only (the planner's stage model, plan/layout.h).
 
 #include <cstdint>
 #include <vector>
@@ -23,7 +23,7 @@
 
 namespace symphony {
 
-enum class SplitUnit : uint8_t { kSublayer, kLayer };
+enum class StageUnit : uint8_t { kSublayer, kLayer };
 
 // The counts per virtual stage, in sub-layers (kSublayer: two per layer) or layers (kLayer);
 // empty without a pipeline.
@@ -31,6 +31,6 @@ enum class SplitUnit : uint8_t { kSublayer, kLayer };
 // holds pp * vpp entries summing to the layer count, whole numbers for kLayer; otherwise
 // pp * vpp <= layers).
 std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
-                                          int64_t seq_len, SplitUnit unit = SplitUnit::kSublayer);
+                                          int64_t seq_len, StageUnit unit = StageUnit::kSublayer);
 
 }  // namespace symphony

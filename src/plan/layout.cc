@@ -194,7 +194,7 @@ std::vector<LayerRange> virtual_stage_ranges(const ModelCosts& model, const Plan
     // Whole layers: the stage model costs layers, not their attention and feed-forward apart.
     std::vector<int64_t>& cached = (*model.split_cache)[{layout.pp(), layout.vpp}];
     if (cached.empty())
-      cached = pipeline_layer_split(model.config, parallel, model.seq_len, SplitUnit::kLayer);
+      cached = pipeline_layer_split(model.config, parallel, model.seq_len, StageUnit::kLayer);
     counts = cached;
   }
   if (counts.empty()) counts = {model.num_layers};  // one virtual stage

@@ -342,7 +342,7 @@ symphony_add_cli_test(pp_layers_not_summing 2 "parallel\\.pp_layers = \\[3, 2\\]
                       train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[3,2]")
 symphony_add_cli_test(pp_layers_not_half 2 "parallel\\.pp_layers = \\[2\\.25, 1\\.75\\]: 2\\.25 is not a whole or half number"
                       train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[2.25,1.75]")
-symphony_add_cli_test(dry_run_pipeline_half_layers 0 "memory of each rank with pp=2 \\(the largest pipeline stage\\).*stage 1 "
+symphony_add_cli_test(dry_run_pipeline_half_layers 0 "memory of each rank with pp=2 \\(the largest pipeline stage\\).*stage 0 .*; layers \\[0, 1\\.5\\)\\).*stage 1 .*; layers \\[1\\.5, 4\\)\\)"
                       train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[1.5,2.5]" --set train.global_batch_tokens=2048)
 symphony_add_cli_test(pp_layers_wrong_count 2 "parallel\\.pp_layers = \\[4\\] has 1 entries; it needs one per virtual stage"
                       train tiny --dry-run --set parallel.pp=2 --set "parallel.pp_layers=[4]")

@@ -25,14 +25,14 @@ TEST(PipelineSplit, TheLastStageTakesFewerLayersWithTheHead) {
   // 8 layers of about 20.6M FLOPs per token each (attention about 6.5M, MLP 14.2M); the LM head
   // about 25.2M. Whole layers split [5, 3] (103.2M against 87.1M); in sub-layers the first stage
   // takes four layers and the fifth one's attention, [9, 7] (89.1M against 101.3M).
-  EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64, SplitUnit::kLayer),
+  EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64, StageUnit::kLayer),
               ElementsAre(5, 3));
   EXPECT_THAT(pipeline_layer_split(c->model, pipeline_of(2), 64), ElementsAre(9, 7));
   // A multi-token prediction module on the last stage adds an eh_proj, a layer and the head
   // again (about 48.9M): [6, 2] is then the most even split of whole layers.
   ModelConfig mtp = c->model;
   mtp.num_nextn_predict_layers = 1;
-  EXPECT_THAT(pipeline_layer_split(mtp, pipeline_of(2), 64, SplitUnit::kLayer),
+  EXPECT_THAT(pipeline_layer_split(mtp, pipeline_of(2), 64, StageUnit::kLayer),
               ElementsAre(6, 2));
 }
 
@@ -63,7 +63,7 @@ TEST(PipelineSplit, SubLayerSplitIsNeverWorseThanWholeLayers) {
         return *std::max_element(costs.begin(), costs.end());
       };
       const std::vector<int64_t> layers =
-          pipeline_layer_split(m, pipeline_of(pp), seq, SplitUnit::kLayer);
+          pipeline_layer_split(m, pipeline_of(pp), seq, StageUnit::kLayer);
       const std::vector<int64_t> sub = pipeline_layer_split(m, pipeline_of(pp), seq);
       ASSERT_EQ(sub.size(), size_t(pp));
       int64_t total = 0;
@@ -117,7 +117,7 @@ TEST(PipelineSplit, GivenLayersAreKept) {
   ParallelConfig p = pipeline_of(2);
   p.pp_layers = {1, 3};
   EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(2, 6));
-  EXPECT_THAT(pipeline_layer_split(c->model, p, 64, SplitUnit::kLayer), ElementsAre(1, 3));
+  EXPECT_THAT(pipeline_layer_split(c->model, p, 64, StageUnit::kLayer), ElementsAre(1, 3));
   p.pp_layers = {1.5, 2.5};
   EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(3, 5));
 }

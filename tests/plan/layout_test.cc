@@ -146,7 +146,7 @@ TEST(Layout, StagesAreTheEnginesSplit) {
         engine.vpp = vpp;
         engine.pp_schedule = l.schedule;
         const std::vector<int64_t> split =
-            pipeline_layer_split(m.config, engine, m.seq_len, SplitUnit::kLayer);
+            pipeline_layer_split(m.config, engine, m.seq_len, StageUnit::kLayer);
         const std::vector<LayerRange> ranges = virtual_stage_ranges(m, l);
         ASSERT_EQ(ranges.size(), size_t(pp * vpp));
         // Virtual stages tile the layers in order, as the engine's whole-layer split counts them.
