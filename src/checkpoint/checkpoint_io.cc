@@ -52,8 +52,8 @@ TensorBox block_box(const ParamInfo& info) {
 }
 
 // The MoE layers whose feed-forward this rank's pipeline stage runs (all of them without a
-// pipeline; the MTP modules' on the last stage), whose selection biases it holds whole, as does every other rank of the
-// stage.
+// pipeline; the MTP modules' on the last stage), whose selection biases it holds whole, as does
+// every other rank of the stage.
 std::vector<int64_t> held_moe_layers(const Transformer& model) {
   const ModelConfig& mc = model.config();
   const PipelineStages& pipeline = model.params().placement().pipeline;

@@ -30,10 +30,9 @@ CheckedInt layer_act_elems(const ModelConfig& c, CheckedInt n, CheckedInt nl, Ch
   };
   const int64_t d = c.hidden_size, h = c.num_attention_heads, hkv = c.num_key_value_heads;
   CheckedInt e = 0;
-  if (!runs_attention(part)) {
-  } else if (c.mla()) {
+  if (runs_attention(part) && c.mla()) {
     e += MlaActs::numel(c, n, nl, bf16);
-  } else {
+  } else if (runs_attention(part)) {
     const std::vector<int64_t> widths = AttentionActs::stashed_widths(c);
     const CheckedInt stashed = n * ActStash::working_elems(1, widths);  // q, k, v, out, raw
     e += nl;                                                      // inv_rms
