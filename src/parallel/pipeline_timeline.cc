@@ -128,20 +128,14 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
                                            int micro_batches, int virtual_stages,
                                            const StageTimes& times) {
   SYM_TRY(check_times(times));
-  SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
-                 all_orders(schedule, stages, micro_batches, virtual_stages));
-  const double dv = double(virtual_stages);
-  auto duration = [&](int r, size_t k) {
-    switch (ops[size_t(r)][k].kind) {
-      case PipelineOpKind::kForward: return times.forward_s / dv;
-      case PipelineOpKind::kBackward:
-        return (times.backward_input_s + times.backward_weight_s) / dv;
-      case PipelineOpKind::kBackwardInput: return times.backward_input_s / dv;
-      case PipelineOpKind::kBackwardWeight: return times.backward_weight_s / dv;
-    }
-    return 0.0;
-  };
-  return run_orders(schedule, stages, micro_batches, virtual_stages, ops, times.p2p_s, duration);
+  // Each of a rank's v chunks takes 1/v of its times.
+  const double dv = double(std::max(virtual_stages, 1));
+  const StageTimes chunk{.forward_s = times.forward_s / dv,
+                         .backward_input_s = times.backward_input_s / dv,
+                         .backward_weight_s = times.backward_weight_s / dv};
+  const std::vector<StageTimes> chunks(
+      size_t(std::max(stages, 0)) * size_t(std::max(virtual_stages, 0)), chunk);
+  return simulate_pipeline(schedule, stages, micro_batches, virtual_stages, chunks, times.p2p_s);
 }
 
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
