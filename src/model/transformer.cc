@@ -308,7 +308,13 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   if (last_stage_) {
     final_h_ = act(dtype, {slots_ * local, d});
     final_inv_ = act(dtype, {slots_ * local});
-    ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v / tp)), v / tp});
+    ce_chunk_ = std::min(n, cross_entropy_chunk_rows(v / tp));
+    if (pipe.loss_in_forward) {
+      SYM_CHECK(tp == 1, "the loss runs in the forward without tensor parallelism");
+      head_logits_ = act(dtype, {slots_ * n, v});
+    } else {
+      ce_scratch_ = act(dtype, {ce_chunk_, v / tp});
+    }
   }
   dres_ = act(dtype, {local, d});
   dh_ = act(dtype, {local, d});
@@ -648,15 +654,17 @@ void Transformer::check_shape(const BatchShape& shape) const {
             tp_.size());
 }
 
-void Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
-                                std::span<const int32_t> tokens, const LossScales& scales,
-                                bool train) {
+CrossEntropyResult Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chunk,
+                                              int slot, std::span<const int32_t> tokens,
+                                              std::span<const int32_t> targets,
+                                              const LossScales& scales, bool train) {
   check_shape(shape);
   SYM_CHECK(chunk >= 0 && chunk < chunks() && slot >= 0 && slot < slots_,
             "chunk {} slot {} of {} x {}", chunk, slot, chunks(), slots_);
   const int64_t n = shape.rows(), local = tp_.local_rows(n);
   const PipelineStages& pipe = params_.placement().pipeline;
   const LayerRange r = chunk_ranges_[size_t(chunk)];
+  CrossEntropyResult ce;
   if (pipe.is_first(chunk)) {
     SYM_CHECK(int64_t(tokens.size()) == n, "{} tokens for {} rows", tokens.size(), n);
     hook_before_forward(embed_block_);
@@ -680,15 +688,62 @@ void Transformer::forward_chunk(const Exec& ex, const BatchShape& shape, int chu
     rmsnorm_forward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),
                     config_.rms_norm_eps, final_h_.view().rows(slot * local, (slot + 1) * local),
                     final_inv_.view().rows(slot * local, (slot + 1) * local));
+    if (train && loss_in_forward(ex)) {
+      SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
+      const int extra = lm_head_extra_block();  // the LM head is the embedding or its copy
+      if (extra >= 0) hook_before_forward(extra);
+      ce = lm_head_logit_grads(ex, final_h_.view().rows(slot * local, (slot + 1) * local),
+                               lm_head_weight(), targets, scales.token, ce_chunk_,
+                               head_logits_.view().rows(slot * local, (slot + 1) * local));
+      if (extra >= 0) hook_after_forward(extra);
+    }
     hook_after_forward(head_block_);
     if (train && !mtp_blocks_.empty()) mtp_forward(ex, shape, chunk, slot, tokens, scales);
   }
+  return ce;
+}
+
+bool Transformer::loss_in_forward(const Exec& ex) const {
+  return !head_logits_.empty() && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32;
+}
+
+View Transformer::ce_scratch() {
+  return head_logits_.empty() ? ce_scratch_.view() : head_logits_.view().rows(0, ce_chunk_);
 }
 
 bool Transformer::head_weight_deferrable(const Exec& ex) const {
   const int extra = lm_head_extra_block();
   return tp_.size() == 1 && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32 &&
          (extra < 0 || extra != embed_block_) && mtp_blocks_.empty();
+}
+
+namespace {
+
+// Records each row chunk's dw += dlogits^T h for the weight-gradient pass.
+struct HeadGradQueue final : HeadGradSink {
+  const Exec& ex;
+  WeightGradQueue& queue;
+  View dw;
+  HeadGradQueue(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
+  void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+    queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
+  }
+};
+
+}  // namespace
+
+void Transformer::head_grads(const Exec& ex, int slot, int64_t n, bool defer) {
+  const int64_t local = tp_.local_rows(n);
+  ConstView h = final_h_.view().rows(slot * local, (slot + 1) * local);
+  ConstView dlogits = head_logits_.view().rows(slot * local, (slot + 1) * local);
+  View dh = dh_.view().rows(0, local);
+  if (defer) {
+    SYM_CHECK(head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
+    HeadGradQueue sink(ex, *weight_grad_queue_, lm_head_grad());
+    lm_head_grads(ex, h, lm_head_weight(), dlogits, ce_chunk_, dh, View(), &sink);
+  } else {
+    lm_head_grads(ex, h, lm_head_weight(), dlogits, ce_chunk_, dh, lm_head_grad());
+  }
 }
 
 CrossEntropyResult Transformer::head_loss(const Exec& ex, int slot, int64_t n,
@@ -708,21 +763,12 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   View dw = grad ? lm_head_grad() : View();
   if (defer) {
     SYM_CHECK(grad && head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
-    // Each row chunk's dw += dlogits^T h is recorded for the weight-gradient pass.
-    struct QueueSink final : HeadGradSink {
-      const Exec& ex;
-      WeightGradQueue& queue;
-      View dw;
-      QueueSink(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
-      void add(ConstView h_chunk, ConstView dlogits_chunk) override {
-        queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
-      }
-    } sink(ex, *weight_grad_queue_, dw);
-    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
+    HeadGradQueue sink(ex, *weight_grad_queue_, dw);
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch(),
                                  dh, View(), &sink);
   }
   if (tp_.size() == 1)
-    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch(),
                                  dh, dw);
   // Vocabulary-parallel: every rank scores its block of the vocabulary for all rows; the input
   // gradient is a part on each rank, summed over tp.
@@ -730,7 +776,7 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   Status status;
   CrossEntropyResult ce = vocab_parallel_cross_entropy(
       ex, tp_.group(), tp_.gather(h, 0), lm_head_weight(), vocab_first_, targets, grad_scale,
-      ce_scratch_.view(), partial, dw, status);
+      ce_scratch(), partial, dw, status);
   note(std::move(status));
   if (grad) tp_.reduce(partial, dh);
   return ce;
@@ -770,7 +816,10 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
     if (mtp_embed >= 0) hook_before_backward(mtp_embed);
     const bool defer_head = defer && head_weight_deferrable(ex);
     weight_grad_queue_->set_block(extra >= 0 ? extra : head_block_);
-    ce = head_loss(ex, slot, n, targets, scales.token, true, defer_head);
+    if (loss_in_forward(ex))
+      head_grads(ex, slot, n, defer_head);
+    else
+      ce = head_loss(ex, slot, n, targets, scales.token, true, defer_head);
     const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
     start_partial_grads(final_partial, {});
     rmsnorm_backward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),
@@ -835,8 +884,12 @@ CrossEntropyResult Transformer::forward_backward(const Exec& ex, const BatchShap
                                                  const LossScales& scales) {
   SYM_CHECK(chunks() == 1 && first_stage_ && last_stage_,
             "forward_backward runs a model without pipeline stages");
-  forward_chunk(ex, shape, 0, 0, tokens, scales, true);
-  return backward_chunk(ex, shape, 0, 0, tokens, targets, ConstView(), scales, View());
+  CrossEntropyResult ce = forward_chunk(ex, shape, 0, 0, tokens, targets, scales, true);
+  const CrossEntropyResult back =
+      backward_chunk(ex, shape, 0, 0, tokens, targets, ConstView(), scales, View());
+  ce.loss_sum += back.loss_sum;
+  ce.count += back.count;
+  return ce;
 }
 
 CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape,
@@ -844,7 +897,7 @@ CrossEntropyResult Transformer::evaluate(const Exec& ex, const BatchShape& shape
                                          std::span<const int32_t> targets) {
   SYM_CHECK(chunks() == 1 && first_stage_ && last_stage_,
             "evaluate runs a model without pipeline stages");
-  forward_chunk(ex, shape, 0, 0, tokens, LossScales{}, false);
+  forward_chunk(ex, shape, 0, 0, tokens, targets, LossScales{}, false);
   return chunk_loss(ex, shape, 0, targets);
 }
 

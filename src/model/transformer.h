@@ -133,12 +133,18 @@ class Transformer {
   View chunk_input(int chunk, int slot, int64_t n);
   ConstView chunk_output(int chunk, int slot, int64_t n);
   // The first virtual stage embeds `tokens`; the last one ends with the final norm, and in
-  // training the MTP modules' forward (which read `tokens` too). With `train` false (evaluation)
-  // router statistics are not recorded and MTP does not run.
-  void forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
-                     std::span<const int32_t> tokens, const LossScales& scales, bool train);
+  // training the MTP modules' forward (which read `tokens` too) and, where its stage runs the
+  // loss in the forward (PipelineStages::loss_in_forward: GPipe), the LM head's loss over
+  // `targets`, returned (zero elsewhere), with the slot's logit gradients kept for the backward.
+  // With `train` false (evaluation) router statistics are not recorded, MTP does not run and
+  // there is no loss (chunk_loss()).
+  CrossEntropyResult forward_chunk(const Exec& ex, const BatchShape& shape, int chunk, int slot,
+                                   std::span<const int32_t> tokens,
+                                   std::span<const int32_t> targets, const LossScales& scales,
+                                   bool train);
   // The last virtual stage starts from the LM head's loss over `targets` (returned; zero
-  // elsewhere) and the MTP modules' backward, the others from `dy`, the gradient of
+  // elsewhere and where forward_chunk returned it: then from the logit gradients it kept) and
+  // the MTP modules' backward, the others from `dy`, the gradient of
   // chunk_output(). The first virtual stage ends with the embedding's gradient for `tokens`; the
   // others write the gradient of chunk_input() into `dx`. Gradients are added to
   // params().grad; with WeightGrads::kDeferred the weight-gradient GEMMs of the layers (the MTP
@@ -249,6 +255,15 @@ class Transformer {
   CrossEntropyResult head_loss(const Exec& ex, ConstView h, int64_t n,
                                std::span<const int32_t> targets, double grad_scale, bool grad,
                                bool defer = false);
+  // Whether this stage runs the loss in forward_chunk (PipelineStages::loss_in_forward, with
+  // the f32 fast kernels; otherwise in the backward as everywhere else).
+  bool loss_in_forward(const Exec& ex) const;
+  // The LM head's gradients of `slot` from the logit gradients forward_chunk kept: as head_loss
+  // with `grad`, bitwise.
+  void head_grads(const Exec& ex, int slot, int64_t n, bool defer);
+  // The fused loss's scratch: its own, or the first rows of head_logits_ (which are free when
+  // the scratch is used: evaluation, and the ref kernels, which need none).
+  View ce_scratch();
   // Whether backward_chunk(kDeferred) may hold back the LM head's weight gradient: one rank
   // scores the whole vocabulary, the cpu kernels run, no MTP module adds to it in B, and the
   // head's weight is not the embedding this stage also updates (the sums would change order).
@@ -316,7 +331,9 @@ class Transformer {
   Buffer residual_;  // (slots * positions, N_local, D): each chunk's layer inputs and output
   Buffer final_h_, final_inv_;  // [slot] RMSNorm(x_L) (N, D) and its inverse RMS (N)
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
-  Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
+  Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss, or
+  Buffer head_logits_;         // (slots * N, V) each slot's logit gradients (loss_in_forward)
+  int64_t ce_chunk_ = 1;       // the loss's rows per chunk
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
   Buffer partial_stash_;       // earlier micro-batches' partial gradients (tensor parallel)
   std::unique_ptr<WeightGradQueue> weight_grad_queue_;  // B/W split backward passes

@@ -223,4 +223,8 @@ int pipeline_deferred_passes(std::span<const PipelineOp> ops) {
   return peak;
 }
 
+bool pipeline_loss_in_forward(PipelineSchedule schedule) {
+  return schedule == PipelineSchedule::kGpipe;
+}
+
 }  // namespace symphony

@@ -86,6 +86,16 @@ int pipeline_in_flight(std::span<const PipelineOp> ops);
 // once in `ops`: the deferred passes a stage holds (0 without a B/W split).
 int pipeline_deferred_passes(std::span<const PipelineOp> ops);
 
+// Whether the last stage runs the loss in its forward passes, keeping each micro-batch's logit
+// gradients until its backward, rather than fused into its backward (which keeps no logits but
+// puts the whole LM head in the backward): true for GPipe. GPipe runs all forwards, then all
+// backwards, so each phase waits on its slowest stage; with the loss (the head's logits GEMM, a
+// third of its work) in the forward, the last stage's forward and backward divide as the layers'
+// do, and a split that balances the stages balances both phases. Under 1F1B and ZB-H1 the last
+// stage runs each micro-batch's forward and backward back to back, so there it would only cost
+// memory.
+bool pipeline_loss_in_forward(PipelineSchedule schedule);
+
 // Times of one micro-batch on one rank, all its chunks together (each chunk takes 1/v of them).
 struct StageTimes {
   double forward_s = 0;          // F

@@ -39,6 +39,10 @@ struct PipelineStages {
   int stage = 0;           // this rank's stage, 0..p-1
   int in_flight = 1;       // micro-batches whose activations one chunk keeps at once
   int deferred = 0;        // weight-gradient passes pending at once (zero-bubble schedules)
+  // The last stage runs the loss in its forward passes and keeps each slot's logit gradients
+  // (pipeline_loss_in_forward; without tensor parallelism, whose vocabulary-parallel loss stays
+  // in the backward).
+  bool loss_in_forward = false;
   std::vector<int64_t> sublayers;  // [virtual stage] sub-layers (p * v); empty: all in one
 
   int chunks() const { return virtual_stages; }

@@ -20,6 +20,8 @@ Result<PipelineStages> pipeline_stages_for(const RunConfig& config, int stage,
                               int(pc.vpp)));
   stages.in_flight = pipeline_in_flight(ops);
   stages.deferred = pipeline_deferred_passes(ops);
+  stages.loss_in_forward =
+      stages.holds_head() && pc.tp == 1 && pipeline_loss_in_forward(pc.pp_schedule);
   return stages;
 }
 

@@ -125,9 +125,12 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
           View input = model_.chunk_input(c, s, n);
           std::copy_n(act_staging_[size_t(in.buffer)].f32(), input.numel(), input.f32());
         }
-        model_.forward_chunk(ex, shape_, c, s, tokens[mb], scales, true);
+        const CrossEntropyResult ce =
+            model_.forward_chunk(ex, shape_, c, s, tokens[mb], targets[mb], scales, true);
         SYM_TRY(model_.comm_status());
         events_.push_back({StageActivity::kPass, op, start, steady_seconds()});
+        total.loss_sum += ce.loss_sum;
+        total.count += ce.count;
         if (!pipe.is_last(c)) {
           ConstView y = model_.chunk_output(c, s, n);
           out = pp_.send_async(y.f32(), y.numel(), CommDType::kF32, (stage() + 1) % stages(),
@@ -192,7 +195,7 @@ Result<CrossEntropyResult> PipelineStep::evaluate(const Exec& ex, std::span<cons
       SYM_TRY(pp_.recv(input.f32(), input.numel(), CommDType::kF32,
                        (stage() + stages() - 1) % stages(), tag(vs, kActivationTag)));
     }
-    model_.forward_chunk(ex, shape_, c, 0, tokens, LossScales{}, false);
+    model_.forward_chunk(ex, shape_, c, 0, tokens, targets, LossScales{}, false);
     SYM_TRY(model_.comm_status());
     if (pipe.is_last(c)) {
       ce = model_.chunk_loss(ex, shape_, 0, targets);

@@ -156,6 +156,75 @@ TEST(CrossEntropy, SinkChunksReproduceWeightGradientBitwise) {
   }
 }
 
+// The two-pass form (loss and logit gradients first, the GEMMs of the gradients later) is bitwise
+// the fused kernel with the same chunk: loss, dh, dw and, through a sink, the same chunks. The
+// logit gradients are g (softmax - onehot): each counted row sums to zero, ignored rows are zero.
+TEST(CrossEntropy, TwoPassesAreTheFusedKernelBitwise) {
+  const int64_t n = 37, d = 48, vocab = 300;
+  Buffer h = random_buffer(DType::kF32, {n, d}, 71);
+  Buffer w = random_buffer(DType::kF32, {vocab, d}, 72, -0.5, 0.5);
+  std::vector<int32_t> targets = make_targets(n, vocab, 73, 4);
+  for (Precision precision : {Precision::kFp32, Precision::kBf16})
+    for (int64_t chunk : {int64_t(8), int64_t(1), int64_t(37), int64_t(64)}) {
+      SCOPED_TRACE(fmt::format("{} chunk {}", precision_name(precision), chunk));
+      const Exec ex = Exec::cpu().with_matmul(precision);
+      Buffer scratch(DType::kF32, {chunk, vocab});
+      Buffer dh_a = random_buffer(DType::kF32, {n, d}, 74);
+      Buffer dh_b = random_buffer(DType::kF32, {n, d}, 75);
+      Buffer dw_a = random_buffer(DType::kF32, {vocab, d}, 76);
+      Buffer dw_b = testkit::convert(dw_a.view(), DType::kF32);
+      Buffer dlogits(DType::kF32, {n, vocab});
+      const CrossEntropyResult a = lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.25,
+                                                         scratch.view(), dh_a.view(), dw_a.view());
+      const CrossEntropyResult b = lm_head_logit_grads(ex, h.view(), w.view(), targets, 0.25,
+                                                       chunk, dlogits.view());
+      lm_head_grads(ex, h.view(), w.view(), dlogits.view(), chunk, dh_b.view(), dw_b.view());
+      EXPECT_EQ(a.loss_sum, b.loss_sum);
+      EXPECT_EQ(a.count, b.count);
+      EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
+      EXPECT_TENSOR_NEAR(dw_a.view(), dw_b.view(), (testkit::Tolerance{0, 0}));
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = 0, largest = 0;
+        for (int64_t j = 0; j < vocab; ++j) {
+          sum += dlogits.f32()[i * vocab + j];
+          largest = std::max(largest, double(std::abs(dlogits.f32()[i * vocab + j])));
+        }
+        if (targets[size_t(i)] < 0)
+          EXPECT_EQ(largest, 0.0) << "row " << i;
+        else
+          EXPECT_NEAR(sum, 0.0, 1e-6) << "row " << i;
+      }
+      // Through a sink: the chunks the fused kernel hands over, in order.
+      struct Counter final : HeadGradSink {
+        std::vector<int64_t> rows;
+        void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+          EXPECT_EQ(h_chunk.dim(0), dlogits_chunk.dim(0));
+          rows.push_back(h_chunk.dim(0));
+        }
+      } fused, two_pass;
+      lm_head_cross_entropy(ex, h.view(), w.view(), targets, 0.25, scratch.view(), dh_a.view(),
+                            View(), &fused);
+      lm_head_grads(ex, h.view(), w.view(), dlogits.view(), chunk, dh_b.view(), View(), &two_pass);
+      EXPECT_EQ(fused.rows, two_pass.rows);
+      EXPECT_TENSOR_NEAR(dh_a.view(), dh_b.view(), (testkit::Tolerance{0, 0}));
+    }
+}
+
+TEST(CrossEntropyDeathTest, TwoPassesCheckTheirInputs) {
+  Buffer h(DType::kF32, {4, 8}), w(DType::kF32, {10, 8}), dlogits(DType::kF32, {4, 9});
+  std::vector<int32_t> targets(4, 1);
+  EXPECT_DEATH(lm_head_logit_grads(Exec::cpu(), h.view(), w.view(), targets, 1.0, 2,
+                                   dlogits.view()),
+               "logit gradients must be");
+  Buffer good(DType::kF32, {4, 10});
+  EXPECT_DEATH(lm_head_logit_grads(Exec::reference(), h.view(), w.view(), targets, 1.0, 2,
+                                   good.view()),
+               "fast f32 kernels only");
+  Buffer dh(DType::kF32, {4, 8});
+  EXPECT_DEATH(lm_head_grads(Exec::cpu(), h.view(), w.view(), good.view(), 2, dh.view(), View()),
+               "exactly one of dw and a sink");
+}
+
 // With bf16 GEMMs the logits are those of h and W rounded to bf16 (exact products, fp32 sums),
 // and the gradients those of the rounded logit gradients: the fast kernel matches the reference
 // run with bf16 GEMMs, to fp32 accuracy for the loss. A gradient element may differ more: a logit

@@ -60,7 +60,7 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
   // Two micro-batches: the second accumulates onto the first's gradients.
   for (int mb = 0; mb < 2; ++mb) {
     whole.forward_backward(ex, shape, tokens, targets, scales);
-    split.forward_chunk(ex, shape, 0, 0, tokens, scales, true);
+    split.forward_chunk(ex, shape, 0, 0, tokens, targets, scales, true);
     split.backward_chunk(ex, shape, 0, 0, tokens, targets, ConstView(), scales, View(),
                          WeightGrads::kDeferred, mb);
     if (mb == 0) {

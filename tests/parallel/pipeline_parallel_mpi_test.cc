@@ -242,6 +242,9 @@ INSTANTIATE_TEST_SUITE_P(
     Layouts, PipelineParallelTest,
     testing::Values(
         Layout{.name = "pp2_gpipe", .ranks = 2, .pp = 2, .schedule = PP::kGpipe},
+        // GPipe runs the loss in the last stage's forward (tied: on the embedding's copy).
+        Layout{.name = "pp2_gpipe_tied_dense_mtp", .ranks = 2, .pp = 2, .schedule = PP::kGpipe,
+               .dense = true, .tied = true, .mtp = 1},
         Layout{.name = "pp2_1f1b", .ranks = 2, .pp = 2},
         Layout{.name = "pp2_interleaved", .ranks = 2, .pp = 2, .schedule = PP::kInterleaved,
                .vpp = 2},
@@ -274,6 +277,10 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp4_zb", .ranks = 4, .pp = 4, .schedule = PP::kZeroBubble},
         Layout{.name = "pp2_dp2_zero1", .ranks = 4, .pp = 2, .zero = 1},
         Layout{.name = "pp2_dp2_zero3", .ranks = 4, .pp = 2, .zero = 3},
+        Layout{.name = "pp2_dp2_zero3_gpipe_tied", .ranks = 4, .pp = 2, .schedule = PP::kGpipe,
+               .zero = 3, .dense = true, .tied = true},
+        // Under tp the vocabulary-parallel loss stays in the backward.
+        Layout{.name = "pp2_tp2_gpipe", .ranks = 4, .pp = 2, .schedule = PP::kGpipe, .tp = 2},
         Layout{.name = "pp2_dp2_zero3_zb_tied", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .zero = 3, .dense = true, .tied = true},
         Layout{.name = "pp2_dp2_zero2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
