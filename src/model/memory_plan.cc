@@ -331,13 +331,10 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
   acts += CheckedInt(positions) * slots * nl * d;                // residual stream
   if (pipe.holds_head()) {
     acts += (nl * d + nl) * slots;                               // final_h, final_inv
-    if (pipe.loss_in_forward) {
-      acts += nl * vocab * slots;                                // each slot's logit gradients
-    } else {
-      const int64_t chunk_rows =
-          std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
-      acts += CheckedInt(chunk_rows) * vocab;                    // loss chunk
-    }
+    const int64_t chunk_rows =
+        std::min(n.value_or(INT64_MAX), Transformer::cross_entropy_chunk_rows(vocab));
+    acts += CheckedInt(chunk_rows) * vocab;                      // loss chunk
+    if (pipe.loss_in_forward) acts += nl * vocab * slots;        // each slot's logit gradients
   }
   acts += nl * d * 2;                                            // dres, dh
   if (mtp > 0) {  // each module's saved activations per slot; shared scratch, residual gradient

@@ -309,11 +309,10 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
     final_h_ = act(dtype, {slots_ * local, d});
     final_inv_ = act(dtype, {slots_ * local});
     ce_chunk_ = std::min(n, cross_entropy_chunk_rows(v / tp));
+    ce_scratch_ = act(dtype, {ce_chunk_, v / tp});
     if (pipe.loss_in_forward) {
       SYM_CHECK(tp == 1, "the loss runs in the forward without tensor parallelism");
       head_logits_ = act(dtype, {slots_ * n, v});
-    } else {
-      ce_scratch_ = act(dtype, {ce_chunk_, v / tp});
     }
   }
   dres_ = act(dtype, {local, d});
@@ -707,10 +706,6 @@ bool Transformer::loss_in_forward(const Exec& ex) const {
   return !head_logits_.empty() && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32;
 }
 
-View Transformer::ce_scratch() {
-  return head_logits_.empty() ? ce_scratch_.view() : head_logits_.view().rows(0, ce_chunk_);
-}
-
 bool Transformer::head_weight_deferrable(const Exec& ex) const {
   const int extra = lm_head_extra_block();
   return tp_.size() == 1 && ex.impl != KernelImpl::kRef && params_.dtype() == DType::kF32 &&
@@ -764,11 +759,11 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   if (defer) {
     SYM_CHECK(grad && head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
     HeadGradQueue sink(ex, *weight_grad_queue_, dw);
-    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch(),
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
                                  dh, View(), &sink);
   }
   if (tp_.size() == 1)
-    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch(),
+    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
                                  dh, dw);
   // Vocabulary-parallel: every rank scores its block of the vocabulary for all rows; the input
   // gradient is a part on each rank, summed over tp.
@@ -776,7 +771,7 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   Status status;
   CrossEntropyResult ce = vocab_parallel_cross_entropy(
       ex, tp_.group(), tp_.gather(h, 0), lm_head_weight(), vocab_first_, targets, grad_scale,
-      ce_scratch(), partial, dw, status);
+      ce_scratch_.view(), partial, dw, status);
   note(std::move(status));
   if (grad) tp_.reduce(partial, dh);
   return ce;

@@ -261,9 +261,6 @@ class Transformer {
   // The LM head's gradients of `slot` from the logit gradients forward_chunk kept: as head_loss
   // with `grad`, bitwise.
   void head_grads(const Exec& ex, int slot, int64_t n, bool defer);
-  // The fused loss's scratch: its own, or the first rows of head_logits_ (which are free when
-  // the scratch is used: evaluation, and the ref kernels, which need none).
-  View ce_scratch();
   // Whether backward_chunk(kDeferred) may hold back the LM head's weight gradient: one rank
   // scores the whole vocabulary, the cpu kernels run, no MTP module adds to it in B, and the
   // head's weight is not the embedding this stage also updates (the sums would change order).
@@ -331,7 +328,7 @@ class Transformer {
   Buffer residual_;  // (slots * positions, N_local, D): each chunk's layer inputs and output
   Buffer final_h_, final_inv_;  // [slot] RMSNorm(x_L) (N, D) and its inverse RMS (N)
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
-  Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss, or
+  Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
   Buffer head_logits_;         // (slots * N, V) each slot's logit gradients (loss_in_forward)
   int64_t ce_chunk_ = 1;       // the loss's rows per chunk
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
