@@ -93,7 +93,8 @@ int pipeline_deferred_passes(std::span<const PipelineOp> ops);
 // third of its work) in the forward, the last stage's forward and backward divide as the layers'
 // do, and a split that balances the stages balances both phases. Under 1F1B and ZB-H1 the last
 // stage runs each micro-batch's forward and backward back to back, so there it would only cost
-// memory.
+// memory; interleaving keeps the loss fused too (its bubble is within a point of its closed
+// form without it, docs/parallel.md).
 bool pipeline_loss_in_forward(PipelineSchedule schedule);
 
 // Times of one micro-batch on one rank, all its chunks together (each chunk takes 1/v of them).
