@@ -1,11 +1,10 @@
 #include "kernels/cross_entropy.h"
 
 namespace symphony {
+namespace {
 
-CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView w,
-                                         std::span<const int32_t> targets, double grad_scale,
-                                         View scratch, View dh, View dw,
-                                         HeadGradSink* sink) {
+// h (N, D), w (V, D) of one dtype, V >= 1, N targets each below V.
+void check_inputs(ConstView h, ConstView w, std::span<const int32_t> targets) {
   SYM_CHECK(h.ndim() == 2 && w.ndim() == 2 && h.dim(1) == w.dim(1),
             "cross_entropy: h (N, D) and w (V, D) must share D");
   SYM_CHECK(h.dtype() == w.dtype(), "cross_entropy: h and w dtypes differ");
@@ -14,6 +13,16 @@ CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView 
   SYM_CHECK(int64_t(targets.size()) == n, "cross_entropy: {} targets for {} rows", targets.size(),
             n);
   for (int32_t t : targets) SYM_CHECK(t < v, "cross_entropy: target {} >= vocab {}", t, v);
+}
+
+}  // namespace
+
+CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView w,
+                                         std::span<const int32_t> targets, double grad_scale,
+                                         View scratch, View dh, View dw,
+                                         HeadGradSink* sink) {
+  check_inputs(h, w, targets);
+  const int64_t v = w.dim(0);
   // Gradients are produced only together with dh; a dw without dh would silently stay unchanged.
   SYM_CHECK(!(dh.empty() && (!dw.empty() || sink)), "cross_entropy: dw given without dh");
   SYM_CHECK(!(sink && !dw.empty()), "cross_entropy: both dw and a weight-gradient sink given");
@@ -37,8 +46,6 @@ void check_two_pass(const Exec& ex, ConstView h, ConstView w, ConstView dlogits,
   SYM_CHECK(ex.impl != KernelImpl::kRef && h.dtype() == DType::kF32 && w.dtype() == DType::kF32 &&
                 dlogits.dtype() == DType::kF32,
             "cross_entropy: the two-pass loss runs the fast f32 kernels only");
-  SYM_CHECK(h.ndim() == 2 && w.ndim() == 2 && h.dim(1) == w.dim(1) && w.dim(0) >= 1,
-            "cross_entropy: h (N, D) and w (V, D) must share D");
   SYM_CHECK(dlogits.ndim() == 2 && dlogits.dim(0) == h.dim(0) && dlogits.dim(1) == w.dim(0),
             "cross_entropy: logit gradients must be (N = {}, V = {})", h.dim(0), w.dim(0));
   SYM_CHECK(chunk >= 1, "cross_entropy: chunk of {} rows", chunk);
@@ -49,22 +56,19 @@ void check_two_pass(const Exec& ex, ConstView h, ConstView w, ConstView dlogits,
 CrossEntropyResult lm_head_logit_grads(const Exec& ex, ConstView h, ConstView w,
                                        std::span<const int32_t> targets, double grad_scale,
                                        int64_t chunk, View dlogits) {
+  check_inputs(h, w, targets);
   check_two_pass(ex, h, w, dlogits, chunk);
-  SYM_CHECK(int64_t(targets.size()) == h.dim(0), "cross_entropy: {} targets for {} rows",
-            targets.size(), h.dim(0));
-  for (int32_t t : targets)
-    SYM_CHECK(t < w.dim(0), "cross_entropy: target {} >= vocab {}", t, w.dim(0));
   return cpu::lm_head_logit_grads(ex.matmul, h, w, targets, grad_scale, chunk, dlogits);
 }
 
 void lm_head_grads(const Exec& ex, ConstView h, ConstView w, ConstView dlogits, int64_t chunk,
-                   View dh, View dw, HeadGradSink* sink) {
+                   View dh, View dw) {
+  SYM_CHECK(h.ndim() == 2 && w.ndim() == 2 && h.dim(1) == w.dim(1),
+            "cross_entropy: h (N, D) and w (V, D) must share D");
   check_two_pass(ex, h, w, dlogits, chunk);
   SYM_CHECK(same_shape(dh, h) && dh.dtype() == h.dtype(), "cross_entropy: dh must match h");
-  SYM_CHECK(dw.empty() != (sink == nullptr), "cross_entropy: exactly one of dw and a sink");
-  if (!dw.empty())
-    SYM_CHECK(same_shape(dw, w) && dw.dtype() == w.dtype(), "cross_entropy: dw must match w");
-  cpu::lm_head_grads(ex.matmul, h, w, dlogits, chunk, dh, dw, sink);
+  SYM_CHECK(same_shape(dw, w) && dw.dtype() == w.dtype(), "cross_entropy: dw must match w");
+  cpu::lm_head_grads(ex.matmul, h, w, dlogits, chunk, dh, dw);
 }
 
 }  // namespace symphony

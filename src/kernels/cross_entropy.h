@@ -44,14 +44,14 @@ CrossEntropyResult lm_head_cross_entropy(const Exec& ex, ConstView h, ConstView 
 // The same loss in two passes, for a pipeline whose last stage runs the loss in its forward pass
 // and the LM head's gradients in its backward (GPipe, train/pipeline_step.h):
 // lm_head_logit_grads returns the loss and writes every row's logit gradients into dlogits
-// (N, V); lm_head_grads then overwrites dh and adds to dw (or hands each row chunk to `sink`).
+// (N, V); lm_head_grads then overwrites dh and adds to dw.
 // Both walk the rows `chunk` at a time with the fused kernel's GEMMs, so together they are
 // bitwise lm_head_cross_entropy with a scratch of `chunk` rows. Fast kernels and f32 only.
 CrossEntropyResult lm_head_logit_grads(const Exec& ex, ConstView h, ConstView w,
                                        std::span<const int32_t> targets, double grad_scale,
                                        int64_t chunk, View dlogits);
 void lm_head_grads(const Exec& ex, ConstView h, ConstView w, ConstView dlogits, int64_t chunk,
-                   View dh, View dw, HeadGradSink* sink = nullptr);
+                   View dh, View dw);
 
 namespace ref {
 // `matmul` as for cpu:: below: with kBf16 (fp32 views) the GEMM inputs are rounded to bf16.
@@ -69,7 +69,7 @@ CrossEntropyResult lm_head_logit_grads(Precision matmul, ConstView h, ConstView 
                                        std::span<const int32_t> targets, double grad_scale,
                                        int64_t chunk, View dlogits);
 void lm_head_grads(Precision matmul, ConstView h, ConstView w, ConstView dlogits, int64_t chunk,
-                   View dh, View dw, HeadGradSink* sink);
+                   View dh, View dw);
 }  // namespace cpu
 
 }  // namespace symphony

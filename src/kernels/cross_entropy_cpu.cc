@@ -95,10 +95,10 @@ CrossEntropyResult lm_head_logit_grads(Precision matmul, ConstView h, ConstView 
 }
 
 void lm_head_grads(Precision matmul, ConstView h, ConstView w, ConstView dlogits, int64_t chunk,
-                   View dh, View dw, HeadGradSink* sink) {
+                   View dh, View dw) {
   for (int64_t begin = 0; begin < h.dim(0); begin += chunk) {
     const int64_t end = std::min(begin + chunk, h.dim(0));
-    chunk_grads(matmul, h, w, dlogits.rows(begin, end), begin, end, dh, dw, sink);
+    chunk_grads(matmul, h, w, dlogits.rows(begin, end), begin, end, dh, dw, nullptr);
   }
 }
 

@@ -308,8 +308,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   if (last_stage_) {
     final_h_ = act(dtype, {slots_ * local, d});
     final_inv_ = act(dtype, {slots_ * local});
-    ce_chunk_ = std::min(n, cross_entropy_chunk_rows(v / tp));
-    ce_scratch_ = act(dtype, {ce_chunk_, v / tp});
+    ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v / tp)), v / tp});
     if (pipe.loss_in_forward) {
       SYM_CHECK(tp == 1, "the loss runs in the forward without tensor parallelism");
       head_logits_ = act(dtype, {slots_ * n, v});
@@ -692,7 +691,7 @@ CrossEntropyResult Transformer::forward_chunk(const Exec& ex, const BatchShape& 
       const int extra = lm_head_extra_block();  // the LM head is the embedding or its copy
       if (extra >= 0) hook_before_forward(extra);
       ce = lm_head_logit_grads(ex, final_h_.view().rows(slot * local, (slot + 1) * local),
-                               lm_head_weight(), targets, scales.token, ce_chunk_,
+                               lm_head_weight(), targets, scales.token, ce_scratch_.view().dim(0),
                                head_logits_.view().rows(slot * local, (slot + 1) * local));
       if (extra >= 0) hook_after_forward(extra);
     }
@@ -712,33 +711,11 @@ bool Transformer::head_weight_deferrable(const Exec& ex) const {
          (extra < 0 || extra != embed_block_) && mtp_blocks_.empty();
 }
 
-namespace {
-
-// Records each row chunk's dw += dlogits^T h for the weight-gradient pass.
-struct HeadGradQueue final : HeadGradSink {
-  const Exec& ex;
-  WeightGradQueue& queue;
-  View dw;
-  HeadGradQueue(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
-  void add(ConstView h_chunk, ConstView dlogits_chunk) override {
-    queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
-  }
-};
-
-}  // namespace
-
-void Transformer::head_grads(const Exec& ex, int slot, int64_t n, bool defer) {
+void Transformer::head_grads(const Exec& ex, int slot, int64_t n) {
   const int64_t local = tp_.local_rows(n);
-  ConstView h = final_h_.view().rows(slot * local, (slot + 1) * local);
-  ConstView dlogits = head_logits_.view().rows(slot * local, (slot + 1) * local);
-  View dh = dh_.view().rows(0, local);
-  if (defer) {
-    SYM_CHECK(head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
-    HeadGradQueue sink(ex, *weight_grad_queue_, lm_head_grad());
-    lm_head_grads(ex, h, lm_head_weight(), dlogits, ce_chunk_, dh, View(), &sink);
-  } else {
-    lm_head_grads(ex, h, lm_head_weight(), dlogits, ce_chunk_, dh, lm_head_grad());
-  }
+  lm_head_grads(ex, final_h_.view().rows(slot * local, (slot + 1) * local), lm_head_weight(),
+                head_logits_.view().rows(slot * local, (slot + 1) * local),
+                ce_scratch_.view().dim(0), dh_.view().rows(0, local), lm_head_grad());
 }
 
 CrossEntropyResult Transformer::head_loss(const Exec& ex, int slot, int64_t n,
@@ -758,7 +735,16 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   View dw = grad ? lm_head_grad() : View();
   if (defer) {
     SYM_CHECK(grad && head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
-    HeadGradQueue sink(ex, *weight_grad_queue_, dw);
+    // Each row chunk's dw += dlogits^T h is recorded for the weight-gradient pass.
+    struct QueueSink final : HeadGradSink {
+      const Exec& ex;
+      WeightGradQueue& queue;
+      View dw;
+      QueueSink(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
+      void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+        queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
+      }
+    } sink(ex, *weight_grad_queue_, dw);
     return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
                                  dh, View(), &sink);
   }
@@ -811,10 +797,13 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
     if (mtp_embed >= 0) hook_before_backward(mtp_embed);
     const bool defer_head = defer && head_weight_deferrable(ex);
     weight_grad_queue_->set_block(extra >= 0 ? extra : head_block_);
-    if (loss_in_forward(ex))
-      head_grads(ex, slot, n, defer_head);
-    else
+    if (loss_in_forward(ex)) {
+      // GPipe, whose backward is never split into B and W.
+      SYM_CHECK(!defer, "the loss ran in the forward of a schedule with deferred weight passes");
+      head_grads(ex, slot, n);
+    } else {
       ce = head_loss(ex, slot, n, targets, scales.token, true, defer_head);
+    }
     const std::span<const ParamId> final_partial(&final_norm_, tp_.sequence_parallel() ? 1 : 0);
     start_partial_grads(final_partial, {});
     rmsnorm_backward(ex, chunk_output(chunk, slot, n), params_.param(final_norm_),

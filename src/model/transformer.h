@@ -260,7 +260,7 @@ class Transformer {
   bool loss_in_forward(const Exec& ex) const;
   // The LM head's gradients of `slot` from the logit gradients forward_chunk kept: as head_loss
   // with `grad`, bitwise.
-  void head_grads(const Exec& ex, int slot, int64_t n, bool defer);
+  void head_grads(const Exec& ex, int slot, int64_t n);
   // Whether backward_chunk(kDeferred) may hold back the LM head's weight gradient: one rank
   // scores the whole vocabulary, the cpu kernels run, no MTP module adds to it in B, and the
   // head's weight is not the embedding this stage also updates (the sums would change order).
@@ -330,7 +330,6 @@ class Transformer {
   Buffer dres_, dh_;           // residual-stream gradient and a (N, D) scratch
   Buffer ce_scratch_;          // (chunk, V) logits chunk of the fused LM-head loss
   Buffer head_logits_;         // (slots * N, V) each slot's logit gradients (loss_in_forward)
-  int64_t ce_chunk_ = 1;       // the loss's rows per chunk
   Buffer layer_out_scratch_;   // (N, D) output of a recomputed layer (discarded)
   Buffer partial_stash_;       // earlier micro-batches' partial gradients (tensor parallel)
   std::unique_ptr<WeightGradQueue> weight_grad_queue_;  // B/W split backward passes

@@ -190,50 +190,55 @@ double normwise_relative(const Buffer& a, const Buffer& ref) {
 // loss_in_forward: GPipe) returns the loss from forward_chunk and none from backward_chunk; with
 // two micro-batches in two slots, both forwards before either backward, the gradients are bitwise
 // those of the loss fused into the backward, untied and tied, and evaluation gives the same loss.
-// The memory plan counts each slot's kept logit gradients in place of the loss chunk.
+// With the reference kernels (which have no two-pass loss) the loss stays in the backward, with
+// the same gradients. The memory plan counts each slot's kept logit gradients.
 TEST(Transformer, LossInTheForwardIsTheFusedLossBitwise) {
-  for (bool tied : {false, true}) {
-    SCOPED_TRACE(tied ? "tied" : "untied");
-    ModelConfig c = kernel_check_configs()[0];
-    c.tie_word_embeddings = tied;
-    const BatchShape shape{2, 16};
-    const Batch b[2] = {random_batch(c, shape, 11), random_batch(c, shape, 12)};
-    const LossScales scales{1.0 / 60, 0.5};
-    ModelParallel parallel;
-    parallel.placement.pipeline.in_flight = 2;
-    parallel.placement.pipeline.loss_in_forward = true;
-    const MemorySnapshot before = memory_stats_snapshot();
-    Transformer split(c, DType::kF32, shape, Recompute::kNone, {}, parallel);
-    const int64_t allocated = memory_stats_snapshot().current_bytes[size_t(
-                                  MemoryCategory::kActivations)] -
-                              before.current_bytes[size_t(MemoryCategory::kActivations)];
-    EXPECT_EQ(allocated, plan_training_memory(c, DType::kF32, shape, Recompute::kNone,
-                                              parallel.placement)
-                             .activations);
-    Transformer fused(c, DType::kF32, shape, Recompute::kNone);
-    init_params(c, 3, fused.params());
-    init_params(c, 3, split.params());
-    const Exec ex = Exec::cpu();
-    CrossEntropyResult want[2], got[2];
-    for (int mb = 0; mb < 2; ++mb)
-      want[mb] = fused.forward_backward(ex, shape, b[mb].tokens, b[mb].targets, scales);
-    for (int mb = 0; mb < 2; ++mb)
-      got[mb] = split.forward_chunk(ex, shape, 0, mb, b[mb].tokens, b[mb].targets, scales, true);
-    for (int mb = 0; mb < 2; ++mb) {
-      const CrossEntropyResult back = split.backward_chunk(ex, shape, 0, mb, b[mb].tokens,
-                                                           b[mb].targets, ConstView(), scales,
-                                                           View());
-      EXPECT_EQ(back.count, 0);
-      EXPECT_EQ(got[mb].loss_sum, want[mb].loss_sum);
-      EXPECT_EQ(got[mb].count, want[mb].count);
-      EXPECT_GT(got[mb].count, 0);
+  for (bool tied : {false, true})
+    for (bool reference : {false, true}) {
+      SCOPED_TRACE(fmt::format("{}{}", tied ? "tied" : "untied", reference ? ", reference" : ""));
+      ModelConfig c = kernel_check_configs()[0];
+      c.tie_word_embeddings = tied;
+      const BatchShape shape{2, 16};
+      const Batch b[2] = {random_batch(c, shape, 11), random_batch(c, shape, 12)};
+      const LossScales scales{1.0 / 60, 0.5};
+      ModelParallel parallel;
+      parallel.placement.pipeline.in_flight = 2;
+      parallel.placement.pipeline.loss_in_forward = true;
+      const MemorySnapshot before = memory_stats_snapshot();
+      Transformer split(c, DType::kF32, shape, Recompute::kNone, {}, parallel);
+      const int64_t allocated = memory_stats_snapshot().current_bytes[size_t(
+                                    MemoryCategory::kActivations)] -
+                                before.current_bytes[size_t(MemoryCategory::kActivations)];
+      EXPECT_EQ(allocated, plan_training_memory(c, DType::kF32, shape, Recompute::kNone,
+                                                parallel.placement)
+                               .activations);
+      Transformer fused(c, DType::kF32, shape, Recompute::kNone);
+      init_params(c, 3, fused.params());
+      init_params(c, 3, split.params());
+      const Exec ex = reference ? Exec::reference() : Exec::cpu();
+      CrossEntropyResult want[2], got[2], back[2];
+      for (int mb = 0; mb < 2; ++mb)
+        want[mb] = fused.forward_backward(ex, shape, b[mb].tokens, b[mb].targets, scales);
+      for (int mb = 0; mb < 2; ++mb)
+        got[mb] =
+            split.forward_chunk(ex, shape, 0, mb, b[mb].tokens, b[mb].targets, scales, true);
+      for (int mb = 0; mb < 2; ++mb)
+        back[mb] = split.backward_chunk(ex, shape, 0, mb, b[mb].tokens, b[mb].targets,
+                                        ConstView(), scales, View());
+      for (int mb = 0; mb < 2; ++mb) {
+        const CrossEntropyResult& loss = reference ? back[mb] : got[mb];
+        const CrossEntropyResult& none = reference ? got[mb] : back[mb];
+        EXPECT_EQ(none.count, 0);
+        EXPECT_EQ(loss.loss_sum, want[mb].loss_sum);
+        EXPECT_EQ(loss.count, want[mb].count);
+        EXPECT_GT(loss.count, 0);
+      }
+      ConstView gf = fused.params().all_grads(), gs = split.params().all_grads();
+      ASSERT_EQ(gf.numel(), gs.numel());
+      EXPECT_EQ(std::memcmp(gf.f32(), gs.f32(), size_t(gf.numel()) * sizeof(float)), 0);
+      EXPECT_EQ(split.evaluate(ex, shape, b[0].tokens, b[0].targets).loss_sum,
+                fused.evaluate(ex, shape, b[0].tokens, b[0].targets).loss_sum);
     }
-    ConstView gf = fused.params().all_grads(), gs = split.params().all_grads();
-    ASSERT_EQ(gf.numel(), gs.numel());
-    EXPECT_EQ(std::memcmp(gf.f32(), gs.f32(), size_t(gf.numel()) * sizeof(float)), 0);
-    EXPECT_EQ(split.evaluate(ex, shape, b[0].tokens, b[0].targets).loss_sum,
-              fused.evaluate(ex, shape, b[0].tokens, b[0].targets).loss_sum);
-  }
 }
 
 TEST(Transformer, FastKernelsMatchReferenceKernels) {
