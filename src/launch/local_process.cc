@@ -1,9 +1,10 @@
 #include "launch/local_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
 #include <sstream>
 
 namespace symphony {
@@ -17,10 +18,31 @@ struct ProcStat {
   uint64_t start_ticks = 0;
 };
 
+// The file of a process that ends between open and read fails the read with ESRCH. Read with
+// POSIX calls: std::filebuf throws on a read error whatever the stream's exception mask.
+std::optional<std::string> read_proc_file(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buffer[1024];
+  for (;;) {
+    const ssize_t got = read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      close(fd);
+      return std::nullopt;
+    }
+    if (got == 0) break;
+    text.append(buffer, static_cast<size_t>(got));
+  }
+  close(fd);
+  return text;
+}
+
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::optional<std::string> file = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!file) return std::nullopt;
+  const std::string& text = *file;
   const size_t close = text.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream rest(text.substr(close + 1));

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -55,7 +57,8 @@ TEST(ChildProcess, RunsInItsOwnGroupWhichDiesWithIt) {
   const pid_t sleeper = pid_t(std::stol(testkit::read_file_bytes(pid_file)));
   // Killed by poll(); reaped by init (or this test's parent) soon after.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (kill(sleeper, 0) == 0 && process_running({sleeper, *process_start_ticks(sleeper)}) &&
+  while (kill(sleeper, 0) == 0 && process_start_ticks(sleeper) &&
+         process_running({sleeper, process_start_ticks(sleeper).value_or(0)}) &&
          std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const std::optional<uint64_t> ticks = process_start_ticks(sleeper);
@@ -80,6 +83,31 @@ TEST(LocalProcess, AnotherStartTimeIsAnotherProcess) {
   EXPECT_TRUE(process_running(me));
   EXPECT_FALSE(process_running({me.pid, me.start_ticks + 1}));
   EXPECT_FALSE(signal_local_process({me.pid, me.start_ticks + 1}, SIGKILL));
+}
+
+// A process reaped between the open and the read of its /proc/<pid>/stat fails the read (ESRCH),
+// as a rank does when mpirun reaps it while the supervisor looks: not running, and nothing
+// throws. Children that exit at once, reaped by another thread while this one watches them,
+// hit that window many times a second.
+TEST(LocalProcess, AProcessReapedWhileItIsReadIsNotRunning) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  int children = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    ++children;
+    const LocalProcess child{pid, process_start_ticks(pid).value_or(0)};
+    std::jthread reaper([pid] {
+      int status = 0;
+      waitpid(pid, &status, 0);
+    });
+    while (process_running(child)) {
+    }
+    reaper.join();
+    EXPECT_FALSE(process_running(child));
+  }
+  EXPECT_GT(children, 0);
 }
 
 }  // namespace
