@@ -8,6 +8,7 @@
 #include "core/timer.h"
 #include "kernels/gemm.h"
 #include "model/memory_plan.h"
+#include "train/memory_check.h"
 #include "monitor/flops.h"
 #include "parallel/mesh.h"
 #include "tensor/memory_stats.h"
@@ -74,9 +75,7 @@ Result<TrainBenchResult> bench_train(const RunConfig& config, const Exec& exec,
   r.state = expert_share(dp, model.params(), r.state);
   dp.init_params(config.model, tc.seed);
   if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
-    cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(config.model, {tc.micro_batch_size, tc.seq_len},
-                                                   parallel.placement,
-                                                   config.parallel.sequence_parallel));
+    reserve_bf16_gemm_scratch(config, parallel.placement);
   TrainStep step(tc, config.optim, model, dp, config.parallel.pp_schedule);
   r.micro_batches = step.micro_batches();
   // Each data rank draws its own tokens (the stages of a pipeline the same ones).

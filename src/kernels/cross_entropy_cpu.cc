@@ -58,6 +58,7 @@ void chunk_loss(Precision matmul, ConstView h, ConstView w, std::span<const int3
 // The gradients of rows [begin, end) from their logit gradients `dlogits`.
 void chunk_grads(Precision matmul, ConstView h, ConstView w, ConstView dlogits, int64_t begin,
                  int64_t end, View dh, View dw, HeadGradSink* sink) {
+  const Bf16SharedOperand shared(dlogits);
   gemm(matmul, Trans::kNo, Trans::kNo, 1.0, dlogits, w, 0.0, dh.rows(begin, end));
   if (sink) sink->add(h.rows(begin, end), dlogits);
   if (!dw.empty()) gemm(matmul, Trans::kYes, Trans::kNo, 1.0, dlogits, h.rows(begin, end), 1.0, dw);

@@ -14,6 +14,8 @@
 // another BLAS, it rounds A and B to bf16 values held in fp32 and runs the fp32 GEMM, which
 // agrees with the native path up to the order of the fp32 sums.
 //
+// A Bf16SharedOperand scope lets several bf16 GEMMs that read one operand convert it once.
+//
 // Dispatch: f64 views run ref::gemm (gradient checks), whatever ex.matmul says; KernelImpl::kRef
 // runs ref::gemm or ref::gemm_bf16 by ex.matmul; otherwise cpu::gemm or cpu::gemm_bf16.
 
@@ -27,6 +29,29 @@ enum class Trans : uint8_t { kNo, kYes };
 
 void gemm(const Exec& ex, Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b,
           double beta, View c);
+
+// Bf16SharedOperand: while one is alive, the fast bf16 GEMMs this thread runs that take
+// `operand` (the same data and shape) as A or B convert it once and reuse the copy: the
+// projections of one input (gate and up; q, k and v), a gradient that feeds both the input- and
+// the weight-gradient GEMM. Their results are those of converting it each time (the same
+// rounding of the same values). A bf16 GEMM that does not take it (a GEMM writing it among them:
+// C never aliases A or B) gives the copy up, as its own A and B need the scratch, which stays the
+// size of the largest GEMM's inputs; the next GEMM that takes it converts it again. Reference and
+// fp32 GEMMs ignore it.
+// REQUIRES: nothing but bf16 GEMMs writes `operand` while the scope is alive; one scope per
+// thread at a time.
+class Bf16SharedOperand {
+ public:
+  explicit Bf16SharedOperand(ConstView operand);
+  ~Bf16SharedOperand();
+  Bf16SharedOperand(const Bf16SharedOperand&) = delete;
+  Bf16SharedOperand& operator=(const Bf16SharedOperand&) = delete;
+
+  // Process-wide; on by default. Off, every GEMM converts its operands itself (tests and
+  // benchmarks compare the two).
+  static void set_enabled(bool enabled);
+  static bool enabled();
+};
 
 namespace ref {
 void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
@@ -62,10 +87,15 @@ void gemm(Precision precision, Trans trans_a, Trans trans_b, double alpha, Const
 
 // This thread's conversion scratch: the bytes it takes for a GEMM whose A and B hold `elems`
 // elements together, on bf16_gemm_path(); growing it now to hold that many (so that a training
-// step does not allocate); the bytes it holds.
+// step does not allocate); the bytes it holds. gemm_bf16_reserve_workers grows the scratch of
+// every other thread of this thread's OpenMP team the same way (for GEMMs run side by side,
+// model/moe/expert_threads.h).
 int64_t gemm_bf16_scratch_bytes(int64_t elems);
 void gemm_bf16_reserve(int64_t elems);
+void gemm_bf16_reserve_workers(int64_t elems);
 int64_t gemm_bf16_scratch_held_bytes();
+// Elements the fast bf16 GEMMs of every thread have converted (or rounded) from fp32 so far.
+int64_t gemm_bf16_converted_elems();
 }  // namespace cpu
 
 }  // namespace symphony

@@ -10,7 +10,11 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
+#include <utility>
 #include <vector>
 
 #include "core/check.h"
@@ -26,19 +30,78 @@ namespace {
 class Scratch {
  public:
   void* reserve(int64_t bytes) {
-    if (bytes > buffer_.bytes())
+    if (bytes > buffer_.bytes()) {
       buffer_ = Buffer(DType::kF32, {(bytes + 3) / 4}, MemoryCategory::kActivations);
+      ++generation_;
+    }
     return buffer_.view().raw();
   }
   int64_t bytes() const { return buffer_.empty() ? 0 : buffer_.bytes(); }
+  // Counts the times the buffer was replaced (its contents lost).
+  int64_t generation() const { return generation_; }
 
  private:
   Buffer buffer_;
+  int64_t generation_ = 0;
 };
 
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
+}
+
+// The operand of this thread's Bf16SharedOperand scope, and whether the start of the scratch
+// holds its converted copy (made in the scratch's `generation`).
+struct SharedOperand {
+  bool active = false;
+  const void* data = nullptr;
+  Shape shape;
+  bool held = false;
+  int64_t generation = 0;
+
+  bool matches(ConstView v) const { return active && v.raw() == data && v.shape() == shape; }
+};
+
+SharedOperand& shared_operand() {
+  thread_local SharedOperand s;
+  return s;
+}
+
+std::atomic<bool> g_sharing_enabled{true};
+
+std::atomic<int64_t> g_converted_elems{0};
+
+// Converts A and B with `convert(view, out)` into the scratch, as elements of type T, reusing
+// the shared operand's copy where the GEMM takes it; returns where op A and B lie.
+template <typename T, typename Convert>
+std::pair<const T*, const T*> converted_operands(ConstView a, ConstView b, Convert convert) {
+  const int64_t na = a.numel(), nb = b.numel();
+  T* base = static_cast<T*>(scratch().reserve((na + nb) * int64_t(sizeof(T))));
+  SharedOperand& s = shared_operand();
+  auto run = [&](ConstView v, T* out) {
+    convert(v, out);
+    g_converted_elems.fetch_add(v.numel(), std::memory_order_relaxed);
+  };
+  const bool a_shared = s.matches(a), b_shared = !a_shared && s.matches(b);
+  if (!a_shared && !b_shared) {
+    // The scratch's start now holds this GEMM's A. (C never aliases A or B: a GEMM that writes
+    // the shared operand passes here.)
+    s.held = false;
+    run(a, base);
+    run(b, base + na);
+    return {base, base + na};
+  }
+  // The shared operand first, the other one after it: together the size of this GEMM's inputs.
+  if (!s.held || s.generation != scratch().generation()) {
+    run(a_shared ? a : b, base);
+    s.held = true;
+    s.generation = scratch().generation();
+  }
+  if (a.raw() == b.raw() && a.shape() == b.shape()) return {base, base};
+  T* other = base + (a_shared ? na : nb);
+  run(a_shared ? b : a, other);
+  return a_shared ? std::pair<const T*, const T*>{base, other}
+                  : std::pair<const T*, const T*>{other, base};
 }
 
 int64_t element_bytes(Bf16GemmPath path) { return path == Bf16GemmPath::kNative ? 2 : 4; }
@@ -59,11 +122,9 @@ void scale_only(double beta, View c) {
 
 void gemm_rounded_fp32(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b,
                        double beta, View c) {
-  const int64_t na = a.numel(), nb = b.numel();
-  float* a_round = static_cast<float*>(scratch().reserve((na + nb) * 4));
-  float* b_round = a_round + na;
-  bf16_round_f32({a.f32(), size_t(na)}, {a_round, size_t(na)});
-  bf16_round_f32({b.f32(), size_t(nb)}, {b_round, size_t(nb)});
+  const auto [a_round, b_round] = converted_operands<float>(a, b, [](ConstView v, float* out) {
+    bf16_round_f32({v.f32(), size_t(v.numel())}, {out, size_t(v.numel())});
+  });
   gemm(trans_a, trans_b, alpha, ConstView(a_round, DType::kF32, a.shape()),
        ConstView(b_round, DType::kF32, b.shape()), beta, c);
 }
@@ -128,11 +189,9 @@ class OnednnMatmuls {
 
 void gemm_native(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, double beta,
                  View c) {
-  const int64_t na = a.numel(), nb = b.numel();
-  uint16_t* a_bf16 = static_cast<uint16_t*>(scratch().reserve((na + nb) * 2));
-  uint16_t* b_bf16 = a_bf16 + na;
-  bf16_from_f32({a.f32(), size_t(na)}, {a_bf16, size_t(na)});
-  bf16_from_f32({b.f32(), size_t(nb)}, {b_bf16, size_t(nb)});
+  const auto [a_bf16, b_bf16] = converted_operands<uint16_t>(a, b, [](ConstView v, uint16_t* out) {
+    bf16_from_f32({v.f32(), size_t(v.numel())}, {out, size_t(v.numel())});
+  });
   // Engine code does not throw: a oneDNN failure (an unsupported configuration) stops the run
   // with its message.
   try {
@@ -198,4 +257,28 @@ void gemm_bf16_reserve(int64_t elems) { scratch().reserve(gemm_bf16_scratch_byte
 
 int64_t gemm_bf16_scratch_held_bytes() { return scratch().bytes(); }
 
+void gemm_bf16_reserve_workers(int64_t elems) {
+  const int64_t bytes = gemm_bf16_scratch_bytes(elems);
+#pragma omp parallel
+  if (omp_get_thread_num() != 0) scratch().reserve(bytes);
+}
+
+int64_t gemm_bf16_converted_elems() { return g_converted_elems.load(std::memory_order_relaxed); }
+
 }  // namespace symphony::cpu
+
+namespace symphony {
+
+Bf16SharedOperand::Bf16SharedOperand(ConstView operand) {
+  cpu::SharedOperand& s = cpu::shared_operand();
+  SYM_CHECK(!s.active, "Bf16SharedOperand: one scope per thread at a time");
+  if (!enabled() || operand.dtype() != DType::kF32) return;
+  s = {true, operand.raw(), operand.shape(), false, 0};
+}
+
+Bf16SharedOperand::~Bf16SharedOperand() { cpu::shared_operand() = {}; }
+
+void Bf16SharedOperand::set_enabled(bool enabled) { cpu::g_sharing_enabled = enabled; }
+bool Bf16SharedOperand::enabled() { return cpu::g_sharing_enabled; }
+
+}  // namespace symphony

@@ -168,9 +168,12 @@ void AttentionBlock::backward(const Exec& ex, ParamStore& store, ConstView rope,
   tp.reduce_start(partial, dh_view);
   tp.gather_wait();
   WeightGradQueue* queue = store.weight_grad_queue();
-  linear_backward_weight(ex, h, dq, store.grad(q_), queue);
-  linear_backward_weight(ex, h, dk, store.grad(k_), queue);
-  linear_backward_weight(ex, h, dv, store.grad(v_), queue);
+  {
+    const Bf16SharedOperand shared(h);
+    linear_backward_weight(ex, h, dq, store.grad(q_), queue);
+    linear_backward_weight(ex, h, dk, store.grad(k_), queue);
+    linear_backward_weight(ex, h, dv, store.grad(v_), queue);
+  }
   tp.reduce_wait();
   // The norm's input gradient replaces dh in place, then joins the residual gradient.
   rmsnorm_backward(ex, x, store.param(norm_), a.inv_rms.view().rows(0, local), dh_view, dh_view,

@@ -129,6 +129,15 @@ CheckedInt linear_gemm_inputs(CheckedInt rows, int64_t out, int64_t in) {
   return max_checked(max_checked(rows * in + w, rows * out + w), rows * (out + in));
 }
 
+// The most rows a routed expert of this rank may receive in a micro-batch: a token reaches an
+// expert once, at most ns rows from each of the ep * etp ranks that send to it.
+CheckedInt routed_expert_rows(BatchShape shape, const ShardPlacement& placement) {
+  const int tp = placement.size[int(Axis::kTensor)];
+  const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
+  const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
+  return ns * placement.size[int(Axis::kExpert)] * placement.size[int(Axis::kExpertTensor)];
+}
+
 // Calls consider(rows, out, in) for every linear layer of the model's GEMMs this rank runs:
 // weight (out, in) over `rows` rows; `site` says whether it is a parameter's linear layer (an FP8
 // GEMM site, model/fp8_linears.h) or the LM head (a loss GEMM, bf16 under FP8 too).
@@ -136,11 +145,9 @@ template <typename Fn>
 void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacement& placement,
                      Fn&& visit) {
   const int tp = placement.size[int(Axis::kTensor)];
-  const int ep = placement.size[int(Axis::kExpert)];
   const int etp = placement.size[int(Axis::kExpertTensor)];
   const int64_t d = c.hidden_size;
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
-  const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
   auto consider = [&](CheckedInt rows, int64_t out, int64_t in) { visit(rows, out, in, true); };
   // Attention projections, this rank's heads.
   if (c.mla()) {
@@ -164,8 +171,8 @@ void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacemen
     consider(n, kv, d);
     consider(n, d, q);
   }
-  // Feed-forward layers: dense MLPs (this rank's width), routed experts (a token reaches an expert
-  // once: at most ns rows from each of the ep * etp ranks that send to it), shared experts.
+  // Feed-forward layers: dense MLPs (this rank's width), routed experts (routed_expert_rows),
+  // shared experts.
   bool any_dense = false, any_moe = false;
   for (int64_t l = 0; l < c.num_hidden_layers + c.num_nextn_predict_layers; ++l)
     (c.is_moe_layer(l) ? any_moe : any_dense) = true;
@@ -174,7 +181,7 @@ void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacemen
     consider(n, d, c.intermediate_size / tp);
   }
   if (any_moe) {
-    const CheckedInt expert_rows = ns * ep * etp;
+    const CheckedInt expert_rows = routed_expert_rows(shape, placement);
     consider(expert_rows, c.moe_intermediate_size / etp, d);
     consider(expert_rows, d, c.moe_intermediate_size / etp);
     if (c.n_shared_experts > 0) {
@@ -199,6 +206,21 @@ CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
 }
 
 }  // namespace
+
+int64_t bf16_expert_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
+                                       const ShardPlacement& placement) {
+  bool any_moe = false;
+  for (int64_t l = 0; l < config.num_hidden_layers + config.num_nextn_predict_layers; ++l)
+    any_moe = any_moe || config.is_moe_layer(l);
+  if (!any_moe) return 0;
+  const CheckedInt rows = routed_expert_rows(shape, placement);
+  const int64_t width = config.moe_intermediate_size / placement.size[int(Axis::kExpertTensor)];
+  const CheckedInt e = max_checked(linear_gemm_inputs(rows, width, config.hidden_size),
+                                   linear_gemm_inputs(rows, config.hidden_size, width));
+  SYM_CHECK(!e.overflowed(), "bf16 expert GEMM scratch of {} x {} rows overflows", shape.batch,
+            shape.seq_len);
+  return *e.value();
+}
 
 int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
                                 const ShardPlacement& placement, bool sequence_parallel) {

@@ -60,6 +60,10 @@ int64_t weight_grad_pass_elems(const ModelConfig& config, BatchShape shape,
 int64_t bf16_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
                                 const ShardPlacement& placement = {},
                                 bool sequence_parallel = true);
+// The same for the routed experts' GEMMs alone (0 without MoE layers): the scratch each further
+// thread holds for experts run side by side (model/moe/expert_threads.h).
+int64_t bf16_expert_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
+                                       const ShardPlacement& placement = {});
 // The FP8 GEMM workspace (model/fp8_gemm.h) the linear layers need under train.precision =
 // "fp8" with `recipe`: every site's three GEMMs at the most rows its layer can see, region by
 // region; the trainer reserves it (Fp8Linears::reserve_workspace) before the first step.

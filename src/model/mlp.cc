@@ -8,8 +8,11 @@ namespace symphony {
 
 void swiglu_mlp_forward(const Exec& ex, ConstView x, const SwigluWeights& w, const SwigluActs& acts,
                         View y) {
-  linear_forward(ex, x, w.gate, acts.g);
-  linear_forward(ex, x, w.up, acts.u);
+  {
+    const Bf16SharedOperand shared(x);
+    linear_forward(ex, x, w.gate, acts.g);
+    linear_forward(ex, x, w.up, acts.u);
+  }
   swiglu_forward(ex, acts.g, acts.u, acts.a);
   linear_forward(ex, acts.a, w.down, y);
 }
@@ -17,18 +20,21 @@ void swiglu_mlp_forward(const Exec& ex, ConstView x, const SwigluWeights& w, con
 void swiglu_mlp_backward(const Exec& ex, ConstView x, const SwigluWeights& w,
                          const SwigluActs& acts, ConstView dy, const SwigluGrads& grads, View dx,
                          Accumulate acc) {
-  linear_backward_weight(ex, acts.a, dy, grads.down, grads.queue);
-  // `a` is no longer needed: it receives da, then g and u receive dg and du in place.
-  linear_backward_input(ex, w.down, dy, acts.a, Accumulate::kNo);
+  {
+    const Bf16SharedOperand shared(dy);
+    linear_backward_weight(ex, acts.a, dy, grads.down, grads.queue);
+    // `a` is no longer needed: it receives da, then g and u receive dg and du in place.
+    linear_backward_input(ex, w.down, dy, acts.a, Accumulate::kNo);
+  }
   swiglu_backward(ex, acts.g, acts.u, acts.a, acts.g, acts.u);
-  linear_backward_weight(ex, x, acts.g, grads.gate, grads.queue);
-  linear_backward_weight(ex, x, acts.u, grads.up, grads.queue);
+  swiglu_mlp_backward_weights(ex, x, acts, grads);
   linear_backward_input(ex, w.gate, acts.g, dx, acc);
   linear_backward_input(ex, w.up, acts.u, dx, Accumulate::kYes);
 }
 
 void swiglu_mlp_backward_weights(const Exec& ex, ConstView x, const SwigluActs& acts,
                                  const SwigluGrads& grads) {
+  const Bf16SharedOperand shared(x);
   linear_backward_weight(ex, x, acts.g, grads.gate, grads.queue);
   linear_backward_weight(ex, x, acts.u, grads.up, grads.queue);
 }

@@ -70,10 +70,12 @@ void TensorParallel::column_parallel_forward(const Exec& ex, ConstView x,
                                              std::span<const ConstView> w,
                                              std::span<const View> y) {
   if (!sequence_parallel()) {
+    const Bf16SharedOperand shared(x);
     for (size_t i = 0; i < w.size(); ++i) linear_forward(ex, x, w[i], y[i]);
     return;
   }
   for_each_gathered_block(x, [&](ConstView rows, int64_t begin, int64_t end) {
+    const Bf16SharedOperand shared(rows);
     for (size_t i = 0; i < w.size(); ++i)
       linear_forward(ex, rows, w[i], y[i].rows(begin, end));
   });
@@ -113,6 +115,7 @@ void TensorParallel::row_parallel_backward(const Exec& ex, ConstView x, ConstVie
                                            ConstView dy_local, View dx, View dw,
                                            WeightGradQueue* queue) {
   auto block = [&](ConstView dy, int64_t begin, int64_t end) {
+    const Bf16SharedOperand shared(dy);
     linear_backward_weight(ex, x.rows(begin, end), dy, dw, queue);
     linear_backward_input(ex, w, dy, dx.rows(begin, end), Accumulate::kNo);
   };

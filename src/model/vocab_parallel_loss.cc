@@ -158,6 +158,7 @@ CrossEntropyResult run(const Exec& ex, Comm& tp, ConstView h, ConstView w_block,
     }
     if (!grad) continue;
     chunk_softmax_grad(logits, rows, vl, vocab_first, chunk_targets, precise, g, cs);
+    const Bf16SharedOperand shared(logits_v);
     gemm(ex, Trans::kNo, Trans::kNo, 1.0, logits_v, w_block, 0.0, dh.rows(begin, end));
     if (!dw.empty()) gemm(ex, Trans::kYes, Trans::kNo, 1.0, logits_v, h_chunk, 1.0, dw);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/check.h"
 #include "model/linear.h"
@@ -106,8 +107,13 @@ void WeightGradQueue::run(const Exec& ex, int key, UnitHooks* hooks) {
     if (p.key == key) pass = &p;
   SYM_CHECK(pass != nullptr, "no weight-gradient pass {} is pending", key);
   int open = -1;
+  // Consecutive records of one input convert it once for bf16 GEMMs.
+  std::optional<Bf16SharedOperand> shared;
+  int64_t shared_x_at = -1;
   for (const Record& r : pass->records) {
     if (r.block != open) {
+      shared.reset();
+      shared_x_at = -1;
       if (open >= 0 && hooks) hooks->after_weight_grads(open);
       open = r.block;
       if (hooks) hooks->before_weight_grads(open);
@@ -116,8 +122,14 @@ void WeightGradQueue::run(const Exec& ex, int key, UnitHooks* hooks) {
     View dw(g.f32() + r.offset, DType::kF32, Shape{r.out, r.in});
     ConstView x(pass->arena.f32() + r.x_at, DType::kF32, Shape{r.rows, r.in});
     ConstView dy(pass->arena.f32() + r.dy_at, DType::kF32, Shape{r.rows, r.out});
+    if (r.x_at != shared_x_at) {
+      shared.reset();
+      shared.emplace(x);
+      shared_x_at = r.x_at;
+    }
     symphony::linear_backward_weight(ex, x, dy, dw);
   }
+  shared.reset();
   if (open >= 0 && hooks) hooks->after_weight_grads(open);
   pass->records.clear();
   pass->used = 0;

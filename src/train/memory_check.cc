@@ -1,6 +1,7 @@
 #include "train/memory_check.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -56,9 +57,23 @@ int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placem
   const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
   int64_t bytes = cpu::gemm_bf16_scratch_bytes(
       bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
+  // Experts side by side (not under fp8, whose sites run one at a time).
+  if (config.train.precision == Precision::kBf16)
+    bytes += int64_t(omp_get_max_threads() - 1) *
+             cpu::gemm_bf16_scratch_bytes(
+                 bf16_expert_gemm_scratch_elems(config.model, shape, placement));
   if (config.train.precision == Precision::kFp8)
     bytes += fp8_gemm_workspace_plan(config.model, shape, placement, config.fp8.recipe()).bytes();
   return bytes;
+}
+
+void reserve_bf16_gemm_scratch(const RunConfig& config, const ShardPlacement& placement) {
+  if (config.train.precision == Precision::kFp32) return;
+  const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
+  cpu::gemm_bf16_reserve(
+      bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
+  if (config.train.precision == Precision::kBf16)
+    cpu::gemm_bf16_reserve_workers(bf16_expert_gemm_scratch_elems(config.model, shape, placement));
 }
 
 ProcessMemory plan_process_memory(const RunConfig& config, const ParallelLayout& layout) {

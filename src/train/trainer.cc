@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "model/init.h"
 #include "model/memory_plan.h"
+#include "train/memory_check.h"
 #include "model/transformer.h"
 #include "parallel/comm.h"
 #include "parallel/layout.h"
@@ -234,8 +235,7 @@ Result<TrainResult> train(const RunConfig& config, const TrainOptions& options) 
   // bf16 GEMMs convert their inputs into this thread's scratch: sized now for the largest GEMM of
   // the model (as the memory plan counts it), so that no step allocates.
   if (ex.matmul == Precision::kBf16 && ex.impl == KernelImpl::kFast)
-    cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(mc, shape, model_parallel.placement,
-                                                   config.parallel.sequence_parallel));
+    reserve_bf16_gemm_scratch(config, model_parallel.placement);
   // Likewise the FP8 GEMMs' workspace.
   if (fp8)
     fp8->reserve_workspace(

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -188,6 +189,109 @@ TEST(GemmBf16, ScratchGrowsToTheLargestGemmAndIsReused) {
   EXPECT_EQ(cpu::gemm_bf16_scratch_held_bytes(),
             std::max(after, cpu::gemm_bf16_scratch_bytes(more)));
   EXPECT_EQ(cpu::gemm_bf16_scratch_bytes(more) % 4, 0);  // whole floats of a Buffer
+}
+
+// A shared operand is converted once for the GEMMs that take it, as A or as B, and the results
+// are bitwise those of converting it each time. A GEMM that does not take it (one that writes
+// it, too) and a scratch that grows make the next GEMM convert it again; switched off, every
+// GEMM converts its own inputs.
+TEST(GemmBf16, ASharedOperandIsConvertedOnceWithTheSameResults) {
+  const int64_t m = 33, k = 40, n1 = 25, n2 = 31;
+  Buffer x = testkit::random_buffer(DType::kF32, {m, k}, 21);
+  Buffer w1 = testkit::random_buffer(DType::kF32, {n1, k}, 22);
+  Buffer w2 = testkit::random_buffer(DType::kF32, {n2, k}, 23);
+  Buffer dy = testkit::random_buffer(DType::kF32, {m, n1}, 24);
+  for (Bf16GemmPath path : bf16_paths()) {
+    SCOPED_TRACE(cpu::bf16_gemm_path_name(path));
+    // y1 = x w1^T, y2 = x w2^T (x as A), dw = dy^T x (x as B), each alone.
+    auto run_all = [&](std::vector<Buffer>& out) {
+      out.clear();
+      out.emplace_back(DType::kF32, Shape{m, n1});
+      out.emplace_back(DType::kF32, Shape{m, n2});
+      out.push_back(testkit::random_buffer(DType::kF32, {n1, k}, 25));
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0, out[0].view());
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w2.view(), 0.0, out[1].view());
+      cpu::gemm_bf16(path, Trans::kYes, Trans::kNo, 1.0, dy.view(), x.view(), 1.0, out[2].view());
+    };
+    std::vector<Buffer> alone, shared;
+    run_all(alone);
+    int64_t before = cpu::gemm_bf16_converted_elems();
+    {
+      const Bf16SharedOperand scope(x.view());
+      run_all(shared);
+    }
+    EXPECT_EQ(cpu::gemm_bf16_converted_elems() - before,
+              x.numel() + w1.numel() + w2.numel() + dy.numel());
+    for (size_t i = 0; i < alone.size(); ++i)
+      EXPECT_EQ(std::memcmp(alone[i].f32(), shared[i].f32(), size_t(alone[i].bytes())), 0) << i;
+
+    // A GEMM without x in between (dy^T dy, dy converted as A and as B): x is converted again
+    // after it.
+    Buffer other(DType::kF32, {n1, n1});
+    before = cpu::gemm_bf16_converted_elems();
+    {
+      const Bf16SharedOperand scope(x.view());
+      Buffer y(DType::kF32, {m, n1});
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0, y.view());
+      cpu::gemm_bf16(path, Trans::kYes, Trans::kNo, 1.0, dy.view(), dy.view(), 0.0, other.view());
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0, y.view());
+      EXPECT_EQ(std::memcmp(y.f32(), alone[0].f32(), size_t(y.bytes())), 0);
+    }
+    EXPECT_EQ(cpu::gemm_bf16_converted_elems() - before,
+              2 * (x.numel() + w1.numel() + dy.numel()));
+
+    // A GEMM writing into the shared operand: the next one reads the new values.
+    {
+      Buffer z = testkit::convert(x.view(), DType::kF32);
+      Buffer square = testkit::random_buffer(DType::kF32, {k, k}, 26);
+      Buffer y(DType::kF32, {m, n1}), want(DType::kF32, {m, n1});
+      const Bf16SharedOperand scope(z.view());
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, z.view(), w1.view(), 0.0, y.view());
+      // z's first rows become x's first rows times `square`.
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kNo, 1.0, x.view().rows(0, 8), square.view(), 0.0,
+                     z.view().rows(0, 8));
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, z.view(), w1.view(), 0.0, y.view());
+      Buffer z_copy = testkit::convert(z.view(), DType::kF32);
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, z_copy.view(), w1.view(), 0.0,
+                     want.view());
+      EXPECT_EQ(std::memcmp(y.f32(), want.f32(), size_t(y.bytes())), 0);
+    }
+
+    // The scratch replaced while x's copy is held: converted again, the same results.
+    {
+      const Bf16SharedOperand scope(x.view());
+      Buffer y1(DType::kF32, {m, n1}), y2(DType::kF32, {m, n2});
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0, y1.view());
+      cpu::gemm_bf16_reserve((cpu::gemm_bf16_scratch_held_bytes() + 4096) / 2);
+      before = cpu::gemm_bf16_converted_elems();
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w2.view(), 0.0, y2.view());
+      EXPECT_EQ(cpu::gemm_bf16_converted_elems() - before, x.numel() + w2.numel());
+      EXPECT_EQ(std::memcmp(y2.f32(), alone[1].f32(), size_t(y2.bytes())), 0);
+    }
+  }
+  // Switched off: each GEMM converts its own inputs.
+  Bf16SharedOperand::set_enabled(false);
+  const int64_t before = cpu::gemm_bf16_converted_elems();
+  {
+    const Bf16SharedOperand scope(x.view());
+    Buffer y1(DType::kF32, {m, n1}), y2(DType::kF32, {m, n2});
+    gemm(Exec::cpu().with_matmul(Precision::kBf16), Trans::kNo, Trans::kYes, 1.0, x.view(),
+         w1.view(), 0.0, y1.view());
+    gemm(Exec::cpu().with_matmul(Precision::kBf16), Trans::kNo, Trans::kYes, 1.0, x.view(),
+         w2.view(), 0.0, y2.view());
+  }
+  Bf16SharedOperand::set_enabled(true);
+  EXPECT_EQ(cpu::gemm_bf16_converted_elems() - before, 2 * x.numel() + w1.numel() + w2.numel());
+}
+
+TEST(GemmBf16DeathTest, OneSharedOperandPerThread) {
+  Buffer x(DType::kF32, {2, 2}), y(DType::kF32, {2, 2});
+  EXPECT_DEATH(
+      {
+        const Bf16SharedOperand a(x.view());
+        const Bf16SharedOperand b(y.view());
+      },
+      "one scope per thread at a time");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "kernels/gemm.h"
 #include "model/init.h"
 #include "model/memory_plan.h"
 #include "tensor/memory_stats.h"
@@ -332,6 +333,41 @@ TEST(Transformer, Bf16SavedActivationsKeepTheLossAndMoveGradientsByTheirRounding
                  100 * rel);
       EXPECT_LT(rel, 0.01);
       EXPECT_GT(rel, 1e-5);
+    }
+}
+
+// Operands shared by several bf16 GEMMs (kernels/gemm.h Bf16SharedOperand: a projection's input,
+// a gradient feeding the input- and the weight-gradient GEMM, the LM head's logit gradients) are
+// converted once: the loss and gradients are bitwise those of converting every GEMM's inputs
+// itself, with fewer elements converted. Dense, MoE and shared-expert layers, GQA and MLA,
+// activations kept in fp32 and in bf16.
+TEST(Transformer, SharedBf16OperandsKeepTheGradientsBitwise) {
+  for (const ModelConfig& c : kernel_check_configs())
+    for (Precision saved : {Precision::kFp32, Precision::kBf16}) {
+      SCOPED_TRACE(fmt::format("{}, {}-saved", c.mla() ? "mla" : "gqa", precision_name(saved)));
+      const BatchShape shape{2, 16};
+      const Batch b = random_batch(c, shape, 5);
+      std::vector<Buffer> grads;
+      std::vector<double> losses;
+      std::vector<int64_t> converted;
+      for (bool sharing : {false, true}) {
+        Bf16SharedOperand::set_enabled(sharing);
+        Transformer model(c, DType::kF32, shape, Recompute::kNone, {}, {}, saved);
+        init_params(c, 3, model.params());
+        const int64_t before = cpu::gemm_bf16_converted_elems();
+        losses.push_back(model
+                             .forward_backward(Exec::cpu().with_matmul(Precision::kBf16), shape,
+                                               b.tokens, b.targets, LossScales{1.0 / 31, 1.0})
+                             .loss_sum);
+        converted.push_back(cpu::gemm_bf16_converted_elems() - before);
+        grads.push_back(testkit::convert(model.params().all_grads(), DType::kF32));
+      }
+      Bf16SharedOperand::set_enabled(true);
+      EXPECT_EQ(losses[1], losses[0]);
+      EXPECT_EQ(std::memcmp(grads[1].f32(), grads[0].f32(), size_t(grads[0].bytes())), 0);
+      EXPECT_LT(converted[1], converted[0]);
+      fmt::print("shared bf16 operands: {} elements converted, {} without\n", converted[1],
+                 converted[0]);
     }
 }
 

@@ -2,7 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <thread>
+
+#include "kernels/gemm.h"
 #include "model/memory_plan.h"
 #include "zero/shard_layout.h"
 
@@ -120,6 +124,34 @@ TEST(CheckTrainingMemory, ReportsLayoutErrors) {
   const RunConfig c = tiny({"parallel.dp=3"});
   EXPECT_THAT(check_training_memory(c, 2, 1, machine(kGiB), "").message(),
               HasSubstr("parallel.dp"));
+}
+
+// The bf16 GEMMs' conversion scratch: the largest GEMM's inputs on this thread, and under "bf16"
+// a routed expert's largest on each further thread (experts side by side); what
+// reserve_bf16_gemm_scratch grows this thread's to. Nothing under "fp32".
+TEST(GemmScratchBytes, CountsEveryThreadThatRunsExperts) {
+  const int threads_before = omp_get_max_threads();
+  omp_set_num_threads(3);
+  const RunConfig moe = tiny({"train.precision=bf16"});
+  const BatchShape shape{moe.train.micro_batch_size, moe.train.seq_len};
+  const int64_t main = cpu::gemm_bf16_scratch_bytes(bf16_gemm_scratch_elems(moe.model, shape));
+  const int64_t expert =
+      cpu::gemm_bf16_scratch_bytes(bf16_expert_gemm_scratch_elems(moe.model, shape));
+  EXPECT_GT(expert, 0);
+  EXPECT_LE(expert, main);
+  EXPECT_EQ(gemm_scratch_bytes(moe), main + 2 * expert);
+  const RunConfig dense = tiny({"train.precision=bf16", "model.num_experts=0"});
+  EXPECT_EQ(bf16_expert_gemm_scratch_elems(dense.model, shape), 0);
+  EXPECT_EQ(gemm_scratch_bytes(dense),
+            cpu::gemm_bf16_scratch_bytes(bf16_gemm_scratch_elems(dense.model, shape)));
+  EXPECT_EQ(gemm_scratch_bytes(tiny({"train.precision=fp32"})), 0);
+  int64_t held = 0;
+  std::thread([&] {
+    reserve_bf16_gemm_scratch(moe);
+    held = cpu::gemm_bf16_scratch_held_bytes();
+  }).join();
+  EXPECT_EQ(held, main);
+  omp_set_num_threads(threads_before);
 }
 
 }  // namespace

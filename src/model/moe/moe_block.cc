@@ -4,6 +4,7 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/moe_permute.h"
+#include "model/moe/expert_threads.h"
 #include "model/moe/load_balance.h"
 #include "model/moe/expert_tensor_gather.h"
 
@@ -236,12 +237,12 @@ void MoeBlock::experts_forward(const Exec& ex, const ParamStore& store, int64_t 
                                int64_t last, int64_t per_expert,
                                std::span<const int64_t> offsets, ConstView x, SwigluActs acts,
                                View y) const {
-  for (int64_t s = first; s < last; ++s) {
+  for_each_expert_segment(first, last, per_expert, offsets, experts_side_by_side(ex, nullptr),
+                          [&](int64_t s) {
     const int64_t begin = offsets[size_t(s)], end = offsets[size_t(s + 1)];
-    if (begin == end) continue;
     swiglu_mlp_forward(ex, x.rows(begin, end), expert_weights(store, s / per_expert),
                        acts.rows(begin, end), y.rows(begin, end));
-  }
+  });
 }
 
 void MoeBlock::experts_backward(const Exec& ex, ParamStore& store, int64_t first, int64_t last,
@@ -249,14 +250,14 @@ void MoeBlock::experts_backward(const Exec& ex, ParamStore& store, int64_t first
                                 SwigluActs acts, View dy) const {
   // dx overwrites x: the expert inputs are not needed after their weight gradients. Weight
   // gradients accumulate segment by segment, in source order.
-  for (int64_t s = first; s < last; ++s) {
+  const bool side_by_side = experts_side_by_side(ex, store.weight_grad_queue());
+  for_each_expert_segment(first, last, per_expert, offsets, side_by_side, [&](int64_t s) {
     const int64_t begin = offsets[size_t(s)], end = offsets[size_t(s + 1)];
-    if (begin == end) continue;
     const int64_t j = s / per_expert;
     swiglu_mlp_backward(ex, x.rows(begin, end), expert_weights(store, j), acts.rows(begin, end),
                         dy.rows(begin, end), expert_grads(store, j), x.rows(begin, end),
                         Accumulate::kNo);
-  }
+  });
 }
 
 // Each chunk as its rows arrive in a.xr (source-major): permuted to expert-major rows of `in`,
