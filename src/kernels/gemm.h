@@ -66,6 +66,10 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
           View c);
 // Name of the linked BLAS library and its thread count, for reports.
 const char* blas_name();
+// Whether a GEMM called inside an OpenMP parallel region runs on the calling thread alone (the
+// BLAS's threads are OpenMP's, and nested regions are inactive): not with OpenBLAS's pthreads
+// build, whose own threads would then oversubscribe the cores.
+bool blas_runs_nested();
 
 // The two ways of running a BF16 GEMM: oneDNN's bf16 matmul, or bf16-rounded fp32 inputs through
 // the fp32 GEMM.

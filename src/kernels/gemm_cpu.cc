@@ -86,6 +86,14 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, ConstView a, ConstView b, 
 #endif
 }
 
+bool blas_runs_nested() {
+#if defined(SYMPHONY_BLAS_OPENBLAS)
+  return false;
+#else
+  return true;
+#endif
+}
+
 const char* blas_name() {
 #if defined(SYMPHONY_BLAS_BLIS)
   return "BLIS (OpenMP)";

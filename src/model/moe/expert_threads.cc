@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "model/weight_grad_queue.h"
 
 namespace symphony {
 
 bool experts_side_by_side(const Exec& ex, const WeightGradQueue* queue) {
-  return ex.impl == KernelImpl::kFast && ex.fp8 == nullptr &&
+  return ex.impl == KernelImpl::kFast && ex.fp8 == nullptr && cpu::blas_runs_nested() &&
          (queue == nullptr || !queue->deferring()) && omp_get_max_threads() > 1 &&
          !omp_in_parallel();
 }

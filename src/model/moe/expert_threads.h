@@ -3,16 +3,17 @@
 // one expert at a time with every thread in each GEMM.
 //
 // An expert's GEMMs hold a few hundred rows (tokens x k / experts). Split over every thread, as a
-// single GEMM is, they lose up to a fifth of their speed to the split (bench-moe-small's expert
-// shapes run 1.5-1.9x faster in bf16 than in fp32 on two threads where they run 2x on one), and
-// the elementwise kernels between them pay a fork-join each. Experts run side by side instead:
+// single GEMM is, they lose a fifth of their speed to the split (bench-moe-small's expert shapes:
+// 350-360 bf16 GFLOP/s on two threads against 220 on one, `symphony bench gemm`), and the
+// elementwise kernels between them pay a fork-join each. Experts run side by side instead:
 // largest first, each expert's segments in order on one thread (its weight gradients accumulate
 // segment by segment), the kernels inside running single-threaded (nested OpenMP regions are
 // inactive). An expert's results do not depend on the thread that computes it, so a step stays
 // bitwise repeatable.
 //
 // Side by side needs fast kernels (kernels/gemm.h: each thread converts bf16 GEMM inputs into
-// its own scratch, reserved up front with cpu::gemm_bf16_reserve_workers), no FP8 sites (their
+// its own scratch, reserved up front with cpu::gemm_bf16_reserve_workers) on a BLAS that runs on
+// the calling thread inside a parallel region (cpu::blas_runs_nested), no FP8 sites (their
 // statistics are one object) and no weight-gradient queue deferring (its records are one list).
 
 #include <cstdint>
