@@ -9,8 +9,6 @@
 
 #include <gtest/gtest.h>
 
-#include <omp.h>
-
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -20,6 +18,7 @@
 #include "core/rng.h"
 #include "model/init.h"
 #include "model/transformer.h"
+#include "testkit/omp_threads.h"
 
 namespace symphony {
 namespace {
@@ -42,16 +41,6 @@ std::vector<float> grads_of(const Transformer& m) {
 // The gradients of two micro-batches, undivided and split into B and W.
 struct SplitAndWhole {
   std::vector<float> whole, split;
-};
-
-// OpenMP's thread count for the scope.
-class Threads {
- public:
-  explicit Threads(int n) : before_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~Threads() { omp_set_num_threads(before_); }
-
- private:
-  int before_;
 };
 
 void run_both(const Case& param, SplitAndWhole& out) {
@@ -111,7 +100,7 @@ void run_both(const Case& param, SplitAndWhole& out) {
 TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
   SplitAndWhole one, two;
   {
-    const Threads threads(1);
+    const testkit::OmpThreads threads(1);
     ASSERT_NO_FATAL_FAILURE(run_both(GetParam(), one));
   }
   ASSERT_EQ(one.whole.size(), one.split.size());
@@ -120,7 +109,7 @@ TEST_P(WeightGradQueueTest, SplitBackwardEqualsUndividedBitwise) {
   // one thread (model/moe/expert_threads.h), while B, whose weight gradients wait in the queue,
   // runs them one at a time over every thread: a GEMM's sums may then be blocked differently.
   {
-    const Threads threads(2);
+    const testkit::OmpThreads threads(2);
     ASSERT_NO_FATAL_FAILURE(run_both(GetParam(), two));
   }
   if (GetParam().dense) {

@@ -2,12 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <thread>
 
 #include "kernels/gemm.h"
 #include "model/memory_plan.h"
+#include "testkit/omp_threads.h"
 #include "zero/shard_layout.h"
 
 namespace symphony {
@@ -130,8 +130,7 @@ TEST(CheckTrainingMemory, ReportsLayoutErrors) {
 // a routed expert's largest on each further thread (experts side by side); what
 // reserve_bf16_gemm_scratch grows this thread's to. Nothing under "fp32".
 TEST(GemmScratchBytes, CountsEveryThreadThatRunsExperts) {
-  const int threads_before = omp_get_max_threads();
-  omp_set_num_threads(3);
+  const testkit::OmpThreads threads(3);
   const RunConfig moe = tiny({"train.precision=bf16"});
   const BatchShape shape{moe.train.micro_batch_size, moe.train.seq_len};
   const int64_t main = cpu::gemm_bf16_scratch_bytes(bf16_gemm_scratch_elems(moe.model, shape));
@@ -151,7 +150,6 @@ TEST(GemmScratchBytes, CountsEveryThreadThatRunsExperts) {
     held = cpu::gemm_bf16_scratch_held_bytes();
   }).join();
   EXPECT_EQ(held, main);
-  omp_set_num_threads(threads_before);
 }
 
 }  // namespace

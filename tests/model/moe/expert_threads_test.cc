@@ -21,22 +21,13 @@
 #include "model/init.h"
 #include "model/transformer.h"
 #include "model/weight_grad_queue.h"
+#include "testkit/omp_threads.h"
 
 namespace symphony {
 namespace {
 
-// OpenMP's thread count for the scope.
-class Threads {
- public:
-  explicit Threads(int n) : before_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~Threads() { omp_set_num_threads(before_); }
-
- private:
-  int before_;
-};
-
 TEST(ExpertThreads, EverySegmentOnceEachExpertsInOrderOnOneThread) {
-  const Threads threads(3);
+  const testkit::OmpThreads threads(3);
   // 5 experts x 3 sources; segments 4..13 asked for; segments 6, 9, 10 and 11 empty (expert 3
   // has none).
   const int64_t per_expert = 3, first = 4, last = 14;
@@ -79,7 +70,7 @@ TEST(ExpertThreads, SideBySideOnlyWhereItIsSafe) {
   ParamStore store(DType::kF32);
   WeightGradQueue queue(store);
   {
-    const Threads threads(2);
+    const testkit::OmpThreads threads(2);
     // Not on OpenBLAS's pthreads build.
     EXPECT_EQ(experts_side_by_side(Exec::cpu(), nullptr), cpu::blas_runs_nested());
     EXPECT_EQ(experts_side_by_side(Exec::cpu().with_matmul(Precision::kBf16), &queue),
@@ -100,7 +91,7 @@ TEST(ExpertThreads, SideBySideOnlyWhereItIsSafe) {
     }
     EXPECT_FALSE(inside);
   }
-  const Threads one(1);
+  const testkit::OmpThreads one(1);
   EXPECT_FALSE(experts_side_by_side(Exec::cpu(), nullptr));
 }
 
@@ -129,12 +120,12 @@ TEST(ExpertThreads, AStepIsRepeatableSideBySideAndNearOneExpertAtATime) {
     const Exec ex = Exec::cpu().with_matmul(p);
     std::vector<float> side, again, one;
     {
-      const Threads threads(2);
+      const testkit::OmpThreads threads(2);
       side = step_grads(c->model, ex);
       again = step_grads(c->model, ex);
     }
     {
-      const Threads threads(1);
+      const testkit::OmpThreads threads(1);
       one = step_grads(c->model, ex);
     }
     ASSERT_EQ(side.size(), again.size());
