@@ -58,6 +58,7 @@ struct SharedOperand {
   Shape shape;
   bool held = false;
   int64_t generation = 0;
+  size_t held_elem_bytes = 0;  // of the held copy: bf16 patterns (2) or rounded floats (4)
 
   bool matches(ConstView v) const { return active && v.raw() == data && v.shape() == shape; }
 };
@@ -92,10 +93,11 @@ std::pair<const T*, const T*> converted_operands(ConstView a, ConstView b, Conve
     return {base, base + na};
   }
   // The shared operand first, the other one after it: together the size of this GEMM's inputs.
-  if (!s.held || s.generation != scratch().generation()) {
+  if (!s.held || s.generation != scratch().generation() || s.held_elem_bytes != sizeof(T)) {
     run(a_shared ? a : b, base);
     s.held = true;
     s.generation = scratch().generation();
+    s.held_elem_bytes = sizeof(T);
   }
   if (a.raw() == b.raw() && a.shape() == b.shape()) return {base, base};
   T* other = base + (a_shared ? na : nb);
@@ -273,7 +275,7 @@ Bf16SharedOperand::Bf16SharedOperand(ConstView operand) {
   cpu::SharedOperand& s = cpu::shared_operand();
   SYM_CHECK(!s.active, "Bf16SharedOperand: one scope per thread at a time");
   if (!enabled() || operand.dtype() != DType::kF32) return;
-  s = {true, operand.raw(), operand.shape(), false, 0};
+  s = {true, operand.raw(), operand.shape(), false, 0, 0};
 }
 
 Bf16SharedOperand::~Bf16SharedOperand() { cpu::shared_operand() = {}; }

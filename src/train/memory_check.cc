@@ -57,8 +57,9 @@ int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placem
   const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
   int64_t bytes = cpu::gemm_bf16_scratch_bytes(
       bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
-  // Experts side by side (not under fp8, whose sites run one at a time).
-  if (config.train.precision == Precision::kBf16)
+  // Experts side by side, each further thread with its own scratch (fp8 runs evaluate with bf16
+  // GEMMs, experts side by side).
+  if (cpu::blas_runs_nested())
     bytes += int64_t(omp_get_max_threads() - 1) *
              cpu::gemm_bf16_scratch_bytes(
                  bf16_expert_gemm_scratch_elems(config.model, shape, placement));
@@ -72,7 +73,7 @@ void reserve_bf16_gemm_scratch(const RunConfig& config, const ShardPlacement& pl
   const BatchShape shape{config.train.micro_batch_size, config.train.seq_len};
   cpu::gemm_bf16_reserve(
       bf16_gemm_scratch_elems(config.model, shape, placement, config.parallel.sequence_parallel));
-  if (config.train.precision == Precision::kBf16)
+  if (cpu::blas_runs_nested())
     cpu::gemm_bf16_reserve_workers(bf16_expert_gemm_scratch_elems(config.model, shape, placement));
 }
 

@@ -31,13 +31,14 @@ struct ProcessMemory {
   }
 };
 // Bytes of the bf16 GEMM conversion scratch (kernels/gemm.h) a training process of `config` holds
-// on a rank of `placement` (under "bf16" with routed experts, the further OpenMP threads' too:
-// model/moe/expert_threads.h), with, under "fp8", the FP8 GEMM workspace (memory_plan.h
-// fp8_gemm_workspace_plan): 0 when train.precision is "fp32". The trainer reserves both up
-// front (reserve_bf16_gemm_scratch for the first); they are counted with the activations.
+// on a rank of `placement` (with routed experts, the further OpenMP threads' too, where experts
+// run side by side: model/moe/expert_threads.h), with, under "fp8", the FP8 GEMM workspace
+// (memory_plan.h fp8_gemm_workspace_plan): 0 when train.precision is "fp32". The trainer
+// reserves both up front (reserve_bf16_gemm_scratch for the first); they are counted with the
+// activations.
 int64_t gemm_scratch_bytes(const RunConfig& config, const ShardPlacement& placement = {});
-// Grows the bf16 GEMM conversion scratch of this thread, and under "bf16" of its OpenMP team's
-// other threads, to what gemm_scratch_bytes counts, so that no step allocates it. Nothing under
+// Grows the bf16 GEMM conversion scratch of this thread and of its OpenMP team's other threads
+// to what gemm_scratch_bytes counts, so that no step (or evaluation) allocates it. Nothing under
 // "fp32".
 void reserve_bf16_gemm_scratch(const RunConfig& config, const ShardPlacement& placement = {});
 

@@ -269,6 +269,23 @@ TEST(GemmBf16, ASharedOperandIsConvertedOnceWithTheSameResults) {
       EXPECT_EQ(std::memcmp(y2.f32(), alone[1].f32(), size_t(y2.bytes())), 0);
     }
   }
+  // Both paths in one scope: each converts the shared operand in its own form.
+  if (bf16_paths().size() == 2) {
+    Buffer native(DType::kF32, {m, n1}), rounded(DType::kF32, {m, n1});
+    Buffer native_alone(DType::kF32, {m, n1}), rounded_alone(DType::kF32, {m, n1});
+    for (Bf16GemmPath path : bf16_paths())
+      cpu::gemm_bf16(path, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0,
+                     (path == Bf16GemmPath::kNative ? native_alone : rounded_alone).view());
+    {
+      const Bf16SharedOperand scope(x.view());
+      cpu::gemm_bf16(Bf16GemmPath::kNative, Trans::kNo, Trans::kYes, 1.0, x.view(), w1.view(), 0.0,
+                     native.view());
+      cpu::gemm_bf16(Bf16GemmPath::kRoundedFp32, Trans::kNo, Trans::kYes, 1.0, x.view(),
+                     w1.view(), 0.0, rounded.view());
+    }
+    EXPECT_EQ(std::memcmp(native.f32(), native_alone.f32(), size_t(native.bytes())), 0);
+    EXPECT_EQ(std::memcmp(rounded.f32(), rounded_alone.f32(), size_t(rounded.bytes())), 0);
+  }
   // Switched off: each GEMM converts its own inputs.
   Bf16SharedOperand::set_enabled(false);
   const int64_t before = cpu::gemm_bf16_converted_elems();

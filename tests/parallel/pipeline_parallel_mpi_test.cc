@@ -148,9 +148,12 @@ TEST_P(PipelineParallelTest, MemoryPlanMatchesTheStagesAllocation) {
     SCOPED_TRACE(fmt::format("{} recomputation, saved in {}",
                              recompute == Recompute::kFull ? "full" : "no", precision_name(saved)));
     // The bf16 GEMMs' conversion scratch, which the trainer reserves (not the model's memory).
-    if (saved == Precision::kBf16)
+    if (saved == Precision::kBf16) {
       cpu::gemm_bf16_reserve(bf16_gemm_scratch_elems(c.model, shape, parallel->placement,
                                                      c.parallel.sequence_parallel));
+      cpu::gemm_bf16_reserve_workers(
+          bf16_expert_gemm_scratch_elems(c.model, shape, parallel->placement));
+    }
     const MemorySnapshot before = memory_stats_snapshot();
     auto grown = [&](MemoryCategory category) {
       return memory_stats_snapshot().current_bytes[size_t(category)] -
