@@ -129,13 +129,23 @@ CheckedInt linear_gemm_inputs(CheckedInt rows, int64_t out, int64_t in) {
   return max_checked(max_checked(rows * in + w, rows * out + w), rows * (out + in));
 }
 
-// The most rows a routed expert of this rank may receive in a micro-batch: a token reaches an
-// expert once, at most ns rows from each of the ep * etp ranks that send to it.
-CheckedInt routed_expert_rows(BatchShape shape, const ShardPlacement& placement) {
+// Calls consider(rows, out, in) for the routed experts' two linear shapes (gate and up, down) on
+// this rank, if the model has MoE layers: an expert receives a token once, at most ns rows from
+// each of the ep * etp ranks that send to it; its width is split over etp.
+template <typename Fn>
+void for_each_routed_expert_linear(const ModelConfig& c, BatchShape shape,
+                                   const ShardPlacement& placement, Fn&& consider) {
+  bool any_moe = false;
+  for (int64_t l = 0; l < c.num_hidden_layers + c.num_nextn_predict_layers; ++l)
+    any_moe = any_moe || c.is_moe_layer(l);
+  if (!any_moe) return;
   const int tp = placement.size[int(Axis::kTensor)];
+  const int etp = placement.size[int(Axis::kExpertTensor)];
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
   const CheckedInt ns = tp > 1 ? CheckedInt(n.value_or(0) / tp) : n;
-  return ns * placement.size[int(Axis::kExpert)] * placement.size[int(Axis::kExpertTensor)];
+  const CheckedInt rows = ns * placement.size[int(Axis::kExpert)] * etp;
+  consider(rows, c.moe_intermediate_size / etp, c.hidden_size);
+  consider(rows, c.hidden_size, c.moe_intermediate_size / etp);
 }
 
 // Calls consider(rows, out, in) for every linear layer of the model's GEMMs this rank runs:
@@ -145,7 +155,6 @@ template <typename Fn>
 void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacement& placement,
                      Fn&& visit) {
   const int tp = placement.size[int(Axis::kTensor)];
-  const int etp = placement.size[int(Axis::kExpertTensor)];
   const int64_t d = c.hidden_size;
   const CheckedInt n = CheckedInt(shape.batch) * shape.seq_len;
   auto consider = [&](CheckedInt rows, int64_t out, int64_t in) { visit(rows, out, in, true); };
@@ -171,8 +180,7 @@ void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacemen
     consider(n, kv, d);
     consider(n, d, q);
   }
-  // Feed-forward layers: dense MLPs (this rank's width), routed experts (routed_expert_rows),
-  // shared experts.
+  // Feed-forward layers: dense MLPs (this rank's width), routed experts, shared experts.
   bool any_dense = false, any_moe = false;
   for (int64_t l = 0; l < c.num_hidden_layers + c.num_nextn_predict_layers; ++l)
     (c.is_moe_layer(l) ? any_moe : any_dense) = true;
@@ -180,10 +188,8 @@ void for_each_linear(const ModelConfig& c, BatchShape shape, const ShardPlacemen
     consider(n, c.intermediate_size / tp, d);
     consider(n, d, c.intermediate_size / tp);
   }
+  for_each_routed_expert_linear(c, shape, placement, consider);
   if (any_moe) {
-    const CheckedInt expert_rows = routed_expert_rows(shape, placement);
-    consider(expert_rows, c.moe_intermediate_size / etp, d);
-    consider(expert_rows, d, c.moe_intermediate_size / etp);
     if (c.n_shared_experts > 0) {
       consider(n, c.n_shared_experts * c.moe_intermediate_size, d);
       consider(n, d, c.n_shared_experts * c.moe_intermediate_size);
@@ -209,14 +215,11 @@ CheckedInt bf16_gemm_scratch_checked(const ModelConfig& c, BatchShape shape,
 
 int64_t bf16_expert_gemm_scratch_elems(const ModelConfig& config, BatchShape shape,
                                        const ShardPlacement& placement) {
-  bool any_moe = false;
-  for (int64_t l = 0; l < config.num_hidden_layers + config.num_nextn_predict_layers; ++l)
-    any_moe = any_moe || config.is_moe_layer(l);
-  if (!any_moe) return 0;
-  const CheckedInt rows = routed_expert_rows(shape, placement);
-  const int64_t width = config.moe_intermediate_size / placement.size[int(Axis::kExpertTensor)];
-  const CheckedInt e = max_checked(linear_gemm_inputs(rows, width, config.hidden_size),
-                                   linear_gemm_inputs(rows, config.hidden_size, width));
+  CheckedInt e = 0;
+  for_each_routed_expert_linear(config, shape, placement,
+                                [&](CheckedInt rows, int64_t out, int64_t in) {
+                                  e = max_checked(e, linear_gemm_inputs(rows, out, in));
+                                });
   SYM_CHECK(!e.overflowed(), "bf16 expert GEMM scratch of {} x {} rows overflows", shape.batch,
             shape.seq_len);
   return *e.value();

@@ -8,10 +8,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "config/run_config.h"
@@ -38,13 +41,25 @@ TEST(ExpertThreads, EverySegmentOnceEachExpertsInOrderOnOneThread) {
     std::mutex mu;
     std::vector<int64_t> visited;
     std::map<int64_t, int> thread_of_expert;
+    std::set<int> threads_used;
     for_each_expert_segment(first, last, per_expert, offsets, side_by_side, [&](int64_t s) {
-      std::lock_guard<std::mutex> lock(mu);
-      visited.push_back(s);
-      const auto [it, added] = thread_of_expert.emplace(s / per_expert, omp_get_thread_num());
-      EXPECT_EQ(it->second, omp_get_thread_num()) << "expert " << s / per_expert;
-      (void)added;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        visited.push_back(s);
+        threads_used.insert(omp_get_thread_num());
+        const auto [it, added] = thread_of_expert.emplace(s / per_expert, omp_get_thread_num());
+        EXPECT_EQ(it->second, omp_get_thread_num()) << "expert " << s / per_expert;
+        (void)added;
+      }
+      // Long enough that the other threads take up the other experts.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     });
+    // Three experts have rows: side by side they spread over the threads.
+    if (side_by_side) {
+      EXPECT_GE(threads_used.size(), 2u);
+    } else {
+      EXPECT_EQ(threads_used, std::set<int>{0});
+    }
     std::vector<int64_t> want;
     for (int64_t s = first; s < last; ++s)
       if (offsets[size_t(s + 1)] > offsets[size_t(s)]) want.push_back(s);
