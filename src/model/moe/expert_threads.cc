@@ -26,6 +26,10 @@ void for_each_expert_segment(int64_t first, int64_t last, int64_t per_expert,
   };
   const int64_t first_expert = first / per_expert;
   const int64_t end_expert = (last + per_expert - 1) / per_expert;
+  auto one_at_a_time = [&] {
+    for (int64_t j = first_expert; j < end_expert; ++j) run_expert(j);
+  };
+  if (!side_by_side || omp_get_max_threads() < 2) return one_at_a_time();
   // The experts with rows, largest first (ties by index): the last one to start is small.
   std::vector<std::pair<int64_t, int64_t>> order;  // (-rows, expert)
   for (int64_t j = first_expert; j < end_expert; ++j) {
@@ -33,10 +37,7 @@ void for_each_expert_segment(int64_t first, int64_t last, int64_t per_expert,
     const int64_t end = offsets[size_t(std::min(last, (j + 1) * per_expert))];
     if (end > begin) order.emplace_back(begin - end, j);
   }
-  if (!side_by_side || order.size() < 2 || omp_get_max_threads() < 2) {
-    for (int64_t j = first_expert; j < end_expert; ++j) run_expert(j);
-    return;
-  }
+  if (order.size() < 2) return one_at_a_time();
   std::sort(order.begin(), order.end());
   const int64_t n = int64_t(order.size());
 #pragma omp parallel for schedule(dynamic, 1)
