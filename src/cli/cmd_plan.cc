@@ -29,6 +29,7 @@ struct PlanArgs {
   std::string fp8_recipe = "tensorwise";
   std::string grad_precision = "fp32";
   std::string ep_dispatch = plan::expert_dispatch_name(plan::PlanOptions{}.ep_dispatch);
+  std::string ep_overlap = plan::expert_overlap_name(plan::PlanOptions{}.ep_overlap);
   int64_t gpus = 0, seq_len = 0, global_batch_tokens = 0;
   CLI::Option *gpus_option = nullptr, *seq_len_option = nullptr, *batch_option = nullptr;
   double moe_expert_overhead_us = plan::PlanOptions{}.moe_expert_overhead_s * 1e6;
@@ -113,6 +114,7 @@ int run_plan(PlanArgs& a) {
   a.request.options.fp8_recipe = *plan::parse_fp8_recipe(a.fp8_recipe);
   a.request.options.moe_expert_overhead_s = a.moe_expert_overhead_us * 1e-6;
   plan::parse_expert_dispatch(a.ep_dispatch.c_str(), &a.request.options.ep_dispatch);
+  plan::parse_expert_overlap(a.ep_overlap.c_str(), &a.request.options.ep_overlap);
   a.request.options.grad_precision =
       a.grad_precision == "bf16" ? plan::GradPrecision::kBf16 : plan::GradPrecision::kFp32;
   Result<plan::PlanContext> ctx = plan::make_plan_context(a.request);
@@ -195,12 +197,18 @@ void add_plan_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--moe-expert-overhead-us", a->moe_expert_overhead_us,
                   "Host time per expert a GPU holds, per MoE layer and micro-batch (forward and "
-                  "backward), in microseconds")
+                  "backward), in microseconds; exposed where it exceeds the experts' GEMMs")
       ->capture_default_str();
   cmd->add_option("--ep-dispatch", a->ep_dispatch,
                   "How routed tokens cross nodes: every copy to its expert's GPU, or once per "
                   "destination node and forwarded inside it (DeepEP)")
       ->check(CLI::IsMember({"all-to-all", "node-dedup"}))
+      ->capture_default_str();
+  cmd->add_option("--ep-overlap", a->ep_overlap,
+                  "How the expert all-to-all meets computation outside DualPipe: exposed, "
+                  "Symphony's two-chunk exchange, or beside another micro-batch's pass in the "
+                  "other direction (Megatron-Core's overlap_moe_expert_parallel_comm)")
+      ->check(CLI::IsMember({"none", "chunked", "paired"}))
       ->capture_default_str();
   cmd->add_option("--fp8-recipe", a->fp8_recipe, "Scaling of fp8 GEMMs")
       ->check(CLI::IsMember({"tensorwise", "blockwise", "mx"}))

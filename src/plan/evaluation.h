@@ -15,14 +15,6 @@
 
 namespace symphony::plan {
 
-// How the expert all-to-all meets computation outside DualPipe.
-enum class ExpertOverlap : uint8_t {
-  kNone,     // every exchange exposed (Megatron-LM without its a2a overlap)
-  kChunked,  // Symphony's exchange (parallel/expert_exchange.h): two chunks of the local experts,
-             // one chunk's transfer hidden behind the other's expert GEMMs, the first dispatch
-             // behind the shared experts (forward) or the router and shared backward
-};
-
 // Precision of the gradients bf16 and fp8 training accumulates and reduces over data parallelism:
 // fp32 (Megatron's main gradients, 4 bytes per parameter) or bf16 (2 bytes, as with
 // grad_reduce_in_fp32 off). fp32 training keeps fp32 gradients either way.
@@ -48,12 +40,13 @@ struct PlanOptions {
   // for it. 1: balanced routing (benchmarks that force it, or a well-balanced router).
   double moe_imbalance = 1.0;
   // Host time per expert a GPU holds, per MoE layer and micro-batch (forward and backward
-  // together), spent while the GPU waits: per-expert kernel launches, splits and quantization a
+  // together, a third with each pass): per-expert kernel launches, splits and quantization a
   // framework issues one expert at a time after a dropless dispatch has synchronised with the
-  // host for the token counts. 0: one grouped kernel per pass (no per-expert host work). The
-  // default, 250 us, is fitted on the fitting set's run with 16 experts per GPU (Megatron-Core,
-  // Qwen3 235B-A22B on 256 H100s, docs/plan.md).
-  double moe_expert_overhead_s = 250e-6;
+  // host for the token counts. The host issues an expert while the GPU runs the one before, so a
+  // pass's experts take the longer of their GEMMs and this time. 0: one grouped kernel per pass
+  // (no per-expert host work). The default, 380 us, is fitted on the fitting set's run with 16
+  // experts per GPU (Megatron-Core, Qwen3 235B-A22B on 256 H100s, docs/plan.md).
+  double moe_expert_overhead_s = 380e-6;
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;  // scaling of fp8 GEMMs
   GradPrecision grad_precision = GradPrecision::kFp32;
   // Whether gradient reduction and parameter gathering overlap the backward and forward passes

@@ -18,6 +18,24 @@ bool parse_expert_dispatch(const char* name, ExpertDispatch* out) {
   return false;
 }
 
+const char* expert_overlap_name(ExpertOverlap o) {
+  switch (o) {
+    case ExpertOverlap::kNone: return "none";
+    case ExpertOverlap::kChunked: return "chunked";
+    case ExpertOverlap::kPaired: return "paired";
+  }
+  return "none";
+}
+
+bool parse_expert_overlap(const char* name, ExpertOverlap* out) {
+  for (ExpertOverlap o : {ExpertOverlap::kNone, ExpertOverlap::kChunked, ExpertOverlap::kPaired})
+    if (std::strcmp(name, expert_overlap_name(o)) == 0) {
+      *out = o;
+      return true;
+    }
+  return false;
+}
+
 double remote_nodes_per_token(const ModelConfig& c, int64_t nodes) {
   if (nodes <= 1 || c.num_experts <= 0) return 0.0;
   const bool by_group =

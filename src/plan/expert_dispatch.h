@@ -28,6 +28,21 @@ enum class ExpertDispatch : uint8_t {
 const char* expert_dispatch_name(ExpertDispatch d);
 bool parse_expert_dispatch(const char* name, ExpertDispatch* out);
 
+// How the expert all-to-all meets computation outside DualPipe.
+enum class ExpertOverlap : uint8_t {
+  kNone,     // every exchange exposed (Megatron-LM without its all-to-all overlap)
+  kChunked,  // Symphony's exchange (parallel/expert_exchange.h): two chunks of the local experts,
+             // one chunk's transfer hidden behind the other's expert GEMMs, the first dispatch
+             // behind the shared experts (forward) or the router and shared backward
+  kPaired,   // one micro-batch's forward runs beside another's backward, each direction's
+             // exchange behind the other's computation, as in DualPipe (Megatron-Core's
+             // overlap_moe_expert_parallel_comm with delay_wgrad_compute)
+};
+
+// "none" / "chunked" / "paired"; the inverse returns false for other text.
+const char* expert_overlap_name(ExpertOverlap o);
+bool parse_expert_overlap(const char* name, ExpertOverlap* out);
+
 // The expected number of remote nodes among the N nodes of the group that hold at least one of a
 // token's k routed experts, the experts chosen uniformly (as balanced or force-balanced routing
 // does) among all E, or among the experts of topk_group groups of n_group when the model limits

@@ -134,7 +134,8 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
                          t.expert_rows, 100 * t.expert_gemm_rate));
   if (t.expert_overhead > 0)
     time_row("  per-expert host", t.expert_overhead,
-             fmt::format("of compute: {:.0f} us per local expert, layer and micro-batch",
+             fmt::format("of compute: {:.0f} us per local expert, layer and micro-batch, beyond "
+                         "the experts' GEMMs",
                          ctx.options.moe_expert_overhead_s * 1e6));
   time_row("recompute", t.recompute, "");
   time_row("tensor parallel", t.tp_comm,
@@ -143,8 +144,9 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
                        algorithm_name(t.tp_algorithm)));
   time_row("expert all-to-all", t.ep_comm,
            fmt::format("exposed{}, {}; before overlap: intra-node part {}, inter-node part {}",
-                       ctx.options.ep_overlap == ExpertOverlap::kChunked
-                           ? " (two-chunk exchange)"
+                       ctx.options.ep_overlap == ExpertOverlap::kChunked ? " (two-chunk exchange)"
+                       : ctx.options.ep_overlap == ExpertOverlap::kPaired
+                           ? " (beside the other direction's micro-batch)"
                            : "",
                        expert_dispatch_name(ctx.options.ep_dispatch), seconds(t.ep_comm_intra),
                        seconds(t.ep_comm_inter)));

@@ -17,8 +17,9 @@
 //                     options.tp_overlap is hidden
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
 //                     again when recomputing), pairwise or deduplicated by node
-//                     (options.ep_dispatch). Under DualPipe it overlaps the other direction's
-//                     computation; otherwise, with the chunked exchange (options.ep_overlap), each
+//                     (options.ep_dispatch). Under DualPipe, or with paired micro-batches
+//                     (options.ep_overlap), it overlaps the other direction's computation;
+//                     otherwise, with the chunked exchange (options.ep_overlap), each
 //                     direction moves in two chunks a = a2a / 2: the first dispatch hides behind
 //                     the shared experts S (backward: router and shared experts, 2S), the second
 //                     dispatch and the first combine behind one chunk's expert GEMMs X/2
@@ -57,8 +58,8 @@ struct LayerTime {
   double ep_fwd = 0, ep_bwd = 0;  // exposed expert all-to-all
   double ep_intra = 0, ep_inter = 0;
   double cp_fwd = 0, cp_bwd = 0;  // exposed context-parallel exchange
-  // Parts of fwd + bwd_input + bwd_weight: the routed experts' GEMMs, and the host time spent per
-  // local expert (options.moe_expert_overhead_s).
+  // Parts of fwd + bwd_input + bwd_weight: the routed experts' GEMMs, and the host time per local
+  // expert (options.moe_expert_overhead_s) that they do not hide.
   double expert_gemm = 0, expert_overhead = 0;
   double compute() const { return fwd + bwd_input + bwd_weight + recompute; }
   double comm() const { return tp_fwd + tp_bwd + ep_fwd + ep_bwd + cp_fwd + cp_bwd; }
@@ -148,19 +149,23 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     expert = expert_gemm_time(expert_shape(ctx, l), expert_bytes(ctx, l),
                               {.flops = r.gemm, .bytes = r.hbm});
   }
-  // Host time per local expert: issued with the expert's GEMMs, a third with each pass (each
-  // pass runs two GEMMs per expert).
-  const double overhead =
+  // Host time per local expert, a third with each pass (each pass runs two GEMMs per expert):
+  // the host issues one expert's work while the GPU runs the expert before it, so a pass's
+  // experts take the longer of their GEMMs and their host time, and only the excess is exposed.
+  const double host =
       lc.moe ? double(c.num_experts / l.ep()) * ctx.options.moe_expert_overhead_s / 3.0 : 0.0;
-  const double expert_f = expert.forward + overhead;
+  const double host_f = std::max(0.0, host - expert.forward);
+  const double host_bi = std::max(0.0, host - expert.backward_input);
+  const double host_bw = std::max(0.0, host - expert.backward_weight);
+  const double expert_f = expert.forward + host_f;
   const double core_f = n * lc.attn_core_flops / t / r.attention;
   const double ew_f = n / t * lc.elementwise_elems * act_b / r.hbm;
 
   lt.fwd = dense_f + expert_f + core_f + ew_f;
-  lt.bwd_weight = dense_f + expert.backward_weight + overhead;
-  lt.bwd_input = dense_f + expert.backward_input + overhead + 2.5 * core_f + 2.0 * ew_f;
+  lt.bwd_weight = dense_f + expert.backward_weight + host_bw;
+  lt.bwd_input = dense_f + expert.backward_input + host_bi + 2.5 * core_f + 2.0 * ew_f;
   lt.expert_gemm = expert.forward + expert.backward_input + expert.backward_weight;
-  lt.expert_overhead = 3.0 * overhead;
+  lt.expert_overhead = host_f + host_bi + host_bw;
   if (l.recompute == Recompute::kFull) lt.recompute = lt.fwd;
   if (l.recompute == Recompute::kSelective) lt.recompute = 0.5 * ew_f;
 
@@ -203,7 +208,8 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     double fwd = 2.0 * one, bwd = (2.0 + (l.recompute == Recompute::kFull ? 2.0 : 0.0)) * one;
     lt.ep_intra *= 4.0;
     lt.ep_inter *= 4.0;
-    if (l.schedule == PipelineSchedule::kDualPipe) {
+    if (l.schedule == PipelineSchedule::kDualPipe ||
+        ctx.options.ep_overlap == ExpertOverlap::kPaired) {
       // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
       fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
       bwd = std::max(0.0, bwd - lt.fwd);
@@ -219,7 +225,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
       };
       fwd = exposed(shared_f, 0.5 * expert_f);
       bwd = exposed(2.0 * shared_f,
-                    0.5 * (expert.backward_input + expert.backward_weight) + overhead) +
+                    0.5 * (expert.backward_input + expert.backward_weight + host_bi + host_bw)) +
             (l.recompute == Recompute::kFull ? fwd : 0.0);
     }
     lt.ep_fwd = fwd;

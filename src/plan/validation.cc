@@ -84,8 +84,9 @@ ValidationRow predict_run(const ValidationRun& run) {
   ctx.batch.global_batch_tokens = run.global_batch_tokens;
   ctx.model = model_costs(run.model, run.seq_len);
   ctx.options.tp_overlap = run.tp_overlap;
-  // The published runs' frameworks exposed the expert all-to-all (or overlapped it in DualPipe).
-  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  // The published runs' frameworks exposed the expert all-to-all, overlapped it in DualPipe, or
+  // paired micro-batches where their recipes say so.
+  ctx.options.ep_overlap = run.ep_overlap;
   ctx.options.dp_overlap = run.dp_overlap;
   ctx.options.fp8_recipe = run.fp8_recipe;
   ctx.options.ep_dispatch = run.ep_dispatch;

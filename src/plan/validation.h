@@ -63,6 +63,9 @@ struct ValidationRun {
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;
   // How its framework moved routed tokens between nodes (DeepEP: once per node).
   ExpertDispatch ep_dispatch = ExpertDispatch::kAllToAll;
+  // Whether the recipe pairs micro-batches to hide the expert all-to-all (Megatron-Core's
+  // overlap_moe_expert_parallel_comm); the others expose it.
+  ExpertOverlap ep_overlap = ExpertOverlap::kNone;
   // Megatron-LM and NeMo split the layers evenly unless a recipe says otherwise.
   StageSplit stage_split = StageSplit::kEven;
   PublishedMetric metric = PublishedMetric::kTflopsPerGpu;

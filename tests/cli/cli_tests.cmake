@@ -155,6 +155,12 @@ symphony_add_cli_test(plan_fp8_recipe_unknown 2 "--fp8-recipe"
                       plan --model mixtral-8x7b --cluster h100 --gpus 64 --fp8-recipe perblock)
 symphony_add_cli_test(plan_ep_dispatch_unknown 2 "--ep-dispatch"
                       plan --model mixtral-8x7b --cluster h100 --gpus 64 --ep-dispatch deepep)
+symphony_add_cli_test(plan_ep_overlap_unknown 2 "--ep-overlap"
+                      plan --model mixtral-8x7b --cluster h100 --gpus 64 --ep-overlap full)
+symphony_add_cli_test(plan_ep_overlap_paired 0 "expert all-to-all.*beside the other direction's micro-batch"
+                      plan --model qwen3-235b-a22b --cluster h100 --gpus 256 --seq-len 4096
+                      --global-batch-tokens 8388608 --layout dp=32,pp=8,ep=32,mbs=1 --explain
+                      --ep-overlap paired)
 symphony_add_cli_test(plan_ep_dispatch_node_dedup 0 "expert all-to-all.*node-dedup; before overlap"
                       plan --model qwen3-235b-a22b --cluster h100 --gpus 256
                       --layout dp=32,pp=8,ep=32,mbs=1 --explain --ep-dispatch node-dedup)

@@ -205,6 +205,8 @@ TEST(StepTime, PowerCapSlowsComputeNotMemoryAndDrawsLess) {
 TEST(StepTime, MoeImbalanceSlowsTheBusiestGpu) {
   PlanContext ctx = context("qwen3-30b-a3b", "h100", 64, 4096, 256 * 4096);
   const PlanLayout l = parse(ctx, "dp=64,ep=8");
+  // Without host time per expert, which hides more rows as long as the experts are host bound.
+  ctx.options.moe_expert_overhead_s = 0;
   const TimeBreakdown balanced = plan_step_time(ctx, l);
   ctx.options.moe_imbalance = 1.3;
   const TimeBreakdown skewed = plan_step_time(ctx, l);
@@ -237,23 +239,64 @@ TEST(StepTime, ExpertGemmsSlowDownWithFewRowsPerExpert) {
   EXPECT_EQ(plan_step_time(dense, parse(dense, "dp=8")).expert_gemm, 0.0);
 }
 
-// Host time per local expert: every MoE layer of every micro-batch pays it once per expert the
-// GPU holds, so it halves when ep doubles.
-TEST(StepTime, ExpertHostOverheadScalesWithLocalExperts) {
+// Host time per local expert: every MoE layer of every micro-batch issues each expert the GPU
+// holds, a third of the host time with each pass, while the GPU runs the experts issued before.
+// A pass whose host time exceeds its expert GEMMs takes the host time (the excess is exposed, and
+// halves with the local experts when ep doubles); one whose GEMMs take longer hides it.
+TEST(StepTime, ExpertHostTimeIsExposedOnlyBeyondTheExpertGemms) {
   PlanContext ctx = context("qwen3-30b-a3b", "h100", 8, 4096, 64 * 4096);
   const PlanLayout ep4 = parse(ctx, "dp=8,ep=4,mbs=1"), ep8 = parse(ctx, "dp=8,ep=8,mbs=1");
   // The default is the fitted host time (docs/plan.md); 0 models one grouped kernel per pass.
-  EXPECT_DOUBLE_EQ(ctx.options.moe_expert_overhead_s, 250e-6);
+  EXPECT_DOUBLE_EQ(ctx.options.moe_expert_overhead_s, 380e-6);
   ctx.options.moe_expert_overhead_s = 0;
   const TimeBreakdown without = plan_step_time(ctx, ep8);
   EXPECT_EQ(without.expert_overhead, 0.0);
-  ctx.options.moe_expert_overhead_s = 100e-6;
+  // Host-bound: 8 micro-batches per GPU, 48 MoE layers, 32 and 16 experts per GPU, every pass
+  // taking its host time.
+  ctx.options.moe_expert_overhead_s = 2000e-6;
   const TimeBreakdown a = plan_step_time(ctx, ep4), b = plan_step_time(ctx, ep8);
-  // 8 micro-batches per GPU, 48 MoE layers, 32 and 16 experts per GPU.
-  EXPECT_NEAR(a.expert_overhead, 8.0 * 48.0 * 32.0 * 100e-6, 1e-9);
-  EXPECT_NEAR(b.expert_overhead, 0.5 * a.expert_overhead, 1e-9);
+  EXPECT_GT(a.expert_overhead, 0.0);
+  EXPECT_NEAR(a.expert_gemm + a.expert_overhead, 8.0 * 48.0 * 32.0 * 2000e-6, 1e-9);
+  EXPECT_NEAR(b.expert_gemm + b.expert_overhead, 8.0 * 48.0 * 16.0 * 2000e-6, 1e-9);
   EXPECT_NEAR(b.compute - without.compute, b.expert_overhead, 1e-9);
   EXPECT_GT(b.step_s, without.step_s);
+  // GEMM-bound: 1 us per expert hides behind the expert GEMMs of every pass.
+  ctx.options.moe_expert_overhead_s = 1e-6;
+  const TimeBreakdown hidden = plan_step_time(ctx, ep8);
+  EXPECT_EQ(hidden.expert_overhead, 0.0);
+  EXPECT_DOUBLE_EQ(hidden.step_s, without.step_s);
+  // In between, larger micro-batches give the GEMMs more rows to hide the same host time behind:
+  // the exposed host time per micro-batch shrinks.
+  const double u = 0.5 * (b.expert_gemm / (8.0 * 48.0 * 16.0)) * 3.0;  // a pass's GEMMs, per expert
+  ctx.options.moe_expert_overhead_s = u;
+  const TimeBreakdown mbs1 = plan_step_time(ctx, ep8);
+  const TimeBreakdown mbs2 = plan_step_time(ctx, parse(ctx, "dp=8,ep=8,mbs=2"));
+  EXPECT_GT(mbs1.expert_overhead, 0.0);
+  EXPECT_LT(mbs2.expert_overhead / 4.0, mbs1.expert_overhead / 8.0);
+}
+
+// Paired micro-batches (Megatron-Core's all-to-all overlap) hide each direction's exchange behind
+// the other direction's computation, as DualPipe does: less exposed than the two-chunk exchange or
+// none, and nothing exposed where the computation is longer than the exchange.
+TEST(StepTime, PairedMicroBatchesHideTheExpertExchange) {
+  PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 512 * 4096);
+  const PlanLayout l = parse(ctx, "dp=32,pp=8,ep=32,mbs=1");
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  const TimeBreakdown none = plan_step_time(ctx, l);
+  ctx.options.ep_overlap = ExpertOverlap::kChunked;
+  const TimeBreakdown chunked = plan_step_time(ctx, l);
+  ctx.options.ep_overlap = ExpertOverlap::kPaired;
+  const TimeBreakdown paired = plan_step_time(ctx, l);
+  EXPECT_GT(none.ep_comm, 0.0);
+  EXPECT_LT(chunked.ep_comm, none.ep_comm);
+  EXPECT_LT(paired.ep_comm, chunked.ep_comm);
+  EXPECT_LT(paired.step_s, none.step_s);
+  // The exchange before overlap and the computation do not change.
+  EXPECT_DOUBLE_EQ(paired.ep_comm_inter, none.ep_comm_inter);
+  EXPECT_DOUBLE_EQ(paired.compute, none.compute);
+  // Within one node the exchange is shorter than either direction's computation: all hidden.
+  const TimeBreakdown within = plan_step_time(ctx, parse(ctx, "dp=32,pp=8,ep=8,mbs=1"));
+  EXPECT_EQ(within.ep_comm, 0.0);
 }
 
 // A node-deduplicated dispatch (DeepEP) sends a token once per remote node: the inter-node part
