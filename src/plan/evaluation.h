@@ -43,7 +43,8 @@ struct PlanOptions {
   // together, a third with each pass): per-expert kernel launches, splits and quantization a
   // framework issues one expert at a time after a dropless dispatch has synchronised with the
   // host for the token counts. The host issues an expert while the GPU runs the one before, so a
-  // pass's experts take the longer of their GEMMs and this time. 0: one grouped kernel per pass
+  // pass's experts take the longer of their GEMMs and this time (the backward's two GEMMs per
+  // expert together, unless ZB-H1 runs them as separate passes). 0: one grouped kernel per pass
   // (no per-expert host work). The default, 380 us, is fitted on the fitting set's run with 16
   // experts per GPU (Megatron-Core, Qwen3 235B-A22B on 256 H100s, docs/plan.md).
   double moe_expert_overhead_s = 380e-6;

@@ -154,9 +154,14 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   // experts take the longer of their GEMMs and their host time, and only the excess is exposed.
   const double host =
       lc.moe ? double(c.num_experts / l.ep()) * ctx.options.moe_expert_overhead_s / 3.0 : 0.0;
+  // The backward issues each expert's input- and weight-gradient GEMMs together unless the
+  // schedule runs them as separate passes (ZB-H1).
   const double host_f = std::max(0.0, host - expert.forward);
-  const double host_bi = std::max(0.0, host - expert.backward_input);
-  const double host_bw = std::max(0.0, host - expert.backward_weight);
+  const bool split_bw = l.schedule == PipelineSchedule::kZeroBubble;
+  const double host_bi =
+      split_bw ? std::max(0.0, host - expert.backward_input)
+               : std::max(0.0, 2.0 * host - expert.backward_input - expert.backward_weight);
+  const double host_bw = split_bw ? std::max(0.0, host - expert.backward_weight) : 0.0;
   const double expert_f = expert.forward + host_f;
   const double core_f = n * lc.attn_core_flops / t / r.attention;
   const double ew_f = n / t * lc.elementwise_elems * act_b / r.hbm;

@@ -273,6 +273,27 @@ TEST(StepTime, ExpertHostTimeIsExposedOnlyBeyondTheExpertGemms) {
   const TimeBreakdown mbs2 = plan_step_time(ctx, parse(ctx, "dp=8,ep=8,mbs=2"));
   EXPECT_GT(mbs1.expert_overhead, 0.0);
   EXPECT_LT(mbs2.expert_overhead / 4.0, mbs1.expert_overhead / 8.0);
+  // A backward that issues each expert's input- and weight-gradient GEMMs together hides the
+  // host time behind both; ZB-H1 runs them as separate passes, each hiding its own share only.
+  // With 256 rows per expert (ep = 1) the weight-gradient pass, streaming every expert's fp32
+  // gradients, is memory bound and longer than the input-gradient pass. Between the two, a pass's
+  // host time is hidden together but partly exposed apart; never less exposed apart.
+  PlanContext pp_ctx = context("qwen3-30b-a3b", "h100", 16, 4096, 64 * 4096);
+  const PlanLayout one_f_one_b = parse(pp_ctx, "dp=8,pp=2,ep=1,mbs=1");
+  const PlanLayout zb = parse(pp_ctx, "dp=8,pp=2,ep=1,mbs=1,schedule=zb-h1");
+  pp_ctx.options.moe_expert_overhead_s = 0;
+  // 8 micro-batches, 24 MoE layers on the busier stage, 128 experts per GPU.
+  const double per_expert = plan_step_time(pp_ctx, zb).expert_gemm / (8.0 * 24.0 * 128.0);
+  int more_apart = 0;
+  for (double f = 0.1; f <= 2.0; f += 0.1) {
+    pp_ctx.options.moe_expert_overhead_s = f * per_expert;
+    const TimeBreakdown together = plan_step_time(pp_ctx, one_f_one_b);
+    const TimeBreakdown apart = plan_step_time(pp_ctx, zb);
+    EXPECT_DOUBLE_EQ(together.expert_gemm, apart.expert_gemm);
+    EXPECT_GE(apart.expert_overhead, together.expert_overhead * (1.0 - 1e-12));
+    more_apart += apart.expert_overhead > together.expert_overhead * (1.0 + 1e-9);
+  }
+  EXPECT_GT(more_apart, 0);
 }
 
 // Paired micro-batches (Megatron-Core's all-to-all overlap) hide each direction's exchange behind
