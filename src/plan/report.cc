@@ -134,8 +134,8 @@ std::string format_evaluation(const PlanContext& ctx, const Evaluation& e, Detai
                          t.expert_rows, 100 * t.expert_gemm_rate));
   if (t.expert_overhead > 0)
     time_row("  per-expert host", t.expert_overhead,
-             fmt::format("of compute: {:.0f} us per local expert, layer and micro-batch, beyond "
-                         "the experts' GEMMs",
+             fmt::format("of compute: exposed beyond the experts' GEMMs; {:.0f} us per local "
+                         "expert, layer and micro-batch",
                          ctx.options.moe_expert_overhead_s * 1e6));
   time_row("recompute", t.recompute, "");
   time_row("tensor parallel", t.tp_comm,

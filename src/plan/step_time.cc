@@ -154,10 +154,17 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
   // experts take the longer of their GEMMs and their host time, and only the excess is exposed.
   const double host =
       lc.moe ? double(c.num_experts / l.ep()) * ctx.options.moe_expert_overhead_s / 3.0 : 0.0;
+  // Paired micro-batches need a pass of the other direction beside each one: not under GPipe
+  // (all forwards, then all backwards) or with one micro-batch.
+  const bool paired = ctx.options.ep_overlap == ExpertOverlap::kPaired &&
+                      l.schedule != PipelineSchedule::kGpipe &&
+                      num_microbatches(l, ctx.batch) > 1;
   // The backward issues each expert's input- and weight-gradient GEMMs together unless the
-  // schedule runs them as separate passes (ZB-H1).
+  // schedule runs the weight gradients as a separate pass: ZB-H1, DualPipe, and paired
+  // micro-batches (Megatron-Core delays them, delay_wgrad_compute).
+  const bool split_bw = l.schedule == PipelineSchedule::kZeroBubble ||
+                        l.schedule == PipelineSchedule::kDualPipe || paired;
   const double host_f = std::max(0.0, host - expert.forward);
-  const bool split_bw = l.schedule == PipelineSchedule::kZeroBubble;
   const double host_bi =
       split_bw ? std::max(0.0, host - expert.backward_input)
                : std::max(0.0, 2.0 * host - expert.backward_input - expert.backward_weight);
@@ -213,8 +220,7 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     double fwd = 2.0 * one, bwd = (2.0 + (l.recompute == Recompute::kFull ? 2.0 : 0.0)) * one;
     lt.ep_intra *= 4.0;
     lt.ep_inter *= 4.0;
-    if (l.schedule == PipelineSchedule::kDualPipe ||
-        ctx.options.ep_overlap == ExpertOverlap::kPaired) {
+    if (l.schedule == PipelineSchedule::kDualPipe || paired) {
       // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
       fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
       bwd = std::max(0.0, bwd - lt.fwd);
@@ -228,9 +234,13 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
       auto exposed = [a](double first_cover, double chunk_compute) {
         return std::max(0.0, a - first_cover) + 2.0 * std::max(0.0, a - chunk_compute) + a;
       };
+      // Under ZB-H1 the weight gradients run in a later pass: the input gradients alone cover
+      // the backward's exchange.
+      const double backward_experts =
+          split_bw ? expert.backward_input + host_bi
+                   : expert.backward_input + expert.backward_weight + host_bi + host_bw;
       fwd = exposed(shared_f, 0.5 * expert_f);
-      bwd = exposed(2.0 * shared_f,
-                    0.5 * (expert.backward_input + expert.backward_weight + host_bi + host_bw)) +
+      bwd = exposed(2.0 * shared_f, 0.5 * backward_experts) +
             (l.recompute == Recompute::kFull ? fwd : 0.0);
     }
     lt.ep_fwd = fwd;

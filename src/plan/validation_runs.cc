@@ -300,10 +300,10 @@ std::vector<ValidationRun> validation_runs() {
       {"Qwen3 235B-A22B, BF16", published::qwen3_235b_a22b(), "gb200-nvl72", 256, 4096, 8192, 1, 8,
        1, 32, 3, 1, false, bf16, cs, M::kTokensPerGpuS, 4916, "bridge-25.11"},
   };
-  // The rows run as the table gives them. Some later stored Qwen3 recipes (Megatron Bridge,
-  // scripts/performance/configs/qwen3/workload_base_configs.py) set moe_a2a_overlap for the H100
-  // FP8 and B200 MXFP8 235B rows and the H100 30B row, but no stored version could be dated to
-  // the 25.11 release (the one read also gives the 30B row vpp 12 where the table prints 24).
+  // The rows run as the table gives them. Later Megatron Bridge Qwen3 recipes
+  // (scripts/performance/configs/qwen3/workload_base_configs.py) set moe_a2a_overlap for the H100
+  // FP8 and B200 MXFP8 235B rows and the H100 30B row (and vpp 12 for the latter, where the
+  // table prints 24); the table does not say the 25.11 runs used it.
   for (const Recipe& r : bridge) runs.push_back(from_recipe(r, F::kEvaluation));
   // Megatron Bridge 25.09, the dropless DeepSeek-V3 row on H100 (tensorwise fp8; MTP not
   // stated, costed without). Its recipe enables DeepEP, the one Bridge row whose expert group
@@ -391,7 +391,9 @@ std::vector<ValidationRun> validation_runs() {
     v.recompute = z.recompute;
     v.ep_dispatch = ExpertDispatch::kNodeDedup;  // DeepEP
     v.ep_overlap = z.overlap;
-    v.published_note = "seconds per step, routing not force-balanced";
+    v.published_note = z.overlap == ExpertOverlap::kPaired
+                           ? "seconds per step, routing not force-balanced, 1F1B all-to-all overlap"
+                           : "seconds per step, routing not force-balanced";
     runs.push_back(v);
   }
   // The model zoo's GB200 rows (Qwen3 235B-A22B on 256 GPUs of NVL72 racks, HybridEP dispatch

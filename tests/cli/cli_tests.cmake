@@ -148,9 +148,9 @@ symphony_add_cli_test(plan_moe_imbalance_below_one 2 "--moe-imbalance 0\\.5 must
 symphony_add_cli_test(plan_moe_expert_overhead_negative 2
                       "--moe-expert-overhead-us -5 must be a non-negative number"
                       plan --model mixtral-8x7b --cluster h100 --gpus 64 --moe-expert-overhead-us -5)
-symphony_add_cli_test(plan_moe_expert_overhead_explain 0 "routed experts.*rows per expert.*per-expert host.*100 us"
+symphony_add_cli_test(plan_moe_expert_overhead_explain 0 "routed experts.*rows per expert.*per-expert host.*beyond the experts' GEMMs; 1000 us"
                       plan --model qwen3-30b-a3b --cluster h100 --gpus 8 --layout ep=8 --explain
-                      --moe-expert-overhead-us 100)
+                      --moe-expert-overhead-us 1000)
 symphony_add_cli_test(plan_fp8_recipe_unknown 2 "--fp8-recipe"
                       plan --model mixtral-8x7b --cluster h100 --gpus 64 --fp8-recipe perblock)
 symphony_add_cli_test(plan_ep_dispatch_unknown 2 "--ep-dispatch"

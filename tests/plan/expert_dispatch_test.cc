@@ -25,6 +25,18 @@ TEST(ExpertDispatch, NamesRoundTrip) {
   EXPECT_FALSE(parse_expert_dispatch("deepep", &d));
 }
 
+TEST(ExpertOverlap, NamesRoundTrip) {
+  for (ExpertOverlap o : {ExpertOverlap::kNone, ExpertOverlap::kChunked, ExpertOverlap::kPaired}) {
+    ExpertOverlap back = o == ExpertOverlap::kNone ? ExpertOverlap::kPaired : ExpertOverlap::kNone;
+    ASSERT_TRUE(parse_expert_overlap(expert_overlap_name(o), &back));
+    EXPECT_EQ(back, o);
+  }
+  EXPECT_STREQ(expert_overlap_name(ExpertOverlap::kPaired), "paired");
+  ExpertOverlap o = ExpertOverlap::kChunked;
+  EXPECT_FALSE(parse_expert_overlap("dualpipe", &o));
+  EXPECT_EQ(o, ExpertOverlap::kChunked);  // untouched
+}
+
 // 4 experts on 2 nodes, 2 per token: the remote node holds neither only when both picks are the
 // local pair, 1 of the 6 pairs.
 TEST(ExpertDispatch, RemoteNodesCountedByHand) {

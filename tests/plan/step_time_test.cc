@@ -267,7 +267,8 @@ TEST(StepTime, ExpertHostTimeIsExposedOnlyBeyondTheExpertGemms) {
   EXPECT_DOUBLE_EQ(hidden.step_s, without.step_s);
   // In between, larger micro-batches give the GEMMs more rows to hide the same host time behind:
   // the exposed host time per micro-batch shrinks.
-  const double u = 0.5 * (b.expert_gemm / (8.0 * 48.0 * 16.0)) * 3.0;  // a pass's GEMMs, per expert
+  // 1.5 x one expert's GEMMs over its three passes: a pass's host time 1.5 x the mean pass.
+  const double u = 1.5 * b.expert_gemm / (8.0 * 48.0 * 16.0);
   ctx.options.moe_expert_overhead_s = u;
   const TimeBreakdown mbs1 = plan_step_time(ctx, ep8);
   const TimeBreakdown mbs2 = plan_step_time(ctx, parse(ctx, "dp=8,ep=8,mbs=2"));
@@ -276,8 +277,8 @@ TEST(StepTime, ExpertHostTimeIsExposedOnlyBeyondTheExpertGemms) {
   // A backward that issues each expert's input- and weight-gradient GEMMs together hides the
   // host time behind both; ZB-H1 runs them as separate passes, each hiding its own share only.
   // With 256 rows per expert (ep = 1) the weight-gradient pass, streaming every expert's fp32
-  // gradients, is memory bound and longer than the input-gradient pass. Between the two, a pass's
-  // host time is hidden together but partly exposed apart; never less exposed apart.
+  // gradients, is memory bound and longer than the input-gradient pass. For a host time between
+  // the two, it is hidden together but partly exposed apart.
   PlanContext pp_ctx = context("qwen3-30b-a3b", "h100", 16, 4096, 64 * 4096);
   const PlanLayout one_f_one_b = parse(pp_ctx, "dp=8,pp=2,ep=1,mbs=1");
   const PlanLayout zb = parse(pp_ctx, "dp=8,pp=2,ep=1,mbs=1,schedule=zb-h1");
@@ -301,6 +302,9 @@ TEST(StepTime, ExpertHostTimeIsExposedOnlyBeyondTheExpertGemms) {
 // none, and nothing exposed where the computation is longer than the exchange.
 TEST(StepTime, PairedMicroBatchesHideTheExpertExchange) {
   PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 512 * 4096);
+  // Without host time per expert, whose exposure also depends on the weight gradients running
+  // apart (they do with paired micro-batches).
+  ctx.options.moe_expert_overhead_s = 0;
   const PlanLayout l = parse(ctx, "dp=32,pp=8,ep=32,mbs=1");
   ctx.options.ep_overlap = ExpertOverlap::kNone;
   const TimeBreakdown none = plan_step_time(ctx, l);
@@ -318,6 +322,34 @@ TEST(StepTime, PairedMicroBatchesHideTheExpertExchange) {
   // Within one node the exchange is shorter than either direction's computation: all hidden.
   const TimeBreakdown within = plan_step_time(ctx, parse(ctx, "dp=32,pp=8,ep=8,mbs=1"));
   EXPECT_EQ(within.ep_comm, 0.0);
+  // Nothing to pair with: GPipe runs all forwards before the backwards, and one micro-batch has
+  // no other. Both expose the exchange as without overlap.
+  const PlanLayout gpipe = parse(ctx, "dp=32,pp=8,ep=32,mbs=1,schedule=gpipe");
+  const TimeBreakdown gpipe_paired = plan_step_time(ctx, gpipe);
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  EXPECT_DOUBLE_EQ(gpipe_paired.ep_comm, plan_step_time(ctx, gpipe).ep_comm);
+  PlanContext one = context("qwen3-235b-a22b", "h100", 256, 4096, 8 * 4096);
+  one.options.moe_expert_overhead_s = 0;
+  const PlanLayout single = parse(one, "dp=8,pp=4,tp=8,ep=8,mbs=1");
+  ASSERT_EQ(num_microbatches(single, one.batch), 1);
+  one.options.ep_overlap = ExpertOverlap::kPaired;
+  const TimeBreakdown single_paired = plan_step_time(one, single);
+  one.options.ep_overlap = ExpertOverlap::kNone;
+  EXPECT_DOUBLE_EQ(single_paired.ep_comm, plan_step_time(one, single).ep_comm);
+}
+
+// Symphony's two-chunk exchange hides the backward's exchange behind the experts' backward
+// GEMMs; under ZB-H1 the weight gradients run in a later pass and only the input gradients
+// cover it.
+TEST(StepTime, ZeroBubbleCoversTheExchangeWithInputGradientsOnly) {
+  PlanContext ctx = context("qwen3-235b-a22b", "h100", 256, 4096, 512 * 4096);
+  ctx.options.moe_expert_overhead_s = 0;
+  ctx.options.ep_overlap = ExpertOverlap::kChunked;
+  const TimeBreakdown one_f_one_b = plan_step_time(ctx, parse(ctx, "dp=32,pp=8,ep=32,mbs=1"));
+  const TimeBreakdown zb =
+      plan_step_time(ctx, parse(ctx, "dp=32,pp=8,ep=32,mbs=1,schedule=zb-h1"));
+  EXPECT_DOUBLE_EQ(zb.ep_comm_inter, one_f_one_b.ep_comm_inter);
+  EXPECT_GT(zb.ep_comm, one_f_one_b.ep_comm);
 }
 
 // A node-deduplicated dispatch (DeepEP) sends a token once per remote node: the inter-node part
