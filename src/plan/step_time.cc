@@ -18,7 +18,8 @@
 //   expert parallel   dispatch + combine all-to-all of n/t * K * D forward, again backward (and
 //                     again when recomputing), pairwise or deduplicated by node
 //                     (options.ep_dispatch). Under DualPipe, or with paired micro-batches
-//                     (options.ep_overlap), it overlaps the other direction's computation;
+//                     (options.ep_overlap; the first stage's unpaired warm-up and cool-down
+//                     passes exposed), it overlaps the other direction's computation;
 //                     otherwise, with the chunked exchange (options.ep_overlap), each
 //                     direction moves in two chunks a = a2a / 2: the first dispatch hides behind
 //                     the shared experts S (backward: router and shared experts, 2S), the second
@@ -222,8 +223,22 @@ LayerTime layer_time(const PlanContext& ctx, const PlanLayout& l, const LayerCos
     lt.ep_inter *= 4.0;
     if (l.schedule == PipelineSchedule::kDualPipe || paired) {
       // Each chunk's all-to-all runs while the paired chunk of the other direction computes.
-      fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
-      bwd = std::max(0.0, bwd - lt.fwd);
+      const double paired_fwd = std::max(0.0, fwd - lt.bwd_input - lt.bwd_weight);
+      const double paired_bwd = std::max(0.0, bwd - lt.fwd);
+      // Paired micro-batches outside DualPipe: the warm-up forwards and cool-down backwards of
+      // the first stage (1F1B: p - 1 of m micro-batches; interleaved: 2 (p - 1) + (v - 1) p of
+      // m v chunk passes) have no partner and expose their exchange.
+      double alone = 0.0;
+      if (l.schedule != PipelineSchedule::kDualPipe) {
+        const double micro = double(num_microbatches(l, ctx.batch)), stages = double(l.pp());
+        const double v = double(l.vpp);
+        alone = l.schedule == PipelineSchedule::kInterleaved
+                    ? (2.0 * (stages - 1.0) + (v - 1.0) * stages) / (micro * v)
+                    : (stages - 1.0) / micro;
+        alone = std::min(1.0, alone);
+      }
+      fwd = alone * fwd + (1.0 - alone) * paired_fwd;
+      bwd = alone * bwd + (1.0 - alone) * paired_bwd;
     } else if (ctx.options.ep_overlap == ExpertOverlap::kChunked) {
       // Dense GEMM time is proportional to the dense parameters (2 FLOPs per parameter and
       // token): the shared experts' share of it.

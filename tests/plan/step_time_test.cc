@@ -319,9 +319,21 @@ TEST(StepTime, PairedMicroBatchesHideTheExpertExchange) {
   // The exchange before overlap and the computation do not change.
   EXPECT_DOUBLE_EQ(paired.ep_comm_inter, none.ep_comm_inter);
   EXPECT_DOUBLE_EQ(paired.compute, none.compute);
-  // Within one node the exchange is shorter than either direction's computation: all hidden.
-  const TimeBreakdown within = plan_step_time(ctx, parse(ctx, "dp=32,pp=8,ep=8,mbs=1"));
-  EXPECT_EQ(within.ep_comm, 0.0);
+  // Within one node the exchange is shorter than either direction's computation: all hidden
+  // without a pipeline; with one, the first stage's warm-up forwards and cool-down backwards
+  // (7 of 16 micro-batches at pp = 8) have no partner and expose theirs.
+  PlanContext flat = context("qwen3-235b-a22b", "h100", 64, 4096, 512 * 4096);
+  flat.options.moe_expert_overhead_s = 0;
+  flat.options.ep_overlap = ExpertOverlap::kPaired;
+  EXPECT_EQ(plan_step_time(flat, parse(flat, "dp=8,tp=8,ep=8,mbs=1")).ep_comm, 0.0);
+  const PlanLayout within_node = parse(ctx, "dp=32,pp=8,ep=8,mbs=1");
+  ASSERT_EQ(num_microbatches(within_node, ctx.batch), 16);
+  const TimeBreakdown within = plan_step_time(ctx, within_node);
+  ctx.options.ep_overlap = ExpertOverlap::kNone;
+  const TimeBreakdown within_none = plan_step_time(ctx, within_node);
+  ctx.options.ep_overlap = ExpertOverlap::kPaired;
+  EXPECT_GT(within.ep_comm, 0.0);
+  EXPECT_LT(within.ep_comm, 7.0 / 16.0 * within_none.ep_comm * (1.0 + 1e-12));
   // Nothing to pair with: GPipe runs all forwards before the backwards, and one micro-batch has
   // no other. Both expose the exchange as without overlap.
   const PlanLayout gpipe = parse(ctx, "dp=32,pp=8,ep=32,mbs=1,schedule=gpipe");
