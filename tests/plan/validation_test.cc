@@ -65,6 +65,9 @@ TEST(Validation, EvaluationErrors) {
   EXPECT_LE(e.median, 0.10);
   EXPECT_LE(e.dense_median, 0.10);
   EXPECT_LE(e.dense_p90, 0.20);
+  // MoE runs: short of the 15% aimed at (docs/plan.md says why), but no worse than today.
+  EXPECT_LE(e.moe_median, 0.17);
+  EXPECT_LE(e.moe_p90, 0.50);
   const ErrorSummary f = summarize(rows(), ValidationSet::kFitting);
   EXPECT_LE(f.median, 0.08);
 }
