@@ -194,6 +194,28 @@ Status validate(const ParallelConfig& parallel) {
   if (!parallel.pp_layers.empty() && parallel.pp < 2)
     return Error::invalid("parallel.pp_layers is set but parallel.pp = {}: it splits the layers "
                           "over pipeline stages", parallel.pp);
+  if (!(parallel.pp_head_share >= 0 && parallel.pp_head_share < 1))
+    return Error::invalid("parallel.pp_head_share = {} must be in [0, 1): the share of each "
+                          "micro-batch's rows whose LM head the first pipeline stage runs",
+                          parallel.pp_head_share);
+  if (parallel.pp_head_share > 0) {
+    if (parallel.pp != 2)
+      return Error::invalid("parallel.pp_head_share = {} needs parallel.pp = 2 (it is {}): with "
+                            "more stages the hidden states' round trip to the first stage holds "
+                            "up the last stage's backward",
+                            parallel.pp_head_share, parallel.pp);
+    if (parallel.pp_schedule != PipelineSchedule::kZeroBubble)
+      return Error::invalid("parallel.pp_head_share = {} needs parallel.pp_schedule = \"zb-h1\" "
+                            "(it is \"{}\"): the last stage's backward waits for the first "
+                            "stage's LM-head pass, and only ZB-H1 has deferred weight-gradient "
+                            "passes to run meanwhile",
+                            parallel.pp_head_share, pipeline_schedule_name(parallel.pp_schedule));
+    if (parallel.tp > 1)
+      return Error::invalid("parallel.pp_head_share = {} with parallel.tp = {}: the head split "
+                            "runs without tensor parallelism (whose loss is split by vocabulary "
+                            "already)",
+                            parallel.pp_head_share, parallel.tp);
+  }
   return Status::ok();
 }
 
@@ -202,6 +224,14 @@ Status validate(const ParallelConfig& parallel) {
 // lies within one stage and each micro-batch in flight keeps its own exchange plan.
 Status validate_pipeline_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
   if (parallel.pp <= 1) return Status::ok();
+  if (parallel.pp_head_share > 0 && !model.tie_word_embeddings)
+    return Error::invalid("parallel.pp_head_share = {} needs model.tie_word_embeddings = true: the "
+                          "first stage scores its rows with the embedding it holds",
+                          parallel.pp_head_share);
+  if (parallel.pp_head_share > 0 && model.num_nextn_predict_layers > 0)
+    return Error::invalid("parallel.pp_head_share = {} with model.num_nextn_predict_layers = {}: "
+                          "the head split runs without multi-token prediction",
+                          parallel.pp_head_share, model.num_nextn_predict_layers);
   const int64_t virtual_stages = parallel.pp * parallel.vpp;
   if (!parallel.pp_layers.empty())
     return check_pipeline_layers(parallel.pp_layers, int(virtual_stages),

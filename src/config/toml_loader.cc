@@ -120,6 +120,7 @@ const Field<ParallelConfig> kParallelFields[] = {
     {"vpp", &ParallelConfig::vpp},
     {"pp_schedule", &ParallelConfig::pp_schedule},
     {"pp_layers", &ParallelConfig::pp_layers},
+    {"pp_head_share", &ParallelConfig::pp_head_share},
     {"ep", &ParallelConfig::ep},
     {"etp", &ParallelConfig::etp},
     {"cp", &ParallelConfig::cp},

@@ -367,6 +367,16 @@ std::optional<MemoryPlan> plan_training_memory_checked(const ModelConfig& c, DTy
     acts += CheckedInt(MtpScratch::numel(1, d)) * nl + nl * d;
   }
   if (pipe.stages > 1) acts += nl * d * 6;  // the runner's staging (train/pipeline_step.h)
+  if (pipe.split_head() && n.value()) {
+    // The head split: the first stage's loss chunk; the runner's staging of the rows it scores
+    // (received, and on the first stage their input gradients sent).
+    const int64_t rows = std::max<int64_t>(pipe.remote_head_rows(*n.value()), 1);
+    if (pipe.holds_embedding() && !pipe.holds_head())
+      acts += CheckedInt(std::min(*n.value(), Transformer::cross_entropy_chunk_rows(vocab))) *
+                  vocab +
+              CheckedInt(rows) * d * 2;
+    if (pipe.holds_embedding() || pipe.holds_head()) acts += CheckedInt(rows) * d * 2;
+  }
   if (c.mla())
     acts += MlaScratch::numel(local, n);                         // attention scratch
   else

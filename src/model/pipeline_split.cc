@@ -136,7 +136,10 @@ std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const Parall
     head += 6.0 * (2.0 * double(model.hidden_size) * double(model.hidden_size) +
                    double(model.layer_matmul_params(l)) + vd) +
             core;
-  const double embedding = double(model.hidden_size);
+  double embedding = double(model.hidden_size);
+  // The head split moves a share of the LM head to the first stage (the MTP modules stay).
+  embedding += parallel.pp_head_share * 6.0 * vd;
+  head -= parallel.pp_head_share * 6.0 * vd;
   if (parallel.vpp <= 1) return balance_pipeline_layers(cost, count, embedding, head);
   // Interleaved: a rank runs all its chunks for every micro-batch, so its total is what must be
   // balanced. Each rank's count comes from the split over pp stages, then is spread over its

@@ -313,6 +313,9 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
       SYM_CHECK(tp == 1, "the loss runs in the forward without tensor parallelism");
       head_logits_ = act(dtype, {slots_ * n, v});
     }
+  } else if (first_stage_ && pipe.split_head()) {
+    // The first stage scores its share of the rows with the embedding (head_pass).
+    ce_scratch_ = act(dtype, {std::min(n, cross_entropy_chunk_rows(v)), v});
   }
   dres_ = act(dtype, {local, d});
   dh_ = act(dtype, {local, d});
@@ -735,18 +738,7 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
   View dw = grad ? lm_head_grad() : View();
   if (defer) {
     SYM_CHECK(grad && head_weight_deferrable(ex), "the LM head's weight gradient cannot be deferred");
-    // Each row chunk's dw += dlogits^T h is recorded for the weight-gradient pass.
-    struct QueueSink final : HeadGradSink {
-      const Exec& ex;
-      WeightGradQueue& queue;
-      View dw;
-      QueueSink(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
-      void add(ConstView h_chunk, ConstView dlogits_chunk) override {
-        queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
-      }
-    } sink(ex, *weight_grad_queue_, dw);
-    return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
-                                 dh, View(), &sink);
+    return head_rows_loss(ex, h, lm_head_weight(), targets, grad_scale, dh, dw, true);
   }
   if (tp_.size() == 1)
     return lm_head_cross_entropy(ex, h, lm_head_weight(), targets, grad_scale, ce_scratch_.view(),
@@ -760,6 +752,78 @@ CrossEntropyResult Transformer::head_loss(const Exec& ex, ConstView h, int64_t n
       ce_scratch_.view(), partial, dw, status);
   note(std::move(status));
   if (grad) tp_.reduce(partial, dh);
+  return ce;
+}
+
+CrossEntropyResult Transformer::head_rows_loss(const Exec& ex, ConstView h, ConstView w,
+                                               std::span<const int32_t> targets,
+                                               double grad_scale, View dh, View dw, bool defer) {
+  if (!defer)
+    return lm_head_cross_entropy(ex, h, w, targets, grad_scale, ce_scratch_.view(), dh, dw);
+  // Each row chunk's dw += dlogits^T h is recorded for the weight-gradient pass.
+  struct QueueSink final : HeadGradSink {
+    const Exec& ex;
+    WeightGradQueue& queue;
+    View dw;
+    QueueSink(const Exec& e, WeightGradQueue& q, View w) : ex(e), queue(q), dw(w) {}
+    void add(ConstView h_chunk, ConstView dlogits_chunk) override {
+      queue.linear_weight(ex, h_chunk, dlogits_chunk, dw);
+    }
+  } sink(ex, *weight_grad_queue_, dw);
+  return lm_head_cross_entropy(ex, h, w, targets, grad_scale, ce_scratch_.view(), dh, View(),
+                               &sink);
+}
+
+ConstView Transformer::remote_head_input(int slot, int64_t n) const {
+  const int64_t k = params_.placement().pipeline.remote_head_rows(n);
+  SYM_CHECK(last_stage_ && k > 0, "remote head rows on a stage without the head split's head");
+  return final_h_.view().rows(slot * n + n - k, (slot + 1) * n);
+}
+
+View Transformer::remote_head_grad(int64_t n) {
+  const int64_t k = params_.placement().pipeline.remote_head_rows(n);
+  SYM_CHECK(last_stage_ && k > 0, "remote head rows on a stage without the head split's head");
+  return dh_.view().rows(n - k, n);
+}
+
+CrossEntropyResult Transformer::head_pass(const Exec& ex, const BatchShape& shape, int slot,
+                                          std::span<const int32_t> targets,
+                                          const LossScales& scales, ConstView h, View dh,
+                                          WeightGrads weight_grads, int key) {
+  check_shape(shape);
+  const PipelineStages& pipe = params_.placement().pipeline;
+  const int64_t n = shape.rows(), k = pipe.remote_head_rows(n);
+  SYM_CHECK(pipe.split_head() && tp_.size() == 1 && config_.tie_word_embeddings &&
+                mtp_blocks_.empty() && (first_stage_ != last_stage_),
+            "the head split needs two pipeline stages, tied embeddings, no tp and no MTP");
+  SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
+  CrossEntropyResult ce;
+  if (last_stage_) {
+    const int64_t own = n - k;
+    const int block = lm_head_extra_block();
+    const bool defer = weight_grads == WeightGrads::kDeferred && head_weight_deferrable(ex);
+    if (defer) weight_grad_queue_->begin(key);
+    weight_grad_queue_->set_block(block);
+    hook_before_backward(block);
+    if (own > 0)
+      ce = head_rows_loss(ex, final_h_.view().rows(slot * n, slot * n + own), lm_head_weight(),
+                          targets.first(size_t(own)), scales.token, dh_.view().rows(0, own),
+                          lm_head_grad(), defer);
+    if (defer && weight_grad_queue_->recorded(key, block))
+      hook_after_input_grads(block);
+    else
+      hook_after_backward(block);
+    weight_grad_queue_->end();
+    head_pass_slot_ = slot;
+    return ce;
+  }
+  SYM_CHECK(h.numel() == k * config_.hidden_size && dh.numel() == h.numel(),
+            "{} hidden and {} gradient values for {} rows", h.numel(), dh.numel(), k);
+  hook_before_backward(embed_block_);
+  if (k > 0)
+    ce = head_rows_loss(ex, h, params_.param(embed_), targets.last(size_t(k)), scales.token, dh,
+                        params_.grad(embed_), false);
+  hook_after_backward(embed_block_);
   return ce;
 }
 
@@ -792,12 +856,19 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
   };
   CrossEntropyResult ce;
   if (pipe.is_last(chunk)) {
+    // With the head split, head_pass ran the loss and left the input gradient of its rows in
+    // dh_; the caller wrote the first stage's rows into remote_head_grad().
+    const bool split = pipe.split_head();
     hook_before_backward(head_block_);
-    if (extra >= 0) hook_before_backward(extra);  // the LM head is the embedding or its copy
+    // The LM head is the embedding or its copy.
+    if (extra >= 0 && !split) hook_before_backward(extra);
     if (mtp_embed >= 0) hook_before_backward(mtp_embed);
     const bool defer_head = defer && head_weight_deferrable(ex);
     weight_grad_queue_->set_block(extra >= 0 ? extra : head_block_);
-    if (loss_in_forward(ex)) {
+    if (split) {
+      SYM_CHECK(head_pass_slot_ == slot, "backward of slot {} before its head pass", slot);
+      head_pass_slot_ = -1;
+    } else if (loss_in_forward(ex)) {
       // GPipe, whose backward is never split into B and W.
       SYM_CHECK(!defer, "the loss ran in the forward of a schedule with deferred weight passes");
       head_grads(ex, slot, n);
@@ -813,7 +884,7 @@ CrossEntropyResult Transformer::backward_chunk(const Exec& ex, const BatchShape&
     if (!mtp_blocks_.empty())
       mtp_backward(ex, shape, chunk, slot, tokens, targets, scales, dres, defer, key);
     if (mtp_embed >= 0 && mtp_embed == head_copy_block_) after_backward(mtp_embed);
-    if (extra >= 0 && extra == head_copy_block_) after_backward(extra);
+    if (extra >= 0 && extra == head_copy_block_ && !split) after_backward(extra);
     after_backward(head_block_);
   } else {
     SYM_CHECK(dy.numel() == dres.numel(), "output gradient of {} values for {} rows", dy.numel(),

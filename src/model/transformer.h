@@ -156,8 +156,24 @@ class Transformer {
                                     std::span<const int32_t> targets, ConstView dy,
                                     const LossScales& scales, View dx,
                                     WeightGrads weight_grads = WeightGrads::kNow, int key = 0);
-  // The weight gradients held back by backward_chunk(..., kDeferred, key).
+  // The weight gradients held back by backward_chunk(..., kDeferred, key) or head_pass.
   void weight_grads(const Exec& ex, int key);
+  // The head split (PipelineStages::split_head; train/pipeline_step.h runs it): the H pass of
+  // the micro-batch in `slot`, with k = remote_head_rows(n) of its n rows scored on the first
+  // stage. On the last stage: the LM head and loss over the first n - k rows of the slot's final
+  // hidden states, whose input gradient backward_chunk takes up next (it then no longer runs the
+  // loss); with WeightGrads::kDeferred the head's weight gradient waits for weight_grads(key).
+  // On the first stage: over the last k rows, whose final hidden states `h` (k x D) the last
+  // stage sent (remote_head_input), the embedding being the head; writes their input gradient
+  // into `dh` (k x D) and adds the weight gradient at once. `targets`: all n of the micro-batch.
+  // Returns the summed loss of the rows scored.
+  CrossEntropyResult head_pass(const Exec& ex, const BatchShape& shape, int slot,
+                               std::span<const int32_t> targets, const LossScales& scales,
+                               ConstView h, View dh, WeightGrads weight_grads, int key);
+  // Last stage, head split: the final hidden states of the rows the first stage scores (after
+  // forward_chunk of `slot`), and where their input gradient goes before backward_chunk.
+  ConstView remote_head_input(int slot, int64_t n) const;
+  View remote_head_grad(int64_t n);
   const WeightGradQueue& weight_grad_queue() const { return *weight_grad_queue_; }
   // The last virtual stage's loss after forward_chunk(train = false): no gradients.
   CrossEntropyResult chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
@@ -255,6 +271,12 @@ class Transformer {
   CrossEntropyResult head_loss(const Exec& ex, ConstView h, int64_t n,
                                std::span<const int32_t> targets, double grad_scale, bool grad,
                                bool defer = false);
+  // The fused LM-head loss of the rows `h` with head weight `w` (one rank, the whole
+  // vocabulary): dh written, the weight gradient added to dw, or with `defer` recorded in the
+  // weight-gradient queue's current pass.
+  CrossEntropyResult head_rows_loss(const Exec& ex, ConstView h, ConstView w,
+                                    std::span<const int32_t> targets, double grad_scale, View dh,
+                                    View dw, bool defer);
   // Whether this stage runs the loss in forward_chunk (PipelineStages::loss_in_forward, with
   // the f32 fast kernels; otherwise in the backward as everywhere else).
   bool loss_in_forward(const Exec& ex) const;
@@ -309,6 +331,7 @@ class Transformer {
   int64_t positions_ = 0;             // residual positions per slot: layers held + chunks
   int slots_ = 1;
   bool first_stage_ = true, last_stage_ = true;  // holds virtual stage 0 / the last one
+  int head_pass_slot_ = -1;           // head split, last stage: the slot head_pass scored last
   int64_t vocab_first_ = 0;           // first vocabulary row of this rank's embedding block
   std::vector<std::unique_ptr<Layer>> layers_;  // [layer], null for other stages'
   // MTP (model/transformer_mtp.cc), on the last stage only:

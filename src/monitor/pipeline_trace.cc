@@ -25,6 +25,7 @@ std::string_view category(PipelineOpKind kind) {
     case PipelineOpKind::kBackward: return "backward";
     case PipelineOpKind::kBackwardInput: return "backward_input";
     case PipelineOpKind::kBackwardWeight: return "backward_weight";
+    case PipelineOpKind::kHead: return "head";
   }
   return "?";
 }
@@ -35,6 +36,7 @@ std::string_view legend_label(PipelineOpKind kind) {
     case PipelineOpKind::kBackward: return "B: backward (input and weight gradients)";
     case PipelineOpKind::kBackwardInput: return "B: input gradient";
     case PipelineOpKind::kBackwardWeight: return "W: weight gradient";
+    case PipelineOpKind::kHead: return "H: LM head and loss (a share of the rows)";
   }
   return "?";
 }
@@ -45,6 +47,7 @@ std::string_view color(PipelineOpKind kind) {
     case PipelineOpKind::kBackward:
     case PipelineOpKind::kBackwardInput: return "#f58518";
     case PipelineOpKind::kBackwardWeight: return "#54a24b";
+    case PipelineOpKind::kHead: return "#b279a2";
   }
   return "#888";
 }
@@ -141,7 +144,7 @@ std::string render_pipeline_svg(const PipelineTimeline& tl) {
   svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">time ({})</text>\n",
                      kLeft + kPlotWidth / 2, axis_y + 32, unit.name);
 
-  std::array<bool, 4> kinds_used{};
+  std::array<bool, 5> kinds_used{};
   for (size_t r = 0; r < tl.ranks.size(); ++r) {
     const double y = kTop + double(r) * (kRowHeight + kRowGap);
     svg += fmt::format(
@@ -191,7 +194,8 @@ std::string render_pipeline_svg(const PipelineTimeline& tl) {
   double lx = kLeft;
   const double ly = axis_y + kAxisHeight + 6;
   for (PipelineOpKind kind : {PipelineOpKind::kForward, PipelineOpKind::kBackward,
-                              PipelineOpKind::kBackwardInput, PipelineOpKind::kBackwardWeight}) {
+                              PipelineOpKind::kBackwardInput, PipelineOpKind::kBackwardWeight,
+                              PipelineOpKind::kHead}) {
     if (!kinds_used[size_t(kind)]) continue;
     const std::string_view label = legend_label(kind);
     svg += fmt::format(

@@ -86,6 +86,23 @@ Ops zero_bubble_h1_ops(int p, int stage, int m) {
   return ops;
 }
 
+// The H passes of the head split (pipeline_ops).
+Ops with_head_passes(const Ops& ops, int p, int stage, int m) {
+  const bool first = stage == 0, last = stage == p - 1;
+  Ops out;
+  for (const PipelineOp& op : ops) {
+    const bool backward =
+        op.kind == PipelineOpKind::kBackwardInput || op.kind == PipelineOpKind::kBackward;
+    if (first && backward && op.micro_batch == 0) out.push_back({PipelineOpKind::kHead, 0, 0});
+    out.push_back(op);
+    if (last && op.kind == PipelineOpKind::kForward)
+      out.push_back({PipelineOpKind::kHead, op.micro_batch, 0});
+    if (first && backward && op.micro_batch + 1 < m)
+      out.push_back({PipelineOpKind::kHead, op.micro_batch + 1, 0});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view pipeline_schedule_name(PipelineSchedule schedule) {
@@ -114,12 +131,13 @@ std::string_view pipeline_op_letter(PipelineOpKind kind) {
     case PipelineOpKind::kBackward:
     case PipelineOpKind::kBackwardInput: return "B";
     case PipelineOpKind::kBackwardWeight: return "W";
+    case PipelineOpKind::kHead: return "H";
   }
   return "?";
 }
 
 Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_batches,
-                               int virtual_stages) {
+                               int virtual_stages, bool split_head) {
   const std::string_view name = pipeline_schedule_name(schedule);
   if (stages < 1) return Error::invalid("parallel.pp = {} must be at least 1", stages);
   if (virtual_stages < 1)
@@ -145,13 +163,30 @@ Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_
         "parallel.pp = {} with {} micro-batches: parallel.pp_schedule = \"interleaved\" needs a "
         "multiple of {} micro-batches per pipeline (set train.global_batch_tokens to match)",
         stages, micro_batches, stages);
+  if (split_head && schedule != PipelineSchedule::kZeroBubble)
+    return Error::invalid(
+        "parallel.pp_head_share needs parallel.pp_schedule = \"zb-h1\" (it is \"{}\"): the last "
+        "stage's backward waits for the first stage's LM-head pass, and only ZB-H1 has deferred "
+        "weight-gradient passes to run meanwhile",
+        name);
+  if (split_head && stages != 2)
+    return Error::invalid(
+        "parallel.pp_head_share needs parallel.pp = 2 (it is {}): with more stages the hidden "
+        "states' round trip to the first stage holds up the last stage's backward",
+        stages);
   return Status::ok();
 }
 
 Result<std::vector<PipelineOp>> pipeline_ops(PipelineSchedule schedule, int stages, int stage,
-                                             int micro_batches, int virtual_stages) {
-  SYM_TRY(check_pipeline_schedule(schedule, stages, micro_batches, virtual_stages));
+                                             int micro_batches, int virtual_stages,
+                                             bool split_head) {
+  SYM_TRY(check_pipeline_schedule(schedule, stages, micro_batches, virtual_stages, split_head));
   SYM_CHECK(stage >= 0 && stage < stages, "stage {} of {}", stage, stages);
+  if (split_head) {
+    SYM_TRY_ASSIGN(const Ops ops,
+                   pipeline_ops(schedule, stages, stage, micro_batches, virtual_stages, false));
+    return with_head_passes(ops, stages, stage, micro_batches);
+  }
   switch (schedule) {
     case PipelineSchedule::kGpipe: return gpipe_ops(micro_batches);
     case PipelineSchedule::k1F1B: return one_f_one_b_ops(stages, stage, micro_batches);
@@ -209,7 +244,8 @@ int pipeline_in_flight(std::span<const PipelineOp> ops) {
     if (size_t(op.chunk) >= held.size()) held.resize(size_t(op.chunk) + 1, 0);
     int& h = held[size_t(op.chunk)];
     if (op.kind == PipelineOpKind::kForward) peak = std::max(peak, ++h);
-    else if (op.kind != PipelineOpKind::kBackwardWeight) --h;
+    else if (op.kind == PipelineOpKind::kBackward || op.kind == PipelineOpKind::kBackwardInput)
+      --h;
   }
   return peak;
 }

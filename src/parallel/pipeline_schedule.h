@@ -39,8 +39,11 @@ enum class PipelineOpKind : uint8_t {
   kBackward,        // input and weight gradients in one pass (GPipe, 1F1B, interleaved)
   kBackwardInput,   // B: the input gradient only, sent on to the previous stage (ZB-H1)
   kBackwardWeight,  // W: the weight gradient of an earlier B of this stage (ZB-H1)
+  kHead,            // H: the LM head and loss over a share of a micro-batch's rows, forward and
+                    // input gradient (the head split, parallel.pp_head_share)
 };
-// "F", "B", "B", "W": kBackward and kBackwardInput are both the pass that sends gradients back.
+// "F", "B", "B", "W", "H": kBackward and kBackwardInput are both the pass that sends gradients
+// back.
 std::string_view pipeline_op_letter(PipelineOpKind kind);
 
 // One pass of one micro-batch through one of this rank's model chunks.
@@ -56,9 +59,10 @@ struct PipelineOp {
 // "parallel.vpp"); v > 1 without the interleaved schedule and the interleaved schedule with v < 2
 // ("parallel.vpp" with "parallel.pp_schedule"); the interleaved schedule with m not a multiple of
 // p (Megatron-LM's rule: micro-batches go through the chunks in groups of p); DualPipe, which has
-// no op order here ("parallel.pp_schedule").
+// no op order here ("parallel.pp_schedule"). With `split_head` (the head split below): a
+// schedule other than ZB-H1, or p other than 2 ("parallel.pp_head_share").
 Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_batches,
-                               int virtual_stages);
+                               int virtual_stages, bool split_head = false);
 
 // The ops stage `stage` (0-based) runs in one training step, in order. Each micro-batch gets one
 // forward and one backward per chunk (ZB-H1: one B and one W), every backward after its forward,
@@ -75,9 +79,17 @@ Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_
 //                d lagging Ws run last, filling the cool-down bubble. Forwards minus Bs in flight
 //                follow 1F1B exactly; forwards minus Ws never exceed min(p, m), 1F1B's peak (on
 //                stage 0). With F = B = W the bubble is a third of 1F1B's.
+// With `split_head` (parallel.pp_head_share), the LM head and loss leave the last stage's
+// backward for H passes: the last stage runs H of its share of each micro-batch's rows right
+// after the forward (its weight gradient deferred to W), and stage 0 runs H of the remaining rows
+// (the hidden states sent to it, the input gradient sent back; its weight gradient at once),
+// H0 before B0 and H(i+1) right after Bi: when the last stage's forward of i + 1 ends, stage 0
+// has just run Bi, so both stages score their rows of i + 1 side by side and the last stage's
+// B(i+1) waits for nothing. The last stage's B waits for both H passes of its micro-batch.
 // Errors: those of check_pipeline_schedule. REQUIRES: 0 <= stage < stages.
 Result<std::vector<PipelineOp>> pipeline_ops(PipelineSchedule schedule, int stages, int stage,
-                                             int micro_batches, int virtual_stages);
+                                             int micro_batches, int virtual_stages,
+                                             bool split_head = false);
 
 // The most micro-batches one chunk holds activations of at once in `ops` (forwards run minus
 // backwards, kBackwardInput included, that followed them): the activation slots a stage needs.
@@ -103,7 +115,8 @@ struct StageTimes {
   double backward_input_s = 0;   // B: input gradient (with recomputation and exposed comm.)
   double backward_weight_s = 0;  // W: weight gradient
   double p2p_s = 0;              // one send of activations or gradients to a neighbouring stage
-  double compute_s() const { return forward_s + backward_input_s + backward_weight_s; }
+  double head_s = 0;             // H: the rank's LM-head passes (head split only)
+  double compute_s() const { return forward_s + backward_input_s + backward_weight_s + head_s; }
 };
 
 // Point-to-point time the closed forms charge per micro-batch and rank: one send forward and one

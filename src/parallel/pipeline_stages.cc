@@ -10,6 +10,12 @@
 
 namespace symphony {
 
+int64_t PipelineStages::remote_head_rows(int64_t n) const {
+  if (!split_head() || n < 1) return 0;
+  return std::clamp(int64_t(std::llround(head_share * double(n))), int64_t(1),
+                    std::max<int64_t>(n - 1, 1));
+}
+
 LayerPart layer_part(LayerRange sublayers, int64_t layer) {
   const bool attention = sublayers.contains(2 * layer);
   const bool feed_forward = sublayers.contains(2 * layer + 1);

@@ -44,6 +44,13 @@ struct PipelineStages {
   // in the backward).
   bool loss_in_forward = false;
   std::vector<int64_t> sublayers;  // [virtual stage] sub-layers (p * v); empty: all in one
+  // The head split (parallel.pp_head_share): the share of each micro-batch's rows whose LM head
+  // and loss stage 0 runs in its H passes; 0: none.
+  double head_share = 0;
+  bool split_head() const { return head_share > 0; }
+  // How many of a micro-batch's n rows the first stage scores (the last ones): head_share * n
+  // rounded, at least 1 and, with two rows or more, at most n - 1; 0 without the head split.
+  int64_t remote_head_rows(int64_t n) const;
 
   int chunks() const { return virtual_stages; }
   int num_virtual() const { return stages * virtual_stages; }

@@ -41,8 +41,8 @@ class PassEnds {
 // every dependency between ranks.
 template <typename Duration>
 PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches, int v,
-                            const std::vector<std::vector<PipelineOp>>& ops, double p2p_s,
-                            Duration duration) {
+                            bool split_head, const std::vector<std::vector<PipelineOp>>& ops,
+                            double p2p_s, Duration duration) {
   const int last = p * v - 1;
   // A dependency on virtual stage `from` reaching a pass on rank `to_rank`: its end, plus a send
   // when the two are on different ranks.
@@ -51,8 +51,10 @@ PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches,
   };
 
   PassEnds forward_end(p * v, micro_batches), backward_end(p * v, micro_batches);
+  PassEnds head_end(p, micro_batches);  // [rank]
   PipelineTimeline tl;
   tl.schedule = schedule;
+  tl.split_head = split_head;
   tl.stages = p;
   tl.micro_batches = micro_batches;
   tl.virtual_stages = v;
@@ -79,6 +81,10 @@ PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches,
           const std::optional<double>& b = backward_end.at(s, i);
           if (!b) break;
           ready = *b;
+        } else if (op.kind == PipelineOpKind::kHead) {
+          const std::optional<double>& f = forward_end.at(last, i);
+          if (!f) break;
+          ready = arrival(f, last, r);
         } else {
           const std::optional<double>& f = forward_end.at(s, i);
           if (!f) break;
@@ -87,12 +93,18 @@ PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches,
             const std::optional<double>& after = backward_end.at(s + 1, i);
             if (!after) break;
             ready = std::max(ready, arrival(after, s + 1, r));
+          } else if (split_head) {
+            const std::optional<double>& own = head_end.at(r, i);
+            const std::optional<double>& first = head_end.at(0, i);
+            if (!own || !first) break;
+            ready = std::max({ready, *own, *first + (r != 0 ? p2p_s : 0.0)});
           }
         }
         const double start = std::max(free_at[size_t(r)], ready);
         const double end = start + duration(r, k);
         free_at[size_t(r)] = end;
         if (op.kind == PipelineOpKind::kForward) forward_end.at(s, i) = end;
+        if (op.kind == PipelineOpKind::kHead) head_end.at(r, i) = end;
         if (op.kind == PipelineOpKind::kBackward || op.kind == PipelineOpKind::kBackwardInput)
           backward_end.at(s, i) = end;
         tl.ranks[size_t(r)].push_back({op, start, end});
@@ -113,11 +125,12 @@ PipelineTimeline run_orders(PipelineSchedule schedule, int p, int micro_batches,
 }
 
 Result<std::vector<std::vector<PipelineOp>>> all_orders(PipelineSchedule schedule, int p,
-                                                        int micro_batches, int v) {
-  SYM_TRY(check_pipeline_schedule(schedule, p, micro_batches, v));
+                                                        int micro_batches, int v,
+                                                        bool split_head) {
+  SYM_TRY(check_pipeline_schedule(schedule, p, micro_batches, v, split_head));
   std::vector<std::vector<PipelineOp>> ops(static_cast<size_t>(p));
   for (int r = 0; r < p; ++r) {
-    SYM_TRY_ASSIGN(ops[size_t(r)], pipeline_ops(schedule, p, r, micro_batches, v));
+    SYM_TRY_ASSIGN(ops[size_t(r)], pipeline_ops(schedule, p, r, micro_batches, v, split_head));
   }
   return ops;
 }
@@ -126,24 +139,26 @@ Result<std::vector<std::vector<PipelineOp>>> all_orders(PipelineSchedule schedul
 
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
                                            int micro_batches, int virtual_stages,
-                                           const StageTimes& times) {
+                                           const StageTimes& times, bool split_head) {
   SYM_TRY(check_times(times));
   // Each of a rank's v chunks takes 1/v of its times.
   const double dv = double(std::max(virtual_stages, 1));
   const StageTimes chunk{.forward_s = times.forward_s / dv,
                          .backward_input_s = times.backward_input_s / dv,
-                         .backward_weight_s = times.backward_weight_s / dv};
+                         .backward_weight_s = times.backward_weight_s / dv,
+                         .head_s = times.head_s / dv};
   const std::vector<StageTimes> chunks(
       size_t(std::max(stages, 0)) * size_t(std::max(virtual_stages, 0)), chunk);
-  return simulate_pipeline(schedule, stages, micro_batches, virtual_stages, chunks, times.p2p_s);
+  return simulate_pipeline(schedule, stages, micro_batches, virtual_stages, chunks, times.p2p_s,
+                           split_head);
 }
 
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
                                            int micro_batches, int virtual_stages,
                                            std::span<const StageTimes> chunk_times,
-                                           double p2p_s) {
+                                           double p2p_s, bool split_head) {
   SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
-                 all_orders(schedule, stages, micro_batches, virtual_stages));
+                 all_orders(schedule, stages, micro_batches, virtual_stages, split_head));
   if (chunk_times.size() != size_t(stages) * size_t(virtual_stages))
     return Error::invalid("{} virtual stage times for pp={} vpp={}", chunk_times.size(), stages,
                           virtual_stages);
@@ -157,17 +172,19 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
       case PipelineOpKind::kBackward: return t.backward_input_s + t.backward_weight_s;
       case PipelineOpKind::kBackwardInput: return t.backward_input_s;
       case PipelineOpKind::kBackwardWeight: return t.backward_weight_s;
+      case PipelineOpKind::kHead: return t.head_s;
     }
     return 0.0;
   };
-  return run_orders(schedule, stages, micro_batches, virtual_stages, ops, p2p_s, duration);
+  return run_orders(schedule, stages, micro_batches, virtual_stages, split_head, ops, p2p_s,
+                    duration);
 }
 
 Result<PipelineTimeline> replay_pipeline(const PipelineTimeline& measured) {
   const int p = measured.stages;
   SYM_TRY_ASSIGN(const std::vector<std::vector<PipelineOp>> ops,
                  all_orders(measured.schedule, p, measured.micro_batches,
-                            measured.virtual_stages));
+                            measured.virtual_stages, measured.split_head));
   if (measured.ranks.size() != size_t(p))
     return Error::invalid("pipeline timeline has {} ranks for pp={}", measured.ranks.size(), p);
   for (int r = 0; r < p; ++r) {
@@ -194,8 +211,8 @@ Result<PipelineTimeline> replay_pipeline(const PipelineTimeline& measured) {
     const PipelineEvent& e = measured.ranks[size_t(r)][k];
     return e.end_s - e.start_s;
   };
-  return run_orders(measured.schedule, p, measured.micro_batches, measured.virtual_stages, ops,
-                    0.0, duration);
+  return run_orders(measured.schedule, p, measured.micro_batches, measured.virtual_stages,
+                    measured.split_head, ops, 0.0, duration);
 }
 
 }  // namespace symphony

@@ -9,9 +9,12 @@
 //                rank (s = 0: no dependency);
 //   backward     (B or combined) after the backward of i on s + 1, plus p2p_s across ranks; on the
 //                last virtual stage after the forward of i there;
-//   weight (W)   after the B of i on s.
+//   weight (W)   after the B of i on s;
+//   head (H)     (the head split) after the forward of i on the last virtual stage, plus p2p_s
+//                on the first stage; the last stage's backward of i then also waits for both H
+//                passes of i (p2p_s after the first stage's).
 // Durations: a chunk's forward takes F / v, its B B / v, its W W / v, and a combined backward
-// (B + W) / v, with F, B, W of StageTimes (one micro-batch, all v chunks of a rank). Sends do not
+// (B + W) / v, an H head_s, with F, B, W of StageTimes (one micro-batch, all v chunks of a rank). Sends do not
 // occupy the rank: p2p_s is latency on the dependency only.
 
 #include <span>
@@ -40,6 +43,7 @@ struct PipelineWait {
 struct PipelineTimeline {
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
   int stages = 1, micro_batches = 1, virtual_stages = 1;
+  bool split_head = false;  // the op orders of pipeline_ops(..., split_head)
   std::vector<std::vector<PipelineEvent>> ranks;  // [rank], in the order the rank runs them
   std::vector<std::vector<PipelineWait>> waits;   // [rank]; empty for a simulation
   double step_s = 0;  // the last op's end; the step starts at 0
@@ -50,7 +54,7 @@ struct PipelineTimeline {
 // StageTimes field negative or not finite (kInvalidArgument naming the field).
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
                                            int micro_batches, int virtual_stages,
-                                           const StageTimes& times);
+                                           const StageTimes& times, bool split_head = false);
 
 // As simulate_pipeline, with each virtual stage's passes taking their own times:
 // chunk_times[chunk * p + rank] holds the F, B and W of one micro-batch through that virtual
@@ -58,7 +62,8 @@ Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages
 // simulate_pipeline, and chunk_times not holding p * v entries.
 Result<PipelineTimeline> simulate_pipeline(PipelineSchedule schedule, int stages,
                                            int micro_batches, int virtual_stages,
-                                           std::span<const StageTimes> chunk_times, double p2p_s);
+                                           std::span<const StageTimes> chunk_times, double p2p_s,
+                                           bool split_head = false);
 
 // Replays a measured timeline (train/pipeline_report.h): the same schedule with every pass taking
 // the time it took on its rank, and nothing else taking any (no send, receive or gap between

@@ -32,6 +32,7 @@ Result<PipelineStepReport> report_pipeline_step(const PipelineStep& step, Comm& 
   tl.stages = p;
   tl.micro_batches = step.micro_batches();
   tl.virtual_stages = step.virtual_stages();
+  tl.split_head = step.split_head();
   tl.ranks.resize(size_t(p));
   tl.waits.resize(size_t(p));
   double first = std::numeric_limits<double>::infinity(), last = -first;
@@ -43,7 +44,7 @@ Result<PipelineStepReport> report_pipeline_step(const PipelineStep& step, Comm& 
   if (!(last > first)) return r;
   r.span_s = last - first;
   std::vector<double> busy(size_t(p), 0.0), sums[3];
-  for (auto& s : sums) s.assign(size_t(p), 0.0);  // F, B, W time per stage
+  for (auto& s : sums) s.assign(size_t(p), 0.0);  // F, B (with H), W time per stage
   for (int rank = 0; rank < p; ++rank) {
     for (size_t i = 0; i < size_t(count); ++i) {
       const double* f = all.data() + (size_t(rank) * size_t(count) + i) * kFields;

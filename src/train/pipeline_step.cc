@@ -9,6 +9,8 @@ namespace {
 
 constexpr int kActivationTag = 0, kGradientTag = 1;
 int tag(int virtual_stage, int kind) { return 2 * virtual_stage + kind; }
+// The head split's messages: after every virtual stage's.
+int head_tag(const PipelineStages& pipe, int kind) { return tag(pipe.num_virtual(), kind); }
 
 }  // namespace
 
@@ -20,8 +22,8 @@ PipelineStep::PipelineStep(Transformer& model, DataParallel* dp, Comm& pp,
   SYM_CHECK(pipe.stages == pp.size() && pipe.stage == pp.rank(),
             "pipeline stage {} of {} but the pp group's rank {} of {}", pipe.stage, pipe.stages,
             pp.rank(), pp.size());
-  Result<std::vector<PipelineOp>> ops =
-      pipeline_ops(schedule, pipe.stages, pipe.stage, micro_batches, pipe.virtual_stages);
+  Result<std::vector<PipelineOp>> ops = pipeline_ops(
+      schedule, pipe.stages, pipe.stage, micro_batches, pipe.virtual_stages, pipe.split_head());
   SYM_CHECK(ops.has_value(), "pipeline schedule: {}", ops.has_value() ? "" : ops.error().message());
   ops_ = std::move(ops).value();
   SYM_CHECK(pipeline_in_flight(ops_) <= model.slots(),
@@ -39,13 +41,27 @@ PipelineStep::PipelineStep(Transformer& model, DataParallel* dp, Comm& pp,
   }
   dx_handle_.resize(2);
   out_handle_.resize(size_t(model.chunks() * model.slots()));
+  head_rows_ = pipe.remote_head_rows(shape.rows());
+  if (pipe.split_head() && (pipe.holds_embedding() || pipe.holds_head())) {
+    const Shape head_by_d{std::max<int64_t>(head_rows_, 1), model.config().hidden_size};
+    for (int i = 0; i < 2; ++i) {
+      head_staging_.emplace_back(DType::kF32, head_by_d, MemoryCategory::kActivations);
+      if (pipe.holds_embedding())
+        head_dh_send_.emplace_back(DType::kF32, head_by_d, MemoryCategory::kActivations);
+    }
+    head_dh_handle_.resize(2);
+    head_out_handle_.resize(size_t(model.slots()));
+  }
 }
 
 bool PipelineStep::needs_recv(const PipelineOp& op) const {
   const PipelineStages& pipe = model_.params().placement().pipeline;
   if (op.kind == PipelineOpKind::kForward) return !pipe.is_first(op.chunk);
   if (op.kind == PipelineOpKind::kBackwardWeight) return false;
-  return !pipe.is_last(op.chunk);
+  // The head split: the first stage's H receives hidden states, the last stage's backward the
+  // input gradient of those rows.
+  if (op.kind == PipelineOpKind::kHead) return !pipe.holds_head();
+  return !pipe.is_last(op.chunk) || pipe.split_head();
 }
 
 void PipelineStep::post_recv(size_t i) {
@@ -54,7 +70,16 @@ void PipelineStep::post_recv(size_t i) {
   if (p.buffer >= 0 || !needs_recv(op)) return;
   const PipelineStages& pipe = model_.params().placement().pipeline;
   const int vs = pipe.virtual_stage(op.chunk);
-  if (op.kind == PipelineOpKind::kForward) {
+  if (op.kind == PipelineOpKind::kHead || (op.kind != PipelineOpKind::kForward &&
+                                           pipe.is_last(op.chunk))) {
+    p.buffer = next_head_;
+    next_head_ ^= 1;
+    Buffer& b = head_staging_[size_t(p.buffer)];
+    const bool hidden = op.kind == PipelineOpKind::kHead;
+    p.handle = pp_.recv_async(b.f32(), head_rows_ * model_.config().hidden_size, CommDType::kF32,
+                              hidden ? stages() - 1 : 0,
+                              head_tag(pipe, hidden ? kActivationTag : kGradientTag));
+  } else if (op.kind == PipelineOpKind::kForward) {
     p.buffer = next_act_;
     next_act_ ^= 1;
     Buffer& b = act_staging_[size_t(p.buffer)];
@@ -120,6 +145,8 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
       case PipelineOpKind::kForward: {
         // The slot's previous output must have left before the slot is written again.
         SYM_TRY(wait_send(out, op));
+        const bool sends_head = split_head() && pipe.is_last(c);
+        if (sends_head) SYM_TRY(wait_send(head_out_handle_[size_t(s)], op));
         const double start = steady_seconds();
         if (in.buffer >= 0) {
           View input = model_.chunk_input(c, s, n);
@@ -137,6 +164,46 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
                                tag(vs + 1, kActivationTag));
           push(out, op, y.numel());
         }
+        if (sends_head) {
+          ConstView h = model_.remote_head_input(s, n);
+          CommHandle& hs = head_out_handle_[size_t(s)];
+          hs = pp_.send_async(h.f32(), h.numel(), CommDType::kF32, 0,
+                              head_tag(pipe, kActivationTag));
+          push(hs, op, h.numel());
+        }
+        break;
+      }
+      case PipelineOpKind::kHead: {
+        if (pipe.holds_head()) {
+          const double start = steady_seconds();
+          const CrossEntropyResult ce =
+              model_.head_pass(ex, shape_, s, targets[mb], scales, ConstView(), View(),
+                               WeightGrads::kDeferred, head_key(op));
+          SYM_TRY(model_.comm_status());
+          events_.push_back({StageActivity::kPass, op, start, steady_seconds()});
+          total.loss_sum += ce.loss_sum;
+          total.count += ce.count;
+          break;
+        }
+        // The first stage: the hidden states received, their input gradient sent back. Its
+        // weight gradient lands in the embedding's at once, never the micro-batch's last use.
+        const int buffer = next_head_dh_;
+        next_head_dh_ ^= 1;
+        SYM_TRY(wait_send(head_dh_handle_[size_t(buffer)], op));
+        if (dp_) dp_->begin_micro_batch(false);
+        const double start = steady_seconds();
+        const Shape rows_by_d{head_rows_, model_.config().hidden_size};
+        ConstView h = head_staging_[size_t(in.buffer)].view().reshape(rows_by_d);
+        View dh = head_dh_send_[size_t(buffer)].view().reshape(rows_by_d);
+        const CrossEntropyResult ce = model_.head_pass(ex, shape_, s, targets[mb], scales, h, dh,
+                                                       WeightGrads::kNow, head_key(op));
+        SYM_TRY(model_.comm_status());
+        events_.push_back({StageActivity::kPass, op, start, steady_seconds()});
+        total.loss_sum += ce.loss_sum;
+        total.count += ce.count;
+        head_dh_handle_[size_t(buffer)] = pp_.send_async(
+            dh.f32(), dh.numel(), CommDType::kF32, stages() - 1, head_tag(pipe, kGradientTag));
+        push(head_dh_handle_[size_t(buffer)], op, dh.numel());
         break;
       }
       case PipelineOpKind::kBackward:
@@ -149,7 +216,13 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
         }
         if (dp_) dp_->begin_micro_batch(op.micro_batch + 1 == micro_batches_);
         const double start = steady_seconds();
-        ConstView dy = in.buffer >= 0 ? grad_staging_[size_t(in.buffer)].view() : ConstView();
+        const bool head_grad = split_head() && pipe.is_last(c);
+        if (head_grad) {
+          View rows = model_.remote_head_grad(n);
+          std::copy_n(head_staging_[size_t(in.buffer)].f32(), rows.numel(), rows.f32());
+        }
+        ConstView dy = in.buffer >= 0 && !head_grad ? grad_staging_[size_t(in.buffer)].view()
+                                                    : ConstView();
         View dx = sends ? dx_send_[size_t(dx_buffer)].view() : View();
         const WeightGrads w = op.kind == PipelineOpKind::kBackward ? WeightGrads::kNow
                                                                     : WeightGrads::kDeferred;
@@ -170,6 +243,11 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
       case PipelineOpKind::kBackwardWeight: {
         if (dp_) dp_->begin_micro_batch(op.micro_batch + 1 == micro_batches_);
         const double start = steady_seconds();
+        // The last stage's H pass deferred the head's weight gradient: it runs first, as in an
+        // undivided backward.
+        if (split_head() && pipe.holds_head() &&
+            model_.weight_grad_queue().pending(head_key(op)))
+          model_.weight_grads(ex, head_key(op));
         model_.weight_grads(ex, key(op));
         SYM_TRY(model_.comm_status());
         events_.push_back({StageActivity::kPass, op, start, steady_seconds()});
@@ -180,6 +258,8 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
   // Sends still in flight: their buffers are reused next step.
   for (CommHandle& h : out_handle_) SYM_TRY(wait_send(h, ops_.back()));
   for (CommHandle& h : dx_handle_) SYM_TRY(wait_send(h, ops_.back()));
+  for (CommHandle& h : head_out_handle_) SYM_TRY(wait_send(h, ops_.back()));
+  for (CommHandle& h : head_dh_handle_) SYM_TRY(wait_send(h, ops_.back()));
   return total;
 }
 

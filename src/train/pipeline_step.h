@@ -11,6 +11,9 @@
 // Peers and tags: the pp group's rank r is stage r. Virtual stage s sends its output to s + 1
 // (tag 2 (s + 1)) and its input gradient to s - 1 (tag 2 (s - 1) + 1); messages with one tag
 // between two ranks travel in micro-batch order, which MPI's ordering keeps.
+// The head split (PipelineStages::split_head): after each forward the last stage sends the final
+// hidden states of the rows the first stage scores (tag 2 p v) and the first stage's H pass
+// sends their input gradient back (tag 2 p v + 1), which the last stage's backward receives.
 //
 // Timeline: every pass and every wait for a receive or a send is recorded with steady_seconds()
 // (parallel/comm.h) times, for the trace and the measured bubble (train/pipeline_report.h).
@@ -62,6 +65,7 @@ class PipelineStep {
   // The last run()'s passes and waits, in order.
   const std::vector<StageEvent>& events() const { return events_; }
   PipelineSchedule schedule() const { return schedule_; }
+  bool split_head() const { return model_.params().placement().pipeline.split_head(); }
   Comm& group() { return pp_; }
   int micro_batches() const { return micro_batches_; }
   int virtual_stages() const { return model_.params().placement().pipeline.virtual_stages; }
@@ -75,6 +79,10 @@ class PipelineStep {
   int stages() const { return pp_.size(); }
   int slot(int micro_batch) const { return micro_batch % model_.slots(); }
   int key(const PipelineOp& op) const { return op.chunk * micro_batches_ + op.micro_batch; }
+  // The weight-gradient pass of the last stage's H pass (after every key()).
+  int head_key(const PipelineOp& op) const {
+    return virtual_stages() * micro_batches_ + op.micro_batch;
+  }
   // Whether op i needs a receive before it runs, and posts it.
   bool needs_recv(const PipelineOp& op) const;
   void post_recv(size_t i);
@@ -97,6 +105,15 @@ class PipelineStep {
   std::vector<CommHandle> dx_handle_;  // [2]
   int next_dx_ = 0;
   std::vector<CommHandle> out_handle_;  // [chunk * slots + slot] output sends
+  // The head split: the rows the first stage scores, k of a micro-batch's.
+  int64_t head_rows_ = 0;
+  std::vector<Buffer> head_staging_;      // 2: received hidden states (first stage) or their
+                                          // input gradients (last stage)
+  int next_head_ = 0;
+  std::vector<Buffer> head_dh_send_;      // 2: input gradients being sent (first stage)
+  std::vector<CommHandle> head_dh_handle_;  // [2]
+  int next_head_dh_ = 0;
+  std::vector<CommHandle> head_out_handle_;  // [slot] hidden states being sent (last stage)
   std::vector<StageEvent> events_;
 };
 

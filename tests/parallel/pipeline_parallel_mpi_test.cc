@@ -57,6 +57,7 @@ struct Layout {
   int mtp = 0;             // model.num_nextn_predict_layers
   int layers = 4;
   std::vector<double> split = {};  // parallel.pp_layers
+  double head_share = 0;   // parallel.pp_head_share
   bool published = false;  // testkit::published_architecture_overrides()
 };
 
@@ -87,6 +88,7 @@ RunConfig config_for(const Layout& layout) {
   c->parallel.ep = layout.ep;
   c->parallel.etp = layout.etp;
   c->parallel.pp_layers = layout.split;
+  c->parallel.pp_head_share = layout.head_share;
   c->parallel.zero_stage = ZeroStage(layout.zero);
   c->train.steps = kSteps;
   if (layout.recompute) c->train.recompute = Recompute::kFull;
@@ -252,6 +254,13 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_interleaved", .ranks = 2, .pp = 2, .schedule = PP::kInterleaved,
                .vpp = 2},
         Layout{.name = "pp2_zb", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble},
+        // The head split: the first stage scores a share of each micro-batch's rows with the
+        // embedding (tied), the last stage the rest.
+        Layout{.name = "pp2_zb_head_tied_dense", .ranks = 2, .pp = 2,
+               .schedule = PP::kZeroBubble, .dense = true, .tied = true, .head_share = 0.25},
+        Layout{.name = "pp2_half_zb_head_tied_recompute", .ranks = 2, .pp = 2,
+               .schedule = PP::kZeroBubble, .tied = true, .recompute = true,
+               .split = {2.5, 1.5}, .head_share = 0.5},
         Layout{.name = "pp2_1f1b_tied_dense", .ranks = 2, .pp = 2, .dense = true, .tied = true},
         Layout{.name = "pp2_zb_recompute", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
                .recompute = true},
@@ -284,10 +293,14 @@ INSTANTIATE_TEST_SUITE_P(
                .zero = 3, .dense = true, .tied = true},
         // Under tp the vocabulary-parallel loss stays in the backward.
         Layout{.name = "pp2_tp2_gpipe", .ranks = 4, .pp = 2, .schedule = PP::kGpipe, .tp = 2},
-        Layout{.name = "pp2_dp2_zero3_zb_tied", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
-               .zero = 3, .dense = true, .tied = true},
+        // ZeRO-3 with ZB-H1 and tied embeddings, the head split on: the first stage's H passes
+        // gather the embedding and reduce-scatter their part of its gradient.
+        Layout{.name = "pp2_dp2_zero3_zb_head_tied", .ranks = 4, .pp = 2,
+               .schedule = PP::kZeroBubble, .zero = 3, .dense = true, .tied = true,
+               .head_share = 0.25},
         Layout{.name = "pp2_dp2_zero2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .zero = 2},
+
         Layout{.name = "pp2_tp2", .ranks = 4, .pp = 2, .tp = 2},
         Layout{.name = "pp2_tp2_half_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .tp = 2, .split = {1.5, 2.5}},
