@@ -17,6 +17,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "kernels/gemm.h"
+#include "model/pipeline_split.h"
 #include "monitor/flops.h"
 #include "monitor/pipeline_trace.h"
 #include "parallel/pipeline_schedule.h"
@@ -130,6 +131,28 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
                .is_ok())
         continue;
       if (s.is_ok()) s = measure(fmt::format("pp {}", pipeline_schedule_name(schedule)), c, &world);
+      // ZB-H1 again with the head split where the layout allows it (pp 2, tied embeddings, no
+      // tp or MTP), on the same layer split, its share evening out the stage times just measured.
+      if (schedule != PipelineSchedule::kZeroBubble || !s.is_ok() || c.parallel.pp != 2 ||
+          c.parallel.pp_head_share > 0)
+        continue;
+      double share = 0;
+      const PipelineTimeline& tl = rows.back().r.pipeline_timeline;
+      if (tl.ranks.size() == 2) {
+        std::vector<double> busy(2, 0.0);
+        for (size_t r = 0; r < 2; ++r)
+          for (const PipelineEvent& e : tl.ranks[r]) busy[r] += e.end_s - e.start_s;
+        share = head_share_for_stage_times(c.model, c.parallel, c.train.seq_len, busy);
+      }
+      // Every rank runs what rank 0 measured.
+      if (Status sum = world.all_reduce(std::span(&share, 1), ReduceOp::kMax); !sum.is_ok())
+        s = sum;
+      const std::vector<int64_t> units =
+          pipeline_layer_split(c.model, c.parallel, c.train.seq_len);
+      c.parallel.pp_layers = {double(units[0]) / 2, double(units[1]) / 2};
+      c.parallel.pp_head_share = share;
+      if (s.is_ok() && share > 0 && validate(c).is_ok())
+        s = measure(fmt::format("pp zb-h1, head share {:.2f}", share), c, &world);
     }
   } else {
     s = measure(pipelined ? fmt::format("pp {}", pipeline_schedule_name(base.parallel.pp_schedule))
@@ -161,7 +184,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
       std::error_code ec;
       std::filesystem::create_directories(args.trace_dir, ec);
       const std::filesystem::path stem =
-          std::filesystem::path(args.trace_dir) / std::string(pipeline_schedule_name(tl.schedule));
+          std::filesystem::path(args.trace_dir) /
+          (std::string(pipeline_schedule_name(tl.schedule)) + (tl.split_head ? "-head" : ""));
       s = write_pipeline_trace_json(stem.string() + ".json", tl);
       if (s.is_ok()) s = write_pipeline_svg(stem.string() + ".svg", tl);
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <utility>
 
@@ -101,6 +102,40 @@ std::vector<int64_t> refine_interleaved_split(std::span<const double> cost, int 
   }
 }
 
+// The cost of each unit (sub-layer or layer) and what the first and last virtual stages add.
+struct SplitCosts {
+  std::vector<double> units;
+  double first = 0, last = 0;
+};
+
+SplitCosts split_costs(const ModelConfig& model, const ParallelConfig& parallel, int64_t seq_len,
+                       bool halves) {
+  SplitCosts out;
+  const double core = 3.0 * double(model.attention_core_dims()) * double(seq_len + 1);
+  const double attention = 6.0 * double(model.attention_matmul_params()) + core;
+  for (int64_t l = 0; l < model.num_hidden_layers; ++l) {
+    const double whole = 6.0 * double(model.layer_matmul_params(l)) + core;
+    if (halves) {
+      out.units.push_back(attention);
+      out.units.push_back(whole - attention);
+    } else {
+      out.units.push_back(whole);
+    }
+  }
+  const double vd = double(model.vocab_size) * double(model.hidden_size);
+  out.last = 6.0 * vd;
+  // The MTP modules run on the last stage: each an eh_proj, a layer and the LM head again.
+  for (int64_t l = model.num_hidden_layers; l < model.num_layers_with_mtp(); ++l)
+    out.last += 6.0 * (2.0 * double(model.hidden_size) * double(model.hidden_size) +
+                       double(model.layer_matmul_params(l)) + vd) +
+                core;
+  out.first = double(model.hidden_size);
+  // The head split moves a share of the LM head to the first stage (the MTP modules stay).
+  out.first += parallel.pp_head_share * 6.0 * vd;
+  out.last -= parallel.pp_head_share * 6.0 * vd;
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
@@ -117,29 +152,9 @@ std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const Parall
   }
   const int count = int(parallel.pp * parallel.vpp);
   if (count <= 1) return {};
-  std::vector<double> cost;
-  const double core = 3.0 * double(model.attention_core_dims()) * double(seq_len + 1);
-  const double attention = 6.0 * double(model.attention_matmul_params()) + core;
-  for (int64_t l = 0; l < model.num_hidden_layers; ++l) {
-    const double whole = 6.0 * double(model.layer_matmul_params(l)) + core;
-    if (halves) {
-      cost.push_back(attention);
-      cost.push_back(whole - attention);
-    } else {
-      cost.push_back(whole);
-    }
-  }
-  const double vd = double(model.vocab_size) * double(model.hidden_size);
-  double head = 6.0 * vd;
-  // The MTP modules run on the last stage: each an eh_proj, a layer and the LM head again.
-  for (int64_t l = model.num_hidden_layers; l < model.num_layers_with_mtp(); ++l)
-    head += 6.0 * (2.0 * double(model.hidden_size) * double(model.hidden_size) +
-                   double(model.layer_matmul_params(l)) + vd) +
-            core;
-  double embedding = double(model.hidden_size);
-  // The head split moves a share of the LM head to the first stage (the MTP modules stay).
-  embedding += parallel.pp_head_share * 6.0 * vd;
-  head -= parallel.pp_head_share * 6.0 * vd;
+  const SplitCosts costs = split_costs(model, parallel, seq_len, halves);
+  const std::vector<double>& cost = costs.units;
+  const double embedding = costs.first, head = costs.last;
   if (parallel.vpp <= 1) return balance_pipeline_layers(cost, count, embedding, head);
   // Interleaved: a rank runs all its chunks for every micro-batch, so its total is what must be
   // balanced. Each rank's count comes from the split over pp stages, then is spread over its
@@ -153,6 +168,22 @@ std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const Parall
         spread[size_t(c * p + r)] =
             per_rank[size_t(r)] / v + (c < per_rank[size_t(r)] % v ? 1 : 0);
   return refine_interleaved_split(cost, p, v, embedding, head, std::move(spread));
+}
+
+double head_share_for_stage_times(const ModelConfig& model, const ParallelConfig& parallel,
+                                  int64_t seq_len, std::span<const double> busy_s) {
+  SYM_CHECK(parallel.pp == 2 && parallel.vpp == 1 && busy_s.size() == 2,
+            "the head split's share for pp = {} x vpp = {} and {} stage times", parallel.pp,
+            parallel.vpp, busy_s.size());
+  const SplitCosts costs = split_costs(model, parallel, seq_len, true);
+  const std::vector<int64_t> units = pipeline_layer_split(model, parallel, seq_len);
+  double last = costs.last;
+  for (size_t u = size_t(units[0]); u < costs.units.size(); ++u) last += costs.units[u];
+  const double vd = double(model.vocab_size) * double(model.hidden_size);
+  if (!(last > 0) || !(busy_s[1] > 0)) return parallel.pp_head_share;
+  const double head_s = busy_s[1] * 6.0 * vd / last;  // the whole head's time, estimated
+  const double share = parallel.pp_head_share + (busy_s[1] - busy_s[0]) / (2.0 * head_s);
+  return std::clamp(share, 0.0, 0.9);
 }
 
 }  // namespace symphony

@@ -16,6 +16,7 @@
 // StageUnit::kLayer balances whole layers only (the planner's stage model, plan/layout.h).
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "model/model_config.h"
@@ -32,5 +33,14 @@ enum class StageUnit : uint8_t { kSublayer, kLayer };
 // pp * vpp <= layers).
 std::vector<int64_t> pipeline_layer_split(const ModelConfig& model, const ParallelConfig& parallel,
                                           int64_t seq_len, StageUnit unit = StageUnit::kSublayer);
+
+// The head split's share (parallel.pp_head_share) that evens out the two stages of a pipeline
+// whose passes took `busy_s` seconds on each stage (their sums over a step), run with the split
+// pipeline_layer_split(model, parallel, seq_len) and parallel.pp_head_share: the whole LM head's
+// time is estimated as the last stage's times its head's share of the stage's cost (FLOPs), and
+// half the difference between the stages moves to the first. Clamped to [0, 0.9].
+// REQUIRES: parallel.pp == 2, parallel.vpp == 1, two times.
+double head_share_for_stage_times(const ModelConfig& model, const ParallelConfig& parallel,
+                                  int64_t seq_len, std::span<const double> busy_s);
 
 }  // namespace symphony

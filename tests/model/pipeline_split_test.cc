@@ -122,5 +122,44 @@ TEST(PipelineSplit, GivenLayersAreKept) {
   EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(3, 5));
 }
 
+// The head split moves a share of the LM head's cost to the first stage: with half of it there
+// the eight layers split evenly, [4, 4].
+TEST(PipelineSplit, HeadShareMovesTheHeadsCostToTheFirstStage) {
+  const Result<RunConfig> c = load_run_config("bench-dense-small", {});
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ParallelConfig p = pipeline_of(2);
+  p.pp_schedule = PipelineSchedule::kZeroBubble;
+  p.pp_head_share = 0.5;
+  EXPECT_THAT(pipeline_layer_split(c->model, p, 64), ElementsAre(8, 8));
+}
+
+// The share that evens out two measured stages: none when they are even, more the heavier the
+// last stage, less when the first one is heavier, at most 0.9; on the split in use.
+TEST(PipelineSplit, HeadShareFromMeasuredStageTimes) {
+  const Result<RunConfig> c = load_run_config("bench-dense-small", {});
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ParallelConfig p = pipeline_of(2);
+  p.pp_schedule = PipelineSchedule::kZeroBubble;
+  auto share = [&](double first, double last) {
+    const std::vector<double> busy = {first, last};
+    return head_share_for_stage_times(c->model, p, 64, busy);
+  };
+  EXPECT_DOUBLE_EQ(share(1.0, 1.0), 0.0);
+  EXPECT_DOUBLE_EQ(share(1.2, 1.0), 0.0);
+  const double small = share(1.0, 1.05), large = share(1.0, 1.1);
+  EXPECT_GT(small, 0.0);
+  EXPECT_NEAR(large, 2 * small, 0.01);  // the difference over a head time near the stage's
+  EXPECT_DOUBLE_EQ(share(0.1, 10.0), 0.9);
+  // With a share in effect, even stages keep it and a lighter last stage takes some back.
+  p.pp_head_share = 0.25;
+  p.pp_layers = {4.5, 3.5};
+  EXPECT_DOUBLE_EQ(share(1.0, 1.0), 0.25);
+  EXPECT_LT(share(1.05, 1.0), 0.25);
+  // The last stage of [4.5, 3.5] layers costs about 95M FLOPs per token with three quarters of
+  // the LM head's 25.2M: a head of about 0.265 of its time. 5% more on the last stage moves
+  // half of the difference: 0.025 / 0.265 of the head.
+  EXPECT_NEAR(share(1.0, 1.05) - 0.25, 0.025 / (1.05 * 0.265), 0.01);
+}
+
 }  // namespace
 }  // namespace symphony

@@ -151,6 +151,64 @@ TEST(PipelineSchedule, ZeroBubbleOrder) {
   EXPECT_EQ(ops_of({PipelineSchedule::kZeroBubble, 3, 4, 1}, 2), want);
 }
 
+TEST(PipelineSchedule, HeadSplitOrder) {
+  // p = 2, m = 4. The last stage scores its rows right after each forward; stage 0 scores the
+  // first micro-batch's rows before its first backward and each next one's right after a
+  // backward.
+  auto F = [](int i) { return PipelineOp{Kind::kForward, i, 0}; };
+  auto B = [](int i) { return PipelineOp{Kind::kBackwardInput, i, 0}; };
+  auto W = [](int i) { return PipelineOp{Kind::kBackwardWeight, i, 0}; };
+  auto H = [](int i) { return PipelineOp{Kind::kHead, i, 0}; };
+  const std::vector<PipelineOp> stage0 = {F(0), F(1), H(0), B(0), H(1), W(0), F(2), B(1),
+                                          H(2), W(1), F(3), B(2), H(3), W(2), B(3), W(3)};
+  const std::vector<PipelineOp> stage1 = {F(0), H(0), B(0), F(1), H(1), B(1), W(0), F(2),
+                                          H(2), B(2), W(1), F(3), H(3), B(3), W(2), W(3)};
+  for (int stage : {0, 1}) {
+    const Result<std::vector<PipelineOp>> ops =
+        pipeline_ops(PipelineSchedule::kZeroBubble, 2, stage, 4, 1, true);
+    ASSERT_TRUE(ops.has_value()) << ops.error().message();
+    EXPECT_EQ(*ops, stage == 0 ? stage0 : stage1);
+  }
+  EXPECT_EQ(pipeline_op_letter(Kind::kHead), "H");
+}
+
+TEST(PipelineSchedule, HeadSplitRunsEachHeadOnceBetweenItsForwardAndBackward) {
+  for (int m = 1; m <= 16; ++m)
+    for (int stage : {0, 1}) {
+      SCOPED_TRACE(fmt::format("m={} stage {}", m, stage));
+      const Result<std::vector<PipelineOp>> split =
+          pipeline_ops(PipelineSchedule::kZeroBubble, 2, stage, m, 1, true);
+      ASSERT_TRUE(split.has_value()) << split.error().message();
+      // Without its H passes the order is ZB-H1's, and holds as many activations.
+      std::vector<PipelineOp> rest;
+      std::map<int, size_t> head_at, backward_at, forward_at;
+      for (size_t k = 0; k < split->size(); ++k) {
+        const PipelineOp& op = (*split)[k];
+        if (op.kind == Kind::kHead) {
+          EXPECT_TRUE(head_at.emplace(op.micro_batch, k).second) << "H" << op.micro_batch;
+          continue;
+        }
+        rest.push_back(op);
+        if (op.kind == Kind::kForward) forward_at[op.micro_batch] = k;
+        if (op.kind == Kind::kBackwardInput) backward_at[op.micro_batch] = k;
+      }
+      EXPECT_EQ(rest, ops_of({PipelineSchedule::kZeroBubble, 2, m, 1}, stage));
+      EXPECT_EQ(pipeline_in_flight(*split), pipeline_in_flight(rest));
+      ASSERT_EQ(head_at.size(), size_t(m));
+      for (int i = 0; i < m; ++i) {
+        EXPECT_LT(head_at[i], backward_at[i]) << "H" << i;
+        if (stage == 1) {
+          EXPECT_EQ(head_at[i], forward_at[i] + 1) << "H" << i;
+        }
+        // Stage 0 scores a micro-batch after its own forward, so the last stage's forward of it
+        // can have ended.
+        if (stage == 0) {
+          EXPECT_GT(head_at[i], forward_at[i]) << "H" << i;
+        }
+      }
+    }
+}
+
 TEST(PipelineSchedule, InterleavedFollowsMegatron) {
   // p = 2, v = 2, m = 4. Passes go in groups of p micro-batches per chunk; backward passes visit
   // the chunks in reverse. Stage 0 warms up with 2 (p - 1) + (v - 1) p = 4 forwards, stage 1
@@ -192,6 +250,15 @@ TEST(PipelineSchedule, ErrorsNameTheKeys) {
   EXPECT_THAT(message(PipelineSchedule::k1F1B, 0, 8, 1), HasSubstr("parallel.pp = 0"));
   EXPECT_THAT(message(PipelineSchedule::k1F1B, 4, 0, 1), HasSubstr("train.global_batch_tokens"));
   EXPECT_THAT(message(PipelineSchedule::k1F1B, 4, 8, 0), HasSubstr("parallel.vpp = 0"));
+  // The head split runs under ZB-H1 with two stages only.
+  for (auto [schedule, p] : {std::pair{PipelineSchedule::k1F1B, 2},
+                             std::pair{PipelineSchedule::kGpipe, 2},
+                             std::pair{PipelineSchedule::kZeroBubble, 4}}) {
+    const Status s = check_pipeline_schedule(schedule, p, 8, 1, true);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(s.message(), HasSubstr("parallel.pp_head_share needs parallel.pp"));
+  }
+  EXPECT_TRUE(check_pipeline_schedule(PipelineSchedule::kZeroBubble, 2, 8, 1, true).is_ok());
   // Fewer micro-batches than stages is legal, only wasteful.
   EXPECT_TRUE(check_pipeline_schedule(PipelineSchedule::k1F1B, 8, 2, 1).is_ok());
   EXPECT_TRUE(check_pipeline_schedule(PipelineSchedule::kZeroBubble, 8, 2, 1).is_ok());

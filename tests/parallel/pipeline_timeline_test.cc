@@ -65,6 +65,62 @@ TEST(PipelineTimeline, ZeroBubbleHalvesOneFOneBsBubble) {
         << "p=" << p;
 }
 
+// The head split (parallel.pp_head_share): the LM head's work, all on the last stage, makes it
+// the heavier one; moving half of it to the first stage evens the stages out and the step
+// shortens, though the last stage's backward now waits for the first stage's H pass.
+TEST(PipelineTimeline, HeadSplitEvensOutAHeavyLastStage) {
+  // Layers: F = B = W = 1 per stage. The head: 1 forward, 1 input gradient, 1 weight gradient
+  // per micro-batch, inside the last stage's backward and weight passes without the split.
+  const StageTimes layers{.forward_s = 1, .backward_input_s = 1, .backward_weight_s = 1};
+  StageTimes heavy = layers;
+  heavy.backward_input_s += 2;
+  heavy.backward_weight_s += 1;
+  const std::vector<StageTimes> whole = {layers, heavy};
+  // Half the rows each: stage 0 runs its half at once (1.5), the last stage defers its half's
+  // weight gradient to W.
+  StageTimes first = layers, last = layers;
+  first.head_s = 1.5;
+  last.head_s = 1;
+  last.backward_weight_s += 0.5;
+  const std::vector<StageTimes> split = {first, last};
+  for (double p2p : {0.0, 0.1}) {
+    SCOPED_TRACE(fmt::format("p2p {}", p2p));
+    const Result<PipelineTimeline> a =
+        simulate_pipeline(PipelineSchedule::kZeroBubble, 2, 8, 1, whole, p2p);
+    const Result<PipelineTimeline> b =
+        simulate_pipeline(PipelineSchedule::kZeroBubble, 2, 8, 1, split, p2p, true);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_TRUE(b->split_head);
+    EXPECT_LT(b->step_s, a->step_s);
+    EXPECT_LT(b->bubble, 0.65 * a->bubble);
+    // The last stage's backward of each micro-batch starts after both H passes of it (p2p_s
+    // after the first stage's), each H after the last stage's forward.
+    auto end_of = [&](int rank, PipelineOpKind kind, int i) {
+      for (const PipelineEvent& e : b->ranks[size_t(rank)])
+        if (e.op.kind == kind && e.op.micro_batch == i) return e.end_s;
+      ADD_FAILURE() << "no pass";
+      return 0.0;
+    };
+    for (const PipelineEvent& e : b->ranks[1]) {
+      if (e.op.kind != PipelineOpKind::kBackwardInput) continue;
+      EXPECT_GE(e.start_s, end_of(1, PipelineOpKind::kHead, e.op.micro_batch) - 1e-12);
+      EXPECT_GE(e.start_s, end_of(0, PipelineOpKind::kHead, e.op.micro_batch) + p2p - 1e-12);
+    }
+    for (int rank : {0, 1})
+      for (const PipelineEvent& e : b->ranks[size_t(rank)]) {
+        if (e.op.kind != PipelineOpKind::kHead) continue;
+        EXPECT_GE(e.start_s, end_of(1, PipelineOpKind::kForward, e.op.micro_batch) +
+                                 (rank == 0 ? p2p : 0.0) - 1e-12);
+      }
+    // A replay of the split simulation (no sends) is that simulation without them.
+    if (p2p == 0) {
+      const Result<PipelineTimeline> replay = replay_pipeline(*b);
+      ASSERT_TRUE(replay.has_value()) << replay.error().message();
+      EXPECT_NEAR(replay->step_s, b->step_s, 1e-9);
+    }
+  }
+}
+
 TEST(PipelineTimeline, InterleavingShrinksTheBubble) {
   const StageTimes t{.forward_s = 1, .backward_input_s = 1.5, .backward_weight_s = 0.5};
   for (int p : {2, 4, 8})
