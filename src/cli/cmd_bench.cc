@@ -230,8 +230,11 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
              "step\n", config.source, human_count(double(counts.total)),
              human_count(double(counts.active)), world.size(), omp_get_max_threads(), args.steps,
              rows[0].r.tokens_per_step);
-  fmt::print("{:<16} {:<24} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8} {:>6} {:>11} {:>7} {:>8} {:>9} "
-             "{:>10} {:>9} {:>11} {:>10} {:>9} {:>8}\n", "run", "layout", "tokens/s", "vs dp",
+  size_t name_width = 16;
+  for (const Row& row : rows) name_width = std::max(name_width, row.name.size());
+  fmt::print("{:<{}} {:<24} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8} {:>6} {:>11} {:>7} {:>8} {:>9} "
+             "{:>10} {:>9} {:>11} {:>10} {:>9} {:>8}\n", "run", name_width, "layout", "tokens/s",
+             "vs dp",
              "step s", "bubble", "analytic", "replayed", "imbal", "all-to-all s", "hidden", "tp comm s", "tp hidden",
              "grad comm s", "state MiB", "experts MiB", "weights MiB", "acts MiB", "w+a vs dp");
   const int64_t dp_weights_acts = dp_row.r.state.weights + dp_row.r.activation_bytes;
@@ -240,9 +243,10 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
     const bool exchanged = r.exchange.in_flight_s > 0;
     const bool tensor = r.tensor_comm.in_flight_s > 0;
     const bool piped = r.pipeline_bubble >= 0;
-    fmt::print("{:<16} {:<24} {:>9.1f} {:>6.3f} {:>7.3f} {:>7} {:>8} {:>8} {:>6} {:>11} {:>7} "
+    fmt::print("{:<{}} {:<24} {:>9.1f} {:>6.3f} {:>7.3f} {:>7} {:>8} {:>8} {:>6} {:>11} {:>7} "
                "{:>8} {:>9} {:>10.3f} {:>9} {:>11} {:>10} {:>9} {:>8.3f}\n",
-               row.name, r.layout, r.tokens_per_s, r.tokens_per_s / dp_rate, r.step_time_s,
+               row.name, name_width, r.layout, r.tokens_per_s, r.tokens_per_s / dp_rate,
+               r.step_time_s,
                piped ? fmt::format("{:.1f}%", 100 * r.pipeline_bubble) : "-",
                piped ? fmt::format("{:.1f}%", 100 * r.pipeline_bubble_analytic) : "-",
                piped ? fmt::format("{:.1f}%", 100 * r.pipeline_bubble_replayed) : "-",
