@@ -165,8 +165,10 @@ class Transformer {
   // loss); with WeightGrads::kDeferred the head's weight gradient waits for weight_grads(key).
   // On the first stage: over the last k rows, whose final hidden states `h` (k x D) the last
   // stage sent (remote_head_input), the embedding being the head; writes their input gradient
-  // into `dh` (k x D) and adds the weight gradient at once. `targets`: all n of the micro-batch.
-  // Returns the summed loss of the rows scored.
+  // into `dh` (k x D) and adds the weight gradient at once, an ordinary backward use of the
+  // embedding's hook block (a sharded layout must not take it for the micro-batch's last, which
+  // the embedding's own backward is). `targets`: all n of the micro-batch. Returns the summed
+  // loss of the rows scored.
   CrossEntropyResult head_pass(const Exec& ex, const BatchShape& shape, int slot,
                                std::span<const int32_t> targets, const LossScales& scales,
                                ConstView h, View dh, WeightGrads weight_grads, int key);
