@@ -131,8 +131,8 @@ int run_parallel_train_bench(const BenchArgs& args, const RunConfig& config, Run
                .is_ok())
         continue;
       if (s.is_ok()) s = measure(fmt::format("pp {}", pipeline_schedule_name(schedule)), c, &world);
-      // ZB-H1 again with the head split where the layout allows it (pp 2, tied embeddings, no
-      // tp or MTP), on the same layer split, its share evening out the stage times just measured.
+      // ZB-H1 again with the head split where the layout allows it (pp 2, no tp or MTP), on the
+      // same layer split, its share evening out the stage times just measured.
       if (schedule != PipelineSchedule::kZeroBubble || !s.is_ok() || c.parallel.pp != 2 ||
           c.parallel.pp_head_share > 0)
         continue;

@@ -224,10 +224,6 @@ Status validate(const ParallelConfig& parallel) {
 // lies within one stage and each micro-batch in flight keeps its own exchange plan.
 Status validate_pipeline_parallel(const ParallelConfig& parallel, const ModelConfig& model) {
   if (parallel.pp <= 1) return Status::ok();
-  if (parallel.pp_head_share > 0 && !model.tie_word_embeddings)
-    return Error::invalid("parallel.pp_head_share = {} needs model.tie_word_embeddings = true: the "
-                          "first stage scores its rows with the embedding it holds",
-                          parallel.pp_head_share);
   if (parallel.pp_head_share > 0 && model.num_nextn_predict_layers > 0)
     return Error::invalid("parallel.pp_head_share = {} with model.num_nextn_predict_layers = {}: "
                           "the head split runs without multi-token prediction",

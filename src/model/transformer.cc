@@ -113,7 +113,7 @@ struct Transformer::LayerActs {
 // embeddings or MTP the copy of the embedding.
 struct Transformer::Declared {
   ParamId embed = -1, final_norm = -1, lm_head = -1, head_copy = -1;
-  int embed_block = -1, head_block = -1, head_copy_block = -1;
+  int embed_block = -1, head_block = -1, head_copy_block = -1, lm_head_block = -1;
   std::vector<int> layer_block;
   std::vector<LayerRange> chunks;
   std::vector<std::unique_ptr<Layer>> layers;  // [layer], null for other stages'
@@ -153,8 +153,14 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
     store.begin_block();
     out.head_block = store.num_blocks() - 1;
     out.final_norm = store.add("model.norm.weight", {d}, Decay::kNo);
-    if (!config.tie_word_embeddings)
+    if (!config.tie_word_embeddings) {
+      // With the head split, in a block of its own, as the first stage's copy of it is.
+      if (pipe.split_head()) {
+        store.begin_block();
+        out.lm_head_block = store.num_blocks() - 1;
+      }
       out.lm_head = store.add("lm_head.weight", {v, d}, Decay::kYes, by_vocab);
+    }
     for (int64_t k = 1; k <= config.num_nextn_predict_layers; ++k) {
       const int64_t l = num_layers + k - 1;
       store.begin_block();
@@ -170,6 +176,13 @@ void Transformer::declare(const ModelConfig& config, const ModelParallel& parall
       out.head_copy_block = store.num_blocks() - 1;
       out.head_copy = store.add("model.embed_tokens.weight", {v, d}, Decay::kYes, copy);
     }
+  } else if (pipe.split_head() && pipe.holds_embedding() && !config.tie_word_embeddings) {
+    // The head split with an untied LM head: the first stage scores its rows with a copy of it.
+    ShardSpec copy = by_vocab;
+    copy.stage_copy = true;
+    store.begin_block();
+    out.head_copy_block = store.num_blocks() - 1;
+    out.head_copy = store.add("lm_head.weight", {v, d}, Decay::kYes, copy);
   }
 }
 
@@ -202,6 +215,7 @@ Transformer::Transformer(const ModelConfig& config, DType dtype, BatchShape max_
   head_copy_ = declared.head_copy;
   embed_block_ = declared.embed_block, head_block_ = declared.head_block;
   head_copy_block_ = declared.head_copy_block;
+  lm_head_block_ = declared.lm_head_block;
   layer_block_ = std::move(declared.layer_block);
   chunk_ranges_ = std::move(declared.chunks);
   layers_ = std::move(declared.layers);
@@ -483,6 +497,19 @@ ConstView Transformer::lm_head_weight() const {
 View Transformer::lm_head_grad() {
   if (!config_.tie_word_embeddings) return params_.grad(lm_head_);
   return params_.grad(head_copy_ >= 0 ? head_copy_ : embed_);
+}
+
+ParamId Transformer::pipeline_end_shared() const {
+  if (head_copy_ >= 0) return head_copy_;
+  const PipelineStages& pipe = params_.placement().pipeline;
+  if (pipe.stages < 2) return -1;
+  if (config_.tie_word_embeddings || config_.num_nextn_predict_layers > 0) return embed_;
+  return pipe.split_head() && last_stage_ ? lm_head_ : -1;
+}
+
+int Transformer::head_weight_block() const {
+  if (config_.tie_word_embeddings) return lm_head_extra_block();
+  return lm_head_block_ >= 0 ? lm_head_block_ : head_block_;
 }
 
 int Transformer::lm_head_extra_block() const {
@@ -793,14 +820,14 @@ CrossEntropyResult Transformer::head_pass(const Exec& ex, const BatchShape& shap
   check_shape(shape);
   const PipelineStages& pipe = params_.placement().pipeline;
   const int64_t n = shape.rows(), k = pipe.remote_head_rows(n);
-  SYM_CHECK(pipe.split_head() && tp_.size() == 1 && config_.tie_word_embeddings &&
-                mtp_blocks_.empty() && (first_stage_ != last_stage_),
-            "the head split needs two pipeline stages, tied embeddings, no tp and no MTP");
+  SYM_CHECK(pipe.split_head() && tp_.size() == 1 && mtp_blocks_.empty() &&
+                (first_stage_ != last_stage_),
+            "the head split needs two pipeline stages, no tp and no MTP");
   SYM_CHECK(int64_t(targets.size()) == n, "{} targets for {} rows", targets.size(), n);
   CrossEntropyResult ce;
   if (last_stage_) {
     const int64_t own = n - k;
-    const int block = lm_head_extra_block();
+    const int block = head_weight_block();
     const bool defer = weight_grads == WeightGrads::kDeferred && head_weight_deferrable(ex);
     if (defer) weight_grad_queue_->begin(key);
     weight_grad_queue_->set_block(block);
@@ -819,11 +846,14 @@ CrossEntropyResult Transformer::head_pass(const Exec& ex, const BatchShape& shap
   }
   SYM_CHECK(h.numel() == k * config_.hidden_size && dh.numel() == h.numel(),
             "{} hidden and {} gradient values for {} rows", h.numel(), dh.numel(), k);
-  hook_before_backward(embed_block_);
+  // The head: the tied embedding, or the first stage's copy of the untied LM head.
+  const ParamId head = config_.tie_word_embeddings ? embed_ : head_copy_;
+  const int block = config_.tie_word_embeddings ? embed_block_ : head_copy_block_;
+  hook_before_backward(block);
   if (k > 0)
-    ce = head_rows_loss(ex, h, params_.param(embed_), targets.last(size_t(k)), scales.token, dh,
-                        params_.grad(embed_), false);
-  hook_after_backward(embed_block_);
+    ce = head_rows_loss(ex, h, params_.param(head), targets.last(size_t(k)), scales.token, dh,
+                        params_.grad(head), false);
+  hook_after_backward(block);
   return ce;
 }
 
@@ -925,7 +955,7 @@ void Transformer::weight_grads(const Exec& ex, int key) {
 
 CrossEntropyResult Transformer::chunk_loss(const Exec& ex, const BatchShape& shape, int slot,
                                            std::span<const int32_t> targets) {
-  const int head = config_.tie_word_embeddings ? lm_head_extra_block() : head_block_;
+  const int head = head_weight_block();
   hook_before_forward(head);
   CrossEntropyResult ce = head_loss(ex, slot, shape.rows(), targets, 1.0, false);
   hook_after_forward(head);

@@ -164,11 +164,12 @@ class Transformer {
   // hidden states, whose input gradient backward_chunk takes up next (it then no longer runs the
   // loss); with WeightGrads::kDeferred the head's weight gradient waits for weight_grads(key).
   // On the first stage: over the last k rows, whose final hidden states `h` (k x D) the last
-  // stage sent (remote_head_input), the embedding being the head; writes their input gradient
-  // into `dh` (k x D) and adds the weight gradient at once, an ordinary backward use of the
-  // embedding's hook block (a sharded layout must not take it for the micro-batch's last, which
-  // the embedding's own backward is). `targets`: all n of the micro-batch. Returns the summed
-  // loss of the rows scored.
+  // stage sent (remote_head_input), the head being the tied embedding or the stage's copy of the
+  // untied LM head (stage_copy()); writes their input gradient into `dh` (k x D) and adds the
+  // weight gradient at once: a backward use of the head's hook block, the micro-batch's last for
+  // the untied head's copy but not for the tied embedding, whose own backward comes after (the
+  // caller tells a sharded layout). `targets`: all n of the micro-batch. Returns the summed loss
+  // of the rows scored.
   CrossEntropyResult head_pass(const Exec& ex, const BatchShape& shape, int slot,
                                std::span<const int32_t> targets, const LossScales& scales,
                                ConstView h, View dh, WeightGrads weight_grads, int key);
@@ -182,9 +183,14 @@ class Transformer {
                                 std::span<const int32_t> targets);
   // The copy of the embedding this rank holds when the embedding lives on another stage and the
   // last stage reads it (pipeline parallelism with tied embeddings, as the LM head, or with MTP),
-  // or -1. Its gradient must be summed with the embedding's before the optimizer step.
+  // or on the first stage the copy of the untied LM head the head split scores with; -1 for
+  // none. Its gradient must be summed with its primary's before the optimizer step.
   ParamId stage_copy() const { return head_copy_; }
   ParamId embedding() const { return embed_; }
+  // What this rank at one end of a pipeline sums over the pair of ends (train/train_step.h): its
+  // stage copy, or else the primary a copy on the other end copies (the embedding, or with the
+  // head split and an untied head the LM head); -1 when nothing is shared.
+  ParamId pipeline_end_shared() const;
 
   // Tensor-parallel communication since the last call.
   ExchangeTimes take_tensor_comm() {
@@ -256,6 +262,9 @@ class Transformer {
   View lm_head_grad();
   // The hook blocks the LM head is used in besides the final norm's (tied embeddings), or -1.
   int lm_head_extra_block() const;
+  // The hook block holding the LM head's weight on the last stage: the tied embedding's (or its
+  // copy's), the untied head's own under the head split, else the final norm's.
+  int head_weight_block() const;
   // Gradients that each tensor-parallel rank computes a part of (replicated norms and router,
   // KV heads shared by several ranks) are summed over their group after each block's backward;
   // start_ sets aside what earlier micro-batches accumulated so only this one's parts are summed.
@@ -334,6 +343,7 @@ class Transformer {
   int slots_ = 1;
   bool first_stage_ = true, last_stage_ = true;  // holds virtual stage 0 / the last one
   int head_pass_slot_ = -1;           // head split, last stage: the slot head_pass scored last
+  int lm_head_block_ = -1;            // head split, untied: the LM head's own block (last stage)
   int64_t vocab_first_ = 0;           // first vocabulary row of this rank's embedding block
   std::vector<std::unique_ptr<Layer>> layers_;  // [layer], null for other stages'
   // MTP (model/transformer_mtp.cc), on the last stage only:

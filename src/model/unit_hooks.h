@@ -5,6 +5,8 @@
 // LM head, then with multi-token prediction L + 1 + k = MTP module k (k = 1..D). With tied
 // embeddings the LM head is block 0, used again at the end of the forward pass and first in the
 // backward pass; MTP reads the embedding too (block 0, or its copy on the last pipeline stage).
+// Under the head split (parallel.pp_head_share) with an untied head, the LM head has a block of
+// its own after the final norm's on the last stage, and its copy one on the first stage.
 //
 // Order for one forward_backward: before_forward(0), after_forward(0), ..., before_forward(L+1),
 // after_forward(L+1), [MTP: for k = 1..D before_forward(0), after_forward(0),

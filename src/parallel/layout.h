@@ -58,9 +58,10 @@ struct ParallelConfig {
   // four layers and the next one's attention, parallel/pipeline_stages.h); empty: balanced by
   // the cost of each sub-layer, the embedding and the LM head (model/pipeline_split.h).
   std::vector<double> pp_layers;
-  // The head split (ZB-H1, pp = 2, tied embeddings): the share of each micro-batch's rows whose
-  // LM head and loss the first stage runs, with the embedding it holds, instead of the last
-  // stage (parallel/pipeline_schedule.h pipeline_ops). 0: the last stage runs them all.
+  // The head split (ZB-H1, pp = 2, no tp or MTP): the share of each micro-batch's rows whose
+  // LM head and loss the first stage runs (with the tied embedding it holds, or a copy of the
+  // untied head) instead of the last stage (parallel/pipeline_schedule.h pipeline_ops). 0: the
+  // last stage runs them all.
   double pp_head_share = 0;
   int64_t dp = 0;   // data-parallel replicas; 0 = whatever the other axes leave of the world
   int64_t cp = 1;   // context (sequence) parallel

@@ -186,11 +186,14 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
           break;
         }
         // The first stage: the hidden states received, their input gradient sent back. Its
-        // weight gradient lands in the embedding's at once, never the micro-batch's last use.
+        // weight gradient is added at once: to the tied embedding's, whose own backward is the
+        // micro-batch's last use of it, or to the untied head's copy, used here only.
         const int buffer = next_head_dh_;
         next_head_dh_ ^= 1;
         SYM_TRY(wait_send(head_dh_handle_[size_t(buffer)], op));
-        if (dp_) dp_->begin_micro_batch(false);
+        if (dp_)
+          dp_->begin_micro_batch(!model_.config().tie_word_embeddings &&
+                                 op.micro_batch + 1 == micro_batches_);
         const double start = steady_seconds();
         const Shape rows_by_d{head_rows_, model_.config().hidden_size};
         ConstView h = head_staging_[size_t(in.buffer)].view().reshape(rows_by_d);

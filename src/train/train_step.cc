@@ -29,9 +29,11 @@ TrainStep::TrainStep(const TrainConfig& train, const OptimConfig& optim, Transfo
                                                BatchShape{train.micro_batch_size, train.seq_len});
     pipe_inputs_.assign(size_t(micro_batches_), std::vector<int32_t>(size_t(micro_tokens)));
     pipe_targets_.assign(size_t(micro_batches_), std::vector<int32_t>(size_t(micro_tokens)));
-    if (model.config().tie_word_embeddings || model.config().num_nextn_predict_layers > 0) {
-      // The embedding (stage 0) and its copy (the last stage: the tied LM head, MTP's input) of
-      // the same position in their stages form a group of two; other ranks split off alone.
+    if (model.config().tie_word_embeddings || model.config().num_nextn_predict_layers > 0 ||
+        pipe.split_head()) {
+      // The embedding (stage 0) and its copy (the last stage: the tied LM head, MTP's input), or
+      // with the head split and an untied head the LM head (last stage) and its copy (stage 0),
+      // of the same position in their stages form a group of two; other ranks split off alone.
       Comm& world = mesh.world();
       const bool ends = pipe.holds_embedding() || pipe.holds_head();
       const int position = mesh.layout().group_rank(
@@ -81,8 +83,9 @@ Result<CrossEntropyResult> TrainStep::accumulate_gradients(const Exec& ex,
   }
   SYM_TRY(dp_.end_backward());
   if (tied_group_) {
-    // The embedding and its copy each got part of the gradient: both take the sum.
-    const ParamId id = model_.stage_copy() >= 0 ? model_.stage_copy() : model_.embedding();
+    // A tensor and its copy each got part of the gradient: both take the sum.
+    const ParamId id = model_.pipeline_end_shared();
+    SYM_CHECK(id >= 0, "a pipeline end shares no tensor with the other end");
     SYM_TRY(dp_.sum_owned_grads(model_.params().info(id).unit, *tied_group_));
   }
   return sums;

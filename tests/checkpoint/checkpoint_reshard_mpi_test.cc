@@ -188,7 +188,8 @@ class ReshardTest : public ::testing::Test {
   // of a tied embedding checks that its weights and AdamW moments equal, elementwise, the
   // embedding's in the checkpoint. Returns how many ranks hold such a copy.
   int expect_stage_copy_loaded(const RunConfig& c, const fs::path& step_dir,
-                               const std::string& run) {
+                               const std::string& run,
+                               const std::string& copy_of = "model.embed_tokens.weight") {
     Comm& world = testkit::world();
     int32_t holders = 0;
     Status s = load_then(world, c, step_dir, root_ / run, [&](const Loaded& l) -> Status {
@@ -197,7 +198,7 @@ class ReshardTest : public ::testing::Test {
       ++holders;
       ParamStore& store = l.model.params();
       const ParamInfo& info = store.info(id);
-      EXPECT_EQ(info.name, "model.embed_tokens.weight");
+      EXPECT_EQ(info.name, copy_of);
       EXPECT_TRUE(info.shard.stage_copy);
       TensorBox box;
       for (int d = 0; d < info.global_shape.ndim; ++d) {
@@ -569,6 +570,38 @@ TEST_F(ReshardTest, TiedEmbeddingStageCopyIsLoadedFromTheEmbedding) {
 
   const Hop hops[] = {{.alone = true}, {.pp = 2, .zero = 3}, {.pp = w, .zero = 1}};
   round_trip(step_dir, hops, "tied_round_trip", tied, Experts::kNo);
+}
+
+// The head split with an untied LM head (parallel.pp_head_share): the first stage's copy of the
+// head is not saved and is loaded, weights and moments, from the head; resumed with the split from
+// a checkpoint saved without it, the run trains on like one process.
+TEST_F(ReshardTest, HeadSplitCopyOfTheLmHeadIsLoadedFromIt) {
+  Comm& world = testkit::world();
+  const int w = world.size();
+  if (w < 2) GTEST_SKIP() << "pipeline parallelism needs two ranks";
+  const std::vector<double> want = reference();
+  const std::vector<double> first = run(world, config("head_split", 0, pipeline(2)), "", kStopAt);
+  expect_close(first, want, 0, kStopAt);
+  const fs::path step_dir = root_ / "head_split" / "checkpoints" / "step-00000003";
+  std::vector<std::string> split = pipeline(2, "zb-h1");
+  split.push_back("parallel.pp_head_share=0.25");
+  EXPECT_EQ(expect_stage_copy_loaded(config("head_copy_z0", 0, split), step_dir, "head_copy_z0",
+                                     "lm_head.weight"),
+            w / 2);
+  EXPECT_EQ(expect_stage_copy_loaded(config("head_copy_z3", 3, split), step_dir, "head_copy_z3",
+                                     "lm_head.weight"),
+            w / 2);
+  expect_close(run(world, config("head_resumed", 1, split), step_dir.string(), 0), want, kStopAt);
+  // A run with the split saves the head once, from the last stage.
+  expect_close(run(world, config("head_saved", 0, split), "", kStopAt), want, 0, kStopAt);
+  const fs::path saved = root_ / "head_saved" / "checkpoints" / "step-00000003";
+  if (world.rank() == 0) {
+    auto manifest = read_checkpoint_manifest(saved);
+    ASSERT_TRUE(manifest.has_value()) << manifest.error().message();
+    int heads = 0;
+    for (const CheckpointTensor& t : manifest->tensors) heads += t.name == "lm_head.weight";
+    EXPECT_EQ(heads, 1);
+  }
 }
 
 // Multi-token prediction under pipeline parallelism: its modules live on the last stage, which

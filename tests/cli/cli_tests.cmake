@@ -360,15 +360,15 @@ symphony_add_cli_test(pp_unknown_schedule 2 "parallel\\.pp_schedule: expected on
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=pipedream)
 symphony_add_cli_test(pp_dualpipe_not_trained 2 "parallel\\.pp_schedule = \"dualpipe\" is costed by `symphony plan` only"
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=dualpipe)
-# The head split (parallel.pp_head_share): ZB-H1, pp 2, tied embeddings.
+# The head split (parallel.pp_head_share): ZB-H1, pp 2, no tp or MTP.
 symphony_add_cli_test(dry_run_pipeline_head_share 0 "memory of each rank with pp=2 \\(the largest pipeline stage\\).*stage 0 .*stage 1 "
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=zb-h1 --set parallel.pp_head_share=0.25 --set model.tie_word_embeddings=true --set train.global_batch_tokens=2048)
 symphony_add_cli_test(pp_head_share_needs_zero_bubble 2 "parallel\\.pp_head_share = 0\\.25 needs parallel\\.pp_schedule = \"zb-h1\" \\(it is \"1f1b\"\\)"
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_head_share=0.25 --set model.tie_word_embeddings=true)
 symphony_add_cli_test(pp_head_share_needs_two_stages 2 "parallel\\.pp_head_share = 0\\.25 needs parallel\\.pp = 2 \\(it is 4\\)"
                       train tiny --dry-run --set parallel.pp=4 --set parallel.pp_schedule=zb-h1 --set parallel.pp_head_share=0.25)
-symphony_add_cli_test(pp_head_share_needs_tied_embeddings 2 "parallel\\.pp_head_share = 0\\.25 needs model\\.tie_word_embeddings = true"
-                      train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=zb-h1 --set parallel.pp_head_share=0.25 --set model.tie_word_embeddings=false)
+symphony_add_cli_test(pp_head_share_with_mtp 2 "parallel\\.pp_head_share = 0\\.25 with model\\.num_nextn_predict_layers = 1: the head split runs without multi-token prediction"
+                      train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=zb-h1 --set parallel.pp_head_share=0.25 --set model.num_nextn_predict_layers=1)
 symphony_add_cli_test(pp_head_share_out_of_range 2 "parallel\\.pp_head_share = 1 must be in \\[0, 1\\)"
                       train tiny --dry-run --set parallel.pp=2 --set parallel.pp_schedule=zb-h1 --set parallel.pp_head_share=1)
 symphony_add_cli_test(pp_vpp_without_interleaving 2 "parallel\\.vpp = 2 needs parallel\\.pp_schedule = \"interleaved\""

@@ -255,9 +255,12 @@ INSTANTIATE_TEST_SUITE_P(
                .vpp = 2},
         Layout{.name = "pp2_zb", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble},
         // The head split: the first stage scores a share of each micro-batch's rows with the
-        // embedding (tied), the last stage the rest.
+        // tied embedding, the last stage the rest.
         Layout{.name = "pp2_zb_head_tied_dense", .ranks = 2, .pp = 2,
                .schedule = PP::kZeroBubble, .dense = true, .tied = true, .head_share = 0.25},
+        // Untied: the first stage scores with a copy of the LM head, summed with it.
+        Layout{.name = "pp2_zb_head_untied", .ranks = 2, .pp = 2, .schedule = PP::kZeroBubble,
+               .head_share = 0.25},
         Layout{.name = "pp2_half_zb_head_tied_recompute", .ranks = 2, .pp = 2,
                .schedule = PP::kZeroBubble, .tied = true, .recompute = true,
                .split = {2.5, 1.5}, .head_share = 0.5},
@@ -298,6 +301,12 @@ INSTANTIATE_TEST_SUITE_P(
         Layout{.name = "pp2_dp2_zero3_zb_head_tied", .ranks = 4, .pp = 2,
                .schedule = PP::kZeroBubble, .zero = 3, .dense = true, .tied = true,
                .head_share = 0.25},
+        // Untied: the LM head's copy on the first stage, its gradient summed with the head's
+        // whole (ZeRO 0) and reduce-scattered per micro-batch (ZeRO 2).
+        Layout{.name = "pp2_dp2_zb_head_untied", .ranks = 4, .pp = 2,
+               .schedule = PP::kZeroBubble, .head_share = 0.25},
+        Layout{.name = "pp2_dp2_zero2_zb_head_untied", .ranks = 4, .pp = 2,
+               .schedule = PP::kZeroBubble, .zero = 2, .dense = true, .head_share = 0.5},
         Layout{.name = "pp2_dp2_zero2_zb", .ranks = 4, .pp = 2, .schedule = PP::kZeroBubble,
                .zero = 2},
 
