@@ -162,7 +162,8 @@ class Transformer {
   // the micro-batch in `slot`, with k = remote_head_rows(n) of its n rows scored on the first
   // stage. On the last stage: the LM head and loss over the first n - k rows of the slot's final
   // hidden states, whose input gradient backward_chunk takes up next (it then no longer runs the
-  // loss); with WeightGrads::kDeferred the head's weight gradient waits for weight_grads(key).
+  // loss); with WeightGrads::kDeferred the head's weight gradient waits for weight_grads(key)
+  // where backward_chunk would defer it too (the cpu kernels, f32 weights).
   // On the first stage: over the last k rows, whose final hidden states `h` (k x D) the last
   // stage sent (remote_head_input), the head being the tied embedding or the stage's copy of the
   // untied LM head (stage_copy()); writes their input gradient into `dh` (k x D) and adds the
@@ -333,7 +334,8 @@ class Transformer {
   TensorParallel kv_tp_;              // over kv_group_
   // Held by the first virtual stage (embedding) and the last (final norm, LM head); -1 elsewhere.
   ParamId embed_ = -1, final_norm_ = -1, lm_head_ = -1;
-  ParamId head_copy_ = -1;            // the embedding's copy on the last stage (see stage_copy())
+  ParamId head_copy_ = -1;            // the embedding's copy on the last stage, or the untied LM
+                                      // head's on the first (head split; see stage_copy())
   int embed_block_ = -1, head_block_ = -1, head_copy_block_ = -1;  // hook blocks, -1: not held
   std::vector<int> layer_block_;      // [layer] hook block, -1 for layers of other stages; an
                                       // MTP module's block holds its own weights and its layer's

@@ -81,7 +81,8 @@ Status check_pipeline_schedule(PipelineSchedule schedule, int stages, int micro_
 //                stage 0). With F = B = W the bubble is a third of 1F1B's.
 // With `split_head` (parallel.pp_head_share), the LM head and loss leave the last stage's
 // backward for H passes: the last stage runs H of its share of each micro-batch's rows right
-// after the forward (its weight gradient deferred to W), and stage 0 runs H of the remaining rows
+// after the forward (its weight gradient deferred to W where the model can defer the LM head's,
+// Transformer::backward_chunk), and stage 0 runs H of the remaining rows
 // (the hidden states sent to it, the input gradient sent back; its weight gradient at once),
 // H0 before B0 and H(i+1) right after Bi: when the last stage's forward of i + 1 ends, stage 0
 // has just run Bi, so both stages score their rows of i + 1 side by side and the last stage's

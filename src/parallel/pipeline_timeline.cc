@@ -14,7 +14,8 @@ Status check_times(const StageTimes& t) {
   for (auto [name, value] : {std::pair{"forward_s", t.forward_s},
                              {"backward_input_s", t.backward_input_s},
                              {"backward_weight_s", t.backward_weight_s},
-                             {"p2p_s", t.p2p_s}})
+                             {"p2p_s", t.p2p_s},
+                             {"head_s", t.head_s}})
     if (!std::isfinite(value) || value < 0)
       return Error::invalid("pipeline stage time {} = {} must be finite and non-negative", name,
                             value);

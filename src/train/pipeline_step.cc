@@ -175,6 +175,8 @@ Result<CrossEntropyResult> PipelineStep::run(const Exec& ex,
       }
       case PipelineOpKind::kHead: {
         if (pipe.holds_head()) {
+          // The head's block is used by H alone here: this is the micro-batch's last use of it.
+          if (dp_) dp_->begin_micro_batch(op.micro_batch + 1 == micro_batches_);
           const double start = steady_seconds();
           const CrossEntropyResult ce =
               model_.head_pass(ex, shape_, s, targets[mb], scales, ConstView(), View(),

@@ -107,7 +107,7 @@ Result<StepResult> TrainStep::run(const Exec& ex, int64_t step, const BatchSourc
   const ExchangeTimes tensor_comm = model_.take_tensor_comm();
   ExchangeTimes exchange;
   for (const MoeStats& s : model_.moe_stats()) exchange.add(s.exchange);
-  SYM_TRY(sum_over_stages(sums));  // the loss is the last stage's
+  SYM_TRY(sum_over_stages(sums));  // the last stage's loss (and the first's, head split)
   if (ranks > 1 || pipeline_) {
     if (ranks > 1) SYM_TRY(dp_.comm().all_reduce(std::span(sums)));
     // Router statistics of the whole global batch: the balance-bias update and the reports see
