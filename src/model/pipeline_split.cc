@@ -106,6 +106,7 @@ std::vector<int64_t> refine_interleaved_split(std::span<const double> cost, int 
 struct SplitCosts {
   std::vector<double> units;
   double first = 0, last = 0;
+  double head = 0;  // the whole LM head and loss (6 V D), wherever the head split puts it
 };
 
 SplitCosts split_costs(const ModelConfig& model, const ParallelConfig& parallel, int64_t seq_len,
@@ -123,7 +124,8 @@ SplitCosts split_costs(const ModelConfig& model, const ParallelConfig& parallel,
     }
   }
   const double vd = double(model.vocab_size) * double(model.hidden_size);
-  out.last = 6.0 * vd;
+  out.head = 6.0 * vd;
+  out.last = out.head;
   // The MTP modules run on the last stage: each an eh_proj, a layer and the LM head again.
   for (int64_t l = model.num_hidden_layers; l < model.num_layers_with_mtp(); ++l)
     out.last += 6.0 * (2.0 * double(model.hidden_size) * double(model.hidden_size) +
@@ -131,8 +133,8 @@ SplitCosts split_costs(const ModelConfig& model, const ParallelConfig& parallel,
                 core;
   out.first = double(model.hidden_size);
   // The head split moves a share of the LM head to the first stage (the MTP modules stay).
-  out.first += parallel.pp_head_share * 6.0 * vd;
-  out.last -= parallel.pp_head_share * 6.0 * vd;
+  out.first += parallel.pp_head_share * out.head;
+  out.last -= parallel.pp_head_share * out.head;
   return out;
 }
 
@@ -179,9 +181,8 @@ double head_share_for_stage_times(const ModelConfig& model, const ParallelConfig
   const std::vector<int64_t> units = pipeline_layer_split(model, parallel, seq_len);
   double last = costs.last;
   for (size_t u = size_t(units[0]); u < costs.units.size(); ++u) last += costs.units[u];
-  const double vd = double(model.vocab_size) * double(model.hidden_size);
   if (!(last > 0) || !(busy_s[1] > 0)) return parallel.pp_head_share;
-  const double head_s = busy_s[1] * 6.0 * vd / last;  // the whole head's time, estimated
+  const double head_s = busy_s[1] * costs.head / last;  // the whole head's time, estimated
   const double share = parallel.pp_head_share + (busy_s[1] - busy_s[0]) / (2.0 * head_s);
   return std::clamp(share, 0.0, 0.9);
 }
